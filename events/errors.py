@@ -1,0 +1,91 @@
+"""Validation errors as departments read them: the field, the reason in English and Chinese.
+
+Every entry point (HTTP, inbox stream, spreadsheet, CLI, plan file) reports bad input through
+`field_errors`, so the wording is the same wherever a department meets it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from pydantic import ValidationError
+
+from events.models import EVENT_TYPES
+
+# pydantic error type → Chinese reason; the English reason is pydantic's own message.
+_ZH = {
+    "missing": "缺少必填字段",
+    "extra_forbidden": "不允许的字段",
+    "string_pattern_mismatch": "格式不符合要求",
+    "string_too_short": "内容不能为空",
+    "string_type": "应为文本",
+    "uuid_parsing": "不是有效的UUID",
+    "uuid_type": "不是有效的UUID",
+    "timezone_aware": "时间必须带时区",
+    "datetime_from_date_parsing": "不是有效的日期时间",
+    "datetime_parsing": "不是有效的日期时间",
+    "datetime_type": "不是有效的日期时间",
+    "date_from_datetime_parsing": "不是有效的日期",
+    "date_parsing": "不是有效的日期",
+    "date_type": "不是有效的日期",
+    "decimal_parsing": "不是有效的数字",
+    "decimal_type": "不是有效的数字",
+    "finite_number": "必须是有限数字",
+    "greater_than_equal": "数值太小",
+    "greater_than": "数值太小",
+    "less_than_equal": "数值太大",
+    "less_than": "数值太大",
+    "int_parsing": "不是有效的整数",
+    "int_type": "不是有效的整数",
+    "literal_error": "取值不在允许范围内",
+    "union_tag_invalid": "未知的事件类型",
+    "union_tag_not_found": "缺少事件类型",
+    "value_error": "取值无效",
+    "model_type": "应为对象",
+    "model_attributes_type": "应为对象",
+    "list_type": "应为列表",
+    "too_short": "数量太少",
+    "too_long": "数量太多",
+    "json_invalid": "不是有效的JSON",
+    "bool_parsing": "不是有效的布尔值",
+}
+
+_TAGS = frozenset(EVENT_TYPES)
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    reason: str
+    reason_zh: str
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.reason}（{self.reason_zh}）"
+
+
+def field_path(loc: tuple[str | int, ...], prefix: str = "") -> str:
+    """`('indicator.updated', 'value')` → `value`; `(…, 'indicators', 3, 'target')` → `indicators[3].target`."""
+    path = prefix
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part in _TAGS or part.startswith(("function-", "tagged-union[")):
+            continue  # the discriminator's branch name, not a field the sender wrote
+        else:
+            path += f".{part}" if path else part
+    return path
+
+
+def field_errors(exc: ValidationError, prefix: str = "") -> list[FieldError]:
+    errors = []
+    for err in exc.errors(include_url=False):
+        kind = err["type"]
+        loc = tuple(err["loc"])
+        if kind in ("union_tag_invalid", "union_tag_not_found"):
+            loc += (err.get("ctx", {}).get("discriminator", "'type'").strip("'"),)
+        reason = err["msg"].removeprefix("Value error, ")
+        errors.append(FieldError(field_path(loc, prefix) or "(body)", reason, _ZH.get(kind, "取值无效")))
+    return errors

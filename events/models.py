@@ -1,0 +1,133 @@
+"""Event models: what departments and the plan office say happened.
+
+Every event shares one envelope; `type` discriminates the payload. `event_id` is chosen by
+the sender so a retry is recognised; `recorded_at` (transaction time) is set by the store
+from the stream position and never taken from the sender; `period` is the valid time.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+
+from events.ids import DepartmentId, PlanId, SubjectId
+from events.periods import PeriodText
+from events.plan import Plan, Project
+from events.targets import TargetSpec
+
+SCHEMA_VERSION = 1
+
+FiniteDecimal = Annotated[Decimal, Field(allow_inf_nan=False)]
+
+
+class EventBase(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    event_id: UUID = Field(description="chosen by the sender; a retry with the same id is stored once")
+    plan_id: PlanId
+    department: DepartmentId = Field(description="the department the event comes from")
+    subject: SubjectId = Field(description="the indicator or project the event is about (the plan id for plan events)")
+    period: PeriodText = Field(description="the period the event is about: 2025-06, 2025-Q2, 2025-H1 or 2025")
+    occurred_at: AwareDatetime = Field(description="when it happened, with time zone")
+    recorded_at: AwareDatetime | None = Field(default=None, description="set by the event store; never by the sender")
+
+
+class PlanPublished(EventBase):
+    type: Literal["plan.published"] = "plan.published"
+    plan: Plan
+
+    @model_validator(mode="after")
+    def _same_plan(self) -> PlanPublished:
+        if self.plan.id != self.plan_id or self.subject != self.plan_id:
+            raise ValueError(f"plan.published for plan {self.plan.id!r} must have plan_id and subject {self.plan.id!r}")
+        return self
+
+
+class TargetRevised(EventBase):
+    type: Literal["target.revised"] = "target.revised"
+    target: TargetSpec
+    reason: str = Field(min_length=1, description="why the target changed, e.g. the 人大 decision")
+
+
+class IndicatorUpdated(EventBase):
+    """The cumulative value of an indicator for a period (累计, e.g. growth Jan..M year on year)."""
+
+    type: Literal["indicator.updated"] = "indicator.updated"
+    value: FiniteDecimal = Field(description="in the indicator's unit; for growth rates the YoY % (5.5 = 5.5%)")
+    qualifier: Literal["exact", "at_most", "at_least"] = Field(
+        default="exact", description="at_most when only a bound is published, e.g. 5.5%以内"
+    )
+    assessment: Literal["met", "not_met"] | None = Field(
+        default=None, description="for qualitative targets: the annual assessment"
+    )
+    note: str = ""
+
+
+class ProjectRegistered(EventBase):
+    type: Literal["project.registered"] = "project.registered"
+    project: Project
+
+    @model_validator(mode="after")
+    def _same_subject(self) -> ProjectRegistered:
+        if self.project.id != self.subject:
+            raise ValueError(f"project.id {self.project.id!r} must equal subject {self.subject!r}")
+        return self
+
+
+class ProjectStarted(EventBase):
+    type: Literal["project.started"] = "project.started"
+    started_on: date
+
+
+class InvestmentCompleted(EventBase):
+    """Investment completed on a project during `period`; a later report for the same period replaces it."""
+
+    type: Literal["investment.completed"] = "investment.completed"
+    amount_wan: FiniteDecimal = Field(ge=0, description="万元 completed in the period")
+
+
+class ProjectCompleted(EventBase):
+    type: Literal["project.completed"] = "project.completed"
+    completed_on: date
+
+
+Event = Annotated[
+    PlanPublished
+    | TargetRevised
+    | IndicatorUpdated
+    | ProjectRegistered
+    | ProjectStarted
+    | InvestmentCompleted
+    | ProjectCompleted,
+    Field(discriminator="type"),
+]
+
+EVENT_TYPES: tuple[str, ...] = (
+    "plan.published",
+    "target.revised",
+    "indicator.updated",
+    "project.registered",
+    "project.started",
+    "investment.completed",
+    "project.completed",
+)
+
+event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def parse_event(data: dict | str | bytes) -> Event:
+    """Validate one event from a dict or JSON; raises pydantic.ValidationError naming each bad field."""
+    if isinstance(data, str | bytes):
+        return event_adapter.validate_json(data)
+    return event_adapter.validate_python(data)
+
+
+def recorded_at_of(position: str) -> datetime:
+    """Transaction time of a stream position: Redis stream ids start with the append time in ms."""
+    millis = int(position.split("-", 1)[0])
+    return datetime.fromtimestamp(millis / 1000, tz=UTC)

@@ -1,0 +1,95 @@
+"""Reporting periods: `2025-06` (month), `2025-Q2` (quarter), `2025-H1` (half), `2025` (year).
+
+A value reported for a period is cumulative from 1 January to the period's last day (累计),
+so the only things that matter about a period are its year and its last month.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator
+
+PeriodKind = Literal["month", "quarter", "half", "year"]
+
+_PATTERN = re.compile(r"^(?P<year>\d{4})(?:-(?:(?P<month>\d{2})|Q(?P<quarter>[1-4])|H(?P<half>[12])))?$")
+
+
+@dataclass(frozen=True, order=True)
+class Period:
+    """A parsed period. Ordering is by (year, last month, kind rank): shorter periods first."""
+
+    year: int
+    last_month: int
+    span_months: int
+    kind: PeriodKind
+    text: str
+
+    @classmethod
+    def parse(cls, text: str) -> Period:
+        match = _PATTERN.match(text) if isinstance(text, str) else None
+        if not match:
+            raise ValueError(
+                f"period {text!r} is not one of YYYY-MM, YYYY-Qn, YYYY-Hn, YYYY (e.g. 2025-06, 2025-Q2, 2025-H1, 2025)"
+            )
+        year = int(match["year"])
+        if not 2000 <= year <= 2100:
+            raise ValueError(f"period {text!r}: year must be between 2000 and 2100")
+        if match["month"]:
+            month = int(match["month"])
+            if not 1 <= month <= 12:
+                raise ValueError(f"period {text!r}: month must be 01..12")
+            return cls(year, month, 1, "month", text)
+        if match["quarter"]:
+            return cls(year, int(match["quarter"]) * 3, 3, "quarter", text)
+        if match["half"]:
+            return cls(year, int(match["half"]) * 6, 6, "half", text)
+        return cls(year, 12, 12, "year", text)
+
+    @classmethod
+    def month(cls, year: int, month: int) -> Period:
+        return cls.parse(f"{year:04d}-{month:02d}")
+
+    @property
+    def start(self) -> date:
+        return date(self.year, self.last_month - self.span_months + 1, 1)
+
+    @property
+    def end(self) -> date:
+        return date(self.year, self.last_month, calendar.monthrange(self.year, self.last_month)[1])
+
+    @property
+    def months_elapsed(self) -> int:
+        """Months of the year covered by a cumulative value for this period (序时进度 numerator)."""
+        return self.last_month
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _validate_period(text: str) -> str:
+    return Period.parse(text).text
+
+
+PeriodText = Annotated[str, AfterValidator(_validate_period)]
+"""A period in its canonical text form, validated."""
+
+
+def month_end(year: int, month: int) -> date:
+    return date(year, month, calendar.monthrange(year, month)[1])
+
+
+def completed_months(as_of: date, year: int) -> int:
+    """Whole months of `year` that have ended on or before `as_of` (0..12)."""
+    if as_of.year < year:
+        return 0
+    if as_of.year > year:
+        return 12
+    full = as_of.month - 1
+    if as_of == month_end(as_of.year, as_of.month):
+        full += 1
+    return full

@@ -1,0 +1,234 @@
+"""The plan definition: what a district plan office sets at the start of the year.
+
+It travels inside the `plan.published` event, so it is part of the event model: pure data
+with validation, no I/O. `events.planfile` reads it from YAML with line numbers in errors.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from events.ids import DepartmentId, PlanId, SubjectId
+from events.periods import Period, PeriodText
+from events.targets import (
+    CumulativeTarget,
+    LevelTarget,
+    RelativeTarget,
+    TargetSpec,
+    canonical_unit,
+)
+
+Frequency = Literal["monthly", "quarterly", "annual"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Department(_Strict):
+    id: DepartmentId
+    name: str = Field(min_length=1, description="Chinese name, e.g. 区统计局")
+
+
+class Indicator(_Strict):
+    id: SubjectId
+    name: str = Field(min_length=1, description="Chinese name as the report prints it")
+    unit: str = Field(min_length=1, description="canonical unit of reported values: %, 万元, 人, 个, 家, 天 …")
+    department: DepartmentId
+    frequency: Frequency
+    order: int = Field(ge=1, description="display order within its section")
+    section: str = Field(default="主要指标", min_length=1, description="report section; 主要指标 is the main table")
+    aliases: tuple[str, ...] = Field(default=(), description="other names a relative target may use, e.g. GDP")
+    target: TargetSpec
+
+    @field_validator("unit")
+    @classmethod
+    def _canonical(cls, unit: str) -> str:
+        return canonical_unit(unit)
+
+    @model_validator(mode="after")
+    def _units_agree(self) -> Indicator:
+        target = self.target
+        if isinstance(target, CumulativeTarget | LevelTarget) and target.unit != self.unit:
+            raise ValueError(f"target {target.text!r} is in {target.unit} but the indicator's unit is {self.unit}")
+        return self
+
+    @property
+    def is_main(self) -> bool:
+        return self.section == MAIN_SECTION
+
+
+MAIN_SECTION = "主要指标"
+
+
+class Project(_Strict):
+    id: SubjectId
+    name: str = Field(min_length=1)
+    department: DepartmentId = Field(description="the owning department, which reports the project's progress")
+    category: str = Field(min_length=1, description="e.g. 工业, 基础设施, 社会民生")
+    planned_investment_wan: Decimal = Field(ge=0, description="investment planned for the plan year, 万元")
+    planned_start: PeriodText = Field(description="month the project is planned to start, YYYY-MM")
+    planned_completion: PeriodText = Field(description="month the project is planned to be completed, YYYY-MM")
+    synthetic: bool = Field(default=False, description="true for demo projects not named in the source report")
+
+    @field_validator("planned_start", "planned_completion")
+    @classmethod
+    def _monthly(cls, text: str) -> str:
+        if Period.parse(text).kind != "month":
+            raise ValueError(f"{text!r} must be a month, YYYY-MM")
+        return text
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Project:
+        if Period.parse(self.planned_completion) < Period.parse(self.planned_start):
+            raise ValueError(
+                f"planned_completion {self.planned_completion} is before planned_start {self.planned_start}"
+            )
+        return self
+
+
+class RateBands(_Strict):
+    """Growth-rate and rate targets, in 个百分点 behind the target."""
+
+    at_risk_points: Decimal = Field(default=Decimal(0), ge=0, description="behind by more than this → at risk")
+    off_track_points: Decimal = Field(default=Decimal(2), ge=0, description="behind by more than this → off track")
+    about_tolerance: Decimal = Field(default=Decimal(0), ge=0, description="how far below a 左右 target still counts")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RateBands:
+        if self.off_track_points < self.at_risk_points:
+            raise ValueError("off_track_points must not be below at_risk_points")
+        return self
+
+
+class ProgressBands(_Strict):
+    """Cumulative tasks against 序时进度 (time progress).
+
+    mode `points` (Yinchuan 2025): at risk when more than `at_risk` 个百分点 behind, off track
+    when more than `off_track` points behind. mode `ratio` (Wuhan): at risk below `at_risk`% of
+    time progress, off track below `off_track`%.
+    """
+
+    mode: Literal["points", "ratio"] = "points"
+    at_risk: Decimal = Field(default=Decimal(10), ge=0)
+    off_track: Decimal = Field(default=Decimal(30), ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ProgressBands:
+        wrong = self.off_track < self.at_risk if self.mode == "points" else self.off_track > self.at_risk
+        if wrong:
+            raise ValueError(
+                "off_track must be further behind than at_risk "
+                "(points: off_track ≥ at_risk; ratio: off_track ≤ at_risk)"
+            )
+        return self
+
+
+class ProjectRules(_Strict):
+    at_risk_after_months: int = Field(default=1, ge=0, description="not started this many months after plan → at risk")
+    off_track_after_months: int = Field(default=3, ge=0, description="… → off track (Yinchuan: 3)")
+
+
+class Thresholds(_Strict):
+    """Traffic-light rules. They differ by city, so they are plan configuration, not code."""
+
+    rate: RateBands = RateBands()
+    progress: ProgressBands = ProgressBands()
+    projects: ProjectRules = ProjectRules()
+
+
+class Plan(_Strict):
+    id: PlanId
+    name: str = Field(min_length=1, description="e.g. 荣昌区2025年国民经济和社会发展计划")
+    region: str = Field(min_length=1)
+    year: int = Field(ge=2000, le=2100)
+    timezone: str = "Asia/Shanghai"
+    office: DepartmentId = Field(description="the department that owns the plan (区发展改革委)")
+    projects_label: str = Field(default="重点项目", description="how the report names the portfolio, e.g. 区级重点项目")
+    departments: tuple[Department, ...] = Field(min_length=1)
+    indicators: tuple[Indicator, ...] = ()
+    projects: tuple[Project, ...] = ()
+    thresholds: Thresholds = Thresholds()
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {name!r}") from None
+        return name
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Plan:
+        problems: list[str] = []
+        departments = [d.id for d in self.departments]
+        problems += [f"department id {d!r} is defined twice" for d in _duplicates(departments)]
+        known = set(departments)
+        if self.office not in known:
+            problems.append(f"office {self.office!r} is not one of the plan's departments")
+        subjects = [i.id for i in self.indicators] + [p.id for p in self.projects]
+        problems += [
+            f"id {s!r} is used twice (indicator and project ids share one namespace)" for s in _duplicates(subjects)
+        ]
+        for kind, items in (("indicator", self.indicators), ("project", self.projects)):
+            for item in items:
+                if item.department not in known:
+                    problems.append(f"{kind} {item.id!r}: unknown department {item.department!r}")
+        names = self._indicator_names()
+        for indicator in self.indicators:
+            target = indicator.target
+            if isinstance(target, RelativeTarget):
+                ref = names.get(target.reference)
+                if ref is None:
+                    problems.append(
+                        f"indicator {indicator.id!r}: target {target.text!r} refers to {target.reference!r}, "
+                        "which is no indicator's id, name or alias"
+                    )
+                elif ref == indicator.id:
+                    problems.append(f"indicator {indicator.id!r}: target refers to itself")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def _indicator_names(self) -> dict[str, str]:
+        names: dict[str, str] = {}
+        for indicator in self.indicators:
+            for name in (indicator.id, indicator.name, *indicator.aliases):
+                names.setdefault(name, indicator.id)
+        return names
+
+    def reference_of(self, indicator: Indicator) -> str | None:
+        """The id of the indicator a relative target compares against."""
+        target = indicator.target
+        return self._indicator_names().get(target.reference) if isinstance(target, RelativeTarget) else None
+
+    def indicator(self, subject: str) -> Indicator | None:
+        return next((i for i in self.indicators if i.id == subject), None)
+
+    def project(self, subject: str) -> Project | None:
+        return next((p for p in self.projects if p.id == subject), None)
+
+    def owner_of(self, subject: str) -> str | None:
+        """The department that may report on a subject; the office owns the plan itself."""
+        if subject == self.id:
+            return self.office
+        item = self.indicator(subject) or self.project(subject)
+        return item.department if item else None
+
+    def department_name(self, department: str) -> str:
+        return next((d.name for d in self.departments if d.id == department), department)
+
+
+def _duplicates(values: list[str]) -> list[str]:
+    seen: set[str] = set()
+    dups: list[str] = []
+    for value in values:
+        if value in seen and value not in dups:
+            dups.append(value)
+        seen.add(value)
+    return dups

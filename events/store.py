@@ -1,0 +1,219 @@
+"""The event store: one append-only Redis stream per plan.
+
+`append` runs one Lua script per batch, so a batch is atomic: dedup by `event_id` (permanent,
+a retry returns the original positions), optional expected version per subject (a conflict
+stores nothing), then XADD. Each stream entry has two fields, `type` and `data` (the event as
+JSON without `recorded_at`); `recorded_at` is the time encoded in the entry's stream id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from redis.asyncio import Redis
+
+from events.keys import Keyspace
+from events.models import Event, event_adapter
+
+_APPEND = """
+-- KEYS: stream, event ids hash, versions hash
+-- ARGV: n_expected, (subject, version) * n_expected, then one argument per event:
+--       event_id US subject US digest US type US data   (US = \\31, which JSON never contains raw)
+local n_expected = tonumber(ARGV[1])
+local first = 2 + 2 * n_expected
+local n = #ARGV - first + 1
+local sub, find = string.sub, string.find
+local eid, subject, digest, etype, data = {}, {}, {}, {}, {}
+for i = 1, n do
+  local s = ARGV[first + i - 1]
+  local a = find(s, '\\31', 1, true)
+  local b = find(s, '\\31', a + 1, true)
+  local c = find(s, '\\31', b + 1, true)
+  local d = find(s, '\\31', c + 1, true)
+  eid[i], subject[i], digest[i] = sub(s, 1, a - 1), sub(s, a + 1, b - 1), sub(s, b + 1, c - 1)
+  etype[i], data[i] = sub(s, c + 1, d - 1), sub(s, d + 1)
+end
+local status, pos = {}, {}
+local batch_digest = {}
+local any_new = false
+for i = 1, n do
+  local prior = redis.call('HGET', KEYS[2], eid[i])
+  if prior then
+    local sep = find(prior, '|', 1, true)
+    if sub(prior, sep + 1) ~= digest[i] then return {'reused', eid[i], sub(prior, 1, sep - 1)} end
+    status[i], pos[i] = 'dup', sub(prior, 1, sep - 1)
+  elseif batch_digest[eid[i]] then
+    if batch_digest[eid[i]] ~= digest[i] then return {'reused', eid[i], ''} end
+    status[i] = 'dup'
+  else
+    batch_digest[eid[i]] = digest[i]
+    status[i] = 'new'
+    any_new = true
+  end
+end
+if any_new then
+  for j = 1, n_expected do
+    local subj, expected = ARGV[2 * j], tonumber(ARGV[2 * j + 1])
+    local actual = tonumber(redis.call('HGET', KEYS[3], subj) or '0')
+    if actual ~= expected then return {'conflict', subj, tostring(expected), tostring(actual)} end
+  end
+end
+local stored = {}
+for i = 1, n do
+  if status[i] == 'new' then
+    local id = redis.call('XADD', KEYS[1], '*', 'type', etype[i], 'data', data[i])
+    redis.call('HSET', KEYS[2], eid[i], id .. '|' .. digest[i])
+    redis.call('HINCRBY', KEYS[3], subject[i], 1)
+    pos[i] = id
+    stored[eid[i]] = id
+  elseif not pos[i] then
+    pos[i] = stored[eid[i]]
+  end
+end
+local out = {'ok'}
+for i = 1, n do
+  out[#out + 1] = status[i]
+  out[#out + 1] = pos[i]
+end
+return out
+"""
+
+
+class VersionConflict(Exception):
+    """The subject's version is not what the caller expected; nothing of the batch was stored."""
+
+    def __init__(self, subject: str, expected: int, actual: int) -> None:
+        super().__init__(f"version conflict on {subject!r}: expected version {expected}, actual {actual}")
+        self.subject, self.expected, self.actual = subject, expected, actual
+
+
+class EventIdReused(Exception):
+    """An event_id already stored (or repeated in the batch) with different content."""
+
+    def __init__(self, event_id: str, position: str) -> None:
+        where = f" at {position}" if position else " earlier in the same batch"
+        super().__init__(f"event_id {event_id} was already used{where} for an event with different content")
+        self.event_id, self.position = event_id, position
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    position: str
+    event: Event
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    positions: list[str]
+    duplicate: list[bool]
+
+    @property
+    def stored(self) -> int:
+        return self.duplicate.count(False)
+
+    @property
+    def all_duplicates(self) -> bool:
+        return all(self.duplicate)
+
+
+def position_key(position: str) -> tuple[int, int]:
+    """Sort key of a stream position `ms-seq`."""
+    millis, _, seq = position.partition("-")
+    return int(millis), int(seq or 0)
+
+
+def encode(event: Event) -> str:
+    """The event's stored JSON: everything but `recorded_at`, which the store owns."""
+    return event.model_dump_json(exclude={"recorded_at"})
+
+
+def decode(position: str, data: str) -> Event:
+    """Rebuild an event from its stored JSON, with `recorded_at` taken from its position."""
+    millis = int(position.split("-", 1)[0])
+    recorded = datetime.fromtimestamp(millis / 1000, tz=UTC).isoformat()
+    return event_adapter.validate_json('{"recorded_at":"' + recorded + '",' + data[1:])
+
+
+class EventStore:
+    def __init__(self, redis: Redis, keys: Keyspace | None = None) -> None:
+        self.redis = redis
+        self.keys = keys or Keyspace.from_env()
+        self._append = redis.register_script(_APPEND)
+
+    async def append(
+        self, events: Sequence[Event], expected_version: int | Mapping[str, int] | None = None
+    ) -> AppendResult:
+        """Append a batch atomically. `expected_version` (an int for every subject of the batch,
+        or a mapping subject → version) is the number of events stored for the subject so far."""
+        if not events:
+            return AppendResult([], [])
+        plan_ids = {event.plan_id for event in events}
+        if len(plan_ids) != 1:
+            raise ValueError(f"a batch must belong to one plan, got {sorted(plan_ids)}")
+        plan_id = plan_ids.pop()
+        if isinstance(expected_version, int):
+            expected = {event.subject: expected_version for event in events}
+        else:
+            expected = dict(expected_version or {})
+        args: list[str | int] = [len(expected)]
+        for subject, version in expected.items():
+            args += [subject, version]
+        for event in events:
+            data = encode(event)
+            digest = hashlib.blake2b(data.encode(), digest_size=8).hexdigest()
+            args.append(f"{event.event_id}\x1f{event.subject}\x1f{digest}\x1f{event.type}\x1f{data}")
+        keys = self.keys
+        # Register the plan first: a registered plan with no events is harmless, the reverse is not.
+        await self.redis.sadd(keys.plans, plan_id)
+        reply = await self._append(
+            keys=[keys.events(plan_id), keys.event_ids(plan_id), keys.versions(plan_id)], args=args
+        )
+        kind = _text(reply[0])
+        if kind == "conflict":
+            raise VersionConflict(_text(reply[1]), int(reply[2]), int(reply[3]))
+        if kind == "reused":
+            raise EventIdReused(_text(reply[1]), _text(reply[2]))
+        flat = [_text(x) for x in reply[1:]]
+        return AppendResult(positions=flat[1::2], duplicate=[s == "dup" for s in flat[0::2]])
+
+    async def read(self, plan_id: str, after: str = "0-0", limit: int = 1000) -> list[StoredEvent]:
+        """Up to `limit` events after `after`, in append order."""
+        low = "-" if after in ("0", "0-0") else f"({after}"
+        entries = await self.redis.xrange(self.keys.events(plan_id), min=low, max="+", count=limit)
+        return [StoredEvent(_text(pos), decode(_text(pos), _text(fields["data"]))) for pos, fields in entries]
+
+    async def replay(
+        self, plan_id: str, after: str = "0-0", until: str | None = None, batch: int = 1000
+    ) -> AsyncIterator[StoredEvent]:
+        """Every event after `after` (and at or before `until`, if given), in append order."""
+        position = after
+        stop = position_key(until) if until else None
+        while True:
+            chunk = await self.read(plan_id, after=position, limit=batch)
+            for stored in chunk:
+                if stop and position_key(stored.position) > stop:
+                    return
+                yield stored
+            if len(chunk) < batch:
+                return
+            position = chunk[-1].position
+
+    async def length(self, plan_id: str) -> int:
+        return await self.redis.xlen(self.keys.events(plan_id))
+
+    async def last_position(self, plan_id: str) -> str | None:
+        last = await self.redis.xrevrange(self.keys.events(plan_id), count=1)
+        return _text(last[0][0]) if last else None
+
+    async def version(self, plan_id: str, subject: str) -> int:
+        return int(await self.redis.hget(self.keys.versions(plan_id), subject) or 0)
+
+    async def plans(self) -> list[str]:
+        return sorted(_text(p) for p in await self.redis.smembers(self.keys.plans))
+
+
+def _text(value: bytes | str | int) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

