@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from pydantic import ValidationError
 
 from events.models import EVENT_TYPES
+from events.problems import LocatedProblems
 
 # pydantic error type → Chinese reason; the English reason is pydantic's own message.
 _ZH = {
@@ -84,6 +85,13 @@ def field_errors(exc: ValidationError, prefix: str = "") -> list[FieldError]:
     for err in exc.errors(include_url=False):
         kind = err["type"]
         loc = tuple(err["loc"])
+        cause = err.get("ctx", {}).get("error")
+        if isinstance(cause, LocatedProblems):
+            errors += [
+                FieldError(field_path(loc + where, prefix), message, "计划内容不一致")
+                for where, message in cause.problems
+            ]
+            continue
         if kind in ("union_tag_invalid", "union_tag_not_found"):
             loc += (err.get("ctx", {}).get("discriminator", "'type'").strip("'"),)
         reason = err["msg"].removeprefix("Value error, ")

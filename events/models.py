@@ -7,10 +7,11 @@ from the stream position and never taken from the sender; `period` is the valid 
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
-from uuid import UUID
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
@@ -118,6 +119,29 @@ EVENT_TYPES: tuple[str, ...] = (
 )
 
 event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def plan_published(plan: Plan, version: int, occurred_at: datetime) -> PlanPublished:
+    """The event publishing `plan` as the plan's version `version` (the number of plans published
+    before it). Its id is derived from the content and the version, so a retry is a duplicate
+    and republishing an earlier plan after another one is a new event."""
+    return PlanPublished(
+        event_id=plan_event_id(plan.id, plan_digest(plan), version),
+        plan_id=plan.id,
+        department=plan.office,
+        subject=plan.id,
+        period=str(plan.year),
+        occurred_at=occurred_at,
+        plan=plan,
+    )
+
+
+def plan_event_id(plan_id: str, digest: str, version: int) -> UUID:
+    return uuid5(NAMESPACE_URL, f"planwatch/plan.published/{plan_id}/{digest}/{version}")
+
+
+def plan_digest(plan: Plan) -> str:
+    return hashlib.sha256(plan.model_dump_json().encode()).hexdigest()
 
 
 def parse_event(data: dict | str | bytes) -> Event:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from events.ids import DepartmentId, PlanId, SubjectId
 from events.periods import Period, PeriodText
+from events.problems import LocatedProblems
 from events.targets import (
     CumulativeTarget,
     LevelTarget,
@@ -129,8 +130,11 @@ class ProgressBands(_Strict):
 
 
 class ProjectRules(_Strict):
-    at_risk_after_months: int = Field(default=1, ge=0, description="not started this many months after plan → at risk")
-    off_track_after_months: int = Field(default=3, ge=0, description="… → off track (Yinchuan: 3)")
+    """A project not started once its planned start month has ended is overdue; counted in whole
+    months after that month (Yinchuan: yellow when the month passes, red after 3 more)."""
+
+    at_risk_after_months: int = Field(default=0, ge=0, description="overdue this many months → at risk")
+    off_track_after_months: int = Field(default=3, ge=0, description="overdue this many months → off track")
 
 
 class Thresholds(_Strict):
@@ -165,34 +169,44 @@ class Plan(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Plan:
-        problems: list[str] = []
+        problems: list[tuple[tuple[str | int, ...], str]] = []
         departments = [d.id for d in self.departments]
-        problems += [f"department id {d!r} is defined twice" for d in _duplicates(departments)]
+        for index in _duplicate_indexes(departments):
+            problems.append((("departments", index, "id"), f"department id {departments[index]!r} is defined twice"))
         known = set(departments)
         if self.office not in known:
-            problems.append(f"office {self.office!r} is not one of the plan's departments")
-        subjects = [i.id for i in self.indicators] + [p.id for p in self.projects]
-        problems += [
-            f"id {s!r} is used twice (indicator and project ids share one namespace)" for s in _duplicates(subjects)
-        ]
-        for kind, items in (("indicator", self.indicators), ("project", self.projects)):
-            for item in items:
+            problems.append((("office",), f"office {self.office!r} is not one of the plan's departments"))
+        subjects = [("indicators", i, x.id) for i, x in enumerate(self.indicators)]
+        subjects += [("projects", i, x.id) for i, x in enumerate(self.projects)]
+        for index in _duplicate_indexes([s[2] for s in subjects]):
+            kind, position, subject = subjects[index]
+            problems.append(
+                ((kind, position, "id"), f"id {subject!r} is used twice (indicators and projects share one namespace)")
+            )
+        for kind, items in (("indicators", self.indicators), ("projects", self.projects)):
+            for position, item in enumerate(items):
                 if item.department not in known:
-                    problems.append(f"{kind} {item.id!r}: unknown department {item.department!r}")
+                    problems.append(
+                        ((kind, position, "department"), f"{item.id}: unknown department {item.department!r}")
+                    )
         names = self._indicator_names()
-        for indicator in self.indicators:
+        for position, indicator in enumerate(self.indicators):
             target = indicator.target
             if isinstance(target, RelativeTarget):
+                where = ("indicators", position, "target")
                 ref = names.get(target.reference)
                 if ref is None:
                     problems.append(
-                        f"indicator {indicator.id!r}: target {target.text!r} refers to {target.reference!r}, "
-                        "which is no indicator's id, name or alias"
+                        (
+                            where,
+                            f"{indicator.id}: target {target.text!r} refers to {target.reference!r}, "
+                            "which is no indicator's id, name or alias",
+                        )
                     )
                 elif ref == indicator.id:
-                    problems.append(f"indicator {indicator.id!r}: target refers to itself")
+                    problems.append((where, f"{indicator.id}: target refers to the indicator itself"))
         if problems:
-            raise ValueError("; ".join(problems))
+            raise LocatedProblems(problems)
         return self
 
     def _indicator_names(self) -> dict[str, str]:
@@ -224,11 +238,12 @@ class Plan(_Strict):
         return next((d.name for d in self.departments if d.id == department), department)
 
 
-def _duplicates(values: list[str]) -> list[str]:
+def _duplicate_indexes(values: list[str]) -> list[int]:
+    """Indexes of values that already appeared earlier in the list."""
     seen: set[str] = set()
-    dups: list[str] = []
-    for value in values:
-        if value in seen and value not in dups:
-            dups.append(value)
+    dups: list[int] = []
+    for index, value in enumerate(values):
+        if value in seen:
+            dups.append(index)
         seen.add(value)
     return dups

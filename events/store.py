@@ -120,7 +120,9 @@ class AppendResult:
 
 
 def position_key(position: str) -> tuple[int, int]:
-    """Sort key of a stream position `ms-seq`."""
+    """Sort key of a stream position `ms-seq` ("" sorts first)."""
+    if not position:
+        return (0, 0)
     millis, _, seq = position.partition("-")
     return int(millis), int(seq or 0)
 
@@ -210,6 +212,11 @@ class EventStore:
 
     async def version(self, plan_id: str, subject: str) -> int:
         return int(await self.redis.hget(self.keys.versions(plan_id), subject) or 0)
+
+    async def position_of(self, plan_id: str, event_id: str) -> str | None:
+        """Where an event id was stored, if it was."""
+        found = await self.redis.hget(self.keys.event_ids(plan_id), event_id)
+        return _text(found).split("|", 1)[0] if found else None
 
     async def plans(self) -> list[str]:
         return sorted(_text(p) for p in await self.redis.smembers(self.keys.plans))

@@ -94,7 +94,7 @@ Target = Annotated[
 
 _NUM = r"(?P<num>-?\d+(?:\.\d+)?)"
 _RATE = re.compile(
-    r"^(?P<pre>增长|增速|不低于|不高于|不超过|控制在|下降|降低)?" + _NUM + r"%(?P<post>左右|以上|以内|以下)?$"
+    r"^(?P<pre>增长|增速|达到|不低于|不高于|不超过|控制在|下降|降低)?" + _NUM + r"%(?P<post>左右|以上|以内|以下)?$"
 )
 _RANGE = re.compile(r"^(?:增长)?(?P<low>-?\d+(?:\.\d+)?)%?\s*[—–\-~～至]+\s*(?P<high>-?\d+(?:\.\d+)?)%$")
 _RELATIVE = re.compile(r"^(?P<op>高于|不低于)(?P<ref>.+?)(?:增速|增长)?$")
@@ -114,7 +114,10 @@ def canonical_unit(unit: str) -> str:
 
 def to_canonical(value: Decimal, unit: str) -> tuple[Decimal, str]:
     factor, canonical = _CANONICAL.get(unit, (Decimal(1), unit))
-    return (value * factor).normalize() if factor != 1 else value, canonical
+    if factor == 1:
+        return value, canonical
+    scaled = (value * factor).normalize()
+    return (scaled.quantize(Decimal(1)) if scaled.as_tuple().exponent > 0 else scaled), canonical
 
 
 class TargetTextError(ValueError):

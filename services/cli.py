@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import date, datetime
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
 
-from services.redis_server import EmbeddedRedis
+from events.planfile import PlanFileError, load_plan
+from services.redis_server import EmbeddedRedis, connect
 
 T = TypeVar("T")
 
@@ -20,7 +23,11 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-redis_app = typer.Typer(help="Manage the embedded Redis server (used when PLANWATCH_REDIS_URL is not set).")
+plan_app = typer.Typer(help="Check and publish plan files (plans/*.yaml).", no_args_is_help=True)
+redis_app = typer.Typer(
+    help="Manage the embedded Redis (used when PLANWATCH_REDIS_URL is not set).", no_args_is_help=True
+)
+app.add_typer(plan_app, name="plan")
 app.add_typer(redis_app, name="redis")
 
 console = Console()
@@ -30,34 +37,136 @@ def run(main: Callable[[], Awaitable[T]]) -> T:
     return asyncio.run(main())
 
 
-@app.command()
-def demo() -> None:
-    """Append a few events to a demo plan, replay the log and print a summary."""
-    from services.demo import run_demo
+def fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(message, err=True)  # plain: a rich console would re-wrap file:line messages
+    return typer.Exit(code)
 
-    run(lambda: run_demo(console))
+
+def _parse_date(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date like 2025-06-30") from None
+
+
+def _parse_instant(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date-time like 2025-07-10T00:00+08:00") from None
+    if instant.tzinfo is None:
+        raise typer.BadParameter(f"{text!r} needs a time zone, e.g. 2025-07-10T00:00+08:00")
+    return instant
+
+
+@app.command()
+def demo(
+    plan_file: Annotated[Path, typer.Option(help="plan file to demo")] = Path("plans/rongchang-2025.yaml"),
+) -> None:
+    """Publish the seed plan and its H1 2025 history, replay the log, print the report's table."""
+    from services.demo import SEED_PLAN, run_demo
+
+    path = plan_file if plan_file.exists() else SEED_PLAN
+    try:
+        run(lambda: run_demo(console, path))
+    except PlanFileError as exc:
+        raise fail(str(exc)) from None
+
+
+@app.command()
+def table(
+    plan: Annotated[str, typer.Option("--plan", help="plan id, e.g. rongchang-2025")],
+    as_of: Annotated[
+        str | None, typer.Option(help="valid time: judge periods ending by this date (default: latest data)")
+    ] = None,
+    known_at: Annotated[
+        str | None, typer.Option(help="transaction time: ignore events recorded after this instant (with zone)")
+    ] = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="text, markdown or json")] = "text",
+) -> None:
+    """Print the main-indicator table, the key-project line and the missed targets."""
+    from services.render import render
+    from services.tables import load_report
+
+    if format not in ("text", "markdown", "json"):
+        raise typer.BadParameter(f"--format must be text, markdown or json, not {format!r}")
+    day, instant = _parse_date(as_of), _parse_instant(known_at)
+
+    async def main() -> str:
+        redis = connect()
+        try:
+            report = await load_report(redis, plan, as_of=day, known_at=instant)
+        finally:
+            await redis.aclose()
+        return render(report, format, known_at)  # type: ignore[arg-type]
+
+    try:
+        output = run(main)
+    except LookupError as exc:
+        raise fail(str(exc)) from None
+    console.print(output, markup=False, highlight=False, soft_wrap=True)
+
+
+@plan_app.command("check")
+def plan_check(file: Annotated[Path, typer.Argument(help="the plan file, e.g. plans/rongchang-2025.yaml")]) -> None:
+    """Validate a plan file; print what it defines, or every problem with its line."""
+    try:
+        plan = load_plan(file)
+    except PlanFileError as exc:
+        raise fail(str(exc)) from None
+    main = sum(1 for i in plan.indicators if i.is_main)
+    console.print(
+        f"{file}: plan {plan.id} ({plan.name}) is valid — {len(plan.departments)} departments, "
+        f"{main} main indicators, {len(plan.indicators) - main} further targets, {len(plan.projects)} key projects",
+        markup=False,
+    )
+
+
+@plan_app.command("publish")
+def plan_publish(file: Annotated[Path, typer.Argument(help="the plan file to publish")]) -> None:
+    """Validate a plan file and append it to the plan's log as a plan.published event."""
+    from events.store import EventStore
+    from services.plans import publish_plan
+
+    try:
+        plan = load_plan(file)
+    except PlanFileError as exc:
+        raise fail(str(exc)) from None
+
+    async def main():
+        redis = connect()
+        try:
+            return await publish_plan(EventStore(redis), plan)
+        finally:
+            await redis.aclose()
+
+    published = run(main)
+    if published.stored:
+        console.print(f"published {plan.id} as version {published.version} at {published.position}", markup=False)
+    else:
+        console.print(f"{plan.id}: this plan is already the current one (at {published.position}); nothing stored")
 
 
 @redis_app.command("start")
 def redis_start() -> None:
     """Start the embedded Redis (no-op if it is already running)."""
-    server = EmbeddedRedis()
-    console.print(f"embedded redis at {server.ensure_running()}")
+    console.print(f"embedded redis at {EmbeddedRedis().ensure_running()}")
 
 
 @redis_app.command("stop")
 def redis_stop() -> None:
     """Stop the embedded Redis; its AOF keeps the data for the next start."""
-    stopped = EmbeddedRedis().stop()
-    console.print("stopped" if stopped else "not running")
+    console.print("stopped" if EmbeddedRedis().stop() else "not running")
 
 
 @redis_app.command("status")
-def redis_status(
-    home: Annotated[str | None, typer.Option(help="the embedded server's directory (default .planwatch/)")] = None,
-) -> None:
+def redis_status() -> None:
     """Say whether the embedded Redis is running and where."""
-    server = EmbeddedRedis(home)
+    server = EmbeddedRedis()
     console.print(f"{'running' if server.is_running() else 'not running'}: {server.url}")
 
 

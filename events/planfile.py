@@ -1,0 +1,75 @@
+"""Plan files (`plans/*.yaml`): YAML in, a validated `Plan` out, errors with line numbers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from events.errors import FieldError, field_errors
+from events.plan import Plan
+
+
+class PlanFileError(ValueError):
+    """A plan file that cannot be used; `problems` lists `file:line: field: reason` lines."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        super().__init__(f"{source} is not a valid plan:\n" + "\n".join(f"  {p}" for p in problems))
+        self.source, self.problems = source, problems
+
+
+def parse_plan(text: str, source: str = "<plan>") -> Plan:
+    try:
+        data = yaml.safe_load(text)
+        root = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark else source
+        raise PlanFileError(source, [f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
+    if not isinstance(data, dict):
+        raise PlanFileError(source, [f"{source}:1: the file must be a mapping with id, name, year, departments, …"])
+    try:
+        return Plan.model_validate(data)
+    except ValidationError as exc:
+        raise PlanFileError(source, [_locate(source, root, err) for err in field_errors(exc)]) from None
+
+
+def load_plan(path: str | Path) -> Plan:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PlanFileError(str(path), [f"{path}: cannot be read: {exc.strerror}"]) from None
+    return parse_plan(text, str(path))
+
+
+def _locate(source: str, root: yaml.Node | None, error: FieldError) -> str:
+    """Prefix an error with the line of the deepest YAML node on its field path."""
+    node, line = root, 1
+    for part in _split(error.field):
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+        node = _child(node, part)
+    if node is not None:
+        line = node.start_mark.line + 1
+    return f"{source}:{line}: {error}"
+
+
+def _split(field: str) -> list[str | int]:
+    parts: list[str | int] = []
+    for chunk in field.replace("[", ".[").split("."):
+        if chunk.startswith("[") and chunk.endswith("]"):
+            parts.append(int(chunk[1:-1]))
+        elif chunk and chunk != "(body)":
+            parts.append(chunk)
+    return parts
+
+
+def _child(node: yaml.Node, part: str | int) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+        return next((value for key, value in node.value if key.value == part), None)
+    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        return node.value[part]
+    return None

@@ -1,0 +1,209 @@
+"""Judging one target: `evaluate(target, observations, as_of)`. Pure; no I/O, no clock.
+
+Status (met / on_track / at_risk / off_track / not_due / no_data) is the judgement; the display
+text is what the report's 与目标± column prints. `deviation` is in 个百分点 and signed so that
+positive is better than required, for every form:
+
+* rate, about, at least — actual − target;   at most — target − actual (lower is better);
+* range — 0 inside, else the distance outside (negative);
+* relative — actual − the referenced indicator's value for the same period;
+* cumulative (and level with a baseline) — completion % − 序时进度 %.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Literal
+
+from events.periods import Period, completed_months, month_end
+from events.plan import Frequency, RateBands, Thresholds
+from events.store import position_key
+from events.targets import (
+    CumulativeTarget,
+    LevelTarget,
+    QualitativeTarget,
+    RangeTarget,
+    RateTarget,
+    RelativeTarget,
+    Target,
+)
+from projections import formatting as fmt
+from projections.state import Observation
+
+Status = Literal["met", "on_track", "at_risk", "off_track", "not_due", "no_data"]
+STATUSES: tuple[Status, ...] = ("met", "on_track", "at_risk", "off_track", "not_due", "no_data")
+MISSED: frozenset[str] = frozenset({"at_risk", "off_track"})
+
+STATUS_ZH: dict[str, str] = {
+    "met": "已完成",
+    "on_track": "正常推进",
+    "at_risk": "预警（黄灯）",
+    "off_track": "滞后（红灯）",
+    "not_due": "未到考核期",
+    "no_data": "暂无数据",
+}
+
+HUNDRED = Decimal(100)
+DASH = "-"
+DONE = "完成"
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    status: Status
+    actual: Decimal | None
+    actual_text: str
+    deviation: Decimal | None
+    deviation_text: str
+    period: str | None = None  # the period of the value judged
+    completion: Decimal | None = None  # % of the annual target done (cumulative forms)
+    time_progress: Decimal | None = None  # 序时进度 %
+    reference: str | None = None  # relative targets: the indicator compared against
+    reference_value: Decimal | None = None
+
+    @property
+    def missed(self) -> bool:
+        return self.status in MISSED
+
+
+def time_progress(as_of: date, year: int) -> Decimal:
+    """序时进度: whole months of the year elapsed by `as_of`, as a percentage (end of June = 50)."""
+    return Decimal(completed_months(as_of, year)) * HUNDRED / 12
+
+
+def latest(observations: Mapping[str, Observation], as_of: date, year: int) -> Observation | None:
+    """The observation for the latest period of `year` that ended by `as_of` (latest recorded wins
+    between periods ending the same day, e.g. 2025-06 and 2025-Q2)."""
+    best: tuple[date, tuple[int, int]] | None = None
+    chosen = None
+    for text, observation in observations.items():
+        period = Period.parse(text)
+        if period.year != year or period.end > as_of:
+            continue
+        key = (period.end, position_key(observation.position))
+        if best is None or key > best:
+            best, chosen = key, observation
+    return chosen
+
+
+def is_due(frequency: Frequency, year: int, as_of: date) -> bool:
+    """Has the first period of this reporting frequency ended by `as_of`?"""
+    first_month = {"monthly": 1, "quarterly": 3, "annual": 12}[frequency]
+    return as_of >= month_end(year, first_month)
+
+
+def evaluate(
+    target: Target,
+    observations: Mapping[str, Observation],
+    as_of: date,
+    *,
+    year: int | None = None,
+    unit: str = "%",
+    frequency: Frequency = "monthly",
+    thresholds: Thresholds | None = None,
+    reference_id: str | None = None,
+    reference_observations: Mapping[str, Observation] | None = None,
+) -> Evaluation:
+    year = year or as_of.year
+    thresholds = thresholds or Thresholds()
+    observation = latest(observations, as_of, year)
+    if observation is None:
+        status: Status = "no_data" if is_due(frequency, year, as_of) else "not_due"
+        return Evaluation(status, None, DASH, None, DASH)
+    value, period = observation.value, Period.parse(observation.period)
+    final = period.last_month == 12
+    actual_text = _actual_text(observation, unit)
+
+    def result(status: Status, deviation: Decimal | None, text: str, **extra: object) -> Evaluation:
+        return Evaluation(status, value, actual_text, deviation, text, observation.period, **extra)  # type: ignore[arg-type]
+
+    if isinstance(target, RateTarget):
+        gap = target.value - value if target.bound == "at_most" else value - target.value
+        tolerance = target.tolerance if target.tolerance is not None else thresholds.rate.about_tolerance
+        behind = max(Decimal(0), -gap - (tolerance if target.bound == "about" else 0))
+        met = gap >= 0 or behind == 0
+        text = DONE if target.bound == "at_most" and gap >= 0 else _gap_text(gap)
+        return result(_rate_status(behind, met, final, thresholds.rate), gap, text)
+
+    if isinstance(target, RangeTarget):
+        gap = value - target.low if value < target.low else target.high - value if value > target.high else Decimal(0)
+        return result(_rate_status(-gap, gap == 0, final, thresholds.rate), gap, _gap_text(gap))
+
+    if isinstance(target, RelativeTarget):
+        ref = _same_period(reference_observations or {}, period)
+        if ref is None:
+            return result("no_data", None, DASH, reference=reference_id)
+        gap = value - ref.value
+        met = gap > 0 if target.bound == "above" else gap >= 0
+        status = _rate_status(max(Decimal(0), -gap), met, final, thresholds.rate)
+        if not met and status == "on_track":  # level with the reference: "高于" is still not achieved
+            status = "at_risk"
+        text = _gap_text(gap) if met or fmt.round1(gap) != 0 else "持平"
+        return result(status, gap, text, reference=reference_id, reference_value=ref.value)
+
+    if isinstance(target, CumulativeTarget) or (isinstance(target, LevelTarget) and target.baseline is not None):
+        baseline = target.baseline if isinstance(target, LevelTarget) else None
+        done = value - baseline if baseline is not None else value
+        whole = target.value - baseline if baseline is not None else target.value
+        completion = done * HUNDRED / whole if whole else HUNDRED
+        progress = time_progress(as_of, year)
+        gap = completion - progress
+        status = "met" if completion >= HUNDRED else progress_status(completion, progress, thresholds)
+        text = DONE if completion >= HUNDRED else _gap_text(gap)
+        return result(status, gap, text, completion=completion, time_progress=progress)
+
+    if isinstance(target, LevelTarget):
+        tolerance = thresholds.rate.about_tolerance if target.bound == "about" else Decimal(0)
+        gap = target.value - value if target.bound == "at_most" else value - target.value
+        if gap + tolerance >= 0:
+            return result("met", gap, DONE)
+        if not final:  # a level is judged when the year closes
+            return result("not_due", gap, DASH)
+        return result("off_track", gap, f"{fmt.plain(gap)}{unit}")
+
+    if isinstance(target, QualitativeTarget):
+        if observation.assessment is None:
+            return result("not_due" if not final else "no_data", None, DASH)
+        met = observation.assessment == "met"
+        return result("met" if met else "off_track", None, DONE if met else "未完成")
+
+    raise TypeError(f"unknown target form {type(target).__name__}")  # pragma: no cover
+
+
+def _actual_text(observation: Observation, unit: str) -> str:
+    suffix = {"at_most": "以内", "at_least": "以上"}.get(observation.qualifier, "")
+    return fmt.amount(observation.value, unit) + suffix
+
+
+def _gap_text(gap: Decimal) -> str:
+    return DONE if fmt.round1(gap) == 0 else fmt.points(gap)
+
+
+def _rate_status(behind: Decimal, met: bool, final: bool, bands: RateBands) -> Status:
+    if met:
+        return "met" if final else "on_track"
+    if behind > bands.off_track_points:
+        return "off_track"
+    if behind > bands.at_risk_points:
+        return "at_risk"
+    return "on_track"
+
+
+def progress_status(completion: Decimal, progress: Decimal, thresholds: Thresholds) -> Status:
+    bands = thresholds.progress
+    if progress == 0 or completion >= progress:
+        return "on_track"
+    if bands.mode == "points":
+        behind = progress - completion
+        return "off_track" if behind > bands.off_track else "at_risk" if behind > bands.at_risk else "on_track"
+    ratio = completion * HUNDRED / progress
+    return "off_track" if ratio < bands.off_track else "at_risk" if ratio < bands.at_risk else "on_track"
+
+
+def _same_period(observations: Mapping[str, Observation], period: Period) -> Observation | None:
+    """The referenced indicator's value for the period ending the same day (2025-06 ~ 2025-Q2)."""
+    matches = [o for text, o in observations.items() if Period.parse(text).end == period.end]
+    return max(matches, key=lambda o: position_key(o.position)) if matches else None

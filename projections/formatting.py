@@ -1,0 +1,48 @@
+"""Numbers as Chinese plan reports print them: `5.5%`, `-1.0个百分点`, `91亿元`, `5800万元`."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+ONE_DECIMAL = Decimal("0.1")
+TWO_DECIMALS = Decimal("0.01")
+WAN_PER_YI = Decimal(10000)
+
+
+def round1(value: Decimal) -> Decimal:
+    """Round half up to one decimal, as statistical tables do (50.45 → 50.5)."""
+    return value.quantize(ONE_DECIMAL, rounding=ROUND_HALF_UP)
+
+
+def plain(value: Decimal, places: Decimal = TWO_DECIMALS) -> str:
+    """Up to two decimals, trailing zeros dropped, never an exponent: 91.00 → 91, 8.010 → 8.01."""
+    text = f"{value.quantize(places, rounding=ROUND_HALF_UP):f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def percent(value: Decimal) -> str:
+    """A rate with one decimal: 8 → 8.0%, -33.3 → -33.3%."""
+    return f"{round1(value):f}%"
+
+
+def points(value: Decimal) -> str:
+    """A signed gap in percentage points: +4.9个百分点, -1.0个百分点."""
+    rounded = round1(value)
+    sign = "+" if rounded > 0 else "-" if rounded < 0 else ""
+    return f"{sign}{abs(rounded):f}个百分点"
+
+
+def money_wan(wan: Decimal) -> str:
+    """An amount held in 万元, printed in 亿元 from one 亿 up: 910000 → 91亿元, 5800 → 5800万元."""
+    if abs(wan) >= WAN_PER_YI:
+        return f"{plain(wan / WAN_PER_YI)}亿元"
+    return f"{plain(wan)}万元"
+
+
+def amount(value: Decimal, unit: str) -> str:
+    """A value in its indicator's canonical unit: money via `money_wan`, others as plain numbers."""
+    if unit == "万元":
+        return money_wan(value)
+    if unit == "%":
+        return percent(value)
+    return f"{plain(value)}{unit}"

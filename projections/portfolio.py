@@ -1,0 +1,190 @@
+"""The key-project portfolio (重点项目): 开工率, 投资完成率, 建成投产, overdue and lagging projects.
+
+Pure: computed from the fold's project states as of a date (valid time).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from events.periods import Period, completed_months
+from events.plan import Plan, Project, Thresholds
+from projections import formatting as fmt
+from projections.evaluate import HUNDRED, Status, progress_status
+from projections.state import PlanState, ProjectState
+
+
+@dataclass(frozen=True)
+class ProjectView:
+    id: str
+    name: str
+    department: str
+    category: str
+    synthetic: bool
+    planned_start: str
+    planned_completion: str
+    planned_investment_wan: Decimal
+    started_on: date | None
+    completed_on: date | None
+    investment_wan: Decimal
+    investment_rate: Decimal | None  # % of the year's planned investment
+    schedule_progress: Decimal | None  # % of the project's months this year that have passed
+    months_overdue: int | None  # whole months since the planned start month ended, if not started
+    status: Status  # the traffic light: start delay for unstarted projects, investment pace for others
+
+    @property
+    def stage(self) -> str:
+        return "completed" if self.completed_on else "started" if self.started_on else "not_started"
+
+    @property
+    def overdue(self) -> bool:
+        return self.months_overdue is not None
+
+    @property
+    def lagging(self) -> bool:
+        return self.stage == "started" and self.status in ("at_risk", "off_track")
+
+
+@dataclass(frozen=True)
+class Portfolio:
+    label: str
+    total: int
+    started: int
+    start_rate: Decimal  # %, one decimal as the report rounds it
+    planned_to_start: int  # projects whose planned start month has ended by as_of
+    investment_wan: Decimal
+    planned_investment_wan: Decimal
+    investment_rate: Decimal  # %, one decimal
+    completed: int
+    projects: tuple[ProjectView, ...]
+
+    @property
+    def overdue(self) -> list[ProjectView]:
+        return [p for p in self.projects if p.overdue]
+
+    @property
+    def lagging(self) -> list[ProjectView]:
+        return [p for p in self.projects if p.lagging]
+
+    def line(self) -> str:
+        """112个区级重点项目开工68个，开工率60.7%，完成投资91亿元，投资完成率50.5%"""
+        return (
+            f"{self.total}个{self.label}开工{self.started}个，开工率{self.start_rate:f}%，"
+            f"完成投资{fmt.money_wan(self.investment_wan)}，投资完成率{self.investment_rate:f}%"
+        )
+
+    def completed_line(self) -> str:
+        """渝乐电子等26个项目建成投产 (the first completed project in plan order is named)."""
+        done = [p for p in self.projects if p.completed_on]
+        if not done:
+            return "暂无项目建成投产"
+        return f"{done[0].name}等{len(done)}个项目建成投产" if len(done) > 1 else f"{done[0].name}建成投产"
+
+
+def build_portfolio(state: PlanState, as_of: date) -> Portfolio:
+    plan = state.plan
+    label = plan.projects_label if plan else "重点项目"
+    year = plan.year if plan else as_of.year
+    thresholds = plan.thresholds if plan else Thresholds()
+    views = tuple(
+        _view(project, project.spec, as_of, year, thresholds)
+        for project in _in_plan_order(state, plan)
+        if project.spec is not None
+    )
+    total = len(views)
+    started = sum(1 for v in views if v.started_on)
+    invested = sum((v.investment_wan for v in views), Decimal(0))
+    planned = sum((v.planned_investment_wan for v in views), Decimal(0))
+    return Portfolio(
+        label=label,
+        total=total,
+        started=started,
+        start_rate=fmt.round1(Decimal(started) * HUNDRED / total) if total else Decimal(0),
+        planned_to_start=sum(1 for v in views if _months_since_planned_start(v.planned_start, as_of) >= 0),
+        investment_wan=invested,
+        planned_investment_wan=planned,
+        investment_rate=fmt.round1(invested * HUNDRED / planned) if planned else Decimal(0),
+        completed=sum(1 for v in views if v.completed_on),
+        projects=views,
+    )
+
+
+def _in_plan_order(state: PlanState, plan: Plan | None) -> list[ProjectState]:
+    order = {p.id: i for i, p in enumerate(plan.projects)} if plan else {}
+    return sorted(state.projects.values(), key=lambda p: (order.get(p.id, len(order)), p.id))
+
+
+def _view(project: ProjectState, spec: Project, as_of: date, year: int, thresholds: Thresholds) -> ProjectView:
+    started = project.started_on if project.started_on and project.started_on <= as_of else None
+    completed = project.completed_on if project.completed_on and project.completed_on <= as_of else None
+    invested = sum(
+        (amount for period, amount in project.investment.items() if _counts(period, year, as_of)), Decimal(0)
+    )
+    planned = spec.planned_investment_wan
+    rate = invested * HUNDRED / planned if planned else None
+    progress = _schedule_progress(spec, as_of, year)
+    late = _months_since_planned_start(spec.planned_start, as_of)
+    months_overdue = late if started is None and late >= 0 else None
+    rules = thresholds.projects
+    if completed:
+        status: Status = "met"
+    elif months_overdue is not None:
+        status = (
+            "off_track"
+            if months_overdue >= rules.off_track_after_months
+            else "at_risk"
+            if months_overdue >= rules.at_risk_after_months
+            else "on_track"
+        )
+    elif started is None:
+        status = "not_due"
+    elif rate is None or progress is None:
+        status = "on_track"
+    else:
+        status = progress_status(rate, progress, thresholds)
+    return ProjectView(
+        id=spec.id,
+        name=spec.name,
+        department=spec.department,
+        category=spec.category,
+        synthetic=spec.synthetic,
+        planned_start=spec.planned_start,
+        planned_completion=spec.planned_completion,
+        planned_investment_wan=planned,
+        started_on=started,
+        completed_on=completed,
+        investment_wan=invested,
+        investment_rate=rate,
+        schedule_progress=progress,
+        months_overdue=months_overdue,
+        status=status,
+    )
+
+
+def _counts(period: str, year: int, as_of: date) -> bool:
+    parsed = Period.parse(period)
+    return parsed.year == year and parsed.end <= as_of
+
+
+def _absolute_months(as_of: date) -> int:
+    return as_of.year * 12 + completed_months(as_of, as_of.year)
+
+
+def _months_since_planned_start(planned_start: str, as_of: date) -> int:
+    """Whole months after the planned start month that have ended by `as_of`; -1 while that
+    month itself has not ended (0 = the month has just ended)."""
+    month = Period.parse(planned_start)
+    return _absolute_months(as_of) - (month.year * 12 + month.last_month)
+
+
+def _schedule_progress(spec: Project, as_of: date, year: int) -> Decimal | None:
+    """Share of the project's months within the plan year that have passed (its own 序时进度)."""
+    start, end = Period.parse(spec.planned_start), Period.parse(spec.planned_completion)
+    first = 1 if start.year < year else start.last_month if start.year == year else None
+    last = 12 if end.year > year else end.last_month if end.year == year else None
+    if first is None or last is None or last < first:
+        return None
+    elapsed = min(max(completed_months(as_of, year) - first + 1, 0), last - first + 1)
+    return Decimal(elapsed) * HUNDRED / (last - first + 1)

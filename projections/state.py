@@ -1,0 +1,210 @@
+"""The fold: a plan's execution state, built by applying its events in log order.
+
+`apply(state, stored)` is pure (no I/O, no clock): the same events give the same state however
+the log is split into batches. The state is an accumulator owned by the fold: `apply` updates
+it and returns it, so folding a million events does not copy it a million times.
+
+The state keeps what valid-time questions need ("as of 31 March"): observations per period,
+investment per period, start and completion dates. Transaction-time questions ("as known on
+10 July") are answered by folding only the events recorded by then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from events.models import (
+    Event,
+    IndicatorUpdated,
+    InvestmentCompleted,
+    PlanPublished,
+    ProjectCompleted,
+    ProjectRegistered,
+    ProjectStarted,
+    TargetRevised,
+)
+from events.periods import Period
+from events.plan import Indicator, Plan, Project
+from events.store import StoredEvent
+from events.targets import Target
+
+
+@dataclass
+class Observation:
+    """The value an indicator has for one period; a later report for the period replaces it."""
+
+    period: str
+    value: Decimal
+    qualifier: str = "exact"
+    assessment: str | None = None
+    position: str = ""
+    recorded_at: datetime | None = None
+    revision: int = 1  # 1 = first report for the period, 2 = first correction, …
+    previous: Decimal | None = None  # the value this one replaced
+
+
+@dataclass
+class TargetChange:
+    """A revision of the annual target, in force from the start of `period` (valid time)."""
+
+    period: str
+    target: Target
+    reason: str
+    position: str
+
+
+@dataclass
+class IndicatorState:
+    id: str
+    observations: dict[str, Observation] = field(default_factory=dict)
+    plan_target: Target | None = None
+    target_changes: list[TargetChange] = field(default_factory=list)
+    last_position: str = ""
+
+    def target_at(self, as_of: date) -> Target | None:
+        """The target in force on `as_of`: of the revisions in force by then, the one with the latest
+        start (the later-logged one for equal starts); else the plan's."""
+        in_force = [
+            (Period.parse(change.period).start, index, change.target)
+            for index, change in enumerate(self.target_changes)
+            if Period.parse(change.period).start <= as_of
+        ]
+        return max(in_force)[2] if in_force else self.plan_target
+
+
+@dataclass
+class ProjectState:
+    id: str
+    spec: Project | None = None
+    started_on: date | None = None
+    completed_on: date | None = None
+    investment: dict[str, Decimal] = field(default_factory=dict)  # period → 万元 completed in it
+    last_position: str = ""
+
+
+@dataclass
+class PlanState:
+    plan_id: str
+    plan: Plan | None = None
+    indicators: dict[str, IndicatorState] = field(default_factory=dict)
+    projects: dict[str, ProjectState] = field(default_factory=dict)
+    position: str = "0-0"  # last applied stream position
+    applied: int = 0  # events applied
+    changed: set[str] = field(default_factory=set, compare=False, repr=False)  # subjects touched since cleared
+
+    def indicator(self, subject: str) -> IndicatorState:
+        if subject not in self.indicators:
+            self.indicators[subject] = IndicatorState(subject)
+        return self.indicators[subject]
+
+    def project(self, subject: str) -> ProjectState:
+        if subject not in self.projects:
+            self.projects[subject] = ProjectState(subject)
+        return self.projects[subject]
+
+    def indicator_spec(self, subject: str) -> Indicator | None:
+        return self.plan.indicator(subject) if self.plan else None
+
+
+def apply(state: PlanState, stored: StoredEvent) -> PlanState:
+    """Apply one stored event. Events about subjects the plan does not (yet) know are kept, so a
+    later plan revision that adds the subject sees them."""
+    event, position = stored.event, stored.position
+    handler = _HANDLERS[type(event)]
+    handler(state, event, position)
+    state.position = position
+    state.applied += 1
+    return state
+
+
+def fold(events: Iterable[StoredEvent], state: PlanState | None = None, plan_id: str = "") -> PlanState:
+    state = state or PlanState(plan_id)
+    for stored in events:
+        apply(state, stored)
+    return state
+
+
+def _plan_published(state: PlanState, event: PlanPublished, position: str) -> None:
+    plan = event.plan
+    state.plan = plan
+    for indicator in plan.indicators:
+        current = state.indicator(indicator.id)
+        current.plan_target = indicator.target
+        current.target_changes.clear()  # a republished plan carries its own targets
+        current.last_position = position
+    for project in plan.projects:
+        state.project(project.id).spec = project
+    state.changed.update(i.id for i in plan.indicators)
+    state.changed.update(p.id for p in plan.projects)
+    state.changed.add(plan.id)
+
+
+def _target_revised(state: PlanState, event: TargetRevised, position: str) -> None:
+    current = state.indicator(event.subject)
+    current.target_changes.append(TargetChange(event.period, event.target, event.reason, position))
+    current.last_position = position
+    state.changed.add(event.subject)
+
+
+def _indicator_updated(state: PlanState, event: IndicatorUpdated, position: str) -> None:
+    current = state.indicator(event.subject)
+    before = current.observations.get(event.period)
+    current.observations[event.period] = Observation(
+        period=event.period,
+        value=event.value,
+        qualifier=event.qualifier,
+        assessment=event.assessment,
+        position=position,
+        recorded_at=event.recorded_at,
+        revision=before.revision + 1 if before else 1,
+        previous=before.value if before else None,
+    )
+    current.last_position = position
+    state.changed.add(event.subject)
+
+
+def _project_registered(state: PlanState, event: ProjectRegistered, position: str) -> None:
+    project = state.project(event.subject)
+    project.spec = event.project
+    project.last_position = position
+    state.changed.add(event.subject)
+
+
+def _project_started(state: PlanState, event: ProjectStarted, position: str) -> None:
+    project = state.project(event.subject)
+    project.started_on = event.started_on
+    project.last_position = position
+    state.changed.add(event.subject)
+
+
+def _investment_completed(state: PlanState, event: InvestmentCompleted, position: str) -> None:
+    project = state.project(event.subject)
+    project.investment[event.period] = event.amount_wan
+    project.last_position = position
+    state.changed.add(event.subject)
+
+
+def _project_completed(state: PlanState, event: ProjectCompleted, position: str) -> None:
+    project = state.project(event.subject)
+    project.completed_on = event.completed_on
+    project.last_position = position
+    state.changed.add(event.subject)
+
+
+_HANDLERS: dict[type, Any] = {
+    PlanPublished: _plan_published,
+    TargetRevised: _target_revised,
+    IndicatorUpdated: _indicator_updated,
+    ProjectRegistered: _project_registered,
+    ProjectStarted: _project_started,
+    InvestmentCompleted: _investment_completed,
+    ProjectCompleted: _project_completed,
+}
+
+
+def event_types_handled() -> set[type[Event]]:  # for a test that every event type has a handler
+    return set(_HANDLERS)

@@ -1,0 +1,118 @@
+"""JSON-ready views of a report: one shape for `planwatch table --format json`, the read
+models in Redis and the HTTP API, so their field names agree by construction."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from projections.evaluate import STATUS_ZH, Evaluation
+from projections.formatting import round1
+from projections.portfolio import Portfolio, ProjectView
+from projections.report import IndicatorRow, PlanReport
+
+
+def number(value: Decimal | None) -> float | int | None:
+    """Decimals as JSON numbers (reported statistics have few digits, so floats carry them exactly)."""
+    if value is None:
+        return None
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _one_decimal(value: Decimal | None) -> float | int | None:
+    return number(round1(value)) if value is not None else None
+
+
+def evaluation_view(evaluation: Evaluation) -> dict[str, Any]:
+    return {
+        "status": evaluation.status,
+        "status_zh": STATUS_ZH[evaluation.status],
+        "actual": evaluation.actual_text,
+        "deviation": evaluation.deviation_text,
+        "period": evaluation.period,
+        "actual_value": number(evaluation.actual),
+        "deviation_points": number(evaluation.deviation),
+        "completion": number(evaluation.completion),
+        "time_progress": number(evaluation.time_progress),
+        "reference": evaluation.reference,
+        "reference_value": number(evaluation.reference_value),
+    }
+
+
+def indicator_row_view(row: IndicatorRow) -> dict[str, Any]:
+    spec = row.indicator
+    return {
+        "id": spec.id,
+        "name": spec.name,
+        "label": row.label,
+        "section": spec.section,
+        "main": spec.is_main,
+        "order": spec.order,
+        "unit": spec.unit,
+        "frequency": spec.frequency,
+        "department": spec.department,
+        "department_name": row.department_name,
+        "target": row.target_text,
+        **evaluation_view(row.evaluation),
+    }
+
+
+def project_view(project: ProjectView) -> dict[str, Any]:
+    return {
+        "id": project.id,
+        "name": project.name,
+        "department": project.department,
+        "category": project.category,
+        "synthetic": project.synthetic,
+        "stage": project.stage,
+        "status": project.status,
+        "status_zh": STATUS_ZH[project.status],
+        "planned_start": project.planned_start,
+        "planned_completion": project.planned_completion,
+        "planned_investment_wan": number(project.planned_investment_wan),
+        "started_on": project.started_on.isoformat() if project.started_on else None,
+        "completed_on": project.completed_on.isoformat() if project.completed_on else None,
+        "investment_wan": number(project.investment_wan),
+        "investment_rate": _one_decimal(project.investment_rate),
+        "schedule_progress": _one_decimal(project.schedule_progress),
+        "overdue": project.overdue,
+        "months_overdue": project.months_overdue,
+        "lagging": project.lagging,
+    }
+
+
+def portfolio_view(portfolio: Portfolio, with_projects: bool = False) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "label": portfolio.label,
+        "total": portfolio.total,
+        "started": portfolio.started,
+        "start_rate": number(portfolio.start_rate),
+        "planned_to_start": portfolio.planned_to_start,
+        "investment_wan": number(portfolio.investment_wan),
+        "planned_investment_wan": number(portfolio.planned_investment_wan),
+        "investment_rate": number(portfolio.investment_rate),
+        "completed": portfolio.completed,
+        "line": portfolio.line(),
+        "completed_line": portfolio.completed_line(),
+        "overdue": [{"id": p.id, "name": p.name, "months_overdue": p.months_overdue} for p in portfolio.overdue],
+        "lagging": [{"id": p.id, "name": p.name} for p in portfolio.lagging],
+    }
+    if with_projects:
+        view["projects"] = [project_view(p) for p in portfolio.projects]
+    return view
+
+
+def report_view(report: PlanReport, known_at: str | None = None) -> dict[str, Any]:
+    return {
+        "plan_id": report.plan_id,
+        "plan_name": report.plan_name,
+        "region": report.region,
+        "year": report.year,
+        "as_of": report.as_of.isoformat(),
+        "known_at": known_at,
+        "column": report.column,
+        "indicators": [indicator_row_view(row) for row in report.rows()],
+        "projects": portfolio_view(report.portfolio),
+        "missed": [row.indicator.id for row in report.missed],
+        "further_missed": [row.indicator.id for row in report.further_missed],
+    }

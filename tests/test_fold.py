@@ -1,0 +1,190 @@
+"""The fold: deterministic, indifferent to batching, corrections supersede, revisions by valid time."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from datetime import date
+from decimal import Decimal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from events.models import (
+    IndicatorUpdated,
+    InvestmentCompleted,
+    ProjectCompleted,
+    ProjectStarted,
+    TargetRevised,
+)
+from events.store import StoredEvent
+from projections.report import build_report
+from projections.state import PlanState, apply, event_types_handled, fold
+from tests.factories import AT, one_of_each, small_plan
+
+PLAN = "test-2025"
+
+
+def stored(events) -> list[StoredEvent]:
+    return [StoredEvent(f"{1_700_000_000_000 + i}-0", e) for i, e in enumerate(events)]
+
+
+def publish():
+    return one_of_each(PLAN)[0]
+
+
+def update(subject: str, period: str, value: str, department: str = "stats") -> IndicatorUpdated:
+    return IndicatorUpdated(
+        event_id=uuid.uuid4(),
+        plan_id=PLAN,
+        department=department,
+        subject=subject,
+        period=period,
+        occurred_at=AT,
+        value=Decimal(value),
+    )
+
+
+def test_every_event_type_has_a_handler() -> None:
+    assert {type(e) for e in one_of_each()} == event_types_handled()
+
+
+def test_a_correction_supersedes_and_both_stay_in_the_log() -> None:
+    log = stored([publish(), update("gdp", "2025-Q2", "5.3"), update("gdp", "2025-Q2", "5.5")])
+    state = fold(log, plan_id=PLAN)
+    observation = state.indicators["gdp"].observations["2025-Q2"]
+    assert observation.value == Decimal("5.5") and observation.revision == 2 and observation.previous == Decimal("5.3")
+    assert len(log) == 3
+
+
+def test_a_revised_target_applies_from_its_period() -> None:
+    revise = TargetRevised(
+        event_id=uuid.uuid4(),
+        plan_id=PLAN,
+        department="fgw",
+        subject="gdp",
+        period="2025-07",
+        occurred_at=AT,
+        target="6%左右",
+        reason="年中调整",
+    )
+    state = fold(
+        stored([publish(), update("gdp", "2025-Q2", "5.5"), update("gdp", "2025-Q3", "5.8"), revise]), plan_id=PLAN
+    )
+    june = {r.indicator.id: r for r in build_report(state, date(2025, 6, 30)).main}["gdp"]
+    september = {r.indicator.id: r for r in build_report(state, date(2025, 9, 30)).main}["gdp"]
+    assert (june.target_text, june.evaluation.deviation_text) == ("6.5%左右", "-1.0个百分点")
+    assert (september.target_text, september.evaluation.deviation_text) == ("6%左右", "-0.2个百分点")
+
+
+def test_investment_report_for_a_period_replaces_the_earlier_one() -> None:
+    def invest(period: str, amount: str) -> InvestmentCompleted:
+        return InvestmentCompleted(
+            event_id=uuid.uuid4(),
+            plan_id=PLAN,
+            department="econ",
+            subject="kp-001",
+            period=period,
+            occurred_at=AT,
+            amount_wan=Decimal(amount),
+        )
+
+    state = fold(
+        stored([publish(), invest("2025-03", "100"), invest("2025-04", "50"), invest("2025-03", "120")]), plan_id=PLAN
+    )
+    assert build_report(state, date(2025, 6, 30)).portfolio.investment_wan == Decimal(170)
+
+
+# --- properties ---------------------------------------------------------------------------
+
+SUBJECTS = ["gdp", "income", "new-projects"]
+PERIODS = ["2025-01", "2025-02", "2025-03", "2025-Q1", "2025-04", "2025-06", "2025-Q2", "2025"]
+
+
+@st.composite
+def logs(draw) -> list[StoredEvent]:
+    events = [publish()]
+    for _ in range(draw(st.integers(0, 40))):
+        kind = draw(st.sampled_from(["update", "update", "start", "invest", "complete"]))
+        if kind == "update":
+            value = draw(st.decimals(-50, 200, places=1, allow_nan=False, allow_infinity=False))
+            events.append(update(draw(st.sampled_from(SUBJECTS)), draw(st.sampled_from(PERIODS)), str(value)))
+        else:
+            month = draw(st.integers(1, 12))
+            base = {
+                "event_id": uuid.uuid4(),
+                "plan_id": PLAN,
+                "department": "econ",
+                "subject": "kp-001",
+                "period": f"2025-{month:02d}",
+                "occurred_at": AT,
+            }
+            day = date(2025, month, draw(st.integers(1, 28)))
+            if kind == "start":
+                events.append(ProjectStarted(started_on=day, **base))
+            elif kind == "invest":
+                events.append(InvestmentCompleted(amount_wan=Decimal(draw(st.integers(0, 9999))), **base))
+            else:
+                events.append(ProjectCompleted(completed_on=day, **base))
+    return stored(events)
+
+
+@settings(max_examples=60, deadline=None)
+@given(log=logs(), cuts=st.lists(st.integers(0, 60), max_size=5))
+def test_fold_does_not_depend_on_batching(log: list[StoredEvent], cuts: list[int]) -> None:
+    whole = fold(log, plan_id=PLAN)
+    state = PlanState(PLAN)
+    bounds = sorted({0, len(log), *(c % (len(log) + 1) for c in cuts)})
+    for start, end in itertools.pairwise(bounds):
+        state = fold(log[start:end], state)
+    assert state == whole
+
+
+@settings(max_examples=60, deadline=None)
+@given(log=logs(), as_of=st.dates(date(2025, 1, 1), date(2026, 3, 31)))
+def test_fold_is_deterministic(log: list[StoredEvent], as_of: date) -> None:
+    first, second = fold(log, plan_id=PLAN), fold(log, plan_id=PLAN)
+    assert first == second
+    assert build_report(first, as_of) == build_report(second, as_of)
+
+
+def _values(state: PlanState) -> dict[str, dict[str, Decimal]]:
+    return {k: {p: o.value for p, o in v.observations.items()} for k, v in state.indicators.items()}
+
+
+@settings(max_examples=40, deadline=None)
+@given(log=logs())
+def test_replaying_the_same_events_again_changes_nothing(log: list[StoredEvent]) -> None:
+    """Applying a log a second time (a redelivery) leaves every value, project and judgement as it was."""
+    once = fold(log, plan_id=PLAN)
+    twice = fold(log, fold(log, plan_id=PLAN))
+    assert _values(once) == _values(twice)
+    assert once.projects == twice.projects
+    assert build_report(once) == build_report(twice)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    target=st.decimals(-20, 20, places=1, allow_nan=False, allow_infinity=False),
+    value=st.decimals(-60, 60, places=1, allow_nan=False, allow_infinity=False),
+)
+def test_at_most_and_mirrored_at_least_judge_alike(target: Decimal, value: Decimal) -> None:
+    from events.targets import RateTarget
+    from projections.evaluate import evaluate
+    from projections.state import Observation
+
+    def judge(bound: str, t: Decimal, v: Decimal):
+        return evaluate(
+            RateTarget(text="x", value=t, bound=bound), {"2025-06": Observation("2025-06", v)}, date(2025, 6, 30)
+        )
+
+    cap, floor = judge("at_most", target, value), judge("at_least", -target, -value)
+    assert cap.status == floor.status and cap.deviation == floor.deviation
+
+
+def test_events_before_the_plan_are_kept_for_it() -> None:
+    state = fold(stored([update("gdp", "2025-Q2", "5.5"), publish()]), plan_id=PLAN)
+    row = {r.indicator.id: r for r in build_report(state).main}["gdp"]
+    assert row.evaluation.actual_text == "5.5%"
+    assert small_plan().indicator("gdp") is not None
+    assert apply(PlanState(PLAN), stored([publish()])[0]).applied == 1
