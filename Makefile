@@ -24,6 +24,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/append.py
+	$(BIN)/python bench/projection.py
 
 clean:
 	rm -rf $(VENV) .planwatch .pytest_cache .ruff_cache .hypothesis

@@ -43,3 +43,38 @@ class Keyspace:
     def versions(self, plan_id: str) -> str:
         """Hash subject → number of events stored for it (optimistic concurrency)."""
         return f"{self.plan(plan_id)}:versions"
+
+    # --- projection read models (projections/runner.py) ------------------------------------
+
+    def lease(self, plan_id: str) -> str:
+        """Which worker projects the plan: its id, with an expiry it keeps renewing."""
+        return f"{self.plan(plan_id)}:lease"
+
+    def rm_current(self, plan_id: str) -> str:
+        """The generation readers use."""
+        return f"{self.plan(plan_id)}:rm:current"
+
+    def rm_generations(self, plan_id: str) -> str:
+        """Counter handing out generation numbers to rebuilds."""
+        return f"{self.plan(plan_id)}:rm:generations"
+
+    def rm(self, plan_id: str, generation: int | str) -> str:
+        """Hash of one read-model generation: checkpoint, state snapshot, views."""
+        return f"{self.plan(plan_id)}:rm:{generation}"
+
+    def rm_dead(self, plan_id: str, generation: int | str) -> str:
+        """Dead-letter stream of a generation: events that failed to apply, with the error."""
+        return f"{self.plan(plan_id)}:rm:{generation}:dead"
+
+    def rm_attempts(self, plan_id: str, generation: int | str) -> str:
+        """Hash position → failed attempts to apply it, for a generation."""
+        return f"{self.plan(plan_id)}:rm:{generation}:attempts"
+
+    def rm_updates(self, plan_id: str) -> str:
+        """Pub/sub channel: the new checkpoint after every read-model commit."""
+        return f"{self.plan(plan_id)}:rm:updates"
+
+    @property
+    def workers(self) -> str:
+        """Sorted set of live projector workers, scored by their last heartbeat (ms)."""
+        return f"{self.prefix}:workers"

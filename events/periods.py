@@ -10,6 +10,7 @@ import calendar
 import re
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property, lru_cache
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator
@@ -31,6 +32,10 @@ class Period:
 
     @classmethod
     def parse(cls, text: str) -> Period:
+        return _parse(text)
+
+    @classmethod
+    def _from_text(cls, text: str) -> Period:
         match = _PATTERN.match(text) if isinstance(text, str) else None
         if not match:
             raise ValueError(
@@ -54,11 +59,11 @@ class Period:
     def month(cls, year: int, month: int) -> Period:
         return cls.parse(f"{year:04d}-{month:02d}")
 
-    @property
+    @cached_property
     def start(self) -> date:
         return date(self.year, self.last_month - self.span_months + 1, 1)
 
-    @property
+    @cached_property
     def end(self) -> date:
         return date(self.year, self.last_month, calendar.monthrange(self.year, self.last_month)[1])
 
@@ -71,6 +76,12 @@ class Period:
         return self.text
 
 
+@lru_cache(maxsize=4096)
+def _parse(text: str) -> Period:
+    # Periods are few and parsed constantly while judging: parse each text once.
+    return Period._from_text(text)
+
+
 def _validate_period(text: str) -> str:
     return Period.parse(text).text
 
@@ -79,6 +90,7 @@ PeriodText = Annotated[str, AfterValidator(_validate_period)]
 """A period in its canonical text form, validated."""
 
 
+@lru_cache(maxsize=4096)
 def month_end(year: int, month: int) -> date:
     return date(year, month, calendar.monthrange(year, month)[1])
 

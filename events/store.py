@@ -12,6 +12,8 @@ import hashlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
+from typing import NamedTuple
 
 from redis.asyncio import Redis
 
@@ -99,8 +101,9 @@ class EventIdReused(Exception):
         self.event_id, self.position = event_id, position
 
 
-@dataclass(frozen=True)
-class StoredEvent:
+class StoredEvent(NamedTuple):
+    """An event and its position in the plan's stream (a tuple: millions are made in a replay)."""
+
     position: str
     event: Event
 
@@ -134,9 +137,20 @@ def encode(event: Event) -> str:
 
 def decode(position: str, data: str) -> Event:
     """Rebuild an event from its stored JSON, with `recorded_at` taken from its position."""
-    millis = int(position.split("-", 1)[0])
-    recorded = datetime.fromtimestamp(millis / 1000, tz=UTC).isoformat()
+    recorded = _recorded_at_text(position.split("-", 1)[0])
     return event_adapter.validate_json('{"recorded_at":"' + recorded + '",' + data[1:])
+
+
+def decode_payload(data: str) -> Event:
+    """The event without `recorded_at`, for folds: they take transaction time from the position,
+    and skipping the timestamp saves a third of the decoding time of a replay."""
+    return event_adapter.validate_json(data)
+
+
+@lru_cache(maxsize=256)
+def _recorded_at_text(millis: str) -> str:
+    # A batch is appended within one millisecond, so its events share this text.
+    return datetime.fromtimestamp(int(millis) / 1000, tz=UTC).isoformat()
 
 
 class EventStore:

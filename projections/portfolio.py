@@ -10,7 +10,7 @@ from datetime import date
 from decimal import Decimal
 
 from events.periods import Period, completed_months
-from events.plan import Plan, Project, Thresholds
+from events.plan import Project, Thresholds
 from projections import formatting as fmt
 from projections.evaluate import HUNDRED, Status, progress_status
 from projections.state import PlanState, ProjectState
@@ -83,16 +83,8 @@ class Portfolio:
         return f"{done[0].name}等{len(done)}个项目建成投产" if len(done) > 1 else f"{done[0].name}建成投产"
 
 
-def build_portfolio(state: PlanState, as_of: date) -> Portfolio:
-    plan = state.plan
-    label = plan.projects_label if plan else "重点项目"
-    year = plan.year if plan else as_of.year
-    thresholds = plan.thresholds if plan else Thresholds()
-    views = tuple(
-        _view(project, project.spec, as_of, year, thresholds)
-        for project in _in_plan_order(state, plan)
-        if project.spec is not None
-    )
+def summarize(label: str, as_of: date, views: list[ProjectView]) -> Portfolio:
+    """The portfolio's totals from its projects' views."""
     total = len(views)
     started = sum(1 for v in views if v.started_on)
     invested = sum((v.investment_wan for v in views), Decimal(0))
@@ -107,16 +99,19 @@ def build_portfolio(state: PlanState, as_of: date) -> Portfolio:
         planned_investment_wan=planned,
         investment_rate=fmt.round1(invested * HUNDRED / planned) if planned else Decimal(0),
         completed=sum(1 for v in views if v.completed_on),
-        projects=views,
+        projects=tuple(views),
     )
 
 
-def _in_plan_order(state: PlanState, plan: Plan | None) -> list[ProjectState]:
+def projects_in_plan_order(state: PlanState) -> list[ProjectState]:
+    plan = state.plan
     order = {p.id: i for i, p in enumerate(plan.projects)} if plan else {}
     return sorted(state.projects.values(), key=lambda p: (order.get(p.id, len(order)), p.id))
 
 
-def _view(project: ProjectState, spec: Project, as_of: date, year: int, thresholds: Thresholds) -> ProjectView:
+def project_view(
+    project: ProjectState, spec: Project, as_of: date, year: int, months_done: int, thresholds: Thresholds
+) -> ProjectView:
     started = project.started_on if project.started_on and project.started_on <= as_of else None
     completed = project.completed_on if project.completed_on and project.completed_on <= as_of else None
     invested = sum(
@@ -124,7 +119,7 @@ def _view(project: ProjectState, spec: Project, as_of: date, year: int, threshol
     )
     planned = spec.planned_investment_wan
     rate = invested * HUNDRED / planned if planned else None
-    progress = _schedule_progress(spec, as_of, year)
+    progress = _schedule_progress(spec, months_done, year)
     late = _months_since_planned_start(spec.planned_start, as_of)
     months_overdue = late if started is None and late >= 0 else None
     rules = thresholds.projects
@@ -179,12 +174,12 @@ def _months_since_planned_start(planned_start: str, as_of: date) -> int:
     return _absolute_months(as_of) - (month.year * 12 + month.last_month)
 
 
-def _schedule_progress(spec: Project, as_of: date, year: int) -> Decimal | None:
+def _schedule_progress(spec: Project, months_done: int, year: int) -> Decimal | None:
     """Share of the project's months within the plan year that have passed (its own 序时进度)."""
     start, end = Period.parse(spec.planned_start), Period.parse(spec.planned_completion)
     first = 1 if start.year < year else start.last_month if start.year == year else None
     last = 12 if end.year > year else end.last_month if end.year == year else None
     if first is None or last is None or last < first:
         return None
-    elapsed = min(max(completed_months(as_of, year) - first + 1, 0), last - first + 1)
+    elapsed = min(max(months_done - first + 1, 0), last - first + 1)
     return Decimal(elapsed) * HUNDRED / (last - first + 1)

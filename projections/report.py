@@ -12,8 +12,8 @@ from datetime import date
 from events.periods import Period, completed_months, month_end
 from events.plan import Indicator
 from projections.evaluate import Evaluation, evaluate
-from projections.portfolio import Portfolio, build_portfolio
-from projections.state import PlanState
+from projections.portfolio import Portfolio, ProjectView, project_view, projects_in_plan_order, summarize
+from projections.state import PlanState, ProjectState
 
 
 @dataclass(frozen=True)
@@ -111,26 +111,72 @@ def evaluate_indicator(state: PlanState, indicator: Indicator, as_of: date) -> I
     return IndicatorRow(indicator, plan.department_name(indicator.department), target.text, evaluation)
 
 
+class ReportBuilder:
+    """`build_report` with a memory: an indicator row or project view whose inputs (as_of, the
+    plan in force, the subject's last event, a relative target's reference) are unchanged since
+    the previous build is reused, so a live projector re-judges only what an event touched."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, tuple[tuple, IndicatorRow]] = {}
+        self._projects: dict[str, tuple[tuple, ProjectView]] = {}
+
+    def build(self, state: PlanState, as_of: date | None = None) -> PlanReport:
+        plan = state.plan
+        if plan is None:
+            raise ValueError(f"plan {state.plan_id!r} has not been published")
+        as_of = as_of or data_through(state)
+        rows = [self._row(state, indicator, as_of) for indicator in plan.indicators]
+        months_done = completed_months(as_of, plan.year)
+        views = [
+            self._project(state, project, as_of, months_done)
+            for project in projects_in_plan_order(state)
+            if project.spec is not None
+        ]
+        main = tuple(sorted((r for r in rows if r.indicator.is_main), key=lambda r: r.indicator.order))
+        sections: dict[str, list[IndicatorRow]] = {}
+        for row in rows:
+            if not row.indicator.is_main:
+                sections.setdefault(row.indicator.section, []).append(row)
+        return PlanReport(
+            plan_id=plan.id,
+            plan_name=plan.name,
+            region=plan.region,
+            year=plan.year,
+            as_of=as_of,
+            main=main,
+            sections=tuple(
+                (name, tuple(sorted(items, key=lambda r: r.indicator.order))) for name, items in sections.items()
+            ),
+            portfolio=summarize(plan.projects_label, as_of, views),
+        )
+
+    def _row(self, state: PlanState, indicator: Indicator, as_of: date) -> IndicatorRow:
+        assert state.plan is not None
+        reference = state.plan.reference_of(indicator)
+        key = (
+            as_of,
+            state.plan_position,
+            state.indicator(indicator.id).last_position,
+            state.indicator(reference).last_position if reference else None,
+        )
+        cached = self._rows.get(indicator.id)
+        if cached and cached[0] == key:
+            return cached[1]
+        row = evaluate_indicator(state, indicator, as_of)
+        self._rows[indicator.id] = (key, row)
+        return row
+
+    def _project(self, state: PlanState, project: ProjectState, as_of: date, months_done: int) -> ProjectView:
+        plan = state.plan
+        assert plan is not None and project.spec is not None
+        key = (as_of, state.plan_position, project.last_position)
+        cached = self._projects.get(project.id)
+        if cached and cached[0] == key:
+            return cached[1]
+        view = project_view(project, project.spec, as_of, plan.year, months_done, plan.thresholds)
+        self._projects[project.id] = (key, view)
+        return view
+
+
 def build_report(state: PlanState, as_of: date | None = None) -> PlanReport:
-    plan = state.plan
-    if plan is None:
-        raise ValueError(f"plan {state.plan_id!r} has not been published")
-    as_of = as_of or data_through(state)
-    rows = [evaluate_indicator(state, indicator, as_of) for indicator in plan.indicators]
-    main = tuple(sorted((r for r in rows if r.indicator.is_main), key=lambda r: r.indicator.order))
-    sections: dict[str, list[IndicatorRow]] = {}
-    for row in rows:
-        if not row.indicator.is_main:
-            sections.setdefault(row.indicator.section, []).append(row)
-    return PlanReport(
-        plan_id=plan.id,
-        plan_name=plan.name,
-        region=plan.region,
-        year=plan.year,
-        as_of=as_of,
-        main=main,
-        sections=tuple(
-            (name, tuple(sorted(items, key=lambda r: r.indicator.order))) for name, items in sections.items()
-        ),
-        portfolio=build_portfolio(state, as_of),
-    )
+    return ReportBuilder().build(state, as_of)

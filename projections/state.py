@@ -26,6 +26,7 @@ from events.models import (
     ProjectRegistered,
     ProjectStarted,
     TargetRevised,
+    recorded_at_of,
 )
 from events.periods import Period
 from events.plan import Indicator, Plan, Project
@@ -33,7 +34,7 @@ from events.store import StoredEvent
 from events.targets import Target
 
 
-@dataclass
+@dataclass(slots=True)
 class Observation:
     """The value an indicator has for one period; a later report for the period replaces it."""
 
@@ -42,9 +43,12 @@ class Observation:
     qualifier: str = "exact"
     assessment: str | None = None
     position: str = ""
-    recorded_at: datetime | None = None
     revision: int = 1  # 1 = first report for the period, 2 = first correction, …
     previous: Decimal | None = None  # the value this one replaced
+
+    @property
+    def recorded_at(self) -> datetime | None:
+        return recorded_at_of(self.position) if self.position else None
 
 
 @dataclass
@@ -92,9 +96,9 @@ class PlanState:
     plan: Plan | None = None
     indicators: dict[str, IndicatorState] = field(default_factory=dict)
     projects: dict[str, ProjectState] = field(default_factory=dict)
+    plan_position: str = ""  # position of the plan.published in force
     position: str = "0-0"  # last applied stream position
     applied: int = 0  # events applied
-    changed: set[str] = field(default_factory=set, compare=False, repr=False)  # subjects touched since cleared
 
     def indicator(self, subject: str) -> IndicatorState:
         if subject not in self.indicators:
@@ -131,6 +135,7 @@ def fold(events: Iterable[StoredEvent], state: PlanState | None = None, plan_id:
 def _plan_published(state: PlanState, event: PlanPublished, position: str) -> None:
     plan = event.plan
     state.plan = plan
+    state.plan_position = position
     for indicator in plan.indicators:
         current = state.indicator(indicator.id)
         current.plan_target = indicator.target
@@ -138,16 +143,12 @@ def _plan_published(state: PlanState, event: PlanPublished, position: str) -> No
         current.last_position = position
     for project in plan.projects:
         state.project(project.id).spec = project
-    state.changed.update(i.id for i in plan.indicators)
-    state.changed.update(p.id for p in plan.projects)
-    state.changed.add(plan.id)
 
 
 def _target_revised(state: PlanState, event: TargetRevised, position: str) -> None:
     current = state.indicator(event.subject)
     current.target_changes.append(TargetChange(event.period, event.target, event.reason, position))
     current.last_position = position
-    state.changed.add(event.subject)
 
 
 def _indicator_updated(state: PlanState, event: IndicatorUpdated, position: str) -> None:
@@ -159,40 +160,34 @@ def _indicator_updated(state: PlanState, event: IndicatorUpdated, position: str)
         qualifier=event.qualifier,
         assessment=event.assessment,
         position=position,
-        recorded_at=event.recorded_at,
         revision=before.revision + 1 if before else 1,
         previous=before.value if before else None,
     )
     current.last_position = position
-    state.changed.add(event.subject)
 
 
 def _project_registered(state: PlanState, event: ProjectRegistered, position: str) -> None:
     project = state.project(event.subject)
     project.spec = event.project
     project.last_position = position
-    state.changed.add(event.subject)
 
 
 def _project_started(state: PlanState, event: ProjectStarted, position: str) -> None:
     project = state.project(event.subject)
     project.started_on = event.started_on
     project.last_position = position
-    state.changed.add(event.subject)
 
 
 def _investment_completed(state: PlanState, event: InvestmentCompleted, position: str) -> None:
     project = state.project(event.subject)
     project.investment[event.period] = event.amount_wan
     project.last_position = position
-    state.changed.add(event.subject)
 
 
 def _project_completed(state: PlanState, event: ProjectCompleted, position: str) -> None:
     project = state.project(event.subject)
     project.completed_on = event.completed_on
     project.last_position = position
-    state.changed.add(event.subject)
 
 
 _HANDLERS: dict[type, Any] = {

@@ -6,10 +6,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from events.periods import Period
 from projections.evaluate import STATUS_ZH, Evaluation
 from projections.formatting import round1
 from projections.portfolio import Portfolio, ProjectView
 from projections.report import IndicatorRow, PlanReport
+from projections.state import IndicatorState, ProjectState
 
 
 def number(value: Decimal | None) -> float | int | None:
@@ -78,6 +80,41 @@ def project_view(project: ProjectView) -> dict[str, Any]:
         "overdue": project.overdue,
         "months_overdue": project.months_overdue,
         "lagging": project.lagging,
+    }
+
+
+def indicator_detail_view(row: IndicatorRow, indicator: IndicatorState) -> dict[str, Any]:
+    """One indicator: its row, every period's value (with revisions) and its target changes."""
+    history = sorted(indicator.observations.values(), key=lambda o: Period.parse(o.period))
+    return {
+        **indicator_row_view(row),
+        "history": [
+            {
+                "period": o.period,
+                "value": number(o.value),
+                "qualifier": o.qualifier,
+                "revision": o.revision,
+                "previous": number(o.previous),
+                "recorded_at": o.recorded_at.isoformat() if o.recorded_at else None,
+                "position": o.position,
+            }
+            for o in history
+        ],
+        "target_changes": [
+            {"period": c.period, "target": c.target.text, "reason": c.reason, "position": c.position}
+            for c in indicator.target_changes
+        ],
+    }
+
+
+def project_detail_view(view: ProjectView, project: ProjectState) -> dict[str, Any]:
+    """One project: its view and its investment per period."""
+    return {
+        **project_view(view),
+        "investment_by_period": {
+            period: number(amount)
+            for period, amount in sorted(project.investment.items(), key=lambda item: Period.parse(item[0]))
+        },
     }
 
 

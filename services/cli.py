@@ -111,6 +111,99 @@ def table(
     console.print(output, markup=False, highlight=False, soft_wrap=True)
 
 
+@app.command()
+def worker(
+    lease_ttl: Annotated[float, typer.Option(help="seconds a plan's lease lasts without renewal")] = 5.0,
+    worker_id: Annotated[str | None, typer.Option(help="this worker's id (default: host-pid-random)")] = None,
+) -> None:
+    """Run a projection worker: keeps every plan's read models current (several may run)."""
+    import logging
+
+    from services.worker import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app_ = create_app(worker_id=worker_id, lease_ttl_ms=int(lease_ttl * 1000))
+    asyncio.run(app_.run())
+
+
+@app.command()
+def rebuild(plan: Annotated[str, typer.Option("--plan", help="plan id")]) -> None:
+    """Replay a plan's log into a new read-model generation, then switch readers to it."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from events.keys import Keyspace
+    from projections.runner import rebuild as rebuild_plan
+
+    async def main():
+        redis = connect()
+        try:
+            if not await redis.exists(Keyspace.from_env().events(plan)):
+                raise LookupError(f"plan {plan!r} has no events")
+            with Progress(
+                TextColumn("[bold]rebuild {task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=console,
+            ) as progress:
+                task = progress.add_task(plan, total=None)
+                return await rebuild_plan(
+                    redis,
+                    Keyspace.from_env(),
+                    plan,
+                    lambda done, total: progress.update(task, completed=done, total=total),
+                )
+        finally:
+            await redis.aclose()
+
+    try:
+        result = run(main)
+    except LookupError as exc:
+        raise fail(str(exc)) from None
+    console.print(
+        f"{plan}: generation {result.generation} built from {result.applied} events"
+        f"{f', {result.parked} parked' if result.parked else ''}; readers switched from generation "
+        f"{result.previous or '-'} (deleted)",
+        markup=False,
+    )
+
+
+@app.command()
+def status(plan: Annotated[str | None, typer.Option("--plan", help="one plan (default: all)")] = None) -> None:
+    """Per plan: log length, checkpoint, lag, dead letters, generation and projecting worker."""
+    from rich.table import Table
+
+    from events.keys import Keyspace
+    from events.store import EventStore
+    from projections.runner import plan_status
+
+    async def main():
+        redis = connect()
+        try:
+            keys = Keyspace.from_env()
+            plans = [plan] if plan else await EventStore(redis, keys).plans()
+            return [await plan_status(redis, keys, p) for p in plans]
+        finally:
+            await redis.aclose()
+
+    rows = run(main)
+    table_ = Table(title="planwatch status")
+    for column in ("plan", "events", "checkpoint", "applied", "lag", "dead letters", "generation", "worker"):
+        table_.add_column(column)
+    for row in rows:
+        table_.add_row(
+            row.plan_id,
+            str(row.log_length),
+            row.checkpoint or "-",
+            str(row.applied),
+            str(row.lag),
+            str(row.parked),
+            str(row.generation or "-"),
+            row.owner or "-",
+        )
+    console.print(table_)
+
+
 @plan_app.command("check")
 def plan_check(file: Annotated[Path, typer.Argument(help="the plan file, e.g. plans/rongchang-2025.yaml")]) -> None:
     """Validate a plan file; print what it defines, or every problem with its line."""

@@ -1,4 +1,4 @@
-"""Reading a plan's report from Redis (used by `planwatch table` and, later, the API)."""
+"""Reading a plan's report from Redis (`planwatch table`, the API)."""
 
 from __future__ import annotations
 
@@ -6,16 +6,21 @@ from datetime import date, datetime
 
 from redis.asyncio import Redis
 
-from events.store import EventStore
-from projections.replay import fold_log
+from events.keys import Keyspace
 from projections.report import PlanReport, build_report
+from projections.runner import state_as_known
 
 
 async def load_report(
-    redis: Redis, plan_id: str, as_of: date | None = None, known_at: datetime | None = None
+    redis: Redis,
+    plan_id: str,
+    as_of: date | None = None,
+    known_at: datetime | None = None,
+    keys: Keyspace | None = None,
 ) -> PlanReport:
-    """The report as of `as_of` (valid time) from the events recorded by `known_at`."""
-    state = await fold_log(EventStore(redis), plan_id, known_at)
+    """The report as of `as_of` (valid time) from the events recorded by `known_at`
+    (transaction time): the read model's state, plus any events it has not applied yet."""
+    state = await state_as_known(redis, keys or Keyspace.from_env(), plan_id, known_at)
     if state.plan is None:
         when = f" as known at {known_at.isoformat()}" if known_at else ""
         raise LookupError(f"plan {plan_id!r} has not been published{when}")

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
 from events.keys import Keyspace
@@ -31,16 +32,23 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def keys() -> Keyspace:
-    return Keyspace(prefix=f"t{uuid.uuid4().hex[:12]}")
+def keys(redis_url: str) -> Iterator[Keyspace]:
+    """A key prefix of the test's own; every key under it is deleted afterwards, whoever wrote it
+    (the test, a CLI subprocess, a worker process)."""
+    keyspace = Keyspace(prefix=f"t{uuid.uuid4().hex[:12]}")
+    yield keyspace
+    client = SyncRedis.from_url(redis_url)
+    try:
+        for key in client.scan_iter(match=f"{keyspace.prefix}:*", count=1000):
+            client.unlink(key)
+    finally:
+        client.close()
 
 
 @pytest.fixture
 async def redis(redis_url: str, keys: Keyspace) -> AsyncIterator[Redis]:
     client = connect(redis_url)
     yield client
-    async for key in client.scan_iter(match=f"{keys.prefix}:*", count=1000):
-        await client.unlink(key)
     await client.aclose()
 
 
@@ -53,3 +61,21 @@ def store(redis: Redis, keys: Keyspace) -> EventStore:
 def cli_env(redis_url: str, keys: Keyspace) -> dict[str, str]:
     """Environment for planwatch subprocesses: the test's server and key prefix."""
     return {**os.environ, "PLANWATCH_REDIS_URL": redis_url, "PLANWATCH_KEY_PREFIX": keys.prefix}
+
+
+async def eventually(check, timeout: float = 10.0, interval: float = 0.05):
+    """Poll an async (or sync) check until it returns something truthy; fail after `timeout`."""
+    import asyncio
+    import inspect
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(interval)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import yaml
 
 from tests.conftest import ROOT
@@ -21,3 +24,25 @@ def test_redis_service_is_durable_and_health_checked() -> None:
     assert mount == "/data" and volume in compose["volumes"]
     health = redis["healthcheck"]
     assert health["test"][-2:] == ["redis-cli", "ping"] and health["retries"] >= 1
+
+
+def test_planwatch_services_use_the_redis_service_once_healthy() -> None:
+    services = _compose()["services"]
+    planwatch = {name: s for name, s in services.items() if name != "redis"}
+    assert "worker" in planwatch and planwatch["worker"]["deploy"]["replicas"] >= 2
+    for name, service in planwatch.items():
+        assert service["build"] == "." and service["environment"]["PLANWATCH_REDIS_URL"].startswith("redis://redis:")
+        assert service["depends_on"]["redis"]["condition"] == "service_healthy", name
+
+
+def test_every_service_command_is_a_planwatch_command() -> None:
+    """The image's entrypoint is `planwatch`; each service's command must be one it knows."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert 'ENTRYPOINT ["planwatch"]' in dockerfile
+    for name, service in _compose()["services"].items():
+        if name == "redis":
+            continue
+        result = subprocess.run(
+            [sys.executable, "-m", "services", *service["command"], "--help"], capture_output=True, text=True
+        )
+        assert result.returncode == 0, (name, result.stderr)

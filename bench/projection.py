@@ -1,0 +1,197 @@
+"""Projection throughput and latency, against the raw Redis + pydantic limit of the same run.
+
+    python bench/projection.py [--events 1000000] [--rate 1000] [--seconds 10]
+
+1. Fills one plan (the seed plan's 37 indicators and 112 projects) with N events.
+2. Raw limit: XRANGE over the whole stream in pages of 1000 + pydantic validation of each
+   event's JSON (nothing else: no recorded_at, no fold).
+3. `rebuild`: the same stream replayed into a new read-model generation (fold, views, commits).
+4. Latency: a `planwatch worker` process projects the plan while this process appends at a
+   steady rate; the time from append to the read-model commit that includes the event
+   (announced on the plan's update channel) gives p50/p99.
+
+Uses PLANWATCH_REDIS_URL or the embedded Redis, under its own key prefix, deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+from events.keys import Keyspace
+from events.models import IndicatorUpdated, InvestmentCompleted, event_adapter
+from events.planfile import load_plan
+from events.store import EventStore, position_key
+from projections.runner import rebuild
+from services.plans import publish_plan
+from services.redis_server import connect, redis_url
+
+ROOT = Path(__file__).resolve().parent.parent
+SHANGHAI = timezone(timedelta(hours=8))
+AT = datetime(2025, 7, 1, 9, tzinfo=SHANGHAI)
+
+
+def make_events(plan, start: int, count: int) -> list:
+    indicators = [i for i in plan.indicators if i.unit != "%" or i.target.form == "rate"]
+    projects = plan.projects
+    events = []
+    for n in range(start, start + count):
+        month = f"2025-{n % 12 + 1:02d}"
+        if n % 4:
+            indicator = indicators[n % len(indicators)]
+            events.append(
+                IndicatorUpdated(
+                    event_id=uuid.uuid4(),
+                    plan_id=plan.id,
+                    department=indicator.department,
+                    subject=indicator.id,
+                    period=month,
+                    occurred_at=AT,
+                    value=Decimal(n % 997) / 10,
+                )
+            )
+        else:
+            project = projects[n % len(projects)]
+            events.append(
+                InvestmentCompleted(
+                    event_id=uuid.uuid4(),
+                    plan_id=plan.id,
+                    department=project.department,
+                    subject=project.id,
+                    period=month,
+                    occurred_at=AT,
+                    amount_wan=Decimal(n % 5000),
+                )
+            )
+    return events
+
+
+async def fill(store: EventStore, plan, total: int) -> None:
+    chunk = 10_000
+    for start in range(0, total, chunk):
+        events = make_events(plan, start, min(chunk, total - start))
+        for i in range(0, len(events), 500):
+            await store.append(events[i : i + 500])
+        print(f"\r  filling: {start + len(events):,}/{total:,}", end="", flush=True)
+    print()
+
+
+async def raw_read(redis, keys: Keyspace, plan_id: str) -> int:
+    after, count = "-", 0
+    while True:
+        entries = await redis.xrange(keys.events(plan_id), min=after, max="+", count=1000)
+        for _, fields in entries:
+            event_adapter.validate_json(fields["data"])
+        count += len(entries)
+        if len(entries) < 1000:
+            return count
+        after = f"({entries[-1][0]}"
+
+
+async def latency(url: str, keys: Keyspace, store: EventStore, plan, rate: int, seconds: float) -> list[float]:
+    env = {**os.environ, "PLANWATCH_REDIS_URL": url, "PLANWATCH_KEY_PREFIX": keys.prefix}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "services", "worker", "--lease-ttl", "2"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    redis = connect(url)
+    pubsub = redis.pubsub()
+    await pubsub.subscribe(keys.rm_updates(plan.id))
+    commits: list[tuple[tuple[int, int], float]] = []
+
+    async def listen() -> None:
+        async for message in pubsub.listen():
+            if message["type"] == "message":
+                commits.append((position_key(message["data"]), time.perf_counter()))
+
+    listener = asyncio.create_task(listen())
+    try:
+        # wait until the worker holds the plan (it resumes from the rebuilt generation, caught up)
+        while not await redis.get(keys.lease(plan.id)):
+            await asyncio.sleep(0.05)
+        appended: list[tuple[tuple[int, int], float]] = []
+        per_tick = max(rate // 100, 1)  # appended every 10 ms
+        start = time.perf_counter()
+        n = 10**9
+        while time.perf_counter() - start < seconds:
+            events = make_events(plan, n, per_tick)
+            n += per_tick
+            result = await store.append(events)
+            now = time.perf_counter()
+            appended += [(position_key(p), now) for p in result.positions]
+            await asyncio.sleep(max(0.0, start + len(appended) / rate - time.perf_counter()))
+        target = appended[-1][0]
+        while commits[-1][0] < target:
+            await asyncio.sleep(0.01)
+    finally:
+        listener.cancel()
+        await pubsub.aclose()
+        await redis.aclose()
+        worker.terminate()
+        worker.wait(timeout=10)
+    lags, i = [], 0
+    for position, sent in appended:
+        while commits[i][0] < position:
+            i += 1
+        lags.append((commits[i][1] - sent) * 1000)
+    return lags
+
+
+async def main(total: int, rate: int, seconds: float) -> None:
+    url = redis_url()
+    redis = connect(url)
+    keys = Keyspace(f"bench{uuid.uuid4().hex[:8]}")
+    store = EventStore(redis, keys)
+    plan = load_plan(ROOT / "plans" / "rongchang-2025.yaml")
+    try:
+        await publish_plan(store, plan)
+        await fill(store, plan, total - 1)
+        length = await store.length(plan.id)
+
+        async def raw() -> float:
+            start = time.perf_counter()
+            assert await raw_read(redis, keys, plan.id) == length
+            return length / (time.perf_counter() - start)
+
+        raw_before = await raw()
+        start = time.perf_counter()
+        result = await rebuild(redis, keys, plan.id)
+        rebuild_rate = result.applied / (time.perf_counter() - start)
+        assert result.applied == length
+        raw_rate = max(raw_before, await raw())  # the better of two raw runs: a conservative ratio
+
+        lags = await latency(url, keys, store, plan, rate, seconds)
+    finally:
+        async for key in redis.scan_iter(match=f"{keys.prefix}:*", count=1000):
+            await redis.unlink(key)
+        await redis.aclose()
+
+    quantiles = statistics.quantiles(lags, n=100)
+    server = "embedded" if url.startswith("unix://") else url
+    print(f"projection benchmark: {length:,} events, plan {plan.id}, redis={server}")
+    print(f"  raw XRANGE + pydantic validation (best of 2): {raw_rate:>9,.0f} events/s")
+    print(f"  rebuild (fold + views + atomic commits):     {rebuild_rate:>10,.0f} events/s")
+    print(f"  ratio rebuild / raw: {rebuild_rate / raw_rate:.2f}  (target ≥ 0.7)")
+    print(f"  append → read model at {rate} events/s for {seconds:g}s ({len(lags):,} events, worker process):")
+    print(f"    p50 {quantiles[49]:.1f} ms   p99 {quantiles[98]:.1f} ms   max {max(lags):.1f} ms")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--rate", type=int, default=1000, help="events/s for the latency run")
+    parser.add_argument("--seconds", type=float, default=10)
+    args = parser.parse_args()
+    asyncio.run(main(args.events, args.rate, args.seconds))

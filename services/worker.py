@@ -1,0 +1,63 @@
+"""`planwatch worker`: the FastStream application that keeps every plan's read models current.
+
+Projection does not use a consumer group: each plan is folded in log order by the one worker
+holding its lease, and the checkpoint is committed with the read model in one Lua call, which
+gives exactly-once effect without a pending-entries list (and sidesteps FastStream's "a failed
+message is never redelivered" behaviour). The FastStream app hosts the supervisor in its
+lifecycle, and is where stream subscribers (the departments' inbox, notifications) attach.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+
+from faststream import FastStream
+from faststream.redis import RedisBroker
+
+from events.keys import Keyspace
+from projections.supervisor import ProjectionSupervisor
+from services.redis_server import connect, redis_url
+
+log = logging.getLogger("planwatch.worker")
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:4]}"
+
+
+def create_app(
+    url: str | None = None,
+    keys: Keyspace | None = None,
+    worker_id: str | None = None,
+    lease_ttl_ms: int = 5000,
+) -> FastStream:
+    url = url or redis_url()
+    keys = keys or Keyspace.from_env()
+    worker_id = worker_id or default_worker_id()
+    broker = RedisBroker(url)
+    app = FastStream(broker)
+    running: dict[str, object] = {}
+
+    @app.after_startup
+    async def start_projection() -> None:
+        redis = connect(url)
+        supervisor = ProjectionSupervisor(redis, keys, worker_id, lease_ttl_ms=lease_ttl_ms, tick=lease_ttl_ms / 5000)
+        running.update(redis=redis, task=asyncio.create_task(supervisor.run(), name="supervisor"))
+        log.info("worker %s started (lease %d ms, keys %s:*)", worker_id, lease_ttl_ms, keys.prefix)
+
+    @app.on_shutdown
+    async def stop_projection() -> None:
+        task = running.get("task")
+        if isinstance(task, asyncio.Task):
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        redis = running.get("redis")
+        if redis is not None:
+            await redis.aclose()  # type: ignore[attr-defined]
+        log.info("worker %s stopped", worker_id)
+
+    return app

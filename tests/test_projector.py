@@ -1,0 +1,265 @@
+"""The projector against real Redis: catch-up, exactly-once commits, poison events, rebuild,
+time travel, fencing. (Worker processes are tested in test_worker_processes.py.)"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from redis.asyncio import Redis
+
+from events.keys import Keyspace
+from events.store import EventStore
+from projections import runner
+from projections.replay import fold_log
+from projections.report import build_report
+from projections.runner import (
+    GenerationChanged,
+    Lease,
+    LeaseLost,
+    Projector,
+    current_generation,
+    plan_status,
+    read_fields,
+    rebuild,
+    state_as_known,
+)
+from projections.snapshot import load_state
+from projections.views import report_view
+from services.demo import load_seed
+from services.plans import publish_plan
+from services.tables import load_report
+from tests.factories import AT, gdp_update, small_plan
+
+PLAN = "test-2025"
+
+
+async def live_projector(redis: Redis, keys: Keyspace, plan_id: str = PLAN, owner: str = "w1", **kw) -> Projector:
+    assert await Lease(redis, keys, owner, 60_000).hold(plan_id)
+    projector = Projector(redis, keys, plan_id, owner=owner, retry_delay=0.01, **kw)
+    await projector.load()
+    return projector
+
+
+async def drain(projector: Projector) -> None:
+    while await projector.step():
+        pass
+
+
+async def read_model(redis: Redis, keys: Keyspace, plan_id: str = PLAN) -> dict[str, str]:
+    generation = await current_generation(redis, keys, plan_id)
+    return await redis.hgetall(keys.rm(plan_id, generation))
+
+
+async def assert_equals_fold(redis: Redis, store: EventStore, keys: Keyspace, plan_id: str = PLAN) -> None:
+    model = await read_model(redis, keys, plan_id)
+    folded = await fold_log(store, plan_id)
+    assert load_state(model["state"]) == folded
+    assert json.loads(model["summary"]) == json.loads(json.dumps(report_view(build_report(folded)), ensure_ascii=False))
+
+
+async def test_catches_up_then_follows_and_equals_a_fresh_fold(redis: Redis, store: EventStore, keys: Keyspace):
+    await publish_plan(store, small_plan(PLAN))
+    await store.append([gdp_update(PLAN, "5.8", "2025-Q1")])
+    projector = await live_projector(redis, keys)
+    await drain(projector)
+    await assert_equals_fold(redis, store, keys)
+    await store.append([gdp_update(PLAN, "5.5", "2025-Q2")])
+    assert await projector.step(block_ms=1000) == 1
+    gdp = json.loads((await read_fields(redis, keys, PLAN, "indicator:gdp"))[0])
+    assert (gdp["actual"], gdp["deviation"], gdp["period"]) == ("5.5%", "-1.0个百分点", "2025-Q2")
+    assert [h["period"] for h in gdp["history"]] == ["2025-Q1", "2025-Q2"]
+    await assert_equals_fold(redis, store, keys)
+    status = await plan_status(redis, keys, PLAN)
+    assert (status.log_length, status.applied, status.lag, status.parked, status.owner) == (3, 3, 0, 0, "w1")
+
+
+async def test_a_restarted_projector_resumes_at_its_checkpoint(redis: Redis, store: EventStore, keys: Keyspace):
+    await publish_plan(store, small_plan(PLAN))
+    first = await live_projector(redis, keys)
+    await drain(first)
+    await store.append([gdp_update(PLAN, "5.5", "2025-Q2")])
+    second = await live_projector(redis, keys)  # a new process: loads the last commit
+    assert second.state.applied == 1
+    await drain(second)
+    assert second.state.applied == 2
+    await assert_equals_fold(redis, store, keys)
+
+
+async def test_seed_read_model_equals_the_fold(redis: Redis, store: EventStore, keys: Keyspace) -> None:
+    plan_id, *_ = await load_seed(store)
+    projector = await live_projector(redis, keys, plan_id)
+    await drain(projector)
+    await assert_equals_fold(redis, store, keys, plan_id)
+    summary = json.loads((await read_fields(redis, keys, plan_id, "summary"))[0])
+    assert summary["projects"]["line"] == "112个区级重点项目开工68个，开工率60.7%，完成投资91亿元，投资完成率50.5%"
+    project = json.loads((await read_fields(redis, keys, plan_id, "project:kp-001"))[0])
+    assert project["name"] == "渝乐电子" and project["stage"] == "completed"
+
+
+async def test_poison_event_is_parked_and_later_events_flow(redis: Redis, store: EventStore, keys: Keyspace):
+    await publish_plan(store, small_plan(PLAN))
+    # what a newer deployment (or a hand-typed XADD) might leave in the log: unreadable here
+    await redis.xadd(keys.events(PLAN), {"type": "indicator.updated", "data": '{"schema_version": 9}'})
+    await store.append([gdp_update(PLAN, "5.5", "2025-Q2")])
+    projector = await live_projector(redis, keys, max_attempts=3)
+    for _ in range(10):
+        await projector.step()
+    dead = await redis.xrange(keys.rm_dead(PLAN, projector.generation))
+    assert len(dead) == 1
+    assert dead[0][1]["type"] == "indicator.updated" and "ValidationError" in dead[0][1]["error"]
+    assert dead[0][1]["data"] == '{"schema_version": 9}'
+    assert projector.state.indicators["gdp"].observations["2025-Q2"].value == Decimal("5.5")
+    status = await plan_status(redis, keys, PLAN)
+    assert (status.log_length, status.applied, status.parked, status.lag) == (3, 2, 1, 0)
+    assert not await redis.hgetall(keys.rm_attempts(PLAN, projector.generation))
+
+
+async def test_an_event_that_breaks_the_views_is_isolated_and_parked(
+    redis: Redis, store: EventStore, keys: Keyspace, monkeypatch: pytest.MonkeyPatch
+):
+    import projections.report as report_module
+
+    real = report_module.evaluate_indicator
+
+    def fragile(state, indicator, as_of):  # a judging bug triggered by one particular value
+        if any(o.value == 666 for o in state.indicator(indicator.id).observations.values()):
+            raise ArithmeticError("judging bug")
+        return real(state, indicator, as_of)
+
+    monkeypatch.setattr(report_module, "evaluate_indicator", fragile)
+    await publish_plan(store, small_plan(PLAN))
+    await store.append(
+        [gdp_update(PLAN, "5.8", "2025-Q1"), gdp_update(PLAN, "666", "2025-Q2"), gdp_update(PLAN, "5.5", "2025-Q3")]
+    )
+    projector = await live_projector(redis, keys, max_attempts=2)
+    for _ in range(10):
+        await projector.step()
+    [(_, dead)] = await redis.xrange(keys.rm_dead(PLAN, projector.generation))
+    assert "judging bug" in dead["error"] and '"666"' in dead["data"]
+    assert set(projector.state.indicators["gdp"].observations) == {"2025-Q1", "2025-Q3"}
+
+
+async def test_rebuild_gives_exactly_the_live_state_and_switches_readers(
+    redis: Redis, store: EventStore, keys: Keyspace
+):
+    plan_id, *_ = await load_seed(store)
+    live = await live_projector(redis, keys, plan_id)
+    await drain(live)
+    before = await read_model(redis, keys, plan_id)
+    seen: list[tuple[int, int]] = []
+    result = await rebuild(redis, keys, plan_id, lambda done, total: seen.append((done, total)), commit_every=100)
+    assert (result.previous, result.generation) == (1, 2) and result.applied == 443
+    assert seen[-1] == (443, 443)
+    after = await read_model(redis, keys, plan_id)
+    assert after == before
+    assert not await redis.exists(keys.rm(plan_id, 1))  # the old generation is gone
+    # the live projector notices at its next commit and carries on in the new generation
+    await store.append([gdp_update(plan_id, "5.6", "2025-Q3")])
+    with pytest.raises(GenerationChanged):
+        await live.step()
+    await live.load()
+    await drain(live)
+    assert live.generation == 2
+    await assert_equals_fold(redis, store, keys, plan_id)
+
+
+async def test_rebuild_under_live_appends_catches_up_before_switching(redis: Redis, store: EventStore, keys: Keyspace):
+    await publish_plan(store, small_plan(PLAN))
+    live = await live_projector(redis, keys)
+    stop = asyncio.Event()
+
+    async def appender():
+        quarter = 0
+        while not stop.is_set():
+            quarter += 1
+            await store.append([gdp_update(PLAN, f"5.{quarter % 10}", f"2025-{quarter % 12 + 1:02d}")])
+            await asyncio.sleep(0.002)
+
+    async def follow():
+        while not stop.is_set():
+            try:
+                await live.step(block_ms=50)
+            except GenerationChanged:
+                await live.load()
+
+    tasks = [asyncio.create_task(appender()), asyncio.create_task(follow())]
+    await asyncio.sleep(0.3)
+    result = await rebuild(redis, keys, PLAN, commit_every=50)
+    await asyncio.sleep(0.2)
+    stop.set()
+    await asyncio.gather(*tasks)
+    await drain(live)
+    assert await current_generation(redis, keys, PLAN) == result.generation
+    await assert_equals_fold(redis, store, keys)
+
+
+async def test_a_projector_without_the_lease_cannot_write(redis: Redis, store: EventStore, keys: Keyspace):
+    await publish_plan(store, small_plan(PLAN))
+    stale = await live_projector(redis, keys, owner="w1")
+    await redis.set(keys.lease(PLAN), "w2")  # w1 stalled past its lease; w2 took over
+    with pytest.raises(LeaseLost):
+        await stale.step()
+    assert (await plan_status(redis, keys, PLAN)).applied == 0
+
+
+async def test_known_at_before_a_correction_shows_the_old_value(redis: Redis, store: EventStore, keys: Keyspace):
+    await publish_plan(store, small_plan(PLAN))
+    await store.append([gdp_update(PLAN, "5.3", "2025-Q2")])
+    await asyncio.sleep(0.01)
+    between = datetime.now(UTC)
+    await asyncio.sleep(0.01)
+    await store.append([gdp_update(PLAN, "5.5", "2025-Q2")])  # the statistics bureau revises Q2
+    projector = await live_projector(redis, keys)
+    await drain(projector)
+
+    def gdp(report) -> str:
+        return report.main[0].evaluation.actual_text
+
+    assert gdp(await load_report(redis, PLAN, keys=keys)) == "5.5%"
+    assert gdp(await load_report(redis, PLAN, known_at=between, keys=keys)) == "5.3%"
+    assert gdp(await load_report(redis, PLAN, known_at=datetime.now(UTC), keys=keys)) == "5.5%"
+    with pytest.raises(LookupError, match="as known at"):
+        await load_report(redis, PLAN, known_at=datetime(2020, 1, 1, tzinfo=UTC), keys=keys)
+
+
+async def test_known_at_starts_from_the_nearest_periodic_snapshot(
+    redis: Redis, store: EventStore, keys: Keyspace, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(runner, "SNAPSHOT_EVERY", 5)
+    await publish_plan(store, small_plan(PLAN))
+    projector = await live_projector(redis, keys)
+    marks = []
+    for i in range(12):
+        await store.append([gdp_update(PLAN, f"5.{i}", "2025-Q2")])
+        await projector.step()
+        marks.append(datetime.now(UTC))
+        await asyncio.sleep(0.005)
+    fields = await read_model(redis, keys)
+    assert len([f for f in fields if f.startswith("snapshot:")]) == 2
+    for i, mark in enumerate(marks):
+        state = await state_as_known(redis, keys, PLAN, mark)
+        assert state.indicators["gdp"].observations["2025-Q2"].value == Decimal(f"5.{i}")
+        assert state == await fold_log(store, PLAN, mark)
+
+
+async def test_every_commit_is_announced(redis: Redis, store: EventStore, keys: Keyspace) -> None:
+    await publish_plan(store, small_plan(PLAN))
+    pubsub = redis.pubsub()
+    await pubsub.subscribe(keys.rm_updates(PLAN))
+    projector = await live_projector(redis, keys)
+    await projector.step()
+    message = None
+    while message is None or message["type"] != "message":
+        message = await pubsub.get_message(timeout=2)
+    assert message["data"] == projector.state.position
+    await pubsub.aclose()
+
+
+def test_event_ids_are_uuid() -> None:  # the factories give every event its own id
+    assert gdp_update(PLAN, "1").event_id != gdp_update(PLAN, "1").event_id
+    assert isinstance(gdp_update(PLAN, "1").event_id, uuid.UUID) and AT.tzinfo

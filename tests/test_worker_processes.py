@@ -1,0 +1,197 @@
+"""`planwatch worker` as real processes: catch-up, kill -9 under load, partitioning, takeover."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from events.keys import Keyspace
+from events.models import InvestmentCompleted, ProjectStarted
+from events.store import EventStore
+from projections.replay import fold_log
+from projections.runner import plan_status, read_fields
+from projections.snapshot import load_state
+from services.plans import publish_plan
+from tests.conftest import ROOT, eventually
+from tests.factories import AT, eid, gdp_update, small_plan
+
+
+class Workers:
+    def __init__(self, env: dict[str, str], logs: Path) -> None:
+        self.env, self.logs, self.procs = env, logs, {}
+
+    def start(self, worker_id: str, lease_ttl: float = 1.0) -> subprocess.Popen:
+        log = open(self.logs / f"{worker_id}-{time.monotonic_ns()}.log", "w")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "services", "worker", "--worker-id", worker_id, "--lease-ttl", str(lease_ttl)],
+            env=self.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self.procs[worker_id] = proc
+        return proc
+
+    def kill(self, worker_id: str) -> None:
+        proc = self.procs.pop(worker_id)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+
+    def stop_all(self) -> None:
+        for worker_id in list(self.procs):
+            self.kill(worker_id)
+
+
+@pytest.fixture
+def workers(cli_env: dict[str, str], tmp_path: Path) -> Iterator[Workers]:
+    pool = Workers(cli_env, tmp_path)
+    yield pool
+    pool.stop_all()
+
+
+async def caught_up(redis: Redis, keys: Keyspace, plan_id: str) -> bool:
+    status = await plan_status(redis, keys, plan_id)
+    return status.log_length > 0 and status.lag == 0
+
+
+async def assert_read_model_is_the_fold(redis: Redis, keys: Keyspace, plan_id: str) -> None:
+    [snapshot] = await read_fields(redis, keys, plan_id, "state")
+    folded = await fold_log(EventStore(redis, keys), plan_id)
+    state = load_state(snapshot)
+    assert state == folded  # same values, same revision counts, same number of events applied
+    assert state.applied == await redis.xlen(keys.events(plan_id))
+
+
+async def test_worker_catches_up_then_follows(redis: Redis, store: EventStore, keys: Keyspace, workers: Workers):
+    await publish_plan(store, small_plan("late-2025"))
+    await store.append([gdp_update("late-2025", "5.8", "2025-Q1")])
+    workers.start("w-1")
+    await eventually(lambda: caught_up(redis, keys, "late-2025"), timeout=20)
+    await store.append([gdp_update("late-2025", "5.5", "2025-Q2")])
+
+    async def shows_q2() -> bool:
+        [view] = await read_fields(redis, keys, "late-2025", "indicator:gdp")
+        return view is not None and '"period": "2025-Q2"' in view
+
+    await eventually(shows_q2, timeout=10)
+    await assert_read_model_is_the_fold(redis, keys, "late-2025")
+
+
+async def test_kill_9_under_load_loses_nothing_and_counts_nothing_twice(
+    redis: Redis, store: EventStore, keys: Keyspace, workers: Workers
+):
+    plan_id = "crash-2025"
+    await publish_plan(store, small_plan(plan_id))
+    await store.append(
+        [
+            ProjectStarted(
+                event_id=eid(),
+                plan_id=plan_id,
+                department="econ",
+                subject="kp-001",
+                period="2025-02",
+                occurred_at=AT,
+                started_on=date(2025, 2, 3),
+            )
+        ]
+    )
+    stop = asyncio.Event()
+    rng = random.Random(7)
+
+    async def generator() -> None:
+        n = 0
+        while not stop.is_set():
+            batch = []
+            for _ in range(rng.randint(1, 30)):
+                n += 1
+                month = n % 12 + 1
+                if n % 3:
+                    batch.append(gdp_update(plan_id, f"{n % 90}.{n % 10}", f"2025-{month:02d}"))
+                else:
+                    batch.append(
+                        InvestmentCompleted(
+                            event_id=eid(),
+                            plan_id=plan_id,
+                            department="econ",
+                            subject="kp-001",
+                            period=f"2025-{month:02d}",
+                            occurred_at=AT,
+                            amount_wan=Decimal(n),
+                        )
+                    )
+            await store.append(batch)
+            await asyncio.sleep(rng.uniform(0.001, 0.02))
+
+    producing = asyncio.create_task(generator())
+    kills = 0
+    for _ in range(20):
+        workers.start("w-crash", lease_ttl=1.0)  # the same id: a restarted pod renews its own lease
+        await asyncio.sleep(rng.uniform(0.9, 1.6))  # ~0.8 s to start, then a random moment of work
+        workers.kill("w-crash")
+        kills += 1
+    stop.set()
+    await producing
+    assert kills >= 20
+    applied_before_restart = (await plan_status(redis, keys, plan_id)).applied
+    assert applied_before_restart > 0  # the killed workers did make progress
+
+    workers.start("w-crash", lease_ttl=1.0)
+    await eventually(lambda: caught_up(redis, keys, plan_id), timeout=30)
+    await assert_read_model_is_the_fold(redis, keys, plan_id)
+
+
+async def test_two_workers_share_three_plans_and_take_over_from_a_dead_one(
+    redis: Redis, store: EventStore, keys: Keyspace, workers: Workers
+):
+    plans = ["p-a-2025", "p-b-2025", "p-c-2025"]
+    for plan_id in plans:
+        await publish_plan(store, small_plan(plan_id))
+    workers.start("w-a")
+    workers.start("w-b")
+
+    async def owners() -> dict[str, str | None]:
+        return {p: await redis.get(keys.lease(p)) for p in plans}
+
+    async def shared() -> bool:
+        held = await owners()
+        return set(held.values()) == {"w-a", "w-b"} and all([await caught_up(redis, keys, p) for p in plans])
+
+    await eventually(shared, timeout=20)
+    await asyncio.sleep(2.5)  # stable: nobody steals a plan another live worker holds
+    assert set((await owners()).values()) == {"w-a", "w-b"}
+
+    victim_plans = [p for p, owner in (await owners()).items() if owner == "w-a"]
+    workers.kill("w-a")
+    killed_at = time.monotonic()
+    for plan_id in victim_plans:
+        await store.append([gdp_update(plan_id, "5.5", "2025-Q2")])
+
+    async def taken_over() -> bool:
+        return set((await owners()).values()) == {"w-b"} and all([await caught_up(redis, keys, p) for p in plans])
+
+    await eventually(taken_over, timeout=15)
+    assert time.monotonic() - killed_at < 6  # lease 1 s + heartbeat expiry + a tick
+    for plan_id in plans:
+        await assert_read_model_is_the_fold(redis, keys, plan_id)
+
+
+def test_worker_help() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "services", "worker", "--help"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert out.returncode == 0 and "--lease-ttl" in out.stdout
