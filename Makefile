@@ -25,6 +25,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/append.py
 	$(BIN)/python bench/projection.py
+	$(BIN)/python bench/ingest.py
 
 clean:
 	rm -rf $(VENV) .planwatch .pytest_cache .ruff_cache .hypothesis

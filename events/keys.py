@@ -40,9 +40,30 @@ class Keyspace:
         """Hash event_id → "position|digest": permanent dedup of retries."""
         return f"{self.plan(plan_id)}:event-ids"
 
+    def subject_events(self, plan_id: str, subject: str) -> str:
+        """List of the stream positions of a subject's events, in append order."""
+        return f"{self.plan(plan_id)}:subject:{subject}"
+
     def versions(self, plan_id: str) -> str:
         """Hash subject → number of events stored for it (optimistic concurrency)."""
         return f"{self.plan(plan_id)}:versions"
+
+    # --- access and intake (services/) -----------------------------------------------------
+
+    @property
+    def tokens(self) -> str:
+        """Hash token id → record (role, department, SHA-256 of the secret)."""
+        return f"{self.prefix}:tokens"
+
+    @property
+    def inbox(self) -> str:
+        """Stream departments' systems XADD events to (plain fields, token included)."""
+        return f"{self.prefix}:inbox"
+
+    @property
+    def inbox_rejects(self) -> str:
+        """Stream of refused inbox messages, with the reason and the original fields (token redacted)."""
+        return f"{self.prefix}:inbox:rejects"
 
     # --- projection read models (projections/runner.py) ------------------------------------
 

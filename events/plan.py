@@ -6,11 +6,12 @@ with validation, no I/O. `events.planfile` reads it from YAML with line numbers 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from events.ids import DepartmentId, PlanId, SubjectId
 from events.periods import Period, PeriodText
@@ -158,6 +159,10 @@ class Plan(_Strict):
     projects: tuple[Project, ...] = ()
     thresholds: Thresholds = Thresholds()
 
+    _indicators: dict[str, Indicator] = PrivateAttr(default_factory=dict)
+    _projects: dict[str, Project] = PrivateAttr(default_factory=dict)
+    _departments: dict[str, str] = PrivateAttr(default_factory=dict)
+
     @field_validator("timezone")
     @classmethod
     def _zone(cls, name: str) -> str:
@@ -209,6 +214,19 @@ class Plan(_Strict):
             raise LocatedProblems(problems)
         return self
 
+    def model_post_init(self, context: object) -> None:
+        # Lookups by id happen per event on every write and judgement: index once. Every Plan
+        # builds the same index from the same fields, so equality of plans is unaffected.
+        self._indicators = {i.id: i for i in self.indicators}
+        self._projects = {p.id: p for p in self.projects}
+        self._departments = {d.id: d.name for d in self.departments}
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Plan:
+        copy = super().model_copy(update=update, deep=deep)
+        if update:  # a copy with other indicators or projects needs its own index
+            copy.model_post_init(None)
+        return copy
+
     def _indicator_names(self) -> dict[str, str]:
         names: dict[str, str] = {}
         for indicator in self.indicators:
@@ -221,11 +239,12 @@ class Plan(_Strict):
         target = indicator.target
         return self._indicator_names().get(target.reference) if isinstance(target, RelativeTarget) else None
 
+    # (the private dicts are read from __pydantic_private__: pydantic's attribute hook costs µs)
     def indicator(self, subject: str) -> Indicator | None:
-        return next((i for i in self.indicators if i.id == subject), None)
+        return self.__pydantic_private__["_indicators"].get(subject)  # type: ignore[index]
 
     def project(self, subject: str) -> Project | None:
-        return next((p for p in self.projects if p.id == subject), None)
+        return self.__pydantic_private__["_projects"].get(subject)  # type: ignore[index]
 
     def owner_of(self, subject: str) -> str | None:
         """The department that may report on a subject; the office owns the plan itself."""
@@ -235,7 +254,7 @@ class Plan(_Strict):
         return item.department if item else None
 
     def department_name(self, department: str) -> str:
-        return next((d.name for d in self.departments if d.id == department), department)
+        return self.__pydantic_private__["_departments"].get(department, department)  # type: ignore[index]
 
 
 def _duplicate_indexes(values: list[str]) -> list[int]:

@@ -21,11 +21,15 @@ from events.keys import Keyspace
 from events.models import Event, event_adapter
 
 _APPEND = """
--- KEYS: stream, event ids hash, versions hash
--- ARGV: n_expected, (subject, version) * n_expected, then one argument per event:
+-- KEYS: stream, event ids hash, versions hash, then one positions list per subject of the batch
+-- ARGV: n_expected, (subject, version) * n_expected, n_subjects, subject * n_subjects (in KEYS
+--       order), then one argument per event:
 --       event_id US subject US digest US type US data   (US = \\31, which JSON never contains raw)
 local n_expected = tonumber(ARGV[1])
-local first = 2 + 2 * n_expected
+local n_subjects = tonumber(ARGV[2 + 2 * n_expected])
+local subject_key = {}
+for k = 1, n_subjects do subject_key[ARGV[2 + 2 * n_expected + k]] = KEYS[3 + k] end
+local first = 3 + 2 * n_expected + n_subjects
 local n = #ARGV - first + 1
 local sub, find = string.sub, string.find
 local eid, subject, digest, etype, data = {}, {}, {}, {}, {}
@@ -69,6 +73,7 @@ for i = 1, n do
     local id = redis.call('XADD', KEYS[1], '*', 'type', etype[i], 'data', data[i])
     redis.call('HSET', KEYS[2], eid[i], id .. '|' .. digest[i])
     redis.call('HINCRBY', KEYS[3], subject[i], 1)
+    redis.call('RPUSH', subject_key[subject[i]], id)
     pos[i] = id
     stored[eid[i]] = id
   elseif not pos[i] then
@@ -177,6 +182,8 @@ class EventStore:
         args: list[str | int] = [len(expected)]
         for subject, version in expected.items():
             args += [subject, version]
+        subjects = list(dict.fromkeys(event.subject for event in events))
+        args += [len(subjects), *subjects]
         for event in events:
             data = encode(event)
             digest = hashlib.blake2b(data.encode(), digest_size=8).hexdigest()
@@ -185,7 +192,13 @@ class EventStore:
         # Register the plan first: a registered plan with no events is harmless, the reverse is not.
         await self.redis.sadd(keys.plans, plan_id)
         reply = await self._append(
-            keys=[keys.events(plan_id), keys.event_ids(plan_id), keys.versions(plan_id)], args=args
+            keys=[
+                keys.events(plan_id),
+                keys.event_ids(plan_id),
+                keys.versions(plan_id),
+                *(keys.subject_events(plan_id, subject) for subject in subjects),
+            ],
+            args=args,
         )
         kind = _text(reply[0])
         if kind == "conflict":
@@ -216,6 +229,17 @@ class EventStore:
             if len(chunk) < batch:
                 return
             position = chunk[-1].position
+
+    async def subject_events(self, plan_id: str, subject: str, limit: int = 1000) -> list[StoredEvent]:
+        """The latest `limit` events about one subject, in append order (from the subject index)."""
+        positions = await self.redis.lrange(self.keys.subject_events(plan_id, subject), -limit, -1)
+        if not positions:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for position in positions:
+                pipe.xrange(self.keys.events(plan_id), min=position, max=position)
+            replies = await pipe.execute()
+        return [StoredEvent(pos, decode(pos, fields["data"])) for reply in replies for pos, fields in reply]
 
     async def length(self, plan_id: str) -> int:
         return await self.redis.xlen(self.keys.events(plan_id))

@@ -14,7 +14,7 @@ def position_at(instant: datetime) -> str:
     """The last stream position recorded at or before `instant` (transaction time)."""
     if instant.tzinfo is None:
         raise ValueError("known_at needs a time zone, e.g. 2025-07-10T00:00+08:00")
-    return f"{int(instant.timestamp() * 1000)}-{MAX_SEQ}"
+    return f"{max(int(instant.timestamp() * 1000), 0)}-{MAX_SEQ}"  # before 1970 nothing was recorded
 
 
 async def fold_log(store: EventStore, plan_id: str, known_at: datetime | None = None) -> PlanState:

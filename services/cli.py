@@ -11,6 +11,7 @@ from typing import Annotated, TypeVar
 import typer
 from rich.console import Console
 
+from events.keys import Keyspace
 from events.planfile import PlanFileError, load_plan
 from services.redis_server import EmbeddedRedis, connect
 
@@ -24,10 +25,12 @@ app = typer.Typer(
     add_completion=False,
 )
 plan_app = typer.Typer(help="Check and publish plan files (plans/*.yaml).", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens: create (shown once), list, revoke.", no_args_is_help=True)
 redis_app = typer.Typer(
     help="Manage the embedded Redis (used when PLANWATCH_REDIS_URL is not set).", no_args_is_help=True
 )
 app.add_typer(plan_app, name="plan")
+app.add_typer(token_app, name="token")
 app.add_typer(redis_app, name="redis")
 
 console = Console()
@@ -115,15 +118,140 @@ def table(
 def worker(
     lease_ttl: Annotated[float, typer.Option(help="seconds a plan's lease lasts without renewal")] = 5.0,
     worker_id: Annotated[str | None, typer.Option(help="this worker's id (default: host-pid-random)")] = None,
+    reclaim_idle: Annotated[
+        float, typer.Option(help="seconds an inbox message may stay unacknowledged before it is reclaimed")
+    ] = 30.0,
 ) -> None:
-    """Run a projection worker: keeps every plan's read models current (several may run)."""
+    """Run a worker: keeps every plan's read models current and consumes the departments' inbox
+    stream (several may run)."""
     import logging
 
     from services.worker import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app_ = create_app(worker_id=worker_id, lease_ttl_ms=int(lease_ttl * 1000))
+    app_ = create_app(worker_id=worker_id, lease_ttl_ms=int(lease_ttl * 1000), reclaim_idle_ms=int(reclaim_idle * 1000))
     asyncio.run(app_.run())
+
+
+@app.command()
+def api(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 8000,
+) -> None:
+    """Run the HTTP API (OpenAPI docs at /docs, the inbox's AsyncAPI at /asyncapi.json)."""
+    import uvicorn
+
+    from services.api import create_api
+
+    uvicorn.run(create_api(), host=host, port=port, log_level="info")
+
+
+@app.command("template")
+def template_command(
+    plan: Annotated[str, typer.Option("--plan", help="plan id")],
+    department: Annotated[str, typer.Option("--department", help="department id, e.g. stats")],
+    period: Annotated[str, typer.Option("--period", help="reporting period, e.g. 2025-07")],
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="file to write (.xlsx or .csv)")] = None,
+) -> None:
+    """Write a department's fill-in sheet for a period: its indicators and projects, Chinese
+    headers, units, the targets for reference."""
+    from events.store import EventStore
+    from services.catalog import PlanCatalog
+    from services.spreadsheet import write_template
+
+    target = output or Path(f"{plan}-{department}-{period}.xlsx")
+    fmt = "csv" if target.suffix.lower() == ".csv" else "xlsx"
+
+    async def main():
+        redis = connect()
+        try:
+            return await PlanCatalog(EventStore(redis, Keyspace.from_env())).get(plan)
+        finally:
+            await redis.aclose()
+
+    found = run(main)
+    if found is None:
+        raise fail(f"plan {plan!r} has not been published")
+    try:
+        target.write_bytes(write_template(found, department, period, fmt))
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    console.print(f"wrote {target}", markup=False)
+
+
+@app.command("import")
+def import_command(
+    file: Annotated[Path, typer.Argument(help="a filled template, .xlsx or .csv")],
+    plan: Annotated[str | None, typer.Option("--plan", help="plan id (default: the one the file names)")] = None,
+) -> None:
+    """Import a filled spreadsheet: every row validated; any bad row rejects the whole file with
+    a row-by-row report; re-importing the same file stores nothing new."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from services.ingest import Ingest, IngestError
+    from services.spreadsheet import SheetRejected, parse_sheet, sheet_plan_id
+    from services.tokens import TokenInfo
+
+    try:
+        content = file.read_bytes()
+    except OSError as exc:
+        raise fail(f"{file}: {exc.strerror}") from None
+    plan_id = plan or sheet_plan_id(content, file.name)
+    if not plan_id:
+        raise fail(f"{file}: the file names no plan; give --plan")
+
+    async def main():
+        redis = connect()
+        keys = Keyspace.from_env()
+        try:
+            ingest = Ingest.over(redis, keys)
+            found = await ingest.catalog.get(plan_id)
+            if found is None:
+                raise LookupError(f"plan {plan_id!r} has not been published")
+            with Progress(TextColumn("[bold]import"), BarColumn(), MofNCompleteColumn(), console=console) as bar:
+                task = bar.add_task(file.name, total=None)
+                sheet = parse_sheet(
+                    content, file.name, found, progress=lambda d, t: bar.update(task, completed=d, total=t)
+                )
+            caller = TokenInfo("cli", "department", sheet.department, "planwatch import", "")
+            return sheet, await ingest.submit(caller, plan_id, sheet.events)
+        finally:
+            await redis.aclose()
+
+    try:
+        sheet, accepted = run(main)
+    except SheetRejected as exc:
+        raise fail(
+            "\n".join([f"{file}: rejected, nothing imported — {exc}", *(f"  {e}" for e in exc.errors)])
+        ) from None
+    except IngestError as exc:
+        details = [f"  {e}" for e in exc.errors]
+        raise fail(
+            "\n".join([f"{file}: rejected, nothing imported — {exc.message}（{exc.message_zh}）", *details])
+        ) from None
+    except LookupError as exc:
+        raise fail(str(exc)) from None
+    console.print(
+        f"{file}: {sheet.summary()}; stored {accepted.stored} new event(s), "
+        f"{len(accepted.events) - accepted.stored} already imported",
+        markup=False,
+    )
+
+
+@app.command()
+def docs(
+    output: Annotated[Path, typer.Option("-o", "--output", help="directory to write into")] = Path("docs/api"),
+) -> None:
+    """Write the API's OpenAPI document and the inbox's AsyncAPI document as JSON."""
+    import json
+
+    from services.api import create_api
+    from services.inbox import asyncapi_document
+
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "openapi.json").write_text(json.dumps(create_api().openapi(), ensure_ascii=False, indent=2))
+    (output / "asyncapi.json").write_text(json.dumps(asyncapi_document(), ensure_ascii=False, indent=2))
+    console.print(f"wrote {output / 'openapi.json'} and {output / 'asyncapi.json'}", markup=False)
 
 
 @app.command()
@@ -242,6 +370,70 @@ def plan_publish(file: Annotated[Path, typer.Argument(help="the plan file to pub
         console.print(f"published {plan.id} as version {published.version} at {published.position}", markup=False)
     else:
         console.print(f"{plan.id}: this plan is already the current one (at {published.position}); nothing stored")
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[str, typer.Option(help="department, analyst or admin")] = "department",
+    department: Annotated[str | None, typer.Option(help="for department tokens: the department id")] = None,
+    name: Annotated[str, typer.Option(help="who it is for, e.g. 统计局数据科")] = "",
+) -> None:
+    """Create a token and print it once (only a hash is kept)."""
+    from services.tokens import TokenStore
+
+    async def main():
+        redis = connect()
+        try:
+            return await TokenStore(redis, Keyspace.from_env()).create(role, department, name)  # type: ignore[arg-type]
+        finally:
+            await redis.aclose()
+
+    try:
+        text, info = run(main)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(text)
+    errors_note = f"{info.role} token {info.id}" + (f" for {info.department}" if info.department else "")
+    typer.echo(f"{errors_note}: keep it now, it is not shown again", err=True)
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """List tokens (id, role, department, created, revoked) — never their secrets."""
+    from rich.table import Table
+
+    from services.tokens import TokenStore
+
+    async def main():
+        redis = connect()
+        try:
+            return await TokenStore(redis, Keyspace.from_env()).list()
+        finally:
+            await redis.aclose()
+
+    table_ = Table(title="tokens")
+    for column in ("id", "role", "department", "name", "created", "revoked"):
+        table_.add_column(column, no_wrap=True)
+    for info in run(main):
+        table_.add_row(info.id, info.role, info.department or "-", info.name, info.created_at, info.revoked_at or "-")
+    console.print(table_)
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: Annotated[str, typer.Argument(help="the token's id (see token list)")]) -> None:
+    """Revoke a token: it is refused (401) from now on."""
+    from services.tokens import TokenStore
+
+    async def main():
+        redis = connect()
+        try:
+            return await TokenStore(redis, Keyspace.from_env()).revoke(token_id)
+        finally:
+            await redis.aclose()
+
+    if not run(main):
+        raise fail(f"no token {token_id!r}")
+    console.print(f"revoked {token_id}")
 
 
 @redis_app.command("start")

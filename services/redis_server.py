@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from redis.asyncio import BlockingConnectionPool
 from redis.asyncio import Redis as AsyncRedis
 
 SOCKET_NAME = "redis.sock"
@@ -137,7 +138,11 @@ def redis_url() -> str:
     return os.environ.get("PLANWATCH_REDIS_URL") or EmbeddedRedis().ensure_running()
 
 
-def connect(url: str | None = None) -> AsyncRedis:
+def connect(url: str | None = None, max_connections: int = 64) -> AsyncRedis:
     """An asyncio client. The socket timeout is above every blocking read planwatch issues
-    (redis-py 8 defaults to 5 s, which would break a longer XREAD BLOCK)."""
-    return AsyncRedis.from_url(url or redis_url(), decode_responses=True, socket_timeout=30)
+    (redis-py 8 defaults to 5 s, which would break a longer XREAD BLOCK). A burst of requests
+    waits for a free connection instead of failing with "Too many connections"."""
+    pool = BlockingConnectionPool.from_url(
+        url or redis_url(), max_connections=max_connections, timeout=20, decode_responses=True, socket_timeout=30
+    )
+    return AsyncRedis(connection_pool=pool)

@@ -4,7 +4,7 @@ Projection does not use a consumer group: each plan is folded in log order by th
 holding its lease, and the checkpoint is committed with the read model in one Lua call, which
 gives exactly-once effect without a pending-entries list (and sidesteps FastStream's "a failed
 message is never redelivered" behaviour). The FastStream app hosts the supervisor in its
-lifecycle, and is where stream subscribers (the departments' inbox, notifications) attach.
+lifecycle, and its broker runs the departments' inbox consumer group (services/inbox.py).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from faststream.redis import RedisBroker
 
 from events.keys import Keyspace
 from projections.supervisor import ProjectionSupervisor
+from services.inbox import Inbox
 from services.redis_server import connect, redis_url
 
 log = logging.getLogger("planwatch.worker")
@@ -34,19 +35,34 @@ def create_app(
     keys: Keyspace | None = None,
     worker_id: str | None = None,
     lease_ttl_ms: int = 5000,
+    reclaim_idle_ms: int = 30_000,
 ) -> FastStream:
     url = url or redis_url()
     keys = keys or Keyspace.from_env()
     worker_id = worker_id or default_worker_id()
     broker = RedisBroker(url)
+    inbox = Inbox(keys, consumer=worker_id, reclaim_idle_ms=reclaim_idle_ms)
+    inbox.attach(broker)
     app = FastStream(broker)
     running: dict[str, object] = {}
 
+    @app.on_startup
+    async def open_services() -> None:
+        redis = connect(url)
+        running["redis"] = redis
+        await inbox.open(redis)
+
     @app.after_startup
     async def start_projection() -> None:
-        redis = connect(url)
-        supervisor = ProjectionSupervisor(redis, keys, worker_id, lease_ttl_ms=lease_ttl_ms, tick=lease_ttl_ms / 5000)
-        running.update(redis=redis, task=asyncio.create_task(supervisor.run(), name="supervisor"))
+        redis = running["redis"]
+        supervisor = ProjectionSupervisor(
+            redis,  # type: ignore[arg-type]
+            keys,
+            worker_id,
+            lease_ttl_ms=lease_ttl_ms,
+            tick=lease_ttl_ms / 5000,
+        )
+        running["task"] = asyncio.create_task(supervisor.run(), name="supervisor")
         log.info("worker %s started (lease %d ms, keys %s:*)", worker_id, lease_ttl_ms, keys.prefix)
 
     @app.on_shutdown

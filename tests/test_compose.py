@@ -46,3 +46,11 @@ def test_every_service_command_is_a_planwatch_command() -> None:
             [sys.executable, "-m", "services", *service["command"], "--help"], capture_output=True, text=True
         )
         assert result.returncode == 0, (name, result.stderr)
+
+
+def test_api_service_is_published_and_health_checked() -> None:
+    api = _compose()["services"]["api"]
+    assert api["command"][0] == "api" and "0.0.0.0" in api["command"]
+    port = api["command"][api["command"].index("--port") + 1]
+    assert f"{port}:{port}" in api["ports"]
+    assert "/healthz" in " ".join(api["healthcheck"]["test"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from decimal import Decimal
 
 import pytest
 
@@ -130,3 +131,18 @@ async def test_keys_are_hash_tagged_per_plan(store: EventStore) -> None:
     plan_keys = [k for k in keys if k != store.keys.plans]
     assert plan_keys and all("{plan-a}" in k for k in plan_keys)
     assert await store.redis.type(store.keys.events("plan-a")) == "stream"
+
+
+async def test_events_of_one_subject_come_from_its_index(store: EventStore) -> None:
+    events = one_of_each()
+    await store.append(events)
+    await store.append([gdp_update("test-2025", "5.6", "2025-Q3")])
+    gdp = await store.subject_events("test-2025", "gdp")
+    assert [s.event.type for s in gdp] == ["target.revised", "indicator.updated", "indicator.updated"]
+    assert [s.event.type for s in await store.subject_events("test-2025", "kp-001")] == [
+        "project.started",
+        "investment.completed",
+        "project.completed",
+    ]
+    assert [s.event.value for s in await store.subject_events("test-2025", "gdp", limit=1)] == [Decimal("5.6")]
+    assert await store.subject_events("test-2025", "nothing") == []

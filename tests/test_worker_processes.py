@@ -33,9 +33,12 @@ class Workers:
         self.env, self.logs, self.procs = env, logs, {}
 
     def start(self, worker_id: str, lease_ttl: float = 1.0) -> subprocess.Popen:
+        return self.start_with(worker_id, "--lease-ttl", str(lease_ttl))
+
+    def start_with(self, worker_id: str, *options: str) -> subprocess.Popen:
         log = open(self.logs / f"{worker_id}-{time.monotonic_ns()}.log", "w")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "services", "worker", "--worker-id", worker_id, "--lease-ttl", str(lease_ttl)],
+            [sys.executable, "-m", "services", "worker", "--worker-id", worker_id, *options],
             env=self.env,
             cwd=ROOT,
             stdout=log,

@@ -1,0 +1,151 @@
+"""Ingest throughput over HTTP against direct store appends, same server, same run.
+
+    python bench/ingest.py [--events 100000] [--batch 500] [--clients 4] [--singles 2000]
+
+Starts `planwatch api` (uvicorn, one process) on a free port and posts through real HTTP:
+1. direct: `EventStore.append` in batches of `--batch` (the limit of the write path itself);
+2. HTTP batches: `--clients` concurrent clients posting batches of `--batch` events;
+3. HTTP singles: `--clients` concurrent clients posting one event per request.
+Uses PLANWATCH_REDIS_URL or the embedded Redis, under its own key prefix, deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+from events.keys import Keyspace
+from events.models import IndicatorUpdated
+from events.planfile import load_plan
+from events.store import EventStore
+from services.plans import publish_plan
+from services.redis_server import connect, redis_url
+from services.tokens import TokenStore
+
+ROOT = Path(__file__).resolve().parent.parent
+PLAN_FILE = ROOT / "plans" / "rongchang-2025.yaml"
+STATS = ["gdp", "industry-va", "fai", "retail", "income", "private-investment"]  # owned by stats
+
+
+def payload(n: int) -> dict:
+    return {
+        "event_id": str(uuid.uuid4()),
+        "type": "indicator.updated",
+        "subject": STATS[n % len(STATS)],
+        "period": f"2025-{n % 12 + 1:02d}",
+        "occurred_at": "2025-07-15T10:00:00+08:00",
+        "value": f"{n % 997 / 10}",
+        "note": "基准测试",
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def wait_up(url: str) -> None:
+    async with httpx.AsyncClient() as client:
+        for _ in range(300):
+            try:
+                if (await client.get(f"{url}/healthz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError("the API did not start")
+
+
+async def post_all(url: str, token: str, bodies: list[bytes], clients: int) -> float:
+    """Post every (pre-encoded) body with `clients` concurrent connections; returns seconds taken.
+    Bodies are encoded before the clock starts: the client's JSON work is not the server's."""
+    queue: asyncio.Queue = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+
+    async def client() -> None:
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as http:
+            while not queue.empty():
+                body = queue.get_nowait()
+                response = await http.post("/v1/plans/rongchang-2025/events", content=body)
+                assert response.status_code == 201, response.text
+
+    start = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return time.perf_counter() - start
+
+
+async def main(count: int, batch: int, clients: int, singles: int) -> None:
+    url_redis = redis_url()
+    redis = connect(url_redis)
+    keys = Keyspace(f"bench{uuid.uuid4().hex[:8]}")
+    store = EventStore(redis, keys)
+    plan = load_plan(PLAN_FILE)
+    port = free_port()
+    env = {**os.environ, "PLANWATCH_REDIS_URL": url_redis, "PLANWATCH_KEY_PREFIX": keys.prefix}
+    api = subprocess.Popen(
+        [sys.executable, "-m", "services", "api", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        await publish_plan(store, plan)
+        token, _ = await TokenStore(redis, keys).create("department", "stats", "bench")
+        await wait_up(url)
+
+        events = [
+            IndicatorUpdated(plan_id=plan.id, department="stats", **payload(n))  # type: ignore[arg-type]
+            for n in range(count)
+        ]
+        start = time.perf_counter()
+        for i in range(0, count, batch):
+            await store.append(events[i : i + batch])
+        direct = count / (time.perf_counter() - start)
+
+        bodies = [
+            json.dumps([payload(n) for n in range(i, min(i + batch, count))]).encode() for i in range(0, count, batch)
+        ]
+        http_batch = count / await post_all(url, token, bodies, clients)
+
+        single_bodies = [json.dumps(payload(n)).encode() for n in range(singles)]
+        single_rate = singles / await post_all(url, token, single_bodies, clients)
+        assert await store.length(plan.id) == 1 + 2 * count + singles
+    finally:
+        api.terminate()
+        api.wait(timeout=10)
+        async for key in redis.scan_iter(match=f"{keys.prefix}:*", count=1000):
+            await redis.unlink(key)
+        await redis.aclose()
+
+    server = "embedded" if url_redis.startswith("unix://") else url_redis
+    print(f"ingest benchmark: {count:,} events, batches of {batch}, {clients} HTTP clients, redis={server}")
+    print(f"  direct store.append:                  {direct:>10,.0f} events/s")
+    print(f"  HTTP POST batches ({batch}/request):     {http_batch:>10,.0f} events/s")
+    print(f"  HTTP POST single events:              {single_rate:>10,.0f} requests/s")
+    print(f"  ratio HTTP batch / direct: {http_batch / direct:.2f}  (target ≥ 0.5)")
+    print(f"  ratio HTTP single / direct: {single_rate / direct:.2f}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--singles", type=int, default=2000)
+    args = parser.parse_args()
+    asyncio.run(main(args.events, args.batch, args.clients, args.singles))

@@ -1,0 +1,318 @@
+"""The HTTP API through the real ASGI app and real Redis: every status code, with its body."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from events.keys import Keyspace
+from events.store import EventStore
+from projections.runner import Lease, Projector
+from services.api import create_api
+from services.plans import publish_plan
+from services.tokens import TokenStore
+from tests.factories import small_plan
+
+PLAN = "test-2025"
+
+
+def event(subject: str = "gdp", value: str = "5.5", period: str = "2025-Q2", **extra) -> dict:
+    body = {
+        "event_id": str(uuid.uuid4()),
+        "type": "indicator.updated",
+        "subject": subject,
+        "period": period,
+        "occurred_at": "2025-07-15T10:00:00+08:00",
+        "value": value,
+    }
+    return {**body, **extra}
+
+
+@pytest.fixture
+async def client(redis: Redis, keys: Keyspace, store: EventStore) -> AsyncIterator[httpx.AsyncClient]:
+    await publish_plan(store, small_plan(PLAN))
+    app = create_api(redis=redis, keys=keys)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://planwatch") as http:
+        yield http
+
+
+@pytest.fixture
+async def tokens(redis: Redis, keys: Keyspace) -> dict[str, str]:
+    store = TokenStore(redis, keys)
+    made = {
+        "stats": await store.create("department", "stats"),
+        "econ": await store.create("department", "econ"),
+        "fgw": await store.create("department", "fgw"),
+        "analyst": await store.create("analyst"),
+        "admin": await store.create("admin"),
+    }
+    return {name: text for name, (text, _) in made.items()}
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_one_event_is_stored_with_the_token_department(client, tokens, store: EventStore) -> None:
+    sent = event()
+    response = await client.post(f"/v1/plans/{PLAN}/events", json=sent, headers=auth(tokens["stats"]))
+    assert response.status_code == 201
+    body = response.json()
+    assert (body["stored"], body["duplicates"]) == (1, 0)
+    [stored] = await store.read(PLAN, after=(await store.read(PLAN))[0].position)
+    assert body["events"] == [{"event_id": sent["event_id"], "position": stored.position, "duplicate": False}]
+    assert stored.event.department == "stats" and stored.event.plan_id == PLAN
+
+
+async def test_a_retried_batch_answers_200_with_the_original_positions(client, tokens, store: EventStore) -> None:
+    batch = [event(value="5.4", period="2025-Q1"), event(value="5.5")]
+    first = await client.post(f"/v1/plans/{PLAN}/events", json=batch, headers=auth(tokens["stats"]))
+    again = await client.post(f"/v1/plans/{PLAN}/events", json=batch, headers=auth(tokens["stats"]))
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert [e["position"] for e in again.json()["events"]] == [e["position"] for e in first.json()["events"]]
+    assert again.json()["stored"] == 0 and again.json()["duplicates"] == 2
+    assert await store.length(PLAN) == 3  # the plan + 2
+
+
+async def test_two_hundred_parallel_retries_store_the_batch_once(client, tokens, store: EventStore) -> None:
+    batch = [event(value=f"5.{i}", period=f"2025-0{i + 1}") for i in range(5)]
+    responses = await asyncio.gather(
+        *(client.post(f"/v1/plans/{PLAN}/events", json=batch, headers=auth(tokens["stats"])) for _ in range(200))
+    )
+    codes = sorted(r.status_code for r in responses)
+    assert codes.count(201) == 1 and codes.count(200) == 199
+    assert len({json.dumps([e["position"] for e in r.json()["events"]]) for r in responses}) == 1
+    assert await store.length(PLAN) == 1 + 5
+
+
+async def test_version_conflict_is_409_naming_the_subject(client, tokens, store: EventStore) -> None:
+    body = {"events": [event()], "expected_versions": {"gdp": 3}}
+    response = await client.post(f"/v1/plans/{PLAN}/events", json=body, headers=auth(tokens["stats"]))
+    assert response.status_code == 409
+    assert response.json() | {"message_zh": ""} == {
+        "error": "conflict",
+        "message": "version conflict on 'gdp': expected version 3, actual 0",
+        "message_zh": "",
+        "errors": [],
+        "subject": "gdp",
+        "expected": 3,
+        "actual": 0,
+    }
+    ok = {"events": [event()], "expected_versions": {"gdp": 0}}
+    assert (await client.post(f"/v1/plans/{PLAN}/events", json=ok, headers=auth(tokens["stats"]))).status_code == 201
+
+
+async def test_an_event_id_reused_for_other_content_is_409(client, tokens) -> None:
+    sent = event()
+    await client.post(f"/v1/plans/{PLAN}/events", json=sent, headers=auth(tokens["stats"]))
+    response = await client.post(
+        f"/v1/plans/{PLAN}/events", json={**sent, "value": "9.9"}, headers=auth(tokens["stats"])
+    )
+    assert response.status_code == 409 and response.json()["event_id"] == sent["event_id"]
+
+
+async def test_a_batch_with_one_bad_event_is_422_and_stores_nothing(client, tokens, store: EventStore) -> None:
+    batch = [event(), event(period="2025-13", value="abc"), event(recorded_at="2025-07-01T00:00:00Z")]
+    response = await client.post(f"/v1/plans/{PLAN}/events", json=batch, headers=auth(tokens["stats"]))
+    assert response.status_code == 422
+    body = response.json()
+    assert body["error"] == "invalid" and "nothing was stored" in body["message"] and body["message_zh"]
+    fields = {e["field"]: e for e in body["errors"]}
+    assert set(fields) == {"events[1].period", "events[1].value", "events[2].recorded_at"}
+    assert "month must be 01..12" in fields["events[1].period"]["reason"]
+    assert fields["events[1].value"]["reason_zh"] == "不是有效的数字"
+    assert fields["events[2].recorded_at"]["reason"] == "set by the store, never by the sender"
+    assert await store.length(PLAN) == 1
+
+
+async def test_not_json_and_wrong_shapes_are_422(client, tokens) -> None:
+    bad = await client.post(f"/v1/plans/{PLAN}/events", content=b"{oops", headers=auth(tokens["stats"]))
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "(body)"
+    empty = await client.post(f"/v1/plans/{PLAN}/events", json=[], headers=auth(tokens["stats"]))
+    assert empty.status_code == 422
+    scalar = await client.post(f"/v1/plans/{PLAN}/events", json=[1, "x"], headers=auth(tokens["stats"]))
+    assert scalar.status_code == 422 and [e["field"] for e in scalar.json()["errors"]] == ["events[0]", "events[1]"]
+    started = {k: v for k, v in event(type="project.started", started_on="2025-03-01").items() if k != "value"}
+    wrong_type = await client.post(f"/v1/plans/{PLAN}/events", json=started, headers=auth(tokens["stats"]))
+    assert wrong_type.status_code == 422 and "is an indicator" in wrong_type.json()["errors"][0]["reason"]
+
+
+async def test_a_department_posting_for_another_is_403_and_stores_nothing(client, tokens, store: EventStore):
+    mixed = [event("new-projects", "10", "2025-06"), event("gdp")]  # econ owns new-projects, stats owns gdp
+    response = await client.post(f"/v1/plans/{PLAN}/events", json=mixed, headers=auth(tokens["econ"]))
+    assert response.status_code == 403
+    assert "econ does not own gdp (owner: stats)" in response.json()["message"]
+    assert response.json()["message_zh"] == "只能报送本部门负责的指标和项目，未保存任何数据"
+    claimed = await client.post(
+        f"/v1/plans/{PLAN}/events", json=event(department="stats"), headers=auth(tokens["econ"])
+    )
+    assert claimed.status_code == 403 and "claims department 'stats'" in claimed.json()["message"]
+    analyst = await client.post(f"/v1/plans/{PLAN}/events", json=event(), headers=auth(tokens["analyst"]))
+    assert analyst.status_code == 403 and analyst.json()["message"] == "analyst tokens are read-only"
+    revise = {**event(), "type": "target.revised", "target": "6%左右", "reason": "调整"}
+    del revise["value"]
+    not_office = await client.post(f"/v1/plans/{PLAN}/events", json=revise, headers=auth(tokens["stats"]))
+    assert not_office.status_code == 403 and "plan office" in not_office.json()["message"]
+    office = await client.post(f"/v1/plans/{PLAN}/events", json=revise, headers=auth(tokens["fgw"]))
+    assert office.status_code == 201
+    assert await store.length(PLAN) == 2  # the plan and the office's revision
+
+
+async def test_unknown_plan_or_subject_is_404(client, tokens, store: EventStore) -> None:
+    plan = await client.post("/v1/plans/nowhere-2025/events", json=event(), headers=auth(tokens["stats"]))
+    assert plan.status_code == 404 and plan.json()["message"] == "plan 'nowhere-2025' has not been published"
+    subject = await client.post(f"/v1/plans/{PLAN}/events", json=[event(), event("cpi")], headers=auth(tokens["stats"]))
+    assert subject.status_code == 404 and subject.json()["errors"][0]["field"] == "events[1].subject"
+    assert await store.length(PLAN) == 1
+    assert (await client.get(f"/v1/plans/{PLAN}/indicators/cpi", headers=auth(tokens["stats"]))).status_code == 404
+
+
+async def test_oversized_bodies_are_413(client, tokens, store: EventStore) -> None:
+    huge = [event(note="说明" * 500) for _ in range(800)]  # > 2 MB
+    response = await client.post(f"/v1/plans/{PLAN}/events", json=huge, headers=auth(tokens["stats"]))
+    assert response.status_code == 413 and response.json()["error"] == "too_large"
+    many = [event() for _ in range(1001)]
+    response = await client.post(f"/v1/plans/{PLAN}/events", json=many, headers=auth(tokens["stats"]))
+    assert response.status_code == 413 and "at most 1000" in response.json()["message"]
+    assert await store.length(PLAN) == 1
+
+
+async def test_missing_bad_and_revoked_tokens_are_401(client, tokens, redis: Redis, keys: Keyspace) -> None:
+    none = await client.post(f"/v1/plans/{PLAN}/events", json=event())
+    assert none.status_code == 401 and none.headers["www-authenticate"] == "Bearer"
+    bad = await client.get(f"/v1/plans/{PLAN}", headers=auth("pwt_000000000000_nottherightsecretatall"))
+    assert bad.status_code == 401 and bad.json()["message_zh"] == "令牌无效或已被吊销"
+    token_id = TokenStore.id_of(tokens["stats"])
+    revoke = await client.delete(f"/v1/tokens/{token_id}", headers=auth(tokens["admin"]))
+    assert revoke.status_code == 200
+    after = await client.post(f"/v1/plans/{PLAN}/events", json=event(), headers=auth(tokens["stats"]))
+    assert after.status_code == 401
+
+
+async def test_tokens_api_is_for_admins(client, tokens) -> None:
+    assert (await client.get("/v1/tokens", headers=auth(tokens["stats"]))).status_code == 403
+    made = await client.post(
+        "/v1/tokens", json={"role": "department", "department": "econ", "name": "经信委"}, headers=auth(tokens["admin"])
+    )
+    assert made.status_code == 201 and made.json()["token"].startswith("pwt_")
+    listed = await client.get("/v1/tokens", headers=auth(tokens["admin"]))
+    assert made.json()["id"] in {t["id"] for t in listed.json()}
+    assert all("hash" not in t and "token" not in t for t in listed.json())
+    bad = await client.post("/v1/tokens", json={"role": "department"}, headers=auth(tokens["admin"]))
+    assert bad.status_code == 422
+    assert (await client.delete("/v1/tokens/ffffffffffff", headers=auth(tokens["admin"]))).status_code == 404
+
+
+async def test_publishing_a_plan_is_for_admins(client, tokens) -> None:
+    plan = small_plan("other-2025").model_dump(mode="json")
+    assert (await client.put("/v1/plans/other-2025", json=plan, headers=auth(tokens["stats"]))).status_code == 403
+    first = await client.put("/v1/plans/other-2025", json=plan, headers=auth(tokens["admin"]))
+    again = await client.put("/v1/plans/other-2025", json=plan, headers=auth(tokens["admin"]))
+    assert (first.status_code, again.status_code) == (201, 200) and first.json()["version"] == 1
+    wrong = await client.put("/v1/plans/third-2025", json=plan, headers=auth(tokens["admin"]))
+    assert wrong.status_code == 422 and wrong.json()["errors"][0]["field"] == "id"
+    broken = await client.put("/v1/plans/other-2025", json={**plan, "year": "soon"}, headers=auth(tokens["admin"]))
+    assert broken.status_code == 422 and broken.json()["errors"][0]["field"] == "year"
+    plans = await client.get("/v1/plans", headers=auth(tokens["analyst"]))
+    assert {p["id"] for p in plans.json()} == {PLAN, "other-2025"}
+
+
+async def test_health_and_readiness(client, tokens, redis: Redis, keys: Keyspace) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["lag"] == {PLAN: 1}  # lag 1 is under the bound
+    import services.api as api_module
+
+    original = api_module.READY_MAX_LAG
+    api_module.READY_MAX_LAG = 0
+    try:
+        lagging = await client.get("/readyz")
+        assert lagging.status_code == 503 and lagging.json()["status"] == "lagging"
+    finally:
+        api_module.READY_MAX_LAG = original
+
+
+async def test_docs_describe_the_api_and_the_inbox(client) -> None:
+    openapi = (await client.get("/openapi.json")).json()
+    body = openapi["paths"]["/v1/plans/{plan}/events"]["post"]["requestBody"]
+    assert body["content"]["application/json"]["schema"]["oneOf"][0] == {"$ref": "#/components/schemas/Event"}
+    assert "IndicatorUpdated" in openapi["components"]["schemas"]
+    assert (await client.get("/docs")).status_code == 200
+    asyncapi = (await client.get("/asyncapi.json")).json()
+    assert asyncapi["asyncapi"].startswith("3.")
+    assert any(c["address"].endswith(":inbox") for c in asyncapi["channels"].values())
+
+
+# --- reads -------------------------------------------------------------------------------------
+
+
+async def project(redis: Redis, keys: Keyspace, plan_id: str) -> None:
+    assert await Lease(redis, keys, "w", 60_000).hold(plan_id)
+    projector = Projector(redis, keys, plan_id, owner="w")
+    await projector.load()
+    while await projector.step():
+        pass
+
+
+@pytest.fixture
+async def seeded(client, redis: Redis, keys: Keyspace, store: EventStore) -> str:
+    from services.demo import load_seed
+
+    plan_id, *_ = await load_seed(store)
+    await project(redis, keys, plan_id)
+    return plan_id
+
+
+async def test_plan_summary_has_the_table_json_fields(client, tokens, seeded: str, redis, keys) -> None:
+    from services.render import render_json
+    from services.tables import load_report
+
+    response = await client.get(f"/v1/plans/{seeded}", headers=auth(tokens["analyst"]))
+    assert response.status_code == 200
+    assert response.json() == json.loads(render_json(await load_report(redis, seeded, keys=keys)))
+    march = await client.get(f"/v1/plans/{seeded}?as_of=2025-03-31", headers=auth(tokens["analyst"]))
+    assert march.json()["column"] == "1—3月完成" and march.json()["as_of"] == "2025-03-31"
+    early = await client.get(
+        f"/v1/plans/{seeded}", params={"known_at": "2020-01-01T00:00:00+08:00"}, headers=auth(tokens["analyst"])
+    )
+    assert early.status_code == 404
+    naive = await client.get(
+        f"/v1/plans/{seeded}", params={"known_at": "2025-07-10T00:00:00"}, headers=auth(tokens["analyst"])
+    )
+    assert naive.status_code == 422 and naive.json()["errors"][0]["field"] == "known_at"
+    bad_date = await client.get(f"/v1/plans/{seeded}?as_of=June", headers=auth(tokens["analyst"]))
+    assert bad_date.status_code == 422 and bad_date.json()["errors"][0]["field"] == "as_of"
+
+
+async def test_indicator_with_history_and_evaluation(client, tokens, seeded: str) -> None:
+    fai = (await client.get(f"/v1/plans/{seeded}/indicators/fai", headers=auth(tokens["analyst"]))).json()
+    assert (fai["actual"], fai["deviation"], fai["status"]) == ("12.9%", "+4.9个百分点", "on_track")
+    may = next(h for h in fai["history"] if h["period"] == "2025-05")
+    assert (may["value"], may["revision"], may["previous"]) == (13.1, 2, 12.6)
+    april = await client.get(f"/v1/plans/{seeded}/indicators/fai?as_of=2025-04-30", headers=auth(tokens["analyst"]))
+    assert april.json()["actual"] == "12.4%"
+
+
+async def test_project_list_filters_and_one_project_with_its_events(client, tokens, seeded: str) -> None:
+    get = lambda q="": client.get(f"/v1/plans/{seeded}/projects{q}", headers=auth(tokens["analyst"]))  # noqa: E731
+    everything = (await get()).json()
+    assert len(everything) == 112
+    overdue = (await get("?status=overdue")).json()
+    assert next(p["name"] for p in overdue) == "北部片区中心水厂" and len(overdue) == 6
+    assert len((await get("?status=completed")).json()) == 26
+    assert len((await get("?status=started")).json()) == 68 - 26
+    water = (await get("?status=overdue&department=water")).json()
+    assert [p["id"] for p in water] == ["kp-025"]
+    bad = await get("?status=late")
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "status"
+    one = (await client.get(f"/v1/plans/{seeded}/projects/kp-001", headers=auth(tokens["analyst"]))).json()
+    assert one["name"] == "渝乐电子" and one["stage"] == "completed"
+    assert next(e["type"] for e in one["events"]) == "project.started"
+    assert "project.completed" in [e["type"] for e in one["events"]]
+    assert sum(e.get("amount_wan", 0) and float(e["amount_wan"]) for e in one["events"]) == one["investment_wan"]
