@@ -91,6 +91,14 @@ class Keyspace:
         """Hash position → failed attempts to apply it, for a generation."""
         return f"{self.plan(plan_id)}:rm:{generation}:attempts"
 
+    def rm_alerts(self, plan_id: str, generation: int | str) -> str:
+        """Stream of a generation's alert history: every raised / escalated / resolved notice."""
+        return f"{self.plan(plan_id)}:rm:{generation}:alerts"
+
+    def outbox(self, plan_id: str) -> str:
+        """Stream of alert notices to deliver; written by the live projection only."""
+        return f"{self.plan(plan_id)}:outbox"
+
     def rm_updates(self, plan_id: str) -> str:
         """Pub/sub channel: the new checkpoint after every read-model commit."""
         return f"{self.plan(plan_id)}:rm:updates"

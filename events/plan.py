@@ -138,12 +138,26 @@ class ProjectRules(_Strict):
     off_track_after_months: int = Field(default=3, ge=0, description="overdue this many months → off track")
 
 
+class AlertRules(_Strict):
+    """When alerts fire beyond the traffic lights of each target."""
+
+    stale_after_days: int = Field(default=20, ge=0, description="a period's value is overdue N days after it ends")
+    escalate_after_periods: int = Field(
+        default=2, ge=1, description="an alert firing for this many consecutive periods rises a level (Sanya: 2)"
+    )
+    start_rate_at_risk: Decimal = Field(
+        default=Decimal(90), ge=0, le=100, description="% of projects due to have started that have: below → at risk"
+    )
+    start_rate_off_track: Decimal = Field(default=Decimal(75), ge=0, le=100, description="… below → off track")
+
+
 class Thresholds(_Strict):
     """Traffic-light rules. They differ by city, so they are plan configuration, not code."""
 
     rate: RateBands = RateBands()
     progress: ProgressBands = ProgressBands()
     projects: ProjectRules = ProjectRules()
+    alerts: AlertRules = AlertRules()
 
 
 class Plan(_Strict):

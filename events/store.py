@@ -2,7 +2,8 @@
 
 `append` runs one Lua script per batch, so a batch is atomic: dedup by `event_id` (permanent,
 a retry returns the original positions), optional expected version per subject (a conflict
-stores nothing), then XADD. Each stream entry has two fields, `type` and `data` (the event as
+stores nothing), then XADD — every event of a batch with the same millisecond, so a batch is
+one instant of transaction time. Each stream entry has two fields, `type` and `data` (the event as
 JSON without `recorded_at`); `recorded_at` is the time encoded in the entry's stream id.
 """
 
@@ -67,10 +68,23 @@ if any_new then
     if actual ~= expected then return {'conflict', subj, tostring(expected), tostring(actual)} end
   end
 end
+-- The whole batch gets one timestamp: it is one transaction, recorded at one instant. Ids are
+-- given explicitly (ms-seq), after the stream's last id even if the clock went back.
+local clock = redis.call('TIME')
+local ms = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local seq = 0
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
+if last then
+  local last_ms, last_seq = string.match(last[1], '^(%d+)-(%d+)$')
+  if tonumber(last_ms) >= ms then
+    ms, seq = tonumber(last_ms), tonumber(last_seq) + 1
+  end
+end
 local stored = {}
 for i = 1, n do
   if status[i] == 'new' then
-    local id = redis.call('XADD', KEYS[1], '*', 'type', etype[i], 'data', data[i])
+    local id = redis.call('XADD', KEYS[1], string.format('%d-%d', ms, seq), 'type', etype[i], 'data', data[i])
+    seq = seq + 1
     redis.call('HSET', KEYS[2], eid[i], id .. '|' .. digest[i])
     redis.call('HINCRBY', KEYS[3], subject[i], 1)
     redis.call('RPUSH', subject_key[subject[i]], id)

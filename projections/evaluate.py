@@ -7,7 +7,8 @@ positive is better than required, for every form:
 * rate, about, at least — actual − target;   at most — target − actual (lower is better);
 * range — 0 inside, else the distance outside (negative);
 * relative — actual − the referenced indicator's value for the same period;
-* cumulative (and level with a baseline) — completion % − 序时进度 %.
+* cumulative (and level with a baseline) — completion % − 序时进度 % of the value's own period
+  ("1—4月完成全年目标的34%，序时进度33.3%"); a value that is late is the overdue-data alert's business.
 """
 
 from __future__ import annotations
@@ -149,7 +150,7 @@ def evaluate(
         done = value - baseline if baseline is not None else value
         whole = target.value - baseline if baseline is not None else target.value
         completion = done * HUNDRED / whole if whole else HUNDRED
-        progress = time_progress(as_of, year)
+        progress = time_progress(period.end, year)  # against the period the value covers, as reports do
         gap = completion - progress
         status = "met" if completion >= HUNDRED else progress_status(completion, progress, thresholds)
         text = DONE if completion >= HUNDRED else _gap_text(gap)

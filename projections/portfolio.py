@@ -109,9 +109,7 @@ def projects_in_plan_order(state: PlanState) -> list[ProjectState]:
     return sorted(state.projects.values(), key=lambda p: (order.get(p.id, len(order)), p.id))
 
 
-def project_view(
-    project: ProjectState, spec: Project, as_of: date, year: int, months_done: int, thresholds: Thresholds
-) -> ProjectView:
+def project_view(project: ProjectState, spec: Project, as_of: date, year: int, thresholds: Thresholds) -> ProjectView:
     started = project.started_on if project.started_on and project.started_on <= as_of else None
     completed = project.completed_on if project.completed_on and project.completed_on <= as_of else None
     invested = sum(
@@ -119,7 +117,10 @@ def project_view(
     )
     planned = spec.planned_investment_wan
     rate = invested * HUNDRED / planned if planned else None
-    progress = _schedule_progress(spec, months_done, year)
+    # judged through the last month its investment was reported for: a report that is late is
+    # an overdue-data question, not a lagging project
+    reported = reported_months(project, year, as_of)
+    progress = _schedule_progress(spec, reported, year) if reported is not None else None
     late = _months_since_planned_start(spec.planned_start, as_of)
     months_overdue = late if started is None and late >= 0 else None
     rules = thresholds.projects
@@ -175,7 +176,8 @@ def _months_since_planned_start(planned_start: str, as_of: date) -> int:
 
 
 def _schedule_progress(spec: Project, months_done: int, year: int) -> Decimal | None:
-    """Share of the project's months within the plan year that have passed (its own 序时进度)."""
+    """Share of the project's months within the plan year that `months_done` covers (its own
+    序时进度), None if the project has no months in the plan year."""
     start, end = Period.parse(spec.planned_start), Period.parse(spec.planned_completion)
     first = 1 if start.year < year else start.last_month if start.year == year else None
     last = 12 if end.year > year else end.last_month if end.year == year else None
@@ -183,3 +185,10 @@ def _schedule_progress(spec: Project, months_done: int, year: int) -> Decimal | 
         return None
     elapsed = min(max(months_done - first + 1, 0), last - first + 1)
     return Decimal(elapsed) * HUNDRED / (last - first + 1)
+
+
+def reported_months(project: ProjectState, year: int, as_of: date) -> int | None:
+    """The last month of `year` (by as_of) the project's investment was reported for."""
+    months = [Period.parse(p) for p in project.investment]
+    months = [p.last_month for p in months if p.year == year and p.end <= as_of]
+    return max(months) if months else None

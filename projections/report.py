@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from events.periods import Period, completed_months, month_end
+from events.periods import completed_months
 from events.plan import Indicator
 from projections.evaluate import Evaluation, evaluate
 from projections.portfolio import Portfolio, ProjectView, project_view, projects_in_plan_order, summarize
@@ -77,18 +77,10 @@ def data_through(state: PlanState) -> date:
     """The end of the latest month of the plan year that any indicator or project reported on.
     It is the default `as_of` of a report: deterministic from the log, so a live read model and
     a fold of the log agree on it."""
-    year = state.plan.year if state.plan else None
-    ends: list[date] = []
-    for indicator in state.indicators.values():
-        ends += [Period.parse(p).end for p in indicator.observations]
-    for project in state.projects.values():
-        ends += [Period.parse(p).end for p in project.investment]
-        ends += [month_end(d.year, d.month) for d in (project.started_on, project.completed_on) if d]
-    if year is not None:
-        ends = [end for end in ends if end.year == year]
-    if ends:
-        return max(ends)
-    return date(year, 1, 1) if year else date.today()
+    if state.plan is None:
+        raise ValueError(f"plan {state.plan_id!r} has not been published")
+    year = state.plan.year
+    return state.latest_end.get(year, date(year, 1, 1))
 
 
 def evaluate_indicator(state: PlanState, indicator: Indicator, as_of: date) -> IndicatorRow:
@@ -126,9 +118,8 @@ class ReportBuilder:
             raise ValueError(f"plan {state.plan_id!r} has not been published")
         as_of = as_of or data_through(state)
         rows = [self._row(state, indicator, as_of) for indicator in plan.indicators]
-        months_done = completed_months(as_of, plan.year)
         views = [
-            self._project(state, project, as_of, months_done)
+            self._project(state, project, as_of)
             for project in projects_in_plan_order(state)
             if project.spec is not None
         ]
@@ -166,14 +157,14 @@ class ReportBuilder:
         self._rows[indicator.id] = (key, row)
         return row
 
-    def _project(self, state: PlanState, project: ProjectState, as_of: date, months_done: int) -> ProjectView:
+    def _project(self, state: PlanState, project: ProjectState, as_of: date) -> ProjectView:
         plan = state.plan
         assert plan is not None and project.spec is not None
         key = (as_of, state.plan_position, project.last_position)
         cached = self._projects.get(project.id)
         if cached and cached[0] == key:
             return cached[1]
-        view = project_view(project, project.spec, as_of, plan.year, months_done, plan.thresholds)
+        view = project_view(project, project.spec, as_of, plan.year, plan.thresholds)
         self._projects[project.id] = (key, view)
         return view
 

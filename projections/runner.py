@@ -28,11 +28,14 @@ from datetime import datetime
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from events.alerts import AlertNotice
 from events.keys import Keyspace
 from events.store import EventStore, StoredEvent, decode_payload, position_key
+from projections import alerts
+from projections.alerts import AlertBook, Memo
 from projections.replay import position_at
 from projections.report import ReportBuilder
-from projections.snapshot import dump_state, load_state
+from projections.snapshot import dump_book, dump_state, load_book, load_state
 from projections.state import PlanState, apply
 from projections.views import indicator_detail_view, project_detail_view, report_view
 
@@ -42,9 +45,11 @@ BATCH = 1000
 SNAPSHOT_EVERY = 10_000  # also keep the state every N events, for fast "as known at" queries
 
 _COMMIT = """
--- KEYS: lease, current generation, read model, dead letters, attempts
+-- KEYS: lease, current generation, read model, dead letters, attempts, alert history, outbox
 -- ARGV: owner ('' for a rebuild of a new generation), generation, checkpoint, applied, channel,
---       n_fields, (field, value) * n_fields, then (position, type, error, data) per parked event
+--       n_fields, (field, value) * n_fields,
+--       n_parked, (position, type, error, data) * n_parked,
+--       n_notices, (fingerprint, type, notice json) * n_notices
 if ARGV[1] ~= '' then
   if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'lease-lost' end
   if redis.call('GET', KEYS[2]) ~= ARGV[2] then return 'generation-changed' end
@@ -71,10 +76,21 @@ while i < 7 + 2 * n do  -- in chunks: unpack() has a stack limit
   redis.call('HSET', KEYS[3], unpack(chunk))
   i = stop + 1
 end
-for j = 7 + 2 * n, #ARGV, 4 do
+i = 7 + 2 * n
+local n_parked = tonumber(ARGV[i])
+for j = i + 1, i + 4 * n_parked, 4 do
   redis.call('XADD', KEYS[4], '*', 'position', ARGV[j], 'type', ARGV[j + 1], 'error', ARGV[j + 2],
              'data', ARGV[j + 3])
   redis.call('HDEL', KEYS[5], ARGV[j])
+end
+i = i + 1 + 4 * n_parked
+local n_notices = tonumber(ARGV[i])
+for j = i + 1, i + 3 * n_notices, 3 do
+  local fields = {'fingerprint', ARGV[j], 'type', ARGV[j + 1], 'notice', ARGV[j + 2]}
+  redis.call('XADD', KEYS[6], '*', unpack(fields))
+  if ARGV[1] ~= '' then  -- only the live projection notifies: a rebuild tells no one again
+    redis.call('XADD', KEYS[7], 'MAXLEN', '~', 100000, '*', unpack(fields))
+  end
 end
 redis.call('PUBLISH', ARGV[5], ARGV[3])
 return 'ok'
@@ -152,6 +168,9 @@ class Projector:
         self.generation = generation or 0
         self.max_attempts, self.retry_delay = max_attempts, retry_delay
         self.state = PlanState(plan_id)
+        self.book = AlertBook()
+        self.notices: list[AlertNotice] = []  # alert changes not committed yet
+        self._memo: Memo = {}
         self._commit_script = redis.register_script(_COMMIT)
         self._builder = ReportBuilder()
         self._written: dict[str, object] = {}  # field → the row/view object last written
@@ -164,8 +183,10 @@ class Projector:
         """Resume from the last commit of the generation (the current one for a live projector)."""
         if self.owner is not None:
             self.generation = await current_generation(self.redis, self.keys, self.plan_id, create=True)
-        snapshot = await self.redis.hget(self.keys.rm(self.plan_id, self.generation), "state")
+        snapshot, book = await self.redis.hmget(self.keys.rm(self.plan_id, self.generation), ["state", "alert_book"])
         self.state = load_state(snapshot) if snapshot else PlanState(self.plan_id)
+        self.book = load_book(book) if book else AlertBook()
+        self.notices = []
         self._builder = ReportBuilder()
         self._written.clear()
         self._committed_applied = self.state.applied
@@ -182,7 +203,7 @@ class Projector:
         entries = reply[0][1]
         for index, (position, fields) in enumerate(entries):
             try:
-                apply(self.state, StoredEvent(position, decode_payload(fields["data"])))
+                self._apply(StoredEvent(position, decode_payload(fields["data"])))
             except Exception as exc:  # any failure of one event must not stall the plan
                 return index + await self._failed(position, fields, exc)
         if commit:
@@ -200,13 +221,29 @@ class Projector:
         await self.load()
         for index, (position, fields) in enumerate(entries):
             try:
-                apply(self.state, StoredEvent(position, decode_payload(fields["data"])))
+                self._apply(StoredEvent(position, decode_payload(fields["data"])))
                 await self.commit()
             except (LeaseLost, GenerationChanged, RedisError):
                 raise
             except Exception as exc:
                 return index + await self._failed(position, fields, exc)
         return len(entries)
+
+    def _apply(self, stored: StoredEvent) -> None:
+        """One event: time passes to its transaction time (alerts of the previous instant are
+        judged, overdue deadlines checked), then the fold, then the alert book notes the change."""
+        self.notices += alerts.tick(self.book, self.state, int(stored.position.split("-", 1)[0]), self._memo)
+        apply(self.state, stored)
+        alerts.touch(self.book, stored)
+
+    async def idle(self, now_ms: int) -> int:
+        """Caught up with the log: judge the last instant and anything the clock brought (overdue
+        data, projects that missed their start month). Commits if alerts changed; returns how many."""
+        self.notices += alerts.tick(self.book, self.state, now_ms, self._memo)
+        changed = len(self.notices)
+        if changed:
+            await self.commit()
+        return changed
 
     async def _failed(self, position: str, fields: dict[str, str], exc: Exception) -> int:
         """An event failed to apply: go back to the last commit (the failed apply may have half-
@@ -234,7 +271,7 @@ class Projector:
                 self.keys.events(self.plan_id), min=f"({self.state.position}", max=f"({position}", count=BATCH
             )
             for pos, fields in entries:
-                apply(self.state, StoredEvent(pos, decode_payload(fields["data"])))
+                self._apply(StoredEvent(pos, decode_payload(fields["data"])))
             if len(entries) < BATCH:
                 return
 
@@ -247,6 +284,11 @@ class Projector:
         self._pending = {}
         snapshot = dump_state(state)
         fields["state"] = snapshot
+        fields["alert_book"] = dump_book(self.book)
+        if self.notices or "alerts" not in self._written:
+            active = [a.notice.model_dump(mode="json") for a in self.book.active.values() if a.notice]
+            fields["alerts"] = json.dumps(active, ensure_ascii=False)
+            self._pending["alerts"] = True
         if state.applied // SNAPSHOT_EVERY > self._committed_applied // SNAPSHOT_EVERY:
             fields[f"snapshot:{state.position}"] = snapshot
         if state.plan is not None:
@@ -276,8 +318,12 @@ class Projector:
         ]
         for name, value in fields.items():
             args += [name, value]
+        args.append(len(parked))
         for item in parked:
             args += [item.position, item.type, item.error, item.data]
+        args.append(len(self.notices))
+        for notice in self.notices:
+            args += [notice.fingerprint, notice.type, notice.model_dump_json()]
         reply = await self._commit_script(
             keys=[
                 self.keys.lease(self.plan_id),
@@ -285,6 +331,8 @@ class Projector:
                 self.keys.rm(self.plan_id, self.generation),
                 self.keys.rm_dead(self.plan_id, self.generation),
                 self.keys.rm_attempts(self.plan_id, self.generation),
+                self.keys.rm_alerts(self.plan_id, self.generation),
+                self.keys.outbox(self.plan_id),
             ],
             args=args,
         )
@@ -296,6 +344,7 @@ class Projector:
             raise RuntimeError(f"read model commit for {self.plan_id} refused: {reply}")
         self._committed_applied = state.applied
         self._written.update(self._pending)
+        self.notices = []
 
     def _changed(self, fields: dict[str, str | bytes], name: str, view: object, render: Callable[[], dict]) -> None:
         # Rows and views are memoised by the builder: the same object means nothing changed.
@@ -303,6 +352,13 @@ class Projector:
             return
         fields[name] = json.dumps(render(), ensure_ascii=False)
         self._pending[name] = view
+
+
+async def redis_now_ms(redis: Redis) -> int:
+    """The clock the stream ids come from: alerts that time raises are judged by the same clock
+    as the events, so an event appended after a tick never carries an earlier time."""
+    seconds, micros = await redis.time()
+    return int(seconds) * 1000 + int(micros) // 1000
 
 
 # --- generations, leases and reads ---------------------------------------------------------
@@ -388,6 +444,7 @@ async def rebuild(
         since_commit = 0
         if handled:
             continue
+        await projector.idle(await redis_now_ms(redis))  # judge the last instant, as the live one did
         switched, previous = await switch(
             keys=[keys.rm_current(plan_id), keys.rm(plan_id, generation), keys.events(plan_id)], args=[generation]
         )
@@ -400,6 +457,7 @@ async def rebuild(
             keys.rm(plan_id, previous_generation),
             keys.rm_dead(plan_id, previous_generation),
             keys.rm_attempts(plan_id, previous_generation),
+            keys.rm_alerts(plan_id, previous_generation),
         )
     parked = await redis.xlen(keys.rm_dead(plan_id, generation))
     return RebuildResult(plan_id, generation, previous_generation, projector.state.applied, parked)

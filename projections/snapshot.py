@@ -1,12 +1,14 @@
-"""The fold's state as JSON, so a projector resumes from its last commit instead of from zero."""
+"""The fold's state and the alert book as JSON, so a projector resumes from its last commit."""
 
 from __future__ import annotations
 
 from pydantic import TypeAdapter
 
+from projections.alerts import AlertBook
 from projections.state import PlanState
 
 _adapter: TypeAdapter[PlanState] = TypeAdapter(PlanState)
+_book_adapter: TypeAdapter[AlertBook] = TypeAdapter(AlertBook)
 
 
 def dump_state(state: PlanState) -> bytes:
@@ -15,3 +17,11 @@ def dump_state(state: PlanState) -> bytes:
 
 def load_state(data: str | bytes) -> PlanState:
     return _adapter.validate_json(data)
+
+
+def dump_book(book: AlertBook) -> bytes:
+    return _book_adapter.dump_json(book)
+
+
+def load_book(data: str | bytes) -> AlertBook:
+    return _book_adapter.validate_json(data)

@@ -28,7 +28,7 @@ from events.models import (
     TargetRevised,
     recorded_at_of,
 )
-from events.periods import Period
+from events.periods import Period, month_end
 from events.plan import Indicator, Plan, Project
 from events.store import StoredEvent
 from events.targets import Target
@@ -97,6 +97,7 @@ class PlanState:
     indicators: dict[str, IndicatorState] = field(default_factory=dict)
     projects: dict[str, ProjectState] = field(default_factory=dict)
     plan_position: str = ""  # position of the plan.published in force
+    latest_end: dict[int, date] = field(default_factory=dict)  # year → last day of the latest month reported
     position: str = "0-0"  # last applied stream position
     applied: int = 0  # events applied
 
@@ -132,6 +133,13 @@ def fold(events: Iterable[StoredEvent], state: PlanState | None = None, plan_id:
     return state
 
 
+def _reported(state: PlanState, day: date) -> None:
+    """Remember the end of the latest month anything was reported for (valid time)."""
+    end = month_end(day.year, day.month)
+    if end > state.latest_end.get(day.year, date.min):
+        state.latest_end[day.year] = end
+
+
 def _plan_published(state: PlanState, event: PlanPublished, position: str) -> None:
     plan = event.plan
     state.plan = plan
@@ -164,6 +172,7 @@ def _indicator_updated(state: PlanState, event: IndicatorUpdated, position: str)
         previous=before.value if before else None,
     )
     current.last_position = position
+    _reported(state, Period.parse(event.period).end)
 
 
 def _project_registered(state: PlanState, event: ProjectRegistered, position: str) -> None:
@@ -176,18 +185,21 @@ def _project_started(state: PlanState, event: ProjectStarted, position: str) -> 
     project = state.project(event.subject)
     project.started_on = event.started_on
     project.last_position = position
+    _reported(state, event.started_on)
 
 
 def _investment_completed(state: PlanState, event: InvestmentCompleted, position: str) -> None:
     project = state.project(event.subject)
     project.investment[event.period] = event.amount_wan
     project.last_position = position
+    _reported(state, Period.parse(event.period).end)
 
 
 def _project_completed(state: PlanState, event: ProjectCompleted, position: str) -> None:
     project = state.project(event.subject)
     project.completed_on = event.completed_on
     project.last_position = position
+    _reported(state, event.completed_on)
 
 
 _HANDLERS: dict[type, Any] = {

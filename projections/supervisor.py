@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 
 from events.keys import Keyspace
 from events.store import EventStore
-from projections.runner import GenerationChanged, Lease, LeaseLost, Projector
+from projections.runner import GenerationChanged, Lease, LeaseLost, Projector, redis_now_ms
 
 log = logging.getLogger("planwatch.supervisor")
 
@@ -95,7 +95,8 @@ class ProjectionSupervisor:
         delay = 0.5
         while True:
             try:
-                await projector.step(block_ms=self.block_ms)
+                if not await projector.step(block_ms=self.block_ms):
+                    await projector.idle(await redis_now_ms(self.redis))
                 delay = 0.5
             except GenerationChanged:
                 await projector.load()

@@ -1,0 +1,513 @@
+"""Alert rules and their lifecycle. Pure: the same log gives the same alert history.
+
+An alert is identified by (plan, rule, subject) — its fingerprint — and is either firing or not.
+`AlertBook` holds the firing ones. The projector calls, for every event in log order:
+
+    tick(book, state, now_ms)   # before the event: overdue-data deadlines that have passed
+    apply(state, event)         # the fold
+    touch(book, event)          # remember what the event changed
+
+and `settle(book, state)` once an *instant* is complete — all events appended in the same
+millisecond (one atomic batch) are judged together, so a batch carrying a value and its
+correction never flaps — i.e. when the next event has a later timestamp, or the log has no more.
+Judging happens only then, and only at transaction times taken from the log, so a rebuild gives
+exactly the live history however the log is split into reads. Each state change is an
+`AlertNotice`: raised, escalated (worse status, or still firing after K periods), resolved.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from events.alerts import RULE_ZH, SEVERITIES, SEVERITY_ZH, AlertNotice, Severity, severity_rank
+from events.periods import Period, month_end
+from events.plan import Indicator, Plan
+from events.store import StoredEvent
+from events.targets import RelativeTarget
+from projections import formatting as fmt
+from projections.evaluate import HUNDRED, MISSED, Evaluation, progress_status
+from projections.portfolio import ProjectView, project_view, projects_in_plan_order, reported_months
+from projections.report import data_through, evaluate_indicator
+from projections.state import PlanState
+
+PORTFOLIO = "portfolio"  # the subject of portfolio rules, in keys
+Memo = dict[tuple, object]  # a caller's cache of project judgements between calls (not state)
+CLOCK_RULES = frozenset(
+    {"project_not_started", "project_investment_lag", "portfolio_start_rate", "portfolio_investment_rate", "data_stale"}
+)  # judged again as time passes
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What a rule sees for a subject: firing (with a severity) or fine."""
+
+    rule: str
+    subject: str
+    severity: Severity | None  # None: nothing wrong
+    subject_name: str
+    department: str
+    summary_zh: str
+    period: str | None = None  # counts towards escalation: the data period, or the month judged
+    target: str | None = None
+    actual: str | None = None
+    deviation: str | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"{self.rule}:{self.subject}"
+
+
+@dataclass
+class ActiveAlert:
+    rule: str
+    subject: str
+    severity: Severity
+    started_at: datetime
+    periods: list[str] = field(default_factory=list)  # distinct periods seen while firing
+    escalations: int = 0
+    notice: AlertNotice | None = None  # the latest raised/escalated notice: what the alert says
+
+
+@dataclass
+class AlertBook:
+    active: dict[str, ActiveAlert] = field(default_factory=dict)  # key "rule:subject"
+    pending: dict[str, str] = field(default_factory=dict)  # subject → its last event in the open instant
+    pending_ms: int = 0  # the open instant (ms); 0 when none
+    as_of: date | None = None  # the data date last judged at
+    plan_position: str = ""  # the plan judged against
+    clock_ms: int = 0  # the latest transaction time seen
+
+
+def _instant(position: str) -> int:
+    return int(position.split("-", 1)[0])
+
+
+def _at(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+# --- the lifecycle --------------------------------------------------------------------------
+
+
+def tick(book: AlertBook, state: PlanState, now_ms: int, memo: Memo | None = None) -> list[AlertNotice]:
+    """Time passes: judge the instant still open if `now_ms` is later, then, deadline by deadline,
+    raise overdue-data alerts whose deadline has come (the timer calls this too, with the
+    current time). Each deadline is judged at its own time, so the history does not depend on
+    when ticks happen."""
+    notices: list[AlertNotice] = []
+    if book.pending and now_ms > book.pending_ms:
+        notices += settle(book, state, memo)
+    previous, book.clock_ms = book.clock_ms, max(book.clock_ms, now_ms)
+    plan = state.plan
+    if plan is None or book.as_of is None:
+        return notices
+    deadlines = _deadlines(plan.year, plan.timezone, plan.thresholds.alerts.stale_after_days)
+    for deadline in deadlines[bisect_right(deadlines, previous) : bisect_right(deadlines, book.clock_ms)]:
+        findings = {f.key: f for f in _clock_findings(state, plan, deadline, memo)}
+        scope = {key for key in book.active if key.split(":", 1)[0] in CLOCK_RULES} | set(findings)
+        notices += _reconcile(book, state, findings, scope, deadline, None, memo)
+    return notices
+
+
+def touch(book: AlertBook, stored: StoredEvent) -> None:
+    """Remember that an event changed its subject, in the instant it belongs to."""
+    book.pending_ms = _instant(stored.position)
+    book.pending[stored.event.subject] = stored.position
+    book.clock_ms = max(book.clock_ms, book.pending_ms)
+
+
+def settle(book: AlertBook, state: PlanState, memo: Memo | None = None) -> list[AlertNotice]:
+    """Judge what the open instant changed; return the alerts' state changes."""
+    if not book.pending:
+        return []
+    pending, now_ms = book.pending, book.pending_ms
+    cause = max(pending.values(), key=lambda p: tuple(int(x) for x in p.split("-")))
+    book.pending, book.pending_ms = {}, 0
+    plan = state.plan
+    if plan is None:
+        return []
+    as_of = data_through(state)
+    everything = book.plan_position != state.plan_position or book.as_of != as_of
+    book.plan_position, book.as_of = state.plan_position, as_of
+    findings: dict[str, Finding] = {}
+    if everything:
+        subjects = None
+        scope_subjects: set[str] | None = None
+    else:
+        subjects = set(pending)
+        # relative targets judge against what changed too
+        for indicator in plan.indicators:
+            if plan.reference_of(indicator) in subjects:
+                subjects.add(indicator.id)
+        scope_subjects = set(subjects)
+        if any(plan.project(s) for s in subjects):
+            scope_subjects.add(PORTFOLIO)
+    for finding in _findings(state, plan, as_of, now_ms, subjects, memo):
+        findings[finding.key] = finding
+    if scope_subjects is None:
+        scope = set(book.active) | set(findings)
+    else:
+        scope = {k for k in set(book.active) | set(findings) if k.split(":", 1)[1] in scope_subjects}
+    return _reconcile(book, state, findings, scope, now_ms, cause, memo)
+
+
+def _reconcile(
+    book: AlertBook,
+    state: PlanState,
+    findings: dict[str, Finding],
+    scope: set[str],
+    now_ms: int,
+    cause: str | None,
+    memo: Memo | None = None,
+) -> list[AlertNotice]:
+    plan = state.plan
+    assert plan is not None
+    every = plan.thresholds.alerts.escalate_after_periods
+    notices = []
+    for key in sorted(scope):
+        finding = findings.get(key)
+        alert = book.active.get(key)
+        firing = finding is not None and finding.severity is not None
+        if firing and alert is None:
+            assert finding is not None and finding.severity is not None
+            alert = ActiveAlert(finding.rule, finding.subject, finding.severity, _at(now_ms), [finding.period or ""])
+            book.active[key] = alert
+            alert.notice = _notice("alert.raised", plan, alert, finding, now_ms, cause)
+            notices.append(alert.notice)
+        elif firing and alert is not None:
+            assert finding is not None and finding.severity is not None
+            if finding.period and finding.period not in alert.periods:
+                alert.periods.append(finding.period)
+            rank = max(severity_rank(alert.severity), severity_rank(finding.severity))
+            if len(alert.periods) >= every * (alert.escalations + 1):  # still firing K periods on
+                alert.escalations += 1
+                rank += 1
+            rank = min(rank, len(SEVERITIES) - 1)
+            if rank > severity_rank(alert.severity):
+                alert.severity = SEVERITIES[rank]
+                alert.notice = _notice("alert.escalated", plan, alert, finding, now_ms, cause)
+                notices.append(alert.notice)
+        elif alert is not None:
+            del book.active[key]
+            resolved = finding or _finding_for(state, plan, alert.rule, alert.subject, now_ms, memo)
+            notices.append(_notice("alert.resolved", plan, alert, resolved, now_ms, cause))
+    return notices
+
+
+def _notice(kind: str, plan: Plan, alert: ActiveAlert, finding: Finding, now_ms: int, cause: str | None) -> AlertNotice:
+    firing = kind != "alert.resolved"
+    summary = finding.summary_zh if firing else f"已恢复：{finding.summary_zh}"
+    return AlertNotice(
+        type=kind,  # type: ignore[arg-type]
+        fingerprint=f"{plan.id}:{alert.rule}:{alert.subject}",
+        plan_id=plan.id,
+        plan_name=plan.name,
+        rule=alert.rule,
+        rule_zh=RULE_ZH[alert.rule],
+        subject=alert.subject,
+        subject_name=finding.subject_name,
+        department=finding.department,
+        department_name=plan.department_name(finding.department),
+        severity=alert.severity,
+        severity_zh=SEVERITY_ZH[alert.severity],
+        state="firing" if firing else "resolved",
+        started_at=alert.started_at,
+        at=_at(now_ms),
+        period=finding.period,
+        target=finding.target,
+        actual=finding.actual,
+        deviation=finding.deviation,
+        summary_zh=summary,
+        cause=cause,
+        values={**finding.values, "periods_firing": len(alert.periods), "escalations": alert.escalations},
+    )
+
+
+# --- the rules ----------------------------------------------------------------------------
+
+
+def _findings(
+    state: PlanState, plan: Plan, as_of: date, now_ms: int, subjects: set[str] | None, memo: Memo | None
+) -> list[Finding]:
+    found: list[Finding] = []
+    for indicator in plan.indicators:
+        if subjects is None or indicator.id in subjects:
+            found.append(_indicator_finding(state, indicator, as_of))
+    if subjects is None or any(plan.project(s) for s in subjects):
+        found += [f for f in _project_findings(state, plan, now_ms, memo) if subjects is None or f.subject in subjects]
+    found += [f for f in _stale_findings(state, plan, now_ms) if subjects is None or f.subject in subjects]
+    return found
+
+
+def _clock_findings(state: PlanState, plan: Plan, now_ms: int, memo: Memo | None) -> list[Finding]:
+    """The rules that change as time passes, without any event."""
+    return [*_project_findings(state, plan, now_ms, memo), *_stale_findings(state, plan, now_ms)]
+
+
+def judging_date(state: PlanState, plan: Plan, now_ms: int) -> date:
+    """Projects are judged as of the last day that has ended by the clock, and not past the data:
+    a project planned for June is overdue once June is over, not when June's first report arrives."""
+    yesterday = (_at(now_ms).astimezone(ZoneInfo(plan.timezone)) - timedelta(days=1)).date()
+    return min(data_through(state), yesterday)
+
+
+def _project_findings(state: PlanState, plan: Plan, now_ms: int, memo: Memo | None) -> list[Finding]:
+    day = judging_date(state, plan, now_ms)
+    memo = {} if memo is None else memo
+    if len(memo) > 20_000:  # keys carry the day judged: let old days go
+        memo.clear()
+    views: list[ProjectView] = []
+    found: list[Finding] = []
+    for project in projects_in_plan_order(state):
+        if project.spec is None:
+            continue
+        key = (project.id, project.last_position, day, state.plan_position)
+        if key not in memo:  # a project's view changes only with its events, the day, or the plan
+            view = project_view(project, project.spec, day, plan.year, plan.thresholds)
+            memo[key] = (view, _project_finding(view, day))
+        view, finding = memo[key]  # type: ignore[misc]
+        views.append(view)
+        found.append(finding)
+    return [*found, *_portfolio_findings(state, plan, views, day)]
+
+
+def _finding_for(state: PlanState, plan: Plan, rule: str, subject: str, now_ms: int, memo: Memo | None) -> Finding:
+    """How a subject looks now that its alert no longer fires (for the resolved notice)."""
+    if rule in ("indicator_behind", "relative_target") and (indicator := plan.indicator(subject)):
+        return _indicator_finding(state, indicator, data_through(state))
+    if rule.startswith(("project_", "portfolio_")):
+        found = [f for f in _project_findings(state, plan, now_ms, memo) if f.subject == subject]
+        return next((f for f in found if f.rule == rule), found[0]) if found else _fine(plan, rule, subject)
+    return _fine(plan, rule, subject)
+
+
+def _fine(plan: Plan, rule: str, subject: str) -> Finding:
+    indicator = plan.indicator(subject)
+    name = indicator.name if indicator else subject
+    return Finding(rule, subject, None, name, plan.owner_of(subject) or plan.office, f"{name}数据已报送")
+
+
+def _severity(status: str) -> Severity | None:
+    return "critical" if status == "off_track" else "warning" if status == "at_risk" else None
+
+
+def period_label(period: str) -> str:
+    """How reports name a cumulative period: 1—6月, 一季度, 上半年, 全年."""
+    parsed = Period.parse(period)
+    if parsed.kind == "month":
+        return "1月" if parsed.last_month == 1 else f"1—{parsed.last_month}月"
+    return {3: "一季度", 6: "上半年", 9: "前三季度", 12: "全年"}.get(parsed.last_month, period)
+
+
+def _indicator_finding(state: PlanState, indicator: Indicator, as_of: date) -> Finding:
+    row = evaluate_indicator(state, indicator, as_of)
+    evaluation: Evaluation = row.evaluation
+    relative = isinstance(state.indicator(indicator.id).target_at(as_of) or indicator.target, RelativeTarget)
+    rule = "relative_target" if relative else "indicator_behind"
+    when = period_label(evaluation.period) if evaluation.period else ""
+    summary = f"{indicator.name}{when}完成{evaluation.actual_text}，全年目标{row.target_text}"
+    if evaluation.completion is not None and evaluation.time_progress is not None:
+        summary += (
+            f"，完成全年目标的{fmt.round1(evaluation.completion):f}%，序时进度{fmt.round1(evaluation.time_progress):f}%"
+        )
+    if evaluation.reference_value is not None:
+        summary += f"（对比指标{fmt.percent(evaluation.reference_value)}）"
+    summary += f"，与目标{evaluation.deviation_text}（{row.department_name}）"
+    return Finding(
+        rule=rule,
+        subject=indicator.id,
+        severity=_severity(evaluation.status) if evaluation.status in MISSED else None,
+        subject_name=indicator.name,
+        department=indicator.department,
+        summary_zh=summary,
+        period=evaluation.period,
+        target=row.target_text,
+        actual=evaluation.actual_text,
+        deviation=evaluation.deviation_text,
+        values={
+            "status": evaluation.status,
+            "actual_value": _number(evaluation.actual),
+            "deviation_points": _number(evaluation.deviation),
+            "completion": _number(evaluation.completion),
+            "time_progress": _number(evaluation.time_progress),
+            "reference": evaluation.reference,
+            "reference_value": _number(evaluation.reference_value),
+            "as_of": as_of.isoformat(),
+        },
+    )
+
+
+def _month_judged(day: date) -> str:
+    """The last month that has ended by `day`: the period an alert on projects counts towards."""
+    if day != month_end(day.year, day.month):
+        day = day.replace(day=1) - timedelta(days=1)
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def _project_finding(view: ProjectView, as_of: date) -> Finding:
+    month = _month_judged(as_of)
+    values = {"status": view.status, "stage": view.stage, "as_of": as_of.isoformat()}
+    if view.overdue:
+        severity = _severity(view.status) if view.status in MISSED else None
+        return Finding(
+            "project_not_started",
+            view.id,
+            severity,
+            view.name,
+            view.department,
+            f"{view.name}计划{view.planned_start}开工，截至{as_of.isoformat()}逾期{view.months_overdue}个月未开工",
+            period=month,
+            target=f"{view.planned_start}开工",
+            actual="未开工",
+            deviation=f"逾期{view.months_overdue}个月",
+            values={**values, "months_overdue": view.months_overdue},
+        )
+    rate = fmt.round1(view.investment_rate) if view.investment_rate is not None else None
+    schedule = fmt.round1(view.schedule_progress) if view.schedule_progress is not None else None
+    gap = rate - schedule if rate is not None and schedule is not None else None
+    return Finding(
+        "project_investment_lag",
+        view.id,
+        _severity(view.status) if view.lagging else None,
+        view.name,
+        view.department,
+        f"{view.name}完成投资{fmt.money_wan(view.investment_wan)}，占年度计划的{rate}%，"
+        f"项目序时进度{schedule}%" + (f"，{fmt.points(gap)}" if gap is not None else ""),
+        period=month,
+        target=f"年度计划投资{fmt.money_wan(view.planned_investment_wan)}",
+        actual=f"完成投资{fmt.money_wan(view.investment_wan)}",
+        deviation=fmt.points(gap) if gap is not None else None,
+        values={**values, "investment_rate": _number(rate), "schedule_progress": _number(schedule)},
+    )
+
+
+def _portfolio_findings(state: PlanState, plan: Plan, views: list[ProjectView], as_of: date) -> list[Finding]:
+    rules = plan.thresholds.alerts
+    month = _month_judged(as_of)
+    office, label = plan.office, plan.projects_label
+    due = [v for v in views if _planned_by(v, as_of)]
+    started_due = sum(1 for v in due if v.started_on is not None)
+    ratio = Decimal(started_due) * HUNDRED / len(due) if due else HUNDRED
+    start_severity: Severity | None = (
+        "critical" if ratio < rules.start_rate_off_track else "warning" if ratio < rules.start_rate_at_risk else None
+    )
+    planned = sum((v.planned_investment_wan for v in views), Decimal(0))
+    invested = sum((v.investment_wan for v in views), Decimal(0))
+    rate = invested * HUNDRED / planned if planned else HUNDRED
+    # against the time progress of the latest month investment was reported for
+    reported = [m for p in state.projects.values() if (m := reported_months(p, plan.year, as_of)) is not None]
+    progress = Decimal(max(reported)) * HUNDRED / 12 if reported else Decimal(0)
+    invest_status = "on_track" if rate >= HUNDRED else progress_status(rate, progress, plan.thresholds)
+    return [
+        Finding(
+            "portfolio_start_rate",
+            PORTFOLIO,
+            start_severity,
+            f"{label}开工",
+            office,
+            f"截至{as_of.isoformat()}应开工{label}{len(due)}个，已开工{started_due}个，按计划开工率{fmt.round1(ratio):f}%",
+            period=month,
+            target=f"按计划开工率不低于{rules.start_rate_at_risk}%",
+            actual=f"{fmt.round1(ratio):f}%",
+            deviation=fmt.points(ratio - rules.start_rate_at_risk),
+            values={"due": len(due), "started": started_due, "ratio": _number(fmt.round1(ratio))},
+        ),
+        Finding(
+            "portfolio_investment_rate",
+            PORTFOLIO,
+            _severity(invest_status),
+            f"{label}投资",
+            office,
+            f"{label}完成投资{fmt.money_wan(invested)}，投资完成率{fmt.round1(rate):f}%，"
+            f"序时进度{fmt.round1(progress):f}%",
+            period=month,
+            target=f"序时进度{fmt.round1(progress):f}%",
+            actual=f"{fmt.round1(rate):f}%",
+            deviation=fmt.points(rate - progress),
+            values={"investment_wan": _number(invested), "rate": _number(fmt.round1(rate))},
+        ),
+    ]
+
+
+def _planned_by(view: ProjectView, as_of: date) -> bool:
+    planned = Period.parse(view.planned_start)
+    return planned.end <= as_of
+
+
+# --- overdue data -----------------------------------------------------------------------------
+
+_FIRST_MONTHS = {"monthly": range(1, 13), "quarterly": range(3, 13, 3), "annual": range(12, 13)}
+
+
+@lru_cache(maxsize=4096)
+def _deadline(year: int, month: int, timezone: str, stale_after_days: int) -> int:
+    """When the value for the period ending in `month` is overdue: its end + N days, at midnight
+    in the plan's time zone (ms)."""
+    day = month_end(year, month) + timedelta(days=stale_after_days + 1)
+    return int(datetime.combine(day, time(), tzinfo=ZoneInfo(timezone)).timestamp() * 1000)
+
+
+@lru_cache(maxsize=64)
+def _deadlines(year: int, timezone: str, stale_after_days: int) -> list[int]:
+    """When clock rules must be judged again: each period's overdue-data deadline, and the start of
+    every month of the plan year and the next (projects become overdue when a month ends)."""
+    zone = ZoneInfo(timezone)
+    month_starts = {int(datetime(year + (m // 12), m % 12 + 1, 1, tzinfo=zone).timestamp() * 1000) for m in range(13)}
+    stale = {_deadline(year, m, timezone, stale_after_days) for months in _FIRST_MONTHS.values() for m in months}
+    return sorted(month_starts | stale)
+
+
+def _stale_findings(state: PlanState, plan: Plan, now_ms: int) -> list[Finding]:
+    found = []
+    for indicator in plan.indicators:
+        days = plan.thresholds.alerts.stale_after_days
+        months = [
+            m for m in _FIRST_MONTHS[indicator.frequency] if _deadline(plan.year, m, plan.timezone, days) <= now_ms
+        ]
+        if not months:
+            continue
+        month = months[-1]  # the latest period that should be in by now
+        due_end = month_end(plan.year, month)
+        observations = state.indicator(indicator.id).observations
+        if any(Period.parse(p).year == plan.year and Period.parse(p).end >= due_end for p in observations):
+            continue
+        period = _period_text(indicator.frequency, plan.year, month)
+        deadline = _at(_deadline(plan.year, month, plan.timezone, days)).astimezone(ZoneInfo(plan.timezone)).date()
+        found.append(
+            Finding(
+                "data_stale",
+                indicator.id,
+                "warning",
+                indicator.name,
+                indicator.department,
+                f"{indicator.name}{period}数据逾期未报送（应于{deadline.isoformat()}前报送，"
+                f"{plan.department_name(indicator.department)}）",
+                period=period,
+                target=f"{period}数据",
+                actual="未报送",
+                deviation=f"逾期（截止{deadline.isoformat()}）",
+                values={"due": deadline.isoformat(), "frequency": indicator.frequency},
+            )
+        )
+    return found
+
+
+def _period_text(frequency: str, year: int, month: int) -> str:
+    if frequency == "monthly":
+        return f"{year:04d}-{month:02d}"
+    if frequency == "quarterly":
+        return f"{year:04d}-Q{month // 3}"
+    return f"{year:04d}"
+
+
+def _number(value: Decimal | None) -> float | int | None:
+    if value is None:
+        return None
+    return int(value) if value == value.to_integral_value() else float(value)
