@@ -65,6 +65,48 @@ class Keyspace:
         """Stream of refused inbox messages, with the reason and the original fields (token redacted)."""
         return f"{self.prefix}:inbox:rejects"
 
+    # --- notifications (services/notifier.py): one hash tag per subscription ------------------
+
+    @property
+    def subscriptions(self) -> str:
+        """Hash subscription id → subscription (channel, filters, secret)."""
+        return f"{self.prefix}:subscriptions"
+
+    def _sub(self, subscription_id: str) -> str:
+        return f"{self.prefix}:{{sub:{subscription_id}}}"
+
+    def sub_queue(self, subscription_id: str) -> str:
+        """Stream: notices waiting to be delivered to this subscriber (its outbox)."""
+        return f"{self._sub(subscription_id)}:queue"
+
+    def sub_seen(self, subscription_id: str) -> str:
+        """Hash notice id → 1: every notice ever queued for the subscriber (fan-out dedup)."""
+        return f"{self._sub(subscription_id)}:seen"
+
+    def sub_sent(self, subscription_id: str) -> str:
+        """Hash notice id → delivery record: what was delivered (so a restart re-sends nothing)."""
+        return f"{self._sub(subscription_id)}:sent"
+
+    def sub_dead(self, subscription_id: str) -> str:
+        """Stream: deliveries given up after repeated failures, with the error."""
+        return f"{self._sub(subscription_id)}:dead"
+
+    def sub_state(self, subscription_id: str) -> str:
+        """Hash: failures so far, when to try next, and the delivery in flight."""
+        return f"{self._sub(subscription_id)}:state"
+
+    def sub_rate(self, subscription_id: str) -> str:
+        """Sorted set of the last minute's sends (ms), for the robots' rate limit."""
+        return f"{self._sub(subscription_id)}:rate"
+
+    def sub_lease(self, subscription_id: str) -> str:
+        """Which notifier delivers for this subscription."""
+        return f"{self._sub(subscription_id)}:lease"
+
+    def sub_stream(self, subscription_id: str) -> str:
+        """For `stream` subscriptions: the stream in-house systems read the notices from."""
+        return f"{self.prefix}:notices:{subscription_id}"
+
     # --- projection read models (projections/runner.py) ------------------------------------
 
     def lease(self, plan_id: str) -> str:

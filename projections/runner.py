@@ -388,19 +388,20 @@ async def read_fields(redis: Redis, keys: Keyspace, plan_id: str, *fields: str) 
 
 
 class Lease:
-    """A plan's projection lease: one holder at a time, with an expiry it renews."""
+    """A lease on a key: one holder at a time, with an expiry the holder keeps renewing (a plan's
+    projection, a subscription's delivery)."""
 
-    def __init__(self, redis: Redis, keys: Keyspace, owner: str, ttl_ms: int) -> None:
-        self.redis, self.keys, self.owner, self.ttl_ms = redis, keys, owner, ttl_ms
+    def __init__(self, redis: Redis, owner: str, ttl_ms: int) -> None:
+        self.redis, self.owner, self.ttl_ms = redis, owner, ttl_ms
         self._take = redis.register_script(_LEASE)
         self._release = redis.register_script(_RELEASE)
 
-    async def hold(self, plan_id: str) -> bool:
-        """Take the plan's lease if free, renew it if ours. False if another worker holds it."""
-        return bool(await self._take(keys=[self.keys.lease(plan_id)], args=[self.owner, self.ttl_ms]))
+    async def hold(self, key: str) -> bool:
+        """Take the lease if free, renew it if ours. False if another holder has it."""
+        return bool(await self._take(keys=[key], args=[self.owner, self.ttl_ms]))
 
-    async def release(self, plan_id: str) -> None:
-        await self._release(keys=[self.keys.lease(plan_id)], args=[self.owner])
+    async def release(self, key: str) -> None:
+        await self._release(keys=[key], args=[self.owner])
 
 
 # --- rebuild -----------------------------------------------------------------------------------

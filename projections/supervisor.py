@@ -38,7 +38,7 @@ class ProjectionSupervisor:
         max_attempts: int = 3,
     ) -> None:
         self.redis, self.keys, self.worker_id = redis, keys, worker_id
-        self.lease = Lease(redis, keys, worker_id, lease_ttl_ms)
+        self.lease = Lease(redis, worker_id, lease_ttl_ms)
         self.lease_ttl_ms, self.tick, self.block_ms, self.max_attempts = lease_ttl_ms, tick, block_ms, max_attempts
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.store = EventStore(redis, keys)
@@ -68,14 +68,14 @@ class ProjectionSupervisor:
         share = math.ceil(len(plans) / live)
         for plan_id in list(self.tasks):  # renew ours; drop plans whose task ended or lease went
             task = self.tasks[plan_id]
-            if task.done() or not await self.lease.hold(plan_id):
+            if task.done() or not await self.lease.hold(self.keys.lease(plan_id)):
                 await self._drop(plan_id)
         if len(self.tasks) > share:  # hand one back per tick so a newcomer gets its share
             await self._drop(max(self.tasks), release=True)
         for plan_id in plans:
             if len(self.tasks) >= share:
                 break
-            if plan_id not in self.tasks and await self.lease.hold(plan_id):
+            if plan_id not in self.tasks and await self.lease.hold(self.keys.lease(plan_id)):
                 self.tasks[plan_id] = asyncio.create_task(self._project(plan_id), name=f"project:{plan_id}")
                 log.info("worker %s projects %s", self.worker_id, plan_id)
 
@@ -86,7 +86,7 @@ class ProjectionSupervisor:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         if release:
-            await self.lease.release(plan_id)
+            await self.lease.release(self.keys.lease(plan_id))
         log.info("worker %s no longer projects %s", self.worker_id, plan_id)
 
     async def _project(self, plan_id: str) -> None:

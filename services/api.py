@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, File, Header, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field, ValidationError
 from redis.asyncio import Redis
 
@@ -412,12 +412,117 @@ def _routes(app: FastAPI) -> None:
             raise NotFound(f"no token {token_id!r}", "令牌不存在")
         return {"revoked": token_id}
 
+    @app.post("/v1/subscriptions", tags=["alerts"], status_code=201)
+    async def subscribe(request: Request, svc: ServicesDep, who: AdminDep) -> dict[str, Any]:
+        """Subscribe a channel to alert notices (admin). A url on a loopback, private or
+        link-local address is refused unless `allow_private` is set."""
+        from services.channels import UnsafeTarget
+        from services.subscriptions import SubscriptionRequest, SubscriptionStore
+
+        try:
+            wanted = SubscriptionRequest.model_validate(await _read_json(request))
+        except ValidationError as exc:
+            raise Invalid("the subscription is not valid", "订阅内容有误", field_errors(exc)) from None
+        try:
+            created = await SubscriptionStore(svc.redis, svc.keys).create(wanted)
+        except UnsafeTarget as exc:
+            raise Invalid(str(exc), "不允许向内网或本机地址推送", [FieldError("url", str(exc), "地址不安全")]) from None
+        return created.public()
+
+    @app.get("/v1/subscriptions", tags=["alerts"])
+    async def list_subscriptions(svc: ServicesDep, who: AdminDep) -> list[dict[str, Any]]:
+        """Every subscription (secrets never shown) with its queued, sent and dead-letter counts."""
+        from services.subscriptions import SubscriptionStore
+
+        store = SubscriptionStore(svc.redis, svc.keys)
+        return [{**s.public(), **await store.counts(s.id)} for s in await store.all()]
+
+    @app.delete("/v1/subscriptions/{subscription_id}", tags=["alerts"])
+    async def unsubscribe(subscription_id: str, svc: ServicesDep, who: AdminDep) -> dict[str, str]:
+        """Stop telling a subscriber."""
+        from services.subscriptions import SubscriptionStore
+
+        if not await SubscriptionStore(svc.redis, svc.keys).delete(subscription_id):
+            raise NotFound(f"no subscription {subscription_id!r}", "订阅不存在")
+        return {"deleted": subscription_id}
+
+    @app.get("/v1/plans/{plan}/alerts", tags=["alerts"])
+    async def alerts(
+        plan: str,
+        svc: ServicesDep,
+        who: CallerDep,
+        found: PlanDep,
+        state: Annotated[
+            Literal["firing", "resolved", "all"], Query(description="firing: now; resolved / all: from the history")
+        ] = "firing",
+        limit: Annotated[int, Query(ge=1, le=5000, description="history entries to look back over")] = 500,
+    ) -> list[dict[str, Any]]:
+        """Alerts of a plan: the firing ones (latest notice each), or the latest state of every
+        alert in the recent history."""
+        if state == "firing":
+            [firing] = await read_fields(svc.redis, svc.keys, plan, "alerts") or [None]
+            return json.loads(firing) if firing else []
+        latest: dict[str, dict[str, Any]] = {}
+        for notice in await _alert_history(svc, plan, limit):
+            latest[notice["fingerprint"]] = notice
+        return [n for n in latest.values() if state == "all" or n["state"] == "resolved"]
+
+    @app.get("/v1/plans/{plan}/alerts/history", tags=["alerts"])
+    async def alert_history(
+        plan: str,
+        svc: ServicesDep,
+        who: CallerDep,
+        found: PlanDep,
+        limit: Annotated[int, Query(ge=1, le=5000)] = 100,
+    ) -> list[dict[str, Any]]:
+        """Every raised, escalated and resolved notice, newest last."""
+        return await _alert_history(svc, plan, limit)
+
+    @app.get("/v1/plans/{plan}/alerts/stream", tags=["alerts"])
+    async def alert_stream(
+        plan: str,
+        request: Request,
+        svc: ServicesDep,
+        found: PlanDep,
+        token: Annotated[str | None, Query(description="for EventSource, which cannot send headers")] = None,
+        authorization: Annotated[str | None, Header()] = None,
+        last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    ) -> StreamingResponse:
+        """Server-Sent Events: every alert notice of the plan as it happens (`id` is its stream
+        position; reconnect with Last-Event-ID to get what was missed)."""
+        await caller(svc, authorization or (f"Bearer {token}" if token else None))
+        outbox = svc.keys.outbox(plan)
+        start = last_event_id or (await svc.store.redis.xrevrange(outbox, count=1) or [("0-0", {})])[0][0]
+
+        async def events() -> AsyncIterator[bytes]:
+            position = start
+            yield b": planwatch alert stream\n\n"
+            while not await request.is_disconnected():
+                reply = await svc.redis.xread({outbox: position}, count=100, block=15_000)
+                if not reply:
+                    yield b": keep-alive\n\n"
+                    continue
+                for position, fields in reply[0][1]:
+                    yield f"id: {position}\nevent: {fields['type']}\ndata: {fields['notice']}\n\n".encode()
+
+        return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
     @app.get("/asyncapi.json", tags=["docs"])
     async def asyncapi() -> dict[str, Any]:
         """AsyncAPI 3.0 document of the departments' inbox stream."""
         from services.inbox import asyncapi_document
 
         return asyncapi_document()
+
+
+async def _alert_history(svc: Ingest, plan: str, limit: int) -> list[dict[str, Any]]:
+    from projections.runner import current_generation
+
+    generation = await current_generation(svc.redis, svc.keys, plan)
+    if not generation:
+        return []
+    entries = await svc.redis.xrevrange(svc.keys.rm_alerts(plan, generation), count=limit)
+    return [json.loads(fields["notice"]) for _, fields in reversed(entries)]
 
 
 def _document_event_bodies(app: FastAPI) -> None:

@@ -119,17 +119,27 @@ def worker(
     lease_ttl: Annotated[float, typer.Option(help="seconds a plan's lease lasts without renewal")] = 5.0,
     worker_id: Annotated[str | None, typer.Option(help="this worker's id (default: host-pid-random)")] = None,
     reclaim_idle: Annotated[
-        float, typer.Option(help="seconds an inbox message may stay unacknowledged before it is reclaimed")
+        float, typer.Option(help="seconds an inbox message or notice may stay unacknowledged before it is reclaimed")
     ] = 30.0,
+    notify: Annotated[bool, typer.Option(help="also deliver alert notices to subscribers")] = True,
+    retry_base: Annotated[float, typer.Option(help="seconds before the first retry of a failed delivery")] = 2.0,
+    link: Annotated[str | None, typer.Option(help="base URL of the API, for links in messages")] = None,
 ) -> None:
-    """Run a worker: keeps every plan's read models current and consumes the departments' inbox
-    stream (several may run)."""
+    """Run a worker: keeps every plan's read models current, consumes the departments' inbox
+    stream, and delivers alert notices to subscribers (several may run)."""
     import logging
 
     from services.worker import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app_ = create_app(worker_id=worker_id, lease_ttl_ms=int(lease_ttl * 1000), reclaim_idle_ms=int(reclaim_idle * 1000))
+    app_ = create_app(
+        worker_id=worker_id,
+        lease_ttl_ms=int(lease_ttl * 1000),
+        reclaim_idle_ms=int(reclaim_idle * 1000),
+        notify=notify,
+        retry_base_s=retry_base,
+        link=link,
+    )
     asyncio.run(app_.run())
 
 
@@ -370,6 +380,148 @@ def plan_publish(file: Annotated[Path, typer.Argument(help="the plan file to pub
         console.print(f"published {plan.id} as version {published.version} at {published.position}", markup=False)
     else:
         console.print(f"{plan.id}: this plan is already the current one (at {published.position}); nothing stored")
+
+
+@app.command()
+def subscribe(
+    name: Annotated[str, typer.Option(help="who is told, e.g. 区发展改革委值班群")],
+    channel: Annotated[str, typer.Option(help="webhook, wecom, dingtalk, feishu or stream")],
+    url: Annotated[str | None, typer.Option(help="webhook or robot address (not for stream)")] = None,
+    secret: Annotated[str | None, typer.Option(help="signing secret (webhook, DingTalk SEC…, Feishu)")] = None,
+    plan: Annotated[list[str] | None, typer.Option(help="only these plans (repeatable)")] = None,
+    department: Annotated[list[str] | None, typer.Option(help="only these departments (repeatable)")] = None,
+    subject: Annotated[list[str] | None, typer.Option(help="only these indicators / projects (repeatable)")] = None,
+    rule: Annotated[list[str] | None, typer.Option(help="only these rules (repeatable)")] = None,
+    min_severity: Annotated[str, typer.Option(help="warning, critical or emergency")] = "warning",
+    resolved: Annotated[bool, typer.Option(help="also tell when an alert is resolved")] = True,
+    rollups: Annotated[bool, typer.Option(help="also tell when a monthly rollup is published")] = False,
+    allow_private: Annotated[
+        bool, typer.Option(help="allow a loopback/private/link-local url (refused otherwise)")
+    ] = False,
+) -> None:
+    """Subscribe a channel to alert notices."""
+    from pydantic import ValidationError
+
+    from events.errors import field_errors
+    from services.channels import UnsafeTarget
+    from services.subscriptions import SubscriptionRequest, SubscriptionStore
+
+    try:
+        request = SubscriptionRequest.model_validate(
+            {
+                "name": name,
+                "channel": channel,
+                "url": url,
+                "secret": secret,
+                "allow_private": allow_private,
+                "filters": {
+                    "plans": plan or [],
+                    "departments": department or [],
+                    "subjects": subject or [],
+                    "rules": rule or [],
+                    "min_severity": min_severity,
+                    "resolved": resolved,
+                    "rollups": rollups,
+                },
+            }
+        )
+    except ValidationError as exc:
+        raise fail("\n".join(str(e) for e in field_errors(exc))) from None
+
+    async def main():
+        redis = connect()
+        try:
+            return await SubscriptionStore(redis, Keyspace.from_env()).create(request)
+        finally:
+            await redis.aclose()
+
+    try:
+        created = run(main)
+    except UnsafeTarget as exc:
+        raise fail(str(exc)) from None
+    console.print(f"subscribed {created.id}: {created.name} ({created.channel})", markup=False)
+    if created.channel == "stream":
+        console.print(f"notices go to the stream {Keyspace.from_env().sub_stream(created.id)}", markup=False)
+
+
+@app.command()
+def subscriptions() -> None:
+    """List subscriptions with what is queued, sent and given up (dead letters)."""
+    from rich.table import Table
+
+    from services.subscriptions import SubscriptionStore
+
+    async def main():
+        redis = connect()
+        try:
+            store = SubscriptionStore(redis, Keyspace.from_env())
+            return [(s, await store.counts(s.id)) for s in await store.all()]
+        finally:
+            await redis.aclose()
+
+    table_ = Table(title="subscriptions")
+    for column in ("id", "name", "channel", "filters", "queued", "sent", "dead"):
+        table_.add_column(column)
+    for sub, counts in run(main):
+        filters = sub.filters.model_dump(exclude_defaults=True) or "all"
+        table_.add_row(
+            sub.id, sub.name, sub.channel, str(filters), *(str(counts[k]) for k in ("queued", "sent", "dead"))
+        )
+    console.print(table_)
+
+
+@app.command()
+def unsubscribe(subscription_id: Annotated[str, typer.Argument(help="the subscription's id")]) -> None:
+    """Stop telling a subscriber."""
+    from services.subscriptions import SubscriptionStore
+
+    async def main():
+        redis = connect()
+        try:
+            return await SubscriptionStore(redis, Keyspace.from_env()).delete(subscription_id)
+        finally:
+            await redis.aclose()
+
+    if not run(main):
+        raise fail(f"no subscription {subscription_id!r}")
+    console.print(f"unsubscribed {subscription_id}")
+
+
+@app.command()
+def alerts(
+    plan: Annotated[str, typer.Option("--plan", help="plan id")],
+    history: Annotated[bool, typer.Option(help="every raised/escalated/resolved notice instead")] = False,
+    limit: Annotated[int, typer.Option(help="history entries")] = 50,
+) -> None:
+    """A plan's firing alerts (or their history), in Chinese, most severe first."""
+    import json
+
+    from events.alerts import severity_rank
+    from projections.runner import current_generation, read_fields
+
+    async def main():
+        redis = connect()
+        keys = Keyspace.from_env()
+        try:
+            if history:
+                generation = await current_generation(redis, keys, plan)
+                entries = await redis.xrevrange(keys.rm_alerts(plan, generation), count=limit) if generation else []
+                return [json.loads(f["notice"]) for _, f in reversed(entries)]
+            [firing] = await read_fields(redis, keys, plan, "alerts") or [None]
+            return json.loads(firing) if firing else None
+        finally:
+            await redis.aclose()
+
+    notices = run(main)
+    if notices is None:
+        raise fail(f"plan {plan!r} has no read model yet: is a worker running? (planwatch worker)")
+    if not history:
+        notices.sort(key=lambda n: (-severity_rank(n["severity"]), n["rule"], n["subject"]))
+    for n in notices:
+        when = n["at"][:16].replace("T", " ")
+        typer.echo(f"{when} {n['type']:<16} 【{n['severity_zh']}】{n['summary_zh']}")
+    if not notices:
+        typer.echo("没有正在生效的预警。" if not history else "暂无预警记录。")
 
 
 @token_app.command("create")

@@ -4,7 +4,8 @@ Projection does not use a consumer group: each plan is folded in log order by th
 holding its lease, and the checkpoint is committed with the read model in one Lua call, which
 gives exactly-once effect without a pending-entries list (and sidesteps FastStream's "a failed
 message is never redelivered" behaviour). The FastStream app hosts the supervisor in its
-lifecycle, and its broker runs the departments' inbox consumer group (services/inbox.py).
+lifecycle, its broker runs the departments' inbox consumer group (services/inbox.py), and
+it runs the notifier that delivers alert notices to subscribers (services/notifier.py).
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ import os
 import socket
 import uuid
 
+import httpx
 from faststream import FastStream
 from faststream.redis import RedisBroker
 
 from events.keys import Keyspace
 from projections.supervisor import ProjectionSupervisor
 from services.inbox import Inbox
+from services.notifier import Notifier
 from services.redis_server import connect, redis_url
 
 log = logging.getLogger("planwatch.worker")
@@ -36,6 +39,9 @@ def create_app(
     worker_id: str | None = None,
     lease_ttl_ms: int = 5000,
     reclaim_idle_ms: int = 30_000,
+    notify: bool = True,
+    retry_base_s: float = 2.0,
+    link: str | None = None,
 ) -> FastStream:
     url = url or redis_url()
     keys = keys or Keyspace.from_env()
@@ -63,14 +69,31 @@ def create_app(
             tick=lease_ttl_ms / 5000,
         )
         running["task"] = asyncio.create_task(supervisor.run(), name="supervisor")
+        if notify:
+            http = httpx.AsyncClient(timeout=10)
+            notifier = Notifier(
+                redis,  # type: ignore[arg-type]
+                keys,
+                worker_id,
+                http,
+                backoff_s=retry_base_s,
+                claim_idle_ms=reclaim_idle_ms,
+                link=link,
+            )
+            running["http"] = http
+            running["notifier"] = asyncio.create_task(notifier.run(), name="notifier")
         log.info("worker %s started (lease %d ms, keys %s:*)", worker_id, lease_ttl_ms, keys.prefix)
 
     @app.on_shutdown
     async def stop_projection() -> None:
-        task = running.get("task")
-        if isinstance(task, asyncio.Task):
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        for name in ("notifier", "task"):
+            task = running.get(name)
+            if isinstance(task, asyncio.Task):
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        http = running.get("http")
+        if isinstance(http, httpx.AsyncClient):
+            await http.aclose()
         redis = running.get("redis")
         if redis is not None:
             await redis.aclose()  # type: ignore[attr-defined]

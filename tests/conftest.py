@@ -37,19 +37,19 @@ def keys(redis_url: str) -> Iterator[Keyspace]:
     (the test, a CLI subprocess, a worker process)."""
     keyspace = Keyspace(prefix=f"t{uuid.uuid4().hex[:12]}")
     yield keyspace
-    client = SyncRedis.from_url(redis_url)
+    sync = SyncRedis.from_url(redis_url)
     try:
-        for key in client.scan_iter(match=f"{keyspace.prefix}:*", count=1000):
-            client.unlink(key)
+        for key in sync.scan_iter(match=f"{keyspace.prefix}:*", count=1000):
+            sync.unlink(key)
     finally:
-        client.close()
+        sync.close()
 
 
 @pytest.fixture
 async def redis(redis_url: str, keys: Keyspace) -> AsyncIterator[Redis]:
-    client = connect(redis_url)
-    yield client
-    await client.aclose()
+    connection = connect(redis_url)
+    yield connection
+    await connection.aclose()
 
 
 @pytest.fixture
@@ -79,3 +79,7 @@ async def eventually(check, timeout: float = 10.0, interval: float = 0.05):
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         await asyncio.sleep(interval)
+
+
+# real local HTTP receivers for the alert channels (tests/receivers.py)
+from tests.receivers import client, receiver  # noqa: E402, F401

@@ -210,7 +210,7 @@ def test_the_history_does_not_depend_on_when_the_reader_pauses(script) -> None:
 
 
 async def live(redis: Redis, keys: Keyspace, plan_id: str) -> Projector:
-    assert await Lease(redis, keys, "w", 60_000).hold(plan_id)
+    assert await Lease(redis, "w", 60_000).hold(keys.lease(plan_id))
     projector = Projector(redis, keys, plan_id, owner="w")
     await projector.load()
     return projector

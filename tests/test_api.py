@@ -253,7 +253,7 @@ async def test_docs_describe_the_api_and_the_inbox(client) -> None:
 
 
 async def project(redis: Redis, keys: Keyspace, plan_id: str) -> None:
-    assert await Lease(redis, keys, "w", 60_000).hold(plan_id)
+    assert await Lease(redis, "w", 60_000).hold(keys.lease(plan_id))
     projector = Projector(redis, keys, plan_id, owner="w")
     await projector.load()
     while await projector.step():

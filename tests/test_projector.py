@@ -40,7 +40,7 @@ PLAN = "test-2025"
 
 
 async def live_projector(redis: Redis, keys: Keyspace, plan_id: str = PLAN, owner: str = "w1", **kw) -> Projector:
-    assert await Lease(redis, keys, owner, 60_000).hold(plan_id)
+    assert await Lease(redis, owner, 60_000).hold(keys.lease(plan_id))
     projector = Projector(redis, keys, plan_id, owner=owner, retry_delay=0.01, **kw)
     await projector.load()
     return projector

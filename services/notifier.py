@@ -1,0 +1,255 @@
+"""Telling subscribers: from the plans' outboxes to each subscriber's channel, at least once.
+
+1. Fan-out. A consumer group `notifier` reads every plan's outbox (alert notices written by the
+   live projection). Each notice is queued for every subscription that wants it — once: the
+   queueing script remembers the notice id per subscriber — and only then acknowledged, so a
+   crash re-reads it and queues nothing twice. Pending entries of a dead notifier are claimed.
+2. Delivery. Per subscription (one notifier at a time, by lease) the queue is sent in order:
+   - a burst is folded into one summary message when it would not fit the channel's rate
+     (robots: 20 a minute) or is more than a few notices;
+   - the delivery is written down as "in flight" *before* it is sent, and recorded as sent
+     *after*; a notifier killed in between sends the same delivery again on restart, with the
+     same idempotency key — at most one duplicate, never a loss;
+   - failures are retried with exponential backoff and full jitter; after `max_attempts` (or at
+     once for a non-retryable answer) the delivery goes to the subscription's dead letters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import random
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import httpx
+from redis.asyncio import Redis
+from redis.exceptions import RedisError, ResponseError
+
+from events.alerts import AlertNotice, severity_rank
+from events.keys import Keyspace
+from events.store import EventStore
+from projections.runner import Lease
+from services.channels import ChannelConfig, SendResult, UnsafeTarget, build_request, check_target_async, send
+from services.subscriptions import Subscription, SubscriptionStore
+
+log = logging.getLogger("planwatch.notifier")
+
+GROUP = "notifier"
+FOLD_OVER = 3  # more notices than this at once become one summary message
+SUMMARY_LISTS = 20  # a summary names the most important notices, counts the rest
+
+_QUEUE = """
+-- KEYS: seen hash, queue stream   ARGV: notice id, notice json
+if redis.call('HSETNX', KEYS[1], ARGV[1], 1) == 0 then return 0 end
+redis.call('XADD', KEYS[2], '*', 'id', ARGV[1], 'notice', ARGV[2])
+return 1
+"""
+
+
+class Notifier:
+    def __init__(
+        self,
+        redis: Redis,
+        keys: Keyspace,
+        worker_id: str,
+        http: httpx.AsyncClient,
+        *,
+        max_attempts: int = 5,
+        backoff_s: float = 2.0,
+        backoff_cap_s: float = 300.0,
+        lease_ttl_ms: int = 10_000,
+        claim_idle_ms: int = 30_000,
+        link: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.redis, self.keys, self.worker_id, self.http = redis, keys, worker_id, http
+        self.max_attempts, self.backoff_s, self.backoff_cap_s = max_attempts, backoff_s, backoff_cap_s
+        self.claim_idle_ms, self.link, self.clock = claim_idle_ms, link, clock
+        self.subscriptions = SubscriptionStore(redis, keys)
+        self.lease = Lease(redis, worker_id, lease_ttl_ms)
+        self.store = EventStore(redis, keys)
+        self._queue = redis.register_script(_QUEUE)
+        self._groups: set[str] = set()
+
+    # --- 1. fan-out --------------------------------------------------------------------------
+
+    async def fan_out(self, block_ms: int = 1000) -> int:
+        """Queue new outbox notices for the subscriptions that want them; returns how many read."""
+        outboxes = [self.keys.outbox(p) for p in await self.store.plans()]
+        if not outboxes:
+            await asyncio.sleep(block_ms / 1000)
+            return 0
+        for outbox in outboxes:
+            if outbox not in self._groups:
+                try:
+                    await self.redis.xgroup_create(outbox, GROUP, id="0", mkstream=True)
+                except ResponseError as exc:
+                    if "BUSYGROUP" not in str(exc):
+                        raise
+                self._groups.add(outbox)
+        entries: list[tuple[str, str, dict[str, str]]] = []
+        for outbox in outboxes:  # a dead notifier's unacknowledged notices come back to us
+            claimed = await self.redis.xautoclaim(outbox, GROUP, self.worker_id, self.claim_idle_ms, count=100)
+            # [cursor, entries] on Redis 6.2, [cursor, entries, deleted ids] on 7
+            entries += [(outbox, entry_id, fields) for entry_id, fields in claimed[1]]
+        reply = await self.redis.xreadgroup(
+            GROUP, self.worker_id, {o: ">" for o in outboxes}, count=200, block=None if entries else block_ms
+        )
+        for outbox, items in reply or []:
+            entries += [(outbox, entry_id, fields) for entry_id, fields in items]
+        if not entries:
+            return 0
+        subscriptions = await self.subscriptions.all()
+        for outbox, entry_id, fields in entries:
+            notice = AlertNotice.model_validate_json(fields["notice"])
+            for subscription in subscriptions:
+                if subscription.wants(notice):
+                    await self._queue(
+                        keys=[self.keys.sub_seen(subscription.id), self.keys.sub_queue(subscription.id)],
+                        args=[notice.notice_id, fields["notice"]],
+                    )
+            await self.redis.xack(outbox, GROUP, entry_id)
+        return len(entries)
+
+    # --- 2. delivery -------------------------------------------------------------------------
+
+    async def deliver_all(self) -> int:
+        """One round over every subscription this notifier holds the lease of."""
+        delivered = 0
+        for subscription in await self.subscriptions.all():
+            if await self.lease.hold(self.keys.sub_lease(subscription.id)):
+                delivered += await self.deliver(subscription)
+        return delivered
+
+    async def deliver(self, subscription: Subscription) -> int:
+        """Send what is queued for one subscription, as its rate and backoff allow. Returns the
+        number of notices delivered (or given up) in this round."""
+        keys, sid = self.keys, subscription.id
+        state = await self.redis.hgetall(keys.sub_state(sid))
+        now_ms = int(self.clock() * 1000)
+        if int(state.get("next_attempt_ms", 0)) > now_ms:
+            return 0
+        inflight = json.loads(state["inflight"]) if "inflight" in state else None
+        if inflight is None:
+            entries = await self.redis.xrange(keys.sub_queue(sid), count=500)
+            if not entries:
+                return 0
+            sent = await self.redis.hmget(keys.sub_sent(sid), [f["id"] for _, f in entries])
+            done = [entry_id for (entry_id, _), was in zip(entries, sent, strict=True) if was]
+            if done:  # delivered before a crash, recorded, but not yet removed from the queue
+                await self.redis.xdel(keys.sub_queue(sid), *done)
+                entries = [e for e in entries if e[0] not in done]
+            if not entries:
+                return len(done)
+            budget = subscription.rate - await self._sent_last_minute(sid, now_ms)
+            if budget <= 0:
+                return 0
+            fold = len(entries) > FOLD_OVER or len(entries) > budget
+            chosen = entries if fold else entries[:1]
+            ids = [f["id"] for _, f in chosen]
+            delivery_id = ids[0] if not fold else "summary:" + hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
+            inflight = {"delivery_id": delivery_id, "entries": [e for e, _ in chosen], "ids": ids, "fold": fold}
+            # written down before sending: a crash after the send repeats this very delivery
+            await self.redis.hset(keys.sub_state(sid), "inflight", json.dumps(inflight))
+        notices = await self._notices(sid, inflight["entries"])
+        result = await self._send(subscription, notices, inflight)
+        return await self._settle(subscription, inflight, result, state, now_ms)
+
+    async def _notices(self, sid: str, entry_ids: list[str]) -> list[AlertNotice]:
+        """The queued notices of a delivery (its entries are a contiguous run of the queue)."""
+        if not entry_ids:
+            return []
+        wanted = set(entry_ids)
+        found = await self.redis.xrange(self.keys.sub_queue(sid), min=entry_ids[0], max=entry_ids[-1])
+        return [AlertNotice.model_validate_json(f["notice"]) for entry_id, f in found if entry_id in wanted]
+
+    async def _send(self, subscription: Subscription, notices: list[AlertNotice], inflight: dict) -> SendResult:
+        if not notices:  # the queue lost them (unsubscribed and resubscribed): nothing to send
+            return SendResult(ok=True, status=None, error=None, retry=False)
+        listed = (
+            sorted(notices, key=lambda n: -severity_rank(n.severity))[:SUMMARY_LISTS] if inflight["fold"] else notices
+        )
+        if subscription.channel == "stream":
+            await self.redis.xadd(
+                self.keys.sub_stream(subscription.id),
+                {
+                    "delivery_id": inflight["delivery_id"],
+                    "notices": json.dumps([n.model_dump(mode="json") for n in notices], ensure_ascii=False),
+                },
+                maxlen=100_000,
+                approximate=True,
+            )
+            return SendResult(ok=True, status=None, error=None, retry=False)
+        assert subscription.url is not None
+        if not subscription.allow_private:
+            try:  # checked again at each send: a name may resolve elsewhere now (DNS rebinding)
+                await check_target_async(subscription.url)
+            except UnsafeTarget as exc:
+                return SendResult(ok=False, status=None, error=str(exc), retry=False)
+        request = build_request(
+            ChannelConfig(kind=subscription.channel, url=subscription.url, secret=subscription.secret),
+            listed,
+            delivery_id=inflight["delivery_id"],
+            now=datetime.now(UTC),
+            summary_of=len(notices) if inflight["fold"] else None,
+            link=self.link,
+        )
+        return await send(self.http, request)
+
+    async def _settle(
+        self, subscription: Subscription, inflight: dict, result: SendResult, state: dict[str, str], now_ms: int
+    ) -> int:
+        keys, sid = self.keys, subscription.id
+        if result.ok:
+            record = json.dumps({"delivery_id": inflight["delivery_id"], "at": now_ms, "status": result.status})
+            await self.redis.hset(keys.sub_sent(sid), mapping={notice_id: record for notice_id in inflight["ids"]})
+            await self.redis.zadd(keys.sub_rate(sid), {inflight["delivery_id"]: now_ms})
+            await self._finish(sid, inflight)
+            return len(inflight["ids"])
+        failures = int(state.get("failures", 0)) + 1
+        log.warning(
+            "subscription %s: delivery %s failed (%d): %s", sid, inflight["delivery_id"], failures, result.error
+        )
+        if not result.retry or failures >= self.max_attempts:
+            notices = await self._notices(sid, inflight["entries"])
+            await self.redis.xadd(
+                keys.sub_dead(sid),
+                {
+                    "delivery_id": inflight["delivery_id"],
+                    "error": result.error or f"HTTP {result.status}",
+                    "attempts": failures,
+                    "notices": json.dumps([n.model_dump(mode="json") for n in notices], ensure_ascii=False),
+                },
+            )
+            await self._finish(sid, inflight)
+            return len(inflight["ids"])
+        # exponential backoff with full jitter: retries of many notifiers do not arrive together
+        delay = random.uniform(0, min(self.backoff_cap_s, self.backoff_s * 2 ** (failures - 1)))
+        await self.redis.hset(
+            keys.sub_state(sid), mapping={"failures": failures, "next_attempt_ms": now_ms + int(delay * 1000)}
+        )
+        return 0
+
+    async def _finish(self, sid: str, inflight: dict) -> None:
+        await self.redis.xdel(self.keys.sub_queue(sid), *inflight["entries"])
+        await self.redis.hdel(self.keys.sub_state(sid), "inflight", "failures", "next_attempt_ms")
+
+    async def _sent_last_minute(self, sid: str, now_ms: int) -> int:
+        await self.redis.zremrangebyscore(self.keys.sub_rate(sid), 0, now_ms - 60_000)
+        return await self.redis.zcard(self.keys.sub_rate(sid))
+
+    # --- the loop ----------------------------------------------------------------------------
+
+    async def run(self, interval: float = 0.2) -> None:
+        """Fan out and deliver until cancelled."""
+        while True:
+            try:
+                await self.fan_out(block_ms=int(interval * 1000))
+                await self.deliver_all()
+            except (RedisError, OSError) as exc:
+                log.warning("notifier %s: %s", self.worker_id, exc)
+                await asyncio.sleep(1)

@@ -1,0 +1,135 @@
+"""Who hears about alerts, through which channel, filtered how.
+
+A subscription is a channel (signed webhook, WeCom / DingTalk / Feishu group robot, or a Redis
+stream for in-house systems) plus filters. Stored in the hash `pw:subscriptions`; the secrets
+it needs to sign stay server-side and are never listed back.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from redis.asyncio import Redis
+
+from events.alerts import RULES, AlertNotice, Severity, severity_rank
+from events.keys import Keyspace
+from services.channels import check_target_async
+
+ChannelKind = Literal["webhook", "wecom", "dingtalk", "feishu", "stream"]
+ROBOTS = frozenset({"wecom", "dingtalk", "feishu"})
+# Robots accept 20 messages a minute (WeCom, DingTalk; Feishu 100 but 5/s): stay under it.
+DEFAULT_RATE = {"wecom": 20, "dingtalk": 20, "feishu": 20, "webhook": 600, "stream": 6000}
+
+
+class Filters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    plans: list[str] = Field(default_factory=list, description="plan ids; empty = every plan")
+    departments: list[str] = Field(default_factory=list, description="responsible departments; empty = all")
+    subjects: list[str] = Field(default_factory=list, description="indicator or project ids; empty = all")
+    rules: list[str] = Field(default_factory=list, description=f"alert rules ({', '.join(RULES)}); empty = all")
+    min_severity: Severity = "warning"
+    resolved: bool = Field(default=True, description="also tell when an alert is resolved")
+    rollups: bool = Field(default=False, description="also tell when a monthly rollup is published")
+
+    @model_validator(mode="after")
+    def _known_rules(self) -> Filters:
+        unknown = sorted(set(self.rules) - set(RULES))
+        if unknown:
+            raise ValueError(f"unknown rule(s) {', '.join(unknown)}; rules are {', '.join(RULES)}")
+        return self
+
+
+class SubscriptionRequest(BaseModel):
+    """What an admin sends to subscribe."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, description="who is told, e.g. 区发展改革委值班群")
+    channel: ChannelKind
+    url: str | None = Field(default=None, description="the webhook or robot address (not for stream)")
+    secret: str | None = Field(default=None, description="signing secret (webhook, DingTalk SEC…, Feishu)")
+    filters: Filters = Field(default_factory=Filters)
+    allow_private: bool = Field(
+        default=False, description="allow a loopback / private / link-local address (refused otherwise: SSRF)"
+    )
+    rate_per_minute: int | None = Field(default=None, ge=1, le=10_000, description="default: 20 for robots")
+
+    @model_validator(mode="after")
+    def _address(self) -> SubscriptionRequest:
+        if self.channel == "stream":
+            if self.url:
+                raise ValueError("a stream subscription has no url: planwatch writes to a Redis stream")
+        elif not self.url:
+            raise ValueError(f"a {self.channel} subscription needs a url")
+        return self
+
+
+class Subscription(SubscriptionRequest):
+    id: str
+    created_at: str
+
+    @property
+    def rate(self) -> int:
+        return self.rate_per_minute or DEFAULT_RATE[self.channel]
+
+    def wants(self, notice: AlertNotice) -> bool:
+        f = self.filters
+        return (
+            (not f.plans or notice.plan_id in f.plans)
+            and (not f.departments or notice.department in f.departments)
+            and (not f.subjects or notice.subject in f.subjects)
+            and (not f.rules or notice.rule in f.rules)
+            and severity_rank(notice.severity) >= severity_rank(f.min_severity)
+            and (f.resolved or notice.type != "alert.resolved")
+        )
+
+    def public(self) -> dict:
+        """The subscription as listed: the secret is never shown back."""
+        return {**self.model_dump(exclude={"secret"}), "has_secret": self.secret is not None}
+
+
+class SubscriptionStore:
+    def __init__(self, redis: Redis, keys: Keyspace) -> None:
+        self.redis, self.keys = redis, keys
+
+    async def create(self, request: SubscriptionRequest) -> Subscription:
+        """Store a subscription; a url on a private network is refused unless explicitly allowed."""
+        if request.url:
+            await check_target_async(request.url, allow_private=request.allow_private)
+        subscription = Subscription(
+            **request.model_dump(),
+            id=secrets.token_hex(6),
+            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+        await self.redis.hset(self.keys.subscriptions, subscription.id, subscription.model_dump_json())
+        return subscription
+
+    async def all(self) -> list[Subscription]:
+        raw = await self.redis.hgetall(self.keys.subscriptions)
+        return sorted((Subscription.model_validate_json(v) for v in raw.values()), key=lambda s: s.created_at)
+
+    async def get(self, subscription_id: str) -> Subscription | None:
+        raw = await self.redis.hget(self.keys.subscriptions, subscription_id)
+        return Subscription.model_validate_json(raw) if raw else None
+
+    async def delete(self, subscription_id: str) -> bool:
+        """Unsubscribe; what was queued for it is dropped with it."""
+        removed = await self.redis.hdel(self.keys.subscriptions, subscription_id)
+        if removed:
+            keys = self.keys
+            await self.redis.unlink(
+                keys.sub_queue(subscription_id), keys.sub_state(subscription_id), keys.sub_rate(subscription_id)
+            )
+        return bool(removed)
+
+    async def counts(self, subscription_id: str) -> dict[str, int]:
+        keys = self.keys
+        return {
+            "queued": await self.redis.xlen(keys.sub_queue(subscription_id)),
+            "sent": await self.redis.hlen(keys.sub_sent(subscription_id)),
+            "dead": await self.redis.xlen(keys.sub_dead(subscription_id)),
+        }

@@ -1,0 +1,421 @@
+"""Delivering alert notices to subscribers: real Redis, real local HTTP receivers standing in
+for the robots, the notifier in process (and in worker processes where a kill is the point)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from events.alerts import example_notice
+from events.keys import Keyspace
+from events.models import IndicatorUpdated
+from events.store import EventStore
+from projections.runner import Lease, Projector, rebuild, redis_now_ms
+from services.channels import UnsafeTarget, dingtalk_sign, feishu_sign, verify_webhook
+from services.notifier import Notifier
+from services.plans import publish_plan
+from services.subscriptions import SubscriptionRequest, SubscriptionStore
+from tests.conftest import ROOT, eventually
+from tests.factories import AT, small_plan
+from tests.receivers import Receiver
+from tests.test_worker_processes import Workers
+
+PLAN = "test-2025"
+OK = {"errcode": 0, "errmsg": "ok"}
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC).timestamp()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def setup(redis: Redis, keys: Keyspace, store: EventStore, client: httpx.AsyncClient):
+    await publish_plan(store, small_plan(PLAN))
+    assert await Lease(redis, "w", 60_000).hold(keys.lease(PLAN))
+    projector = Projector(redis, keys, PLAN, owner="w")
+    await projector.load()
+    clock = FakeClock()
+    notifier = Notifier(redis, keys, "n1", client, backoff_s=1.0, clock=clock)
+    return projector, notifier, clock
+
+
+async def report(store: EventStore, projector: Projector, value: str, period: str = "2025-Q2", subject="gdp"):
+    """The statistics bureau reports a value; the projection judges it."""
+    await store.append(
+        [
+            IndicatorUpdated(
+                event_id=uuid.uuid4(),
+                plan_id=PLAN,
+                department="stats",
+                subject=subject,
+                period=period,
+                occurred_at=AT,
+                value=Decimal(value),
+            )
+        ]
+    )
+    while await projector.step():
+        pass
+    await projector.idle(await redis_now_ms(projector.redis))
+
+
+async def rounds(notifier: Notifier, n: int = 3) -> None:
+    for _ in range(n):
+        await notifier.fan_out(block_ms=10)
+        await notifier.deliver_all()
+
+
+async def subscribe(redis: Redis, keys: Keyspace, **request) -> str:
+    request = {"name": "测试群", "allow_private": True, **request}
+    request.setdefault("filters", {})
+    request["filters"].setdefault("rules", ["indicator_behind"])  # the small plan has overdue data too
+    return (await SubscriptionStore(redis, keys).create(SubscriptionRequest(**request))).id
+
+
+def gdp_requests(receiver: Receiver, path: str) -> list:
+    return [r for r in receiver.requests if r.path == path]
+
+
+async def test_every_channel_gets_its_vendor_payload(setup, redis, keys, store, receiver: Receiver) -> None:
+    projector, notifier, _ = setup
+    receiver.reply(200, OK)
+    await subscribe(redis, keys, channel="webhook", url=receiver.url("/hook"), secret="whsec")
+    await subscribe(redis, keys, channel="wecom", url=receiver.url("/wecom?key=abc"))
+    await subscribe(redis, keys, channel="dingtalk", url=receiver.url("/dingtalk?access_token=t"), secret="SECabc")
+    await subscribe(redis, keys, channel="feishu", url=receiver.url("/feishu"), secret="fs-secret")
+    stream_id = await subscribe(redis, keys, channel="stream")
+    await report(store, projector, "5.5")
+    await rounds(notifier)
+
+    [hook] = gdp_requests(receiver, "/hook")
+    body = hook.json()
+    [notice] = body["notices"]
+    assert (notice["type"], notice["subject"], notice["deviation"]) == ("alert.raised", "gdp", "-1.0个百分点")
+    assert (
+        hook.headers["idempotency-key"]
+        == body["delivery_id"]
+        == f"{notice['fingerprint']}:alert.raised:" + notice["at"].replace("Z", "+00:00")
+    )
+    assert verify_webhook(
+        "whsec",
+        hook.headers["x-planwatch-timestamp"],
+        hook.body,
+        hook.headers["x-planwatch-signature"],
+        now=datetime.now(UTC),
+    )
+    [wecom] = gdp_requests(receiver, "/wecom")
+    content = wecom.json()["markdown"]["content"]
+    assert wecom.json()["msgtype"] == "markdown" and len(content.encode()) <= 4096
+    assert all(text in content for text in ("地区生产总值", "6.5%左右", "5.5%", "-1.0个百分点", "区统计局"))
+    [ding] = gdp_requests(receiver, "/dingtalk")
+    query = parse_qs(ding.raw_query)
+    assert query["sign"][0] == parse_qs(f"s={dingtalk_sign('SECabc', int(query['timestamp'][0]))}")["s"][0]
+    assert "地区生产总值" in ding.json()["markdown"]["text"]
+    [feishu] = gdp_requests(receiver, "/feishu")
+    assert feishu.json()["sign"] == feishu_sign("fs-secret", int(feishu.json()["timestamp"]))
+    [(_, fields)] = await redis.xrange(keys.sub_stream(stream_id))
+    assert json.loads(fields["notices"])[0]["subject"] == "gdp"
+    await rounds(notifier)
+    assert len(receiver.requests) == 4  # nothing twice
+
+
+async def test_filters_choose_who_hears(setup, redis, keys, store, receiver: Receiver) -> None:
+    projector, notifier, _ = setup
+    receiver.reply(200, OK)
+    await subscribe(redis, keys, channel="webhook", url=receiver.url("/econ"), filters={"departments": ["econ"]})
+    await subscribe(redis, keys, channel="webhook", url=receiver.url("/red"), filters={"min_severity": "critical"})
+    await subscribe(redis, keys, channel="webhook", url=receiver.url("/quiet"), filters={"resolved": False})
+    await report(store, projector, "5.5")  # a warning, about stats' indicator
+    await report(store, projector, "6.6")  # corrected: resolved
+    await rounds(notifier)
+    assert gdp_requests(receiver, "/econ") == [] and gdp_requests(receiver, "/red") == []
+    quiet = [json.loads(r.body)["notices"][0]["type"] for r in gdp_requests(receiver, "/quiet")]
+    assert quiet == ["alert.raised"]
+
+
+async def test_a_correction_resolves_and_notifies_once(setup, redis, keys, store, receiver: Receiver) -> None:
+    projector, notifier, _ = setup
+    receiver.reply(200, OK)
+    await subscribe(redis, keys, channel="webhook", url=receiver.url("/hook"))
+    await report(store, projector, "5.5")
+    await rounds(notifier)
+    await report(store, projector, "6.6")
+    await rounds(notifier)
+    await report(store, projector, "6.6")  # the same figure again: no change, no message
+    await rounds(notifier)
+    kinds = [r.json()["notices"][0]["type"] for r in receiver.requests]
+    assert kinds == ["alert.raised", "alert.resolved"]
+    assert receiver.requests[1].json()["notices"][0]["summary_zh"].startswith("已恢复：")
+
+
+async def test_the_same_update_posted_twice_notifies_once(setup, redis, keys, store, receiver: Receiver) -> None:
+    projector, notifier, _ = setup
+    receiver.reply(200, OK)
+    await subscribe(redis, keys, channel="webhook", url=receiver.url("/hook"))
+    event = IndicatorUpdated(
+        event_id=uuid.uuid4(),
+        plan_id=PLAN,
+        department="stats",
+        subject="gdp",
+        period="2025-Q2",
+        occurred_at=AT,
+        value=Decimal("5.5"),
+    )
+    for _ in range(2):
+        await store.append([event])
+        while await projector.step():
+            pass
+        await projector.idle(await redis_now_ms(redis))
+        await rounds(notifier)
+    assert len(receiver.requests) == 1
+
+
+async def test_a_receiver_failing_three_times_gets_it_exactly_once_more(
+    setup, redis, keys, store, receiver: Receiver
+) -> None:
+    projector, notifier, clock = setup
+    receiver.reply(200, OK)
+    receiver.then((503, b"busy"), (500, b"oops"), (502, b"gateway"))
+    sid = await subscribe(redis, keys, channel="webhook", url=receiver.url("/hook"))
+    await report(store, projector, "5.5")
+    for _ in range(8):  # the clock jumps past every backoff
+        await rounds(notifier, 1)
+        clock.now += 3600
+    assert len(receiver.requests) == 4
+    assert len({r.headers["idempotency-key"] for r in receiver.requests}) == 1
+    counts = await SubscriptionStore(redis, keys).counts(sid)
+    assert counts == {"queued": 0, "sent": 1, "dead": 0}
+
+
+async def test_retries_wait_with_backoff(setup, redis, keys, store, receiver: Receiver) -> None:
+    projector, notifier, clock = setup
+    receiver.reply(500, b"down")
+    sid = await subscribe(redis, keys, channel="webhook", url=receiver.url("/hook"))
+    await report(store, projector, "5.5")
+    await rounds(notifier, 5)  # no time passes: one try, then it waits
+    assert len(receiver.requests) == 1
+    state = await redis.hgetall(keys.sub_state(sid))
+    assert state["failures"] == "1" and 0 <= int(state["next_attempt_ms"]) - clock.now * 1000 <= 1000
+    for _ in range(6):
+        clock.now += 3600
+        await rounds(notifier, 1)
+    counts = await SubscriptionStore(redis, keys).counts(sid)
+    assert len(receiver.requests) == 5 and counts["dead"] == 1  # given up after 5 attempts
+    [(_, dead)] = await redis.xrange(keys.sub_dead(sid))
+    assert dead["attempts"] == "5" and json.loads(dead["notices"])[0]["subject"] == "gdp"
+
+
+async def test_a_refusal_goes_to_the_dead_letters_at_once(setup, redis, keys, store, receiver, cli_env) -> None:
+    projector, notifier, _ = setup
+    receiver.reply(200, {"errcode": 310000, "errmsg": "sign not match"})  # DingTalk: bad signature
+    await subscribe(redis, keys, channel="dingtalk", url=receiver.url("/d?access_token=t"), secret="SECx")
+    await report(store, projector, "5.5")
+    await rounds(notifier)
+    assert len(receiver.requests) == 1
+    listed = subprocess.run(
+        [sys.executable, "-m", "services", "subscriptions"],
+        env={**cli_env, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "dingtalk" in listed and listed.rstrip().splitlines()[-2].rstrip(" │").endswith("1")
+
+
+async def test_a_burst_to_a_robot_becomes_one_summary(setup, redis, keys, receiver: Receiver) -> None:
+    _, notifier, _ = setup
+    receiver.reply(200, OK)
+    await subscribe(redis, keys, channel="wecom", url=receiver.url("/wecom?key=k"), filters={})
+    for n in range(50):  # fifty alerts fire at once (written as the live projection writes them)
+        notice = example_notice(
+            fingerprint=f"{PLAN}:indicator_behind:i{n}", subject=f"i{n}", plan_id=PLAN, subject_name=f"指标{n}"
+        )
+        await redis.xadd(
+            keys.outbox(PLAN),
+            {"fingerprint": notice.fingerprint, "type": notice.type, "notice": notice.model_dump_json()},
+        )
+    await rounds(notifier)
+    [message] = receiver.requests
+    content = message.json()["markdown"]["content"]
+    assert "50" in content and "汇总" in content and len(content.encode()) <= 4096
+
+
+async def test_a_webhook_to_loopback_needs_the_allow_flag(redis, keys, cli_env) -> None:
+    with pytest.raises(UnsafeTarget):
+        await SubscriptionStore(redis, keys).create(
+            SubscriptionRequest(name="x", channel="webhook", url="http://127.0.0.1:9/hook")
+        )
+    refused = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "services",
+            "subscribe",
+            "--name",
+            "x",
+            "--channel",
+            "webhook",
+            "--url",
+            "http://169.254.169.254/latest",
+        ],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+    )
+    assert refused.returncode == 1 and "169.254.169.254" in refused.stderr
+    allowed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "services",
+            "subscribe",
+            "--name",
+            "内网",
+            "--channel",
+            "webhook",
+            "--url",
+            "http://127.0.0.1:9/hook",
+            "--allow-private",
+        ],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+    )
+    assert allowed.returncode == 0 and "subscribed" in allowed.stdout
+    assert [s.allow_private for s in await SubscriptionStore(redis, keys).all()] == [True]
+
+
+async def test_a_rebuild_notifies_nobody(setup, redis, keys, store, receiver: Receiver) -> None:
+    projector, notifier, _ = setup
+    receiver.reply(200, OK)
+    await subscribe(redis, keys, channel="webhook", url=receiver.url("/hook"))
+    await report(store, projector, "5.5")
+    await rounds(notifier)
+    assert len(receiver.requests) == 1
+    await rebuild(redis, keys, PLAN)
+    await rounds(notifier)
+    assert len(receiver.requests) == 1
+
+
+async def test_overdue_data_is_told_when_the_timer_finds_it(setup, redis, keys, store, receiver: Receiver) -> None:
+    projector, notifier, _ = setup
+    receiver.reply(200, OK)
+    await subscribe(redis, keys, channel="webhook", url=receiver.url("/hook"), filters={"rules": ["data_stale"]})
+    await report(store, projector, "6.6", period="2025-Q1")
+    await report(store, projector, "6.6", period="2025-Q1", subject="income")
+    await rounds(notifier)
+    before = len(receiver.requests)
+    # the worker's timer ticks with the current time; here: 21 July 2025 00:00 Shanghai has come
+    deadline = int(datetime(2025, 7, 20, 16, tzinfo=UTC).timestamp() * 1000)
+    projector.book.clock_ms = deadline - 1  # the last tick was just before the Q2 deadline
+    assert await projector.idle(deadline)
+    await rounds(notifier)
+    told = {n["subject"] for r in receiver.requests[before:] for n in r.json()["notices"]}
+    assert {"gdp", "income"} <= told
+
+
+async def test_killed_after_delivering_before_recording_sends_once_more_with_the_same_key(
+    redis, keys, store, receiver: Receiver, cli_env, tmp_path: Path
+) -> None:
+    await publish_plan(store, small_plan(PLAN))
+    await subscribe(redis, keys, channel="webhook", url=receiver.url("/hook"))
+    receiver.hang = True  # it takes the message and does not answer
+    workers = Workers(cli_env, tmp_path)
+    try:
+        workers.start_with("w-notify", "--lease-ttl", "1", "--retry-base", "0.1")
+        await store.append(
+            [
+                IndicatorUpdated(
+                    event_id=uuid.uuid4(),
+                    plan_id=PLAN,
+                    department="stats",
+                    subject="gdp",
+                    period="2025-Q2",
+                    occurred_at=AT,
+                    value=Decimal("5.5"),
+                )
+            ]
+        )
+        await eventually(lambda: len(receiver.requests) >= 1, timeout=30)
+        workers.kill("w-notify")  # delivered, not yet recorded as sent
+        receiver.hang = False
+        receiver.reply(200, OK)
+        workers.start_with("w-notify", "--lease-ttl", "1", "--retry-base", "0.1")
+        await eventually(lambda: len(receiver.requests) >= 2, timeout=30)
+        await asyncio.sleep(2)
+        assert len(receiver.requests) == 2  # exactly one duplicate …
+        keys_sent = {r.headers["idempotency-key"] for r in receiver.requests}
+        assert len(keys_sent) == 1  # … carrying the same idempotency key
+    finally:
+        workers.stop_all()
+
+
+@pytest.fixture
+async def api(cli_env: dict[str, str], tmp_path: Path) -> AsyncIterator[str]:
+    from tests.test_api_fuzz import free_port
+
+    port = free_port()
+    log = (tmp_path / "api.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "services", "api", "--port", str(port)],
+        env=cli_env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    async def up() -> bool:
+        try:
+            async with httpx.AsyncClient(trust_env=False) as http:
+                return (await http.get(f"{url}/healthz")).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    await eventually(up, timeout=30)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+async def test_alerts_api_and_server_sent_events(setup, redis, keys, store, api: str) -> None:
+    from services.tokens import TokenStore
+
+    projector, _, _ = setup
+    token, _ = await TokenStore(redis, keys).create("analyst")
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=api, trust_env=False, timeout=30) as http:
+        async with http.stream("GET", f"/v1/plans/{PLAN}/alerts/stream", params={"token": token}) as stream:
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            lines = stream.aiter_lines()
+            assert (await anext(lines)).startswith(": planwatch")
+            await report(store, projector, "5.5")
+            event = []
+            async for line in lines:
+                if line.startswith(("id:", "event:", "data:")):
+                    event.append(line)
+                if line.startswith("data:") and '"gdp"' in line:
+                    break
+        assert any(line == "event: alert.raised" for line in event)
+        firing = (await http.get(f"/v1/plans/{PLAN}/alerts", headers=headers)).json()
+        assert {(a["rule"], a["subject"]) for a in firing} >= {("indicator_behind", "gdp")}
+        history = (await http.get(f"/v1/plans/{PLAN}/alerts/history", headers=headers)).json()
+        assert history[-1]["subject"] in {a["subject"] for a in firing}
+        refused = await http.post("/v1/subscriptions", headers=headers, json={})
+        assert refused.status_code == 403  # subscriptions are for admins
