@@ -26,6 +26,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/append.py
 	$(BIN)/python bench/projection.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/alerts.py
 
 clean:
 	rm -rf $(VENV) .planwatch .pytest_cache .ruff_cache .hypothesis

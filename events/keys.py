@@ -137,6 +137,10 @@ class Keyspace:
         """Stream of a generation's alert history: every raised / escalated / resolved notice."""
         return f"{self.plan(plan_id)}:rm:{generation}:alerts"
 
+    def rm_notice_ids(self, plan_id: str, generation: int | str) -> str:
+        """Hash of the ids of the notices a generation has written (each is written once)."""
+        return f"{self.plan(plan_id)}:rm:{generation}:notice-ids"
+
     def outbox(self, plan_id: str) -> str:
         """Stream of alert notices to deliver; written by the live projection only."""
         return f"{self.plan(plan_id)}:outbox"

@@ -176,6 +176,8 @@ class Plan(_Strict):
     _indicators: dict[str, Indicator] = PrivateAttr(default_factory=dict)
     _projects: dict[str, Project] = PrivateAttr(default_factory=dict)
     _departments: dict[str, str] = PrivateAttr(default_factory=dict)
+    _references: dict[str, str | None] = PrivateAttr(default_factory=dict)
+    _referenced_by: dict[str, list[str]] = PrivateAttr(default_factory=dict)
 
     @field_validator("timezone")
     @classmethod
@@ -234,6 +236,14 @@ class Plan(_Strict):
         self._indicators = {i.id: i for i in self.indicators}
         self._projects = {p.id: p for p in self.projects}
         self._departments = {d.id: d.name for d in self.departments}
+        names = self._indicator_names()
+        self._references = {
+            i.id: names.get(i.target.reference) for i in self.indicators if isinstance(i.target, RelativeTarget)
+        }
+        self._referenced_by: dict[str, list[str]] = {}
+        for indicator_id, reference in self._references.items():
+            if reference:
+                self._referenced_by.setdefault(reference, []).append(indicator_id)
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Plan:
         copy = super().model_copy(update=update, deep=deep)
@@ -250,10 +260,13 @@ class Plan(_Strict):
 
     def reference_of(self, indicator: Indicator) -> str | None:
         """The id of the indicator a relative target compares against."""
-        target = indicator.target
-        return self._indicator_names().get(target.reference) if isinstance(target, RelativeTarget) else None
+        return self.__pydantic_private__["_references"].get(indicator.id)  # type: ignore[index]
 
     # (the private dicts are read from __pydantic_private__: pydantic's attribute hook costs µs)
+    def referencing(self, subject: str) -> list[str]:
+        """Indicators whose relative target compares against `subject`."""
+        return self.__pydantic_private__["_referenced_by"].get(subject, [])  # type: ignore[index]
+
     def indicator(self, subject: str) -> Indicator | None:
         return self.__pydantic_private__["_indicators"].get(subject)  # type: ignore[index]
 

@@ -128,7 +128,8 @@ def settle(book: AlertBook, state: PlanState, memo: Memo | None = None) -> list[
     if not book.pending:
         return []
     pending, now_ms = book.pending, book.pending_ms
-    cause = max(pending.values(), key=lambda p: tuple(int(x) for x in p.split("-")))
+    last = max(pending.values(), key=lambda p: tuple(int(x) for x in p.split("-")))
+    causes = {**pending, "": last}  # a subject's own latest event, else the instant's last one
     book.pending, book.pending_ms = {}, 0
     plan = state.plan
     if plan is None:
@@ -142,10 +143,8 @@ def settle(book: AlertBook, state: PlanState, memo: Memo | None = None) -> list[
         scope_subjects: set[str] | None = None
     else:
         subjects = set(pending)
-        # relative targets judge against what changed too
-        for indicator in plan.indicators:
-            if plan.reference_of(indicator) in subjects:
-                subjects.add(indicator.id)
+        for subject in pending:  # relative targets judge against what changed too
+            subjects.update(plan.referencing(subject))
         scope_subjects = set(subjects)
         if any(plan.project(s) for s in subjects):
             scope_subjects.add(PORTFOLIO)
@@ -154,8 +153,9 @@ def settle(book: AlertBook, state: PlanState, memo: Memo | None = None) -> list[
     if scope_subjects is None:
         scope = set(book.active) | set(findings)
     else:
-        scope = {k for k in set(book.active) | set(findings) if k.split(":", 1)[1] in scope_subjects}
-    return _reconcile(book, state, findings, scope, now_ms, cause, memo)
+        possible = {f"{rule}:{subject}" for rule in RULE_ZH for subject in scope_subjects}
+        scope = (set(findings) | set(book.active)) & possible
+    return _reconcile(book, state, findings, scope, now_ms, causes, memo)
 
 
 def _reconcile(
@@ -164,7 +164,7 @@ def _reconcile(
     findings: dict[str, Finding],
     scope: set[str],
     now_ms: int,
-    cause: str | None,
+    causes: dict[str, str] | None,
     memo: Memo | None = None,
 ) -> list[AlertNotice]:
     plan = state.plan
@@ -179,7 +179,7 @@ def _reconcile(
             assert finding is not None and finding.severity is not None
             alert = ActiveAlert(finding.rule, finding.subject, finding.severity, _at(now_ms), [finding.period or ""])
             book.active[key] = alert
-            alert.notice = _notice("alert.raised", plan, alert, finding, now_ms, cause)
+            alert.notice = _notice("alert.raised", plan, alert, finding, now_ms, _cause(causes, alert))
             notices.append(alert.notice)
         elif firing and alert is not None:
             assert finding is not None and finding.severity is not None
@@ -192,13 +192,20 @@ def _reconcile(
             rank = min(rank, len(SEVERITIES) - 1)
             if rank > severity_rank(alert.severity):
                 alert.severity = SEVERITIES[rank]
-                alert.notice = _notice("alert.escalated", plan, alert, finding, now_ms, cause)
+                alert.notice = _notice("alert.escalated", plan, alert, finding, now_ms, _cause(causes, alert))
                 notices.append(alert.notice)
         elif alert is not None:
             del book.active[key]
             resolved = finding or _finding_for(state, plan, alert.rule, alert.subject, now_ms, memo)
-            notices.append(_notice("alert.resolved", plan, alert, resolved, now_ms, cause))
+            notices.append(_notice("alert.resolved", plan, alert, resolved, now_ms, _cause(causes, alert)))
     return notices
+
+
+def _cause(causes: dict[str, str] | None, alert: ActiveAlert) -> str | None:
+    """The event behind a change: the subject's own latest in the instant, else the instant's last."""
+    if causes is None:  # the clock, not an event
+        return None
+    return causes.get(alert.subject, causes[""])
 
 
 def _notice(kind: str, plan: Plan, alert: ActiveAlert, finding: Finding, now_ms: int, cause: str | None) -> AlertNotice:
@@ -242,7 +249,7 @@ def _findings(
             found.append(_indicator_finding(state, indicator, as_of))
     if subjects is None or any(plan.project(s) for s in subjects):
         found += [f for f in _project_findings(state, plan, now_ms, memo) if subjects is None or f.subject in subjects]
-    found += [f for f in _stale_findings(state, plan, now_ms) if subjects is None or f.subject in subjects]
+    found += _stale_findings(state, plan, now_ms, subjects)
     return found
 
 
@@ -464,22 +471,30 @@ def _deadlines(year: int, timezone: str, stale_after_days: int) -> list[int]:
     return sorted(month_starts | stale)
 
 
-def _stale_findings(state: PlanState, plan: Plan, now_ms: int) -> list[Finding]:
+@lru_cache(maxsize=256)
+def _due_schedule(year: int, frequency: str, timezone: str, stale_after_days: int) -> tuple[list[int], list[int]]:
+    """The overdue deadlines of an indicator's periods, in order, and the month each period ends."""
+    months = list(_FIRST_MONTHS[frequency])
+    return [_deadline(year, m, timezone, stale_after_days) for m in months], months
+
+
+def _stale_findings(state: PlanState, plan: Plan, now_ms: int, subjects: set[str] | None = None) -> list[Finding]:
     found = []
+    days = plan.thresholds.alerts.stale_after_days
     for indicator in plan.indicators:
-        days = plan.thresholds.alerts.stale_after_days
-        months = [
-            m for m in _FIRST_MONTHS[indicator.frequency] if _deadline(plan.year, m, plan.timezone, days) <= now_ms
-        ]
-        if not months:
+        if subjects is not None and indicator.id not in subjects:
             continue
-        month = months[-1]  # the latest period that should be in by now
+        deadlines, months = _due_schedule(plan.year, indicator.frequency, plan.timezone, days)
+        due = bisect_right(deadlines, now_ms)
+        if not due:
+            continue
+        month = months[due - 1]  # the latest period that should be in by now
         due_end = month_end(plan.year, month)
         observations = state.indicator(indicator.id).observations
         if any(Period.parse(p).year == plan.year and Period.parse(p).end >= due_end for p in observations):
             continue
         period = _period_text(indicator.frequency, plan.year, month)
-        deadline = _at(_deadline(plan.year, month, plan.timezone, days)).astimezone(ZoneInfo(plan.timezone)).date()
+        deadline = _at(deadlines[due - 1]).astimezone(ZoneInfo(plan.timezone)).date()
         found.append(
             Finding(
                 "data_stale",

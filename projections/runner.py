@@ -42,14 +42,16 @@ from projections.views import indicator_detail_view, project_detail_view, report
 log = logging.getLogger("planwatch.projector")
 
 BATCH = 1000
+STATE_EVERY = 5_000  # write the state snapshot at least every N events (and whenever caught up)
 SNAPSHOT_EVERY = 10_000  # also keep the state every N events, for fast "as known at" queries
 
 _COMMIT = """
--- KEYS: lease, current generation, read model, dead letters, attempts, alert history, outbox
+-- KEYS: lease, current generation, read model, dead letters, attempts, alert history, outbox,
+--       ids of the notices already written (a replay after a restart may produce one again)
 -- ARGV: owner ('' for a rebuild of a new generation), generation, checkpoint, applied, channel,
 --       n_fields, (field, value) * n_fields,
 --       n_parked, (position, type, error, data) * n_parked,
---       n_notices, (fingerprint, type, notice json) * n_notices
+--       n_notices, (fingerprint, type, notice json, notice id) * n_notices
 if ARGV[1] ~= '' then
   if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'lease-lost' end
   if redis.call('GET', KEYS[2]) ~= ARGV[2] then return 'generation-changed' end
@@ -85,11 +87,13 @@ for j = i + 1, i + 4 * n_parked, 4 do
 end
 i = i + 1 + 4 * n_parked
 local n_notices = tonumber(ARGV[i])
-for j = i + 1, i + 3 * n_notices, 3 do
-  local fields = {'fingerprint', ARGV[j], 'type', ARGV[j + 1], 'notice', ARGV[j + 2]}
-  redis.call('XADD', KEYS[6], '*', unpack(fields))
-  if ARGV[1] ~= '' then  -- only the live projection notifies: a rebuild tells no one again
-    redis.call('XADD', KEYS[7], 'MAXLEN', '~', 100000, '*', unpack(fields))
+for j = i + 1, i + 4 * n_notices, 4 do
+  if redis.call('HSETNX', KEYS[8], ARGV[j + 3], 1) == 1 then
+    local fields = {'fingerprint', ARGV[j], 'type', ARGV[j + 1], 'notice', ARGV[j + 2]}
+    redis.call('XADD', KEYS[6], '*', unpack(fields))
+    if ARGV[1] ~= '' then  -- only the live projection notifies: a rebuild tells no one again
+      redis.call('XADD', KEYS[7], 'MAXLEN', '~', 100000, '*', unpack(fields))
+    end
   end
 end
 redis.call('PUBLISH', ARGV[5], ARGV[3])
@@ -175,17 +179,31 @@ class Projector:
         self._builder = ReportBuilder()
         self._written: dict[str, object] = {}  # field → the row/view object last written
         self._pending: dict[str, object] = {}  # … and those being written by the commit under way
+        self._snapshot_applied = 0  # events applied in the last state snapshot written
+        self._notice_cache: dict[str, tuple[AlertNotice, str]] = {}
         self._committed_applied = 0
 
     # --- loading ---------------------------------------------------------------------------
 
     async def load(self) -> None:
-        """Resume from the last commit of the generation (the current one for a live projector)."""
+        """Resume from the last commit of the generation (the current one for a live projector):
+        the last state snapshot, then the events between it and the checkpoint applied again
+        without committing anything. The fold and the alert judgement are deterministic, so this
+        reproduces the committed state exactly; the notices it regenerates were committed already
+        and are dropped (and carry the same ids, were any to get through)."""
         if self.owner is not None:
             self.generation = await current_generation(self.redis, self.keys, self.plan_id, create=True)
-        snapshot, book = await self.redis.hmget(self.keys.rm(self.plan_id, self.generation), ["state", "alert_book"])
+        rm = self.keys.rm(self.plan_id, self.generation)
+        snapshot, book, checkpoint = await self.redis.hmget(rm, ["state", "alert_book", "checkpoint"])
         self.state = load_state(snapshot) if snapshot else PlanState(self.plan_id)
         self.book = load_book(book) if book else AlertBook()
+        self._snapshot_applied = self.state.applied
+        if checkpoint and position_key(checkpoint) > position_key(self.state.position):
+            parked = {
+                fields["position"]
+                for _, fields in await self.redis.xrange(self.keys.rm_dead(self.plan_id, self.generation))
+            }
+            await self._apply_until(checkpoint, inclusive=True, skip=parked)
         self.notices = []
         self._builder = ReportBuilder()
         self._written.clear()
@@ -193,14 +211,21 @@ class Projector:
 
     # --- the loop ------------------------------------------------------------------------------
 
-    async def step(self, block_ms: int | None = None, commit: bool = True) -> int:
+    async def step(self, block_ms: int | None = None, commit: bool = True, linger_ms: int = 0) -> int:
         """Read the next batch after the checkpoint, apply it, and (by default) commit.
-        Returns how many stream entries were handled (applied or parked)."""
+        With `linger_ms`, a short batch waits that long for more before committing: under a
+        steady trickle of single events one commit then covers many (the cost of a commit is
+        mostly fixed). Returns how many stream entries were handled (applied or parked)."""
         stream = self.keys.events(self.plan_id)
         reply = await self.redis.xread({stream: self.state.position}, count=BATCH, block=block_ms)
         if not reply:
             return 0
         entries = reply[0][1]
+        if linger_ms and len(entries) < BATCH:
+            await asyncio.sleep(linger_ms / 1000)
+            more = await self.redis.xread({stream: entries[-1][0]}, count=BATCH - len(entries))
+            if more:
+                entries = entries + more[0][1]
         for index, (position, fields) in enumerate(entries):
             try:
                 self._apply(StoredEvent(position, decode_payload(fields["data"])))
@@ -238,11 +263,12 @@ class Projector:
 
     async def idle(self, now_ms: int) -> int:
         """Caught up with the log: judge the last instant and anything the clock brought (overdue
-        data, projects that missed their start month). Commits if alerts changed; returns how many."""
+        data, projects that missed their start month), and bring the state snapshot up to date.
+        Returns how many alert changes were committed."""
         self.notices += alerts.tick(self.book, self.state, now_ms, self._memo)
         changed = len(self.notices)
-        if changed:
-            await self.commit()
+        if changed or self._snapshot_applied != self.state.applied:
+            await self.commit(snapshot=True)
         return changed
 
     async def _failed(self, position: str, fields: dict[str, str], exc: Exception) -> int:
@@ -264,33 +290,43 @@ class Projector:
         await asyncio.sleep(self.retry_delay * 2 ** (attempts - 1))
         return 0
 
-    async def _apply_until(self, position: str) -> None:
-        """Apply the events after the checkpoint and before `position` (they applied fine before)."""
+    async def _apply_until(self, position: str, inclusive: bool = False, skip: set[str] | None = None) -> None:
+        """Apply the events after the state's position up to `position` (they applied fine before;
+        parked positions in `skip` are passed over, as they were then)."""
+        high = position if inclusive else f"({position}"
         while True:
             entries = await self.redis.xrange(
-                self.keys.events(self.plan_id), min=f"({self.state.position}", max=f"({position}", count=BATCH
+                self.keys.events(self.plan_id), min=f"({self.state.position}", max=high, count=BATCH
             )
             for pos, fields in entries:
+                if skip and pos in skip:
+                    self.state.position = pos
+                    continue
                 self._apply(StoredEvent(pos, decode_payload(fields["data"])))
             if len(entries) < BATCH:
                 return
 
     # --- committing --------------------------------------------------------------------------
 
-    async def commit(self, parked: Sequence[Parked] = ()) -> None:
-        """Write changed views, the state and the checkpoint in one atomic, fenced call."""
+    async def commit(self, parked: Sequence[Parked] = (), snapshot: bool = False) -> None:
+        """Write the checkpoint, the changed views and the new alert notices in one atomic, fenced
+        call — and the state snapshot when asked, or every STATE_EVERY events (load() replays the
+        rest), so a steady trickle of events does not re-serialise the whole state each time."""
         state = self.state
         fields: dict[str, str | bytes] = {}
         self._pending = {}
-        snapshot = dump_state(state)
-        fields["state"] = snapshot
-        fields["alert_book"] = dump_book(self.book)
+        if snapshot or parked or state.applied - self._snapshot_applied >= STATE_EVERY:
+            state_json = dump_state(state)
+            fields["state"] = state_json
+            fields["alert_book"] = dump_book(self.book)
+            self._snapshot_applied = state.applied
+            if state.applied // SNAPSHOT_EVERY > self._committed_applied // SNAPSHOT_EVERY:
+                fields[f"snapshot:{state.position}"] = state_json
         if self.notices or "alerts" not in self._written:
-            active = [a.notice.model_dump(mode="json") for a in self.book.active.values() if a.notice]
-            fields["alerts"] = json.dumps(active, ensure_ascii=False)
+            fields["alerts"] = (
+                "[" + ",".join(self._notice_json(a.notice) for a in self.book.active.values() if a.notice) + "]"
+            )
             self._pending["alerts"] = True
-        if state.applied // SNAPSHOT_EVERY > self._committed_applied // SNAPSHOT_EVERY:
-            fields[f"snapshot:{state.position}"] = snapshot
         if state.plan is not None:
             report = self._builder.build(state)
             fields["summary"] = json.dumps(report_view(report), ensure_ascii=False)
@@ -323,7 +359,7 @@ class Projector:
             args += [item.position, item.type, item.error, item.data]
         args.append(len(self.notices))
         for notice in self.notices:
-            args += [notice.fingerprint, notice.type, notice.model_dump_json()]
+            args += [notice.fingerprint, notice.type, notice.model_dump_json(), notice.notice_id]
         reply = await self._commit_script(
             keys=[
                 self.keys.lease(self.plan_id),
@@ -333,6 +369,7 @@ class Projector:
                 self.keys.rm_attempts(self.plan_id, self.generation),
                 self.keys.rm_alerts(self.plan_id, self.generation),
                 self.keys.outbox(self.plan_id),
+                self.keys.rm_notice_ids(self.plan_id, self.generation),
             ],
             args=args,
         )
@@ -345,6 +382,14 @@ class Projector:
         self._committed_applied = state.applied
         self._written.update(self._pending)
         self.notices = []
+
+    def _notice_json(self, notice: AlertNotice) -> str:
+        # a firing alert's notice is listed at every commit until it changes: serialise it once
+        cached = self._notice_cache.get(notice.fingerprint)
+        if cached is None or cached[0] is not notice:
+            cached = (notice, notice.model_dump_json())
+            self._notice_cache[notice.fingerprint] = cached
+        return cached[1]
 
     def _changed(self, fields: dict[str, str | bytes], name: str, view: object, render: Callable[[], dict]) -> None:
         # Rows and views are memoised by the builder: the same object means nothing changed.
@@ -459,6 +504,7 @@ async def rebuild(
             keys.rm_dead(plan_id, previous_generation),
             keys.rm_attempts(plan_id, previous_generation),
             keys.rm_alerts(plan_id, previous_generation),
+            keys.rm_notice_ids(plan_id, previous_generation),
         )
     parked = await redis.xlen(keys.rm_dead(plan_id, generation))
     return RebuildResult(plan_id, generation, previous_generation, projector.state.applied, parked)

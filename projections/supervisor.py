@@ -36,10 +36,12 @@ class ProjectionSupervisor:
         tick: float = 1.0,
         block_ms: int = 1000,
         max_attempts: int = 3,
+        linger_ms: int = 10,
     ) -> None:
         self.redis, self.keys, self.worker_id = redis, keys, worker_id
         self.lease = Lease(redis, worker_id, lease_ttl_ms)
         self.lease_ttl_ms, self.tick, self.block_ms, self.max_attempts = lease_ttl_ms, tick, block_ms, max_attempts
+        self.linger_ms = linger_ms
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.store = EventStore(redis, keys)
 
@@ -95,7 +97,7 @@ class ProjectionSupervisor:
         delay = 0.5
         while True:
             try:
-                if not await projector.step(block_ms=self.block_ms):
+                if not await projector.step(block_ms=self.block_ms, linger_ms=self.linger_ms):
                     await projector.idle(await redis_now_ms(self.redis))
                 delay = 0.5
             except GenerationChanged:

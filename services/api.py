@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import date, datetime
@@ -491,6 +492,12 @@ def _routes(app: FastAPI) -> None:
         """Server-Sent Events: every alert notice of the plan as it happens (`id` is its stream
         position; reconnect with Last-Event-ID to get what was missed)."""
         await caller(svc, authorization or (f"Bearer {token}" if token else None))
+        if last_event_id is not None and not re.fullmatch(r"\d{1,20}-\d{1,20}", last_event_id):
+            raise Invalid(
+                "Last-Event-ID must be an event id this stream sent, like 1752631200000-0",
+                "Last-Event-ID 格式有误",
+                [FieldError("Last-Event-ID", "not a stream position", "不是有效的事件编号")],
+            )
         outbox = svc.keys.outbox(plan)
         start = last_event_id or (await svc.store.redis.xrevrange(outbox, count=1) or [("0-0", {})])[0][0]
 

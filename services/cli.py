@@ -144,6 +144,46 @@ def worker(
 
 
 @app.command()
+def notifier(
+    notifier_id: Annotated[str | None, typer.Option(help="this notifier's id (default: host-pid-random)")] = None,
+    retry_base: Annotated[float, typer.Option(help="seconds before the first retry of a failed delivery")] = 2.0,
+    reclaim_idle: Annotated[float, typer.Option(help="seconds before a dead notifier's notices are claimed")] = 30.0,
+    link: Annotated[str | None, typer.Option(help="base URL of the API, for links in messages")] = None,
+) -> None:
+    """Run a notifier on its own: delivers alert notices to subscribers (for workers started
+    with --no-notify; several may run, each subscription is served by one at a time)."""
+    import logging
+
+    import httpx
+
+    from services.notifier import Notifier
+    from services.worker import default_worker_id
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    async def main() -> None:
+        redis = connect()
+        async with httpx.AsyncClient(timeout=10) as http:
+            try:
+                await Notifier(
+                    redis,
+                    Keyspace.from_env(),
+                    notifier_id or default_worker_id(),
+                    http,
+                    backoff_s=retry_base,
+                    claim_idle_ms=int(reclaim_idle * 1000),
+                    link=link,
+                ).run()
+            finally:
+                await redis.aclose()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
 def api(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port")] = 8000,
@@ -308,23 +348,26 @@ def rebuild(plan: Annotated[str, typer.Option("--plan", help="plan id")]) -> Non
 
 @app.command()
 def status(plan: Annotated[str | None, typer.Option("--plan", help="one plan (default: all)")] = None) -> None:
-    """Per plan: log length, checkpoint, lag, dead letters, generation and projecting worker."""
+    """Per plan: log length, checkpoint, lag, dead letters, generation and projecting worker; per
+    subscription: notices queued, sent and given up."""
     from rich.table import Table
 
-    from events.keys import Keyspace
     from events.store import EventStore
     from projections.runner import plan_status
+    from services.subscriptions import SubscriptionStore
 
     async def main():
         redis = connect()
         try:
             keys = Keyspace.from_env()
             plans = [plan] if plan else await EventStore(redis, keys).plans()
-            return [await plan_status(redis, keys, p) for p in plans]
+            store = SubscriptionStore(redis, keys)
+            deliveries = [(s, await store.counts(s.id)) for s in await store.all()]
+            return [await plan_status(redis, keys, p) for p in plans], deliveries
         finally:
             await redis.aclose()
 
-    rows = run(main)
+    rows, deliveries = run(main)
     table_ = Table(title="planwatch status")
     for column in ("plan", "events", "checkpoint", "applied", "lag", "dead letters", "generation", "worker"):
         table_.add_column(column)
@@ -340,6 +383,13 @@ def status(plan: Annotated[str | None, typer.Option("--plan", help="one plan (de
             row.owner or "-",
         )
     console.print(table_)
+    if deliveries:
+        notices = Table(title="alert deliveries")
+        for column in ("subscription", "name", "channel", "queued", "sent", "dead letters"):
+            notices.add_column(column)
+        for sub, counts in deliveries:
+            notices.add_row(sub.id, sub.name, sub.channel, *(str(counts[k]) for k in ("queued", "sent", "dead")))
+        console.print(notices)
 
 
 @plan_app.command("check")

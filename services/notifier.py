@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 
 import httpx
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError, ResponseError
 
 from events.alerts import AlertNotice, severity_rank
@@ -34,7 +35,7 @@ from events.keys import Keyspace
 from events.store import EventStore
 from projections.runner import Lease
 from services.channels import ChannelConfig, SendResult, UnsafeTarget, build_request, check_target_async, send
-from services.subscriptions import Subscription, SubscriptionStore
+from services.subscriptions import ROBOTS, Subscription, SubscriptionStore
 
 log = logging.getLogger("planwatch.notifier")
 
@@ -74,28 +75,26 @@ class Notifier:
         self.store = EventStore(redis, keys)
         self._queue = redis.register_script(_QUEUE)
         self._groups: set[str] = set()
+        self._outbox_names: list[str] = []
+        self._plans_until = self._subscriptions_until = self._next_claim = 0.0
+        self._subscription_list: list[Subscription] = []
+        self._leases: dict[str, float] = {}  # subscription id → until when our lease needs no renewal
 
     # --- 1. fan-out --------------------------------------------------------------------------
 
     async def fan_out(self, block_ms: int = 1000) -> int:
         """Queue new outbox notices for the subscriptions that want them; returns how many read."""
-        outboxes = [self.keys.outbox(p) for p in await self.store.plans()]
+        outboxes = await self._outboxes()
         if not outboxes:
             await asyncio.sleep(block_ms / 1000)
             return 0
-        for outbox in outboxes:
-            if outbox not in self._groups:
-                try:
-                    await self.redis.xgroup_create(outbox, GROUP, id="0", mkstream=True)
-                except ResponseError as exc:
-                    if "BUSYGROUP" not in str(exc):
-                        raise
-                self._groups.add(outbox)
         entries: list[tuple[str, str, dict[str, str]]] = []
-        for outbox in outboxes:  # a dead notifier's unacknowledged notices come back to us
-            claimed = await self.redis.xautoclaim(outbox, GROUP, self.worker_id, self.claim_idle_ms, count=100)
-            # [cursor, entries] on Redis 6.2, [cursor, entries, deleted ids] on 7
-            entries += [(outbox, entry_id, fields) for entry_id, fields in claimed[1]]
+        if time.monotonic() >= self._next_claim:  # a dead notifier's unacknowledged notices come back
+            self._next_claim = time.monotonic() + self.claim_idle_ms / 4000
+            for outbox in outboxes:
+                claimed = await self.redis.xautoclaim(outbox, GROUP, self.worker_id, self.claim_idle_ms, count=100)
+                # [cursor, entries] on Redis 6.2, [cursor, entries, deleted ids] on 7
+                entries += [(outbox, entry_id, fields) for entry_id, fields in claimed[1]]
         reply = await self.redis.xreadgroup(
             GROUP, self.worker_id, {o: ">" for o in outboxes}, count=200, block=None if entries else block_ms
         )
@@ -103,7 +102,7 @@ class Notifier:
             entries += [(outbox, entry_id, fields) for entry_id, fields in items]
         if not entries:
             return 0
-        subscriptions = await self.subscriptions.all()
+        subscriptions = await self._subscriptions()
         for outbox, entry_id, fields in entries:
             notice = AlertNotice.model_validate_json(fields["notice"])
             for subscription in subscriptions:
@@ -115,37 +114,66 @@ class Notifier:
             await self.redis.xack(outbox, GROUP, entry_id)
         return len(entries)
 
+    async def _outboxes(self) -> list[str]:
+        """The plans' outboxes, with the consumer group on each (the plan list is re-read each second)."""
+        if time.monotonic() >= self._plans_until:
+            self._plans_until = time.monotonic() + 1
+            self._outbox_names = [self.keys.outbox(p) for p in await self.store.plans()]
+        for outbox in self._outbox_names:
+            if outbox not in self._groups:
+                try:
+                    await self.redis.xgroup_create(outbox, GROUP, id="0", mkstream=True)
+                except ResponseError as exc:
+                    if "BUSYGROUP" not in str(exc):
+                        raise
+                self._groups.add(outbox)
+        return self._outbox_names
+
+    async def _subscriptions(self) -> list[Subscription]:
+        """Subscriptions, re-read at most once a second: a new one is served within a second."""
+        if time.monotonic() >= self._subscriptions_until:
+            self._subscriptions_until = time.monotonic() + 1
+            self._subscription_list = await self.subscriptions.all()
+        return self._subscription_list
+
     # --- 2. delivery -------------------------------------------------------------------------
 
     async def deliver_all(self) -> int:
         """One round over every subscription this notifier holds the lease of."""
         delivered = 0
-        for subscription in await self.subscriptions.all():
-            if await self.lease.hold(self.keys.sub_lease(subscription.id)):
+        for subscription in await self._subscriptions():
+            if await self._holds(subscription.id):
                 delivered += await self.deliver(subscription)
         return delivered
+
+    async def _holds(self, subscription_id: str) -> bool:
+        """Whether we deliver for this subscription (the lease is renewed a few times per period)."""
+        if self._leases.get(subscription_id, 0) > time.monotonic():
+            return True
+        held = await self.lease.hold(self.keys.sub_lease(subscription_id))
+        self._leases[subscription_id] = time.monotonic() + self.lease.ttl_ms / 3000 if held else 0
+        return held
 
     async def deliver(self, subscription: Subscription) -> int:
         """Send what is queued for one subscription, as its rate and backoff allow. Returns the
         number of notices delivered (or given up) in this round."""
         keys, sid = self.keys, subscription.id
-        state = await self.redis.hgetall(keys.sub_state(sid))
         now_ms = int(self.clock() * 1000)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(keys.sub_state(sid))
+            pipe.xrange(keys.sub_queue(sid), count=500)
+            pipe.zremrangebyscore(keys.sub_rate(sid), 0, now_ms - 60_000)
+            pipe.zcard(keys.sub_rate(sid))
+            state, entries, _, sent_last_minute = await pipe.execute()
         if int(state.get("next_attempt_ms", 0)) > now_ms:
             return 0
-        inflight = json.loads(state["inflight"]) if "inflight" in state else None
-        if inflight is None:
-            entries = await self.redis.xrange(keys.sub_queue(sid), count=500)
+        if "inflight" in state:  # a delivery begun before a restart: send exactly it again
+            inflight = json.loads(state["inflight"])
+            notices = await self._notices(sid, inflight["entries"])
+        else:
             if not entries:
                 return 0
-            sent = await self.redis.hmget(keys.sub_sent(sid), [f["id"] for _, f in entries])
-            done = [entry_id for (entry_id, _), was in zip(entries, sent, strict=True) if was]
-            if done:  # delivered before a crash, recorded, but not yet removed from the queue
-                await self.redis.xdel(keys.sub_queue(sid), *done)
-                entries = [e for e in entries if e[0] not in done]
-            if not entries:
-                return len(done)
-            budget = subscription.rate - await self._sent_last_minute(sid, now_ms)
+            budget = subscription.rate - sent_last_minute
             if budget <= 0:
                 return 0
             fold = len(entries) > FOLD_OVER or len(entries) > budget
@@ -155,9 +183,9 @@ class Notifier:
             inflight = {"delivery_id": delivery_id, "entries": [e for e, _ in chosen], "ids": ids, "fold": fold}
             # written down before sending: a crash after the send repeats this very delivery
             await self.redis.hset(keys.sub_state(sid), "inflight", json.dumps(inflight))
-        notices = await self._notices(sid, inflight["entries"])
+            notices = [AlertNotice.model_validate_json(f["notice"]) for _, f in chosen]
         result = await self._send(subscription, notices, inflight)
-        return await self._settle(subscription, inflight, result, state, now_ms)
+        return await self._settle(subscription, inflight, notices, result, state, now_ms)
 
     async def _notices(self, sid: str, entry_ids: list[str]) -> list[AlertNotice]:
         """The queued notices of a delivery (its entries are a contiguous run of the queue)."""
@@ -170,9 +198,10 @@ class Notifier:
     async def _send(self, subscription: Subscription, notices: list[AlertNotice], inflight: dict) -> SendResult:
         if not notices:  # the queue lost them (unsubscribed and resubscribed): nothing to send
             return SendResult(ok=True, status=None, error=None, retry=False)
-        listed = (
-            sorted(notices, key=lambda n: -severity_rank(n.severity))[:SUMMARY_LISTS] if inflight["fold"] else notices
-        )
+        if inflight["fold"] and subscription.channel in ROBOTS:  # people read robots: name the worst, count the rest
+            listed = sorted(notices, key=lambda n: -severity_rank(n.severity))[:SUMMARY_LISTS]
+        else:  # machines read webhooks: every notice
+            listed = notices
         if subscription.channel == "stream":
             await self.redis.xadd(
                 self.keys.sub_stream(subscription.id),
@@ -201,31 +230,40 @@ class Notifier:
         return await send(self.http, request)
 
     async def _settle(
-        self, subscription: Subscription, inflight: dict, result: SendResult, state: dict[str, str], now_ms: int
+        self,
+        subscription: Subscription,
+        inflight: dict,
+        notices: list[AlertNotice],
+        result: SendResult,
+        state: dict[str, str],
+        now_ms: int,
     ) -> int:
         keys, sid = self.keys, subscription.id
         if result.ok:
             record = json.dumps({"delivery_id": inflight["delivery_id"], "at": now_ms, "status": result.status})
-            await self.redis.hset(keys.sub_sent(sid), mapping={notice_id: record for notice_id in inflight["ids"]})
-            await self.redis.zadd(keys.sub_rate(sid), {inflight["delivery_id"]: now_ms})
-            await self._finish(sid, inflight)
+            async with self.redis.pipeline(transaction=True) as pipe:  # recorded and dequeued together
+                pipe.hset(keys.sub_sent(sid), mapping={notice_id: record for notice_id in inflight["ids"]})
+                pipe.zadd(keys.sub_rate(sid), {inflight["delivery_id"]: now_ms})
+                self._finish(pipe, sid, inflight)
+                await pipe.execute()
             return len(inflight["ids"])
         failures = int(state.get("failures", 0)) + 1
         log.warning(
             "subscription %s: delivery %s failed (%d): %s", sid, inflight["delivery_id"], failures, result.error
         )
         if not result.retry or failures >= self.max_attempts:
-            notices = await self._notices(sid, inflight["entries"])
-            await self.redis.xadd(
-                keys.sub_dead(sid),
-                {
-                    "delivery_id": inflight["delivery_id"],
-                    "error": result.error or f"HTTP {result.status}",
-                    "attempts": failures,
-                    "notices": json.dumps([n.model_dump(mode="json") for n in notices], ensure_ascii=False),
-                },
-            )
-            await self._finish(sid, inflight)
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.xadd(
+                    keys.sub_dead(sid),
+                    {
+                        "delivery_id": inflight["delivery_id"],
+                        "error": result.error or f"HTTP {result.status}",
+                        "attempts": failures,
+                        "notices": json.dumps([n.model_dump(mode="json") for n in notices], ensure_ascii=False),
+                    },
+                )
+                self._finish(pipe, sid, inflight)
+                await pipe.execute()
             return len(inflight["ids"])
         # exponential backoff with full jitter: retries of many notifiers do not arrive together
         delay = random.uniform(0, min(self.backoff_cap_s, self.backoff_s * 2 ** (failures - 1)))
@@ -234,13 +272,10 @@ class Notifier:
         )
         return 0
 
-    async def _finish(self, sid: str, inflight: dict) -> None:
-        await self.redis.xdel(self.keys.sub_queue(sid), *inflight["entries"])
-        await self.redis.hdel(self.keys.sub_state(sid), "inflight", "failures", "next_attempt_ms")
-
-    async def _sent_last_minute(self, sid: str, now_ms: int) -> int:
-        await self.redis.zremrangebyscore(self.keys.sub_rate(sid), 0, now_ms - 60_000)
-        return await self.redis.zcard(self.keys.sub_rate(sid))
+    def _finish(self, pipe: Pipeline, sid: str, inflight: dict) -> None:
+        if inflight["entries"]:
+            pipe.xdel(self.keys.sub_queue(sid), *inflight["entries"])
+        pipe.hdel(self.keys.sub_state(sid), "inflight", "failures", "next_attempt_ms")
 
     # --- the loop ----------------------------------------------------------------------------
 

@@ -121,6 +121,8 @@ async def test_fuzzed_requests_never_fail_with_5xx_or_store_part_of_a_batch(
     tally = Tally()
     for result in schema.get_all_operations():
         operation = result.ok()
+        if operation.path.endswith("/alerts/stream"):
+            continue  # an endless event stream has no response to check; tested in test_notifier.py
         # admin-only operations get the admin token, so fuzzing reaches their validation too
         admin_only = operation.path.startswith("/v1/tokens") or operation.method.upper() == "PUT"
         fuzz_operation(operation, api_url, admin if admin_only else token, tally)

@@ -228,14 +228,16 @@ async def test_a_refusal_goes_to_the_dead_letters_at_once(setup, redis, keys, st
     await report(store, projector, "5.5")
     await rounds(notifier)
     assert len(receiver.requests) == 1
-    listed = subprocess.run(
-        [sys.executable, "-m", "services", "subscriptions"],
-        env={**cli_env, "COLUMNS": "200"},
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    assert "dingtalk" in listed and listed.rstrip().splitlines()[-2].rstrip(" │").endswith("1")
+    for command in ("subscriptions", "status"):  # the dead letter is visible in both
+        listed = subprocess.run(
+            [sys.executable, "-m", "services", command],
+            env={**cli_env, "COLUMNS": "200"},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        [row] = [line for line in listed.splitlines() if "dingtalk" in line]
+        assert row.rstrip(" │").split("│")[-1].strip() == "1", listed
 
 
 async def test_a_burst_to_a_robot_becomes_one_summary(setup, redis, keys, receiver: Receiver) -> None:

@@ -88,6 +88,8 @@ async def test_catches_up_then_follows_and_equals_a_fresh_fold(redis: Redis, sto
     gdp = json.loads((await read_fields(redis, keys, PLAN, "indicator:gdp"))[0])
     assert (gdp["actual"], gdp["deviation"], gdp["period"]) == ("5.5%", "-1.0个百分点", "2025-Q2")
     assert [h["period"] for h in gdp["history"]] == ["2025-Q1", "2025-Q2"]
+    assert load_state((await read_fields(redis, keys, PLAN, "state"))[0]).applied == 2  # views first, …
+    await drain(projector)  # … the state snapshot when caught up (or every STATE_EVERY events)
     await assert_equals_fold(redis, store, keys)
     status = await plan_status(redis, keys, PLAN)
     assert (status.log_length, status.applied, status.lag, status.parked, status.owner) == (3, 3, 0, 0, "w1")
@@ -249,6 +251,7 @@ async def test_known_at_starts_from_the_nearest_periodic_snapshot(
     redis: Redis, store: EventStore, keys: Keyspace, monkeypatch: pytest.MonkeyPatch
 ):
     monkeypatch.setattr(runner, "SNAPSHOT_EVERY", 5)
+    monkeypatch.setattr(runner, "STATE_EVERY", 1)
     await publish_plan(store, small_plan(PLAN))
     projector = await live_projector(redis, keys)
     marks = []

@@ -70,7 +70,12 @@ async def caught_up(redis: Redis, keys: Keyspace, plan_id: str) -> bool:
 
 
 async def assert_read_model_is_the_fold(redis: Redis, keys: Keyspace, plan_id: str) -> None:
-    [snapshot] = await read_fields(redis, keys, plan_id, "state")
+    async def snapshot_caught_up() -> str | None:  # a worker writes its state snapshot once idle
+        [snapshot] = await read_fields(redis, keys, plan_id, "state") or [None]
+        length = await redis.xlen(keys.events(plan_id))
+        return snapshot if snapshot and load_state(snapshot).applied == length else None
+
+    snapshot = await eventually(snapshot_caught_up, timeout=15)
     folded = await fold_log(EventStore(redis, keys), plan_id)
     state = load_state(snapshot)
     assert state == folded  # same values, same revision counts, same number of events applied
