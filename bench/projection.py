@@ -31,6 +31,7 @@ from events.keys import Keyspace
 from events.models import IndicatorUpdated, InvestmentCompleted, event_adapter
 from events.planfile import load_plan
 from events.store import EventStore, position_key
+from projections.replay import fold_log
 from projections.runner import rebuild
 from services.plans import publish_plan
 from services.redis_server import connect, redis_url
@@ -167,6 +168,9 @@ async def main(total: int, rate: int, seconds: float) -> None:
 
         raw_before = await raw()
         start = time.perf_counter()
+        folded = await fold_log(store, plan.id)  # the fold alone: no alert judgement, no views, no commits
+        fold_rate = folded.applied / (time.perf_counter() - start)
+        start = time.perf_counter()
         result = await rebuild(redis, keys, plan.id)
         rebuild_rate = result.applied / (time.perf_counter() - start)
         assert result.applied == length
@@ -182,8 +186,12 @@ async def main(total: int, rate: int, seconds: float) -> None:
     server = "embedded" if url.startswith("unix://") else url
     print(f"projection benchmark: {length:,} events, plan {plan.id}, redis={server}")
     print(f"  raw XRANGE + pydantic validation (best of 2): {raw_rate:>9,.0f} events/s")
-    print(f"  rebuild (fold + views + atomic commits):     {rebuild_rate:>10,.0f} events/s")
-    print(f"  ratio rebuild / raw: {rebuild_rate / raw_rate:.2f}  (target ≥ 0.7)")
+    print(f"  fold alone (fold_log, for scale):              {fold_rate:>9,.0f} events/s")
+    print(f"  rebuild (fold + alert judgement per instant + views + atomic commits): {rebuild_rate:,.0f} events/s")
+    print(
+        f"  ratio rebuild / raw: {rebuild_rate / raw_rate:.2f}  (target ≥ 0.7); fold alone / raw: "
+        f"{fold_rate / raw_rate:.2f}"
+    )
     print(f"  append → read model at {rate} events/s for {seconds:g}s ({len(lags):,} events, worker process):")
     print(f"    p50 {quantiles[49]:.1f} ms   p99 {quantiles[98]:.1f} ms   max {max(lags):.1f} ms")
 

@@ -101,10 +101,12 @@ def tick(book: AlertBook, state: PlanState, now_ms: int, memo: Memo | None = Non
     raise overdue-data alerts whose deadline has come (the timer calls this too, with the
     current time). Each deadline is judged at its own time, so the history does not depend on
     when ticks happen."""
+    if now_ms <= book.clock_ms:  # the same instant as the last event: nothing to judge yet
+        return []
     notices: list[AlertNotice] = []
     if book.pending and now_ms > book.pending_ms:
         notices += settle(book, state, memo)
-    previous, book.clock_ms = book.clock_ms, max(book.clock_ms, now_ms)
+    previous, book.clock_ms = book.clock_ms, now_ms
     plan = state.plan
     if plan is None or book.as_of is None:
         return notices
@@ -196,7 +198,8 @@ def _reconcile(
                 notices.append(alert.notice)
         elif alert is not None:
             del book.active[key]
-            resolved = finding or _finding_for(state, plan, alert.rule, alert.subject, now_ms, memo)
+            described = finding is not None and finding.summary_zh  # a brief finding has no wording
+            resolved = finding if described else _finding_for(state, plan, alert.rule, alert.subject, now_ms, memo)
             notices.append(_notice("alert.resolved", plan, alert, resolved, now_ms, _cause(causes, alert)))
     return notices
 
@@ -246,7 +249,7 @@ def _findings(
     found: list[Finding] = []
     for indicator in plan.indicators:
         if subjects is None or indicator.id in subjects:
-            found.append(_indicator_finding(state, indicator, as_of))
+            found.append(_indicator_finding(state, indicator, as_of, brief=True))
     if subjects is None or any(plan.project(s) for s in subjects):
         found += [f for f in _project_findings(state, plan, now_ms, memo) if subjects is None or f.subject in subjects]
     found += _stale_findings(state, plan, now_ms, subjects)
@@ -278,7 +281,7 @@ def _project_findings(state: PlanState, plan: Plan, now_ms: int, memo: Memo | No
         key = (project.id, project.last_position, day, state.plan_position)
         if key not in memo:  # a project's view changes only with its events, the day, or the plan
             view = project_view(project, project.spec, day, plan.year, plan.thresholds)
-            memo[key] = (view, _project_finding(view, day))
+            memo[key] = (view, _project_finding(view, day, brief=True))
         view, finding = memo[key]  # type: ignore[misc]
         views.append(view)
         found.append(finding)
@@ -313,11 +316,14 @@ def period_label(period: str) -> str:
     return {3: "一季度", 6: "上半年", 9: "前三季度", 12: "全年"}.get(parsed.last_month, period)
 
 
-def _indicator_finding(state: PlanState, indicator: Indicator, as_of: date) -> Finding:
+def _indicator_finding(state: PlanState, indicator: Indicator, as_of: date, brief: bool = False) -> Finding:
+    """The indicator's judgement; `brief` skips the wording when nothing fires (most of the time)."""
     row = evaluate_indicator(state, indicator, as_of)
     evaluation: Evaluation = row.evaluation
     relative = isinstance(state.indicator(indicator.id).target_at(as_of) or indicator.target, RelativeTarget)
     rule = "relative_target" if relative else "indicator_behind"
+    if brief and evaluation.status not in MISSED:
+        return Finding(rule, indicator.id, None, indicator.name, indicator.department, "", evaluation.period)
     when = period_label(evaluation.period) if evaluation.period else ""
     summary = f"{indicator.name}{when}完成{evaluation.actual_text}，全年目标{row.target_text}"
     if evaluation.completion is not None and evaluation.time_progress is not None:
@@ -358,8 +364,12 @@ def _month_judged(day: date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
 
-def _project_finding(view: ProjectView, as_of: date) -> Finding:
+def _project_finding(view: ProjectView, as_of: date, brief: bool = False) -> Finding:
+    """The project's judgement; `brief` skips the wording when nothing fires."""
     month = _month_judged(as_of)
+    if brief and not view.lagging and not (view.overdue and view.status in MISSED):
+        rule = "project_not_started" if view.overdue else "project_investment_lag"
+        return Finding(rule, view.id, None, view.name, view.department, "", month)
     values = {"status": view.status, "stage": view.stage, "as_of": as_of.isoformat()}
     if view.overdue:
         severity = _severity(view.status) if view.status in MISSED else None

@@ -78,15 +78,16 @@ def time_progress(as_of: date, year: int) -> Decimal:
 def latest(observations: Mapping[str, Observation], as_of: date, year: int) -> Observation | None:
     """The observation for the latest period of `year` that ended by `as_of` (latest recorded wins
     between periods ending the same day, e.g. 2025-06 and 2025-Q2)."""
-    best: tuple[date, tuple[int, int]] | None = None
-    chosen = None
+    best_end: date | None = None
+    chosen: Observation | None = None
     for text, observation in observations.items():
         period = Period.parse(text)
         if period.year != year or period.end > as_of:
             continue
-        key = (period.end, position_key(observation.position))
-        if best is None or key > best:
-            best, chosen = key, observation
+        if best_end is None or period.end > best_end:
+            best_end, chosen = period.end, observation
+        elif period.end == best_end and position_key(observation.position) > position_key(chosen.position):  # type: ignore[union-attr]
+            chosen = observation
     return chosen
 
 

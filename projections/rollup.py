@@ -1,0 +1,381 @@
+"""The monthly rollup: the execution report for a month, as a document. Pure.
+
+`build_rollup(state, period, ...)` turns the plan's state *as known at run time* into the
+report the seed document contains, judged as of the month's last day: the main table, the
+key-project line with the lagging and overdue projects named, the further targets by section
+with completion against 序时进度, what is off track and whose it is, and what changed since the
+previous rollup (statuses, alerts raised and resolved, statistics revised). Renderers
+(Markdown, HTML, XLSX) work from the document alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from events.alerts import AlertNotice
+from events.periods import Period
+from projections.alerts import period_label
+from projections.evaluate import STATUS_ZH
+from projections.formatting import round1
+from projections.portfolio import ProjectView
+from projections.report import IndicatorRow, ReportBuilder
+from projections.state import PlanState
+from projections.views import number
+
+
+class RollupRow(BaseModel):
+    id: str
+    label: str  # as the table prints it: 1﹒地区生产总值
+    name: str
+    section: str
+    unit: str
+    department: str
+    department_name: str
+    target: str
+    actual: str  # as printed: 5.5%, 163.3亿元, -
+    deviation: str  # 与目标±: -1.0个百分点, 完成, -
+    status: str
+    status_zh: str
+    period: str | None = None
+    actual_value: float | None = None
+    deviation_points: float | None = None
+    completion: float | None = None  # % of the annual target (cumulative targets)
+    time_progress: float | None = None  # 序时进度 % of the value's period
+
+
+class RollupProject(BaseModel):
+    id: str
+    name: str
+    department: str
+    department_name: str
+    category: str
+    stage: str  # not_started | started | completed
+    stage_zh: str
+    status: str
+    status_zh: str
+    planned_start: str
+    planned_completion: str
+    planned_investment_wan: float
+    investment_wan: float
+    investment_rate: float | None = None
+    schedule_progress: float | None = None
+    months_overdue: int | None = None
+    lagging: bool = False
+    synthetic: bool = False
+
+
+class RollupPortfolio(BaseModel):
+    label: str
+    total: int
+    started: int
+    start_rate: float
+    investment_wan: float
+    planned_investment_wan: float
+    investment_rate: float
+    completed: int
+    line: str  # 112个区级重点项目开工68个，开工率60.7%，完成投资91亿元，投资完成率50.5%
+    completed_line: str  # 渝乐电子等26个项目建成投产
+
+
+class OffTrack(BaseModel):
+    kind: str  # indicator | project
+    id: str
+    name: str
+    department_name: str
+    status_zh: str
+    detail_zh: str
+
+
+class RollupChange(BaseModel):
+    kind: str  # status | alert.raised | alert.escalated | alert.resolved | revised | value
+    subject: str
+    name: str
+    before: str | None = None
+    after: str | None = None
+    detail_zh: str
+
+
+class RollupSection(BaseModel):
+    name: str
+    rows: list[RollupRow]
+
+
+class RollupDocument(BaseModel):
+    plan_id: str
+    plan_name: str
+    region: str
+    year: int
+    period: str  # the month reported on, YYYY-MM
+    title: str  # 荣昌区2025年1—6月国民经济和社会发展计划执行情况
+    column: str  # 上半年完成, 1—9月完成
+    as_of: date  # the month's last day
+    known_at: datetime  # what was known when it was written (transaction time)
+    version: int = 1
+    compared_with: str | None = None  # "2025-05 v1", or "2025-06 v1" for a re-run
+    main: list[RollupRow]
+    sections: list[RollupSection]
+    portfolio: RollupPortfolio
+    projects: list[RollupProject]
+    off_track: list[OffTrack]
+    missed_sentence: str  # 地区生产总值、…没有达到年初预计目标要求。
+    changes: list[RollupChange] = Field(default_factory=list)
+    content_hash: str = ""
+
+    def hash_content(self) -> str:
+        """Hash of what the report says — not of when it was written or which version it is —
+        so a re-run with nothing new is recognised as unchanged."""
+        body = self.model_dump(mode="json", exclude={"known_at", "version", "compared_with", "changes", "content_hash"})
+        return hashlib.sha256(json.dumps(body, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
+
+
+STAGE_ZH = {"not_started": "未开工", "started": "在建", "completed": "建成投产"}
+
+
+def title_of(region: str, period: Period) -> str:
+    label = period_label(period.text)
+    when = f"{period.year}年{label.replace('1—', '1—') if label != '全年' else '全年'}"
+    return f"{region}{when}国民经济和社会发展计划执行情况"
+
+
+def build_rollup(
+    state: PlanState,
+    period: str,
+    known_at: datetime,
+    notices: list[AlertNotice] | None = None,
+    previous: RollupDocument | None = None,
+    version: int = 1,
+) -> RollupDocument:
+    """The rollup of `period` (a month) from `state` (the log as known at `known_at`).
+    `notices` are the alert changes since `previous` was written; `previous` is the rollup to
+    compare with (the month before, or this month's earlier version)."""
+    plan = state.plan
+    if plan is None:
+        raise ValueError(f"plan {state.plan_id!r} has not been published")
+    month = Period.parse(period)
+    if month.kind != "month":
+        raise ValueError(f"a rollup is for a month (YYYY-MM), not {period!r}")
+    report = ReportBuilder().build(state, month.end)
+    main = [_row(r) for r in report.main]
+    sections = [RollupSection(name=name, rows=[_row(r) for r in rows]) for name, rows in report.sections]
+    projects = [_project(p, plan.department_name(p.department)) for p in report.portfolio.projects]
+    portfolio = report.portfolio
+    document = RollupDocument(
+        plan_id=plan.id,
+        plan_name=plan.name,
+        region=plan.region,
+        year=plan.year,
+        period=period,
+        title=f"{plan.region}{month.year}年{period_label(period)}国民经济和社会发展计划执行情况",
+        column=report.column,
+        as_of=month.end,
+        known_at=known_at,
+        version=version,
+        compared_with=f"{previous.period} v{previous.version}" if previous else None,
+        main=main,
+        sections=sections,
+        portfolio=RollupPortfolio(
+            label=portfolio.label,
+            total=portfolio.total,
+            started=portfolio.started,
+            start_rate=float(portfolio.start_rate),
+            investment_wan=float(portfolio.investment_wan),
+            planned_investment_wan=float(portfolio.planned_investment_wan),
+            investment_rate=float(portfolio.investment_rate),
+            completed=portfolio.completed,
+            line=portfolio.line(),
+            completed_line=portfolio.completed_line(),
+        ),
+        projects=projects,
+        off_track=_off_track(report.rows(), projects),
+        missed_sentence=_missed_sentence(report.missed),
+    )
+    document.changes = _changes(document, state, previous, notices or [])
+    document.content_hash = document.hash_content()
+    return document
+
+
+def _row(row: IndicatorRow) -> RollupRow:
+    spec, evaluation = row.indicator, row.evaluation
+    return RollupRow(
+        id=spec.id,
+        label=row.label,
+        name=spec.name,
+        section=spec.section,
+        unit=spec.unit,
+        department=spec.department,
+        department_name=row.department_name,
+        target=row.target_text,
+        actual=evaluation.actual_text,
+        deviation=evaluation.deviation_text,
+        status=evaluation.status,
+        status_zh=STATUS_ZH[evaluation.status],
+        period=evaluation.period,
+        actual_value=number(evaluation.actual),
+        deviation_points=number(round1(evaluation.deviation)) if evaluation.deviation is not None else None,
+        completion=number(round1(evaluation.completion)) if evaluation.completion is not None else None,
+        time_progress=number(round1(evaluation.time_progress)) if evaluation.time_progress is not None else None,
+    )
+
+
+def _project(view: ProjectView, department_name: str) -> RollupProject:
+    return RollupProject(
+        id=view.id,
+        name=view.name,
+        department=view.department,
+        department_name=department_name,
+        category=view.category,
+        stage=view.stage,
+        stage_zh=STAGE_ZH[view.stage],
+        status=view.status,
+        status_zh=STATUS_ZH[view.status],
+        planned_start=view.planned_start,
+        planned_completion=view.planned_completion,
+        planned_investment_wan=float(view.planned_investment_wan),
+        investment_wan=float(view.investment_wan),
+        investment_rate=float(round1(view.investment_rate)) if view.investment_rate is not None else None,
+        schedule_progress=float(round1(view.schedule_progress)) if view.schedule_progress is not None else None,
+        months_overdue=view.months_overdue,
+        lagging=view.lagging,
+        synthetic=view.synthetic,
+    )
+
+
+def _off_track(rows: list[IndicatorRow], projects: list[RollupProject]) -> list[OffTrack]:
+    found = [
+        OffTrack(
+            kind="indicator",
+            id=row.indicator.id,
+            name=row.indicator.name,
+            department_name=row.department_name,
+            status_zh=STATUS_ZH[row.evaluation.status],
+            detail_zh=f"全年目标{row.target_text}，完成{row.evaluation.actual_text}，与目标{row.evaluation.deviation_text}",
+        )
+        for row in rows
+        if row.evaluation.missed
+    ]
+    for project in projects:
+        if project.months_overdue is not None:
+            detail = f"计划{project.planned_start}开工，逾期{project.months_overdue}个月未开工"
+        elif project.lagging:
+            detail = f"完成投资占年度计划{project.investment_rate}%，项目序时进度{project.schedule_progress}%"
+        else:
+            continue
+        found.append(
+            OffTrack(
+                kind="project",
+                id=project.id,
+                name=project.name,
+                department_name=project.department_name,
+                status_zh=project.status_zh,
+                detail_zh=detail,
+            )
+        )
+    return found
+
+
+def _missed_sentence(rows: list[IndicatorRow]) -> str:
+    if not rows:
+        return "主要指标均达到年初预计目标要求。"
+    return "、".join(row.indicator.name for row in rows) + "没有达到年初预计目标要求。"
+
+
+def _changes(
+    document: RollupDocument, state: PlanState, previous: RollupDocument | None, notices: list[AlertNotice]
+) -> list[RollupChange]:
+    changes: list[RollupChange] = []
+    if previous is not None:
+        before = {r.id: r for r in [*previous.main, *(r for s in previous.sections for r in s.rows)]}
+        for row in [*document.main, *(r for s in document.sections for r in s.rows)]:
+            old = before.get(row.id)
+            if old is None:
+                continue
+            if old.status != row.status:
+                changes.append(
+                    RollupChange(
+                        kind="status",
+                        subject=row.id,
+                        name=row.name,
+                        before=old.status_zh,
+                        after=row.status_zh,
+                        detail_zh=f"{row.name}由“{old.status_zh}”变为“{row.status_zh}”",
+                    )
+                )
+            elif old.actual != row.actual and old.period == row.period:  # same period, other figure: revised
+                changes.append(
+                    RollupChange(
+                        kind="value",
+                        subject=row.id,
+                        name=row.name,
+                        before=old.actual,
+                        after=row.actual,
+                        detail_zh=f"{row.name}{_when(row.period)}由{old.actual}修订为{row.actual}",
+                    )
+                )
+        old_projects = {p.id: p for p in previous.projects}
+        for project in document.projects:
+            old_project = old_projects.get(project.id)
+            if old_project is not None and old_project.stage != project.stage:
+                changes.append(
+                    RollupChange(
+                        kind="status",
+                        subject=project.id,
+                        name=project.name,
+                        before=old_project.stage_zh,
+                        after=project.stage_zh,
+                        detail_zh=f"{project.name}由“{old_project.stage_zh}”变为“{project.stage_zh}”",
+                    )
+                )
+    for notice in notices:
+        verb = {"alert.raised": "新增预警", "alert.escalated": "预警升级", "alert.resolved": "预警解除"}[notice.type]
+        changes.append(
+            RollupChange(
+                kind=notice.type,
+                subject=notice.subject,
+                name=notice.subject_name,
+                after=notice.severity_zh,
+                detail_zh=f"{verb}（{notice.severity_zh}）：{notice.summary_zh}",
+            )
+        )
+    since = previous.known_at if previous else None
+    changes += _revisions(document, state, since)
+    return changes
+
+
+def _revisions(document: RollupDocument, state: PlanState, since: datetime | None) -> list[RollupChange]:
+    """Statistics corrected since the previous rollup: a later report for a period already reported."""
+    plan = state.plan
+    assert plan is not None
+    found = []
+    for indicator in plan.indicators:
+        for observation in state.indicator(indicator.id).observations.values():
+            period = Period.parse(observation.period)
+            recorded = observation.recorded_at
+            if observation.revision < 2 or period.end > document.as_of or recorded is None:
+                continue
+            if since is not None and recorded <= since:
+                continue
+            found.append(
+                RollupChange(
+                    kind="revised",
+                    subject=indicator.id,
+                    name=indicator.name,
+                    before=_value(observation.previous),
+                    after=_value(observation.value),
+                    detail_zh=f"{indicator.name}{_when(observation.period)}数据修订："
+                    f"{_value(observation.previous)} → {_value(observation.value)}（第{observation.revision}次报送）",
+                )
+            )
+    return found
+
+
+def _when(period: str | None) -> str:
+    return period_label(period) if period else ""
+
+
+def _value(value: Any) -> str:
+    return "-" if value is None else f"{value:f}"
