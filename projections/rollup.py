@@ -136,12 +136,6 @@ class RollupDocument(BaseModel):
 STAGE_ZH = {"not_started": "未开工", "started": "在建", "completed": "建成投产"}
 
 
-def title_of(region: str, period: Period) -> str:
-    label = period_label(period.text)
-    when = f"{period.year}年{label.replace('1—', '1—') if label != '全年' else '全年'}"
-    return f"{region}{when}国民经济和社会发展计划执行情况"
-
-
 def build_rollup(
     state: PlanState,
     period: str,
@@ -170,7 +164,7 @@ def build_rollup(
         region=plan.region,
         year=plan.year,
         period=period,
-        title=f"{plan.region}{month.year}年{period_label(period)}国民经济和社会发展计划执行情况",
+        title=f"{plan.region}{month.year}年{_span(month)}国民经济和社会发展计划执行情况",
         column=report.column,
         as_of=month.end,
         known_at=known_at,
@@ -197,6 +191,11 @@ def build_rollup(
     document.changes = _changes(document, state, previous, notices or [])
     document.content_hash = document.hash_content()
     return document
+
+
+def _span(month: Period) -> str:
+    """How the report names the months covered: 1—5月, 上半年, 全年."""
+    return {6: "上半年", 12: "全年"}.get(month.last_month, period_label(month.text))
 
 
 def _row(row: IndicatorRow) -> RollupRow:
