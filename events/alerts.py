@@ -1,4 +1,5 @@
-"""Alert notices: what planwatch says when a target goes off-track, escalates or recovers.
+"""Alert notices: what planwatch says when a target goes off-track, escalates or recovers (and,
+with the same envelope, when a monthly rollup is published).
 
 Alerts are derived from the event log (projections/alerts.py), never posted by anyone. A notice
 is written for each state change of an alert — `alert.raised`, `alert.escalated`,
@@ -13,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-NoticeType = Literal["alert.raised", "alert.escalated", "alert.resolved"]
+NoticeType = Literal["alert.raised", "alert.escalated", "alert.resolved", "rollup.published"]
 Severity = Literal["warning", "critical", "emergency"]
 SEVERITIES: tuple[Severity, ...] = ("warning", "critical", "emergency")
 SEVERITY_ZH: dict[str, str] = {"warning": "黄色预警", "critical": "红色预警", "emergency": "升级督办"}
@@ -27,6 +28,7 @@ RULE_ZH: dict[str, str] = {
     "portfolio_investment_rate": "重点项目投资完成率滞后",
     "data_stale": "数据逾期未报送",
 }
+ROLLUP_RULE = "rollup"  # the "rule" of a rollup.published notice: a report to read, not an alert
 RULES: tuple[str, ...] = tuple(RULE_ZH)
 
 

@@ -97,6 +97,19 @@ class ProjectCompleted(EventBase):
     completed_on: date
 
 
+class RollupPublished(EventBase):
+    """planwatch wrote a month's execution report. The document is derived (it can be written
+    again from the log as known at `known_at`); the event records that it was published, which
+    version, and a hash of its content."""
+
+    type: Literal["rollup.published"] = "rollup.published"
+    version: int = Field(ge=1)
+    content_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    as_of: date = Field(description="the last day of the month reported on")
+    known_at: AwareDatetime = Field(description="what was known when it was written (transaction time)")
+    missed: list[str] = Field(default_factory=list, description="main indicators not reaching their targets")
+
+
 Event = Annotated[
     PlanPublished
     | TargetRevised
@@ -104,7 +117,8 @@ Event = Annotated[
     | ProjectRegistered
     | ProjectStarted
     | InvestmentCompleted
-    | ProjectCompleted,
+    | ProjectCompleted
+    | RollupPublished,
     Field(discriminator="type"),
 ]
 
@@ -116,6 +130,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "project.started",
     "investment.completed",
     "project.completed",
+    "rollup.published",
 )
 
 event_adapter: TypeAdapter[Event] = TypeAdapter(Event)

@@ -25,6 +25,7 @@ from events.models import (
     ProjectCompleted,
     ProjectRegistered,
     ProjectStarted,
+    RollupPublished,
     TargetRevised,
     recorded_at_of,
 )
@@ -91,6 +92,16 @@ class ProjectState:
 
 
 @dataclass
+class RollupMark:
+    """A published monthly rollup, as the log records it."""
+
+    version: int
+    content_hash: str
+    known_at: datetime
+    position: str
+
+
+@dataclass
 class PlanState:
     plan_id: str
     plan: Plan | None = None
@@ -98,6 +109,7 @@ class PlanState:
     projects: dict[str, ProjectState] = field(default_factory=dict)
     plan_position: str = ""  # position of the plan.published in force
     latest_end: dict[int, date] = field(default_factory=dict)  # year → last day of the latest month reported
+    rollups: dict[str, list[RollupMark]] = field(default_factory=dict)  # month → its versions, in order
     position: str = "0-0"  # last applied stream position
     applied: int = 0  # events applied
 
@@ -202,6 +214,12 @@ def _project_completed(state: PlanState, event: ProjectCompleted, position: str)
     _reported(state, event.completed_on)
 
 
+def _rollup_published(state: PlanState, event: RollupPublished, position: str) -> None:
+    state.rollups.setdefault(event.period, []).append(
+        RollupMark(event.version, event.content_hash, event.known_at, position)
+    )
+
+
 _HANDLERS: dict[type, Any] = {
     PlanPublished: _plan_published,
     TargetRevised: _target_revised,
@@ -210,6 +228,7 @@ _HANDLERS: dict[type, Any] = {
     ProjectStarted: _project_started,
     InvestmentCompleted: _investment_completed,
     ProjectCompleted: _project_completed,
+    RollupPublished: _rollup_published,
 }
 
 

@@ -172,6 +172,8 @@ def _china_time(moment: datetime) -> str:
 
 
 def _tag(notice: AlertNotice) -> str:
+    if notice.type == "rollup.published":
+        return "【月度报告】"
     if notice.type == "alert.resolved":
         return "【已恢复】"
     if notice.type == "alert.escalated" and notice.severity != "emergency":
@@ -258,9 +260,13 @@ def _summary_item(notice: AlertNotice) -> _Item:
 
 
 def _summary_message(notices: list[AlertNotice], total: int, link: str | None) -> _Message:
-    counts = {kind: sum(n.type == kind for n in notices) for kind in ("alert.raised", "alert.escalated")}
-    counts["alert.resolved"] = len(notices) - sum(counts.values())
-    words = {"alert.raised": "新增", "alert.escalated": "升级", "alert.resolved": "恢复"}
+    words = {
+        "alert.raised": "新增",
+        "alert.escalated": "升级",
+        "alert.resolved": "恢复",
+        "rollup.published": "月度报告",
+    }
+    counts = {kind: sum(n.type == kind for n in notices) for kind in words}
     breakdown = "，".join(f"{words[kind]}{count}条" for kind, count in counts.items() if count)
     if total == len(notices):
         title = f"计划执行预警汇总：{breakdown}（共{total}条变化）"
@@ -279,8 +285,32 @@ def _summary_message(notices: list[AlertNotice], total: int, link: str | None) -
     )
 
 
+def _rollup_message(notice: AlertNotice, link: str | None) -> _Message:
+    """A monthly report was published: what it covers, what missed, where to read it."""
+    fields: list[tuple[str, str, Tone | None]] = [
+        ("计划", notice.plan_name, "muted"),
+        ("报告期", notice.period or "", None),
+        ("版本", notice.actual or "", None),
+    ]
+    if notice.deviation:
+        fields.append(("未达目标", notice.deviation, "alert"))
+    fields.append(("生成时间", _china_time(notice.at), "muted"))
+    return _Message(
+        title=_one_line(f"【月度报告】{notice.subject_name}"),
+        tone="ok",
+        plan=notice.plan_name,
+        fields=[(label, _one_line(value), tone) for label, value, tone in fields],
+        sentence=_one_line(notice.summary_zh),
+        items=[],
+        unlisted=0,
+        link=link,
+    )
+
+
 def _message(notices: list[AlertNotice], summary_of: int | None, link: str | None) -> _Message:
     if len(notices) == 1 and summary_of in (None, 1):
+        if notices[0].type == "rollup.published":
+            return _rollup_message(notices[0], link)
         return _single_message(notices[0], link)
     return _summary_message(notices, summary_of or len(notices), link)
 

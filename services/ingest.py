@@ -169,6 +169,10 @@ def _envelope_problems(data: dict[str, Any], plan: Plan, department: str, where:
                 "与请求地址中的计划不一致",
             )
         )
+    if data.get("type") == "rollup.published":
+        problems.append(
+            _field_error(f"{prefix}type", "rollups are written by planwatch's scheduler", "月度报告由系统生成")
+        )
     if data.get("type") == "plan.published":
         problems.append(
             _field_error(f"{prefix}type", "plans are published with PUT /v1/plans/{plan}", "计划须通过发布接口发布")

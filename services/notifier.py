@@ -225,9 +225,18 @@ class Notifier:
             delivery_id=inflight["delivery_id"],
             now=datetime.now(UTC),
             summary_of=len(notices) if inflight["fold"] else None,
-            link=self.link,
+            link=self._link(listed),
         )
         return await send(self.http, request)
+
+    def _link(self, notices: list[AlertNotice]) -> str | None:
+        """Where to read more: a rollup's printable page; otherwise the API's base address."""
+        if not self.link:
+            return None
+        if len(notices) == 1 and notices[0].type == "rollup.published":
+            notice = notices[0]
+            return f"{self.link.rstrip('/')}/v1/plans/{notice.plan_id}/rollups/{notice.period}.html"
+        return self.link
 
     async def _settle(
         self,

@@ -78,6 +78,8 @@ class Subscription(SubscriptionRequest):
 
     def wants(self, notice: AlertNotice) -> bool:
         f = self.filters
+        if notice.type == "rollup.published":  # a report, not an alert: only the plans filter applies
+            return f.rollups and (not f.plans or notice.plan_id in f.plans)
         return (
             (not f.plans or notice.plan_id in f.plans)
             and (not f.departments or notice.department in f.departments)

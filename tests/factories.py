@@ -14,6 +14,7 @@ from events.models import (
     ProjectCompleted,
     ProjectRegistered,
     ProjectStarted,
+    RollupPublished,
     TargetRevised,
 )
 from events.plan import Plan
@@ -142,6 +143,18 @@ def one_of_each(plan_id: str = "test-2025") -> list[Event]:
             subject="kp-001",
             period="2025-06",
             completed_on=date(2025, 6, 28),
+            **base,
+        ),
+        RollupPublished(
+            event_id=eid(),
+            department="fgw",
+            subject="rollup-2025-06",
+            period="2025-06",
+            version=1,
+            content_hash="0" * 64,
+            as_of=date(2025, 6, 30),
+            known_at=AT,
+            missed=["gdp"],
             **base,
         ),
     ]
