@@ -107,6 +107,25 @@ class Keyspace:
         """For `stream` subscriptions: the stream in-house systems read the notices from."""
         return f"{self.prefix}:notices:{subscription_id}"
 
+    # --- monthly rollups (services/rollups.py) ---------------------------------------------
+
+    def rollup_document(self, plan_id: str, period: str, version: int, content_hash: str) -> str:
+        """One rollup document (JSON), by version and content: a writer that loses a race for a
+        version cannot overwrite the winner's document (the `rollup.published` event has the hash)."""
+        return f"{self.plan(plan_id)}:rollup:{period}:v{version}:{content_hash}"
+
+    def rollups(self, plan_id: str) -> str:
+        """Hash month → latest published version."""
+        return f"{self.plan(plan_id)}:rollups"
+
+    def rollup_done(self, plan_id: str, period: str) -> str:
+        """Set once the scheduled rollup of a month exists (a fast path; the log is the truth)."""
+        return f"{self.plan(plan_id)}:rollup:{period}:done"
+
+    def rollup_lock(self, plan_id: str, period: str) -> str:
+        """Lock held while a month's scheduled rollup is written (one of many schedulers)."""
+        return f"{self.plan(plan_id)}:rollup:{period}:lock"
+
     # --- projection read models (projections/runner.py) ------------------------------------
 
     def lease(self, plan_id: str) -> str:

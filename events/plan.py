@@ -160,6 +160,24 @@ class Thresholds(_Strict):
     alerts: AlertRules = AlertRules()
 
 
+class RollupSchedule(_Strict):
+    """When the monthly rollup is written: cron (minute hour day month weekday) in the plan's time
+    zone, for the month before. Default: 08:00 on the 16th, once official monthly statistics are out."""
+
+    cron: str = Field(default="0 8 16 * *", description="e.g. '0 8 16 * *'")
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, cron: str) -> str:
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(cron)
+        except ValueError as exc:
+            raise ValueError(f"cron {cron!r} is not valid: {exc}") from None
+        return cron
+
+
 class Plan(_Strict):
     id: PlanId
     name: str = Field(min_length=1, description="e.g. 荣昌区2025年国民经济和社会发展计划")
@@ -172,6 +190,7 @@ class Plan(_Strict):
     indicators: tuple[Indicator, ...] = ()
     projects: tuple[Project, ...] = ()
     thresholds: Thresholds = Thresholds()
+    rollup: RollupSchedule = RollupSchedule()
 
     _indicators: dict[str, Indicator] = PrivateAttr(default_factory=dict)
     _projects: dict[str, Project] = PrivateAttr(default_factory=dict)

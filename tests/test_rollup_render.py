@@ -1,0 +1,304 @@
+"""The rollup renderers against the seed report: the same table, the same project line, real numbers.
+
+Pure: the documents are folded from the seed history in memory, no Redis."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import UTC, datetime
+from xml.etree.ElementTree import Element
+
+import html5lib
+import openpyxl
+import pytest
+from openpyxl.cell import Cell
+from openpyxl.worksheet.worksheet import Worksheet
+
+from events.models import plan_published
+from events.planfile import load_plan
+from events.store import StoredEvent
+from projections.rollup import RollupDocument, build_rollup
+from projections.state import fold
+from services.rollup_render import render_html, render_markdown, render_xlsx
+from services.seed_history import PLAN_PUBLISHED_AT, h1_history
+from tests import seed_report
+from tests.conftest import ROOT
+
+SEED_HEADER = "| 指标 | 全年目标 | 上半年完成 | 与目标± |"
+SHEETS = ["主要指标", "目标任务", "重点项目", "滞后事项", "变化"]
+
+
+@pytest.fixture(scope="module")
+def rollups() -> dict[str, RollupDocument]:
+    plan = load_plan(ROOT / "plans/rongchang-2025.yaml")
+    events = [plan_published(plan, 0, PLAN_PUBLISHED_AT), *h1_history(plan)]
+    state = fold([StoredEvent(f"{1752000000000 + i}-0", e) for i, e in enumerate(events)], plan_id=plan.id)
+    may = build_rollup(state, "2025-05", datetime(2025, 6, 16, tzinfo=UTC))
+    return {
+        "june": build_rollup(state, "2025-06", datetime(2025, 7, 16, tzinfo=UTC)),
+        "may": may,
+        "june_vs_may": build_rollup(state, "2025-06", datetime(2025, 7, 16, tzinfo=UTC), previous=may),
+    }
+
+
+@pytest.fixture
+def june(rollups: dict[str, RollupDocument]) -> RollupDocument:
+    return rollups["june"]
+
+
+# ---- Markdown --------------------------------------------------------------------------------
+
+
+def _cells(line: str) -> tuple[str, ...]:
+    """A Markdown table row's cells, undoing the renderer's escapes of `|` and `\\`."""
+    inner = line.strip()[1:-1]
+    parts = re.split(r"(?<!\\)\|", inner.replace("\\\\", "\0"))
+    return tuple(part.strip().replace("\\|", "|").replace("\0", "\\") for part in parts)
+
+
+def _table_after(markdown: str, header: str) -> list[tuple[str, ...]]:
+    lines = markdown.splitlines()
+    start = lines.index(header) + 2  # skip the header and the --- line
+    rows = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        rows.append(_cells(line))
+    return rows
+
+
+def _part(markdown: str, heading: str) -> str:
+    text = markdown[markdown.index(f"## {heading}") :]
+    following = text.find("\n## ", 1)
+    return text if following < 0 else text[:following]
+
+
+def test_markdown_main_table_equals_the_seed_row_for_row(june: RollupDocument) -> None:
+    markdown = render_markdown(june)
+    assert markdown.startswith(f"# {june.title}\n")
+    assert SEED_HEADER in markdown.splitlines()
+    assert _table_after(markdown, SEED_HEADER) == seed_report.main_table()
+
+
+def test_markdown_names_the_project_line_and_completions_as_the_seed_does(june: RollupDocument) -> None:
+    projects = _part(render_markdown(june), "二、重点项目").splitlines()
+    assert f"{seed_report.project_line()}。" in projects
+    assert f"{seed_report.completed_line()}。" in projects
+    assert any(line.startswith("- 北部片区中心水厂（区水利局）：") and "逾期3个月" in line for line in projects)
+
+
+def test_markdown_off_track_part_names_gdp_and_whose_it_is(june: RollupDocument) -> None:
+    off_track = _part(render_markdown(june), "四、未达到目标和滞后的事项")
+    assert june.missed_sentence in off_track
+    assert "- 地区生产总值（区统计局）：全年目标6.5%左右，完成5.5%，与目标-1.0个百分点" in off_track
+    assert "区财政局" in off_track and "规上工业增加值" not in off_track
+
+
+def test_markdown_further_targets_print_completion_and_time_progress(june: RollupDocument) -> None:
+    markdown = render_markdown(june)
+    header = "| 目标任务 | 全年目标 | 完成 | 完成全年目标 | 序时进度 | 与目标± | 责任单位 |"
+    assert markdown.count(header) == len(june.sections)
+    rows = {row[0]: row for row in _table_after(markdown[markdown.index("### （七）社会民生") :], header)}
+    assert rows["空气质量优良天数"] == (
+        "空气质量优良天数",
+        "突破310天",
+        "147天",
+        "47.4%",
+        "50.0%",
+        "-2.6个百分点",
+        "区生态环境局",
+    )
+    assert rows["濑溪河等考核断面水质"][3:5] == ("-", "-")
+
+
+def test_markdown_of_may_heads_its_column_1_to_5(rollups: dict[str, RollupDocument]) -> None:
+    markdown = render_markdown(rollups["may"])
+    assert "| 指标 | 全年目标 | 1—5月完成 | 与目标± |" in markdown.splitlines()
+    assert "2025年1—5月" in markdown.splitlines()[0]
+
+
+def test_markdown_changes_say_first_report_or_list_what_changed(rollups: dict[str, RollupDocument]) -> None:
+    first = _part(render_markdown(rollups["june"]), "五、与上期相比的变化")
+    assert "（首期报告，无对比）" in first
+    compared = _part(render_markdown(rollups["june_vs_may"]), "五、与上期相比的变化")
+    assert "（首期报告，无对比）" not in compared and "2025-05 v1" in compared
+    assert "- 【状态变化】城镇老旧小区改造由“正常推进”变为“已完成”" in compared
+    nothing = rollups["june_vs_may"].model_copy(update={"changes": []})
+    assert _part(render_markdown(nothing), "五、与上期相比的变化").splitlines()[-1] == "无变化"
+
+
+def test_markdown_escapes_a_pipe_in_a_cell(june: RollupDocument) -> None:
+    odd = june.main[0].model_copy(update={"label": "1﹒地区|生产总值"})
+    markdown = render_markdown(june.model_copy(update={"main": [odd, *june.main[1:]]}))
+    assert "| 1﹒地区\\|生产总值 | 6.5%左右 | 5.5% | -1.0个百分点 |" in markdown.splitlines()
+    assert _table_after(markdown, SEED_HEADER)[0] == ("1﹒地区|生产总值", "6.5%左右", "5.5%", "-1.0个百分点")
+
+
+# ---- HTML ------------------------------------------------------------------------------------
+
+
+def _parse(html: str) -> Element:
+    return html5lib.HTMLParser(strict=True, namespaceHTMLElements=False).parse(html)
+
+
+def _text(element: Element) -> str:
+    return "".join(element.itertext()).strip()
+
+
+def _main_table(tree: Element) -> Element:
+    tables = [t for t in tree.iter("table") if "main-table" in t.get("class", "").split()]
+    assert len(tables) == 1
+    return tables[0]
+
+
+def test_html_is_strict_html5_with_the_seed_table(june: RollupDocument) -> None:
+    html = render_html(june)
+    assert html.startswith("<!DOCTYPE html>")
+    tree = _parse(html)  # raises on the first parse error
+    assert tree.get("lang") == "zh-CN"
+    assert _text(tree.find("head/title")) == june.title == _text(next(tree.iter("h1")))
+    table = _main_table(tree)
+    assert [_text(th) for th in table.findall("thead/tr/th")] == ["指标", "全年目标", "上半年完成", "与目标±"]
+    rows = [tuple(_text(td) for td in tr.findall("td")) for tr in table.findall("tbody/tr")]
+    assert rows == seed_report.main_table()
+
+
+def test_html_marks_status_with_classes_and_prints_a4(june: RollupDocument) -> None:
+    html = render_html(june)
+    rows = {_text(tr.find("td")): tr.get("class") for tr in _main_table(_parse(html)).findall("tbody/tr")}
+    assert rows["5﹒一般公共预算收入"] == "status-off-track"
+    assert rows["1﹒地区生产总值"] == "status-at-risk"
+    assert rows["2﹒规上工业增加值"] == "status-on-track"
+    assert "@media print" in html and "size: A4" in html and "SimSun" in html
+    assert seed_report.project_line() in html and seed_report.completed_line() in html
+
+
+def test_html_parts_come_in_the_markdown_order(rollups: dict[str, RollupDocument]) -> None:
+    tree = _parse(render_html(rollups["june_vs_may"]))
+    headings = [_text(h2) for h2 in tree.iter("h2")]
+    assert headings == [line[3:] for line in render_markdown(rollups["june_vs_may"]).splitlines() if line[:3] == "## "]
+    assert len(headings) == 5
+
+
+def test_html_escapes_what_it_prints(june: RollupDocument) -> None:
+    name = "地区<b>生产&总值"
+    odd_row = june.main[0].model_copy(update={"label": f"1﹒{name}"})
+    odd_item = june.off_track[0].model_copy(update={"name": name})
+    doc = june.model_copy(update={"main": [odd_row, *june.main[1:]], "off_track": [odd_item, *june.off_track[1:]]})
+    html = render_html(doc)
+    assert "<b>" not in html
+    assert "1﹒地区&lt;b&gt;生产&amp;总值" in html and "地区&lt;b&gt;生产&amp;总值（区统计局）" in html
+    tree = _parse(html)
+    assert _text(_main_table(tree).find("tbody/tr/td")) == f"1﹒{name}"
+
+
+# ---- XLSX ------------------------------------------------------------------------------------
+
+
+def _workbook(doc: RollupDocument) -> openpyxl.Workbook:
+    return openpyxl.load_workbook(io.BytesIO(render_xlsx(doc)))
+
+
+def _header_row(sheet: Worksheet, first: str) -> int:
+    for (cell,) in sheet.iter_rows(min_col=1, max_col=1):
+        if cell.value == first:
+            return cell.row
+    raise AssertionError(f"no header starting {first!r} on {sheet.title}")
+
+
+def _records(sheet: Worksheet, first: str) -> list[dict[str, Cell]]:
+    """The rows under the header whose first cell is `first`, as {header: cell}."""
+    row = _header_row(sheet, first)
+    header = [cell.value for cell in sheet[row]]
+    return [dict(zip(header, cells, strict=True)) for cells in sheet.iter_rows(min_row=row + 1)]
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def test_xlsx_sheets_and_main_table_text(june: RollupDocument) -> None:
+    workbook = _workbook(june)
+    assert workbook.sheetnames == SHEETS
+    sheet = workbook["主要指标"]
+    assert sheet["A1"].value == june.title and "A1:H1" in {str(r) for r in sheet.merged_cells.ranges}
+    assert any(str(cell.value or "").startswith("数据截至 2025-06-30") for (cell,) in sheet.iter_rows(max_col=1))
+    row = _header_row(sheet, "指标")
+    header = [cell.value for cell in sheet[row]]
+    assert header == ["指标", "全年目标", "上半年完成", "与目标±", "完成值", "偏差（个百分点）", "状态", "责任单位"]
+    assert sheet[row][0].font.b and sheet.freeze_panes == f"A{row + 1}"
+    text = [tuple(c.value for c in cells) for cells in sheet.iter_rows(min_row=row + 1, max_col=4)]
+    assert text == seed_report.main_table()
+
+
+def test_xlsx_main_figures_are_numbers_with_formats(june: RollupDocument) -> None:
+    records = {r["指标"].value: r for r in _records(_workbook(june)["主要指标"], "指标")}
+    gdp = records["1﹒地区生产总值"]
+    assert _is_number(gdp["完成值"].value) and gdp["完成值"].value == 5.5
+    assert gdp["完成值"].number_format == "0.0"
+    assert _is_number(gdp["偏差（个百分点）"].value) and gdp["偏差（个百分点）"].value == -1.0
+    assert gdp["偏差（个百分点）"].number_format == "+0.0;-0.0;0.0"
+    assert gdp["状态"].value == "预警（黄灯）" and gdp["责任单位"].value == "区统计局"
+    assert records["9﹒粮食总产量"]["完成值"].value is None  # not reported yet: an empty cell, not "-"
+
+
+def test_xlsx_further_targets_hold_completion_as_a_fraction(june: RollupDocument) -> None:
+    records = {r["目标任务"].value: r for r in _records(_workbook(june)["目标任务"], "领域")}
+    assert len(records) == sum(len(s.rows) for s in june.sections)
+    jobs = records["城镇新增就业"]
+    # The document carries completion rounded to one decimal (70.1), so 0.701, not 7013/10000.
+    assert _is_number(jobs["完成全年目标"].value) and jobs["完成全年目标"].value == pytest.approx(0.701, abs=1e-9)
+    assert jobs["完成全年目标"].number_format == "0.0%"
+    assert jobs["序时进度"].value == pytest.approx(0.5, abs=1e-9) and jobs["序时进度"].number_format == "0.0%"
+    assert jobs["完成值"].value == 7013 and jobs["完成"].value == "7013人"
+    assert jobs["领域"].value == "（七）社会民生"
+    air = records["空气质量优良天数"]
+    assert air["完成全年目标"].value == pytest.approx(0.474, abs=1e-9)
+
+
+def test_xlsx_projects_hold_investment_as_numbers(june: RollupDocument) -> None:
+    sheet = _workbook(june)["重点项目"]
+    notes = [cell.value for (cell,) in sheet.iter_rows(max_col=1, max_row=_header_row(sheet, "编号") - 1)]
+    assert f"{seed_report.project_line()}。" in notes and f"{seed_report.completed_line()}。" in notes
+    records = {r["编号"].value: r for r in _records(sheet, "编号")}
+    assert len(records) == len(june.projects) == 112
+    first = records["kp-001"]
+    assert first["名称"].value == "渝乐电子" and first["阶段"].value == "建成投产"
+    assert _is_number(first["年度计划投资（万元）"].value) and first["年度计划投资（万元）"].value == 15000
+    assert first["年度计划投资（万元）"].number_format == "#,##0"
+    assert _is_number(first["完成投资（万元）"].value) and first["完成投资（万元）"].number_format == "#,##0"
+    assert first["投资完成率"].value == pytest.approx(1.0) and first["投资完成率"].number_format == "0.0%"
+    assert first["逾期月数"].value is None
+    overdue = [r for r in records.values() if r["逾期月数"].value is not None]
+    assert {r["名称"].value for r in overdue} == {p.name for p in june.projects if p.months_overdue is not None}
+    assert all(isinstance(r["逾期月数"].value, int) for r in overdue)
+
+
+def test_xlsx_off_track_sheet_names_whose_it_is(june: RollupDocument) -> None:
+    records = _records(_workbook(june)["滞后事项"], "类型")
+    rows = [tuple(cell.value for cell in r.values()) for r in records]
+    assert rows[0] == (
+        "指标",
+        "地区生产总值",
+        "区统计局",
+        "预警（黄灯）",
+        "全年目标6.5%左右，完成5.5%，与目标-1.0个百分点",
+    )
+    assert {row[0] for row in rows} == {"指标", "项目"} and len(rows) == len(june.off_track)
+
+
+def test_xlsx_changes_sheet_lists_the_changes(rollups: dict[str, RollupDocument]) -> None:
+    compared = rollups["june_vs_may"]
+    assert compared.changes
+    rows = [tuple(c.value for c in r.values()) for r in _records(_workbook(compared)["变化"], "类型")]
+    assert rows == [
+        ({"status": "状态变化", "revised": "数据修订"}[c.kind], c.name, c.detail_zh) for c in compared.changes
+    ]
+    nothing = compared.model_copy(update={"changes": []})
+    assert [tuple(c.value for c in r.values()) for r in _records(_workbook(nothing)["变化"], "类型")] == [
+        (None, "无变化", None)
+    ]
+    first = rollups["may"].model_copy(update={"changes": []})
+    rows = [tuple(c.value for c in r.values()) for r in _records(_workbook(first)["变化"], "类型")]
+    assert rows == [(None, "（首期报告，无对比）", None)]
