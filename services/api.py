@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, File, Header, Query, Request, UploadFile
+from fastapi import Path as Path_
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field, ValidationError
@@ -30,6 +31,7 @@ from services.plans import publish_plan
 from services.redis_server import connect
 from services.tokens import TokenInfo
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_BODY = 2_000_000  # bytes: a batch of 1,000 events, or a plan, fits easily
 READY_MAX_LAG = int(os.environ.get("PLANWATCH_READY_MAX_LAG", "1000"))
 
@@ -513,6 +515,50 @@ def _routes(app: FastAPI) -> None:
                     yield f"id: {position}\nevent: {fields['type']}\ndata: {fields['notice']}\n\n".encode()
 
         return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/v1/plans/{plan}/rollups", tags=["rollups"])
+    async def rollups(plan: str, svc: ServicesDep, who: CallerDep, found: PlanDep) -> list[dict[str, Any]]:
+        """The plan's monthly rollups: latest version of each month, with links to each format."""
+        from services.rollups import list_rollups
+
+        return await list_rollups(svc.redis, svc.keys, plan)
+
+    @app.get(
+        "/v1/plans/{plan}/rollups/{name}",
+        tags=["rollups"],
+        responses={200: {"content": {"text/markdown": {}, "text/html": {}, XLSX: {}}}},
+    )
+    async def rollup_document(
+        plan: str,
+        name: Annotated[str, Path_(description="the month and format: 2025-06.md, 2025-06.html or 2025-06.xlsx")],
+        svc: ServicesDep,
+        who: CallerDep,
+        found: PlanDep,
+        version: Annotated[int | None, Query(ge=1, description="default: the latest")] = None,
+    ) -> Response:
+        """One rollup, rendered: Markdown, a printable HTML page, or an Excel workbook."""
+        from services.rollup_render import render_html, render_markdown, render_xlsx
+        from services.rollups import load_document
+
+        match = re.fullmatch(r"(\d{4}-\d{2})\.(md|html|xlsx)", name)
+        if not match:
+            raise NotFound(f"no rollup {name!r}: ask for 2025-06.md, .html or .xlsx", "报告地址有误")
+        period, fmt = match.groups()
+        document = await load_document(svc.redis, svc.keys, plan, period, version)
+        if document is None:
+            raise NotFound(
+                f"plan {plan} has no rollup for {period}" + (f" v{version}" if version else ""), "该月报告不存在"
+            )
+        if fmt == "md":
+            return Response(render_markdown(document), media_type="text/markdown; charset=utf-8")
+        if fmt == "html":
+            return Response(render_html(document), media_type="text/html; charset=utf-8")
+        filename = f"{plan}-{period}-v{document.version}.xlsx"
+        return Response(
+            render_xlsx(document),
+            media_type=XLSX,
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
 
     @app.get("/asyncapi.json", tags=["docs"])
     async def asyncapi() -> dict[str, Any]:

@@ -69,13 +69,15 @@ def _parse_instant(text: str | None) -> datetime | None:
 @app.command()
 def demo(
     plan_file: Annotated[Path, typer.Option(help="plan file to demo")] = Path("plans/rongchang-2025.yaml"),
+    out: Annotated[Path, typer.Option(help="directory for the June rollup's .md, .html and .xlsx")] = Path("out"),
 ) -> None:
-    """Publish the seed plan and its H1 2025 history, replay the log, print the report's table."""
+    """Publish the seed plan and its H1 2025 history, replay the log, print the report's table,
+    and write the June rollup."""
     from services.demo import SEED_PLAN, run_demo
 
     path = plan_file if plan_file.exists() else SEED_PLAN
     try:
-        run(lambda: run_demo(console, path))
+        run(lambda: run_demo(console, path, out))
     except PlanFileError as exc:
         raise fail(str(exc)) from None
 
@@ -181,6 +183,105 @@ def notifier(
         asyncio.run(main())
     except KeyboardInterrupt:
         pass
+
+
+@app.command()
+def scheduler(
+    once: Annotated[bool, typer.Option(help="write the due rollups that are missing, then exit")] = False,
+    now: Annotated[
+        str | None, typer.Option(help="pretend it is this instant (with zone), e.g. 2025-07-16T08:00+08:00")
+    ] = None,
+) -> None:
+    """Write each month's rollup on the plan's schedule (default 08:00 on the 16th, for the month
+    before), once however many schedulers run, catching up on months missed while down."""
+    import logging
+
+    from services.scheduler import RollupScheduler, run_forever
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    fixed = _parse_instant(now)
+
+    async def main() -> None:
+        redis = connect()
+        try:
+            if once or fixed:
+                clock = (lambda: fixed) if fixed else None
+                rollups = RollupScheduler(redis, Keyspace.from_env(), **({"clock": clock} if clock else {}))
+                for result in await rollups.catch_up():
+                    typer.echo(f"{result.plan_id} {result.period} v{result.version} published")
+            else:
+                await run_forever(redis, Keyspace.from_env())
+        finally:
+            await redis.aclose()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
+def rollup(
+    plan: Annotated[str, typer.Option("--plan", help="plan id")],
+    period: Annotated[str, typer.Option("--period", help="the month, e.g. 2025-06")],
+    format: Annotated[str, typer.Option("--format", "-f", help="md, html or xlsx")] = "md",
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="write to this file (xlsx needs one)")] = None,
+) -> None:
+    """Write a month's rollup now (a new version if anything changed since the last) and print or
+    save it."""
+    from services.rollup_render import render_html, render_markdown, render_xlsx
+    from services.rollups import load_document, produce_rollup
+
+    if format not in ("md", "html", "xlsx"):
+        raise typer.BadParameter(f"--format must be md, html or xlsx, not {format!r}")
+    if format == "xlsx" and output is None:
+        raise typer.BadParameter("an xlsx rollup needs -o FILE")
+
+    async def main():
+        redis = connect()
+        keys = Keyspace.from_env()
+        try:
+            result = await produce_rollup(redis, keys, plan, period)
+            return result, await load_document(redis, keys, plan, period, result.version)
+        finally:
+            await redis.aclose()
+
+    try:
+        result, document = run(main)
+    except (LookupError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    status = {"published": "published", "unchanged": "unchanged since"}[result.outcome]
+    typer.echo(f"{plan} {period}: {status} version {result.version}", err=True)
+    if format == "xlsx":
+        assert output is not None
+        output.write_bytes(render_xlsx(document))
+        typer.echo(f"wrote {output}", err=True)
+        return
+    text = render_markdown(document) if format == "md" else render_html(document)
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {output}", err=True)
+    else:
+        typer.echo(text)
+
+
+@app.command()
+def rollups(plan: Annotated[str, typer.Option("--plan", help="plan id")]) -> None:
+    """List a plan's monthly rollups (latest version each)."""
+    from services.rollups import list_rollups
+
+    async def main():
+        redis = connect()
+        try:
+            return await list_rollups(redis, Keyspace.from_env(), plan)
+        finally:
+            await redis.aclose()
+
+    for item in run(main):
+        missed = "、".join(item["missed"]) or "-"
+        typer.echo(
+            f"{item['period']}  v{item['version']}  {item['known_at'][:16]}  未达目标：{missed}  {item['title']}"
+        )
 
 
 @app.command()

@@ -1,0 +1,321 @@
+"""Monthly rollups: the seed's June report from events, versions after late data, and the
+scheduler — once across replicas, catching up oldest first, in the plan's time zone."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from events.keys import Keyspace
+from events.models import IndicatorUpdated, RollupPublished
+from events.plan import RollupSchedule
+from events.planfile import load_plan
+from events.store import EventStore
+from services.demo import SEED_PLAN, load_seed
+from services.notifier import Notifier
+from services.rollups import RollupConflict, list_rollups, load_document, produce_rollup
+from services.scheduler import RollupScheduler, due_periods, due_time, reported_month
+from services.subscriptions import SubscriptionRequest, SubscriptionStore
+from tests import seed_report
+from tests.conftest import ROOT
+from tests.factories import AT
+from tests.receivers import Receiver
+
+PLAN = "rongchang-2025"
+JULY_16 = datetime.fromisoformat("2025-07-16T09:00:00+08:00")
+
+
+async def rollup_events(store: EventStore, plan_id: str = PLAN) -> list[RollupPublished]:
+    return [s.event for s in await store.read(plan_id, limit=10_000) if isinstance(s.event, RollupPublished)]
+
+
+async def test_the_june_rollup_carries_the_seed_table_and_project_line(
+    redis: Redis, keys: Keyspace, store: EventStore
+) -> None:
+    await load_seed(store)
+    result = await produce_rollup(redis, keys, PLAN, "2025-06")
+    assert (result.outcome, result.version) == ("published", 1)
+    document = await load_document(redis, keys, PLAN, "2025-06")
+    assert document is not None and document.column == "上半年完成"
+    assert [(r.label, r.target, r.actual, r.deviation) for r in document.main] == seed_report.main_table()
+    assert document.portfolio.line == seed_report.project_line()
+    assert document.portfolio.completed_line == seed_report.completed_line()
+    assert document.title == "重庆市荣昌区2025年上半年国民经济和社会发展计划执行情况"
+    assert {o.name for o in document.off_track if o.kind == "indicator"} == {
+        "地区生产总值",
+        "一般公共预算收入",
+        "进出口总额",
+        "全体居民人均可支配收入增速",
+    }
+    assert "北部片区中心水厂" in {o.name for o in document.off_track if o.kind == "project"}
+    [event] = await rollup_events(store)
+    assert (event.period, event.version, event.content_hash) == ("2025-06", 1, document.content_hash)
+    assert event.missed == ["gdp", "revenue", "trade", "income"] and event.subject == "rollup-2025-06"
+    assert (await list_rollups(redis, keys, PLAN))[0]["formats"]["html"] == f"/v1/plans/{PLAN}/rollups/2025-06.html"
+
+
+async def test_a_late_correction_makes_version_two_saying_what_changed(
+    redis: Redis, keys: Keyspace, store: EventStore
+) -> None:
+    await load_seed(store)
+    await produce_rollup(redis, keys, PLAN, "2025-06")
+    again = await produce_rollup(redis, keys, PLAN, "2025-06")
+    assert (again.outcome, again.version) == ("unchanged", 1)  # nothing new: no new version
+    await store.append(
+        [
+            IndicatorUpdated(
+                event_id=uuid.uuid4(),
+                plan_id=PLAN,
+                department="stats",
+                subject="fai",
+                period="2025-06",
+                occurred_at=AT,
+                value=Decimal("13.4"),
+            )
+        ]
+    )
+    second = await produce_rollup(redis, keys, PLAN, "2025-06")
+    assert (second.outcome, second.version) == ("published", 2)
+    document = await load_document(redis, keys, PLAN, "2025-06")
+    assert document.version == 2 and document.compared_with == "2025-06 v1"
+    fai = next(r for r in document.main if r.id == "fai")
+    assert (fai.actual, fai.deviation) == ("13.4%", "+5.4个百分点")
+    revised = [c for c in document.changes if c.subject == "fai"]
+    assert any(c.kind == "value" and c.before == "12.9%" and c.after == "13.4%" for c in revised)
+    assert any(c.kind == "revised" and "12.9 → 13.4" in c.detail_zh for c in revised)
+    assert [e.version for e in await rollup_events(store)] == [1, 2]
+    assert (await load_document(redis, keys, PLAN, "2025-06", 1)).main[2].actual == "12.9%"  # v1 kept as it was
+
+
+async def test_two_writers_of_the_same_new_version_store_it_once(redis: Redis, keys: Keyspace, store: EventStore):
+    await load_seed(store)
+    await produce_rollup(redis, keys, PLAN, "2025-06")
+    await store.append(
+        [
+            IndicatorUpdated(
+                event_id=uuid.uuid4(),
+                plan_id=PLAN,
+                department="stats",
+                subject="fai",
+                period="2025-06",
+                occurred_at=AT,
+                value=Decimal("13.4"),
+            )
+        ]
+    )
+    results = await asyncio.gather(
+        *(produce_rollup(redis, keys, PLAN, "2025-06") for _ in range(3)), return_exceptions=True
+    )
+    for result in results:  # each either wrote version 2 or was told it lost, having stored nothing
+        assert isinstance(result, RollupConflict) or (result.outcome, result.version) == ("published", 2), result
+    assert [e.version for e in await rollup_events(store)] == [1, 2]
+    document = await load_document(redis, keys, PLAN, "2025-06")
+    assert document.version == 2 and document.content_hash == (await rollup_events(store))[-1].content_hash
+    assert [r["version"] for r in await list_rollups(redis, keys, PLAN)] == [2]
+    announced = await redis.xrange(keys.outbox(PLAN))
+    assert [json.loads(f["notice"])["actual"] for _, f in announced] == ["第1版", "第2版"]
+
+
+async def test_a_crash_after_the_append_is_finished_by_the_next_run(
+    redis: Redis, keys: Keyspace, store: EventStore, monkeypatch
+) -> None:
+    import services.rollups
+
+    await load_seed(store)
+    finish = services.rollups._finish
+
+    async def crash(*args, **kwargs):
+        raise KeyboardInterrupt  # the process dies after the event is in the log
+
+    monkeypatch.setattr(services.rollups, "_finish", crash)
+    with pytest.raises(KeyboardInterrupt):
+        await produce_rollup(redis, keys, PLAN, "2025-06", scheduled=True)
+    assert len(await rollup_events(store)) == 1 and await list_rollups(redis, keys, PLAN) == []
+    monkeypatch.setattr(services.rollups, "_finish", finish)
+    again = await produce_rollup(redis, keys, PLAN, "2025-06", scheduled=True)
+    assert (again.outcome, again.version) == ("exists", 1) and len(await rollup_events(store)) == 1
+    assert [r["version"] for r in await list_rollups(redis, keys, PLAN)] == [1]
+    await produce_rollup(redis, keys, PLAN, "2025-06", scheduled=True)
+    assert len(await redis.xrange(keys.outbox(PLAN))) == 1  # announced once, by the run that finished it
+
+
+async def test_rollup_compares_with_the_month_before(redis: Redis, keys: Keyspace, store: EventStore) -> None:
+    await load_seed(store)
+    await produce_rollup(redis, keys, PLAN, "2025-05")
+    june = await produce_rollup(redis, keys, PLAN, "2025-06")
+    assert june.document.compared_with == "2025-05 v1"
+    assert any(
+        c.kind == "status" and c.name == "小刀电动车生产基地" and c.after == "建成投产" for c in june.document.changes
+    )
+
+
+def test_due_times_follow_the_plan_time_zone() -> None:
+    plan = load_plan(SEED_PLAN)
+    assert due_time(plan, 6) == datetime.fromisoformat("2025-07-16T08:00:00+08:00")  # = 00:00 UTC
+    assert due_periods(plan, datetime.fromisoformat("2025-07-15T23:59:00+00:00"))[-1] == "2025-05"
+    assert due_periods(plan, datetime.fromisoformat("2025-07-16T00:00:00+00:00"))[-1] == "2025-06"
+    # midnight on the 1st in Shanghai is still the last day of the month before in UTC
+    first = plan.model_copy(update={"rollup": RollupSchedule(cron="0 0 1 * *")})
+    fire = due_time(first, 6)
+    assert fire.isoformat() == "2025-07-01T00:00:00+08:00" and fire.astimezone(UTC).day == 30
+    assert reported_month(first, fire.astimezone(UTC)) == "2025-06"  # not May, as UTC's date would say
+    assert due_periods(first, datetime.fromisoformat("2025-06-30T15:59:00+00:00"))[-1] == "2025-05"
+    assert due_periods(first, datetime.fromisoformat("2025-06-30T16:00:00+00:00"))[-1] == "2025-06"
+
+
+async def test_the_cron_job_is_scheduled_in_the_plan_time_zone(redis: Redis, keys: Keyspace, store: EventStore):
+    await load_seed(store)
+    rollups = RollupScheduler(redis, keys, clock=lambda: JULY_16)
+    await rollups.start()
+    try:
+        job = rollups.scheduler.get_job(f"rollup:{PLAN}")
+        fire = job.trigger.get_next_fire_time(None, datetime.fromisoformat("2025-07-01T00:00:00+08:00"))
+        assert fire == due_time(load_plan(SEED_PLAN), 6)
+        assert sorted(e.period for e in await rollup_events(store)) == [f"2025-{m:02d}" for m in range(1, 7)]
+    finally:
+        rollups.stop()
+
+
+def scheduler(env: dict[str, str], now: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "services", "scheduler", "--once", "--now", now],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+async def test_three_schedulers_started_together_write_each_month_once(store: EventStore, cli_env) -> None:
+    await load_seed(store)
+    procs = [scheduler(cli_env, "2025-07-16T09:00+08:00") for _ in range(3)]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outputs
+    periods = [e.period for e in await rollup_events(store)]
+    assert sorted(periods) == [f"2025-{m:02d}" for m in range(1, 7)]  # each due month exactly once
+    assert sum(out.count("published") for out, _ in outputs) == 6
+
+
+async def test_a_scheduler_back_after_two_missed_months_writes_both_oldest_first(store: EventStore, cli_env) -> None:
+    await load_seed(store)
+    first = scheduler(cli_env, "2025-05-17T09:00+08:00")
+    first.communicate(timeout=120)
+    assert [e.period for e in await rollup_events(store)] == ["2025-01", "2025-02", "2025-03", "2025-04"]
+    back = scheduler(cli_env, "2025-07-17T09:00+08:00")  # down through May and June's due dates
+    out, _ = back.communicate(timeout=120)
+    assert [e.period for e in await rollup_events(store)][4:] == ["2025-05", "2025-06"]  # oldest first
+    assert out.splitlines() == ["rongchang-2025 2025-05 v1 published", "rongchang-2025 2025-06 v1 published"]
+    restart = scheduler(cli_env, "2025-07-17T09:00+08:00")
+    out, _ = restart.communicate(timeout=120)
+    assert out == "" and len(await rollup_events(store)) == 6  # none twice
+
+
+async def test_rollup_subscribers_get_a_summary_with_a_link(
+    redis: Redis, keys: Keyspace, store: EventStore, receiver: Receiver
+) -> None:
+    await load_seed(store)
+    receiver.reply(200, {"errcode": 0, "errmsg": "ok"})
+    for rollups in (True, False):
+        await SubscriptionStore(redis, keys).create(
+            SubscriptionRequest(
+                name="领导群",
+                channel="wecom",
+                url=receiver.url(f"/wecom?key={rollups}"),
+                allow_private=True,
+                filters={"rollups": rollups, "rules": ["data_stale"], "plans": [PLAN]},
+            )
+        )
+    await produce_rollup(redis, keys, PLAN, "2025-06")
+    async with httpx.AsyncClient(trust_env=False) as http:
+        notifier = Notifier(redis, keys, "n", http, link="https://planwatch.example.gov.cn")
+        for _ in range(3):
+            await notifier.fan_out(block_ms=10)
+            await notifier.deliver_all()
+    [message] = receiver.requests  # only the subscription that asked for rollups
+    assert message.raw_query == "key=True"
+    content = json.loads(message.body)["markdown"]["content"]
+    assert "【月度报告】" in content and "2025-06" in content
+    assert "https://planwatch.example.gov.cn/v1/plans/rongchang-2025/rollups/2025-06.html" in content
+    assert seed_report.project_line() in content
+
+
+# --- serving: the API and the CLI ----------------------------------------------------------------
+
+
+async def test_the_api_lists_rollups_and_serves_each_format(redis: Redis, keys: Keyspace, store: EventStore) -> None:
+    from services.api import XLSX, create_api
+    from services.tokens import TokenStore
+
+    await load_seed(store)
+    await produce_rollup(redis, keys, PLAN, "2025-05")
+    await produce_rollup(redis, keys, PLAN, "2025-06")
+    token, _ = await TokenStore(redis, keys).create("analyst")
+    app = create_api(redis=redis, keys=keys)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://planwatch", headers={"Authorization": f"Bearer {token}"}
+    ) as http:
+        listed = (await http.get(f"/v1/plans/{PLAN}/rollups")).json()
+        assert [(r["period"], r["version"]) for r in listed] == [("2025-05", 1), ("2025-06", 1)]
+        assert listed[1]["missed"] == ["gdp", "revenue", "trade", "income"]
+        markdown = await http.get(listed[1]["formats"]["md"])
+        assert markdown.status_code == 200 and markdown.headers["content-type"].startswith("text/markdown")
+        assert "| 指标 | 全年目标 | 上半年完成 | 与目标± |" in markdown.text
+        assert seed_report.project_line() in markdown.text
+        html = await http.get(f"/v1/plans/{PLAN}/rollups/2025-06.html")
+        assert html.headers["content-type"].startswith("text/html") and "<table" in html.text
+        xlsx = await http.get(f"/v1/plans/{PLAN}/rollups/2025-06.xlsx")
+        assert xlsx.headers["content-type"] == XLSX and xlsx.content[:2] == b"PK"
+        assert 'filename="rongchang-2025-2025-06-v1.xlsx"' in xlsx.headers["content-disposition"]
+        for path, status in [
+            ("2025-06.pdf", 404),
+            ("2025-07.md", 404),
+            ("2025-06.md?version=2", 404),
+            ("2025-06.md?version=0", 422),
+        ]:
+            response = await http.get(f"/v1/plans/{PLAN}/rollups/{path}")
+            assert response.status_code == status, (path, response.text)
+        assert (await http.get("/v1/plans/nowhere-2025/rollups")).status_code == 404
+        anonymous = await httpx.AsyncClient(transport=transport, base_url="http://planwatch").get(
+            f"/v1/plans/{PLAN}/rollups"
+        )
+        assert anonymous.status_code == 401
+
+
+def planwatch(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "services", *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+
+
+async def test_the_cli_writes_a_rollup_by_hand_in_each_format(store: EventStore, cli_env, tmp_path) -> None:
+    import openpyxl
+
+    await load_seed(store)
+    markdown = planwatch(cli_env, "rollup", "--plan", PLAN, "--period", "2025-06")
+    assert markdown.returncode == 0, markdown.stderr
+    assert "published version 1" in markdown.stderr and seed_report.project_line() in markdown.stdout
+    workbook_path = tmp_path / "june.xlsx"
+    again = planwatch(cli_env, "rollup", "--plan", PLAN, "--period", "2025-06", "-f", "xlsx", "-o", str(workbook_path))
+    assert again.returncode == 0 and "unchanged since version 1" in again.stderr
+    assert "1﹒地区生产总值" in [c.value for c in openpyxl.load_workbook(workbook_path).worksheets[0]["A"]]
+    listed = planwatch(cli_env, "rollups", "--plan", PLAN)
+    assert listed.stdout.startswith("2025-06  v1  ") and "未达目标：gdp、revenue、trade、income" in listed.stdout
+    for args, says in [
+        (("--period", "2025-13"), "period"),
+        (("--period", "2025-06", "-f", "pdf"), "--format"),
+        (("--period", "2025-06", "-f", "xlsx"), "-o FILE"),
+    ]:
+        bad = planwatch(cli_env, "rollup", "--plan", PLAN, *args)
+        assert bad.returncode != 0 and says in bad.stderr, (args, bad.stderr)
+    assert len(await rollup_events(store)) == 1  # nothing stored by the refusals
