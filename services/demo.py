@@ -1,27 +1,34 @@
 """`planwatch demo`: the seed report, rebuilt from events.
 
 Publishes plans/rongchang-2025.yaml and its H1 2025 history through the event store, replays
-the log and prints the report's main table, key-project line and missed targets. Every event
-id is deterministic, so a second run stores nothing.
+the log and prints the report's main table, key-project line and missed targets, then writes the
+June rollup (Markdown, HTML, XLSX) under `out/`. Every event id is deterministic, so a second run
+stores nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from rich.console import Console
 
+from events.keys import Keyspace
 from events.planfile import load_plan
 from events.store import EventStore
 from projections.replay import fold_log
 from projections.report import build_report
+from projections.rollup import RollupDocument
 from services.plans import publish_plan
 from services.redis_server import connect
 from services.render import render_text
+from services.rollup_render import render_html, render_markdown, render_xlsx
+from services.rollups import produce_rollup
 from services.seed_history import PLAN_PUBLISHED_AT, h1_history
 
 SEED_PLAN = Path(__file__).resolve().parent.parent / "plans" / "rongchang-2025.yaml"
 BATCH = 500
+DEMO_ROLLUP_MONTH = "2025-06"
 
 
 async def load_seed(store: EventStore, plan_file: Path = SEED_PLAN) -> tuple[str, int, int]:
@@ -35,7 +42,7 @@ async def load_seed(store: EventStore, plan_file: Path = SEED_PLAN) -> tuple[str
     return plan.id, stored, len(history) + 1
 
 
-async def run_demo(console: Console, plan_file: Path = SEED_PLAN) -> None:
+async def run_demo(console: Console, plan_file: Path = SEED_PLAN, out: Path = Path("out")) -> None:
     redis = connect()
     try:
         store = EventStore(redis)
@@ -46,5 +53,26 @@ async def run_demo(console: Console, plan_file: Path = SEED_PLAN) -> None:
         )
         state = await fold_log(store, plan_id)
         console.print(render_text(build_report(state)), markup=False, highlight=False, soft_wrap=True)
+        # the June rollup, as the scheduler would write it on 16 July (unchanged on a second run)
+        result = await produce_rollup(redis, Keyspace.from_env(), plan_id, DEMO_ROLLUP_MONTH)
+        document = result.document
+        assert document is not None
+        written = await asyncio.to_thread(_save_rollup, document, out)
+        console.print(
+            f"月度报告 {DEMO_ROLLUP_MONTH} 第{result.version}版 ({result.outcome}): " + ", ".join(map(str, written)),
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     finally:
         await redis.aclose()
+
+
+def _save_rollup(document: RollupDocument, out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    stem = out / f"{document.plan_id}-{document.period}"
+    files = {".md": render_markdown(document).encode(), ".html": render_html(document).encode()}
+    files[".xlsx"] = render_xlsx(document)
+    for suffix, content in files.items():
+        stem.with_suffix(suffix).write_bytes(content)
+    return [stem.with_suffix(suffix) for suffix in files]

@@ -31,6 +31,7 @@ def test_planwatch_services_use_the_redis_service_once_healthy() -> None:
     planwatch = {name: s for name, s in services.items() if name != "redis"}
     assert "worker" in planwatch and planwatch["worker"]["deploy"]["replicas"] >= 2
     assert "--no-notify" in planwatch["worker"]["command"] and planwatch["notifier"]["command"][0] == "notifier"
+    assert planwatch["scheduler"]["command"] == ["scheduler"]
     for name, service in planwatch.items():
         assert service["build"] == "." and service["environment"]["PLANWATCH_REDIS_URL"].startswith("redis://redis:")
         assert service["depends_on"]["redis"]["condition"] == "service_healthy", name

@@ -64,10 +64,10 @@ async def test_loading_the_seed_twice_stores_nothing_twice(store: EventStore) ->
     assert await store.length(plan_id) == sent
 
 
-def test_demo_command_prints_the_seed_table(cli_env: dict[str, str]) -> None:
+def test_demo_command_prints_the_seed_table(cli_env: dict[str, str], tmp_path) -> None:
     def demo() -> str:
         return subprocess.run(
-            [sys.executable, "-m", "services", "demo"],
+            [sys.executable, "-m", "services", "demo", "--out", str(tmp_path)],
             env=cli_env,
             cwd=ROOT,
             capture_output=True,
@@ -83,10 +83,14 @@ def test_demo_command_prints_the_seed_table(cli_env: dict[str, str]) -> None:
             assert " | ".join(row) in output
         assert seed_report.project_line() in text
     assert "stored 0 new" in " ".join(second.split())
+    assert "月度报告 2025-06 第1版 (published)" in first and "第1版 (unchanged)" in second
+    june = (tmp_path / "rongchang-2025-2025-06.md").read_text(encoding="utf-8")
+    assert seed_report.project_line() in june and (tmp_path / "rongchang-2025-2025-06.xlsx").stat().st_size > 0
 
 
-def test_table_command_json_has_the_documented_fields(store: EventStore, cli_env: dict[str, str]) -> None:
-    subprocess.run([sys.executable, "-m", "services", "demo"], env=cli_env, cwd=ROOT, capture_output=True, check=True)
+def test_table_command_json_has_the_documented_fields(store: EventStore, cli_env: dict[str, str], tmp_path) -> None:
+    demo = [sys.executable, "-m", "services", "demo", "--out", str(tmp_path)]
+    subprocess.run(demo, env=cli_env, cwd=ROOT, capture_output=True, check=True)
     out = subprocess.run(
         [
             sys.executable,
