@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -14,6 +14,9 @@ from rich.console import Console
 from events.keys import Keyspace
 from events.planfile import PlanFileError, load_plan
 from services.redis_server import EmbeddedRedis, connect
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 T = TypeVar("T")
 
@@ -37,6 +40,19 @@ console = Console()
 
 
 def run(main: Callable[[], Awaitable[T]]) -> T:
+    return asyncio.run(main())
+
+
+def with_redis(work: Callable[[Redis, Keyspace], Awaitable[T]]) -> T:
+    """Run `work` on a connection to planwatch's Redis (with the key prefix), closed afterwards."""
+
+    async def main() -> T:
+        redis = connect()
+        try:
+            return await work(redis, Keyspace.from_env())
+        finally:
+            await redis.aclose()
+
     return asyncio.run(main())
 
 
@@ -101,16 +117,12 @@ def table(
         raise typer.BadParameter(f"--format must be text, markdown or json, not {format!r}")
     day, instant = _parse_date(as_of), _parse_instant(known_at)
 
-    async def main() -> str:
-        redis = connect()
-        try:
-            report = await load_report(redis, plan, as_of=day, known_at=instant)
-        finally:
-            await redis.aclose()
+    async def main(redis: Redis, keys: Keyspace) -> str:
+        report = await load_report(redis, plan, as_of=day, known_at=instant, keys=keys)
         return render(report, format, known_at)  # type: ignore[arg-type]
 
     try:
-        output = run(main)
+        output = with_redis(main)
     except LookupError as exc:
         raise fail(str(exc)) from None
     console.print(output, markup=False, highlight=False, soft_wrap=True)
@@ -189,7 +201,8 @@ def notifier(
 def scheduler(
     once: Annotated[bool, typer.Option(help="write the due rollups that are missing, then exit")] = False,
     now: Annotated[
-        str | None, typer.Option(help="pretend it is this instant (with zone), e.g. 2025-07-16T08:00+08:00")
+        str | None,
+        typer.Option(help="catch up as of this instant (with zone), then exit, e.g. 2025-07-16T08:00+08:00"),
     ] = None,
 ) -> None:
     """Write each month's rollup on the plan's schedule (default 08:00 on the 16th, for the month
@@ -201,21 +214,16 @@ def scheduler(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     fixed = _parse_instant(now)
 
-    async def main() -> None:
-        redis = connect()
-        try:
-            if once or fixed:
-                clock = (lambda: fixed) if fixed else None
-                rollups = RollupScheduler(redis, Keyspace.from_env(), **({"clock": clock} if clock else {}))
-                for result in await rollups.catch_up():
-                    typer.echo(f"{result.plan_id} {result.period} v{result.version} published")
-            else:
-                await run_forever(redis, Keyspace.from_env())
-        finally:
-            await redis.aclose()
+    async def main(redis: Redis, keys: Keyspace) -> None:
+        if once or fixed:
+            rollups = RollupScheduler(redis, keys, clock=lambda: fixed or datetime.now(UTC))
+            for result in await rollups.catch_up():
+                typer.echo(f"{result.plan_id} {result.period} v{result.version} published")
+        else:
+            await run_forever(redis, keys)
 
     try:
-        asyncio.run(main())
+        with_redis(main)
     except KeyboardInterrupt:
         pass
 
@@ -230,28 +238,24 @@ def rollup(
     """Write a month's rollup now (a new version if anything changed since the last) and print or
     save it."""
     from services.rollup_render import render_html, render_markdown, render_xlsx
-    from services.rollups import load_document, produce_rollup
+    from services.rollups import produce_rollup
 
     if format not in ("md", "html", "xlsx"):
         raise typer.BadParameter(f"--format must be md, html or xlsx, not {format!r}")
     if format == "xlsx" and output is None:
         raise typer.BadParameter("an xlsx rollup needs -o FILE")
 
-    async def main():
-        redis = connect()
-        keys = Keyspace.from_env()
-        try:
-            result = await produce_rollup(redis, keys, plan, period)
-            return result, await load_document(redis, keys, plan, period, result.version)
-        finally:
-            await redis.aclose()
+    async def main(redis: Redis, keys: Keyspace):
+        return await produce_rollup(redis, keys, plan, period)
 
     try:
-        result, document = run(main)
+        result = with_redis(main)
     except (LookupError, ValueError) as exc:
         raise fail(str(exc)) from None
     status = {"published": "published", "unchanged": "unchanged since"}[result.outcome]
     typer.echo(f"{plan} {period}: {status} version {result.version}", err=True)
+    document = result.document
+    assert document is not None  # only a scheduled run answers "exists" without one
     if format == "xlsx":
         assert output is not None
         output.write_bytes(render_xlsx(document))
@@ -270,14 +274,10 @@ def rollups(plan: Annotated[str, typer.Option("--plan", help="plan id")]) -> Non
     """List a plan's monthly rollups (latest version each)."""
     from services.rollups import list_rollups
 
-    async def main():
-        redis = connect()
-        try:
-            return await list_rollups(redis, Keyspace.from_env(), plan)
-        finally:
-            await redis.aclose()
+    async def main(redis: Redis, keys: Keyspace):
+        return await list_rollups(redis, keys, plan)
 
-    for item in run(main):
+    for item in with_redis(main):
         missed = "、".join(item["missed"]) or "-"
         typer.echo(
             f"{item['period']}  v{item['version']}  {item['known_at'][:16]}  未达目标：{missed}  {item['title']}"
@@ -313,14 +313,10 @@ def template_command(
     target = output or Path(f"{plan}-{department}-{period}.xlsx")
     fmt = "csv" if target.suffix.lower() == ".csv" else "xlsx"
 
-    async def main():
-        redis = connect()
-        try:
-            return await PlanCatalog(EventStore(redis, Keyspace.from_env())).get(plan)
-        finally:
-            await redis.aclose()
+    async def main(redis: Redis, keys: Keyspace):
+        return await PlanCatalog(EventStore(redis, keys)).get(plan)
 
-    found = run(main)
+    found = with_redis(main)
     if found is None:
         raise fail(f"plan {plan!r} has not been published")
     try:
@@ -351,26 +347,19 @@ def import_command(
     if not plan_id:
         raise fail(f"{file}: the file names no plan; give --plan")
 
-    async def main():
-        redis = connect()
-        keys = Keyspace.from_env()
-        try:
-            ingest = Ingest.over(redis, keys)
-            found = await ingest.catalog.get(plan_id)
-            if found is None:
-                raise LookupError(f"plan {plan_id!r} has not been published")
-            with Progress(TextColumn("[bold]import"), BarColumn(), MofNCompleteColumn(), console=console) as bar:
-                task = bar.add_task(file.name, total=None)
-                sheet = parse_sheet(
-                    content, file.name, found, progress=lambda d, t: bar.update(task, completed=d, total=t)
-                )
-            caller = TokenInfo("cli", "department", sheet.department, "planwatch import", "")
-            return sheet, await ingest.submit(caller, plan_id, sheet.events)
-        finally:
-            await redis.aclose()
+    async def main(redis: Redis, keys: Keyspace):
+        ingest = Ingest.over(redis, keys)
+        found = await ingest.catalog.get(plan_id)
+        if found is None:
+            raise LookupError(f"plan {plan_id!r} has not been published")
+        with Progress(TextColumn("[bold]import"), BarColumn(), MofNCompleteColumn(), console=console) as bar:
+            task = bar.add_task(file.name, total=None)
+            sheet = parse_sheet(content, file.name, found, progress=lambda d, t: bar.update(task, completed=d, total=t))
+        caller = TokenInfo("cli", "department", sheet.department, "planwatch import", "")
+        return sheet, await ingest.submit(caller, plan_id, sheet.events)
 
     try:
-        sheet, accepted = run(main)
+        sheet, accepted = with_redis(main)
     except SheetRejected as exc:
         raise fail(
             "\n".join([f"{file}: rejected, nothing imported — {exc}", *(f"  {e}" for e in exc.errors)])
@@ -410,33 +399,28 @@ def rebuild(plan: Annotated[str, typer.Option("--plan", help="plan id")]) -> Non
     """Replay a plan's log into a new read-model generation, then switch readers to it."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from events.keys import Keyspace
     from projections.runner import rebuild as rebuild_plan
 
-    async def main():
-        redis = connect()
-        try:
-            if not await redis.exists(Keyspace.from_env().events(plan)):
-                raise LookupError(f"plan {plan!r} has no events")
-            with Progress(
-                TextColumn("[bold]rebuild {task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeRemainingColumn(),
-                console=console,
-            ) as progress:
-                task = progress.add_task(plan, total=None)
-                return await rebuild_plan(
-                    redis,
-                    Keyspace.from_env(),
-                    plan,
-                    lambda done, total: progress.update(task, completed=done, total=total),
-                )
-        finally:
-            await redis.aclose()
+    async def main(redis: Redis, keys: Keyspace):
+        if not await redis.exists(keys.events(plan)):
+            raise LookupError(f"plan {plan!r} has no events")
+        with Progress(
+            TextColumn("[bold]rebuild {task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=console,
+        ) as progress:
+            task = progress.add_task(plan, total=None)
+            return await rebuild_plan(
+                redis,
+                keys,
+                plan,
+                lambda done, total: progress.update(task, completed=done, total=total),
+            )
 
     try:
-        result = run(main)
+        result = with_redis(main)
     except LookupError as exc:
         raise fail(str(exc)) from None
     console.print(
@@ -457,18 +441,13 @@ def status(plan: Annotated[str | None, typer.Option("--plan", help="one plan (de
     from projections.runner import plan_status
     from services.subscriptions import SubscriptionStore
 
-    async def main():
-        redis = connect()
-        try:
-            keys = Keyspace.from_env()
-            plans = [plan] if plan else await EventStore(redis, keys).plans()
-            store = SubscriptionStore(redis, keys)
-            deliveries = [(s, await store.counts(s.id)) for s in await store.all()]
-            return [await plan_status(redis, keys, p) for p in plans], deliveries
-        finally:
-            await redis.aclose()
+    async def main(redis: Redis, keys: Keyspace):
+        plans = [plan] if plan else await EventStore(redis, keys).plans()
+        store = SubscriptionStore(redis, keys)
+        deliveries = [(s, await store.counts(s.id)) for s in await store.all()]
+        return [await plan_status(redis, keys, p) for p in plans], deliveries
 
-    rows, deliveries = run(main)
+    rows, deliveries = with_redis(main)
     table_ = Table(title="planwatch status")
     for column in ("plan", "events", "checkpoint", "applied", "lag", "dead letters", "generation", "worker"):
         table_.add_column(column)
@@ -519,14 +498,10 @@ def plan_publish(file: Annotated[Path, typer.Argument(help="the plan file to pub
     except PlanFileError as exc:
         raise fail(str(exc)) from None
 
-    async def main():
-        redis = connect()
-        try:
-            return await publish_plan(EventStore(redis), plan)
-        finally:
-            await redis.aclose()
+    async def main(redis: Redis, keys: Keyspace):
+        return await publish_plan(EventStore(redis), plan)
 
-    published = run(main)
+    published = with_redis(main)
     if published.stored:
         console.print(f"published {plan.id} as version {published.version} at {published.position}", markup=False)
     else:
@@ -579,15 +554,11 @@ def subscribe(
     except ValidationError as exc:
         raise fail("\n".join(str(e) for e in field_errors(exc))) from None
 
-    async def main():
-        redis = connect()
-        try:
-            return await SubscriptionStore(redis, Keyspace.from_env()).create(request)
-        finally:
-            await redis.aclose()
+    async def main(redis: Redis, keys: Keyspace):
+        return await SubscriptionStore(redis, keys).create(request)
 
     try:
-        created = run(main)
+        created = with_redis(main)
     except UnsafeTarget as exc:
         raise fail(str(exc)) from None
     console.print(f"subscribed {created.id}: {created.name} ({created.channel})", markup=False)
@@ -602,18 +573,14 @@ def subscriptions() -> None:
 
     from services.subscriptions import SubscriptionStore
 
-    async def main():
-        redis = connect()
-        try:
-            store = SubscriptionStore(redis, Keyspace.from_env())
-            return [(s, await store.counts(s.id)) for s in await store.all()]
-        finally:
-            await redis.aclose()
+    async def main(redis: Redis, keys: Keyspace):
+        store = SubscriptionStore(redis, keys)
+        return [(s, await store.counts(s.id)) for s in await store.all()]
 
     table_ = Table(title="subscriptions")
     for column in ("id", "name", "channel", "filters", "queued", "sent", "dead"):
         table_.add_column(column)
-    for sub, counts in run(main):
+    for sub, counts in with_redis(main):
         filters = sub.filters.model_dump(exclude_defaults=True) or "all"
         table_.add_row(
             sub.id, sub.name, sub.channel, str(filters), *(str(counts[k]) for k in ("queued", "sent", "dead"))
@@ -626,14 +593,10 @@ def unsubscribe(subscription_id: Annotated[str, typer.Argument(help="the subscri
     """Stop telling a subscriber."""
     from services.subscriptions import SubscriptionStore
 
-    async def main():
-        redis = connect()
-        try:
-            return await SubscriptionStore(redis, Keyspace.from_env()).delete(subscription_id)
-        finally:
-            await redis.aclose()
+    async def main(redis: Redis, keys: Keyspace):
+        return await SubscriptionStore(redis, keys).delete(subscription_id)
 
-    if not run(main):
+    if not with_redis(main):
         raise fail(f"no subscription {subscription_id!r}")
     console.print(f"unsubscribed {subscription_id}")
 
@@ -650,20 +613,15 @@ def alerts(
     from events.alerts import severity_rank
     from projections.runner import current_generation, read_fields
 
-    async def main():
-        redis = connect()
-        keys = Keyspace.from_env()
-        try:
-            if history:
-                generation = await current_generation(redis, keys, plan)
-                entries = await redis.xrevrange(keys.rm_alerts(plan, generation), count=limit) if generation else []
-                return [json.loads(f["notice"]) for _, f in reversed(entries)]
-            [firing] = await read_fields(redis, keys, plan, "alerts") or [None]
-            return json.loads(firing) if firing else None
-        finally:
-            await redis.aclose()
+    async def main(redis: Redis, keys: Keyspace):
+        if history:
+            generation = await current_generation(redis, keys, plan)
+            entries = await redis.xrevrange(keys.rm_alerts(plan, generation), count=limit) if generation else []
+            return [json.loads(f["notice"]) for _, f in reversed(entries)]
+        [firing] = await read_fields(redis, keys, plan, "alerts") or [None]
+        return json.loads(firing) if firing else None
 
-    notices = run(main)
+    notices = with_redis(main)
     if notices is None:
         raise fail(f"plan {plan!r} has no read model yet: is a worker running? (planwatch worker)")
     if not history:
@@ -684,15 +642,11 @@ def token_create(
     """Create a token and print it once (only a hash is kept)."""
     from services.tokens import TokenStore
 
-    async def main():
-        redis = connect()
-        try:
-            return await TokenStore(redis, Keyspace.from_env()).create(role, department, name)  # type: ignore[arg-type]
-        finally:
-            await redis.aclose()
+    async def main(redis: Redis, keys: Keyspace):
+        return await TokenStore(redis, keys).create(role, department, name)  # type: ignore[arg-type]
 
     try:
-        text, info = run(main)
+        text, info = with_redis(main)
     except ValueError as exc:
         raise fail(str(exc)) from None
     typer.echo(text)
@@ -707,17 +661,13 @@ def token_list() -> None:
 
     from services.tokens import TokenStore
 
-    async def main():
-        redis = connect()
-        try:
-            return await TokenStore(redis, Keyspace.from_env()).list()
-        finally:
-            await redis.aclose()
+    async def main(redis: Redis, keys: Keyspace):
+        return await TokenStore(redis, keys).list()
 
     table_ = Table(title="tokens")
     for column in ("id", "role", "department", "name", "created", "revoked"):
         table_.add_column(column, no_wrap=True)
-    for info in run(main):
+    for info in with_redis(main):
         table_.add_row(info.id, info.role, info.department or "-", info.name, info.created_at, info.revoked_at or "-")
     console.print(table_)
 
@@ -727,14 +677,10 @@ def token_revoke(token_id: Annotated[str, typer.Argument(help="the token's id (s
     """Revoke a token: it is refused (401) from now on."""
     from services.tokens import TokenStore
 
-    async def main():
-        redis = connect()
-        try:
-            return await TokenStore(redis, Keyspace.from_env()).revoke(token_id)
-        finally:
-            await redis.aclose()
+    async def main(redis: Redis, keys: Keyspace):
+        return await TokenStore(redis, keys).revoke(token_id)
 
-    if not run(main):
+    if not with_redis(main):
         raise fail(f"no token {token_id!r}")
     console.print(f"revoked {token_id}")
 
