@@ -5,10 +5,15 @@ so the suite can share a server with anything else."""
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
@@ -82,4 +87,42 @@ async def eventually(check, timeout: float = 10.0, interval: float = 0.05):
 
 
 # real local HTTP receivers for the alert channels (tests/receivers.py)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def api_url(cli_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    """`planwatch api` as a process of its own, on a free port, against the test's Redis and
+    prefix; fails the test if the server logged a traceback."""
+    port, log_path = free_port(), tmp_path / "api.log"
+    log = log_path.open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "services", "api", "--port", str(port)],
+        env=cli_env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", trust_env=False).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, log_path.read_text()
+        time.sleep(0.1)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+    log.close()
+    assert "Traceback" not in log_path.read_text(), log_path.read_text()[-3000:]
+
+
 from tests.receivers import client, receiver  # noqa: E402, F401

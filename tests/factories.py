@@ -160,15 +160,27 @@ def one_of_each(plan_id: str = "test-2025") -> list[Event]:
     ]
 
 
-def gdp_update(
-    plan_id: str, value: str, period: str = "2025-06", event_id: uuid.UUID | None = None
+def indicator_update(
+    plan_id: str,
+    subject: str,
+    period: str,
+    value: str,
+    department: str = "stats",
+    event_id: uuid.UUID | None = None,
 ) -> IndicatorUpdated:
+    """A department reports an indicator's value for a period."""
     return IndicatorUpdated(
         event_id=event_id or eid(),
         plan_id=plan_id,
-        department="stats",
-        subject="gdp",
+        department=department,
+        subject=subject,
         period=period,
         occurred_at=AT,
         value=Decimal(value),
     )
+
+
+def gdp_update(
+    plan_id: str, value: str, period: str = "2025-06", event_id: uuid.UUID | None = None
+) -> IndicatorUpdated:
+    return indicator_update(plan_id, "gdp", period, value, event_id=event_id)

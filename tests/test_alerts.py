@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,7 +20,7 @@ from projections.runner import Lease, Projector, redis_now_ms
 from projections.state import PlanState, apply
 from services.demo import load_seed
 from services.plans import publish_plan
-from tests.factories import AT, small_plan
+from tests.factories import AT, indicator_update, small_plan
 
 PLAN = "test-2025"
 SHANGHAI_NOON = datetime(2025, 7, 16, 4, tzinfo=UTC)
@@ -32,15 +31,7 @@ def ms(moment: datetime) -> int:
 
 
 def update(subject: str, period: str, value: str, department: str = "stats") -> IndicatorUpdated:
-    return IndicatorUpdated(
-        event_id=uuid.uuid4(),
-        plan_id=PLAN,
-        department=department,
-        subject=subject,
-        period=period,
-        occurred_at=AT,
-        value=Decimal(value),
-    )
+    return indicator_update(PLAN, subject, period, value, department)
 
 
 class Timeline:

@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import httpx
-import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from redis.asyncio import Redis
@@ -20,44 +13,9 @@ from events.keys import Keyspace
 from events.store import EventStore
 from services.plans import publish_plan
 from services.tokens import TokenStore
-from tests.conftest import ROOT
 from tests.factories import small_plan
 
 PLAN = "test-2025"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def api_url(cli_env: dict[str, str], tmp_path) -> Iterator[str]:
-    port = free_port()
-    log = (tmp_path / "api.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "services", "api", "--port", str(port)],
-        env=cli_env,
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz").status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, (tmp_path / "api.log").read_text()
-        time.sleep(0.1)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
-    log.close()
-    assert "Traceback" not in (tmp_path / "api.log").read_text(), (tmp_path / "api.log").read_text()[-3000:]
 
 
 def with_a_valid_event(body: object) -> tuple[object, str]:

@@ -20,7 +20,7 @@ from events.models import (
 from events.store import StoredEvent
 from projections.report import build_report
 from projections.state import PlanState, apply, event_types_handled, fold
-from tests.factories import AT, one_of_each, small_plan
+from tests.factories import AT, indicator_update, one_of_each, small_plan
 
 PLAN = "test-2025"
 
@@ -34,15 +34,7 @@ def publish():
 
 
 def update(subject: str, period: str, value: str, department: str = "stats") -> IndicatorUpdated:
-    return IndicatorUpdated(
-        event_id=uuid.uuid4(),
-        plan_id=PLAN,
-        department=department,
-        subject=subject,
-        period=period,
-        occurred_at=AT,
-        value=Decimal(value),
-    )
+    return indicator_update(PLAN, subject, period, value, department)
 
 
 def test_every_event_type_has_a_handler() -> None:

@@ -7,10 +7,7 @@ import asyncio
 import json
 import subprocess
 import sys
-import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -20,15 +17,14 @@ from redis.asyncio import Redis
 
 from events.alerts import example_notice
 from events.keys import Keyspace
-from events.models import IndicatorUpdated
 from events.store import EventStore
 from projections.runner import Lease, Projector, rebuild, redis_now_ms
 from services.channels import UnsafeTarget, dingtalk_sign, feishu_sign, verify_webhook
 from services.notifier import Notifier
 from services.plans import publish_plan
 from services.subscriptions import SubscriptionRequest, SubscriptionStore
-from tests.conftest import ROOT, eventually
-from tests.factories import AT, small_plan
+from tests.conftest import eventually
+from tests.factories import indicator_update, small_plan
 from tests.receivers import Receiver
 from tests.test_worker_processes import Workers
 
@@ -57,19 +53,7 @@ async def setup(redis: Redis, keys: Keyspace, store: EventStore, client: httpx.A
 
 async def report(store: EventStore, projector: Projector, value: str, period: str = "2025-Q2", subject="gdp"):
     """The statistics bureau reports a value; the projection judges it."""
-    await store.append(
-        [
-            IndicatorUpdated(
-                event_id=uuid.uuid4(),
-                plan_id=PLAN,
-                department="stats",
-                subject=subject,
-                period=period,
-                occurred_at=AT,
-                value=Decimal(value),
-            )
-        ]
-    )
+    await store.append([indicator_update(PLAN, subject, period, value)])
     while await projector.step():
         pass
     await projector.idle(await redis_now_ms(projector.redis))
@@ -168,15 +152,7 @@ async def test_the_same_update_posted_twice_notifies_once(setup, redis, keys, st
     projector, notifier, _ = setup
     receiver.reply(200, OK)
     await subscribe(redis, keys, channel="webhook", url=receiver.url("/hook"))
-    event = IndicatorUpdated(
-        event_id=uuid.uuid4(),
-        plan_id=PLAN,
-        department="stats",
-        subject="gdp",
-        period="2025-Q2",
-        occurred_at=AT,
-        value=Decimal("5.5"),
-    )
+    event = indicator_update(PLAN, "gdp", "2025-Q2", "5.5")
     for _ in range(2):
         await store.append([event])
         while await projector.step():
@@ -341,19 +317,7 @@ async def test_killed_after_delivering_before_recording_sends_once_more_with_the
     workers = Workers(cli_env, tmp_path)
     try:
         workers.start_with("w-notify", "--lease-ttl", "1", "--retry-base", "0.1")
-        await store.append(
-            [
-                IndicatorUpdated(
-                    event_id=uuid.uuid4(),
-                    plan_id=PLAN,
-                    department="stats",
-                    subject="gdp",
-                    period="2025-Q2",
-                    occurred_at=AT,
-                    value=Decimal("5.5"),
-                )
-            ]
-        )
+        await store.append([indicator_update(PLAN, "gdp", "2025-Q2", "5.5")])
         await eventually(lambda: len(receiver.requests) >= 1, timeout=30)
         workers.kill("w-notify")  # delivered, not yet recorded as sent
         receiver.hang = False
@@ -368,41 +332,13 @@ async def test_killed_after_delivering_before_recording_sends_once_more_with_the
         workers.stop_all()
 
 
-@pytest.fixture
-async def api(cli_env: dict[str, str], tmp_path: Path) -> AsyncIterator[str]:
-    from tests.test_api_fuzz import free_port
-
-    port = free_port()
-    log = (tmp_path / "api.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "services", "api", "--port", str(port)],
-        env=cli_env,
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    async def up() -> bool:
-        try:
-            async with httpx.AsyncClient(trust_env=False) as http:
-                return (await http.get(f"{url}/healthz")).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    await eventually(up, timeout=30)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
-
-
-async def test_alerts_api_and_server_sent_events(setup, redis, keys, store, api: str) -> None:
+async def test_alerts_api_and_server_sent_events(setup, redis, keys, store, api_url: str) -> None:
     from services.tokens import TokenStore
 
     projector, _, _ = setup
     token, _ = await TokenStore(redis, keys).create("analyst")
     headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=api, trust_env=False, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=api_url, trust_env=False, timeout=30) as http:
         async with http.stream("GET", f"/v1/plans/{PLAN}/alerts/stream", params={"token": token}) as stream:
             assert stream.headers["content-type"].startswith("text/event-stream")
             lines = stream.aiter_lines()

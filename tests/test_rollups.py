@@ -7,16 +7,14 @@ import asyncio
 import json
 import subprocess
 import sys
-import uuid
 from datetime import UTC, datetime
-from decimal import Decimal
 
 import httpx
 import pytest
 from redis.asyncio import Redis
 
 from events.keys import Keyspace
-from events.models import IndicatorUpdated, RollupPublished
+from events.models import RollupPublished
 from events.plan import RollupSchedule
 from events.planfile import load_plan
 from events.store import EventStore
@@ -27,7 +25,7 @@ from services.scheduler import RollupScheduler, due_periods, due_time, reported_
 from services.subscriptions import SubscriptionRequest, SubscriptionStore
 from tests import seed_report
 from tests.conftest import ROOT
-from tests.factories import AT
+from tests.factories import indicator_update
 from tests.receivers import Receiver
 
 PLAN = "rongchang-2025"
@@ -70,19 +68,7 @@ async def test_a_late_correction_makes_version_two_saying_what_changed(
     await produce_rollup(redis, keys, PLAN, "2025-06")
     again = await produce_rollup(redis, keys, PLAN, "2025-06")
     assert (again.outcome, again.version) == ("unchanged", 1)  # nothing new: no new version
-    await store.append(
-        [
-            IndicatorUpdated(
-                event_id=uuid.uuid4(),
-                plan_id=PLAN,
-                department="stats",
-                subject="fai",
-                period="2025-06",
-                occurred_at=AT,
-                value=Decimal("13.4"),
-            )
-        ]
-    )
+    await store.append([indicator_update(PLAN, "fai", "2025-06", "13.4")])
     second = await produce_rollup(redis, keys, PLAN, "2025-06")
     assert (second.outcome, second.version) == ("published", 2)
     document = await load_document(redis, keys, PLAN, "2025-06")
@@ -99,19 +85,7 @@ async def test_a_late_correction_makes_version_two_saying_what_changed(
 async def test_two_writers_of_the_same_new_version_store_it_once(redis: Redis, keys: Keyspace, store: EventStore):
     await load_seed(store)
     await produce_rollup(redis, keys, PLAN, "2025-06")
-    await store.append(
-        [
-            IndicatorUpdated(
-                event_id=uuid.uuid4(),
-                plan_id=PLAN,
-                department="stats",
-                subject="fai",
-                period="2025-06",
-                occurred_at=AT,
-                value=Decimal("13.4"),
-            )
-        ]
-    )
+    await store.append([indicator_update(PLAN, "fai", "2025-06", "13.4")])
     results = await asyncio.gather(
         *(produce_rollup(redis, keys, PLAN, "2025-06") for _ in range(3)), return_exceptions=True
     )
