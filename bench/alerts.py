@@ -26,7 +26,8 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
-from events.keys import Keyspace
+from common import bench_keyspace, drop, server_name
+
 from events.models import IndicatorUpdated
 from events.planfile import load_plan
 from events.store import EventStore
@@ -115,7 +116,7 @@ async def raw_latency(redis, stream: str, rate: int, seconds: float) -> list[flo
 async def main(rate: int, seconds: float, alerting: float) -> None:
     url = redis_url()
     redis = connect(url)
-    keys = Keyspace(f"bench{uuid.uuid4().hex[:8]}")
+    keys = bench_keyspace()
     store = EventStore(redis, keys)
     plan = load_plan(ROOT / "plans" / "rongchang-2025.yaml")
     hook = Webhook()
@@ -188,11 +189,10 @@ async def main(rate: int, seconds: float, alerting: float) -> None:
             process.terminate()
             process.wait(timeout=10)
         server.close()
-        async for key in redis.scan_iter(match=f"{keys.prefix}:*", count=1000):
-            await redis.unlink(key)
+        await drop(redis, keys)
         await redis.aclose()
 
-    where = "embedded" if url.startswith("unix://") else url
+    where = server_name(url)
     print(f"alert benchmark: {n:,} events at {sent_rate:,.0f}/s for {seconds:g}s, redis={where}")
     print(f"  append → signed webhook received the alert ({len(lags):,} alerts, {missing} missing):")
     print(f"    {quantiles(lags)}")

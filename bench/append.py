@@ -16,7 +16,8 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from events.keys import Keyspace
+from common import bench_keyspace, drop, server_name
+
 from events.models import IndicatorUpdated
 from events.store import EventStore, encode
 from services.redis_server import connect, redis_url
@@ -43,7 +44,7 @@ def make_events(count: int, plan_id: str) -> list[IndicatorUpdated]:
 async def main(count: int, batch: int) -> None:
     url = redis_url()
     redis = connect(url)
-    keys = Keyspace(f"bench{uuid.uuid4().hex[:8]}")
+    keys = bench_keyspace()
     store = EventStore(redis, keys)
     events = make_events(count, "bench-2025")
     batches = [events[i : i + batch] for i in range(0, count, batch)]
@@ -69,11 +70,10 @@ async def main(count: int, batch: int) -> None:
             await store.append(chunk)
         retry_rate = count / (time.perf_counter() - start)
     finally:
-        async for key in redis.scan_iter(match=f"{keys.prefix}:*", count=1000):
-            await redis.unlink(key)
+        await drop(redis, keys)
         await redis.aclose()
 
-    server = "embedded" if url.startswith("unix://") else url
+    server = server_name(url)
     print(f"append benchmark: {count} events in batches of {batch}, redis={server}")
     print(f"  store.append (dedup + version + XADD, one Lua call per batch): {store_rate:>10,.0f} events/s")
     print(f"  bare pipelined XADD of the same fields:                        {bare_rate:>10,.0f} events/s")

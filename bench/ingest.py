@@ -23,8 +23,8 @@ import uuid
 from pathlib import Path
 
 import httpx
+from common import bench_keyspace, drop, server_name
 
-from events.keys import Keyspace
 from events.models import IndicatorUpdated
 from events.planfile import load_plan
 from events.store import EventStore
@@ -90,7 +90,7 @@ async def post_all(url: str, token: str, bodies: list[bytes], clients: int) -> f
 async def main(count: int, batch: int, clients: int, singles: int) -> None:
     url_redis = redis_url()
     redis = connect(url_redis)
-    keys = Keyspace(f"bench{uuid.uuid4().hex[:8]}")
+    keys = bench_keyspace()
     store = EventStore(redis, keys)
     plan = load_plan(PLAN_FILE)
     port = free_port()
@@ -128,11 +128,10 @@ async def main(count: int, batch: int, clients: int, singles: int) -> None:
     finally:
         api.terminate()
         api.wait(timeout=10)
-        async for key in redis.scan_iter(match=f"{keys.prefix}:*", count=1000):
-            await redis.unlink(key)
+        await drop(redis, keys)
         await redis.aclose()
 
-    server = "embedded" if url_redis.startswith("unix://") else url_redis
+    server = server_name(url_redis)
     print(f"ingest benchmark: {count:,} events, batches of {batch}, {clients} HTTP clients, redis={server}")
     print(f"  direct store.append:                  {direct:>10,.0f} events/s")
     print(f"  HTTP POST batches ({batch}/request):     {http_batch:>10,.0f} events/s")

@@ -27,6 +27,8 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
+from common import bench_keyspace, drop, server_name
+
 from events.keys import Keyspace
 from events.models import IndicatorUpdated, InvestmentCompleted, event_adapter
 from events.planfile import load_plan
@@ -153,7 +155,7 @@ async def latency(url: str, keys: Keyspace, store: EventStore, plan, rate: int, 
 async def main(total: int, rate: int, seconds: float) -> None:
     url = redis_url()
     redis = connect(url)
-    keys = Keyspace(f"bench{uuid.uuid4().hex[:8]}")
+    keys = bench_keyspace()
     store = EventStore(redis, keys)
     plan = load_plan(ROOT / "plans" / "rongchang-2025.yaml")
     try:
@@ -178,12 +180,11 @@ async def main(total: int, rate: int, seconds: float) -> None:
 
         lags = await latency(url, keys, store, plan, rate, seconds)
     finally:
-        async for key in redis.scan_iter(match=f"{keys.prefix}:*", count=1000):
-            await redis.unlink(key)
+        await drop(redis, keys)
         await redis.aclose()
 
     quantiles = statistics.quantiles(lags, n=100)
-    server = "embedded" if url.startswith("unix://") else url
+    server = server_name(url)
     print(f"projection benchmark: {length:,} events, plan {plan.id}, redis={server}")
     print(f"  raw XRANGE + pydantic validation (best of 2): {raw_rate:>9,.0f} events/s")
     print(f"  fold alone (fold_log, for scale):              {fold_rate:>9,.0f} events/s")
