@@ -34,7 +34,7 @@ from projections import formatting as fmt
 from projections.evaluate import HUNDRED, MISSED, Evaluation, progress_status
 from projections.portfolio import ProjectView, project_view, projects_in_plan_order, reported_months
 from projections.report import data_through, evaluate_indicator
-from projections.state import PlanState
+from projections.state import PlanState, apply
 
 PORTFOLIO = "portfolio"  # the subject of portfolio rules, in keys
 Memo = dict[tuple, object]  # a caller's cache of project judgements between calls (not state)
@@ -115,6 +115,16 @@ def tick(book: AlertBook, state: PlanState, now_ms: int, memo: Memo | None = Non
         findings = {f.key: f for f in _clock_findings(state, plan, deadline, memo)}
         scope = {key for key in book.active if key.split(":", 1)[0] in CLOCK_RULES} | set(findings)
         notices += _reconcile(book, state, findings, scope, deadline, None, memo)
+    return notices
+
+
+def judge(book: AlertBook, state: PlanState, stored: StoredEvent, memo: Memo | None = None) -> list[AlertNotice]:
+    """One event, with its alert judgement: time passes to the event's transaction time (the
+    instant before it is judged), the fold applies it, the book notes what it changed. The
+    projector and a rollup's replay both go through here, so they agree on the alert history."""
+    notices = tick(book, state, _instant(stored.position), memo)
+    apply(state, stored)
+    touch(book, stored)
     return notices
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from events.alerts import AlertNotice
 from events.store import EventStore
+from projections.alerts import AlertBook, judge, tick
 from projections.state import PlanState, apply
 
 MAX_SEQ = 2**64 - 1
@@ -24,3 +26,14 @@ async def fold_log(store: EventStore, plan_id: str, known_at: datetime | None = 
     async for stored in store.replay(plan_id, until=until):
         apply(state, stored)
     return state
+
+
+async def judge_log(store: EventStore, plan_id: str, known_at: datetime) -> tuple[PlanState, list[AlertNotice]]:
+    """The plan's state as known at `known_at`, and every alert change the log had given rise to
+    by then: judged event by event as the projector judges them, and the clock's deadlines up
+    to `known_at`. Needs no worker, so it never lags."""
+    state, book, memo, notices = PlanState(plan_id), AlertBook(), {}, []
+    async for stored in store.replay(plan_id, until=position_at(known_at)):
+        notices += judge(book, state, stored, memo)
+    notices += tick(book, state, int(known_at.timestamp() * 1000), memo)
+    return state, notices

@@ -257,9 +257,7 @@ class Projector:
     def _apply(self, stored: StoredEvent) -> None:
         """One event: time passes to its transaction time (alerts of the previous instant are
         judged, overdue deadlines checked), then the fold, then the alert book notes the change."""
-        self.notices += alerts.tick(self.book, self.state, int(stored.position.split("-", 1)[0]), self._memo)
-        apply(self.state, stored)
-        alerts.touch(self.book, stored)
+        self.notices += alerts.judge(self.book, self.state, stored, self._memo)
 
     async def idle(self, now_ms: int) -> int:
         """Caught up with the log: judge the last instant and anything the clock brought (overdue

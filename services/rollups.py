@@ -29,8 +29,9 @@ from events.keys import Keyspace
 from events.models import RollupPublished
 from events.periods import Period
 from events.store import EventIdReused, EventStore, VersionConflict
+from projections.replay import judge_log
 from projections.rollup import RollupDocument, build_rollup
-from projections.runner import current_generation, redis_now_ms, state_as_known
+from projections.runner import redis_now_ms
 
 Outcome = Literal["published", "unchanged", "exists"]
 
@@ -88,7 +89,7 @@ async def produce_rollup(
     if scheduled and published:
         return RollupResult(plan_id, period, published[-1].version, "exists", None)
     now = datetime.fromtimestamp(await redis_now_ms(redis) / 1000, tz=UTC)
-    state = await state_as_known(redis, keys, plan_id, now)
+    state, alert_history = await judge_log(store, plan_id, now)
     if state.plan is None:
         raise LookupError(f"plan {plan_id!r} has not been published")
     if published:  # a re-run: compare with this month's latest version
@@ -96,7 +97,8 @@ async def produce_rollup(
     else:  # the first of the month: compare with last month's report
         before = f"{month.year}-{month.last_month - 1:02d}" if month.last_month > 1 else None
         previous = await load_document(redis, keys, plan_id, before) if before else None
-    notices = await _alert_changes(redis, keys, plan_id, previous.known_at if previous else None, now)
+    since = previous.known_at if previous else None
+    notices = [n for n in alert_history if since is None or n.at > since]  # alert changes since then
     version = len(published) + 1
     document = build_rollup(state, period, now, notices, previous, version)
     if published and published[-1].content_hash == document.content_hash:
@@ -142,21 +144,6 @@ async def _finish(redis: Redis, keys: Keyspace, event: RollupPublished, document
             await pipe.execute()
         except WatchError:
             return
-
-
-async def _alert_changes(
-    redis: Redis, keys: Keyspace, plan_id: str, since: datetime | None, until: datetime
-) -> list[AlertNotice]:
-    """Alert notices of the plan between two rollups (transaction times)."""
-    generation = await current_generation(redis, keys, plan_id)
-    if not generation:
-        return []
-    notices = []
-    for _, fields in await redis.xrange(keys.rm_alerts(plan_id, generation)):
-        notice = AlertNotice.model_validate_json(fields["notice"])
-        if (since is None or notice.at > since) and notice.at <= until:
-            notices.append(notice)
-    return notices
 
 
 def _announce(pipe: Pipeline, keys: Keyspace, document: RollupDocument) -> None:

@@ -82,6 +82,21 @@ async def test_a_late_correction_makes_version_two_saying_what_changed(
     assert (await load_document(redis, keys, PLAN, "2025-06", 1)).main[2].actual == "12.9%"  # v1 kept as it was
 
 
+async def test_alerts_raised_and_resolved_since_the_last_rollup_are_listed_without_a_worker(
+    redis: Redis, keys: Keyspace, store: EventStore
+) -> None:
+    await load_seed(store)  # no projector runs: the rollup judges the log itself
+    first = (await produce_rollup(redis, keys, PLAN, "2025-06")).document
+    raised = {c.subject for c in first.changes if c.kind == "alert.raised"}
+    assert {"gdp", "revenue", "trade", "income"} <= raised
+    await store.append([indicator_update(PLAN, "gdp", "2025-Q2", "6.6")])  # GDP revised back on track
+    second = (await produce_rollup(redis, keys, PLAN, "2025-06")).document
+    kinds = {(c.kind, c.subject) for c in second.changes}
+    assert ("alert.resolved", "gdp") in kinds and ("status", "gdp") in kinds
+    assert not any(c.kind == "alert.raised" and c.subject == "revenue" for c in second.changes)  # not new
+    assert [r.deviation for r in second.main if r.id == "gdp"] == ["+0.1个百分点"]
+
+
 async def test_two_writers_of_the_same_new_version_store_it_once(redis: Redis, keys: Keyspace, store: EventStore):
     await load_seed(store)
     await produce_rollup(redis, keys, PLAN, "2025-06")
