@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from redis.asyncio import Redis
 
 from events.keys import Keyspace
@@ -172,6 +173,23 @@ async def test_the_cron_job_is_scheduled_in_the_plan_time_zone(redis: Redis, key
         assert sorted(e.period for e in await rollup_events(store)) == [f"2025-{m:02d}" for m in range(1, 7)]
     finally:
         rollups.stop()
+
+
+async def test_the_cron_firing_writes_the_month_before_in_the_plan_time_zone(
+    redis: Redis, keys: Keyspace, store: EventStore
+) -> None:
+    await load_seed(store)
+    now = [datetime.fromisoformat("2025-06-16T00:00:00+00:00")]  # 08:00 on 16 June in Shanghai
+    rollups = RollupScheduler(redis, keys, clock=lambda: now[0])
+    rollups.scheduler = AsyncIOScheduler(timezone=UTC)
+    await rollups.sync_jobs()
+    job = rollups.scheduler.get_job(f"rollup:{PLAN}")
+    await job.func(*job.args)  # what APScheduler runs when the trigger fires
+    assert [e.period for e in await rollup_events(store)] == ["2025-05"]
+    await job.func(*job.args)  # a second replica's firing of the same month
+    now[0] = datetime.fromisoformat("2025-07-16T00:00:00+00:00")
+    await job.func(*job.args)
+    assert [e.period for e in await rollup_events(store)] == ["2025-05", "2025-06"]
 
 
 def scheduler(env: dict[str, str], now: str) -> subprocess.Popen:
