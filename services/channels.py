@@ -234,9 +234,16 @@ def _single_message(notice: AlertNotice, link: str | None) -> _Message:
         fields.append(("升级时间", _china_time(notice.at), "muted"))
     elif notice.type == "alert.resolved":
         fields.append(("恢复时间", _china_time(notice.at), "muted"))
+    return _one_notice(f"{_tag(notice)}{notice.subject_name}{_problem(notice)}", _tone(notice), notice, fields, link)
+
+
+def _one_notice(
+    title: str, tone: Tone, notice: AlertNotice, fields: list[tuple[str, str, Tone | None]], link: str | None
+) -> _Message:
+    """A message about one notice: its fields, then its summary sentence."""
     return _Message(
-        title=_one_line(f"{_tag(notice)}{notice.subject_name}{_problem(notice)}"),
-        tone=_tone(notice),
+        title=_one_line(title),
+        tone=tone,
         plan=notice.plan_name,
         fields=[(label, _one_line(value), tone) for label, value, tone in fields],
         sentence=_one_line(notice.summary_zh),
@@ -295,16 +302,7 @@ def _rollup_message(notice: AlertNotice, link: str | None) -> _Message:
     if notice.deviation:
         fields.append(("未达目标", notice.deviation, "alert"))
     fields.append(("生成时间", _china_time(notice.at), "muted"))
-    return _Message(
-        title=_one_line(f"【月度报告】{notice.subject_name}"),
-        tone="ok",
-        plan=notice.plan_name,
-        fields=[(label, _one_line(value), tone) for label, value, tone in fields],
-        sentence=_one_line(notice.summary_zh),
-        items=[],
-        unlisted=0,
-        link=link,
-    )
+    return _one_notice(f"【月度报告】{notice.subject_name}", "ok", notice, fields, link)
 
 
 def _message(notices: list[AlertNotice], summary_of: int | None, link: str | None) -> _Message:
