@@ -16,26 +16,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
-import subprocess
-import sys
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from pathlib import Path
 
-from common import bench_keyspace, drop, server_name
+from common import bench_redis, server_name, spawn, stop
 
 from events.models import IndicatorUpdated
 from events.planfile import load_plan
 from events.store import EventStore
+from services.demo import SEED_PLAN
 from services.plans import publish_plan
-from services.redis_server import connect, redis_url
+from services.redis_server import connect
 from services.subscriptions import SubscriptionRequest, SubscriptionStore
 
-ROOT = Path(__file__).resolve().parent.parent
 SHANGHAI = timezone(timedelta(hours=8))
 AT = datetime(2025, 7, 15, 10, tzinfo=SHANGHAI)
 QUIET = ["industry-va", "fai", "retail", "private-investment"]  # stats' other indicators, on target
@@ -85,9 +81,9 @@ def quantiles(values: list[float]) -> str:
     return f"p50 {q[49]:6.1f} ms   p95 {q[94]:6.1f} ms   p99 {q[98]:6.1f} ms   max {max(values):6.1f} ms"
 
 
-async def raw_latency(redis, stream: str, rate: int, seconds: float) -> list[float]:
+async def raw_latency(url: str, redis, stream: str, rate: int, seconds: float) -> list[float]:
     """XADD at `rate` while a reader blocks on XREAD: the floor any Redis-based alert path stands on."""
-    reader = connect(redis_url())
+    reader = connect(url)
     lags: list[float] = []
 
     async def read() -> None:
@@ -114,83 +110,66 @@ async def raw_latency(redis, stream: str, rate: int, seconds: float) -> list[flo
 
 
 async def main(rate: int, seconds: float, alerting: float) -> None:
-    url = redis_url()
-    redis = connect(url)
-    keys = bench_keyspace()
-    store = EventStore(redis, keys)
-    plan = load_plan(ROOT / "plans" / "rongchang-2025.yaml")
+    plan = load_plan(SEED_PLAN)
     hook = Webhook()
     server = await asyncio.start_server(hook.handle, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    env = {**os.environ, "PLANWATCH_REDIS_URL": url, "PLANWATCH_KEY_PREFIX": keys.prefix}
-    notifier = subprocess.Popen(  # the projection and the delivery in two processes, as in production
-        [sys.executable, "-m", "services", "notifier"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "services", "worker", "--lease-ttl", "2", "--no-notify"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        await publish_plan(store, plan)
-        await SubscriptionStore(redis, keys).create(
-            SubscriptionRequest(
-                name="bench",
-                channel="webhook",
-                url=f"http://127.0.0.1:{port}/hook",
-                secret="bench",
-                allow_private=True,
-                rate_per_minute=10_000,
-                filters={"subjects": ["gdp"], "rules": ["indicator_behind"]},
+    async with bench_redis() as (url, redis, keys):
+        store = EventStore(redis, keys)
+        # the projection and the delivery in two processes, as in production
+        notifier = spawn(url, keys, "notifier")
+        worker = spawn(url, keys, "worker", "--lease-ttl", "2", "--no-notify")
+        try:
+            await publish_plan(store, plan)
+            await SubscriptionStore(redis, keys).create(
+                SubscriptionRequest(
+                    name="bench",
+                    channel="webhook",
+                    url=f"http://127.0.0.1:{port}/hook",
+                    secret="bench",
+                    allow_private=True,
+                    rate_per_minute=10_000,
+                    filters={"subjects": ["gdp"], "rules": ["indicator_behind"]},
+                )
             )
-        )
-        while not await redis.get(keys.lease(plan.id)):
-            await asyncio.sleep(0.05)
-        # warm up: one alert through the whole path, so start-up is not measured
-        warm = await store.append([update(plan, "gdp", "5.0")])
-        while warm.positions[0] not in hook.arrivals:
-            await asyncio.sleep(0.05)
-        appended: dict[str, float] = {}
-        behind = True
-        every = max(int(1 / alerting), 1) if alerting > 0 else 0
-        start, n = time.perf_counter(), 0
-        while time.perf_counter() - start < seconds:
-            if every and n % every == 0:
-                behind = not behind
-                event = update(plan, "gdp", "5.0" if behind else "7.0")
-            else:
-                event = update(plan, QUIET[n % len(QUIET)], f"{9 + n % 7}.{n % 10}")
-            result = await store.append([event])
-            if every and n % every == 0:
-                appended[result.positions[0]] = time.perf_counter()
-            n += 1
-            await asyncio.sleep(max(0.0, start + n / rate - time.perf_counter()))
-        sent_rate = n / (time.perf_counter() - start)
-        deadline = time.perf_counter() + 30
-        while time.perf_counter() < deadline and len(set(appended) & set(hook.arrivals)) < len(appended):
-            await asyncio.sleep(0.1)
-        lags = [(hook.arrivals[p] - t) * 1000 for p, t in appended.items() if p in hook.arrivals]
-        missing = len(appended) - len(lags)
-        # where the time goes: append → the projection's commit to the outbox (both Redis clock, ms)
-        committed = []
-        for entry_id, fields in await redis.xrange(keys.outbox(plan.id)):
-            notice = json.loads(fields["notice"])
-            if notice["cause"] in appended and notice["rule"] == "indicator_behind":
-                committed.append(float(int(entry_id.split("-")[0]) - int(notice["cause"].split("-")[0])))
-        raw = await raw_latency(redis, f"{keys.prefix}:raw", rate, min(seconds, 5))
-    finally:
-        for process in (worker, notifier):
-            process.terminate()
-            process.wait(timeout=10)
-        server.close()
-        await drop(redis, keys)
-        await redis.aclose()
+            while not await redis.get(keys.lease(plan.id)):
+                await asyncio.sleep(0.05)
+            # warm up: one alert through the whole path, so start-up is not measured
+            warm = await store.append([update(plan, "gdp", "5.0")])
+            while warm.positions[0] not in hook.arrivals:
+                await asyncio.sleep(0.05)
+            appended: dict[str, float] = {}
+            behind = True
+            every = max(int(1 / alerting), 1) if alerting > 0 else 0
+            start, n = time.perf_counter(), 0
+            while time.perf_counter() - start < seconds:
+                if every and n % every == 0:
+                    behind = not behind
+                    event = update(plan, "gdp", "5.0" if behind else "7.0")
+                else:
+                    event = update(plan, QUIET[n % len(QUIET)], f"{9 + n % 7}.{n % 10}")
+                result = await store.append([event])
+                if every and n % every == 0:
+                    appended[result.positions[0]] = time.perf_counter()
+                n += 1
+                await asyncio.sleep(max(0.0, start + n / rate - time.perf_counter()))
+            sent_rate = n / (time.perf_counter() - start)
+            deadline = time.perf_counter() + 30
+            while time.perf_counter() < deadline and len(set(appended) & set(hook.arrivals)) < len(appended):
+                await asyncio.sleep(0.1)
+            lags = [(hook.arrivals[p] - t) * 1000 for p, t in appended.items() if p in hook.arrivals]
+            missing = len(appended) - len(lags)
+            # where the time goes: append → the projection's commit to the outbox (both Redis clock, ms)
+            committed = []
+            for entry_id, fields in await redis.xrange(keys.outbox(plan.id)):
+                notice = json.loads(fields["notice"])
+                if notice["cause"] in appended and notice["rule"] == "indicator_behind":
+                    committed.append(float(int(entry_id.split("-")[0]) - int(notice["cause"].split("-")[0])))
+            raw = await raw_latency(url, redis, f"{keys.prefix}:raw", rate, min(seconds, 5))
+        finally:
+            stop(worker)
+            stop(notifier)
+            server.close()
 
     where = server_name(url)
     print(f"alert benchmark: {n:,} events at {sent_rate:,.0f}/s for {seconds:g}s, redis={where}")

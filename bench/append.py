@@ -16,11 +16,10 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from common import bench_keyspace, drop, server_name
+from common import bench_redis, server_name
 
 from events.models import IndicatorUpdated
 from events.store import EventStore, encode
-from services.redis_server import connect, redis_url
 
 SHANGHAI = timezone(timedelta(hours=8))
 
@@ -42,13 +41,10 @@ def make_events(count: int, plan_id: str) -> list[IndicatorUpdated]:
 
 
 async def main(count: int, batch: int) -> None:
-    url = redis_url()
-    redis = connect(url)
-    keys = bench_keyspace()
-    store = EventStore(redis, keys)
     events = make_events(count, "bench-2025")
     batches = [events[i : i + batch] for i in range(0, count, batch)]
-    try:
+    async with bench_redis() as (url, redis, keys):
+        store = EventStore(redis, keys)
         start = time.perf_counter()
         for chunk in batches:
             await store.append(chunk)
@@ -69,9 +65,6 @@ async def main(count: int, batch: int) -> None:
         for chunk in batches:
             await store.append(chunk)
         retry_rate = count / (time.perf_counter() - start)
-    finally:
-        await drop(redis, keys)
-        await redis.aclose()
 
     server = server_name(url)
     print(f"append benchmark: {count} events in batches of {batch}, redis={server}")

@@ -1,13 +1,22 @@
-"""What every benchmark shares: a key prefix of its own, deleted afterwards, and how it names
-the Redis server it measured."""
+"""What every benchmark shares: a key prefix of its own, deleted afterwards, how it names the
+Redis server it measured, and planwatch processes started against that server and prefix."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 
 from redis.asyncio import Redis
 
 from events.keys import Keyspace
+from services.redis_server import connect, redis_url
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def bench_keyspace() -> Keyspace:
@@ -17,6 +26,37 @@ def bench_keyspace() -> Keyspace:
 async def drop(redis: Redis, keys: Keyspace) -> None:
     async for key in redis.scan_iter(match=f"{keys.prefix}:*", count=1000):
         await redis.unlink(key)
+
+
+@asynccontextmanager
+async def bench_redis() -> AsyncIterator[tuple[str, Redis, Keyspace]]:
+    """(url, connection, key prefix): planwatch's Redis under a prefix of the run's own, whose
+    keys are deleted afterwards."""
+    url = redis_url()
+    redis = connect(url)
+    keys = bench_keyspace()
+    try:
+        yield url, redis, keys
+    finally:
+        await drop(redis, keys)
+        await redis.aclose()
+
+
+def spawn(url: str, keys: Keyspace, *command: str) -> subprocess.Popen:
+    """`planwatch COMMAND…` as a process of its own, on the benchmark's server and key prefix."""
+    env = {**os.environ, "PLANWATCH_REDIS_URL": url, "PLANWATCH_KEY_PREFIX": keys.prefix}
+    return subprocess.Popen(
+        [sys.executable, "-m", "services", *command],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    process.wait(timeout=10)
 
 
 def server_name(url: str) -> str:

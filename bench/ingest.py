@@ -14,26 +14,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import socket
-import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import httpx
-from common import bench_keyspace, drop, server_name
+from common import bench_redis, server_name, spawn, stop
 
 from events.models import IndicatorUpdated
 from events.planfile import load_plan
 from events.store import EventStore
+from services.demo import SEED_PLAN
 from services.plans import publish_plan
-from services.redis_server import connect, redis_url
 from services.tokens import TokenStore
 
-ROOT = Path(__file__).resolve().parent.parent
-PLAN_FILE = ROOT / "plans" / "rongchang-2025.yaml"
 STATS = ["gdp", "industry-va", "fai", "retail", "income", "private-investment"]  # owned by stats
 
 
@@ -88,48 +82,37 @@ async def post_all(url: str, token: str, bodies: list[bytes], clients: int) -> f
 
 
 async def main(count: int, batch: int, clients: int, singles: int) -> None:
-    url_redis = redis_url()
-    redis = connect(url_redis)
-    keys = bench_keyspace()
-    store = EventStore(redis, keys)
-    plan = load_plan(PLAN_FILE)
+    plan = load_plan(SEED_PLAN)
     port = free_port()
-    env = {**os.environ, "PLANWATCH_REDIS_URL": url_redis, "PLANWATCH_KEY_PREFIX": keys.prefix}
-    api = subprocess.Popen(
-        [sys.executable, "-m", "services", "api", "--port", str(port)],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     url = f"http://127.0.0.1:{port}"
-    try:
-        await publish_plan(store, plan)
-        token, _ = await TokenStore(redis, keys).create("department", "stats", "bench")
-        await wait_up(url)
+    async with bench_redis() as (url_redis, redis, keys):
+        store = EventStore(redis, keys)
+        api = spawn(url_redis, keys, "api", "--port", str(port))
+        try:
+            await publish_plan(store, plan)
+            token, _ = await TokenStore(redis, keys).create("department", "stats", "bench")
+            await wait_up(url)
 
-        events = [
-            IndicatorUpdated(plan_id=plan.id, department="stats", **payload(n))  # type: ignore[arg-type]
-            for n in range(count)
-        ]
-        start = time.perf_counter()
-        for i in range(0, count, batch):
-            await store.append(events[i : i + batch])
-        direct = count / (time.perf_counter() - start)
+            events = [
+                IndicatorUpdated(plan_id=plan.id, department="stats", **payload(n))  # type: ignore[arg-type]
+                for n in range(count)
+            ]
+            start = time.perf_counter()
+            for i in range(0, count, batch):
+                await store.append(events[i : i + batch])
+            direct = count / (time.perf_counter() - start)
 
-        bodies = [
-            json.dumps([payload(n) for n in range(i, min(i + batch, count))]).encode() for i in range(0, count, batch)
-        ]
-        http_batch = count / await post_all(url, token, bodies, clients)
+            bodies = [
+                json.dumps([payload(n) for n in range(i, min(i + batch, count))]).encode()
+                for i in range(0, count, batch)
+            ]
+            http_batch = count / await post_all(url, token, bodies, clients)
 
-        single_bodies = [json.dumps(payload(n)).encode() for n in range(singles)]
-        single_rate = singles / await post_all(url, token, single_bodies, clients)
-        assert await store.length(plan.id) == 1 + 2 * count + singles
-    finally:
-        api.terminate()
-        api.wait(timeout=10)
-        await drop(redis, keys)
-        await redis.aclose()
+            single_bodies = [json.dumps(payload(n)).encode() for n in range(singles)]
+            single_rate = singles / await post_all(url, token, single_bodies, clients)
+            assert await store.length(plan.id) == 1 + 2 * count + singles
+        finally:
+            stop(api)
 
     server = server_name(url_redis)
     print(f"ingest benchmark: {count:,} events, batches of {batch}, {clients} HTTP clients, redis={server}")

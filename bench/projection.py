@@ -17,17 +17,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
-import subprocess
-import sys
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from pathlib import Path
 
-from common import bench_keyspace, drop, server_name
+from common import bench_redis, server_name, spawn, stop
 
 from events.keys import Keyspace
 from events.models import IndicatorUpdated, InvestmentCompleted, event_adapter
@@ -35,10 +31,10 @@ from events.planfile import load_plan
 from events.store import EventStore, position_key
 from projections.replay import fold_log
 from projections.runner import rebuild
+from services.demo import SEED_PLAN
 from services.plans import publish_plan
-from services.redis_server import connect, redis_url
+from services.redis_server import connect
 
-ROOT = Path(__file__).resolve().parent.parent
 SHANGHAI = timezone(timedelta(hours=8))
 AT = datetime(2025, 7, 1, 9, tzinfo=SHANGHAI)
 
@@ -48,33 +44,19 @@ def make_events(plan, start: int, count: int) -> list:
     projects = plan.projects
     events = []
     for n in range(start, start + count):
-        month = f"2025-{n % 12 + 1:02d}"
+        subject = indicators[n % len(indicators)] if n % 4 else projects[n % len(projects)]
+        fields = {
+            "event_id": uuid.uuid4(),
+            "plan_id": plan.id,
+            "department": subject.department,
+            "subject": subject.id,
+            "period": f"2025-{n % 12 + 1:02d}",
+            "occurred_at": AT,
+        }
         if n % 4:
-            indicator = indicators[n % len(indicators)]
-            events.append(
-                IndicatorUpdated(
-                    event_id=uuid.uuid4(),
-                    plan_id=plan.id,
-                    department=indicator.department,
-                    subject=indicator.id,
-                    period=month,
-                    occurred_at=AT,
-                    value=Decimal(n % 997) / 10,
-                )
-            )
+            events.append(IndicatorUpdated(**fields, value=Decimal(n % 997) / 10))
         else:
-            project = projects[n % len(projects)]
-            events.append(
-                InvestmentCompleted(
-                    event_id=uuid.uuid4(),
-                    plan_id=plan.id,
-                    department=project.department,
-                    subject=project.id,
-                    period=month,
-                    occurred_at=AT,
-                    amount_wan=Decimal(n % 5000),
-                )
-            )
+            events.append(InvestmentCompleted(**fields, amount_wan=Decimal(n % 5000)))
     return events
 
 
@@ -101,14 +83,7 @@ async def raw_read(redis, keys: Keyspace, plan_id: str) -> int:
 
 
 async def latency(url: str, keys: Keyspace, store: EventStore, plan, rate: int, seconds: float) -> list[float]:
-    env = {**os.environ, "PLANWATCH_REDIS_URL": url, "PLANWATCH_KEY_PREFIX": keys.prefix}
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "services", "worker", "--lease-ttl", "2"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    worker = spawn(url, keys, "worker", "--lease-ttl", "2")
     redis = connect(url)
     pubsub = redis.pubsub()
     await pubsub.subscribe(keys.rm_updates(plan.id))
@@ -142,8 +117,7 @@ async def latency(url: str, keys: Keyspace, store: EventStore, plan, rate: int, 
         listener.cancel()
         await pubsub.aclose()
         await redis.aclose()
-        worker.terminate()
-        worker.wait(timeout=10)
+        stop(worker)
     lags, i = [], 0
     for position, sent in appended:
         while commits[i][0] < position:
@@ -153,12 +127,9 @@ async def latency(url: str, keys: Keyspace, store: EventStore, plan, rate: int, 
 
 
 async def main(total: int, rate: int, seconds: float) -> None:
-    url = redis_url()
-    redis = connect(url)
-    keys = bench_keyspace()
-    store = EventStore(redis, keys)
-    plan = load_plan(ROOT / "plans" / "rongchang-2025.yaml")
-    try:
+    plan = load_plan(SEED_PLAN)
+    async with bench_redis() as (url, redis, keys):
+        store = EventStore(redis, keys)
         await publish_plan(store, plan)
         await fill(store, plan, total - 1)
         length = await store.length(plan.id)
@@ -179,9 +150,6 @@ async def main(total: int, rate: int, seconds: float) -> None:
         raw_rate = max(raw_before, await raw())  # the better of two raw runs: a conservative ratio
 
         lags = await latency(url, keys, store, plan, rate, seconds)
-    finally:
-        await drop(redis, keys)
-        await redis.aclose()
 
     quantiles = statistics.quantiles(lags, n=100)
     server = server_name(url)

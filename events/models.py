@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
@@ -122,16 +122,8 @@ Event = Annotated[
     Field(discriminator="type"),
 ]
 
-EVENT_TYPES: tuple[str, ...] = (
-    "plan.published",
-    "target.revised",
-    "indicator.updated",
-    "project.registered",
-    "project.started",
-    "investment.completed",
-    "project.completed",
-    "rollup.published",
-)
+# the union's tags, in its order: a new event type cannot be left out
+EVENT_TYPES: tuple[str, ...] = tuple(model.model_fields["type"].default for model in get_args(get_args(Event)[0]))
 
 event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
 

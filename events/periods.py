@@ -65,12 +65,7 @@ class Period:
 
     @cached_property
     def end(self) -> date:
-        return date(self.year, self.last_month, calendar.monthrange(self.year, self.last_month)[1])
-
-    @property
-    def months_elapsed(self) -> int:
-        """Months of the year covered by a cumulative value for this period (序时进度 numerator)."""
-        return self.last_month
+        return month_end(self.year, self.last_month)
 
     def __str__(self) -> str:
         return self.text

@@ -12,14 +12,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import lru_cache
 from typing import NamedTuple
 
 from redis.asyncio import Redis
 
 from events.keys import Keyspace
-from events.models import Event, event_adapter
+from events.models import Event, event_adapter, recorded_at_of
 
 _APPEND = """
 -- KEYS: stream, event ids hash, versions hash, then one positions list per subject of the batch
@@ -169,7 +168,7 @@ def decode_payload(data: str) -> Event:
 @lru_cache(maxsize=256)
 def _recorded_at_text(millis: str) -> str:
     # A batch is appended within one millisecond, so its events share this text.
-    return datetime.fromtimestamp(int(millis) / 1000, tz=UTC).isoformat()
+    return recorded_at_of(millis).isoformat()
 
 
 class EventStore:
@@ -257,10 +256,6 @@ class EventStore:
 
     async def length(self, plan_id: str) -> int:
         return await self.redis.xlen(self.keys.events(plan_id))
-
-    async def last_position(self, plan_id: str) -> str | None:
-        last = await self.redis.xrevrange(self.keys.events(plan_id), count=1)
-        return _text(last[0][0]) if last else None
 
     async def version(self, plan_id: str, subject: str) -> int:
         return int(await self.redis.hget(self.keys.versions(plan_id), subject) or 0)

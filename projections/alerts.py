@@ -28,13 +28,14 @@ from zoneinfo import ZoneInfo
 from events.alerts import RULE_ZH, SEVERITIES, SEVERITY_ZH, AlertNotice, Severity, severity_rank
 from events.periods import Period, month_end
 from events.plan import Indicator, Plan
-from events.store import StoredEvent
+from events.store import StoredEvent, position_key
 from events.targets import RelativeTarget
 from projections import formatting as fmt
 from projections.evaluate import HUNDRED, MISSED, Evaluation, progress_status
 from projections.portfolio import ProjectView, project_view, projects_in_plan_order, reported_months
 from projections.report import data_through, evaluate_indicator
 from projections.state import PlanState, apply
+from projections.views import number
 
 PORTFOLIO = "portfolio"  # the subject of portfolio rules, in keys
 Memo = dict[tuple, object]  # a caller's cache of project judgements between calls (not state)
@@ -140,7 +141,7 @@ def settle(book: AlertBook, state: PlanState, memo: Memo | None = None) -> list[
     if not book.pending:
         return []
     pending, now_ms = book.pending, book.pending_ms
-    last = max(pending.values(), key=lambda p: tuple(int(x) for x in p.split("-")))
+    last = max(pending.values(), key=position_key)
     causes = {**pending, "": last}  # a subject's own latest event, else the instant's last one
     book.pending, book.pending_ms = {}, 0
     plan = state.plan
@@ -149,24 +150,16 @@ def settle(book: AlertBook, state: PlanState, memo: Memo | None = None) -> list[
     as_of = data_through(state)
     everything = book.plan_position != state.plan_position or book.as_of != as_of
     book.plan_position, book.as_of = state.plan_position, as_of
-    findings: dict[str, Finding] = {}
-    if everything:
-        subjects = None
-        scope_subjects: set[str] | None = None
-    else:
+    subjects: set[str] | None = None
+    if not everything:
         subjects = set(pending)
         for subject in pending:  # relative targets judge against what changed too
             subjects.update(plan.referencing(subject))
-        scope_subjects = set(subjects)
-        if any(plan.project(s) for s in subjects):
-            scope_subjects.add(PORTFOLIO)
-    for finding in _findings(state, plan, as_of, now_ms, subjects, memo):
-        findings[finding.key] = finding
-    if scope_subjects is None:
-        scope = set(book.active) | set(findings)
-    else:
-        possible = {f"{rule}:{subject}" for rule in RULE_ZH for subject in scope_subjects}
-        scope = (set(findings) | set(book.active)) & possible
+    findings = {f.key: f for f in _findings(state, plan, as_of, now_ms, subjects, memo)}
+    scope = set(book.active) | set(findings)
+    if subjects is not None:  # only the subjects the instant touched (a project's, the portfolio too)
+        touched = subjects | {PORTFOLIO} if any(plan.project(s) for s in subjects) else subjects
+        scope = {key for key in scope if key.split(":", 1)[1] in touched}  # key: "rule:subject"
     return _reconcile(book, state, findings, scope, now_ms, causes, memo)
 
 
@@ -356,12 +349,12 @@ def _indicator_finding(state: PlanState, indicator: Indicator, as_of: date, brie
         deviation=evaluation.deviation_text,
         values={
             "status": evaluation.status,
-            "actual_value": _number(evaluation.actual),
-            "deviation_points": _number(evaluation.deviation),
-            "completion": _number(evaluation.completion),
-            "time_progress": _number(evaluation.time_progress),
+            "actual_value": number(evaluation.actual),
+            "deviation_points": number(evaluation.deviation),
+            "completion": number(evaluation.completion),
+            "time_progress": number(evaluation.time_progress),
             "reference": evaluation.reference,
-            "reference_value": _number(evaluation.reference_value),
+            "reference_value": number(evaluation.reference_value),
             "as_of": as_of.isoformat(),
         },
     )
@@ -411,7 +404,7 @@ def _project_finding(view: ProjectView, as_of: date, brief: bool = False) -> Fin
         target=f"年度计划投资{fmt.money_wan(view.planned_investment_wan)}",
         actual=f"完成投资{fmt.money_wan(view.investment_wan)}",
         deviation=fmt.points(gap) if gap is not None else None,
-        values={**values, "investment_rate": _number(rate), "schedule_progress": _number(schedule)},
+        values={**values, "investment_rate": number(rate), "schedule_progress": number(schedule)},
     )
 
 
@@ -444,7 +437,7 @@ def _portfolio_findings(state: PlanState, plan: Plan, views: list[ProjectView], 
             target=f"按计划开工率不低于{rules.start_rate_at_risk}%",
             actual=f"{fmt.round1(ratio):f}%",
             deviation=fmt.points(ratio - rules.start_rate_at_risk),
-            values={"due": len(due), "started": started_due, "ratio": _number(fmt.round1(ratio))},
+            values={"due": len(due), "started": started_due, "ratio": number(fmt.round1(ratio))},
         ),
         Finding(
             "portfolio_investment_rate",
@@ -458,7 +451,7 @@ def _portfolio_findings(state: PlanState, plan: Plan, views: list[ProjectView], 
             target=f"序时进度{fmt.round1(progress):f}%",
             actual=f"{fmt.round1(rate):f}%",
             deviation=fmt.points(rate - progress),
-            values={"investment_wan": _number(invested), "rate": _number(fmt.round1(rate))},
+            values={"investment_wan": number(invested), "rate": number(fmt.round1(rate))},
         ),
     ]
 
@@ -540,9 +533,3 @@ def _period_text(frequency: str, year: int, month: int) -> str:
     if frequency == "quarterly":
         return f"{year:04d}-Q{month // 3}"
     return f"{year:04d}"
-
-
-def _number(value: Decimal | None) -> float | int | None:
-    if value is None:
-        return None
-    return int(value) if value == value.to_integral_value() else float(value)

@@ -35,7 +35,6 @@ from projections import formatting as fmt
 from projections.state import Observation
 
 Status = Literal["met", "on_track", "at_risk", "off_track", "not_due", "no_data"]
-STATUSES: tuple[Status, ...] = ("met", "on_track", "at_risk", "off_track", "not_due", "no_data")
 MISSED: frozenset[str] = frozenset({"at_risk", "off_track"})
 
 STATUS_ZH: dict[str, str] = {

@@ -112,14 +112,13 @@ def projects_in_plan_order(state: PlanState) -> list[ProjectState]:
 def project_view(project: ProjectState, spec: Project, as_of: date, year: int, thresholds: Thresholds) -> ProjectView:
     started = project.started_on if project.started_on and project.started_on <= as_of else None
     completed = project.completed_on if project.completed_on and project.completed_on <= as_of else None
-    invested = sum(
-        (amount for period, amount in project.investment.items() if _counts(period, year, as_of)), Decimal(0)
-    )
+    counted = _counted_investment(project, year, as_of)
+    invested = sum((amount for _, amount in counted), Decimal(0))
     planned = spec.planned_investment_wan
     rate = invested * HUNDRED / planned if planned else None
     # judged through the last month its investment was reported for: a report that is late is
     # an overdue-data question, not a lagging project
-    reported = reported_months(project, year, as_of)
+    reported = max((month for month, _ in counted), default=None)
     progress = _schedule_progress(spec, reported, year) if reported is not None else None
     late = _months_since_planned_start(spec.planned_start, as_of)
     months_overdue = late if started is None and late >= 0 else None
@@ -159,11 +158,6 @@ def project_view(project: ProjectState, spec: Project, as_of: date, year: int, t
     )
 
 
-def _counts(period: str, year: int, as_of: date) -> bool:
-    parsed = Period.parse(period)
-    return parsed.year == year and parsed.end <= as_of
-
-
 def _absolute_months(as_of: date) -> int:
     return as_of.year * 12 + completed_months(as_of, as_of.year)
 
@@ -189,6 +183,14 @@ def _schedule_progress(spec: Project, months_done: int, year: int) -> Decimal | 
 
 def reported_months(project: ProjectState, year: int, as_of: date) -> int | None:
     """The last month of `year` (by as_of) the project's investment was reported for."""
-    months = [Period.parse(p) for p in project.investment]
-    months = [p.last_month for p in months if p.year == year and p.end <= as_of]
-    return max(months) if months else None
+    return max((month for month, _ in _counted_investment(project, year, as_of)), default=None)
+
+
+def _counted_investment(project: ProjectState, year: int, as_of: date) -> list[tuple[int, Decimal]]:
+    """(last month, 万元) of the project's investment reports for periods of `year` ended by `as_of`."""
+    counted = []
+    for text, amount in project.investment.items():
+        period = Period.parse(text)
+        if period.year == year and period.end <= as_of:
+            counted.append((period.last_month, amount))
+    return counted

@@ -19,11 +19,14 @@ def position_at(instant: datetime) -> str:
     return f"{max(int(instant.timestamp() * 1000), 0)}-{MAX_SEQ}"  # before 1970 nothing was recorded
 
 
-async def fold_log(store: EventStore, plan_id: str, known_at: datetime | None = None) -> PlanState:
-    """The plan's state from every event recorded by `known_at` (all of them if None)."""
-    state = PlanState(plan_id)
+async def fold_log(
+    store: EventStore, plan_id: str, known_at: datetime | None = None, start: PlanState | None = None
+) -> PlanState:
+    """The plan's state from every event recorded by `known_at` (all of them if None); from a
+    `start` state (a snapshot, folded in place) only the events after its position."""
+    state = start or PlanState(plan_id)
     until = position_at(known_at) if known_at else None
-    async for stored in store.replay(plan_id, until=until):
+    async for stored in store.replay(plan_id, after=state.position, until=until):
         apply(state, stored)
     return state
 

@@ -21,11 +21,10 @@ from events.alerts import AlertNotice
 from events.periods import Period
 from projections.alerts import period_label
 from projections.evaluate import STATUS_ZH
-from projections.formatting import round1
 from projections.portfolio import ProjectView
 from projections.report import IndicatorRow, ReportBuilder
 from projections.state import PlanState
-from projections.views import number
+from projections.views import number, one_decimal
 
 
 class RollupRow(BaseModel):
@@ -215,9 +214,9 @@ def _row(row: IndicatorRow) -> RollupRow:
         status_zh=STATUS_ZH[evaluation.status],
         period=evaluation.period,
         actual_value=number(evaluation.actual),
-        deviation_points=number(round1(evaluation.deviation)) if evaluation.deviation is not None else None,
-        completion=number(round1(evaluation.completion)) if evaluation.completion is not None else None,
-        time_progress=number(round1(evaluation.time_progress)) if evaluation.time_progress is not None else None,
+        deviation_points=one_decimal(evaluation.deviation),
+        completion=one_decimal(evaluation.completion),
+        time_progress=one_decimal(evaluation.time_progress),
     )
 
 
@@ -236,8 +235,8 @@ def _project(view: ProjectView, department_name: str) -> RollupProject:
         planned_completion=view.planned_completion,
         planned_investment_wan=float(view.planned_investment_wan),
         investment_wan=float(view.investment_wan),
-        investment_rate=float(round1(view.investment_rate)) if view.investment_rate is not None else None,
-        schedule_progress=float(round1(view.schedule_progress)) if view.schedule_progress is not None else None,
+        investment_rate=one_decimal(view.investment_rate),
+        schedule_progress=one_decimal(view.schedule_progress),
         months_overdue=view.months_overdue,
         lagging=view.lagging,
         synthetic=view.synthetic,
@@ -288,22 +287,13 @@ def _changes(
 ) -> list[RollupChange]:
     changes: list[RollupChange] = []
     if previous is not None:
-        before = {r.id: r for r in [*previous.main, *(r for s in previous.sections for r in s.rows)]}
-        for row in [*document.main, *(r for s in document.sections for r in s.rows)]:
+        before = {r.id: r for r in _all_rows(previous)}
+        for row in _all_rows(document):
             old = before.get(row.id)
             if old is None:
                 continue
             if old.status != row.status:
-                changes.append(
-                    RollupChange(
-                        kind="status",
-                        subject=row.id,
-                        name=row.name,
-                        before=old.status_zh,
-                        after=row.status_zh,
-                        detail_zh=f"{row.name}由“{old.status_zh}”变为“{row.status_zh}”",
-                    )
-                )
+                changes.append(_status_change(row.id, row.name, old.status_zh, row.status_zh))
             elif old.actual != row.actual and old.period == row.period:  # same period, other figure: revised
                 changes.append(
                     RollupChange(
@@ -319,16 +309,7 @@ def _changes(
         for project in document.projects:
             old_project = old_projects.get(project.id)
             if old_project is not None and old_project.stage != project.stage:
-                changes.append(
-                    RollupChange(
-                        kind="status",
-                        subject=project.id,
-                        name=project.name,
-                        before=old_project.stage_zh,
-                        after=project.stage_zh,
-                        detail_zh=f"{project.name}由“{old_project.stage_zh}”变为“{project.stage_zh}”",
-                    )
-                )
+                changes.append(_status_change(project.id, project.name, old_project.stage_zh, project.stage_zh))
     for notice in notices:
         verb = {"alert.raised": "新增预警", "alert.escalated": "预警升级", "alert.resolved": "预警解除"}[notice.type]
         changes.append(
@@ -343,6 +324,15 @@ def _changes(
     since = previous.known_at if previous else None
     changes += _revisions(document, state, since)
     return changes
+
+
+def _all_rows(document: RollupDocument) -> list[RollupRow]:
+    return [*document.main, *(row for section in document.sections for row in section.rows)]
+
+
+def _status_change(subject: str, name: str, before: str, after: str) -> RollupChange:
+    detail = f"{name}由“{before}”变为“{after}”"
+    return RollupChange(kind="status", subject=subject, name=name, before=before, after=after, detail_zh=detail)
 
 
 def _revisions(document: RollupDocument, state: PlanState, since: datetime | None) -> list[RollupChange]:

@@ -33,10 +33,10 @@ from events.keys import Keyspace
 from events.store import EventStore, StoredEvent, decode_payload, position_key
 from projections import alerts
 from projections.alerts import AlertBook, Memo
-from projections.replay import position_at
+from projections.replay import fold_log, position_at
 from projections.report import ReportBuilder
 from projections.snapshot import dump_book, dump_state, load_book, load_state
-from projections.state import PlanState, apply
+from projections.state import PlanState
 from projections.views import indicator_detail_view, project_detail_view, report_view
 
 log = logging.getLogger("planwatch.projector")
@@ -550,27 +550,20 @@ async def plan_status(redis: Redis, keys: Keyspace, plan_id: str) -> PlanStatus:
 async def state_as_known(redis: Redis, keys: Keyspace, plan_id: str, known_at: datetime | None = None) -> PlanState:
     """The fold of the log as known at `known_at` (now if None): from the read model's state (or
     its nearest periodic snapshot before `known_at`) plus the events recorded after it."""
-    store = EventStore(redis, keys)
-    until = position_at(known_at) if known_at else None
-    state = None
+    snapshot = None
     generation = await current_generation(redis, keys, plan_id)
     if generation:
         rm = keys.rm(plan_id, generation)
-        if until is None:
+        if known_at is None:
             snapshot = await redis.hget(rm, "state")
-        else:
+        else:  # the live state may be past known_at: the latest periodic snapshot before it
+            until = position_key(position_at(known_at))
             candidates = [
                 name.split(":", 1)[1]
                 for name in await redis.hkeys(rm)
-                if name.startswith("snapshot:") and position_key(name.split(":", 1)[1]) <= position_key(until)
+                if name.startswith("snapshot:") and position_key(name.split(":", 1)[1]) <= until
             ]
             best = max(candidates, key=position_key, default=None)
             snapshot = await redis.hget(rm, f"snapshot:{best}") if best else None
-        if snapshot:
-            state = load_state(snapshot)
-            if until and position_key(state.position) > position_key(until):
-                state = None  # the live state is past known_at and no snapshot precedes it
-    state = state or PlanState(plan_id)
-    async for stored in store.replay(plan_id, after=state.position, until=until):
-        apply(state, stored)
-    return state
+    start = load_state(snapshot) if snapshot else None
+    return await fold_log(EventStore(redis, keys), plan_id, known_at, start)

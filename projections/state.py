@@ -30,7 +30,7 @@ from events.models import (
     recorded_at_of,
 )
 from events.periods import Period, month_end
-from events.plan import Indicator, Plan, Project
+from events.plan import Plan, Project
 from events.store import StoredEvent
 from events.targets import Target
 
@@ -122,9 +122,6 @@ class PlanState:
         if subject not in self.projects:
             self.projects[subject] = ProjectState(subject)
         return self.projects[subject]
-
-    def indicator_spec(self, subject: str) -> Indicator | None:
-        return self.plan.indicator(subject) if self.plan else None
 
 
 def apply(state: PlanState, stored: StoredEvent) -> PlanState:

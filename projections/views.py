@@ -21,7 +21,8 @@ def number(value: Decimal | None) -> float | int | None:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
-def _one_decimal(value: Decimal | None) -> float | int | None:
+def one_decimal(value: Decimal | None) -> float | int | None:
+    """As the report rounds it (half up, one decimal), as a JSON number."""
     return number(round1(value)) if value is not None else None
 
 
@@ -75,8 +76,8 @@ def project_view(project: ProjectView) -> dict[str, Any]:
         "started_on": project.started_on.isoformat() if project.started_on else None,
         "completed_on": project.completed_on.isoformat() if project.completed_on else None,
         "investment_wan": number(project.investment_wan),
-        "investment_rate": _one_decimal(project.investment_rate),
-        "schedule_progress": _one_decimal(project.schedule_progress),
+        "investment_rate": one_decimal(project.investment_rate),
+        "schedule_progress": one_decimal(project.schedule_progress),
         "overdue": project.overdue,
         "months_overdue": project.months_overdue,
         "lagging": project.lagging,

@@ -4,6 +4,7 @@ reason_zh}]}` so a department's system can show the reason in either language.""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -24,11 +25,17 @@ from events.keys import Keyspace
 from events.models import event_adapter
 from events.plan import Plan
 from projections.report import ReportBuilder
-from projections.runner import plan_status, read_fields, state_as_known
+from projections.runner import current_generation, plan_status, read_fields, state_as_known
 from projections.views import indicator_detail_view, project_detail_view, project_view, report_view
+from services.channels import UnsafeTarget
+from services.inbox import asyncapi_document
 from services.ingest import Forbidden, Ingest, IngestError, Invalid, NotFound, TooLarge, Unauthorized
 from services.plans import publish_plan
 from services.redis_server import connect
+from services.rollup_render import render_html, render_markdown, render_xlsx
+from services.rollups import list_rollups, load_document
+from services.spreadsheet import SheetRejected, parse_sheet
+from services.subscriptions import SubscriptionRequest, SubscriptionStore
 from services.tokens import TokenInfo
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -121,10 +128,7 @@ AdminDep = Annotated[TokenInfo, Depends(admin)]
 
 
 async def existing_plan(plan: str, svc: ServicesDep) -> Plan:
-    found = await svc.catalog.get(plan)
-    if found is None:
-        raise NotFound(f"plan {plan!r} has not been published", f"计划“{plan}”尚未发布")
-    return found
+    return await svc.plan(plan)
 
 
 PlanDep = Annotated[Plan, Depends(existing_plan)]
@@ -168,6 +172,12 @@ def _known_at(value: datetime | None) -> datetime | None:
 
 def _json(text: str, status: int = 200) -> Response:
     return Response(text, status_code=status, media_type="application/json")
+
+
+async def _stored(svc: Ingest, plan_id: str, field: str) -> str | None:
+    """One field of the plan's current read model (None without one)."""
+    [value] = await read_fields(svc.redis, svc.keys, plan_id, field) or [None]
+    return value
 
 
 async def _computed(svc: Ingest, plan_id: str, as_of: date | None, known_at: datetime | None):
@@ -240,7 +250,7 @@ def _routes(app: FastAPI) -> None:
         """The main table, the key-project figures and the missed targets — the fields of
         `planwatch table --format json`."""
         if as_of is None and known_at is None:
-            [summary] = await read_fields(svc.redis, svc.keys, plan, "summary") or [None]
+            summary = await _stored(svc, plan, "summary")
             if summary:
                 return _json(summary)
         _, report = await _computed(svc, plan, as_of, known_at)
@@ -260,7 +270,7 @@ def _routes(app: FastAPI) -> None:
         if found.indicator(indicator) is None:
             raise NotFound(f"plan {plan} has no indicator {indicator!r}", f"计划中没有指标“{indicator}”")
         if as_of is None and known_at is None:
-            [view] = await read_fields(svc.redis, svc.keys, plan, f"indicator:{indicator}") or [None]
+            view = await _stored(svc, plan, f"indicator:{indicator}")
             if view:
                 return _json(view)
         state, report = await _computed(svc, plan, as_of, known_at)
@@ -319,7 +329,7 @@ def _routes(app: FastAPI) -> None:
             raise NotFound(f"plan {plan} has no project {project!r}", f"计划中没有项目“{project}”")
         detail: dict[str, Any] | None = None
         if as_of is None and known_at is None:
-            [view] = await read_fields(svc.redis, svc.keys, plan, f"project:{project}") or [None]
+            view = await _stored(svc, plan, f"project:{project}")
             detail = json.loads(view) if view else None
         if detail is None:
             state, report = await _computed(svc, plan, as_of, known_at)
@@ -374,8 +384,6 @@ def _routes(app: FastAPI) -> None:
     ) -> Response:
         """Upload a filled spreadsheet. Any bad row rejects the whole file with a row-by-row
         report; re-uploading the same file stores nothing new."""
-        from services.spreadsheet import SheetRejected, parse_sheet
-
         content = await file.read(MAX_BODY + 1)
         if len(content) > MAX_BODY:
             raise TooLarge(f"the file exceeds {MAX_BODY} bytes", f"文件过大（上限{MAX_BODY}字节）")
@@ -419,9 +427,6 @@ def _routes(app: FastAPI) -> None:
     async def subscribe(request: Request, svc: ServicesDep, who: AdminDep) -> dict[str, Any]:
         """Subscribe a channel to alert notices (admin). A url on a loopback, private or
         link-local address is refused unless `allow_private` is set."""
-        from services.channels import UnsafeTarget
-        from services.subscriptions import SubscriptionRequest, SubscriptionStore
-
         try:
             wanted = SubscriptionRequest.model_validate(await _read_json(request))
         except ValidationError as exc:
@@ -435,16 +440,12 @@ def _routes(app: FastAPI) -> None:
     @app.get("/v1/subscriptions", tags=["alerts"])
     async def list_subscriptions(svc: ServicesDep, who: AdminDep) -> list[dict[str, Any]]:
         """Every subscription (secrets never shown) with its queued, sent and dead-letter counts."""
-        from services.subscriptions import SubscriptionStore
-
         store = SubscriptionStore(svc.redis, svc.keys)
         return [{**s.public(), **await store.counts(s.id)} for s in await store.all()]
 
     @app.delete("/v1/subscriptions/{subscription_id}", tags=["alerts"])
     async def unsubscribe(subscription_id: str, svc: ServicesDep, who: AdminDep) -> dict[str, str]:
         """Stop telling a subscriber."""
-        from services.subscriptions import SubscriptionStore
-
         if not await SubscriptionStore(svc.redis, svc.keys).delete(subscription_id):
             raise NotFound(f"no subscription {subscription_id!r}", "订阅不存在")
         return {"deleted": subscription_id}
@@ -463,7 +464,7 @@ def _routes(app: FastAPI) -> None:
         """Alerts of a plan: the firing ones (latest notice each), or the latest state of every
         alert in the recent history."""
         if state == "firing":
-            [firing] = await read_fields(svc.redis, svc.keys, plan, "alerts") or [None]
+            firing = await _stored(svc, plan, "alerts")
             return json.loads(firing) if firing else []
         latest: dict[str, dict[str, Any]] = {}
         for notice in await _alert_history(svc, plan, limit):
@@ -519,8 +520,6 @@ def _routes(app: FastAPI) -> None:
     @app.get("/v1/plans/{plan}/rollups", tags=["rollups"])
     async def rollups(plan: str, svc: ServicesDep, who: CallerDep, found: PlanDep) -> list[dict[str, Any]]:
         """The plan's monthly rollups: latest version of each month, with links to each format."""
-        from services.rollups import list_rollups
-
         return await list_rollups(svc.redis, svc.keys, plan)
 
     @app.get(
@@ -537,9 +536,6 @@ def _routes(app: FastAPI) -> None:
         version: Annotated[int | None, Query(ge=1, description="default: the latest")] = None,
     ) -> Response:
         """One rollup, rendered: Markdown, a printable HTML page, or an Excel workbook."""
-        from services.rollup_render import render_html, render_markdown, render_xlsx
-        from services.rollups import load_document
-
         match = re.fullmatch(r"(\d{4}-\d{2})\.(md|html|xlsx)", name)
         if not match:
             raise NotFound(f"no rollup {name!r}: ask for 2025-06.md, .html or .xlsx", "报告地址有误")
@@ -561,16 +557,16 @@ def _routes(app: FastAPI) -> None:
         )
 
     @app.get("/asyncapi.json", tags=["docs"])
-    async def asyncapi() -> dict[str, Any]:
+    async def asyncapi(svc: ServicesDep) -> dict[str, Any]:
         """AsyncAPI 3.0 document of the departments' inbox stream."""
-        from services.inbox import asyncapi_document
+        return _asyncapi_document(svc.keys)
 
-        return asyncapi_document()
+
+# Static per keyspace; building it assembles a whole FastStream app, so once is enough.
+_asyncapi_document = functools.cache(asyncapi_document)
 
 
 async def _alert_history(svc: Ingest, plan: str, limit: int) -> list[dict[str, Any]]:
-    from projections.runner import current_generation
-
     generation = await current_generation(svc.redis, svc.keys, plan)
     if not generation:
         return []
@@ -581,14 +577,14 @@ async def _alert_history(svc: Ingest, plan: str, limit: int) -> list[dict[str, A
 def _document_event_bodies(app: FastAPI) -> None:
     """Describe the event bodies in the OpenAPI document (the route reads the raw body itself,
     to enforce the size limit and report errors in both languages)."""
-    schema = event_adapter.json_schema(ref_template="#/components/schemas/{model}")
-    definitions = schema.pop("$defs", {})
     original: Callable[[], dict[str, Any]] = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
         document = original()
+        schema = event_adapter.json_schema(ref_template="#/components/schemas/{model}")
+        definitions = schema.pop("$defs", {})
         document.setdefault("components", {}).setdefault("schemas", {}).update(definitions)
         document["components"]["schemas"]["Event"] = schema
         event = {"$ref": "#/components/schemas/Event"}

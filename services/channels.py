@@ -36,7 +36,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from events.alerts import AlertNotice, severity_rank
 
 ChannelKind = Literal["webhook", "wecom", "dingtalk", "feishu"]
-CHANNEL_KINDS: tuple[ChannelKind, ...] = ("webhook", "wecom", "dingtalk", "feishu")
 
 WEBHOOK_VERSION = "1"
 WECOM_MARKDOWN_MAX_BYTES = 4096  # WeCom answers 40058 beyond this

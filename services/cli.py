@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -12,11 +11,13 @@ import typer
 from rich.console import Console
 
 from events.keys import Keyspace
-from events.planfile import PlanFileError, load_plan
-from services.redis_server import EmbeddedRedis, connect
 
+# asyncio, redis-py, pydantic and the plan models are imported by the commands that use them:
+# `planwatch --help` should not pay for them.
 if TYPE_CHECKING:
     from redis.asyncio import Redis
+
+    from services.subscriptions import Subscription
 
 T = TypeVar("T")
 
@@ -40,11 +41,14 @@ console = Console()
 
 
 def run(main: Callable[[], Awaitable[T]]) -> T:
+    import asyncio
+
     return asyncio.run(main())
 
 
 def with_redis(work: Callable[[Redis, Keyspace], Awaitable[T]]) -> T:
     """Run `work` on a connection to planwatch's Redis (with the key prefix), closed afterwards."""
+    from services.redis_server import connect
 
     async def main() -> T:
         redis = connect()
@@ -53,7 +57,13 @@ def with_redis(work: Callable[[Redis, Keyspace], Awaitable[T]]) -> T:
         finally:
             await redis.aclose()
 
-    return asyncio.run(main())
+    return run(main)
+
+
+def _log_to_stderr() -> None:
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -89,11 +99,12 @@ def demo(
 ) -> None:
     """Publish the seed plan and its H1 2025 history, replay the log, print the report's table,
     and write the June rollup."""
+    from events.planfile import PlanFileError
     from services.demo import SEED_PLAN, run_demo
 
     path = plan_file if plan_file.exists() else SEED_PLAN
     try:
-        run(lambda: run_demo(console, path, out))
+        with_redis(lambda redis, keys: run_demo(console, redis, keys, path, out))
     except PlanFileError as exc:
         raise fail(str(exc)) from None
 
@@ -141,11 +152,9 @@ def worker(
 ) -> None:
     """Run a worker: keeps every plan's read models current, consumes the departments' inbox
     stream, and delivers alert notices to subscribers (several may run)."""
-    import logging
-
     from services.worker import create_app
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _log_to_stderr()
     app_ = create_app(
         worker_id=worker_id,
         lease_ttl_ms=int(lease_ttl * 1000),
@@ -154,7 +163,7 @@ def worker(
         retry_base_s=retry_base,
         link=link,
     )
-    asyncio.run(app_.run())
+    run(app_.run)
 
 
 @app.command()
@@ -166,33 +175,27 @@ def notifier(
 ) -> None:
     """Run a notifier on its own: delivers alert notices to subscribers (for workers started
     with --no-notify; several may run, each subscription is served by one at a time)."""
-    import logging
-
     import httpx
 
     from services.notifier import Notifier
     from services.worker import default_worker_id
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _log_to_stderr()
 
-    async def main() -> None:
-        redis = connect()
+    async def main(redis: Redis, keys: Keyspace) -> None:
         async with httpx.AsyncClient(timeout=10) as http:
-            try:
-                await Notifier(
-                    redis,
-                    Keyspace.from_env(),
-                    notifier_id or default_worker_id(),
-                    http,
-                    backoff_s=retry_base,
-                    claim_idle_ms=int(reclaim_idle * 1000),
-                    link=link,
-                ).run()
-            finally:
-                await redis.aclose()
+            await Notifier(
+                redis,
+                keys,
+                notifier_id or default_worker_id(),
+                http,
+                backoff_s=retry_base,
+                claim_idle_ms=int(reclaim_idle * 1000),
+                link=link,
+            ).run()
 
     try:
-        asyncio.run(main())
+        with_redis(main)
     except KeyboardInterrupt:
         pass
 
@@ -207,11 +210,9 @@ def scheduler(
 ) -> None:
     """Write each month's rollup on the plan's schedule (default 08:00 on the 16th, for the month
     before), once however many schedulers run, catching up on months missed while down."""
-    import logging
-
     from services.scheduler import RollupScheduler, run_forever
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _log_to_stderr()
     fixed = _parse_instant(now)
 
     async def main(redis: Redis, keys: Keyspace) -> None:
@@ -439,13 +440,10 @@ def status(plan: Annotated[str | None, typer.Option("--plan", help="one plan (de
 
     from events.store import EventStore
     from projections.runner import plan_status
-    from services.subscriptions import SubscriptionStore
 
     async def main(redis: Redis, keys: Keyspace):
         plans = [plan] if plan else await EventStore(redis, keys).plans()
-        store = SubscriptionStore(redis, keys)
-        deliveries = [(s, await store.counts(s.id)) for s in await store.all()]
-        return [await plan_status(redis, keys, p) for p in plans], deliveries
+        return [await plan_status(redis, keys, p) for p in plans], await _deliveries(redis, keys)
 
     rows, deliveries = with_redis(main)
     table_ = Table(title="planwatch status")
@@ -468,13 +466,27 @@ def status(plan: Annotated[str | None, typer.Option("--plan", help="one plan (de
         for column in ("subscription", "name", "channel", "queued", "sent", "dead letters"):
             notices.add_column(column)
         for sub, counts in deliveries:
-            notices.add_row(sub.id, sub.name, sub.channel, *(str(counts[k]) for k in ("queued", "sent", "dead")))
+            notices.add_row(sub.id, sub.name, sub.channel, *_count_cells(counts))
         console.print(notices)
+
+
+async def _deliveries(redis: Redis, keys: Keyspace) -> list[tuple[Subscription, dict[str, int]]]:
+    """Every subscription with its queued / sent / dead counts."""
+    from services.subscriptions import SubscriptionStore
+
+    store = SubscriptionStore(redis, keys)
+    return [(s, await store.counts(s.id)) for s in await store.all()]
+
+
+def _count_cells(counts: dict[str, int]) -> list[str]:
+    return [str(counts[k]) for k in ("queued", "sent", "dead")]
 
 
 @plan_app.command("check")
 def plan_check(file: Annotated[Path, typer.Argument(help="the plan file, e.g. plans/rongchang-2025.yaml")]) -> None:
     """Validate a plan file; print what it defines, or every problem with its line."""
+    from events.planfile import PlanFileError, load_plan
+
     try:
         plan = load_plan(file)
     except PlanFileError as exc:
@@ -490,6 +502,7 @@ def plan_check(file: Annotated[Path, typer.Argument(help="the plan file, e.g. pl
 @plan_app.command("publish")
 def plan_publish(file: Annotated[Path, typer.Argument(help="the plan file to publish")]) -> None:
     """Validate a plan file and append it to the plan's log as a plan.published event."""
+    from events.planfile import PlanFileError, load_plan
     from events.store import EventStore
     from services.plans import publish_plan
 
@@ -499,7 +512,7 @@ def plan_publish(file: Annotated[Path, typer.Argument(help="the plan file to pub
         raise fail(str(exc)) from None
 
     async def main(redis: Redis, keys: Keyspace):
-        return await publish_plan(EventStore(redis), plan)
+        return await publish_plan(EventStore(redis, keys), plan)
 
     published = with_redis(main)
     if published.stored:
@@ -571,20 +584,12 @@ def subscriptions() -> None:
     """List subscriptions with what is queued, sent and given up (dead letters)."""
     from rich.table import Table
 
-    from services.subscriptions import SubscriptionStore
-
-    async def main(redis: Redis, keys: Keyspace):
-        store = SubscriptionStore(redis, keys)
-        return [(s, await store.counts(s.id)) for s in await store.all()]
-
     table_ = Table(title="subscriptions")
     for column in ("id", "name", "channel", "filters", "queued", "sent", "dead"):
         table_.add_column(column)
-    for sub, counts in with_redis(main):
+    for sub, counts in with_redis(_deliveries):
         filters = sub.filters.model_dump(exclude_defaults=True) or "all"
-        table_.add_row(
-            sub.id, sub.name, sub.channel, str(filters), *(str(counts[k]) for k in ("queued", "sent", "dead"))
-        )
+        table_.add_row(sub.id, sub.name, sub.channel, str(filters), *_count_cells(counts))
     console.print(table_)
 
 
@@ -688,18 +693,24 @@ def token_revoke(token_id: Annotated[str, typer.Argument(help="the token's id (s
 @redis_app.command("start")
 def redis_start() -> None:
     """Start the embedded Redis (no-op if it is already running)."""
+    from services.redis_server import EmbeddedRedis
+
     console.print(f"embedded redis at {EmbeddedRedis().ensure_running()}")
 
 
 @redis_app.command("stop")
 def redis_stop() -> None:
     """Stop the embedded Redis; its AOF keeps the data for the next start."""
+    from services.redis_server import EmbeddedRedis
+
     console.print("stopped" if EmbeddedRedis().stop() else "not running")
 
 
 @redis_app.command("status")
 def redis_status() -> None:
     """Say whether the embedded Redis is running and where."""
+    from services.redis_server import EmbeddedRedis
+
     server = EmbeddedRedis()
     console.print(f"{'running' if server.is_running() else 'not running'}: {server.url}")
 

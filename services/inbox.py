@@ -6,7 +6,7 @@
 Fields are the event's own (see `InboxMessage`); nested values (`target` of target.revised,
 `project` of project.registered) are JSON text; alternatively a single `json` field carries the
 whole event. A FastStream consumer group (`ingest`) validates and authorises each message
-exactly like the HTTP API (`services.ingest.submit`), appends it, acks it and deletes it from
+exactly like the HTTP API (`Ingest.submit`), appends it, acks it and deletes it from
 the inbox (it carries a token). A refused message goes to `pw:inbox:rejects` with the reason
 and its fields (token redacted to its id). A consumer that dies between read and ack leaves
 the message pending; a reclaimer on the same group claims it after `reclaim_idle_ms` and
@@ -82,6 +82,11 @@ class Inbox:
             if "BUSYGROUP" not in str(exc):
                 raise
 
+    @property
+    def _services(self) -> Ingest:
+        assert self.services is not None, "Inbox.open() was not called"
+        return self.services
+
     def attach(self, broker: RedisBroker) -> None:
         inbox = self
 
@@ -119,8 +124,7 @@ class Inbox:
     async def handle(self, body: InboxMessage, msg: RedisStreamMessage) -> None:
         """Append the message's event, or reject it; then ack. A failure to reach Redis raises,
         leaving the message pending for the reclaimer."""
-        svc = self.services
-        assert svc is not None, "Inbox.open() was not called"
+        svc = self._services
         caller = await svc.tokens.verify(body.token or "")
         try:
             if caller is None:
@@ -141,12 +145,10 @@ class Inbox:
         await self._done(msg)
 
     async def reject(self, msg: RedisStreamMessage, body: InboxMessage, exc: IngestError) -> None:
-        svc = self.services
-        assert svc is not None
         original = body.model_dump(by_alias=True, exclude_none=True)
         if "token" in original:
             original["token"] = f"pwt_{TokenStore.id_of(original['token']) or '?'}_(redacted)"
-        await svc.redis.xadd(
+        await self._services.redis.xadd(
             self.keys.inbox_rejects,
             {
                 "inbox_id": _inbox_id(msg),
@@ -164,9 +166,7 @@ class Inbox:
 
     async def _done(self, msg: RedisStreamMessage) -> None:
         await msg.ack()
-        svc = self.services
-        assert svc is not None
-        await svc.redis.xdel(self.keys.inbox, _inbox_id(msg))  # it carries a token: keep it no longer
+        await self._services.redis.xdel(self.keys.inbox, _inbox_id(msg))  # it carries a token: keep it no longer
 
 
 def _inbox_id(msg: RedisStreamMessage) -> str:

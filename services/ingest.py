@@ -102,16 +102,12 @@ class Accepted:
         }
 
 
-def _field_error(field: str, reason: str, reason_zh: str) -> FieldError:
-    return FieldError(field, reason, reason_zh)
-
-
 def prepare(caller: TokenInfo, plan: Plan, payloads: Sequence[Mapping[str, Any] | Event]) -> list[Event]:
     """Validate and authorise a batch; raise Invalid / NotFound / Forbidden naming every problem."""
     if caller.role == "analyst":
         raise Forbidden("analyst tokens are read-only", "分析人员令牌只能查询，不能提交数据")
     if not payloads:
-        raise Invalid("the batch is empty", "提交内容为空", [_field_error("events", "no events", "没有事件")])
+        raise Invalid("the batch is empty", "提交内容为空", [FieldError("events", "no events", "没有事件")])
     if len(payloads) > MAX_BATCH:
         raise TooLarge(
             f"a batch holds at most {MAX_BATCH} events, this one has {len(payloads)}",
@@ -128,7 +124,7 @@ def prepare(caller: TokenInfo, plan: Plan, payloads: Sequence[Mapping[str, Any] 
         elif isinstance(payload, Mapping):
             data = dict(payload)
         else:
-            errors.append(_field_error(where or "(body)", "an event must be a JSON object", "事件必须是JSON对象"))
+            errors.append(FieldError(where or "(body)", "an event must be a JSON object", "事件必须是JSON对象"))
             continue
         problems = _envelope_problems(data, plan, as_department, where)
         if problems is None:
@@ -159,11 +155,11 @@ def _envelope_problems(data: dict[str, Any], plan: Plan, department: str, where:
     prefix = f"{where}." if where else ""
     if "recorded_at" in data:
         reason = "set by the store, never by the sender"
-        problems.append(_field_error(f"{prefix}recorded_at", reason, "由系统记录，不能由报送方填写"))
+        problems.append(FieldError(f"{prefix}recorded_at", reason, "由系统记录，不能由报送方填写"))
         del data["recorded_at"]
     if data.get("plan_id") not in (None, plan.id):
         problems.append(
-            _field_error(
+            FieldError(
                 f"{prefix}plan_id",
                 f"{data['plan_id']!r} is not the plan in the address ({plan.id!r})",
                 "与请求地址中的计划不一致",
@@ -171,11 +167,11 @@ def _envelope_problems(data: dict[str, Any], plan: Plan, department: str, where:
         )
     if data.get("type") == "rollup.published":
         problems.append(
-            _field_error(f"{prefix}type", "rollups are written by planwatch's scheduler", "月度报告由系统生成")
+            FieldError(f"{prefix}type", "rollups are written by planwatch's scheduler", "月度报告由系统生成")
         )
     if data.get("type") == "plan.published":
         problems.append(
-            _field_error(f"{prefix}type", "plans are published with PUT /v1/plans/{plan}", "计划须通过发布接口发布")
+            FieldError(f"{prefix}type", "plans are published with PUT /v1/plans/{plan}", "计划须通过发布接口发布")
         )
     if data.get("department") not in (None, department):
         return None
@@ -191,14 +187,14 @@ def _check_subjects(caller: TokenInfo, plan: Plan, department: str, events: list
         indicator, project = plan.indicator(event.subject), plan.project(event.subject)
         if event.type == "project.registered":
             if indicator or project:
-                invalid.append(_field_error(where, f"{event.subject!r} already exists in the plan", "编号已存在"))
+                invalid.append(FieldError(where, f"{event.subject!r} already exists in the plan", "编号已存在"))
         elif indicator is None and project is None:
             reason = f"{event.subject!r} is no indicator or project of plan {plan.id}"
-            unknown.append(_field_error(where, reason, "计划中没有该编号"))
+            unknown.append(FieldError(where, reason, "计划中没有该编号"))
             continue
         elif event.type in INDICATOR_TYPES | {"target.revised"} and indicator is None:
             invalid.append(
-                _field_error(
+                FieldError(
                     where,
                     f"{event.type} is about an indicator; {event.subject!r} is a project",
                     "该事件类型只适用于指标",
@@ -206,7 +202,7 @@ def _check_subjects(caller: TokenInfo, plan: Plan, department: str, events: list
             )
         elif event.type in PROJECT_TYPES and project is None:
             invalid.append(
-                _field_error(
+                FieldError(
                     where,
                     f"{event.type} is about a project; {event.subject!r} is an indicator",
                     "该事件类型只适用于项目",
@@ -244,6 +240,13 @@ class Ingest:
         store = EventStore(redis, keys)
         return cls(redis, keys, store, PlanCatalog(store), TokenStore(redis, keys))
 
+    async def plan(self, plan_id: str) -> Plan:
+        """The plan in force; NotFound if it was never published."""
+        plan = await self.catalog.get(plan_id)
+        if plan is None:
+            raise NotFound(f"plan {plan_id!r} has not been published", f"计划“{plan_id}”尚未发布")
+        return plan
+
     async def submit(
         self,
         caller: TokenInfo,
@@ -252,32 +255,17 @@ class Ingest:
         expected_versions: Mapping[str, int] | None = None,
     ) -> Accepted:
         """Validate, authorise and append a batch for `plan_id` on behalf of `caller`."""
-        return await submit(self.store, self.catalog, caller, plan_id, payloads, expected_versions)
-
-
-async def submit(
-    store: EventStore,
-    catalog: PlanCatalog,
-    caller: TokenInfo,
-    plan_id: str,
-    payloads: Sequence[Mapping[str, Any] | Event],
-    expected_versions: Mapping[str, int] | None = None,
-) -> Accepted:
-    """Validate, authorise and append a batch for `plan_id` on behalf of `caller`."""
-    plan = await catalog.get(plan_id)
-    if plan is None:
-        raise NotFound(f"plan {plan_id!r} has not been published", f"计划“{plan_id}”尚未发布")
-    events = prepare(caller, plan, payloads)
-    try:
-        result = await store.append(events, expected_versions)
-    except VersionConflict as exc:
-        raise Conflict(
-            str(exc),
-            f"“{exc.subject}”版本冲突：期望第{exc.expected}版，实际第{exc.actual}版，未保存任何数据",
-            subject=exc.subject,
-            expected=exc.expected,
-            actual=exc.actual,
-        ) from None
-    except EventIdReused as exc:
-        raise Conflict(str(exc), "事件编号已被其他内容使用，未保存任何数据", event_id=exc.event_id) from None
-    return Accepted(plan_id, events, result)
+        events = prepare(caller, await self.plan(plan_id), payloads)
+        try:
+            result = await self.store.append(events, expected_versions)
+        except VersionConflict as exc:
+            raise Conflict(
+                str(exc),
+                f"“{exc.subject}”版本冲突：期望第{exc.expected}版，实际第{exc.actual}版，未保存任何数据",
+                subject=exc.subject,
+                expected=exc.expected,
+                actual=exc.actual,
+            ) from None
+        except EventIdReused as exc:
+            raise Conflict(str(exc), "事件编号已被其他内容使用，未保存任何数据", event_id=exc.event_id) from None
+        return Accepted(plan_id, events, result)

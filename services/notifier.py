@@ -103,15 +103,23 @@ class Notifier:
         if not entries:
             return 0
         subscriptions = await self._subscriptions()
-        for outbox, entry_id, fields in entries:
-            notice = AlertNotice.model_validate_json(fields["notice"])
-            for subscription in subscriptions:
-                if subscription.wants(notice):
-                    await self._queue(
-                        keys=[self.keys.sub_seen(subscription.id), self.keys.sub_queue(subscription.id)],
-                        args=[notice.notice_id, fields["notice"]],
-                    )
-            await self.redis.xack(outbox, GROUP, entry_id)
+        acks: dict[str, list[str]] = {}
+        async with self.redis.pipeline(transaction=False) as pipe:  # one round trip for the whole batch
+            for outbox, entry_id, fields in entries:
+                notice = AlertNotice.model_validate_json(fields["notice"])
+                for subscription in subscriptions:
+                    if subscription.wants(notice):
+                        await self._queue(
+                            keys=[self.keys.sub_seen(subscription.id), self.keys.sub_queue(subscription.id)],
+                            args=[notice.notice_id, fields["notice"]],
+                            client=pipe,
+                        )
+                acks.setdefault(outbox, []).append(entry_id)
+            await pipe.execute()  # raises if any queueing failed: then nothing is acknowledged
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for outbox, entry_ids in acks.items():
+                pipe.xack(outbox, GROUP, *entry_ids)
+            await pipe.execute()
         return len(entries)
 
     async def _outboxes(self) -> list[str]:

@@ -9,7 +9,10 @@ from projections.report import IndicatorRow, PlanReport
 from projections.views import report_view
 
 Format = Literal["text", "markdown", "json"]
-HEADER = ("指标", "全年目标")
+
+
+def table_header(report: PlanReport) -> tuple[str, str, str, str]:
+    return ("指标", "全年目标", report.column, "与目标±")
 
 
 def table_rows(report: PlanReport) -> list[tuple[str, str, str, str]]:
@@ -35,7 +38,7 @@ def _missed_details(rows: list[IndicatorRow]) -> list[str]:
 
 
 def render_text(report: PlanReport) -> str:
-    header = (*HEADER, report.column, "与目标±")
+    header = table_header(report)
     lines = [
         f"{report.plan_name} — 主要计划目标完成情况（截至{report.as_of.isoformat()}）",
         " | ".join(header),
@@ -56,7 +59,7 @@ def render_text(report: PlanReport) -> str:
 
 
 def render_markdown(report: PlanReport) -> str:
-    header = (*HEADER, report.column, "与目标±")
+    header = table_header(report)
     lines = [
         f"## {report.plan_name}主要计划目标完成情况",
         "",

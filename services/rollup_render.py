@@ -72,12 +72,14 @@ def beijing_time(moment: datetime) -> str:
     return f"{moment.astimezone(BEIJING):%Y-%m-%d %H:%M}（北京时间）"
 
 
+def _when_parts(doc: RollupDocument) -> list[str]:
+    """Data date, writing time and version: the workbook's note line; the page's adds plan and 对比."""
+    return [f"数据截至 {doc.as_of.isoformat()}", f"生成于 {beijing_time(doc.known_at)}", f"第{doc.version}版"]
+
+
 def _meta_parts(doc: RollupDocument) -> list[str]:
-    parts = [doc.plan_name, f"数据截至 {doc.as_of.isoformat()}", f"生成于 {beijing_time(doc.known_at)}"]
-    parts.append(f"第{doc.version}版")
-    if doc.compared_with:
-        parts.append(f"对比 {doc.compared_with}")
-    return parts
+    compared = [f"对比 {doc.compared_with}"] if doc.compared_with else []
+    return [doc.plan_name, *_when_parts(doc), *compared]
 
 
 def _percent(value: float | None) -> str:
@@ -131,12 +133,14 @@ def _change_item(change: RollupChange) -> str:
     return f"【{CHANGE_KIND_ZH.get(change.kind, change.kind)}】{change.detail_zh}"
 
 
-def _changes_intro(doc: RollupDocument) -> str | None:
-    """What the change list is measured against; None when there is nothing to say before it."""
+def _changes_part(doc: RollupDocument) -> tuple[list[str], list[str]]:
+    """Part 五 as (paragraphs, then list items), shared by Markdown and HTML."""
     if doc.compared_with is None:
         # A first report has no earlier rollup, but statistics revised before it are still news.
-        return "本期报告已反映的数据修订：" if doc.changes else None
-    return f"与 {doc.compared_with} 相比：" if doc.changes else None
+        paragraphs = [FIRST_REPORT, *(["本期报告已反映的数据修订："] if doc.changes else [])]
+    else:
+        paragraphs = [f"与 {doc.compared_with} 相比："] if doc.changes else [NO_CHANGES]
+    return paragraphs, [_change_item(change) for change in doc.changes]
 
 
 def _changes_empty(doc: RollupDocument) -> str:
@@ -194,15 +198,10 @@ def render_markdown(doc: RollupDocument) -> str:
     lines.append("")
 
     lines += [f"## {PART_CHANGES}", ""]
-    if doc.compared_with is None:
-        lines += [FIRST_REPORT, ""]
-    intro = _changes_intro(doc)
-    if intro:
-        lines += [intro, ""]
-    if doc.changes:
-        lines += [f"- {_change_item(change)}" for change in doc.changes]
-    elif doc.compared_with is not None:
-        lines.append(NO_CHANGES)
+    paragraphs, items = _changes_part(doc)
+    for paragraph in paragraphs:
+        lines += [paragraph, ""]
+    lines += [f"- {item}" for item in items]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -368,15 +367,10 @@ def render_html(doc: RollupDocument) -> str:
     lines.append("</section>")
 
     lines += ['<section id="changes">', f"<h2>{_h(PART_CHANGES)}</h2>"]
-    if doc.compared_with is None:
-        lines.append(f"<p>{_h(FIRST_REPORT)}</p>")
-    intro = _changes_intro(doc)
-    if intro:
-        lines.append(f"<p>{_h(intro)}</p>")
-    if doc.changes:
-        lines += _html_list(_h(_change_item(change)) for change in doc.changes)
-    elif doc.compared_with is not None:
-        lines.append(f"<p>{_h(NO_CHANGES)}</p>")
+    paragraphs, items = _changes_part(doc)
+    lines += [f"<p>{_h(paragraph)}</p>" for paragraph in paragraphs]
+    if items:
+        lines += _html_list(map(_h, items))
     lines += ["</section>", "</main>", "</body>", "</html>"]
     return "\n".join(lines) + "\n"
 
@@ -434,15 +428,14 @@ def _write_sheet(
     minimum_widths: dict[int, int] | None = None,
 ) -> None:
     """Notes (the first one is the sheet's title) merged across the table, then the header row,
-        then the rows. `formats` maps a 0-based column to its number format (or to a function of the
-    value giving it); `statuses` (one per
-        row) tint the rows that need attention."""
+    then the rows. `formats` maps a 0-based column to its number format (or to a function of the
+    value giving it); `statuses` (one per row) tint the rows that need attention."""
     formats, minimum_widths = formats or {}, minimum_widths or {}
     span = len(header)
     for index, note in enumerate(notes, start=1):
         cell = sheet.cell(row=index, column=1, value=note)
         cell.font = TITLE_FONT if index == 1 else NOTE_FONT
-        cell.alignment = CENTRE if index == 1 else Alignment(vertical="center", wrap_text=True)
+        cell.alignment = CENTRE if index == 1 else WRAP
         if span > 1:
             sheet.merge_cells(start_row=index, start_column=1, end_row=index, end_column=span)
         sheet.row_dimensions[index].height = 26 if index == 1 else 18
@@ -453,6 +446,7 @@ def _write_sheet(
         cell.font, cell.fill, cell.border, cell.alignment = HEADER_FONT, HEADER_FILL, BORDER, CENTRE
     for offset, values in enumerate(rows, start=1):
         fill_colour = STATUS_FILL.get(statuses[offset - 1]) if statuses else None
+        fill = PatternFill("solid", fgColor=fill_colour) if fill_colour else None
         for column, value in enumerate(values, start=1):
             cell = sheet.cell(row=header_row + offset, column=column, value=value)
             cell.font, cell.border = BODY_FONT, BORDER
@@ -460,8 +454,8 @@ def _write_sheet(
             number_format = formats.get(column - 1)
             if number_format is not None and value is not None:
                 cell.number_format = number_format if isinstance(number_format, str) else number_format(value)
-            if fill_colour:
-                cell.fill = PatternFill("solid", fgColor=fill_colour)
+            if fill:
+                cell.fill = fill
             widths[column - 1] = max(widths[column - 1], _display_width(value))
     for column, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(column)].width = min(width + 2, MAX_WIDTH)
@@ -589,7 +583,7 @@ def _changes_sheet(sheet: Worksheet, doc: RollupDocument, meta: str) -> None:
 def render_xlsx(doc: RollupDocument) -> bytes:
     """The rollup as a workbook: the report's wording next to the numbers behind it, as numbers."""
     workbook = Workbook()
-    meta = "；".join(part for part in _meta_parts(doc)[1:] if not part.startswith("对比"))
+    meta = "；".join(_when_parts(doc))
     main = workbook.active
     assert main is not None
     main.title = SHEET_MAIN

@@ -29,8 +29,9 @@ from events.keys import Keyspace
 from events.models import RollupPublished
 from events.periods import Period
 from events.store import EventIdReused, EventStore, VersionConflict
+from projections.evaluate import MISSED
 from projections.replay import judge_log
-from projections.rollup import RollupDocument, build_rollup
+from projections.rollup import RollupDocument, RollupRow, build_rollup
 from projections.runner import redis_now_ms
 
 Outcome = Literal["published", "unchanged", "exists"]
@@ -41,9 +42,8 @@ class RollupResult:
     plan_id: str
     period: str
     version: int
-    outcome: (
-        Outcome  # published: a new version; unchanged: same content as the latest; exists: scheduled, already there
-    )
+    # published: a new version; unchanged: same content as the latest; exists: scheduled, already there
+    outcome: Outcome
     document: RollupDocument | None
 
 
@@ -67,10 +67,18 @@ async def load_document(
     """A stored rollup document (the latest version if none is given), or None."""
     published = await _published(EventStore(redis, keys), plan_id, period)
     chosen = [e for e in published if version is None or e.version == version]
-    if not chosen:
-        return None
-    raw = await redis.get(keys.rollup_document(plan_id, period, chosen[-1].version, chosen[-1].content_hash))
+    return await _document(redis, keys, chosen[-1]) if chosen else None
+
+
+async def _document(redis: Redis, keys: Keyspace, event: RollupPublished) -> RollupDocument | None:
+    """The document a `rollup.published` event points at."""
+    raw = await redis.get(keys.rollup_document(event.plan_id, event.period, event.version, event.content_hash))
     return RollupDocument.model_validate_json(raw) if raw else None
+
+
+def _missed(document: RollupDocument) -> list[RollupRow]:
+    """The main table's rows behind their target."""
+    return [row for row in document.main if row.status in MISSED]
 
 
 async def produce_rollup(
@@ -93,7 +101,7 @@ async def produce_rollup(
     if state.plan is None:
         raise LookupError(f"plan {plan_id!r} has not been published")
     if published:  # a re-run: compare with this month's latest version
-        previous = await load_document(redis, keys, plan_id, period, published[-1].version)
+        previous = await _document(redis, keys, published[-1])
     else:  # the first of the month: compare with last month's report
         before = f"{month.year}-{month.last_month - 1:02d}" if month.last_month > 1 else None
         previous = await load_document(redis, keys, plan_id, before) if before else None
@@ -115,7 +123,7 @@ async def produce_rollup(
         content_hash=document.content_hash,
         as_of=month.end,
         known_at=now,
-        missed=[row.id for row in document.main if row.status in ("at_risk", "off_track")],
+        missed=[row.id for row in _missed(document)],
     )
     try:
         await store.append([event], expected_version={event.subject: len(published)})
@@ -136,7 +144,7 @@ async def _finish(redis: Redis, keys: Keyspace, event: RollupPublished, document
             await pipe.watch(index)
             if int(await pipe.hget(index, event.period) or 0) >= event.version:
                 return
-            document = document or await load_document(redis, keys, event.plan_id, event.period, event.version)
+            document = document or await _document(redis, keys, event)
             pipe.multi()
             pipe.hset(index, event.period, event.version)
             if document is not None:
@@ -148,7 +156,7 @@ async def _finish(redis: Redis, keys: Keyspace, event: RollupPublished, document
 
 def _announce(pipe: Pipeline, keys: Keyspace, document: RollupDocument) -> None:
     """Tell subscribers who asked for rollups, through the same outbox as alerts."""
-    missed = [row.name for row in document.main if row.status in ("at_risk", "off_track")]
+    missed = [row.name for row in _missed(document)]
     off_track = len(document.off_track)
     notice = AlertNotice(
         type="rollup.published",
@@ -194,7 +202,7 @@ async def list_rollups(redis: Redis, keys: Keyspace, plan_id: str) -> list[dict]
                 "title": document.title,
                 "known_at": document.known_at.isoformat(),
                 "content_hash": document.content_hash,
-                "missed": [row.id for row in document.main if row.status in ("at_risk", "off_track")],
+                "missed": [row.id for row in _missed(document)],
                 "formats": {fmt: f"/v1/plans/{plan_id}/rollups/{period}.{fmt}" for fmt in ("md", "html", "xlsx")},
             }
         )

@@ -81,16 +81,18 @@ class RollupScheduler:
         finally:
             await lock.release()
 
+    async def _plans(self) -> list[Plan]:
+        """Every plan whose definition has been published."""
+        plans = [await self.catalog.get(plan_id) for plan_id in await self.store.plans()]
+        return [plan for plan in plans if plan is not None]
+
     async def catch_up(self) -> list[RollupResult]:
         """Every due month of every plan that has no rollup yet, oldest first."""
         results = []
         now = self.clock()
-        for plan_id in await self.store.plans():
-            plan = await self.catalog.get(plan_id)
-            if plan is None:
-                continue
+        for plan in await self._plans():
             for period in due_periods(plan, now):
-                result = await self.run_month(plan_id, period)
+                result = await self.run_month(plan.id, period)
                 if result is not None and result.outcome == "published":
                     results.append(result)
         return results
@@ -111,12 +113,9 @@ class RollupScheduler:
 
     async def sync_jobs(self) -> None:
         assert self.scheduler is not None
-        for plan_id in await self.store.plans():
-            plan = await self.catalog.get(plan_id)
-            if plan is None:
-                continue
+        for plan in await self._plans():
             trigger = CronTrigger.from_crontab(plan.rollup.cron, timezone=ZoneInfo(plan.timezone))
-            self.scheduler.add_job(self._fire, trigger, args=[plan_id], id=f"rollup:{plan_id}", replace_existing=True)
+            self.scheduler.add_job(self._fire, trigger, args=[plan.id], id=f"rollup:{plan.id}", replace_existing=True)
 
     async def _fire(self, plan_id: str) -> None:
         plan = await self.catalog.get(plan_id)

@@ -24,7 +24,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from decimal import ROUND_DOWN, Decimal
 
 from events.models import Event, IndicatorUpdated, InvestmentCompleted, ProjectCompleted, ProjectStarted
-from events.periods import Period, month_end
+from events.periods import Period
 from events.plan import Plan, Project
 
 SHANGHAI = timezone(timedelta(hours=8))
@@ -199,7 +199,7 @@ def project_events(plan: Plan) -> list[Event]:
                 InvestmentCompleted(
                     event_id=_id(plan.id, "investment.completed", project.id, month.text),
                     period=month.text,
-                    occurred_at=_at(month_end(month.year, month.last_month) + timedelta(days=5)),
+                    occurred_at=_at(month.end + timedelta(days=5)),
                     amount_wan=amount,
                     **base,
                 )

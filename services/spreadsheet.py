@@ -32,7 +32,7 @@ from openpyxl.utils import get_column_letter
 from pydantic import ValidationError
 
 from events.errors import field_errors
-from events.models import Event, IndicatorUpdated, InvestmentCompleted, ProjectCompleted, ProjectStarted
+from events.models import Event, EventBase, IndicatorUpdated, InvestmentCompleted, ProjectCompleted, ProjectStarted
 from events.periods import Period
 from events.plan import Indicator, Plan, Project
 from projections.formatting import money_wan
@@ -157,16 +157,8 @@ class SheetImport:
     events: list[Event]
     rows: int  # data rows read (blank rows not counted)
 
-    @property
-    def period(self) -> str:
-        """The periods as one text, e.g. `2025-07` (a template is for one period)."""
-        return ", ".join(self.periods)
-
-    def counts(self) -> Counter[str]:
-        return Counter(event.type for event in self.events)
-
     def summary(self) -> str:
-        counts = self.counts()
+        counts = Counter(event.type for event in self.events)
         kinds = [
             ("indicator.updated", "指标", "indicator value", "indicator values"),
             ("project.started", "开工", "start", "starts"),
@@ -378,7 +370,7 @@ def parse_sheet(
             progress(done, total)
     if reader.errors:
         raise SheetRejected(filename, reader.errors)
-    periods = tuple(p.text for p in sorted({Period.parse(text) for text in reader.periods}))
+    periods = tuple(p.text for p in sorted(reader.periods))
     return SheetImport(plan_id=plan.id, department=owner, periods=periods, events=reader.events, rows=read)
 
 
@@ -649,7 +641,7 @@ class _RowReader:
         self.latest = date(plan.year + LATEST_YEARS_AFTER, 12, 31)
         self.events: list[Event] = []
         self.errors: list[RowError] = []
-        self.periods: set[str] = set()
+        self.periods: set[Period] = set()
         self._claims: dict[tuple[str, ...], tuple[int, UUID]] = {}
 
     def check_csv_identity(self, number: int, cells: dict[str, _Cell]) -> None:
@@ -683,7 +675,7 @@ class _RowReader:
         subject = self._subject(number, cells[SUBJECT], kind)
         period = self._period(number, cells[PERIOD])
         if period is not None:
-            self.periods.add(period.text)
+            self.periods.add(period)
         # Cells are checked even when the row's subject or period is wrong, so one upload shows every mistake.
         if kind == INDICATOR_KIND:
             for column in PROJECT_COLUMNS:
@@ -723,17 +715,12 @@ class _RowReader:
             number,
             VALUE,
             ("indicator.updated", indicator.id, period.text),
-            lambda event_id: IndicatorUpdated(
-                event_id=event_id,
-                plan_id=self.plan.id,
-                department=self.department,
-                subject=indicator.id,
-                period=period.text,
-                occurred_at=self._evening(period),
-                value=value,
-                note=note,
-            ),
             canonical,
+            IndicatorUpdated,
+            period.text,
+            self._evening(period),
+            value=value,
+            note=note,
         )
 
     def _project(
@@ -766,16 +753,11 @@ class _RowReader:
                 number,
                 INVESTMENT,
                 ("investment.completed", project.id, period.text),
-                lambda event_id: InvestmentCompleted(
-                    event_id=event_id,
-                    plan_id=self.plan.id,
-                    department=self.department,
-                    subject=project.id,
-                    period=period.text,
-                    occurred_at=self._evening(period),
-                    amount_wan=amount,
-                ),
                 _decimal_text(amount),
+                InvestmentCompleted,
+                period.text,
+                self._evening(period),
+                amount_wan=amount,
             )
         if completed is not None:
             self._add_day(number, COMPLETED, project, "project.completed", completed)
@@ -788,17 +770,11 @@ class _RowReader:
             number,
             column,
             (kind, project.id),  # a project starts and completes once, whatever the period
-            lambda event_id: model(
-                event_id=event_id,
-                plan_id=self.plan.id,
-                department=self.department,
-                subject=project.id,
-                period=month.text,
-                occurred_at=datetime.combine(day, time(9), tzinfo=self.zone),
-                **{field: day},
-            ),
             day.isoformat(),
-            period=month.text,
+            model,
+            month.text,
+            datetime.combine(day, time(9), tzinfo=self.zone),
+            **{field: day},
         )
 
     def _add(
@@ -806,12 +782,13 @@ class _RowReader:
         number: int,
         column: str,
         claim: tuple[str, ...],
-        build: Callable[[UUID], Event],
         canonical: str,
-        period: str | None = None,
+        model: type[EventBase],
+        period: str,
+        occurred_at: datetime,
+        **fields: object,
     ) -> None:
         kind, subject = claim[0], claim[1]
-        period = period or claim[2]
         event_id = uuid5(
             NAMESPACE_URL,
             f"{IMPORT_NAMESPACE}/{self.plan.id}/{self.department}/{kind}/{subject}/{period}/{canonical}",
@@ -831,7 +808,17 @@ class _RowReader:
             return  # the same report twice in one file is one event
         self._claims[claim] = (number, event_id)
         try:
-            self.events.append(build(event_id))
+            self.events.append(
+                model(
+                    event_id=event_id,
+                    plan_id=self.plan.id,
+                    department=self.department,
+                    subject=subject,
+                    period=period,
+                    occurred_at=occurred_at,
+                    **fields,
+                )
+            )
         except ValidationError as exc:  # defensive: every field was checked above
             for problem in field_errors(exc):
                 self.errors.append(RowError(number, column, problem.field, problem.reason, problem.reason_zh))
@@ -1024,9 +1011,11 @@ def _shown(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "…"
 
 
+_COLUMN_ORDER = {name: index for index, name in enumerate(CSV_COLUMNS)}
+
+
 def _error_order(error: RowError) -> tuple[int, int, str]:
-    order = {name: index for index, name in enumerate(CSV_COLUMNS)}
-    return (error.row, order.get(error.column, len(order)), error.column)
+    return (error.row, _COLUMN_ORDER.get(error.column, len(_COLUMN_ORDER)), error.column)
 
 
 __all__ = [

@@ -114,10 +114,6 @@ class SubscriptionStore:
         raw = await self.redis.hgetall(self.keys.subscriptions)
         return sorted((Subscription.model_validate_json(v) for v in raw.values()), key=lambda s: s.created_at)
 
-    async def get(self, subscription_id: str) -> Subscription | None:
-        raw = await self.redis.hget(self.keys.subscriptions, subscription_id)
-        return Subscription.model_validate_json(raw) if raw else None
-
     async def delete(self, subscription_id: str) -> bool:
         """Unsubscribe; what was queued for it is dropped with it."""
         removed = await self.redis.hdel(self.keys.subscriptions, subscription_id)
@@ -130,8 +126,9 @@ class SubscriptionStore:
 
     async def counts(self, subscription_id: str) -> dict[str, int]:
         keys = self.keys
-        return {
-            "queued": await self.redis.xlen(keys.sub_queue(subscription_id)),
-            "sent": await self.redis.hlen(keys.sub_sent(subscription_id)),
-            "dead": await self.redis.xlen(keys.sub_dead(subscription_id)),
-        }
+        async with self.redis.pipeline(transaction=False) as pipe:  # one round trip, not three
+            pipe.xlen(keys.sub_queue(subscription_id))
+            pipe.hlen(keys.sub_sent(subscription_id))
+            pipe.xlen(keys.sub_dead(subscription_id))
+            queued, sent, dead = await pipe.execute()
+        return {"queued": queued, "sent": sent, "dead": dead}

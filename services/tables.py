@@ -1,4 +1,4 @@
-"""Reading a plan's report from Redis (`planwatch table`, the API)."""
+"""Reading a plan's report from Redis, as `planwatch table` prints it."""
 
 from __future__ import annotations
 
