@@ -155,11 +155,13 @@ def settle(book: AlertBook, state: PlanState, memo: Memo | None = None) -> list[
         subjects = set(pending)
         for subject in pending:  # relative targets judge against what changed too
             subjects.update(plan.referencing(subject))
+        if any(plan.project(s) for s in subjects):  # a project's change moves the portfolio too
+            subjects.add(PORTFOLIO)
+    # judged and reconciled over the same subjects: an alert in scope without a finding resolves
     findings = {f.key: f for f in _findings(state, plan, as_of, now_ms, subjects, memo)}
     scope = set(book.active) | set(findings)
-    if subjects is not None:  # only the subjects the instant touched (a project's, the portfolio too)
-        touched = subjects | {PORTFOLIO} if any(plan.project(s) for s in subjects) else subjects
-        scope = {key for key in scope if key.split(":", 1)[1] in touched}  # key: "rule:subject"
+    if subjects is not None:
+        scope = {key for key in scope if key.split(":", 1)[1] in subjects}  # key: "rule:subject"
     return _reconcile(book, state, findings, scope, now_ms, causes, memo)
 
 
