@@ -130,7 +130,8 @@ def table(
 
     async def main(redis: Redis, keys: Keyspace) -> str:
         report = await load_report(redis, plan, as_of=day, known_at=instant, keys=keys)
-        return render(report, format, known_at)  # type: ignore[arg-type]
+        # the instant as the API prints it, whatever way it was typed: the two give the same JSON
+        return render(report, format, instant.isoformat() if instant else None)  # type: ignore[arg-type]
 
     try:
         output = with_redis(main)

@@ -146,3 +146,26 @@ def test_table_command_for_an_unknown_plan_says_so(cli_env: dict[str, str]) -> N
 async def test_render_text_lists_missed_targets_with_departments(store: EventStore) -> None:
     text = render_text(await _seeded_report(store))
     assert "一般公共预算收入：全年目标24.6%，完成2.5%，与目标-22.1个百分点（区财政局）" in text
+
+
+async def test_table_json_names_known_at_as_the_api_does(store: EventStore, cli_env: dict[str, str]) -> None:
+    await load_seed(store)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "services",
+            "table",
+            "--plan",
+            "rongchang-2025",
+            "-f",
+            "json",
+            "--known-at",
+            "2030-01-01T00:00+08:00",
+        ],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["known_at"] == "2030-01-01T00:00:00+08:00"  # typed without seconds
