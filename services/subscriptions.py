@@ -115,12 +115,24 @@ class SubscriptionStore:
         return sorted((Subscription.model_validate_json(v) for v in raw.values()), key=lambda s: s.created_at)
 
     async def delete(self, subscription_id: str) -> bool:
-        """Unsubscribe; what was queued for it is dropped with it."""
+        """Unsubscribe: its queue and bookkeeping go with it (ids are never reused, so nothing would
+        ever read them again). A `stream` subscriber's own stream stays: it is the subscriber's data."""
         removed = await self.redis.hdel(self.keys.subscriptions, subscription_id)
         if removed:
             keys = self.keys
             await self.redis.unlink(
-                keys.sub_queue(subscription_id), keys.sub_state(subscription_id), keys.sub_rate(subscription_id)
+                *(
+                    key(subscription_id)
+                    for key in (
+                        keys.sub_queue,
+                        keys.sub_seen,
+                        keys.sub_sent,
+                        keys.sub_dead,
+                        keys.sub_state,
+                        keys.sub_rate,
+                        keys.sub_lease,
+                    )
+                )
             )
         return bool(removed)
 

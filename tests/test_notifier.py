@@ -119,6 +119,24 @@ async def test_every_channel_gets_its_vendor_payload(setup, redis, keys, store, 
     assert len(receiver.requests) == 4  # nothing twice
 
 
+async def test_unsubscribing_leaves_nothing_behind_but_the_stream_it_was_given(
+    setup, redis, keys, store, receiver: Receiver
+) -> None:
+    projector, notifier, _ = setup
+    receiver.reply(200, OK)
+    hook = await subscribe(redis, keys, channel="webhook", url=receiver.url("/hook"))
+    stream = await subscribe(redis, keys, channel="stream")
+    await report(store, projector, "5.5")
+    await rounds(notifier)
+    assert len(receiver.requests) == 1 and await redis.exists(keys.sub_seen(hook), keys.sub_sent(hook)) == 2
+    store_ = SubscriptionStore(redis, keys)
+    assert await store_.delete(hook) and await store_.delete(stream)
+    for subscription in (hook, stream):
+        left = [key async for key in redis.scan_iter(match=f"{keys.prefix}:*{subscription}*")]
+        assert left == ([keys.sub_stream(stream)] if subscription == stream else []), left
+    assert not await store_.delete(hook)  # once gone, gone
+
+
 async def test_filters_choose_who_hears(setup, redis, keys, store, receiver: Receiver) -> None:
     projector, notifier, _ = setup
     receiver.reply(200, OK)
