@@ -35,7 +35,7 @@ from projections.evaluate import HUNDRED, MISSED, Evaluation, progress_status
 from projections.portfolio import ProjectView, project_view, projects_in_plan_order, reported_months
 from projections.report import data_through, evaluate_indicator
 from projections.state import PlanState, apply
-from projections.views import number
+from projections.views import number, one_decimal
 
 PORTFOLIO = "portfolio"  # the subject of portfolio rules, in keys
 Memo = dict[tuple, object]  # a caller's cache of project judgements between calls (not state)
@@ -333,7 +333,7 @@ def _indicator_finding(state: PlanState, indicator: Indicator, as_of: date, brie
     summary = f"{indicator.name}{when}完成{evaluation.actual_text}，全年目标{row.target_text}"
     if evaluation.completion is not None and evaluation.time_progress is not None:
         summary += (
-            f"，完成全年目标的{fmt.round1(evaluation.completion):f}%，序时进度{fmt.round1(evaluation.time_progress):f}%"
+            f"，完成全年目标的{fmt.percent(evaluation.completion)}，序时进度{fmt.percent(evaluation.time_progress)}"
         )
     if evaluation.reference_value is not None:
         summary += f"（对比指标{fmt.percent(evaluation.reference_value)}）"
@@ -434,12 +434,12 @@ def _portfolio_findings(state: PlanState, plan: Plan, views: list[ProjectView], 
             start_severity,
             f"{label}开工",
             office,
-            f"截至{as_of.isoformat()}应开工{label}{len(due)}个，已开工{started_due}个，按计划开工率{fmt.round1(ratio):f}%",
+            f"截至{as_of.isoformat()}应开工{label}{len(due)}个，已开工{started_due}个，按计划开工率{fmt.percent(ratio)}",
             period=month,
             target=f"按计划开工率不低于{rules.start_rate_at_risk}%",
-            actual=f"{fmt.round1(ratio):f}%",
+            actual=fmt.percent(ratio),
             deviation=fmt.points(ratio - rules.start_rate_at_risk),
-            values={"due": len(due), "started": started_due, "ratio": number(fmt.round1(ratio))},
+            values={"due": len(due), "started": started_due, "ratio": one_decimal(ratio)},
         ),
         Finding(
             "portfolio_investment_rate",
@@ -447,13 +447,12 @@ def _portfolio_findings(state: PlanState, plan: Plan, views: list[ProjectView], 
             _severity(invest_status),
             f"{label}投资",
             office,
-            f"{label}完成投资{fmt.money_wan(invested)}，投资完成率{fmt.round1(rate):f}%，"
-            f"序时进度{fmt.round1(progress):f}%",
+            f"{label}完成投资{fmt.money_wan(invested)}，投资完成率{fmt.percent(rate)}，序时进度{fmt.percent(progress)}",
             period=month,
-            target=f"序时进度{fmt.round1(progress):f}%",
-            actual=f"{fmt.round1(rate):f}%",
+            target=f"序时进度{fmt.percent(progress)}",
+            actual=fmt.percent(rate),
             deviation=fmt.points(rate - progress),
-            values={"investment_wan": number(invested), "rate": number(fmt.round1(rate))},
+            values={"investment_wan": number(invested), "rate": one_decimal(rate)},
         ),
     ]
 

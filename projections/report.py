@@ -171,3 +171,10 @@ class ReportBuilder:
 
 def build_report(state: PlanState, as_of: date | None = None) -> PlanReport:
     return ReportBuilder().build(state, as_of)
+
+
+def missed_sentence(rows: list[IndicatorRow]) -> str:
+    """The report's sentence on the main indicators that missed their targets."""
+    if not rows:
+        return "主要指标均达到年初预计目标要求。"
+    return "、".join(row.indicator.name for row in rows) + "没有达到年初预计目标要求。"

@@ -22,7 +22,7 @@ from events.periods import Period
 from projections.alerts import period_label
 from projections.evaluate import STATUS_ZH
 from projections.portfolio import ProjectView
-from projections.report import IndicatorRow, ReportBuilder
+from projections.report import IndicatorRow, ReportBuilder, missed_sentence
 from projections.state import PlanState
 from projections.views import number, one_decimal
 
@@ -185,7 +185,7 @@ def build_rollup(
         ),
         projects=projects,
         off_track=_off_track(report.rows(), projects),
-        missed_sentence=_missed_sentence(report.missed),
+        missed_sentence=missed_sentence(report.missed),
     )
     document.changes = _changes(document, state, previous, notices or [])
     document.content_hash = document.hash_content()
@@ -274,12 +274,6 @@ def _off_track(rows: list[IndicatorRow], projects: list[RollupProject]) -> list[
             )
         )
     return found
-
-
-def _missed_sentence(rows: list[IndicatorRow]) -> str:
-    if not rows:
-        return "主要指标均达到年初预计目标要求。"
-    return "、".join(row.indicator.name for row in rows) + "没有达到年初预计目标要求。"
 
 
 def _changes(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Literal
 
-from projections.report import IndicatorRow, PlanReport
+from projections.report import IndicatorRow, PlanReport, missed_sentence
 from projections.views import report_view
 
 Format = Literal["text", "markdown", "json"]
@@ -20,13 +20,6 @@ def table_rows(report: PlanReport) -> list[tuple[str, str, str, str]]:
     return [
         (row.label, row.target_text, row.evaluation.actual_text, row.evaluation.deviation_text) for row in report.main
     ]
-
-
-def missed_sentence(rows: list[IndicatorRow]) -> str:
-    if not rows:
-        return "主要指标均达到年初预计目标要求。"
-    names = "、".join(row.indicator.name for row in rows)
-    return f"{names}没有达到年初预计目标要求。"
 
 
 def _missed_details(rows: list[IndicatorRow]) -> list[str]:

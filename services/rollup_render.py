@@ -10,7 +10,6 @@ changed since the previous rollup.
 from __future__ import annotations
 
 import io
-import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -24,6 +23,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from projections.evaluate import STATUS_ZH
 from projections.rollup import OffTrack, RollupChange, RollupDocument, RollupProject, RollupRow
+from services.spreadsheet import display_width
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 
@@ -401,9 +401,7 @@ MAX_WIDTH = 48
 
 
 def _display_width(value: object) -> int:
-    """Roughly how many Latin-character widths a cell needs: a Chinese character takes two."""
-    text = "" if value is None else str(value)
-    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+    return display_width("" if value is None else str(value))
 
 
 def _number(value: float | None) -> float | int | None:

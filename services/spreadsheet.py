@@ -254,7 +254,7 @@ def _template_xlsx(plan: Plan, department: str, period: str, rows: list[list[str
             if column not in editable:
                 cell.fill = _GREY
     for position, column in enumerate(COLUMNS, start=1):
-        widest = max([_display_width(column), *(_display_width(row[position - 1]) for row in rows)])
+        widest = max([display_width(column), *(display_width(row[position - 1]) for row in rows)])
         sheet.column_dimensions[get_column_letter(position)].width = min(max(widest + 2, 10), 50)
     sheet.column_dimensions[get_column_letter(COLUMNS.index(NOTE) + 1)].width = 30
     sheet.freeze_panes = "A2"
@@ -296,7 +296,7 @@ def _template_xlsx(plan: Plan, department: str, period: str, rows: list[list[str
     return out.getvalue()
 
 
-def _display_width(text: str) -> int:
+def display_width(text: str) -> int:
     """Columns a text takes in Excel: CJK characters are about two Latin ones wide."""
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
