@@ -5,6 +5,7 @@ so the suite can share a server with anything else."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -123,6 +124,45 @@ def api_url(cli_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
     proc.wait(timeout=10)
     log.close()
     assert "Traceback" not in log_path.read_text(), log_path.read_text()[-3000:]
+
+
+class Workers:
+    """`planwatch worker` processes on the test's Redis and prefix, each logging to a file."""
+
+    def __init__(self, env: dict[str, str], logs: Path) -> None:
+        self.env, self.logs, self.procs = env, logs, {}
+
+    def start(self, worker_id: str, lease_ttl: float = 1.0) -> subprocess.Popen:
+        return self.start_with(worker_id, "--lease-ttl", str(lease_ttl))
+
+    def start_with(self, worker_id: str, *options: str) -> subprocess.Popen:
+        log = open(self.logs / f"{worker_id}-{time.monotonic_ns()}.log", "w")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "services", "worker", "--worker-id", worker_id, *options],
+            env=self.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self.procs[worker_id] = proc
+        return proc
+
+    def kill(self, worker_id: str) -> None:
+        proc = self.procs.pop(worker_id)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+
+    def stop_all(self) -> None:
+        for worker_id in list(self.procs):
+            self.kill(worker_id)
+
+
+@pytest.fixture
+def workers(cli_env: dict[str, str], tmp_path: Path) -> Iterator[Workers]:
+    """Started workers are SIGKILLed at the end of the test, whatever happened."""
+    pool = Workers(cli_env, tmp_path)
+    yield pool
+    pool.stop_all()
 
 
 from tests.receivers import client, receiver  # noqa: E402, F401

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
@@ -15,18 +13,10 @@ from events.store import EventStore
 from services.inbox import GROUP
 from services.plans import publish_plan
 from services.tokens import TokenStore
-from tests.conftest import eventually
+from tests.conftest import Workers, eventually
 from tests.factories import small_plan
-from tests.test_worker_processes import Workers
 
 PLAN = "inbox-2025"
-
-
-@pytest.fixture
-def workers(cli_env: dict[str, str], tmp_path: Path) -> Iterator[Workers]:
-    pool = Workers(cli_env, tmp_path)
-    yield pool
-    pool.stop_all()
 
 
 @pytest.fixture

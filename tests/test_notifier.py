@@ -8,7 +8,6 @@ import json
 import subprocess
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 from urllib.parse import parse_qs
 
 import httpx
@@ -23,10 +22,9 @@ from services.channels import UnsafeTarget, dingtalk_sign, feishu_sign, verify_w
 from services.notifier import Notifier
 from services.plans import publish_plan
 from services.subscriptions import SubscriptionRequest, SubscriptionStore
-from tests.conftest import eventually
+from tests.conftest import Workers, eventually
 from tests.factories import indicator_update, small_plan
 from tests.receivers import Receiver
-from tests.test_worker_processes import Workers
 
 PLAN = "test-2025"
 OK = {"errcode": 0, "errmsg": "ok"}
@@ -327,27 +325,23 @@ async def test_overdue_data_is_told_when_the_timer_finds_it(setup, redis, keys, 
 
 
 async def test_killed_after_delivering_before_recording_sends_once_more_with_the_same_key(
-    redis, keys, store, receiver: Receiver, cli_env, tmp_path: Path
+    redis, keys, store, receiver: Receiver, workers: Workers
 ) -> None:
     await publish_plan(store, small_plan(PLAN))
     await subscribe(redis, keys, channel="webhook", url=receiver.url("/hook"))
     receiver.hang = True  # it takes the message and does not answer
-    workers = Workers(cli_env, tmp_path)
-    try:
-        workers.start_with("w-notify", "--lease-ttl", "1", "--retry-base", "0.1")
-        await store.append([indicator_update(PLAN, "gdp", "2025-Q2", "5.5")])
-        await eventually(lambda: len(receiver.requests) >= 1, timeout=30)
-        workers.kill("w-notify")  # delivered, not yet recorded as sent
-        receiver.hang = False
-        receiver.reply(200, OK)
-        workers.start_with("w-notify", "--lease-ttl", "1", "--retry-base", "0.1")
-        await eventually(lambda: len(receiver.requests) >= 2, timeout=30)
-        await asyncio.sleep(2)
-        assert len(receiver.requests) == 2  # exactly one duplicate …
-        keys_sent = {r.headers["idempotency-key"] for r in receiver.requests}
-        assert len(keys_sent) == 1  # … carrying the same idempotency key
-    finally:
-        workers.stop_all()
+    workers.start_with("w-notify", "--lease-ttl", "1", "--retry-base", "0.1")
+    await store.append([indicator_update(PLAN, "gdp", "2025-Q2", "5.5")])
+    await eventually(lambda: len(receiver.requests) >= 1, timeout=30)
+    workers.kill("w-notify")  # delivered, not yet recorded as sent
+    receiver.hang = False
+    receiver.reply(200, OK)
+    workers.start_with("w-notify", "--lease-ttl", "1", "--retry-base", "0.1")
+    await eventually(lambda: len(receiver.requests) >= 2, timeout=30)
+    await asyncio.sleep(2)
+    assert len(receiver.requests) == 2  # exactly one duplicate …
+    keys_sent = {r.headers["idempotency-key"] for r in receiver.requests}
+    assert len(keys_sent) == 1  # … carrying the same idempotency key
 
 
 async def test_alerts_api_and_server_sent_events(setup, redis, keys, store, api_url: str) -> None:

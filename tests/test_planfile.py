@@ -9,9 +9,7 @@ from pathlib import Path
 import pytest
 
 from events.planfile import PlanFileError, load_plan, parse_plan
-from tests.conftest import ROOT
-
-SEED_PLAN = ROOT / "plans" / "rongchang-2025.yaml"
+from services.demo import SEED_PLAN
 
 GOOD = """\
 id: test-2025

@@ -20,10 +20,10 @@ from events.planfile import load_plan
 from events.store import StoredEvent
 from projections.rollup import RollupDocument, build_rollup
 from projections.state import fold
+from services.demo import SEED_PLAN
 from services.rollup_render import render_html, render_markdown, render_xlsx
 from services.seed_history import PLAN_PUBLISHED_AT, h1_history
 from tests import seed_report
-from tests.conftest import ROOT
 
 SEED_HEADER = "| 指标 | 全年目标 | 上半年完成 | 与目标± |"
 SHEETS = ["主要指标", "目标任务", "重点项目", "滞后事项", "变化"]
@@ -31,7 +31,7 @@ SHEETS = ["主要指标", "目标任务", "重点项目", "滞后事项", "变�
 
 @pytest.fixture(scope="module")
 def rollups() -> dict[str, RollupDocument]:
-    plan = load_plan(ROOT / "plans/rongchang-2025.yaml")
+    plan = load_plan(SEED_PLAN)
     events = [plan_published(plan, 0, PLAN_PUBLISHED_AT), *h1_history(plan)]
     state = fold([StoredEvent(f"{1752000000000 + i}-0", e) for i, e in enumerate(events)], plan_id=plan.id)
     may = build_rollup(state, "2025-05", datetime(2025, 6, 16, tzinfo=UTC))

@@ -19,9 +19,11 @@ from openpyxl.worksheet.worksheet import Worksheet
 from events.models import IndicatorUpdated, InvestmentCompleted, ProjectCompleted, ProjectStarted
 from events.plan import Indicator, Plan
 from events.planfile import load_plan
+from services.demo import SEED_PLAN
 from services.spreadsheet import (
     COLUMNS,
     CSV_COLUMNS,
+    SUBJECT,
     RowError,
     SheetImport,
     SheetRejected,
@@ -29,7 +31,6 @@ from services.spreadsheet import (
     sheet_plan_id,
     write_template,
 )
-from tests.conftest import ROOT
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 HITECH_INDICATORS = ["new-industrial-projects", "industrial-in-production"]
@@ -38,7 +39,7 @@ STATS_INDICATORS = ["gdp", "industry-va", "fai", "retail", "income", "private-in
 
 @pytest.fixture(scope="module")
 def plan() -> Plan:
-    return load_plan(ROOT / "plans/rongchang-2025.yaml")
+    return load_plan(SEED_PLAN)
 
 
 # ---- helpers ------------------------------------------------------------------------------
@@ -415,8 +416,10 @@ def test_every_bad_cell_is_listed_and_nothing_is_imported(plan: Plan) -> None:
 def test_number_text_is_checked(plan: Plan, cell: str, text: str, reason: str | None) -> None:
     rows = _csv_rows(write_template(plan, "stats", "2025-07", "csv"))
     rows[2][CSV_COLUMNS.index(cell)] = text
-    if reason is None:
-        parse_sheet(_csv_bytes(rows), "s.csv", plan)
+    if reason is None:  # accepted: a blank cell reports nothing, a number is read as written
+        subject = rows[2][CSV_COLUMNS.index(SUBJECT)]
+        values = [e.value for e in parse_sheet(_csv_bytes(rows), "s.csv", plan).events if e.subject == subject]
+        assert values == ([] if text == "" else [Decimal(text.replace(",", ""))])
         return
     [error] = _rejected(_csv_bytes(rows), "s.csv", plan).errors
     assert (error.row, error.column, error.value, error.reason) == (3, cell, text, reason)

@@ -5,16 +5,12 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
-import pytest
 from redis.asyncio import Redis
 
 from events.keys import Keyspace
@@ -24,44 +20,8 @@ from projections.replay import fold_log
 from projections.runner import plan_status, read_fields
 from projections.snapshot import load_state
 from services.plans import publish_plan
-from tests.conftest import ROOT, eventually
+from tests.conftest import Workers, eventually
 from tests.factories import AT, eid, gdp_update, small_plan
-
-
-class Workers:
-    def __init__(self, env: dict[str, str], logs: Path) -> None:
-        self.env, self.logs, self.procs = env, logs, {}
-
-    def start(self, worker_id: str, lease_ttl: float = 1.0) -> subprocess.Popen:
-        return self.start_with(worker_id, "--lease-ttl", str(lease_ttl))
-
-    def start_with(self, worker_id: str, *options: str) -> subprocess.Popen:
-        log = open(self.logs / f"{worker_id}-{time.monotonic_ns()}.log", "w")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "services", "worker", "--worker-id", worker_id, *options],
-            env=self.env,
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        self.procs[worker_id] = proc
-        return proc
-
-    def kill(self, worker_id: str) -> None:
-        proc = self.procs.pop(worker_id)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
-
-    def stop_all(self) -> None:
-        for worker_id in list(self.procs):
-            self.kill(worker_id)
-
-
-@pytest.fixture
-def workers(cli_env: dict[str, str], tmp_path: Path) -> Iterator[Workers]:
-    pool = Workers(cli_env, tmp_path)
-    yield pool
-    pool.stop_all()
 
 
 async def caught_up(redis: Redis, keys: Keyspace, plan_id: str) -> bool:
@@ -143,15 +103,12 @@ async def test_kill_9_under_load_loses_nothing_and_counts_nothing_twice(
             await asyncio.sleep(rng.uniform(0.001, 0.02))
 
     producing = asyncio.create_task(generator())
-    kills = 0
-    for _ in range(20):
+    for _ in range(20):  # the issue asks for at least 20 kills in one test
         workers.start("w-crash", lease_ttl=1.0)  # the same id: a restarted pod renews its own lease
         await asyncio.sleep(rng.uniform(0.9, 1.6))  # ~0.8 s to start, then a random moment of work
         workers.kill("w-crash")
-        kills += 1
     stop.set()
     await producing
-    assert kills >= 20
     applied_before_restart = (await plan_status(redis, keys, plan_id)).applied
     assert applied_before_restart > 0  # the killed workers did make progress
 
