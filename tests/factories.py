@@ -180,6 +180,19 @@ def indicator_update(
     )
 
 
+def investment(plan_id: str, period: str, amount: str | int, subject: str = "kp-001") -> InvestmentCompleted:
+    """A department reports a project's investment for a month (万元)."""
+    return InvestmentCompleted(
+        event_id=eid(),
+        plan_id=plan_id,
+        department="econ",
+        subject=subject,
+        period=period,
+        occurred_at=AT,
+        amount_wan=Decimal(amount),
+    )
+
+
 def gdp_update(
     plan_id: str, value: str, period: str = "2025-06", event_id: uuid.UUID | None = None
 ) -> IndicatorUpdated:

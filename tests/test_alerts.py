@@ -20,7 +20,7 @@ from projections.runner import Lease, Projector, redis_now_ms
 from projections.state import PlanState, apply
 from services.demo import load_seed
 from services.plans import publish_plan
-from tests.factories import AT, indicator_update, small_plan
+from tests.factories import AT, indicator_update, investment, small_plan
 
 PLAN = "test-2025"
 SHANGHAI_NOON = datetime(2025, 7, 16, 4, tzinfo=UTC)
@@ -284,23 +284,12 @@ async def test_a_restarted_projector_does_not_repeat_alerts(redis: Redis, keys: 
 
 
 def test_a_report_about_one_project_does_not_resolve_a_portfolio_alert_that_still_fires() -> None:
-    from events.models import InvestmentCompleted
-
     line = Timeline()
     line.post(datetime(2025, 1, 20, tzinfo=UTC), plan_event())
     line.post(datetime(2025, 4, 10, tzinfo=UTC), update("new-projects", "2025-03", "10", "econ"))
     line.idle(datetime(2025, 4, 11, tzinfo=UTC))  # kp-001 was due to start in February and has not
     assert ("portfolio_start_rate", "portfolio") in {(n.rule, n.subject) for n in line.notices if n.state == "firing"}
-    investment = InvestmentCompleted(
-        event_id=uuid.uuid4(),
-        plan_id=PLAN,
-        department="econ",
-        subject="kp-001",
-        period="2025-03",
-        occurred_at=AT,
-        amount_wan=500,
-    )
-    line.post(datetime(2025, 4, 12, tzinfo=UTC), investment)  # money spent, still not started
+    line.post(datetime(2025, 4, 12, tzinfo=UTC), investment(PLAN, "2025-03", 500))  # money spent, still not started
     after = line.idle(datetime(2025, 4, 13, tzinfo=UTC))
     assert [n for n in after if n.rule == "portfolio_start_rate"] == []  # it still fires: nothing to say
     assert kinds([n for n in after if n.subject == "portfolio"]) == [

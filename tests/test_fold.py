@@ -20,7 +20,7 @@ from events.models import (
 from events.store import StoredEvent
 from projections.report import build_report
 from projections.state import PlanState, event_types_handled, fold
-from tests.factories import AT, indicator_update, one_of_each
+from tests.factories import AT, indicator_update, investment, one_of_each
 
 PLAN = "test-2025"
 
@@ -71,15 +71,7 @@ def test_a_revised_target_applies_from_its_period() -> None:
 
 def test_investment_report_for_a_period_replaces_the_earlier_one() -> None:
     def invest(period: str, amount: str) -> InvestmentCompleted:
-        return InvestmentCompleted(
-            event_id=uuid.uuid4(),
-            plan_id=PLAN,
-            department="econ",
-            subject="kp-001",
-            period=period,
-            occurred_at=AT,
-            amount_wan=Decimal(amount),
-        )
+        return investment(PLAN, period, amount)
 
     state = fold(
         stored([publish(), invest("2025-03", "100"), invest("2025-04", "50"), invest("2025-03", "120")]), plan_id=PLAN

@@ -88,27 +88,17 @@ def test_demo_command_prints_the_seed_table(cli_env: dict[str, str], tmp_path) -
     assert seed_report.project_line() in june and (tmp_path / "rongchang-2025-2025-06.xlsx").stat().st_size > 0
 
 
+def table_json(cli_env: dict[str, str], *options: str) -> dict:
+    """`planwatch table --plan rongchang-2025 --format json …`, as a subprocess, parsed."""
+    command = [sys.executable, "-m", "services", "table", "--plan", "rongchang-2025", "--format", "json", *options]
+    result = subprocess.run(command, env=cli_env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
 async def test_table_command_json_has_the_documented_fields(store: EventStore, cli_env: dict[str, str]) -> None:
     await load_seed(store)
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "services",
-            "table",
-            "--plan",
-            "rongchang-2025",
-            "--as-of",
-            "2025-06-30",
-            "--format",
-            "json",
-        ],
-        env=cli_env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    view = json.loads(out)
+    view = table_json(cli_env, "--as-of", "2025-06-30")
     gdp = view["indicators"][0]
     assert {k: gdp[k] for k in ("id", "name", "target", "actual", "deviation", "status")} == {
         "id": "gdp",
@@ -149,22 +139,5 @@ async def test_render_text_lists_missed_targets_with_departments(store: EventSto
 
 async def test_table_json_names_known_at_as_the_api_does(store: EventStore, cli_env: dict[str, str]) -> None:
     await load_seed(store)
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "services",
-            "table",
-            "--plan",
-            "rongchang-2025",
-            "-f",
-            "json",
-            "--known-at",
-            "2030-01-01T00:00+08:00",
-        ],
-        env=cli_env,
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["known_at"] == "2030-01-01T00:00:00+08:00"  # typed without seconds
+    view = table_json(cli_env, "--known-at", "2030-01-01T00:00+08:00")
+    assert view["known_at"] == "2030-01-01T00:00:00+08:00"  # typed without seconds

@@ -9,19 +9,18 @@ import subprocess
 import sys
 import time
 from datetime import date
-from decimal import Decimal
 
 from redis.asyncio import Redis
 
 from events.keys import Keyspace
-from events.models import InvestmentCompleted, ProjectStarted
+from events.models import ProjectStarted
 from events.store import EventStore
 from projections.replay import fold_log
 from projections.runner import plan_status, read_fields
 from projections.snapshot import load_state
 from services.plans import publish_plan
 from tests.conftest import Workers, eventually
-from tests.factories import AT, eid, gdp_update, small_plan
+from tests.factories import AT, eid, gdp_update, investment, small_plan
 
 
 async def caught_up(redis: Redis, keys: Keyspace, plan_id: str) -> bool:
@@ -88,17 +87,7 @@ async def test_kill_9_under_load_loses_nothing_and_counts_nothing_twice(
                 if n % 3:
                     batch.append(gdp_update(plan_id, f"{n % 90}.{n % 10}", f"2025-{month:02d}"))
                 else:
-                    batch.append(
-                        InvestmentCompleted(
-                            event_id=eid(),
-                            plan_id=plan_id,
-                            department="econ",
-                            subject="kp-001",
-                            period=f"2025-{month:02d}",
-                            occurred_at=AT,
-                            amount_wan=Decimal(n),
-                        )
-                    )
+                    batch.append(investment(plan_id, f"2025-{month:02d}", n))
             await store.append(batch)
             await asyncio.sleep(rng.uniform(0.001, 0.02))
 
