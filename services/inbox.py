@@ -6,8 +6,8 @@
 Fields are the event's own (see `InboxMessage`); nested values (`target` of target.revised,
 `project` of project.registered) are JSON text; alternatively a single `json` field carries the
 whole event. A FastStream consumer group (`ingest`) validates and authorises each message
-exactly like the HTTP API (`Ingest.submit`), appends it, acks it and deletes it from
-the inbox (it carries a token). A refused message goes to `pw:inbox:rejects` with the reason
+exactly like the HTTP API (`Ingest.submit`), appends it, then acks and deletes it from
+the inbox in one MULTI (it carries a token). A refused message goes to `pw:inbox:rejects` with the reason
 and its fields (token redacted to its id). A consumer that dies between read and ack leaves
 the message pending; a reclaimer on the same group claims it after `reclaim_idle_ms` and
 processes it again — harmless, since `event_id` makes the append idempotent — and gives up
@@ -165,8 +165,13 @@ class Inbox:
         await self._done(msg)
 
     async def _done(self, msg: RedisStreamMessage) -> None:
-        await msg.ack()
-        await self._services.redis.xdel(self.keys.inbox, _inbox_id(msg))  # it carries a token: keep it no longer
+        """Ack and delete in one MULTI: a crash between the two would leave an acknowledged entry in
+        the inbox that nobody reads again (and it carries a token: keep it no longer)."""
+        entry = _inbox_id(msg)
+        async with self._services.redis.pipeline(transaction=True) as tx:
+            tx.xack(self.keys.inbox, GROUP, entry)
+            tx.xdel(self.keys.inbox, entry)
+            await tx.execute()
 
 
 def _inbox_id(msg: RedisStreamMessage) -> str:
