@@ -6,7 +6,7 @@ from datetime import datetime
 
 from events.alerts import AlertNotice
 from events.store import EventStore
-from projections.alerts import AlertBook, judge, tick
+from projections.alerts import AlertBook, Memo, judge, settle, tick
 from projections.state import PlanState, apply
 
 MAX_SEQ = 2**64 - 1
@@ -35,8 +35,11 @@ async def judge_log(store: EventStore, plan_id: str, known_at: datetime) -> tupl
     """The plan's state as known at `known_at`, and every alert change the log had given rise to
     by then: judged event by event as the projector judges them, and the clock's deadlines up
     to `known_at`. Needs no worker, so it never lags."""
-    state, book, memo, notices = PlanState(plan_id), AlertBook(), {}, []
+    state, book, memo, notices = PlanState(plan_id), AlertBook(), Memo(), []
     async for stored in store.replay(plan_id, until=position_at(known_at)):
         notices += judge(book, state, stored, memo)
+    # Every event recorded by `known_at` is in, so the last instant is complete even when it is
+    # the very millisecond of `known_at` (which `tick` would leave open): judge it.
+    notices += settle(book, state, memo)
     notices += tick(book, state, int(known_at.timestamp() * 1000), memo)
     return state, notices

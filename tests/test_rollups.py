@@ -15,10 +15,11 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from redis.asyncio import Redis
 
 from events.keys import Keyspace
-from events.models import RollupPublished
+from events.models import RollupPublished, recorded_at_of
 from events.plan import RollupSchedule
 from events.planfile import load_plan
 from events.store import EventStore
+from projections.replay import judge_log
 from services.demo import SEED_PLAN, load_seed
 from services.notifier import Notifier
 from services.rollups import RollupConflict, list_rollups, load_document, produce_rollup
@@ -96,6 +97,14 @@ async def test_alerts_raised_and_resolved_since_the_last_rollup_are_listed_witho
     assert ("alert.resolved", "gdp") in kinds and ("status", "gdp") in kinds
     assert not any(c.kind == "alert.raised" and c.subject == "revenue" for c in second.changes)  # not new
     assert [r.deviation for r in second.main if r.id == "gdp"] == ["+0.1个百分点"]
+
+
+async def test_a_rollup_asked_in_the_very_millisecond_of_the_last_event_judges_that_event(store: EventStore) -> None:
+    await load_seed(store)
+    appended = await store.append([indicator_update(PLAN, "gdp", "2025-Q2", "6.6")])
+    same_millisecond = recorded_at_of(appended.positions[0])
+    _, notices = await judge_log(store, PLAN, same_millisecond)
+    assert [n.type for n in notices if n.subject == "gdp"][-1] == "alert.resolved"
 
 
 async def test_two_writers_of_the_same_new_version_store_it_once(redis: Redis, keys: Keyspace, store: EventStore):
