@@ -1,11 +1,12 @@
 """Alert rules and their lifecycle. Pure: the same log gives the same alert history.
 
 An alert is identified by (plan, rule, subject) — its fingerprint — and is either firing or not.
-`AlertBook` holds the firing ones. The projector calls, for every event in log order:
+`AlertBook` holds the firing ones. The projector calls `judge(book, state, event)` for every
+event in log order, which does three things:
 
     tick(book, state, now_ms)   # before the event: overdue-data deadlines that have passed
     apply(state, event)         # the fold
-    touch(book, event)          # remember what the event changed
+    book.pending[subject] = …   # remember what the event changed
 
 and `settle(book, state)` once an *instant* is complete — all events appended in the same
 millisecond (one atomic batch) are judged together, so a batch carrying a value and its
@@ -18,6 +19,7 @@ exactly the live history however the log is split into reads. Each state change 
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -25,20 +27,19 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from events.alerts import RULE_ZH, SEVERITIES, SEVERITY_ZH, AlertNotice, Severity, severity_rank
+from events.alerts import RULE_ZH, RULES, SEVERITIES, SEVERITY_ZH, AlertNotice, Severity, severity_rank
 from events.periods import Period, month_end
 from events.plan import Indicator, Plan
 from events.store import StoredEvent, position_key
 from events.targets import RelativeTarget
 from projections import formatting as fmt
 from projections.evaluate import HUNDRED, MISSED, Evaluation, progress_status
-from projections.portfolio import ProjectView, project_view, projects_in_plan_order, reported_months
+from projections.portfolio import ProjectView, project_view, reported_months
 from projections.report import data_through, evaluate_indicator
-from projections.state import PlanState, apply
+from projections.state import PlanState, ProjectState, apply
 from projections.views import number, one_decimal
 
 PORTFOLIO = "portfolio"  # the subject of portfolio rules, in keys
-Memo = dict[tuple, object]  # a caller's cache of project judgements between calls (not state)
 CLOCK_RULES = frozenset(
     {"project_not_started", "project_investment_lag", "portfolio_start_rate", "portfolio_investment_rate", "data_stale"}
 )  # judged again as time passes
@@ -94,6 +95,94 @@ def _at(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
+@dataclass
+class _ProjectJudgement:
+    position: str  # the project's last event when it was judged
+    view: ProjectView | None  # None: a project the plan does not list (its reports still count)
+    finding: Finding | None
+    reported: int | None  # the last month its investment was reported for
+
+
+class PortfolioTally:
+    """The key projects judged on one day against one plan in force, with the portfolio's sums as
+    running totals. After an event only the projects whose last event changed are judged again,
+    not all of them: a log of single reports would otherwise re-judge every project per report.
+    Sums of Decimals are exact, so the totals do not depend on the order projects were counted."""
+
+    def __init__(self, state: PlanState, day: date) -> None:
+        self.state, self.day, self.plan_position = state, day, state.plan_position
+        self.judged: dict[str, _ProjectJudgement] = {}
+        self.due = self.started_due = 0  # projects whose planned start month has ended; of them started
+        self.planned = self.invested = Decimal(0)
+        self.reported: Counter[int] = Counter()  # months reported for, over all projects
+        self._portfolio: list[Finding] | None = None
+
+    def fits(self, state: PlanState, day: date) -> bool:
+        return self.state is state and self.day == day and self.plan_position == state.plan_position
+
+    def refresh(self, plan: Plan) -> None:
+        judged = self.judged
+        changed = [
+            p for p in self.state.projects.values() if (j := judged.get(p.id)) is None or j.position != p.last_position
+        ]
+        for project in changed:
+            before = judged.get(project.id)
+            if before is not None:
+                self._count(before, -1)
+            after = self._judge(project, plan)
+            self.judged[project.id] = after
+            self._count(after, 1)
+            self._portfolio = None
+
+    def _judge(self, project: ProjectState, plan: Plan) -> _ProjectJudgement:
+        reported = reported_months(project, plan.year, self.day)
+        if project.spec is None:
+            return _ProjectJudgement(project.last_position, None, None, reported)
+        view = project_view(project, project.spec, self.day, plan.year, plan.thresholds)
+        return _ProjectJudgement(project.last_position, view, _project_finding(view, self.day, brief=True), reported)
+
+    def _count(self, judgement: _ProjectJudgement, sign: int) -> None:
+        if judgement.reported is not None:
+            self.reported[judgement.reported] += sign
+            if not self.reported[judgement.reported]:
+                del self.reported[judgement.reported]
+        view = judgement.view
+        if view is None:
+            return
+        self.planned += sign * view.planned_investment_wan
+        self.invested += sign * view.investment_wan
+        if _planned_by(view, self.day):
+            self.due += sign
+            self.started_due += sign * (view.started_on is not None)
+
+    def findings(self, plan: Plan, subjects: set[str] | None) -> list[Finding]:
+        """The projects' findings (those in `subjects`, or all), then the portfolio's."""
+        if subjects is None:
+            found = [j.finding for j in self.judged.values() if j.finding]
+        else:
+            found = [j.finding for s in subjects if (j := self.judged.get(s)) and j.finding]
+        if subjects is None or PORTFOLIO in subjects:
+            if self._portfolio is None:
+                self._portfolio = _portfolio_findings(self, plan)
+            found += self._portfolio
+        return found
+
+
+class Memo:
+    """A caller's cache between calls (not state): the key projects judged on the latest day."""
+
+    __slots__ = ("tally",)
+
+    def __init__(self) -> None:
+        self.tally: PortfolioTally | None = None
+
+    def tally_for(self, state: PlanState, plan: Plan, day: date) -> PortfolioTally:
+        if self.tally is None or not self.tally.fits(state, day):
+            self.tally = PortfolioTally(state, day)
+        self.tally.refresh(plan)
+        return self.tally
+
+
 # --- the lifecycle --------------------------------------------------------------------------
 
 
@@ -123,17 +212,14 @@ def judge(book: AlertBook, state: PlanState, stored: StoredEvent, memo: Memo | N
     """One event, with its alert judgement: time passes to the event's transaction time (the
     instant before it is judged), the fold applies it, the book notes what it changed. The
     projector and a rollup's replay both go through here, so they agree on the alert history."""
-    notices = tick(book, state, _instant(stored.position), memo)
+    instant = _instant(stored.position)
+    notices = tick(book, state, instant, memo) if instant > book.clock_ms else []
     apply(state, stored)
-    touch(book, stored)
-    return notices
-
-
-def touch(book: AlertBook, stored: StoredEvent) -> None:
-    """Remember that an event changed its subject, in the instant it belongs to."""
-    book.pending_ms = _instant(stored.position)
+    book.pending_ms = instant  # the book notes what changed, in the instant it belongs to
     book.pending[stored.event.subject] = stored.position
-    book.clock_ms = max(book.clock_ms, book.pending_ms)
+    if instant > book.clock_ms:
+        book.clock_ms = instant
+    return notices
 
 
 def settle(book: AlertBook, state: PlanState, memo: Memo | None = None) -> list[AlertNotice]:
@@ -159,9 +245,11 @@ def settle(book: AlertBook, state: PlanState, memo: Memo | None = None) -> list[
             subjects.add(PORTFOLIO)
     # judged and reconciled over the same subjects: an alert in scope without a finding resolves
     findings = {f.key: f for f in _findings(state, plan, as_of, now_ms, subjects, memo)}
-    scope = set(book.active) | set(findings)
-    if subjects is not None:
-        scope = {key for key in scope if key.split(":", 1)[1] in subjects}  # key: "rule:subject"
+    if subjects is None:
+        scope = set(book.active) | set(findings)
+    else:  # key: "rule:subject"; looked up, not scanned: many alerts may be firing
+        scope = {key for key in findings if key.split(":", 1)[1] in subjects}
+        scope |= {key for subject in subjects for rule in RULES if (key := f"{rule}:{subject}") in book.active}
     return _reconcile(book, state, findings, scope, now_ms, causes, memo)
 
 
@@ -186,7 +274,8 @@ def _reconcile(
             assert finding is not None and finding.severity is not None
             alert = ActiveAlert(finding.rule, finding.subject, finding.severity, _at(now_ms), [finding.period or ""])
             book.active[key] = alert
-            alert.notice = _notice("alert.raised", plan, alert, finding, now_ms, _cause(causes, alert))
+            described = _described(finding, state, plan, now_ms, memo)
+            alert.notice = _notice("alert.raised", plan, alert, described, now_ms, _cause(causes, alert))
             notices.append(alert.notice)
         elif firing and alert is not None:
             assert finding is not None and finding.severity is not None
@@ -199,14 +288,22 @@ def _reconcile(
             rank = min(rank, len(SEVERITIES) - 1)
             if rank > severity_rank(alert.severity):
                 alert.severity = SEVERITIES[rank]
-                alert.notice = _notice("alert.escalated", plan, alert, finding, now_ms, _cause(causes, alert))
+                described = _described(finding, state, plan, now_ms, memo)
+                alert.notice = _notice("alert.escalated", plan, alert, described, now_ms, _cause(causes, alert))
                 notices.append(alert.notice)
         elif alert is not None:
             del book.active[key]
-            described = finding is not None and finding.summary_zh  # a brief finding has no wording
-            resolved = finding if described else _finding_for(state, plan, alert.rule, alert.subject, now_ms, memo)
+            if finding is not None and finding.summary_zh:
+                resolved = finding
+            else:
+                resolved = _finding_for(state, plan, alert.rule, alert.subject, now_ms, memo)
             notices.append(_notice("alert.resolved", plan, alert, resolved, now_ms, _cause(causes, alert)))
     return notices
+
+
+def _described(finding: Finding, state: PlanState, plan: Plan, now_ms: int, memo: Memo | None) -> Finding:
+    """The finding with its wording: judging goes without it (most judgements change nothing)."""
+    return finding if finding.summary_zh else _finding_for(state, plan, finding.rule, finding.subject, now_ms, memo)
 
 
 def _cause(causes: dict[str, str] | None, alert: ActiveAlert) -> str | None:
@@ -256,7 +353,7 @@ def _findings(
         if subjects is None or indicator.id in subjects:
             found.append(_indicator_finding(state, indicator, as_of, brief=True))
     if subjects is None or any(plan.project(s) for s in subjects):
-        found += [f for f in _project_findings(state, plan, now_ms, memo) if subjects is None or f.subject in subjects]
+        found += _project_findings(state, plan, now_ms, memo, subjects)
     found += _stale_findings(state, plan, now_ms, subjects)
     return found
 
@@ -273,34 +370,44 @@ def judging_date(state: PlanState, plan: Plan, now_ms: int) -> date:
     return min(data_through(state), yesterday)
 
 
-def _project_findings(state: PlanState, plan: Plan, now_ms: int, memo: Memo | None) -> list[Finding]:
+def _project_findings(
+    state: PlanState, plan: Plan, now_ms: int, memo: Memo | None, subjects: set[str] | None = None
+) -> list[Finding]:
     day = judging_date(state, plan, now_ms)
-    memo = {} if memo is None else memo
-    if len(memo) > 20_000:  # keys carry the day judged: let old days go
-        memo.clear()
-    views: list[ProjectView] = []
-    found: list[Finding] = []
-    for project in projects_in_plan_order(state):
-        if project.spec is None:
-            continue
-        key = (project.id, project.last_position, day, state.plan_position)
-        if key not in memo:  # a project's view changes only with its events, the day, or the plan
-            view = project_view(project, project.spec, day, plan.year, plan.thresholds)
-            memo[key] = (view, _project_finding(view, day, brief=True))
-        view, finding = memo[key]  # type: ignore[misc]
-        views.append(view)
-        found.append(finding)
-    return [*found, *_portfolio_findings(state, plan, views, day)]
+    return (memo if memo is not None else Memo()).tally_for(state, plan, day).findings(plan, subjects)
 
 
 def _finding_for(state: PlanState, plan: Plan, rule: str, subject: str, now_ms: int, memo: Memo | None) -> Finding:
-    """How a subject looks now that its alert no longer fires (for the resolved notice)."""
+    """How a subject looks now, in words, for a notice: judged as `settle` and `tick` judge it."""
     if rule in ("indicator_behind", "relative_target") and (indicator := plan.indicator(subject)):
         return _indicator_finding(state, indicator, data_through(state))
     if rule.startswith(("project_", "portfolio_")):
-        found = [f for f in _project_findings(state, plan, now_ms, memo) if f.subject == subject]
-        return next((f for f in found if f.rule == rule), found[0]) if found else _fine(plan, rule, subject)
+        tally = (memo if memo is not None else Memo()).tally_for(state, plan, judging_date(state, plan, now_ms))
+        if subject == PORTFOLIO:
+            return next(f for f in tally.findings(plan, {PORTFOLIO}) if f.rule == rule)
+        judged = tally.judged.get(subject)
+        if judged is not None and judged.view is not None:
+            if rule == "project_not_started" and not judged.view.overdue:
+                return _start_finding(judged.view, tally.day)
+            return _project_finding(judged.view, tally.day)
     return _fine(plan, rule, subject)
+
+
+def _start_finding(view: ProjectView, as_of: date) -> Finding:
+    """A project no longer overdue to start: started, or its planned start month is not over."""
+    actual = f"{view.started_on.isoformat()}开工" if view.started_on else "未到计划开工期"
+    return Finding(
+        "project_not_started",
+        view.id,
+        None,
+        view.name,
+        view.department,
+        f"{view.name}计划{view.planned_start}开工，" + (f"已于{actual}" if view.started_on else f"尚{actual}"),
+        period=_month_judged(as_of),
+        target=f"{view.planned_start}开工",
+        actual=actual,
+        values={"status": view.status, "stage": view.stage, "as_of": as_of.isoformat()},
+    )
 
 
 def _fine(plan: Plan, rule: str, subject: str) -> Finding:
@@ -322,13 +429,15 @@ def period_label(period: str) -> str:
 
 
 def _indicator_finding(state: PlanState, indicator: Indicator, as_of: date, brief: bool = False) -> Finding:
-    """The indicator's judgement; `brief` skips the wording when nothing fires (most of the time)."""
+    """The indicator's judgement; `brief` leaves out the wording (`_described` adds it when a
+    notice needs it)."""
     row = evaluate_indicator(state, indicator, as_of)
     evaluation: Evaluation = row.evaluation
     relative = isinstance(state.indicator(indicator.id).target_at(as_of) or indicator.target, RelativeTarget)
     rule = "relative_target" if relative else "indicator_behind"
-    if brief and evaluation.status not in MISSED:
-        return Finding(rule, indicator.id, None, indicator.name, indicator.department, "", evaluation.period)
+    severity = _severity(evaluation.status) if evaluation.status in MISSED else None
+    if brief:
+        return Finding(rule, indicator.id, severity, indicator.name, indicator.department, "", evaluation.period)
     when = period_label(evaluation.period) if evaluation.period else ""
     summary = f"{indicator.name}{when}完成{evaluation.actual_text}，全年目标{row.target_text}"
     if evaluation.completion is not None and evaluation.time_progress is not None:
@@ -341,7 +450,7 @@ def _indicator_finding(state: PlanState, indicator: Indicator, as_of: date, brie
     return Finding(
         rule=rule,
         subject=indicator.id,
-        severity=_severity(evaluation.status) if evaluation.status in MISSED else None,
+        severity=severity,
         subject_name=indicator.name,
         department=indicator.department,
         summary_zh=summary,
@@ -370,14 +479,18 @@ def _month_judged(day: date) -> str:
 
 
 def _project_finding(view: ProjectView, as_of: date, brief: bool = False) -> Finding:
-    """The project's judgement; `brief` skips the wording when nothing fires."""
+    """The project's judgement; `brief` leaves out the wording (`_described` adds it when a notice
+    needs it)."""
     month = _month_judged(as_of)
-    if brief and not view.lagging and not (view.overdue and view.status in MISSED):
-        rule = "project_not_started" if view.overdue else "project_investment_lag"
-        return Finding(rule, view.id, None, view.name, view.department, "", month)
-    values = {"status": view.status, "stage": view.stage, "as_of": as_of.isoformat()}
     if view.overdue:
         severity = _severity(view.status) if view.status in MISSED else None
+    else:
+        severity = _severity(view.status) if view.lagging else None
+    if brief:
+        rule = "project_not_started" if view.overdue else "project_investment_lag"
+        return Finding(rule, view.id, severity, view.name, view.department, "", month)
+    values = {"status": view.status, "stage": view.stage, "as_of": as_of.isoformat()}
+    if view.overdue:
         return Finding(
             "project_not_started",
             view.id,
@@ -394,14 +507,20 @@ def _project_finding(view: ProjectView, as_of: date, brief: bool = False) -> Fin
     rate = fmt.round1(view.investment_rate) if view.investment_rate is not None else None
     schedule = fmt.round1(view.schedule_progress) if view.schedule_progress is not None else None
     gap = rate - schedule if rate is not None and schedule is not None else None
+    summary = f"{view.name}完成投资{fmt.money_wan(view.investment_wan)}"
+    if rate is not None:
+        summary += f"，占年度计划的{rate}%"
+    if schedule is not None:  # none until its first investment report
+        summary += f"，项目序时进度{schedule}%"
+    if gap is not None:
+        summary += f"，{fmt.points(gap)}"
     return Finding(
         "project_investment_lag",
         view.id,
-        _severity(view.status) if view.lagging else None,
+        severity,
         view.name,
         view.department,
-        f"{view.name}完成投资{fmt.money_wan(view.investment_wan)}，占年度计划的{rate}%，"
-        f"项目序时进度{schedule}%" + (f"，{fmt.points(gap)}" if gap is not None else ""),
+        summary,
         period=month,
         target=f"年度计划投资{fmt.money_wan(view.planned_investment_wan)}",
         actual=f"完成投资{fmt.money_wan(view.investment_wan)}",
@@ -410,22 +529,19 @@ def _project_finding(view: ProjectView, as_of: date, brief: bool = False) -> Fin
     )
 
 
-def _portfolio_findings(state: PlanState, plan: Plan, views: list[ProjectView], as_of: date) -> list[Finding]:
+def _portfolio_findings(tally: PortfolioTally, plan: Plan) -> list[Finding]:
     rules = plan.thresholds.alerts
+    as_of = tally.day
     month = _month_judged(as_of)
     office, label = plan.office, plan.projects_label
-    due = [v for v in views if _planned_by(v, as_of)]
-    started_due = sum(1 for v in due if v.started_on is not None)
-    ratio = Decimal(started_due) * HUNDRED / len(due) if due else HUNDRED
+    due, started_due, planned, invested = tally.due, tally.started_due, tally.planned, tally.invested
+    ratio = Decimal(started_due) * HUNDRED / due if due else HUNDRED
     start_severity: Severity | None = (
         "critical" if ratio < rules.start_rate_off_track else "warning" if ratio < rules.start_rate_at_risk else None
     )
-    planned = sum((v.planned_investment_wan for v in views), Decimal(0))
-    invested = sum((v.investment_wan for v in views), Decimal(0))
     rate = invested * HUNDRED / planned if planned else HUNDRED
     # against the time progress of the latest month investment was reported for
-    reported = [m for p in state.projects.values() if (m := reported_months(p, plan.year, as_of)) is not None]
-    progress = Decimal(max(reported)) * HUNDRED / 12 if reported else Decimal(0)
+    progress = Decimal(max(tally.reported)) * HUNDRED / 12 if tally.reported else Decimal(0)
     invest_status = "on_track" if rate >= HUNDRED else progress_status(rate, progress, plan.thresholds)
     return [
         Finding(
@@ -434,12 +550,12 @@ def _portfolio_findings(state: PlanState, plan: Plan, views: list[ProjectView], 
             start_severity,
             f"{label}开工",
             office,
-            f"截至{as_of.isoformat()}应开工{label}{len(due)}个，已开工{started_due}个，按计划开工率{fmt.percent(ratio)}",
+            f"截至{as_of.isoformat()}应开工{label}{due}个，已开工{started_due}个，按计划开工率{fmt.percent(ratio)}",
             period=month,
             target=f"按计划开工率不低于{rules.start_rate_at_risk}%",
             actual=fmt.percent(ratio),
             deviation=fmt.points(ratio - rules.start_rate_at_risk),
-            values={"due": len(due), "started": started_due, "ratio": one_decimal(ratio)},
+            values={"due": due, "started": started_due, "ratio": one_decimal(ratio)},
         ),
         Finding(
             "portfolio_investment_rate",
@@ -495,9 +611,8 @@ def _due_schedule(year: int, frequency: str, timezone: str, stale_after_days: in
 def _stale_findings(state: PlanState, plan: Plan, now_ms: int, subjects: set[str] | None = None) -> list[Finding]:
     found = []
     days = plan.thresholds.alerts.stale_after_days
-    for indicator in plan.indicators:
-        if subjects is not None and indicator.id not in subjects:
-            continue
+    indicators = plan.indicators if subjects is None else [i for s in subjects if (i := plan.indicator(s))]
+    for indicator in indicators:
         deadlines, months = _due_schedule(plan.year, indicator.frequency, plan.timezone, days)
         due = bisect_right(deadlines, now_ms)
         if not due:

@@ -174,7 +174,7 @@ class Projector:
         self.state = PlanState(plan_id)
         self.book = AlertBook()
         self.notices: list[AlertNotice] = []  # alert changes not committed yet
-        self._memo: Memo = {}
+        self._memo = Memo()
         self._commit_script = redis.register_script(_COMMIT)
         self._builder = ReportBuilder()
         self._written: dict[str, object] = {}  # field → the row/view object last written

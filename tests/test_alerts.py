@@ -15,9 +15,9 @@ from events.alerts import AlertNotice
 from events.keys import Keyspace
 from events.models import IndicatorUpdated, ProjectStarted
 from events.store import EventStore, StoredEvent
-from projections.alerts import AlertBook, tick, touch
+from projections.alerts import AlertBook, judge, tick
 from projections.runner import Lease, Projector, redis_now_ms
-from projections.state import PlanState, apply
+from projections.state import PlanState
 from services.demo import load_seed
 from services.plans import publish_plan
 from tests.factories import AT, indicator_update, investment, small_plan
@@ -44,10 +44,7 @@ class Timeline:
         before = len(self.notices)
         for event in events:
             self.seq += 1
-            stored = StoredEvent(f"{ms(when)}-{self.seq}", event)
-            self.notices += tick(self.book, self.state, ms(when))
-            apply(self.state, stored)
-            touch(self.book, stored)
+            self.notices += judge(self.book, self.state, StoredEvent(f"{ms(when)}-{self.seq}", event))
         return self.notices[before:]
 
     def idle(self, when: datetime) -> list[AlertNotice]:
@@ -162,6 +159,8 @@ def test_a_project_is_overdue_once_its_start_month_is_over() -> None:
     line.post(datetime(2025, 3, 11, tzinfo=UTC), started)
     after = [n for n in line.idle(datetime(2025, 3, 12, tzinfo=UTC)) if n.subject == "kp-001"]
     assert ("alert.resolved", "project_not_started", "kp-001", "warning") in kinds(after)
+    resolved = next(n for n in after if n.type == "alert.resolved")
+    assert resolved.summary_zh.endswith("计划2025-02开工，已于2025-03-10开工") and resolved.actual == "2025-03-10开工"
 
 
 @st.composite
