@@ -164,6 +164,10 @@ class Keyspace:
         """Stream of alert notices to deliver; written by the live projection only."""
         return f"{self.plan(plan_id)}:outbox"
 
+    def outbox_dead(self, plan_id: str) -> str:
+        """Stream: outbox entries that are not a notice, set aside with the error (never retried)."""
+        return f"{self.plan(plan_id)}:outbox:dead"
+
     def rm_updates(self, plan_id: str) -> str:
         """Pub/sub channel: the new checkpoint after every read-model commit."""
         return f"{self.plan(plan_id)}:rm:updates"

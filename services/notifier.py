@@ -75,7 +75,7 @@ class Notifier:
         self.store = EventStore(redis, keys)
         self._queue = redis.register_script(_QUEUE)
         self._groups: set[str] = set()
-        self._outbox_names: list[str] = []
+        self._outbox_plans: dict[str, str] = {}  # outbox key → its plan
         self._plans_until = self._subscriptions_until = self._next_claim = 0.0
         self._subscription_list: list[Subscription] = []
         self._leases: dict[str, float] = {}  # subscription id → until when our lease needs no renewal
@@ -106,7 +106,20 @@ class Notifier:
         acks: dict[str, list[str]] = {}
         async with self.redis.pipeline(transaction=False) as pipe:  # one round trip for the whole batch
             for outbox, entry_id, fields in entries:
-                notice = AlertNotice.model_validate_json(fields["notice"])
+                acks.setdefault(outbox, []).append(entry_id)
+                try:
+                    notice = AlertNotice.model_validate_json(fields.get("notice", ""))
+                except ValueError as exc:  # read again it would fail again: set it aside, with why
+                    log.error("outbox %s entry %s is not a notice: %s", outbox, entry_id, exc)
+                    pipe.xadd(
+                        self.keys.outbox_dead(self._outbox_plans[outbox]),
+                        {
+                            "entry_id": entry_id,
+                            "error": str(exc)[:2000],
+                            "fields": json.dumps(fields, ensure_ascii=False),
+                        },
+                    )
+                    continue
                 for subscription in subscriptions:
                     if subscription.wants(notice):
                         await self._queue(
@@ -114,7 +127,6 @@ class Notifier:
                             args=[notice.notice_id, fields["notice"]],
                             client=pipe,
                         )
-                acks.setdefault(outbox, []).append(entry_id)
             await pipe.execute()  # raises if any queueing failed: then nothing is acknowledged
         async with self.redis.pipeline(transaction=False) as pipe:
             for outbox, entry_ids in acks.items():
@@ -126,8 +138,8 @@ class Notifier:
         """The plans' outboxes, with the consumer group on each (the plan list is re-read each second)."""
         if time.monotonic() >= self._plans_until:
             self._plans_until = time.monotonic() + 1
-            self._outbox_names = [self.keys.outbox(p) for p in await self.store.plans()]
-        for outbox in self._outbox_names:
+            self._outbox_plans = {self.keys.outbox(p): p for p in await self.store.plans()}
+        for outbox in self._outbox_plans:
             if outbox not in self._groups:
                 try:
                     await self.redis.xgroup_create(outbox, GROUP, id="0", mkstream=True)
@@ -135,7 +147,7 @@ class Notifier:
                     if "BUSYGROUP" not in str(exc):
                         raise
                 self._groups.add(outbox)
-        return self._outbox_names
+        return list(self._outbox_plans)
 
     async def _subscriptions(self) -> list[Subscription]:
         """Subscriptions, re-read at most once a second: a new one is served within a second."""

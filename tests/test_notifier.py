@@ -117,6 +117,23 @@ async def test_every_channel_gets_its_vendor_payload(setup, redis, keys, store, 
     assert len(receiver.requests) == 4  # nothing twice
 
 
+async def test_an_outbox_entry_that_is_not_a_notice_is_set_aside_and_the_next_one_delivered(
+    setup, redis, keys, store, receiver: Receiver
+) -> None:
+    projector, notifier, _ = setup
+    receiver.reply(200, OK)
+    await subscribe(redis, keys, channel="webhook", url=receiver.url("/hook"))
+    await notifier.fan_out(block_ms=10)  # creates the consumer group on the outbox
+    junk = await redis.xadd(keys.outbox(PLAN), {"fingerprint": "x", "notice": "{not json"})
+    await report(store, projector, "5.5")
+    await rounds(notifier)
+    assert [r.json()["notices"][0]["subject"] for r in receiver.requests] == ["gdp"]
+    [(_, dead)] = await redis.xrange(keys.outbox_dead(PLAN))
+    assert dead["entry_id"] == junk and "json" in dead["error"].lower()
+    assert json.loads(dead["fields"])["notice"] == "{not json"
+    assert (await redis.xpending(keys.outbox(PLAN), "notifier"))["pending"] == 0  # not read again
+
+
 async def test_unsubscribing_leaves_nothing_behind_but_the_stream_it_was_given(
     setup, redis, keys, store, receiver: Receiver
 ) -> None:
