@@ -524,13 +524,18 @@ class PlanStatus:
 
 
 async def plan_status(redis: Redis, keys: Keyspace, plan_id: str) -> PlanStatus:
-    generation = await current_generation(redis, keys, plan_id)
-    length = await redis.xlen(keys.events(plan_id))
-    checkpoint, applied = (None, None)
-    parked = 0
+    async with redis.pipeline(transaction=False) as pipe:  # two round trips, not five
+        pipe.get(keys.rm_current(plan_id))
+        pipe.xlen(keys.events(plan_id))
+        pipe.get(keys.lease(plan_id))
+        current, length, owner = await pipe.execute()
+    generation = int(current or 0)
+    checkpoint, applied, parked = None, None, 0
     if generation:
-        checkpoint, applied = await redis.hmget(keys.rm(plan_id, generation), ["checkpoint", "applied"])
-        parked = await redis.xlen(keys.rm_dead(plan_id, generation))
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.hmget(keys.rm(plan_id, generation), ["checkpoint", "applied"])
+            pipe.xlen(keys.rm_dead(plan_id, generation))
+            (checkpoint, applied), parked = await pipe.execute()
     applied_count = int(applied or 0)
     return PlanStatus(
         plan_id=plan_id,
@@ -540,7 +545,7 @@ async def plan_status(redis: Redis, keys: Keyspace, plan_id: str) -> PlanStatus:
         parked=parked,
         lag=max(length - applied_count - parked, 0),
         generation=generation,
-        owner=await redis.get(keys.lease(plan_id)),
+        owner=owner,
     )
 
 

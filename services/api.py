@@ -4,6 +4,7 @@ reason_zh}]}` so a department's system can show the reason in either language.""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import os
@@ -208,7 +209,8 @@ def _routes(app: FastAPI) -> None:
         try:
             await svc.redis.ping()
             plans = await svc.store.plans()
-            lags = {p: (await plan_status(svc.redis, svc.keys, p)).lag for p in plans}
+            statuses = await asyncio.gather(*(plan_status(svc.redis, svc.keys, p) for p in plans))
+            lags = {status.plan_id: status.lag for status in statuses}
         except Exception as exc:  # any failure to reach Redis means not ready
             return JSONResponse({"status": "unavailable", "redis": str(exc)}, status_code=503)
         behind = {p: lag for p, lag in lags.items() if lag > READY_MAX_LAG}
