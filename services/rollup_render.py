@@ -212,23 +212,29 @@ CSS = """
 * { box-sizing: border-box; }
 body {
   margin: 0 auto; max-width: 210mm; padding: 16mm 14mm; color: #000; background: #fff;
-  font-family: "FangSong", "仿宋", "FangSong_GB2312", "STFangsong", "SimSun", "宋体", "Songti SC", serif;
+  font-family: "FangSong", "仿宋", "FangSong_GB2312", "STFangsong", "SimSun", "宋体", "Songti SC",
+    "Noto Serif CJK SC", "Source Han Serif SC", serif;
   font-size: 16pt; line-height: 1.75;
 }
 h1 {
-  font-family: "方正小标宋简体", "FZXiaoBiaoSong-B05S", "SimSun", "宋体", "Songti SC", serif;
+  font-family: "方正小标宋简体", "FZXiaoBiaoSong-B05S", "SimSun", "宋体", "Songti SC", "Noto Serif CJK SC",
+    "Source Han Serif SC", serif;
   font-size: 20pt; font-weight: normal; text-align: center; line-height: 1.5; margin: 0 0 0.4em;
 }
 h2, h3 { font-size: 16pt; font-weight: normal; }
-h2 { font-family: "SimHei", "黑体", "Heiti SC", sans-serif; margin: 1.2em 0 0.4em; }
-h3 { font-family: "KaiTi", "楷体", "STKaiti", serif; margin: 0.9em 0 0.3em; }
+h2 {
+  font-family: "SimHei", "黑体", "Heiti SC", "Noto Sans CJK SC", "Source Han Sans SC", sans-serif;
+  margin: 1.2em 0 0.4em;
+}
+h3 { font-family: "KaiTi", "楷体", "STKaiti", "Noto Serif CJK SC", serif; margin: 0.9em 0 0.3em; }
 p { margin: 0.3em 0; text-indent: 2em; }
 p.meta { text-indent: 0; text-align: center; font-size: 12pt; color: #333; }
 p.legend { text-indent: 0; font-size: 11pt; }
 ul { margin: 0.3em 0 0.3em 2em; padding: 0; }
 table {
   width: 100%; border-collapse: collapse; margin: 0.5em 0;
-  font-family: "SimSun", "宋体", "Songti SC", serif; font-size: 11pt; line-height: 1.4;
+  font-family: "SimSun", "宋体", "Songti SC", "Noto Serif CJK SC", "Source Han Serif SC", serif;
+  font-size: 11pt; line-height: 1.4;
 }
 th, td { border: 1px solid #000; padding: 3pt 5pt; vertical-align: middle; }
 th { font-weight: bold; text-align: center; background: #f2f2f2; }
