@@ -230,18 +230,19 @@ class EventStore:
     async def replay(
         self, plan_id: str, after: str = "0-0", until: str | None = None, batch: int = 1000
     ) -> AsyncIterator[StoredEvent]:
-        """Every event after `after` (and at or before `until`, if given), in append order."""
-        position = after
-        stop = position_key(until) if until else None
+        """Every event after `after` (and at or before `until`, if given), in append order — for
+        folds, which take transaction time from the position: the events come without
+        `recorded_at` (`decode_payload`), which would cost a third of the decoding."""
+        stream, low, high = self.keys.events(plan_id), f"({after}", until or "+"
+        if after in ("0", "0-0"):
+            low = "-"
         while True:
-            chunk = await self.read(plan_id, after=position, limit=batch)
-            for stored in chunk:
-                if stop and position_key(stored.position) > stop:
-                    return
-                yield stored
-            if len(chunk) < batch:
+            entries = await self.redis.xrange(stream, min=low, max=high, count=batch)
+            for position, fields in entries:
+                yield StoredEvent(_text(position), decode_payload(_text(fields["data"])))
+            if len(entries) < batch:
                 return
-            position = chunk[-1].position
+            low = f"({_text(entries[-1][0])}"
 
     async def subject_events(self, plan_id: str, subject: str, limit: int = 1000) -> list[StoredEvent]:
         """The latest `limit` events about one subject, in append order (from the subject index)."""
