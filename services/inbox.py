@@ -57,10 +57,16 @@ class InboxMessage(BaseModel):
     occurred_at: str | None = Field(None, description="ISO 8601 with zone, e.g. 2025-07-15T10:00:00+08:00")
     value: str | None = Field(None, description="indicator.updated: cumulative value, e.g. 5.5")
     qualifier: str | None = Field(None, description="indicator.updated: exact | at_most | at_least")
+    assessment: str | None = Field(None, description="indicator.updated, qualitative targets: met | not_met")
     note: str | None = None
     started_on: str | None = Field(None, description="project.started: YYYY-MM-DD")
     amount_wan: str | None = Field(None, description="investment.completed: 万元 completed in the period")
     completed_on: str | None = Field(None, description="project.completed: YYYY-MM-DD")
+    target: str | None = Field(
+        None, description='target.revised: the new target, as the report words it (6%左右) or as JSON {"form": …}'
+    )
+    reason: str | None = Field(None, description="target.revised: why, e.g. the 人大 decision")
+    project: str | None = Field(None, description="project.registered: the project as JSON {id, name, department, …}")
     json_event: str | None = Field(None, alias="json", description="instead of the fields above: the event as JSON")
 
 
@@ -92,6 +98,7 @@ class Inbox:
 
         @broker.subscriber(
             stream=StreamSub(self.keys.inbox, group=GROUP, consumer=self.consumer, polling_interval=100),
+            decoder=entry_fields,
             ack_policy=AckPolicy.MANUAL,
             title="inbox",
             description="Departments' progress events; validated and authorised like POST /v1/plans/{plan}/events.",
@@ -103,6 +110,7 @@ class Inbox:
             stream=StreamSub(
                 self.keys.inbox, group=GROUP, consumer=f"{self.consumer}-reclaimer", min_idle_time=self.reclaim_idle_ms
             ),
+            decoder=entry_fields,
             ack_policy=AckPolicy.MANUAL,
             title="inbox-reclaimer",
             description="Claims inbox messages left pending by a consumer that died, and processes them again.",
@@ -172,6 +180,18 @@ class Inbox:
             tx.xack(self.keys.inbox, GROUP, entry)
             tx.xdel(self.keys.inbox, entry)
             await tx.execute()
+
+
+def entry_fields(msg: RedisStreamMessage) -> dict[str, str]:
+    """The entry's fields exactly as XADD wrote them, every one a string — so an InboxMessage can
+    always be made of them. FastStream's own decoding takes a `__data__` field for its envelope,
+    and a body it cannot turn into an InboxMessage fails before the handler: the entry would stay
+    pending for ever instead of being rejected with a reason."""
+    return {_text(name): _text(value) for name, value in msg.raw_message["data"].items()}
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
 
 
 def _inbox_id(msg: RedisStreamMessage) -> str:

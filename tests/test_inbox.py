@@ -80,21 +80,26 @@ async def test_good_malformed_unauthorised_and_duplicate_messages(
             ),
         },
     )
+    await redis.xadd(keys.inbox, {"token": stats_token, "__data__": "garbage"})  # FastStream's envelope field
+    await redis.xadd(keys.inbox, fields(stats_token, data="hello"))
 
     await eventually(lambda: settled(redis, keys), timeout=30)
-    await eventually(lambda: _count(rejects(redis, keys), 3), timeout=10)
+    await eventually(lambda: _count(rejects(redis, keys), 5), timeout=10)
     stored = [s.event for s in await store.read(PLAN)][1:]
     assert [(e.period, str(e.value), e.department) for e in stored] == [
         ("2025-Q2", "5.5", "stats"),
         ("2025-Q1", "5.8", "stats"),
     ]
     reasons = await rejects(redis, keys)
-    assert [r["error"] for r in reasons] == ["invalid", "unauthorized", "forbidden"]
+    assert [r["error"] for r in reasons] == ["invalid", "unauthorized", "forbidden", "invalid", "invalid"]
     invalid = json.loads(reasons[0]["errors"])
     assert {e["field"] for e in invalid} == {"period", "value"} and all(e["reason_zh"] for e in invalid)
     assert json.loads(reasons[0]["fields"])["value"] == "lots"
     assert json.loads(reasons[1]["fields"])["token"] == "pwt_000000000000_(redacted)"  # never the secret
     assert "stats does not own new-projects" in reasons[2]["message"]
+    assert [e["field"] for e in json.loads(reasons[3]["errors"])] == ["plan_id"]
+    assert json.loads(reasons[3]["fields"])["__data__"] == "garbage"
+    assert [e["field"] for e in json.loads(reasons[4]["errors"])] == ["data"]
 
 
 async def _count(awaitable, n: int) -> bool:
