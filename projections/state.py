@@ -31,7 +31,7 @@ from events.models import (
 )
 from events.periods import Period, month_end
 from events.plan import Plan, Project
-from events.store import StoredEvent
+from events.store import StoredEvent, position_key
 from events.targets import Target
 
 
@@ -126,8 +126,11 @@ class PlanState:
 
 def apply(state: PlanState, stored: StoredEvent) -> PlanState:
     """Apply one stored event. Events about subjects the plan does not (yet) know are kept, so a
-    later plan revision that adds the subject sees them."""
+    later plan revision that adds the subject sees them. An event at or before the state's
+    position was applied already (a redelivery): it changes nothing."""
     event, position = stored.event, stored.position
+    if position_key(position) <= position_key(state.position):
+        return state
     handler = _HANDLERS[type(event)]
     handler(state, event, position)
     state.position = position
