@@ -31,7 +31,8 @@ from common import bench_keyspace, bench_redis, drop, server_name, spawn, stop
 from events.keys import Keyspace
 from events.models import IndicatorUpdated, InvestmentCompleted, event_adapter
 from events.planfile import load_plan
-from events.store import EventStore, position_key
+from events.positions import position_key
+from events.store import EventStore
 from projections.replay import fold_log
 from projections.runner import rebuild
 from services.demo import SEED_PLAN

@@ -13,12 +13,12 @@ import hashlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import NamedTuple
 
 from redis.asyncio import Redis
 
 from events.keys import Keyspace
 from events.models import Event, event_adapter, recorded_at_of
+from events.positions import StoredEvent
 
 _APPEND = """
 -- KEYS: stream, event ids hash, versions hash, then one positions list per subject of the batch
@@ -119,13 +119,6 @@ class EventIdReused(Exception):
         self.event_id, self.position = event_id, position
 
 
-class StoredEvent(NamedTuple):
-    """An event and its position in the plan's stream (a tuple: millions are made in a replay)."""
-
-    position: str
-    event: Event
-
-
 @dataclass(frozen=True)
 class AppendResult:
     positions: list[str]
@@ -138,14 +131,6 @@ class AppendResult:
     @property
     def all_duplicates(self) -> bool:
         return all(self.duplicate)
-
-
-def position_key(position: str) -> tuple[int, int]:
-    """Sort key of a stream position `ms-seq` ("" sorts first)."""
-    if not position:
-        return (0, 0)
-    millis, _, seq = position.partition("-")
-    return int(millis), int(seq or 0)
 
 
 def encode(event: Event) -> str:

@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 from events.alerts import RULE_ZH, RULES, SEVERITIES, SEVERITY_ZH, AlertNotice, Severity, severity_rank
 from events.periods import Period, month_end
 from events.plan import Indicator, Plan
-from events.store import StoredEvent, position_key
+from events.positions import StoredEvent, position_key
 from events.targets import RelativeTarget
 from projections import formatting as fmt
 from projections.evaluate import HUNDRED, MISSED, Evaluation, progress_status

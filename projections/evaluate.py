@@ -21,7 +21,7 @@ from typing import Literal
 
 from events.periods import Period, completed_months, month_end
 from events.plan import Frequency, RateBands, Thresholds
-from events.store import position_key
+from events.positions import position_key
 from events.targets import (
     CumulativeTarget,
     LevelTarget,

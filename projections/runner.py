@@ -30,7 +30,8 @@ from redis.exceptions import RedisError
 
 from events.alerts import AlertNotice
 from events.keys import Keyspace
-from events.store import EventStore, StoredEvent, decode_payload, position_key
+from events.positions import StoredEvent, position_key
+from events.store import EventStore, decode_payload
 from projections import alerts
 from projections.alerts import AlertBook, Memo
 from projections.replay import fold_log, position_at

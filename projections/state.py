@@ -31,7 +31,7 @@ from events.models import (
 )
 from events.periods import Period, month_end
 from events.plan import Plan, Project
-from events.store import StoredEvent, position_key
+from events.positions import StoredEvent, position_key
 from events.targets import Target
 
 

@@ -14,7 +14,8 @@ from redis.asyncio import Redis
 from events.alerts import AlertNotice
 from events.keys import Keyspace
 from events.models import IndicatorUpdated, ProjectStarted
-from events.store import EventStore, StoredEvent
+from events.positions import StoredEvent
+from events.store import EventStore
 from projections.alerts import AlertBook, judge, tick
 from projections.runner import Lease, Projector, redis_now_ms
 from projections.state import PlanState

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
 import uuid
 from datetime import date
 from decimal import Decimal
@@ -18,9 +20,10 @@ from events.models import (
     TargetRevised,
     event_adapter,
 )
-from events.store import StoredEvent
+from events.positions import StoredEvent
 from projections.report import build_report
 from projections.state import PlanState, event_types_handled, fold
+from tests.conftest import ROOT
 from tests.factories import AT, indicator_update, investment, one_of_each
 
 PLAN = "test-2025"
@@ -172,3 +175,12 @@ def test_events_before_the_plan_are_kept_for_it() -> None:
     state = fold(stored([update("gdp", "2025-Q2", "5.5"), publish()]), plan_id=PLAN)
     row = {r.indicator.id: r for r in build_report(state).main}["gdp"]
     assert row.evaluation.actual_text == "5.5%"
+
+
+def test_the_fold_and_the_judgement_import_no_redis() -> None:
+    """Domain logic is pure: the fold, evaluation, report and alert rules load without the I/O edge."""
+    pure = "projections.state, projections.evaluate, projections.report, projections.portfolio, projections.alerts"
+    edge = "m == 'events.store' or m.split('.')[0] == 'redis'"
+    code = f"import sys, {pure}; print(sorted(m for m in sys.modules if {edge}))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert result.stdout.strip() == "[]"

@@ -17,7 +17,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from events.models import plan_published
 from events.planfile import load_plan
-from events.store import StoredEvent
+from events.positions import StoredEvent
 from projections.rollup import RollupDocument, build_rollup
 from projections.state import fold
 from services.demo import SEED_PLAN

@@ -8,7 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from events.store import EventIdReused, EventStore, VersionConflict, position_key
+from events.positions import position_key
+from events.store import EventIdReused, EventStore, VersionConflict
 from tests.factories import gdp_update, one_of_each
 
 

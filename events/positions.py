@@ -1,0 +1,23 @@
+"""Positions in a plan's stream, and an event at its position. Pure: the folds and the judgement
+use these without importing the store (which talks to Redis)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from events.models import Event
+
+
+class StoredEvent(NamedTuple):
+    """An event and its position in the plan's stream (a tuple: millions are made in a replay)."""
+
+    position: str
+    event: Event
+
+
+def position_key(position: str) -> tuple[int, int]:
+    """Sort key of a stream position `ms-seq` ("" sorts first)."""
+    if not position:
+        return (0, 0)
+    millis, _, seq = position.partition("-")
+    return int(millis), int(seq or 0)
