@@ -35,6 +35,7 @@ from services.plans import publish_plan
 from services.redis_server import connect
 from services.rollup_render import render_html, render_markdown, render_xlsx
 from services.rollups import list_rollups, load_document
+from services.spreadsheet import DEPARTMENT as SHEET_DEPARTMENT
 from services.spreadsheet import SheetRejected, parse_sheet
 from services.subscriptions import SubscriptionRequest, SubscriptionStore
 from services.tokens import TokenInfo
@@ -349,11 +350,14 @@ def _routes(app: FastAPI) -> None:
             200: {"description": "every event was already stored (a retry); original positions"},
             201: {"description": "stored; stream positions"},
             401: {"description": "no valid token"},
-            403: {"description": "the department does not own a subject"},
-            404: {"description": "unknown plan or subject"},
+            403: {"description": "the only problems: subjects or events the caller's department may not report"},
+            404: {"description": "unknown plan; or the only problems: unknown subjects"},
             409: {"description": "version conflict, or an event_id reused for other content"},
             413: {"description": "body over 2 MB or more than 1,000 events"},
-            422: {"description": "invalid events: every bad field with a reason in English and Chinese"},
+            422: {
+                "description": "invalid events, or problems of several kinds: every problem with its field "
+                "and a reason in English and Chinese"
+            },
         },
     )
     async def post_events(plan: str, request: Request, svc: ServicesDep, who: CallerDep) -> Response:
@@ -376,7 +380,16 @@ def _routes(app: FastAPI) -> None:
         accepted = await svc.submit(who, plan, payloads, expected)
         return JSONResponse(accepted.body(), status_code=accepted.status)
 
-    @app.post("/v1/plans/{plan}/imports", tags=["progress"], status_code=201)
+    @app.post(
+        "/v1/plans/{plan}/imports",
+        tags=["progress"],
+        status_code=201,
+        responses={
+            403: {"description": "the file names another department than the token's"},
+            413: {"description": "file over 2 MB"},
+            422: {"description": "bad rows or cells: every one with a reason in English and Chinese"},
+        },
+    )
     async def import_sheet(
         plan: str,
         svc: ServicesDep,
@@ -393,6 +406,7 @@ def _routes(app: FastAPI) -> None:
         try:
             sheet = parse_sheet(content, file.filename or "", found, department=department)
         except SheetRejected as exc:
+            _refuse_another_departments_file(exc, department)
             raise Invalid(
                 str(exc),
                 f"文件有{len(exc.errors)}处错误，未导入任何数据",
@@ -564,6 +578,21 @@ def _routes(app: FastAPI) -> None:
         return _asyncapi_document(svc.keys)
 
 
+def _refuse_another_departments_file(rejected: SheetRejected, department: str | None) -> None:
+    """403 when the file names a department other than the uploader's: posting on another
+    department's behalf is forbidden, as it is for events posted one by one. `parse_sheet` reports
+    that as the file's own (row 0) department, differing from the one it was asked to read for."""
+    if department is None:
+        return
+    for error in rejected.errors:
+        if error.row == 0 and error.column == SHEET_DEPARTMENT and error.value and error.value != department:
+            raise Forbidden(
+                f"{error.reason}; nothing was imported",
+                f"{error.reason_zh}，未导入任何数据",
+                [FieldError(f"row 0: {error.column}", error.reason, error.reason_zh)],
+            )
+
+
 # Static per keyspace; building it assembles a whole FastStream app, so once is enough.
 _asyncapi_document = functools.cache(asyncapi_document)
 
@@ -577,8 +606,8 @@ async def _alert_history(svc: Ingest, plan: str, limit: int) -> list[dict[str, A
 
 
 def _document_event_bodies(app: FastAPI) -> None:
-    """Describe the event bodies in the OpenAPI document (the route reads the raw body itself,
-    to enforce the size limit and report errors in both languages)."""
+    """Describe the event, plan and subscription bodies in the OpenAPI document (their routes read
+    the raw body themselves, to enforce the size limit and report errors in both languages)."""
     original: Callable[[], dict[str, Any]] = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -621,6 +650,13 @@ def _document_event_bodies(app: FastAPI) -> None:
         document["paths"]["/v1/plans/{plan}"]["put"]["requestBody"] = {
             "required": True,
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Plan"}}},
+        }
+        wanted = SubscriptionRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+        document["components"]["schemas"].update(wanted.pop("$defs", {}))
+        document["components"]["schemas"]["SubscriptionRequest"] = wanted
+        document["paths"]["/v1/subscriptions"]["post"]["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SubscriptionRequest"}}},
         }
         app.openapi_schema = document
         return document

@@ -102,8 +102,46 @@ class Accepted:
         }
 
 
+INVALID, UNKNOWN, FORBIDDEN = "invalid", "unknown", "forbidden"
+_KINDS = {
+    INVALID: ("invalid values", "内容有误"),
+    UNKNOWN: ("unknown subjects", "编号不存在"),
+    FORBIDDEN: ("not the caller's to report", "无权报送"),
+}
+_NOT_YOURS_ZH = "只能报送本部门负责的指标和项目"
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """One problem of a batch: its kind decides the status, `error` is what the sender reads;
+    a forbidden one also carries the sentence for the 403's message."""
+
+    kind: str
+    error: FieldError
+    summary: str = ""
+    summary_zh: str = ""
+
+
 def prepare(caller: TokenInfo, plan: Plan, payloads: Sequence[Mapping[str, Any] | Event]) -> list[Event]:
-    """Validate and authorise a batch; raise Invalid / NotFound / Forbidden naming every problem."""
+    """Validate and authorise a batch; raise Invalid / NotFound / Forbidden naming every problem.
+
+    Every event is checked in full before anything is decided: the fields of an event that does
+    not parse are reported, and every event that parses is checked against the plan (unknown
+    subject, event type that does not fit its subject, subject owned by another department, a
+    department claimed in the body that is not the caller's). Then one answer, naming every
+    problem with its field (`events[3].subject`; no index for a single event) and its reason in
+    English and Chinese:
+
+    - 422 Invalid when any event is invalid (field errors, a type that does not fit its subject,
+      fields a sender may not set), or when problems of different kinds are mixed;
+    - 403 Forbidden when the only problems are subjects or events the caller may not report on
+      (another department's subject, the plan office's events, a body claiming another department);
+    - 404 NotFound when the only problems are unknown subjects.
+
+    Nothing of the batch is stored in any of these cases. Refusals about the request as a whole
+    come first and alone: an analyst token (403), an empty batch (422), too many events (413);
+    an unknown plan is a 404 from `Ingest.plan` before this runs, since every other rule needs it.
+    """
     if caller.role == "analyst":
         raise Forbidden("analyst tokens are read-only", "分析人员令牌只能查询，不能提交数据")
     if not payloads:
@@ -114,8 +152,7 @@ def prepare(caller: TokenInfo, plan: Plan, payloads: Sequence[Mapping[str, Any] 
             f"每批最多{MAX_BATCH}条事件，本批{len(payloads)}条",
         )
     as_department = caller.department if caller.role == "department" else plan.office
-    errors: list[FieldError] = []
-    forbidden: list[str] = []
+    problems: list[_Problem] = []
     events: list[Event] = []
     for index, payload in enumerate(payloads):
         where = f"events[{index}]" if len(payloads) > 1 else ""
@@ -124,105 +161,111 @@ def prepare(caller: TokenInfo, plan: Plan, payloads: Sequence[Mapping[str, Any] 
         elif isinstance(payload, Mapping):
             data = dict(payload)
         else:
-            errors.append(FieldError(where or "(body)", "an event must be a JSON object", "事件必须是JSON对象"))
+            problems.append(
+                _Problem(INVALID, FieldError(where or "(body)", "an event must be a JSON object", "事件必须是JSON对象"))
+            )
             continue
-        problems = _envelope_problems(data, plan, as_department, where)
-        if problems is None:
-            claimed = data.get("department")
-            forbidden.append(f"{where or 'the event'} claims department {claimed!r}, the token is {as_department!r}")
-            continue
-        errors += problems
+        problems += _envelope_problems(data, plan, as_department, where)
         data["plan_id"], data["department"] = plan.id, as_department
         try:
-            events.append(event_adapter.validate_python(data))
+            event = event_adapter.validate_python(data)
         except ValidationError as exc:
-            errors += field_errors(exc, prefix=where)
-    if errors:
-        raise Invalid(
-            f"{len(errors)} problem(s) in the submission; nothing was stored",
-            f"提交内容有{len(errors)}处错误，未保存任何数据",
-            errors,
-        )
-    if forbidden:
-        raise Forbidden("; ".join(forbidden), "令牌所属部门与事件中的部门不一致，未保存任何数据")
-    _check_subjects(caller, plan, as_department, events, len(payloads) > 1)
+            problems += [_Problem(INVALID, error) for error in field_errors(exc, prefix=where)]
+            continue
+        problems += _subject_problems(caller, plan, as_department, event, where)
+        events.append(event)
+    if problems:
+        _refuse(problems)
     return events
 
 
-def _envelope_problems(data: dict[str, Any], plan: Plan, department: str, where: str) -> list[FieldError] | None:
-    """Fields a sender may not set; None when the body claims another department (forbidden)."""
+def _refuse(problems: list[_Problem]) -> None:
+    """Raise the one answer for a batch's problems (the status rule is in `prepare`)."""
+    kinds = list(dict.fromkeys(p.kind for p in problems))
+    errors = [p.error for p in problems]
+    if kinds == [FORBIDDEN]:
+        raise Forbidden(
+            "; ".join(dict.fromkeys(p.summary for p in problems)),
+            "；".join(dict.fromkeys(p.summary_zh for p in problems)) + "，未保存任何数据",
+            errors,
+        )
+    if kinds == [UNKNOWN]:
+        raise NotFound("unknown subject(s); nothing was stored", "编号不存在，未保存任何数据", errors)
+    what = ", ".join(_KINDS[k][0] for k in kinds)
+    what_zh = "、".join(_KINDS[k][1] for k in kinds)
+    raise Invalid(
+        f"{len(errors)} problem(s) in the submission ({what}); nothing was stored",
+        f"提交内容有{len(errors)}处错误（{what_zh}），未保存任何数据",
+        errors,
+    )
+
+
+def _envelope_problems(data: dict[str, Any], plan: Plan, department: str, where: str) -> list[_Problem]:
+    """Fields a sender may not set, and a department claimed that is not the caller's."""
     problems = []
     prefix = f"{where}." if where else ""
     if "recorded_at" in data:
         reason = "set by the store, never by the sender"
-        problems.append(FieldError(f"{prefix}recorded_at", reason, "由系统记录，不能由报送方填写"))
+        problems.append(_Problem(INVALID, FieldError(f"{prefix}recorded_at", reason, "由系统记录，不能由报送方填写")))
         del data["recorded_at"]
     if data.get("plan_id") not in (None, plan.id):
+        reason = f"{data['plan_id']!r} is not the plan in the address ({plan.id!r})"
+        problems.append(_Problem(INVALID, FieldError(f"{prefix}plan_id", reason, "与请求地址中的计划不一致")))
+    if data.get("type") == "rollup.published":
+        reason = "rollups are written by planwatch's scheduler"
+        problems.append(_Problem(INVALID, FieldError(f"{prefix}type", reason, "月度报告由系统生成")))
+    if data.get("type") == "plan.published":
+        reason = "plans are published with PUT /v1/plans/{plan}"
+        problems.append(_Problem(INVALID, FieldError(f"{prefix}type", reason, "计划须通过发布接口发布")))
+    claimed = data.get("department")
+    if claimed not in (None, department):
+        reason = f"claims department {claimed!r}, the token is {department!r}"
+        reason_zh = f"填写的部门“{claimed}”与令牌所属部门“{department}”不一致"
         problems.append(
-            FieldError(
-                f"{prefix}plan_id",
-                f"{data['plan_id']!r} is not the plan in the address ({plan.id!r})",
-                "与请求地址中的计划不一致",
+            _Problem(
+                FORBIDDEN,
+                FieldError(f"{prefix}department", reason, reason_zh),
+                f"{where or 'the event'} {reason}",
+                "令牌所属部门与事件中的部门不一致",
             )
         )
-    if data.get("type") == "rollup.published":
-        problems.append(
-            FieldError(f"{prefix}type", "rollups are written by planwatch's scheduler", "月度报告由系统生成")
-        )
-    if data.get("type") == "plan.published":
-        problems.append(
-            FieldError(f"{prefix}type", "plans are published with PUT /v1/plans/{plan}", "计划须通过发布接口发布")
-        )
-    if data.get("department") not in (None, department):
-        return None
     return problems
 
 
-def _check_subjects(caller: TokenInfo, plan: Plan, department: str, events: list[Event], batch: bool) -> None:
-    unknown: list[FieldError] = []
-    invalid: list[FieldError] = []
-    forbidden: list[str] = []
-    for index, event in enumerate(events):
-        where = f"events[{index}].subject" if batch else "subject"
-        indicator, project = plan.indicator(event.subject), plan.project(event.subject)
-        if event.type == "project.registered":
-            if indicator or project:
-                invalid.append(FieldError(where, f"{event.subject!r} already exists in the plan", "编号已存在"))
-        elif indicator is None and project is None:
-            reason = f"{event.subject!r} is no indicator or project of plan {plan.id}"
-            unknown.append(FieldError(where, reason, "计划中没有该编号"))
-            continue
-        elif event.type in INDICATOR_TYPES | {"target.revised"} and indicator is None:
-            invalid.append(
-                FieldError(
-                    where,
-                    f"{event.type} is about an indicator; {event.subject!r} is a project",
-                    "该事件类型只适用于指标",
-                )
+def _subject_problems(caller: TokenInfo, plan: Plan, department: str, event: Event, where: str) -> list[_Problem]:
+    """What is wrong with an event that parsed, as far as the plan is concerned."""
+    problems = []
+    field_name = f"{where}.subject" if where else "subject"
+    subject = event.subject
+    indicator, project = plan.indicator(subject), plan.project(subject)
+    if event.type == "project.registered":
+        if indicator or project:
+            problems.append(
+                _Problem(INVALID, FieldError(field_name, f"{subject!r} already exists in the plan", "编号已存在"))
             )
-        elif event.type in PROJECT_TYPES and project is None:
-            invalid.append(
-                FieldError(
-                    where,
-                    f"{event.type} is about a project; {event.subject!r} is an indicator",
-                    "该事件类型只适用于项目",
-                )
-            )
-        if event.type in OFFICE_TYPES:
-            if caller.role != "admin" and department != plan.office:
-                forbidden.append(f"{event.type} is for the plan office ({plan.office}), not {department}")
-        else:
-            owner = plan.owner_of(event.subject)
-            if caller.role != "department" or owner != department:
-                forbidden.append(f"{department} does not own {event.subject} (owner: {owner})")
-    if unknown:
-        raise NotFound("unknown subject(s); nothing was stored", "编号不存在，未保存任何数据", unknown)
-    if invalid:
-        raise Invalid(
-            "event types do not fit their subjects; nothing was stored", "事件类型与编号不符，未保存任何数据", invalid
-        )
-    if forbidden:
-        raise Forbidden("; ".join(dict.fromkeys(forbidden)), "只能报送本部门负责的指标和项目，未保存任何数据")
+    elif indicator is None and project is None:
+        reason = f"{subject!r} is no indicator or project of plan {plan.id}"
+        return [_Problem(UNKNOWN, FieldError(field_name, reason, f"计划中没有编号“{subject}”"))]
+    elif event.type in INDICATOR_TYPES | {"target.revised"} and indicator is None:
+        reason = f"{event.type} is about an indicator; {subject!r} is a project"
+        problems.append(_Problem(INVALID, FieldError(field_name, reason, "该事件类型只适用于指标")))
+    elif event.type in PROJECT_TYPES and project is None:
+        reason = f"{event.type} is about a project; {subject!r} is an indicator"
+        problems.append(_Problem(INVALID, FieldError(field_name, reason, "该事件类型只适用于项目")))
+    if event.type in OFFICE_TYPES:
+        if caller.role != "admin" and department != plan.office:
+            reason = f"{event.type} is for the plan office ({plan.office}), not {department}"
+            reason_zh = f"该事件只能由计划牵头部门（{plan.department_name(plan.office)}）报送"
+            type_field = f"{where}.type" if where else "type"
+            problems.append(_Problem(FORBIDDEN, FieldError(type_field, reason, reason_zh), reason, _NOT_YOURS_ZH))
+    else:
+        owner = plan.owner_of(subject)
+        if caller.role != "department" or owner != department:
+            reason = f"{department} does not own {subject} (owner: {owner})"
+            owner_name = plan.department_name(owner) if owner else "?"
+            reason_zh = f"“{subject}”由{owner_name}报送，不属于本部门"
+            problems.append(_Problem(FORBIDDEN, FieldError(field_name, reason, reason_zh), reason, _NOT_YOURS_ZH))
+    return problems
 
 
 @dataclass

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import socket
 import uuid
 from collections.abc import AsyncIterator
 
@@ -14,8 +16,9 @@ from redis.asyncio import Redis
 from events.keys import Keyspace
 from events.store import EventStore
 from projections.runner import Lease, Projector
-from services.api import create_api
+from services.api import MAX_BODY, create_api
 from services.plans import publish_plan
+from services.redis_server import connect
 from services.tokens import TokenStore
 from tests.factories import small_plan
 
@@ -95,10 +98,10 @@ async def test_version_conflict_is_409_naming_the_subject(client, tokens, store:
     body = {"events": [event()], "expected_versions": {"gdp": 3}}
     response = await client.post(f"/v1/plans/{PLAN}/events", json=body, headers=auth(tokens["stats"]))
     assert response.status_code == 409
-    assert response.json() | {"message_zh": ""} == {
+    assert response.json() == {
         "error": "conflict",
         "message": "version conflict on 'gdp': expected version 3, actual 0",
-        "message_zh": "",
+        "message_zh": "“gdp”版本冲突：期望第3版，实际第0版，未保存任何数据",
         "errors": [],
         "subject": "gdp",
         "expected": 3,
@@ -128,6 +131,54 @@ async def test_a_batch_with_one_bad_event_is_422_and_stores_nothing(client, toke
     assert "month must be 01..12" in fields["events[1].period"]["reason"]
     assert fields["events[1].value"]["reason_zh"] == "不是有效的数字"
     assert fields["events[2].recorded_at"]["reason"] == "set by the store, never by the sender"
+    assert all(e["reason"].strip() and e["reason_zh"].strip() for e in body["errors"]), body["errors"]
+    assert await store.length(PLAN) == 1
+
+
+async def test_every_kind_of_problem_in_one_batch_is_listed_in_one_422(client, tokens, store: EventStore) -> None:
+    before = await store.read(PLAN)
+    batch = [
+        event(),  # valid: must not be stored either
+        event(value="abc"),  # a bad value
+        event("cpi"),  # no such subject in the plan
+        event("new-projects", "10", "2025-06"),  # econ's indicator, posted by stats
+    ]
+    response = await client.post(f"/v1/plans/{PLAN}/events", json=batch, headers=auth(tokens["stats"]))
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert (
+        body["error"] == "invalid"
+        and "nothing was stored" in body["message"]
+        and "未保存任何数据" in body["message_zh"]
+    )
+    fields = {e["field"]: e for e in body["errors"]}
+    assert list(fields) == ["events[1].value", "events[2].subject", "events[3].subject"]
+    assert all(e["reason"].strip() and e["reason_zh"].strip() for e in body["errors"]), body["errors"]
+    assert fields["events[1].value"]["reason_zh"] == "不是有效的数字"
+    assert fields["events[2].subject"]["reason"] == "'cpi' is no indicator or project of plan test-2025"
+    assert "cpi" in fields["events[2].subject"]["reason_zh"]
+    assert fields["events[3].subject"]["reason"] == "stats does not own new-projects (owner: econ)"
+    assert fields["events[3].subject"]["reason_zh"] == "“new-projects”由区经济信息委报送，不属于本部门"
+    assert await store.read(PLAN) == before  # the log is unchanged
+
+
+async def test_mixed_kinds_without_field_errors_are_422_too(client, tokens, store: EventStore) -> None:
+    post = lambda body, who="stats": client.post(f"/v1/plans/{PLAN}/events", json=body, headers=auth(tokens[who]))  # noqa: E731
+    unknown_and_not_owned = await post([event("cpi"), event("new-projects", "10", "2025-06")])
+    assert unknown_and_not_owned.status_code == 422
+    assert [e["field"] for e in unknown_and_not_owned.json()["errors"]] == ["events[0].subject", "events[1].subject"]
+    started = {k: v for k, v in event(type="project.started", started_on="2025-03-01").items() if k != "value"}
+    wrong_type_and_unknown = await post([started, event("cpi")])  # gdp is no project; cpi is nothing
+    assert wrong_type_and_unknown.status_code == 422
+    errors = wrong_type_and_unknown.json()["errors"]
+    assert [e["field"] for e in errors] == ["events[0].subject", "events[1].subject"]
+    assert "is an indicator" in errors[0]["reason"] and "no indicator or project" in errors[1]["reason"]
+    claimed_and_bad = await post(event(department="stats", period="2025-13"), who="econ")
+    assert claimed_and_bad.status_code == 422
+    fields = {e["field"]: e for e in claimed_and_bad.json()["errors"]}
+    assert set(fields) == {"department", "period"}
+    assert fields["department"]["reason"] == "claims department 'stats', the token is 'econ'"
+    assert fields["department"]["reason_zh"] == "填写的部门“stats”与令牌所属部门“econ”不一致"
     assert await store.length(PLAN) == 1
 
 
@@ -149,10 +200,19 @@ async def test_a_department_posting_for_another_is_403_and_stores_nothing(client
     assert response.status_code == 403
     assert "econ does not own gdp (owner: stats)" in response.json()["message"]
     assert response.json()["message_zh"] == "只能报送本部门负责的指标和项目，未保存任何数据"
+    assert response.json()["errors"] == [
+        {
+            "field": "events[1].subject",
+            "reason": "econ does not own gdp (owner: stats)",
+            "reason_zh": "“gdp”由区统计局报送，不属于本部门",
+        }
+    ]
     claimed = await client.post(
         f"/v1/plans/{PLAN}/events", json=event(department="stats"), headers=auth(tokens["econ"])
     )
     assert claimed.status_code == 403 and "claims department 'stats'" in claimed.json()["message"]
+    assert "令牌所属部门与事件中的部门不一致" in claimed.json()["message_zh"]
+    assert "department" in [e["field"] for e in claimed.json()["errors"]]
     analyst = await client.post(f"/v1/plans/{PLAN}/events", json=event(), headers=auth(tokens["analyst"]))
     assert analyst.status_code == 403 and analyst.json()["message"] == "analyst tokens are read-only"
     revise = {**event(), "type": "target.revised", "target": "6%左右", "reason": "调整"}
@@ -183,6 +243,40 @@ async def test_oversized_bodies_are_413(client, tokens, store: EventStore) -> No
     assert await store.length(PLAN) == 1
 
 
+async def test_a_streamed_body_without_length_is_cut_off_at_the_limit(client, tokens, store: EventStore) -> None:
+    chunk = json.dumps([event(note="说明" * 200) for _ in range(10)]).encode()[1:-1] + b","  # events, no brackets
+    chunks_needed = MAX_BODY // len(chunk) + 1
+    sent = 0
+
+    async def body() -> AsyncIterator[bytes]:  # chunked transfer: httpx sends no Content-Length
+        nonlocal sent
+        yield b"["
+        for _ in range(chunks_needed * 3):  # three times the limit, if the server read it all
+            sent += 1
+            yield chunk
+        yield json.dumps(event()).encode() + b"]"
+
+    response = await client.post(f"/v1/plans/{PLAN}/events", content=body(), headers=auth(tokens["stats"]))
+    assert "content-length" not in response.request.headers
+    assert response.status_code == 413
+    assert response.json()["message"] == f"the body exceeds {MAX_BODY} bytes"
+    assert response.json()["message_zh"] == f"请求体过大（上限{MAX_BODY}字节）"
+    assert sent <= chunks_needed + 1  # it stopped reading once over the limit
+    assert await store.length(PLAN) == 1
+
+
+async def test_an_oversized_spreadsheet_upload_is_413(client, tokens, store: EventStore) -> None:
+    response = await client.post(
+        f"/v1/plans/{PLAN}/imports",
+        headers=auth(tokens["stats"]),
+        files={"file": ("big.csv", io.BytesIO(b"x" * (MAX_BODY + 1)))},
+    )
+    assert response.status_code == 413, response.text
+    assert response.json()["message"] == f"the file exceeds {MAX_BODY} bytes"
+    assert response.json()["message_zh"] == f"文件过大（上限{MAX_BODY}字节）"
+    assert await store.length(PLAN) == 1
+
+
 async def test_missing_bad_and_revoked_tokens_are_401(client, tokens, redis: Redis, keys: Keyspace) -> None:
     none = await client.post(f"/v1/plans/{PLAN}/events", json=event())
     assert none.status_code == 401 and none.headers["www-authenticate"] == "Bearer"
@@ -192,7 +286,13 @@ async def test_missing_bad_and_revoked_tokens_are_401(client, tokens, redis: Red
     revoke = await client.delete(f"/v1/tokens/{token_id}", headers=auth(tokens["admin"]))
     assert revoke.status_code == 200
     after = await client.post(f"/v1/plans/{PLAN}/events", json=event(), headers=auth(tokens["stats"]))
-    assert after.status_code == 401
+    assert after.status_code == 401 and after.headers["www-authenticate"] == "Bearer"
+    assert after.json() == {
+        "error": "unauthorized",
+        "message": "unknown or revoked token",
+        "message_zh": "令牌无效或已被吊销",
+        "errors": [],
+    }
 
 
 async def test_tokens_api_is_for_admins(client, tokens) -> None:
@@ -232,11 +332,29 @@ async def test_health_and_readiness(client, tokens, redis: Redis, keys: Keyspace
     assert lagging.status_code == 503 and lagging.json()["status"] == "lagging"
 
 
+async def test_readiness_is_503_when_redis_cannot_be_reached(keys: Keyspace) -> None:
+    with socket.socket() as sock:  # a port nobody listens on once this socket is closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    unreachable = connect(f"redis://127.0.0.1:{port}/0")
+    app = create_api(redis=unreachable, keys=keys)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://planwatch") as http:
+            response = await http.get("/readyz")
+            assert (await http.get("/healthz")).status_code == 200  # the process itself is up
+    finally:
+        await unreachable.aclose()
+    assert response.status_code == 503
+    assert response.json()["status"] == "unavailable" and response.json()["redis"]
+
+
 async def test_docs_describe_the_api_and_the_inbox(client) -> None:
     openapi = (await client.get("/openapi.json")).json()
     body = openapi["paths"]["/v1/plans/{plan}/events"]["post"]["requestBody"]
     assert body["content"]["application/json"]["schema"]["oneOf"][0] == {"$ref": "#/components/schemas/Event"}
     assert "IndicatorUpdated" in openapi["components"]["schemas"]
+    subscription = openapi["paths"]["/v1/subscriptions"]["post"]["requestBody"]["content"]["application/json"]
+    assert subscription["schema"] == {"$ref": "#/components/schemas/SubscriptionRequest"}  # what the fuzzer sends
     assert (await client.get("/docs")).status_code == 200
     asyncapi = (await client.get("/asyncapi.json")).json()
     assert asyncapi["asyncapi"].startswith("3.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 import schemathesis
@@ -16,6 +17,7 @@ from services.tokens import TokenStore
 from tests.factories import small_plan
 
 PLAN = "test-2025"
+ADMIN_ONLY = ("/v1/tokens", "/v1/subscriptions")  # paths whose every operation needs an admin token
 
 
 def with_a_valid_event(body: object) -> tuple[object, str]:
@@ -42,6 +44,7 @@ class Tally:
     calls: int = 0
     accepted_events: int = 0
     refused_valid: list[str] = field(default_factory=list)
+    statuses: defaultdict[str, Counter[int]] = field(default_factory=lambda: defaultdict(Counter))  # per operation
 
 
 def fuzz_operation(operation, api_url: str, bearer: str, tally: Tally) -> None:
@@ -60,6 +63,7 @@ def fuzz_operation(operation, api_url: str, bearer: str, tally: Tally) -> None:
                 case.body, valid_id = with_a_valid_event(case.body)
         response = case.call(base_url=api_url, headers={"Authorization": f"Bearer {bearer}"})
         tally.calls += 1
+        tally.statuses[f"{operation.method.upper()} {operation.path}"][response.status_code] += 1
         assert response.status_code < 500, case.as_curl_command()
         if posts_events and response.status_code in (200, 201):
             tally.accepted_events += response.json()["stored"]
@@ -82,10 +86,15 @@ async def test_fuzzed_requests_never_fail_with_5xx_or_store_part_of_a_batch(
         if operation.path.endswith("/alerts/stream"):
             continue  # an endless event stream has no response to check; tested in test_notifier.py
         # admin-only operations get the admin token, so fuzzing reaches their validation too
-        admin_only = operation.path.startswith("/v1/tokens") or operation.method.upper() == "PUT"
+        admin_only = operation.path.startswith(ADMIN_ONLY) or operation.method.upper() == "PUT"
         fuzz_operation(operation, api_url, admin if admin_only else token, tally)
 
     assert tally.calls > 100 and len(tally.refused_valid) > 50
+    # the admin-only operations were fuzzed past authorisation, into their validation
+    admin_ops = {op: codes for op, codes in tally.statuses.items() if op.split()[1].startswith(ADMIN_ONLY)}
+    assert {"POST /v1/subscriptions", "POST /v1/tokens"} <= set(admin_ops), tally.statuses
+    assert not any(codes[403] for codes in admin_ops.values()), admin_ops
+    assert tally.statuses["POST /v1/subscriptions"][422] > 0, tally.statuses["POST /v1/subscriptions"]
     # every event in the log came from a request that was accepted whole
     stored_ids = {str(s.event.event_id) for s in await store.read(PLAN, limit=10_000)}  # every one reads back
     assert len(stored_ids) == await store.length(PLAN) == 1 + tally.accepted_events

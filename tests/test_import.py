@@ -38,8 +38,17 @@ def fill(path: Path, values: dict[str, dict[str, object]]) -> None:
     book.save(path)
 
 
-async def test_cli_round_trip_and_reimport(tmp_path: Path, cli_env: dict[str, str], store: EventStore) -> None:
+async def as_department(cli_env: dict[str, str], redis: Redis, keys: Keyspace, department: str) -> dict[str, str]:
+    """The CLI's environment with a token of `department` (`planwatch import` acts as the token's department)."""
+    token, _ = await TokenStore(redis, keys).create("department", department, "cli test")
+    return {**cli_env, "PLANWATCH_TOKEN": token}
+
+
+async def test_cli_round_trip_and_reimport(
+    tmp_path: Path, cli_env: dict[str, str], store: EventStore, redis: Redis, keys: Keyspace
+) -> None:
     await load_seed(store)
+    cli_env = await as_department(cli_env, redis, keys, "stats")
     before = await store.length(PLAN)
     sheet = tmp_path / "stats-2025-07.xlsx"
     made = planwatch(
@@ -65,9 +74,10 @@ async def test_cli_round_trip_and_reimport(tmp_path: Path, cli_env: dict[str, st
 
 
 async def test_cli_rejects_a_file_with_errors_and_stores_nothing(
-    tmp_path: Path, cli_env: dict[str, str], store: EventStore
+    tmp_path: Path, cli_env: dict[str, str], store: EventStore, redis: Redis, keys: Keyspace
 ) -> None:
     await load_seed(store)
+    cli_env = await as_department(cli_env, redis, keys, "hitech")
     before = await store.length(PLAN)
     sheet = tmp_path / "hitech.xlsx"
     assert (
@@ -119,8 +129,16 @@ async def test_api_import_round_trip(redis: Redis, keys: Keyspace, store: EventS
         assert first.json()["stored"] == 2 and "2 events" in first.json()["summary"]
         again = await upload(econ)
         assert again.status_code == 200 and again.json()["stored"] == 0
-        other = await upload(stats)  # the file is hitech's; a stats token may not upload it
-        assert other.status_code == 422 and other.json()["rows"]
+        other = await upload(stats)  # the file is hitech's: posting on another department's behalf is 403
+        assert other.status_code == 403, other.text
+        refused = other.json()
+        assert refused["error"] == "forbidden"
+        assert "belongs to department 'hitech'" in refused["message"] and "'stats'" in refused["message"]
+        assert "nothing was imported" in refused["message"]
+        assert refused["message_zh"] == "这是荣昌高新区管委会的文件，不能以区统计局身份上传，未导入任何数据"
+        assert [(e["field"], bool(e["reason"]), bool(e["reason_zh"])) for e in refused["errors"]] == [
+            ("row 0: 部门", True, True)
+        ]
         fill(path, {"kp-004": {"本期完成投资（万元）": "lots"}})
         bad = await upload(econ, path.read_bytes())
         assert bad.status_code == 422
