@@ -18,6 +18,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, m
 from events.ids import DepartmentId, PlanId, SubjectId
 from events.periods import PeriodText
 from events.plan import Plan, Project
+from events.problems import LocatedProblems
 from events.targets import TargetSpec
 
 SCHEMA_VERSION = 1
@@ -44,8 +45,14 @@ class PlanPublished(EventBase):
 
     @model_validator(mode="after")
     def _same_plan(self) -> PlanPublished:
-        if self.plan.id != self.plan_id or self.subject != self.plan_id:
-            raise ValueError(f"plan.published for plan {self.plan.id!r} must have plan_id and subject {self.plan.id!r}")
+        # located at the field that disagrees, not at the whole body
+        problems: list[tuple[tuple[str | int, ...], str]] = [
+            ((field,), f"plan.published for plan {self.plan.id!r} must have plan_id and subject {self.plan.id!r}")
+            for field, value in (("plan_id", self.plan_id), ("subject", self.subject))
+            if value != self.plan.id
+        ]
+        if problems:
+            raise LocatedProblems(problems)
         return self
 
 

@@ -25,6 +25,7 @@ from events.targets import (
 )
 
 Frequency = Literal["monthly", "quarterly", "annual"]
+Problem = tuple[tuple[str | int, ...], str]  # (field path, message), for LocatedProblems
 
 
 class _Strict(BaseModel):
@@ -209,7 +210,7 @@ class Plan(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Plan:
-        problems: list[tuple[tuple[str | int, ...], str]] = []
+        problems: list[Problem] = []
         departments = [d.id for d in self.departments]
         for index in _duplicate_indexes(departments):
             problems.append((("departments", index, "id"), f"department id {departments[index]!r} is defined twice"))
@@ -229,6 +230,7 @@ class Plan(_Strict):
                     problems.append(
                         ((kind, position, "department"), f"{item.id}: unknown department {item.department!r}")
                     )
+        problems += _ambiguous_orders(self.indicators) + _ambiguous_names(self.indicators)
         names = self._indicator_names()
         for position, indicator in enumerate(self.indicators):
             target = indicator.target
@@ -301,6 +303,48 @@ class Plan(_Strict):
 
     def department_name(self, department: str) -> str:
         return self.__pydantic_private__["_departments"].get(department, department)  # type: ignore[index]
+
+
+def _ambiguous_orders(indicators: tuple[Indicator, ...]) -> list[Problem]:
+    """Two indicators of one section at the same `order`: the report could print either first."""
+    problems: list[Problem] = []
+    first: dict[tuple[str, int], str] = {}
+    for position, indicator in enumerate(indicators):
+        other = first.setdefault((indicator.section, indicator.order), indicator.id)
+        if other != indicator.id:
+            problems.append(
+                (
+                    ("indicators", position, "order"),
+                    f"{indicator.id}: order {indicator.order} in section {indicator.section} "
+                    f"is also the order of {other}",
+                )
+            )
+    return problems
+
+
+def _ambiguous_names(indicators: tuple[Indicator, ...]) -> list[Problem]:
+    """A name or alias that two indicators answer to: a relative target naming it could mean either."""
+    problems: list[Problem] = []
+    owners: dict[str, tuple[str, str]] = {}  # id, name or alias → (indicator id, which of the three)
+    for position, indicator in enumerate(indicators):
+        mine: set[str] = set()  # an indicator may repeat its own name among its aliases
+        spelled = [(("id",), "id", indicator.id), (("name",), "name", indicator.name)]
+        spelled += [(("aliases", n), "alias", alias) for n, alias in enumerate(indicator.aliases)]
+        for where, kind, text in spelled:
+            if text in mine:
+                continue
+            mine.add(text)
+            owner = owners.setdefault(text, (indicator.id, kind))
+            if owner[0] == indicator.id or (kind == "id" and owner[1] == "id"):
+                continue  # the same indicator, or a duplicate id (reported as such)
+            problems.append(
+                (
+                    ("indicators", position, *where),
+                    f"{indicator.id}: {kind} {text!r} is also the {owner[1]} of {owner[0]}; "
+                    "a target referring to it would be ambiguous",
+                )
+            )
+    return problems
 
 
 def _duplicate_indexes(values: list[str]) -> list[int]:

@@ -19,14 +19,46 @@ class PlanFileError(ValueError):
         self.source, self.problems = source, problems
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that notes every mapping key given twice (plain YAML keeps the last one)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.repeated: list[tuple[int, str, int]] = []  # (line, key, line of its first use)
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        if isinstance(node, yaml.MappingNode):
+            first: dict[object, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # `<<: *base` keys may be overridden: that is what a merge is for
+                key = self.construct_object(key_node, deep=True)
+                line = key_node.start_mark.line + 1
+                try:
+                    if key in first:
+                        self.repeated.append((line, str(key), first[key]))
+                    else:
+                        first[key] = line
+                except TypeError:
+                    continue  # an unhashable key: SafeLoader's own error says so below
+        return super().construct_mapping(node, deep=deep)
+
+
 def parse_plan(text: str, source: str = "<plan>") -> Plan:
+    loader = _UniqueKeyLoader(text)
     try:
-        data = yaml.safe_load(text)
-        root = yaml.compose(text)
+        data = loader.get_single_data()
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark else source
         raise PlanFileError(source, [f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
+    finally:
+        loader.dispose()
+    if loader.repeated:
+        raise PlanFileError(
+            source, [f"{source}:{n}: key {key!r} given twice (first on line {m})" for n, key, m in loader.repeated]
+        )
     if not isinstance(data, dict):
         raise PlanFileError(source, [f"{source}:1: the file must be a mapping with id, name, year, departments, …"])
     try:

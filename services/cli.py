@@ -71,47 +71,88 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _parse_date(text: str | None) -> date | None:
+def _hint(option: str) -> str:
+    return f"'{option}'"  # as click quotes an option in "Invalid value for '--plan': …"
+
+
+def _parse_date(text: str | None, option: str) -> date | None:
     if text is None:
         return None
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise typer.BadParameter(f"{text!r} is not a date like 2025-06-30") from None
+        raise typer.BadParameter(f"{text!r} is not a date like 2025-06-30", param_hint=_hint(option)) from None
 
 
-def _parse_instant(text: str | None) -> datetime | None:
+def _parse_instant(text: str | None, option: str) -> datetime | None:
     if text is None:
         return None
     try:
         instant = datetime.fromisoformat(text)
     except ValueError:
-        raise typer.BadParameter(f"{text!r} is not a date-time like 2025-07-10T00:00+08:00") from None
+        raise typer.BadParameter(
+            f"{text!r} is not a date-time like 2025-07-10T00:00+08:00", param_hint=_hint(option)
+        ) from None
     if instant.tzinfo is None:
-        raise typer.BadParameter(f"{text!r} needs a time zone, e.g. 2025-07-10T00:00+08:00")
+        raise typer.BadParameter(f"{text!r} needs a time zone, e.g. 2025-07-10T00:00+08:00", param_hint=_hint(option))
     return instant
+
+
+PLAN_ID_FORMAT = "2 to 63 lower-case letters, digits and '-', not starting with '-', e.g. rongchang-2025"
+
+
+def _check_plan_id(text: str) -> str:
+    """`text` if it is a plan id as events have them (events.ids.PlanId), else BadParameter."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from events.ids import PlanId
+
+    try:
+        return TypeAdapter(PlanId).validate_python(text)
+    except ValidationError:
+        raise typer.BadParameter(f"{text!r} is not a plan id: expected {PLAN_ID_FORMAT}") from None
+
+
+def _plan_option(value: str | None) -> str | None:
+    """Callback of every --plan option: click then names the option in the error (exit 2)."""
+    return None if value is None else _check_plan_id(value)
+
+
+def _plan_options(value: list[str] | None) -> list[str] | None:
+    return None if value is None else [_check_plan_id(v) for v in value]
 
 
 @app.command()
 def demo(
-    plan_file: Annotated[Path, typer.Option(help="plan file to demo")] = Path("plans/rongchang-2025.yaml"),
+    plan_file: Annotated[
+        Path | None,
+        typer.Option(help="plan file to demo (default: the seed plan, plans/rongchang-2025.yaml)"),
+    ] = None,
     out: Annotated[Path, typer.Option(help="directory for the June rollup's .md, .html and .xlsx")] = Path("out"),
 ) -> None:
     """Publish the seed plan and its H1 2025 history, replay the log, print the report's table,
     and write the June rollup."""
-    from events.planfile import PlanFileError
-    from services.demo import SEED_PLAN, run_demo
+    from events.planfile import PlanFileError, parse_plan
+    from services.demo import SEED_PLAN, SeedMismatch, run_demo, seed_history
 
-    path = plan_file if plan_file.exists() else SEED_PLAN
+    path = plan_file or SEED_PLAN
+    # Everything is checked before the first write: a plan the demo cannot use stores nothing.
     try:
-        with_redis(lambda redis, keys: run_demo(console, redis, keys, path, out))
-    except PlanFileError as exc:
-        raise fail(str(exc)) from None
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise fail(f"--plan-file: cannot read {path}: {reason}", 2) from None
+    try:
+        plan = parse_plan(text, str(path))
+        seed_history(plan)
+    except (PlanFileError, SeedMismatch) as exc:
+        raise fail(f"--plan-file: {exc}", 2) from None
+    with_redis(lambda redis, keys: run_demo(console, redis, keys, plan, out))
 
 
 @app.command()
 def table(
-    plan: Annotated[str, typer.Option("--plan", help="plan id, e.g. rongchang-2025")],
+    plan: Annotated[str, typer.Option("--plan", help="plan id, e.g. rongchang-2025", callback=_plan_option)],
     as_of: Annotated[
         str | None, typer.Option(help="valid time: judge periods ending by this date (default: latest data)")
     ] = None,
@@ -125,8 +166,8 @@ def table(
     from services.tables import load_report
 
     if format not in ("text", "markdown", "json"):
-        raise typer.BadParameter(f"--format must be text, markdown or json, not {format!r}")
-    day, instant = _parse_date(as_of), _parse_instant(known_at)
+        raise typer.BadParameter(f"must be text, markdown or json, not {format!r}", param_hint=_hint("--format"))
+    day, instant = _parse_date(as_of, "--as-of"), _parse_instant(known_at, "--known-at")
 
     async def main(redis: Redis, keys: Keyspace) -> str:
         report = await load_report(redis, plan, as_of=day, known_at=instant, keys=keys)
@@ -214,7 +255,7 @@ def scheduler(
     from services.scheduler import RollupScheduler, run_forever
 
     _log_to_stderr()
-    fixed = _parse_instant(now)
+    fixed = _parse_instant(now, "--now")
 
     async def main(redis: Redis, keys: Keyspace) -> None:
         if once or fixed:
@@ -232,7 +273,7 @@ def scheduler(
 
 @app.command()
 def rollup(
-    plan: Annotated[str, typer.Option("--plan", help="plan id")],
+    plan: Annotated[str, typer.Option("--plan", help="plan id", callback=_plan_option)],
     period: Annotated[str, typer.Option("--period", help="the month, e.g. 2025-06")],
     format: Annotated[str, typer.Option("--format", "-f", help="md, html or xlsx")] = "md",
     output: Annotated[Path | None, typer.Option("-o", "--output", help="write to this file (xlsx needs one)")] = None,
@@ -243,9 +284,9 @@ def rollup(
     from services.rollups import produce_rollup
 
     if format not in ("md", "html", "xlsx"):
-        raise typer.BadParameter(f"--format must be md, html or xlsx, not {format!r}")
+        raise typer.BadParameter(f"must be md, html or xlsx, not {format!r}", param_hint=_hint("--format"))
     if format == "xlsx" and output is None:
-        raise typer.BadParameter("an xlsx rollup needs -o FILE")
+        raise typer.BadParameter("an xlsx rollup needs -o FILE", param_hint=_hint("--output"))
 
     async def main(redis: Redis, keys: Keyspace):
         return await produce_rollup(redis, keys, plan, period)
@@ -272,7 +313,7 @@ def rollup(
 
 
 @app.command()
-def rollups(plan: Annotated[str, typer.Option("--plan", help="plan id")]) -> None:
+def rollups(plan: Annotated[str, typer.Option("--plan", help="plan id", callback=_plan_option)]) -> None:
     """List a plan's monthly rollups (latest version each)."""
     from services.rollups import list_rollups
 
@@ -301,7 +342,7 @@ def api(
 
 @app.command("template")
 def template_command(
-    plan: Annotated[str, typer.Option("--plan", help="plan id")],
+    plan: Annotated[str, typer.Option("--plan", help="plan id", callback=_plan_option)],
     department: Annotated[str, typer.Option("--department", help="department id, e.g. stats")],
     period: Annotated[str, typer.Option("--period", help="reporting period, e.g. 2025-07")],
     output: Annotated[Path | None, typer.Option("-o", "--output", help="file to write (.xlsx or .csv)")] = None,
@@ -331,15 +372,25 @@ def template_command(
 @app.command("import")
 def import_command(
     file: Annotated[Path, typer.Argument(help="a filled template, .xlsx or .csv")],
-    plan: Annotated[str | None, typer.Option("--plan", help="plan id (default: the one the file names)")] = None,
+    token: Annotated[
+        str,
+        typer.Option(
+            "--token",
+            envvar="PLANWATCH_TOKEN",
+            help="the department's API token (pwt_…), as the API takes it; or set PLANWATCH_TOKEN",
+        ),
+    ],
+    plan: Annotated[
+        str | None, typer.Option("--plan", help="plan id (default: the one the file names)", callback=_plan_option)
+    ] = None,
 ) -> None:
-    """Import a filled spreadsheet: every row validated; any bad row rejects the whole file with
-    a row-by-row report; re-importing the same file stores nothing new."""
+    """Import a filled spreadsheet as the department whose token is given (the API's rule: the file
+    must be that department's): every row validated; any bad row rejects the whole file with a
+    row-by-row report; re-importing the same file stores nothing new."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from services.ingest import Ingest, IngestError
-    from services.spreadsheet import SheetRejected, parse_sheet, sheet_plan_id
-    from services.tokens import TokenInfo
+    from services.spreadsheet import DEPARTMENT, SheetRejected, parse_sheet, sheet_plan_id
 
     try:
         content = file.read_bytes()
@@ -348,20 +399,52 @@ def import_command(
     plan_id = plan or sheet_plan_id(content, file.name)
     if not plan_id:
         raise fail(f"{file}: the file names no plan; give --plan")
+    if plan is None:
+        try:
+            _check_plan_id(plan_id)
+        except typer.BadParameter:
+            raise fail(f"{file}: the file names plan {plan_id!r}, which is not a plan id ({PLAN_ID_FORMAT})") from None
+
+    class Refused(Exception):
+        """Bad --token: exit 2, nothing stored."""
 
     async def main(redis: Redis, keys: Keyspace):
         ingest = Ingest.over(redis, keys)
+        # The caller is the token's, verified as the API verifies a Bearer token; never the file's say-so.
+        who = await ingest.tokens.verify(token.strip())
+        if who is None:
+            raise Refused("--token: unknown or revoked token")
+        if who.role != "department":
+            # The API records an import as the token's department, so it refuses an admin's or an
+            # analyst's upload of a department's sheet (403): so does the CLI.
+            raise Refused(
+                f"--token: {who.role} token {who.id} cannot import a department's sheet "
+                "(the API refuses it too); use a token of the department the file is for"
+            )
         found = await ingest.catalog.get(plan_id)
         if found is None:
             raise LookupError(f"plan {plan_id!r} has not been published")
         with Progress(TextColumn("[bold]import"), BarColumn(), MofNCompleteColumn(), console=console) as bar:
             task = bar.add_task(file.name, total=None)
-            sheet = parse_sheet(content, file.name, found, progress=lambda d, t: bar.update(task, completed=d, total=t))
-        caller = TokenInfo("cli", "department", sheet.department, "planwatch import", "")
-        return sheet, await ingest.submit(caller, plan_id, sheet.events)
+            try:
+                sheet = parse_sheet(
+                    content,
+                    file.name,
+                    found,
+                    department=who.department,
+                    progress=lambda d, t: bar.update(task, completed=d, total=t),
+                )
+            except SheetRejected as exc:
+                for error in exc.errors:  # the file is another department's: as the API's 403
+                    if error.row == 0 and error.column == DEPARTMENT and error.value and error.value != who.department:
+                        raise Refused(f"--token: {error.reason}; nothing imported") from None
+                raise
+        return sheet, await ingest.submit(who, plan_id, sheet.events)
 
     try:
         sheet, accepted = with_redis(main)
+    except Refused as exc:
+        raise fail(f"{file}: {exc}", 2) from None
     except SheetRejected as exc:
         raise fail(
             "\n".join([f"{file}: rejected, nothing imported — {exc}", *(f"  {e}" for e in exc.errors)])
@@ -397,7 +480,7 @@ def docs(
 
 
 @app.command()
-def rebuild(plan: Annotated[str, typer.Option("--plan", help="plan id")]) -> None:
+def rebuild(plan: Annotated[str, typer.Option("--plan", help="plan id", callback=_plan_option)]) -> None:
     """Replay a plan's log into a new read-model generation, then switch readers to it."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -434,9 +517,12 @@ def rebuild(plan: Annotated[str, typer.Option("--plan", help="plan id")]) -> Non
 
 
 @app.command()
-def status(plan: Annotated[str | None, typer.Option("--plan", help="one plan (default: all)")] = None) -> None:
-    """Per plan: log length, checkpoint, lag, dead letters, generation and projecting worker; per
-    subscription: notices queued, sent and given up."""
+def status(
+    plan: Annotated[str | None, typer.Option("--plan", help="one plan (default: all)", callback=_plan_option)] = None,
+) -> None:
+    """Per plan: log length, checkpoint, lag, dead letters (events the projection could not apply),
+    outbox dead letters (outbox entries the notifier set aside), generation and projecting worker;
+    per subscription: notices queued, sent and given up."""
     from rich.table import Table
 
     from events.store import EventStore
@@ -444,13 +530,15 @@ def status(plan: Annotated[str | None, typer.Option("--plan", help="one plan (de
 
     async def main(redis: Redis, keys: Keyspace):
         plans = [plan] if plan else await EventStore(redis, keys).plans()
-        return [await plan_status(redis, keys, p) for p in plans], await _deliveries(redis, keys)
+        rows = [(await plan_status(redis, keys, p), await redis.xlen(keys.outbox_dead(p))) for p in plans]
+        return rows, await _deliveries(redis, keys)
 
     rows, deliveries = with_redis(main)
     table_ = Table(title="planwatch status")
-    for column in ("plan", "events", "checkpoint", "applied", "lag", "dead letters", "generation", "worker"):
+    columns = ("plan", "events", "checkpoint", "applied", "lag", "dead letters", "outbox dead letters")
+    for column in (*columns, "generation", "worker"):
         table_.add_column(column)
-    for row in rows:
+    for row, outbox_dead in rows:
         table_.add_row(
             row.plan_id,
             str(row.log_length),
@@ -458,6 +546,7 @@ def status(plan: Annotated[str | None, typer.Option("--plan", help="one plan (de
             str(row.applied),
             str(row.lag),
             str(row.parked),
+            str(outbox_dead),
             str(row.generation or "-"),
             row.owner or "-",
         )
@@ -528,7 +617,9 @@ def subscribe(
     channel: Annotated[str, typer.Option(help="webhook, wecom, dingtalk, feishu or stream")],
     url: Annotated[str | None, typer.Option(help="webhook or robot address (not for stream)")] = None,
     secret: Annotated[str | None, typer.Option(help="signing secret (webhook, DingTalk SEC…, Feishu)")] = None,
-    plan: Annotated[list[str] | None, typer.Option(help="only these plans (repeatable)")] = None,
+    plan: Annotated[
+        list[str] | None, typer.Option(help="only these plans (repeatable)", callback=_plan_options)
+    ] = None,
     department: Annotated[list[str] | None, typer.Option(help="only these departments (repeatable)")] = None,
     subject: Annotated[list[str] | None, typer.Option(help="only these indicators / projects (repeatable)")] = None,
     rule: Annotated[list[str] | None, typer.Option(help="only these rules (repeatable)")] = None,
@@ -576,6 +667,9 @@ def subscribe(
     except UnsafeTarget as exc:
         raise fail(str(exc)) from None
     console.print(f"subscribed {created.id}: {created.name} ({created.channel})", markup=False)
+    if created.generated_secret:  # shown once, like a token
+        typer.echo(created.generated_secret)
+        typer.echo("the webhook's signing secret (HMAC-SHA256): keep it now, it is not shown again", err=True)
     if created.channel == "stream":
         console.print(f"notices go to the stream {Keyspace.from_env().sub_stream(created.id)}", markup=False)
 
@@ -609,7 +703,7 @@ def unsubscribe(subscription_id: Annotated[str, typer.Argument(help="the subscri
 
 @app.command()
 def alerts(
-    plan: Annotated[str, typer.Option("--plan", help="plan id")],
+    plan: Annotated[str, typer.Option("--plan", help="plan id", callback=_plan_option)],
     history: Annotated[bool, typer.Option(help="every raised/escalated/resolved notice instead")] = False,
     limit: Annotated[int, typer.Option(help="history entries")] = 50,
 ) -> None:

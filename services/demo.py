@@ -15,6 +15,8 @@ from redis.asyncio import Redis
 from rich.console import Console
 
 from events.keys import Keyspace
+from events.models import Event
+from events.plan import Plan
 from events.planfile import load_plan
 from events.store import EventStore
 from projections.replay import fold_log
@@ -24,18 +26,46 @@ from services.plans import publish_plan
 from services.render import render_text
 from services.rollup_render import render_html, render_markdown, render_xlsx
 from services.rollups import produce_rollup
-from services.seed_history import PLAN_PUBLISHED_AT, h1_history
+from services.seed_history import H1_END, PLAN_PUBLISHED_AT, SERIES, URBAN_VILLAGES, h1_history
 
 SEED_PLAN = Path(__file__).resolve().parent.parent / "plans" / "rongchang-2025.yaml"
 BATCH = 500
 DEMO_ROLLUP_MONTH = "2025-06"
 
 
-async def load_seed(store: EventStore, plan_file: Path = SEED_PLAN) -> tuple[str, int, int]:
-    """Publish the seed plan and its H1 history. Returns (plan id, events stored, events sent)."""
-    plan = load_plan(plan_file)
+class SeedMismatch(ValueError):
+    """The demo's H1 history cannot be laid over a plan (it was written for the seed plan)."""
+
+
+def seed_history(plan: Plan) -> list[Event]:
+    """The demo's H1 2025 history for `plan`, or SeedMismatch saying in one line why it does not
+    fit. Called before anything is published, so a plan it does not fit leaves the log alone."""
+    lead = "the demo's H1 history is for the seed plan"
+    missing = [subject for subject in SERIES if plan.indicator(subject) is None]
+    if missing:
+        names = ", ".join(map(repr, missing))
+        raise SeedMismatch(
+            f"{lead}; indicator {names} is not in this plan"
+            if len(missing) == 1
+            else f"{lead}; indicators {names} are not in this plan"
+        )
+    if plan.year != H1_END.year:
+        raise SeedMismatch(f"{lead}, whose year is {H1_END.year}; this plan is for {plan.year}")
+    if plan.project(URBAN_VILLAGES) is None:
+        raise SeedMismatch(f"{lead}; project {URBAN_VILLAGES!r} is not in this plan")
+    try:
+        return h1_history(plan)
+    except (ValueError, ArithmeticError, LookupError) as exc:  # e.g. a project the H1 investment overruns
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise SeedMismatch(f"{lead} and does not fit plan {plan.id}: {reason}") from None
+
+
+async def load_seed(store: EventStore, plan_file: Path | Plan = SEED_PLAN) -> tuple[str, int, int]:
+    """Publish the seed plan (or `plan_file`, if the seed history fits it) and its H1 history.
+    Returns (plan id, events stored, events sent)."""
+    plan = plan_file if isinstance(plan_file, Plan) else load_plan(plan_file)
+    history = seed_history(plan)  # before publishing: a plan it does not fit stores nothing
     published = await publish_plan(store, plan, PLAN_PUBLISHED_AT)
-    history = h1_history(plan)
     stored = int(published.stored)
     for start in range(0, len(history), BATCH):
         stored += (await store.append(history[start : start + BATCH])).stored
@@ -43,7 +73,7 @@ async def load_seed(store: EventStore, plan_file: Path = SEED_PLAN) -> tuple[str
 
 
 async def run_demo(
-    console: Console, redis: Redis, keys: Keyspace, plan_file: Path = SEED_PLAN, out: Path = Path("out")
+    console: Console, redis: Redis, keys: Keyspace, plan_file: Path | Plan = SEED_PLAN, out: Path = Path("out")
 ) -> None:
     store = EventStore(redis, keys)
     plan_id, stored, sent = await load_seed(store, plan_file)

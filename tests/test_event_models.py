@@ -87,7 +87,11 @@ def test_negative_investment_is_rejected() -> None:
 def test_plan_published_must_match_its_plan() -> None:
     data = one_of_each()[0].model_dump(mode="json")
     errors = _error_fields({**data, "plan_id": "other-2025", "subject": "other-2025"})
-    assert "must have plan_id and subject 'test-2025'" in errors["(body)"]
+    assert set(errors) == {"plan_id", "subject"}  # the fields that disagree, not "(body)"
+    assert "must have plan_id and subject 'test-2025'" in errors["plan_id"]
+    # only the field that disagrees is named
+    assert set(_error_fields({**data, "plan_id": "other-2025"})) == {"plan_id"}
+    assert set(_error_fields({**data, "subject": "other-2025"})) == {"subject"}
 
 
 @pytest.mark.parametrize(

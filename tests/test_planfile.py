@@ -120,3 +120,88 @@ def test_plan_publish_command_stores_a_plan_once(cli_env: dict[str, str], tmp_pa
     assert "already the current one" in publish(first)
     assert "as version 2" in publish(second)
     assert "as version 3" in publish(first)  # going back to the first plan is a new publication
+
+
+def test_a_key_given_twice_is_refused_with_its_line() -> None:
+    assert problems(GOOD.replace("year: 2025\n", "year: 2025\nyear: 2026\n")) == [
+        "plan.yaml:5: key 'year' given twice (first on line 4)"
+    ]
+    # inside a flow mapping, on one line, and every repetition at once
+    text = GOOD.replace("order: 2,", "order: 2, order: 3,")
+    text = text.replace("region: 测试区\n", "region: 测试区\nregion: 别区\n")
+    assert problems(text) == [
+        "plan.yaml:4: key 'region' given twice (first on line 3)",
+        "plan.yaml:13: key 'order' given twice (first on line 13)",
+    ]
+
+
+def test_plan_check_reports_a_key_given_twice(tmp_path: Path) -> None:
+    twice = tmp_path / "twice.yaml"
+    twice.write_text(GOOD.replace("office: fgw\n", "office: fgw\noffice: stats\n"), encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "services", "plan", "check", str(twice)], capture_output=True, text=True
+    )
+    assert result.returncode == 1 and f"{twice}:6: key 'office' given twice (first on line 5)" in result.stderr
+
+
+def test_merge_keys_may_still_be_overridden() -> None:
+    # `<<: *gdp` then id, name, … of its own: a YAML merge, not a key given twice
+    text = GOOD.replace("  - {id: gdp,", "  - &gdp {id: gdp,").replace(
+        "  - {id: income, name: 居民收入, unit: '%', department: stats, frequency: quarterly, order: 2,",
+        "  - {<<: *gdp, id: income, name: 居民收入, order: 2, aliases: [],",
+    )
+    assert "<<: *gdp" in text
+    plan = parse_plan(text)
+    assert [(i.id, i.order, i.aliases) for i in plan.indicators] == [("gdp", 1, ("GDP",)), ("income", 2, ())]
+
+
+def test_two_indicators_at_one_order_of_a_section_are_refused() -> None:
+    [problem] = problems(GOOD.replace("order: 2,", "order: 1,"))
+    assert problem.startswith("plan.yaml:12: indicators[1].order:")
+    assert "income: order 1 in section 主要指标 is also the order of gdp" in problem
+    # the same order in different sections is no ambiguity
+    plan = parse_plan(GOOD.replace("order: 2,", "order: 1, section: 其他目标,"))
+    assert [(i.section, i.order) for i in plan.indicators] == [("主要指标", 1), ("其他目标", 1)]
+
+
+INCOME_TARGET = "target: 高于GDP增速"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "where", "message"),
+    [
+        (
+            "name: 居民收入",
+            "name: 地区生产总值",
+            "12: indicators[1].name",
+            "name '地区生产总值' is also the name of gdp",
+        ),
+        (
+            INCOME_TARGET,
+            "aliases: [GDP], " + INCOME_TARGET,
+            "13: indicators[1].aliases[0]",
+            "alias 'GDP' is also the alias of gdp",
+        ),
+        (
+            INCOME_TARGET,
+            "aliases: [x, 地区生产总值], " + INCOME_TARGET,
+            "13: indicators[1].aliases[1]",
+            "alias '地区生产总值' is also the name of gdp",
+        ),
+        (
+            INCOME_TARGET,
+            "aliases: [gdp], " + INCOME_TARGET,
+            "13: indicators[1].aliases[0]",
+            "alias 'gdp' is also the id of gdp",
+        ),
+    ],
+)
+def test_a_name_or_alias_of_two_indicators_is_refused_naming_both(old: str, new: str, where: str, message: str) -> None:
+    assert GOOD.count(old) == 1
+    [problem] = problems(GOOD.replace(old, new))
+    assert problem.startswith(f"plan.yaml:{where}: income: {message}; a target referring to it would be ambiguous")
+
+
+def test_an_indicator_may_repeat_its_own_name_as_an_alias() -> None:
+    plan = parse_plan(GOOD.replace("aliases: [GDP]", "aliases: [GDP, 地区生产总值, gdp]"))
+    assert plan.reference_of(plan.indicators[1]) == "gdp"

@@ -1,0 +1,384 @@
+"""`planwatch` as a user runs it: a subprocess. Every command answers --help; bad options exit 2
+naming the option and store nothing; the table prints; status counts outbox dead letters;
+import takes its caller from a verified --token, never from the file."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import typer
+from redis import Redis as SyncRedis
+from redis.asyncio import Redis
+
+from events.keys import Keyspace
+from events.store import EventStore
+from services.api import create_api
+from services.cli import app
+from services.demo import SEED_PLAN, load_seed
+from services.notifier import Notifier
+from services.redis_server import connect
+from services.spreadsheet import write_template
+from services.tokens import TokenStore
+from tests import seed_report
+from tests.conftest import ROOT
+from tests.test_import import fill
+
+PLAN = "rongchang-2025"
+# wide enough that rich neither wraps a table nor an error box inside the words asserted on
+WIDE = {"COLUMNS": "250"}
+
+
+def planwatch(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "services", *args], env={**env, **WIDE}, cwd=ROOT, capture_output=True, text=True
+    )
+
+
+def planwatch_all(env: dict[str, str], commands: list[list[str]]) -> list[subprocess.CompletedProcess]:
+    """Several `planwatch` runs at once (each pays the interpreter's start-up; in parallel it is paid once)."""
+    procs = [
+        (
+            command,
+            subprocess.Popen(
+                [sys.executable, "-m", "services", *command],
+                env={**env, **WIDE},
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            ),
+        )
+        for command in commands
+    ]
+    results = []
+    for command, proc in procs:
+        out, err = proc.communicate(timeout=120)
+        results.append(subprocess.CompletedProcess(command, proc.returncode, out, err))
+    return results
+
+
+def one_line(text: str) -> str:
+    """Output with rich's box drawing and line wrapping undone."""
+    return " ".join(text.replace("│", " ").replace("╭", " ").replace("╰", " ").split())
+
+
+def stored_keys(redis_url: str, keys: Keyspace) -> list[bytes]:
+    sync = SyncRedis.from_url(redis_url)
+    try:
+        return list(sync.scan_iter(match=f"{keys.prefix}:*", count=1000))
+    finally:
+        sync.close()
+
+
+@pytest.fixture(scope="module")
+def seeded(redis_url: str) -> Iterator[dict[str, str]]:
+    """One key prefix with the seed plan and its H1 history, shared by the read-only tests here."""
+    keys = Keyspace(prefix=f"t{uuid.uuid4().hex[:12]}")
+
+    async def seed() -> None:
+        redis = connect(redis_url)
+        try:
+            await load_seed(EventStore(redis, keys))
+        finally:
+            await redis.aclose()
+
+    asyncio.run(seed())
+    yield {**os.environ, "PLANWATCH_REDIS_URL": redis_url, "PLANWATCH_KEY_PREFIX": keys.prefix}
+    sync = SyncRedis.from_url(redis_url)
+    try:
+        for key in sync.scan_iter(match=f"{keys.prefix}:*", count=1000):
+            sync.unlink(key)
+    finally:
+        sync.close()
+
+
+# --- every command answers --help ----------------------------------------------------------
+
+
+def command_paths(command: object, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every command and sub-command of the typer app (its click groups), as the words that name it."""
+    paths = [path]
+    for name, sub in getattr(command, "commands", {}).items():
+        paths += command_paths(sub, (*path, name))
+    return paths
+
+
+def test_every_command_and_subcommand_answers_help() -> None:
+    paths = command_paths(typer.main.get_command(app))
+    named = {" ".join(p) for p in paths}
+    # the walk found the tree, not just the root: a sample from each level
+    assert {"", "demo", "table", "import", "status", "plan", "plan check", "token create", "redis status"} <= named
+    assert len(paths) >= 25
+    results = planwatch_all(dict(os.environ), [[*p, "--help"] for p in paths])
+    for path, result in zip(paths, results, strict=True):
+        shown = " ".join(path) or "(root)"
+        assert result.returncode == 0, f"{shown}: {result.stderr}"
+        usage = next((line for line in result.stdout.splitlines() if line.strip().startswith("Usage:")), None)
+        assert usage is not None, f"{shown}: no usage line in {result.stdout!r}"
+        assert " ".join(("services", *path, "")) in usage, usage  # the usage of this very command
+        assert "Traceback" not in result.stderr
+
+
+# --- table -------------------------------------------------------------------------------------
+
+
+def test_table_markdown_prints_the_main_table(seeded: dict[str, str]) -> None:
+    result = planwatch(seeded, "table", "--plan", PLAN, "-f", "markdown")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("## ") and "主要计划目标完成情况" in lines[0]
+    assert "| 指标 | 全年目标 | 上半年完成 | 与目标± |" in lines
+    for row in seed_report.main_table():
+        assert "| " + " | ".join(row) + " |" in lines, row
+    assert seed_report.project_line() in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("options", "option", "reason"),
+    [
+        (["--format", "pdf"], "--format", "must be text, markdown or json, not 'pdf'"),
+        (["-f", "md"], "--format", "not 'md'"),
+        (["--as-of", "2025-13-01"], "--as-of", "'2025-13-01' is not a date"),
+        (["--as-of", "June"], "--as-of", "'June' is not a date"),
+        (["--known-at", "2025-07-01T00:00"], "--known-at", "needs a time zone"),
+        (["--known-at", "yesterday"], "--known-at", "'yesterday' is not a date-time"),
+    ],
+)
+def test_table_bad_option_exits_2_naming_it(
+    seeded: dict[str, str], options: list[str], option: str, reason: str
+) -> None:
+    result = planwatch(seeded, "table", "--plan", PLAN, *options)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"Invalid value for '{option}':" in one_line(result.stderr)
+    assert reason in one_line(result.stderr)
+    assert result.stdout == ""
+
+
+BAD_PLAN_IDS = ["a}b{c", "Rong-2025", "x", "-rongchang", "rong chang", "a:b"]
+
+
+@pytest.mark.parametrize("bad", BAD_PLAN_IDS)
+def test_table_plan_is_checked_against_the_plan_id_format(seeded: dict[str, str], bad: str) -> None:
+    result = planwatch(seeded, "table", "--plan", bad)
+    assert result.returncode == 2, result.stdout + result.stderr
+    said = one_line(result.stderr)
+    assert f"Invalid value for '--plan': {bad!r} is not a plan id" in said
+    assert "lower-case letters, digits and '-'" in said and "rongchang-2025" in said  # the expected format
+
+
+def test_every_plan_option_is_checked(redis_url: str, keys: Keyspace, cli_env: dict[str, str], tmp_path: Path) -> None:
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text("x", encoding="utf-8")
+    commands = [
+        ["table", "--plan", "a}b{c"],
+        ["rollup", "--plan", "a}b{c", "--period", "2025-06"],
+        ["rollups", "--plan", "a}b{c"],
+        ["template", "--plan", "a}b{c", "--department", "stats", "--period", "2025-07", "-o", str(tmp_path / "t.xlsx")],
+        ["import", str(sheet), "--plan", "a}b{c", "--token", "pwt_000000000000_" + "x" * 32],
+        ["rebuild", "--plan", "a}b{c"],
+        ["status", "--plan", "a}b{c"],
+        ["alerts", "--plan", "a}b{c"],
+        ["subscribe", "--name", "值班群", "--channel", "stream", "--plan", "rongchang-2025", "--plan", "a}b{c"],
+    ]
+    for command, result in zip(commands, planwatch_all(cli_env, commands), strict=True):
+        assert result.returncode == 2, (command, result.stdout, result.stderr)
+        assert "Invalid value for '--plan': 'a}b{c' is not a plan id" in one_line(result.stderr), command
+    assert stored_keys(redis_url, keys) == []  # not even the subscription with one good plan
+
+
+# --- demo --plan-file --------------------------------------------------------------------------
+
+
+def test_demo_with_a_missing_plan_file_exits_2_and_stores_nothing(
+    redis_url: str, keys: Keyspace, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    missing = tmp_path / "nonexistent.yaml"
+    result = planwatch(cli_env, "demo", "--plan-file", str(missing), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.strip() == f"--plan-file: cannot read {missing}: No such file or directory"
+    assert "rongchang" not in result.stdout  # the seed demo did not run instead
+    assert stored_keys(redis_url, keys) == [] and not (tmp_path / "out").exists()
+
+
+def test_demo_with_an_unreadable_plan_file_exits_2(cli_env: dict[str, str], tmp_path: Path) -> None:
+    result = planwatch(cli_env, "demo", "--plan-file", str(tmp_path), "--out", str(tmp_path / "out"))  # a directory
+    assert result.returncode == 2 and result.stderr.startswith(f"--plan-file: cannot read {tmp_path}:")
+
+
+def test_demo_with_another_valid_plan_exits_2_before_storing_anything(
+    redis_url: str, keys: Keyspace, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    from tests.test_planfile import GOOD
+
+    other = tmp_path / "other.yaml"
+    other.write_text(GOOD, encoding="utf-8")
+    assert planwatch(cli_env, "plan", "check", str(other)).returncode == 0  # a valid plan, just not the seed's
+    result = planwatch(cli_env, "demo", "--plan-file", str(other), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    [line] = result.stderr.splitlines()  # one clean line
+    assert line.startswith("--plan-file: the demo's H1 history is for the seed plan; indicators 'industry-va', ")
+    assert line.endswith("are not in this plan")
+    assert stored_keys(redis_url, keys) == []  # the plan was not published first
+
+
+def test_demo_names_the_one_indicator_a_plan_lacks(
+    redis_url: str, keys: Keyspace, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    text = SEED_PLAN.read_text(encoding="utf-8")
+    assert text.count("id: fai,") == 1
+    lacking = tmp_path / "no-fai.yaml"
+    lacking.write_text(text.replace("id: fai,", "id: fai-total,"), encoding="utf-8")
+    result = planwatch(cli_env, "demo", "--plan-file", str(lacking), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.strip() == (
+        "--plan-file: the demo's H1 history is for the seed plan; indicator 'fai' is not in this plan"
+    )
+    assert stored_keys(redis_url, keys) == []
+
+
+def test_demo_with_an_invalid_plan_file_names_the_line(
+    redis_url: str, keys: Keyspace, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    twice = tmp_path / "twice.yaml"
+    twice.write_text(SEED_PLAN.read_text(encoding="utf-8").replace("\nyear: 2025\n", "\nyear: 2025\nyear: 2026\n"))
+    result = planwatch(cli_env, "demo", "--plan-file", str(twice), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.startswith(f"--plan-file: {twice} is not a valid plan:")
+    assert "key 'year' given twice" in result.stderr
+    assert stored_keys(redis_url, keys) == []
+
+
+# --- status ------------------------------------------------------------------------------------
+
+
+def status_row(output: str, plan_id: str) -> dict[str, str]:
+    """The plan's row of `planwatch status`, by column header (a table rich drew with │)."""
+    lines = output.splitlines()
+    header = next(line for line in lines if "outbox" in line or "checkpoint" in line)
+    row = next(line for line in lines if plan_id in line)
+    names = [c.strip() for c in header.strip().strip("┃│").split("┃" if "┃" in header else "│")]
+    cells = [c.strip() for c in row.strip().strip("│").split("│")]
+    assert len(names) == len(cells), (names, cells)
+    return dict(zip(names, cells, strict=True))
+
+
+async def test_status_counts_outbox_dead_letters(redis: Redis, keys: Keyspace, cli_env: dict[str, str]) -> None:
+    store = EventStore(redis, keys)
+    await load_seed(store)
+    before = status_row(planwatch(cli_env, "status").stdout, PLAN)
+    assert before["outbox dead letters"] == "0"
+    # two outbox entries that are no notice: the notifier sets them aside (a real notifier, real Redis)
+    for fields in ({"notice": "{not json"}, {"other": "field"}):
+        await redis.xadd(keys.outbox(PLAN), fields)
+    async with httpx.AsyncClient() as http:
+        notifier = Notifier(redis, keys, "test-notifier", http)
+        assert await notifier.fan_out(block_ms=100) == 2
+    assert await redis.xlen(keys.outbox_dead(PLAN)) == 2
+    result = planwatch(cli_env, "status", "--plan", PLAN)
+    assert result.returncode == 0, result.stderr
+    row = status_row(result.stdout, PLAN)
+    assert row["outbox dead letters"] == "2" and row["events"] == str(await store.length(PLAN))
+    assert row["dead letters"] == "0"  # the projection's own dead letters are another column
+
+
+# --- import: the caller is the token's -----------------------------------------------------------
+
+
+async def hitech_sheet(store: EventStore, tmp_path: Path) -> Path:
+    """hitech's filled July sheet, for the seed plan (published in `store`)."""
+    plan = (await store.read(PLAN, limit=1))[0].event.plan
+    path = tmp_path / "hitech-2025-07.xlsx"
+    path.write_bytes(write_template(plan, "hitech", "2025-07"))
+    fill(path, {"kp-003": {"本期完成投资（万元）": 1200}, "kp-005": {"建成投产日期": "2025-07-20"}})
+    return path
+
+
+async def test_import_needs_a_token(redis: Redis, keys: Keyspace, cli_env: dict[str, str], tmp_path: Path) -> None:
+    store = EventStore(redis, keys)
+    await load_seed(store)
+    before = await store.length(PLAN)
+    sheet = await hitech_sheet(store, tmp_path)
+    env = {k: v for k, v in cli_env.items() if k != "PLANWATCH_TOKEN"}
+    missing = planwatch(env, "import", str(sheet))
+    assert missing.returncode == 2 and "Missing option '--token'" in one_line(missing.stderr)
+    unknown = planwatch(env, "import", str(sheet), "--token", "pwt_0123456789ab_" + "x" * 32)
+    assert unknown.returncode == 2, unknown.stdout + unknown.stderr
+    assert unknown.stderr.strip() == f"{sheet}: --token: unknown or revoked token"
+    tokens = TokenStore(redis, keys)
+    text, info = await tokens.create("department", "hitech")
+    await tokens.revoke(info.id)
+    revoked = planwatch(env, "import", str(sheet), "--token", text)
+    assert revoked.returncode == 2 and "--token: unknown or revoked token" in revoked.stderr
+    assert text not in revoked.stderr + revoked.stdout  # the secret is never echoed
+    assert await store.length(PLAN) == before
+
+
+async def test_import_refuses_a_token_of_another_department(
+    redis: Redis, keys: Keyspace, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    store = EventStore(redis, keys)
+    await load_seed(store)
+    before = await store.length(PLAN)
+    sheet = await hitech_sheet(store, tmp_path)
+    stats, _ = await TokenStore(redis, keys).create("department", "stats")
+    result = planwatch(cli_env, "import", str(sheet), "--token", stats)
+    assert result.returncode == 2, result.stdout + result.stderr
+    said = one_line(result.stderr)
+    assert said.startswith(f"{sheet}: --token:")
+    assert "the file belongs to department 'hitech', but you report for 'stats'" in said and "nothing imported" in said
+    assert await store.length(PLAN) == before
+
+
+async def test_import_as_the_sheets_department_stores_under_the_tokens_department(
+    redis: Redis, keys: Keyspace, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    store = EventStore(redis, keys)
+    await load_seed(store)
+    before = await store.length(PLAN)
+    sheet = await hitech_sheet(store, tmp_path)
+    hitech, _ = await TokenStore(redis, keys).create("department", "hitech")
+    first = planwatch({**cli_env, "PLANWATCH_TOKEN": hitech}, "import", str(sheet))  # the token from the environment
+    assert first.returncode == 0, first.stderr
+    assert "stored 2 new event(s)" in one_line(first.stdout)
+    again = planwatch(cli_env, "import", str(sheet), "--token", hitech)
+    assert again.returncode == 0 and "stored 0 new event(s), 2 already imported" in one_line(again.stdout)
+    imported = [s.event for s in await store.read(PLAN, limit=10_000)][before:]
+    assert [(e.type, e.subject, e.department) for e in imported] == [
+        ("investment.completed", "kp-003", "hitech"),
+        ("project.completed", "kp-005", "hitech"),
+    ]
+
+
+@pytest.mark.parametrize("role", ["admin", "analyst"])
+async def test_import_refuses_admin_and_analyst_tokens_as_the_api_does(
+    redis: Redis, keys: Keyspace, cli_env: dict[str, str], tmp_path: Path, role: str
+) -> None:
+    store = EventStore(redis, keys)
+    await load_seed(store)
+    before = await store.length(PLAN)
+    sheet = await hitech_sheet(store, tmp_path)
+    token, info = await TokenStore(redis, keys).create(role)  # type: ignore[arg-type]
+    # the API's rule, which the CLI mirrors: such a token may not upload a department's sheet
+    api = create_api(redis=redis, keys=keys)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://planwatch") as http:
+        upload = await http.post(
+            f"/v1/plans/{PLAN}/imports",
+            headers={"Authorization": f"Bearer {token}"},
+            files={"file": (sheet.name, io.BytesIO(sheet.read_bytes()))},
+        )
+    assert upload.status_code == 403, upload.text
+    result = planwatch(cli_env, "import", str(sheet), "--token", token)
+    assert result.returncode == 2, result.stdout + result.stderr
+    said = one_line(result.stderr)
+    assert said.startswith(f"{sheet}: --token: {role} token {info.id} cannot import a department's sheet")
+    assert await store.length(PLAN) == before
