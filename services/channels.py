@@ -9,7 +9,8 @@ Vendor payloads and signing follow shared/notes/alerting-practice.md section 4:
 - DingTalk custom robot: `timestamp` (ms) and `sign` in the query string; sign is URL-encoded.
 - Feishu custom bot: `timestamp` (s) and `sign` in the body; key and message swapped compared with
   DingTalk, and not URL-encoded; request body ≤ 20 KB.
-- Our webhook: `X-Planwatch-Signature: sha256=HMAC(secret, "{timestamp}.{body}")`.
+- Our webhook: `X-Planwatch-Signature: sha256=HMAC(secret, "{timestamp}.{body}")`, always: a
+  webhook channel without a secret is refused.
 
 Sending does not check the target address: callers run `check_target` when a channel is
 configured (and may run `check_target_async` again before sending).
@@ -31,7 +32,7 @@ from typing import Any, Literal
 from urllib.parse import quote_plus, urlsplit, urlunsplit
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from events.alerts import AlertNotice, severity_rank
 
@@ -64,7 +65,15 @@ class ChannelConfig(BaseModel):
 
     kind: ChannelKind
     url: str
-    secret: str | None = Field(default=None, repr=False, description="signing secret; WeCom has none")
+    secret: str | None = Field(
+        default=None, repr=False, description="signing secret (required for webhook); WeCom has none"
+    )
+
+    @model_validator(mode="after")
+    def _webhooks_are_signed(self) -> ChannelConfig:
+        if self.kind == "webhook" and not self.secret:
+            raise ValueError("a webhook is always signed: it needs a secret")
+        return self
 
 
 @dataclass(frozen=True)
@@ -473,9 +482,14 @@ def _webhook_request(
     }
     body = _json_bytes(payload)
     timestamp = str(int(now.timestamp()))
-    headers = {**_JSON_HEADERS, "X-Planwatch-Timestamp": timestamp, "Idempotency-Key": delivery_id}
-    if channel.secret:
-        headers["X-Planwatch-Signature"] = webhook_signature(channel.secret, timestamp, body)
+    if not channel.secret:  # ChannelConfig refuses one; this is for a config built without validation
+        raise ValueError("a webhook is always signed: it needs a secret")
+    headers = {
+        **_JSON_HEADERS,
+        "X-Planwatch-Timestamp": timestamp,
+        "X-Planwatch-Signature": webhook_signature(channel.secret, timestamp, body),
+        "Idempotency-Key": delivery_id,
+    }
     return OutgoingRequest(kind="webhook", url=channel.url, headers=headers, body=body)
 
 

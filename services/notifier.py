@@ -239,8 +239,12 @@ class Notifier:
                 await check_target_async(subscription.url)
             except UnsafeTarget as exc:
                 return SendResult(ok=False, status=None, error=str(exc), retry=False)
+        try:
+            channel = ChannelConfig(kind=subscription.channel, url=subscription.url, secret=subscription.secret)
+        except ValueError as exc:  # e.g. a webhook stored unsigned before every webhook was: a refusal
+            return SendResult(ok=False, status=None, error=f"subscription cannot be sent to: {exc}", retry=False)
         request = build_request(
-            ChannelConfig(kind=subscription.channel, url=subscription.url, secret=subscription.secret),
+            channel,
             listed,
             delivery_id=inflight["delivery_id"],
             now=datetime.now(UTC),

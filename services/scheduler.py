@@ -7,8 +7,14 @@ APScheduler 3.11 `AsyncIOScheduler`, one cron job per plan in the plan's time zo
 08:00 on the 16th, for the previous month). Several replicas may run: every replica's job
 fires, and the run for a month takes a Redis lock and checks the month's done marker — and
 `produce_rollup(scheduled=True)` checks the log itself — so one rollup is written. On start,
-and every few minutes, each replica writes every month of the plan year whose time has come
-and that has no rollup yet, oldest first (catch-up), with the same guard.
+every few minutes, and when the cron job fires, each replica writes every month of the plan
+year whose time has come and that has no rollup yet, oldest first (catch-up), with the same
+guard.
+
+Oldest first holds across replicas: a month's first version is compared with the month
+before's rollup, so a month is only written once the month before has its rollup. A replica
+that finds a month locked by another stops that plan's catch-up there (the other replica goes
+on to the later months; the next catch-up finds them done) instead of skipping ahead.
 """
 
 from __future__ import annotations
@@ -22,12 +28,13 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from redis.asyncio import Redis
+from redis.exceptions import LockNotOwnedError
 
 from events.keys import Keyspace
 from events.plan import Plan
 from events.store import EventStore
 from services.catalog import PlanCatalog
-from services.rollups import RollupResult, produce_rollup
+from services.rollups import RollupConflict, RollupResult, produce_rollup
 
 log = logging.getLogger("planwatch.scheduler")
 
@@ -55,31 +62,59 @@ def reported_month(plan: Plan, fired_at: datetime) -> str:
     return f"{previous.year:04d}-{previous.month:02d}"
 
 
+class MonthBusy(Exception):
+    """Another replica holds the month's lock: it is writing that month now."""
+
+
 class RollupScheduler:
-    def __init__(self, redis: Redis, keys: Keyspace, clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
-        self.redis, self.keys, self.clock = redis, keys, clock
+    def __init__(
+        self,
+        redis: Redis,
+        keys: Keyspace,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        lock_timeout_s: float = 600,
+    ):
+        self.redis, self.keys, self.clock, self.lock_timeout_s = redis, keys, clock, lock_timeout_s
         self.store = EventStore(redis, keys)
         self.catalog = PlanCatalog(self.store)
         self.scheduler: AsyncIOScheduler | None = None
 
     async def run_month(self, plan_id: str, period: str) -> RollupResult | None:
-        """Write a month's scheduled rollup unless it exists; None if another replica is on it."""
+        """Write a month's scheduled rollup unless it has one (then None). Raises `MonthBusy` if
+        another replica is writing it now."""
         done = self.keys.rollup_done(plan_id, period)
         if await self.redis.exists(done):
             return None
-        lock = self.redis.lock(self.keys.rollup_lock(plan_id, period), timeout=600, blocking=False)
+        lock = self.redis.lock(self.keys.rollup_lock(plan_id, period), timeout=self.lock_timeout_s, blocking=False)
         if not await lock.acquire():
-            return None
+            raise MonthBusy(f"{plan_id} {period}")
         try:
             if await self.redis.exists(done):
                 return None
-            result = await produce_rollup(self.redis, self.keys, plan_id, period, scheduled=True)
+            try:
+                result = await produce_rollup(self.redis, self.keys, plan_id, period, scheduled=True)
+            except RollupConflict:
+                # Written at the same moment by someone else (a run by hand, or a replica that took
+                # the lock after ours expired): the month has its rollup now. Asked again, the log
+                # says "exists" (and the index and announcement are finished if still missing).
+                log.info(
+                    "rollup %s %s was written at the same moment by another run; keeping that one", plan_id, period
+                )
+                result = await produce_rollup(self.redis, self.keys, plan_id, period, scheduled=True)
             await self.redis.set(done, result.version)
             if result.outcome == "published":
                 log.info("rollup %s %s v%d published", plan_id, period, result.version)
             return result
         finally:
-            await lock.release()
+            try:
+                await lock.release()
+            except LockNotOwnedError:  # the rollup outlived the lock; the log kept one version all the same
+                log.warning(
+                    "rollup %s %s took longer than its lock (%ss): the lock had expired when it was done",
+                    plan_id,
+                    period,
+                    self.lock_timeout_s,
+                )
 
     async def _plans(self) -> list[Plan]:
         """Every plan whose definition has been published."""
@@ -91,10 +126,23 @@ class RollupScheduler:
         results = []
         now = self.clock()
         for plan in await self._plans():
-            for period in due_periods(plan, now):
+            results += await self._catch_up_plan(plan, now)
+        return results
+
+    async def _catch_up_plan(self, plan: Plan, now: datetime) -> list[RollupResult]:
+        """The plan's due months without a rollup, oldest first; stops at a month another replica
+        is writing (it goes on to the later ones), so no month is written before the one before it."""
+        results = []
+        for period in due_periods(plan, now):
+            try:
                 result = await self.run_month(plan.id, period)
-                if result is not None and result.outcome == "published":
-                    results.append(result)
+            except MonthBusy:
+                log.info(
+                    "rollup %s %s is being written by another replica; the later months are left to it", plan.id, period
+                )
+                break
+            if result is not None and result.outcome == "published":
+                results.append(result)
         return results
 
     async def start(self) -> None:
@@ -118,12 +166,12 @@ class RollupScheduler:
             self.scheduler.add_job(self._fire, trigger, args=[plan.id], id=f"rollup:{plan.id}", replace_existing=True)
 
     async def _fire(self, plan_id: str) -> None:
+        """The cron job: the month before (`reported_month`) is due now. Written through the
+        plan's catch-up, so a month still missing before it is written first."""
         plan = await self.catalog.get(plan_id)
         if plan is None:
             return
-        period = reported_month(plan, self.clock())
-        if period.startswith(f"{plan.year:04d}-"):
-            await self.run_month(plan_id, period)
+        await self._catch_up_plan(plan, self.clock())
 
     def stop(self) -> None:
         if self.scheduler is not None:

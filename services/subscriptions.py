@@ -2,7 +2,8 @@
 
 A subscription is a channel (signed webhook, WeCom / DingTalk / Feishu group robot, or a Redis
 stream for in-house systems) plus filters. Stored in the hash `pw:subscriptions`; the secrets
-it needs to sign stay server-side and are never listed back.
+it needs to sign stay server-side and are never listed back. Every webhook is signed: one
+subscribed without a secret gets a generated one, shown once, in the creation result only.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import secrets
 from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 from redis.asyncio import Redis
 
 from events.alerts import RULES, AlertNotice, Severity, severity_rank
@@ -51,7 +52,10 @@ class SubscriptionRequest(BaseModel):
     name: str = Field(min_length=1, description="who is told, e.g. 区发展改革委值班群")
     channel: ChannelKind
     url: str | None = Field(default=None, description="the webhook or robot address (not for stream)")
-    secret: str | None = Field(default=None, description="signing secret (webhook, DingTalk SEC…, Feishu)")
+    secret: str | None = Field(
+        default=None,
+        description="signing secret (webhook, DingTalk SEC…, Feishu); a webhook without one gets a generated one",
+    )
     filters: Filters = Field(default_factory=Filters)
     allow_private: bool = Field(
         default=False, description="allow a loopback / private / link-local address (refused otherwise: SSRF)"
@@ -71,6 +75,15 @@ class SubscriptionRequest(BaseModel):
 class Subscription(SubscriptionRequest):
     id: str
     created_at: str
+    # a signing secret generated at creation: a private attribute, not serialised, so only the
+    # object `create` returns has it and the creation result is the one place it is shown
+    _generated_secret: str | None = PrivateAttr(default=None)
+
+    @property
+    def generated_secret(self) -> str | None:
+        """The webhook signing secret generated when this subscription was created, on the object
+        `SubscriptionStore.create` returned; None otherwise (and on every subscription read back)."""
+        return self._generated_secret
 
     @property
     def rate(self) -> int:
@@ -90,8 +103,10 @@ class Subscription(SubscriptionRequest):
         )
 
     def public(self) -> dict:
-        """The subscription as listed: the secret is never shown back."""
-        return {**self.model_dump(exclude={"secret"}), "has_secret": self.secret is not None}
+        """The subscription as listed: the secret is never shown back, except a generated one in
+        the creation result (the subscriber cannot know it otherwise)."""
+        shown = {"secret": self._generated_secret} if self._generated_secret else {}
+        return {**self.model_dump(exclude={"secret"}), "has_secret": bool(self.secret), **shown}
 
 
 class SubscriptionStore:
@@ -99,15 +114,19 @@ class SubscriptionStore:
         self.redis, self.keys = redis, keys
 
     async def create(self, request: SubscriptionRequest) -> Subscription:
-        """Store a subscription; a url on a private network is refused unless explicitly allowed."""
+        """Store a subscription; a url on a private network is refused unless explicitly allowed.
+        A webhook without a secret gets a generated one, which the returned subscription's
+        `public()` (and `generated_secret`) shows — this once: it is never listed back."""
         if request.url:
             await check_target_async(request.url, allow_private=request.allow_private)
+        generated = secrets.token_urlsafe(32) if request.channel == "webhook" and not request.secret else None
         subscription = Subscription(
-            **request.model_dump(),
+            **{**request.model_dump(), "secret": generated or request.secret},
             id=secrets.token_hex(6),
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
         await self.redis.hset(self.keys.subscriptions, subscription.id, subscription.model_dump_json())
+        subscription._generated_secret = generated
         return subscription
 
     async def all(self) -> list[Subscription]:

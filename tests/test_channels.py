@@ -122,21 +122,36 @@ async def test_webhook_delivers_signed_idempotent_json(receiver: Receiver, clien
     assert AlertNotice.model_validate(payload["notices"][0]) == notice
 
 
-async def test_webhook_summary_without_secret_is_unsigned(receiver: Receiver, client: httpx.AsyncClient) -> None:
+async def test_webhook_summary_is_signed_too(receiver: Receiver, client: httpx.AsyncClient) -> None:
     notices = long_notices(3)
-    channel = ChannelConfig(kind="webhook", url=receiver.url("/hooks/open"))
+    channel = ChannelConfig(kind="webhook", url=receiver.url("/hooks/open"), secret="whsec-summary")
+    now = datetime.now(UTC)
 
-    request = build_request(channel, notices, delivery_id="dlv-2", now=datetime.now(UTC), summary_of=7)
+    request = build_request(channel, notices, delivery_id="dlv-2", now=now, summary_of=7)
     result = await send(client, request)
 
     assert result.ok
     recorded = receiver.only
-    assert "x-planwatch-signature" not in recorded.headers
-    assert recorded.headers["x-planwatch-timestamp"].isdigit()
+    timestamp = recorded.headers["x-planwatch-timestamp"]
+    assert timestamp.isdigit() and abs(int(timestamp) - now.timestamp()) < 2
+    expected = hmac.new(b"whsec-summary", f"{timestamp}.".encode() + recorded.body, hashlib.sha256).hexdigest()
+    assert recorded.headers["x-planwatch-signature"] == f"sha256={expected}"
     assert recorded.headers["idempotency-key"] == "dlv-2"
     payload = recorded.json()
     assert payload["summary_of"] == 7
     assert [n["fingerprint"] for n in payload["notices"]] == [n.fingerprint for n in notices]
+
+
+@pytest.mark.parametrize("secret", [None, ""])
+def test_a_webhook_without_a_secret_is_refused_not_sent_unsigned(secret: str | None) -> None:
+    with pytest.raises(ValueError, match="always signed"):
+        ChannelConfig(kind="webhook", url="https://hooks.example.gov.cn/planwatch", secret=secret)
+    unvalidated = ChannelConfig.model_construct(
+        kind="webhook", url="https://hooks.example.gov.cn/planwatch", secret=secret
+    )
+    with pytest.raises(ValueError, match="always signed"):
+        build_request(unvalidated, [example_notice()], delivery_id="dlv-3", now=datetime.now(UTC))
+    ChannelConfig(kind="wecom", url="https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k")  # WeCom has none
 
 
 def test_verify_webhook_rejects_tampering_wrong_secret_and_stale_timestamps() -> None:
@@ -480,7 +495,7 @@ async def test_answers_are_classified(
 
 async def test_redirects_are_not_followed(receiver: Receiver, client: httpx.AsyncClient) -> None:
     receiver.reply(302, b"", Location=receiver.url("/elsewhere"))
-    channel = ChannelConfig(kind="webhook", url=receiver.url("/hook"))
+    channel = ChannelConfig(kind="webhook", url=receiver.url("/hook"), secret="whsec")
 
     result = await send(client, build_request(channel, [example_notice()], delivery_id="d", now=datetime.now(UTC)))
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import subprocess
 import sys
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from urllib.parse import parse_qs
 
@@ -21,7 +23,7 @@ from projections.runner import Lease, Projector, rebuild, redis_now_ms
 from services.channels import UnsafeTarget, dingtalk_sign, feishu_sign, verify_webhook
 from services.notifier import Notifier
 from services.plans import publish_plan
-from services.subscriptions import SubscriptionRequest, SubscriptionStore
+from services.subscriptions import Subscription, SubscriptionRequest, SubscriptionStore
 from tests.conftest import Workers, eventually
 from tests.factories import indicator_update, small_plan
 from tests.receivers import Receiver
@@ -54,7 +56,9 @@ async def report(store: EventStore, projector: Projector, value: str, period: st
     await store.append([indicator_update(PLAN, subject, period, value)])
     while await projector.step():
         pass
-    await projector.idle(await redis_now_ms(projector.redis))
+    # the worker's idle tick, a millisecond on: an instant is judged once it is over, and in the
+    # very millisecond of the event it is not yet (a worker would judge it at its next tick)
+    await projector.idle(await redis_now_ms(projector.redis) + 1)
 
 
 async def rounds(notifier: Notifier, n: int = 3) -> None:
@@ -72,6 +76,22 @@ async def subscribe(redis: Redis, keys: Keyspace, **request) -> str:
 
 def gdp_requests(receiver: Receiver, path: str) -> list:
     return [r for r in receiver.requests if r.path == path]
+
+
+async def fire(redis: Redis, keys: Keyspace, numbers: Iterable[int]) -> None:
+    """Alerts 指标{n} fire (written to the outbox as the live projection writes them)."""
+    for n in numbers:
+        notice = example_notice(
+            fingerprint=f"{PLAN}:indicator_behind:i{n}", subject=f"i{n}", plan_id=PLAN, subject_name=f"指标{n}"
+        )
+        await redis.xadd(
+            keys.outbox(PLAN),
+            {"fingerprint": notice.fingerprint, "type": notice.type, "notice": notice.model_dump_json()},
+        )
+
+
+def wecom_lines(request) -> list[str]:
+    return request.json()["markdown"]["content"].splitlines()
 
 
 async def test_every_channel_gets_its_vendor_payload(setup, redis, keys, store, receiver: Receiver) -> None:
@@ -253,18 +273,55 @@ async def test_a_burst_to_a_robot_becomes_one_summary(setup, redis, keys, receiv
     _, notifier, _ = setup
     receiver.reply(200, OK)
     await subscribe(redis, keys, channel="wecom", url=receiver.url("/wecom?key=k"), filters={})
-    for n in range(50):  # fifty alerts fire at once (written as the live projection writes them)
-        notice = example_notice(
-            fingerprint=f"{PLAN}:indicator_behind:i{n}", subject=f"i{n}", plan_id=PLAN, subject_name=f"指标{n}"
-        )
-        await redis.xadd(
-            keys.outbox(PLAN),
-            {"fingerprint": notice.fingerprint, "type": notice.type, "notice": notice.model_dump_json()},
-        )
+    await fire(redis, keys, range(50))  # fifty alerts fire at once
     await rounds(notifier)
     [message] = receiver.requests
-    content = message.json()["markdown"]["content"]
-    assert "50" in content and "汇总" in content and len(content.encode()) <= 4096
+    lines = wecom_lines(message)
+    assert lines[0] == '## <font color="warning">计划执行预警汇总：共50条变化（重点：新增20条）</font>'
+    assert lines[1] == '> 计划：<font color="comment">荣昌区2025年国民经济和社会发展计划</font>'
+    listed = [line for line in lines if line.startswith("- ")]
+    assert len(listed) == 20 and all("未达目标：完成5.5%，目标6.5%左右" in line for line in listed)
+    assert lines[-1] == '<font color="comment">…（其余30条略）</font>'
+    assert len(message.json()["markdown"]["content"].encode()) <= 4096
+
+
+async def test_a_robot_gets_20_messages_a_minute_and_what_comes_after_waits_for_one_summary(
+    setup, redis, keys, receiver: Receiver
+) -> None:
+    _, notifier, clock = setup
+    receiver.reply(200, OK)
+    sid = await subscribe(redis, keys, channel="wecom", url=receiver.url("/wecom?key=k"), filters={})
+    start = clock.now
+    for n in range(20):  # twenty alerts, a second apart: each its own message
+        await fire(redis, keys, [n])
+        await rounds(notifier)
+        assert len(receiver.requests) == n + 1
+        clock.now += 1
+    assert [wecom_lines(r)[0] for r in receiver.requests] == [
+        f'## <font color="warning">【黄色预警】指标{n}未达目标</font>' for n in range(20)
+    ]
+    clock.now = start + 30  # three more in the same minute: the robot's 20 a minute are used up
+    await fire(redis, keys, [20, 21, 22])
+    await rounds(notifier)
+    clock.now = start + 59.9
+    await rounds(notifier)
+    assert len(receiver.requests) == 20  # held, not sent
+    assert await SubscriptionStore(redis, keys).counts(sid) == {"queued": 3, "sent": 20, "dead": 0}
+    # a minute after the first message one slot is free: the three (no more than FOLD_OVER, so
+    # folded for the rate, not the size) go together in it, as one summary
+    clock.now = start + 60.5
+    await rounds(notifier)
+    assert len(receiver.requests) == 21
+    lines = wecom_lines(receiver.requests[-1])
+    assert lines[0] == '## <font color="warning">计划执行预警汇总：新增3条（共3条变化）</font>'
+    assert [re.search(r"\*\*(指标\d+)\*\*", line)[1] for line in lines if line.startswith("- ")] == [
+        "指标20",
+        "指标21",
+        "指标22",
+    ]
+    await rounds(notifier)
+    assert len(receiver.requests) == 21
+    assert await SubscriptionStore(redis, keys).counts(sid) == {"queued": 0, "sent": 23, "dead": 0}
 
 
 async def test_a_webhook_to_loopback_needs_the_allow_flag(redis, keys, cli_env) -> None:
@@ -309,7 +366,11 @@ async def test_a_webhook_to_loopback_needs_the_allow_flag(redis, keys, cli_env) 
         text=True,
     )
     assert allowed.returncode == 0 and "subscribed" in allowed.stdout
-    assert [s.allow_private for s in await SubscriptionStore(redis, keys).all()] == [True]
+    [stored] = await SubscriptionStore(redis, keys).all()
+    assert stored.allow_private
+    # no --secret: one was made, printed once (the last line) and is what signs the requests
+    assert stored.secret and allowed.stdout.strip().splitlines()[-1] == stored.secret
+    assert "not shown again" in allowed.stderr
 
 
 async def test_a_rebuild_notifies_nobody(setup, redis, keys, store, receiver: Receiver) -> None:
@@ -319,7 +380,10 @@ async def test_a_rebuild_notifies_nobody(setup, redis, keys, store, receiver: Re
     await report(store, projector, "5.5")
     await rounds(notifier)
     assert len(receiver.requests) == 1
+    outbox = await redis.xlen(keys.outbox(PLAN))
+    assert outbox > 0
     await rebuild(redis, keys, PLAN)
+    assert await redis.xlen(keys.outbox(PLAN)) == outbox  # the rebuild wrote history, told no one
     await rounds(notifier)
     assert len(receiver.requests) == 1
 
@@ -386,3 +450,177 @@ async def test_alerts_api_and_server_sent_events(setup, redis, keys, store, api_
         assert history[-1]["subject"] in {a["subject"] for a in firing}
         refused = await http.post("/v1/subscriptions", headers=headers, json={})
         assert refused.status_code == 403  # subscriptions are for admins
+
+
+# --- every webhook is signed -----------------------------------------------------------------
+
+
+async def test_a_webhook_subscribed_without_a_secret_gets_one_shown_once_and_is_signed_with_it(
+    setup, redis, keys, store, receiver: Receiver
+) -> None:
+    projector, notifier, _ = setup
+    receiver.reply(200, OK)
+    subscriptions = SubscriptionStore(redis, keys)
+    created = await subscriptions.create(
+        SubscriptionRequest(
+            name="测试",
+            channel="webhook",
+            url=receiver.url("/hook"),
+            allow_private=True,
+            filters={"rules": ["indicator_behind"]},
+        )
+    )
+    secret = created.generated_secret
+    assert secret and len(secret) >= 40  # secrets.token_urlsafe(32)
+    shown = created.public()
+    assert shown["secret"] == secret and shown["has_secret"] is True
+    own = await subscriptions.create(
+        SubscriptionRequest(name="自带", channel="webhook", url=receiver.url("/own"), secret="mine", allow_private=True)
+    )
+    assert own.generated_secret is None and "secret" not in own.public()  # the caller knows it
+    listed = [s.public() for s in await subscriptions.all()]
+    assert [("secret" in s, s["has_secret"]) for s in listed] == [(False, True), (False, True)]  # never again
+    assert all(secret not in json.dumps(s) for s in listed)
+    await report(store, projector, "5.5")
+    await rounds(notifier)
+    [hook] = gdp_requests(receiver, "/hook")
+    assert verify_webhook(
+        secret,
+        hook.headers["x-planwatch-timestamp"],
+        hook.body,
+        hook.headers["x-planwatch-signature"],
+        now=datetime.now(UTC),
+    )
+
+
+async def test_a_webhook_stored_unsigned_is_never_sent_unsigned(setup, redis, keys, store, receiver: Receiver) -> None:
+    projector, notifier, _ = setup
+    receiver.reply(200, OK)
+    legacy = Subscription(  # subscribed before every webhook was signed
+        name="旧订阅",
+        channel="webhook",
+        url=receiver.url("/hook"),
+        allow_private=True,
+        filters={"rules": ["indicator_behind"]},
+        id="0123456789ab",
+        created_at="2025-07-01T00:00:00+00:00",
+    )
+    await redis.hset(keys.subscriptions, legacy.id, legacy.model_dump_json())
+    await report(store, projector, "5.5")
+    await rounds(notifier)
+    assert receiver.requests == []
+    assert await SubscriptionStore(redis, keys).counts(legacy.id) == {"queued": 0, "sent": 0, "dead": 1}
+    [(_, dead)] = await redis.xrange(keys.sub_dead(legacy.id))
+    assert "always signed" in dead["error"] and dead["attempts"] == "1"
+
+
+async def test_the_api_shows_a_generated_webhook_secret_once(redis, keys, store) -> None:
+    from services.api import create_api
+    from services.tokens import TokenStore
+
+    await publish_plan(store, small_plan(PLAN))
+    admin, _ = await TokenStore(redis, keys).create("admin")
+    app = create_api(redis=redis, keys=keys)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://planwatch",
+        headers={"Authorization": f"Bearer {admin}"},
+    ) as http:
+        request = {"name": "值班群", "channel": "webhook", "url": "http://127.0.0.1:9/hook", "allow_private": True}
+        created = await http.post("/v1/subscriptions", json=request)
+        assert created.status_code == 201, created.text
+        secret = created.json()["secret"]
+        assert len(secret) >= 40 and created.json()["has_secret"] is True
+        own = await http.post("/v1/subscriptions", json={**request, "secret": "mine"})
+        assert own.status_code == 201 and "secret" not in own.json()
+        listed = (await http.get("/v1/subscriptions")).json()
+        assert [("secret" in s, s["has_secret"]) for s in listed] == [(False, True), (False, True)]
+        assert secret not in json.dumps(listed)
+    [stored] = [s for s in await SubscriptionStore(redis, keys).all() if s.id == created.json()["id"]]
+    assert stored.secret == secret  # the one it signs with
+
+
+# --- reading alerts: the API's states and the CLI ---------------------------------------------
+
+FIRING = {
+    ("data_stale", "gdp"),  # the small plan's 2025-Q4 figures were due by 21 January 2026
+    ("data_stale", "income"),
+    ("data_stale", "new-projects"),
+    ("portfolio_start_rate", "portfolio"),
+    ("project_not_started", "kp-001"),
+}
+RESOLVED = {("indicator_behind", "gdp")}
+# `planwatch alerts` then: type, severity and summary of the firing ones, most severe first
+FIRING_LINES = [
+    "alert.raised     【红色预警】截至2025-06-30应开工重点项目1个，已开工0个，按计划开工率0.0%",
+    "alert.raised     【红色预警】渝乐电子计划2025-02开工，截至2025-06-30逾期4个月未开工",
+    "alert.raised     【黄色预警】地区生产总值2025-Q4数据逾期未报送（应于2026-01-21前报送，区统计局）",
+    "alert.raised     【黄色预警】全体居民人均可支配收入增速2025-Q4数据逾期未报送（应于2026-01-21前报送，区统计局）",
+    "alert.raised     【黄色预警】新开工工业项目2025-12数据逾期未报送（应于2026-01-21前报送，区经济信息委）",
+]
+GDP_BEHIND = "alert.raised     【黄色预警】地区生产总值上半年完成5.5%，全年目标6.5%左右，与目标-1.0个百分点（区统计局）"
+GDP_ON_TRACK = (
+    "alert.resolved   【黄色预警】已恢复：地区生产总值上半年完成6.6%，全年目标6.5%左右，与目标+0.1个百分点（区统计局）"
+)
+MINUTE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d ")  # each line starts with when, to the minute
+
+
+async def raised_and_resolved(store: EventStore, projector: Projector) -> None:
+    await report(store, projector, "5.5")  # GDP behind: raised …
+    await report(store, projector, "6.6")  # … and resolved by the correction
+
+
+async def test_the_alerts_api_answers_firing_resolved_and_all(setup, redis, keys, store) -> None:
+    from services.api import create_api
+    from services.tokens import TokenStore
+
+    projector, _, _ = setup
+    await raised_and_resolved(store, projector)
+    token, _ = await TokenStore(redis, keys).create("analyst")
+    app = create_api(redis=redis, keys=keys)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://planwatch",
+        headers={"Authorization": f"Bearer {token}"},
+    ) as http:
+        answers = {}
+        for state in ("firing", "resolved", "all"):
+            response = await http.get(f"/v1/plans/{PLAN}/alerts", params={"state": state})
+            assert response.status_code == 200, response.text
+            answers[state] = response.json()
+        assert (await http.get(f"/v1/plans/{PLAN}/alerts")).json() == answers["firing"]  # the default
+        assert (await http.get(f"/v1/plans/{PLAN}/alerts", params={"state": "open"})).status_code == 422
+        assert (await http.get("/v1/plans/nowhere-2025/alerts")).status_code == 404
+    subjects = {state: {(a["rule"], a["subject"]) for a in found} for state, found in answers.items()}
+    assert subjects == {"firing": FIRING, "resolved": RESOLVED, "all": FIRING | RESOLVED}
+    assert {a["state"] for a in answers["firing"]} == {"firing"}
+    assert [(a["type"], a["state"]) for a in answers["resolved"]] == [("alert.resolved", "resolved")]
+    assert len(answers["all"]) == len(FIRING | RESOLVED)  # the latest notice of each alert, once
+
+
+def planwatch(cli_env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "services", *args], env=cli_env, capture_output=True, text=True, timeout=120
+    )
+
+
+async def test_planwatch_alerts_lists_the_firing_ones_most_severe_first_and_the_history(
+    setup, redis, keys, store, cli_env
+) -> None:
+    projector, _, _ = setup
+    await raised_and_resolved(store, projector)
+    firing = planwatch(cli_env, "alerts", "--plan", PLAN)
+    assert firing.returncode == 0, firing.stderr
+    lines = firing.stdout.splitlines()
+    assert all(MINUTE.match(line) for line in lines), lines
+    assert [line[17:] for line in lines] == FIRING_LINES
+    history = planwatch(cli_env, "alerts", "--plan", PLAN, "--history")
+    assert history.returncode == 0, history.stderr
+    told = history.stdout.splitlines()
+    assert all(MINUTE.match(line) for line in told), told
+    told = [line[17:] for line in told]  # in the order they happened; the first six in one instant
+    assert len(told) == 7 and sorted(told[:6]) == sorted([*FIRING_LINES, GDP_BEHIND]) and told[6] == GDP_ON_TRACK
+    last_two = planwatch(cli_env, "alerts", "--plan", PLAN, "--history", "--limit", "2")
+    assert last_two.stdout.splitlines() == history.stdout.splitlines()[-2:]
+    missing = planwatch(cli_env, "alerts", "--plan", "nowhere-2025")
+    assert missing.returncode == 1 and "has no read model yet" in missing.stderr

@@ -4,7 +4,9 @@ scheduler — once across replicas, catching up oldest first, in the plan's time
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import logging
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -22,8 +24,10 @@ from events.store import EventStore
 from projections.replay import judge_log
 from services.demo import SEED_PLAN, load_seed
 from services.notifier import Notifier
-from services.rollups import RollupConflict, list_rollups, load_document, produce_rollup
+from services.plans import publish_plan
+from services.rollups import RollupConflict, RollupResult, list_rollups, load_document, produce_rollup
 from services.scheduler import RollupScheduler, due_periods, due_time, reported_month
+from services.seed_history import PLAN_PUBLISHED_AT, h1_history
 from services.subscriptions import SubscriptionRequest, SubscriptionStore
 from tests import seed_report
 from tests.conftest import ROOT
@@ -32,10 +36,19 @@ from tests.receivers import Receiver
 
 PLAN = "rongchang-2025"
 JULY_16 = datetime.fromisoformat("2025-07-16T09:00:00+08:00")
+MONTHS_TO_JUNE = [f"2025-{m:02d}" for m in range(1, 7)]
 
 
 async def rollup_events(store: EventStore, plan_id: str = PLAN) -> list[RollupPublished]:
     return [s.event for s in await store.read(plan_id, limit=10_000) if isinstance(s.event, RollupPublished)]
+
+
+async def assert_each_month_compared_with_the_one_before(redis: Redis, keys: Keyspace, periods: list[str]) -> None:
+    """Every month after the first was compared with the previous month's rollup (the first
+    version of a month is; a month written before the one before it is compared with nothing)."""
+    for before, month in itertools.pairwise(periods):
+        document = await load_document(redis, keys, PLAN, month)
+        assert document is not None and document.compared_with == f"{before} v1", (month, document.compared_with)
 
 
 async def test_the_june_rollup_carries_the_seed_table_and_project_line(
@@ -179,7 +192,7 @@ async def test_the_cron_job_is_scheduled_in_the_plan_time_zone(redis: Redis, key
         job = rollups.scheduler.get_job(f"rollup:{PLAN}")
         fire = job.trigger.get_next_fire_time(None, datetime.fromisoformat("2025-07-01T00:00:00+08:00"))
         assert fire == due_time(load_plan(SEED_PLAN), 6)
-        assert sorted(e.period for e in await rollup_events(store)) == [f"2025-{m:02d}" for m in range(1, 7)]
+        assert [e.period for e in await rollup_events(store)] == MONTHS_TO_JUNE  # the start's catch-up
     finally:
         rollups.stop()
 
@@ -194,11 +207,111 @@ async def test_the_cron_firing_writes_the_month_before_in_the_plan_time_zone(
     await rollups.sync_jobs()
     job = rollups.scheduler.get_job(f"rollup:{PLAN}")
     await job.func(*job.args)  # what APScheduler runs when the trigger fires
-    assert [e.period for e in await rollup_events(store)] == ["2025-05"]
+    # May, the month before in Shanghai (not June) — and, oldest first, the months still missing before it
+    assert [e.period for e in await rollup_events(store)] == MONTHS_TO_JUNE[:5]
     await job.func(*job.args)  # a second replica's firing of the same month
     now[0] = datetime.fromisoformat("2025-07-16T00:00:00+00:00")
     await job.func(*job.args)
-    assert [e.period for e in await rollup_events(store)] == ["2025-05", "2025-06"]
+    assert [e.period for e in await rollup_events(store)] == MONTHS_TO_JUNE
+    await assert_each_month_compared_with_the_one_before(redis, keys, MONTHS_TO_JUNE)
+
+
+async def test_a_scheduler_in_shanghai_writes_june_at_midnight_on_1_july_while_utc_is_still_in_june(
+    redis: Redis, keys: Keyspace, store: EventStore
+) -> None:
+    plan = load_plan(SEED_PLAN).model_copy(update={"rollup": RollupSchedule(cron="0 0 1 * *")})
+    assert plan.timezone == "Asia/Shanghai"
+    await publish_plan(store, plan, PLAN_PUBLISHED_AT)
+    history = h1_history(plan)
+    for start in range(0, len(history), 500):
+        await store.append(history[start : start + 500])
+    midnight = datetime.fromisoformat("2025-06-30T16:00:00+00:00")  # 1 July 00:00 in Shanghai
+    now = [datetime.fromisoformat("2025-06-30T15:59:59+00:00")]  # 30 June 23:59:59 in Shanghai
+    rollups = RollupScheduler(redis, keys, clock=lambda: now[0])
+    assert [r.period for r in await rollups.catch_up()] == MONTHS_TO_JUNE[:5]  # June not due yet
+    rollups.scheduler = AsyncIOScheduler(timezone=UTC)
+    await rollups.sync_jobs()
+    job = rollups.scheduler.get_job(f"rollup:{PLAN}")
+    assert job.trigger.get_next_fire_time(None, now[0]) == midnight
+    now[0] = midnight
+    await job.func(*job.args)  # the cron firing at midnight Shanghai time
+    assert [e.period for e in await rollup_events(store)] == MONTHS_TO_JUNE
+    assert await RollupScheduler(redis, keys, clock=lambda: midnight).catch_up() == []  # written once
+    june = await load_document(redis, keys, PLAN, "2025-06")
+    assert june is not None and june.compared_with == "2025-05 v1" and june.column == "上半年完成"
+
+
+async def test_a_month_another_replica_is_writing_stops_the_catch_up_there(
+    redis: Redis, keys: Keyspace, store: EventStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    await load_seed(store)
+    other = redis.lock(keys.rollup_lock(PLAN, "2025-04"), timeout=60)  # another replica is on April
+    assert await other.acquire(blocking=False)
+    rollups = RollupScheduler(redis, keys, clock=lambda: JULY_16)
+    with caplog.at_level(logging.INFO, logger="planwatch.scheduler"):
+        written = await rollups.catch_up()
+    assert [r.period for r in written] == MONTHS_TO_JUNE[:3]  # not May and June before April
+    assert [e.period for e in await rollup_events(store)] == MONTHS_TO_JUNE[:3]
+    assert "2025-04 is being written by another replica" in caplog.text
+    await other.release()  # the other replica is done (here: gave up), the next catch-up goes on
+    assert [r.period for r in await rollups.catch_up()] == MONTHS_TO_JUNE[3:]
+    assert [e.period for e in await rollup_events(store)] == MONTHS_TO_JUNE
+    await assert_each_month_compared_with_the_one_before(redis, keys, MONTHS_TO_JUNE)
+
+
+async def test_a_rollup_written_by_hand_at_the_same_moment_does_not_stop_the_catch_up(
+    redis: Redis, keys: Keyspace, store: EventStore, monkeypatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import services.rollups
+
+    await load_seed(store)
+    load = services.rollups.load_document
+    by_hand: list[RollupResult] = []
+    started = []
+
+    async def meanwhile(redis_, keys_, plan_id, period, version=None):
+        # The scheduled run of March has read the log (no version yet) and looks up February's
+        # rollup to compare with: at this moment someone runs March's rollup by hand.
+        if period == "2025-02" and not started:
+            started.append(True)
+            by_hand.append(await produce_rollup(redis, keys, PLAN, "2025-03"))
+        return await load(redis_, keys_, plan_id, period, version)
+
+    monkeypatch.setattr(services.rollups, "load_document", meanwhile)
+    rollups = RollupScheduler(redis, keys, clock=lambda: JULY_16)
+    with caplog.at_level(logging.INFO, logger="planwatch.scheduler"):
+        written = await rollups.catch_up()
+    # the hand run wrote version 1 of March; the scheduled one lost the race
+    assert [(r.period, r.version, r.outcome) for r in by_hand] == [("2025-03", 1, "published")]
+    assert "2025-03 was written at the same moment by another run" in caplog.text
+    assert [r.period for r in written] == ["2025-01", "2025-02", "2025-04", "2025-05", "2025-06"]
+    assert [(e.period, e.version) for e in await rollup_events(store)] == [(p, 1) for p in MONTHS_TO_JUNE]
+    assert await redis.get(keys.rollup_done(PLAN, "2025-03")) == "1"  # the month counts as done
+    await assert_each_month_compared_with_the_one_before(redis, keys, MONTHS_TO_JUNE)
+    assert await rollups.catch_up() == []
+
+
+async def test_a_rollup_that_outlives_its_lock_does_not_stop_the_catch_up(
+    redis: Redis, keys: Keyspace, store: EventStore, monkeypatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import services.rollups
+
+    await load_seed(store)
+    load = services.rollups.load_document
+
+    async def slow(redis_, keys_, plan_id, period, version=None):
+        if period == "2025-02":  # March's rollup, still being written, outlives its lock
+            await redis.delete(keys.rollup_lock(PLAN, "2025-03"))  # what the lock's expiry does
+        return await load(redis_, keys_, plan_id, period, version)
+
+    monkeypatch.setattr(services.rollups, "load_document", slow)
+    rollups = RollupScheduler(redis, keys, clock=lambda: JULY_16)
+    with caplog.at_level(logging.WARNING, logger="planwatch.scheduler"):
+        written = await rollups.catch_up()
+    assert "2025-03 took longer than its lock" in caplog.text
+    assert [r.period for r in written] == MONTHS_TO_JUNE
+    assert [e.period for e in await rollup_events(store)] == MONTHS_TO_JUNE
+    assert await redis.get(keys.rollup_done(PLAN, "2025-03")) == "1"
 
 
 def scheduler(env: dict[str, str], now: str) -> subprocess.Popen:
@@ -212,14 +325,17 @@ def scheduler(env: dict[str, str], now: str) -> subprocess.Popen:
     )
 
 
-async def test_three_schedulers_started_together_write_each_month_once(store: EventStore, cli_env) -> None:
+async def test_three_schedulers_started_together_write_each_month_once_oldest_first(
+    redis: Redis, keys: Keyspace, store: EventStore, cli_env
+) -> None:
     await load_seed(store)
     procs = [scheduler(cli_env, "2025-07-16T09:00+08:00") for _ in range(3)]
     outputs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), outputs
     periods = [e.period for e in await rollup_events(store)]
-    assert sorted(periods) == [f"2025-{m:02d}" for m in range(1, 7)]  # each due month exactly once
+    assert periods == MONTHS_TO_JUNE  # each due month exactly once, oldest first in the log
     assert sum(out.count("published") for out, _ in outputs) == 6
+    await assert_each_month_compared_with_the_one_before(redis, keys, periods)
 
 
 async def test_a_scheduler_back_after_two_missed_months_writes_both_oldest_first(store: EventStore, cli_env) -> None:
