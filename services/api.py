@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
+import pydantic_core
 from fastapi import Depends, FastAPI, File, Header, Query, Request, UploadFile
 from fastapi import Path as Path_
 from fastapi.exceptions import RequestValidationError
@@ -155,8 +156,8 @@ async def _read_body(request: Request, limit: int = MAX_BODY) -> bytes:
 async def _read_json(request: Request) -> Any:
     body = await _read_body(request)
     try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return pydantic_core.from_json(body)  # parsed in Rust: a 500-event batch is ~100 kB
+    except ValueError as exc:
         raise Invalid(
             "the body is not valid JSON", "请求体不是有效的JSON", [FieldError("(body)", str(exc), "不是有效的JSON")]
         ) from None
@@ -378,7 +379,7 @@ def _routes(app: FastAPI) -> None:
                 )
         payloads = body if isinstance(body, list) else [body]
         accepted = await svc.submit(who, plan, payloads, expected)
-        return JSONResponse(accepted.body(), status_code=accepted.status)
+        return Response(pydantic_core.to_json(accepted.body()), accepted.status, media_type="application/json")
 
     @app.post(
         "/v1/plans/{plan}/imports",

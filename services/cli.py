@@ -331,13 +331,13 @@ def rollups(plan: Annotated[str, typer.Option("--plan", help="plan id", callback
 def api(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="processes serving requests (uvicorn workers)")] = 1,
 ) -> None:
     """Run the HTTP API (OpenAPI docs at /docs, the inbox's AsyncAPI at /asyncapi.json)."""
     import uvicorn
 
-    from services.api import create_api
-
-    uvicorn.run(create_api(), host=host, port=port, log_level="info")
+    # by import string: each worker process builds its own app (and its own Redis connections)
+    uvicorn.run("services.api:create_api", factory=True, host=host, port=port, workers=workers, log_level="info")
 
 
 @app.command("template")

@@ -29,6 +29,7 @@ MAX_BATCH = 1000
 INDICATOR_TYPES = frozenset({"indicator.updated"})
 PROJECT_TYPES = frozenset({"project.started", "investment.completed", "project.completed"})
 OFFICE_TYPES = frozenset({"target.revised", "project.registered"})  # the plan office's decisions
+ABOUT_INDICATORS = INDICATOR_TYPES | {"target.revised"}
 
 
 class IngestError(Exception):
@@ -246,7 +247,7 @@ def _subject_problems(caller: TokenInfo, plan: Plan, department: str, event: Eve
     elif indicator is None and project is None:
         reason = f"{subject!r} is no indicator or project of plan {plan.id}"
         return [_Problem(UNKNOWN, FieldError(field_name, reason, f"计划中没有编号“{subject}”"))]
-    elif event.type in INDICATOR_TYPES | {"target.revised"} and indicator is None:
+    elif event.type in ABOUT_INDICATORS and indicator is None:
         reason = f"{event.type} is about an indicator; {subject!r} is a project"
         problems.append(_Problem(INVALID, FieldError(field_name, reason, "该事件类型只适用于指标")))
     elif event.type in PROJECT_TYPES and project is None:
