@@ -12,6 +12,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -43,12 +44,28 @@ def keys(redis_url: str) -> Iterator[Keyspace]:
     (the test, a CLI subprocess, a worker process)."""
     keyspace = Keyspace(prefix=f"t{uuid.uuid4().hex[:12]}")
     yield keyspace
+    drop_prefix(redis_url, keyspace)
+
+
+def drop_prefix(redis_url: str, keys: Keyspace) -> None:
+    """Delete every key under the prefix, whoever wrote it."""
     sync = SyncRedis.from_url(redis_url)
     try:
-        for key in sync.scan_iter(match=f"{keyspace.prefix}:*", count=1000):
+        for key in sync.scan_iter(match=f"{keys.prefix}:*", count=1000):
             sync.unlink(key)
     finally:
         sync.close()
+
+
+@asynccontextmanager
+async def api_client(redis: Redis, keys: Keyspace, token: str | None = None) -> AsyncIterator[httpx.AsyncClient]:
+    """The real ASGI app on the test's Redis and key prefix, through httpx (as `token`, if given)."""
+    from services.api import create_api
+
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    transport = httpx.ASGITransport(app=create_api(redis=redis, keys=keys))
+    async with httpx.AsyncClient(transport=transport, base_url="http://planwatch", headers=headers) as http:
+        yield http
 
 
 @pytest.fixture

@@ -16,10 +16,11 @@ from redis.asyncio import Redis
 from events.keys import Keyspace
 from events.store import EventStore
 from projections.runner import Lease, Projector
-from services.api import MAX_BODY, create_api
+from services.api import MAX_BODY
 from services.plans import publish_plan
 from services.redis_server import connect
 from services.tokens import TokenStore
+from tests.conftest import api_client
 from tests.factories import small_plan
 
 PLAN = "test-2025"
@@ -40,8 +41,7 @@ def event(subject: str = "gdp", value: str = "5.5", period: str = "2025-Q2", **e
 @pytest.fixture
 async def client(redis: Redis, keys: Keyspace, store: EventStore) -> AsyncIterator[httpx.AsyncClient]:
     await publish_plan(store, small_plan(PLAN))
-    app = create_api(redis=redis, keys=keys)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://planwatch") as http:
+    async with api_client(redis, keys) as http:
         yield http
 
 
@@ -337,9 +337,8 @@ async def test_readiness_is_503_when_redis_cannot_be_reached(keys: Keyspace) -> 
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     unreachable = connect(f"redis://127.0.0.1:{port}/0")
-    app = create_api(redis=unreachable, keys=keys)
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://planwatch") as http:
+        async with api_client(unreachable, keys) as http:
             response = await http.get("/readyz")
             assert (await http.get("/healthz")).status_code == 200  # the process itself is up
     finally:

@@ -21,7 +21,6 @@ from redis.asyncio import Redis
 
 from events.keys import Keyspace
 from events.store import EventStore
-from services.api import create_api
 from services.cli import app
 from services.demo import SEED_PLAN, load_seed
 from services.notifier import Notifier
@@ -29,7 +28,7 @@ from services.redis_server import connect
 from services.spreadsheet import write_template
 from services.tokens import TokenStore
 from tests import seed_report
-from tests.conftest import ROOT
+from tests.conftest import ROOT, api_client, drop_prefix
 from tests.test_import import fill
 
 PLAN = "rongchang-2025"
@@ -93,12 +92,7 @@ def seeded(redis_url: str) -> Iterator[dict[str, str]]:
 
     asyncio.run(seed())
     yield {**os.environ, "PLANWATCH_REDIS_URL": redis_url, "PLANWATCH_KEY_PREFIX": keys.prefix}
-    sync = SyncRedis.from_url(redis_url)
-    try:
-        for key in sync.scan_iter(match=f"{keys.prefix}:*", count=1000):
-            sync.unlink(key)
-    finally:
-        sync.close()
+    drop_prefix(redis_url, keys)
 
 
 # --- every command answers --help ----------------------------------------------------------
@@ -294,20 +288,19 @@ async def test_status_counts_outbox_dead_letters(redis: Redis, keys: Keyspace, c
 # --- import: the caller is the token's -----------------------------------------------------------
 
 
-async def hitech_sheet(store: EventStore, tmp_path: Path) -> Path:
-    """hitech's filled July sheet, for the seed plan (published in `store`)."""
+async def seeded_with_hitech_sheet(redis: Redis, keys: Keyspace, tmp_path: Path) -> tuple[EventStore, int, Path]:
+    """The seed plan and history stored, their event count, and hitech's filled July sheet."""
+    store = EventStore(redis, keys)
+    await load_seed(store)
     plan = (await store.read(PLAN, limit=1))[0].event.plan
     path = tmp_path / "hitech-2025-07.xlsx"
     path.write_bytes(write_template(plan, "hitech", "2025-07"))
     fill(path, {"kp-003": {"本期完成投资（万元）": 1200}, "kp-005": {"建成投产日期": "2025-07-20"}})
-    return path
+    return store, await store.length(PLAN), path
 
 
 async def test_import_needs_a_token(redis: Redis, keys: Keyspace, cli_env: dict[str, str], tmp_path: Path) -> None:
-    store = EventStore(redis, keys)
-    await load_seed(store)
-    before = await store.length(PLAN)
-    sheet = await hitech_sheet(store, tmp_path)
+    store, before, sheet = await seeded_with_hitech_sheet(redis, keys, tmp_path)
     env = {k: v for k, v in cli_env.items() if k != "PLANWATCH_TOKEN"}
     missing = planwatch(env, "import", str(sheet))
     assert missing.returncode == 2 and "Missing option '--token'" in one_line(missing.stderr)
@@ -326,10 +319,7 @@ async def test_import_needs_a_token(redis: Redis, keys: Keyspace, cli_env: dict[
 async def test_import_refuses_a_token_of_another_department(
     redis: Redis, keys: Keyspace, cli_env: dict[str, str], tmp_path: Path
 ) -> None:
-    store = EventStore(redis, keys)
-    await load_seed(store)
-    before = await store.length(PLAN)
-    sheet = await hitech_sheet(store, tmp_path)
+    store, before, sheet = await seeded_with_hitech_sheet(redis, keys, tmp_path)
     stats, _ = await TokenStore(redis, keys).create("department", "stats")
     result = planwatch(cli_env, "import", str(sheet), "--token", stats)
     assert result.returncode == 2, result.stdout + result.stderr
@@ -342,10 +332,7 @@ async def test_import_refuses_a_token_of_another_department(
 async def test_import_as_the_sheets_department_stores_under_the_tokens_department(
     redis: Redis, keys: Keyspace, cli_env: dict[str, str], tmp_path: Path
 ) -> None:
-    store = EventStore(redis, keys)
-    await load_seed(store)
-    before = await store.length(PLAN)
-    sheet = await hitech_sheet(store, tmp_path)
+    store, before, sheet = await seeded_with_hitech_sheet(redis, keys, tmp_path)
     hitech, _ = await TokenStore(redis, keys).create("department", "hitech")
     first = planwatch({**cli_env, "PLANWATCH_TOKEN": hitech}, "import", str(sheet))  # the token from the environment
     assert first.returncode == 0, first.stderr
@@ -363,17 +350,12 @@ async def test_import_as_the_sheets_department_stores_under_the_tokens_departmen
 async def test_import_refuses_admin_and_analyst_tokens_as_the_api_does(
     redis: Redis, keys: Keyspace, cli_env: dict[str, str], tmp_path: Path, role: str
 ) -> None:
-    store = EventStore(redis, keys)
-    await load_seed(store)
-    before = await store.length(PLAN)
-    sheet = await hitech_sheet(store, tmp_path)
+    store, before, sheet = await seeded_with_hitech_sheet(redis, keys, tmp_path)
     token, info = await TokenStore(redis, keys).create(role)  # type: ignore[arg-type]
     # the API's rule, which the CLI mirrors: such a token may not upload a department's sheet
-    api = create_api(redis=redis, keys=keys)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://planwatch") as http:
+    async with api_client(redis, keys, token) as http:
         upload = await http.post(
             f"/v1/plans/{PLAN}/imports",
-            headers={"Authorization": f"Bearer {token}"},
             files={"file": (sheet.name, io.BytesIO(sheet.read_bytes()))},
         )
     assert upload.status_code == 403, upload.text

@@ -24,7 +24,7 @@ from services.channels import UnsafeTarget, dingtalk_sign, feishu_sign, verify_w
 from services.notifier import Notifier
 from services.plans import publish_plan
 from services.subscriptions import Subscription, SubscriptionRequest, SubscriptionStore
-from tests.conftest import Workers, eventually
+from tests.conftest import Workers, api_client, eventually
 from tests.factories import indicator_update, small_plan
 from tests.receivers import Receiver
 
@@ -515,17 +515,11 @@ async def test_a_webhook_stored_unsigned_is_never_sent_unsigned(setup, redis, ke
 
 
 async def test_the_api_shows_a_generated_webhook_secret_once(redis, keys, store) -> None:
-    from services.api import create_api
     from services.tokens import TokenStore
 
     await publish_plan(store, small_plan(PLAN))
     admin, _ = await TokenStore(redis, keys).create("admin")
-    app = create_api(redis=redis, keys=keys)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://planwatch",
-        headers={"Authorization": f"Bearer {admin}"},
-    ) as http:
+    async with api_client(redis, keys, admin) as http:
         request = {"name": "值班群", "channel": "webhook", "url": "http://127.0.0.1:9/hook", "allow_private": True}
         created = await http.post("/v1/subscriptions", json=request)
         assert created.status_code == 201, created.text
@@ -571,18 +565,12 @@ async def raised_and_resolved(store: EventStore, projector: Projector) -> None:
 
 
 async def test_the_alerts_api_answers_firing_resolved_and_all(setup, redis, keys, store) -> None:
-    from services.api import create_api
     from services.tokens import TokenStore
 
     projector, _, _ = setup
     await raised_and_resolved(store, projector)
     token, _ = await TokenStore(redis, keys).create("analyst")
-    app = create_api(redis=redis, keys=keys)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://planwatch",
-        headers={"Authorization": f"Bearer {token}"},
-    ) as http:
+    async with api_client(redis, keys, token) as http:
         answers = {}
         for state in ("firing", "resolved", "all"):
             response = await http.get(f"/v1/plans/{PLAN}/alerts", params={"state": state})

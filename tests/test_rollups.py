@@ -30,7 +30,7 @@ from services.scheduler import RollupScheduler, due_periods, due_time, reported_
 from services.seed_history import PLAN_PUBLISHED_AT, h1_history
 from services.subscriptions import SubscriptionRequest, SubscriptionStore
 from tests import seed_report
-from tests.conftest import ROOT
+from tests.conftest import ROOT, api_client
 from tests.factories import indicator_update
 from tests.receivers import Receiver
 
@@ -385,18 +385,14 @@ async def test_rollup_subscribers_get_a_summary_with_a_link(
 
 
 async def test_the_api_lists_rollups_and_serves_each_format(redis: Redis, keys: Keyspace, store: EventStore) -> None:
-    from services.api import XLSX, create_api
+    from services.api import XLSX
     from services.tokens import TokenStore
 
     await load_seed(store)
     await produce_rollup(redis, keys, PLAN, "2025-05")
     await produce_rollup(redis, keys, PLAN, "2025-06")
     token, _ = await TokenStore(redis, keys).create("analyst")
-    app = create_api(redis=redis, keys=keys)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://planwatch", headers={"Authorization": f"Bearer {token}"}
-    ) as http:
+    async with api_client(redis, keys, token) as http:
         listed = (await http.get(f"/v1/plans/{PLAN}/rollups")).json()
         assert [(r["period"], r["version"]) for r in listed] == [("2025-05", 1), ("2025-06", 1)]
         assert listed[1]["missed"] == ["gdp", "revenue", "trade", "income"]
@@ -418,10 +414,8 @@ async def test_the_api_lists_rollups_and_serves_each_format(redis: Redis, keys: 
             response = await http.get(f"/v1/plans/{PLAN}/rollups/{path}")
             assert response.status_code == status, (path, response.text)
         assert (await http.get("/v1/plans/nowhere-2025/rollups")).status_code == 404
-        anonymous = await httpx.AsyncClient(transport=transport, base_url="http://planwatch").get(
-            f"/v1/plans/{PLAN}/rollups"
-        )
-        assert anonymous.status_code == 401
+    async with api_client(redis, keys) as anonymous:
+        assert (await anonymous.get(f"/v1/plans/{PLAN}/rollups")).status_code == 401
 
 
 def planwatch(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
