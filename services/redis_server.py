@@ -89,7 +89,10 @@ class EmbeddedRedis:
                         f"pidfile {self.pidfile}",
                         f"logfile {self.home / 'redis.log'}",
                         "appendonly yes",
-                        "appendfsync everysec",
+                        # every write on disk before the reply: with everysec, Redis may hold the AOF
+                        # write back for up to 2 s while a slow fsync runs — and still reply, so a
+                        # killed server could lose what it had acknowledged
+                        "appendfsync always",
                         "save ''",
                         "",
                     ]

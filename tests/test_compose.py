@@ -20,6 +20,7 @@ def test_redis_service_is_durable_and_health_checked() -> None:
     assert redis["image"].split(":")[1].startswith("7")
     command = redis["command"]
     assert command[command.index("--appendonly") + 1] == "yes"
+    assert command[command.index("--appendfsync") + 1] == "always"  # acknowledged means on disk
     volume, _, mount = redis["volumes"][0].partition(":")
     assert mount == "/data" and volume in compose["volumes"]
     health = redis["healthcheck"]
