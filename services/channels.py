@@ -1,7 +1,7 @@
 """Delivery channels: turning alert notices into the requests WeCom, DingTalk, Feishu and our own
 webhook expect, signing them, and judging the answers.
 
-Everything here except `send` and `check_target_async` is pure: `build_request` takes the clock
+Everything here except `send` and `check_target` is pure: `build_request` takes the clock
 as an argument, so a delivery can be rebuilt and compared byte for byte in tests.
 
 Vendor payloads and signing follow shared/notes/alerting-practice.md section 4:
@@ -13,7 +13,7 @@ Vendor payloads and signing follow shared/notes/alerting-practice.md section 4:
   webhook channel without a secret is refused.
 
 Sending does not check the target address: callers run `check_target` when a channel is
-configured (and may run `check_target_async` again before sending).
+configured (and may run it again before sending).
 """
 
 from __future__ import annotations
@@ -654,25 +654,12 @@ def _cannot_resolve(url: str, host: str, error: Exception) -> UnsafeTarget:
     return _refuse(url, f"cannot resolve host {host} ({error})", f"无法解析主机名 {host}")
 
 
-def check_target(url: str, *, allow_private: bool = False) -> None:
+async def check_target(url: str, *, allow_private: bool = False) -> None:
     """Refuse URLs that would make us post into our own network (SSRF): anything not http(s), and
     any host that is or resolves to a loopback, private, link-local, multicast, reserved or
     unspecified address. Every resolved address must be public, since the client may use any of
-    them. `allow_private=True` is for intranet deployments; names must still resolve."""
-    host, port = _split_target(url)
-    literal = _literal_ip(host)
-    if literal is not None:
-        _check_addresses(url, host, [str(literal)], allow_private)
-        return
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError) as error:
-        raise _cannot_resolve(url, host, error) from None
-    _check_addresses(url, host, [str(info[4][0]) for info in infos], allow_private)
-
-
-async def check_target_async(url: str, *, allow_private: bool = False) -> None:
-    """`check_target` without blocking the event loop on DNS."""
+    them. `allow_private=True` is for intranet deployments; names must still resolve. DNS is
+    asked on the event loop's resolver, without blocking it."""
     host, port = _split_target(url)
     literal = _literal_ip(host)
     if literal is not None:

@@ -34,7 +34,7 @@ from events.alerts import AlertNotice, severity_rank
 from events.keys import Keyspace
 from events.store import EventStore
 from projections.runner import Lease
-from services.channels import ChannelConfig, SendResult, UnsafeTarget, build_request, check_target_async, send
+from services.channels import ChannelConfig, SendResult, UnsafeTarget, build_request, check_target, send
 from services.subscriptions import ROBOTS, Subscription, SubscriptionStore
 
 log = logging.getLogger("planwatch.notifier")
@@ -236,7 +236,7 @@ class Notifier:
         assert subscription.url is not None
         if not subscription.allow_private:
             try:  # checked again at each send: a name may resolve elsewhere now (DNS rebinding)
-                await check_target_async(subscription.url)
+                await check_target(subscription.url)
             except UnsafeTarget as exc:
                 return SendResult(ok=False, status=None, error=str(exc), retry=False)
         try:

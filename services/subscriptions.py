@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 
 from events.alerts import RULES, AlertNotice, Severity, severity_rank
 from events.keys import Keyspace
-from services.channels import check_target_async
+from services.channels import check_target
 
 ChannelKind = Literal["webhook", "wecom", "dingtalk", "feishu", "stream"]
 ROBOTS = frozenset({"wecom", "dingtalk", "feishu"})
@@ -118,7 +118,7 @@ class SubscriptionStore:
         A webhook without a secret gets a generated one, which the returned subscription's
         `public()` (and `generated_secret`) shows — this once: it is never listed back."""
         if request.url:
-            await check_target_async(request.url, allow_private=request.allow_private)
+            await check_target(request.url, allow_private=request.allow_private)
         generated = secrets.token_urlsafe(32) if request.channel == "webhook" and not request.secret else None
         subscription = Subscription(
             **{**request.model_dump(), "secret": generated or request.secret},

@@ -25,7 +25,6 @@ from services.channels import (
     UnsafeTarget,
     build_request,
     check_target,
-    check_target_async,
     dingtalk_sign,
     feishu_sign,
     send,
@@ -547,15 +546,15 @@ PRIVATE_TARGETS = [
 
 
 @pytest.mark.parametrize("url", PRIVATE_TARGETS)
-def test_check_target_refuses_internal_addresses(url: str) -> None:
+async def test_check_target_refuses_internal_addresses(url: str) -> None:
     with pytest.raises(UnsafeTarget) as refused:
-        check_target(url)
+        await check_target(url)
     assert "refusing" in str(refused.value) and "拒绝推送地址" in str(refused.value)
 
 
 @pytest.mark.parametrize("url", PRIVATE_TARGETS)
-def test_check_target_allows_internal_addresses_when_asked(url: str) -> None:
-    check_target(url, allow_private=True)
+async def test_check_target_allows_internal_addresses_when_asked(url: str) -> None:
+    await check_target(url, allow_private=True)
 
 
 @pytest.mark.parametrize(
@@ -569,16 +568,18 @@ def test_check_target_allows_internal_addresses_when_asked(url: str) -> None:
     ],
 )
 @pytest.mark.parametrize("allow_private", [False, True])
-def test_check_target_refuses_bad_urls_even_when_private_allowed(url: str, reason: str, allow_private: bool) -> None:
+async def test_check_target_refuses_bad_urls_even_when_private_allowed(
+    url: str, reason: str, allow_private: bool
+) -> None:
     with pytest.raises(UnsafeTarget, match=reason):
-        check_target(url, allow_private=allow_private)
+        await check_target(url, allow_private=allow_private)
 
 
-def test_reasons_name_the_address() -> None:
+async def test_reasons_name_the_address() -> None:
     with pytest.raises(UnsafeTarget, match=r"::ffff:7f00:1.*loopback|127\.0\.0\.1.*loopback"):
-        check_target("http://[::ffff:127.0.0.1]/")
+        await check_target("http://[::ffff:127.0.0.1]/")
     with pytest.raises(UnsafeTarget, match="link-local") as refused:
-        check_target("http://169.254.169.254/")
+        await check_target("http://169.254.169.254/")
     assert "链路本地地址" in str(refused.value)
 
 
@@ -594,40 +595,40 @@ def fake_resolver(answers: dict[str, list[str]]):
     return getaddrinfo
 
 
-def test_public_literal_needs_no_dns(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_public_literal_needs_no_dns(monkeypatch: pytest.MonkeyPatch) -> None:
     def no_dns(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("a literal address must not be resolved")
 
     monkeypatch.setattr(socket, "getaddrinfo", no_dns)
-    check_target("http://93.184.216.34/")
-    check_target("https://[2606:2800:220:1:248:1893:25c8:1946]:8443/hook")
+    await check_target("http://93.184.216.34/")
+    await check_target("https://[2606:2800:220:1:248:1893:25c8:1946]:8443/hook")
 
 
-def test_every_resolved_address_must_be_public(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_every_resolved_address_must_be_public(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         socket,
         "getaddrinfo",
         fake_resolver({"hooks.example.org": ["93.184.216.34"], "rebind.example.org": ["93.184.216.34", "10.0.0.7"]}),
     )
-    check_target("https://hooks.example.org/hook")
+    await check_target("https://hooks.example.org/hook")
     with pytest.raises(UnsafeTarget, match=r"10\.0\.0\.7.*private"):
-        check_target("https://rebind.example.org/hook")
-    check_target("https://rebind.example.org/hook", allow_private=True)
+        await check_target("https://rebind.example.org/hook")
+    await check_target("https://rebind.example.org/hook", allow_private=True)
 
 
-async def test_check_target_async_resolves_on_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_check_target_resolves_on_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         socket,
         "getaddrinfo",
         fake_resolver({"hooks.example.org": ["93.184.216.34"], "intranet.example.org": ["192.168.10.5"]}),
     )
-    await check_target_async("https://hooks.example.org/hook")
+    await check_target("https://hooks.example.org/hook")
     with pytest.raises(UnsafeTarget, match=r"192\.168\.10\.5"):
-        await check_target_async("https://intranet.example.org/hook")
-    await check_target_async("https://intranet.example.org/hook", allow_private=True)
+        await check_target("https://intranet.example.org/hook")
+    await check_target("https://intranet.example.org/hook", allow_private=True)
     with pytest.raises(UnsafeTarget, match="cannot resolve"):
-        await check_target_async("https://nowhere.example.org/hook")
+        await check_target("https://nowhere.example.org/hook")
     with pytest.raises(UnsafeTarget, match="loopback"):
-        await check_target_async("http://[::1]:9000/")
+        await check_target("http://[::1]:9000/")
     with pytest.raises(UnsafeTarget, match="only http and https"):
-        await check_target_async("gopher://hooks.example.org/")
+        await check_target("gopher://hooks.example.org/")
