@@ -37,7 +37,7 @@ from projections.evaluate import HUNDRED, MISSED, Evaluation, progress_status
 from projections.portfolio import ProjectView, project_view, reported_months
 from projections.report import data_through, evaluate_indicator
 from projections.state import PlanState, ProjectState, apply
-from projections.views import number, one_decimal
+from projections.views import evaluation_numbers, number, one_decimal
 
 PORTFOLIO = "portfolio"  # the subject of portfolio rules, in keys
 CLOCK_RULES = frozenset(
@@ -458,16 +458,7 @@ def _indicator_finding(state: PlanState, indicator: Indicator, as_of: date, brie
         target=row.target_text,
         actual=evaluation.actual_text,
         deviation=evaluation.deviation_text,
-        values={
-            "status": evaluation.status,
-            "actual_value": number(evaluation.actual),
-            "deviation_points": number(evaluation.deviation),
-            "completion": number(evaluation.completion),
-            "time_progress": number(evaluation.time_progress),
-            "reference": evaluation.reference,
-            "reference_value": number(evaluation.reference_value),
-            "as_of": as_of.isoformat(),
-        },
+        values={"status": evaluation.status, **evaluation_numbers(evaluation), "as_of": as_of.isoformat()},
     )
 
 

@@ -26,6 +26,18 @@ def one_decimal(value: Decimal | None) -> float | int | None:
     return number(round1(value)) if value is not None else None
 
 
+def evaluation_numbers(evaluation: Evaluation) -> dict[str, Any]:
+    """The numbers behind a judgement, as JSON numbers (views and alert notices carry them)."""
+    return {
+        "actual_value": number(evaluation.actual),
+        "deviation_points": number(evaluation.deviation),
+        "completion": number(evaluation.completion),
+        "time_progress": number(evaluation.time_progress),
+        "reference": evaluation.reference,
+        "reference_value": number(evaluation.reference_value),
+    }
+
+
 def evaluation_view(evaluation: Evaluation) -> dict[str, Any]:
     return {
         "status": evaluation.status,
@@ -33,12 +45,7 @@ def evaluation_view(evaluation: Evaluation) -> dict[str, Any]:
         "actual": evaluation.actual_text,
         "deviation": evaluation.deviation_text,
         "period": evaluation.period,
-        "actual_value": number(evaluation.actual),
-        "deviation_points": number(evaluation.deviation),
-        "completion": number(evaluation.completion),
-        "time_progress": number(evaluation.time_progress),
-        "reference": evaluation.reference,
-        "reference_value": number(evaluation.reference_value),
+        **evaluation_numbers(evaluation),
     }
 
 
