@@ -57,6 +57,13 @@ def drop_prefix(redis_url: str, keys: Keyspace) -> None:
         sync.close()
 
 
+def planwatch(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """`planwatch ARGS…` as a process of its own on the test's Redis and prefix (`env`), output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "services", *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
+
+
 @asynccontextmanager
 async def api_client(redis: Redis, keys: Keyspace, token: str | None = None) -> AsyncIterator[httpx.AsyncClient]:
     """The real ASGI app on the test's Redis and key prefix, through httpx (as `token`, if given)."""

@@ -29,6 +29,7 @@ from services.spreadsheet import write_template
 from services.tokens import TokenStore
 from tests import seed_report
 from tests.conftest import ROOT, api_client, drop_prefix
+from tests.conftest import planwatch as run_planwatch
 from tests.test_import import fill
 
 PLAN = "rongchang-2025"
@@ -37,9 +38,7 @@ WIDE = {"COLUMNS": "250"}
 
 
 def planwatch(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "services", *args], env={**env, **WIDE}, cwd=ROOT, capture_output=True, text=True
-    )
+    return run_planwatch({**env, **WIDE}, *args)  # wide: rich tables are not wrapped
 
 
 def planwatch_all(env: dict[str, str], commands: list[list[str]]) -> list[subprocess.CompletedProcess]:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import io
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -17,13 +15,9 @@ from services.api import create_api
 from services.demo import load_seed
 from services.spreadsheet import COLUMNS
 from services.tokens import TokenStore
-from tests.conftest import ROOT
+from tests.conftest import planwatch
 
 PLAN = "rongchang-2025"
-
-
-def planwatch(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "services", *args], env=env, cwd=ROOT, capture_output=True, text=True)
 
 
 def fill(path: Path, values: dict[str, dict[str, object]]) -> None:

@@ -24,7 +24,7 @@ from services.channels import UnsafeTarget, dingtalk_sign, feishu_sign, verify_w
 from services.notifier import Notifier
 from services.plans import publish_plan
 from services.subscriptions import Subscription, SubscriptionRequest, SubscriptionStore
-from tests.conftest import Workers, api_client, eventually
+from tests.conftest import Workers, api_client, eventually, planwatch
 from tests.factories import indicator_update, small_plan
 from tests.receivers import Receiver
 
@@ -329,41 +329,20 @@ async def test_a_webhook_to_loopback_needs_the_allow_flag(redis, keys, cli_env) 
         await SubscriptionStore(redis, keys).create(
             SubscriptionRequest(name="x", channel="webhook", url="http://127.0.0.1:9/hook")
         )
-    refused = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "services",
-            "subscribe",
-            "--name",
-            "x",
-            "--channel",
-            "webhook",
-            "--url",
-            "http://169.254.169.254/latest",
-        ],
-        env=cli_env,
-        capture_output=True,
-        text=True,
+    refused = planwatch(
+        cli_env, "subscribe", "--name", "x", "--channel", "webhook", "--url", "http://169.254.169.254/latest"
     )
     assert refused.returncode == 1 and "169.254.169.254" in refused.stderr
-    allowed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "services",
-            "subscribe",
-            "--name",
-            "内网",
-            "--channel",
-            "webhook",
-            "--url",
-            "http://127.0.0.1:9/hook",
-            "--allow-private",
-        ],
-        env=cli_env,
-        capture_output=True,
-        text=True,
+    allowed = planwatch(
+        cli_env,
+        "subscribe",
+        "--name",
+        "内网",
+        "--channel",
+        "webhook",
+        "--url",
+        "http://127.0.0.1:9/hook",
+        "--allow-private",
     )
     assert allowed.returncode == 0 and "subscribed" in allowed.stdout
     [stored] = await SubscriptionStore(redis, keys).all()
@@ -584,12 +563,6 @@ async def test_the_alerts_api_answers_firing_resolved_and_all(setup, redis, keys
     assert {a["state"] for a in answers["firing"]} == {"firing"}
     assert [(a["type"], a["state"]) for a in answers["resolved"]] == [("alert.resolved", "resolved")]
     assert len(answers["all"]) == len(FIRING | RESOLVED)  # the latest notice of each alert, once
-
-
-def planwatch(cli_env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "services", *args], env=cli_env, capture_output=True, text=True, timeout=120
-    )
 
 
 async def test_planwatch_alerts_lists_the_firing_ones_most_severe_first_and_the_history(

@@ -30,7 +30,7 @@ from services.scheduler import RollupScheduler, due_periods, due_time, reported_
 from services.seed_history import PLAN_PUBLISHED_AT, h1_history
 from services.subscriptions import SubscriptionRequest, SubscriptionStore
 from tests import seed_report
-from tests.conftest import ROOT, api_client
+from tests.conftest import ROOT, api_client, planwatch
 from tests.factories import indicator_update
 from tests.receivers import Receiver
 
@@ -416,12 +416,6 @@ async def test_the_api_lists_rollups_and_serves_each_format(redis: Redis, keys: 
         assert (await http.get("/v1/plans/nowhere-2025/rollups")).status_code == 404
     async with api_client(redis, keys) as anonymous:
         assert (await anonymous.get(f"/v1/plans/{PLAN}/rollups")).status_code == 401
-
-
-def planwatch(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "services", *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
 
 
 async def test_the_cli_writes_a_rollup_by_hand_in_each_format(store: EventStore, cli_env, tmp_path) -> None:
