@@ -47,8 +47,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 def parse_plan(text: str, source: str = "<plan>") -> Plan:
     loader = _UniqueKeyLoader(text)
     try:
-        data = loader.get_single_data()
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = loader.get_single_node()  # one parse: the nodes give line numbers, the data is built from them
+        data = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark else source

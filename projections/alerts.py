@@ -34,7 +34,7 @@ from events.positions import StoredEvent, position_key
 from events.targets import RelativeTarget
 from projections import formatting as fmt
 from projections.evaluate import HUNDRED, MISSED, Evaluation, progress_status
-from projections.portfolio import ProjectView, project_view, reported_months
+from projections.portfolio import ProjectView, planned_by, project_view, reported_months
 from projections.report import data_through, evaluate_indicator
 from projections.state import PlanState, ProjectState, apply
 from projections.views import evaluation_numbers, number, one_decimal
@@ -135,11 +135,11 @@ class PortfolioTally:
             self._portfolio = None
 
     def _judge(self, project: ProjectState, plan: Plan) -> _ProjectJudgement:
-        reported = reported_months(project, plan.year, self.day)
-        if project.spec is None:
-            return _ProjectJudgement(project.last_position, None, None, reported)
+        if project.spec is None:  # its reports still count towards the months reported
+            return _ProjectJudgement(project.last_position, None, None, reported_months(project, plan.year, self.day))
         view = project_view(project, project.spec, self.day, plan.year, plan.thresholds)
-        return _ProjectJudgement(project.last_position, view, _project_finding(view, self.day, brief=True), reported)
+        finding = _project_finding(view, self.day, brief=True)
+        return _ProjectJudgement(project.last_position, view, finding, view.reported_month)
 
     def _count(self, judgement: _ProjectJudgement, sign: int) -> None:
         if judgement.reported is not None:
@@ -151,7 +151,7 @@ class PortfolioTally:
             return
         self.planned += sign * view.planned_investment_wan
         self.invested += sign * view.investment_wan
-        if _planned_by(view, self.day):
+        if planned_by(view.planned_start, self.day):
             self.due += sign
             self.started_due += sign * (view.started_on is not None)
 
@@ -352,7 +352,7 @@ def _findings(
     for indicator in plan.indicators:
         if subjects is None or indicator.id in subjects:
             found.append(_indicator_finding(state, indicator, as_of, brief=True))
-    if subjects is None or any(plan.project(s) for s in subjects):
+    if subjects is None or PORTFOLIO in subjects:  # settle adds it when a project changed
         found += _project_findings(state, plan, now_ms, memo, subjects)
     found += _stale_findings(state, plan, now_ms, subjects)
     return found
@@ -562,11 +562,6 @@ def _portfolio_findings(tally: PortfolioTally, plan: Plan) -> list[Finding]:
             values={"investment_wan": number(invested), "rate": one_decimal(rate)},
         ),
     ]
-
-
-def _planned_by(view: ProjectView, as_of: date) -> bool:
-    planned = Period.parse(view.planned_start)
-    return planned.end <= as_of
 
 
 # --- overdue data -----------------------------------------------------------------------------

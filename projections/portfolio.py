@@ -32,6 +32,7 @@ class ProjectView:
     investment_rate: Decimal | None  # % of the year's planned investment
     schedule_progress: Decimal | None  # % of the project's months this year that have passed
     months_overdue: int | None  # whole months since the planned start month ended, if not started
+    reported_month: int | None  # the last month of the year its investment was reported for
     status: Status  # the traffic light: start delay for unstarted projects, investment pace for others
 
     @property
@@ -94,7 +95,7 @@ def summarize(label: str, as_of: date, views: list[ProjectView]) -> Portfolio:
         total=total,
         started=started,
         start_rate=fmt.round1(Decimal(started) * HUNDRED / total) if total else Decimal(0),
-        planned_to_start=sum(1 for v in views if _months_since_planned_start(v.planned_start, as_of) >= 0),
+        planned_to_start=sum(1 for v in views if planned_by(v.planned_start, as_of)),
         investment_wan=invested,
         planned_investment_wan=planned,
         investment_rate=fmt.round1(invested * HUNDRED / planned) if planned else Decimal(0),
@@ -154,12 +155,18 @@ def project_view(project: ProjectState, spec: Project, as_of: date, year: int, t
         investment_rate=rate,
         schedule_progress=progress,
         months_overdue=months_overdue,
+        reported_month=reported,
         status=status,
     )
 
 
 def _absolute_months(as_of: date) -> int:
     return as_of.year * 12 + completed_months(as_of, as_of.year)
+
+
+def planned_by(planned_start: str, as_of: date) -> bool:
+    """Has the planned start month ended by `as_of` (the project is due to have started)?"""
+    return _months_since_planned_start(planned_start, as_of) >= 0
 
 
 def _months_since_planned_start(planned_start: str, as_of: date) -> int:

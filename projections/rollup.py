@@ -22,7 +22,7 @@ from events.periods import Period
 from projections.alerts import period_label
 from projections.evaluate import STATUS_ZH
 from projections.portfolio import ProjectView
-from projections.report import IndicatorRow, ReportBuilder, missed_sentence
+from projections.report import IndicatorRow, ReportBuilder, missed_sentence, period_column
 from projections.state import PlanState
 from projections.views import number, one_decimal
 
@@ -163,7 +163,7 @@ def build_rollup(
         region=plan.region,
         year=plan.year,
         period=period,
-        title=f"{plan.region}{month.year}年{_span(month)}国民经济和社会发展计划执行情况",
+        title=f"{plan.region}{month.year}年{period_column(month.last_month).removesuffix('完成')}国民经济和社会发展计划执行情况",
         column=report.column,
         as_of=month.end,
         known_at=known_at,
@@ -190,11 +190,6 @@ def build_rollup(
     document.changes = _changes(document, state, previous, notices or [])
     document.content_hash = document.hash_content()
     return document
-
-
-def _span(month: Period) -> str:
-    """How the report names the months covered: 1—5月, 上半年, 全年."""
-    return {6: "上半年", 12: "全年"}.get(month.last_month, period_label(month.text))
 
 
 def _row(row: IndicatorRow) -> RollupRow:

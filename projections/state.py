@@ -92,16 +92,6 @@ class ProjectState:
 
 
 @dataclass
-class RollupMark:
-    """A published monthly rollup, as the log records it."""
-
-    version: int
-    content_hash: str
-    known_at: datetime
-    position: str
-
-
-@dataclass
 class PlanState:
     plan_id: str
     plan: Plan | None = None
@@ -109,7 +99,6 @@ class PlanState:
     projects: dict[str, ProjectState] = field(default_factory=dict)
     plan_position: str = ""  # position of the plan.published in force
     latest_end: dict[int, date] = field(default_factory=dict)  # year → last day of the latest month reported
-    rollups: dict[str, list[RollupMark]] = field(default_factory=dict)  # month → its versions, in order
     position: str = "0-0"  # last applied stream position
     applied: int = 0  # events applied
 
@@ -215,9 +204,7 @@ def _project_completed(state: PlanState, event: ProjectCompleted, position: str)
 
 
 def _rollup_published(state: PlanState, event: RollupPublished, position: str) -> None:
-    state.rollups.setdefault(event.period, []).append(
-        RollupMark(event.version, event.content_hash, event.known_at, position)
-    )
+    """A rollup changes no target's execution (services/rollups reads its versions from the log)."""
 
 
 _HANDLERS: dict[type, Any] = {
