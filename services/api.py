@@ -36,8 +36,7 @@ from services.plans import publish_plan
 from services.redis_server import connect
 from services.rollup_render import render_html, render_markdown, render_xlsx
 from services.rollups import list_rollups, load_document
-from services.spreadsheet import DEPARTMENT as SHEET_DEPARTMENT
-from services.spreadsheet import SheetRejected, parse_sheet
+from services.spreadsheet import ForeignSheet, SheetRejected, parse_sheet
 from services.subscriptions import SubscriptionRequest, SubscriptionStore
 from services.tokens import TokenInfo
 
@@ -406,8 +405,14 @@ def _routes(app: FastAPI) -> None:
         department = who.department if who.role == "department" else None
         try:
             sheet = parse_sheet(content, file.filename or "", found, department=department)
+        except ForeignSheet as exc:  # posting on another department's behalf, as for single events
+            [error] = exc.errors
+            raise Forbidden(
+                f"{error.reason}; nothing was imported",
+                f"{error.reason_zh}，未导入任何数据",
+                [FieldError(f"row 0: {error.column}", error.reason, error.reason_zh)],
+            ) from None
         except SheetRejected as exc:
-            _refuse_another_departments_file(exc, department)
             raise Invalid(
                 str(exc),
                 f"文件有{len(exc.errors)}处错误，未导入任何数据",
@@ -577,21 +582,6 @@ def _routes(app: FastAPI) -> None:
     async def asyncapi(svc: ServicesDep) -> dict[str, Any]:
         """AsyncAPI 3.0 document of the departments' inbox stream."""
         return _asyncapi_document(svc.keys)
-
-
-def _refuse_another_departments_file(rejected: SheetRejected, department: str | None) -> None:
-    """403 when the file names a department other than the uploader's: posting on another
-    department's behalf is forbidden, as it is for events posted one by one. `parse_sheet` reports
-    that as the file's own (row 0) department, differing from the one it was asked to read for."""
-    if department is None:
-        return
-    for error in rejected.errors:
-        if error.row == 0 and error.column == SHEET_DEPARTMENT and error.value and error.value != department:
-            raise Forbidden(
-                f"{error.reason}; nothing was imported",
-                f"{error.reason_zh}，未导入任何数据",
-                [FieldError(f"row 0: {error.column}", error.reason, error.reason_zh)],
-            )
 
 
 # Static per keyspace; building it assembles a whole FastStream app, so once is enough.

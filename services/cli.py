@@ -390,7 +390,7 @@ def import_command(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from services.ingest import Ingest, IngestError
-    from services.spreadsheet import DEPARTMENT, SheetRejected, parse_sheet, sheet_plan_id
+    from services.spreadsheet import ForeignSheet, SheetRejected, parse_sheet, sheet_plan_id
 
     try:
         content = file.read_bytes()
@@ -434,11 +434,8 @@ def import_command(
                     department=who.department,
                     progress=lambda d, t: bar.update(task, completed=d, total=t),
                 )
-            except SheetRejected as exc:
-                for error in exc.errors:  # the file is another department's: as the API's 403
-                    if error.row == 0 and error.column == DEPARTMENT and error.value and error.value != who.department:
-                        raise Refused(f"--token: {error.reason}; nothing imported") from None
-                raise
+            except ForeignSheet as exc:  # the file is another department's: as the API's 403
+                raise Refused(f"--token: {exc.errors[0].reason}; nothing imported") from None
         return sheet, await ingest.submit(who, plan_id, sheet.events)
 
     try:

@@ -326,6 +326,16 @@ class _Table:
     csv_layout: bool = False  # csv rows carry plan and department in columns of their own
 
 
+class ForeignSheet(SheetRejected):
+    """The file is another department's than the one it was read for: posting on another
+    department's behalf, which the API answers 403 and the CLI refuses (exit 2)."""
+
+
+class _ForeignFile(Exception):
+    def __init__(self, error: RowError) -> None:
+        self.error = error
+
+
 class _FileProblem(Exception):
     def __init__(self, *errors: RowError) -> None:
         super().__init__(errors)
@@ -356,6 +366,8 @@ def parse_sheet(
         owner = _check_file(table, columns, plan, department)
     except _FileProblem as problem:
         raise SheetRejected(filename, problem.errors) from None
+    except _ForeignFile as foreign:
+        raise ForeignSheet(filename, [foreign.error]) from None
     reader = _RowReader(plan, owner, table.meta.get("period"))
     total = len(table.rows)
     read = 0
@@ -611,7 +623,7 @@ def _check_file(table: _Table, columns: dict[str, int], plan: Plan, department: 
             RowError(0, DEPARTMENT, owner, f"department {owner!r} is not in plan {plan.id}", "计划中没有这个部门")
         )
     if department is not None and file_department is not None and file_department != department:
-        raise _FileProblem(
+        raise _ForeignFile(
             RowError(
                 0,
                 DEPARTMENT,
