@@ -431,6 +431,21 @@ async def read_fields(redis: Redis, keys: Keyspace, plan_id: str, *fields: str) 
     return None
 
 
+async def read_field(redis: Redis, keys: Keyspace, plan_id: str, field: str) -> str | None:
+    """One field of the current read model (None without one)."""
+    [value] = await read_fields(redis, keys, plan_id, field) or [None]
+    return value
+
+
+async def alert_notices(redis: Redis, keys: Keyspace, plan_id: str, limit: int) -> list[dict]:
+    """The current generation's latest `limit` alert notices, oldest first, as JSON objects."""
+    generation = await current_generation(redis, keys, plan_id)
+    if not generation:
+        return []
+    entries = await redis.xrevrange(keys.rm_alerts(plan_id, generation), count=limit)
+    return [json.loads(fields["notice"]) for _, fields in reversed(entries)]
+
+
 class Lease:
     """A lease on a key: one holder at a time, with an expiry the holder keeps renewing (a plan's
     projection, a subscription's delivery)."""

@@ -27,7 +27,7 @@ from events.keys import Keyspace
 from events.models import event_adapter
 from events.plan import Plan
 from projections.report import ReportBuilder
-from projections.runner import current_generation, plan_status, read_fields, state_as_known
+from projections.runner import alert_notices, plan_status, read_field, read_fields
 from projections.views import indicator_detail_view, project_detail_view, project_view, report_view
 from services.channels import UnsafeTarget
 from services.inbox import asyncapi_document
@@ -38,6 +38,7 @@ from services.rollup_render import render_html, render_markdown, render_xlsx
 from services.rollups import list_rollups, load_document
 from services.spreadsheet import ForeignSheet, SheetRejected, parse_sheet
 from services.subscriptions import SubscriptionRequest, SubscriptionStore
+from services.tables import published_state
 from services.tokens import TokenInfo
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -176,16 +177,11 @@ def _json(text: str, status: int = 200) -> Response:
     return Response(text, status_code=status, media_type="application/json")
 
 
-async def _stored(svc: Ingest, plan_id: str, field: str) -> str | None:
-    """One field of the plan's current read model (None without one)."""
-    [value] = await read_fields(svc.redis, svc.keys, plan_id, field) or [None]
-    return value
-
-
 async def _computed(svc: Ingest, plan_id: str, as_of: date | None, known_at: datetime | None):
-    state = await state_as_known(svc.redis, svc.keys, plan_id, _known_at(known_at))
-    if state.plan is None:
-        raise NotFound(f"plan {plan_id!r} was not published by {known_at}", "该时点计划尚未发布")
+    try:
+        state = await published_state(svc.redis, svc.keys, plan_id, _known_at(known_at))
+    except LookupError:
+        raise NotFound(f"plan {plan_id!r} was not published by {known_at}", "该时点计划尚未发布") from None
     return state, ReportBuilder().build(state, as_of)
 
 
@@ -253,7 +249,7 @@ def _routes(app: FastAPI) -> None:
         """The main table, the key-project figures and the missed targets — the fields of
         `planwatch table --format json`."""
         if as_of is None and known_at is None:
-            summary = await _stored(svc, plan, "summary")
+            summary = await read_field(svc.redis, svc.keys, plan, "summary")
             if summary:
                 return _json(summary)
         _, report = await _computed(svc, plan, as_of, known_at)
@@ -273,7 +269,7 @@ def _routes(app: FastAPI) -> None:
         if found.indicator(indicator) is None:
             raise NotFound(f"plan {plan} has no indicator {indicator!r}", f"计划中没有指标“{indicator}”")
         if as_of is None and known_at is None:
-            view = await _stored(svc, plan, f"indicator:{indicator}")
+            view = await read_field(svc.redis, svc.keys, plan, f"indicator:{indicator}")
             if view:
                 return _json(view)
         state, report = await _computed(svc, plan, as_of, known_at)
@@ -332,7 +328,7 @@ def _routes(app: FastAPI) -> None:
             raise NotFound(f"plan {plan} has no project {project!r}", f"计划中没有项目“{project}”")
         detail: dict[str, Any] | None = None
         if as_of is None and known_at is None:
-            view = await _stored(svc, plan, f"project:{project}")
+            view = await read_field(svc.redis, svc.keys, plan, f"project:{project}")
             detail = json.loads(view) if view else None
         if detail is None:
             state, report = await _computed(svc, plan, as_of, known_at)
@@ -486,10 +482,10 @@ def _routes(app: FastAPI) -> None:
         """Alerts of a plan: the firing ones (latest notice each), or the latest state of every
         alert in the recent history."""
         if state == "firing":
-            firing = await _stored(svc, plan, "alerts")
+            firing = await read_field(svc.redis, svc.keys, plan, "alerts")
             return json.loads(firing) if firing else []
         latest: dict[str, dict[str, Any]] = {}
-        for notice in await _alert_history(svc, plan, limit):
+        for notice in await alert_notices(svc.redis, svc.keys, plan, limit):
             latest[notice["fingerprint"]] = notice
         return [n for n in latest.values() if state == "all" or n["state"] == "resolved"]
 
@@ -502,7 +498,7 @@ def _routes(app: FastAPI) -> None:
         limit: Annotated[int, Query(ge=1, le=5000)] = 100,
     ) -> list[dict[str, Any]]:
         """Every raised, escalated and resolved notice, newest last."""
-        return await _alert_history(svc, plan, limit)
+        return await alert_notices(svc.redis, svc.keys, plan, limit)
 
     @app.get("/v1/plans/{plan}/alerts/stream", tags=["alerts"])
     async def alert_stream(
@@ -586,14 +582,6 @@ def _routes(app: FastAPI) -> None:
 
 # Static per keyspace; building it assembles a whole FastStream app, so once is enough.
 _asyncapi_document = functools.cache(asyncapi_document)
-
-
-async def _alert_history(svc: Ingest, plan: str, limit: int) -> list[dict[str, Any]]:
-    generation = await current_generation(svc.redis, svc.keys, plan)
-    if not generation:
-        return []
-    entries = await svc.redis.xrevrange(svc.keys.rm_alerts(plan, generation), count=limit)
-    return [json.loads(fields["notice"]) for _, fields in reversed(entries)]
 
 
 def _document_event_bodies(app: FastAPI) -> None:

@@ -708,14 +708,12 @@ def alerts(
     import json
 
     from events.alerts import severity_rank
-    from projections.runner import current_generation, read_fields
+    from projections.runner import alert_notices, read_field
 
     async def main(redis: Redis, keys: Keyspace):
         if history:
-            generation = await current_generation(redis, keys, plan)
-            entries = await redis.xrevrange(keys.rm_alerts(plan, generation), count=limit) if generation else []
-            return [json.loads(f["notice"]) for _, f in reversed(entries)]
-        [firing] = await read_fields(redis, keys, plan, "alerts") or [None]
+            return await alert_notices(redis, keys, plan, limit)
+        firing = await read_field(redis, keys, plan, "alerts")
         return json.loads(firing) if firing else None
 
     notices = with_redis(main)
