@@ -34,14 +34,13 @@ from services.inbox import asyncapi_document
 from services.ingest import Forbidden, Ingest, IngestError, Invalid, NotFound, TooLarge, Unauthorized
 from services.plans import publish_plan
 from services.redis_server import connect
-from services.rollup_render import render_html, render_markdown, render_xlsx
+from services.rollup_render import FORMATS, RENDERERS, render
 from services.rollups import list_rollups, load_document
 from services.spreadsheet import ForeignSheet, SheetRejected, parse_sheet
 from services.subscriptions import SubscriptionRequest, SubscriptionStore
 from services.tables import published_state
 from services.tokens import TokenInfo
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_BODY = 2_000_000  # bytes: a batch of 1,000 events, or a plan, fits easily
 READY_MAX_LAG = int(os.environ.get("PLANWATCH_READY_MAX_LAG", "1000"))
 
@@ -543,7 +542,7 @@ def _routes(app: FastAPI) -> None:
     @app.get(
         "/v1/plans/{plan}/rollups/{name}",
         tags=["rollups"],
-        responses={200: {"content": {"text/markdown": {}, "text/html": {}, XLSX: {}}}},
+        responses={200: {"content": {media_type: {} for _, media_type in RENDERERS.values()}}},
     )
     async def rollup_document(
         plan: str,
@@ -554,7 +553,7 @@ def _routes(app: FastAPI) -> None:
         version: Annotated[int | None, Query(ge=1, description="default: the latest")] = None,
     ) -> Response:
         """One rollup, rendered: Markdown, a printable HTML page, or an Excel workbook."""
-        match = re.fullmatch(r"(\d{4}-\d{2})\.(md|html|xlsx)", name)
+        match = re.fullmatch(rf"(\d{{4}}-\d{{2}})\.({'|'.join(FORMATS)})", name)
         if not match:
             raise NotFound(f"no rollup {name!r}: ask for 2025-06.md, .html or .xlsx", "报告地址有误")
         period, fmt = match.groups()
@@ -563,16 +562,10 @@ def _routes(app: FastAPI) -> None:
             raise NotFound(
                 f"plan {plan} has no rollup for {period}" + (f" v{version}" if version else ""), "该月报告不存在"
             )
-        if fmt == "md":
-            return Response(render_markdown(document), media_type="text/markdown; charset=utf-8")
-        if fmt == "html":
-            return Response(render_html(document), media_type="text/html; charset=utf-8")
-        filename = f"{plan}-{period}-v{document.version}.xlsx"
-        return Response(
-            render_xlsx(document),
-            media_type=XLSX,
-            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-        )
+        headers = {}
+        if fmt == "xlsx":  # a workbook is saved, not shown
+            headers["Content-Disposition"] = f'attachment; filename="{plan}-{period}-v{document.version}.xlsx"'
+        return Response(render(document, fmt), media_type=RENDERERS[fmt][1], headers=headers)
 
     @app.get("/asyncapi.json", tags=["docs"])
     async def asyncapi(svc: ServicesDep) -> dict[str, Any]:

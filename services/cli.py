@@ -280,10 +280,10 @@ def rollup(
 ) -> None:
     """Write a month's rollup now (a new version if anything changed since the last) and print or
     save it."""
-    from services.rollup_render import render_html, render_markdown, render_xlsx
+    from services.rollup_render import FORMATS, render
     from services.rollups import produce_rollup
 
-    if format not in ("md", "html", "xlsx"):
+    if format not in FORMATS:
         raise typer.BadParameter(f"must be md, html or xlsx, not {format!r}", param_hint=_hint("--format"))
     if format == "xlsx" and output is None:
         raise typer.BadParameter("an xlsx rollup needs -o FILE", param_hint=_hint("--output"))
@@ -299,17 +299,12 @@ def rollup(
     typer.echo(f"{plan} {period}: {status} version {result.version}", err=True)
     document = result.document
     assert document is not None  # only a scheduled run answers "exists" without one
-    if format == "xlsx":
-        assert output is not None
-        output.write_bytes(render_xlsx(document))
-        typer.echo(f"wrote {output}", err=True)
-        return
-    text = render_markdown(document) if format == "md" else render_html(document)
+    content = render(document, format)
     if output is not None:
-        output.write_text(text, encoding="utf-8")
+        output.write_bytes(content)
         typer.echo(f"wrote {output}", err=True)
     else:
-        typer.echo(text)
+        typer.echo(content.decode())
 
 
 @app.command()

@@ -24,7 +24,7 @@ from projections.report import build_report
 from projections.rollup import RollupDocument
 from services.plans import publish_plan
 from services.render import render_text
-from services.rollup_render import render_html, render_markdown, render_xlsx
+from services.rollup_render import FORMATS, render
 from services.rollups import produce_rollup
 from services.seed_history import H1_END, PLAN_PUBLISHED_AT, SERIES, URBAN_VILLAGES, h1_history
 
@@ -99,11 +99,7 @@ async def run_demo(
 def _save_rollup(document: RollupDocument, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     stem = out / f"{document.plan_id}-{document.period}"
-    files = {
-        stem.with_suffix(".md"): render_markdown(document).encode(),
-        stem.with_suffix(".html"): render_html(document).encode(),
-        stem.with_suffix(".xlsx"): render_xlsx(document),
-    }
-    for path, content in files.items():
-        path.write_bytes(content)
-    return list(files)
+    files = [stem.with_suffix(f".{fmt}") for fmt in FORMATS]
+    for path, fmt in zip(files, FORMATS, strict=True):
+        path.write_bytes(render(document, fmt))
+    return files

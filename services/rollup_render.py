@@ -603,3 +603,17 @@ def render_xlsx(doc: RollupDocument) -> bytes:
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+RENDERERS: dict[str, tuple[Callable[[RollupDocument], bytes], str]] = {
+    "md": (lambda doc: render_markdown(doc).encode(), "text/markdown; charset=utf-8"),
+    "html": (lambda doc: render_html(doc).encode(), "text/html; charset=utf-8"),
+    "xlsx": (render_xlsx, XLSX_MEDIA_TYPE),
+}  # format → (renderer, media type)
+FORMATS = tuple(RENDERERS)
+
+
+def render(doc: RollupDocument, fmt: str) -> bytes:
+    """The rollup in one of FORMATS."""
+    return RENDERERS[fmt][0](doc)

@@ -33,6 +33,7 @@ from projections.evaluate import MISSED
 from projections.replay import judge_log
 from projections.rollup import RollupDocument, RollupRow, build_rollup
 from projections.runner import redis_now_ms
+from services.rollup_render import FORMATS
 
 Outcome = Literal["published", "unchanged", "exists"]
 
@@ -203,7 +204,7 @@ async def list_rollups(redis: Redis, keys: Keyspace, plan_id: str) -> list[dict]
                 "known_at": document.known_at.isoformat(),
                 "content_hash": document.content_hash,
                 "missed": [row.id for row in _missed(document)],
-                "formats": {fmt: f"/v1/plans/{plan_id}/rollups/{period}.{fmt}" for fmt in ("md", "html", "xlsx")},
+                "formats": {fmt: f"/v1/plans/{plan_id}/rollups/{period}.{fmt}" for fmt in FORMATS},
             }
         )
     return found

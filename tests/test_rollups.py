@@ -385,7 +385,7 @@ async def test_rollup_subscribers_get_a_summary_with_a_link(
 
 
 async def test_the_api_lists_rollups_and_serves_each_format(redis: Redis, keys: Keyspace, store: EventStore) -> None:
-    from services.api import XLSX
+    from services.rollup_render import XLSX_MEDIA_TYPE as XLSX
     from services.tokens import TokenStore
 
     await load_seed(store)
