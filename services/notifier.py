@@ -189,7 +189,8 @@ class Notifier:
             return 0
         if "inflight" in state:  # a delivery begun before a restart: send exactly it again
             inflight = json.loads(state["inflight"])
-            notices = await self._notices(sid, inflight["entries"])
+            wanted = set(inflight["entries"])  # a run at the head of the queue: among those just read
+            notices = [AlertNotice.model_validate_json(f["notice"]) for e, f in entries if e in wanted]
         else:
             if not entries:
                 return 0
@@ -206,14 +207,6 @@ class Notifier:
             notices = [AlertNotice.model_validate_json(f["notice"]) for _, f in chosen]
         result = await self._send(subscription, notices, inflight)
         return await self._settle(subscription, inflight, notices, result, state, now_ms)
-
-    async def _notices(self, sid: str, entry_ids: list[str]) -> list[AlertNotice]:
-        """The queued notices of a delivery (its entries are a contiguous run of the queue)."""
-        if not entry_ids:
-            return []
-        wanted = set(entry_ids)
-        found = await self.redis.xrange(self.keys.sub_queue(sid), min=entry_ids[0], max=entry_ids[-1])
-        return [AlertNotice.model_validate_json(f["notice"]) for entry_id, f in found if entry_id in wanted]
 
     async def _send(self, subscription: Subscription, notices: list[AlertNotice], inflight: dict) -> SendResult:
         if not notices:  # the queue lost them (unsubscribed and resubscribed): nothing to send
