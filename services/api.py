@@ -111,10 +111,7 @@ async def caller(
 ) -> TokenInfo:
     if not authorization or not authorization.startswith("Bearer "):
         raise Unauthorized("send a token: Authorization: Bearer pwt_…", "请在请求头中提供令牌")
-    info = await svc.tokens.verify(authorization.removeprefix("Bearer ").strip())
-    if info is None:
-        raise Unauthorized("unknown or revoked token", "令牌无效或已被吊销")
-    return info
+    return await svc.authenticate(authorization.removeprefix("Bearer "))
 
 
 CallerDep = Annotated[TokenInfo, Depends(caller)]

@@ -384,7 +384,7 @@ def import_command(
     row-by-row report; re-importing the same file stores nothing new."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from services.ingest import Ingest, IngestError
+    from services.ingest import Ingest, IngestError, Unauthorized
     from services.spreadsheet import ForeignSheet, SheetRejected, parse_sheet, sheet_plan_id
 
     try:
@@ -406,9 +406,10 @@ def import_command(
     async def main(redis: Redis, keys: Keyspace):
         ingest = Ingest.over(redis, keys)
         # The caller is the token's, verified as the API verifies a Bearer token; never the file's say-so.
-        who = await ingest.tokens.verify(token.strip())
-        if who is None:
-            raise Refused("--token: unknown or revoked token")
+        try:
+            who = await ingest.authenticate(token)
+        except Unauthorized as exc:
+            raise Refused(f"--token: {exc.message}") from None
         if who.role != "department":
             # The API records an import as the token's department, so it refuses an admin's or an
             # analyst's upload of a department's sheet (403): so does the CLI.

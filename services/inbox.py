@@ -30,7 +30,7 @@ from redis.exceptions import ResponseError
 
 from events.errors import FieldError
 from events.keys import Keyspace
-from services.ingest import Ingest, IngestError, Invalid, Unauthorized
+from services.ingest import Ingest, IngestError, Invalid
 from services.tokens import TokenStore
 
 log = logging.getLogger("planwatch.inbox")
@@ -133,10 +133,8 @@ class Inbox:
         """Append the message's event, or reject it; then ack. A failure to reach Redis raises,
         leaving the message pending for the reclaimer."""
         svc = self._services
-        caller = await svc.tokens.verify(body.token or "")
         try:
-            if caller is None:
-                raise Unauthorized("unknown or revoked token", "令牌无效或已被吊销")
+            caller = await svc.authenticate(body.token or "")
             payload = to_payload(body)
             plan_id = payload.get("plan_id")
             if not isinstance(plan_id, str) or not plan_id:

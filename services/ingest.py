@@ -284,6 +284,14 @@ class Ingest:
         store = EventStore(redis, keys)
         return cls(redis, keys, store, PlanCatalog(store), TokenStore(redis, keys))
 
+    async def authenticate(self, token: str) -> TokenInfo:
+        """The caller a token stands for; Unauthorized if it is unknown or revoked (every entry
+        point checks tokens here)."""
+        info = await self.tokens.verify(token.strip())
+        if info is None:
+            raise Unauthorized("unknown or revoked token", "令牌无效或已被吊销")
+        return info
+
     async def plan(self, plan_id: str) -> Plan:
         """The plan in force; NotFound if it was never published."""
         plan = await self.catalog.get(plan_id)
