@@ -454,8 +454,8 @@ def _routes(app: FastAPI) -> None:
     @app.get("/v1/subscriptions", tags=["alerts"])
     async def list_subscriptions(svc: ServicesDep, who: AdminDep) -> list[dict[str, Any]]:
         """Every subscription (secrets never shown) with its queued, sent and dead-letter counts."""
-        store = SubscriptionStore(svc.redis, svc.keys)
-        return [{**s.public(), **await store.counts(s.id)} for s in await store.all()]
+        listed = await SubscriptionStore(svc.redis, svc.keys).all_with_counts()
+        return [{**subscription.public(), **counts} for subscription, counts in listed]
 
     @app.delete("/v1/subscriptions/{subscription_id}", tags=["alerts"])
     async def unsubscribe(subscription_id: str, svc: ServicesDep, who: AdminDep) -> dict[str, str]:

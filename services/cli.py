@@ -557,8 +557,7 @@ async def _deliveries(redis: Redis, keys: Keyspace) -> list[tuple[Subscription, 
     """Every subscription with its queued / sent / dead counts."""
     from services.subscriptions import SubscriptionStore
 
-    store = SubscriptionStore(redis, keys)
-    return [(s, await store.counts(s.id)) for s in await store.all()]
+    return await SubscriptionStore(redis, keys).all_with_counts()
 
 
 def _count_cells(counts: dict[str, int]) -> list[str]:

@@ -156,10 +156,24 @@ class SubscriptionStore:
         return bool(removed)
 
     async def counts(self, subscription_id: str) -> dict[str, int]:
+        """What is queued, sent and given up (dead letters) for one subscription."""
+        [counts] = await self._counts([subscription_id])
+        return counts
+
+    async def all_with_counts(self) -> list[tuple[Subscription, dict[str, int]]]:
+        """Every subscription with its counts."""
+        subscriptions = await self.all()
+        return list(zip(subscriptions, await self._counts([s.id for s in subscriptions]), strict=True))
+
+    async def _counts(self, subscription_ids: list[str]) -> list[dict[str, int]]:
         keys = self.keys
-        async with self.redis.pipeline(transaction=False) as pipe:  # one round trip, not three
-            pipe.xlen(keys.sub_queue(subscription_id))
-            pipe.hlen(keys.sub_sent(subscription_id))
-            pipe.xlen(keys.sub_dead(subscription_id))
-            queued, sent, dead = await pipe.execute()
-        return {"queued": queued, "sent": sent, "dead": dead}
+        async with self.redis.pipeline(transaction=False) as pipe:  # one round trip for them all
+            for sid in subscription_ids:
+                pipe.xlen(keys.sub_queue(sid))
+                pipe.hlen(keys.sub_sent(sid))
+                pipe.xlen(keys.sub_dead(sid))
+            replies = await pipe.execute()
+        return [
+            dict(zip(("queued", "sent", "dead"), replies[3 * n : 3 * n + 3], strict=True))
+            for n in range(len(subscription_ids))
+        ]
