@@ -213,12 +213,7 @@ def _routes(app: FastAPI) -> None:
     @app.get("/v1/plans", tags=["plans"])
     async def list_plans(svc: ServicesDep, who: CallerDep) -> list[dict[str, Any]]:
         """Published plans."""
-        found = []
-        for plan_id in await svc.store.plans():
-            plan = await svc.catalog.get(plan_id)
-            if plan is not None:
-                found.append({"id": plan.id, "name": plan.name, "region": plan.region, "year": plan.year})
-        return found
+        return [{"id": p.id, "name": p.name, "region": p.region, "year": p.year} for p in await svc.catalog.all()]
 
     @app.put("/v1/plans/{plan}", tags=["plans"], status_code=201)
     async def publish(plan: str, request: Request, svc: ServicesDep, who: AdminDep) -> Response:

@@ -16,6 +16,11 @@ class PlanCatalog:
         self.store = store
         self._cache: dict[str, tuple[int, Plan]] = {}
 
+    async def all(self) -> list[Plan]:
+        """Every plan whose definition has been published."""
+        plans = [await self.get(plan_id) for plan_id in await self.store.plans()]
+        return [plan for plan in plans if plan is not None]
+
     async def get(self, plan_id: str) -> Plan | None:
         version = await self.store.version(plan_id, plan_id)
         if version == 0:

@@ -116,16 +116,11 @@ class RollupScheduler:
                     self.lock_timeout_s,
                 )
 
-    async def _plans(self) -> list[Plan]:
-        """Every plan whose definition has been published."""
-        plans = [await self.catalog.get(plan_id) for plan_id in await self.store.plans()]
-        return [plan for plan in plans if plan is not None]
-
     async def catch_up(self) -> list[RollupResult]:
         """Every due month of every plan that has no rollup yet, oldest first."""
         results = []
         now = self.clock()
-        for plan in await self._plans():
+        for plan in await self.catalog.all():
             results += await self._catch_up_plan(plan, now)
         return results
 
@@ -161,7 +156,7 @@ class RollupScheduler:
 
     async def sync_jobs(self) -> None:
         assert self.scheduler is not None
-        for plan in await self._plans():
+        for plan in await self.catalog.all():
             trigger = CronTrigger.from_crontab(plan.rollup.cron, timezone=ZoneInfo(plan.timezone))
             self.scheduler.add_job(self._fire, trigger, args=[plan.id], id=f"rollup:{plan.id}", replace_existing=True)
 
