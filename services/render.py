@@ -11,8 +11,9 @@ from projections.views import report_view
 Format = Literal["text", "markdown", "json"]
 
 
-def table_header(report: PlanReport) -> tuple[str, str, str, str]:
-    return ("指标", "全年目标", report.column, "与目标±")
+def table_header(column: str) -> tuple[str, str, str, str]:
+    """The main table's header as the report prints it; `column` names the months, e.g. 上半年完成."""
+    return ("指标", "全年目标", column, "与目标±")
 
 
 def table_rows(report: PlanReport) -> list[tuple[str, str, str, str]]:
@@ -31,7 +32,7 @@ def _missed_details(rows: list[IndicatorRow]) -> list[str]:
 
 
 def render_text(report: PlanReport) -> str:
-    header = table_header(report)
+    header = table_header(report.column)
     lines = [
         f"{report.plan_name} — 主要计划目标完成情况（截至{report.as_of.isoformat()}）",
         " | ".join(header),
@@ -52,7 +53,7 @@ def render_text(report: PlanReport) -> str:
 
 
 def render_markdown(report: PlanReport) -> str:
-    header = table_header(report)
+    header = table_header(report.column)
     lines = [
         f"## {report.plan_name}主要计划目标完成情况",
         "",

@@ -23,6 +23,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from projections.evaluate import STATUS_ZH
 from projections.rollup import OffTrack, RollupChange, RollupDocument, RollupProject, RollupRow
+from services.render import table_header
 from services.spreadsheet import display_width
 
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -166,9 +167,7 @@ def render_markdown(doc: RollupDocument) -> str:
     lines = [f"# {doc.title}", "", "；".join(_meta_parts(doc)), ""]
 
     lines += [f"## {PART_MAIN}", ""]
-    lines += _md_table(
-        ("指标", "全年目标", doc.column, "与目标±"), ((r.label, r.target, r.actual, r.deviation) for r in doc.main)
-    )
+    lines += _md_table(table_header(doc.column), ((r.label, r.target, r.actual, r.deviation) for r in doc.main))
     lines.append("")
 
     lines += [f"## {PART_PROJECTS}", "", f"{doc.portfolio.line}。", "", f"{doc.portfolio.completed_line}。", ""]
@@ -322,7 +321,7 @@ def render_html(doc: RollupDocument) -> str:
 
     lines += ['<section id="main-targets">', f"<h2>{_h(PART_MAIN)}</h2>"]
     lines += _html_table(
-        ("指标", "全年目标", doc.column, "与目标±"),
+        table_header(doc.column),
         ((r.status, (r.label, r.target, r.actual, r.deviation)) for r in doc.main),
         "main-table",
         text_columns={0},
@@ -472,7 +471,7 @@ def _write_sheet(
 
 
 def _main_sheet(sheet: Worksheet, doc: RollupDocument, meta: str) -> None:
-    header = ("指标", "全年目标", doc.column, "与目标±", "完成值", "偏差（个百分点）", "状态", "责任单位")
+    header = (*table_header(doc.column), "完成值", "偏差（个百分点）", "状态", "责任单位")
     rows = [
         (
             r.label,
