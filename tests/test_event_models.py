@@ -107,3 +107,26 @@ def test_plan_published_must_match_its_plan() -> None:
 def test_periods(text: str, kind: str, end: str) -> None:
     period = Period.parse(text)
     assert period.kind == kind and period.end.isoformat() == end
+
+
+def _period_candidates() -> list[str]:
+    years = ["1999", "2000", "2025", "2099", "2100", "2101", "0000", "25", "２０２５"]
+    tails = ["", "-00", "-1", "-001", "-Q0", "-Q5", "-H0", "-H3", "-q2", "-06\n", " ", "-06-01"]
+    tails += [f"-{m:02d}" for m in range(1, 14)] + [f"-Q{q}" for q in range(1, 5)] + ["-H1", "-H2"]
+    return [year + tail for year in years for tail in tails]
+
+
+def test_period_pattern_accepts_exactly_what_period_parse_accepts() -> None:
+    """Events check periods with PERIOD_PATTERN (in Rust); folds parse them with Period.parse: the
+    two must agree, and a refused period is explained by Period.parse's reason."""
+    for text in _period_candidates():
+        try:
+            Period.parse(text)
+            parses = True
+        except ValueError:
+            parses = False
+        errors = _error_fields({**_valid(), "period": text}) if not parses else {}
+        if parses:
+            assert parse_event({**_valid(), "period": text}).period == text
+        else:
+            assert errors["period"].startswith(f"period {text!r}"), (text, errors)
