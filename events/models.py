@@ -133,6 +133,7 @@ Event = Annotated[
 EVENT_TYPES: tuple[str, ...] = tuple(model.model_fields["type"].default for model in get_args(get_args(Event)[0]))
 
 event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
+batch_adapter: TypeAdapter[list[Event]] = TypeAdapter(list[Event])  # a batch validated in one call
 
 
 def plan_published(plan: Plan, version: int, occurred_at: datetime) -> PlanPublished:

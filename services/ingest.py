@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 
 from events.errors import FieldError, field_errors
 from events.keys import Keyspace
-from events.models import Event, EventBase, event_adapter
+from events.models import Event, EventBase, batch_adapter, event_adapter
 from events.plan import Plan
 from events.store import AppendResult, EventIdReused, EventStore, VersionConflict
 from services.catalog import PlanCatalog
@@ -97,8 +97,8 @@ class Accepted:
             "stored": self.result.stored,
             "duplicates": len(self.events) - self.result.stored,
             "events": [
-                {"event_id": str(e.event_id), "position": p, "duplicate": d}
-                for e, p, d in zip(self.events, self.result.positions, self.result.duplicate, strict=True)
+                {"event_id": e, "position": p, "duplicate": d}
+                for e, p, d in zip(self.result.event_ids, self.result.positions, self.result.duplicate, strict=True)
             ],
         }
 
@@ -153,8 +153,7 @@ def prepare(caller: TokenInfo, plan: Plan, payloads: Sequence[Mapping[str, Any] 
             f"每批最多{MAX_BATCH}条事件，本批{len(payloads)}条",
         )
     as_department = caller.department if caller.role == "department" else plan.office
-    problems: list[_Problem] = []
-    events: list[Event] = []
+    checked: list[tuple[str, dict[str, Any] | None, list[_Problem]]] = []  # (where, data, envelope problems)
     for index, payload in enumerate(payloads):
         where = f"events[{index}]" if len(payloads) > 1 else ""
         if isinstance(payload, EventBase):  # from a spreadsheet: checked like any other submission
@@ -162,22 +161,46 @@ def prepare(caller: TokenInfo, plan: Plan, payloads: Sequence[Mapping[str, Any] 
         elif isinstance(payload, Mapping):
             data = dict(payload)
         else:
-            problems.append(
-                _Problem(INVALID, FieldError(where or "(body)", "an event must be a JSON object", "事件必须是JSON对象"))
-            )
+            not_object = FieldError(where or "(body)", "an event must be a JSON object", "事件必须是JSON对象")
+            checked.append((where, None, [_Problem(INVALID, not_object)]))
             continue
-        problems += _envelope_problems(data, plan, as_department, where)
+        envelope = _envelope_problems(data, plan, as_department, where)
         data["plan_id"], data["department"] = plan.id, as_department
-        try:
-            event = event_adapter.validate_python(data)
-        except ValidationError as exc:
-            problems += [_Problem(INVALID, error) for error in field_errors(exc, prefix=where)]
-            continue
-        problems += _subject_problems(caller, plan, as_department, event, where)
-        events.append(event)
+        checked.append((where, data, envelope))
+    problems: list[_Problem] = []
+    events: list[Event] = []
+    acceptable: set[tuple[str, str]] = set()  # (subject, type) pairs of this batch found fine
+    for (where, _, envelope), parsed in zip(checked, _parse([data for _, data, _ in checked]), strict=True):
+        problems += envelope
+        if isinstance(parsed, ValidationError):
+            problems += [_Problem(INVALID, error) for error in field_errors(parsed, prefix=where)]
+        elif parsed is not None:
+            if (parsed.subject, parsed.type) not in acceptable:
+                found = _subject_problems(caller, plan, as_department, parsed, where)
+                problems += found
+                if not found:
+                    acceptable.add((parsed.subject, parsed.type))
+            events.append(parsed)
     if problems:
         _refuse(problems)
     return events
+
+
+def _parse(datas: list[dict[str, Any] | None]) -> list[Event | ValidationError | None]:
+    """Each event parsed, or why it does not parse (None where it was no JSON object). A batch
+    that is all valid, the usual case, is validated in one call."""
+    if all(data is not None for data in datas):
+        try:
+            return list(batch_adapter.validate_python(datas))
+        except ValidationError:
+            pass  # some event is invalid: find out which, event by event
+    parsed: list[Event | ValidationError | None] = []
+    for data in datas:
+        try:
+            parsed.append(None if data is None else event_adapter.validate_python(data))
+        except ValidationError as exc:
+            parsed.append(exc)
+    return parsed
 
 
 def _refuse(problems: list[_Problem]) -> None:

@@ -27,7 +27,7 @@ def test_json_round_trip_is_exact(event) -> None:
 
 def test_stored_form_leaves_recorded_at_to_the_store() -> None:
     event = one_of_each()[2]
-    data = encode(event)
+    data = encode(event).decode()
     assert "recorded_at" not in data
     back = decode("1751938215123-0", data)
     assert back.recorded_at.isoformat() == "2025-07-08T01:30:15.123000+00:00"
