@@ -28,6 +28,7 @@ from events.models import IndicatorUpdated
 from events.planfile import load_plan
 from events.store import EventStore
 from services.demo import SEED_PLAN
+from services.heap import settle_heap
 from services.plans import publish_plan
 from services.tokens import TokenStore
 
@@ -113,6 +114,7 @@ async def main(count: int, batch: int, clients: int, singles: int, workers: int)
             token, _ = await TokenStore(redis, keys).create("department", "stats", "bench")
             await wait_up(url)
 
+            settle_heap()  # as in the API's processes: both sides with the same collector settings
             direct = http_batch = 0.0
             for _ in range(ROUNDS):  # interleaved, best of each: this machine's speed drifts
                 events = [

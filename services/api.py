@@ -30,6 +30,7 @@ from projections.report import ReportBuilder
 from projections.runner import alert_notices, plan_status, read_field, read_fields
 from projections.views import indicator_detail_view, project_detail_view, project_view, report_view
 from services.channels import UnsafeTarget
+from services.heap import settle_heap
 from services.inbox import asyncapi_document
 from services.ingest import Forbidden, Ingest, IngestError, Invalid, NotFound, TooLarge, Unauthorized
 from services.plans import publish_plan
@@ -53,6 +54,8 @@ def create_api(redis: Redis | None = None, keys: Keyspace | None = None) -> Fast
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         client = redis or connect()
         app.state.services = Ingest.over(client, keys or Keyspace.from_env())
+        if redis is None:  # the served process (tests bring their own client)
+            settle_heap()
         try:
             yield
         finally:

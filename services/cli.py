@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from events.keys import Keyspace
+from services.heap import settle_heap
 
 # asyncio, redis-py, pydantic and the plan models are imported by the commands that use them:
 # `planwatch --help` should not pay for them.
@@ -205,6 +206,7 @@ def worker(
         retry_base_s=retry_base,
         link=link,
     )
+    settle_heap()
     run(app_.run)
 
 
@@ -482,6 +484,7 @@ def rebuild(plan: Annotated[str, typer.Option("--plan", help="plan id", callback
     async def main(redis: Redis, keys: Keyspace):
         if not await redis.exists(keys.events(plan)):
             raise LookupError(f"plan {plan!r} has no events")
+        settle_heap()
         with Progress(
             TextColumn("[bold]rebuild {task.description}"),
             BarColumn(),
