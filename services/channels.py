@@ -13,7 +13,8 @@ Vendor payloads and signing follow shared/notes/alerting-practice.md section 4:
   webhook channel without a secret is refused.
 
 Sending does not check the target address: callers run `check_target` when a channel is
-configured (and may run it again before sending).
+configured, and again before each send, passing the address it approved to `send`, which
+connects there without resolving the name again (so DNS rebinding cannot redirect it).
 """
 
 from __future__ import annotations
@@ -526,17 +527,28 @@ def _feishu_request(channel: ChannelConfig, message: _Message, now: datetime) ->
 # --- sending ---------------------------------------------------------------------------------
 
 
-async def send(client: httpx.AsyncClient, request: OutgoingRequest, *, timeout: float = 10.0) -> SendResult:
+async def send(
+    client: httpx.AsyncClient, request: OutgoingRequest, *, address: str | None = None, timeout: float = 10.0
+) -> SendResult:
     """Post `request` and judge the answer. Redirects are not followed: a redirect could point
-    anywhere, including addresses `check_target` refused."""
+    anywhere, including addresses `check_target` refused. With `address` (what `check_target`
+    approved) the connection goes to that address and the name is not resolved again; the Host
+    header and TLS (SNI and certificate) still use the URL's host name."""
+    url = httpx.URL(request.url)
+    headers, extensions = request.headers, {}
+    if address is not None:
+        headers = {**headers, "Host": url.netloc.decode("ascii")}
+        extensions = {"sni_hostname": url.raw_host.decode("ascii")}
+        url = url.copy_with(host=address)
     try:
         response = await client.request(
             request.method,
-            request.url,
-            headers=request.headers,
+            url,
+            headers=headers,
             content=request.body,
             timeout=timeout,
             follow_redirects=False,
+            extensions=extensions,
         )
     except httpx.UnsupportedProtocol as error:
         return SendResult(ok=False, status=None, error=f"unsupported URL: {error}", retry=False)
@@ -579,6 +591,11 @@ class UnsafeTarget(ValueError):
     """A channel URL we refuse to post to (not http(s), unresolvable, or an internal address)."""
 
 
+class UnresolvedTarget(UnsafeTarget):
+    """The URL's host name did not resolve: refused when a channel is configured, but at send
+    time most likely a passing DNS failure, worth retrying."""
+
+
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 _REASON_ZH = {
     "unspecified": "未指定地址",
@@ -591,8 +608,8 @@ _REASON_ZH = {
 }
 
 
-def _refuse(url: str, reason: str, reason_zh: str) -> UnsafeTarget:
-    return UnsafeTarget(f"refusing notification target {url!r}: {reason}（拒绝推送地址：{reason_zh}）")
+def _refuse(url: str, reason: str, reason_zh: str, kind: type[UnsafeTarget] = UnsafeTarget) -> UnsafeTarget:
+    return kind(f"refusing notification target {url!r}: {reason}（拒绝推送地址：{reason_zh}）")
 
 
 def _split_target(url: str) -> tuple[str, int]:
@@ -651,22 +668,27 @@ def _check_addresses(url: str, host: str, addresses: list[str], allow_private: b
 
 
 def _cannot_resolve(url: str, host: str, error: Exception) -> UnsafeTarget:
-    return _refuse(url, f"cannot resolve host {host} ({error})", f"无法解析主机名 {host}")
+    return _refuse(url, f"cannot resolve host {host} ({error})", f"无法解析主机名 {host}", UnresolvedTarget)
 
 
-async def check_target(url: str, *, allow_private: bool = False) -> None:
+async def check_target(url: str, *, allow_private: bool = False) -> str:
     """Refuse URLs that would make us post into our own network (SSRF): anything not http(s), and
     any host that is or resolves to a loopback, private, link-local, multicast, reserved or
-    unspecified address. Every resolved address must be public, since the client may use any of
-    them. `allow_private=True` is for intranet deployments; names must still resolve. DNS is
-    asked on the event loop's resolver, without blocking it."""
+    unspecified address. Every resolved address must be public (a resolver may rotate them).
+    `allow_private=True` is for intranet deployments; names must still resolve. DNS is asked on
+    the event loop's resolver, without blocking it. Returns the address to connect to: give it to
+    `send`, so the name is not resolved a second time, perhaps to somewhere else."""
     host, port = _split_target(url)
     literal = _literal_ip(host)
     if literal is not None:
         _check_addresses(url, host, [str(literal)], allow_private)
-        return
+        return str(literal)
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as error:
         raise _cannot_resolve(url, host, error) from None
-    _check_addresses(url, host, [str(info[4][0]) for info in infos], allow_private)
+    addresses = [str(info[4][0]).split("%", 1)[0] for info in infos]  # an IPv6 zone id cannot be pinned
+    _check_addresses(url, host, addresses, allow_private)
+    if not addresses:
+        raise _cannot_resolve(url, host, OSError("no address"))
+    return addresses[0]

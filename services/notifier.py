@@ -34,7 +34,15 @@ from events.alerts import AlertNotice, severity_rank
 from events.keys import Keyspace
 from events.store import EventStore
 from projections.runner import Lease
-from services.channels import ChannelConfig, SendResult, UnsafeTarget, build_request, check_target, send
+from services.channels import (
+    ChannelConfig,
+    SendResult,
+    UnresolvedTarget,
+    UnsafeTarget,
+    build_request,
+    check_target,
+    send,
+)
 from services.subscriptions import ROBOTS, Subscription, SubscriptionStore
 
 log = logging.getLogger("planwatch.notifier")
@@ -227,11 +235,10 @@ class Notifier:
             )
             return SendResult(ok=True, status=None, error=None, retry=False)
         assert subscription.url is not None
-        if not subscription.allow_private:
-            try:  # checked again at each send: a name may resolve elsewhere now (DNS rebinding)
-                await check_target(subscription.url)
-            except UnsafeTarget as exc:
-                return SendResult(ok=False, status=None, error=str(exc), retry=False)
+        try:  # checked at each send, and the checked address is the one connected to (DNS rebinding)
+            address = await check_target(subscription.url, allow_private=subscription.allow_private)
+        except UnsafeTarget as exc:
+            return SendResult(ok=False, status=None, error=str(exc), retry=isinstance(exc, UnresolvedTarget))
         try:
             channel = ChannelConfig(kind=subscription.channel, url=subscription.url, secret=subscription.secret)
         except ValueError as exc:  # e.g. a webhook stored unsigned before every webhook was: a refusal
@@ -244,7 +251,7 @@ class Notifier:
             summary_of=len(notices) if inflight["fold"] else None,
             link=self._link(listed),
         )
-        return await send(self.http, request)
+        return await send(self.http, request, address=address)
 
     def _link(self, notices: list[AlertNotice]) -> str | None:
         """Where to read more: a rollup's printable page; otherwise the API's base address."""

@@ -632,3 +632,35 @@ async def test_check_target_resolves_on_the_loop(monkeypatch: pytest.MonkeyPatch
         await check_target("http://[::1]:9000/")
     with pytest.raises(UnsafeTarget, match="only http and https"):
         await check_target("gopher://hooks.example.org/")
+
+
+async def test_check_target_returns_the_address_it_approved(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(socket, "getaddrinfo", fake_resolver({"hooks.example.org": ["93.184.216.34", "93.184.216.35"]}))
+    assert await check_target("https://hooks.example.org/hook") == "93.184.216.34"
+    assert await check_target("http://93.184.216.36:8080/") == "93.184.216.36"
+    assert await check_target("https://[2606:2800:220:1::1]/") == "2606:2800:220:1::1"
+
+
+async def test_send_connects_to_the_approved_address_without_resolving_again(
+    receiver: Receiver, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DNS rebinding: a name that resolved to a public address when checked may resolve to an
+    internal one a moment later. `send` goes to the address that was checked, and still names
+    the host in the Host header."""
+
+    def rebinding(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("send must not resolve the name again")
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    url = f"http://hooks.example.invalid:{receiver.port}/hooks/pinned"
+    request = build_request(
+        ChannelConfig(kind="webhook", url=url, secret="whsec-pin"),
+        [example_notice()],
+        delivery_id="dlv-pin",
+        now=datetime.now(UTC),
+    )
+    result = await send(client, request, address="127.0.0.1")
+    assert result.ok, result
+    recorded = receiver.only
+    assert recorded.path == "/hooks/pinned"
+    assert recorded.headers["host"] == f"hooks.example.invalid:{receiver.port}"

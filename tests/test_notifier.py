@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import socket
 import subprocess
 import sys
 from collections.abc import Iterable
@@ -248,6 +249,36 @@ async def test_retries_wait_with_backoff(setup, redis, keys, store, receiver: Re
     assert len(receiver.requests) == 5 and counts["dead"] == 1  # given up after 5 attempts
     [(_, dead)] = await redis.xrange(keys.sub_dead(sid))
     assert dead["attempts"] == "5" and json.loads(dead["notices"])[0]["subject"] == "gdp"
+
+
+async def test_a_name_that_does_not_resolve_at_send_time_is_retried_then_delivered_where_it_resolves(
+    setup, redis, keys, store, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A DNS failure when sending is most likely passing: the delivery waits and tries again,
+    instead of going to the dead letters. It then connects to the address the check resolved."""
+    projector, notifier, clock = setup
+    receiver.reply(200, OK)
+    answers: dict[str, list[str]] = {"hooks.intranet.invalid": ["127.0.0.1"]}
+
+    def resolve(host: str, port: int, *args: object, **kwargs: object) -> list[tuple]:
+        if host not in answers:
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port)) for a in answers[host]]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    url = f"http://hooks.intranet.invalid:{receiver.port}/hook"
+    sid = await subscribe(redis, keys, channel="webhook", url=url)
+    answers.clear()  # the resolver is down now
+    await report(store, projector, "5.5")
+    await rounds(notifier)
+    assert receiver.requests == []
+    assert await SubscriptionStore(redis, keys).counts(sid) == {"queued": 1, "sent": 0, "dead": 0}
+    answers["hooks.intranet.invalid"] = ["127.0.0.1"]
+    clock.now += 3600
+    await rounds(notifier)
+    [delivered] = receiver.requests
+    assert delivered.headers["host"] == f"hooks.intranet.invalid:{receiver.port}"
+    assert await SubscriptionStore(redis, keys).counts(sid) == {"queued": 0, "sent": 1, "dead": 0}
 
 
 async def test_a_refusal_goes_to_the_dead_letters_at_once(setup, redis, keys, store, receiver, cli_env) -> None:
