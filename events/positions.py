@@ -21,3 +21,14 @@ def position_key(position: str) -> tuple[int, int]:
         return (0, 0)
     millis, _, seq = position.partition("-")
     return int(millis), int(seq or 0)
+
+
+def position_after(position: str, than: str) -> bool:
+    """`position_key(position) > position_key(than)` for stream ids (`ms-seq`, the fold starts
+    at `0-0`), without parsing numbers: stream ids have no leading zeros, so a longer number is
+    larger and equal lengths compare as text. A replay asks this once per event."""
+    millis, _, seq = position.partition("-")
+    than_millis, _, than_seq = than.partition("-")
+    if millis != than_millis:
+        return (len(millis), millis) > (len(than_millis), than_millis)
+    return (len(seq), seq) > (len(than_seq), than_seq)

@@ -31,7 +31,7 @@ from events.models import (
 )
 from events.periods import Period, month_end
 from events.plan import Plan, Project
-from events.positions import StoredEvent, position_key
+from events.positions import StoredEvent, position_after
 from events.targets import Target
 
 
@@ -118,7 +118,7 @@ def apply(state: PlanState, stored: StoredEvent) -> PlanState:
     later plan revision that adds the subject sees them. An event at or before the state's
     position was applied already (a redelivery): it changes nothing."""
     event, position = stored.event, stored.position
-    if position_key(position) <= position_key(state.position):
+    if not position_after(position, state.position):
         return state
     handler = _HANDLERS[type(event)]
     handler(state, event, position)

@@ -20,7 +20,7 @@ from events.models import (
     TargetRevised,
     event_adapter,
 )
-from events.positions import StoredEvent
+from events.positions import StoredEvent, position_after, position_key
 from projections.report import build_report
 from projections.state import PlanState, event_types_handled, fold
 from tests.conftest import ROOT
@@ -184,3 +184,13 @@ def test_the_fold_and_the_judgement_import_no_redis() -> None:
     code = f"import sys, {pure}; print(sorted(m for m in sys.modules if {edge}))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert result.stdout.strip() == "[]"
+
+
+_IDS = st.builds(lambda ms, seq: f"{ms}-{seq}", st.integers(0, 10**14), st.integers(0, 10**6)) | st.sampled_from(
+    ["0-0", "1764255600123-9", "1764255600123-10", "999-0", "1000-0"]
+)
+
+
+@given(_IDS, _IDS)
+def test_position_after_orders_like_position_key(a: str, b: str) -> None:
+    assert position_after(a, b) == (position_key(a) > position_key(b))
