@@ -56,4 +56,5 @@ def test_api_service_is_published_and_health_checked() -> None:
     assert api["command"][0] == "api" and "0.0.0.0" in api["command"]
     port = api["command"][api["command"].index("--port") + 1]
     assert f"{port}:{port}" in api["ports"]
+    assert int(api["command"][api["command"].index("--workers") + 1]) >= 1
     assert "/healthz" in " ".join(api["healthcheck"]["test"])
