@@ -235,9 +235,10 @@ _NOT_FOR_SENDERS = {  # event types planwatch writes itself: (reason, reason_zh)
 def _envelope_problems(data: dict[str, Any], plan: Plan, department: str, where: str) -> list[_Problem]:
     """Fields a sender may not set, and a department claimed that is not the caller's."""
     problems: list[_Problem] = []
-    if "recorded_at" not in data and "plan_id" not in data and "department" not in data:
-        if data.get("type") not in _NOT_FOR_SENDERS:
-            return problems  # none of the fields checked below: the usual case, kept quick
+    kind = data.get("type")
+    reserved = _NOT_FOR_SENDERS.get(kind) if isinstance(kind, str) else None  # any JSON may come here
+    if "recorded_at" not in data and "plan_id" not in data and "department" not in data and not reserved:
+        return problems  # none of the fields checked below: the usual case, kept quick
     prefix = f"{where}." if where else ""
     if "recorded_at" in data:
         reason = "set by the store, never by the sender"
@@ -246,8 +247,8 @@ def _envelope_problems(data: dict[str, Any], plan: Plan, department: str, where:
     if data.get("plan_id") not in (None, plan.id):
         reason = f"{data['plan_id']!r} is not the plan in the address ({plan.id!r})"
         problems.append(_Problem(INVALID, FieldError(f"{prefix}plan_id", reason, "与请求地址中的计划不一致")))
-    if data.get("type") in _NOT_FOR_SENDERS:
-        reason, reason_zh = _NOT_FOR_SENDERS[data["type"]]
+    if reserved:
+        reason, reason_zh = reserved
         problems.append(_Problem(INVALID, FieldError(f"{prefix}type", reason, reason_zh)))
     claimed = data.get("department")
     if claimed not in (None, department):

@@ -192,6 +192,9 @@ async def test_not_json_and_wrong_shapes_are_422(client, tokens) -> None:
     started = {k: v for k, v in event(type="project.started", started_on="2025-03-01").items() if k != "value"}
     wrong_type = await client.post(f"/v1/plans/{PLAN}/events", json=started, headers=auth(tokens["stats"]))
     assert wrong_type.status_code == 422 and "is an indicator" in wrong_type.json()["errors"][0]["reason"]
+    for odd in ([], {}, 7, None):  # any JSON value where a string belongs: a 422 naming the field
+        response = await client.post(f"/v1/plans/{PLAN}/events", json=event(type=odd), headers=auth(tokens["stats"]))
+        assert response.status_code == 422 and [e["field"] for e in response.json()["errors"]] == ["type"], odd
 
 
 async def test_a_department_posting_for_another_is_403_and_stores_nothing(client, tokens, store: EventStore):
