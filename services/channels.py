@@ -26,7 +26,7 @@ import hmac
 import ipaddress
 import json
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
@@ -528,18 +528,39 @@ def _feishu_request(channel: ChannelConfig, message: _Message, now: datetime) ->
 
 
 async def send(
-    client: httpx.AsyncClient, request: OutgoingRequest, *, address: str | None = None, timeout: float = 10.0
+    client: httpx.AsyncClient,
+    request: OutgoingRequest,
+    *,
+    addresses: Sequence[str] = (),
+    timeout: float = 10.0,
 ) -> SendResult:
     """Post `request` and judge the answer. Redirects are not followed: a redirect could point
-    anywhere, including addresses `check_target` refused. With `address` (what `check_target`
-    approved) the connection goes to that address and the name is not resolved again; the Host
-    header and TLS (SNI and certificate) still use the URL's host name."""
+    anywhere, including addresses `check_target` refused. With `addresses` (what `check_target`
+    approved) the connection goes to those addresses, the next one if one cannot be connected to
+    (an unreachable IPv6 route, say), and the name is not resolved again; the Host header and TLS
+    (SNI and certificate) still use the URL's host name."""
     url = httpx.URL(request.url)
-    headers, extensions = request.headers, {}
-    if address is not None:
-        headers = {**headers, "Host": url.netloc.decode("ascii")}
-        extensions = {"sni_hostname": url.raw_host.decode("ascii")}
-        url = url.copy_with(host=address)
+    if not addresses:
+        result, _ = await _post(client, request, url, request.headers, {}, timeout)
+        return result
+    headers = {**request.headers, "Host": url.netloc.decode("ascii")}
+    extensions = {"sni_hostname": url.raw_host.decode("ascii")}
+    for address in addresses:
+        result, connected = await _post(client, request, url.copy_with(host=address), headers, extensions, timeout)
+        if connected:
+            break
+    return result
+
+
+async def _post(
+    client: httpx.AsyncClient,
+    request: OutgoingRequest,
+    url: httpx.URL,
+    headers: dict[str, str],
+    extensions: dict[str, str],
+    timeout: float,
+) -> tuple[SendResult, bool]:
+    """The result, and whether a connection was made (else another address may be tried)."""
     try:
         response = await client.request(
             request.method,
@@ -551,12 +572,14 @@ async def send(
             extensions=extensions,
         )
     except httpx.UnsupportedProtocol as error:
-        return SendResult(ok=False, status=None, error=f"unsupported URL: {error}", retry=False)
-    except httpx.TransportError as error:  # connection refused, reset, timeout: may work later
-        return SendResult(ok=False, status=None, error=f"{type(error).__name__}: {error}", retry=True)
+        return SendResult(ok=False, status=None, error=f"unsupported URL: {error}", retry=False), True
+    except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+        return SendResult(ok=False, status=None, error=f"{type(error).__name__}: {error}", retry=True), False
+    except httpx.TransportError as error:  # reset, read timeout: may work later
+        return SendResult(ok=False, status=None, error=f"{type(error).__name__}: {error}", retry=True), True
     except (httpx.RequestError, httpx.InvalidURL) as error:
-        return SendResult(ok=False, status=None, error=f"{type(error).__name__}: {error}", retry=False)
-    return _judge(request.kind, response)
+        return SendResult(ok=False, status=None, error=f"{type(error).__name__}: {error}", retry=False), True
+    return _judge(request.kind, response), True
 
 
 def _judge(kind: ChannelKind, response: httpx.Response) -> SendResult:
@@ -671,18 +694,19 @@ def _cannot_resolve(url: str, host: str, error: Exception) -> UnsafeTarget:
     return _refuse(url, f"cannot resolve host {host} ({error})", f"无法解析主机名 {host}", UnresolvedTarget)
 
 
-async def check_target(url: str, *, allow_private: bool = False) -> str:
+async def check_target(url: str, *, allow_private: bool = False) -> list[str]:
     """Refuse URLs that would make us post into our own network (SSRF): anything not http(s), and
     any host that is or resolves to a loopback, private, link-local, multicast, reserved or
     unspecified address. Every resolved address must be public (a resolver may rotate them).
     `allow_private=True` is for intranet deployments; names must still resolve. DNS is asked on
-    the event loop's resolver, without blocking it. Returns the address to connect to: give it to
-    `send`, so the name is not resolved a second time, perhaps to somewhere else."""
+    the event loop's resolver, without blocking it. Returns the addresses approved, in the
+    resolver's order: give them to `send`, so the name is not resolved a second time, perhaps to
+    somewhere else."""
     host, port = _split_target(url)
     literal = _literal_ip(host)
     if literal is not None:
         _check_addresses(url, host, [str(literal)], allow_private)
-        return str(literal)
+        return [str(literal)]
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as error:
@@ -691,4 +715,4 @@ async def check_target(url: str, *, allow_private: bool = False) -> str:
     _check_addresses(url, host, addresses, allow_private)
     if not addresses:
         raise _cannot_resolve(url, host, OSError("no address"))
-    return addresses[0]
+    return list(dict.fromkeys(addresses))  # one per address, not per socket type

@@ -236,7 +236,7 @@ class Notifier:
             return SendResult(ok=True, status=None, error=None, retry=False)
         assert subscription.url is not None
         try:  # checked at each send, and the checked address is the one connected to (DNS rebinding)
-            address = await check_target(subscription.url, allow_private=subscription.allow_private)
+            addresses = await check_target(subscription.url, allow_private=subscription.allow_private)
         except UnsafeTarget as exc:
             return SendResult(ok=False, status=None, error=str(exc), retry=isinstance(exc, UnresolvedTarget))
         try:
@@ -251,7 +251,7 @@ class Notifier:
             summary_of=len(notices) if inflight["fold"] else None,
             link=self._link(listed),
         )
-        return await send(self.http, request, address=address)
+        return await send(self.http, request, addresses=addresses)
 
     def _link(self, notices: list[AlertNotice]) -> str | None:
         """Where to read more: a rollup's printable page; otherwise the API's base address."""

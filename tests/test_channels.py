@@ -636,9 +636,9 @@ async def test_check_target_resolves_on_the_loop(monkeypatch: pytest.MonkeyPatch
 
 async def test_check_target_returns_the_address_it_approved(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket, "getaddrinfo", fake_resolver({"hooks.example.org": ["93.184.216.34", "93.184.216.35"]}))
-    assert await check_target("https://hooks.example.org/hook") == "93.184.216.34"
-    assert await check_target("http://93.184.216.36:8080/") == "93.184.216.36"
-    assert await check_target("https://[2606:2800:220:1::1]/") == "2606:2800:220:1::1"
+    assert await check_target("https://hooks.example.org/hook") == ["93.184.216.34", "93.184.216.35"]
+    assert await check_target("http://93.184.216.36:8080/") == ["93.184.216.36"]
+    assert await check_target("https://[2606:2800:220:1::1]/") == ["2606:2800:220:1::1"]
 
 
 async def test_send_connects_to_the_approved_address_without_resolving_again(
@@ -659,7 +659,8 @@ async def test_send_connects_to_the_approved_address_without_resolving_again(
         delivery_id="dlv-pin",
         now=datetime.now(UTC),
     )
-    result = await send(client, request, address="127.0.0.1")
+    # the first address approved cannot be connected to (nothing listens there): the next one is tried
+    result = await send(client, request, addresses=["127.0.0.2", "127.0.0.1"])
     assert result.ok, result
     recorded = receiver.only
     assert recorded.path == "/hooks/pinned"
