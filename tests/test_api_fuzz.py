@@ -8,12 +8,14 @@ from dataclasses import dataclass, field
 
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from redis.asyncio import Redis
 
 from events.keys import Keyspace
 from events.store import EventStore
+from services.ingest import IngestError, prepare
 from services.plans import publish_plan
-from services.tokens import TokenStore
+from services.tokens import TokenInfo, TokenStore
 from tests.factories import small_plan
 
 PLAN = "test-2025"
@@ -99,3 +101,32 @@ async def test_fuzzed_requests_never_fail_with_5xx_or_store_part_of_a_batch(
     stored_ids = {str(s.event.event_id) for s in await store.read(PLAN, limit=10_000)}  # every one reads back
     assert len(stored_ids) == await store.length(PLAN) == 1 + tally.accepted_events
     assert not stored_ids & set(tally.refused_valid)  # no valid event of a refused batch was stored
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=6,
+)
+_FIELDS = ["event_id", "type", "subject", "period", "occurred_at", "value", "plan_id", "department", "recorded_at"]
+_VALID = {
+    "event_id": "0b9a3c1e-8a51-4a57-9a1f-3d0c5e7b2f10",
+    "type": "indicator.updated",
+    "subject": "gdp",
+    "period": "2025-06",
+    "occurred_at": "2025-07-15T10:00:00+08:00",
+    "value": "5.5",
+}
+
+
+@given(st.lists(st.dictionaries(st.sampled_from(_FIELDS), _JSON, max_size=4) | _JSON, min_size=1, max_size=4))
+@settings(max_examples=300, deadline=None, database=None, derandomize=True)
+def test_any_json_in_any_field_is_accepted_or_refused_never_a_crash(overrides: list) -> None:
+    """The one ingest path behind HTTP, the inbox and imports: whatever JSON a sender puts in
+    whatever field, the answer is events or an IngestError (a 4xx naming fields), nothing else."""
+    payloads = [{**_VALID, **item} if isinstance(item, dict) else item for item in overrides]
+    caller = TokenInfo("t1", "department", "stats", "fuzz", "2025-01-01T00:00:00+00:00")
+    try:
+        prepare(caller, small_plan(PLAN), payloads)
+    except IngestError as refused:
+        assert refused.errors or refused.status in (403, 413), refused.body()
