@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 
 from redis.asyncio import Redis
 
 from events.keys import Keyspace
-from events.models import ProjectStarted
-from events.store import EventStore
+from events.models import ProjectStarted, plan_published
+from events.store import EventStore, encode
 from projections.replay import fold_log
 from projections.runner import plan_status, read_fields
 from projections.snapshot import load_state
@@ -139,6 +140,34 @@ async def test_two_workers_share_three_plans_and_take_over_from_a_dead_one(
     assert time.monotonic() - killed_at < 6  # lease 1 s + heartbeat expiry + a tick
     for plan_id in plans:
         await assert_read_model_is_the_fold(redis, keys, plan_id)
+
+
+async def test_the_worker_clock_alone_raises_overdue_data_alerts(redis: Redis, keys: Keyspace, workers: Workers):
+    """The real timer path. A log written in June 2025 holds only the plan, and the worker's clock
+    is Redis TIME (2026 or later, which no test can set): its idle tick alone must pass every 2025
+    deadline and raise the overdue-data alerts, caused by no event, into the read model and the
+    outbox. The log is written as the store writes it, at a June 2025 stream id."""
+    plan = small_plan("quiet-2025")
+    published = plan_published(plan, 0, datetime(2025, 6, 1, 9, tzinfo=UTC))
+    june = int(datetime(2025, 6, 1, 1, tzinfo=UTC).timestamp() * 1000)
+    await redis.xadd(keys.events(plan.id), {"type": published.type, "data": encode(published)}, id=f"{june}-0")
+    await redis.sadd(keys.plans, plan.id)
+    workers.start("w-clock")
+
+    async def overdue() -> dict[str, dict] | None:
+        [listed] = await read_fields(redis, keys, plan.id, "alerts") or [None]
+        found = {a["subject"]: a for a in json.loads(listed or "[]") if a["rule"] == "data_stale"}
+        return found if len(found) == len(plan.indicators) else None
+
+    alerts = await eventually(overdue, timeout=20)
+    assert set(alerts) == {indicator.id for indicator in plan.indicators}
+    assert {a["cause"] for a in alerts.values()} == {None}  # the clock, not an event
+    told = [json.loads(fields["notice"]) for _, fields in await redis.xrange(keys.outbox(plan.id))]
+    stale = [n for n in told if n["rule"] == "data_stale"]
+    first = {n["subject"]: n for n in reversed(stale)}  # each subject's first notice
+    assert set(first) == set(alerts) and {n["type"] for n in first.values()} == {"alert.raised"}
+    # each deadline is judged at its own time, not when the worker happened to tick
+    assert all(datetime.fromisoformat(n["at"]).year == 2025 for n in first.values()), first
 
 
 def test_worker_help() -> None:
