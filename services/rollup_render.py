@@ -471,7 +471,8 @@ def _write_sheet(
 
 
 def _main_sheet(sheet: Worksheet, doc: RollupDocument, meta: str) -> None:
-    header = (*table_header(doc.column), "完成值", "偏差（个百分点）", "状态", "责任单位")
+    # the report's four columns as printed, then the figures behind them as numbers, with 单位
+    header = (*table_header(doc.column), "完成值", "单位", "偏差（个百分点）", "状态", "责任单位")
     rows = [
         (
             r.label,
@@ -479,6 +480,7 @@ def _main_sheet(sheet: Worksheet, doc: RollupDocument, meta: str) -> None:
             r.actual,
             r.deviation,
             _number(r.actual_value),
+            r.unit,
             _number(r.deviation_points),
             r.status_zh,
             r.department_name,
@@ -490,7 +492,7 @@ def _main_sheet(sheet: Worksheet, doc: RollupDocument, meta: str) -> None:
         (doc.title, meta),
         header,
         rows,
-        formats={4: FORMAT_ONE_DECIMAL, 5: FORMAT_POINTS},
+        formats={4: FORMAT_ONE_DECIMAL, 6: FORMAT_POINTS},
         statuses=[r.status for r in doc.main],
     )
 

@@ -222,11 +222,12 @@ def test_xlsx_sheets_and_main_table_text(june: RollupDocument) -> None:
     workbook = _workbook(june)
     assert workbook.sheetnames == SHEETS
     sheet = workbook["主要指标"]
-    assert sheet["A1"].value == june.title and "A1:H1" in {str(r) for r in sheet.merged_cells.ranges}
+    assert sheet["A1"].value == june.title and "A1:I1" in {str(r) for r in sheet.merged_cells.ranges}
     assert any(str(cell.value or "").startswith("数据截至 2025-06-30") for (cell,) in sheet.iter_rows(max_col=1))
     row = _header_row(sheet, "指标")
     header = [cell.value for cell in sheet[row]]
-    assert header == ["指标", "全年目标", "上半年完成", "与目标±", "完成值", "偏差（个百分点）", "状态", "责任单位"]
+    figures = ["完成值", "单位", "偏差（个百分点）", "状态", "责任单位"]
+    assert header == ["指标", "全年目标", "上半年完成", "与目标±", *figures]
     assert sheet[row][0].font.b and sheet.freeze_panes == f"A{row + 1}"
     text = [tuple(c.value for c in cells) for cells in sheet.iter_rows(min_row=row + 1, max_col=4)]
     assert text == seed_report.main_table()
@@ -241,6 +242,7 @@ def test_xlsx_main_figures_are_numbers_with_formats(june: RollupDocument) -> Non
     assert gdp["偏差（个百分点）"].number_format == "+0.0;-0.0;0.0"
     assert gdp["状态"].value == "预警（黄灯）" and gdp["责任单位"].value == "区统计局"
     assert records["9﹒粮食总产量"]["完成值"].value is None  # not reported yet: an empty cell, not "-"
+    assert (gdp["单位"].value, records["9﹒粮食总产量"]["单位"].value) == ("%", "万吨")
 
 
 def test_xlsx_further_targets_hold_completion_as_a_fraction(june: RollupDocument) -> None:
