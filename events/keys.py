@@ -126,51 +126,53 @@ class Keyspace:
         """Lock held while a month's scheduled rollup is written (one of many schedulers)."""
         return f"{self.plan(plan_id)}:rollup:{period}:lock"
 
-    # --- projection read models (projections/runner.py) ------------------------------------
+    # --- projections (projections/runner.py) -------------------------------------------------
+    # A plan has two projections of its log, each with its own generations, checkpoint and dead
+    # letters: `rm`, the read model (views, summary), and `alerts`, the alert book and history.
 
     def lease(self, plan_id: str) -> str:
         """Which worker projects the plan: its id, with an expiry it keeps renewing."""
         return f"{self.plan(plan_id)}:lease"
 
-    def rm_current(self, plan_id: str) -> str:
-        """The generation readers use."""
-        return f"{self.plan(plan_id)}:rm:current"
+    def rm_current(self, plan_id: str, projection: str = "rm") -> str:
+        """The generation of a projection that readers use."""
+        return f"{self.plan(plan_id)}:{projection}:current"
 
-    def rm_generations(self, plan_id: str) -> str:
-        """Counter handing out generation numbers to rebuilds."""
-        return f"{self.plan(plan_id)}:rm:generations"
+    def rm_generations(self, plan_id: str, projection: str = "rm") -> str:
+        """Counter handing out a projection's generation numbers to rebuilds."""
+        return f"{self.plan(plan_id)}:{projection}:generations"
 
-    def rm(self, plan_id: str, generation: int | str) -> str:
-        """Hash of one read-model generation: checkpoint, state snapshot, views."""
-        return f"{self.plan(plan_id)}:rm:{generation}"
+    def rm(self, plan_id: str, generation: int | str, projection: str = "rm") -> str:
+        """Hash of one generation of a projection: checkpoint, state snapshot, views."""
+        return f"{self.plan(plan_id)}:{projection}:{generation}"
 
-    def rm_dead(self, plan_id: str, generation: int | str) -> str:
+    def rm_dead(self, plan_id: str, generation: int | str, projection: str = "rm") -> str:
         """Dead-letter stream of a generation: events that failed to apply, with the error."""
-        return f"{self.plan(plan_id)}:rm:{generation}:dead"
+        return f"{self.plan(plan_id)}:{projection}:{generation}:dead"
 
-    def rm_attempts(self, plan_id: str, generation: int | str) -> str:
+    def rm_attempts(self, plan_id: str, generation: int | str, projection: str = "rm") -> str:
         """Hash position → failed attempts to apply it, for a generation."""
-        return f"{self.plan(plan_id)}:rm:{generation}:attempts"
+        return f"{self.plan(plan_id)}:{projection}:{generation}:attempts"
 
-    def rm_alerts(self, plan_id: str, generation: int | str) -> str:
-        """Stream of a generation's alert history: every raised / escalated / resolved notice."""
-        return f"{self.plan(plan_id)}:rm:{generation}:alerts"
+    def alert_history(self, plan_id: str, generation: int | str) -> str:
+        """Stream of an alerts generation's history: every raised / escalated / resolved notice."""
+        return f"{self.plan(plan_id)}:alerts:{generation}:history"
 
-    def rm_notice_ids(self, plan_id: str, generation: int | str) -> str:
-        """Hash of the ids of the notices a generation has written (each is written once)."""
-        return f"{self.plan(plan_id)}:rm:{generation}:notice-ids"
+    def alert_notice_ids(self, plan_id: str, generation: int | str) -> str:
+        """Hash of the ids of the notices an alerts generation has written (each is written once)."""
+        return f"{self.plan(plan_id)}:alerts:{generation}:notice-ids"
 
     def outbox(self, plan_id: str) -> str:
-        """Stream of alert notices to deliver; written by the live projection only."""
+        """Stream of alert notices to deliver; written by the live alerts projection only."""
         return f"{self.plan(plan_id)}:outbox"
 
     def outbox_dead(self, plan_id: str) -> str:
         """Stream: outbox entries that are not a notice, set aside with the error (never retried)."""
         return f"{self.plan(plan_id)}:outbox:dead"
 
-    def rm_updates(self, plan_id: str) -> str:
-        """Pub/sub channel: the new checkpoint after every read-model commit."""
-        return f"{self.plan(plan_id)}:rm:updates"
+    def rm_updates(self, plan_id: str, projection: str = "rm") -> str:
+        """Pub/sub channel: the new checkpoint after every commit of a projection."""
+        return f"{self.plan(plan_id)}:{projection}:updates"
 
     @property
     def workers(self) -> str:

@@ -87,7 +87,8 @@ class AlertBook:
     clock_ms: int = 0  # the latest transaction time seen
 
 
-def _instant(position: str) -> int:
+def instant_of(position: str) -> int:
+    """The transaction time of a stream position (ms): the instant its event belongs to."""
     return int(position.split("-", 1)[0])
 
 
@@ -212,7 +213,7 @@ def judge(book: AlertBook, state: PlanState, stored: StoredEvent, memo: Memo | N
     """One event, with its alert judgement: time passes to the event's transaction time (the
     instant before it is judged), the fold applies it, the book notes what it changed. The
     projector and a rollup's replay both go through here, so they agree on the alert history."""
-    instant = _instant(stored.position)
+    instant = instant_of(stored.position)
     notices = tick(book, state, instant, memo) if instant > book.clock_ms else []
     apply(state, stored)
     book.pending_ms = instant  # the book notes what changed, in the instant it belongs to
@@ -220,6 +221,14 @@ def judge(book: AlertBook, state: PlanState, stored: StoredEvent, memo: Memo | N
     if instant > book.clock_ms:
         book.clock_ms = instant
     return notices
+
+
+def skip(book: AlertBook, now_ms: int) -> None:
+    """Let time pass to `now_ms` unjudged: the open instant's changes and the deadlines up to then
+    are not judged. The projector's way past a rule that fails (its dead letters say so); the
+    subjects are judged again at their next change."""
+    book.pending, book.pending_ms = {}, 0
+    book.clock_ms = max(book.clock_ms, now_ms)
 
 
 def settle(book: AlertBook, state: PlanState, memo: Memo | None = None) -> list[AlertNotice]:

@@ -1,18 +1,27 @@
-"""The Redis runner of the fold: per-plan read models, kept current, crash-safe, rebuildable.
+"""The Redis runner of the fold: per-plan projections, kept current, crash-safe, rebuildable.
 
-A plan's read model lives in generations (`pw:{plan}:rm:{n}`, a hash); `pw:{plan}:rm:current`
-names the one readers use. A `Projector` reads the plan's stream after its checkpoint, applies
-events with the pure fold, and commits in ONE Lua call: the views that changed, the state
-snapshot and the new checkpoint — so after a crash it resumes exactly at the last commit and
-nothing is lost or counted twice. The commit is fenced: a live projector must still hold the
-plan's lease and its generation must still be current; a rebuild may only write a generation
-that is not current yet, and switches it in when it has caught up with the log.
+A plan's log has two projections, each with its own checkpoint, dead letters and rebuild:
+the read model (`rm`: the fold's views, what the table and the API read) and the alerts
+(`alerts`: the fold judged instant by instant, the alert book, its history and the outbox).
+Separate, the read model is never held back or broken by alert judgement (the costlier part),
+and a change to the alert rules is rebuilt without touching the read model.
+
+A projection lives in generations (`pw:{plan}:rm:{n}`, a hash); `pw:{plan}:rm:current` names
+the one readers use. A `Projector` reads the plan's stream after its checkpoint, applies
+events with the pure fold (and, for the alerts, the judgement), and commits in ONE Lua call:
+what changed, the state snapshot and the new checkpoint — so after a crash it resumes exactly
+at the last commit and nothing is lost or counted twice. The commit is fenced: a live projector
+must still hold the plan's lease and its generation must still be current; a rebuild may only
+write a generation that is not current yet, and switches it in when it has caught up with the log.
 
 An event that fails to apply is retried (`max_attempts`, counted in Redis so restarts count
 too) and then parked in the generation's dead-letter stream with the error; the checkpoint
 moves past it and later events — including later events of the same subject — are applied
 (skip and continue: one bad report must not freeze a department's indicator for the rest of
 the year). `planwatch status` counts parked events; a rebuild after a fix applies them again.
+When the alerts' judgement of an instant fails (a bug in a rule, not a bad event), it is retried
+the same way, blamed on the event whose arrival closed the instant; then that judgement is
+skipped — its dead letter says so (type `judgement`) — and the event itself is applied.
 """
 
 from __future__ import annotations
@@ -37,7 +46,7 @@ from projections.alerts import AlertBook, Memo
 from projections.replay import fold_log, position_at
 from projections.report import ReportBuilder
 from projections.snapshot import dump_book, dump_state, load_book, load_state
-from projections.state import PlanState
+from projections.state import PlanState, apply
 from projections.views import indicator_detail_view, project_detail_view, report_view
 
 log = logging.getLogger("planwatch.projector")
@@ -47,8 +56,8 @@ STATE_EVERY = 5_000  # write the state snapshot at least every N events (and whe
 SNAPSHOT_EVERY = 10_000  # also keep the state every N events, for fast "as known at" queries
 
 _COMMIT = """
--- KEYS: lease, current generation, read model, dead letters, attempts, alert history, outbox,
---       ids of the notices already written (a replay after a restart may produce one again)
+-- KEYS: lease, current generation, the generation's hash, dead letters, attempts, alert history,
+--       outbox, ids of the notices already written (a replay after a restart may produce one again)
 -- ARGV: owner ('' for a rebuild of a new generation), generation, checkpoint, applied, channel,
 --       n_fields, (field, value) * n_fields,
 --       n_parked, (position, type, error, data) * n_parked,
@@ -85,6 +94,7 @@ for j = i + 1, i + 4 * n_parked, 4 do
   redis.call('XADD', KEYS[4], '*', 'position', ARGV[j], 'type', ARGV[j + 1], 'error', ARGV[j + 2],
              'data', ARGV[j + 3])
   redis.call('HDEL', KEYS[5], ARGV[j])
+  if ARGV[j + 1] ~= 'judgement' then redis.call('HINCRBY', KEYS[3], 'parked', 1) end  -- not applied
 end
 i = i + 1 + 4 * n_parked
 local n_notices = tonumber(ARGV[i])
@@ -133,6 +143,13 @@ return {1, old}
 """
 
 
+JUDGEMENT = "judgement"  # the type of a dead letter that records a skipped judgement
+
+
+class JudgingFailed(Exception):
+    """The alerts' judgement of the instant an event closed failed (the event is not to blame)."""
+
+
 class LeaseLost(Exception):
     """Another worker holds the plan now; this projector must stop writing."""
 
@@ -149,8 +166,22 @@ class Parked:
     data: str
 
 
+@dataclass(frozen=True)
+class Projection:
+    """One of a plan's projections of its log (see the module's docstring)."""
+
+    name: str  # in its keys: pw:{plan}:<name>:…
+    label: str  # what `planwatch status` and `rebuild` call it
+    judges: bool  # judges alerts (book, history, outbox) instead of writing views
+
+
+READ_MODEL = Projection("rm", "read model", judges=False)
+ALERTS = Projection("alerts", "alerts", judges=True)
+PROJECTIONS = (READ_MODEL, ALERTS)
+
+
 class Projector:
-    """Keeps one plan's read model generation up to date.
+    """Keeps one generation of one of a plan's projections up to date.
 
     `owner` is the worker id holding the plan's lease (live projection of the current
     generation); `owner=None` with a `generation` writes a new generation for a rebuild.
@@ -164,12 +195,14 @@ class Projector:
         owner: str | None,
         generation: int | None = None,
         *,
+        projection: Projection = READ_MODEL,
         max_attempts: int = 3,
         retry_delay: float = 0.2,
     ) -> None:
         if owner is None and generation is None:
             raise ValueError("a rebuild projector needs its generation")
         self.redis, self.keys, self.plan_id, self.owner = redis, keys, plan_id, owner
+        self.projection = projection
         self.generation = generation or 0
         self.max_attempts, self.retry_delay = max_attempts, retry_delay
         self.state = PlanState(plan_id)
@@ -183,6 +216,7 @@ class Projector:
         self._snapshot_applied = 0  # events applied in the last state snapshot written
         self._notice_cache: dict[str, tuple[AlertNotice, str]] = {}
         self._committed_applied = 0
+        self._idle_failure = -1  # the open instant whose judgement last failed when idle
 
     # --- loading ---------------------------------------------------------------------------
 
@@ -193,18 +227,18 @@ class Projector:
         reproduces the committed state exactly; the notices it regenerates were committed already
         and are dropped (and carry the same ids, were any to get through)."""
         if self.owner is not None:
-            self.generation = await current_generation(self.redis, self.keys, self.plan_id, create=True)
-        rm = self.keys.rm(self.plan_id, self.generation)
-        snapshot, book, checkpoint = await self.redis.hmget(rm, ["state", "alert_book", "checkpoint"])
+            self.generation = await current_generation(
+                self.redis, self.keys, self.plan_id, create=True, projection=self.projection
+            )
+        snapshot, book, checkpoint = await self.redis.hmget(self._key(), ["state", "alert_book", "checkpoint"])
         self.state = load_state(snapshot) if snapshot else PlanState(self.plan_id)
         self.book = load_book(book) if book else AlertBook()
         self._snapshot_applied = self.state.applied
         if checkpoint and position_key(checkpoint) > position_key(self.state.position):
-            parked = {
-                fields["position"]
-                for _, fields in await self.redis.xrange(self.keys.rm_dead(self.plan_id, self.generation))
-            }
-            await self._apply_until(checkpoint, inclusive=True, skip=parked)
+            dead = [fields for _, fields in await self.redis.xrange(self._key("dead"))]
+            parked = {fields["position"] for fields in dead if fields["type"] != JUDGEMENT}
+            unjudged = {fields["position"] for fields in dead if fields["type"] == JUDGEMENT}
+            await self._apply_until(checkpoint, inclusive=True, skip=parked, unjudged=unjudged)
         self.notices = []
         self._builder = ReportBuilder()
         self._written.clear()
@@ -256,15 +290,33 @@ class Projector:
         return len(entries)
 
     def _apply(self, stored: StoredEvent) -> None:
-        """One event: time passes to its transaction time (alerts of the previous instant are
-        judged, overdue deadlines checked), then the fold, then the alert book notes the change."""
+        """One event. The read model folds it. The alerts let time pass to its transaction time
+        (alerts of the previous instant are judged, overdue deadlines checked), fold it, and the
+        alert book notes the change."""
+        if not self.projection.judges:
+            apply(self.state, stored)
+            return
+        instant = alerts.instant_of(stored.position)
+        if instant > self.book.clock_ms:
+            try:
+                self.notices += alerts.tick(self.book, self.state, instant, self._memo)
+            except Exception as exc:
+                raise JudgingFailed(f"judging the instant before {stored.position}: {exc!r}") from exc
         self.notices += alerts.judge(self.book, self.state, stored, self._memo)
 
     async def idle(self, now_ms: int) -> int:
-        """Caught up with the log: judge the last instant and anything the clock brought (overdue
-        data, projects that missed their start month), and bring the state snapshot up to date.
-        Returns how many alert changes were committed."""
-        self.notices += alerts.tick(self.book, self.state, now_ms, self._memo)
+        """Caught up with the log: the alerts judge the last instant and anything the clock
+        brought (overdue data, projects that missed their start month); both bring the state
+        snapshot up to date. Returns how many alert changes were committed."""
+        if self.projection.judges:
+            try:
+                self.notices += alerts.tick(self.book, self.state, now_ms, self._memo)
+            except Exception:  # a rule's bug: the next event retries it, and parks it if need be
+                if self._idle_failure != self.book.pending_ms:
+                    log.exception("plan %s: judging the last instant failed", self.plan_id)
+                await self.load()  # the failed judgement may have half-changed the book
+                self._idle_failure = self.book.pending_ms
+                return 0
         changed = len(self.notices)
         if changed or self._snapshot_applied != self.state.applied:
             await self.commit(snapshot=True)
@@ -275,30 +327,50 @@ class Projector:
         changed the state), re-apply what came before it, then retry later or park it."""
         await self.load()
         await self._apply_until(position)
-        attempts = await self.redis.hincrby(self.keys.rm_attempts(self.plan_id, self.generation), position, 1)
+        attempts = await self.redis.hincrby(self._key("attempts"), position, 1)
         error = "".join(traceback.format_exception_only(exc)).strip()
         if attempts >= self.max_attempts:
+            data = fields.get("data", json.dumps(fields))
+            parked = []
+            if isinstance(exc, JudgingFailed):  # skip the judgement, not the event
+                log.error("plan %s: skipping a judgement after %d attempts: %s", self.plan_id, attempts, error)
+                parked.append(Parked(position, JUDGEMENT, error, data))
+                alerts.skip(self.book, alerts.instant_of(position))
+                try:
+                    self._apply(StoredEvent(position, decode_payload(data)))
+                except Exception as again:  # the event cannot be applied either: park it too
+                    error = "".join(traceback.format_exception_only(again)).strip()
+                    await self.load()
+                    await self._apply_until(position)
+                    alerts.skip(self.book, alerts.instant_of(position))
+                else:
+                    await self.commit(parked)
+                    return 1
             log.error("plan %s: parking event %s after %d attempts: %s", self.plan_id, position, attempts, error)
+            parked.append(Parked(position, fields.get("type", "?"), error, data))
             self.state.position = position
-            await self.commit(
-                [Parked(position, fields.get("type", "?"), error, fields.get("data", json.dumps(fields)))]
-            )
+            await self.commit(parked)
             return 1
         log.warning("plan %s: event %s failed (attempt %d): %s", self.plan_id, position, attempts, error)
         await self.commit()
         await asyncio.sleep(self.retry_delay * 2 ** (attempts - 1))
         return 0
 
-    async def _apply_until(self, position: str, inclusive: bool = False, skip: set[str] | None = None) -> None:
+    async def _apply_until(
+        self, position: str, inclusive: bool = False, skip: set[str] = frozenset(), unjudged: set[str] = frozenset()
+    ) -> None:
         """Apply the events after the state's position up to `position` (they applied fine before;
-        parked positions in `skip` are passed over, as they were then)."""
+        parked positions in `skip` are passed over, and the judgements skipped before the events
+        in `unjudged` are skipped again, as they were then)."""
         high = position if inclusive else f"({position}"
         while True:
             entries = await self.redis.xrange(
                 self.keys.events(self.plan_id), min=f"({self.state.position}", max=high, count=BATCH
             )
             for pos, fields in entries:
-                if skip and pos in skip:
+                if pos in unjudged:
+                    alerts.skip(self.book, alerts.instant_of(pos))
+                if pos in skip:
                     self.state.position = pos
                     continue
                 self._apply(StoredEvent(pos, decode_payload(fields["data"])))
@@ -314,19 +386,21 @@ class Projector:
         state = self.state
         fields: dict[str, str | bytes] = {}
         self._pending = {}
+        judges = self.projection.judges
         if snapshot or parked or state.applied - self._snapshot_applied >= STATE_EVERY:
             state_json = dump_state(state)
             fields["state"] = state_json
-            fields["alert_book"] = dump_book(self.book)
             self._snapshot_applied = state.applied
-            if state.applied // SNAPSHOT_EVERY > self._committed_applied // SNAPSHOT_EVERY:
-                fields[f"snapshot:{state.position}"] = state_json
-        if self.notices or "alerts" not in self._written:
+            if judges:
+                fields["alert_book"] = dump_book(self.book)
+            elif state.applied // SNAPSHOT_EVERY > self._committed_applied // SNAPSHOT_EVERY:
+                fields[f"snapshot:{state.position}"] = state_json  # for "as known at" queries
+        if judges and (self.notices or "alerts" not in self._written):
             fields["alerts"] = (
                 "[" + ",".join(self._notice_json(a.notice) for a in self.book.active.values() if a.notice) + "]"
             )
             self._pending["alerts"] = True
-        if state.plan is not None:
+        if not judges and state.plan is not None:
             report = self._builder.build(state)
             fields["summary"] = json.dumps(report_view(report), ensure_ascii=False)
             for row in report.rows():
@@ -348,7 +422,7 @@ class Projector:
             self.generation,
             state.position,
             state.applied,
-            self.keys.rm_updates(self.plan_id),
+            self.keys.rm_updates(self.plan_id, self.projection.name),
             len(fields),
         ]
         for name, value in fields.items():
@@ -362,13 +436,13 @@ class Projector:
         reply = await self._commit_script(
             keys=[
                 self.keys.lease(self.plan_id),
-                self.keys.rm_current(self.plan_id),
-                self.keys.rm(self.plan_id, self.generation),
-                self.keys.rm_dead(self.plan_id, self.generation),
-                self.keys.rm_attempts(self.plan_id, self.generation),
-                self.keys.rm_alerts(self.plan_id, self.generation),
+                self.keys.rm_current(self.plan_id, self.projection.name),
+                self._key(),
+                self._key("dead"),
+                self._key("attempts"),
+                self.keys.alert_history(self.plan_id, self.generation),
                 self.keys.outbox(self.plan_id),
-                self.keys.rm_notice_ids(self.plan_id, self.generation),
+                self.keys.alert_notice_ids(self.plan_id, self.generation),
             ],
             args=args,
         )
@@ -381,6 +455,15 @@ class Projector:
         self._committed_applied = state.applied
         self._written.update(self._pending)
         self.notices = []
+
+    def _key(self, part: str = "") -> str:
+        """The generation's hash, or its `dead` letters / `attempts`."""
+        name = self.projection.name
+        if part == "dead":
+            return self.keys.rm_dead(self.plan_id, self.generation, name)
+        if part == "attempts":
+            return self.keys.rm_attempts(self.plan_id, self.generation, name)
+        return self.keys.rm(self.plan_id, self.generation, name)
 
     def _notice_json(self, notice: AlertNotice) -> str:
         # a firing alert's notice is listed at every commit until it changes: serialise it once
@@ -408,41 +491,56 @@ async def redis_now_ms(redis: Redis) -> int:
 # --- generations, leases and reads ---------------------------------------------------------
 
 
-async def current_generation(redis: Redis, keys: Keyspace, plan_id: str, create: bool = False) -> int:
+async def current_generation(
+    redis: Redis, keys: Keyspace, plan_id: str, create: bool = False, projection: Projection = READ_MODEL
+) -> int:
     """The generation readers use; with `create`, the first one is made if there is none."""
-    current = await redis.get(keys.rm_current(plan_id))
+    current_key = keys.rm_current(plan_id, projection.name)
+    current = await redis.get(current_key)
     if current is None and create:
-        fresh = await redis.incr(keys.rm_generations(plan_id))
-        await redis.set(keys.rm_current(plan_id), fresh, nx=True)
-        current = await redis.get(keys.rm_current(plan_id))
+        fresh = await redis.incr(keys.rm_generations(plan_id, projection.name))
+        await redis.set(current_key, fresh, nx=True)
+        current = await redis.get(current_key)
     return int(current or 0)
 
 
-async def read_fields(redis: Redis, keys: Keyspace, plan_id: str, *fields: str) -> list[str | None] | None:
-    """Fields of the current read model; None if the plan has no read model. A rebuild may
-    delete the old generation between our two reads, so a vanished hash is read again."""
+async def read_fields(
+    redis: Redis, keys: Keyspace, plan_id: str, *fields: str, projection: Projection = READ_MODEL
+) -> list[str | None] | None:
+    """Fields of the current generation of a projection (the read model by default); None if the
+    plan has none yet. A rebuild may delete the old generation between our two reads, so a
+    vanished hash is read again."""
     for _ in range(3):
-        generation = await current_generation(redis, keys, plan_id)
+        generation = await current_generation(redis, keys, plan_id, projection=projection)
         if not generation:
             return None
-        values = await redis.hmget(keys.rm(plan_id, generation), ["checkpoint", *fields])
+        values = await redis.hmget(keys.rm(plan_id, generation, projection.name), ["checkpoint", *fields])
         if values[0] is not None:
             return values[1:]
     return None
 
 
-async def read_field(redis: Redis, keys: Keyspace, plan_id: str, field: str) -> str | None:
-    """One field of the current read model (None without one)."""
-    [value] = await read_fields(redis, keys, plan_id, field) or [None]
+async def read_field(
+    redis: Redis, keys: Keyspace, plan_id: str, field: str, projection: Projection = READ_MODEL
+) -> str | None:
+    """One field of the current generation of a projection (None without one)."""
+    [value] = await read_fields(redis, keys, plan_id, field, projection=projection) or [None]
     return value
 
 
+async def firing_alerts(redis: Redis, keys: Keyspace, plan_id: str) -> list[dict] | None:
+    """The alerts firing now (the latest notice of each), as JSON objects; None before the alerts
+    projection has committed anything."""
+    firing = await read_field(redis, keys, plan_id, "alerts", ALERTS)
+    return json.loads(firing) if firing else None
+
+
 async def alert_notices(redis: Redis, keys: Keyspace, plan_id: str, limit: int) -> list[dict]:
-    """The current generation's latest `limit` alert notices, oldest first, as JSON objects."""
-    generation = await current_generation(redis, keys, plan_id)
+    """The current alerts generation's latest `limit` notices, oldest first, as JSON objects."""
+    generation = await current_generation(redis, keys, plan_id, projection=ALERTS)
     if not generation:
         return []
-    entries = await redis.xrevrange(keys.rm_alerts(plan_id, generation), count=limit)
+    entries = await redis.xrevrange(keys.alert_history(plan_id, generation), count=limit)
     return [json.loads(fields["notice"]) for _, fields in reversed(entries)]
 
 
@@ -469,6 +567,7 @@ class Lease:
 @dataclass(frozen=True)
 class RebuildResult:
     plan_id: str
+    projection: Projection
     generation: int
     previous: int
     applied: int
@@ -481,12 +580,14 @@ async def rebuild(
     plan_id: str,
     progress: Callable[[int, int], Awaitable[None] | None] | None = None,
     commit_every: int = 20_000,
+    projection: Projection = READ_MODEL,
 ) -> RebuildResult:
-    """Replay the whole log into a new generation while the live one keeps serving, switch
-    readers to it once it has caught up, then delete the old generation."""
-    generation = int(await redis.incr(keys.rm_generations(plan_id)))
-    projector = Projector(redis, keys, plan_id, owner=None, generation=generation)
-    await redis.unlink(keys.rm(plan_id, generation), keys.rm_dead(plan_id, generation))
+    """Replay the whole log into a new generation of a projection while the live one keeps
+    serving, switch readers to it once it has caught up, then delete the old generation."""
+    name = projection.name
+    generation = int(await redis.incr(keys.rm_generations(plan_id, name)))
+    projector = Projector(redis, keys, plan_id, owner=None, generation=generation, projection=projection)
+    await redis.unlink(keys.rm(plan_id, generation, name), keys.rm_dead(plan_id, generation, name))
     switch = redis.register_script(_SWITCH)
     total = await redis.xlen(keys.events(plan_id))
     done = since_commit = 0
@@ -506,22 +607,22 @@ async def rebuild(
             continue
         await projector.idle(await redis_now_ms(redis))  # judge the last instant, as the live one did
         switched, previous = await switch(
-            keys=[keys.rm_current(plan_id), keys.rm(plan_id, generation), keys.events(plan_id)], args=[generation]
+            keys=[keys.rm_current(plan_id, name), keys.rm(plan_id, generation, name), keys.events(plan_id)],
+            args=[generation],
         )
         if switched:
             break
         total = await redis.xlen(keys.events(plan_id))  # more arrived while we replayed: catch up
     previous_generation = int(previous) if previous else 0
     if previous_generation:
-        await redis.unlink(
-            keys.rm(plan_id, previous_generation),
-            keys.rm_dead(plan_id, previous_generation),
-            keys.rm_attempts(plan_id, previous_generation),
-            keys.rm_alerts(plan_id, previous_generation),
-            keys.rm_notice_ids(plan_id, previous_generation),
-        )
-    parked = await redis.xlen(keys.rm_dead(plan_id, generation))
-    return RebuildResult(plan_id, generation, previous_generation, projector.state.applied, parked)
+        old = [keys.rm(plan_id, previous_generation, name), keys.rm_dead(plan_id, previous_generation, name)]
+        old.append(keys.rm_attempts(plan_id, previous_generation, name))
+        if projection.judges:
+            old.append(keys.alert_history(plan_id, previous_generation))
+            old.append(keys.alert_notice_ids(plan_id, previous_generation))
+        await redis.unlink(*old)
+    parked = await redis.xlen(keys.rm_dead(plan_id, generation, name))
+    return RebuildResult(plan_id, projection, generation, previous_generation, projector.state.applied, parked)
 
 
 # --- status ------------------------------------------------------------------------------------
@@ -530,36 +631,40 @@ async def rebuild(
 @dataclass(frozen=True)
 class PlanStatus:
     plan_id: str
+    projection: Projection
     log_length: int
     checkpoint: str | None
     applied: int
-    parked: int
+    parked: int  # dead letters: events parked, and judgements skipped (applied events)
     lag: int  # events in the log not yet applied or parked
     generation: int
     owner: str | None
 
 
-async def plan_status(redis: Redis, keys: Keyspace, plan_id: str) -> PlanStatus:
+async def plan_status(redis: Redis, keys: Keyspace, plan_id: str, projection: Projection = READ_MODEL) -> PlanStatus:
+    """How far a projection of the plan has got (the read model by default)."""
+    name = projection.name
     async with redis.pipeline(transaction=False) as pipe:  # two round trips, not five
-        pipe.get(keys.rm_current(plan_id))
+        pipe.get(keys.rm_current(plan_id, name))
         pipe.xlen(keys.events(plan_id))
         pipe.get(keys.lease(plan_id))
         current, length, owner = await pipe.execute()
     generation = int(current or 0)
-    checkpoint, applied, parked = None, None, 0
+    checkpoint, applied, parked_events, parked = None, None, None, 0
     if generation:
         async with redis.pipeline(transaction=False) as pipe:
-            pipe.hmget(keys.rm(plan_id, generation), ["checkpoint", "applied"])
-            pipe.xlen(keys.rm_dead(plan_id, generation))
-            (checkpoint, applied), parked = await pipe.execute()
+            pipe.hmget(keys.rm(plan_id, generation, name), ["checkpoint", "applied", "parked"])
+            pipe.xlen(keys.rm_dead(plan_id, generation, name))
+            (checkpoint, applied, parked_events), parked = await pipe.execute()
     applied_count = int(applied or 0)
     return PlanStatus(
         plan_id=plan_id,
+        projection=projection,
         log_length=length,
         checkpoint=checkpoint,
         applied=applied_count,
         parked=parked,
-        lag=max(length - applied_count - parked, 0),
+        lag=max(length - applied_count - int(parked_events or 0), 0),
         generation=generation,
         owner=owner,
     )

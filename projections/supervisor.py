@@ -1,7 +1,8 @@
 """Partitioning: which worker projects which plan.
 
 Every plan has a lease key holding the id of the worker projecting it, with an expiry the
-holder renews each tick. A worker takes free leases up to its fair share (plans / live workers,
+holder renews each tick; the holder runs both of the plan's projections (the read model and the
+alerts), each on its own checkpoint. A worker takes free leases up to its fair share (plans / live workers,
 live = heartbeat in the last lease period) and gives one back per tick when it holds more, so
 plans spread over workers; when a worker dies its leases expire and the others take its plans
 within about one lease period. The lease also fences writes: a projector's commit checks it,
@@ -20,7 +21,7 @@ from redis.exceptions import RedisError
 
 from events.keys import Keyspace
 from events.store import EventStore
-from projections.runner import GenerationChanged, Lease, LeaseLost, Projector, redis_now_ms
+from projections.runner import PROJECTIONS, GenerationChanged, Lease, LeaseLost, Projection, Projector, redis_now_ms
 
 log = logging.getLogger("planwatch.supervisor")
 
@@ -92,24 +93,38 @@ class ProjectionSupervisor:
         log.info("worker %s no longer projects %s", self.worker_id, plan_id)
 
     async def _project(self, plan_id: str) -> None:
-        projector = Projector(self.redis, self.keys, plan_id, owner=self.worker_id, max_attempts=self.max_attempts)
-        await projector.load()
-        delay = 0.5
+        """The plan's projections side by side: the read model does not wait for the judgement.
+        A lost lease stops both (the other would only find out at its next commit)."""
+        try:
+            async with asyncio.TaskGroup() as group:
+                for projection in PROJECTIONS:
+                    group.create_task(self._follow(plan_id, projection), name=f"project:{plan_id}:{projection.name}")
+        except* LeaseLost:
+            log.warning("worker %s lost the lease of %s", self.worker_id, plan_id)
+
+    async def _follow(self, plan_id: str, projection: Projection) -> None:
+        projector = Projector(
+            self.redis, self.keys, plan_id, owner=self.worker_id, projection=projection, max_attempts=self.max_attempts
+        )
+        needs_load, delay = True, 0.5
         while True:
             try:
+                if needs_load:
+                    await projector.load()
+                    needs_load = False
                 if not await projector.step(block_ms=self.block_ms, linger_ms=self.linger_ms):
                     await projector.idle(await redis_now_ms(self.redis))
                 delay = 0.5
             except GenerationChanged:
-                await projector.load()
+                needs_load = True
             except LeaseLost:
-                log.warning("worker %s lost the lease of %s", self.worker_id, plan_id)
-                return
-            except (RedisError, OSError) as exc:
-                log.warning("plan %s: %s; retrying in %.1fs", plan_id, exc, delay)
+                raise
+            except Exception as exc:  # Redis away, or a bug: retry, and let the other projection go on
+                level = logging.WARNING if isinstance(exc, (RedisError, OSError)) else logging.ERROR
+                log.log(level, "plan %s %s: %s; retrying in %.1fs", plan_id, projection.label, exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10)
-                await projector.load()
+                needs_load = True
 
     async def stop(self) -> None:
         for plan_id in list(self.tasks):

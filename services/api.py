@@ -27,7 +27,7 @@ from events.keys import Keyspace
 from events.models import event_adapter
 from events.plan import Plan
 from projections.report import ReportBuilder
-from projections.runner import alert_notices, plan_status, read_field, read_fields
+from projections.runner import PROJECTIONS, alert_notices, firing_alerts, plan_status, read_field, read_fields
 from projections.views import indicator_detail_view, project_detail_view, project_view, report_view
 from services.channels import UnsafeTarget
 from services.heap import settle_heap
@@ -201,12 +201,17 @@ def _routes(app: FastAPI) -> None:
 
     @app.get("/readyz", tags=["health"])
     async def readyz(svc: ServicesDep) -> Response:
-        """Redis answers and every plan's read model lags the log by at most PLANWATCH_READY_MAX_LAG events."""
+        """Redis answers and no plan's projection (read model, alerts) lags the log by more than
+        PLANWATCH_READY_MAX_LAG events; `lag` is each plan's larger lag."""
         try:
             await svc.redis.ping()
             plans = await svc.store.plans()
-            statuses = await asyncio.gather(*(plan_status(svc.redis, svc.keys, p) for p in plans))
-            lags = {status.plan_id: status.lag for status in statuses}
+            statuses = await asyncio.gather(
+                *(plan_status(svc.redis, svc.keys, p, projection) for p in plans for projection in PROJECTIONS)
+            )
+            lags: dict[str, int] = {}
+            for status in statuses:
+                lags[status.plan_id] = max(lags.get(status.plan_id, 0), status.lag)
         except Exception as exc:  # any failure to reach Redis means not ready
             return JSONResponse({"status": "unavailable", "redis": str(exc)}, status_code=503)
         behind = {p: lag for p, lag in lags.items() if lag > READY_MAX_LAG}
@@ -476,8 +481,7 @@ def _routes(app: FastAPI) -> None:
         """Alerts of a plan: the firing ones (latest notice each), or the latest state of every
         alert in the recent history."""
         if state == "firing":
-            firing = await read_field(svc.redis, svc.keys, plan, "alerts")
-            return json.loads(firing) if firing else []
+            return await firing_alerts(svc.redis, svc.keys, plan) or []
         latest: dict[str, dict[str, Any]] = {}
         for notice in await alert_notices(svc.redis, svc.keys, plan, limit):
             latest[notice["fingerprint"]] = notice

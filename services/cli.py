@@ -476,9 +476,11 @@ def docs(
 
 @app.command()
 def rebuild(plan: Annotated[str, typer.Option("--plan", help="plan id", callback=_plan_option)]) -> None:
-    """Replay a plan's log into a new read-model generation, then switch readers to it."""
+    """Replay a plan's log into a new generation of each of its projections (the read model, then
+    the alerts), switching readers to each as it catches up."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from projections.runner import PROJECTIONS
     from projections.runner import rebuild as rebuild_plan
 
     async def main(redis: Redis, keys: Keyspace):
@@ -492,51 +494,64 @@ def rebuild(plan: Annotated[str, typer.Option("--plan", help="plan id", callback
             TimeRemainingColumn(),
             console=console,
         ) as progress:
-            task = progress.add_task(plan, total=None)
-            return await rebuild_plan(
-                redis,
-                keys,
-                plan,
-                lambda done, total: progress.update(task, completed=done, total=total),
-            )
+            results = []
+            for projection in PROJECTIONS:
+                task = progress.add_task(f"{plan} {projection.label}", total=None)
+                results.append(
+                    await rebuild_plan(
+                        redis,
+                        keys,
+                        plan,
+                        lambda done, total, task=task: progress.update(task, completed=done, total=total),
+                        projection=projection,
+                    )
+                )
+            return results
 
     try:
-        result = with_redis(main)
+        results = with_redis(main)
     except LookupError as exc:
         raise fail(str(exc)) from None
-    console.print(
-        f"{plan}: generation {result.generation} built from {result.applied} events"
-        f"{f', {result.parked} parked' if result.parked else ''}; readers switched from generation "
-        f"{result.previous or '-'} (deleted)",
-        markup=False,
-    )
+    for result in results:
+        console.print(
+            f"{plan} {result.projection.label}: generation {result.generation} built from "
+            f"{result.applied} events{f', {result.parked} parked' if result.parked else ''}; readers switched "
+            f"from generation {result.previous or '-'} (deleted)",
+            markup=False,
+        )
 
 
 @app.command()
 def status(
     plan: Annotated[str | None, typer.Option("--plan", help="one plan (default: all)", callback=_plan_option)] = None,
 ) -> None:
-    """Per plan: log length, checkpoint, lag, dead letters (events the projection could not apply),
-    outbox dead letters (outbox entries the notifier set aside), generation and projecting worker;
-    per subscription: notices queued, sent and given up."""
+    """Per plan and projection (read model, alerts): log length, checkpoint, lag, dead letters
+    (events the projection could not apply), generation and projecting worker; per plan, the outbox
+    dead letters (outbox entries the notifier set aside); per subscription: notices queued, sent
+    and given up."""
     from rich.table import Table
 
     from events.store import EventStore
-    from projections.runner import plan_status
+    from projections.runner import PROJECTIONS, plan_status
 
     async def main(redis: Redis, keys: Keyspace):
         plans = [plan] if plan else await EventStore(redis, keys).plans()
-        rows = [(await plan_status(redis, keys, p), await redis.xlen(keys.outbox_dead(p))) for p in plans]
+        rows = [
+            (await plan_status(redis, keys, p, projection), await redis.xlen(keys.outbox_dead(p)))
+            for p in plans
+            for projection in PROJECTIONS
+        ]
         return rows, await _deliveries(redis, keys)
 
     rows, deliveries = with_redis(main)
     table_ = Table(title="planwatch status")
-    columns = ("plan", "events", "checkpoint", "applied", "lag", "dead letters", "outbox dead letters")
+    columns = ("plan", "projection", "events", "checkpoint", "applied", "lag", "dead letters", "outbox dead letters")
     for column in (*columns, "generation", "worker"):
         table_.add_column(column)
     for row, outbox_dead in rows:
         table_.add_row(
             row.plan_id,
+            row.projection.label,
             str(row.log_length),
             row.checkpoint or "-",
             str(row.applied),
@@ -703,20 +718,17 @@ def alerts(
     limit: Annotated[int, typer.Option(help="history entries")] = 50,
 ) -> None:
     """A plan's firing alerts (or their history), in Chinese, most severe first."""
-    import json
-
     from events.alerts import severity_rank
-    from projections.runner import alert_notices, read_field
+    from projections.runner import alert_notices, firing_alerts
 
     async def main(redis: Redis, keys: Keyspace):
         if history:
             return await alert_notices(redis, keys, plan, limit)
-        firing = await read_field(redis, keys, plan, "alerts")
-        return json.loads(firing) if firing else None
+        return await firing_alerts(redis, keys, plan)
 
     notices = with_redis(main)
     if notices is None:
-        raise fail(f"plan {plan!r} has no read model yet: is a worker running? (planwatch worker)")
+        raise fail(f"plan {plan!r} has no alerts projection yet: is a worker running? (planwatch worker)")
     if not history:
         notices.sort(key=lambda n: (-severity_rank(n["severity"]), n["rule"], n["subject"]))
     for n in notices:

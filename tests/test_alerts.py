@@ -17,7 +17,7 @@ from events.models import IndicatorUpdated, ProjectStarted
 from events.positions import StoredEvent
 from events.store import EventStore
 from projections.alerts import AlertBook, judge, tick
-from projections.runner import Lease, Projector, redis_now_ms
+from projections.runner import ALERTS, Lease, Projector, redis_now_ms
 from projections.state import PlanState
 from services.demo import load_seed
 from services.plans import publish_plan
@@ -202,7 +202,7 @@ def test_the_history_does_not_depend_on_when_the_reader_pauses(script) -> None:
 
 async def live(redis: Redis, keys: Keyspace, plan_id: str) -> Projector:
     assert await Lease(redis, "w", 60_000).hold(keys.lease(plan_id))
-    projector = Projector(redis, keys, plan_id, owner="w")
+    projector = Projector(redis, keys, plan_id, owner="w", projection=ALERTS)
     await projector.load()
     return projector
 
@@ -253,7 +253,7 @@ async def test_the_seed_history_alerts_exactly_the_indicators_the_report_names(
     assert not targets - main  # no further target of part 三 is behind either
     overdue = {n["subject"] for n in notices if n["rule"] == "project_not_started"}
     assert "kp-025" in overdue  # 北部片区中心水厂, which the report wants started "尽早"
-    firing = json.loads(await redis.hget(keys.rm(plan_id, 1), "alerts"))
+    firing = json.loads(await redis.hget(keys.rm(plan_id, 1, "alerts"), "alerts"))
     assert {a["subject"] for a in firing if a["rule"] == "indicator_behind"} == {"gdp", "revenue", "trade"}
 
 

@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 
 from events.keys import Keyspace
 from events.store import EventStore
-from projections.runner import Lease, Projector
+from projections.runner import PROJECTIONS, Lease, Projector
 from services.api import MAX_BODY
 from services.plans import publish_plan
 from services.redis_server import connect
@@ -368,10 +368,11 @@ async def test_docs_describe_the_api_and_the_inbox(client) -> None:
 
 async def project(redis: Redis, keys: Keyspace, plan_id: str) -> None:
     assert await Lease(redis, "w", 60_000).hold(keys.lease(plan_id))
-    projector = Projector(redis, keys, plan_id, owner="w")
-    await projector.load()
-    while await projector.step():
-        pass
+    for projection in PROJECTIONS:
+        projector = Projector(redis, keys, plan_id, owner="w", projection=projection)
+        await projector.load()
+        while await projector.step():
+            pass
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 from events.alerts import example_notice
 from events.keys import Keyspace
 from events.store import EventStore
-from projections.runner import Lease, Projector, rebuild, redis_now_ms
+from projections.runner import ALERTS, Lease, Projector, rebuild, redis_now_ms
 from services.channels import UnsafeTarget, dingtalk_sign, feishu_sign, verify_webhook
 from services.notifier import Notifier
 from services.plans import publish_plan
@@ -45,7 +45,7 @@ class FakeClock:
 async def setup(redis: Redis, keys: Keyspace, store: EventStore, client: httpx.AsyncClient):
     await publish_plan(store, small_plan(PLAN))
     assert await Lease(redis, "w", 60_000).hold(keys.lease(PLAN))
-    projector = Projector(redis, keys, PLAN, owner="w")
+    projector = Projector(redis, keys, PLAN, owner="w", projection=ALERTS)
     await projector.load()
     clock = FakeClock()
     notifier = Notifier(redis, keys, "n1", client, backoff_s=1.0, clock=clock)
@@ -392,7 +392,7 @@ async def test_a_rebuild_notifies_nobody(setup, redis, keys, store, receiver: Re
     assert len(receiver.requests) == 1
     outbox = await redis.xlen(keys.outbox(PLAN))
     assert outbox > 0
-    await rebuild(redis, keys, PLAN)
+    await rebuild(redis, keys, PLAN, projection=ALERTS)
     assert await redis.xlen(keys.outbox(PLAN)) == outbox  # the rebuild wrote history, told no one
     await rounds(notifier)
     assert len(receiver.requests) == 1
@@ -615,4 +615,4 @@ async def test_planwatch_alerts_lists_the_firing_ones_most_severe_first_and_the_
     last_two = planwatch(cli_env, "alerts", "--plan", PLAN, "--history", "--limit", "2")
     assert last_two.stdout.splitlines() == history.stdout.splitlines()[-2:]
     missing = planwatch(cli_env, "alerts", "--plan", "nowhere-2025")
-    assert missing.returncode == 1 and "has no read model yet" in missing.stderr
+    assert missing.returncode == 1 and "has no alerts projection yet" in missing.stderr

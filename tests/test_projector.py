@@ -12,14 +12,18 @@ import pytest
 from redis.asyncio import Redis
 
 from events.keys import Keyspace
+from events.positions import position_key
 from events.store import EventStore
 from projections import runner
 from projections.replay import fold_log
 from projections.report import build_report
 from projections.runner import (
+    ALERTS,
+    READ_MODEL,
     GenerationChanged,
     Lease,
     LeaseLost,
+    Projection,
     Projector,
     current_generation,
     plan_status,
@@ -54,20 +58,24 @@ async def drain(projector: Projector) -> None:
 
 
 def comparable(model: dict[str, str]) -> dict[str, object]:
-    """A read model without the wall-clock time its alert book was last ticked at."""
+    """A generation without the wall-clock time its alert book was last ticked at."""
+    if "alert_book" not in model:
+        return model
     book = json.loads(model["alert_book"])
     del book["clock_ms"]
     return {**model, "alert_book": book}
 
 
 async def alert_history(redis: Redis, keys: Keyspace, plan_id: str) -> list[dict]:
-    generation = await current_generation(redis, keys, plan_id)
-    return [json.loads(fields["notice"]) for _, fields in await redis.xrange(keys.rm_alerts(plan_id, generation))]
+    generation = await current_generation(redis, keys, plan_id, projection=ALERTS)
+    return [json.loads(fields["notice"]) for _, fields in await redis.xrange(keys.alert_history(plan_id, generation))]
 
 
-async def read_model(redis: Redis, keys: Keyspace, plan_id: str = PLAN) -> dict[str, str]:
-    generation = await current_generation(redis, keys, plan_id)
-    return await redis.hgetall(keys.rm(plan_id, generation))
+async def read_model(
+    redis: Redis, keys: Keyspace, plan_id: str = PLAN, projection: Projection = READ_MODEL
+) -> dict[str, str]:
+    generation = await current_generation(redis, keys, plan_id, projection=projection)
+    return await redis.hgetall(keys.rm(plan_id, generation, projection.name))
 
 
 async def assert_equals_fold(redis: Redis, store: EventStore, keys: Keyspace, plan_id: str = PLAN) -> None:
@@ -161,31 +169,76 @@ async def test_an_event_that_breaks_the_views_is_isolated_and_parked(
     assert set(projector.state.indicators["gdp"].observations) == {"2025-Q1", "2025-Q3"}
 
 
+async def test_a_judging_bug_skips_a_judgement_and_leaves_the_read_model_alone(
+    redis: Redis, store: EventStore, keys: Keyspace, monkeypatch: pytest.MonkeyPatch
+):
+    """The projections are separate: the read model applies what the alert rules choke on."""
+    import projections.alerts as alerts_module
+
+    real = alerts_module.evaluate_indicator
+
+    def fragile(state, indicator, as_of):  # a rule's bug, met while the latest value is 666
+        observations = state.indicator(indicator.id).observations.values()
+        if observations and max(observations, key=lambda o: position_key(o.position)).value == 666:
+            raise ArithmeticError("judging bug")
+        return real(state, indicator, as_of)
+
+    monkeypatch.setattr(alerts_module, "evaluate_indicator", fragile)
+    await publish_plan(store, small_plan(PLAN))
+    await store.append([gdp_update(PLAN, "666", "2025-Q2")])
+    await store.append([gdp_update(PLAN, "5.5", "2025-Q3")])
+    for projection in (READ_MODEL, ALERTS):
+        projector = await live_projector(redis, keys, projection=projection, max_attempts=2)
+        for _ in range(6):
+            await projector.step()
+        await projector.idle(await redis_now_ms(redis))
+    await assert_equals_fold(redis, store, keys)  # the read model has both values
+    model = await read_model(redis, keys)
+    assert [h["value"] for h in json.loads(model["indicator:gdp"])["history"]] == [666, 5.5]
+    statuses = [await plan_status(redis, keys, PLAN, p) for p in (READ_MODEL, ALERTS)]
+    assert [(s.applied, s.parked, s.lag) for s in statuses] == [(3, 0, 0), (3, 1, 0)]
+    # the judgement of the 666 instant was skipped (blamed on the event that closed it), the
+    # event that closed it applied and judged: no alert stands on the unjudged value
+    [(_, dead)] = await redis.xrange(keys.rm_dead(PLAN, statuses[1].generation, "alerts"))
+    assert dead["type"] == "judgement" and "judging bug" in dead["error"] and '"5.5"' in dead["data"]
+    assert load_state((await read_model(redis, keys, PLAN, ALERTS))["state"]) == await fold_log(store, PLAN)
+    firing = json.loads((await read_model(redis, keys, PLAN, ALERTS))["alerts"])
+    assert [(a["subject"], a["actual"]) for a in firing if a["rule"] == "indicator_behind"] == [("gdp", "5.5%")]
+    # a restarted projector resumes from that commit with the same state
+    again = await live_projector(redis, keys, projection=ALERTS)
+    assert again.state == load_state((await read_model(redis, keys, PLAN, ALERTS))["state"])
+
+
 async def test_rebuild_gives_exactly_the_live_state_and_switches_readers(
     redis: Redis, store: EventStore, keys: Keyspace
 ):
     plan_id, *_ = await load_seed(store)
-    live = await live_projector(redis, keys, plan_id)
-    await drain(live)
-    before = await read_model(redis, keys, plan_id)
-    seen: list[tuple[int, int]] = []
+    lives = [await live_projector(redis, keys, plan_id, projection=p) for p in (READ_MODEL, ALERTS)]
+    for live in lives:
+        await drain(live)
+    before = {p: await read_model(redis, keys, plan_id, p) for p in (READ_MODEL, ALERTS)}
     history_before = await alert_history(redis, keys, plan_id)
-    result = await rebuild(redis, keys, plan_id, lambda done, total: seen.append((done, total)), commit_every=100)
-    assert (result.previous, result.generation) == (1, 2) and result.applied == 443
-    assert seen[-1] == (443, 443)
-    after = await read_model(redis, keys, plan_id)
-    assert comparable(after) == comparable(before)
+    for projection in (READ_MODEL, ALERTS):
+        seen: list[tuple[int, int]] = []
+        result = await rebuild(redis, keys, plan_id, lambda *p, s=seen: s.append(p), 100, projection=projection)
+        assert (result.previous, result.generation, result.applied) == (1, 2, 443)
+        assert seen[-1] == (443, 443)
+        assert comparable(await read_model(redis, keys, plan_id, projection)) == comparable(before[projection])
+        assert not await redis.exists(keys.rm(plan_id, 1, projection.name))  # the old generation is gone
+    assert "alert_book" not in before[READ_MODEL] and "summary" not in before[ALERTS]
     assert await alert_history(redis, keys, plan_id) == history_before and history_before  # the same alerts
     assert await redis.xlen(keys.outbox(plan_id)) == len(history_before)  # … and nobody told twice
-    assert not await redis.exists(keys.rm(plan_id, 1))  # the old generation is gone
-    # the live projector notices at its next commit and carries on in the new generation
+    assert not await redis.exists(keys.alert_history(plan_id, 1))
+    # the live projectors notice at their next commit and carry on in the new generation
     await store.append([gdp_update(plan_id, "5.6", "2025-Q3")])
-    with pytest.raises(GenerationChanged):
-        await live.step()
-    await live.load()
-    await drain(live)
-    assert live.generation == 2
+    for live in lives:
+        with pytest.raises(GenerationChanged):
+            await live.step()
+        await live.load()
+        await drain(live)
+        assert live.generation == 2
     await assert_equals_fold(redis, store, keys, plan_id)
+    assert load_state((await read_model(redis, keys, plan_id, ALERTS))["state"]) == await fold_log(store, plan_id)
 
 
 async def test_rebuild_under_live_appends_catches_up_before_switching(redis: Redis, store: EventStore, keys: Keyspace):

@@ -17,7 +17,7 @@ from events.keys import Keyspace
 from events.models import ProjectStarted, plan_published
 from events.store import EventStore, encode
 from projections.replay import fold_log
-from projections.runner import plan_status, read_fields
+from projections.runner import PROJECTIONS, Projection, firing_alerts, plan_status, read_fields
 from projections.snapshot import load_state
 from services.plans import publish_plan
 from tests.conftest import Workers, eventually
@@ -25,21 +25,26 @@ from tests.factories import AT, eid, gdp_update, investment, small_plan
 
 
 async def caught_up(redis: Redis, keys: Keyspace, plan_id: str) -> bool:
-    status = await plan_status(redis, keys, plan_id)
-    return status.log_length > 0 and status.lag == 0
+    """Both projections, the read model and the alerts, have applied the whole log."""
+    statuses = [await plan_status(redis, keys, plan_id, projection) for projection in PROJECTIONS]
+    return all(status.log_length > 0 and status.lag == 0 for status in statuses)
+
+
+async def snapshot_caught_up(redis: Redis, keys: Keyspace, plan_id: str, projection: Projection) -> str | None:
+    """The projection's state snapshot once it covers the whole log (a worker writes it once idle)."""
+    [snapshot] = await read_fields(redis, keys, plan_id, "state", projection=projection) or [None]
+    length = await redis.xlen(keys.events(plan_id))
+    return snapshot if snapshot and load_state(snapshot).applied == length else None
 
 
 async def assert_read_model_is_the_fold(redis: Redis, keys: Keyspace, plan_id: str) -> None:
-    async def snapshot_caught_up() -> str | None:  # a worker writes its state snapshot once idle
-        [snapshot] = await read_fields(redis, keys, plan_id, "state") or [None]
-        length = await redis.xlen(keys.events(plan_id))
-        return snapshot if snapshot and load_state(snapshot).applied == length else None
-
-    snapshot = await eventually(snapshot_caught_up, timeout=15)
+    """The state of each projection, the read model and the alerts, equals a fresh fold of the log."""
     folded = await fold_log(EventStore(redis, keys), plan_id)
-    state = load_state(snapshot)
-    assert state == folded  # same values, same revision counts, same number of events applied
-    assert state.applied == await redis.xlen(keys.events(plan_id))
+    for projection in PROJECTIONS:
+        snapshot = await eventually(lambda p=projection: snapshot_caught_up(redis, keys, plan_id, p), timeout=15)
+        state = load_state(snapshot)
+        assert state == folded, projection  # same values, same revision counts, same number of events applied
+        assert state.applied == await redis.xlen(keys.events(plan_id))
 
 
 async def test_worker_catches_up_then_follows(redis: Redis, store: EventStore, keys: Keyspace, workers: Workers):
@@ -155,8 +160,8 @@ async def test_the_worker_clock_alone_raises_overdue_data_alerts(redis: Redis, k
     workers.start("w-clock")
 
     async def overdue() -> dict[str, dict] | None:
-        [listed] = await read_fields(redis, keys, plan.id, "alerts") or [None]
-        found = {a["subject"]: a for a in json.loads(listed or "[]") if a["rule"] == "data_stale"}
+        listed = await firing_alerts(redis, keys, plan.id) or []
+        found = {a["subject"]: a for a in listed if a["rule"] == "data_stale"}
         return found if len(found) == len(plan.indicators) else None
 
     alerts = await eventually(overdue, timeout=20)
