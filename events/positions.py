@@ -30,5 +30,5 @@ def position_after(position: str, than: str) -> bool:
     millis, _, seq = position.partition("-")
     than_millis, _, than_seq = than.partition("-")
     if millis != than_millis:
-        return (len(millis), millis) > (len(than_millis), than_millis)
-    return (len(seq), seq) > (len(than_seq), than_seq)
+        return len(millis) > len(than_millis) or (len(millis) == len(than_millis) and millis > than_millis)
+    return len(seq) > len(than_seq) or (len(seq) == len(than_seq) and seq > than_seq)

@@ -39,14 +39,14 @@ from redis.exceptions import RedisError
 
 from events.alerts import AlertNotice
 from events.keys import Keyspace
-from events.positions import StoredEvent, position_key
+from events.positions import StoredEvent, position_after, position_key
 from events.store import EventStore, decode_payload
 from projections import alerts
 from projections.alerts import AlertBook, Memo
 from projections.replay import fold_log, position_at
 from projections.report import ReportBuilder
 from projections.snapshot import dump_book, dump_state, load_book, load_state
-from projections.state import PlanState, apply
+from projections.state import PlanState, apply, fold
 from projections.views import indicator_detail_view, project_detail_view, report_view
 
 log = logging.getLogger("planwatch.projector")
@@ -261,11 +261,14 @@ class Projector:
             more = await self.redis.xread({stream: entries[-1][0]}, count=BATCH - len(entries))
             if more:
                 entries = entries + more[0][1]
-        for index, (position, fields) in enumerate(entries):
-            try:
-                self._apply(StoredEvent(position, decode_payload(fields["data"])))
-            except Exception as exc:  # any failure of one event must not stall the plan
-                return index + await self._failed(position, fields, exc)
+        try:
+            self._apply_entries(entries)
+        except Exception as exc:  # any failure of one event must not stall the plan
+            # the failed event is the first one after the state's position (apply sets it last)
+            after = (i for i, (p, _) in enumerate(entries) if position_after(p, self.state.position))
+            index = next(after, len(entries) - 1)
+            position, fields = entries[index]
+            return index + await self._failed(position, fields, exc)
         if commit:
             try:
                 await self.commit()
@@ -288,6 +291,14 @@ class Projector:
             except Exception as exc:
                 return index + await self._failed(position, fields, exc)
         return len(entries)
+
+    def _apply_entries(self, entries: list[tuple[str, dict[str, str]]]) -> None:
+        """Stream entries, in order (a replay's hot loop: one event per iteration, nothing else)."""
+        if self.projection.judges:
+            for position, fields in entries:
+                self._apply(StoredEvent(position, decode_payload(fields["data"])))
+        else:
+            fold((StoredEvent(position, decode_payload(fields["data"])) for position, fields in entries), self.state)
 
     def _apply(self, stored: StoredEvent) -> None:
         """One event. The read model folds it. The alerts let time pass to its transaction time
@@ -379,10 +390,12 @@ class Projector:
 
     # --- committing --------------------------------------------------------------------------
 
-    async def commit(self, parked: Sequence[Parked] = (), snapshot: bool = False) -> None:
+    async def commit(self, parked: Sequence[Parked] = (), snapshot: bool = False, views: bool = True) -> None:
         """Write the checkpoint, the changed views and the new alert notices in one atomic, fenced
         call — and the state snapshot when asked, or every STATE_EVERY events (load() replays the
-        rest), so a steady trickle of events does not re-serialise the whole state each time."""
+        rest), so a steady trickle of events does not re-serialise the whole state each time.
+        `views=False` leaves the views for a later commit: a rebuild renders them once, at the end
+        (nobody reads its generation before then)."""
         state = self.state
         fields: dict[str, str | bytes] = {}
         self._pending = {}
@@ -400,7 +413,7 @@ class Projector:
                 "[" + ",".join(self._notice_json(a.notice) for a in self.book.active.values() if a.notice) + "]"
             )
             self._pending["alerts"] = True
-        if not judges and state.plan is not None:
+        if views and not judges and state.plan is not None:
             report = self._builder.build(state)
             fields["summary"] = json.dumps(report_view(report), ensure_ascii=False)
             for row in report.rows():
@@ -601,7 +614,7 @@ async def rebuild(
                 await maybe
         if handled and since_commit < commit_every:
             continue
-        await projector.commit()
+        await projector.commit(views=not handled)  # the views once caught up, before the switch
         since_commit = 0
         if handled:
             continue

@@ -9,6 +9,7 @@ import uuid
 from datetime import date
 from decimal import Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -126,6 +127,24 @@ def test_fold_does_not_depend_on_batching(log: list[StoredEvent], cuts: list[int
     for start, end in itertools.pairwise(bounds):
         state = fold(log[start:end], state)
     assert state == whole
+
+
+@settings(max_examples=60, deadline=None)
+@given(log=logs(), cuts=st.tuples(st.integers(0, 60), st.integers(0, 60)))
+def test_an_overlapping_redelivery_applies_only_what_is_new(log: list[StoredEvent], cuts: tuple[int, int]) -> None:
+    """A read that starts before the state's position (a redelivery) skips what the state has."""
+    first, second = sorted(c % (len(log) + 1) for c in cuts)
+    assert fold(log[first:], fold(log[:second], plan_id=PLAN)) == fold(log, plan_id=PLAN)
+
+
+def test_a_failing_event_leaves_the_position_at_the_last_one_applied() -> None:
+    log = stored([publish(), update("gdp", "2025-Q1", "5.3"), update("gdp", "2025-Q2", "5.5")])
+    broken = [log[0], log[1], StoredEvent(log[2].position, object())]
+    state = PlanState(PLAN)
+    with pytest.raises(KeyError):  # no handler for an object that is not an event
+        fold(broken, state)
+    assert (state.position, state.applied) == (log[1].position, 2)
+    assert set(state.indicators["gdp"].observations) == {"2025-Q1"}
 
 
 @settings(max_examples=60, deadline=None)
