@@ -5,10 +5,13 @@
 1. Fills one plan (the seed plan's 37 indicators and 112 projects) with N events.
 2. Raw limit: XRANGE over the whole stream in pages of 1000 + pydantic validation of each
    event's JSON (nothing else: no recorded_at, no fold).
-3. `rebuild`: the same stream replayed into a new read-model generation (fold, views, commits).
-   The fill appends 500 events per call, and a call's events share one instant, judged once:
-   so also, on a log appended one event per call (as departments post), the rebuild rate there,
-   where alert judgement runs after nearly every event.
+3. `rebuild` of the read model: the same stream replayed into a new read-model generation
+   (fold, views, atomic commits, the switch). This is the ratio the target is for. Raw reads and
+   rebuilds alternate, three of each, and the best of each counts: this machine's speed drifts.
+   Then the rebuild of the plan's other projection, the alerts (fold + alert judgement per
+   instant + commits), reported beside it: the fill appends 500 events per call, and a call's
+   events share one instant, judged once; so also, on a log appended one event per call (as
+   departments post), both rebuild rates there, where judgement runs after nearly every event.
 4. Latency: a `planwatch worker` process projects the plan while this process appends at a
    steady rate; the time from append to the read-model commit that includes the event
    (announced on the plan's update channel) gives p50/p99.
@@ -34,7 +37,7 @@ from events.planfile import load_plan
 from events.positions import position_key
 from events.store import EventStore
 from projections.replay import fold_log
-from projections.runner import rebuild
+from projections.runner import ALERTS, READ_MODEL, rebuild
 from services.demo import SEED_PLAN
 from services.heap import settle_heap
 from services.plans import publish_plan
@@ -131,9 +134,9 @@ async def latency(url: str, keys: Keyspace, store: EventStore, plan, rate: int, 
     return lags
 
 
-async def one_by_one(redis, plan, count: int) -> tuple[float, float]:
-    """(raw, rebuild) events/s over a log of `count` events appended one per call, under a key
-    prefix of its own."""
+async def one_by_one(redis, plan, count: int) -> tuple[float, float, float]:
+    """(raw, read-model rebuild, alerts rebuild) events/s over a log of `count` events appended one
+    per call, under a key prefix of its own."""
     keys = bench_keyspace()
     try:
         store = EventStore(redis, keys)
@@ -146,14 +149,17 @@ async def one_by_one(redis, plan, count: int) -> tuple[float, float]:
         start = time.perf_counter()
         assert await raw_read(redis, keys, plan.id) == count
         raw_rate = count / (time.perf_counter() - start)
-        start = time.perf_counter()
-        result = await rebuild(redis, keys, plan.id)
-        return raw_rate, result.applied / (time.perf_counter() - start)
+        rates = []
+        for projection in (READ_MODEL, ALERTS):
+            start = time.perf_counter()
+            result = await rebuild(redis, keys, plan.id, projection=projection)
+            rates.append(result.applied / (time.perf_counter() - start))
+        return raw_rate, *rates
     finally:
         await drop(redis, keys)
 
 
-async def main(total: int, rate: int, seconds: float, singles: int) -> None:
+async def main(total: int, rate: int, seconds: float, singles: int, rounds: int) -> None:
     plan = load_plan(SEED_PLAN)
     async with bench_redis() as (url, redis, keys):
         store = EventStore(redis, keys)
@@ -167,32 +173,46 @@ async def main(total: int, rate: int, seconds: float, singles: int) -> None:
             assert await raw_read(redis, keys, plan.id) == length
             return length / (time.perf_counter() - start)
 
-        raw_before = await raw()
+        async def rebuilt() -> float:
+            start = time.perf_counter()
+            result = await rebuild(redis, keys, plan.id, projection=READ_MODEL)
+            assert result.applied == length
+            return length / (time.perf_counter() - start)
+
+        # best of `rounds` each, interleaved: this machine's speed drifts between runs
+        raw_rate = rebuild_rate = 0.0
+        for round_ in range(rounds):
+            raw_rate = max(raw_rate, await raw())
+            rebuild_rate = max(rebuild_rate, await rebuilt())
+            print(f"  round {round_ + 1}/{rounds}, best so far: raw {raw_rate:,.0f}, rebuild {rebuild_rate:,.0f}")
         start = time.perf_counter()
         folded = await fold_log(store, plan.id)  # the fold alone: no alert judgement, no views, no commits
         fold_rate = folded.applied / (time.perf_counter() - start)
         start = time.perf_counter()
-        result = await rebuild(redis, keys, plan.id)
-        rebuild_rate = result.applied / (time.perf_counter() - start)
+        result = await rebuild(redis, keys, plan.id, projection=ALERTS)
+        alerts_rate = result.applied / (time.perf_counter() - start)
         assert result.applied == length
-        raw_rate = max(raw_before, await raw())  # the better of two raw runs: a conservative ratio
 
         lags = await latency(url, keys, store, plan, rate, seconds)
-        single_raw, single_rebuild = await one_by_one(redis, plan, singles)
+        single_raw, single_rebuild, single_alerts = await one_by_one(redis, plan, singles)
 
     quantiles = statistics.quantiles(lags, n=100)
     server = server_name(url)
     print(f"projection benchmark: {length:,} events, plan {plan.id}, redis={server}")
-    print(f"  raw XRANGE + pydantic validation (best of 2): {raw_rate:>9,.0f} events/s")
+    print(f"  raw XRANGE + pydantic validation (best of {rounds}): {raw_rate:>9,.0f} events/s")
     print(f"  fold alone (fold_log, for scale):              {fold_rate:>9,.0f} events/s")
-    print(f"  rebuild (fold + alert judgement per instant + views + atomic commits): {rebuild_rate:,.0f} events/s")
     print(
-        f"  ratio rebuild / raw: {rebuild_rate / raw_rate:.2f}  (target ≥ 0.7); fold alone / raw: "
-        f"{fold_rate / raw_rate:.2f}"
+        f"  rebuild of the read model (fold + views + atomic commits, best of {rounds}): {rebuild_rate:,.0f} events/s"
+    )
+    print(f"  ratio read-model rebuild / raw: {rebuild_rate / raw_rate:.2f}  (target ≥ 0.7)")
+    print(
+        f"  rebuild of the alerts (fold + judgement per instant + commits): {alerts_rate:,.0f} events/s, "
+        f"ratio {alerts_rate / raw_rate:.2f}"
     )
     print(
-        f"  a log of {singles:,} events appended one per call: rebuild {single_rebuild:,.0f} events/s, "
-        f"raw {single_raw:,.0f} events/s, ratio {single_rebuild / single_raw:.2f}"
+        f"  a log of {singles:,} events appended one per call: raw {single_raw:,.0f} events/s; read-model "
+        f"rebuild {single_rebuild:,.0f} ({single_rebuild / single_raw:.2f}); alerts rebuild "
+        f"{single_alerts:,.0f} ({single_alerts / single_raw:.2f})"
     )
     print(f"  append → read model at {rate} events/s for {seconds:g}s ({len(lags):,} events, worker process):")
     print(f"    p50 {quantiles[49]:.1f} ms   p99 {quantiles[98]:.1f} ms   max {max(lags):.1f} ms")
@@ -204,5 +224,6 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=int, default=1000, help="events/s for the latency run")
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--singles", type=int, default=20_000, help="events of the one-per-call log")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved raw / rebuild runs, best of each")
     args = parser.parse_args()
-    asyncio.run(main(args.events, args.rate, args.seconds, args.singles))
+    asyncio.run(main(args.events, args.rate, args.seconds, args.singles, args.rounds))
