@@ -230,12 +230,12 @@ class Projector:
             self.generation = await current_generation(
                 self.redis, self.keys, self.plan_id, create=True, projection=self.projection
             )
-        snapshot, book, checkpoint = await self.redis.hmget(self._key(), ["state", "alert_book", "checkpoint"])
+        snapshot, book, checkpoint = await self.redis.hmget(self._hash, ["state", "alert_book", "checkpoint"])
         self.state = load_state(snapshot) if snapshot else PlanState(self.plan_id)
         self.book = load_book(book) if book else AlertBook()
         self._snapshot_applied = self.state.applied
         if checkpoint and position_key(checkpoint) > position_key(self.state.position):
-            dead = [fields for _, fields in await self.redis.xrange(self._key("dead"))]
+            dead = [fields for _, fields in await self.redis.xrange(self._dead)]
             parked = {fields["position"] for fields in dead if fields["type"] != JUDGEMENT}
             unjudged = {fields["position"] for fields in dead if fields["type"] == JUDGEMENT}
             await self._apply_until(checkpoint, inclusive=True, skip=parked, unjudged=unjudged)
@@ -338,7 +338,7 @@ class Projector:
         changed the state), re-apply what came before it, then retry later or park it."""
         await self.load()
         await self._apply_until(position)
-        attempts = await self.redis.hincrby(self._key("attempts"), position, 1)
+        attempts = await self.redis.hincrby(self._attempts, position, 1)
         error = "".join(traceback.format_exception_only(exc)).strip()
         if attempts >= self.max_attempts:
             data = fields.get("data", json.dumps(fields))
@@ -450,9 +450,9 @@ class Projector:
             keys=[
                 self.keys.lease(self.plan_id),
                 self.keys.rm_current(self.plan_id, self.projection.name),
-                self._key(),
-                self._key("dead"),
-                self._key("attempts"),
+                self._hash,
+                self._dead,
+                self._attempts,
                 self.keys.alert_history(self.plan_id, self.generation),
                 self.keys.outbox(self.plan_id),
                 self.keys.alert_notice_ids(self.plan_id, self.generation),
@@ -469,14 +469,18 @@ class Projector:
         self._written.update(self._pending)
         self.notices = []
 
-    def _key(self, part: str = "") -> str:
-        """The generation's hash, or its `dead` letters / `attempts`."""
-        name = self.projection.name
-        if part == "dead":
-            return self.keys.rm_dead(self.plan_id, self.generation, name)
-        if part == "attempts":
-            return self.keys.rm_attempts(self.plan_id, self.generation, name)
-        return self.keys.rm(self.plan_id, self.generation, name)
+    @property
+    def _hash(self) -> str:
+        """The generation's hash: checkpoint, state, views or alerts."""
+        return self.keys.rm(self.plan_id, self.generation, self.projection.name)
+
+    @property
+    def _dead(self) -> str:
+        return self.keys.rm_dead(self.plan_id, self.generation, self.projection.name)
+
+    @property
+    def _attempts(self) -> str:
+        return self.keys.rm_attempts(self.plan_id, self.generation, self.projection.name)
 
     def _notice_json(self, notice: AlertNotice) -> str:
         # a firing alert's notice is listed at every commit until it changes: serialise it once
