@@ -193,8 +193,8 @@ def worker(
     retry_base: Annotated[float, typer.Option(help="seconds before the first retry of a failed delivery")] = 2.0,
     link: Annotated[str | None, typer.Option(help="base URL of the API, for links in messages")] = None,
 ) -> None:
-    """Run a worker: keeps every plan's read models current, consumes the departments' inbox
-    stream, and delivers alert notices to subscribers (several may run)."""
+    """Run a worker: keeps every plan's projections (read model, alerts) current, consumes the
+    departments' inbox stream, and delivers alert notices to subscribers (several may run)."""
     from services.worker import create_app
 
     _log_to_stderr()

@@ -1,7 +1,8 @@
-"""`planwatch worker`: the FastStream application that keeps every plan's read models current.
+"""`planwatch worker`: the FastStream application that keeps every plan's projections current
+(the read model and the alerts).
 
 Projection does not use a consumer group: each plan is folded in log order by the one worker
-holding its lease, and the checkpoint is committed with the read model in one Lua call, which
+holding its lease, and each projection's checkpoint is committed with it in one Lua call, which
 gives exactly-once effect without a pending-entries list (and sidesteps FastStream's "a failed
 message is never redelivered" behaviour). The FastStream app hosts the supervisor in its
 lifecycle, its broker runs the departments' inbox consumer group (services/inbox.py), and
