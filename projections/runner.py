@@ -322,7 +322,7 @@ class Projector:
         if self.projection.judges:
             try:
                 self.notices += alerts.tick(self.book, self.state, now_ms, self._memo)
-            except Exception:  # a rule's bug: the next event retries it, and parks it if need be
+            except Exception:  # a rule's bug: the next event retries it, then skips that judgement
                 if self._idle_failure != self.book.pending_ms:
                     log.exception("plan %s: judging the last instant failed", self.plan_id)
                 await self.load()  # the failed judgement may have half-changed the book
