@@ -81,6 +81,12 @@ def _parse(text: str) -> Period:
     return Period._from_text(text)
 
 
+@lru_cache(maxsize=4096)
+def period_end(text: str) -> date:
+    """The last day of a period, by its text: one cached lookup, as the fold asks it per event."""
+    return _parse(text).end
+
+
 PeriodText = Annotated[str, Field(pattern=PERIOD_PATTERN)]
 """A period in its canonical text form, validated."""
 

@@ -298,7 +298,7 @@ class Projector:
             for position, fields in entries:
                 self._apply(StoredEvent(position, decode_payload(fields["data"])))
         else:
-            fold((StoredEvent(position, decode_payload(fields["data"])) for position, fields in entries), self.state)
+            fold(((position, decode_payload(fields["data"])) for position, fields in entries), self.state)
 
     def _apply(self, stored: StoredEvent) -> None:
         """One event. The read model folds it. The alerts let time pass to its transaction time

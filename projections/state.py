@@ -29,7 +29,7 @@ from events.models import (
     TargetRevised,
     recorded_at_of,
 )
-from events.periods import Period, month_end
+from events.periods import Period, month_end, period_end
 from events.plan import Plan, Project
 from events.positions import StoredEvent, position_after
 from events.targets import Target
@@ -127,16 +127,17 @@ def apply(state: PlanState, stored: StoredEvent) -> PlanState:
     return state
 
 
-def fold(events: Iterable[StoredEvent], state: PlanState | None = None, plan_id: str = "") -> PlanState:
-    """Apply events in stream order, as a stream read gives them. Those at or before the state's
-    position were applied already (a redelivery) and change nothing; from the first new one on,
-    the stream's order is trusted, not checked again for each of a million events. If an event
-    fails, the state's position is that of the last one applied."""
+def fold(events: Iterable[tuple[str, Event]], state: PlanState | None = None, plan_id: str = "") -> PlanState:
+    """Apply (position, event) pairs — `StoredEvent`s, or plain pairs from a replay's hot loop —
+    in stream order, as a stream read gives them. Those at or before the state's position were
+    applied already (a redelivery) and change nothing; from the first new one on, the stream's
+    order is trusted, not checked again for each of a million events. If an event fails, the
+    state's position is that of the last one applied."""
     state = state or PlanState(plan_id)
     events = iter(events)
-    for stored in events:
-        if position_after(stored.position, state.position):
-            apply(state, stored)
+    for position, event in events:
+        if position_after(position, state.position):
+            apply(state, StoredEvent(position, event))
             break
     handlers, done, applied = _HANDLERS, state.position, state.applied
     try:
@@ -192,7 +193,7 @@ def _indicator_updated(state: PlanState, event: IndicatorUpdated, position: str)
             period, event.value, event.qualifier, event.assessment, position, before.revision + 1, before.value
         )
     current.last_position = position
-    _reported(state, Period.parse(period).end)
+    _reported(state, period_end(period))
 
 
 def _project_registered(state: PlanState, event: ProjectRegistered, position: str) -> None:
@@ -212,7 +213,7 @@ def _investment_completed(state: PlanState, event: InvestmentCompleted, position
     project = state.projects.get(event.subject) or state.project(event.subject)
     project.investment[event.period] = event.amount_wan
     project.last_position = position
-    _reported(state, Period.parse(event.period).end)
+    _reported(state, period_end(event.period))
 
 
 def _project_completed(state: PlanState, event: ProjectCompleted, position: str) -> None:
