@@ -181,7 +181,7 @@ def _target_revised(state: PlanState, event: TargetRevised, position: str) -> No
 
 
 def _indicator_updated(state: PlanState, event: IndicatorUpdated, position: str) -> None:
-    # the replay's hottest line: positional arguments, and the period's end is a month end already
+    # the replay's hottest line: positional arguments, and one cached lookup for the period's end
     period = event.period
     current = state.indicators.get(event.subject) or state.indicator(event.subject)
     observations = current.observations

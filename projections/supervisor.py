@@ -2,11 +2,12 @@
 
 Every plan has a lease key holding the id of the worker projecting it, with an expiry the
 holder renews each tick; the holder runs both of the plan's projections (the read model and the
-alerts), each on its own checkpoint. A worker takes free leases up to its fair share (plans / live workers,
-live = heartbeat in the last lease period) and gives one back per tick when it holds more, so
-plans spread over workers; when a worker dies its leases expire and the others take its plans
-within about one lease period. The lease also fences writes: a projector's commit checks it,
-so a worker that stalls past its lease can never overwrite the new holder's work.
+alerts), each on its own checkpoint. A worker takes free leases up to its fair share (plans /
+live workers, live = heartbeat in the last lease period) and gives one back per tick when it
+holds more, so plans spread over workers; when a worker dies its leases expire and the others
+take its plans within about one lease period. The lease also fences writes: a projector's
+commit checks it, so a worker that stalls past its lease can never overwrite the new holder's
+work.
 """
 
 from __future__ import annotations
