@@ -254,15 +254,41 @@ def test_demo_with_an_invalid_plan_file_names_the_line(
 # --- status ------------------------------------------------------------------------------------
 
 
-def status_row(output: str, plan_id: str) -> dict[str, str]:
-    """The plan's row of `planwatch status`, by column header (a table rich drew with │)."""
+def status_rows(output: str, plan_id: str) -> list[dict[str, str]]:
+    """The plan's rows of `planwatch status` (one per projection), by column header (a table rich
+    drew with │)."""
     lines = output.splitlines()
     header = next(line for line in lines if "outbox" in line or "checkpoint" in line)
-    row = next(line for line in lines if plan_id in line)
     names = [c.strip() for c in header.strip().strip("┃│").split("┃" if "┃" in header else "│")]
-    cells = [c.strip() for c in row.strip().strip("│").split("│")]
-    assert len(names) == len(cells), (names, cells)
-    return dict(zip(names, cells, strict=True))
+    rows = []
+    for line in (line for line in lines if plan_id in line):
+        cells = [c.strip() for c in line.strip().strip("│").split("│")]
+        assert len(names) == len(cells), (names, cells)
+        rows.append(dict(zip(names, cells, strict=True)))
+    return rows
+
+
+def status_row(output: str, plan_id: str) -> dict[str, str]:
+    """The plan's first row of `planwatch status`: its read model."""
+    return status_rows(output, plan_id)[0]
+
+
+async def test_rebuild_rebuilds_both_projections_and_status_shows_both(
+    redis: Redis, keys: Keyspace, cli_env: dict[str, str]
+) -> None:
+    store = EventStore(redis, keys)
+    await load_seed(store)
+    length = await store.length(PLAN)
+    result = planwatch(cli_env, "rebuild", "--plan", PLAN)
+    assert result.returncode == 0, result.stderr
+    assert f"{PLAN} read model: generation 1 built from {length} events" in result.stdout
+    assert f"{PLAN} alerts: generation 1 built from {length} events" in result.stdout
+    rows = status_rows(planwatch(cli_env, "status", "--plan", PLAN).stdout, PLAN)
+    assert [(r["projection"], r["applied"], r["lag"], r["generation"]) for r in rows] == [
+        ("read model", str(length), "0", "1"),
+        ("alerts", str(length), "0", "1"),
+    ]
+    assert planwatch(cli_env, "alerts", "--plan", PLAN).stdout.count("预警】") >= 4  # the rebuilt alerts are read
 
 
 async def test_status_counts_outbox_dead_letters(redis: Redis, keys: Keyspace, cli_env: dict[str, str]) -> None:
