@@ -94,7 +94,7 @@ async def latency(url: str, keys: Keyspace, store: EventStore, plan, rate: int, 
     worker = spawn(url, keys, "worker", "--lease-ttl", "2")
     redis = connect(url)
     pubsub = redis.pubsub()
-    await pubsub.subscribe(keys.rm_updates(plan.id))
+    await pubsub.subscribe(keys.updates(plan.id))
     commits: list[tuple[tuple[int, int], float]] = []
 
     async def listen() -> None:

@@ -134,23 +134,23 @@ class Keyspace:
         """Which worker projects the plan: its id, with an expiry it keeps renewing."""
         return f"{self.plan(plan_id)}:lease"
 
-    def rm_current(self, plan_id: str, projection: str = "rm") -> str:
+    def projection_current(self, plan_id: str, projection: str = "rm") -> str:
         """The generation of a projection that readers use."""
         return f"{self.plan(plan_id)}:{projection}:current"
 
-    def rm_generations(self, plan_id: str, projection: str = "rm") -> str:
+    def projection_generations(self, plan_id: str, projection: str = "rm") -> str:
         """Counter handing out a projection's generation numbers to rebuilds."""
         return f"{self.plan(plan_id)}:{projection}:generations"
 
-    def rm(self, plan_id: str, generation: int | str, projection: str = "rm") -> str:
+    def generation(self, plan_id: str, generation: int | str, projection: str = "rm") -> str:
         """Hash of one generation of a projection: checkpoint, state snapshot, views."""
         return f"{self.plan(plan_id)}:{projection}:{generation}"
 
-    def rm_dead(self, plan_id: str, generation: int | str, projection: str = "rm") -> str:
+    def dead_letters(self, plan_id: str, generation: int | str, projection: str = "rm") -> str:
         """Dead-letter stream of a generation: events that failed to apply, with the error."""
         return f"{self.plan(plan_id)}:{projection}:{generation}:dead"
 
-    def rm_attempts(self, plan_id: str, generation: int | str, projection: str = "rm") -> str:
+    def attempts(self, plan_id: str, generation: int | str, projection: str = "rm") -> str:
         """Hash position → failed attempts to apply it, for a generation."""
         return f"{self.plan(plan_id)}:{projection}:{generation}:attempts"
 
@@ -170,7 +170,7 @@ class Keyspace:
         """Stream: outbox entries that are not a notice, set aside with the error (never retried)."""
         return f"{self.plan(plan_id)}:outbox:dead"
 
-    def rm_updates(self, plan_id: str, projection: str = "rm") -> str:
+    def updates(self, plan_id: str, projection: str = "rm") -> str:
         """Pub/sub channel: the new checkpoint after every commit of a projection."""
         return f"{self.plan(plan_id)}:{projection}:updates"
 

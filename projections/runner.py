@@ -435,7 +435,7 @@ class Projector:
             self.generation,
             state.position,
             state.applied,
-            self.keys.rm_updates(self.plan_id, self.projection.name),
+            self.keys.updates(self.plan_id, self.projection.name),
             len(fields),
         ]
         for name, value in fields.items():
@@ -449,7 +449,7 @@ class Projector:
         reply = await self._commit_script(
             keys=[
                 self.keys.lease(self.plan_id),
-                self.keys.rm_current(self.plan_id, self.projection.name),
+                self.keys.projection_current(self.plan_id, self.projection.name),
                 self._hash,
                 self._dead,
                 self._attempts,
@@ -472,15 +472,15 @@ class Projector:
     @property
     def _hash(self) -> str:
         """The generation's hash: checkpoint, state, views or alerts."""
-        return self.keys.rm(self.plan_id, self.generation, self.projection.name)
+        return self.keys.generation(self.plan_id, self.generation, self.projection.name)
 
     @property
     def _dead(self) -> str:
-        return self.keys.rm_dead(self.plan_id, self.generation, self.projection.name)
+        return self.keys.dead_letters(self.plan_id, self.generation, self.projection.name)
 
     @property
     def _attempts(self) -> str:
-        return self.keys.rm_attempts(self.plan_id, self.generation, self.projection.name)
+        return self.keys.attempts(self.plan_id, self.generation, self.projection.name)
 
     def _notice_json(self, notice: AlertNotice) -> str:
         # a firing alert's notice is listed at every commit until it changes: serialise it once
@@ -512,10 +512,10 @@ async def current_generation(
     redis: Redis, keys: Keyspace, plan_id: str, create: bool = False, projection: Projection = READ_MODEL
 ) -> int:
     """The generation readers use; with `create`, the first one is made if there is none."""
-    current_key = keys.rm_current(plan_id, projection.name)
+    current_key = keys.projection_current(plan_id, projection.name)
     current = await redis.get(current_key)
     if current is None and create:
-        fresh = await redis.incr(keys.rm_generations(plan_id, projection.name))
+        fresh = await redis.incr(keys.projection_generations(plan_id, projection.name))
         await redis.set(current_key, fresh, nx=True)
         current = await redis.get(current_key)
     return int(current or 0)
@@ -531,7 +531,7 @@ async def read_fields(
         generation = await current_generation(redis, keys, plan_id, projection=projection)
         if not generation:
             return None
-        values = await redis.hmget(keys.rm(plan_id, generation, projection.name), ["checkpoint", *fields])
+        values = await redis.hmget(keys.generation(plan_id, generation, projection.name), ["checkpoint", *fields])
         if values[0] is not None:
             return values[1:]
     return None
@@ -602,9 +602,9 @@ async def rebuild(
     """Replay the whole log into a new generation of a projection while the live one keeps
     serving, switch readers to it once it has caught up, then delete the old generation."""
     name = projection.name
-    generation = int(await redis.incr(keys.rm_generations(plan_id, name)))
+    generation = int(await redis.incr(keys.projection_generations(plan_id, name)))
     projector = Projector(redis, keys, plan_id, owner=None, generation=generation, projection=projection)
-    await redis.unlink(keys.rm(plan_id, generation, name), keys.rm_dead(plan_id, generation, name))
+    await redis.unlink(keys.generation(plan_id, generation, name), keys.dead_letters(plan_id, generation, name))
     switch = redis.register_script(_SWITCH)
     total = await redis.xlen(keys.events(plan_id))
     done = since_commit = 0
@@ -624,7 +624,11 @@ async def rebuild(
             continue
         await projector.idle(await redis_now_ms(redis))  # judge the last instant, as the live one did
         switched, previous = await switch(
-            keys=[keys.rm_current(plan_id, name), keys.rm(plan_id, generation, name), keys.events(plan_id)],
+            keys=[
+                keys.projection_current(plan_id, name),
+                keys.generation(plan_id, generation, name),
+                keys.events(plan_id),
+            ],
             args=[generation],
         )
         if switched:
@@ -632,13 +636,16 @@ async def rebuild(
         total = await redis.xlen(keys.events(plan_id))  # more arrived while we replayed: catch up
     previous_generation = int(previous) if previous else 0
     if previous_generation:
-        old = [keys.rm(plan_id, previous_generation, name), keys.rm_dead(plan_id, previous_generation, name)]
-        old.append(keys.rm_attempts(plan_id, previous_generation, name))
+        old = [
+            keys.generation(plan_id, previous_generation, name),
+            keys.dead_letters(plan_id, previous_generation, name),
+            keys.attempts(plan_id, previous_generation, name),
+        ]
         if projection.judges:
             old.append(keys.alert_history(plan_id, previous_generation))
             old.append(keys.alert_notice_ids(plan_id, previous_generation))
         await redis.unlink(*old)
-    parked = await redis.xlen(keys.rm_dead(plan_id, generation, name))
+    parked = await redis.xlen(keys.dead_letters(plan_id, generation, name))
     return RebuildResult(plan_id, projection, generation, previous_generation, projector.state.applied, parked)
 
 
@@ -662,7 +669,7 @@ async def plan_status(redis: Redis, keys: Keyspace, plan_id: str, projection: Pr
     """How far a projection of the plan has got (the read model by default)."""
     name = projection.name
     async with redis.pipeline(transaction=False) as pipe:  # two round trips, not five
-        pipe.get(keys.rm_current(plan_id, name))
+        pipe.get(keys.projection_current(plan_id, name))
         pipe.xlen(keys.events(plan_id))
         pipe.get(keys.lease(plan_id))
         current, length, owner = await pipe.execute()
@@ -670,8 +677,8 @@ async def plan_status(redis: Redis, keys: Keyspace, plan_id: str, projection: Pr
     checkpoint, applied, parked_events, parked = None, None, None, 0
     if generation:
         async with redis.pipeline(transaction=False) as pipe:
-            pipe.hmget(keys.rm(plan_id, generation, name), ["checkpoint", "applied", "parked"])
-            pipe.xlen(keys.rm_dead(plan_id, generation, name))
+            pipe.hmget(keys.generation(plan_id, generation, name), ["checkpoint", "applied", "parked"])
+            pipe.xlen(keys.dead_letters(plan_id, generation, name))
             (checkpoint, applied, parked_events), parked = await pipe.execute()
     applied_count = int(applied or 0)
     return PlanStatus(
@@ -696,7 +703,7 @@ async def state_as_known(redis: Redis, keys: Keyspace, plan_id: str, known_at: d
     snapshot = None
     generation = await current_generation(redis, keys, plan_id)
     if generation:
-        rm = keys.rm(plan_id, generation)
+        rm = keys.generation(plan_id, generation)
         if known_at is None:
             snapshot = await redis.hget(rm, "state")
         else:  # the live state may be past known_at: the latest periodic snapshot before it

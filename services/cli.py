@@ -536,11 +536,10 @@ def status(
 
     async def main(redis: Redis, keys: Keyspace):
         plans = [plan] if plan else await EventStore(redis, keys).plans()
-        rows = [
-            (await plan_status(redis, keys, p, projection), await redis.xlen(keys.outbox_dead(p)))
-            for p in plans
-            for projection in PROJECTIONS
-        ]
+        rows = []
+        for p in plans:
+            outbox_dead = await redis.xlen(keys.outbox_dead(p))  # the plan's, shown on each of its rows
+            rows += [(await plan_status(redis, keys, p, projection), outbox_dead) for projection in PROJECTIONS]
         return rows, await _deliveries(redis, keys)
 
     rows, deliveries = with_redis(main)

@@ -253,7 +253,7 @@ async def test_the_seed_history_alerts_exactly_the_indicators_the_report_names(
     assert not targets - main  # no further target of part 三 is behind either
     overdue = {n["subject"] for n in notices if n["rule"] == "project_not_started"}
     assert "kp-025" in overdue  # 北部片区中心水厂, which the report wants started "尽早"
-    firing = json.loads(await redis.hget(keys.rm(plan_id, 1, "alerts"), "alerts"))
+    firing = json.loads(await redis.hget(keys.generation(plan_id, 1, "alerts"), "alerts"))
     assert {a["subject"] for a in firing if a["rule"] == "indicator_behind"} == {"gdp", "revenue", "trade"}
 
 

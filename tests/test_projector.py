@@ -75,7 +75,7 @@ async def read_model(
     redis: Redis, keys: Keyspace, plan_id: str = PLAN, projection: Projection = READ_MODEL
 ) -> dict[str, str]:
     generation = await current_generation(redis, keys, plan_id, projection=projection)
-    return await redis.hgetall(keys.rm(plan_id, generation, projection.name))
+    return await redis.hgetall(keys.generation(plan_id, generation, projection.name))
 
 
 async def assert_equals_fold(redis: Redis, store: EventStore, keys: Keyspace, plan_id: str = PLAN) -> None:
@@ -134,14 +134,14 @@ async def test_poison_event_is_parked_and_later_events_flow(redis: Redis, store:
     projector = await live_projector(redis, keys, max_attempts=3)
     for _ in range(10):
         await projector.step()
-    dead = await redis.xrange(keys.rm_dead(PLAN, projector.generation))
+    dead = await redis.xrange(keys.dead_letters(PLAN, projector.generation))
     assert len(dead) == 1
     assert dead[0][1]["type"] == "indicator.updated" and "ValidationError" in dead[0][1]["error"]
     assert dead[0][1]["data"] == '{"schema_version": 9}'
     assert projector.state.indicators["gdp"].observations["2025-Q2"].value == Decimal("5.5")
     status = await plan_status(redis, keys, PLAN)
     assert (status.log_length, status.applied, status.parked, status.lag) == (3, 2, 1, 0)
-    assert not await redis.hgetall(keys.rm_attempts(PLAN, projector.generation))
+    assert not await redis.hgetall(keys.attempts(PLAN, projector.generation))
 
 
 async def test_an_event_that_breaks_the_views_is_isolated_and_parked(
@@ -164,7 +164,7 @@ async def test_an_event_that_breaks_the_views_is_isolated_and_parked(
     projector = await live_projector(redis, keys, max_attempts=2)
     for _ in range(10):
         await projector.step()
-    [(_, dead)] = await redis.xrange(keys.rm_dead(PLAN, projector.generation))
+    [(_, dead)] = await redis.xrange(keys.dead_letters(PLAN, projector.generation))
     assert "judging bug" in dead["error"] and '"666"' in dead["data"]
     assert set(projector.state.indicators["gdp"].observations) == {"2025-Q1", "2025-Q3"}
 
@@ -199,7 +199,7 @@ async def test_a_judging_bug_skips_a_judgement_and_leaves_the_read_model_alone(
     assert [(s.applied, s.parked, s.lag) for s in statuses] == [(3, 0, 0), (3, 1, 0)]
     # the judgement of the 666 instant was skipped (blamed on the event that closed it), the
     # event that closed it applied and judged: no alert stands on the unjudged value
-    [(_, dead)] = await redis.xrange(keys.rm_dead(PLAN, statuses[1].generation, "alerts"))
+    [(_, dead)] = await redis.xrange(keys.dead_letters(PLAN, statuses[1].generation, "alerts"))
     assert dead["type"] == "judgement" and "judging bug" in dead["error"] and '"5.5"' in dead["data"]
     assert load_state((await read_model(redis, keys, PLAN, ALERTS))["state"]) == await fold_log(store, PLAN)
     firing = json.loads((await read_model(redis, keys, PLAN, ALERTS))["alerts"])
@@ -224,7 +224,7 @@ async def test_rebuild_gives_exactly_the_live_state_and_switches_readers(
         assert (result.previous, result.generation, result.applied) == (1, 2, 443)
         assert seen[-1] == (443, 443)
         assert comparable(await read_model(redis, keys, plan_id, projection)) == comparable(before[projection])
-        assert not await redis.exists(keys.rm(plan_id, 1, projection.name))  # the old generation is gone
+        assert not await redis.exists(keys.generation(plan_id, 1, projection.name))  # the old generation is gone
     assert "alert_book" not in before[READ_MODEL] and "summary" not in before[ALERTS]
     assert await alert_history(redis, keys, plan_id) == history_before and history_before  # the same alerts
     assert await redis.xlen(keys.outbox(plan_id)) == len(history_before)  # … and nobody told twice
@@ -324,7 +324,7 @@ async def test_known_at_starts_from_the_nearest_periodic_snapshot(
 async def test_every_commit_is_announced(redis: Redis, store: EventStore, keys: Keyspace) -> None:
     await publish_plan(store, small_plan(PLAN))
     pubsub = redis.pubsub()
-    await pubsub.subscribe(keys.rm_updates(PLAN))
+    await pubsub.subscribe(keys.updates(PLAN))
     projector = await live_projector(redis, keys)
     await projector.step()
 
