@@ -25,12 +25,10 @@ from decimal import Decimal
 from common import bench_redis, server_name, spawn, stop
 
 from events.models import IndicatorUpdated
-from events.planfile import load_plan
-from events.store import EventStore
+from services.app import load_plan, publish_plan
 from services.demo import SEED_PLAN
-from services.plans import publish_plan
-from services.redis_server import connect
-from services.subscriptions import SubscriptionRequest, SubscriptionStore
+from services.notify import SubscriptionRequest, SubscriptionStore
+from services.store import EventStore, connect
 
 SHANGHAI = timezone(timedelta(hours=8))
 AT = datetime(2025, 7, 15, 10, tzinfo=SHANGHAI)

@@ -18,8 +18,9 @@ from decimal import Decimal
 
 from common import bench_redis, server_name
 
+from events.codec import encode
 from events.models import IndicatorUpdated
-from events.store import EventStore, encode
+from services.store import EventStore
 
 SHANGHAI = timezone(timedelta(hours=8))
 

@@ -13,8 +13,7 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-from events.keys import Keyspace
-from services.redis_server import connect, redis_url
+from services.store import Keyspace, connect, redis_url
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -26,12 +26,10 @@ import httpx
 from common import bench_redis, server_name, spawn, stop
 
 from events.models import IndicatorUpdated
-from events.planfile import load_plan
-from events.store import EventStore
+from services.app import load_plan, publish_plan
 from services.demo import SEED_PLAN
 from services.heap import settle_heap
-from services.plans import publish_plan
-from services.tokens import TokenStore
+from services.store import EventStore, TokenStore
 
 ROUNDS = 3
 STATS = ["gdp", "industry-va", "fai", "retail", "income", "private-investment"]  # owned by stats

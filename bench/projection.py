@@ -31,17 +31,13 @@ from decimal import Decimal
 
 from common import bench_keyspace, bench_redis, drop, server_name, spawn, stop
 
-from events.keys import Keyspace
 from events.models import IndicatorUpdated, InvestmentCompleted, event_adapter
-from events.planfile import load_plan
 from events.positions import position_key
-from events.store import EventStore
-from projections.replay import fold_log
-from projections.runner import ALERTS, READ_MODEL, rebuild
+from services.app import load_plan, publish_plan
 from services.demo import SEED_PLAN
 from services.heap import settle_heap
-from services.plans import publish_plan
-from services.redis_server import connect
+from services.projection import ALERTS, READ_MODEL, fold_log, rebuild
+from services.store import EventStore, Keyspace, connect
 
 SHANGHAI = timezone(timedelta(hours=8))
 AT = datetime(2025, 7, 1, 9, tzinfo=SHANGHAI)

@@ -6,6 +6,7 @@ with validation, no I/O. `events.planfile` reads it from YAML with line numbers 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, Literal
@@ -170,13 +171,58 @@ class RollupSchedule(_Strict):
     @field_validator("cron")
     @classmethod
     def _valid_cron(cls, cron: str) -> str:
-        from apscheduler.triggers.cron import CronTrigger
-
-        try:
-            CronTrigger.from_crontab(cron)
-        except ValueError as exc:
-            raise ValueError(f"cron {cron!r} is not valid: {exc}") from None
+        problem = crontab_problem(cron)
+        if problem:
+            raise ValueError(f"cron {cron!r} is not valid: {problem}")
         return cron
+
+
+# The five crontab fields as APScheduler's `CronTrigger.from_crontab` reads them (day of week 0 =
+# Monday there), so a plan valid here is one the scheduler can schedule.
+_CRON_FIELDS = (
+    ("minute", 0, 59, {}),
+    ("hour", 0, 23, {}),
+    ("day", 1, 31, {}),
+    ("month", 1, 12, {m: i + 1 for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split())}),
+    ("day of week", 0, 6, {d: i for i, d in enumerate("mon tue wed thu fri sat sun".split())}),
+)
+_CRON_PART = re.compile(r"^(?P<range>\*|(?P<low>\w+)(?:-(?P<high>\w+))?)(?:/(?P<step>\d+))?$")
+
+
+def crontab_problem(cron: str) -> str | None:
+    """Why `cron` is not a five-field crontab (minute hour day month weekday), or None."""
+    fields = cron.split()
+    if len(fields) != 5:
+        return f"expected 5 fields (minute hour day month weekday), got {len(fields)}"
+    for text, (name, low, high, names) in zip(fields, _CRON_FIELDS, strict=True):
+        for part in text.lower().split(","):
+            problem = _cron_part_problem(part, low, high, names, name)
+            if problem:
+                return problem
+    return None
+
+
+def _cron_part_problem(part: str, low: int, high: int, names: dict[str, int], field: str) -> str | None:
+    if field == "day" and part == "last":
+        return None
+    match = _CRON_PART.match(part)
+    if not match:
+        return f"{field}: {part!r} is not a value, a range or a step"
+    if match["step"] is not None and int(match["step"]) == 0:
+        return f"{field}: a step of 0"
+    if match["range"] == "*":
+        return None
+    bounds = []
+    for text in (match["low"], match["high"]):
+        if text is None:
+            continue
+        value = names.get(text, int(text) if text.isdigit() else None)
+        if value is None or not low <= value <= high:
+            return f"{field}: {text!r} is outside {low}-{high}"
+        bounds.append(value)
+    if len(bounds) == 2 and bounds[0] > bounds[1]:
+        return f"{field}: the range {part!r} runs backwards"
+    return None
 
 
 class Plan(_Strict):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import yaml
 from pydantic import ValidationError
 
@@ -65,15 +63,6 @@ def parse_plan(text: str, source: str = "<plan>") -> Plan:
         return Plan.model_validate(data)
     except ValidationError as exc:
         raise PlanFileError(source, [_locate(source, root, err) for err in field_errors(exc)]) from None
-
-
-def load_plan(path: str | Path) -> Plan:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PlanFileError(str(path), [f"{path}: cannot be read: {exc.strerror}"]) from None
-    return parse_plan(text, str(path))
 
 
 def _locate(source: str, root: yaml.Node | None, error: FieldError) -> str:

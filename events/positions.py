@@ -3,6 +3,7 @@ use these without importing the store (which talks to Redis)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import NamedTuple
 
 from events.models import Event
@@ -32,3 +33,13 @@ def position_after(position: str, than: str) -> bool:
     if millis != than_millis:
         return len(millis) > len(than_millis) or (len(millis) == len(than_millis) and millis > than_millis)
     return len(seq) > len(than_seq) or (len(seq) == len(than_seq) and seq > than_seq)
+
+
+MAX_SEQ = 2**64 - 1
+
+
+def position_at(instant: datetime) -> str:
+    """The last stream position recorded at or before `instant` (transaction time)."""
+    if instant.tzinfo is None:
+        raise ValueError("known_at needs a time zone, e.g. 2025-07-10T00:00+08:00")
+    return f"{max(int(instant.timestamp() * 1000), 0)}-{MAX_SEQ}"  # before 1970 nothing was recorded

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from decimal import ROUND_HALF_UP, Decimal
 
 ONE_DECIMAL = Decimal("0.1")
@@ -46,3 +47,8 @@ def amount(value: Decimal, unit: str) -> str:
     if unit == "%":
         return percent(value)
     return f"{plain(value)}{unit}"
+
+
+def display_width(text: str) -> int:
+    """Columns a text takes in a terminal or a spreadsheet: CJK characters are two Latin ones wide."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)

@@ -20,9 +20,7 @@ import pytest
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
-from events.keys import Keyspace
-from events.store import EventStore
-from services.redis_server import EmbeddedRedis, connect
+from services.store import EmbeddedRedis, EventStore, Keyspace, connect
 
 ROOT = Path(__file__).resolve().parent.parent
 

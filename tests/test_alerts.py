@@ -12,15 +12,14 @@ from hypothesis import strategies as st
 from redis.asyncio import Redis
 
 from events.alerts import AlertNotice
-from events.keys import Keyspace
 from events.models import IndicatorUpdated, ProjectStarted
 from events.positions import StoredEvent
-from events.store import EventStore
 from projections.alerts import AlertBook, judge, tick
-from projections.runner import ALERTS, Lease, Projector, redis_now_ms
 from projections.state import PlanState
+from services.app import publish_plan
 from services.demo import load_seed
-from services.plans import publish_plan
+from services.projection import ALERTS, Projector
+from services.store import EventStore, Keyspace, Lease, redis_now_ms
 from tests.factories import AT, indicator_update, investment, small_plan
 
 PLAN = "test-2025"

@@ -13,13 +13,10 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from events.keys import Keyspace
-from events.store import EventStore
-from projections.runner import PROJECTIONS, Lease, Projector
-from services.api import MAX_BODY
-from services.plans import publish_plan
-from services.redis_server import connect
-from services.tokens import TokenStore
+from services.api.app import MAX_BODY
+from services.app import publish_plan
+from services.projection import PROJECTIONS, Projector
+from services.store import EventStore, Keyspace, Lease, TokenStore, connect
 from tests.conftest import api_client
 from tests.factories import small_plan
 
@@ -330,7 +327,7 @@ async def test_health_and_readiness(client, tokens, redis: Redis, keys: Keyspace
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     ready = await client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["lag"] == {PLAN: 1}  # lag 1 is under the bound
-    monkeypatch.setattr("services.api.READY_MAX_LAG", 0)
+    monkeypatch.setattr("services.api.app.READY_MAX_LAG", 0)
     lagging = await client.get("/readyz")
     assert lagging.status_code == 503 and lagging.json()["status"] == "lagging"
 
@@ -385,12 +382,12 @@ async def seeded(client, redis: Redis, keys: Keyspace, store: EventStore) -> str
 
 
 async def test_plan_summary_has_the_table_json_fields(client, tokens, seeded: str, redis, keys) -> None:
-    from services.render import render_json
-    from services.tables import load_report
+    from services.app import load_report
+    from services.reports import table_json
 
     response = await client.get(f"/v1/plans/{seeded}", headers=auth(tokens["analyst"]))
     assert response.status_code == 200
-    assert response.json() == json.loads(render_json(await load_report(redis, seeded, keys=keys)))
+    assert response.json() == json.loads(table_json(await load_report(redis, seeded, keys=keys)))
     march = await client.get(f"/v1/plans/{seeded}?as_of=2025-03-31", headers=auth(tokens["analyst"]))
     assert march.json()["column"] == "1—3月完成" and march.json()["as_of"] == "2025-03-31"
     early = await client.get(

@@ -11,11 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 
-from events.keys import Keyspace
-from events.store import EventStore
-from services.ingest import IngestError, prepare
-from services.plans import publish_plan
-from services.tokens import TokenInfo, TokenStore
+from services.app import IngestError, prepare, publish_plan
+from services.store import EventStore, Keyspace, TokenInfo, TokenStore
 from tests.factories import small_plan
 
 PLAN = "test-2025"

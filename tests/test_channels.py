@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from events.alerts import SEVERITY_ZH, AlertNotice, example_notice
-from services.channels import (
+from services.notify.channels import (
     FEISHU_BODY_MAX_BYTES,
     WECOM_MARKDOWN_MAX_BYTES,
     ChannelConfig,

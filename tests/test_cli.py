@@ -19,14 +19,11 @@ import typer
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
-from events.keys import Keyspace
-from events.store import EventStore
-from services.cli import app
+from services.cli.main import app
 from services.demo import SEED_PLAN, load_seed
-from services.notifier import Notifier
-from services.redis_server import connect
+from services.notify import Notifier
 from services.spreadsheet import write_template
-from services.tokens import TokenStore
+from services.store import EventStore, Keyspace, TokenStore, connect
 from tests import seed_report
 from tests.conftest import ROOT, api_client, drop_prefix
 from tests.conftest import planwatch as run_planwatch

@@ -8,9 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from events.keys import Keyspace
-from events.store import EventStore
-from services.redis_server import EmbeddedRedis, connect
+from services.store import EmbeddedRedis, EventStore, Keyspace, connect
 from tests.factories import gdp_update
 
 
@@ -58,7 +56,7 @@ def test_cli_starts_and_stops_the_embedded_server(tmp_path: Path) -> None:
 
 def test_concurrent_starts_share_one_server(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    code = f"from services.redis_server import EmbeddedRedis; print(EmbeddedRedis({str(home)!r}).ensure_running())"
+    code = f"from services.store.connection import EmbeddedRedis; print(EmbeddedRedis({str(home)!r}).ensure_running())"
     procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) for _ in range(4)]
     urls = {p.communicate(timeout=30)[0].strip() for p in procs}
     server = EmbeddedRedis(home)

@@ -7,10 +7,10 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
+from events.codec import decode, decode_payload, encode
 from events.errors import field_errors
 from events.models import EVENT_TYPES, parse_event
 from events.periods import Period
-from events.store import decode, decode_payload, encode
 from tests.conftest import ROOT
 from tests.factories import AT, one_of_each
 

@@ -9,12 +9,10 @@ import httpx
 from openpyxl import load_workbook
 from redis.asyncio import Redis
 
-from events.keys import Keyspace
-from events.store import EventStore
 from services.api import create_api
 from services.demo import load_seed
-from services.spreadsheet import COLUMNS
-from services.tokens import TokenStore
+from services.spreadsheet.sheet import COLUMNS
+from services.store import EventStore, Keyspace, TokenStore
 from tests.conftest import planwatch
 
 PLAN = "rongchang-2025"

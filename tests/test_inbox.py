@@ -8,11 +8,9 @@ import uuid
 import pytest
 from redis.asyncio import Redis
 
-from events.keys import Keyspace
-from events.store import EventStore
-from services.inbox import GROUP
-from services.plans import publish_plan
-from services.tokens import TokenStore
+from services.app import publish_plan
+from services.inbox.consumer import GROUP
+from services.store import EventStore, Keyspace, TokenStore
 from tests.conftest import Workers, eventually
 from tests.factories import small_plan
 

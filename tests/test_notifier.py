@@ -18,13 +18,19 @@ import pytest
 from redis.asyncio import Redis
 
 from events.alerts import example_notice
-from events.keys import Keyspace
-from events.store import EventStore
-from projections.runner import ALERTS, Lease, Projector, rebuild, redis_now_ms
-from services.channels import UnsafeTarget, dingtalk_sign, feishu_sign, verify_webhook
-from services.notifier import Notifier
-from services.plans import publish_plan
-from services.subscriptions import Subscription, SubscriptionRequest, SubscriptionStore
+from services.app import publish_plan
+from services.notify import (
+    Notifier,
+    Subscription,
+    SubscriptionRequest,
+    SubscriptionStore,
+    UnsafeTarget,
+    dingtalk_sign,
+    feishu_sign,
+    verify_webhook,
+)
+from services.projection import ALERTS, Projector, rebuild
+from services.store import EventStore, Keyspace, Lease, redis_now_ms
 from tests.conftest import Workers, api_client, eventually, planwatch
 from tests.factories import indicator_update, small_plan
 from tests.receivers import Receiver
@@ -436,7 +442,7 @@ async def test_killed_after_delivering_before_recording_sends_once_more_with_the
 
 
 async def test_alerts_api_and_server_sent_events(setup, redis, keys, store, api_url: str) -> None:
-    from services.tokens import TokenStore
+    from services.store import TokenStore
 
     projector, _, _ = setup
     token, _ = await TokenStore(redis, keys).create("analyst")
@@ -525,7 +531,7 @@ async def test_a_webhook_stored_unsigned_is_never_sent_unsigned(setup, redis, ke
 
 
 async def test_the_api_shows_a_generated_webhook_secret_once(redis, keys, store) -> None:
-    from services.tokens import TokenStore
+    from services.store import TokenStore
 
     await publish_plan(store, small_plan(PLAN))
     admin, _ = await TokenStore(redis, keys).create("admin")
@@ -575,7 +581,7 @@ async def raised_and_resolved(store: EventStore, projector: Projector) -> None:
 
 
 async def test_the_alerts_api_answers_firing_resolved_and_all(setup, redis, keys, store) -> None:
-    from services.tokens import TokenStore
+    from services.store import TokenStore
 
     projector, _, _ = setup
     await raised_and_resolved(store, projector)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from events.planfile import PlanFileError, load_plan, parse_plan
+from events.planfile import PlanFileError, parse_plan
+from services.app import load_plan
 from services.demo import SEED_PLAN
 
 GOOD = """\

@@ -11,32 +11,28 @@ from decimal import Decimal
 import pytest
 from redis.asyncio import Redis
 
-from events.keys import Keyspace
 from events.positions import position_key
-from events.store import EventStore
-from projections import runner
-from projections.replay import fold_log
+from services.projection import runner
 from projections.report import build_report
-from projections.runner import (
+from projections.snapshot import load_state
+from projections.views import report_view
+from services.app import load_report, publish_plan
+from services.demo import load_seed
+from services.projection import (
     ALERTS,
     READ_MODEL,
     GenerationChanged,
-    Lease,
     LeaseLost,
     Projection,
     Projector,
     current_generation,
+    fold_log,
     plan_status,
     read_fields,
     rebuild,
-    redis_now_ms,
     state_as_known,
 )
-from projections.snapshot import load_state
-from projections.views import report_view
-from services.demo import load_seed
-from services.plans import publish_plan
-from services.tables import load_report
+from services.store import EventStore, Keyspace, Lease, redis_now_ms
 from tests.conftest import eventually
 from tests.factories import gdp_update, small_plan
 

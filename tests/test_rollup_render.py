@@ -16,13 +16,12 @@ from openpyxl.cell import Cell
 from openpyxl.worksheet.worksheet import Worksheet
 
 from events.models import plan_published
-from events.planfile import load_plan
 from events.positions import StoredEvent
 from projections.rollup import RollupDocument, build_rollup
 from projections.state import fold
-from services.demo import SEED_PLAN
-from services.rollup_render import render_html, render_markdown, render_xlsx
-from services.seed_history import PLAN_PUBLISHED_AT, h1_history
+from services.app import load_plan
+from services.demo import PLAN_PUBLISHED_AT, SEED_PLAN, h1_history
+from services.reports import render_html, render_markdown, render_xlsx
 from tests import seed_report
 
 SEED_HEADER = "| 指标 | 全年目标 | 上半年完成 | 与目标± |"

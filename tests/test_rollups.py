@@ -16,19 +16,22 @@ import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from redis.asyncio import Redis
 
-from events.keys import Keyspace
 from events.models import RollupPublished, recorded_at_of
 from events.plan import RollupSchedule
-from events.planfile import load_plan
-from events.store import EventStore
-from projections.replay import judge_log
-from services.demo import SEED_PLAN, load_seed
-from services.notifier import Notifier
-from services.plans import publish_plan
-from services.rollups import RollupConflict, RollupResult, list_rollups, load_document, produce_rollup
+from services.app import (
+    RollupConflict,
+    RollupResult,
+    list_rollups,
+    load_document,
+    load_plan,
+    produce_rollup,
+    publish_plan,
+)
+from services.demo import PLAN_PUBLISHED_AT, SEED_PLAN, h1_history, load_seed
+from services.notify import Notifier, SubscriptionRequest, SubscriptionStore
+from services.projection import judge_log
 from services.scheduler import RollupScheduler, due_periods, due_time, reported_month
-from services.seed_history import PLAN_PUBLISHED_AT, h1_history
-from services.subscriptions import SubscriptionRequest, SubscriptionStore
+from services.store import EventStore, Keyspace
 from tests import seed_report
 from tests.conftest import ROOT, api_client, planwatch
 from tests.factories import indicator_update
@@ -140,19 +143,19 @@ async def test_two_writers_of_the_same_new_version_store_it_once(redis: Redis, k
 async def test_a_crash_after_the_append_is_finished_by_the_next_run(
     redis: Redis, keys: Keyspace, store: EventStore, monkeypatch
 ) -> None:
-    import services.rollups
+    import services.app.rollups
 
     await load_seed(store)
-    finish = services.rollups._finish
+    finish = services.app.rollups._finish
 
     async def crash(*args, **kwargs):
         raise KeyboardInterrupt  # the process dies after the event is in the log
 
-    monkeypatch.setattr(services.rollups, "_finish", crash)
+    monkeypatch.setattr(services.app.rollups, "_finish", crash)
     with pytest.raises(KeyboardInterrupt):
         await produce_rollup(redis, keys, PLAN, "2025-06", scheduled=True)
     assert len(await rollup_events(store)) == 1 and await list_rollups(redis, keys, PLAN) == []
-    monkeypatch.setattr(services.rollups, "_finish", finish)
+    monkeypatch.setattr(services.app.rollups, "_finish", finish)
     again = await produce_rollup(redis, keys, PLAN, "2025-06", scheduled=True)
     assert (again.outcome, again.version) == ("exists", 1) and len(await rollup_events(store)) == 1
     assert [r["version"] for r in await list_rollups(redis, keys, PLAN)] == [1]
@@ -262,10 +265,10 @@ async def test_a_month_another_replica_is_writing_stops_the_catch_up_there(
 async def test_a_rollup_written_by_hand_at_the_same_moment_does_not_stop_the_catch_up(
     redis: Redis, keys: Keyspace, store: EventStore, monkeypatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    import services.rollups
+    import services.app.rollups
 
     await load_seed(store)
-    load = services.rollups.load_document
+    load = services.app.rollups.load_document
     by_hand: list[RollupResult] = []
     started = []
 
@@ -277,7 +280,7 @@ async def test_a_rollup_written_by_hand_at_the_same_moment_does_not_stop_the_cat
             by_hand.append(await produce_rollup(redis, keys, PLAN, "2025-03"))
         return await load(redis_, keys_, plan_id, period, version)
 
-    monkeypatch.setattr(services.rollups, "load_document", meanwhile)
+    monkeypatch.setattr(services.app.rollups, "load_document", meanwhile)
     rollups = RollupScheduler(redis, keys, clock=lambda: JULY_16)
     with caplog.at_level(logging.INFO, logger="planwatch.scheduler"):
         written = await rollups.catch_up()
@@ -294,17 +297,17 @@ async def test_a_rollup_written_by_hand_at_the_same_moment_does_not_stop_the_cat
 async def test_a_rollup_that_outlives_its_lock_does_not_stop_the_catch_up(
     redis: Redis, keys: Keyspace, store: EventStore, monkeypatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    import services.rollups
+    import services.app.rollups
 
     await load_seed(store)
-    load = services.rollups.load_document
+    load = services.app.rollups.load_document
 
     async def slow(redis_, keys_, plan_id, period, version=None):
         if period == "2025-02":  # March's rollup, still being written, outlives its lock
             await redis.delete(keys.rollup_lock(PLAN, "2025-03"))  # what the lock's expiry does
         return await load(redis_, keys_, plan_id, period, version)
 
-    monkeypatch.setattr(services.rollups, "load_document", slow)
+    monkeypatch.setattr(services.app.rollups, "load_document", slow)
     rollups = RollupScheduler(redis, keys, clock=lambda: JULY_16)
     with caplog.at_level(logging.WARNING, logger="planwatch.scheduler"):
         written = await rollups.catch_up()
@@ -385,8 +388,8 @@ async def test_rollup_subscribers_get_a_summary_with_a_link(
 
 
 async def test_the_api_lists_rollups_and_serves_each_format(redis: Redis, keys: Keyspace, store: EventStore) -> None:
-    from services.rollup_render import XLSX_MEDIA_TYPE as XLSX
-    from services.tokens import TokenStore
+    from services.reports import XLSX_MEDIA_TYPE as XLSX
+    from services.store import TokenStore
 
     await load_seed(store)
     await produce_rollup(redis, keys, PLAN, "2025-05")

@@ -7,11 +7,11 @@ import subprocess
 import sys
 from datetime import date
 
-from events.store import EventStore
-from projections.replay import fold_log
 from projections.report import build_report
 from services.demo import load_seed
-from services.render import render_text, table_rows
+from services.projection import fold_log
+from services.reports import table_rows, table_text
+from services.store import EventStore
 from tests import seed_report
 from tests.conftest import ROOT
 
@@ -133,7 +133,7 @@ def test_table_command_for_an_unknown_plan_says_so(cli_env: dict[str, str]) -> N
 
 
 async def test_render_text_lists_missed_targets_with_departments(store: EventStore) -> None:
-    text = render_text(await _seeded_report(store))
+    text = table_text(await _seeded_report(store))
     assert "一般公共预算收入：全年目标24.6%，完成2.5%，与目标-22.1个百分点（区财政局）" in text
 
 

@@ -18,9 +18,9 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from events.models import IndicatorUpdated, InvestmentCompleted, ProjectCompleted, ProjectStarted
 from events.plan import Indicator, Plan
-from events.planfile import load_plan
+from services.app import load_plan
 from services.demo import SEED_PLAN
-from services.spreadsheet import (
+from services.spreadsheet.sheet import (
     COLUMNS,
     CSV_COLUMNS,
     SUBJECT,

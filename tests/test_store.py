@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from events.positions import position_key
-from events.store import EventIdReused, EventStore, VersionConflict
+from services.store import EventIdReused, EventStore, VersionConflict
 from tests.factories import gdp_update, one_of_each
 
 

@@ -13,13 +13,12 @@ from datetime import UTC, date, datetime
 
 from redis.asyncio import Redis
 
-from events.keys import Keyspace
+from events.codec import encode
 from events.models import ProjectStarted, plan_published
-from events.store import EventStore, encode
-from projections.replay import fold_log
-from projections.runner import PROJECTIONS, Projection, firing_alerts, plan_status, read_fields
 from projections.snapshot import load_state
-from services.plans import publish_plan
+from services.app import publish_plan
+from services.projection import PROJECTIONS, Projection, firing_alerts, fold_log, plan_status, read_fields
+from services.store import EventStore, Keyspace
 from tests.conftest import Workers, eventually
 from tests.factories import AT, eid, gdp_update, investment, small_plan
 

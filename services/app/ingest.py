@@ -1,0 +1,361 @@
+"""The one way progress enters planwatch: validate, authorise, append.
+
+HTTP, the inbox stream and spreadsheet import all call `submit`, so a department meets the same
+rules and the same wording everywhere. A batch is all or nothing: every problem of every event
+is collected and reported, and nothing is stored unless all of it is acceptable. The
+department recorded on an event is the caller's, never the one a body claims.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+from redis.asyncio import Redis
+
+from events.errors import FieldError, field_errors
+from events.models import Event, EventBase, batch_adapter, event_adapter
+from events.plan import Plan
+from services.store import (
+    AppendResult,
+    EventIdReused,
+    EventStore,
+    Keyspace,
+    PlanCatalog,
+    TokenInfo,
+    TokenStore,
+    VersionConflict,
+)
+
+MAX_BATCH = 1000
+
+# Which subjects each event type is about, and who may post it.
+INDICATOR_TYPES = frozenset({"indicator.updated"})
+PROJECT_TYPES = frozenset({"project.started", "investment.completed", "project.completed"})
+OFFICE_TYPES = frozenset({"target.revised", "project.registered"})  # the plan office's decisions
+ABOUT_INDICATORS = INDICATOR_TYPES | {"target.revised"}
+
+
+class IngestError(Exception):
+    """A refused submission. `status` is the HTTP status the API answers with."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, message_zh: str, errors: Sequence[FieldError] = (), **details: Any) -> None:
+        super().__init__(message)
+        self.message, self.message_zh, self.errors, self.details = message, message_zh, list(errors), details
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "error": self.code,
+            "message": self.message,
+            "message_zh": self.message_zh,
+            "errors": [e.as_dict() for e in self.errors],
+            **self.details,
+        }
+
+
+class Unauthorized(IngestError):
+    status, code = 401, "unauthorized"
+
+
+class Invalid(IngestError):
+    status, code = 422, "invalid"
+
+
+class Forbidden(IngestError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(IngestError):
+    status, code = 404, "not_found"
+
+
+class Conflict(IngestError):
+    status, code = 409, "conflict"
+
+
+class TooLarge(IngestError):
+    status, code = 413, "too_large"
+
+
+@dataclass(frozen=True)
+class Accepted:
+    plan_id: str
+    events: list[Event]
+    result: AppendResult = field(repr=False)
+
+    @property
+    def stored(self) -> int:
+        return self.result.stored
+
+    @property
+    def status(self) -> int:
+        """201 when anything was stored; 200 when the whole batch was already there (a retry)."""
+        return 200 if self.result.all_duplicates else 201
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "plan_id": self.plan_id,
+            "stored": self.result.stored,
+            "duplicates": len(self.events) - self.result.stored,
+            "events": [
+                {"event_id": e, "position": p, "duplicate": d}
+                for e, p, d in zip(self.result.event_ids, self.result.positions, self.result.duplicate, strict=True)
+            ],
+        }
+
+
+INVALID, UNKNOWN, FORBIDDEN = "invalid", "unknown", "forbidden"
+_KINDS = {
+    INVALID: ("invalid values", "内容有误"),
+    UNKNOWN: ("unknown subjects", "编号不存在"),
+    FORBIDDEN: ("not the caller's to report", "无权报送"),
+}
+_NOT_YOURS_ZH = "只能报送本部门负责的指标和项目"
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """One problem of a batch: its kind decides the status, `error` is what the sender reads;
+    a forbidden one also carries the sentence for the 403's message."""
+
+    kind: str
+    error: FieldError
+    summary: str = ""
+    summary_zh: str = ""
+
+
+def prepare(caller: TokenInfo, plan: Plan, payloads: Sequence[Mapping[str, Any] | Event]) -> list[Event]:
+    """Validate and authorise a batch; raise Invalid / NotFound / Forbidden naming every problem.
+
+    Every event is checked in full before anything is decided: the fields of an event that does
+    not parse are reported, and every event that parses is checked against the plan (unknown
+    subject, event type that does not fit its subject, subject owned by another department, a
+    department claimed in the body that is not the caller's). Then one answer, naming every
+    problem with its field (`events[3].subject`; no index for a single event) and its reason in
+    English and Chinese:
+
+    - 422 Invalid when any event is invalid (field errors, a type that does not fit its subject,
+      fields a sender may not set), or when problems of different kinds are mixed;
+    - 403 Forbidden when the only problems are subjects or events the caller may not report on
+      (another department's subject, the plan office's events, a body claiming another department);
+    - 404 NotFound when the only problems are unknown subjects.
+
+    Nothing of the batch is stored in any of these cases. Refusals about the request as a whole
+    come first and alone: an analyst token (403), an empty batch (422), too many events (413);
+    an unknown plan is a 404 from `Ingest.plan` before this runs, since every other rule needs it.
+    """
+    if caller.role == "analyst":
+        raise Forbidden("analyst tokens are read-only", "分析人员令牌只能查询，不能提交数据")
+    if not payloads:
+        raise Invalid("the batch is empty", "提交内容为空", [FieldError("events", "no events", "没有事件")])
+    if len(payloads) > MAX_BATCH:
+        raise TooLarge(
+            f"a batch holds at most {MAX_BATCH} events, this one has {len(payloads)}",
+            f"每批最多{MAX_BATCH}条事件，本批{len(payloads)}条",
+        )
+    as_department = caller.department if caller.role == "department" else plan.office
+    checked: list[tuple[str, dict[str, Any] | None, list[_Problem]]] = []  # (where, data, envelope problems)
+    for index, payload in enumerate(payloads):
+        where = f"events[{index}]" if len(payloads) > 1 else ""
+        if type(payload) is dict:  # the usual case first: isinstance() on the classes below is slow
+            data = dict(payload)
+        elif isinstance(payload, EventBase):  # from a spreadsheet: checked like any other submission
+            data = payload.model_dump(mode="json", exclude={"recorded_at"})
+        elif isinstance(payload, Mapping):
+            data = dict(payload)
+        else:
+            not_object = FieldError(where or "(body)", "an event must be a JSON object", "事件必须是JSON对象")
+            checked.append((where, None, [_Problem(INVALID, not_object)]))
+            continue
+        envelope = _envelope_problems(data, plan, as_department, where)
+        data["plan_id"], data["department"] = plan.id, as_department
+        checked.append((where, data, envelope))
+    problems: list[_Problem] = []
+    events: list[Event] = []
+    acceptable: set[tuple[str, str]] = set()  # (subject, type) pairs of this batch found fine
+    for (where, _, envelope), parsed in zip(checked, _parse([data for _, data, _ in checked]), strict=True):
+        problems += envelope
+        if isinstance(parsed, ValidationError):
+            problems += [_Problem(INVALID, error) for error in field_errors(parsed, prefix=where)]
+        elif parsed is not None:
+            if (parsed.subject, parsed.type) not in acceptable:
+                found = _subject_problems(caller, plan, as_department, parsed, where)
+                problems += found
+                if not found:
+                    acceptable.add((parsed.subject, parsed.type))
+            events.append(parsed)
+    if problems:
+        _refuse(problems)
+    return events
+
+
+def _parse(datas: list[dict[str, Any] | None]) -> list[Event | ValidationError | None]:
+    """Each event parsed, or why it does not parse (None where it was no JSON object). A batch
+    that is all valid, the usual case, is validated in one call."""
+    if all(data is not None for data in datas):
+        try:
+            return list(batch_adapter.validate_python(datas))
+        except ValidationError:
+            pass  # some event is invalid: find out which, event by event
+    parsed: list[Event | ValidationError | None] = []
+    for data in datas:
+        try:
+            parsed.append(None if data is None else event_adapter.validate_python(data))
+        except ValidationError as exc:
+            parsed.append(exc)
+    return parsed
+
+
+def _refuse(problems: list[_Problem]) -> None:
+    """Raise the one answer for a batch's problems (the status rule is in `prepare`)."""
+    kinds = list(dict.fromkeys(p.kind for p in problems))
+    errors = [p.error for p in problems]
+    if kinds == [FORBIDDEN]:
+        raise Forbidden(
+            "; ".join(dict.fromkeys(p.summary for p in problems)),
+            "；".join(dict.fromkeys(p.summary_zh for p in problems)) + "，未保存任何数据",
+            errors,
+        )
+    if kinds == [UNKNOWN]:
+        raise NotFound("unknown subject(s); nothing was stored", "编号不存在，未保存任何数据", errors)
+    what = ", ".join(_KINDS[k][0] for k in kinds)
+    what_zh = "、".join(_KINDS[k][1] for k in kinds)
+    raise Invalid(
+        f"{len(errors)} problem(s) in the submission ({what}); nothing was stored",
+        f"提交内容有{len(errors)}处错误（{what_zh}），未保存任何数据",
+        errors,
+    )
+
+
+_NOT_FOR_SENDERS = {  # event types planwatch writes itself: (reason, reason_zh)
+    "rollup.published": ("rollups are written by planwatch's scheduler", "月度报告由系统生成"),
+    "plan.published": ("plans are published with PUT /v1/plans/{plan}", "计划须通过发布接口发布"),
+}
+
+
+def _envelope_problems(data: dict[str, Any], plan: Plan, department: str, where: str) -> list[_Problem]:
+    """Fields a sender may not set, and a department claimed that is not the caller's."""
+    problems: list[_Problem] = []
+    kind = data.get("type")
+    reserved = _NOT_FOR_SENDERS.get(kind) if isinstance(kind, str) else None  # any JSON may come here
+    if "recorded_at" not in data and "plan_id" not in data and "department" not in data and not reserved:
+        return problems  # none of the fields checked below: the usual case, kept quick
+    prefix = f"{where}." if where else ""
+    if "recorded_at" in data:
+        reason = "set by the store, never by the sender"
+        problems.append(_Problem(INVALID, FieldError(f"{prefix}recorded_at", reason, "由系统记录，不能由报送方填写")))
+        del data["recorded_at"]
+    if data.get("plan_id") not in (None, plan.id):
+        reason = f"{data['plan_id']!r} is not the plan in the address ({plan.id!r})"
+        problems.append(_Problem(INVALID, FieldError(f"{prefix}plan_id", reason, "与请求地址中的计划不一致")))
+    if reserved:
+        reason, reason_zh = reserved
+        problems.append(_Problem(INVALID, FieldError(f"{prefix}type", reason, reason_zh)))
+    claimed = data.get("department")
+    if claimed not in (None, department):
+        reason = f"claims department {claimed!r}, the token is {department!r}"
+        reason_zh = f"填写的部门“{claimed}”与令牌所属部门“{department}”不一致"
+        problems.append(
+            _Problem(
+                FORBIDDEN,
+                FieldError(f"{prefix}department", reason, reason_zh),
+                f"{where or 'the event'} {reason}",
+                "令牌所属部门与事件中的部门不一致",
+            )
+        )
+    return problems
+
+
+def _subject_problems(caller: TokenInfo, plan: Plan, department: str, event: Event, where: str) -> list[_Problem]:
+    """What is wrong with an event that parsed, as far as the plan is concerned."""
+    problems = []
+    field_name = f"{where}.subject" if where else "subject"
+    subject = event.subject
+    indicator, project = plan.indicator(subject), plan.project(subject)
+    if event.type == "project.registered":
+        if indicator or project:
+            problems.append(
+                _Problem(INVALID, FieldError(field_name, f"{subject!r} already exists in the plan", "编号已存在"))
+            )
+    elif indicator is None and project is None:
+        reason = f"{subject!r} is no indicator or project of plan {plan.id}"
+        return [_Problem(UNKNOWN, FieldError(field_name, reason, f"计划中没有编号“{subject}”"))]
+    elif event.type in ABOUT_INDICATORS and indicator is None:
+        reason = f"{event.type} is about an indicator; {subject!r} is a project"
+        problems.append(_Problem(INVALID, FieldError(field_name, reason, "该事件类型只适用于指标")))
+    elif event.type in PROJECT_TYPES and project is None:
+        reason = f"{event.type} is about a project; {subject!r} is an indicator"
+        problems.append(_Problem(INVALID, FieldError(field_name, reason, "该事件类型只适用于项目")))
+    if event.type in OFFICE_TYPES:
+        if caller.role != "admin" and department != plan.office:
+            reason = f"{event.type} is for the plan office ({plan.office}), not {department}"
+            reason_zh = f"该事件只能由计划牵头部门（{plan.department_name(plan.office)}）报送"
+            type_field = f"{where}.type" if where else "type"
+            problems.append(_Problem(FORBIDDEN, FieldError(type_field, reason, reason_zh), reason, _NOT_YOURS_ZH))
+    else:
+        owner = plan.owner_of(subject)
+        if caller.role != "department" or owner != department:
+            reason = f"{department} does not own {subject} (owner: {owner})"
+            owner_name = plan.department_name(owner) if owner else "?"
+            reason_zh = f"“{subject}”由{owner_name}报送，不属于本部门"
+            problems.append(_Problem(FORBIDDEN, FieldError(field_name, reason, reason_zh), reason, _NOT_YOURS_ZH))
+    return problems
+
+
+@dataclass
+class Ingest:
+    """What every entry point needs to take progress in: the store, the plans, the tokens."""
+
+    redis: Redis
+    keys: Keyspace
+    store: EventStore
+    catalog: PlanCatalog
+    tokens: TokenStore
+
+    @classmethod
+    def over(cls, redis: Redis, keys: Keyspace) -> Ingest:
+        store = EventStore(redis, keys)
+        return cls(redis, keys, store, PlanCatalog(store), TokenStore(redis, keys))
+
+    async def authenticate(self, token: str) -> TokenInfo:
+        """The caller a token stands for; Unauthorized if it is unknown or revoked (every entry
+        point checks tokens here)."""
+        info = await self.tokens.verify(token.strip())
+        if info is None:
+            raise Unauthorized("unknown or revoked token", "令牌无效或已被吊销")
+        return info
+
+    async def plan(self, plan_id: str) -> Plan:
+        """The plan in force; NotFound if it was never published."""
+        plan = await self.catalog.get(plan_id)
+        if plan is None:
+            raise NotFound(f"plan {plan_id!r} has not been published", f"计划“{plan_id}”尚未发布")
+        return plan
+
+    async def submit(
+        self,
+        caller: TokenInfo,
+        plan_id: str,
+        payloads: Sequence[Mapping[str, Any] | Event],
+        expected_versions: Mapping[str, int] | None = None,
+    ) -> Accepted:
+        """Validate, authorise and append a batch for `plan_id` on behalf of `caller`."""
+        events = prepare(caller, await self.plan(plan_id), payloads)
+        try:
+            result = await self.store.append(events, expected_versions)
+        except VersionConflict as exc:
+            raise Conflict(
+                str(exc),
+                f"“{exc.subject}”版本冲突：期望第{exc.expected}版，实际第{exc.actual}版，未保存任何数据",
+                subject=exc.subject,
+                expected=exc.expected,
+                actual=exc.actual,
+            ) from None
+        except EventIdReused as exc:
+            raise Conflict(str(exc), "事件编号已被其他内容使用，未保存任何数据", event_id=exc.event_id) from None
+        return Accepted(plan_id, events, result)

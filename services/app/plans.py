@@ -1,0 +1,46 @@
+"""Plans: reading a plan file, and publishing a plan, the one way a definition enters the log
+(CLI, API, demo)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from events.models import plan_digest, plan_event_id, plan_published
+from events.plan import Plan
+from events.planfile import PlanFileError, parse_plan
+from services.store import EventStore
+
+
+@dataclass(frozen=True)
+class Published:
+    position: str
+    version: int  # 1 for the first plan published, 2 for the first revision, …
+    stored: bool  # False when this very plan was already the current one
+
+
+async def publish_plan(store: EventStore, plan: Plan, occurred_at: datetime | None = None) -> Published:
+    """Append `plan` as a `plan.published` event unless it already is the current plan.
+
+    Version n's event id is derived from (content, n), so "is the current plan (version v)
+    this content?" is a lookup of the id for (content, v - 1); a retry after a lost reply
+    finds it and stores nothing. `expected_version` makes two concurrent publishes conflict.
+    """
+    version = await store.version(plan.id, plan.id)
+    if version:
+        current = await store.position_of(plan.id, str(plan_event_id(plan.id, plan_digest(plan), version - 1)))
+        if current:
+            return Published(current, version, stored=False)
+    event = plan_published(plan, version, occurred_at or datetime.now(UTC))
+    result = await store.append([event], expected_version={plan.id: version})
+    return Published(result.positions[0], version + 1, stored=not result.all_duplicates)
+
+
+def load_plan(path: str | Path) -> Plan:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PlanFileError(str(path), [f"{path}: cannot be read: {exc.strerror}"]) from None
+    return parse_plan(text, str(path))

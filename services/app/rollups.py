@@ -1,0 +1,208 @@
+"""Writing a month's rollup: the one way a rollup is produced (scheduler, CLI, API).
+
+The rollup of a month is the plan's state as of the month's last day, as known when it is
+written. It is stored as a document keyed by its content hash, recorded in the log as a
+`rollup.published` event (version, content hash), then listed in the plan's rollup index and
+announced to subscribers who asked for rollups. Versions come from the log: a scheduled run
+writes a month once; a run by hand after late data writes version n + 1 if anything changed,
+saying what against version n.
+
+Crash safety: the log is the truth. The document is written before its event (an event never
+points at nothing); the index and the announcement are written together after it, and any run
+that finds the log ahead of the index finishes that step. Two writers of the same version race
+on the append's expected version: one wins, the other stores nothing and says so.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import WatchError
+
+from events.alerts import ROLLUP_RULE, AlertNotice
+from events.models import RollupPublished
+from events.periods import Period
+from projections.evaluate import MISSED
+from projections.rollup import RollupDocument, RollupRow, build_rollup
+from services.projection import judge_log
+from services.reports import FORMATS
+from services.store import EventIdReused, EventStore, Keyspace, VersionConflict, redis_now_ms
+
+Outcome = Literal["published", "unchanged", "exists"]
+
+
+@dataclass(frozen=True)
+class RollupResult:
+    plan_id: str
+    period: str
+    version: int
+    # published: a new version; unchanged: same content as the latest; exists: scheduled, already there
+    outcome: Outcome
+    document: RollupDocument | None
+
+
+def subject_of(period: str) -> str:
+    return f"rollup-{period}"
+
+
+class RollupConflict(ValueError):
+    """Another rollup of the same month was written at the same moment; nothing was stored."""
+
+
+async def _published(store: EventStore, plan_id: str, period: str) -> list[RollupPublished]:
+    """The month's rollup versions as the log records them, oldest first."""
+    events = [s.event for s in await store.subject_events(plan_id, subject_of(period))]
+    return [e for e in events if isinstance(e, RollupPublished)]
+
+
+async def load_document(
+    redis: Redis, keys: Keyspace, plan_id: str, period: str, version: int | None = None
+) -> RollupDocument | None:
+    """A stored rollup document (the latest version if none is given), or None."""
+    published = await _published(EventStore(redis, keys), plan_id, period)
+    chosen = [e for e in published if version is None or e.version == version]
+    return await _document(redis, keys, chosen[-1]) if chosen else None
+
+
+async def _document(redis: Redis, keys: Keyspace, event: RollupPublished) -> RollupDocument | None:
+    """The document a `rollup.published` event points at."""
+    raw = await redis.get(keys.rollup_document(event.plan_id, event.period, event.version, event.content_hash))
+    return RollupDocument.model_validate_json(raw) if raw else None
+
+
+def _missed(document: RollupDocument) -> list[RollupRow]:
+    """The main table's rows behind their target."""
+    return [row for row in document.main if row.status in MISSED]
+
+
+async def produce_rollup(
+    redis: Redis, keys: Keyspace, plan_id: str, period: str, *, scheduled: bool = False
+) -> RollupResult:
+    """Write the rollup of `period` as known now (Redis' clock: the transaction time stream ids
+    come from, so "as known at" means the same thing here and in time-travel queries).
+    Scheduled: only if the month has none yet."""
+    month = Period.parse(period)
+    if month.kind != "month":
+        raise ValueError(f"a rollup is for a month (YYYY-MM), not {period!r}")
+    store = EventStore(redis, keys)
+    published = await _published(store, plan_id, period)
+    if published:
+        await _finish(redis, keys, published[-1])  # a run that crashed after its append
+    if scheduled and published:
+        return RollupResult(plan_id, period, published[-1].version, "exists", None)
+    now = datetime.fromtimestamp(await redis_now_ms(redis) / 1000, tz=UTC)
+    state, alert_history = await judge_log(store, plan_id, now)
+    if state.plan is None:
+        raise LookupError(f"plan {plan_id!r} has not been published")
+    if published:  # a re-run: compare with this month's latest version
+        previous = await _document(redis, keys, published[-1])
+    else:  # the first of the month: compare with last month's report
+        before = f"{month.year}-{month.last_month - 1:02d}" if month.last_month > 1 else None
+        previous = await load_document(redis, keys, plan_id, before) if before else None
+    since = previous.known_at if previous else None
+    notices = [n for n in alert_history if since is None or n.at > since]  # alert changes since then
+    version = len(published) + 1
+    document = build_rollup(state, period, now, notices, previous, version)
+    if published and published[-1].content_hash == document.content_hash:
+        return RollupResult(plan_id, period, published[-1].version, "unchanged", previous)
+    await redis.set(keys.rollup_document(plan_id, period, version, document.content_hash), document.model_dump_json())
+    event = RollupPublished(
+        event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"planwatch/rollup/{plan_id}/{period}/{version}"),
+        plan_id=plan_id,
+        department=state.plan.office,
+        subject=subject_of(period),
+        period=period,
+        occurred_at=now,
+        version=version,
+        content_hash=document.content_hash,
+        as_of=month.end,
+        known_at=now,
+        missed=[row.id for row in _missed(document)],
+    )
+    try:
+        await store.append([event], expected_version={event.subject: len(published)})
+    except (VersionConflict, EventIdReused):
+        raise RollupConflict(
+            f"another rollup of {plan_id} {period} was written at the same moment; nothing stored, run again"
+        ) from None
+    await _finish(redis, keys, event, document)
+    return RollupResult(plan_id, period, version, "published", document)
+
+
+async def _finish(redis: Redis, keys: Keyspace, event: RollupPublished, document: RollupDocument | None = None) -> None:
+    """List the version in the plan's rollup index and announce it, both at once and once: a
+    concurrent finisher makes the WATCH fail, and then it is already done."""
+    index = keys.rollups(event.plan_id)
+    async with redis.pipeline(transaction=True) as pipe:
+        try:
+            await pipe.watch(index)
+            if int(await pipe.hget(index, event.period) or 0) >= event.version:
+                return
+            document = document or await _document(redis, keys, event)
+            pipe.multi()
+            pipe.hset(index, event.period, event.version)
+            if document is not None:
+                _announce(pipe, keys, document)
+            await pipe.execute()
+        except WatchError:
+            return
+
+
+def _announce(pipe: Pipeline, keys: Keyspace, document: RollupDocument) -> None:
+    """Tell subscribers who asked for rollups, through the same outbox as alerts."""
+    missed = [row.name for row in _missed(document)]
+    off_track = len(document.off_track)
+    notice = AlertNotice(
+        type="rollup.published",
+        fingerprint=f"{document.plan_id}:{ROLLUP_RULE}:{document.period}",
+        plan_id=document.plan_id,
+        plan_name=document.plan_name,
+        rule=ROLLUP_RULE,
+        rule_zh="月度执行报告",
+        subject=subject_of(document.period),
+        subject_name=document.title,
+        department="",
+        department_name="",
+        severity="warning",
+        severity_zh="月度报告",
+        state="resolved",
+        started_at=document.known_at,
+        at=document.known_at,
+        period=document.period,
+        actual=f"第{document.version}版",
+        deviation="、".join(missed) or None,
+        summary_zh=f"{document.portfolio.line}。{document.missed_sentence}滞后事项{off_track}项。",
+        values={"version": document.version, "content_hash": document.content_hash},
+    )
+    pipe.xadd(
+        keys.outbox(document.plan_id),
+        {"fingerprint": notice.fingerprint, "type": notice.type, "notice": notice.model_dump_json()},
+        maxlen=100_000,
+        approximate=True,
+    )
+
+
+async def list_rollups(redis: Redis, keys: Keyspace, plan_id: str) -> list[dict]:
+    """Every month with a rollup: the latest version, its hash and when it was written."""
+    found = []
+    for period, version in sorted((await redis.hgetall(keys.rollups(plan_id))).items()):  # the index
+        document = await load_document(redis, keys, plan_id, period, int(version))
+        if document is None:
+            continue
+        found.append(
+            {
+                "period": period,
+                "version": document.version,
+                "title": document.title,
+                "known_at": document.known_at.isoformat(),
+                "content_hash": document.content_hash,
+                "missed": [row.id for row in _missed(document)],
+                "formats": {fmt: f"/v1/plans/{plan_id}/rollups/{period}.{fmt}" for fmt in FORMATS},
+            }
+        )
+    return found

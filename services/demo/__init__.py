@@ -1,0 +1,27 @@
+"""The demo: the seed plan and its H1 2025 history, published and reported."""
+
+from __future__ import annotations
+
+from services.demo.run import SEED_PLAN, SeedMismatch, load_seed, run_demo, seed_history
+from services.demo.seed_history import (
+    PLAN_PUBLISHED_AT,
+    h1_history,
+    h1_investment,
+    indicator_events,
+    monthly,
+    project_events,
+)
+
+__all__ = [
+    "PLAN_PUBLISHED_AT",
+    "SEED_PLAN",
+    "SeedMismatch",
+    "h1_history",
+    "h1_investment",
+    "indicator_events",
+    "load_seed",
+    "monthly",
+    "project_events",
+    "run_demo",
+    "seed_history",
+]

@@ -1,0 +1,179 @@
+"""Who hears about alerts, through which channel, filtered how.
+
+A subscription is a channel (signed webhook, WeCom / DingTalk / Feishu group robot, or a Redis
+stream for in-house systems) plus filters. Stored in the hash `pw:subscriptions`; the secrets
+it needs to sign stay server-side and are never listed back. Every webhook is signed: one
+subscribed without a secret gets a generated one, shown once, in the creation result only.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from redis.asyncio import Redis
+
+from events.alerts import RULES, AlertNotice, Severity, severity_rank
+from services.notify.channels import check_target
+from services.store import Keyspace
+
+ChannelKind = Literal["webhook", "wecom", "dingtalk", "feishu", "stream"]
+ROBOTS = frozenset({"wecom", "dingtalk", "feishu"})
+# Robots accept 20 messages a minute (WeCom, DingTalk; Feishu 100 but 5/s): stay under it.
+DEFAULT_RATE = {"wecom": 20, "dingtalk": 20, "feishu": 20, "webhook": 600, "stream": 6000}
+
+
+class Filters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    plans: list[str] = Field(default_factory=list, description="plan ids; empty = every plan")
+    departments: list[str] = Field(default_factory=list, description="responsible departments; empty = all")
+    subjects: list[str] = Field(default_factory=list, description="indicator or project ids; empty = all")
+    rules: list[str] = Field(default_factory=list, description=f"alert rules ({', '.join(RULES)}); empty = all")
+    min_severity: Severity = "warning"
+    resolved: bool = Field(default=True, description="also tell when an alert is resolved")
+    rollups: bool = Field(default=False, description="also tell when a monthly rollup is published")
+
+    @model_validator(mode="after")
+    def _known_rules(self) -> Filters:
+        unknown = sorted(set(self.rules) - set(RULES))
+        if unknown:
+            raise ValueError(f"unknown rule(s) {', '.join(unknown)}; rules are {', '.join(RULES)}")
+        return self
+
+
+class SubscriptionRequest(BaseModel):
+    """What an admin sends to subscribe."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, description="who is told, e.g. 区发展改革委值班群")
+    channel: ChannelKind
+    url: str | None = Field(default=None, description="the webhook or robot address (not for stream)")
+    secret: str | None = Field(
+        default=None,
+        description="signing secret (webhook, DingTalk SEC…, Feishu); a webhook without one gets a generated one",
+    )
+    filters: Filters = Field(default_factory=Filters)
+    allow_private: bool = Field(
+        default=False, description="allow a loopback / private / link-local address (refused otherwise: SSRF)"
+    )
+    rate_per_minute: int | None = Field(default=None, ge=1, le=10_000, description="default: 20 for robots")
+
+    @model_validator(mode="after")
+    def _address(self) -> SubscriptionRequest:
+        if self.channel == "stream":
+            if self.url:
+                raise ValueError("a stream subscription has no url: planwatch writes to a Redis stream")
+        elif not self.url:
+            raise ValueError(f"a {self.channel} subscription needs a url")
+        return self
+
+
+class Subscription(SubscriptionRequest):
+    id: str
+    created_at: str
+    # a signing secret generated at creation: a private attribute, not serialised, so only the
+    # object `create` returns has it and the creation result is the one place it is shown
+    _generated_secret: str | None = PrivateAttr(default=None)
+
+    @property
+    def generated_secret(self) -> str | None:
+        """The webhook signing secret generated when this subscription was created, on the object
+        `SubscriptionStore.create` returned; None otherwise (and on every subscription read back)."""
+        return self._generated_secret
+
+    @property
+    def rate(self) -> int:
+        return self.rate_per_minute or DEFAULT_RATE[self.channel]
+
+    def wants(self, notice: AlertNotice) -> bool:
+        f = self.filters
+        if notice.type == "rollup.published":  # a report, not an alert: only the plans filter applies
+            return f.rollups and (not f.plans or notice.plan_id in f.plans)
+        return (
+            (not f.plans or notice.plan_id in f.plans)
+            and (not f.departments or notice.department in f.departments)
+            and (not f.subjects or notice.subject in f.subjects)
+            and (not f.rules or notice.rule in f.rules)
+            and severity_rank(notice.severity) >= severity_rank(f.min_severity)
+            and (f.resolved or notice.type != "alert.resolved")
+        )
+
+    def public(self) -> dict:
+        """The subscription as listed: the secret is never shown back, except a generated one in
+        the creation result (the subscriber cannot know it otherwise)."""
+        shown = {"secret": self._generated_secret} if self._generated_secret else {}
+        return {**self.model_dump(exclude={"secret"}), "has_secret": bool(self.secret), **shown}
+
+
+class SubscriptionStore:
+    def __init__(self, redis: Redis, keys: Keyspace) -> None:
+        self.redis, self.keys = redis, keys
+
+    async def create(self, request: SubscriptionRequest) -> Subscription:
+        """Store a subscription; a url on a private network is refused unless explicitly allowed.
+        A webhook without a secret gets a generated one, which the returned subscription's
+        `public()` (and `generated_secret`) shows — this once: it is never listed back."""
+        if request.url:
+            await check_target(request.url, allow_private=request.allow_private)
+        generated = secrets.token_urlsafe(32) if request.channel == "webhook" and not request.secret else None
+        subscription = Subscription(
+            **{**request.model_dump(), "secret": generated or request.secret},
+            id=secrets.token_hex(6),
+            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+        await self.redis.hset(self.keys.subscriptions, subscription.id, subscription.model_dump_json())
+        subscription._generated_secret = generated
+        return subscription
+
+    async def all(self) -> list[Subscription]:
+        raw = await self.redis.hgetall(self.keys.subscriptions)
+        return sorted((Subscription.model_validate_json(v) for v in raw.values()), key=lambda s: s.created_at)
+
+    async def delete(self, subscription_id: str) -> bool:
+        """Unsubscribe: its queue and bookkeeping go with it (ids are never reused, so nothing would
+        ever read them again). A `stream` subscriber's own stream stays: it is the subscriber's data."""
+        removed = await self.redis.hdel(self.keys.subscriptions, subscription_id)
+        if removed:
+            keys = self.keys
+            await self.redis.unlink(
+                *(
+                    key(subscription_id)
+                    for key in (
+                        keys.sub_queue,
+                        keys.sub_seen,
+                        keys.sub_sent,
+                        keys.sub_dead,
+                        keys.sub_state,
+                        keys.sub_rate,
+                        keys.sub_lease,
+                    )
+                )
+            )
+        return bool(removed)
+
+    async def counts(self, subscription_id: str) -> dict[str, int]:
+        """What is queued, sent and given up (dead letters) for one subscription."""
+        [counts] = await self._counts([subscription_id])
+        return counts
+
+    async def all_with_counts(self) -> list[tuple[Subscription, dict[str, int]]]:
+        """Every subscription with its counts."""
+        subscriptions = await self.all()
+        return list(zip(subscriptions, await self._counts([s.id for s in subscriptions]), strict=True))
+
+    async def _counts(self, subscription_ids: list[str]) -> list[dict[str, int]]:
+        keys = self.keys
+        async with self.redis.pipeline(transaction=False) as pipe:  # one round trip for them all
+            for sid in subscription_ids:
+                pipe.xlen(keys.sub_queue(sid))
+                pipe.hlen(keys.sub_sent(sid))
+                pipe.xlen(keys.sub_dead(sid))
+            replies = await pipe.execute()
+        return [
+            dict(zip(("queued", "sent", "dead"), replies[3 * n : 3 * n + 3], strict=True))
+            for n in range(len(subscription_ids))
+        ]

@@ -1,0 +1,63 @@
+"""Generations of a projection, and reading the one readers use."""
+
+from __future__ import annotations
+
+import json
+
+from redis.asyncio import Redis
+
+from services.projection.kinds import ALERTS, READ_MODEL, Projection
+from services.store import Keyspace
+
+
+async def current_generation(
+    redis: Redis, keys: Keyspace, plan_id: str, create: bool = False, projection: Projection = READ_MODEL
+) -> int:
+    """The generation readers use; with `create`, the first one is made if there is none."""
+    current_key = keys.projection_current(plan_id, projection.name)
+    current = await redis.get(current_key)
+    if current is None and create:
+        fresh = await redis.incr(keys.projection_generations(plan_id, projection.name))
+        await redis.set(current_key, fresh, nx=True)
+        current = await redis.get(current_key)
+    return int(current or 0)
+
+
+async def read_fields(
+    redis: Redis, keys: Keyspace, plan_id: str, *fields: str, projection: Projection = READ_MODEL
+) -> list[str | None] | None:
+    """Fields of the current generation of a projection (the read model by default); None if the
+    plan has none yet. A rebuild may delete the old generation between our two reads, so a
+    vanished hash is read again."""
+    for _ in range(3):
+        generation = await current_generation(redis, keys, plan_id, projection=projection)
+        if not generation:
+            return None
+        values = await redis.hmget(keys.generation(plan_id, generation, projection.name), ["checkpoint", *fields])
+        if values[0] is not None:
+            return values[1:]
+    return None
+
+
+async def read_field(
+    redis: Redis, keys: Keyspace, plan_id: str, field: str, projection: Projection = READ_MODEL
+) -> str | None:
+    """One field of the current generation of a projection (None without one)."""
+    [value] = await read_fields(redis, keys, plan_id, field, projection=projection) or [None]
+    return value
+
+
+async def firing_alerts(redis: Redis, keys: Keyspace, plan_id: str) -> list[dict] | None:
+    """The alerts firing now (the latest notice of each), as JSON objects; None before the alerts
+    projection has committed anything."""
+    firing = await read_field(redis, keys, plan_id, "alerts", ALERTS)
+    return json.loads(firing) if firing else None
+
+
+async def alert_notices(redis: Redis, keys: Keyspace, plan_id: str, limit: int) -> list[dict]:
+    """The current alerts generation's latest `limit` notices, oldest first, as JSON objects."""
+    generation = await current_generation(redis, keys, plan_id, projection=ALERTS)
+    if not generation:
+        return []
+    entries = await redis.xrevrange(keys.alert_history(plan_id, generation), count=limit)
+    return [json.loads(fields["notice"]) for _, fields in reversed(entries)]

@@ -1,0 +1,92 @@
+"""Rebuild without downtime: replay the log into a new generation, switch readers when caught up."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from services.projection.kinds import READ_MODEL, Projection
+from services.projection.runner import Projector
+from services.store import Keyspace, redis_now_ms
+
+_SWITCH = """
+-- KEYS: current, new read model, event stream   ARGV: new generation
+-- Switch readers to the new generation only if it has applied everything in the log.
+local last = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)
+local head = last[1] and last[1][1] or '0-0'
+local checkpoint = redis.call('HGET', KEYS[2], 'checkpoint') or '0-0'
+if checkpoint ~= head then return {0, head} end
+local old = redis.call('GET', KEYS[1]) or ''
+redis.call('SET', KEYS[1], ARGV[1])
+return {1, old}
+"""
+
+
+@dataclass(frozen=True)
+class RebuildResult:
+    plan_id: str
+    projection: Projection
+    generation: int
+    previous: int
+    applied: int
+    parked: int
+
+
+async def rebuild(
+    redis: Redis,
+    keys: Keyspace,
+    plan_id: str,
+    progress: Callable[[int, int], Awaitable[None] | None] | None = None,
+    commit_every: int = 20_000,
+    projection: Projection = READ_MODEL,
+) -> RebuildResult:
+    """Replay the whole log into a new generation of a projection while the live one keeps
+    serving, switch readers to it once it has caught up, then delete the old generation."""
+    name = projection.name
+    generation = int(await redis.incr(keys.projection_generations(plan_id, name)))
+    projector = Projector(redis, keys, plan_id, owner=None, generation=generation, projection=projection)
+    await redis.unlink(keys.generation(plan_id, generation, name), keys.dead_letters(plan_id, generation, name))
+    switch = redis.register_script(_SWITCH)
+    total = await redis.xlen(keys.events(plan_id))
+    done = since_commit = 0
+    while True:
+        handled = await projector.step(commit=False)
+        done += handled
+        since_commit += handled
+        if progress:
+            maybe = progress(done, max(total, done))
+            if maybe is not None:
+                await maybe
+        if handled and since_commit < commit_every:
+            continue
+        await projector.commit(views=not handled)  # the views once caught up, before the switch
+        since_commit = 0
+        if handled:
+            continue
+        await projector.idle(await redis_now_ms(redis))  # judge the last instant, as the live one did
+        switched, previous = await switch(
+            keys=[
+                keys.projection_current(plan_id, name),
+                keys.generation(plan_id, generation, name),
+                keys.events(plan_id),
+            ],
+            args=[generation],
+        )
+        if switched:
+            break
+        total = await redis.xlen(keys.events(plan_id))  # more arrived while we replayed: catch up
+    previous_generation = int(previous) if previous else 0
+    if previous_generation:
+        old = [
+            keys.generation(plan_id, previous_generation, name),
+            keys.dead_letters(plan_id, previous_generation, name),
+            keys.attempts(plan_id, previous_generation, name),
+        ]
+        if projection.judges:
+            old.append(keys.alert_history(plan_id, previous_generation))
+            old.append(keys.alert_notice_ids(plan_id, previous_generation))
+        await redis.unlink(*old)
+    parked = await redis.xlen(keys.dead_letters(plan_id, generation, name))
+    return RebuildResult(plan_id, projection, generation, previous_generation, projector.state.applied, parked)

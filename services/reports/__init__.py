@@ -1,0 +1,33 @@
+"""Renderers: the main table as text, Markdown or JSON, and the monthly rollup as Markdown, a
+printable HTML page or an XLSX workbook. Other rooms import from here."""
+
+from __future__ import annotations
+
+from services.reports.rollup import (
+    FORMATS,
+    RENDERERS,
+    XLSX_MEDIA_TYPE,
+    beijing_time,
+    render_html,
+    render_markdown,
+    render_rollup,
+    render_xlsx,
+)
+from services.reports.table import render_table, table_header, table_json, table_markdown, table_rows, table_text
+
+__all__ = [
+    "FORMATS",
+    "RENDERERS",
+    "XLSX_MEDIA_TYPE",
+    "beijing_time",
+    "render_html",
+    "render_markdown",
+    "render_rollup",
+    "render_table",
+    "render_xlsx",
+    "table_header",
+    "table_json",
+    "table_markdown",
+    "table_rows",
+    "table_text",
+]

@@ -1,0 +1,36 @@
+"""The plan in force for a plan id, as entry points need it to authorise writes."""
+
+from __future__ import annotations
+
+from events.models import PlanPublished
+from events.plan import Plan
+from services.store.events import EventStore
+
+
+class PlanCatalog:
+    """Plans by id, cached per process. The cache is keyed by the number of plans published for
+    the id (one HGET per lookup), so a newly published plan is seen at once; the plan itself is
+    the last `plan.published` in the plan's subject index, read without replaying the log."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+        self._cache: dict[str, tuple[int, Plan]] = {}
+
+    async def all(self) -> list[Plan]:
+        """Every plan whose definition has been published."""
+        plans = [await self.get(plan_id) for plan_id in await self.store.plans()]
+        return [plan for plan in plans if plan is not None]
+
+    async def get(self, plan_id: str) -> Plan | None:
+        version = await self.store.version(plan_id, plan_id)
+        if version == 0:
+            return None
+        cached = self._cache.get(plan_id)
+        if cached and cached[0] == version:
+            return cached[1]
+        published = [s.event for s in await self.store.subject_events(plan_id, plan_id, limit=1)]
+        if not published or not isinstance(published[-1], PlanPublished):
+            return None
+        plan = published[-1].plan
+        self._cache[plan_id] = (version, plan)
+        return plan

@@ -1,0 +1,240 @@
+"""The event store: one append-only Redis stream per plan.
+
+`append` runs one Lua script per batch, so a batch is atomic: dedup by `event_id` (permanent,
+a retry returns the original positions), optional expected version per subject (a conflict
+stores nothing), then XADD — every event of a batch with the same millisecond, so a batch is
+one instant of transaction time. Each stream entry has two fields, `type` and `data` (the event as
+JSON without `recorded_at`); `recorded_at` is the time encoded in the entry's stream id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+
+import pydantic_core
+from redis.asyncio import Redis
+
+from events.codec import decode, decode_payload, encode
+from events.models import Event
+from events.positions import StoredEvent
+from services.store.keys import Keyspace
+
+_APPEND = """
+-- KEYS: stream, event ids hash, versions hash, then one positions list per subject of the batch
+-- ARGV: n_expected, (subject, version) * n_expected, n_subjects, subject * n_subjects (in KEYS
+--       order), then one argument per event:
+--       event_id US subject US digest US type US data   (US = \\31, which JSON never contains raw)
+local n_expected = tonumber(ARGV[1])
+local n_subjects = tonumber(ARGV[2 + 2 * n_expected])
+local subject_key = {}
+for k = 1, n_subjects do subject_key[ARGV[2 + 2 * n_expected + k]] = KEYS[3 + k] end
+local first = 3 + 2 * n_expected + n_subjects
+local n = #ARGV - first + 1
+local sub, find = string.sub, string.find
+local eid, subject, digest, etype, data = {}, {}, {}, {}, {}
+for i = 1, n do
+  local s = ARGV[first + i - 1]
+  local a = find(s, '\\31', 1, true)
+  local b = find(s, '\\31', a + 1, true)
+  local c = find(s, '\\31', b + 1, true)
+  local d = find(s, '\\31', c + 1, true)
+  eid[i], subject[i], digest[i] = sub(s, 1, a - 1), sub(s, a + 1, b - 1), sub(s, b + 1, c - 1)
+  etype[i], data[i] = sub(s, c + 1, d - 1), sub(s, d + 1)
+end
+local status, pos = {}, {}
+local batch_digest = {}
+local any_new = false
+for i = 1, n do
+  local prior = redis.call('HGET', KEYS[2], eid[i])
+  if prior then
+    local sep = find(prior, '|', 1, true)
+    if sub(prior, sep + 1) ~= digest[i] then return {'reused', eid[i], sub(prior, 1, sep - 1)} end
+    status[i], pos[i] = 'dup', sub(prior, 1, sep - 1)
+  elseif batch_digest[eid[i]] then
+    if batch_digest[eid[i]] ~= digest[i] then return {'reused', eid[i], ''} end
+    status[i] = 'dup'
+  else
+    batch_digest[eid[i]] = digest[i]
+    status[i] = 'new'
+    any_new = true
+  end
+end
+if any_new then
+  for j = 1, n_expected do
+    local subj, expected = ARGV[2 * j], tonumber(ARGV[2 * j + 1])
+    local actual = tonumber(redis.call('HGET', KEYS[3], subj) or '0')
+    if actual ~= expected then return {'conflict', subj, tostring(expected), tostring(actual)} end
+  end
+end
+-- The whole batch gets one timestamp: it is one transaction, recorded at one instant. Ids are
+-- given explicitly (ms-seq), after the stream's last id even if the clock went back.
+local clock = redis.call('TIME')
+local ms = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local seq = 0
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
+if last then
+  local last_ms, last_seq = string.match(last[1], '^(%d+)-(%d+)$')
+  if tonumber(last_ms) >= ms then
+    ms, seq = tonumber(last_ms), tonumber(last_seq) + 1
+  end
+end
+local stored = {}
+for i = 1, n do
+  if status[i] == 'new' then
+    local id = redis.call('XADD', KEYS[1], string.format('%d-%d', ms, seq), 'type', etype[i], 'data', data[i])
+    seq = seq + 1
+    redis.call('HSET', KEYS[2], eid[i], id .. '|' .. digest[i])
+    redis.call('HINCRBY', KEYS[3], subject[i], 1)
+    redis.call('RPUSH', subject_key[subject[i]], id)
+    pos[i] = id
+    stored[eid[i]] = id
+  elseif not pos[i] then
+    pos[i] = stored[eid[i]]
+  end
+end
+local out = {'ok'}
+for i = 1, n do
+  out[#out + 1] = status[i]
+  out[#out + 1] = pos[i]
+end
+return out
+"""
+
+
+class VersionConflict(Exception):
+    """The subject's version is not what the caller expected; nothing of the batch was stored."""
+
+    def __init__(self, subject: str, expected: int, actual: int) -> None:
+        super().__init__(f"version conflict on {subject!r}: expected version {expected}, actual {actual}")
+        self.subject, self.expected, self.actual = subject, expected, actual
+
+
+class EventIdReused(Exception):
+    """An event_id already stored (or repeated in the batch) with different content."""
+
+    def __init__(self, event_id: str, position: str) -> None:
+        where = f" at {position}" if position else " earlier in the same batch"
+        super().__init__(f"event_id {event_id} was already used{where} for an event with different content")
+        self.event_id, self.position = event_id, position
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    positions: list[str]
+    duplicate: list[bool]
+    event_ids: list[str]  # the batch's event ids as text, in order
+
+    @property
+    def stored(self) -> int:
+        return self.duplicate.count(False)
+
+    @property
+    def all_duplicates(self) -> bool:
+        return all(self.duplicate)
+
+
+class EventStore:
+    def __init__(self, redis: Redis, keys: Keyspace | None = None) -> None:
+        self.redis = redis
+        self.keys = keys or Keyspace.from_env()
+        self._append = redis.register_script(_APPEND)
+
+    async def append(
+        self, events: Sequence[Event], expected_version: int | Mapping[str, int] | None = None
+    ) -> AppendResult:
+        """Append a batch atomically. `expected_version` (an int for every subject of the batch,
+        or a mapping subject → version) is the number of events stored for the subject so far."""
+        if not events:
+            return AppendResult([], [], [])
+        plan_ids = {event.plan_id for event in events}
+        if len(plan_ids) != 1:
+            raise ValueError(f"a batch must belong to one plan, got {sorted(plan_ids)}")
+        plan_id = plan_ids.pop()
+        if isinstance(expected_version, int):
+            expected = {event.subject: expected_version for event in events}
+        else:
+            expected = dict(expected_version or {})
+        args: list[str | int | bytes] = [len(expected)]
+        for subject, version in expected.items():
+            args += [subject, version]
+        subjects = list(dict.fromkeys(event.subject for event in events))
+        args += [len(subjects), *subjects]
+        # str(UUID) is slow in Python 3.11: one round trip through Rust gives the batch's ids as text
+        event_ids: list[str] = pydantic_core.from_json(pydantic_core.to_json([event.event_id for event in events]))
+        for event, event_id in zip(events, event_ids, strict=True):
+            data = encode(event)
+            digest = hashlib.blake2b(data, digest_size=8).hexdigest()
+            args.append(f"{event_id}\x1f{event.subject}\x1f{digest}\x1f{event.type}\x1f".encode() + data)
+        keys = self.keys
+        # Register the plan first: a registered plan with no events is harmless, the reverse is not.
+        await self.redis.sadd(keys.plans, plan_id)
+        reply = await self._append(
+            keys=[
+                keys.events(plan_id),
+                keys.event_ids(plan_id),
+                keys.versions(plan_id),
+                *(keys.subject_events(plan_id, subject) for subject in subjects),
+            ],
+            args=args,
+        )
+        kind = _text(reply[0])
+        if kind == "conflict":
+            raise VersionConflict(_text(reply[1]), int(reply[2]), int(reply[3]))
+        if kind == "reused":
+            raise EventIdReused(_text(reply[1]), _text(reply[2]))
+        flat = [_text(x) for x in reply[1:]]
+        return AppendResult(positions=flat[1::2], duplicate=[s == "dup" for s in flat[0::2]], event_ids=event_ids)
+
+    async def read(self, plan_id: str, after: str = "0-0", limit: int = 1000) -> list[StoredEvent]:
+        """Up to `limit` events after `after`, in append order."""
+        low = "-" if after in ("0", "0-0") else f"({after}"
+        entries = await self.redis.xrange(self.keys.events(plan_id), min=low, max="+", count=limit)
+        return [StoredEvent(_text(pos), decode(_text(pos), _text(fields["data"]))) for pos, fields in entries]
+
+    async def replay(
+        self, plan_id: str, after: str = "0-0", until: str | None = None, batch: int = 1000
+    ) -> AsyncIterator[StoredEvent]:
+        """Every event after `after` (and at or before `until`, if given), in append order — for
+        folds, which take transaction time from the position: the events come without
+        `recorded_at` (`decode_payload`), which would cost a third of the decoding."""
+        stream, low, high = self.keys.events(plan_id), f"({after}", until or "+"
+        if after in ("0", "0-0"):
+            low = "-"
+        while True:
+            entries = await self.redis.xrange(stream, min=low, max=high, count=batch)
+            for position, fields in entries:
+                yield StoredEvent(_text(position), decode_payload(_text(fields["data"])))
+            if len(entries) < batch:
+                return
+            low = f"({_text(entries[-1][0])}"
+
+    async def subject_events(self, plan_id: str, subject: str, limit: int = 1000) -> list[StoredEvent]:
+        """The latest `limit` events about one subject, in append order (from the subject index)."""
+        positions = await self.redis.lrange(self.keys.subject_events(plan_id, subject), -limit, -1)
+        if not positions:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for position in positions:
+                pipe.xrange(self.keys.events(plan_id), min=position, max=position)
+            replies = await pipe.execute()
+        return [StoredEvent(pos, decode(pos, fields["data"])) for reply in replies for pos, fields in reply]
+
+    async def length(self, plan_id: str) -> int:
+        return await self.redis.xlen(self.keys.events(plan_id))
+
+    async def version(self, plan_id: str, subject: str) -> int:
+        return int(await self.redis.hget(self.keys.versions(plan_id), subject) or 0)
+
+    async def position_of(self, plan_id: str, event_id: str) -> str | None:
+        """Where an event id was stored, if it was."""
+        found = await self.redis.hget(self.keys.event_ids(plan_id), event_id)
+        return _text(found).split("|", 1)[0] if found else None
+
+    async def plans(self) -> list[str]:
+        return sorted(_text(p) for p in await self.redis.smembers(self.keys.plans))
+
+
+def _text(value: bytes | str | int) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

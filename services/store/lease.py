@@ -1,0 +1,42 @@
+"""Leases: one holder at a time for a key, with an expiry the holder keeps renewing (a plan's
+projection, a subscription's delivery). A holder that stalls past its expiry loses the lease."""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+
+_LEASE = """
+-- KEYS: lease   ARGV: owner, ttl ms.  Take a free lease or renew our own.
+local holder = redis.call('GET', KEYS[1])
+if not holder then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+if holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"""
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class Lease:
+    """A lease on a key: one holder at a time, with an expiry the holder keeps renewing (a plan's
+    projection, a subscription's delivery)."""
+
+    def __init__(self, redis: Redis, owner: str, ttl_ms: int) -> None:
+        self.redis, self.owner, self.ttl_ms = redis, owner, ttl_ms
+        self._take = redis.register_script(_LEASE)
+        self._release = redis.register_script(_RELEASE)
+
+    async def hold(self, key: str) -> bool:
+        """Take the lease if free, renew it if ours. False if another holder has it."""
+        return bool(await self._take(keys=[key], args=[self.owner, self.ttl_ms]))
+
+    async def release(self, key: str) -> None:
+        await self._release(keys=[key], args=[self.owner])
