@@ -15,12 +15,15 @@ demo: $(STAMP)
 	$(BIN)/planwatch demo
 
 test: $(STAMP)
+	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python bench/append.py
@@ -29,4 +32,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/alerts.py
 
 clean:
-	rm -rf $(VENV) .planwatch .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .planwatch .pytest_cache .ruff_cache .mypy_cache .hypothesis
