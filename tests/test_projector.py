@@ -12,7 +12,6 @@ import pytest
 from redis.asyncio import Redis
 
 from events.positions import position_key
-from services.projection import runner
 from projections.report import build_report
 from projections.snapshot import load_state
 from projections.views import report_view
@@ -30,6 +29,7 @@ from services.projection import (
     plan_status,
     read_fields,
     rebuild,
+    runner,
     state_as_known,
 )
 from services.store import EventStore, Keyspace, Lease, redis_now_ms
