@@ -13,7 +13,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from services.api.app import MAX_BODY
+from services.api.deps import MAX_BODY
 from services.app import publish_plan
 from services.projection import PROJECTIONS, Projector
 from services.store import EventStore, Keyspace, Lease, TokenStore, connect
@@ -327,8 +327,9 @@ async def test_health_and_readiness(client, tokens, redis: Redis, keys: Keyspace
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     ready = await client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["lag"] == {PLAN: 1}  # lag 1 is under the bound
-    monkeypatch.setattr("services.api.app.READY_MAX_LAG", 0)
-    lagging = await client.get("/readyz")
+    monkeypatch.setenv("PLANWATCH_READY_MAX_LAG", "0")
+    async with api_client(redis, keys) as strict:
+        lagging = await strict.get("/readyz")
     assert lagging.status_code == 503 and lagging.json()["status"] == "lagging"
 
 
@@ -382,12 +383,12 @@ async def seeded(client, redis: Redis, keys: Keyspace, store: EventStore) -> str
 
 
 async def test_plan_summary_has_the_table_json_fields(client, tokens, seeded: str, redis, keys) -> None:
-    from services.app import load_report
+    from services.app import App
     from services.reports import table_json
 
     response = await client.get(f"/v1/plans/{seeded}", headers=auth(tokens["analyst"]))
     assert response.status_code == 200
-    assert response.json() == json.loads(table_json(await load_report(redis, seeded, keys=keys)))
+    assert response.json() == json.loads(table_json(await App(redis, keys).reports.table(seeded)))
     march = await client.get(f"/v1/plans/{seeded}?as_of=2025-03-31", headers=auth(tokens["analyst"]))
     assert march.json()["column"] == "1—3月完成" and march.json()["as_of"] == "2025-03-31"
     early = await client.get(

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 
-from services.app import IngestError, prepare, publish_plan
+from services.app import AppError, prepare, publish_plan
 from services.store import EventStore, Keyspace, TokenInfo, TokenStore
 from tests.factories import small_plan
 
@@ -120,10 +120,10 @@ _VALID = {
 @settings(max_examples=300, deadline=None, database=None, derandomize=True)
 def test_any_json_in_any_field_is_accepted_or_refused_never_a_crash(overrides: list) -> None:
     """The one ingest path behind HTTP, the inbox and imports: whatever JSON a sender puts in
-    whatever field, the answer is events or an IngestError (a 4xx naming fields), nothing else."""
+    whatever field, the answer is events or an AppError (a 4xx naming fields), nothing else."""
     payloads = [{**_VALID, **item} if isinstance(item, dict) else item for item in overrides]
     caller = TokenInfo("t1", "department", "stats", "fuzz", "2025-01-01T00:00:00+00:00")
     try:
         prepare(caller, small_plan(PLAN), payloads)
-    except IngestError as refused:
+    except AppError as refused:
         assert refused.errors or refused.status in (403, 413), refused.body()

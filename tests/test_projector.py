@@ -15,7 +15,7 @@ from events.positions import position_key
 from projections.report import build_report
 from projections.snapshot import load_state
 from projections.views import report_view
-from services.app import load_report, publish_plan
+from services.app import App, NotFound, publish_plan
 from services.demo import load_seed
 from services.projection import (
     ALERTS,
@@ -289,11 +289,11 @@ async def test_known_at_before_a_correction_shows_the_old_value(redis: Redis, st
     def gdp(report) -> str:
         return report.main[0].evaluation.actual_text
 
-    assert gdp(await load_report(redis, PLAN, keys=keys)) == "5.5%"
-    assert gdp(await load_report(redis, PLAN, known_at=between, keys=keys)) == "5.3%"
-    assert gdp(await load_report(redis, PLAN, known_at=datetime.now(UTC), keys=keys)) == "5.5%"
-    with pytest.raises(LookupError, match="as known at"):
-        await load_report(redis, PLAN, known_at=datetime(2020, 1, 1, tzinfo=UTC), keys=keys)
+    assert gdp(await App(redis, keys).reports.table(PLAN)) == "5.5%"
+    assert gdp(await App(redis, keys).reports.table(PLAN, known_at=between)) == "5.3%"
+    assert gdp(await App(redis, keys).reports.table(PLAN, known_at=datetime.now(UTC))) == "5.5%"
+    with pytest.raises(NotFound, match="as known at"):
+        await App(redis, keys).reports.table(PLAN, known_at=datetime(2020, 1, 1, tzinfo=UTC))
 
 
 async def test_known_at_starts_from_the_nearest_periodic_snapshot(

@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from events.models import RollupPublished, recorded_at_of
 from events.plan import RollupSchedule
 from services.app import (
+    App,
     RollupConflict,
     RollupResult,
     list_rollups,
@@ -76,7 +77,7 @@ async def test_the_june_rollup_carries_the_seed_table_and_project_line(
     [event] = await rollup_events(store)
     assert (event.period, event.version, event.content_hash) == ("2025-06", 1, document.content_hash)
     assert event.missed == ["gdp", "revenue", "trade", "income"] and event.subject == "rollup-2025-06"
-    assert (await list_rollups(redis, keys, PLAN))[0]["formats"]["html"] == f"/v1/plans/{PLAN}/rollups/2025-06.html"
+    assert (await list_rollups(redis, keys, PLAN))[0].formats["html"] == f"/v1/plans/{PLAN}/rollups/2025-06.html"
 
 
 async def test_a_late_correction_makes_version_two_saying_what_changed(
@@ -135,7 +136,7 @@ async def test_two_writers_of_the_same_new_version_store_it_once(redis: Redis, k
     assert [e.version for e in await rollup_events(store)] == [1, 2]
     document = await load_document(redis, keys, PLAN, "2025-06")
     assert document.version == 2 and document.content_hash == (await rollup_events(store))[-1].content_hash
-    assert [r["version"] for r in await list_rollups(redis, keys, PLAN)] == [2]
+    assert [r.version for r in await list_rollups(redis, keys, PLAN)] == [2]
     announced = await redis.xrange(keys.outbox(PLAN))
     assert [json.loads(f["notice"])["actual"] for _, f in announced] == ["第1版", "第2版"]
 
@@ -158,7 +159,7 @@ async def test_a_crash_after_the_append_is_finished_by_the_next_run(
     monkeypatch.setattr(services.app.rollups, "_finish", finish)
     again = await produce_rollup(redis, keys, PLAN, "2025-06", scheduled=True)
     assert (again.outcome, again.version) == ("exists", 1) and len(await rollup_events(store)) == 1
-    assert [r["version"] for r in await list_rollups(redis, keys, PLAN)] == [1]
+    assert [r.version for r in await list_rollups(redis, keys, PLAN)] == [1]
     await produce_rollup(redis, keys, PLAN, "2025-06", scheduled=True)
     assert len(await redis.xrange(keys.outbox(PLAN))) == 1  # announced once, by the run that finished it
 
@@ -189,7 +190,7 @@ def test_due_times_follow_the_plan_time_zone() -> None:
 
 async def test_the_cron_job_is_scheduled_in_the_plan_time_zone(redis: Redis, keys: Keyspace, store: EventStore):
     await load_seed(store)
-    rollups = RollupScheduler(redis, keys, clock=lambda: JULY_16)
+    rollups = RollupScheduler(App(redis, keys), clock=lambda: JULY_16)
     await rollups.start()
     try:
         job = rollups.scheduler.get_job(f"rollup:{PLAN}")
@@ -205,7 +206,7 @@ async def test_the_cron_firing_writes_the_month_before_in_the_plan_time_zone(
 ) -> None:
     await load_seed(store)
     now = [datetime.fromisoformat("2025-06-16T00:00:00+00:00")]  # 08:00 on 16 June in Shanghai
-    rollups = RollupScheduler(redis, keys, clock=lambda: now[0])
+    rollups = RollupScheduler(App(redis, keys), clock=lambda: now[0])
     rollups.scheduler = AsyncIOScheduler(timezone=UTC)
     await rollups.sync_jobs()
     job = rollups.scheduler.get_job(f"rollup:{PLAN}")
@@ -230,7 +231,7 @@ async def test_a_scheduler_in_shanghai_writes_june_at_midnight_on_1_july_while_u
         await store.append(history[start : start + 500])
     midnight = datetime.fromisoformat("2025-06-30T16:00:00+00:00")  # 1 July 00:00 in Shanghai
     now = [datetime.fromisoformat("2025-06-30T15:59:59+00:00")]  # 30 June 23:59:59 in Shanghai
-    rollups = RollupScheduler(redis, keys, clock=lambda: now[0])
+    rollups = RollupScheduler(App(redis, keys), clock=lambda: now[0])
     assert [r.period for r in await rollups.catch_up()] == MONTHS_TO_JUNE[:5]  # June not due yet
     rollups.scheduler = AsyncIOScheduler(timezone=UTC)
     await rollups.sync_jobs()
@@ -239,7 +240,7 @@ async def test_a_scheduler_in_shanghai_writes_june_at_midnight_on_1_july_while_u
     now[0] = midnight
     await job.func(*job.args)  # the cron firing at midnight Shanghai time
     assert [e.period for e in await rollup_events(store)] == MONTHS_TO_JUNE
-    assert await RollupScheduler(redis, keys, clock=lambda: midnight).catch_up() == []  # written once
+    assert await RollupScheduler(App(redis, keys), clock=lambda: midnight).catch_up() == []  # written once
     june = await load_document(redis, keys, PLAN, "2025-06")
     assert june is not None and june.compared_with == "2025-05 v1" and june.column == "上半年完成"
 
@@ -250,7 +251,7 @@ async def test_a_month_another_replica_is_writing_stops_the_catch_up_there(
     await load_seed(store)
     other = redis.lock(keys.rollup_lock(PLAN, "2025-04"), timeout=60)  # another replica is on April
     assert await other.acquire(blocking=False)
-    rollups = RollupScheduler(redis, keys, clock=lambda: JULY_16)
+    rollups = RollupScheduler(App(redis, keys), clock=lambda: JULY_16)
     with caplog.at_level(logging.INFO, logger="planwatch.scheduler"):
         written = await rollups.catch_up()
     assert [r.period for r in written] == MONTHS_TO_JUNE[:3]  # not May and June before April
@@ -281,7 +282,7 @@ async def test_a_rollup_written_by_hand_at_the_same_moment_does_not_stop_the_cat
         return await load(redis_, keys_, plan_id, period, version)
 
     monkeypatch.setattr(services.app.rollups, "load_document", meanwhile)
-    rollups = RollupScheduler(redis, keys, clock=lambda: JULY_16)
+    rollups = RollupScheduler(App(redis, keys), clock=lambda: JULY_16)
     with caplog.at_level(logging.INFO, logger="planwatch.scheduler"):
         written = await rollups.catch_up()
     # the hand run wrote version 1 of March; the scheduled one lost the race
@@ -308,7 +309,7 @@ async def test_a_rollup_that_outlives_its_lock_does_not_stop_the_catch_up(
         return await load(redis_, keys_, plan_id, period, version)
 
     monkeypatch.setattr(services.app.rollups, "load_document", slow)
-    rollups = RollupScheduler(redis, keys, clock=lambda: JULY_16)
+    rollups = RollupScheduler(App(redis, keys), clock=lambda: JULY_16)
     with caplog.at_level(logging.WARNING, logger="planwatch.scheduler"):
         written = await rollups.catch_up()
     assert "2025-03 took longer than its lock" in caplog.text

@@ -1,44 +1,53 @@
-"""The application layer: every use case, written once, called by the API, the CLI, the inbox,
-the scheduler and the dashboard. Other rooms import from here."""
+"""The application layer: one `App` built once from the settings, holding every use case; the API,
+the CLI, the inbox, the scheduler and the dashboard are thin adapters over it. Other rooms import
+from here."""
 
 from __future__ import annotations
 
-from services.app.ingest import (
-    Accepted,
-    Conflict,
-    Forbidden,
-    Ingest,
-    IngestError,
-    Invalid,
-    NotFound,
-    TooLarge,
-    Unauthorized,
-    prepare,
-)
+from services.app.alerting import AlertState
+from services.app.application import App
+from services.app.errors import AppError, Conflict, Forbidden, Invalid, NotFound, TooLarge, Unauthorized
+from services.app.ingest import Accepted, prepare
+from services.app.operations import PlanRow, Readiness
 from services.app.plans import Published, load_plan, publish_plan
-from services.app.reports import load_report, published_state
-from services.app.rollups import RollupConflict, RollupResult, list_rollups, load_document, produce_rollup, subject_of
+from services.app.reports import ProjectFilter
+from services.app.rollups import (
+    RenderedRollup,
+    RollupConflict,
+    RollupListing,
+    RollupResult,
+    list_rollups,
+    load_document,
+    produce_rollup,
+)
+from services.app.sheets import MAX_FILE, Imported
 
 __all__ = [
+    "MAX_FILE",
     "Accepted",
+    "AlertState",
+    "App",
+    "AppError",
     "Conflict",
     "Forbidden",
-    "Ingest",
-    "IngestError",
+    "Imported",
     "Invalid",
     "NotFound",
+    "PlanRow",
+    "ProjectFilter",
     "Published",
+    "Readiness",
+    "RenderedRollup",
     "RollupConflict",
+    "RollupListing",
+    "RollupListing",
     "RollupResult",
     "TooLarge",
     "Unauthorized",
     "list_rollups",
     "load_document",
     "load_plan",
-    "load_report",
     "prepare",
     "produce_rollup",
     "publish_plan",
-    "published_state",
-    "subject_of",
 ]

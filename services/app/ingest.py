@@ -13,16 +13,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
-from redis.asyncio import Redis
 
 from events.errors import FieldError, field_errors
 from events.models import Event, EventBase, batch_adapter, event_adapter
 from events.plan import Plan
+from services.app.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, Unauthorized
 from services.store import (
     AppendResult,
     EventIdReused,
     EventStore,
-    Keyspace,
     PlanCatalog,
     TokenInfo,
     TokenStore,
@@ -36,50 +35,6 @@ INDICATOR_TYPES = frozenset({"indicator.updated"})
 PROJECT_TYPES = frozenset({"project.started", "investment.completed", "project.completed"})
 OFFICE_TYPES = frozenset({"target.revised", "project.registered"})  # the plan office's decisions
 ABOUT_INDICATORS = INDICATOR_TYPES | {"target.revised"}
-
-
-class IngestError(Exception):
-    """A refused submission. `status` is the HTTP status the API answers with."""
-
-    status = 400
-    code = "bad_request"
-
-    def __init__(self, message: str, message_zh: str, errors: Sequence[FieldError] = (), **details: Any) -> None:
-        super().__init__(message)
-        self.message, self.message_zh, self.errors, self.details = message, message_zh, list(errors), details
-
-    def body(self) -> dict[str, Any]:
-        return {
-            "error": self.code,
-            "message": self.message,
-            "message_zh": self.message_zh,
-            "errors": [e.as_dict() for e in self.errors],
-            **self.details,
-        }
-
-
-class Unauthorized(IngestError):
-    status, code = 401, "unauthorized"
-
-
-class Invalid(IngestError):
-    status, code = 422, "invalid"
-
-
-class Forbidden(IngestError):
-    status, code = 403, "forbidden"
-
-
-class NotFound(IngestError):
-    status, code = 404, "not_found"
-
-
-class Conflict(IngestError):
-    status, code = 409, "conflict"
-
-
-class TooLarge(IngestError):
-    status, code = 413, "too_large"
 
 
 @dataclass(frozen=True)
@@ -159,6 +114,8 @@ def prepare(caller: TokenInfo, plan: Plan, payloads: Sequence[Mapping[str, Any] 
             f"每批最多{MAX_BATCH}条事件，本批{len(payloads)}条",
         )
     as_department = caller.department if caller.role == "department" else plan.office
+    if as_department is None:  # a department token always names one; a damaged record may not
+        raise Forbidden("this department token names no department", "该部门令牌未登记所属部门")
     checked: list[tuple[str, dict[str, Any] | None, list[_Problem]]] = []  # (where, data, envelope problems)
     for index, payload in enumerate(payloads):
         where = f"events[{index}]" if len(payloads) > 1 else ""
@@ -307,20 +264,11 @@ def _subject_problems(caller: TokenInfo, plan: Plan, department: str, event: Eve
     return problems
 
 
-@dataclass
 class Ingest:
-    """What every entry point needs to take progress in: the store, the plans, the tokens."""
+    """Taking progress in: who is calling, which plan, and the one way events are submitted."""
 
-    redis: Redis
-    keys: Keyspace
-    store: EventStore
-    catalog: PlanCatalog
-    tokens: TokenStore
-
-    @classmethod
-    def over(cls, redis: Redis, keys: Keyspace) -> Ingest:
-        store = EventStore(redis, keys)
-        return cls(redis, keys, store, PlanCatalog(store), TokenStore(redis, keys))
+    def __init__(self, store: EventStore, catalog: PlanCatalog, tokens: TokenStore) -> None:
+        self.store, self.catalog, self.tokens = store, catalog, tokens
 
     async def authenticate(self, token: str) -> TokenInfo:
         """The caller a token stands for; Unauthorized if it is unknown or revoked (every entry

@@ -7,10 +7,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pydantic import ValidationError
+
+from events.errors import FieldError, field_errors
 from events.models import plan_digest, plan_event_id, plan_published
 from events.plan import Plan
 from events.planfile import PlanFileError, parse_plan
-from services.store import EventStore
+from services.app.errors import Invalid
+from services.store import EventStore, PlanCatalog
 
 
 @dataclass(frozen=True)
@@ -44,3 +48,29 @@ def load_plan(path: str | Path) -> Plan:
     except OSError as exc:
         raise PlanFileError(str(path), [f"{path}: cannot be read: {exc.strerror}"]) from None
     return parse_plan(text, str(path))
+
+
+class Plans:
+    def __init__(self, store: EventStore, catalog: PlanCatalog) -> None:
+        self.store, self.catalog = store, catalog
+
+    async def published(self) -> list[Plan]:
+        """Every plan whose definition has been published."""
+        return await self.catalog.all()
+
+    async def publish(self, plan: Plan) -> Published:
+        return await publish_plan(self.store, plan)
+
+    async def publish_document(self, plan_id: str, document: object) -> Published:
+        """Publish a plan sent as a JSON document for `plan_id` (the API's body)."""
+        try:
+            plan = Plan.model_validate(document)
+        except ValidationError as exc:
+            raise Invalid("the plan is not valid", "计划内容有误", field_errors(exc)) from None
+        if plan.id != plan_id:
+            raise Invalid(
+                "the plan's id differs from the address",
+                "计划编号与请求地址不一致",
+                [FieldError("id", f"{plan.id!r} is not {plan_id!r}", "与地址中的计划编号不一致")],
+            )
+        return await self.publish(plan)

@@ -15,22 +15,26 @@ on the append's expected version: one wins, the other stores nothing and says so
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
+from pydantic import BaseModel, Field
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
 from events.alerts import ROLLUP_RULE, AlertNotice
+from events.errors import FieldError
 from events.models import RollupPublished
 from events.periods import Period
 from projections.evaluate import MISSED
 from projections.rollup import RollupDocument, RollupRow, build_rollup
+from services.app.errors import Conflict, Invalid, NotFound
 from services.projection import judge_log
-from services.reports import FORMATS
+from services.reports import FORMATS, RENDERERS, render_rollup
 from services.store import EventIdReused, EventStore, Keyspace, VersionConflict, redis_now_ms
 
 Outcome = Literal["published", "unchanged", "exists"]
@@ -50,7 +54,7 @@ def subject_of(period: str) -> str:
     return f"rollup-{period}"
 
 
-class RollupConflict(ValueError):
+class RollupConflict(Conflict):
     """Another rollup of the same month was written at the same moment; nothing was stored."""
 
 
@@ -128,7 +132,8 @@ async def produce_rollup(
         await store.append([event], expected_version={event.subject: len(published)})
     except (VersionConflict, EventIdReused):
         raise RollupConflict(
-            f"another rollup of {plan_id} {period} was written at the same moment; nothing stored, run again"
+            f"another rollup of {plan_id} {period} was written at the same moment; nothing stored, run again",
+            "同一月份的报告正在同时生成，未保存，请重试",
         ) from None
     await _finish(redis, keys, event, document)
     return RollupResult(plan_id, period, version, "published", document)
@@ -187,22 +192,75 @@ def _announce(pipe: Pipeline, keys: Keyspace, document: RollupDocument) -> None:
     )
 
 
-async def list_rollups(redis: Redis, keys: Keyspace, plan_id: str) -> list[dict]:
+class RollupListing(BaseModel):
+    """One month's latest rollup, as listed."""
+
+    period: str = Field(description="the month, e.g. 2025-06")
+    version: int
+    title: str
+    known_at: str = Field(description="when it was written: the instant its figures are as known at")
+    content_hash: str
+    missed: list[str] = Field(description="main indicators behind their target")
+    formats: dict[str, str] = Field(description="format → address of the rendered document")
+
+
+async def list_rollups(redis: Redis, keys: Keyspace, plan_id: str) -> list[RollupListing]:
     """Every month with a rollup: the latest version, its hash and when it was written."""
     found = []
     for period, version in sorted((await redis.hgetall(keys.rollups(plan_id))).items()):  # the index
-        document = await load_document(redis, keys, plan_id, period, int(version))
+        month = str(period)
+        document = await load_document(redis, keys, plan_id, month, int(version))
         if document is None:
             continue
         found.append(
-            {
-                "period": period,
-                "version": document.version,
-                "title": document.title,
-                "known_at": document.known_at.isoformat(),
-                "content_hash": document.content_hash,
-                "missed": [row.id for row in _missed(document)],
-                "formats": {fmt: f"/v1/plans/{plan_id}/rollups/{period}.{fmt}" for fmt in FORMATS},
-            }
+            RollupListing(
+                period=month,
+                version=document.version,
+                title=document.title,
+                known_at=document.known_at.isoformat(),
+                content_hash=document.content_hash,
+                missed=[row.id for row in _missed(document)],
+                formats={fmt: f"/v1/plans/{plan_id}/rollups/{month}.{fmt}" for fmt in FORMATS},
+            )
         )
     return found
+
+
+@dataclass(frozen=True)
+class RenderedRollup:
+    content: bytes
+    media_type: str
+    filename: str  # e.g. rongchang-2025-2025-06-v2.xlsx
+
+
+class Rollups:
+    """The monthly rollups: write one now, list them, fetch one rendered."""
+
+    def __init__(self, redis: Redis, keys: Keyspace) -> None:
+        self.redis, self.keys = redis, keys
+
+    async def produce(self, plan_id: str, period: str, *, scheduled: bool = False) -> RollupResult:
+        try:
+            return await produce_rollup(self.redis, self.keys, plan_id, period, scheduled=scheduled)
+        except LookupError as exc:
+            raise NotFound(str(exc), f"计划“{plan_id}”尚未发布") from None
+        except ValueError as exc:  # not a month
+            raise Invalid(str(exc), "报告期须为月份（YYYY-MM）", [FieldError("period", str(exc), "须为月份")]) from None
+
+    async def list(self, plan_id: str) -> list[RollupListing]:
+        return await list_rollups(self.redis, self.keys, plan_id)
+
+    async def rendered(self, plan_id: str, name: str, version: int | None = None) -> RenderedRollup:
+        """A rollup by its file name (`2025-06.md`, `.html` or `.xlsx`; latest version by default)."""
+        match = re.fullmatch(rf"(\d{{4}}-\d{{2}})\.({'|'.join(FORMATS)})", name)
+        if not match:
+            raise NotFound(f"no rollup {name!r}: ask for 2025-06.md, .html or .xlsx", "报告地址有误")
+        period, fmt = match.groups()
+        document = await load_document(self.redis, self.keys, plan_id, period, version)
+        if document is None:
+            raise NotFound(
+                f"plan {plan_id} has no rollup for {period}" + (f" v{version}" if version else ""), "该月报告不存在"
+            )
+        return RenderedRollup(
+            render_rollup(document, fmt), RENDERERS[fmt][1], f"{plan_id}-{period}-v{document.version}.{fmt}"
+        )

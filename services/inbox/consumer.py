@@ -6,7 +6,7 @@
 Fields are the event's own (see `InboxMessage`); nested values (`target` of target.revised,
 `project` of project.registered) are JSON text; alternatively a single `json` field carries the
 whole event. A FastStream consumer group (`ingest`) validates and authorises each message
-exactly like the HTTP API (`Ingest.submit`), appends it, then acks and deletes it from
+exactly like the HTTP API (`App.ingest.submit`), appends it, then acks and deletes it from
 the inbox in one MULTI (it carries a token). A refused message goes to `pw:inbox:rejects` with the reason
 and its fields (token redacted to its id). A consumer that dies between read and ack leaves
 the message pending; a reclaimer on the same group claims it after `reclaim_idle_ms` and
@@ -29,7 +29,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from events.errors import FieldError
-from services.app import Ingest, IngestError, Invalid
+from services.app import App, AppError, Invalid
 from services.store import Keyspace, TokenStore
 
 log = logging.getLogger("planwatch.inbox")
@@ -75,12 +75,12 @@ class Inbox:
     def __init__(self, keys: Keyspace, consumer: str, *, reclaim_idle_ms: int = 30_000, max_deliveries: int = 5):
         self.keys, self.consumer = keys, consumer
         self.reclaim_idle_ms, self.max_deliveries = reclaim_idle_ms, max_deliveries
-        self.services: Ingest | None = None
+        self.app: App | None = None
 
     async def open(self, redis: Redis) -> None:
-        """Before the subscribers start: our services, and the consumer group created at the start
+        """Before the subscribers start: the application, and the consumer group created at the start
         of the stream (FastStream would create it at `$`, missing what was sent before)."""
-        self.services = Ingest.over(redis, self.keys)
+        self.app = App(redis, self.keys)
         try:
             await redis.xgroup_create(self.keys.inbox, GROUP, id="0", mkstream=True)
         except ResponseError as exc:
@@ -88,9 +88,9 @@ class Inbox:
                 raise
 
     @property
-    def _services(self) -> Ingest:
-        assert self.services is not None, "Inbox.open() was not called"
-        return self.services
+    def _app(self) -> App:
+        assert self.app is not None, "Inbox.open() was not called"
+        return self.app
 
     def attach(self, broker: RedisBroker) -> None:
         inbox = self
@@ -131,17 +131,17 @@ class Inbox:
     async def handle(self, body: InboxMessage, msg: RedisStreamMessage) -> None:
         """Append the message's event, or reject it; then ack. A failure to reach Redis raises,
         leaving the message pending for the reclaimer."""
-        svc = self._services
+        ingest = self._app.ingest
         try:
-            caller = await svc.authenticate(body.token or "")
+            caller = await ingest.authenticate(body.token or "")
             payload = to_payload(body)
             plan_id = payload.get("plan_id")
             if not isinstance(plan_id, str) or not plan_id:
                 raise Invalid(
                     "plan_id is missing", "缺少计划编号", [FieldError("plan_id", "Field required", "缺少必填字段")]
                 )
-            accepted = await svc.submit(caller, plan_id, [payload])
-        except IngestError as exc:
+            accepted = await ingest.submit(caller, plan_id, [payload])
+        except AppError as exc:
             await self.reject(msg, body, exc)
             return
         log.info(
@@ -149,11 +149,11 @@ class Inbox:
         )
         await self._done(msg)
 
-    async def reject(self, msg: RedisStreamMessage, body: InboxMessage, exc: IngestError) -> None:
+    async def reject(self, msg: RedisStreamMessage, body: InboxMessage, exc: AppError) -> None:
         original = body.model_dump(by_alias=True, exclude_none=True)
         if "token" in original:
             original["token"] = f"pwt_{TokenStore.id_of(original['token']) or '?'}_(redacted)"
-        await self._services.redis.xadd(
+        await self._app.redis.xadd(
             self.keys.inbox_rejects,
             {
                 "inbox_id": _inbox_id(msg),
@@ -173,7 +173,7 @@ class Inbox:
         """Ack and delete in one MULTI: a crash between the two would leave an acknowledged entry in
         the inbox that nobody reads again (and it carries a token: keep it no longer)."""
         entry = _inbox_id(msg)
-        async with self._services.redis.pipeline(transaction=True) as tx:
+        async with self._app.redis.pipeline(transaction=True) as tx:
             tx.xack(self.keys.inbox, GROUP, entry)
             tx.xdel(self.keys.inbox, entry)
             await tx.execute()

@@ -27,12 +27,10 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
-from redis.asyncio import Redis
 from redis.exceptions import LockNotOwnedError
 
 from events.plan import Plan
-from services.app import RollupConflict, RollupResult, produce_rollup
-from services.store import EventStore, Keyspace, PlanCatalog
+from services.app import App, RollupConflict, RollupResult
 
 log = logging.getLogger("planwatch.scheduler")
 
@@ -66,15 +64,10 @@ class MonthBusy(Exception):
 
 class RollupScheduler:
     def __init__(
-        self,
-        redis: Redis,
-        keys: Keyspace,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        lock_timeout_s: float = 600,
-    ):
-        self.redis, self.keys, self.clock, self.lock_timeout_s = redis, keys, clock, lock_timeout_s
-        self.store = EventStore(redis, keys)
-        self.catalog = PlanCatalog(self.store)
+        self, app: App, clock: Callable[[], datetime] = lambda: datetime.now(UTC), lock_timeout_s: float = 600
+    ) -> None:
+        self.app, self.clock, self.lock_timeout_s = app, clock, lock_timeout_s
+        self.redis, self.keys, self.catalog = app.redis, app.keys, app.catalog
         self.scheduler: AsyncIOScheduler | None = None
 
     async def run_month(self, plan_id: str, period: str) -> RollupResult | None:
@@ -90,7 +83,7 @@ class RollupScheduler:
             if await self.redis.exists(done):
                 return None
             try:
-                result = await produce_rollup(self.redis, self.keys, plan_id, period, scheduled=True)
+                result = await self.app.rollups.produce(plan_id, period, scheduled=True)
             except RollupConflict:
                 # Written at the same moment by someone else (a run by hand, or a replica that took
                 # the lock after ours expired): the month has its rollup now. Asked again, the log
@@ -98,7 +91,7 @@ class RollupScheduler:
                 log.info(
                     "rollup %s %s was written at the same moment by another run; keeping that one", plan_id, period
                 )
-                result = await produce_rollup(self.redis, self.keys, plan_id, period, scheduled=True)
+                result = await self.app.rollups.produce(plan_id, period, scheduled=True)
             await self.redis.set(done, result.version)
             if result.outcome == "published":
                 log.info("rollup %s %s v%d published", plan_id, period, result.version)
@@ -171,8 +164,8 @@ class RollupScheduler:
             self.scheduler.shutdown(wait=False)
 
 
-async def run_forever(redis: Redis, keys: Keyspace) -> None:
-    scheduler = RollupScheduler(redis, keys)
+async def run_forever(app: App) -> None:
+    scheduler = RollupScheduler(app)
     await scheduler.start()
     try:
         while True:

@@ -1,0 +1,73 @@
+"""A plan's alerts: firing, history, and the live feed (Server-Sent Events)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import StreamingResponse
+
+from events.errors import FieldError
+from services.api.deps import AppDep, CallerDep, PlanDep, bearer
+from services.app import AlertState, Invalid
+
+router = APIRouter(prefix="/v1/plans/{plan}/alerts", tags=["alerts"])
+
+
+@router.get("")
+async def alerts(
+    plan: str,
+    app: AppDep,
+    who: CallerDep,
+    found: PlanDep,
+    state: Annotated[AlertState, Query(description="firing: now; resolved / all: from the history")] = "firing",
+    limit: Annotated[int, Query(ge=1, le=5000, description="history entries to look back over")] = 500,
+) -> list[dict[str, Any]]:
+    """Alerts of a plan: the firing ones (latest notice each), or the latest state of every
+    alert in the recent history."""
+    return await app.alerting.latest(plan, state, limit)
+
+
+@router.get("/history")
+async def alert_history(
+    plan: str, app: AppDep, who: CallerDep, found: PlanDep, limit: Annotated[int, Query(ge=1, le=5000)] = 100
+) -> list[dict[str, Any]]:
+    """Every raised, escalated and resolved notice, newest last."""
+    return await app.alerting.history(plan, limit)
+
+
+@router.get("/stream")
+async def alert_stream(
+    plan: str,
+    request: Request,
+    app: AppDep,
+    found: PlanDep,
+    token: Annotated[str | None, Query(description="for EventSource, which cannot send headers")] = None,
+    authorization: Annotated[str | None, Header()] = None,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> StreamingResponse:
+    """Server-Sent Events: every alert notice of the plan as it happens (`id` is its stream
+    position; reconnect with Last-Event-ID to get what was missed)."""
+    await bearer(app, authorization or (f"Bearer {token}" if token else None))
+    if last_event_id is not None and not re.fullmatch(r"\d{1,20}-\d{1,20}", last_event_id):
+        raise Invalid(
+            "Last-Event-ID must be an event id this stream sent, like 1752631200000-0",
+            "Last-Event-ID 格式有误",
+            [FieldError("Last-Event-ID", "not a stream position", "不是有效的事件编号")],
+        )
+    feed = app.alerting.feed(plan, last_event_id)
+
+    async def events() -> AsyncIterator[bytes]:
+        yield b": planwatch alert stream\n\n"
+        async for item in feed:
+            if await request.is_disconnected():
+                return
+            if item is None:
+                yield b": keep-alive\n\n"
+                continue
+            position, kind, notice = item
+            yield f"id: {position}\nevent: {kind}\ndata: {notice}\n\n".encode()
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})

@@ -1,0 +1,80 @@
+"""Departments' progress: events, one at a time or in batches, and filled spreadsheets."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import pydantic_core
+from fastapi import APIRouter, File, Request, Response, UploadFile
+from fastapi.responses import JSONResponse
+
+from events.errors import FieldError
+from services.api.deps import AppDep, CallerDep, read_json
+from services.app import MAX_FILE, Invalid
+
+router = APIRouter(prefix="/v1/plans/{plan}", tags=["progress"])
+
+
+@router.post(
+    "/events",
+    status_code=201,
+    responses={
+        200: {"description": "every event was already stored (a retry); original positions"},
+        201: {"description": "stored; stream positions"},
+        401: {"description": "no valid token"},
+        403: {"description": "the only problems: subjects or events the caller's department may not report"},
+        404: {"description": "unknown plan; or the only problems: unknown subjects"},
+        409: {"description": "version conflict, or an event_id reused for other content"},
+        413: {"description": "body over 2 MB or more than 1,000 events"},
+        422: {
+            "description": "invalid events, or problems of several kinds: every problem with its field "
+            "and a reason in English and Chinese"
+        },
+    },
+)
+async def post_events(plan: str, request: Request, app: AppDep, who: CallerDep) -> Response:
+    """Post one event, a JSON array of events, or `{"events": [...], "expected_versions":
+    {subject: n}}`. All or nothing; the department recorded is the token's."""
+    payloads, expected = _batch(await read_json(request))
+    accepted = await app.ingest.submit(who, plan, payloads, expected)
+    return Response(pydantic_core.to_json(accepted.body()), accepted.status, media_type="application/json")
+
+
+def _batch(body: Any) -> tuple[list[Any], dict[str, int] | None]:
+    """The events of a body and the expected versions it names, if any."""
+    if not (isinstance(body, dict) and "events" in body and "type" not in body):
+        return (body if isinstance(body, list) else [body]), None
+    expected = body.get("expected_versions")
+    if expected is not None and not (
+        isinstance(expected, dict) and all(isinstance(v, int) and v >= 0 for v in expected.values())
+    ):
+        raise Invalid(
+            "expected_versions must map subjects to versions (integers ≥ 0)",
+            "expected_versions 格式有误",
+            [FieldError("expected_versions", "must be {subject: integer ≥ 0}", "须为 编号: 非负整数")],
+        )
+    events = body["events"]
+    return (events if isinstance(events, list) else [events]), expected
+
+
+@router.post(
+    "/imports",
+    status_code=201,
+    responses={
+        403: {"description": "the file names another department than the token's"},
+        413: {"description": "file over 2 MB"},
+        422: {"description": "bad rows or cells: every one with a reason in English and Chinese"},
+    },
+)
+async def import_sheet(
+    plan: str,
+    app: AppDep,
+    who: CallerDep,
+    file: Annotated[UploadFile, File(description="the filled template, .xlsx or .csv")],
+) -> JSONResponse:
+    """Upload a filled spreadsheet. Any bad row rejects the whole file with a row-by-row
+    report; re-uploading the same file stores nothing new."""
+    await app.ingest.plan(plan)
+    content = await file.read(MAX_FILE + 1)
+    imported = await app.sheets.import_file(who, content, file.filename or "", plan_id=plan)
+    return JSONResponse(imported.body(), status_code=imported.accepted.status)

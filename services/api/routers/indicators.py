@@ -1,0 +1,17 @@
+"""One indicator of a plan."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from services.api.deps import AppDep, AsOf, CallerDep, KnownAt
+
+router = APIRouter(prefix="/v1/plans/{plan}/indicators", tags=["plans"])
+
+
+@router.get("/{indicator}")
+async def indicator_detail(
+    plan: str, indicator: str, app: AppDep, who: CallerDep, as_of: AsOf = None, known_at: KnownAt = None
+) -> Response:
+    """One indicator: its evaluation, every period's value with revisions, target changes."""
+    return Response(await app.reports.indicator(plan, indicator, as_of, known_at), media_type="application/json")

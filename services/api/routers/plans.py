@@ -1,0 +1,35 @@
+"""Plans: list, publish, and the main table of one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from services.api.deps import AdminDep, AppDep, AsOf, CallerDep, KnownAt, read_json
+
+router = APIRouter(prefix="/v1/plans", tags=["plans"])
+
+
+@router.get("")
+async def list_plans(app: AppDep, who: CallerDep) -> list[dict[str, Any]]:
+    """Published plans."""
+    return [{"id": p.id, "name": p.name, "region": p.region, "year": p.year} for p in await app.plans.published()]
+
+
+@router.put("/{plan}", status_code=201)
+async def publish(plan: str, request: Request, app: AppDep, who: AdminDep) -> JSONResponse:
+    """Publish a plan definition (admin). Publishing the current plan again stores nothing (200)."""
+    published = await app.plans.publish_document(plan, await read_json(request))
+    body = {"plan_id": plan, "version": published.version, "position": published.position}
+    return JSONResponse(body, status_code=201 if published.stored else 200)
+
+
+@router.get("/{plan}")
+async def plan_summary(
+    plan: str, app: AppDep, who: CallerDep, as_of: AsOf = None, known_at: KnownAt = None
+) -> Response:
+    """The main table, the key-project figures and the missed targets — the fields of
+    `planwatch table --format json`."""
+    return Response(await app.reports.summary(plan, as_of, known_at), media_type="application/json")

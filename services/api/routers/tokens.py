@@ -1,0 +1,39 @@
+"""API tokens (admin)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from services.api.deps import AdminDep, AppDep
+from services.store.tokens import Role
+
+router = APIRouter(prefix="/v1/tokens", tags=["access"])
+
+
+class TokenRequest(BaseModel):
+    role: Role
+    department: str | None = Field(default=None, description="for department tokens, e.g. stats")
+    name: str = ""
+
+
+@router.post("", status_code=201)
+async def create_token(request: TokenRequest, app: AppDep, who: AdminDep) -> dict[str, Any]:
+    """Create a token (admin). Its text is in this answer only; planwatch keeps a hash."""
+    text, info = await app.access.create_token(request.role, request.department, request.name)
+    return {"token": text, **info.public()}
+
+
+@router.get("")
+async def list_tokens(app: AppDep, who: AdminDep) -> list[dict[str, Any]]:
+    """Every token's record (never a secret)."""
+    return [t.public() for t in await app.access.list_tokens()]
+
+
+@router.delete("/{token_id}")
+async def revoke_token(token_id: str, app: AppDep, who: AdminDep) -> dict[str, str]:
+    """Revoke a token: requests with it answer 401 from now on."""
+    await app.access.revoke_token(token_id)
+    return {"revoked": token_id}

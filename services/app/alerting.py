@@ -1,0 +1,80 @@
+"""Alerts and who hears about them: the firing alerts and their history, the live feed, and
+subscriptions (create, list with delivery counts, remove)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, Literal
+
+from events.alerts import severity_rank
+from events.errors import FieldError
+from services.app.errors import Invalid, NotFound
+from services.notify import Subscription, SubscriptionRequest, SubscriptionStore, UnsafeTarget
+from services.projection import alert_notices, firing_alerts
+from services.store import EventStore
+
+AlertState = Literal["firing", "resolved", "all"]
+
+
+class Alerting:
+    def __init__(self, store: EventStore, subscriptions: SubscriptionStore) -> None:
+        self.store, self.subscriptions = store, subscriptions
+
+    async def firing(self, plan_id: str) -> list[dict[str, Any]] | None:
+        """The alerts firing now (latest notice of each), most severe first; None before the alerts
+        projection has committed anything (no worker has run)."""
+        notices = await firing_alerts(self.store.redis, self.store.keys, plan_id)
+        if notices is not None:
+            notices.sort(key=lambda n: (-severity_rank(n["severity"]), n["rule"], n["subject"]))
+        return notices
+
+    async def history(self, plan_id: str, limit: int = 100) -> list[dict[str, Any]]:
+        """Every raised, escalated and resolved notice, newest last."""
+        return await alert_notices(self.store.redis, self.store.keys, plan_id, limit)
+
+    async def latest(self, plan_id: str, state: AlertState, limit: int = 500) -> list[dict[str, Any]]:
+        """The firing alerts, or the latest state of every alert in the recent history."""
+        if state == "firing":
+            return await firing_alerts(self.store.redis, self.store.keys, plan_id) or []
+        latest: dict[str, dict[str, Any]] = {}
+        for notice in await self.history(plan_id, limit):
+            latest[notice["fingerprint"]] = notice
+        return [n for n in latest.values() if state == "all" or n["state"] == "resolved"]
+
+    async def feed(
+        self, plan_id: str, after: str | None, block_ms: int = 15_000
+    ) -> AsyncIterator[tuple[str, str, str] | None]:
+        """Every alert notice of the plan from the outbox as it happens: (position, type, notice
+        JSON), or None after `block_ms` without one (for keep-alives). `after` a position, or None
+        for from now on."""
+        outbox = self.store.keys.outbox(plan_id)
+        redis = self.store.redis
+        if after is None:
+            newest = await redis.xrevrange(outbox, count=1)
+            after = str(newest[0][0]) if newest else "0-0"
+        position: str = after
+        while True:
+            reply: Any = await redis.xread({outbox: position}, count=100, block=block_ms)
+            if not reply:
+                yield None
+                continue
+            entries: list[tuple[str, dict[str, str]]] = reply[0][1]
+            for entry_id, fields in entries:
+                position = str(entry_id)
+                yield position, str(fields["type"]), str(fields["notice"])
+
+    async def subscribe(self, request: SubscriptionRequest) -> Subscription:
+        """Subscribe a channel to alert notices. A url on a loopback, private or link-local address
+        is refused unless the request allows private targets."""
+        try:
+            return await self.subscriptions.create(request)
+        except UnsafeTarget as exc:
+            raise Invalid(str(exc), "不允许向内网或本机地址推送", [FieldError("url", str(exc), "地址不安全")]) from None
+
+    async def subscriptions_with_counts(self) -> list[tuple[Subscription, dict[str, int]]]:
+        """Every subscription (secrets never shown by `public()`) with its queued, sent and dead counts."""
+        return await self.subscriptions.all_with_counts()
+
+    async def unsubscribe(self, subscription_id: str) -> None:
+        if not await self.subscriptions.delete(subscription_id):
+            raise NotFound(f"no subscription {subscription_id!r}", "订阅不存在")

@@ -1,0 +1,50 @@
+"""The application: one object per process, built once from the settings, holding the use cases
+every entry point calls (the API, the CLI, the inbox consumer, the scheduler, the dashboard)."""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+
+from services.app.access import Access
+from services.app.alerting import Alerting
+from services.app.ingest import Ingest
+from services.app.operations import Operations
+from services.app.plans import Plans
+from services.app.reports import Reports
+from services.app.rollups import Rollups
+from services.app.sheets import Sheets
+from services.notify import SubscriptionStore
+from services.settings import Settings
+from services.store import EventStore, Keyspace, PlanCatalog, TokenStore, connect
+
+
+class App:
+    """Use cases by area: `ingest` (who is calling, submit events), `sheets` (template, import),
+    `plans` (publish, list), `reports` (table, indicator, projects as of / as known at),
+    `rollups`, `access` (tokens), `alerting` (alerts, feed, subscriptions), `operations`
+    (status, readiness, rebuild)."""
+
+    def __init__(self, redis: Redis, keys: Keyspace, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings.from_env()  # `keys` wins over its key prefix
+        self.redis, self.keys = redis, keys
+        store = EventStore(redis, keys)
+        catalog = PlanCatalog(store)
+        subscriptions = SubscriptionStore(redis, keys)
+        self.store, self.catalog = store, catalog
+        self.ingest = Ingest(store, catalog, TokenStore(redis, keys))
+        self.sheets = Sheets(self.ingest)
+        self.plans = Plans(store, catalog)
+        self.reports = Reports(self.ingest, store)
+        self.rollups = Rollups(redis, keys)
+        self.access = Access(self.ingest.tokens)
+        self.alerting = Alerting(store, subscriptions)
+        self.operations = Operations(store, subscriptions, self.settings.ready_max_lag)
+
+    @classmethod
+    def connect(cls, settings: Settings | None = None) -> App:
+        """The app on the configured Redis (the embedded server, started if needed, without a URL)."""
+        settings = settings or Settings.from_env()
+        return cls(connect(settings.redis_target()), settings.keys, settings)
+
+    async def close(self) -> None:
+        await self.redis.aclose()

@@ -1,0 +1,55 @@
+"""The refusals of the use cases. Every entry point reports them the same way: the API as
+`{error, message, message_zh, errors: [{field, reason, reason_zh}]}` with the status, the CLI as
+the message and the field errors, the inbox as a reject entry."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from events.errors import FieldError
+
+
+class AppError(Exception):
+    """A refused request, as every entry point reports it: `status` is the HTTP status the API
+    answers with, `body()` the JSON every error answers with (the CLI prints the same message)."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, message_zh: str, errors: Sequence[FieldError] = (), **details: Any) -> None:
+        super().__init__(message)
+        self.message, self.message_zh, self.errors, self.details = message, message_zh, list(errors), details
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "error": self.code,
+            "message": self.message,
+            "message_zh": self.message_zh,
+            "errors": [e.as_dict() for e in self.errors],
+            **self.details,
+        }
+
+
+class Unauthorized(AppError):
+    status, code = 401, "unauthorized"
+
+
+class Invalid(AppError):
+    status, code = 422, "invalid"
+
+
+class Forbidden(AppError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(AppError):
+    status, code = 404, "not_found"
+
+
+class Conflict(AppError):
+    status, code = 409, "conflict"
+
+
+class TooLarge(AppError):
+    status, code = 413, "too_large"

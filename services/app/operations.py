@@ -1,0 +1,79 @@
+"""Running it: how far each plan's projections have got, whether the service is ready, and
+rebuilding a plan's projections."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from services.app.errors import NotFound
+from services.notify import Subscription, SubscriptionStore
+from services.projection import PROJECTIONS, PlanStatus, RebuildResult, plan_status, rebuild
+from services.store import EventStore
+
+Progress = Callable[[int, int], Awaitable[None] | None]
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    status: PlanStatus
+    outbox_dead: int  # outbox entries the notifier set aside (the plan's, shown on each projection)
+
+
+@dataclass(frozen=True)
+class Readiness:
+    ready: bool
+    lag: dict[str, int]  # each plan's larger lag of its projections
+    max_lag: int
+    error: str | None = None  # Redis could not be reached
+
+
+class Operations:
+    def __init__(self, store: EventStore, subscriptions: SubscriptionStore, ready_max_lag: int) -> None:
+        self.store, self.subscriptions, self.ready_max_lag = store, subscriptions, ready_max_lag
+
+    async def status(self, plan_id: str | None = None) -> list[PlanRow]:
+        """Per plan and projection: log length, checkpoint, lag, dead letters, generation, worker."""
+        redis, keys = self.store.redis, self.store.keys
+        plans = [plan_id] if plan_id else await self.store.plans()
+        rows = []
+        for plan in plans:
+            outbox_dead = await redis.xlen(keys.outbox_dead(plan))
+            rows += [PlanRow(await plan_status(redis, keys, plan, p), outbox_dead) for p in PROJECTIONS]
+        return rows
+
+    async def deliveries(self) -> list[tuple[Subscription, dict[str, int]]]:
+        """Every subscription with its queued / sent / dead counts."""
+        return await self.subscriptions.all_with_counts()
+
+    async def readiness(self) -> Readiness:
+        """Redis answers and no plan's projection lags the log by more than the allowed lag."""
+        redis, keys = self.store.redis, self.store.keys
+        try:
+            await redis.ping()
+            plans = await self.store.plans()
+            statuses = await asyncio.gather(*(plan_status(redis, keys, p, j) for p in plans for j in PROJECTIONS))
+        except Exception as exc:  # any failure to reach Redis means not ready
+            return Readiness(False, {}, self.ready_max_lag, str(exc))
+        lags: dict[str, int] = {}
+        for status in statuses:
+            lags[status.plan_id] = max(lags.get(status.plan_id, 0), status.lag)
+        return Readiness(all(lag <= self.ready_max_lag for lag in lags.values()), lags, self.ready_max_lag)
+
+    async def rebuild(self, plan_id: str, progress: Callable[[str], Progress] | None = None) -> list[RebuildResult]:
+        """Replay the plan's log into a new generation of each projection (the read model, then the
+        alerts), switching readers to each once it has caught up. `progress(label)` gives the
+        callback for one projection's progress."""
+        if not await self.store.length(plan_id):
+            raise NotFound(f"plan {plan_id!r} has no events", f"计划“{plan_id}”没有事件")
+        return [
+            await rebuild(
+                self.store.redis,
+                self.store.keys,
+                plan_id,
+                progress(projection.label) if progress else None,
+                projection=projection,
+            )
+            for projection in PROJECTIONS
+        ]

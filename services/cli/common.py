@@ -1,0 +1,112 @@
+"""What every command shares: the console, running a use case on the application, refusing bad
+options the way click does, and printing a refusal."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+# asyncio, redis-py, pydantic and the application are imported when a command runs:
+# `planwatch --help` should not pay for them.
+if TYPE_CHECKING:
+    from services.app import App, AppError
+
+T = TypeVar("T")
+
+console = Console()
+
+PLAN_ID_FORMAT = "2 to 63 lower-case letters, digits and '-', not starting with '-', e.g. rongchang-2025"
+
+
+def run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    import asyncio
+
+    return asyncio.run(main())
+
+
+def with_app(work: Callable[[App], Awaitable[T]]) -> T:
+    """Run `work` on the application (on planwatch's Redis, with the key prefix), closed afterwards."""
+    from services.app import App
+
+    async def main() -> T:
+        application = App.connect()
+        try:
+            return await work(application)
+        finally:
+            await application.close()
+
+    return run(main)
+
+
+def log_to_stderr() -> None:
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(message, err=True)  # plain: a rich console would re-wrap file:line messages
+    return typer.Exit(code)
+
+
+def refused(error: AppError, what: str = "") -> typer.Exit:
+    """A use case's refusal: its message, and each field's reason, on stderr (exit 1)."""
+    lines = [f"{what}{error.message}" if not error.errors else f"{what}{error.message}（{error.message_zh}）"]
+    lines += [f"  {e}" for e in error.errors]
+    return fail("\n".join(lines))
+
+
+def hint(option: str) -> str:
+    return f"'{option}'"  # as click quotes an option in "Invalid value for '--plan': …"
+
+
+def parse_date(text: str | None, option: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date like 2025-06-30", param_hint=hint(option)) from None
+
+
+def parse_instant(text: str | None, option: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not a date-time like 2025-07-10T00:00+08:00", param_hint=hint(option)
+        ) from None
+    if instant.tzinfo is None:
+        raise typer.BadParameter(f"{text!r} needs a time zone, e.g. 2025-07-10T00:00+08:00", param_hint=hint(option))
+    return instant
+
+
+def check_plan_id(text: str) -> str:
+    """`text` if it is a plan id as events have them (events.ids.PlanId), else BadParameter."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from events.ids import PlanId
+
+    try:
+        return TypeAdapter(PlanId).validate_python(text)
+    except ValidationError:
+        raise typer.BadParameter(f"{text!r} is not a plan id: expected {PLAN_ID_FORMAT}") from None
+
+
+def plan_option(value: str | None) -> str | None:
+    """Callback of every --plan option: click then names the option in the error (exit 2)."""
+    return None if value is None else check_plan_id(value)
+
+
+def plan_options(value: list[str] | None) -> list[str] | None:
+    return None if value is None else [check_plan_id(v) for v in value]
+
+
+def count_cells(counts: dict[str, int]) -> list[str]:
+    return [str(counts[k]) for k in ("queued", "sent", "dead")]

@@ -1,0 +1,116 @@
+"""Reading a plan: the main table, its alerts, its monthly rollups."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from services.cli.common import console, fail, hint, parse_date, parse_instant, plan_option, with_app
+
+if TYPE_CHECKING:
+    from services.app import App, RollupListing, RollupResult
+
+commands = typer.Typer()
+PlanOption = Annotated[str, typer.Option("--plan", help="plan id, e.g. rongchang-2025", callback=plan_option)]
+
+
+@commands.command()
+def table(
+    plan: PlanOption,
+    as_of: Annotated[
+        str | None, typer.Option(help="valid time: judge periods ending by this date (default: latest data)")
+    ] = None,
+    known_at: Annotated[
+        str | None, typer.Option(help="transaction time: ignore events recorded after this instant (with zone)")
+    ] = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="text, markdown or json")] = "text",
+) -> None:
+    """Print the main-indicator table, the key-project line and the missed targets."""
+    from services.app import NotFound
+    from services.reports import render_table
+
+    if format not in ("text", "markdown", "json"):
+        raise typer.BadParameter(f"must be text, markdown or json, not {format!r}", param_hint=hint("--format"))
+    day, instant = parse_date(as_of, "--as-of"), parse_instant(known_at, "--known-at")
+
+    async def main(app: App) -> str:
+        report = await app.reports.table(plan, as_of=day, known_at=instant)
+        # the instant as the API prints it, whatever way it was typed: the two give the same JSON
+        return render_table(report, format, instant.isoformat() if instant else None)  # type: ignore[arg-type]
+
+    try:
+        output = with_app(main)
+    except NotFound as exc:
+        raise fail(exc.message) from None
+    console.print(output, markup=False, highlight=False, soft_wrap=True)
+
+
+@commands.command()
+def alerts(
+    plan: PlanOption,
+    history: Annotated[bool, typer.Option(help="every raised/escalated/resolved notice instead")] = False,
+    limit: Annotated[int, typer.Option(help="history entries")] = 50,
+) -> None:
+    """A plan's firing alerts (or their history), in Chinese, most severe first."""
+
+    async def main(app: App) -> list[dict[str, str]] | None:
+        return await (app.alerting.history(plan, limit) if history else app.alerting.firing(plan))
+
+    notices = with_app(main)
+    if notices is None:
+        raise fail(f"plan {plan!r} has no alerts projection yet: is a worker running? (planwatch worker)")
+    for n in notices:
+        when = n["at"][:16].replace("T", " ")
+        typer.echo(f"{when} {n['type']:<16} 【{n['severity_zh']}】{n['summary_zh']}")
+    if not notices:
+        typer.echo("没有正在生效的预警。" if not history else "暂无预警记录。")
+
+
+@commands.command()
+def rollup(
+    plan: PlanOption,
+    period: Annotated[str, typer.Option("--period", help="the month, e.g. 2025-06")],
+    format: Annotated[str, typer.Option("--format", "-f", help="md, html or xlsx")] = "md",
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="write to this file (xlsx needs one)")] = None,
+) -> None:
+    """Write a month's rollup now (a new version if anything changed since the last) and print or
+    save it."""
+    from services.app import AppError
+    from services.reports import FORMATS, render_rollup
+
+    if format not in FORMATS:
+        raise typer.BadParameter(f"must be md, html or xlsx, not {format!r}", param_hint=hint("--format"))
+    if format == "xlsx" and output is None:
+        raise typer.BadParameter("an xlsx rollup needs -o FILE", param_hint=hint("--output"))
+
+    async def main(app: App) -> RollupResult:
+        return await app.rollups.produce(plan, period)
+
+    try:
+        result = with_app(main)
+    except AppError as exc:
+        raise fail(exc.message) from None
+    status = {"published": "published", "unchanged": "unchanged since"}[result.outcome]
+    typer.echo(f"{plan} {period}: {status} version {result.version}", err=True)
+    document = result.document
+    assert document is not None  # only a scheduled run answers "exists" without one
+    content = render_rollup(document, format)
+    if output is not None:
+        output.write_bytes(content)
+        typer.echo(f"wrote {output}", err=True)
+    else:
+        typer.echo(content.decode())
+
+
+@commands.command()
+def rollups(plan: PlanOption) -> None:
+    """List a plan's monthly rollups (latest version each)."""
+
+    async def main(app: App) -> list[RollupListing]:
+        return await app.rollups.list(plan)
+
+    for item in with_app(main):
+        missed = "、".join(item.missed) or "-"
+        typer.echo(f"{item.period}  v{item.version}  {item.known_at[:16]}  未达目标：{missed}  {item.title}")

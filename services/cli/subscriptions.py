@@ -1,0 +1,109 @@
+"""Who is told about alerts: subscribe, list, unsubscribe."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from services.cli.common import console, count_cells, fail, plan_options, with_app
+
+if TYPE_CHECKING:
+    from services.app import App
+    from services.notify import Subscription
+
+commands = typer.Typer()
+
+
+@commands.command()
+def subscribe(
+    name: Annotated[str, typer.Option(help="who is told, e.g. 区发展改革委值班群")],
+    channel: Annotated[str, typer.Option(help="webhook, wecom, dingtalk, feishu or stream")],
+    url: Annotated[str | None, typer.Option(help="webhook or robot address (not for stream)")] = None,
+    secret: Annotated[str | None, typer.Option(help="signing secret (webhook, DingTalk SEC…, Feishu)")] = None,
+    plan: Annotated[list[str] | None, typer.Option(help="only these plans (repeatable)", callback=plan_options)] = None,
+    department: Annotated[list[str] | None, typer.Option(help="only these departments (repeatable)")] = None,
+    subject: Annotated[list[str] | None, typer.Option(help="only these indicators / projects (repeatable)")] = None,
+    rule: Annotated[list[str] | None, typer.Option(help="only these rules (repeatable)")] = None,
+    min_severity: Annotated[str, typer.Option(help="warning, critical or emergency")] = "warning",
+    resolved: Annotated[bool, typer.Option(help="also tell when an alert is resolved")] = True,
+    rollups: Annotated[bool, typer.Option(help="also tell when a monthly rollup is published")] = False,
+    allow_private: Annotated[
+        bool, typer.Option(help="allow a loopback/private/link-local url (refused otherwise)")
+    ] = False,
+) -> None:
+    """Subscribe a channel to alert notices."""
+    from pydantic import ValidationError
+
+    from events.errors import field_errors
+    from services.app import AppError
+    from services.notify import SubscriptionRequest
+
+    try:
+        request = SubscriptionRequest.model_validate(
+            {
+                "name": name,
+                "channel": channel,
+                "url": url,
+                "secret": secret,
+                "allow_private": allow_private,
+                "filters": {
+                    "plans": plan or [],
+                    "departments": department or [],
+                    "subjects": subject or [],
+                    "rules": rule or [],
+                    "min_severity": min_severity,
+                    "resolved": resolved,
+                    "rollups": rollups,
+                },
+            }
+        )
+    except ValidationError as exc:
+        raise fail("\n".join(str(e) for e in field_errors(exc))) from None
+
+    async def main(app: App) -> tuple[Subscription, str]:
+        created = await app.alerting.subscribe(request)
+        return created, app.keys.sub_stream(created.id)
+
+    try:
+        created, stream = with_app(main)
+    except AppError as exc:
+        raise fail(exc.message) from None
+    console.print(f"subscribed {created.id}: {created.name} ({created.channel})", markup=False)
+    if created.generated_secret:  # shown once, like a token
+        typer.echo(created.generated_secret)
+        typer.echo("the webhook's signing secret (HMAC-SHA256): keep it now, it is not shown again", err=True)
+    if created.channel == "stream":
+        console.print(f"notices go to the stream {stream}", markup=False)
+
+
+@commands.command()
+def subscriptions() -> None:
+    """List subscriptions with what is queued, sent and given up (dead letters)."""
+    from rich.table import Table
+
+    async def main(app: App) -> list[tuple[Subscription, dict[str, int]]]:
+        return await app.alerting.subscriptions_with_counts()
+
+    table_ = Table(title="subscriptions")
+    for column in ("id", "name", "channel", "filters", "queued", "sent", "dead"):
+        table_.add_column(column)
+    for sub, counts in with_app(main):
+        filters = sub.filters.model_dump(exclude_defaults=True) or "all"
+        table_.add_row(sub.id, sub.name, sub.channel, str(filters), *count_cells(counts))
+    console.print(table_)
+
+
+@commands.command()
+def unsubscribe(subscription_id: Annotated[str, typer.Argument(help="the subscription's id")]) -> None:
+    """Stop telling a subscriber."""
+    from services.app import AppError
+
+    async def main(app: App) -> None:
+        await app.alerting.unsubscribe(subscription_id)
+
+    try:
+        with_app(main)
+    except AppError as exc:
+        raise fail(exc.message) from None
+    console.print(f"unsubscribed {subscription_id}")

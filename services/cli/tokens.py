@@ -1,0 +1,67 @@
+"""`planwatch token create|list|revoke`: API tokens."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from services.cli.common import console, fail, with_app
+
+if TYPE_CHECKING:
+    from services.app import App
+    from services.store import TokenInfo
+
+commands = typer.Typer(help="API tokens: create (shown once), list, revoke.", no_args_is_help=True)
+
+
+@commands.command("create")
+def token_create(
+    role: Annotated[str, typer.Option(help="department, analyst or admin")] = "department",
+    department: Annotated[str | None, typer.Option(help="for department tokens: the department id")] = None,
+    name: Annotated[str, typer.Option(help="who it is for, e.g. 统计局数据科")] = "",
+) -> None:
+    """Create a token and print it once (only a hash is kept)."""
+    from services.app import AppError
+
+    async def main(app: App) -> tuple[str, TokenInfo]:
+        return await app.access.create_token(role, department, name)  # type: ignore[arg-type]
+
+    try:
+        text, info = with_app(main)
+    except AppError as exc:
+        raise fail(exc.message) from None
+    typer.echo(text)
+    errors_note = f"{info.role} token {info.id}" + (f" for {info.department}" if info.department else "")
+    typer.echo(f"{errors_note}: keep it now, it is not shown again", err=True)
+
+
+@commands.command("list")
+def token_list() -> None:
+    """List tokens (id, role, department, created, revoked) — never their secrets."""
+    from rich.table import Table
+
+    async def main(app: App) -> list[TokenInfo]:
+        return await app.access.list_tokens()
+
+    table_ = Table(title="tokens")
+    for column in ("id", "role", "department", "name", "created", "revoked"):
+        table_.add_column(column, no_wrap=True)
+    for info in with_app(main):
+        table_.add_row(info.id, info.role, info.department or "-", info.name, info.created_at, info.revoked_at or "-")
+    console.print(table_)
+
+
+@commands.command("revoke")
+def token_revoke(token_id: Annotated[str, typer.Argument(help="the token's id (see token list)")]) -> None:
+    """Revoke a token: it is refused (401) from now on."""
+    from services.app import AppError
+
+    async def main(app: App) -> None:
+        await app.access.revoke_token(token_id)
+
+    try:
+        with_app(main)
+    except AppError as exc:
+        raise fail(exc.message) from None
+    console.print(f"revoked {token_id}")
