@@ -13,7 +13,7 @@ from rich.console import Console
 # asyncio, redis-py, pydantic and the application are imported when a command runs:
 # `planwatch --help` should not pay for them.
 if TYPE_CHECKING:
-    from services.app import App, AppError
+    from services.app import App
 
 T = TypeVar("T")
 
@@ -42,6 +42,16 @@ def with_app(work: Callable[[App], Awaitable[T]]) -> T:
     return run(main)
 
 
+def use_case(work: Callable[[App], Awaitable[T]]) -> T:
+    """`with_app(work)`, and a refusal (an AppError) printed as its message, exit 1."""
+    from services.app import AppError
+
+    try:
+        return with_app(work)
+    except AppError as exc:
+        raise fail(exc.message) from None
+
+
 def log_to_stderr() -> None:
     import logging
 
@@ -51,13 +61,6 @@ def log_to_stderr() -> None:
 def fail(message: str, code: int = 1) -> typer.Exit:
     typer.echo(message, err=True)  # plain: a rich console would re-wrap file:line messages
     return typer.Exit(code)
-
-
-def refused(error: AppError, what: str = "") -> typer.Exit:
-    """A use case's refusal: its message, and each field's reason, on stderr (exit 1)."""
-    lines = [f"{what}{error.message}" if not error.errors else f"{what}{error.message}（{error.message_zh}）"]
-    lines += [f"  {e}" for e in error.errors]
-    return fail("\n".join(lines))
 
 
 def hint(option: str) -> str:

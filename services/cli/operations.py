@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from services.cli.common import console, count_cells, fail, plan_option, with_app
+from services.cli.common import console, count_cells, plan_option, use_case, with_app
 from services.heap import settle_heap
 
 if TYPE_CHECKING:
@@ -24,8 +24,6 @@ def rebuild(plan: Annotated[str, typer.Option("--plan", help="plan id", callback
     """Replay a plan's log into a new generation of each of its projections (the read model, then
     the alerts), switching readers to each as it catches up."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from services.app import AppError
 
     async def main(app: App) -> list[RebuildResult]:
         settle_heap()
@@ -43,10 +41,7 @@ def rebuild(plan: Annotated[str, typer.Option("--plan", help="plan id", callback
 
             return await app.operations.rebuild(plan, bar)
 
-    try:
-        results = with_app(main)
-    except AppError as exc:
-        raise fail(exc.message) from None
+    results = use_case(main)
     for result in results:
         console.print(
             f"{plan} {result.projection.label}: generation {result.generation} built from "

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from services.cli.common import console, fail, hint, parse_date, parse_instant, plan_option, with_app
+from services.cli.common import console, fail, hint, parse_date, parse_instant, plan_option, use_case, with_app
 
 if TYPE_CHECKING:
     from services.app import App, RollupListing, RollupResult
@@ -28,7 +28,6 @@ def table(
     format: Annotated[str, typer.Option("--format", "-f", help="text, markdown or json")] = "text",
 ) -> None:
     """Print the main-indicator table, the key-project line and the missed targets."""
-    from services.app import NotFound
     from services.reports import render_table
 
     if format not in ("text", "markdown", "json"):
@@ -40,10 +39,7 @@ def table(
         # the instant as the API prints it, whatever way it was typed: the two give the same JSON
         return render_table(report, format, instant.isoformat() if instant else None)  # type: ignore[arg-type]
 
-    try:
-        output = with_app(main)
-    except NotFound as exc:
-        raise fail(exc.message) from None
+    output = use_case(main)
     console.print(output, markup=False, highlight=False, soft_wrap=True)
 
 
@@ -77,7 +73,6 @@ def rollup(
 ) -> None:
     """Write a month's rollup now (a new version if anything changed since the last) and print or
     save it."""
-    from services.app import AppError
     from services.reports import FORMATS, render_rollup
 
     if format not in FORMATS:
@@ -88,10 +83,7 @@ def rollup(
     async def main(app: App) -> RollupResult:
         return await app.rollups.produce(plan, period)
 
-    try:
-        result = with_app(main)
-    except AppError as exc:
-        raise fail(exc.message) from None
+    result = use_case(main)
     status = {"published": "published", "unchanged": "unchanged since"}[result.outcome]
     typer.echo(f"{plan} {period}: {status} version {result.version}", err=True)
     document = result.document

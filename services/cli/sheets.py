@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from services.cli.common import PLAN_ID_FORMAT, check_plan_id, console, fail, plan_option, with_app
+from services.cli.common import PLAN_ID_FORMAT, check_plan_id, console, fail, plan_option, use_case, with_app
 
 if TYPE_CHECKING:
     from services.app import App, AppError, Imported
@@ -24,17 +24,12 @@ def template_command(
 ) -> None:
     """Write a department's fill-in sheet for a period: its indicators and projects, Chinese
     headers, units, the targets for reference."""
-    from services.app import AppError
-
     target = output or Path(f"{plan}-{department}-{period}.xlsx")
 
     async def main(app: App) -> bytes:
         return await app.sheets.template(plan, department, period, "csv" if target.suffix.lower() == ".csv" else "xlsx")
 
-    try:
-        target.write_bytes(with_app(main))
-    except AppError as exc:
-        raise fail(exc.message) from None
+    target.write_bytes(use_case(main))
     console.print(f"wrote {target}", markup=False)
 
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from services.cli.common import console, count_cells, fail, plan_options, with_app
+from services.cli.common import console, count_cells, fail, plan_options, use_case, with_app
 
 if TYPE_CHECKING:
     from services.app import App
@@ -36,7 +36,6 @@ def subscribe(
     from pydantic import ValidationError
 
     from events.errors import field_errors
-    from services.app import AppError
     from services.notify import SubscriptionRequest
 
     try:
@@ -65,10 +64,7 @@ def subscribe(
         created = await app.alerting.subscribe(request)
         return created, app.keys.sub_stream(created.id)
 
-    try:
-        created, stream = with_app(main)
-    except AppError as exc:
-        raise fail(exc.message) from None
+    created, stream = use_case(main)
     console.print(f"subscribed {created.id}: {created.name} ({created.channel})", markup=False)
     if created.generated_secret:  # shown once, like a token
         typer.echo(created.generated_secret)
@@ -97,13 +93,9 @@ def subscriptions() -> None:
 @commands.command()
 def unsubscribe(subscription_id: Annotated[str, typer.Argument(help="the subscription's id")]) -> None:
     """Stop telling a subscriber."""
-    from services.app import AppError
 
     async def main(app: App) -> None:
         await app.alerting.unsubscribe(subscription_id)
 
-    try:
-        with_app(main)
-    except AppError as exc:
-        raise fail(exc.message) from None
+    use_case(main)
     console.print(f"unsubscribed {subscription_id}")

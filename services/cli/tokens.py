@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from services.cli.common import console, fail, with_app
+from services.cli.common import console, use_case, with_app
 
 if TYPE_CHECKING:
     from services.app import App
@@ -22,15 +22,11 @@ def token_create(
     name: Annotated[str, typer.Option(help="who it is for, e.g. 统计局数据科")] = "",
 ) -> None:
     """Create a token and print it once (only a hash is kept)."""
-    from services.app import AppError
 
     async def main(app: App) -> tuple[str, TokenInfo]:
         return await app.access.create_token(role, department, name)  # type: ignore[arg-type]
 
-    try:
-        text, info = with_app(main)
-    except AppError as exc:
-        raise fail(exc.message) from None
+    text, info = use_case(main)
     typer.echo(text)
     errors_note = f"{info.role} token {info.id}" + (f" for {info.department}" if info.department else "")
     typer.echo(f"{errors_note}: keep it now, it is not shown again", err=True)
@@ -55,13 +51,9 @@ def token_list() -> None:
 @commands.command("revoke")
 def token_revoke(token_id: Annotated[str, typer.Argument(help="the token's id (see token list)")]) -> None:
     """Revoke a token: it is refused (401) from now on."""
-    from services.app import AppError
 
     async def main(app: App) -> None:
         await app.access.revoke_token(token_id)
 
-    try:
-        with_app(main)
-    except AppError as exc:
-        raise fail(exc.message) from None
+    use_case(main)
     console.print(f"revoked {token_id}")
