@@ -18,9 +18,7 @@ import httpx
 import pytest
 
 from events.alerts import SEVERITY_ZH, AlertNotice, example_notice
-from services.notify.channels import (
-    FEISHU_BODY_MAX_BYTES,
-    WECOM_MARKDOWN_MAX_BYTES,
+from services.notify import (
     ChannelConfig,
     UnsafeTarget,
     build_request,
@@ -31,6 +29,7 @@ from services.notify.channels import (
     verify_webhook,
     webhook_signature,
 )
+from services.notify.channels import FEISHU_BODY_MAX_BYTES, WECOM_MARKDOWN_MAX_BYTES
 from tests.receivers import Receiver
 
 WECOM_OK = {"errcode": 0, "errmsg": "ok"}
