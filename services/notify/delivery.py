@@ -19,8 +19,6 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-import httpx
-from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from events.alerts import AlertNotice
@@ -28,7 +26,7 @@ from services.notify.channels import CHANNELS, Delivery, Outlets, notices_json
 from services.notify.http import SendResult
 from services.notify.recent import Recent
 from services.notify.subscriptions import Subscription
-from services.store import Keyspace, Lease
+from services.store import Lease
 
 log = logging.getLogger("planwatch.notifier")
 
@@ -72,10 +70,8 @@ def _choose(entries: list[QueueEntry], budget: int) -> tuple[list[QueueEntry], b
 class Deliverer:
     def __init__(
         self,
-        redis: Redis,
-        keys: Keyspace,
+        outlets: Outlets,
         worker_id: str,
-        http: httpx.AsyncClient,
         subscriptions: Recent[list[Subscription]],
         *,
         max_attempts: int,
@@ -85,11 +81,11 @@ class Deliverer:
         link: str | None,
         clock: Callable[[], float],
     ) -> None:
-        self.redis, self.keys, self.subscriptions = redis, keys, subscriptions
+        self.outlets, self.redis, self.keys = outlets, outlets.redis, outlets.keys
+        self.subscriptions = subscriptions
         self.max_attempts, self.backoff_s, self.backoff_cap_s = max_attempts, backoff_s, backoff_cap_s
         self.link, self.clock = link, clock
-        self.lease = Lease(redis, worker_id, lease_ttl_ms)
-        self.outlets = Outlets(redis, keys, http)
+        self.lease = Lease(outlets.redis, worker_id, lease_ttl_ms)
         self._leases: dict[str, float] = {}  # subscription id → until when our lease needs no renewal
 
     async def deliver_all(self) -> int:

@@ -20,6 +20,7 @@ import httpx
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from services.notify.channels import Outlets
 from services.notify.delivery import Deliverer
 from services.notify.fanout import FanOut
 from services.notify.recent import Recent
@@ -50,10 +51,8 @@ class Notifier:
         subscriptions: Recent[list[Subscription]] = Recent(SubscriptionStore(redis, keys).all, initial=[])
         self.fanout = FanOut(redis, keys, worker_id, subscriptions, claim_idle_ms=claim_idle_ms)
         self.delivery = Deliverer(
-            redis,
-            keys,
+            Outlets(redis, keys, http),
             worker_id,
-            http,
             subscriptions,
             max_attempts=max_attempts,
             backoff_s=backoff_s,

@@ -12,7 +12,7 @@ from datetime import datetime
 import httpx
 
 from events.alerts import AlertNotice
-from services.notify.channels.base import Channel, ChannelConfig, Delivery, HttpChannel, Outlets, notices_json
+from services.notify.channels.base import Channel, ChannelConfig, Delivery, Draft, HttpChannel, Outlets, notices_json
 from services.notify.channels.dingtalk import DINGTALK, DINGTALK_TEXT_MAX_BYTES, dingtalk_sign
 from services.notify.channels.feishu import FEISHU, FEISHU_BODY_MAX_BYTES, feishu_sign
 from services.notify.channels.stream import STREAM
@@ -33,10 +33,9 @@ def build_request(
     summary_of: int | None = None,
     link: str | None = None,
 ) -> OutgoingRequest:
-    """The signed request delivering `notices` to `channel`: see `HttpChannel.build`."""
-    return HTTP_CHANNELS[channel.kind].build(
-        channel, notices, delivery_id=delivery_id, now=now, summary_of=summary_of, link=link
-    )
+    """The signed request delivering `notices` to `channel`: see `Draft` for what they mean."""
+    draft = Draft(notices, delivery_id=delivery_id, now=now, summary_of=summary_of, link=link)
+    return HTTP_CHANNELS[channel.kind].request(channel, draft)
 
 
 async def send(
@@ -60,6 +59,7 @@ __all__ = [
     "Channel",
     "ChannelConfig",
     "Delivery",
+    "Draft",
     "HttpChannel",
     "Outlets",
     "build_request",

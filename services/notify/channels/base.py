@@ -81,23 +81,35 @@ def notices_json(notices: list[AlertNotice]) -> str:
     return json.dumps([notice.model_dump(mode="json") for notice in notices], ensure_ascii=False)
 
 
+@dataclass(frozen=True)
+class Draft:
+    """What one HTTP request says, before a vendor's format: the notices it lists (one, or the
+    listed part of a summary of `summary_of` changes), the idempotency key our own webhook
+    carries (the robots have none), the signing time, and where to read more."""
+
+    notices: list[AlertNotice]
+    delivery_id: str
+    now: datetime
+    summary_of: int | None = None
+    link: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.now.tzinfo is None:
+            raise ValueError("now must be timezone-aware")
+        if not self.notices:
+            raise ValueError("a delivery needs at least one notice")
+        if self.summary_of is not None and self.summary_of < len(self.notices):
+            raise ValueError(f"summary_of={self.summary_of} is less than the {len(self.notices)} notices listed")
+
+
 class HttpChannel(ABC):
     """A channel that posts a signed request to the subscription's url."""
 
     kind: ClassVar[HttpKind]
 
     @abstractmethod
-    def request(
-        self,
-        config: ChannelConfig,
-        notices: list[AlertNotice],
-        *,
-        delivery_id: str,
-        now: datetime,
-        summary_of: int | None,
-        link: str | None,
-    ) -> OutgoingRequest:
-        """The signed request delivering `notices` (checked by `build`)."""
+    def request(self, config: ChannelConfig, draft: Draft) -> OutgoingRequest:
+        """The signed request saying `draft` to `config`."""
 
     @abstractmethod
     def judge(self, response: httpx.Response) -> SendResult:
@@ -106,27 +118,6 @@ class HttpChannel(ABC):
     def listed(self, delivery: Delivery) -> list[AlertNotice]:
         """The notices a message names (machines read webhooks: every notice)."""
         return delivery.notices
-
-    def build(
-        self,
-        config: ChannelConfig,
-        notices: list[AlertNotice],
-        *,
-        delivery_id: str,
-        now: datetime,
-        summary_of: int | None = None,
-        link: str | None = None,
-    ) -> OutgoingRequest:
-        """The signed request delivering `notices` (one, or the listed part of a summary of
-        `summary_of` changes) to `config`. `now` is the signing time; `delivery_id` is the
-        idempotency key our own webhook carries (the robots have none)."""
-        if now.tzinfo is None:
-            raise ValueError("now must be timezone-aware")
-        if not notices:
-            raise ValueError("a delivery needs at least one notice")
-        if summary_of is not None and summary_of < len(notices):
-            raise ValueError(f"summary_of={summary_of} is less than the {len(notices)} notices listed")
-        return self.request(config, notices, delivery_id=delivery_id, now=now, summary_of=summary_of, link=link)
 
     async def deliver(self, delivery: Delivery, to: Subscription, via: Outlets) -> SendResult:
         assert to.url is not None  # SubscriptionRequest refuses an HTTP channel without one
@@ -138,12 +129,11 @@ class HttpChannel(ABC):
             config = ChannelConfig(kind=self.kind, url=to.url, secret=to.secret)
         except ValueError as exc:  # e.g. a webhook stored unsigned before every webhook was: a refusal
             return SendResult.failed(f"subscription cannot be sent to: {exc}", retry=False)
-        request = self.build(
-            config,
+        draft = Draft(
             self.listed(delivery),
             delivery_id=delivery.id,
             now=datetime.now(UTC),
             summary_of=len(delivery.notices) if delivery.summary else None,
             link=delivery.link,
         )
-        return await post(via.http, request, self.judge, addresses=addresses)
+        return await post(via.http, self.request(config, draft), self.judge, addresses=addresses)

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import httpx
 
 from events.alerts import AlertNotice, severity_rank
-from services.notify.channels.base import ChannelConfig, Delivery, HttpChannel
+from services.notify.channels.base import ChannelConfig, Delivery, Draft, HttpChannel
 from services.notify.http import OutgoingRequest, SendResult
 from services.notify.wording import Message, message
 
@@ -39,17 +39,8 @@ class Robot(HttpChannel):
             return delivery.notices
         return sorted(delivery.notices, key=lambda n: -severity_rank(n.severity))[:SUMMARY_LISTS]
 
-    def request(
-        self,
-        config: ChannelConfig,
-        notices: list[AlertNotice],
-        *,
-        delivery_id: str,
-        now: datetime,
-        summary_of: int | None,
-        link: str | None,
-    ) -> OutgoingRequest:
-        return self.message_request(config, message(notices, summary_of, link), now)
+    def request(self, config: ChannelConfig, draft: Draft) -> OutgoingRequest:
+        return self.message_request(config, message(draft.notices, draft.summary_of, draft.link), draft.now)
 
     def judge(self, response: httpx.Response) -> SendResult:
         status = response.status_code

@@ -10,8 +10,7 @@ from datetime import datetime
 
 import httpx
 
-from events.alerts import AlertNotice
-from services.notify.channels.base import JSON_HEADERS, ChannelConfig, HttpChannel, json_bytes
+from services.notify.channels.base import JSON_HEADERS, ChannelConfig, Draft, HttpChannel, json_bytes
 from services.notify.http import OutgoingRequest, SendResult
 
 WEBHOOK_VERSION = "1"
@@ -40,33 +39,24 @@ def verify_webhook(
 class Webhook(HttpChannel):
     kind = "webhook"
 
-    def request(
-        self,
-        config: ChannelConfig,
-        notices: list[AlertNotice],
-        *,
-        delivery_id: str,
-        now: datetime,
-        summary_of: int | None,
-        link: str | None,
-    ) -> OutgoingRequest:
+    def request(self, config: ChannelConfig, draft: Draft) -> OutgoingRequest:
         payload = {
             "version": WEBHOOK_VERSION,
-            "delivery_id": delivery_id,
-            "sent_at": now.isoformat(),
-            "summary_of": summary_of,
-            "link": link,
-            "notices": [notice.model_dump(mode="json") for notice in notices],
+            "delivery_id": draft.delivery_id,
+            "sent_at": draft.now.isoformat(),
+            "summary_of": draft.summary_of,
+            "link": draft.link,
+            "notices": [notice.model_dump(mode="json") for notice in draft.notices],
         }
         body = json_bytes(payload)
-        timestamp = str(int(now.timestamp()))
+        timestamp = str(int(draft.now.timestamp()))
         if not config.secret:  # ChannelConfig refuses one; this is for a config built without validation
             raise ValueError("a webhook is always signed: it needs a secret")
         headers = {
             **JSON_HEADERS,
             "X-Planwatch-Timestamp": timestamp,
             "X-Planwatch-Signature": webhook_signature(config.secret, timestamp, body),
-            "Idempotency-Key": delivery_id,
+            "Idempotency-Key": draft.delivery_id,
         }
         return OutgoingRequest(kind=self.kind, url=config.url, headers=headers, body=body)
 
