@@ -11,17 +11,17 @@ import json
 import socket
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 from urllib.parse import quote_plus
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 
 from events.alerts import SEVERITY_ZH, AlertNotice, example_notice
-from services.notify.channels import (
-    FEISHU_BODY_MAX_BYTES,
-    WECOM_MARKDOWN_MAX_BYTES,
+from services.notify import (
     ChannelConfig,
+    Subscription,
     UnsafeTarget,
     build_request,
     check_target,
@@ -31,6 +31,16 @@ from services.notify.channels import (
     verify_webhook,
     webhook_signature,
 )
+from services.notify.channels import (
+    CHANNELS,
+    FEISHU_BODY_MAX_BYTES,
+    HTTP_CHANNELS,
+    WECOM_MARKDOWN_MAX_BYTES,
+    Delivery,
+    Outlets,
+)
+from services.notify.subscriptions import ChannelKind
+from services.store import Keyspace
 from tests.receivers import Receiver
 
 WECOM_OK = {"errcode": 0, "errmsg": "ok"}
@@ -87,6 +97,47 @@ def project_notice() -> AlertNotice:
         deviation="逾期4个月",
         summary_zh="双桥高新区标准厂房计划2025-03开工，截至2025-07-31逾期4个月未开工",
     )
+
+
+# --- the channels, alike to the delivery loop -------------------------------------------------
+
+
+def test_every_channel_a_subscription_can_name_has_its_implementation() -> None:
+    assert sorted(CHANNELS) == sorted(get_args(ChannelKind)) == ["dingtalk", "feishu", "stream", "webhook", "wecom"]
+    assert all(CHANNELS[kind] is channel and channel.kind == kind for kind, channel in HTTP_CHANNELS.items())
+
+
+async def test_every_channel_delivers_the_same_delivery(
+    redis: Redis, keys: Keyspace, receiver: Receiver, client: httpx.AsyncClient
+) -> None:
+    """The delivery loop hands all five channels the same thing and reads the same result back:
+    a summary of three notices goes to the webhook and the robots over HTTP, and to the stream."""
+    receiver.reply(200, {"errcode": 0, "errmsg": "ok", "code": 0, "msg": "success"})  # what every vendor reads as ok
+    notices = long_notices(3)
+    delivery = Delivery(id="dlv-alike", notices=notices, summary=True, link=LINK)
+
+    for kind, channel in CHANNELS.items():
+        subscriber = Subscription(
+            name=f"{kind}群",
+            channel=kind,
+            url=None if kind == "stream" else receiver.url(f"/{kind}"),
+            secret="SECsecret",
+            allow_private=True,
+            id=f"sub-{kind}",
+            created_at="2025-07-16T02:00:00+00:00",
+        )
+        result = await channel.deliver(delivery, subscriber, Outlets(redis, keys, client))
+        assert (result.ok, result.error, result.retry) == (True, None, False), kind
+
+    posted = {request.path: request for request in receiver.requests}
+    assert sorted(posted) == ["/dingtalk", "/feishu", "/webhook", "/wecom"]
+    webhook = posted["/webhook"].json()
+    assert (webhook["delivery_id"], webhook["summary_of"], webhook["link"]) == ("dlv-alike", 3, LINK)
+    assert webhook["notices"] == [notice.model_dump(mode="json") for notice in notices]
+    assert posted["/feishu"].json()["content"]["text"].startswith("计划执行预警汇总：新增2条，恢复1条（共3条变化）")
+    [(_, fields)] = await redis.xrange(keys.sub_stream("sub-stream"))
+    assert fields["delivery_id"] == "dlv-alike"
+    assert json.loads(fields["notices"]) == [notice.model_dump(mode="json") for notice in notices]
 
 
 # --- our webhook -----------------------------------------------------------------------------

@@ -4,6 +4,7 @@ for the robots, the notifier in process (and in worker processes where a kill is
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 import socket
@@ -29,6 +30,7 @@ from services.notify import (
     feishu_sign,
     verify_webhook,
 )
+from services.notify.delivery import Inflight
 from services.projection import ALERTS, Projector, rebuild
 from services.store import EventStore, Keyspace, Lease, redis_now_ms
 from tests.conftest import Workers, api_client, eventually, planwatch
@@ -359,6 +361,20 @@ async def test_a_robot_gets_20_messages_a_minute_and_what_comes_after_waits_for_
     await rounds(notifier)
     assert len(receiver.requests) == 21
     assert await SubscriptionStore(redis, keys).counts(sid) == {"queued": 0, "sent": 23, "dead": 0}
+
+
+def test_a_delivery_in_flight_is_written_down_in_the_same_shape() -> None:
+    """The `inflight` record outlives the notifier that wrote it: whichever notifier holds the
+    lease next reads it back, so its stored shape stays as it is."""
+    chosen = [("1-0", {"id": "n-a", "notice": "{}"}), ("2-0", {"id": "n-b", "notice": "{}"})]
+    folded = Inflight.of(chosen, fold=True)
+    summary_id = "summary:" + hashlib.sha256(b"n-a\nn-b").hexdigest()[:16]
+    assert folded.to_json() == json.dumps(
+        {"delivery_id": summary_id, "entries": ["1-0", "2-0"], "ids": ["n-a", "n-b"], "fold": True}
+    )
+    assert Inflight.from_json(folded.to_json()) == folded
+    single = Inflight.of(chosen[:1], fold=False)
+    assert single.to_json() == '{"delivery_id": "n-a", "entries": ["1-0"], "ids": ["n-a"], "fold": false}'
 
 
 async def test_a_webhook_to_loopback_needs_the_allow_flag(redis, keys, cli_env) -> None:

@@ -1,22 +1,20 @@
-"""Telling subscribers: fan-out of alert notices, delivery, and the channels. Other rooms import
-from here."""
+"""Telling subscribers: fan-out of alert notices (`fanout`), delivery (`delivery`), the channels
+(`channels/`, one module each), the wording of messages (`wording`), the network guard
+(`guard`) and the HTTP sending (`http`). Other rooms import from here."""
 
 from __future__ import annotations
 
 from services.notify.channels import (
     ChannelConfig,
-    OutgoingRequest,
-    SendResult,
-    UnresolvedTarget,
-    UnsafeTarget,
     build_request,
-    check_target,
     dingtalk_sign,
     feishu_sign,
     send,
     verify_webhook,
     webhook_signature,
 )
+from services.notify.guard import UnresolvedTarget, UnsafeTarget, check_target
+from services.notify.http import OutgoingRequest, SendResult
 from services.notify.notifier import Notifier
 from services.notify.subscriptions import Filters, Subscription, SubscriptionRequest, SubscriptionStore
 

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 from redis.asyncio import Redis
 
 from events.alerts import RULES, AlertNotice, Severity, severity_rank
-from services.notify.channels import check_target
+from services.notify.guard import check_target
 from services.store import Keyspace
 
-ChannelKind = Literal["webhook", "wecom", "dingtalk", "feishu", "stream"]
-ROBOTS = frozenset({"wecom", "dingtalk", "feishu"})
+HttpKind = Literal["webhook", "wecom", "dingtalk", "feishu"]  # the channels that post to a url
+ChannelKind = Literal[HttpKind, "stream"]  # each has its implementation in channels/
 # Robots accept 20 messages a minute (WeCom, DingTalk; Feishu 100 but 5/s): stay under it.
 DEFAULT_RATE = {"wecom": 20, "dingtalk": 20, "feishu": 20, "webhook": 600, "stream": 6000}
 
@@ -102,7 +102,7 @@ class Subscription(SubscriptionRequest):
             and (f.resolved or notice.type != "alert.resolved")
         )
 
-    def public(self) -> dict:
+    def public(self) -> dict[str, Any]:
         """The subscription as listed: the secret is never shown back, except a generated one in
         the creation result (the subscriber cannot know it otherwise)."""
         shown = {"secret": self._generated_secret} if self._generated_secret else {}

@@ -1,0 +1,209 @@
+"""What a message about alert notices says, in Chinese, before any vendor's markup: the title,
+the labelled facts of one notice, the lines of a summary, a monthly report's notice. Pure: the
+channels turn a `Message` into WeCom markdown, DingTalk markdown or Feishu text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Literal
+
+from events.alerts import AlertNotice, severity_rank
+
+# China has had no daylight saving time since 1991, so a fixed offset is exact.
+CHINA_TIME = timezone(timedelta(hours=8), "北京时间")
+
+Tone = Literal["alert", "ok", "muted", "strong"]
+Fact = tuple[str, str, Tone | None]  # label, value, how to show the value (None: plain)
+
+# What went wrong, short enough for a title: "地区生产总值" + "未达目标".
+_PROBLEM_ZH: dict[str, str] = {
+    "indicator_behind": "未达目标",
+    "relative_target": "未达相对目标",
+    "project_not_started": "逾期未开工",
+    "project_investment_lag": "投资滞后",
+    "portfolio_start_rate": "滞后",  # subject names read 重点项目开工 / 重点项目投资
+    "portfolio_investment_rate": "滞后",
+    "data_stale": "数据逾期未报送",
+}
+
+_CHANGE_ZH = {
+    "alert.raised": "新增",
+    "alert.escalated": "升级",
+    "alert.resolved": "恢复",
+    "rollup.published": "月度报告",
+}
+
+
+@dataclass(frozen=True)
+class Item:
+    """One line of a summary message."""
+
+    tag: str
+    tone: Tone
+    subject: str
+    rest: str
+
+
+@dataclass(frozen=True)
+class Message:
+    """What a message says, before any channel's markup."""
+
+    title: str
+    tone: Tone
+    plan: str
+    fields: list[Fact]
+    sentence: str | None
+    items: list[Item]
+    unlisted: int  # changes the summary stands for but the caller did not pass
+    link: str | None
+
+
+def message(notices: list[AlertNotice], summary_of: int | None, link: str | None) -> Message:
+    """The message about `notices`: one notice (or monthly report) on its own, or a summary of
+    `summary_of` changes listing these."""
+    if len(notices) == 1 and summary_of in (None, 1):
+        if notices[0].type == "rollup.published":
+            return _rollup_message(notices[0], link)
+        return _single_message(notices[0], link)
+    return _summary_message(notices, summary_of or len(notices), link)
+
+
+def omitted(count: int) -> str:
+    """The line standing for the summary lines a message had no room for."""
+    return f"…（其余{count}条略）"
+
+
+def _one_line(text: str) -> str:
+    # Values go into line-based layouts; a stray newline would break a field or a list item.
+    return " ".join(text.splitlines())
+
+
+def _china_time(moment: datetime) -> str:
+    return moment.astimezone(CHINA_TIME).strftime("%Y-%m-%d %H:%M")
+
+
+def _tag(notice: AlertNotice) -> str:
+    if notice.type == "rollup.published":
+        return "【月度报告】"
+    if notice.type == "alert.resolved":
+        return "【已恢复】"
+    if notice.type == "alert.escalated" and notice.severity != "emergency":
+        return f"【升级为{notice.severity_zh}】"
+    return f"【{notice.severity_zh}】"  # emergency reads 【升级督办】 already
+
+
+def _problem(notice: AlertNotice) -> str:
+    problem = _PROBLEM_ZH.get(notice.rule, f"：{notice.rule_zh}")
+    return f"{problem}预警已解除" if notice.type == "alert.resolved" else problem
+
+
+def _tone(notice: AlertNotice) -> Tone:
+    return "ok" if notice.type == "alert.resolved" else "alert"
+
+
+def _subject_label(notice: AlertNotice) -> str:
+    return "项目" if notice.rule.startswith("project_") else "指标"
+
+
+def _fact_labels(notice: AlertNotice) -> tuple[str, str, str]:
+    """Labels for target, actual and deviation. Indicators have annual targets and a gap to them
+    (全年目标 / 完成 / 与目标±); project rules word their facts themselves ("2025-03开工",
+    "未开工", "逾期3个月", "完成投资…"), so neutral labels keep them from reading twice."""
+    if notice.rule.startswith(("project_", "portfolio_")):
+        return "目标", "进展", "偏差"
+    return "全年目标", "完成", "与目标±"
+
+
+def _importance(notice: AlertNotice) -> tuple[int, int, int, float]:
+    """Sort key, most important first: firing before resolved, severer first, escalations first, newest first."""
+    return (
+        notice.type == "alert.resolved",
+        -severity_rank(notice.severity),
+        notice.type != "alert.escalated",
+        -notice.at.timestamp(),
+    )
+
+
+def _single_message(notice: AlertNotice, link: str | None) -> Message:
+    fields: list[Fact] = [
+        ("计划", notice.plan_name, "muted"),
+        (_subject_label(notice), notice.subject_name, "strong"),
+    ]
+    target_label, actual_label, deviation_label = _fact_labels(notice)
+    if notice.target:
+        fields.append((target_label, notice.target, None))
+    if notice.actual:
+        done = f"{notice.actual}（{notice.period}）" if notice.period else notice.actual
+        fields.append((actual_label, done, None))
+    elif notice.period:
+        fields.append(("统计期", notice.period, None))
+    if notice.deviation:
+        fields.append((deviation_label, notice.deviation, _tone(notice)))
+    fields.append(("责任单位", notice.department_name, None))
+    fields.append(("开始时间", _china_time(notice.started_at), "muted"))
+    if notice.type == "alert.escalated":
+        fields.append(("升级时间", _china_time(notice.at), "muted"))
+    elif notice.type == "alert.resolved":
+        fields.append(("恢复时间", _china_time(notice.at), "muted"))
+    return _one_notice(f"{_tag(notice)}{notice.subject_name}{_problem(notice)}", _tone(notice), notice, fields, link)
+
+
+def _rollup_message(notice: AlertNotice, link: str | None) -> Message:
+    """A monthly report was published: what it covers, what missed, where to read it."""
+    fields: list[Fact] = [
+        ("计划", notice.plan_name, "muted"),
+        ("报告期", notice.period or "", None),
+        ("版本", notice.actual or "", None),
+    ]
+    if notice.deviation:
+        fields.append(("未达目标", notice.deviation, "alert"))
+    fields.append(("生成时间", _china_time(notice.at), "muted"))
+    return _one_notice(f"【月度报告】{notice.subject_name}", "ok", notice, fields, link)
+
+
+def _one_notice(title: str, tone: Tone, notice: AlertNotice, fields: list[Fact], link: str | None) -> Message:
+    """A message about one notice: its fields, then its summary sentence."""
+    return Message(
+        title=_one_line(title),
+        tone=tone,
+        plan=notice.plan_name,
+        fields=[(label, _one_line(value), style) for label, value, style in fields],
+        sentence=_one_line(notice.summary_zh),
+        items=[],
+        unlisted=0,
+        link=link,
+    )
+
+
+def _summary_item(notice: AlertNotice) -> Item:
+    _, actual_label, deviation_label = _fact_labels(notice)
+    facts = []
+    if notice.actual:
+        facts.append(f"{actual_label}{notice.actual}")
+    if notice.target:
+        facts.append(f"目标{notice.target}")
+    if notice.deviation:
+        facts.append(f"{deviation_label.rstrip('±')}{notice.deviation}")
+    rest = _problem(notice) + (f"：{'，'.join(facts)}" if facts else "") + f"（{notice.department_name}）"
+    return Item(tag=_tag(notice), tone=_tone(notice), subject=_one_line(notice.subject_name), rest=_one_line(rest))
+
+
+def _summary_message(notices: list[AlertNotice], total: int, link: str | None) -> Message:
+    counts = {kind: sum(n.type == kind for n in notices) for kind in _CHANGE_ZH}
+    breakdown = "，".join(f"{_CHANGE_ZH[kind]}{count}条" for kind, count in counts.items() if count)
+    if total == len(notices):
+        title = f"计划执行预警汇总：{breakdown}（共{total}条变化）"
+    else:  # the caller listed only the most important changes
+        title = f"计划执行预警汇总：共{total}条变化（重点：{breakdown}）"
+    plans = "、".join(dict.fromkeys(n.plan_name for n in notices))
+    return Message(
+        title=title,
+        tone="alert" if counts["alert.resolved"] < len(notices) else "ok",
+        plan=_one_line(plans),
+        fields=[],
+        sentence=None,
+        items=[_summary_item(n) for n in sorted(notices, key=_importance)],
+        unlisted=total - len(notices),
+        link=link,
+    )
