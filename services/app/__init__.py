@@ -40,7 +40,6 @@ __all__ = [
     "RenderedRollup",
     "RollupConflict",
     "RollupListing",
-    "RollupListing",
     "RollupResult",
     "TooLarge",
     "Unauthorized",
