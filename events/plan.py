@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, Literal, NamedTuple, TypedDict, cast
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
@@ -270,6 +270,8 @@ class Plan(_Strict):
     _departments: dict[str, str] = PrivateAttr(default_factory=dict)
     _references: dict[str, str | None] = PrivateAttr(default_factory=dict)
     _referenced_by: dict[str, list[str]] = PrivateAttr(default_factory=dict)
+    if TYPE_CHECKING:
+        __pydantic_private__: dict[str, Any]  # never None: a Plan has private attributes
 
     @field_validator("timezone")
     @classmethod
@@ -353,23 +355,24 @@ class Plan(_Strict):
                 names.setdefault(name, indicator.id)
         return names
 
-    def _index(self) -> _PlanIndex:
-        # The private dicts are read from __pydantic_private__: pydantic's attribute hook costs µs.
-        return cast(_PlanIndex, self.__pydantic_private__)
-
+    # The index is read from __pydantic_private__ itself: pydantic's attribute hook costs µs.
     def reference_of(self, indicator: Indicator) -> str | None:
         """The id of the indicator a relative target compares against."""
-        return self._index()["_references"].get(indicator.id)
+        reference: str | None = self.__pydantic_private__["_references"].get(indicator.id)
+        return reference
 
     def referencing(self, subject: str) -> list[str]:
         """Indicators whose relative target compares against `subject`."""
-        return self._index()["_referenced_by"].get(subject, [])
+        referencing: list[str] = self.__pydantic_private__["_referenced_by"].get(subject, [])
+        return referencing
 
     def indicator(self, subject: str) -> Indicator | None:
-        return self._index()["_indicators"].get(subject)
+        indicator: Indicator | None = self.__pydantic_private__["_indicators"].get(subject)
+        return indicator
 
     def project(self, subject: str) -> Project | None:
-        return self._index()["_projects"].get(subject)
+        project: Project | None = self.__pydantic_private__["_projects"].get(subject)
+        return project
 
     def owner_of(self, subject: str) -> str | None:
         """The department that may report on a subject; the office owns the plan itself."""
@@ -379,17 +382,8 @@ class Plan(_Strict):
         return item.department if item else None
 
     def department_name(self, department: str) -> str:
-        return self._index()["_departments"].get(department, department)
-
-
-class _PlanIndex(TypedDict):
-    """A Plan's private attributes as pydantic keeps them, in `__pydantic_private__`."""
-
-    _indicators: dict[str, Indicator]
-    _projects: dict[str, Project]
-    _departments: dict[str, str]
-    _references: dict[str, str | None]
-    _referenced_by: dict[str, list[str]]
+        name: str = self.__pydantic_private__["_departments"].get(department, department)
+        return name
 
 
 def _reference_problems(indicators: tuple[Indicator, ...], names: dict[str, str]) -> list[Problem]:
