@@ -33,7 +33,7 @@ RULES: tuple[str, ...] = tuple(RULE_ZH)
 
 
 def severity_rank(severity: str) -> int:
-    return SEVERITIES.index(severity)  # type: ignore[arg-type]
+    return SEVERITIES.index(severity)
 
 
 class AlertNotice(BaseModel):

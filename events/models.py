@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Any, Final, Literal, get_args
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
@@ -21,7 +21,7 @@ from events.plan import Plan, Project
 from events.problems import LocatedProblems
 from events.targets import TargetSpec
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 
 FiniteDecimal = Annotated[Decimal, Field(allow_inf_nan=False)]
 
@@ -159,7 +159,7 @@ def plan_digest(plan: Plan) -> str:
     return hashlib.sha256(plan.model_dump_json().encode()).hexdigest()
 
 
-def parse_event(data: dict | str | bytes) -> Event:
+def parse_event(data: dict[str, Any] | str | bytes) -> Event:
     """Validate one event from a dict or JSON; raises pydantic.ValidationError naming each bad field."""
     if isinstance(data, str | bytes):
         return event_adapter.validate_json(data)

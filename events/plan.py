@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
@@ -179,14 +179,26 @@ class RollupSchedule(_Strict):
 
 # The five crontab fields as APScheduler's `CronTrigger.from_crontab` reads them (day of week 0 =
 # Monday there), so a plan valid here is one the scheduler can schedule.
-_CRON_FIELDS = (
-    ("minute", 0, 59, {}),
-    ("hour", 0, 23, {}),
-    ("day", 1, 31, {}),
-    ("month", 1, 12, {m: i + 1 for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split())}),
-    ("day of week", 0, 6, {d: i for i, d in enumerate("mon tue wed thu fri sat sun".split())}),
+class _CronField(NamedTuple):
+    name: str
+    low: int
+    high: int
+    names: tuple[str, ...] = ()  # the names of low, low + 1, … (months from 1, weekdays from 0)
+
+
+_CRON_FIELDS: tuple[_CronField, ...] = (
+    _CronField("minute", 0, 59),
+    _CronField("hour", 0, 23),
+    _CronField("day", 1, 31),
+    _CronField("month", 1, 12, tuple("jan feb mar apr may jun jul aug sep oct nov dec".split())),
+    _CronField("day of week", 0, 6, tuple("mon tue wed thu fri sat sun".split())),
 )
-_CRON_PART = re.compile(r"^(?P<range>\*|(?P<low>\w+)(?:-(?P<high>\w+))?)(?:/(?P<step>\d+))?$")
+# The part forms APScheduler compiles, tried in its order: `*[/step]`, `first[-last][/step]`, and
+# names `first[-last]` in the month and day of week fields (it ignores whatever follows a name, so
+# `jan-dec/3` would run monthly: refused here), plus `last` for the last day of the month.
+_CRON_ALL = re.compile(r"\*(?:/(?P<step>\d+))?")
+_CRON_NUMBERS = re.compile(r"(?P<first>\d+)(?:-(?P<last>\d+))?(?:/(?P<step>\d+))?")
+_CRON_NAMES = re.compile(r"(?P<first>[a-z]+)(?:-(?P<last>[a-z]+))?")
 
 
 def crontab_problem(cron: str) -> str | None:
@@ -194,34 +206,48 @@ def crontab_problem(cron: str) -> str | None:
     fields = cron.split()
     if len(fields) != 5:
         return f"expected 5 fields (minute hour day month weekday), got {len(fields)}"
-    for text, (name, low, high, names) in zip(fields, _CRON_FIELDS, strict=True):
+    for text, field in zip(fields, _CRON_FIELDS, strict=True):
         for part in text.lower().split(","):
-            problem = _cron_part_problem(part, low, high, names, name)
+            problem = _cron_part_problem(part, field)
             if problem:
-                return problem
+                return f"{field.name}: {problem}"
     return None
 
 
-def _cron_part_problem(part: str, low: int, high: int, names: dict[str, int], field: str) -> str | None:
-    if field == "day" and part == "last":
+def _cron_part_problem(part: str, field: _CronField) -> str | None:
+    if match := _CRON_ALL.fullmatch(part):
+        return _cron_step_problem(match["step"], field.high - field.low)
+    if match := _CRON_NUMBERS.fullmatch(part):
+        first, last = int(match["first"]), int(match["last"] or match["first"])
+        for value in (first, last):
+            if not field.low <= value <= field.high:
+                return f"{value} is outside {field.low}-{field.high}"
+        if first > last:
+            return f"the range {part!r} runs backwards"
+        # `5/10` runs from 5 to the field's end, as in APScheduler
+        return _cron_step_problem(match["step"], (last if match["last"] else field.high) - first)
+    if field.names and (match := _CRON_NAMES.fullmatch(part)):
+        unknown = [name for name in (match["first"], match["last"]) if name is not None and name not in field.names]
+        if unknown:
+            return f"{unknown[0]!r} is not one of {', '.join(field.names)}"
+        if match["last"] and field.names.index(match["first"]) > field.names.index(match["last"]):
+            return f"the range {part!r} runs backwards"
         return None
-    match = _CRON_PART.match(part)
-    if not match:
-        return f"{field}: {part!r} is not a value, a range or a step"
-    if match["step"] is not None and int(match["step"]) == 0:
-        return f"{field}: a step of 0"
-    if match["range"] == "*":
+    if field.name == "day" and part == "last":
         return None
-    bounds = []
-    for text in (match["low"], match["high"]):
-        if text is None:
-            continue
-        value = names.get(text, int(text) if text.isdigit() else None)
-        if value is None or not low <= value <= high:
-            return f"{field}: {text!r} is outside {low}-{high}"
-        bounds.append(value)
-    if len(bounds) == 2 and bounds[0] > bounds[1]:
-        return f"{field}: the range {part!r} runs backwards"
+    if field.names and "/" in part:
+        return f"{part!r}: a step needs numbers, not names"
+    return f"{part!r} is not a value, a range or a step"
+
+
+def _cron_step_problem(step: str | None, span: int) -> str | None:
+    """APScheduler refuses a step of 0 and a step longer than the range it steps through."""
+    if step is None:
+        return None
+    if int(step) == 0:
+        return "a step of 0"
+    if int(step) > span:
+        return f"a step of {int(step)} is longer than the range it steps through ({span})"
     return None
 
 
@@ -244,6 +270,8 @@ class Plan(_Strict):
     _departments: dict[str, str] = PrivateAttr(default_factory=dict)
     _references: dict[str, str | None] = PrivateAttr(default_factory=dict)
     _referenced_by: dict[str, list[str]] = PrivateAttr(default_factory=dict)
+    if TYPE_CHECKING:
+        __pydantic_private__: dict[str, Any]  # never None: a Plan has private attributes
 
     @field_validator("timezone")
     @classmethod
@@ -256,46 +284,47 @@ class Plan(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Plan:
-        problems: list[Problem] = []
-        departments = [d.id for d in self.departments]
-        for index in _duplicate_indexes(departments):
-            problems.append((("departments", index, "id"), f"department id {departments[index]!r} is defined twice"))
-        known = set(departments)
-        if self.office not in known:
-            problems.append((("office",), f"office {self.office!r} is not one of the plan's departments"))
-        subjects = [("indicators", i, x.id) for i, x in enumerate(self.indicators)]
-        subjects += [("projects", i, x.id) for i, x in enumerate(self.projects)]
-        for index in _duplicate_indexes([s[2] for s in subjects]):
-            kind, position, subject = subjects[index]
-            problems.append(
-                ((kind, position, "id"), f"id {subject!r} is used twice (indicators and projects share one namespace)")
-            )
-        for kind, items in (("indicators", self.indicators), ("projects", self.projects)):
-            for position, item in enumerate(items):
-                if item.department not in known:
-                    problems.append(
-                        ((kind, position, "department"), f"{item.id}: unknown department {item.department!r}")
-                    )
-        problems += _ambiguous_orders(self.indicators) + _ambiguous_names(self.indicators)
         names = self._indicator_names()
-        for position, indicator in enumerate(self.indicators):
-            target = indicator.target
-            if isinstance(target, RelativeTarget):
-                where = ("indicators", position, "target")
-                ref = names.get(target.reference)
-                if ref is None:
-                    problems.append(
-                        (
-                            where,
-                            f"{indicator.id}: target {target.text!r} refers to {target.reference!r}, "
-                            "which is no indicator's id, name or alias",
-                        )
-                    )
-                elif ref == indicator.id:
-                    problems.append((where, f"{indicator.id}: target refers to the indicator itself"))
+        problems = (
+            self._department_problems()
+            + self._subject_problems()
+            + _ambiguous_orders(self.indicators)
+            + _ambiguous_names(self.indicators)
+            + _reference_problems(self.indicators, names)
+        )
         if problems:
             raise LocatedProblems(problems)
         return self
+
+    def _department_problems(self) -> list[Problem]:
+        departments = [d.id for d in self.departments]
+        problems: list[Problem] = [
+            (("departments", index, "id"), f"department id {departments[index]!r} is defined twice")
+            for index in _duplicate_indexes(departments)
+        ]
+        if self.office not in departments:
+            problems.append((("office",), f"office {self.office!r} is not one of the plan's departments"))
+        return problems
+
+    def _subject_problems(self) -> list[Problem]:
+        """Ids used twice, and owners that are not the plan's departments."""
+        subjects: list[tuple[str, int, Indicator | Project]] = [
+            *(("indicators", position, indicator) for position, indicator in enumerate(self.indicators)),
+            *(("projects", position, project) for position, project in enumerate(self.projects)),
+        ]
+        problems: list[Problem] = []
+        for index in _duplicate_indexes([item.id for _, _, item in subjects]):
+            kind, position, item = subjects[index]
+            problems.append(
+                ((kind, position, "id"), f"id {item.id!r} is used twice (indicators and projects share one namespace)")
+            )
+        known = {d.id for d in self.departments}
+        problems += [
+            ((kind, position, "department"), f"{item.id}: unknown department {item.department!r}")
+            for kind, position, item in subjects
+            if item.department not in known
+        ]
+        return problems
 
     def model_post_init(self, context: object) -> None:
         # Lookups by id happen per event on every write and judgement: index once. Every Plan
@@ -307,10 +336,11 @@ class Plan(_Strict):
         self._references = {
             i.id: names.get(i.target.reference) for i in self.indicators if isinstance(i.target, RelativeTarget)
         }
-        self._referenced_by: dict[str, list[str]] = {}
+        referenced_by: dict[str, list[str]] = {}
         for indicator_id, reference in self._references.items():
             if reference:
-                self._referenced_by.setdefault(reference, []).append(indicator_id)
+                referenced_by.setdefault(reference, []).append(indicator_id)
+        self._referenced_by = referenced_by
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Plan:
         copy = super().model_copy(update=update, deep=deep)
@@ -325,20 +355,24 @@ class Plan(_Strict):
                 names.setdefault(name, indicator.id)
         return names
 
+    # The index is read from __pydantic_private__ itself: pydantic's attribute hook costs µs.
     def reference_of(self, indicator: Indicator) -> str | None:
         """The id of the indicator a relative target compares against."""
-        return self.__pydantic_private__["_references"].get(indicator.id)  # type: ignore[index]
+        reference: str | None = self.__pydantic_private__["_references"].get(indicator.id)
+        return reference
 
-    # (the private dicts are read from __pydantic_private__: pydantic's attribute hook costs µs)
     def referencing(self, subject: str) -> list[str]:
         """Indicators whose relative target compares against `subject`."""
-        return self.__pydantic_private__["_referenced_by"].get(subject, [])  # type: ignore[index]
+        referencing: list[str] = self.__pydantic_private__["_referenced_by"].get(subject, [])
+        return referencing
 
     def indicator(self, subject: str) -> Indicator | None:
-        return self.__pydantic_private__["_indicators"].get(subject)  # type: ignore[index]
+        indicator: Indicator | None = self.__pydantic_private__["_indicators"].get(subject)
+        return indicator
 
     def project(self, subject: str) -> Project | None:
-        return self.__pydantic_private__["_projects"].get(subject)  # type: ignore[index]
+        project: Project | None = self.__pydantic_private__["_projects"].get(subject)
+        return project
 
     def owner_of(self, subject: str) -> str | None:
         """The department that may report on a subject; the office owns the plan itself."""
@@ -348,7 +382,30 @@ class Plan(_Strict):
         return item.department if item else None
 
     def department_name(self, department: str) -> str:
-        return self.__pydantic_private__["_departments"].get(department, department)  # type: ignore[index]
+        name: str = self.__pydantic_private__["_departments"].get(department, department)
+        return name
+
+
+def _reference_problems(indicators: tuple[Indicator, ...], names: dict[str, str]) -> list[Problem]:
+    """Relative targets must name another indicator (by id, name or alias)."""
+    problems: list[Problem] = []
+    for position, indicator in enumerate(indicators):
+        target = indicator.target
+        if not isinstance(target, RelativeTarget):
+            continue
+        where = ("indicators", position, "target")
+        reference = names.get(target.reference)
+        if reference is None:
+            problems.append(
+                (
+                    where,
+                    f"{indicator.id}: target {target.text!r} refers to {target.reference!r}, "
+                    "which is no indicator's id, name or alias",
+                )
+            )
+        elif reference == indicator.id:
+            problems.append((where, f"{indicator.id}: target refers to the indicator itself"))
+    return problems
 
 
 def _ambiguous_orders(indicators: tuple[Indicator, ...]) -> list[Problem]:
@@ -374,7 +431,10 @@ def _ambiguous_names(indicators: tuple[Indicator, ...]) -> list[Problem]:
     owners: dict[str, tuple[str, str]] = {}  # id, name or alias → (indicator id, which of the three)
     for position, indicator in enumerate(indicators):
         mine: set[str] = set()  # an indicator may repeat its own name among its aliases
-        spelled = [(("id",), "id", indicator.id), (("name",), "name", indicator.name)]
+        spelled: list[tuple[tuple[str | int, ...], str, str]] = [
+            (("id",), "id", indicator.id),
+            (("name",), "name", indicator.name),
+        ]
         spelled += [(("aliases", n), "alias", alias) for n, alias in enumerate(indicator.aliases)]
         for where, kind, text in spelled:
             if text in mine:

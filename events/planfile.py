@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+from typing import Any
+
 import yaml
 from pydantic import ValidationError
 
@@ -24,7 +27,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         super().__init__(stream)
         self.repeated: list[tuple[int, str, int]] = []  # (line, key, line of its first use)
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
         if isinstance(node, yaml.MappingNode):
             first: dict[object, int] = {}
             for key_node, _ in node.value:
@@ -92,5 +95,6 @@ def _child(node: yaml.Node, part: str | int) -> yaml.Node | None:
     if isinstance(node, yaml.MappingNode) and isinstance(part, str):
         return next((value for key, value in node.value if key.value == part), None)
     if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-        return node.value[part]
+        child: yaml.Node = node.value[part]
+        return child
     return None

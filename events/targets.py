@@ -117,7 +117,12 @@ def to_canonical(value: Decimal, unit: str) -> tuple[Decimal, str]:
     if factor == 1:
         return value, canonical
     scaled = (value * factor).normalize()
-    return (scaled.quantize(Decimal(1)) if scaled.as_tuple().exponent > 0 else scaled), canonical
+    exponent = scaled.as_tuple().exponent  # a letter for NaN and Infinity, which have no digits
+    if isinstance(exponent, int) and exponent > 0:
+        # 3E+6 is written 3000000; int() is exact at any size, where quantize() would overflow
+        # the context's 28 digits
+        scaled = Decimal(int(scaled))
+    return scaled, canonical
 
 
 class TargetTextError(ValueError):

@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 
 from services.api import create_api
 from services.demo import load_seed
-from services.spreadsheet.sheet import COLUMNS
+from services.spreadsheet.layout import COLUMNS
 from services.store import EventStore, Keyspace, TokenStore
 from tests.conftest import planwatch
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from events.plan import crontab_problem
 from events.planfile import PlanFileError, parse_plan
 from services.app import load_plan
 from services.demo import SEED_PLAN
@@ -206,3 +210,116 @@ def test_a_name_or_alias_of_two_indicators_is_refused_naming_both(old: str, new:
 def test_an_indicator_may_repeat_its_own_name_as_an_alias() -> None:
     plan = parse_plan(GOOD.replace("aliases: [GDP]", "aliases: [GDP, 地区生产总值, gdp]"))
     assert plan.reference_of(plan.indicators[1]) == "gdp"
+
+
+# ---- the rollup schedule's cron, checked without the scheduler ---------------------------
+
+# Both validators accept these ...
+SCHEDULABLE_CRONS = [
+    "0 8 16 * *",
+    "*/15 * * * *",
+    "*/59 * * * *",
+    "0 0-23/6 1,15 * *",
+    "0 8 last * *",
+    "0 8 LAST * *",
+    "30 7 1 jan-mar,oct *",
+    "0 9 * * mon-fri",
+    "0 9 * * MON,sat",
+    "5/10 * * * *",
+    "58/1 * * * *",
+    "0 8 16 12 6",
+    "00 08 07 01 0",
+]
+# ... and both refuse these
+UNSCHEDULABLE_CRONS = [
+    "0 8 16 *",
+    "0 8 16 * * *",
+    "",
+    "60 8 16 * *",
+    "0 24 16 * *",
+    "0 8 0 * *",
+    "0 8 32 * *",
+    "0 8 16 13 *",
+    "0 8 16 * 7",
+    "*/0 * * * *",
+    "*/60 * * * *",
+    "0 */24 * * *",
+    "0 8 */31 * *",
+    "0 8 16 */12 *",
+    "0 8 16 * */7",
+    "59/1 * * * *",
+    "70/2 * * * *",
+    "0 8 1-0/0 * *",
+    "5-1 * * * *",
+    "1-5/5 * * * *",
+    "0 8 16 1-mar *",
+    "0 8 16 dec-jan *",
+    "0 8 16 sept *",
+    "0 8 16 * fri-mon",
+    "0 8 16 * monday",
+    "0 8 16 mon *",
+    "0 8 mon * *",
+    "0 last * * *",
+    "0 8 16 last *",
+    "1,,2 * * * *",
+    "1, * * * *",
+    "*5 * * * *",
+    "*/ * * * *",
+    "-1 * * * *",
+    "1.5 * * * *",
+    "² * * * *",
+    "? * * * *",
+]
+
+
+def _scheduler_accepts(cron: str) -> bool:
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(cron, timezone="Asia/Shanghai")
+    except ValueError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("cron", SCHEDULABLE_CRONS + UNSCHEDULABLE_CRONS)
+def test_the_cron_check_agrees_with_the_scheduler(cron: str) -> None:
+    expected = cron in SCHEDULABLE_CRONS
+    assert _scheduler_accepts(cron) is expected  # the lists say what APScheduler does
+    problem = crontab_problem(cron)
+    assert (problem is None) is expected, problem
+
+
+@pytest.mark.parametrize(
+    ("cron", "message"),
+    [
+        # APScheduler reads a month or weekday name and ignores what follows it: `jan-dec/3` would run monthly
+        ("0 8 16 jan-dec/3 *", "month: 'jan-dec/3': a step needs numbers, not names"),
+        ("0 8 * * mon/2", "day of week: 'mon/2': a step needs numbers, not names"),
+        ("0 8 * * mon-", "day of week: 'mon-' is not a value, a range or a step"),
+        ("0 8 16 mar-1 *", "month: 'mar-1' is not a value, a range or a step"),
+        ("0 8 lastday * *", "day: 'lastday' is not a value, a range or a step"),
+        # APScheduler lets a range ending at 0 step as far as the field's end
+        ("0-0/5 * * * *", "minute: a step of 5 is longer than the range it steps through (0)"),
+    ],
+)
+def test_the_cron_check_refuses_what_the_scheduler_would_misread(cron: str, message: str) -> None:
+    assert _scheduler_accepts(cron)
+    assert crontab_problem(cron) == message
+
+
+def test_a_plan_with_an_unschedulable_cron_is_refused_naming_the_field() -> None:
+    [problem] = problems(GOOD + "rollup: {cron: '*/60 8 16 * *'}\n")
+    assert problem.startswith("plan.yaml:")
+    assert "cron '*/60 8 16 * *' is not valid: minute: a step of 60 is longer than the range it steps through (59)" in (
+        problem
+    )
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.integers(min_value=0, max_value=4), st.text(alphabet="0123456789*/-,", min_size=1, max_size=7))
+def test_the_cron_check_agrees_with_the_scheduler_on_any_numeric_field(position: int, field: str) -> None:
+    if re.search(r"(^|,)\d+-0+/", field):
+        return  # a range ending at 0 with a step: APScheduler steps past it (see above); refused here
+    cron = " ".join(field if n == position else "*" for n in range(5))
+    assert (crontab_problem(cron) is None) is _scheduler_accepts(cron), crontab_problem(cron)

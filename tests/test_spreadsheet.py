@@ -20,17 +20,8 @@ from events.models import IndicatorUpdated, InvestmentCompleted, ProjectComplete
 from events.plan import Indicator, Plan
 from services.app import load_plan
 from services.demo import SEED_PLAN
-from services.spreadsheet.sheet import (
-    COLUMNS,
-    CSV_COLUMNS,
-    SUBJECT,
-    RowError,
-    SheetImport,
-    SheetRejected,
-    parse_sheet,
-    sheet_plan_id,
-    write_template,
-)
+from services.spreadsheet import RowError, SheetImport, SheetRejected, parse_sheet, sheet_plan_id, write_template
+from services.spreadsheet.layout import COLUMNS, CSV_COLUMNS, SUBJECT
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 HITECH_INDICATORS = ["new-industrial-projects", "industrial-in-production"]

@@ -14,6 +14,7 @@ from events.targets import (
     RelativeTarget,
     TargetTextError,
     parse_target,
+    to_canonical,
 )
 
 
@@ -49,3 +50,17 @@ def test_unparseable_text_is_an_error_quoting_it(text: str) -> None:
     with pytest.raises(TargetTextError) as info:
         parse_target(text)
     assert repr(text) in str(info.value)
+
+
+def test_an_amount_longer_than_decimal_precision_converts_exactly() -> None:
+    # 3×10²⁷ 亿元 is 3×10³¹ 万元: more digits than Decimal's 28-digit context, where quantize() raised
+    text = "达到3000000000000000000000000000亿元"
+    target = parse_target(text)
+    assert target == LevelTarget(text=text, value=Decimal("3E+31"), unit="万元")
+    assert str(target.value) == "3" + "0" * 31  # written out in full, like every converted amount
+
+
+@pytest.mark.parametrize("value", ["Infinity", "-Infinity", "NaN"])
+def test_a_value_without_digits_converts_to_itself(value: str) -> None:
+    converted, unit = to_canonical(Decimal(value), "亿元")
+    assert unit == "万元" and str(converted) == value

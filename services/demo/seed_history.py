@@ -114,7 +114,7 @@ def indicator_events(plan: Plan) -> list[IndicatorUpdated]:
                         period=period_text,
                         occurred_at=_published(period, delay),
                         value=Decimal(number),
-                        qualifier=qualifier,  # type: ignore[arg-type]
+                        qualifier=qualifier,
                         note="更正" if n else "",
                     )
                 )

@@ -1,15 +1,12 @@
-"""Departments' fill-in sheets: the template, and reading a filled one back into events."""
+"""Departments' fill-in sheets (填报表): the template to download (`template`), and the filled-in
+file read back into events (`parse`: `reader` reads the file's table, `ownership` checks whose it
+is, `rows` turns rows into events, `cells` reads the values typed in cells). Pure: bytes in,
+bytes or events out."""
 
 from __future__ import annotations
 
-from services.spreadsheet.sheet import (
-    ForeignSheet,
-    RowError,
-    SheetImport,
-    SheetRejected,
-    parse_sheet,
-    sheet_plan_id,
-    write_template,
-)
+from services.spreadsheet.parse import parse_sheet, sheet_plan_id
+from services.spreadsheet.results import ForeignSheet, RowError, SheetImport, SheetRejected
+from services.spreadsheet.template import write_template
 
 __all__ = ["ForeignSheet", "RowError", "SheetImport", "SheetRejected", "parse_sheet", "sheet_plan_id", "write_template"]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import pydantic_core
 from redis.asyncio import Redis
+from redis.typing import StreamRangeResponse
 
 from events.codec import decode, decode_payload, encode
 from events.models import Event
@@ -190,8 +191,8 @@ class EventStore:
     async def read(self, plan_id: str, after: str = "0-0", limit: int = 1000) -> list[StoredEvent]:
         """Up to `limit` events after `after`, in append order."""
         low = "-" if after in ("0", "0-0") else f"({after}"
-        entries = await self.redis.xrange(self.keys.events(plan_id), min=low, max="+", count=limit)
-        return [StoredEvent(_text(pos), decode(_text(pos), _text(fields["data"]))) for pos, fields in entries]
+        entries = _entries(await self.redis.xrange(self.keys.events(plan_id), min=low, max="+", count=limit))
+        return [StoredEvent(position, decode(position, data)) for position, data in entries]
 
     async def replay(
         self, plan_id: str, after: str = "0-0", until: str | None = None, batch: int = 1000
@@ -203,12 +204,12 @@ class EventStore:
         if after in ("0", "0-0"):
             low = "-"
         while True:
-            entries = await self.redis.xrange(stream, min=low, max=high, count=batch)
-            for position, fields in entries:
-                yield StoredEvent(_text(position), decode_payload(_text(fields["data"])))
+            entries = _entries(await self.redis.xrange(stream, min=low, max=high, count=batch))
+            for position, data in entries:
+                yield StoredEvent(position, decode_payload(data))
             if len(entries) < batch:
                 return
-            low = f"({_text(entries[-1][0])}"
+            low = f"({entries[-1][0]}"
 
     async def subject_events(self, plan_id: str, subject: str, limit: int = 1000) -> list[StoredEvent]:
         """The latest `limit` events about one subject, in append order (from the subject index)."""
@@ -219,7 +220,9 @@ class EventStore:
             for position in positions:
                 pipe.xrange(self.keys.events(plan_id), min=position, max=position)
             replies = await pipe.execute()
-        return [StoredEvent(pos, decode(pos, fields["data"])) for reply in replies for pos, fields in reply]
+        return [
+            StoredEvent(position, decode(position, data)) for reply in replies for position, data in _entries(reply)
+        ]
 
     async def length(self, plan_id: str) -> int:
         return await self.redis.xlen(self.keys.events(plan_id))
@@ -234,6 +237,17 @@ class EventStore:
 
     async def plans(self) -> list[str]:
         return sorted(_text(p) for p in await self.redis.smembers(self.keys.plans))
+
+
+def _entries(reply: StreamRangeResponse | None) -> list[tuple[str, str]]:
+    """(position, data) of each entry of an XRANGE reply."""
+    entries = []
+    for position, fields in reply or ():
+        # XRANGE always gives an entry's id and fields: only XREADGROUP and XAUTOCLAIM give None
+        # for an entry deleted meanwhile, and this stream is never trimmed
+        assert position is not None and fields is not None
+        entries.append((_text(position), _text(fields["data"])))
+    return entries
 
 
 def _text(value: bytes | str | int) -> str:

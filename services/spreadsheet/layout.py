@@ -1,0 +1,43 @@
+"""The fill-in sheet's layout, shared by the template and the reader: column headers, the two
+sheets of a workbook and the labels and properties that say whose sheet it is."""
+
+from __future__ import annotations
+
+KIND = "分类"
+SUBJECT = "编号"
+NAME = "名称"
+UNIT = "单位"
+TARGET = "全年目标"
+PERIOD = "报告期"
+VALUE = "本期累计值"
+STARTED = "开工日期"
+INVESTMENT = "本期完成投资（万元）"
+COMPLETED = "建成投产日期"
+NOTE = "备注"
+PLAN = "计划"
+DEPARTMENT = "部门"
+FILE = "文件"  # the column named in errors about the file as a whole
+
+COLUMNS: tuple[str, ...] = (KIND, SUBJECT, NAME, UNIT, TARGET, PERIOD, VALUE, STARTED, INVESTMENT, COMPLETED, NOTE)
+CSV_COLUMNS: tuple[str, ...] = (PLAN, DEPARTMENT, *COLUMNS)
+PROJECT_COLUMNS: tuple[str, ...] = (STARTED, INVESTMENT, COMPLETED)
+INPUT_COLUMNS: tuple[str, ...] = (VALUE, *PROJECT_COLUMNS)
+# Name, unit and target are for reading only: a file without them still imports.
+REQUIRED_COLUMNS: tuple[str, ...] = (KIND, SUBJECT, PERIOD, *INPUT_COLUMNS)
+
+INDICATOR_KIND = "指标"
+PROJECT_KIND = "项目"
+PROJECT_UNIT = "万元"
+
+DATA_SHEET = "填报"
+INFO_SHEET = "说明"
+# Labels on the 说明 sheet, column A; the value sits next to them in column B.
+INFO_PLAN, INFO_PLAN_NAME, INFO_DEPARTMENT, INFO_DEPARTMENT_NAME, INFO_PERIOD = (
+    "计划编号",
+    "计划名称",
+    "部门编号",
+    "部门名称",
+    "报告期",
+)
+# The same three facts as workbook custom properties: invisible, so they survive edits to 说明.
+PROP_PLAN, PROP_DEPARTMENT, PROP_PERIOD = "planwatch.plan", "planwatch.department", "planwatch.period"

@@ -1,0 +1,66 @@
+"""Reading a filled-in sheet back: the events to append, or `SheetRejected` listing every bad
+cell — a file is imported whole or not at all, so a department never has to work out which half
+of its upload got in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from events.plan import Plan
+from services.spreadsheet.cells import EMPTY
+from services.spreadsheet.layout import PLAN
+from services.spreadsheet.ownership import file_owner
+from services.spreadsheet.reader import find_columns, read_table
+from services.spreadsheet.results import FileProblem, ForeignFile, ForeignSheet, SheetImport, SheetRejected
+from services.spreadsheet.rows import RowReader
+
+
+def parse_sheet(
+    content: bytes,
+    filename: str,
+    plan: Plan,
+    department: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> SheetImport:
+    """The events a filled-in sheet reports, or `SheetRejected` listing every bad cell.
+
+    `department` is the uploader's department when known; the file must then be that
+    department's. `progress(rows_done, rows_total)` is called after each data row.
+    """
+    try:
+        table = read_table(content, filename)
+        columns = find_columns(table.header, table.csv_layout)
+        owner = file_owner(table, columns, plan, department)
+    except FileProblem as problem:
+        raise SheetRejected(filename, problem.errors) from None
+    except ForeignFile as foreign:
+        raise ForeignSheet(filename, [foreign.error]) from None
+    reader = RowReader(plan, owner, table.meta.get("period"))
+    total = len(table.rows)
+    read = 0
+    for done, (number, cells) in enumerate(table.rows, start=1):
+        by_name = {name: cells[index] if index < len(cells) else EMPTY for name, index in columns.items()}
+        if not all(cell.blank for cell in cells):
+            read += 1
+            if table.csv_layout:
+                reader.check_csv_identity(number, by_name)
+            reader.read(number, by_name)
+        if progress is not None:
+            progress(done, total)
+    if reader.errors:
+        raise SheetRejected(filename, reader.errors)
+    periods = tuple(p.text for p in sorted(reader.periods))
+    return SheetImport(plan_id=plan.id, department=owner, periods=periods, events=reader.events, rows=read)
+
+
+def sheet_plan_id(content: bytes, filename: str) -> str | None:
+    """The plan a filled-in file says it is for, to pick the plan before parsing; None when it
+    names none (or cannot be read: `parse_sheet` then says why)."""
+    try:
+        table = read_table(content, filename)
+        if not table.csv_layout:
+            return table.meta.get("plan")
+        plans = table.distinct(find_columns(table.header, csv_layout=True)[PLAN])
+    except FileProblem:
+        return None
+    return plans[0] if len(plans) == 1 else None

@@ -1,0 +1,180 @@
+"""The fill-in sheet a department downloads for a reporting period: one row per indicator, then
+per key project, it owns; xlsx (with a 说明 sheet and properties saying whose sheet it is) or csv."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Literal
+
+from openpyxl import Workbook
+from openpyxl.packaging.custom import StringProperty
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from events.periods import Period
+from events.plan import Indicator, Plan, Project
+from projections.formatting import display_width, money_wan
+from services.spreadsheet.layout import (
+    COLUMNS,
+    COMPLETED,
+    CSV_COLUMNS,
+    DATA_SHEET,
+    INDICATOR_KIND,
+    INFO_DEPARTMENT,
+    INFO_DEPARTMENT_NAME,
+    INFO_PERIOD,
+    INFO_PLAN,
+    INFO_PLAN_NAME,
+    INFO_SHEET,
+    INPUT_COLUMNS,
+    INVESTMENT,
+    KIND,
+    NAME,
+    NOTE,
+    PERIOD,
+    PROJECT_KIND,
+    PROJECT_UNIT,
+    PROP_DEPARTMENT,
+    PROP_PERIOD,
+    PROP_PLAN,
+    STARTED,
+    SUBJECT,
+    TARGET,
+    UNIT,
+    VALUE,
+)
+
+INSTRUCTIONS = (
+    "只填写白色单元格，灰色单元格请留空：指标行填写「本期累计值」；项目行填写「开工日期」「本期完成投资（万元）」「建成投产日期」。",
+    "数值按累计口径填写（自年初至报告期末）；百分比指标填写百分数的数值，如增长5.5%填5.5。",
+    "金额单位为万元；「本期完成投资（万元）」填写报告期当月完成的投资，报告期须为月份。",
+    "日期格式为YYYY-MM-DD，如2025-03-15；开工、建成投产日期填写一次即可，重复上传不会重复记录。",
+    "请勿修改编号、报告期，请勿增删列；没有进展的单元格留空。",
+    "文件中任何一处有误，整个文件都不会导入；请按提示修改后重新上传。",
+)
+
+_GREY = PatternFill("solid", start_color="EDEDED", end_color="EDEDED")
+_HEADER_FILL = PatternFill("solid", start_color="D9E1F2", end_color="D9E1F2")
+_NUMBER_FORMATS = {VALUE: "General", INVESTMENT: "#,##0.00", STARTED: "yyyy-mm-dd", COMPLETED: "yyyy-mm-dd"}
+_TEXT_FORMAT = "@"  # keeps Excel from turning 2025-07 into a date if someone retypes it
+
+
+def write_template(plan: Plan, department: str, period: str, fmt: Literal["xlsx", "csv"] = "xlsx") -> bytes:
+    """The department's fill-in sheet for `period`: one row per indicator, then per key project, it owns."""
+    parsed = Period.parse(period)  # ValueError names the accepted forms
+    if parsed.year != plan.year:
+        raise ValueError(f"period {period!r} is outside the plan year {plan.year} of {plan.id}")
+    indicators, projects = _owned(plan, department)
+    rows = [_indicator_row(i, parsed.text) for i in indicators] + [_project_row(p, parsed.text) for p in projects]
+    if fmt == "xlsx":
+        return _template_xlsx(plan, department, parsed.text, rows)
+    if fmt == "csv":
+        return _template_csv(plan, department, rows)
+    raise ValueError(f"format {fmt!r} is not one of xlsx, csv")
+
+
+def _owned(plan: Plan, department: str) -> tuple[list[Indicator], list[Project]]:
+    if department not in {d.id for d in plan.departments}:
+        known = ", ".join(d.id for d in plan.departments)
+        raise ValueError(f"department {department!r} is not in plan {plan.id} (departments: {known})")
+    indicators = [i for i in plan.indicators if i.department == department]
+    projects = [p for p in plan.projects if p.department == department]
+    if not indicators and not projects:
+        raise ValueError(
+            f"department {department!r} owns no indicator or project in plan {plan.id}: nothing to fill in"
+        )
+    return indicators, projects
+
+
+def _indicator_row(indicator: Indicator, period: str) -> list[str]:
+    return _row(INDICATOR_KIND, indicator.id, indicator.name, indicator.unit, indicator.target.text, period)
+
+
+def _project_row(project: Project, period: str) -> list[str]:
+    target = money_wan(project.planned_investment_wan)
+    return _row(PROJECT_KIND, project.id, project.name, PROJECT_UNIT, target, period)
+
+
+def _row(kind: str, subject: str, name: str, unit: str, target: str, period: str) -> list[str]:
+    """A template row in `COLUMNS` order: what the department reports on, its input cells empty."""
+    given = {KIND: kind, SUBJECT: subject, NAME: name, UNIT: unit, TARGET: target, PERIOD: period}
+    return [given.get(column, "") for column in COLUMNS]
+
+
+def _template_csv(plan: Plan, department: str, rows: list[list[str]]) -> bytes:
+    out = io.StringIO(newline="")
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    writer.writerows([plan.id, department, *row] for row in rows)
+    return out.getvalue().encode("utf-8-sig")  # the BOM makes Excel read it as UTF-8, not GBK
+
+
+def _template_xlsx(plan: Plan, department: str, period: str, rows: list[list[str]]) -> bytes:
+    workbook = Workbook()
+    _write_data_sheet(workbook.active, rows)
+    _write_info_sheet(workbook.create_sheet(INFO_SHEET), plan, department, period)
+    for name, value in ((PROP_PLAN, plan.id), (PROP_DEPARTMENT, department), (PROP_PERIOD, period)):
+        workbook.custom_doc_props.append(StringProperty(name=name, value=value))
+    workbook.properties.title = f"{plan.department_name(department)} {period} 填报表"
+    workbook.properties.creator = "planwatch"
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def _write_data_sheet(sheet: Worksheet, rows: list[list[str]]) -> None:
+    """The 填报 sheet: the rows, input cells white and formatted for what they take, the rest grey."""
+    sheet.title = DATA_SHEET
+    sheet.append(list(COLUMNS))
+    for row in rows:
+        sheet.append([value or None for value in row])  # truly empty cells, not empty strings
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+        cell.fill = _HEADER_FILL
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    for index, row in enumerate(rows, start=2):
+        editable = set(INPUT_COLUMNS) - {VALUE} if row[0] == PROJECT_KIND else {VALUE, NOTE}
+        for position, column in enumerate(COLUMNS, start=1):
+            cell = sheet.cell(row=index, column=position)
+            if column in (SUBJECT, PERIOD):
+                cell.number_format = _TEXT_FORMAT
+            elif column in _NUMBER_FORMATS:
+                cell.number_format = _NUMBER_FORMATS[column]
+            if column not in editable:
+                cell.fill = _GREY
+    for position, column in enumerate(COLUMNS, start=1):
+        widest = max([display_width(column), *(display_width(row[position - 1]) for row in rows)])
+        sheet.column_dimensions[get_column_letter(position)].width = min(max(widest + 2, 10), 50)
+    sheet.column_dimensions[get_column_letter(COLUMNS.index(NOTE) + 1)].width = 30
+    sheet.freeze_panes = "A2"
+    sheet.auto_filter.ref = sheet.dimensions
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+
+
+def _write_info_sheet(info: Worksheet, plan: Plan, department: str, period: str) -> None:
+    """The 说明 sheet: whose sheet it is, for which period, and how to fill it in."""
+    info.append([f"{plan.name} · 填报说明"])
+    info["A1"].font = Font(bold=True, size=13)
+    info.append([])
+    for label, value in (
+        (INFO_PLAN, plan.id),
+        (INFO_PLAN_NAME, plan.name),
+        (INFO_DEPARTMENT, department),
+        (INFO_DEPARTMENT_NAME, plan.department_name(department)),
+        (INFO_PERIOD, period),
+    ):
+        info.append([label, value])
+        info.cell(row=info.max_row, column=1).font = Font(bold=True)
+        info.cell(row=info.max_row, column=2).number_format = _TEXT_FORMAT
+    info.append([])
+    info.append(["填写要求"])
+    info.cell(row=info.max_row, column=1).font = Font(bold=True)
+    for number, text in enumerate(INSTRUCTIONS, start=1):
+        info.append([f"{number}.", text])
+    info.column_dimensions["A"].width = 12
+    info.column_dimensions["B"].width = 110
