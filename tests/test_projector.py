@@ -299,7 +299,7 @@ async def test_known_at_before_a_correction_shows_the_old_value(redis: Redis, st
 async def test_known_at_starts_from_the_nearest_periodic_snapshot(
     redis: Redis, store: EventStore, keys: Keyspace, monkeypatch: pytest.MonkeyPatch
 ):
-    monkeypatch.setattr(runner, "SNAPSHOT_EVERY", 5)
+    monkeypatch.setattr("services.projection.read_model.SNAPSHOT_EVERY", 5)
     monkeypatch.setattr(runner, "STATE_EVERY", 1)
     await publish_plan(store, small_plan(PLAN))
     projector = await live_projector(redis, keys)
