@@ -349,15 +349,18 @@ class Projector:
         fields.update(self.strategy.fields(state, state_json, views))
         reply = await self._commit_script(keys=self._commit_keys(), args=self._commit_args(fields, parked))
         if reply != "ok":
-            refusal = _REFUSALS.get(reply)
-            raise (
-                refusal(self.plan_id)
-                if refusal
-                else RuntimeError(f"{self.projection.label} commit for {self.plan_id} refused: {reply}")
-            )
+            raise self._refused(reply)
         if state_json is not None:
             self._snapshot_applied = state.applied
         self.strategy.committed(state)
+
+    def _refused(self, reply: str) -> Exception:
+        """The commit script's refusal as an exception: the lease or the generation moved on
+        (the caller stops or reloads), or anything else (a bug)."""
+        refusal = _REFUSALS.get(reply)
+        if refusal is not None:
+            return refusal(self.plan_id)
+        return RuntimeError(f"{self.projection.label} commit for {self.plan_id} refused: {reply}")
 
     def _commit_keys(self) -> list[str]:
         return [

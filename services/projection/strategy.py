@@ -25,7 +25,7 @@ class JudgingFailed(Exception):
 class ProjectionStrategy(Protocol):
     """One projection's part of a `Projector`. It is handed the projector's state (the fold) and
     keeps whatever else it needs; methods that judge raise `JudgingFailed` when the judgement, not
-    the event, fails — the projector then skips that judgement in the end, not the event."""
+    the event, fails — after its retries the projector skips that judgement, not the event."""
 
     saved_fields: tuple[str, ...]  # its own fields of the generation's hash that load() restores
 
