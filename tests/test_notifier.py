@@ -430,7 +430,7 @@ async def test_overdue_data_is_told_when_the_timer_finds_it(setup, redis, keys, 
     before = len(receiver.requests)
     # the worker's timer ticks with the current time; here: 21 July 2025 00:00 Shanghai has come
     deadline = int(datetime(2025, 7, 20, 16, tzinfo=UTC).timestamp() * 1000)
-    projector.book.clock_ms = deadline - 1  # the last tick was just before the Q2 deadline
+    projector.strategy.book.clock_ms = deadline - 1  # the last tick was just before the Q2 deadline
     assert await projector.idle(deadline)
     await rounds(notifier)
     told = {n["subject"] for r in receiver.requests[before:] for n in r.json()["notices"]}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -165,21 +166,26 @@ async def test_an_event_that_breaks_the_views_is_isolated_and_parked(
     assert set(projector.state.indicators["gdp"].observations) == {"2025-Q1", "2025-Q3"}
 
 
-async def test_a_judging_bug_skips_a_judgement_and_leaves_the_read_model_alone(
-    redis: Redis, store: EventStore, keys: Keyspace, monkeypatch: pytest.MonkeyPatch
-):
-    """The projections are separate: the read model applies what the alert rules choke on."""
+def break_the_alert_rules_on_666(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rule's bug, met while an indicator's latest value is 666."""
     import projections.alerts as alerts_module
 
     real = alerts_module.evaluate_indicator
 
-    def fragile(state, indicator, as_of):  # a rule's bug, met while the latest value is 666
+    def fragile(state, indicator, as_of):
         observations = state.indicator(indicator.id).observations.values()
         if observations and max(observations, key=lambda o: position_key(o.position)).value == 666:
             raise ArithmeticError("judging bug")
         return real(state, indicator, as_of)
 
     monkeypatch.setattr(alerts_module, "evaluate_indicator", fragile)
+
+
+async def test_a_judging_bug_skips_a_judgement_and_leaves_the_read_model_alone(
+    redis: Redis, store: EventStore, keys: Keyspace, monkeypatch: pytest.MonkeyPatch
+):
+    """The projections are separate: the read model applies what the alert rules choke on."""
+    break_the_alert_rules_on_666(monkeypatch)
     await publish_plan(store, small_plan(PLAN))
     await store.append([gdp_update(PLAN, "666", "2025-Q2")])
     await store.append([gdp_update(PLAN, "5.5", "2025-Q3")])
@@ -203,6 +209,44 @@ async def test_a_judging_bug_skips_a_judgement_and_leaves_the_read_model_alone(
     # a restarted projector resumes from that commit with the same state
     again = await live_projector(redis, keys, projection=ALERTS)
     assert again.state == load_state((await read_model(redis, keys, PLAN, ALERTS))["state"])
+
+
+async def test_a_judging_bug_met_when_idle_is_logged_once_and_leaves_the_instant_open(
+    redis: Redis, store: EventStore, keys: Keyspace, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    """A caught-up worker idles every second: a rule's bug must not flood the log, and the
+    instant stays open for the next event to retry (and, failing again, skip)."""
+    break_the_alert_rules_on_666(monkeypatch)
+    await publish_plan(store, small_plan(PLAN))
+    await store.append([gdp_update(PLAN, "666", "2025-Q2")])
+    projector = await live_projector(redis, keys, projection=ALERTS)
+    assert await projector.step() == 2
+    committed = await read_model(redis, keys, PLAN, ALERTS)
+    now = await redis_now_ms(redis)
+    with caplog.at_level(logging.ERROR, logger="planwatch.projector"):
+        for later in range(1, 4):
+            assert await projector.idle(now + later) == 0
+    assert [r.getMessage() for r in caplog.records] == [f"plan {PLAN}: judging the last instant failed"]
+    assert projector.strategy.book.pending  # reloaded from the last commit: the instant is still open
+    assert await read_model(redis, keys, PLAN, ALERTS) == committed  # nothing judged, nothing written
+
+
+async def test_rebuilding_one_projection_leaves_the_other_alone(redis: Redis, store: EventStore, keys: Keyspace):
+    """Generation numbers are per projection: the read model's rebuild from generation 1 to 2
+    must not delete the alerts' generation 1, its history or its notice ids."""
+    await publish_plan(store, small_plan(PLAN))
+    await store.append([gdp_update(PLAN, "5.5", "2025-Q2")])  # GDP behind: an alert
+    for projection in (READ_MODEL, ALERTS):
+        await drain(await live_projector(redis, keys, projection=projection))
+    alerts_before = await read_model(redis, keys, PLAN, ALERTS)
+    history = await alert_history(redis, keys, PLAN)
+    notice_ids = await redis.hgetall(keys.alert_notice_ids(PLAN, 1))
+    assert history and notice_ids
+    result = await rebuild(redis, keys, PLAN, projection=READ_MODEL)
+    assert (result.previous, result.generation) == (1, 2)
+    assert await read_model(redis, keys, PLAN, ALERTS) == alerts_before
+    assert await alert_history(redis, keys, PLAN) == history
+    assert await redis.hgetall(keys.alert_notice_ids(PLAN, 1)) == notice_ids
 
 
 async def test_rebuild_gives_exactly_the_live_state_and_switches_readers(
@@ -299,7 +343,7 @@ async def test_known_at_before_a_correction_shows_the_old_value(redis: Redis, st
 async def test_known_at_starts_from_the_nearest_periodic_snapshot(
     redis: Redis, store: EventStore, keys: Keyspace, monkeypatch: pytest.MonkeyPatch
 ):
-    monkeypatch.setattr(runner, "SNAPSHOT_EVERY", 5)
+    monkeypatch.setattr("services.projection.read_model.SNAPSHOT_EVERY", 5)
     monkeypatch.setattr(runner, "STATE_EVERY", 1)
     await publish_plan(store, small_plan(PLAN))
     projector = await live_projector(redis, keys)

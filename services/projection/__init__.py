@@ -7,8 +7,9 @@ from services.projection.generations import alert_notices, current_generation, f
 from services.projection.kinds import ALERTS, PROJECTIONS, READ_MODEL, Projection
 from services.projection.queries import fold_log, judge_log, state_as_known
 from services.projection.rebuild import RebuildResult, rebuild
-from services.projection.runner import JUDGEMENT, GenerationChanged, JudgingFailed, LeaseLost, Parked, Projector
+from services.projection.runner import JUDGEMENT, GenerationChanged, LeaseLost, Parked, Projector
 from services.projection.status import PlanStatus, plan_status
+from services.projection.strategy import JudgingFailed, ProjectionStrategy
 from services.projection.supervisor import ProjectionSupervisor
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "Parked",
     "PlanStatus",
     "Projection",
+    "ProjectionStrategy",
     "ProjectionSupervisor",
     "Projector",
     "RebuildResult",

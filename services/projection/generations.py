@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from redis.asyncio import Redis
 
 from services.projection.kinds import ALERTS, READ_MODEL, Projection
+from services.projection.replies import hash_values, read_latest
 from services.store import Keyspace
 
 
@@ -33,7 +35,9 @@ async def read_fields(
         generation = await current_generation(redis, keys, plan_id, projection=projection)
         if not generation:
             return None
-        values = await redis.hmget(keys.generation(plan_id, generation, projection.name), ["checkpoint", *fields])
+        values = await hash_values(
+            redis, keys.generation(plan_id, generation, projection.name), ["checkpoint", *fields]
+        )
         if values[0] is not None:
             return values[1:]
     return None
@@ -47,17 +51,17 @@ async def read_field(
     return value
 
 
-async def firing_alerts(redis: Redis, keys: Keyspace, plan_id: str) -> list[dict] | None:
+async def firing_alerts(redis: Redis, keys: Keyspace, plan_id: str) -> list[dict[str, Any]] | None:
     """The alerts firing now (the latest notice of each), as JSON objects; None before the alerts
     projection has committed anything."""
     firing = await read_field(redis, keys, plan_id, "alerts", ALERTS)
     return json.loads(firing) if firing else None
 
 
-async def alert_notices(redis: Redis, keys: Keyspace, plan_id: str, limit: int) -> list[dict]:
+async def alert_notices(redis: Redis, keys: Keyspace, plan_id: str, limit: int) -> list[dict[str, Any]]:
     """The current alerts generation's latest `limit` notices, oldest first, as JSON objects."""
     generation = await current_generation(redis, keys, plan_id, projection=ALERTS)
     if not generation:
         return []
-    entries = await redis.xrevrange(keys.alert_history(plan_id, generation), count=limit)
+    entries = await read_latest(redis, keys.alert_history(plan_id, generation), limit)
     return [json.loads(fields["notice"]) for _, fields in reversed(entries)]

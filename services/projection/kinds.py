@@ -4,7 +4,12 @@ the read model (`rm`: the fold's views, what the table and the API read) and the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from services.projection.alerts import AlertsStrategy
+from services.projection.read_model import ReadModelStrategy
+from services.projection.strategy import ProjectionStrategy
 
 
 @dataclass(frozen=True)
@@ -13,9 +18,9 @@ class Projection:
 
     name: str  # in its keys: pw:{plan}:<name>:…
     label: str  # what `planwatch status` and `rebuild` call it
-    judges: bool  # judges alerts (book, history, outbox) instead of writing views
+    strategy: Callable[[], ProjectionStrategy]  # makes what a projector of it does with the events
 
 
-READ_MODEL = Projection("rm", "read model", judges=False)
-ALERTS = Projection("alerts", "alerts", judges=True)
+READ_MODEL = Projection("rm", "read model", ReadModelStrategy)
+ALERTS = Projection("alerts", "alerts", AlertsStrategy)
 PROJECTIONS = (READ_MODEL, ALERTS)

@@ -7,11 +7,13 @@ from datetime import datetime
 from redis.asyncio import Redis
 
 from events.alerts import AlertNotice
-from events.positions import position_at, position_key
+from events.positions import position_at
 from projections.alerts import AlertBook, Memo, judge, settle, tick
 from projections.snapshot import load_state
 from projections.state import PlanState, apply
 from services.projection.generations import current_generation
+from services.projection.read_model import latest_snapshot_field
+from services.projection.replies import hash_names, hash_value
 from services.store import EventStore, Keyspace
 
 
@@ -49,15 +51,9 @@ async def state_as_known(redis: Redis, keys: Keyspace, plan_id: str, known_at: d
     if generation:
         rm = keys.generation(plan_id, generation)
         if known_at is None:
-            snapshot = await redis.hget(rm, "state")
+            snapshot = await hash_value(redis, rm, "state")
         else:  # the live state may be past known_at: the latest periodic snapshot before it
-            until = position_key(position_at(known_at))
-            candidates = [
-                name.split(":", 1)[1]
-                for name in await redis.hkeys(rm)
-                if name.startswith("snapshot:") and position_key(name.split(":", 1)[1]) <= until
-            ]
-            best = max(candidates, key=position_key, default=None)
-            snapshot = await redis.hget(rm, f"snapshot:{best}") if best else None
+            field = latest_snapshot_field(await hash_names(redis, rm), position_at(known_at))
+            snapshot = await hash_value(redis, rm, field) if field else None
     start = load_state(snapshot) if snapshot else None
     return await fold_log(EventStore(redis, keys), plan_id, known_at, start)

@@ -83,10 +83,8 @@ async def rebuild(
             keys.generation(plan_id, previous_generation, name),
             keys.dead_letters(plan_id, previous_generation, name),
             keys.attempts(plan_id, previous_generation, name),
+            *projector.strategy.extra_keys(keys, plan_id, previous_generation),
         ]
-        if projection.judges:
-            old.append(keys.alert_history(plan_id, previous_generation))
-            old.append(keys.alert_notice_ids(plan_id, previous_generation))
         await redis.unlink(*old)
     parked = await redis.xlen(keys.dead_letters(plan_id, generation, name))
     return RebuildResult(plan_id, projection, generation, previous_generation, projector.state.applied, parked)

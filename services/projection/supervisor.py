@@ -107,9 +107,7 @@ class ProjectionSupervisor:
         projector = Projector(
             self.redis, self.keys, plan_id, owner=self.worker_id, projection=projection, max_attempts=self.max_attempts
         )
-        # The read model lingers half as long: in one process it then commits before the alerts
-        # judge, instead of waiting behind them half the time.
-        linger_ms = self.linger_ms if projection.judges else self.linger_ms // 2
+        linger_ms = projector.strategy.linger_ms(self.linger_ms)
         needs_load, delay = True, 0.5
         while True:
             try:

@@ -5,8 +5,8 @@ Projection does not use a consumer group: each plan is folded in log order by th
 holding its lease, and each projection's checkpoint is committed with it in one Lua call, which
 gives exactly-once effect without a pending-entries list (and sidesteps FastStream's "a failed
 message is never redelivered" behaviour). The FastStream app hosts the supervisor in its
-lifecycle, its broker runs the departments' inbox consumer group (services/inbox.py), and
-it runs the notifier that delivers alert notices to subscribers (services/notifier.py).
+lifecycle, its broker runs the departments' inbox consumer group (services/inbox/), and
+it runs the notifier that delivers alert notices to subscribers (services/notify/).
 """
 
 from __future__ import annotations
@@ -16,10 +16,12 @@ import logging
 import os
 import socket
 import uuid
+from dataclasses import dataclass, field
 
 import httpx
 from faststream import FastStream
 from faststream.redis import RedisBroker
+from redis.asyncio import Redis
 
 from services.inbox import Inbox
 from services.notify import Notifier
@@ -50,53 +52,59 @@ def create_app(
     inbox = Inbox(keys, consumer=worker_id, reclaim_idle_ms=reclaim_idle_ms)
     inbox.attach(broker)
     app = FastStream(broker)
-    running: dict[str, object] = {}
+    running = _Running()
 
     @app.on_startup
     async def open_services() -> None:
-        redis = connect(url)
-        running["redis"] = redis
-        await inbox.open(redis)
+        running.redis = connect(url)
+        await inbox.open(running.redis)
 
     @app.after_startup
     async def start_projection() -> None:
-        redis = running["redis"]
-        supervisor = ProjectionSupervisor(
-            redis,  # type: ignore[arg-type]
-            keys,
-            worker_id,
-            lease_ttl_ms=lease_ttl_ms,
-            tick=lease_ttl_ms / 5000,
-        )
-        running["task"] = asyncio.create_task(supervisor.run(), name="supervisor")
+        redis = running.connection()
+        supervisor = ProjectionSupervisor(redis, keys, worker_id, lease_ttl_ms=lease_ttl_ms, tick=lease_ttl_ms / 5000)
+        running.tasks.append(asyncio.create_task(supervisor.run(), name="supervisor"))
         if notify:
-            http = httpx.AsyncClient(timeout=10)
+            running.http = httpx.AsyncClient(timeout=10)
             notifier = Notifier(
-                redis,  # type: ignore[arg-type]
+                redis,
                 keys,
                 worker_id,
-                http,
+                running.http,
                 backoff_s=retry_base_s,
                 claim_idle_ms=reclaim_idle_ms,
                 link=link,
             )
-            running["http"] = http
-            running["notifier"] = asyncio.create_task(notifier.run(), name="notifier")
+            running.tasks.append(asyncio.create_task(notifier.run(), name="notifier"))
         log.info("worker %s started (lease %d ms, keys %s:*)", worker_id, lease_ttl_ms, keys.prefix)
 
     @app.on_shutdown
     async def stop_projection() -> None:
-        for name in ("notifier", "task"):
-            task = running.get(name)
-            if isinstance(task, asyncio.Task):
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
-        http = running.get("http")
-        if isinstance(http, httpx.AsyncClient):
-            await http.aclose()
-        redis = running.get("redis")
-        if redis is not None:
-            await redis.aclose()  # type: ignore[attr-defined]
+        await running.close()
         log.info("worker %s stopped", worker_id)
 
     return app
+
+
+@dataclass
+class _Running:
+    """What the worker opened at start-up, closed at shutdown."""
+
+    redis: Redis | None = None
+    http: httpx.AsyncClient | None = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)  # the supervisor, the notifier
+
+    def connection(self) -> Redis:
+        if self.redis is None:
+            raise RuntimeError("the worker's Redis connection is opened at start-up")
+        return self.redis
+
+    async def close(self) -> None:
+        """The tasks last started first (the notifier, then the supervisor), then the clients."""
+        for task in reversed(self.tasks):
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        if self.http is not None:
+            await self.http.aclose()
+        if self.redis is not None:
+            await self.redis.aclose()

@@ -1,0 +1,103 @@
+"""The alerts (`alerts`): the fold judged instant by instant (projections.alerts).
+
+Its generation's hash holds, besides the state snapshot, the alert book (`alert_book`, saved with
+the state) and the alerts firing now (`alerts`, a JSON list of their latest notices). Every alert
+change is a notice, committed to the generation's history stream once (its id is noted in the
+generation's notice-ids hash) and, by the live projection only, to the plan's outbox.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from events.alerts import AlertNotice
+from events.codec import decode_payload
+from events.positions import StoredEvent
+from projections import alerts
+from projections.alerts import AlertBook, Memo
+from projections.snapshot import dump_book, load_book
+from projections.state import PlanState
+from services.projection.replies import Entry
+from services.projection.strategy import JudgingFailed
+from services.store import Keyspace
+
+log = logging.getLogger("planwatch.projector")
+
+
+class AlertsStrategy:
+    """Lets time pass to each event's transaction time (the instant before it is judged, overdue
+    deadlines checked), folds the event, and notes in the alert book what it changed."""
+
+    saved_fields: tuple[str, ...] = ("alert_book",)
+
+    def __init__(self) -> None:
+        self.book = AlertBook()
+        self.notices: list[AlertNotice] = []  # alert changes not committed yet
+        self._memo = Memo()
+        self._listed = False  # whether the firing list was written since loading
+        self._notice_json: dict[str, tuple[AlertNotice, str]] = {}  # fingerprint → latest notice, as JSON
+        self._idle_failure = -1  # the open instant whose judgement last failed when idle
+
+    def restore(self, saved: Sequence[str | None]) -> None:
+        [book] = saved
+        self.book = load_book(book) if book else AlertBook()
+
+    def resume(self, state: PlanState) -> None:
+        self.notices = []
+        self._listed = False
+
+    def apply_batch(self, state: PlanState, entries: Sequence[Entry]) -> None:
+        for position, fields in entries:
+            self.apply(state, StoredEvent(position, decode_payload(fields["data"])))
+
+    def apply(self, state: PlanState, stored: StoredEvent) -> None:
+        instant = alerts.instant_of(stored.position)
+        if instant > self.book.clock_ms:
+            try:
+                self.notices += alerts.tick(self.book, state, instant, self._memo)
+            except Exception as exc:
+                raise JudgingFailed(f"judging the instant before {stored.position}: {exc!r}") from exc
+        self.notices += alerts.judge(self.book, state, stored, self._memo)
+
+    def skip_judgement(self, position: str) -> None:
+        alerts.skip(self.book, alerts.instant_of(position))
+
+    def idle(self, state: PlanState, now_ms: int) -> None:
+        """Judge the last instant and anything the clock brought (overdue data, projects that
+        missed their start month). A failure is logged once for the instant left open; the next
+        event retries it, then skips that judgement."""
+        open_instant = self.book.pending_ms
+        try:
+            self.notices += alerts.tick(self.book, state, now_ms, self._memo)
+        except Exception as exc:
+            if self._idle_failure != open_instant:
+                log.exception("plan %s: judging the last instant failed", state.plan_id)
+            self._idle_failure = open_instant
+            raise JudgingFailed(f"judging the last instant: {exc!r}") from exc
+
+    def fields(self, state: PlanState, state_json: bytes | None, views: bool) -> dict[str, str | bytes]:
+        fields: dict[str, str | bytes] = {}
+        if state_json is not None:
+            fields["alert_book"] = dump_book(self.book)
+        if self.notices or not self._listed:
+            fields["alerts"] = "[" + ",".join(self._json(a.notice) for a in self.book.active.values() if a.notice) + "]"
+        return fields
+
+    def committed(self, state: PlanState) -> None:
+        self.notices = []
+        self._listed = True
+
+    def linger_ms(self, linger_ms: int) -> int:
+        return linger_ms
+
+    def extra_keys(self, keys: Keyspace, plan_id: str, generation: int) -> list[str]:
+        return [keys.alert_history(plan_id, generation), keys.alert_notice_ids(plan_id, generation)]
+
+    def _json(self, notice: AlertNotice) -> str:
+        # a firing alert's notice is listed at every commit until it changes: serialise it once
+        cached = self._notice_json.get(notice.fingerprint)
+        if cached is None or cached[0] is not notice:
+            cached = (notice, notice.model_dump_json())
+            self._notice_json[notice.fingerprint] = cached
+        return cached[1]
