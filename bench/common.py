@@ -13,7 +13,8 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-from services.store import Keyspace, connect, redis_url
+from services.settings import Settings
+from services.store import Keyspace, connect
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,7 +32,7 @@ async def drop(redis: Redis, keys: Keyspace) -> None:
 async def bench_redis() -> AsyncIterator[tuple[str, Redis, Keyspace]]:
     """(url, connection, key prefix): planwatch's Redis under a prefix of the run's own, whose
     keys are deleted afterwards."""
-    url = redis_url()
+    url = Settings.from_env().redis_target()
     redis = connect(url)
     keys = bench_keyspace()
     try:

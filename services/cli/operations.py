@@ -102,8 +102,11 @@ def docs(
 
     from services.api import create_api
     from services.inbox import asyncapi_document
+    from services.settings import Settings
 
     output.mkdir(parents=True, exist_ok=True)
     (output / "openapi.json").write_text(json.dumps(create_api().openapi(), ensure_ascii=False, indent=2))
-    (output / "asyncapi.json").write_text(json.dumps(asyncapi_document(), ensure_ascii=False, indent=2))
+    (output / "asyncapi.json").write_text(
+        json.dumps(asyncapi_document(Settings.from_env().keys), ensure_ascii=False, indent=2)
+    )
     console.print(f"wrote {output / 'openapi.json'} and {output / 'asyncapi.json'}", markup=False)

@@ -232,9 +232,8 @@ def to_payload(body: InboxMessage) -> dict[str, Any]:
     return fields
 
 
-def asyncapi_document(keys: Keyspace | None = None) -> dict[str, Any]:
+def asyncapi_document(keys: Keyspace) -> dict[str, Any]:
     """The AsyncAPI 3.0 document of the inbox (built without connecting to Redis)."""
-    keys = keys or Keyspace.from_env()
     broker = RedisBroker("redis://redis:6379/0")
     Inbox(keys, consumer="worker").attach(broker)
     app = FastStream(

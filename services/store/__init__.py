@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from services.store.catalog import PlanCatalog
 from services.store.clock import redis_now_ms
-from services.store.connection import EmbeddedRedis, connect, embedded_binary, redis_url
+from services.store.connection import EmbeddedRedis, connect, embedded_binary
 from services.store.events import AppendResult, EventIdReused, EventStore, VersionConflict
 from services.store.keys import Keyspace
 from services.store.lease import Lease
@@ -26,5 +26,4 @@ __all__ = [
     "connect",
     "embedded_binary",
     "redis_now_ms",
-    "redis_url",
 ]

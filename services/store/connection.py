@@ -37,10 +37,11 @@ def embedded_binary() -> Path:
 
 
 class EmbeddedRedis:
-    """A redis-server owned by planwatch, living in `home` (default `.planwatch/`)."""
+    """A redis-server owned by planwatch, living in `home` (`.planwatch/` unless PLANWATCH_HOME says
+    otherwise: services/settings.py)."""
 
-    def __init__(self, home: Path | str | None = None) -> None:
-        self.home = Path(home or os.environ.get("PLANWATCH_HOME") or ".planwatch").absolute()
+    def __init__(self, home: Path | str) -> None:
+        self.home = Path(home).absolute()
 
     @property
     def socket(self) -> Path:
@@ -136,16 +137,11 @@ class EmbeddedRedis:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def redis_url() -> str:
-    """PLANWATCH_REDIS_URL, or the embedded server (started if needed)."""
-    return os.environ.get("PLANWATCH_REDIS_URL") or EmbeddedRedis().ensure_running()
-
-
-def connect(url: str | None = None, max_connections: int = 64) -> AsyncRedis:
+def connect(url: str, max_connections: int = 64) -> AsyncRedis:
     """An asyncio client. The socket timeout is above every blocking read planwatch issues
     (redis-py 8 defaults to 5 s, which would break a longer XREAD BLOCK). A burst of requests
     waits for a free connection instead of failing with "Too many connections"."""
     pool = BlockingConnectionPool.from_url(
-        url or redis_url(), max_connections=max_connections, timeout=20, decode_responses=True, socket_timeout=30
+        url, max_connections=max_connections, timeout=20, decode_responses=True, socket_timeout=30
     )
     return AsyncRedis(connection_pool=pool)

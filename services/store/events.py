@@ -137,9 +137,9 @@ class AppendResult:
 
 
 class EventStore:
-    def __init__(self, redis: Redis, keys: Keyspace | None = None) -> None:
+    def __init__(self, redis: Redis, keys: Keyspace) -> None:
         self.redis = redis
-        self.keys = keys or Keyspace.from_env()
+        self.keys = keys
         self._append = redis.register_script(_APPEND)
 
     async def append(

@@ -3,7 +3,6 @@ one Redis Cluster slot and a Lua script may touch all of them."""
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 
@@ -19,10 +18,6 @@ class Keyspace:
     def __post_init__(self) -> None:
         if not _PREFIX.match(self.prefix):
             raise ValueError(f"key prefix {self.prefix!r} must be 1..40 of A-Z a-z 0-9 _ . -")
-
-    @classmethod
-    def from_env(cls) -> Keyspace:
-        return cls(os.environ.get("PLANWATCH_KEY_PREFIX", "pw"))
 
     def plan(self, plan_id: str) -> str:
         return f"{self.prefix}:{{{plan_id}}}"

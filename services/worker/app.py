@@ -26,7 +26,8 @@ from redis.asyncio import Redis
 from services.inbox import Inbox
 from services.notify import Notifier
 from services.projection import ProjectionSupervisor
-from services.store import Keyspace, connect, redis_url
+from services.settings import Settings
+from services.store import Keyspace, connect
 
 log = logging.getLogger("planwatch.worker")
 
@@ -45,8 +46,9 @@ def create_app(
     retry_base_s: float = 2.0,
     link: str | None = None,
 ) -> FastStream:
-    url = url or redis_url()
-    keys = keys or Keyspace.from_env()
+    settings = Settings.from_env()
+    url = url or settings.redis_target()
+    keys = keys or settings.keys
     worker_id = worker_id or default_worker_id()
     broker = RedisBroker(url)
     inbox = Inbox(keys, consumer=worker_id, reclaim_idle_ms=reclaim_idle_ms)
