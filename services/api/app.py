@@ -26,7 +26,7 @@ from events.errors import FieldError, field_errors
 from events.models import event_adapter
 from events.plan import Plan
 from projections.report import ReportBuilder
-from projections.views import indicator_detail_view, project_detail_view, project_view, report_view
+from projections.views import indicator_detail_view, project_detail_view, project_summary_view, report_view
 from services.app import (
     Forbidden,
     Ingest,
@@ -304,7 +304,7 @@ def _routes(app: FastAPI) -> None:
                 views = [json.loads(v) for v in stored if v]
         if views is None:
             _, report = await _computed(svc, plan, as_of, known_at)
-            views = [project_view(p) for p in report.portfolio.projects]
+            views = [project_summary_view(p) for p in report.portfolio.projects]
         keep: dict[str, Callable[[dict[str, Any]], bool]] = {
             "overdue": lambda v: v["overdue"],
             "lagging": lambda v: v["lagging"],
