@@ -5,7 +5,7 @@ Pure: computed from the fold's project states as of a date (valid time).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Literal
@@ -65,6 +65,9 @@ class Portfolio:
     investment_rate: Decimal  # %, one decimal
     completed: int
     projects: tuple[ProjectProgress, ...]
+    # The read model's rendering of the portfolio, kept with it (projections.readmodel): a
+    # ReportBuilder reuses the portfolio while none of its projects changed.
+    memo: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def overdue(self) -> list[ProjectProgress]:

@@ -10,8 +10,8 @@ The models hold JSON values — numbers as int or float (whole numbers as ints: 
 dates, strings — so they describe the JSON exactly and dump it without conversions. The
 projector renders the summary at every commit, so the builders are built for speed: a model is
 made by validating a dict (pydantic-core does that several times faster than `model_construct`,
-a Python loop over the fields), and an indicator's summary is memoised on its row, which a
-`ReportBuilder` reuses while the row's inputs are unchanged.
+a Python loop over the fields), and the summary of an indicator's row and of the portfolio are
+memoised on them, which a `ReportBuilder` reuses while their inputs are unchanged.
 """
 
 from __future__ import annotations
@@ -62,10 +62,8 @@ class _ReadModel(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
-STATUS = "the judgement: met | on_track | at_risk | off_track | not_due | no_data"
-STATUS_IN_CHINESE = (
-    "the judgement as the report words it: 已完成, 正常推进, 预警（黄灯）, 滞后（红灯）, 未到考核期, 暂无数据"
-)
+STATUS = "the judgement: " + " | ".join(STATUS_ZH)
+STATUS_IN_CHINESE = "the judgement as the report words it: " + ", ".join(STATUS_ZH.values())
 MONEY = "万元"
 
 
@@ -292,6 +290,13 @@ class PortfolioSummary(_ReadModel):
 
 
 def portfolio_summary(portfolio: Portfolio) -> PortfolioSummary:
+    summary = portfolio.memo.get("summary")
+    if not isinstance(summary, PortfolioSummary):
+        summary = portfolio.memo["summary"] = _portfolio_summary(portfolio)
+    return summary
+
+
+def _portfolio_summary(portfolio: Portfolio) -> PortfolioSummary:
     return PortfolioSummary.model_validate(
         {
             "label": portfolio.label,

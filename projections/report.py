@@ -111,11 +111,13 @@ def evaluate_indicator(state: PlanState, indicator: Indicator, as_of: date) -> I
 class ReportBuilder:
     """`build_report` with a memory: an indicator row or project whose inputs (as_of, the
     plan in force, the subject's last event, a relative target's reference) are unchanged since
-    the previous build is reused, so a live projector re-judges only what an event touched."""
+    the previous build is reused, and so is the portfolio while none of its projects changed,
+    so a live projector re-judges (and re-renders) only what an event touched."""
 
     def __init__(self) -> None:
         self._rows: dict[str, tuple[tuple[object, ...], IndicatorRow]] = {}
         self._projects: dict[str, tuple[tuple[object, ...], ProjectProgress]] = {}
+        self._portfolio: tuple[tuple[object, ...], Portfolio] | None = None
 
     def build(self, state: PlanState, as_of: date | None = None) -> PlanReport:
         plan = state.plan
@@ -143,8 +145,17 @@ class ReportBuilder:
             sections=tuple(
                 (name, tuple(sorted(items, key=lambda r: r.indicator.order))) for name, items in sections.items()
             ),
-            portfolio=summarize(plan.projects_label, as_of, projects),
+            portfolio=self._summarize(plan.projects_label, as_of, projects),
         )
+
+    def _summarize(self, label: str, as_of: date, projects: list[ProjectProgress]) -> Portfolio:
+        key = (label, as_of, len(projects))
+        cached = self._portfolio
+        if cached and cached[0] == key and all(a is b for a, b in zip(cached[1].projects, projects, strict=True)):
+            return cached[1]
+        portfolio = summarize(label, as_of, projects)
+        self._portfolio = (key, portfolio)
+        return portfolio
 
     def _row(self, state: PlanState, indicator: Indicator, as_of: date) -> IndicatorRow:
         assert state.plan is not None

@@ -1,6 +1,7 @@
 """The read model as JSON-ready dicts: what the projector stores (`summary`, `indicator:{id}`,
 `project:{id}`), `planwatch table --format json` prints and the API returns. Each is its
-projections.readmodel model, dumped, so the bytes are those `json.dumps` has always written."""
+projections.readmodel model, dumped; the callers serialise it with `json.dumps`, as they always
+have, so the stored and served bytes stay the same."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 from pydantic import BaseModel
 
-from events.models import IndicatorUpdated, TargetRevised, plan_published
+from events.models import IndicatorUpdated, InvestmentCompleted, TargetRevised, plan_published
 from events.positions import StoredEvent
 from projections.readmodel import IndicatorDetail, PlanSummary, ProjectDetail, ProjectSummary
 from projections.report import PlanReport, ReportBuilder, build_report
@@ -113,23 +113,33 @@ def test_the_tables_print_the_same_from_a_stored_summary(report: PlanReport) -> 
     assert table_rows(stored) == table_rows(report)
 
 
-def test_a_live_builder_re_renders_only_changed_rows_and_agrees_with_a_fresh_build() -> None:
+def test_a_live_builder_re_renders_only_what_changed_and_agrees_with_a_fresh_build() -> None:
     plan = load_plan(SEED_PLAN)
     state = fold(_stored([plan_published(plan, 0, PLAN_PUBLISHED_AT), *h1_history(plan)]), plan_id=plan.id)
     builder = ReportBuilder()
-    report_view(builder.build(state))
-    correction = IndicatorUpdated(
-        event_id=uuid.UUID(int=3),
-        plan_id=plan.id,
-        department="stats",
-        subject="gdp",
-        period="2025-Q2",
-        value=Decimal("5.9"),
-        occurred_at=PLAN_PUBLISHED_AT,
+    before = builder.build(state)
+    report_view(before)
+    common = {"plan_id": plan.id, "occurred_at": PLAN_PUBLISHED_AT}
+    gdp = IndicatorUpdated(
+        event_id=uuid.UUID(int=3), department="stats", subject="gdp", period="2025-Q2", value=Decimal("5.9"), **common
     )
-    apply(state, StoredEvent(f"{FIRST_POSITION + 10**6}-0", correction))
+    apply(state, StoredEvent(f"{FIRST_POSITION + 10**6}-0", gdp))
     after = builder.build(state)
     rows = {row.indicator.id: row for row in after.rows()}
-    assert rows["fai"].memo  # rendered at the previous build and reused
+    assert rows["fai"].memo and after.portfolio is before.portfolio  # rendered before, reused
     assert not rows["gdp"].memo and not rows["income"].memo  # income is judged against GDP
     assert report_view(after) == report_view(build_report(state))
+
+    project = plan.projects[0]
+    investment = InvestmentCompleted(
+        event_id=uuid.UUID(int=4),
+        department=project.department,
+        subject=project.id,
+        period="2025-06",
+        amount_wan=Decimal("123.4"),
+        **common,
+    )
+    apply(state, StoredEvent(f"{FIRST_POSITION + 10**6 + 1}-0", investment))
+    again = builder.build(state)
+    assert again.portfolio is not after.portfolio and not again.portfolio.memo
+    assert report_view(again) == report_view(build_report(state)) != report_view(after)
