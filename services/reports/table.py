@@ -29,7 +29,7 @@ def _main(summary: PlanSummary) -> list[IndicatorSummary]:
     return [row for row in summary.indicators if row.main]
 
 
-def _missed(summary: PlanSummary, ids: list[str]) -> list[IndicatorSummary]:
+def _rows_by_id(summary: PlanSummary, ids: list[str]) -> list[IndicatorSummary]:
     rows = {row.id: row for row in summary.indicators}
     return [rows[i] for i in ids]
 
@@ -40,7 +40,7 @@ def table_rows(report: Report) -> list[tuple[str, str, str, str]]:
 
 
 def _missed_sentence(summary: PlanSummary) -> str:
-    return missed_sentence([row.name for row in _missed(summary, summary.missed)])
+    return missed_sentence([row.name for row in _rows_by_id(summary, summary.missed)])
 
 
 def _missed_details(rows: list[IndicatorSummary]) -> list[str]:
@@ -61,10 +61,10 @@ def table_text(report: Report) -> str:
         f"重点项目：{portfolio.line}。{portfolio.completed_line}。",
         "",
         f"未达到目标的指标：{_missed_sentence(summary)}",
-        *(f"  - {line}" for line in _missed_details(_missed(summary, summary.missed))),
+        *(f"  - {line}" for line in _missed_details(_rows_by_id(summary, summary.missed))),
     ]
     if summary.further_missed:
-        behind = _missed_details(_missed(summary, summary.further_missed))
+        behind = _missed_details(_rows_by_id(summary, summary.further_missed))
         lines += ["", "滞后于序时进度的其他目标任务：", *(f"  - {line}" for line in behind)]
     if portfolio.overdue:
         names = "、".join(p.name for p in portfolio.overdue)
@@ -88,7 +88,7 @@ def table_markdown(report: Report) -> str:
         "",
         f"**未达到目标的指标**：{_missed_sentence(summary)}",
         "",
-        *(f"- {line}" for line in _missed_details(_missed(summary, summary.missed))),
+        *(f"- {line}" for line in _missed_details(_rows_by_id(summary, summary.missed))),
     ]
     return "\n".join(lines).rstrip() + "\n"
 
