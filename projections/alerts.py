@@ -34,10 +34,10 @@ from events.positions import StoredEvent, position_key
 from events.targets import RelativeTarget
 from projections import formatting as fmt
 from projections.evaluate import HUNDRED, MISSED, Evaluation, progress_status
-from projections.portfolio import ProjectView, planned_by, project_view, reported_months
+from projections.portfolio import ProjectProgress, evaluate_project, planned_by, reported_months
+from projections.readmodel import evaluation_numbers, number, one_decimal
 from projections.report import data_through, evaluate_indicator
 from projections.state import PlanState, ProjectState, apply
-from projections.views import evaluation_numbers, number, one_decimal
 
 PORTFOLIO = "portfolio"  # the subject of portfolio rules, in keys
 CLOCK_RULES = frozenset(
@@ -99,7 +99,7 @@ def _at(ms: int) -> datetime:
 @dataclass
 class _ProjectJudgement:
     position: str  # the project's last event when it was judged
-    view: ProjectView | None  # None: a project the plan does not list (its reports still count)
+    view: ProjectProgress | None  # None: a project the plan does not list (its reports still count)
     finding: Finding | None
     reported: int | None  # the last month its investment was reported for
 
@@ -138,7 +138,7 @@ class PortfolioTally:
     def _judge(self, project: ProjectState, plan: Plan) -> _ProjectJudgement:
         if project.spec is None:  # its reports still count towards the months reported
             return _ProjectJudgement(project.last_position, None, None, reported_months(project, plan.year, self.day))
-        view = project_view(project, project.spec, self.day, plan.year, plan.thresholds)
+        view = evaluate_project(project, project.spec, self.day, plan.year, plan.thresholds)
         finding = _project_finding(view, self.day, brief=True)
         return _ProjectJudgement(project.last_position, view, finding, view.reported_month)
 
@@ -326,7 +326,7 @@ def _notice(kind: str, plan: Plan, alert: ActiveAlert, finding: Finding, now_ms:
     firing = kind != "alert.resolved"
     summary = finding.summary_zh if firing else f"已恢复：{finding.summary_zh}"
     return AlertNotice(
-        type=kind,  # type: ignore[arg-type]
+        type=kind,
         fingerprint=f"{plan.id}:{alert.rule}:{alert.subject}",
         plan_id=plan.id,
         plan_name=plan.name,
@@ -402,7 +402,7 @@ def _finding_for(state: PlanState, plan: Plan, rule: str, subject: str, now_ms: 
     return _fine(plan, rule, subject)
 
 
-def _start_finding(view: ProjectView, as_of: date) -> Finding:
+def _start_finding(view: ProjectProgress, as_of: date) -> Finding:
     """A project no longer overdue to start: started, or its planned start month is not over."""
     actual = f"{view.started_on.isoformat()}开工" if view.started_on else "未到计划开工期"
     return Finding(
@@ -478,7 +478,7 @@ def _month_judged(day: date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
 
-def _project_finding(view: ProjectView, as_of: date, brief: bool = False) -> Finding:
+def _project_finding(view: ProjectProgress, as_of: date, brief: bool = False) -> Finding:
     """The project's judgement; `brief` leaves out the wording (`_described` adds it when a notice
     needs it)."""
     month = _month_judged(as_of)

@@ -5,9 +5,10 @@ Pure: computed from the fold's project states as of a date (valid time).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import Literal
 
 from events.periods import Period, completed_months
 from events.plan import Project, Thresholds
@@ -15,9 +16,13 @@ from projections import formatting as fmt
 from projections.evaluate import HUNDRED, Status, progress_status
 from projections.state import PlanState, ProjectState
 
+Stage = Literal["not_started", "started", "completed"]
+
 
 @dataclass(frozen=True)
-class ProjectView:
+class ProjectProgress:
+    """A key project as of a date: started, invested, on schedule, and the traffic light on it."""
+
     id: str
     name: str
     department: str
@@ -36,7 +41,7 @@ class ProjectView:
     status: Status  # the traffic light: start delay for unstarted projects, investment pace for others
 
     @property
-    def stage(self) -> str:
+    def stage(self) -> Stage:
         return "completed" if self.completed_on else "started" if self.started_on else "not_started"
 
     @property
@@ -59,14 +64,17 @@ class Portfolio:
     planned_investment_wan: Decimal
     investment_rate: Decimal  # %, one decimal
     completed: int
-    projects: tuple[ProjectView, ...]
+    projects: tuple[ProjectProgress, ...]
+    # The read model's rendering of the portfolio, kept with it (projections.readmodel): a
+    # ReportBuilder reuses the portfolio while none of its projects changed.
+    memo: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
 
     @property
-    def overdue(self) -> list[ProjectView]:
+    def overdue(self) -> list[ProjectProgress]:
         return [p for p in self.projects if p.overdue]
 
     @property
-    def lagging(self) -> list[ProjectView]:
+    def lagging(self) -> list[ProjectProgress]:
         return [p for p in self.projects if p.lagging]
 
     def line(self) -> str:
@@ -84,23 +92,23 @@ class Portfolio:
         return f"{done[0].name}等{len(done)}个项目建成投产" if len(done) > 1 else f"{done[0].name}建成投产"
 
 
-def summarize(label: str, as_of: date, views: list[ProjectView]) -> Portfolio:
-    """The portfolio's totals from its projects' views."""
-    total = len(views)
-    started = sum(1 for v in views if v.started_on)
-    invested = sum((v.investment_wan for v in views), Decimal(0))
-    planned = sum((v.planned_investment_wan for v in views), Decimal(0))
+def summarize(label: str, as_of: date, projects: list[ProjectProgress]) -> Portfolio:
+    """The portfolio's totals from its projects."""
+    total = len(projects)
+    started = sum(1 for p in projects if p.started_on)
+    invested = sum((p.investment_wan for p in projects), Decimal(0))
+    planned = sum((p.planned_investment_wan for p in projects), Decimal(0))
     return Portfolio(
         label=label,
         total=total,
         started=started,
         start_rate=fmt.round1(Decimal(started) * HUNDRED / total) if total else Decimal(0),
-        planned_to_start=sum(1 for v in views if planned_by(v.planned_start, as_of)),
+        planned_to_start=sum(1 for p in projects if planned_by(p.planned_start, as_of)),
         investment_wan=invested,
         planned_investment_wan=planned,
         investment_rate=fmt.round1(invested * HUNDRED / planned) if planned else Decimal(0),
-        completed=sum(1 for v in views if v.completed_on),
-        projects=tuple(views),
+        completed=sum(1 for p in projects if p.completed_on),
+        projects=tuple(projects),
     )
 
 
@@ -110,7 +118,10 @@ def projects_in_plan_order(state: PlanState) -> list[ProjectState]:
     return sorted(state.projects.values(), key=lambda p: (order.get(p.id, len(order)), p.id))
 
 
-def project_view(project: ProjectState, spec: Project, as_of: date, year: int, thresholds: Thresholds) -> ProjectView:
+def evaluate_project(
+    project: ProjectState, spec: Project, as_of: date, year: int, thresholds: Thresholds
+) -> ProjectProgress:
+    """Judge a project as of `as_of` from its state: the investment of `year` reported by then."""
     started = project.started_on if project.started_on and project.started_on <= as_of else None
     completed = project.completed_on if project.completed_on and project.completed_on <= as_of else None
     counted = _counted_investment(project, year, as_of)
@@ -140,7 +151,7 @@ def project_view(project: ProjectState, spec: Project, as_of: date, year: int, t
         status = "on_track"
     else:
         status = progress_status(rate, progress, thresholds)
-    return ProjectView(
+    return ProjectProgress(
         id=spec.id,
         name=spec.name,
         department=spec.department,

@@ -6,13 +6,14 @@ Rendering (text, Markdown, JSON, HTML, XLSX) lives in services.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date
 
 from events.periods import completed_months
 from events.plan import Indicator
 from projections.evaluate import Evaluation, evaluate
-from projections.portfolio import Portfolio, ProjectView, project_view, projects_in_plan_order, summarize
+from projections.portfolio import Portfolio, ProjectProgress, evaluate_project, projects_in_plan_order, summarize
 from projections.state import PlanState, ProjectState
 
 
@@ -22,6 +23,10 @@ class IndicatorRow:
     department_name: str
     target_text: str  # the target in force on as_of, as the report words it
     evaluation: Evaluation
+    # The read model's renderings of the row, kept with it (projections.readmodel): a
+    # ReportBuilder reuses a row while its inputs are unchanged, so a live projector renders an
+    # unchanged row once.
+    memo: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def label(self) -> str:
@@ -104,13 +109,15 @@ def evaluate_indicator(state: PlanState, indicator: Indicator, as_of: date) -> I
 
 
 class ReportBuilder:
-    """`build_report` with a memory: an indicator row or project view whose inputs (as_of, the
+    """`build_report` with a memory: an indicator row or project whose inputs (as_of, the
     plan in force, the subject's last event, a relative target's reference) are unchanged since
-    the previous build is reused, so a live projector re-judges only what an event touched."""
+    the previous build is reused, and so is the portfolio while none of its projects changed,
+    so a live projector re-judges (and re-renders) only what an event touched."""
 
     def __init__(self) -> None:
-        self._rows: dict[str, tuple[tuple, IndicatorRow]] = {}
-        self._projects: dict[str, tuple[tuple, ProjectView]] = {}
+        self._rows: dict[str, tuple[tuple[object, ...], IndicatorRow]] = {}
+        self._projects: dict[str, tuple[tuple[object, ...], ProjectProgress]] = {}
+        self._portfolio: tuple[tuple[object, ...], Portfolio] | None = None
 
     def build(self, state: PlanState, as_of: date | None = None) -> PlanReport:
         plan = state.plan
@@ -118,7 +125,7 @@ class ReportBuilder:
             raise ValueError(f"plan {state.plan_id!r} has not been published")
         as_of = as_of or data_through(state)
         rows = [self._row(state, indicator, as_of) for indicator in plan.indicators]
-        views = [
+        projects = [
             self._project(state, project, as_of)
             for project in projects_in_plan_order(state)
             if project.spec is not None
@@ -138,8 +145,17 @@ class ReportBuilder:
             sections=tuple(
                 (name, tuple(sorted(items, key=lambda r: r.indicator.order))) for name, items in sections.items()
             ),
-            portfolio=summarize(plan.projects_label, as_of, views),
+            portfolio=self._summarize(plan.projects_label, as_of, projects),
         )
+
+    def _summarize(self, label: str, as_of: date, projects: list[ProjectProgress]) -> Portfolio:
+        key = (label, as_of, len(projects))
+        cached = self._portfolio
+        if cached and cached[0] == key and all(a is b for a, b in zip(cached[1].projects, projects, strict=True)):
+            return cached[1]
+        portfolio = summarize(label, as_of, projects)
+        self._portfolio = (key, portfolio)
+        return portfolio
 
     def _row(self, state: PlanState, indicator: Indicator, as_of: date) -> IndicatorRow:
         assert state.plan is not None
@@ -157,24 +173,24 @@ class ReportBuilder:
         self._rows[indicator.id] = (key, row)
         return row
 
-    def _project(self, state: PlanState, project: ProjectState, as_of: date) -> ProjectView:
+    def _project(self, state: PlanState, project: ProjectState, as_of: date) -> ProjectProgress:
         plan = state.plan
         assert plan is not None and project.spec is not None
         key = (as_of, state.plan_position, project.last_position)
         cached = self._projects.get(project.id)
         if cached and cached[0] == key:
             return cached[1]
-        view = project_view(project, project.spec, as_of, plan.year, plan.thresholds)
-        self._projects[project.id] = (key, view)
-        return view
+        progress = evaluate_project(project, project.spec, as_of, plan.year, plan.thresholds)
+        self._projects[project.id] = (key, progress)
+        return progress
 
 
 def build_report(state: PlanState, as_of: date | None = None) -> PlanReport:
     return ReportBuilder().build(state, as_of)
 
 
-def missed_sentence(rows: list[IndicatorRow]) -> str:
-    """The report's sentence on the main indicators that missed their targets."""
-    if not rows:
+def missed_sentence(names: Sequence[str]) -> str:
+    """The report's sentence on the main indicators (named) that missed their targets."""
+    if not names:
         return "主要指标均达到年初预计目标要求。"
-    return "、".join(row.indicator.name for row in rows) + "没有达到年初预计目标要求。"
+    return "、".join(names) + "没有达到年初预计目标要求。"

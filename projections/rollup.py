@@ -20,14 +20,18 @@ from pydantic import BaseModel, Field
 from events.alerts import AlertNotice
 from events.periods import Period
 from projections.alerts import period_label
-from projections.evaluate import STATUS_ZH
-from projections.portfolio import ProjectView
+from projections.evaluate import MISSED
+from projections.portfolio import ProjectProgress
+from projections.readmodel import indicator_summary, one_decimal, portfolio_summary, project_summary
 from projections.report import IndicatorRow, ReportBuilder, missed_sentence, period_column
 from projections.state import PlanState
-from projections.views import number, one_decimal
 
 
 class RollupRow(BaseModel):
+    """An indicator's row as the rollup keeps it: the read model's `IndicatorSummary` without
+    its plan bookkeeping (main, order, frequency, reference), figures as floats, the gap,
+    completion and time progress rounded to one decimal as the report prints them."""
+
     id: str
     label: str  # as the table prints it: 1﹒地区生产总值
     name: str
@@ -48,6 +52,9 @@ class RollupRow(BaseModel):
 
 
 class RollupProject(BaseModel):
+    """A key project as the rollup keeps it: the read model's `ProjectSummary` with its
+    department's and stage's names, without dates, figures as floats."""
+
     id: str
     name: str
     department: str
@@ -69,6 +76,8 @@ class RollupProject(BaseModel):
 
 
 class RollupPortfolio(BaseModel):
+    """The read model's `PortfolioSummary` without the project lists (the rollup has its own)."""
+
     label: str
     total: int
     started: int
@@ -156,7 +165,6 @@ def build_rollup(
     main = [_row(r) for r in report.main]
     sections = [RollupSection(name=name, rows=[_row(r) for r in rows]) for name, rows in report.sections]
     projects = [_project(p, plan.department_name(p.department)) for p in report.portfolio.projects]
-    portfolio = report.portfolio
     document = RollupDocument(
         plan_id=plan.id,
         plan_name=plan.name,
@@ -171,21 +179,10 @@ def build_rollup(
         compared_with=f"{previous.period} v{previous.version}" if previous else None,
         main=main,
         sections=sections,
-        portfolio=RollupPortfolio(
-            label=portfolio.label,
-            total=portfolio.total,
-            started=portfolio.started,
-            start_rate=float(portfolio.start_rate),
-            investment_wan=float(portfolio.investment_wan),
-            planned_investment_wan=float(portfolio.planned_investment_wan),
-            investment_rate=float(portfolio.investment_rate),
-            completed=portfolio.completed,
-            line=portfolio.line(),
-            completed_line=portfolio.completed_line(),
-        ),
+        portfolio=RollupPortfolio.model_validate(portfolio_summary(report.portfolio).model_dump()),
         projects=projects,
-        off_track=_off_track(report.rows(), projects),
-        missed_sentence=missed_sentence(report.missed),
+        off_track=_off_track(_all_rows(main, sections), projects),
+        missed_sentence=missed_sentence([row.name for row in main if row.status in MISSED]),
     )
     document.changes = _changes(document, state, previous, notices or [])
     document.content_hash = document.hash_content()
@@ -193,63 +190,35 @@ def build_rollup(
 
 
 def _row(row: IndicatorRow) -> RollupRow:
-    spec, evaluation = row.indicator, row.evaluation
-    return RollupRow(
-        id=spec.id,
-        label=row.label,
-        name=spec.name,
-        section=spec.section,
-        unit=spec.unit,
-        department=spec.department,
-        department_name=row.department_name,
-        target=row.target_text,
-        actual=evaluation.actual_text,
-        deviation=evaluation.deviation_text,
-        status=evaluation.status,
-        status_zh=STATUS_ZH[evaluation.status],
-        period=evaluation.period,
-        actual_value=number(evaluation.actual),
-        deviation_points=one_decimal(evaluation.deviation),
-        completion=one_decimal(evaluation.completion),
-        time_progress=one_decimal(evaluation.time_progress),
-    )
+    """The row as the read model shows it, with the gap, completion and time progress rounded as
+    the report prints them (one decimal)."""
+    evaluation = row.evaluation
+    rounded = {
+        "deviation_points": one_decimal(evaluation.deviation),
+        "completion": one_decimal(evaluation.completion),
+        "time_progress": one_decimal(evaluation.time_progress),
+    }
+    return RollupRow.model_validate({**indicator_summary(row).model_dump(), **rounded})
 
 
-def _project(view: ProjectView, department_name: str) -> RollupProject:
-    return RollupProject(
-        id=view.id,
-        name=view.name,
-        department=view.department,
-        department_name=department_name,
-        category=view.category,
-        stage=view.stage,
-        stage_zh=STAGE_ZH[view.stage],
-        status=view.status,
-        status_zh=STATUS_ZH[view.status],
-        planned_start=view.planned_start,
-        planned_completion=view.planned_completion,
-        planned_investment_wan=float(view.planned_investment_wan),
-        investment_wan=float(view.investment_wan),
-        investment_rate=one_decimal(view.investment_rate),
-        schedule_progress=one_decimal(view.schedule_progress),
-        months_overdue=view.months_overdue,
-        lagging=view.lagging,
-        synthetic=view.synthetic,
-    )
+def _project(project: ProjectProgress, department_name: str) -> RollupProject:
+    """The project as the read model shows it, with its department's and its stage's names."""
+    named = {"department_name": department_name, "stage_zh": STAGE_ZH[project.stage]}
+    return RollupProject.model_validate({**project_summary(project).model_dump(), **named})
 
 
-def _off_track(rows: list[IndicatorRow], projects: list[RollupProject]) -> list[OffTrack]:
+def _off_track(rows: list[RollupRow], projects: list[RollupProject]) -> list[OffTrack]:
     found = [
         OffTrack(
             kind="indicator",
-            id=row.indicator.id,
-            name=row.indicator.name,
+            id=row.id,
+            name=row.name,
             department_name=row.department_name,
-            status_zh=STATUS_ZH[row.evaluation.status],
-            detail_zh=f"全年目标{row.target_text}，完成{row.evaluation.actual_text}，与目标{row.evaluation.deviation_text}",
+            status_zh=row.status_zh,
+            detail_zh=f"全年目标{row.target}，完成{row.actual}，与目标{row.deviation}",
         )
         for row in rows
-        if row.evaluation.missed
+        if row.status in MISSED
     ]
     for project in projects:
         if project.months_overdue is not None:
@@ -276,8 +245,8 @@ def _changes(
 ) -> list[RollupChange]:
     changes: list[RollupChange] = []
     if previous is not None:
-        before = {r.id: r for r in _all_rows(previous)}
-        for row in _all_rows(document):
+        before = {r.id: r for r in _all_rows(previous.main, previous.sections)}
+        for row in _all_rows(document.main, document.sections):
             old = before.get(row.id)
             if old is None:
                 continue
@@ -315,8 +284,8 @@ def _changes(
     return changes
 
 
-def _all_rows(document: RollupDocument) -> list[RollupRow]:
-    return [*document.main, *(row for section in document.sections for row in section.rows)]
+def _all_rows(main: list[RollupRow], sections: list[RollupSection]) -> list[RollupRow]:
+    return [*main, *(row for section in sections for row in section.rows)]
 
 
 def _status_change(subject: str, name: str, before: str, after: str) -> RollupChange:

@@ -23,6 +23,7 @@ from services.app import load_plan
 from services.demo import PLAN_PUBLISHED_AT, SEED_PLAN, h1_history
 from services.reports import render_html, render_markdown, render_xlsx
 from tests import seed_report
+from tests.conftest import ROOT
 
 SEED_HEADER = "| 指标 | 全年目标 | 上半年完成 | 与目标± |"
 SHEETS = ["主要指标", "目标任务", "重点项目", "滞后事项", "变化"]
@@ -44,6 +45,28 @@ def rollups() -> dict[str, RollupDocument]:
 @pytest.fixture
 def june(rollups: dict[str, RollupDocument]) -> RollupDocument:
     return rollups["june"]
+
+
+# ---- the document ----------------------------------------------------------------------------
+
+# The seed's June rollup compared with May, as an earlier version wrote it to Redis.
+STORED_JUNE = ROOT / "tests" / "data" / "rollup_seed_2025-06.json"
+
+
+def test_the_document_is_the_one_an_earlier_version_stored(rollups: dict[str, RollupDocument]) -> None:
+    stored = STORED_JUNE.read_text(encoding="utf-8")
+    assert rollups["june_vs_may"].model_dump_json() == stored
+    assert (
+        rollups["june"].content_hash
+        == rollups["june_vs_may"].content_hash
+        == RollupDocument.model_validate_json(stored).hash_content()
+    )
+
+
+def test_a_stored_document_loads_and_renders_as_a_new_one(rollups: dict[str, RollupDocument]) -> None:
+    loaded = RollupDocument.model_validate_json(STORED_JUNE.read_text(encoding="utf-8"))
+    assert loaded == rollups["june_vs_may"]
+    assert render_markdown(loaded) == render_markdown(rollups["june_vs_may"])
 
 
 # ---- Markdown --------------------------------------------------------------------------------

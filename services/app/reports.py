@@ -4,29 +4,38 @@ straight from the read model; with them, from a fold of the log."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Literal
 
 from events.errors import FieldError
 from events.plan import Plan
+from projections.readmodel import (
+    IndicatorDetail,
+    PlanSummary,
+    ProjectDetail,
+    ProjectDetailWithEvents,
+    ProjectSummary,
+    indicator_detail,
+    plan_summary,
+    project_detail,
+    project_summary,
+)
 from projections.report import PlanReport, ReportBuilder, build_report
 from projections.state import PlanState
-from projections.views import indicator_detail_view, project_detail_view, project_view, report_view
 from services.app.errors import Invalid, NotFound
 from services.app.ingest import Ingest
-from services.projection import read_field, read_fields, state_as_known
-from services.store import EventStore, Keyspace
+from services.projection import read_fields, state_as_known
+from services.store import EventStore
 
 ProjectFilter = Literal["overdue", "lagging", "started", "completed", "not_started"]
 
-_KEEP: dict[str, Callable[[dict[str, Any]], bool]] = {
-    "overdue": lambda v: bool(v["overdue"]),
-    "lagging": lambda v: bool(v["lagging"]),
-    "started": lambda v: v["stage"] == "started",
-    "completed": lambda v: v["stage"] == "completed",
-    "not_started": lambda v: v["stage"] == "not_started",
+_KEEP: dict[str, Callable[[ProjectSummary], bool]] = {
+    "overdue": lambda p: p.overdue,
+    "lagging": lambda p: p.lagging,
+    "started": lambda p: p.stage == "started",
+    "completed": lambda p: p.stage == "completed",
+    "not_started": lambda p: p.stage == "not_started",
 }
 
 
@@ -54,9 +63,10 @@ class Reports:
     def __init__(self, ingest: Ingest, store: EventStore) -> None:
         self.ingest, self.store = ingest, store
 
-    @property
-    def _keys(self) -> Keyspace:
-        return self.store.keys
+    async def _stored(self, plan_id: str, *fields: str) -> list[str] | None:
+        """Fields of the current read model, if it has all of them."""
+        values = await read_fields(self.store.redis, self.store.keys, plan_id, *fields)
+        return [v for v in values if v] if values and all(values) else None
 
     async def report(
         self, plan_id: str, as_of: date | None = None, known_at: datetime | None = None
@@ -70,30 +80,26 @@ class Reports:
         state = await published_state(self.store, plan_id, checked_known_at(known_at))
         return build_report(state, as_of)
 
-    async def summary(self, plan_id: str, as_of: date | None = None, known_at: datetime | None = None) -> str:
-        """The main table, the key-project figures and the missed targets, as JSON text."""
+    async def summary(self, plan_id: str, as_of: date | None = None, known_at: datetime | None = None) -> PlanSummary:
+        """The main table, the key-project figures and the missed targets."""
         await self.ingest.plan(plan_id)
-        if as_of is None and known_at is None:
-            stored = await read_field(self.store.redis, self._keys, plan_id, "summary")
-            if stored:
-                return stored
+        if as_of is None and known_at is None and (stored := await self._stored(plan_id, "summary")):
+            return PlanSummary.model_validate_json(stored[0])
         _, report = await self.report(plan_id, as_of, known_at)
-        return json.dumps(report_view(report, known_at.isoformat() if known_at else None), ensure_ascii=False)
+        return plan_summary(report, known_at.isoformat() if known_at else None)
 
     async def indicator(
         self, plan_id: str, indicator_id: str, as_of: date | None = None, known_at: datetime | None = None
-    ) -> str:
-        """One indicator as JSON text: its evaluation, every period's value with revisions, target changes."""
+    ) -> IndicatorDetail:
+        """One indicator: its evaluation, every period's value with revisions, target changes."""
         plan = await self.ingest.plan(plan_id)
         if plan.indicator(indicator_id) is None:
             raise NotFound(f"plan {plan_id} has no indicator {indicator_id!r}", f"计划中没有指标“{indicator_id}”")
-        if as_of is None and known_at is None:
-            stored = await read_field(self.store.redis, self._keys, plan_id, f"indicator:{indicator_id}")
-            if stored:
-                return stored
+        if as_of is None and known_at is None and (stored := await self._stored(plan_id, f"indicator:{indicator_id}")):
+            return IndicatorDetail.model_validate_json(stored[0])
         state, report = await self.report(plan_id, as_of, known_at)
         row = next(r for r in report.rows() if r.indicator.id == indicator_id)
-        return json.dumps(indicator_detail_view(row, state.indicator(indicator_id)), ensure_ascii=False)
+        return indicator_detail(row, state.indicator(indicator_id))
 
     async def projects(
         self,
@@ -102,42 +108,40 @@ class Reports:
         department: str | None = None,
         as_of: date | None = None,
         known_at: datetime | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[ProjectSummary]:
         """Key projects, filtered by status and owning department."""
         plan = await self.ingest.plan(plan_id)
-        views = await self._stored_projects(plan) if as_of is None and known_at is None else None
-        if views is None:
+        projects = await self._stored_projects(plan) if as_of is None and known_at is None else None
+        if projects is None:
             _, report = await self.report(plan_id, as_of, known_at)
-            views = [project_view(p) for p in report.portfolio.projects]
+            projects = [project_summary(p) for p in report.portfolio.projects]
         return [
-            v
-            for v in views
-            if (status is None or _KEEP[status](v)) and (department is None or v["department"] == department)
+            p
+            for p in projects
+            if (status is None or _KEEP[status](p)) and (department is None or p.department == department)
         ]
 
-    async def _stored_projects(self, plan: Plan) -> list[dict[str, Any]] | None:
+    async def _stored_projects(self, plan: Plan) -> list[ProjectSummary] | None:
         if not plan.projects:
             return None
-        stored = await read_fields(self.store.redis, self._keys, plan.id, *(f"project:{p.id}" for p in plan.projects))
-        if not stored or not all(stored):
-            return None
-        return [json.loads(v) for v in stored if v]
+        stored = await self._stored(plan.id, *(f"project:{p.id}" for p in plan.projects))
+        # the stored detail also has the investment by period, which the list leaves out
+        return [ProjectSummary.model_validate_json(v) for v in stored] if stored else None
 
     async def project(
         self, plan_id: str, project_id: str, as_of: date | None = None, known_at: datetime | None = None
-    ) -> dict[str, Any]:
+    ) -> ProjectDetailWithEvents:
         """One project's view, its investment by period and its events."""
         plan = await self.ingest.plan(plan_id)
         if plan.project(project_id) is None:
             raise NotFound(f"plan {plan_id} has no project {project_id!r}", f"计划中没有项目“{project_id}”")
-        detail: dict[str, Any] | None = None
-        if as_of is None and known_at is None:
-            stored = await read_field(self.store.redis, self._keys, plan_id, f"project:{project_id}")
-            detail = json.loads(stored) if stored else None
-        if detail is None:
+        stored = await self._stored(plan_id, f"project:{project_id}") if as_of is None and known_at is None else None
+        if stored:
+            detail = ProjectDetail.model_validate_json(stored[0])
+        else:
             state, report = await self.report(plan_id, as_of, known_at)
             current = next(p for p in report.portfolio.projects if p.id == project_id)
-            detail = project_detail_view(current, state.projects[project_id])
+            detail = project_detail(current, state.projects[project_id])
         events = await self.store.subject_events(plan_id, project_id)
-        detail["events"] = [{"position": s.position, **s.event.model_dump(mode="json")} for s in events]
-        return detail
+        listed = [{"position": s.position, **s.event.model_dump(mode="json")} for s in events]
+        return ProjectDetailWithEvents.model_validate({**detail.model_dump(), "events": listed})

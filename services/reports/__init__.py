@@ -3,17 +3,12 @@ printable HTML page or an XLSX workbook. Other rooms import from here."""
 
 from __future__ import annotations
 
-from services.reports.rollup import (
-    FORMATS,
-    RENDERERS,
-    XLSX_MEDIA_TYPE,
-    beijing_time,
-    render_html,
-    render_markdown,
-    render_rollup,
-    render_xlsx,
-)
+from services.reports.common import beijing_time
+from services.reports.html import render_html
+from services.reports.markdown import render_markdown
+from services.reports.rollup import FORMATS, RENDERERS, render_rollup
 from services.reports.table import render_table, table_header, table_json, table_markdown, table_rows, table_text
+from services.reports.xlsx import XLSX_MEDIA_TYPE, render_xlsx
 
 __all__ = [
     "FORMATS",

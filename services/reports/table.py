@@ -1,14 +1,23 @@
-"""The report as people read it: plain text for terminals, Markdown, JSON."""
+"""The report as people read it: plain text for terminals, Markdown, JSON.
+
+Each renders the plan's summary — the read model the API serves and Redis stores — from a
+report, or from a summary read back."""
 
 from __future__ import annotations
 
 import json
 from typing import Literal
 
-from projections.report import IndicatorRow, PlanReport, missed_sentence
+from projections.readmodel import IndicatorSummary, PlanSummary, plan_summary
+from projections.report import PlanReport, missed_sentence
 from projections.views import report_view
 
 Format = Literal["text", "markdown", "json"]
+Report = PlanReport | PlanSummary
+
+
+def _summary(report: Report) -> PlanSummary:
+    return report if isinstance(report, PlanSummary) else plan_summary(report)
 
 
 def table_header(column: str) -> tuple[str, str, str, str]:
@@ -16,63 +25,76 @@ def table_header(column: str) -> tuple[str, str, str, str]:
     return ("指标", "全年目标", column, "与目标±")
 
 
-def table_rows(report: PlanReport) -> list[tuple[str, str, str, str]]:
+def _main(summary: PlanSummary) -> list[IndicatorSummary]:
+    return [row for row in summary.indicators if row.main]
+
+
+def _rows_by_id(summary: PlanSummary, ids: list[str]) -> list[IndicatorSummary]:
+    rows = {row.id: row for row in summary.indicators}
+    return [rows[i] for i in ids]
+
+
+def table_rows(report: Report) -> list[tuple[str, str, str, str]]:
     """The main table as the report prints it: 指标 | 全年目标 | 上半年完成 | 与目标±."""
-    return [
-        (row.label, row.target_text, row.evaluation.actual_text, row.evaluation.deviation_text) for row in report.main
-    ]
+    return [(row.label, row.target, row.actual, row.deviation) for row in _main(_summary(report))]
 
 
-def _missed_details(rows: list[IndicatorRow]) -> list[str]:
+def _missed_sentence(summary: PlanSummary) -> str:
+    return missed_sentence([row.name for row in _rows_by_id(summary, summary.missed)])
+
+
+def _missed_details(rows: list[IndicatorSummary]) -> list[str]:
     return [
-        f"{row.indicator.name}：全年目标{row.target_text}，完成{row.evaluation.actual_text}，"
-        f"与目标{row.evaluation.deviation_text}（{row.department_name}）"
+        f"{row.name}：全年目标{row.target}，完成{row.actual}，与目标{row.deviation}（{row.department_name}）"
         for row in rows
     ]
 
 
-def table_text(report: PlanReport) -> str:
-    header = table_header(report.column)
+def table_text(report: Report) -> str:
+    summary = _summary(report)
+    portfolio = summary.projects
     lines = [
-        f"{report.plan_name} — 主要计划目标完成情况（截至{report.as_of.isoformat()}）",
-        " | ".join(header),
-        *(" | ".join(row) for row in table_rows(report)),
+        f"{summary.plan_name} — 主要计划目标完成情况（截至{summary.as_of.isoformat()}）",
+        " | ".join(table_header(summary.column)),
+        *(" | ".join(row) for row in table_rows(summary)),
         "",
-        f"重点项目：{report.portfolio.line()}。{report.portfolio.completed_line()}。",
+        f"重点项目：{portfolio.line}。{portfolio.completed_line}。",
         "",
-        f"未达到目标的指标：{missed_sentence(report.missed)}",
-        *(f"  - {line}" for line in _missed_details(report.missed)),
+        f"未达到目标的指标：{_missed_sentence(summary)}",
+        *(f"  - {line}" for line in _missed_details(_rows_by_id(summary, summary.missed))),
     ]
-    if report.further_missed:
-        behind = _missed_details(report.further_missed)
+    if summary.further_missed:
+        behind = _missed_details(_rows_by_id(summary, summary.further_missed))
         lines += ["", "滞后于序时进度的其他目标任务：", *(f"  - {line}" for line in behind)]
-    overdue = report.portfolio.overdue
-    if overdue:
-        lines += ["", f"逾期未开工的重点项目（{len(overdue)}个）：" + "、".join(p.name for p in overdue)]
+    if portfolio.overdue:
+        names = "、".join(p.name for p in portfolio.overdue)
+        lines += ["", f"逾期未开工的重点项目（{len(portfolio.overdue)}个）：{names}"]
     return "\n".join(lines)
 
 
-def table_markdown(report: PlanReport) -> str:
-    header = table_header(report.column)
+def table_markdown(report: Report) -> str:
+    summary = _summary(report)
+    header = table_header(summary.column)
     lines = [
-        f"## {report.plan_name}主要计划目标完成情况",
+        f"## {summary.plan_name}主要计划目标完成情况",
         "",
-        f"截至 {report.as_of.isoformat()}",
+        f"截至 {summary.as_of.isoformat()}",
         "",
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),
-        *("| " + " | ".join(row) + " |" for row in table_rows(report)),
+        *("| " + " | ".join(row) + " |" for row in table_rows(summary)),
         "",
-        f"**重点项目**：{report.portfolio.line()}。{report.portfolio.completed_line()}。",
+        f"**重点项目**：{summary.projects.line}。{summary.projects.completed_line}。",
         "",
-        f"**未达到目标的指标**：{missed_sentence(report.missed)}",
+        f"**未达到目标的指标**：{_missed_sentence(summary)}",
         "",
-        *(f"- {line}" for line in _missed_details(report.missed)),
+        *(f"- {line}" for line in _missed_details(_rows_by_id(summary, summary.missed))),
     ]
     return "\n".join(lines).rstrip() + "\n"
 
 
 def table_json(report: PlanReport, known_at: str | None = None) -> str:
+    """The plan's summary as `planwatch table --format json` prints it."""
     return json.dumps(report_view(report, known_at), ensure_ascii=False, indent=2)
 
 

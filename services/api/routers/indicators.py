@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter
 
+from projections.readmodel import IndicatorDetail
 from services.api.deps import AppDep, AsOf, CallerDep, KnownAt
 
 router = APIRouter(prefix="/v1/plans/{plan}/indicators", tags=["plans"])
@@ -12,6 +13,6 @@ router = APIRouter(prefix="/v1/plans/{plan}/indicators", tags=["plans"])
 @router.get("/{indicator}")
 async def indicator_detail(
     plan: str, indicator: str, app: AppDep, who: CallerDep, as_of: AsOf = None, known_at: KnownAt = None
-) -> Response:
+) -> IndicatorDetail:
     """One indicator: its evaluation, every period's value with revisions, target changes."""
-    return Response(await app.reports.indicator(plan, indicator, as_of, known_at), media_type="application/json")
+    return await app.reports.indicator(plan, indicator, as_of, known_at)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from projections.readmodel import PlanSummary
 from services.api.deps import AdminDep, AppDep, AsOf, CallerDep, KnownAt, read_json
 
 router = APIRouter(prefix="/v1/plans", tags=["plans"])
@@ -29,7 +30,7 @@ async def publish(plan: str, request: Request, app: AppDep, who: AdminDep) -> JS
 @router.get("/{plan}")
 async def plan_summary(
     plan: str, app: AppDep, who: CallerDep, as_of: AsOf = None, known_at: KnownAt = None
-) -> Response:
+) -> PlanSummary:
     """The main table, the key-project figures and the missed targets — the fields of
     `planwatch table --format json`."""
-    return Response(await app.reports.summary(plan, as_of, known_at), media_type="application/json")
+    return await app.reports.summary(plan, as_of, known_at)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from projections.readmodel import ProjectDetailWithEvents, ProjectSummary
 from services.api.deps import AppDep, AsOf, CallerDep, KnownAt
 from services.app import ProjectFilter
 
@@ -24,7 +25,7 @@ async def projects(
     department: Annotated[str | None, Query(description="owning department id")] = None,
     as_of: AsOf = None,
     known_at: KnownAt = None,
-) -> list[dict[str, Any]]:
+) -> list[ProjectSummary]:
     """Key projects, filtered."""
     return await app.reports.projects(plan, status, department, as_of, known_at)
 
@@ -32,6 +33,6 @@ async def projects(
 @router.get("/{project}")
 async def project_detail(
     plan: str, project: str, app: AppDep, who: CallerDep, as_of: AsOf = None, known_at: KnownAt = None
-) -> dict[str, Any]:
+) -> ProjectDetailWithEvents:
     """One project with its events."""
     return await app.reports.project(plan, project, as_of, known_at)

@@ -1,0 +1,112 @@
+"""What the rollup's renderers (Markdown, HTML, XLSX) share: the parts' headings, the wording
+of the list items, and when the report was written, in Beijing time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from projections.evaluate import STATUS_ZH
+from projections.rollup import OffTrack, RollupChange, RollupDocument, RollupProject, RollupRow
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+
+PART_MAIN = "一、主要计划目标完成情况"
+PART_PROJECTS = "二、重点项目"
+PART_FURTHER = "三、其他目标任务"
+PART_OFF_TRACK = "四、未达到目标和滞后的事项"
+PART_CHANGES = "五、与上期相比的变化"
+
+FURTHER_HEADER = ("目标任务", "全年目标", "完成", "完成全年目标", "序时进度", "与目标±", "责任单位")
+FIRST_REPORT = "（首期报告，无对比）"
+NO_CHANGES = "无变化"
+
+CHANGE_KIND_ZH = {
+    "status": "状态变化",
+    "alert.raised": "新增预警",
+    "alert.escalated": "预警升级",
+    "alert.resolved": "预警解除",
+    "revised": "数据修订",
+    "value": "数值修订",
+}
+
+# OffTrack carries only the status's wording; read it back to pick the colour.
+STATUS_BY_TEXT = {text: status for status, text in STATUS_ZH.items()}
+
+
+def beijing_time(moment: datetime) -> str:
+    """When the report was written, as the office reads clocks: 2025-07-16 08:00（北京时间）."""
+    if moment.tzinfo is None:  # the log stores UTC; a naive time is taken as such
+        moment = moment.replace(tzinfo=UTC)
+    return f"{moment.astimezone(BEIJING):%Y-%m-%d %H:%M}（北京时间）"
+
+
+def when_parts(doc: RollupDocument) -> list[str]:
+    """Data date, writing time and version: the workbook's note line; the page's adds plan and 对比."""
+    return [f"数据截至 {doc.as_of.isoformat()}", f"生成于 {beijing_time(doc.known_at)}", f"第{doc.version}版"]
+
+
+def meta_parts(doc: RollupDocument) -> list[str]:
+    compared = [f"对比 {doc.compared_with}"] if doc.compared_with else []
+    return [doc.plan_name, *when_parts(doc), *compared]
+
+
+def percent_text(value: float | None) -> str:
+    """A completion or time-progress figure as the tables print it: 47.4%, or - when there is none."""
+    return "-" if value is None else f"{value:.1f}%"
+
+
+def further_cells(row: RollupRow) -> tuple[str, ...]:
+    return (
+        row.label,
+        row.target,
+        row.actual,
+        percent_text(row.completion),
+        percent_text(row.time_progress),
+        row.deviation,
+        row.department_name,
+    )
+
+
+def overdue_projects(doc: RollupDocument) -> list[RollupProject]:
+    return [p for p in doc.projects if p.months_overdue is not None]
+
+
+def lagging_projects(doc: RollupDocument) -> list[RollupProject]:
+    # An overdue project is named once, as overdue, even if its investment also lags.
+    return [p for p in doc.projects if p.lagging and p.months_overdue is None]
+
+
+def overdue_item(project: RollupProject) -> str:
+    who = f"{project.name}（{project.department_name}）"
+    return f"{who}：计划{project.planned_start}开工，逾期{project.months_overdue}个月"
+
+
+def lagging_item(project: RollupProject) -> str:
+    return (
+        f"{project.name}（{project.department_name}）：完成投资占年度计划{percent_text(project.investment_rate)}，"
+        f"项目序时进度{percent_text(project.schedule_progress)}"
+    )
+
+
+def off_track_item(item: OffTrack) -> str:
+    return f"{item.name}（{item.department_name}）：{item.detail_zh}"
+
+
+def change_item(change: RollupChange) -> str:
+    return f"【{CHANGE_KIND_ZH.get(change.kind, change.kind)}】{change.detail_zh}"
+
+
+def changes_part(doc: RollupDocument) -> tuple[list[str], list[str]]:
+    """Part 五 as (paragraphs, then list items), shared by Markdown and HTML."""
+    if doc.compared_with is None:
+        # A first report has no earlier rollup, but statistics revised before it are still news.
+        paragraphs = [FIRST_REPORT, *(["本期报告已反映的数据修订："] if doc.changes else [])]
+    else:
+        paragraphs = [f"与 {doc.compared_with} 相比："] if doc.changes else [NO_CHANGES]
+    return paragraphs, [change_item(change) for change in doc.changes]
+
+
+def changes_empty(doc: RollupDocument) -> str:
+    """What part 五 says when it lists nothing."""
+    return FIRST_REPORT if doc.compared_with is None else NO_CHANGES

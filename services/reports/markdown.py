@@ -1,0 +1,77 @@
+"""The monthly rollup as a Chinese report in Markdown. Pure: a `RollupDocument` in, text out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from projections.rollup import RollupDocument
+from services.reports.common import (
+    FURTHER_HEADER,
+    PART_CHANGES,
+    PART_FURTHER,
+    PART_MAIN,
+    PART_OFF_TRACK,
+    PART_PROJECTS,
+    changes_part,
+    further_cells,
+    lagging_item,
+    lagging_projects,
+    meta_parts,
+    off_track_item,
+    overdue_item,
+    overdue_projects,
+)
+from services.reports.table import table_header
+
+
+def _md_cell(text: str) -> str:
+    """A table cell: a `|` would end the cell and a newline the row, so neither may pass as is."""
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
+def _md_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(_md_cell(cell) for cell in header) + " |", "|" + " --- |" * len(header)]
+    lines += ["| " + " | ".join(_md_cell(cell) for cell in row) + " |" for row in rows]
+    return lines
+
+
+def render_markdown(doc: RollupDocument) -> str:
+    """The rollup as a Chinese report in Markdown, in the order the district's report reads."""
+    lines = [f"# {doc.title}", "", "；".join(meta_parts(doc)), ""]
+
+    lines += [f"## {PART_MAIN}", ""]
+    lines += _md_table(table_header(doc.column), ((r.label, r.target, r.actual, r.deviation) for r in doc.main))
+    lines.append("")
+
+    lines += [f"## {PART_PROJECTS}", "", f"{doc.portfolio.line}。", "", f"{doc.portfolio.completed_line}。", ""]
+    overdue, lagging = overdue_projects(doc), lagging_projects(doc)
+    if overdue:
+        items = [f"- {overdue_item(p)}【{p.status_zh}】" for p in overdue]
+        lines += [f"**逾期未开工项目（{len(overdue)}个）**", "", *items, ""]
+    else:
+        lines += ["无逾期未开工项目。", ""]
+    if lagging:
+        items = [f"- {lagging_item(p)}【{p.status_zh}】" for p in lagging]
+        lines += [f"**投资进度滞后项目（{len(lagging)}个）**", "", *items, ""]
+    else:
+        lines += ["无投资进度滞后项目。", ""]
+
+    lines += [f"## {PART_FURTHER}", ""]
+    for section in doc.sections:
+        lines += [f"### {section.name}", "", *_md_table(FURTHER_HEADER, map(further_cells, section.rows)), ""]
+    if not doc.sections:
+        lines += ["无其他目标任务。", ""]
+
+    lines += [f"## {PART_OFF_TRACK}", "", doc.missed_sentence, ""]
+    if doc.off_track:
+        lines += [f"- {off_track_item(item)}【{item.status_zh}】" for item in doc.off_track]
+    else:
+        lines.append("无未达到目标或滞后的事项。")
+    lines.append("")
+
+    lines += [f"## {PART_CHANGES}", ""]
+    paragraphs, items = changes_part(doc)
+    for paragraph in paragraphs:
+        lines += [paragraph, ""]
+    lines += [f"- {item}" for item in items]
+    return "\n".join(lines).rstrip() + "\n"
