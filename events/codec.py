@@ -6,11 +6,15 @@ The stored JSON is the event without `recorded_at`; transaction time is the entr
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
+from typing import Any
 
 import pydantic_core
+from pydantic import BaseModel
 
-from events.models import Event, event_adapter, recorded_at_of
+from events.bounds import canonical_decimal_text, is_canonical
+from events.models import Event, IndicatorUpdated, InvestmentCompleted, event_adapter, recorded_at_of
 
 _STORED_FORM_EXCLUDES = {"recorded_at"}
 
@@ -37,3 +41,42 @@ def decode_payload(data: str) -> Event:
 def _recorded_at_text(millis: str) -> str:
     # A batch is appended within one millisecond, so its events share this text.
     return recorded_at_of(millis).isoformat()
+
+
+def canonical_form(event: Event) -> Event | None:
+    """The event with every number written canonically (`7.90` → `7.9`, `1E+2` → `100`), or None
+    when it is written so already. Dedup compares digests of this form, so a retry that writes a
+    number differently is the same event; the stored bytes stay as the sender wrote them."""
+    if isinstance(event, IndicatorUpdated):  # the usual events first: one number each
+        return None if is_canonical(event.value) else event.model_copy(update={"value": _canonical(event.value)})
+    if isinstance(event, InvestmentCompleted):
+        return (
+            None
+            if is_canonical(event.amount_wan)
+            else event.model_copy(update={"amount_wan": _canonical(event.amount_wan)})
+        )
+    changed = _canonical_model(event)
+    return changed if changed is not event else None
+
+
+def _canonical(number: Decimal) -> Decimal:
+    return Decimal(canonical_decimal_text(number))
+
+
+def _canonical_model(model: Any) -> Any:
+    """`model` with its numbers canonical, nested models and tuples of them included (the same
+    object when nothing changes)."""
+    update: dict[str, Any] = {}
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, Decimal):
+            if not is_canonical(value):
+                update[name] = _canonical(value)
+        elif isinstance(value, BaseModel):
+            if (inner := _canonical_model(value)) is not value:
+                update[name] = inner
+        elif isinstance(value, tuple) and value and isinstance(value[0], BaseModel):
+            items = tuple(_canonical_model(item) for item in value)
+            if any(a is not b for a, b in zip(items, value, strict=True)):
+                update[name] = items
+    return model.model_copy(update=update) if update else model

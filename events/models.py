@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Annotated, Any, Final, Literal, get_args
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
+from events.bounds import Amount, EventDate, EventId, Instant, Note, Reason, ReportedNumber
 from events.ids import DepartmentId, PlanId, SubjectId
 from events.periods import PeriodText
 from events.plan import Plan, Project
@@ -23,19 +23,17 @@ from events.targets import TargetSpec
 
 SCHEMA_VERSION: Final = 1
 
-FiniteDecimal = Annotated[Decimal, Field(allow_inf_nan=False)]
-
 
 class EventBase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     schema_version: Literal[1] = SCHEMA_VERSION
-    event_id: UUID = Field(description="chosen by the sender; a retry with the same id is stored once")
+    event_id: EventId = Field(description="chosen by the sender; a retry with the same id is stored once")
     plan_id: PlanId
     department: DepartmentId = Field(description="the department the event comes from")
     subject: SubjectId = Field(description="the indicator or project the event is about (the plan id for plan events)")
     period: PeriodText = Field(description="the period the event is about: 2025-06, 2025-Q2, 2025-H1 or 2025")
-    occurred_at: AwareDatetime = Field(description="when it happened, with time zone")
+    occurred_at: Instant = Field(description="when it happened, with time zone")
     recorded_at: AwareDatetime | None = Field(default=None, description="set by the event store; never by the sender")
 
 
@@ -59,21 +57,21 @@ class PlanPublished(EventBase):
 class TargetRevised(EventBase):
     type: Literal["target.revised"] = "target.revised"
     target: TargetSpec
-    reason: str = Field(min_length=1, description="why the target changed, e.g. the 人大 decision")
+    reason: Reason = Field(description="why the target changed, e.g. the 人大 decision")
 
 
 class IndicatorUpdated(EventBase):
     """The cumulative value of an indicator for a period (累计, e.g. growth Jan..M year on year)."""
 
     type: Literal["indicator.updated"] = "indicator.updated"
-    value: FiniteDecimal = Field(description="in the indicator's unit; for growth rates the YoY % (5.5 = 5.5%)")
+    value: ReportedNumber = Field(description="in the indicator's unit; for growth rates the YoY % (5.5 = 5.5%)")
     qualifier: Literal["exact", "at_most", "at_least"] = Field(
         default="exact", description="at_most when only a bound is published, e.g. 5.5%以内"
     )
     assessment: Literal["met", "not_met"] | None = Field(
         default=None, description="for qualitative targets: the annual assessment"
     )
-    note: str = ""
+    note: Note = ""
 
 
 class ProjectRegistered(EventBase):
@@ -89,19 +87,19 @@ class ProjectRegistered(EventBase):
 
 class ProjectStarted(EventBase):
     type: Literal["project.started"] = "project.started"
-    started_on: date
+    started_on: EventDate
 
 
 class InvestmentCompleted(EventBase):
     """Investment completed on a project during `period`; a later report for the same period replaces it."""
 
     type: Literal["investment.completed"] = "investment.completed"
-    amount_wan: FiniteDecimal = Field(ge=0, description="万元 completed in the period")
+    amount_wan: Amount = Field(description="万元 completed in the period")
 
 
 class ProjectCompleted(EventBase):
     type: Literal["project.completed"] = "project.completed"
-    completed_on: date
+    completed_on: EventDate
 
 
 class RollupPublished(EventBase):

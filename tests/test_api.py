@@ -59,6 +59,11 @@ def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def json_auth(token: str) -> dict[str, str]:
+    """For a body sent as raw bytes: a JSON body must say it is JSON."""
+    return {**auth(token), "Content-Type": "application/json"}
+
+
 async def test_one_event_is_stored_with_the_token_department(client, tokens, store: EventStore) -> None:
     sent = event()
     response = await client.post(f"/v1/plans/{PLAN}/events", json=sent, headers=auth(tokens["stats"]))
@@ -180,7 +185,7 @@ async def test_mixed_kinds_without_field_errors_are_422_too(client, tokens, stor
 
 
 async def test_not_json_and_wrong_shapes_are_422(client, tokens) -> None:
-    bad = await client.post(f"/v1/plans/{PLAN}/events", content=b"{oops", headers=auth(tokens["stats"]))
+    bad = await client.post(f"/v1/plans/{PLAN}/events", content=b"{oops", headers=json_auth(tokens["stats"]))
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "(body)"
     empty = await client.post(f"/v1/plans/{PLAN}/events", json=[], headers=auth(tokens["stats"]))
     assert empty.status_code == 422
@@ -256,7 +261,7 @@ async def test_a_streamed_body_without_length_is_cut_off_at_the_limit(client, to
             yield chunk
         yield json.dumps(event()).encode() + b"]"
 
-    response = await client.post(f"/v1/plans/{PLAN}/events", content=body(), headers=auth(tokens["stats"]))
+    response = await client.post(f"/v1/plans/{PLAN}/events", content=body(), headers=json_auth(tokens["stats"]))
     assert "content-length" not in response.request.headers
     assert response.status_code == 413
     assert response.json()["message"] == f"the body exceeds {MAX_BODY} bytes"

@@ -6,7 +6,17 @@ from __future__ import annotations
 
 from services.app.alerting import AlertState
 from services.app.application import App
-from services.app.errors import AppError, Conflict, Forbidden, Invalid, NotFound, TooLarge, Unauthorized
+from services.app.errors import (
+    AppError,
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    TooLarge,
+    Unauthorized,
+    Unavailable,
+    UnsupportedMediaType,
+)
 from services.app.ingest import Accepted, prepare
 from services.app.operations import PlanRow, Readiness
 from services.app.plans import Published, load_plan, publish_plan
@@ -43,6 +53,8 @@ __all__ = [
     "RollupResult",
     "TooLarge",
     "Unauthorized",
+    "Unavailable",
+    "UnsupportedMediaType",
     "list_rollups",
     "load_document",
     "load_plan",

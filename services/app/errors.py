@@ -53,3 +53,13 @@ class Conflict(AppError):
 
 class TooLarge(AppError):
     status, code = 413, "too_large"
+
+
+class UnsupportedMediaType(AppError):
+    status, code = 415, "unsupported_media_type"
+
+
+class Unavailable(AppError):
+    """A dependency (Redis) cannot be reached now: retry later (the API adds Retry-After)."""
+
+    status, code = 503, "unavailable"

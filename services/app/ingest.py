@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from events.bounds import SubmissionBounds
 from events.errors import FieldError, field_errors
 from events.models import Event, EventBase, batch_adapter, event_adapter
 from events.plan import Plan
@@ -116,7 +117,39 @@ def prepare(caller: TokenInfo, plan: Plan, payloads: Sequence[Mapping[str, Any] 
     as_department = caller.department if caller.role == "department" else plan.office
     if as_department is None:  # a department token always names one; a damaged record may not
         raise Forbidden("this department token names no department", "该部门令牌未登记所属部门")
-    checked: list[tuple[str, dict[str, Any] | None, list[_Problem]]] = []  # (where, data, envelope problems)
+    checked = _envelopes(payloads, plan, as_department)
+    problems: list[_Problem] = []
+    events: list[Event] = []
+    acceptable: set[tuple[str, str]] = set()  # (subject, type) pairs of this batch found fine
+    bounds = SubmissionBounds(plan)
+    for (where, _, envelope), parsed in zip(checked, _parse([data for _, data, _ in checked]), strict=True):
+        problems += envelope
+        if isinstance(parsed, ValidationError):
+            problems += [_Problem(INVALID, error) for error in field_errors(parsed, prefix=where)]
+        elif parsed is not None:
+            if (parsed.subject, parsed.type) not in acceptable:
+                found = _subject_problems(caller, plan, as_department, parsed, where)
+                problems += found
+                if not found:
+                    acceptable.add((parsed.subject, parsed.type))
+            if (parsed.subject, parsed.type) in acceptable:  # bounds matter once the subject is the caller's
+                prefix = f"{where}." if where else ""
+                problems += [
+                    _Problem(INVALID, FieldError(prefix + p.field, p.reason, p.reason_zh))
+                    for p in bounds.problems(parsed)
+                ]
+            events.append(parsed)
+    if problems:
+        _refuse(problems)
+    return events
+
+
+def _envelopes(
+    payloads: Sequence[Mapping[str, Any] | Event], plan: Plan, as_department: str
+) -> list[tuple[str, dict[str, Any] | None, list[_Problem]]]:
+    """Each payload as (where, its data with the plan and the caller's department set — None if it
+    is no object —, the problems of its envelope)."""
+    checked: list[tuple[str, dict[str, Any] | None, list[_Problem]]] = []
     for index, payload in enumerate(payloads):
         where = f"events[{index}]" if len(payloads) > 1 else ""
         if type(payload) is dict:  # the usual case first: isinstance() on the classes below is slow
@@ -132,23 +165,7 @@ def prepare(caller: TokenInfo, plan: Plan, payloads: Sequence[Mapping[str, Any] 
         envelope = _envelope_problems(data, plan, as_department, where)
         data["plan_id"], data["department"] = plan.id, as_department
         checked.append((where, data, envelope))
-    problems: list[_Problem] = []
-    events: list[Event] = []
-    acceptable: set[tuple[str, str]] = set()  # (subject, type) pairs of this batch found fine
-    for (where, _, envelope), parsed in zip(checked, _parse([data for _, data, _ in checked]), strict=True):
-        problems += envelope
-        if isinstance(parsed, ValidationError):
-            problems += [_Problem(INVALID, error) for error in field_errors(parsed, prefix=where)]
-        elif parsed is not None:
-            if (parsed.subject, parsed.type) not in acceptable:
-                found = _subject_problems(caller, plan, as_department, parsed, where)
-                problems += found
-                if not found:
-                    acceptable.add((parsed.subject, parsed.type))
-            events.append(parsed)
-    if problems:
-        _refuse(problems)
-    return events
+    return checked
 
 
 def _parse(datas: list[dict[str, Any] | None]) -> list[Event | ValidationError | None]:
@@ -303,6 +320,7 @@ class Ingest:
                 subject=exc.subject,
                 expected=exc.expected,
                 actual=exc.actual,
+                current_version=exc.actual,
             ) from None
         except EventIdReused as exc:
             raise Conflict(str(exc), "事件编号已被其他内容使用，未保存任何数据", event_id=exc.event_id) from None

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 
+from events.bounds import canonical_decimal_text
+
 
 @dataclass(frozen=True)
 class Cell:
@@ -105,8 +107,7 @@ def canonical_decimal(number: Decimal) -> Decimal:
 
 
 def decimal_text(number: Decimal) -> str:
-    text = f"{number.normalize():f}"
-    return "0" if text in ("-0", "0") else text
+    return canonical_decimal_text(number)
 
 
 def plain(value: object) -> str:

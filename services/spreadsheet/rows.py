@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
+from events.bounds import DATE_YEARS_AFTER, DATE_YEARS_BEFORE
 from events.errors import field_errors
 from events.models import Event, IndicatorUpdated, InvestmentCompleted, ProjectCompleted, ProjectStarted
 from events.periods import Period
@@ -42,8 +43,8 @@ from services.spreadsheet.results import RowError
 
 MAX_NOTE = 500
 IMPORT_NAMESPACE = "planwatch-import"
-EARLIEST_YEARS_BEFORE = 5  # dates before plan year − 5 or after plan year + 1 are typing mistakes
-LATEST_YEARS_AFTER = 1
+EARLIEST_YEARS_BEFORE = DATE_YEARS_BEFORE  # dates before plan year − 5 or after plan year + 1 are typing mistakes
+LATEST_YEARS_AFTER = DATE_YEARS_AFTER
 
 ImportedEvent = IndicatorUpdated | InvestmentCompleted | ProjectStarted | ProjectCompleted
 # the project events a date column reports: the event type, its model and the field for the day

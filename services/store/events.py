@@ -17,7 +17,7 @@ import pydantic_core
 from redis.asyncio import Redis
 from redis.typing import StreamRangeResponse
 
-from events.codec import decode, decode_payload, encode
+from events.codec import canonical_form, decode, decode_payload, encode
 from events.models import Event
 from events.positions import StoredEvent
 from services.store.keys import Keyspace
@@ -27,6 +27,8 @@ _APPEND = """
 -- ARGV: n_expected, (subject, version) * n_expected, n_subjects, subject * n_subjects (in KEYS
 --       order), then one argument per event:
 --       event_id US subject US digest US type US data   (US = \\31, which JSON never contains raw)
+--       where digest is that of the canonical form, followed by ",<digest of the bytes as sent>" when
+--       the two differ (an event stored before digests were canonical was hashed as sent)
 local n_expected = tonumber(ARGV[1])
 local n_subjects = tonumber(ARGV[2 + 2 * n_expected])
 local subject_key = {}
@@ -47,11 +49,17 @@ end
 local status, pos = {}, {}
 local batch_digest = {}
 local any_new = false
+local legacy = {}
+for i = 1, n do
+  local comma = find(digest[i], ',', 1, true)
+  if comma then digest[i], legacy[i] = sub(digest[i], 1, comma - 1), sub(digest[i], comma + 1) end
+end
 for i = 1, n do
   local prior = redis.call('HGET', KEYS[2], eid[i])
   if prior then
     local sep = find(prior, '|', 1, true)
-    if sub(prior, sep + 1) ~= digest[i] then return {'reused', eid[i], sub(prior, 1, sep - 1)} end
+    local known = sub(prior, sep + 1)
+    if known ~= digest[i] and known ~= legacy[i] then return {'reused', eid[i], sub(prior, 1, sep - 1)} end
     status[i], pos[i] = 'dup', sub(prior, 1, sep - 1)
   elseif batch_digest[eid[i]] then
     if batch_digest[eid[i]] ~= digest[i] then return {'reused', eid[i], ''} end
@@ -166,7 +174,10 @@ class EventStore:
         event_ids: list[str] = pydantic_core.from_json(pydantic_core.to_json([event.event_id for event in events]))
         for event, event_id in zip(events, event_ids, strict=True):
             data = encode(event)
-            digest = hashlib.blake2b(data, digest_size=8).hexdigest()
+            digest = _digest(data)
+            canonical = canonical_form(event)
+            if canonical is not None:  # dedup compares numbers, not how they were written
+                digest = f"{_digest(encode(canonical))},{digest}"
             args.append(f"{event_id}\x1f{event.subject}\x1f{digest}\x1f{event.type}\x1f".encode() + data)
         keys = self.keys
         # Register the plan first: a registered plan with no events is harmless, the reverse is not.
@@ -237,6 +248,10 @@ class EventStore:
 
     async def plans(self) -> list[str]:
         return sorted(_text(p) for p in await self.redis.smembers(self.keys.plans))
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=8).hexdigest()
 
 
 def _entries(reply: StreamRangeResponse | None) -> list[tuple[str, str]]:

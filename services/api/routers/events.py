@@ -40,21 +40,41 @@ async def post_events(plan: str, request: Request, app: AppDep, who: CallerDep) 
     return Response(pydantic_core.to_json(accepted.body()), accepted.status, media_type="application/json")
 
 
+MAX_VERSION = 2**53 - 1  # a subject's version is counted in Redis, whose Lua numbers are exact up to here
+
+
 def _batch(body: Any) -> tuple[list[Any], dict[str, int] | None]:
     """The events of a body and the expected versions it names, if any."""
     if not (isinstance(body, dict) and "events" in body and "type" not in body):
         return (body if isinstance(body, list) else [body]), None
     expected = body.get("expected_versions")
-    if expected is not None and not (
-        isinstance(expected, dict) and all(isinstance(v, int) and v >= 0 for v in expected.values())
-    ):
-        raise Invalid(
-            "expected_versions must map subjects to versions (integers ≥ 0)",
-            "expected_versions 格式有误",
-            [FieldError("expected_versions", "must be {subject: integer ≥ 0}", "须为 编号: 非负整数")],
-        )
+    if expected is not None:
+        problems = _version_problems(expected)
+        if problems:
+            raise Invalid(
+                "expected_versions must map subjects to versions (integers 0..2^53-1)",
+                "expected_versions 格式有误，须为 编号: 非负整数",
+                problems,
+            )
     events = body["events"]
     return (events if isinstance(events, list) else [events]), expected
+
+
+def _version_problems(expected: object) -> list[FieldError]:
+    if not isinstance(expected, dict):
+        return [FieldError("expected_versions", "must be an object {subject: version}", "须为 编号: 版本号 的对象")]
+    problems = []
+    for subject, version in expected.items():
+        # a JSON true is a Python int: refuse it by its type, as JSON means it
+        if type(version) is not int or not 0 <= version <= MAX_VERSION:
+            problems.append(
+                FieldError(
+                    f"expected_versions.{subject}",
+                    f"{version!r} is not a version (an integer 0..{MAX_VERSION})",
+                    "版本号须为非负整数",
+                )
+            )
+    return problems
 
 
 @router.post(

@@ -1,0 +1,204 @@
+"""Input bounds: what planwatch accepts, stated once and used by every entry point.
+
+Two kinds, both pure:
+
+- **Constrained types** the event models are built from (`ReportedNumber`, `Amount`, `Note`,
+  `Reason`, `EventId`, `EventDate`, `Instant`). They hold whatever a reader needs in order never
+  to fail on a stored event: finite numbers of a sane size and precision (the formatting and the
+  evaluation quantise them within Decimal's 28 digits), dates inside the years periods allow,
+  a real event id, text of a bounded length. pydantic checks most of them in Rust, so decoding a
+  million events costs nothing more; a stored event outside them does not decode and is parked by
+  the fold (projections.state), never failing a reader.
+- **Plan-aware checks** (`submission_problems`): what only makes sense against the plan the event
+  is for — the period inside the plan year, dates in a window around it, a value within the bounds
+  of its indicator's unit. `services.app.ingest.prepare` runs them for every submission (HTTP,
+  inbox, spreadsheet, CLI), so every path refuses the same things with the same words.
+
+docs/input-bounds.md lists every bound with its reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Final
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from pydantic import AfterValidator, AwareDatetime, Field
+
+# --- what every stored event satisfies (checked on write and on read) ------------------------
+
+MAX_MAGNITUDE: Final = 10**15
+"""No reported number is larger than this in absolute value (10^15 万元 is 10^19 yuan)."""
+MAX_PLACES: Final = 6
+"""Nor has more decimal places (a value and its quotients stay within Decimal's 28 digits)."""
+NOTE_MAX: Final = 2000
+REASON_MAX: Final = 500
+EARLIEST_DAY: Final = date(2000, 1, 1)  # the years a period may name: 2000..2100
+LATEST_DAY: Final = date(2100, 12, 31)
+
+
+def _not_nil(value: UUID) -> UUID:
+    if value.int == 0:
+        raise ValueError("the all-zero UUID is not an event id: generate a random one (uuid4)")
+    return value
+
+
+ReportedNumber = Annotated[
+    Decimal, Field(allow_inf_nan=False, ge=-MAX_MAGNITUDE, le=MAX_MAGNITUDE, decimal_places=MAX_PLACES)
+]
+"""A finite number in an indicator's unit, |x| ≤ 10^15, at most 6 decimal places."""
+
+Amount = Annotated[Decimal, Field(allow_inf_nan=False, ge=0, le=MAX_MAGNITUDE, decimal_places=MAX_PLACES)]
+"""A non-negative amount (万元), ≤ 10^15, at most 6 decimal places."""
+
+Note = Annotated[str, Field(max_length=NOTE_MAX)]
+Reason = Annotated[str, Field(min_length=1, max_length=REASON_MAX)]
+EventId = Annotated[UUID, AfterValidator(_not_nil)]
+EventDate = Annotated[date, Field(ge=EARLIEST_DAY, le=LATEST_DAY)]
+Instant = Annotated[
+    AwareDatetime,
+    Field(ge=datetime(2000, 1, 1, tzinfo=UTC), lt=datetime(2101, 1, 1, tzinfo=UTC)),
+]
+"""An aware date and time in the years periods may name."""
+
+
+def canonical_decimal_text(number: Decimal) -> str:
+    """A number as one text whatever way it was written: `7.90`, `7.9` and `79E-1` are `7.9`;
+    `1E+2` is `100`; `-0` is `0`."""
+    text = f"{number.normalize():f}"
+    return "0" if text in ("-0", "0") else text
+
+
+def is_canonical(number: Decimal) -> bool:
+    """Whether `number` is already written as `canonical_decimal_text` writes it (cheap: no text)."""
+    sign, digits, exponent = number.as_tuple()
+    if not isinstance(exponent, int):
+        return False
+    if exponent > 0:
+        return False
+    if exponent < 0 and digits[-1] == 0:
+        return False
+    return not (sign and not any(digits))
+
+
+# --- plan-aware checks (submissions) ---------------------------------------------------------
+
+OCCURRED_YEARS_BEFORE: Final = 1  # a report happens from a year before the plan year …
+OCCURRED_YEARS_AFTER: Final = 2  # … to two years after it (late annual statistics, revisions)
+DATE_YEARS_BEFORE: Final = 5  # a project's start or completion: plan year − 5 …
+DATE_YEARS_AFTER: Final = 1  # … to plan year + 1; a year further off is a typing mistake
+
+
+@dataclass(frozen=True)
+class UnitBounds:
+    """The values an indicator in this unit may report."""
+
+    low: Decimal
+    high: Decimal
+    places: int
+    what: str  # for the reason: "a percentage", "a count", …
+
+    def problem(self, value: Decimal) -> tuple[str, str] | None:
+        """Why `value` is outside these bounds (English, Chinese), or None."""
+        if not self.low <= value <= self.high:
+            low, high = canonical_decimal_text(self.low), canonical_decimal_text(self.high)
+            return (
+                f"{canonical_decimal_text(value)} is outside {low}..{high}, the range of {self.what}",
+                f"数值超出范围（{low}～{high}）",
+            )
+        exponent = value.as_tuple().exponent
+        if isinstance(exponent, int) and -exponent > self.places:
+            if self.places == 0:
+                return f"{self.what} is a whole number", "应为整数"
+            return f"{self.what} has at most {self.places} decimal places", f"最多保留{self.places}位小数"
+        return None
+
+
+PERCENT = UnitBounds(Decimal(-100), Decimal(100_000), 4, "a percentage (growth cannot fall below -100%)")
+MONEY = UnitBounds(Decimal(-(10**11)), Decimal(10**11), 4, "an amount in 万元 (10^11 万元 is 1,000万亿元)")
+COUNT = UnitBounds(Decimal(0), Decimal(10**10), 0, "a count")
+OTHER = UnitBounds(Decimal(-(10**12)), Decimal(10**12), 4, "a quantity")
+INVESTMENT = UnitBounds(Decimal(0), Decimal(10**11), 4, "an investment in 万元")
+COUNT_UNITS: Final = frozenset({"人", "个", "家", "项", "盏", "户", "人次", "天", "座", "所", "辆", "套", "次", "件"})
+
+
+def unit_bounds(unit: str) -> UnitBounds:
+    if unit == "%":
+        return PERCENT
+    if unit == "万元":
+        return MONEY
+    if unit in COUNT_UNITS:
+        return COUNT
+    return OTHER
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One plan-aware problem of an event: its field as the sender wrote it, and why."""
+
+    field: str
+    reason: str
+    reason_zh: str
+
+
+class SubmissionBounds:
+    """The plan-aware bounds of one plan: the plan year and the windows around it (in the plan's
+    time zone), and each indicator's unit bounds. Built once per batch; `problems` per event."""
+
+    def __init__(self, plan: Any) -> None:
+        year, zone = plan.year, ZoneInfo(plan.timezone)
+        self.plan, self.year, self.year_text = plan, year, str(year)
+        self.first_day = date(year - DATE_YEARS_BEFORE, 1, 1)
+        self.last_day = date(year + DATE_YEARS_AFTER, 12, 31)
+        self.first_report, self.last_report = (
+            date(year - OCCURRED_YEARS_BEFORE, 1, 1),
+            date(year + OCCURRED_YEARS_AFTER, 12, 31),
+        )
+        # as instants in the plan's zone: comparing aware datetimes is cheaper than converting each
+        self.reports_from = datetime(year - OCCURRED_YEARS_BEFORE, 1, 1, tzinfo=zone)
+        self.reports_until = datetime(year + OCCURRED_YEARS_AFTER + 1, 1, 1, tzinfo=zone)
+
+    def problems(self, event: Any) -> list[Problem]:
+        """What is out of bounds in `event` (a parsed Event) for the plan: the period outside the
+        plan year, `occurred_at` or a date outside its window, a value outside its unit's bounds.
+        Typed loosely so that the plan module and the models need not import each other."""
+        problems: list[Problem] = []
+        if not event.period.startswith(self.year_text):  # periods are validated: YYYY first
+            problems.append(
+                Problem(
+                    "period",
+                    f"{event.period} is outside the plan year {self.year}",
+                    f"报告期不在计划年度{self.year}年内",
+                )
+            )
+        if not self.reports_from <= event.occurred_at < self.reports_until:
+            problems.append(_outside("occurred_at", event.occurred_at.date(), self.first_report, self.last_report))
+        if event.type in _DAY_FIELDS:
+            name = _DAY_FIELDS[event.type]
+            day = getattr(event, name)
+            if not self.first_day <= day <= self.last_day:
+                problems.append(_outside(name, day, self.first_day, self.last_day))
+        return problems + self._value_problems(event)
+
+    def _value_problems(self, event: Any) -> list[Problem]:
+        if event.type == "indicator.updated":
+            indicator = self.plan.indicator(event.subject)
+            if indicator is not None and (found := unit_bounds(indicator.unit).problem(event.value)):
+                return [Problem("value", *found)]
+        elif event.type == "investment.completed" and (found := INVESTMENT.problem(event.amount_wan)):
+            return [Problem("amount_wan", *found)]
+        return []
+
+
+_DAY_FIELDS: Final = {"project.started": "started_on", "project.completed": "completed_on"}
+
+
+def _outside(name: str, day: date, first: date, last: date) -> Problem:
+    return Problem(
+        name,
+        f"{day} is not between {first} and {last}, the window around the plan year",
+        f"日期应在{first}至{last}之间",
+    )
