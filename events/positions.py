@@ -6,14 +6,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import NamedTuple
 
+from events.codec import Unreadable
 from events.models import Event
 
 
 class StoredEvent(NamedTuple):
-    """An event and its position in the plan's stream (a tuple: millions are made in a replay)."""
+    """An event and its position in the plan's stream (a tuple: millions are made in a replay).
+    An entry that does not decode is an `Unreadable` in its place, which the fold parks: reading
+    the log never fails."""
 
     position: str
-    event: Event
+    event: Event | Unreadable
 
 
 def position_key(position: str) -> tuple[int, int]:

@@ -17,6 +17,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from events.codec import Unreadable
 from events.models import (
     Event,
     IndicatorUpdated,
@@ -91,6 +92,19 @@ class ProjectState:
     last_position: str = ""
 
 
+@dataclass(slots=True)
+class ParkedEvent:
+    """An entry of the log the fold passed over: it could not be read (`Unreadable`) or applied.
+    Parked by the pure fold, so the live projection, a rebuild, an as-known-at fold and a rollup
+    all park the same entries and carry on with the rest of the plan."""
+
+    position: str
+    event_type: str
+    event_id: str
+    subject: str
+    reason: str
+
+
 @dataclass
 class PlanState:
     plan_id: str
@@ -100,7 +114,8 @@ class PlanState:
     plan_position: str = ""  # position of the plan.published in force
     latest_end: dict[int, date] = field(default_factory=dict)  # year → last day of the latest month reported
     position: str = "0-0"  # last applied stream position
-    applied: int = 0  # events applied
+    applied: int = 0  # events applied (entries parked are not: they are listed in `parked`)
+    parked: list[ParkedEvent] = field(default_factory=list)
 
     def indicator(self, subject: str) -> IndicatorState:
         if subject not in self.indicators:
@@ -116,23 +131,29 @@ class PlanState:
 def apply(state: PlanState, stored: StoredEvent) -> PlanState:
     """Apply one stored event. Events about subjects the plan does not (yet) know are kept, so a
     later plan revision that adds the subject sees them. An event at or before the state's
-    position was applied already (a redelivery): it changes nothing."""
+    position was applied already (a redelivery): it changes nothing. An entry that cannot be read
+    or applied is parked (`state.parked`), never raised: nothing stored can stop a reader."""
     position, event = stored  # unpacked: faster than a NamedTuple's attributes, a million times
     if not position_after(position, state.position):
         return state
-    handler = _HANDLERS[type(event)]
-    handler(state, event, position)
+    handler = _HANDLERS[type(event)]  # an object that is no event at all is a bug: KeyError
+    try:
+        handler(state, event, position)
+        state.applied += 1
+    except Exception as exc:
+        _park(state, event, position, exc)
     state.position = position
-    state.applied += 1
     return state
 
 
-def fold(events: Iterable[tuple[str, Event]], state: PlanState | None = None, plan_id: str = "") -> PlanState:
+def fold(
+    events: Iterable[tuple[str, Event | Unreadable]], state: PlanState | None = None, plan_id: str = ""
+) -> PlanState:
     """Apply (position, event) pairs — `StoredEvent`s, or plain pairs from a replay's hot loop —
     in stream order, as a stream read gives them. Those at or before the state's position were
     applied already (a redelivery) and change nothing; from the first new one on, the stream's
-    order is trusted, not checked again for each of a million events. If an event fails, the
-    state's position is that of the last one applied."""
+    order is trusted, not checked again for each of a million events. An entry that cannot be
+    read or applied is parked, as `apply` does."""
     state = state or PlanState(plan_id)
     events = iter(events)
     for position, event in events:
@@ -142,12 +163,35 @@ def fold(events: Iterable[tuple[str, Event]], state: PlanState | None = None, pl
     handlers, done, applied = _HANDLERS, state.position, state.applied
     try:
         for position, event in events:
-            handlers[type(event)](state, event, position)
+            handler = handlers[type(event)]  # an object that is no event at all is a bug: KeyError
+            try:  # free unless raised (3.11): the hot loop keeps its speed
+                handler(state, event, position)
+                applied += 1
+            except Exception as exc:
+                _park(state, event, position, exc)
             done = position
-            applied += 1
     finally:
         state.position, state.applied = done, applied
     return state
+
+
+class _NotReadable(Exception):
+    """Raised by the fold's handler of an `Unreadable`: parked like an event that fails to apply."""
+
+
+def _park(state: PlanState, event: Event | Unreadable, position: str, exc: Exception) -> None:
+    """Pass over an entry, noting it and why. Handlers check before they change anything, so a
+    failed one has left the state as it was."""
+    if isinstance(event, Unreadable):
+        parked = ParkedEvent(position, event.event_type, event.event_id, event.subject, event.reason)
+    else:
+        reason = f"could not be applied: {exc!r}"
+        parked = ParkedEvent(position, event.type, str(event.event_id), event.subject, reason)
+    state.parked.append(parked)
+
+
+def _unreadable(state: PlanState, event: Unreadable, position: str) -> None:
+    raise _NotReadable(event.reason)
 
 
 def _reported(state: PlanState, end: date) -> None:
@@ -236,8 +280,9 @@ _HANDLERS: dict[type, Any] = {
     InvestmentCompleted: _investment_completed,
     ProjectCompleted: _project_completed,
     RollupPublished: _rollup_published,
+    Unreadable: _unreadable,
 }
 
 
-def event_types_handled() -> set[type[Event]]:  # for a test that every event type has a handler
-    return set(_HANDLERS)
+def event_types_handled() -> set[type]:  # for a test that every event type has a handler
+    return set(_HANDLERS) - {Unreadable}

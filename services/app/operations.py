@@ -9,7 +9,15 @@ from dataclasses import dataclass
 
 from services.app.errors import NotFound
 from services.notify import Subscription, SubscriptionStore
-from services.projection import PROJECTIONS, PlanStatus, RebuildResult, plan_status, rebuild
+from services.projection import (
+    PROJECTIONS,
+    READ_MODEL,
+    PlanStatus,
+    RebuildResult,
+    current_generation,
+    plan_status,
+    rebuild,
+)
 from services.store import EventStore
 
 Progress = Callable[[int, int], Awaitable[None] | None]
@@ -42,6 +50,28 @@ class Operations:
             outbox_dead = await redis.xlen(keys.outbox_dead(plan))
             rows += [PlanRow(await plan_status(redis, keys, plan, p), outbox_dead) for p in PROJECTIONS]
         return rows
+
+    async def parked(self, plan_id: str) -> list[dict[str, str]]:
+        """What the plan's read model passed over, each with its position and reason: entries the
+        fold parked (`source` fold: not readable or not applicable — every reader passes over the
+        same ones and carries on) and events given up on after retries (`source` retries)."""
+        if not await self.store.length(plan_id):
+            raise NotFound(f"plan {plan_id!r} has no events", f"计划“{plan_id}”没有事件")
+        redis, keys = self.store.redis, self.store.keys
+        generation = await current_generation(redis, keys, plan_id, projection=READ_MODEL)
+        if not generation:
+            return []
+        entries = await redis.xrange(keys.dead_letters(plan_id, generation, READ_MODEL.name))
+        return [
+            {
+                "position": str(f.get("position", "")),
+                "type": str(f.get("type", "")),
+                "source": str(f.get("source", "retries")),
+                "reason": str(f.get("error", "")),
+            }
+            for _, f in entries or ()
+            if f is not None
+        ]
 
     async def deliveries(self) -> list[tuple[Subscription, dict[str, int]]]:
         """Every subscription with its queued / sent / dead counts."""

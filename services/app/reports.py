@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Literal
 
+from events.codec import Unreadable
 from events.errors import FieldError
 from events.plan import Plan
 from projections.readmodel import (
@@ -143,5 +144,9 @@ class Reports:
             current = next(p for p in report.portfolio.projects if p.id == project_id)
             detail = project_detail(current, state.projects[project_id])
         events = await self.store.subject_events(plan_id, project_id)
-        listed = [{"position": s.position, **s.event.model_dump(mode="json")} for s in events]
+        listed = [
+            {"position": s.position, **s.event.model_dump(mode="json")}
+            for s in events
+            if not isinstance(s.event, Unreadable)
+        ]
         return ProjectDetailWithEvents.model_validate({**detail.model_dump(), "events": listed})

@@ -61,10 +61,13 @@ def status(
     and given up."""
     from rich.table import Table
 
-    async def main(app: App) -> tuple[list[PlanRow], list[tuple[Subscription, dict[str, int]]]]:
-        return await app.operations.status(plan), await app.operations.deliveries()
+    async def main(
+        app: App,
+    ) -> tuple[list[PlanRow], list[tuple[Subscription, dict[str, int]]], list[dict[str, str]]]:
+        parked = await app.operations.parked(plan) if plan else []
+        return await app.operations.status(plan), await app.operations.deliveries(), parked
 
-    rows, deliveries = with_app(main)
+    rows, deliveries, parked = with_app(main)
     table_ = Table(title="planwatch status")
     columns = ("plan", "projection", "events", "checkpoint", "applied", "lag", "dead letters", "outbox dead letters")
     for column in (*columns, "generation", "worker"):
@@ -84,6 +87,10 @@ def status(
             s.owner or "-",
         )
     console.print(table_)
+    for entry in parked:  # with --plan: what its read model passed over, and why
+        console.print(
+            f"dead letter {entry['position']} {entry['type']} ({entry['source']}): {entry['reason']}", markup=False
+        )
     if deliveries:
         notices = Table(title="alert deliveries")
         for column in ("subscription", "name", "channel", "queued", "sent", "dead letters"):

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 
 from events.alerts import AlertNotice
-from events.codec import decode_payload
+from events.codec import decode_stored
 from events.positions import StoredEvent
 from projections import alerts
 from projections.alerts import AlertBook, Memo
@@ -49,7 +49,7 @@ class AlertsStrategy:
 
     def apply_batch(self, state: PlanState, entries: Sequence[Entry]) -> None:
         for position, fields in entries:
-            self.apply(state, StoredEvent(position, decode_payload(fields["data"])))
+            self.apply(state, StoredEvent(position, decode_stored(fields["data"])))
 
     def apply(self, state: PlanState, stored: StoredEvent) -> None:
         instant = alerts.instant_of(stored.position)

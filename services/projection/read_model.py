@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from events.alerts import AlertNotice
-from events.codec import decode_payload
+from events.codec import decode_stored
 from events.positions import StoredEvent, position_key
 from projections.report import ReportBuilder
 from projections.state import PlanState, apply, fold
@@ -57,7 +57,7 @@ class ReadModelStrategy:
         self._committed_applied = state.applied
 
     def apply_batch(self, state: PlanState, entries: Sequence[Entry]) -> None:
-        fold(((position, decode_payload(fields["data"])) for position, fields in entries), state)
+        fold(((position, decode_stored(fields["data"])) for position, fields in entries), state)
 
     def apply(self, state: PlanState, stored: StoredEvent) -> None:
         apply(state, stored)

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from events.codec import decode_payload
+from events.codec import decode_stored
 from events.positions import StoredEvent, position_after, position_key
 from projections.snapshot import dump_state, load_state
 from projections.state import PlanState
@@ -60,7 +60,7 @@ _COMMIT = """
 --       outbox, ids of the notices already written (a replay after a restart may produce one again)
 -- ARGV: owner ('' for a rebuild of a new generation), generation, checkpoint, applied, channel,
 --       n_fields, (field, value) * n_fields,
---       n_parked, (position, type, error, data) * n_parked,
+--       n_parked, (position, type, error, data, source) * n_parked,
 --       n_notices, (fingerprint, type, notice json, notice id) * n_notices
 if ARGV[1] ~= '' then
   if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'lease-lost' end
@@ -90,13 +90,13 @@ while i < 7 + 2 * n do  -- in chunks: unpack() has a stack limit
 end
 i = 7 + 2 * n
 local n_parked = tonumber(ARGV[i])
-for j = i + 1, i + 4 * n_parked, 4 do
+for j = i + 1, i + 5 * n_parked, 5 do
   redis.call('XADD', KEYS[4], '*', 'position', ARGV[j], 'type', ARGV[j + 1], 'error', ARGV[j + 2],
-             'data', ARGV[j + 3])
+             'data', ARGV[j + 3], 'source', ARGV[j + 4])
   redis.call('HDEL', KEYS[5], ARGV[j])
   if ARGV[j + 1] ~= 'judgement' then redis.call('HINCRBY', KEYS[3], 'parked', 1) end  -- not applied
 end
-i = i + 1 + 4 * n_parked
+i = i + 1 + 5 * n_parked
 local n_notices = tonumber(ARGV[i])
 for j = i + 1, i + 4 * n_notices, 4 do
   if redis.call('HSETNX', KEYS[8], ARGV[j + 3], 1) == 1 then
@@ -112,6 +112,8 @@ return 'ok'
 """
 
 JUDGEMENT = "judgement"  # the type of a dead letter that records a skipped judgement
+FOLD = "fold"  # the source of a dead letter the fold parked (not readable, or not applicable)
+RETRIES = "retries"  # … of one given up on after `max_attempts`
 
 
 class LeaseLost(Exception):
@@ -131,6 +133,7 @@ class Parked:
     type: str
     error: str
     data: str
+    source: str = RETRIES  # FOLD: parked by the pure fold, as every reader parks it
 
 
 class Projector:
@@ -162,6 +165,8 @@ class Projector:
         self.state = PlanState(plan_id)
         self._commit_script = redis.register_script(_COMMIT)
         self._snapshot_applied = 0  # events applied in the last state snapshot written
+        self._parked_listed = 0  # entries the fold parked, as far as written to the dead letters
+        self._batch: dict[str, dict[str, str]] = {}  # position → fields of the entries being applied
 
     # --- loading ---------------------------------------------------------------------------
 
@@ -183,13 +188,15 @@ class Projector:
         self._snapshot_applied = self.state.applied
         if checkpoint and position_key(checkpoint) > position_key(self.state.position):
             await self._reapply_until(checkpoint)
+        self._parked_listed = len(self.state.parked)  # the fold parks them again: listed already
         self.strategy.resume(self.state)
 
     async def _reapply_until(self, checkpoint: str) -> None:
         """Apply the events up to the checkpoint as they were applied before: the parked ones
         passed over, the judgements skipped before skipped again."""
         dead = [fields for _, fields in await read_range(self.redis, self._dead)]
-        parked = {fields["position"] for fields in dead if fields["type"] != JUDGEMENT}
+        # the fold parks its own again, as it did the first time; those given up on are passed over
+        parked = {f["position"] for f in dead if f["type"] != JUDGEMENT and f.get("source", RETRIES) != FOLD}
         unjudged = {fields["position"] for fields in dead if fields["type"] == JUDGEMENT}
         await self._apply_until(checkpoint, inclusive=True, skip=parked, unjudged=unjudged)
 
@@ -214,7 +221,7 @@ class Projector:
                 if pos in skip:
                     self.state.position = pos
                     continue
-                self.strategy.apply(self.state, StoredEvent(pos, decode_payload(fields["data"])))
+                self.strategy.apply(self.state, StoredEvent(pos, decode_stored(fields["data"])))
             if len(entries) < BATCH:
                 return
 
@@ -234,6 +241,7 @@ class Projector:
         entries = await self._read(block_ms, linger_ms)
         if not entries:
             return 0
+        self._batch = dict(entries)
         try:
             self.strategy.apply_batch(self.state, entries)
         except Exception as exc:  # any failure of one event must not stall the plan
@@ -265,7 +273,7 @@ class Projector:
         await self.load()
         for index, (position, fields) in enumerate(entries):
             try:
-                self.strategy.apply(self.state, StoredEvent(position, decode_payload(fields["data"])))
+                self.strategy.apply(self.state, StoredEvent(position, decode_stored(fields["data"])))
                 await self.commit()
             except (LeaseLost, GenerationChanged, RedisError):
                 raise
@@ -314,7 +322,7 @@ class Projector:
         position = skipped.position
         self.strategy.skip_judgement(position)
         try:
-            self.strategy.apply(self.state, StoredEvent(position, decode_payload(skipped.data)))
+            self.strategy.apply(self.state, StoredEvent(position, decode_stored(skipped.data)))
         except Exception as again:
             await self._reload_before(position)
             self.strategy.skip_judgement(position)
@@ -342,6 +350,7 @@ class Projector:
         for a later commit: a rebuild renders them once, at the end (nobody reads its generation
         before then)."""
         state = self.state
+        parked = [*parked, *self._newly_parked()]
         state_json = None
         if snapshot or parked or state.applied - self._snapshot_applied >= STATE_EVERY:
             state_json = dump_state(state)
@@ -352,7 +361,17 @@ class Projector:
             raise self._refused(reply)
         if state_json is not None:
             self._snapshot_applied = state.applied
+        self._parked_listed = len(state.parked)
         self.strategy.committed(state)
+
+    def _newly_parked(self) -> list[Parked]:
+        """The entries the fold parked since the last commit, as dead letters with their data."""
+        parked = []
+        for entry in self.state.parked[self._parked_listed :]:
+            fields = self._batch.get(entry.position, {})  # the entry's `type` field names it even when its data cannot
+            event_type = entry.event_type if entry.event_type != "?" else fields.get("type", "?")
+            parked.append(Parked(entry.position, event_type, entry.reason, fields.get("data", ""), FOLD))
+        return parked
 
     def _refused(self, reply: str) -> Exception:
         """The commit script's refusal as an exception: the lease or the generation moved on
@@ -389,7 +408,7 @@ class Projector:
             args += [name, value]
         args.append(len(parked))
         for item in parked:
-            args += [item.position, item.type, item.error, item.data]
+            args += [item.position, item.type, item.error, item.data, item.source]
         notices = self.strategy.notices
         args.append(len(notices))
         for notice in notices:

@@ -28,9 +28,11 @@ class PlanCatalog:
         cached = self._cache.get(plan_id)
         if cached and cached[0] == version:
             return cached[1]
-        published = [s.event for s in await self.store.subject_events(plan_id, plan_id, limit=1)]
-        if not published or not isinstance(published[-1], PlanPublished):
+        # the last plan that reads: one that does not (written by hand, say) is passed over, as the fold does
+        published = [s.event for s in await self.store.subject_events(plan_id, plan_id, limit=50)]
+        readable = [event for event in published if isinstance(event, PlanPublished)]
+        if not readable:
             return None
-        plan = published[-1].plan
+        plan = readable[-1].plan
         self._cache[plan_id] = (version, plan)
         return plan

@@ -17,7 +17,7 @@ import pydantic_core
 from redis.asyncio import Redis
 from redis.typing import StreamRangeResponse
 
-from events.codec import canonical_form, decode, decode_payload, encode
+from events.codec import canonical_form, decode_entry, decode_stored, encode
 from events.models import Event
 from events.positions import StoredEvent
 from services.store.keys import Keyspace
@@ -200,24 +200,25 @@ class EventStore:
         return AppendResult(positions=flat[1::2], duplicate=[s == "dup" for s in flat[0::2]], event_ids=event_ids)
 
     async def read(self, plan_id: str, after: str = "0-0", limit: int = 1000) -> list[StoredEvent]:
-        """Up to `limit` events after `after`, in append order."""
+        """Up to `limit` events after `after`, in append order (an entry that does not decode is an
+        `Unreadable` in its place)."""
         low = "-" if after in ("0", "0-0") else f"({after}"
         entries = _entries(await self.redis.xrange(self.keys.events(plan_id), min=low, max="+", count=limit))
-        return [StoredEvent(position, decode(position, data)) for position, data in entries]
+        return [StoredEvent(position, decode_entry(position, data)) for position, data in entries]
 
     async def replay(
         self, plan_id: str, after: str = "0-0", until: str | None = None, batch: int = 1000
     ) -> AsyncIterator[StoredEvent]:
         """Every event after `after` (and at or before `until`, if given), in append order — for
         folds, which take transaction time from the position: the events come without
-        `recorded_at` (`decode_payload`), which would cost a third of the decoding."""
+        `recorded_at` (`decode_stored`), which would cost a third of the decoding."""
         stream, low, high = self.keys.events(plan_id), f"({after}", until or "+"
         if after in ("0", "0-0"):
             low = "-"
         while True:
             entries = _entries(await self.redis.xrange(stream, min=low, max=high, count=batch))
             for position, data in entries:
-                yield StoredEvent(position, decode_payload(data))
+                yield StoredEvent(position, decode_stored(data))
             if len(entries) < batch:
                 return
             low = f"({entries[-1][0]}"
@@ -232,7 +233,9 @@ class EventStore:
                 pipe.xrange(self.keys.events(plan_id), min=position, max=position)
             replies = await pipe.execute()
         return [
-            StoredEvent(position, decode(position, data)) for reply in replies for position, data in _entries(reply)
+            StoredEvent(position, decode_entry(position, data))
+            for reply in replies
+            for position, data in _entries(reply)
         ]
 
     async def length(self, plan_id: str) -> int:

@@ -34,3 +34,11 @@ async def plan_summary(
     """The main table, the key-project figures and the missed targets — the fields of
     `planwatch table --format json`."""
     return await app.reports.summary(plan, as_of, known_at)
+
+
+@router.get("/{plan}/parked")
+async def parked(plan: str, app: AppDep, who: CallerDep) -> list[dict[str, str]]:
+    """What the read model passed over, each with its position, type and reason: log entries that
+    could not be read or applied (`source` fold: every reader passes over the same ones, and the
+    rest of the plan carries on) and events given up on after retries (`source` retries)."""
+    return await app.operations.parked(plan)
