@@ -303,7 +303,9 @@ async def test_missing_bad_and_revoked_tokens_are_401(client, tokens, redis: Red
 async def test_tokens_api_is_for_admins(client, tokens) -> None:
     assert (await client.get("/v1/tokens", headers=auth(tokens["stats"]))).status_code == 403
     made = await client.post(
-        "/v1/tokens", json={"role": "department", "department": "econ", "name": "经信委"}, headers=auth(tokens["admin"])
+        "/v1/tokens",
+        json={"role": "department", "department": "econ", "name": "经信委", "plans": [PLAN]},  # bound to its plan
+        headers=auth(tokens["admin"]),
     )
     assert made.status_code == 201 and made.json()["token"].startswith("pwt_")
     listed = await client.get("/v1/tokens", headers=auth(tokens["admin"]))

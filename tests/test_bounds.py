@@ -162,7 +162,7 @@ async def test_a_conflict_carries_the_current_version(client: httpx.AsyncClient)
     assert (await post(client, {"events": [event()], "expected_versions": {"gdp": 0}})).status_code == 201
     stale = await post(client, {"events": [event()], "expected_versions": {"gdp": 0}})
     assert stale.status_code == 409
-    assert stale.json()["current_version"] == 1 and stale.json()["subject"] == "gdp"
+    assert stale.json()["actual"] == 1 and stale.json()["subject"] == "gdp"  # the current version
 
 
 async def test_redis_unavailable_is_a_json_503_with_retry_after(redis_url: str, keys: Keyspace) -> None:

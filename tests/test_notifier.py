@@ -464,7 +464,9 @@ async def test_alerts_api_and_server_sent_events(setup, redis, keys, store, api_
     token, _ = await TokenStore(redis, keys).create("analyst")
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=api_url, trust_env=False, timeout=30) as http:
-        async with http.stream("GET", f"/v1/plans/{PLAN}/alerts/stream", params={"token": token}) as stream:
+        # a browser's EventSource sends no headers: it opens the stream with a single-use ticket
+        ticket = (await http.post(f"/v1/plans/{PLAN}/alerts/stream-ticket", headers=headers)).json()["ticket"]
+        async with http.stream("GET", f"/v1/plans/{PLAN}/alerts/stream", params={"ticket": ticket}) as stream:
             assert stream.headers["content-type"].startswith("text/event-stream")
             lines = stream.aiter_lines()
             assert (await anext(lines)).startswith(": planwatch")

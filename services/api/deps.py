@@ -11,7 +11,7 @@ from fastapi import Depends, Header, Query, Request
 
 from events.errors import FieldError
 from events.plan import Plan
-from services.app import App, Forbidden, Invalid, TooLarge, Unauthorized, UnsupportedMediaType
+from services.app import App, Forbidden, Invalid, TooLarge, Unauthorized, UnsupportedMediaType, check_plan
 from services.store import TokenInfo
 
 MAX_BODY = 2_000_000  # bytes: a batch of 1,000 events, or a plan, fits easily
@@ -25,24 +25,34 @@ async def application(request: Request) -> App:  # async: sync dependencies hop 
 AppDep = Annotated[App, Depends(application)]
 
 
-async def bearer(app: App, authorization: str | None) -> TokenInfo:
+async def bearer(app: App, authorization: str | None, plan_id: str | None = None) -> TokenInfo:
+    """The caller of an `Authorization: Bearer …` header, valid for `plan_id` if one is given."""
     if not authorization or not authorization.startswith("Bearer "):
         raise Unauthorized("send a token: Authorization: Bearer pwt_…", "请在请求头中提供令牌")
-    return await app.ingest.authenticate(authorization.removeprefix("Bearer "))
+    return await app.ingest.authenticate(authorization.removeprefix("Bearer "), plan_id)
 
 
 async def caller(
-    app: AppDep, authorization: Annotated[str | None, Header(description="Bearer pwt_…")] = None
+    request: Request, app: AppDep, authorization: Annotated[str | None, Header(description="Bearer pwt_…")] = None
 ) -> TokenInfo:
-    return await bearer(app, authorization)
+    """The caller; on a plan's routes (`/v1/plans/{plan}/…`) the token must be valid for that plan."""
+    return await bearer(app, authorization, request.path_params.get("plan"))
 
 
 CallerDep = Annotated[TokenInfo, Depends(caller)]
 
 
-async def admin(who: CallerDep) -> TokenInfo:
+async def admin(
+    request: Request, app: AppDep, authorization: Annotated[str | None, Header(description="Bearer pwt_…")] = None
+) -> TokenInfo:
+    """An admin caller: the role first (a plan an admin publishes need not exist yet), then, on a
+    plan's routes, an admin token bound to listed plans must list that one."""
+    who = await bearer(app, authorization)
     if who.role != "admin":
         raise Forbidden("this needs an admin token", "需要管理员令牌")
+    plan_id = request.path_params.get("plan")
+    if plan_id is not None:
+        check_plan(who, plan_id)
     return who
 
 

@@ -17,7 +17,7 @@ from services.app.errors import (
     Unavailable,
     UnsupportedMediaType,
 )
-from services.app.ingest import Accepted, prepare
+from services.app.ingest import Accepted, check_plan, prepare
 from services.app.operations import PlanRow, Readiness
 from services.app.plans import Published, load_plan, publish_plan
 from services.app.reports import ProjectFilter
@@ -55,6 +55,7 @@ __all__ = [
     "Unauthorized",
     "Unavailable",
     "UnsupportedMediaType",
+    "check_plan",
     "list_rollups",
     "load_document",
     "load_plan",

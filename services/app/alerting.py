@@ -3,17 +3,24 @@ subscriptions (create, list with delivery counts, remove)."""
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 from events.alerts import severity_rank
 from events.errors import FieldError
-from services.app.errors import Invalid, NotFound
+from services.app.errors import Invalid, NotFound, Unauthorized
 from services.notify import Subscription, SubscriptionRequest, SubscriptionStore, UnsafeTarget
 from services.projection import alert_notices, firing_alerts
-from services.store import EventStore
+from services.store import EventStore, TokenInfo
 
 AlertState = Literal["firing", "resolved", "all"]
+TICKET_SECONDS = 60
+
+
+def _ticket_digest(ticket: str) -> str:
+    return hashlib.sha256(ticket.encode()).hexdigest()
 
 
 class Alerting:
@@ -62,6 +69,26 @@ class Alerting:
             for entry_id, fields in entries:
                 position = str(entry_id)
                 yield position, str(fields["type"]), str(fields["notice"])
+
+    async def stream_ticket(self, caller: TokenInfo, plan_id: str) -> dict[str, object]:
+        """A single-use ticket, valid for TICKET_SECONDS, that opens the plan's alert stream once:
+        what a browser's EventSource (which cannot send headers) puts in the URL instead of a token."""
+        ticket = "pws_" + secrets.token_urlsafe(24)
+        key = self.store.keys.stream_ticket(_ticket_digest(ticket))
+        await self.store.redis.set(key, f"{plan_id}|{caller.id}", ex=TICKET_SECONDS)
+        return {"ticket": ticket, "expires_in": TICKET_SECONDS, "plan_id": plan_id}
+
+    async def redeem_ticket(self, ticket: str, plan_id: str) -> str:
+        """Use a stream ticket (it works once): the id of the token it was issued to."""
+        stored = await self.store.redis.getdel(self.store.keys.stream_ticket(_ticket_digest(ticket)))
+        plan, _, token_id = str(stored or "").partition("|")
+        if not stored or plan != plan_id:
+            raise Unauthorized(
+                "unknown, used or expired stream ticket: ask for a new one (POST …/alerts/stream-ticket)",
+                "流凭证无效、已使用或已过期，请重新申请",
+                [FieldError("ticket", "not a valid ticket for this plan", "凭证无效")],
+            )
+        return token_id
 
     async def subscribe(self, request: SubscriptionRequest) -> Subscription:
         """Subscribe a channel to alert notices. A url on a loopback, private or link-local address

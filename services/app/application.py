@@ -31,12 +31,12 @@ class App:
         catalog = PlanCatalog(store)
         subscriptions = SubscriptionStore(redis, keys)
         self.store, self.catalog = store, catalog
-        self.ingest = Ingest(store, catalog, TokenStore(redis, keys))
+        self.access = Access(TokenStore(redis, keys), catalog)
+        self.ingest = Ingest(store, catalog, self.access)
         self.sheets = Sheets(self.ingest)
         self.plans = Plans(store, catalog)
         self.reports = Reports(self.ingest, store)
         self.rollups = Rollups(redis, keys)
-        self.access = Access(self.ingest.tokens)
         self.alerting = Alerting(store, subscriptions)
         self.operations = Operations(store, subscriptions, self.settings.ready_max_lag)
 

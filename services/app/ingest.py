@@ -18,6 +18,7 @@ from events.bounds import SubmissionBounds
 from events.errors import FieldError, field_errors
 from events.models import Event, EventBase, batch_adapter, event_adapter
 from events.plan import Plan
+from services.app.access import Access
 from services.app.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, Unauthorized
 from services.store import (
     AppendResult,
@@ -25,7 +26,6 @@ from services.store import (
     EventStore,
     PlanCatalog,
     TokenInfo,
-    TokenStore,
     VersionConflict,
 )
 
@@ -281,18 +281,35 @@ def _subject_problems(caller: TokenInfo, plan: Plan, department: str, event: Eve
     return problems
 
 
+def check_plan(caller: TokenInfo, plan_id: str) -> None:
+    """Forbidden unless the caller's token is valid for `plan_id`."""
+    if not caller.may_use(plan_id):
+        valid_for = ", ".join(caller.plans or ()) or "no plan"
+        raise Forbidden(
+            f"this token is not valid for plan {plan_id!r} (it is for {valid_for})",
+            f"该令牌不适用于计划“{plan_id}”",
+            [FieldError("plan", f"the token is for {valid_for}", "令牌不适用于该计划")],
+        )
+
+
 class Ingest:
     """Taking progress in: who is calling, which plan, and the one way events are submitted."""
 
-    def __init__(self, store: EventStore, catalog: PlanCatalog, tokens: TokenStore) -> None:
-        self.store, self.catalog, self.tokens = store, catalog, tokens
+    def __init__(self, store: EventStore, catalog: PlanCatalog, access: Access) -> None:
+        self.store, self.catalog, self.access = store, catalog, access
+        self.tokens = access.tokens
 
-    async def authenticate(self, token: str) -> TokenInfo:
-        """The caller a token stands for; Unauthorized if it is unknown or revoked (every entry
-        point checks tokens here)."""
+    async def authenticate(self, token: str, plan_id: str | None = None) -> TokenInfo:
+        """The caller a token stands for; Unauthorized if it is unknown or revoked, Forbidden if it
+        is not valid for `plan_id` (every entry point checks tokens here). A token stored before
+        tokens were bound to plans is bound now (services.app.access)."""
         info = await self.tokens.verify(token.strip())
         if info is None:
             raise Unauthorized("unknown or revoked token", "令牌无效或已被吊销")
+        info = await self.access.bind(info)
+        if plan_id is not None and not info.may_use(plan_id):
+            await self.plan(plan_id)  # an unknown plan is a 404 whoever asks
+            check_plan(info, plan_id)
         return info
 
     async def plan(self, plan_id: str) -> Plan:
@@ -310,7 +327,9 @@ class Ingest:
         expected_versions: Mapping[str, int] | None = None,
     ) -> Accepted:
         """Validate, authorise and append a batch for `plan_id` on behalf of `caller`."""
-        events = prepare(caller, await self.plan(plan_id), payloads)
+        plan = await self.plan(plan_id)
+        check_plan(caller, plan_id)
+        events = prepare(caller, plan, payloads)
         try:
             result = await self.store.append(events, expected_versions)
         except VersionConflict as exc:
@@ -320,7 +339,6 @@ class Ingest:
                 subject=exc.subject,
                 expected=exc.expected,
                 actual=exc.actual,
-                current_version=exc.actual,
             ) from None
         except EventIdReused as exc:
             raise Conflict(str(exc), "事件编号已被其他内容使用，未保存任何数据", event_id=exc.event_id) from None

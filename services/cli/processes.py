@@ -116,5 +116,16 @@ def api(
     """Run the HTTP API (OpenAPI docs at /docs, the inbox's AsyncAPI at /asyncapi.json)."""
     import uvicorn
 
-    # by import string: each worker process builds its own app (and its own Redis connections)
-    uvicorn.run("services.api:create_api", factory=True, host=host, port=port, workers=workers, log_level="info")
+    from services.api.logs import log_config
+
+    # by import string: each worker process builds its own app (and its own Redis connections);
+    # the log configuration takes tokens out of every line (the access log prints query strings)
+    uvicorn.run(
+        "services.api:create_api",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        log_config=log_config(),
+    )

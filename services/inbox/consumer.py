@@ -30,7 +30,7 @@ from redis.exceptions import ResponseError
 
 from events.errors import FieldError
 from services.app import App, AppError, Invalid
-from services.store import Keyspace, TokenStore
+from services.store import Keyspace, TokenStore, redact_tokens
 
 log = logging.getLogger("planwatch.inbox")
 
@@ -153,20 +153,21 @@ class Inbox:
         original = body.model_dump(by_alias=True, exclude_none=True)
         if "token" in original:
             original["token"] = f"pwt_{TokenStore.id_of(original['token']) or '?'}_(redacted)"
+        # a token sent in another field (or echoed by a reason quoting the input) is kept by its id only
         await self._app.redis.xadd(
             self.keys.inbox_rejects,
             {
                 "inbox_id": _inbox_id(msg),
                 "error": exc.code,
-                "message": exc.message,
-                "message_zh": exc.message_zh,
-                "errors": json.dumps([e.as_dict() for e in exc.errors], ensure_ascii=False),
-                "fields": json.dumps(original, ensure_ascii=False),
+                "message": redact_tokens(exc.message),
+                "message_zh": redact_tokens(exc.message_zh),
+                "errors": redact_tokens(json.dumps([e.as_dict() for e in exc.errors], ensure_ascii=False)),
+                "fields": redact_tokens(json.dumps(original, ensure_ascii=False)),
             },
             maxlen=100_000,
             approximate=True,
         )
-        log.warning("inbox %s rejected: %s", _inbox_id(msg), exc.message)
+        log.warning("inbox %s rejected: %s", _inbox_id(msg), redact_tokens(exc.message))
         await self._done(msg)
 
     async def _done(self, msg: RedisStreamMessage) -> None:

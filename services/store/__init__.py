@@ -10,7 +10,7 @@ from services.store.connection import EmbeddedRedis, connect, embedded_binary
 from services.store.events import AppendResult, EventIdReused, EventStore, VersionConflict
 from services.store.keys import Keyspace
 from services.store.lease import Lease
-from services.store.tokens import TokenInfo, TokenStore
+from services.store.tokens import TokenInfo, TokenStore, redact_tokens
 
 __all__ = [
     "AppendResult",
@@ -25,5 +25,6 @@ __all__ = [
     "VersionConflict",
     "connect",
     "embedded_binary",
+    "redact_tokens",
     "redis_now_ms",
 ]

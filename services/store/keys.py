@@ -50,6 +50,11 @@ class Keyspace:
         """Hash token id → record (role, department, SHA-256 of the secret)."""
         return f"{self.prefix}:tokens"
 
+    def stream_ticket(self, ticket_digest: str) -> str:
+        """String + TTL: a single-use ticket for a plan's alert stream (by the SHA-256 of the ticket,
+        so the keyspace holds nothing a client could use) → "plan|token id"."""
+        return f"{self.prefix}:ticket:{ticket_digest}"
+
     @property
     def inbox(self) -> str:
         """Stream departments' systems XADD events to (plain fields, token included)."""

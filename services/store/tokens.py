@@ -4,6 +4,11 @@ A token reads `pwt_<id>_<secret>`. Only a SHA-256 of the secret is stored (hash 
 field = id), so a leaked database does not leak tokens; the text is shown once, at creation.
 Roles: `department` (posts progress for the subjects its department owns, reads),
 `analyst` (reads), `admin` (publishes plans, manages tokens and subscriptions, reads).
+
+A token is valid for the plans its record lists (`plans`; None: every plan, for admin and analyst
+tokens only). A department token always lists its plans; one stored before tokens were bound to
+plans has no `plans` yet and is bound by `bind` (services.app.access: to the plans that have its
+department), at its first use or by `planwatch token migrate`.
 """
 
 from __future__ import annotations
@@ -13,9 +18,10 @@ import hmac
 import json
 import re
 import secrets
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from redis.asyncio import Redis
 
@@ -25,6 +31,8 @@ Role = Literal["department", "analyst", "admin"]
 ROLES: tuple[Role, ...] = ("department", "analyst", "admin")
 _TOKEN = re.compile(r"^pwt_(?P<id>[0-9a-f]{12})_(?P<secret>[A-Za-z0-9_-]{20,64})$")
 _DEPARTMENT = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+# what a token looks like inside any text (a log line, a misplaced field): to redact it
+TOKEN_IN_TEXT = re.compile(r"pwt_(?P<id>[0-9a-f]{12})_[A-Za-z0-9_-]{20,64}")
 
 
 @dataclass(frozen=True)
@@ -35,13 +43,27 @@ class TokenInfo:
     name: str
     created_at: str
     revoked_at: str | None = None
+    plans: tuple[str, ...] | None = None  # the plans it is valid for; None: all (admin, analyst)
+    bound: bool = True  # False: a record from before tokens were bound to plans, not migrated yet
 
     @property
     def revoked(self) -> bool:
         return self.revoked_at is not None
 
-    def public(self) -> dict[str, str | None]:
-        return asdict(self)
+    def may_use(self, plan_id: str) -> bool:
+        """Whether the token is valid for `plan_id`."""
+        return self.bound and (self.plans is None or plan_id in self.plans)
+
+    def public(self) -> dict[str, object]:
+        shown = asdict(self)
+        shown["plans"] = list(self.plans) if self.plans is not None else None
+        del shown["bound"]
+        return shown
+
+
+def redact_tokens(text: str) -> str:
+    """`text` with every token in it replaced by its id (`pwt_<id>_…`), safe to log or keep."""
+    return TOKEN_IN_TEXT.sub(lambda m: f"pwt_{m['id']}_…", text)
 
 
 def _digest(secret: str) -> str:
@@ -52,8 +74,12 @@ class TokenStore:
     def __init__(self, redis: Redis, keys: Keyspace) -> None:
         self.redis, self.keys = redis, keys
 
-    async def create(self, role: Role, department: str | None = None, name: str = "") -> tuple[str, TokenInfo]:
-        """A new token; returns its text (shown once) and its record."""
+    async def create(
+        self, role: Role, department: str | None = None, name: str = "", plans: Sequence[str] | None = None
+    ) -> tuple[str, TokenInfo]:
+        """A new token; returns its text (shown once) and its record. `plans`: the plans it is valid
+        for (None: all plans for admin and analyst tokens; a department token without plans is
+        bound at its first use, like one stored by an older version)."""
         if role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
         if role == "department":
@@ -61,11 +87,38 @@ class TokenStore:
                 raise ValueError("a department token needs --department, an id like stats or fgw")
         elif department:
             raise ValueError(f"a {role} token belongs to no department")
+        if plans is not None and not plans:
+            raise ValueError("a token bound to plans needs at least one plan")
         token_id, secret = secrets.token_hex(6), secrets.token_urlsafe(24)
-        info = TokenInfo(token_id, role, department, name, datetime.now(UTC).isoformat(timespec="seconds"))
-        record = {**asdict(info), "hash": _digest(secret)}
-        await self.redis.hset(self.keys.tokens, token_id, json.dumps(record, ensure_ascii=False))
+        created = datetime.now(UTC).isoformat(timespec="seconds")
+        bound = plans is not None or role != "department"
+        info = TokenInfo(token_id, role, department, name, created, plans=tuple(plans) if plans else None, bound=bound)
+        await self._save(info, _digest(secret))
         return f"pwt_{token_id}_{secret}", info
+
+    async def _save(self, info: TokenInfo, digest: str) -> None:
+        record: dict[str, object] = {**asdict(info), "hash": digest}
+        del record["bound"]
+        if info.bound:  # a record without `plans` is one from before tokens were bound to plans
+            record["plans"] = list(info.plans) if info.plans is not None else None
+        else:
+            del record["plans"]
+        await self.redis.hset(self.keys.tokens, info.id, json.dumps(record, ensure_ascii=False))
+
+    async def bind(self, token_id: str, plans: Sequence[str] | None) -> TokenInfo | None:
+        """Bind a token stored before tokens were bound to plans to `plans` (None: all). Idempotent:
+        a token bound already keeps its plans. Returns the record, or None if there is no token."""
+        raw = await self.redis.hget(self.keys.tokens, token_id)
+        if raw is None:
+            return None
+        record = json.loads(raw)
+        digest = record.pop("hash")
+        info = _info(record)
+        if info.bound:
+            return info
+        info = replace(info, plans=tuple(plans) if plans is not None else None, bound=True)
+        await self._save(info, digest)
+        return info
 
     async def verify(self, token: str) -> TokenInfo | None:
         """The token's record if the token is well-formed, known, matches and is not revoked."""
@@ -78,14 +131,14 @@ class TokenStore:
         record = json.loads(raw)
         if not hmac.compare_digest(record.pop("hash"), _digest(match["secret"])):
             return None
-        info = TokenInfo(**record)
+        info = _info(record)
         return None if info.revoked else info
 
     async def list(self) -> list[TokenInfo]:
         records = [json.loads(raw) for raw in (await self.redis.hgetall(self.keys.tokens)).values()]
         for record in records:
             record.pop("hash")
-        return sorted((TokenInfo(**r) for r in records), key=lambda t: t.created_at)
+        return sorted((_info(r) for r in records), key=lambda t: t.created_at)
 
     async def revoke(self, token_id: str) -> bool:
         """Revoke a token (kept, marked revoked, for the record). False if there is no such token."""
@@ -103,3 +156,18 @@ class TokenStore:
         """The id part of a token's text (safe to log)."""
         match = _TOKEN.match(token or "")
         return match["id"] if match else None
+
+
+def _info(record: dict[str, Any]) -> TokenInfo:
+    """A stored record as a TokenInfo; one without `plans` (older) is not bound yet."""
+    plans = record.get("plans")
+    return TokenInfo(
+        id=record["id"],
+        role=record["role"],
+        department=record.get("department"),
+        name=record.get("name", ""),
+        created_at=record["created_at"],
+        revoked_at=record.get("revoked_at"),
+        plans=tuple(str(p) for p in plans) if isinstance(plans, list) else None,
+        bound="plans" in record,
+    )

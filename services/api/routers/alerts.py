@@ -38,19 +38,38 @@ async def alert_history(
     return await app.alerting.history(plan, limit)
 
 
+@router.post("/stream-ticket", status_code=201)
+async def stream_ticket(plan: str, app: AppDep, who: CallerDep, found: PlanDep) -> dict[str, object]:
+    """A single-use ticket, valid for a minute, for `GET …/alerts/stream?ticket=…`: what a browser's
+    EventSource (which cannot send headers) uses instead of putting a token in the URL."""
+    return await app.alerting.stream_ticket(who, plan)
+
+
 @router.get("/stream")
 async def alert_stream(
     plan: str,
     request: Request,
     app: AppDep,
     found: PlanDep,
-    token: Annotated[str | None, Query(description="for EventSource, which cannot send headers")] = None,
+    ticket: Annotated[str | None, Query(description="from POST …/alerts/stream-ticket (single use)")] = None,
+    token: Annotated[str | None, Query(include_in_schema=False)] = None,
     authorization: Annotated[str | None, Header()] = None,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> StreamingResponse:
     """Server-Sent Events: every alert notice of the plan as it happens (`id` is its stream
-    position; reconnect with Last-Event-ID to get what was missed)."""
-    await bearer(app, authorization or (f"Bearer {token}" if token else None))
+    position; reconnect with Last-Event-ID to get what was missed). Authenticate with the
+    Authorization header, or a ticket from `POST …/alerts/stream-ticket` — never a token in the URL."""
+    if token is not None:
+        raise Invalid(
+            "a token is never sent in a URL (URLs are logged): use the Authorization header, or a "
+            "ticket from POST /v1/plans/{plan}/alerts/stream-ticket",
+            "令牌不能放在网址中，请使用 Authorization 请求头或申请一次性流凭证",
+            [FieldError("token", "not accepted in the URL", "不接受网址中的令牌")],
+        )
+    if ticket is not None:
+        await app.alerting.redeem_ticket(ticket, plan)
+    else:
+        await bearer(app, authorization, plan)
     if last_event_id is not None and not re.fullmatch(r"\d{1,20}-\d{1,20}", last_event_id):
         raise Invalid(
             "Last-Event-ID must be an event id this stream sent, like 1752631200000-0",

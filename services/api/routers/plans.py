@@ -15,8 +15,12 @@ router = APIRouter(prefix="/v1/plans", tags=["plans"])
 
 @router.get("")
 async def list_plans(app: AppDep, who: CallerDep) -> list[dict[str, Any]]:
-    """Published plans."""
-    return [{"id": p.id, "name": p.name, "region": p.region, "year": p.year} for p in await app.plans.published()]
+    """Published plans (those the token is valid for)."""
+    return [
+        {"id": p.id, "name": p.name, "region": p.region, "year": p.year}
+        for p in await app.plans.published()
+        if who.may_use(p.id)
+    ]
 
 
 @router.put("/{plan}", status_code=201)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from events.ids import PlanId
 from services.api.deps import AdminDep, AppDep
 from services.store.tokens import Role
 
@@ -14,20 +15,28 @@ router = APIRouter(prefix="/v1/tokens", tags=["access"])
 
 
 class TokenRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     role: Role
     department: str | None = Field(default=None, description="for department tokens, e.g. stats")
-    name: str = ""
+    name: str = Field(default="", max_length=200)
+    plans: list[PlanId] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="the plans it is valid for: required for department tokens (each must have the "
+        "department); none for an admin or analyst token means every plan",
+    )
 
 
 @router.post("", status_code=201)
 async def create_token(request: TokenRequest, app: AppDep, who: AdminDep) -> dict[str, Any]:
     """Create a token (admin). Its text is in this answer only; planwatch keeps a hash."""
-    text, info = await app.access.create_token(request.role, request.department, request.name)
+    text, info = await app.access.create_token(request.role, request.department, request.name, request.plans)
     return {"token": text, **info.public()}
 
 
 @router.get("")
-async def list_tokens(app: AppDep, who: AdminDep) -> list[dict[str, Any]]:
+async def list_tokens(app: AppDep, who: AdminDep) -> list[dict[str, object]]:
     """Every token's record (never a secret)."""
     return [t.public() for t in await app.access.list_tokens()]
 
