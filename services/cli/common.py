@@ -49,7 +49,7 @@ def use_case(work: Callable[[App], Awaitable[T]]) -> T:
     try:
         return with_app(work)
     except AppError as exc:
-        raise fail(exc.message) from None
+        raise fail("\n".join([exc.message, *(f"  {error}" for error in exc.errors)])) from None
 
 
 def log_to_stderr() -> None:
