@@ -6,16 +6,24 @@
 | `PLANWATCH_HOME` | directory of the embedded server | `.planwatch/` |
 | `PLANWATCH_KEY_PREFIX` | first part of every key, to share a server | `pw` |
 | `PLANWATCH_READY_MAX_LAG` | `/readyz` is not ready while a projection lags more events than this | 1000 |
+| `PLANWATCH_ALLOW_PRIVATE_TARGETS` | private networks alert channels may post to (CIDRs) | none |
+| `PLANWATCH_SECRET_KEY` | encrypts subscription secrets and urls at rest | none: in clear |
+
+Link-local and metadata addresses are refused inside allowed networks too; docs/security.md says
+what the secret key protects and what it does not.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from services.store import EmbeddedRedis, Keyspace
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True)
@@ -24,6 +32,8 @@ class Settings:
     key_prefix: str = "pw"
     home: Path = Path(".planwatch")
     ready_max_lag: int = 1000
+    allow_private_targets: tuple[Network, ...] = ()
+    secret_key: str | None = field(default=None, repr=False)  # never printed with the settings
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -32,6 +42,8 @@ class Settings:
             key_prefix=environ.get("PLANWATCH_KEY_PREFIX", "pw"),
             home=Path(environ.get("PLANWATCH_HOME") or ".planwatch"),
             ready_max_lag=int(environ.get("PLANWATCH_READY_MAX_LAG", "1000")),
+            allow_private_targets=parse_networks(environ.get("PLANWATCH_ALLOW_PRIVATE_TARGETS", "")),
+            secret_key=environ.get("PLANWATCH_SECRET_KEY") or None,
         )
 
     @property
@@ -41,3 +53,17 @@ class Settings:
     def redis_target(self) -> str:
         """The Redis URL to connect to: the configured one, or the embedded server (started if needed)."""
         return self.redis_url or EmbeddedRedis(self.home).ensure_running()
+
+
+def parse_networks(text: str) -> tuple[Network, ...]:
+    """The networks of `PLANWATCH_ALLOW_PRIVATE_TARGETS`: CIDRs separated by commas or spaces
+    (`10.20.0.0/16, 192.168.8.0/24`). Link-local and metadata addresses stay refused inside them."""
+    networks = []
+    for part in text.replace(",", " ").split():
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError as exc:
+            raise ValueError(
+                f"PLANWATCH_ALLOW_PRIVATE_TARGETS: {part!r} is not a network like 10.20.0.0/16 ({exc})"
+            ) from None
+    return tuple(networks)

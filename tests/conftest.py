@@ -20,9 +20,14 @@ import pytest
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
+from services.settings import Settings
 from services.store import EmbeddedRedis, EventStore, Keyspace, connect
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# The suite's HTTP receivers listen on loopback: allowed as an operator allows an intranet (in this
+# process and the planwatch processes tests start). Link-local and metadata addresses stay refused.
+os.environ.setdefault("PLANWATCH_ALLOW_PRIVATE_TARGETS", "127.0.0.0/8,::1/128")
 
 
 @pytest.fixture(scope="session")
@@ -110,6 +115,9 @@ async def eventually(check, timeout: float = 10.0, interval: float = 0.05):
 
 
 # real local HTTP receivers for the alert channels (tests/receivers.py)
+
+
+LOOPBACK = Settings.from_env().allow_private_targets  # what the suite's operator allows (above)
 
 
 def free_port() -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import json
 import socket
 import time
@@ -41,6 +42,7 @@ from services.notify.channels import (
 )
 from services.notify.subscriptions import ChannelKind
 from services.store import Keyspace
+from tests.conftest import LOOPBACK
 from tests.receivers import Receiver
 
 WECOM_OK = {"errcode": 0, "errmsg": "ok"}
@@ -122,11 +124,10 @@ async def test_every_channel_delivers_the_same_delivery(
             channel=kind,
             url=None if kind == "stream" else receiver.url(f"/{kind}"),
             secret="SECsecret",
-            allow_private=True,
             id=f"sub-{kind}",
             created_at="2025-07-16T02:00:00+00:00",
         )
-        result = await channel.deliver(delivery, subscriber, Outlets(redis, keys, client))
+        result = await channel.deliver(delivery, subscriber, Outlets(redis, keys, client, LOOPBACK))
         assert (result.ok, result.error, result.retry) == (True, None, False), kind
 
     posted = {request.path: request for request in receiver.requests}
@@ -603,9 +604,30 @@ async def test_check_target_refuses_internal_addresses(url: str) -> None:
     assert "refusing" in str(refused.value) and "拒绝推送地址" in str(refused.value)
 
 
+EVERYWHERE = (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0"))
+NEVER_ALLOWED = {  # link-local, unspecified and metadata addresses: no operator's allowance admits them
+    "http://169.254.169.254/latest/meta-data/",
+    "https://0.0.0.0/",
+    "http://[fe80::1%25eth0]/",
+    "http://100.100.100.200/latest/meta-data/",
+}
+
+
 @pytest.mark.parametrize("url", PRIVATE_TARGETS)
-async def test_check_target_allows_internal_addresses_when_asked(url: str) -> None:
-    await check_target(url, allow_private=True)
+async def test_check_target_allows_internal_addresses_the_operator_allows(url: str) -> None:
+    if url in NEVER_ALLOWED:
+        with pytest.raises(UnsafeTarget):
+            await check_target(url, allowed=EVERYWHERE)
+    else:
+        await check_target(url, allowed=EVERYWHERE)
+        with pytest.raises(UnsafeTarget):  # … and only those networks
+            await check_target(url, allowed=(ipaddress.ip_network("203.0.113.0/24"),))
+
+
+@pytest.mark.parametrize("url", sorted(NEVER_ALLOWED))
+async def test_link_local_and_metadata_addresses_are_never_allowed(url: str) -> None:
+    with pytest.raises(UnsafeTarget, match=r"link-local|unspecified|metadata"):
+        await check_target(url, allowed=EVERYWHERE)
 
 
 @pytest.mark.parametrize(
@@ -618,12 +640,10 @@ async def test_check_target_allows_internal_addresses_when_asked(url: str) -> No
         ("http://planwatch-hooks.invalid/hook", "cannot resolve"),
     ],
 )
-@pytest.mark.parametrize("allow_private", [False, True])
-async def test_check_target_refuses_bad_urls_even_when_private_allowed(
-    url: str, reason: str, allow_private: bool
-) -> None:
+@pytest.mark.parametrize("allowed", [(), EVERYWHERE])
+async def test_check_target_refuses_bad_urls_even_when_private_allowed(url: str, reason: str, allowed) -> None:
     with pytest.raises(UnsafeTarget, match=reason):
-        await check_target(url, allow_private=allow_private)
+        await check_target(url, allowed=allowed)
 
 
 async def test_reasons_name_the_address() -> None:
@@ -664,7 +684,7 @@ async def test_every_resolved_address_must_be_public(monkeypatch: pytest.MonkeyP
     await check_target("https://hooks.example.org/hook")
     with pytest.raises(UnsafeTarget, match=r"10\.0\.0\.7.*private"):
         await check_target("https://rebind.example.org/hook")
-    await check_target("https://rebind.example.org/hook", allow_private=True)
+    await check_target("https://rebind.example.org/hook", allowed=(ipaddress.ip_network("10.0.0.0/8"),))
 
 
 async def test_check_target_resolves_on_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -676,7 +696,7 @@ async def test_check_target_resolves_on_the_loop(monkeypatch: pytest.MonkeyPatch
     await check_target("https://hooks.example.org/hook")
     with pytest.raises(UnsafeTarget, match=r"192\.168\.10\.5"):
         await check_target("https://intranet.example.org/hook")
-    await check_target("https://intranet.example.org/hook", allow_private=True)
+    await check_target("https://intranet.example.org/hook", allowed=(ipaddress.ip_network("192.168.0.0/16"),))
     with pytest.raises(UnsafeTarget, match="cannot resolve"):
         await check_target("https://nowhere.example.org/hook")
     with pytest.raises(UnsafeTarget, match="loopback"):

@@ -33,7 +33,7 @@ from services.notify import (
 from services.notify.delivery import Inflight
 from services.projection import ALERTS, Projector, rebuild
 from services.store import EventStore, Keyspace, Lease, redis_now_ms
-from tests.conftest import Workers, api_client, eventually, planwatch
+from tests.conftest import LOOPBACK, Workers, api_client, eventually, planwatch
 from tests.factories import indicator_update, small_plan
 from tests.receivers import Receiver
 
@@ -56,7 +56,7 @@ async def setup(redis: Redis, keys: Keyspace, store: EventStore, client: httpx.A
     projector = Projector(redis, keys, PLAN, owner="w", projection=ALERTS)
     await projector.load()
     clock = FakeClock()
-    notifier = Notifier(redis, keys, "n1", client, backoff_s=1.0, clock=clock)
+    notifier = Notifier(redis, keys, "n1", client, backoff_s=1.0, clock=clock, allowed_targets=LOOPBACK)
     return projector, notifier, clock
 
 
@@ -77,10 +77,10 @@ async def rounds(notifier: Notifier, n: int = 3) -> None:
 
 
 async def subscribe(redis: Redis, keys: Keyspace, **request) -> str:
-    request = {"name": "测试群", "allow_private": True, **request}
+    request = {"name": "测试群", **request}
     request.setdefault("filters", {})
     request["filters"].setdefault("rules", ["indicator_behind"])  # the small plan has overdue data too
-    return (await SubscriptionStore(redis, keys).create(SubscriptionRequest(**request))).id
+    return (await SubscriptionStore(redis, keys, LOOPBACK).create(SubscriptionRequest(**request))).id
 
 
 def gdp_requests(receiver: Receiver, path: str) -> list:
@@ -386,7 +386,8 @@ async def test_a_webhook_to_loopback_needs_the_allow_flag(redis, keys, cli_env) 
         cli_env, "subscribe", "--name", "x", "--channel", "webhook", "--url", "http://169.254.169.254/latest"
     )
     assert refused.returncode == 1 and "169.254.169.254" in refused.stderr
-    allowed = planwatch(
+    # the flag is the operator's now (PLANWATCH_ALLOW_PRIVATE_TARGETS, loopback here), not a request's
+    flagged = planwatch(
         cli_env,
         "subscribe",
         "--name",
@@ -397,9 +398,19 @@ async def test_a_webhook_to_loopback_needs_the_allow_flag(redis, keys, cli_env) 
         "http://127.0.0.1:9/hook",
         "--allow-private",
     )
+    assert flagged.returncode == 2 and "PLANWATCH_ALLOW_PRIVATE_TARGETS" in flagged.stderr
+    allowed = planwatch(
+        cli_env,
+        "subscribe",
+        "--name",
+        "内网",
+        "--channel",
+        "webhook",
+        "--url",
+        "http://127.0.0.1:9/hook",
+    )
     assert allowed.returncode == 0 and "subscribed" in allowed.stdout
     [stored] = await SubscriptionStore(redis, keys).all()
-    assert stored.allow_private
     # no --secret: one was made, printed once (the last line) and is what signs the requests
     assert stored.secret and allowed.stdout.strip().splitlines()[-1] == stored.secret
     assert "not shown again" in allowed.stderr
@@ -494,13 +505,12 @@ async def test_a_webhook_subscribed_without_a_secret_gets_one_shown_once_and_is_
 ) -> None:
     projector, notifier, _ = setup
     receiver.reply(200, OK)
-    subscriptions = SubscriptionStore(redis, keys)
+    subscriptions = SubscriptionStore(redis, keys, LOOPBACK)
     created = await subscriptions.create(
         SubscriptionRequest(
             name="测试",
             channel="webhook",
             url=receiver.url("/hook"),
-            allow_private=True,
             filters={"rules": ["indicator_behind"]},
         )
     )
@@ -509,7 +519,7 @@ async def test_a_webhook_subscribed_without_a_secret_gets_one_shown_once_and_is_
     shown = created.public()
     assert shown["secret"] == secret and shown["has_secret"] is True
     own = await subscriptions.create(
-        SubscriptionRequest(name="自带", channel="webhook", url=receiver.url("/own"), secret="mine", allow_private=True)
+        SubscriptionRequest(name="自带", channel="webhook", url=receiver.url("/own"), secret="mine")
     )
     assert own.generated_secret is None and "secret" not in own.public()  # the caller knows it
     listed = [s.public() for s in await subscriptions.all()]
@@ -554,7 +564,7 @@ async def test_the_api_shows_a_generated_webhook_secret_once(redis, keys, store)
     await publish_plan(store, small_plan(PLAN))
     admin, _ = await TokenStore(redis, keys).create("admin")
     async with api_client(redis, keys, admin) as http:
-        request = {"name": "值班群", "channel": "webhook", "url": "http://127.0.0.1:9/hook", "allow_private": True}
+        request = {"name": "值班群", "channel": "webhook", "url": "http://127.0.0.1:9/hook"}
         created = await http.post("/v1/subscriptions", json=request)
         assert created.status_code == 201, created.text
         secret = created.json()["secret"]

@@ -34,7 +34,7 @@ from services.projection import judge_log
 from services.scheduler import RollupScheduler, due_periods, due_time, reported_month
 from services.store import EventStore, Keyspace
 from tests import seed_report
-from tests.conftest import ROOT, api_client, planwatch
+from tests.conftest import LOOPBACK, ROOT, api_client, planwatch
 from tests.factories import indicator_update
 from tests.receivers import Receiver
 
@@ -362,18 +362,17 @@ async def test_rollup_subscribers_get_a_summary_with_a_link(
     await load_seed(store)
     receiver.reply(200, {"errcode": 0, "errmsg": "ok"})
     for rollups in (True, False):
-        await SubscriptionStore(redis, keys).create(
+        await SubscriptionStore(redis, keys, LOOPBACK).create(
             SubscriptionRequest(
                 name="领导群",
                 channel="wecom",
                 url=receiver.url(f"/wecom?key={rollups}"),
-                allow_private=True,
                 filters={"rollups": rollups, "rules": ["data_stale"], "plans": [PLAN]},
             )
         )
     await produce_rollup(redis, keys, PLAN, "2025-06")
     async with httpx.AsyncClient(trust_env=False) as http:
-        notifier = Notifier(redis, keys, "n", http, link="https://planwatch.example.gov.cn")
+        notifier = Notifier(redis, keys, "n", http, link="https://planwatch.example.gov.cn", allowed_targets=LOOPBACK)
         for _ in range(3):
             await notifier.fan_out(block_ms=10)
             await notifier.deliver_all()

@@ -15,7 +15,7 @@ from services.app.rollups import Rollups
 from services.app.sheets import Sheets
 from services.notify import SubscriptionStore
 from services.settings import Settings
-from services.store import EventStore, Keyspace, PlanCatalog, TokenStore, connect
+from services.store import EventStore, Keyspace, PlanCatalog, Sealer, TokenStore, connect
 
 
 class App:
@@ -29,7 +29,9 @@ class App:
         self.redis, self.keys = redis, keys
         store = EventStore(redis, keys)
         catalog = PlanCatalog(store)
-        subscriptions = SubscriptionStore(redis, keys)
+        subscriptions = SubscriptionStore(
+            redis, keys, self.settings.allow_private_targets, Sealer(self.settings.secret_key)
+        )
         self.store, self.catalog = store, catalog
         self.access = Access(TokenStore(redis, keys), catalog)
         self.ingest = Ingest(store, catalog, self.access)

@@ -56,6 +56,7 @@ def notifier(
     import httpx
 
     from services.notify import Notifier
+    from services.store import Sealer
     from services.worker import default_worker_id
 
     log_to_stderr()
@@ -70,6 +71,8 @@ def notifier(
                 backoff_s=retry_base,
                 claim_idle_ms=int(reclaim_idle * 1000),
                 link=link,
+                allowed_targets=app.settings.allow_private_targets,
+                sealer=Sealer(app.settings.secret_key),
             ).run()
 
     try:

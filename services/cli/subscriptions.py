@@ -29,7 +29,11 @@ def subscribe(
     resolved: Annotated[bool, typer.Option(help="also tell when an alert is resolved")] = True,
     rollups: Annotated[bool, typer.Option(help="also tell when a monthly rollup is published")] = False,
     allow_private: Annotated[
-        bool, typer.Option(help="allow a loopback/private/link-local url (refused otherwise)")
+        bool,
+        typer.Option(
+            hidden=True,
+            help="no longer accepted: the operator allows private networks (PLANWATCH_ALLOW_PRIVATE_TARGETS)",
+        ),
     ] = False,
 ) -> None:
     """Subscribe a channel to alert notices."""
@@ -38,6 +42,12 @@ def subscribe(
     from events.errors import field_errors
     from services.notify import SubscriptionRequest
 
+    if allow_private:
+        raise fail(
+            "--allow-private is no longer accepted: private networks are allowed only by the operator, "
+            "with PLANWATCH_ALLOW_PRIVATE_TARGETS (CIDRs); link-local and metadata addresses never",
+            2,
+        )
     try:
         request = SubscriptionRequest.model_validate(
             {
@@ -45,7 +55,6 @@ def subscribe(
                 "channel": channel,
                 "url": url,
                 "secret": secret,
-                "allow_private": allow_private,
                 "filters": {
                     "plans": plan or [],
                     "departments": department or [],

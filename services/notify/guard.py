@@ -1,16 +1,35 @@
 """The network guard (SSRF): a notification target must be an http(s) URL whose host is, and
-resolves only to, public addresses — unless the subscription allows private ones (intranet
-deployments). `check_target` returns the addresses it approved, so the send connects to exactly
-those and a name that resolves elsewhere a moment later (DNS rebinding) cannot redirect it."""
+resolves only to, public addresses — or addresses inside the networks the operator allows
+(`PLANWATCH_ALLOW_PRIVATE_TARGETS`, for intranet deployments; never a request's choice).
+Link-local and cloud metadata addresses are refused always. `check_target` returns the addresses
+it approved, so the send connects to exactly those and a name that resolves elsewhere a moment
+later (DNS rebinding) cannot redirect it."""
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
 import socket
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
+from services.notify.masking import mask_url
+
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+# Never a target, whatever the operator allows: the instance metadata services (credentials!) of
+# the clouds a government deployment may run on — most are link-local, refused as such too.
+METADATA = frozenset(
+    ipaddress.ip_address(a)
+    for a in (
+        "169.254.169.254",  # AWS, GCP, Azure, Huawei, OpenStack
+        "169.254.170.2",  # AWS ECS task credentials
+        "169.254.0.23",  # Tencent Cloud
+        "100.100.100.200",  # Alibaba Cloud (in 100.64.0.0/10)
+        "fd00:ec2::254",  # AWS over IPv6
+    )
+)
+NEVER = ("link-local", "unspecified", "multicast")  # classes no allowance admits
 
 
 class UnsafeTarget(ValueError):
@@ -31,28 +50,30 @@ _REASON_ZH = {
     "private": "内网地址",
     "reserved": "保留地址",
     "non-public": "非公网地址",
+    "metadata": "云平台元数据地址",
 }
 
 
-async def check_target(url: str, *, allow_private: bool = False) -> list[str]:
+async def check_target(url: str, *, allowed: Sequence[Network] = ()) -> list[str]:
     """Refuse URLs that would make us post into our own network (SSRF): anything not http(s), and
     any host that is or resolves to a loopback, private, link-local, multicast, reserved or
-    unspecified address. Every resolved address must be public (a resolver may rotate them).
-    `allow_private=True` is for intranet deployments; names must still resolve. DNS is asked on
+    unspecified address. Every resolved address must be public (a resolver may rotate them) or
+    inside a network of `allowed` (the operator's, for intranet deployments) — and never a
+    link-local, multicast, unspecified or metadata address. Names must resolve. DNS is asked on
     the event loop's resolver, without blocking it. Returns the addresses approved, in the
     resolver's order: give them to `send`, so the name is not resolved a second time, perhaps to
     somewhere else."""
     host, port = _split_target(url)
     literal = _literal_ip(host)
     if literal is not None:
-        _check_addresses(url, host, [str(literal)], allow_private)
+        _check_addresses(url, host, [str(literal)], allowed)
         return [str(literal)]
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as error:
         raise _cannot_resolve(url, host, error) from None
     addresses = [str(info[4][0]).split("%", 1)[0] for info in infos]  # an IPv6 zone id cannot be pinned
-    _check_addresses(url, host, addresses, allow_private)
+    _check_addresses(url, host, addresses, allowed)
     if not addresses:
         raise _cannot_resolve(url, host, OSError("no address"))
     return list(dict.fromkeys(addresses))  # one per address, not per socket type
@@ -80,7 +101,8 @@ def address_class(address: Address) -> str | None:
 
 
 def _refuse(url: str, reason: str, reason_zh: str, kind: type[UnsafeTarget] = UnsafeTarget) -> UnsafeTarget:
-    return kind(f"refusing notification target {url!r}: {reason}（拒绝推送地址：{reason_zh}）")
+    # the url by its host and a masked tail: a robot's key is in its url, and refusals are logged
+    return kind(f"refusing notification target {mask_url(url)!r}: {reason}（拒绝推送地址：{reason_zh}）")
 
 
 def _split_target(url: str) -> tuple[str, int]:
@@ -103,12 +125,14 @@ def _literal_ip(host: str) -> Address | None:
         return None
 
 
-def _check_addresses(url: str, host: str, addresses: list[str], allow_private: bool) -> None:
-    if allow_private:
-        return
+def _check_addresses(url: str, host: str, addresses: list[str], allowed: Sequence[Network]) -> None:
     for text in addresses:
         address = ipaddress.ip_address(text.split("%", 1)[0])  # drop an IPv6 zone id
         problem = address_class(address)
+        if address in METADATA and problem not in NEVER:
+            problem = "metadata"  # e.g. Alibaba Cloud's, in the carrier-grade NAT range
+        elif problem and problem not in NEVER and any(address in network for network in allowed):
+            continue  # the operator allows this network (PLANWATCH_ALLOW_PRIVATE_TARGETS)
         if problem:
             raise _refuse(
                 url,

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from services.notify.masking import mask_urls_in
+
 
 @dataclass(frozen=True)
 class OutgoingRequest:
@@ -38,7 +40,8 @@ class SendResult:
 
     @classmethod
     def failed(cls, error: str, *, retry: bool, status: int | None = None) -> SendResult:
-        return cls(ok=False, status=status, error=error, retry=retry)
+        # kept in dead letters, logged and listed: a url's key or token in it is masked
+        return cls(ok=False, status=status, error=mask_urls_in(error), retry=retry)
 
 
 Judge = Callable[[httpx.Response], SendResult]  # what a 2xx answer means

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import httpx
 from redis.asyncio import Redis
@@ -23,9 +23,10 @@ from redis.exceptions import RedisError
 from services.notify.channels import Outlets
 from services.notify.delivery import Deliverer
 from services.notify.fanout import FanOut
+from services.notify.guard import Network
 from services.notify.recent import Recent
 from services.notify.subscriptions import Subscription, SubscriptionStore
-from services.store import Keyspace
+from services.store import Keyspace, Sealer
 
 log = logging.getLogger("planwatch.notifier")
 
@@ -45,13 +46,16 @@ class Notifier:
         claim_idle_ms: int = 30_000,
         link: str | None = None,
         clock: Callable[[], float] = time.time,
+        allowed_targets: Sequence[Network] = (),
+        sealer: Sealer | None = None,
     ) -> None:
         self.worker_id = worker_id
         # re-read at most once a second: a new subscription is served within a second
-        subscriptions: Recent[list[Subscription]] = Recent(SubscriptionStore(redis, keys).all, initial=[])
+        store = SubscriptionStore(redis, keys, allowed_targets, sealer)
+        subscriptions: Recent[list[Subscription]] = Recent(store.all, initial=[])
         self.fanout = FanOut(redis, keys, worker_id, subscriptions, claim_idle_ms=claim_idle_ms)
         self.delivery = Deliverer(
-            Outlets(redis, keys, http),
+            Outlets(redis, keys, http, tuple(allowed_targets)),
             worker_id,
             subscriptions,
             max_attempts=max_attempts,

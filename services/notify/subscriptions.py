@@ -8,7 +8,10 @@ subscribed without a secret gets a generated one, shown once, in the creation re
 
 from __future__ import annotations
 
+import json
+import logging
 import secrets
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -16,8 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 from redis.asyncio import Redis
 
 from events.alerts import RULES, AlertNotice, Severity, severity_rank
-from services.notify.guard import check_target
-from services.store import Keyspace
+from services.notify.guard import Network, check_target
+from services.notify.masking import mask_url
+from services.store import CannotUnseal, Keyspace, Sealer
 
 HttpKind = Literal["webhook", "wecom", "dingtalk", "feishu"]  # the channels that post to a url
 ChannelKind = Literal[HttpKind, "stream"]  # each has its implementation in channels/
@@ -57,10 +61,20 @@ class SubscriptionRequest(BaseModel):
         description="signing secret (webhook, DingTalk SEC…, Feishu); a webhook without one gets a generated one",
     )
     filters: Filters = Field(default_factory=Filters)
-    allow_private: bool = Field(
-        default=False, description="allow a loopback / private / link-local address (refused otherwise: SSRF)"
-    )
     rate_per_minute: int | None = Field(default=None, ge=1, le=10_000, description="default: 20 for robots")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_allow_private(cls, data: Any) -> Any:
+        # Which private networks may be posted to is the operator's decision, not a request's.
+        if isinstance(data, dict) and "allow_private" in data:
+            if cls is not SubscriptionRequest:  # a subscription stored by an older version: ignored
+                return {k: v for k, v in data.items() if k != "allow_private"}
+            raise ValueError(
+                "allow_private is not accepted: private targets are allowed only by the operator, "
+                "with PLANWATCH_ALLOW_PRIVATE_TARGETS (CIDRs); link-local and metadata addresses never"
+            )
+        return data
 
     @model_validator(mode="after")
     def _address(self) -> SubscriptionRequest:
@@ -104,34 +118,69 @@ class Subscription(SubscriptionRequest):
 
     def public(self) -> dict[str, Any]:
         """The subscription as listed: the secret is never shown back, except a generated one in
-        the creation result (the subscriber cannot know it otherwise)."""
+        the creation result (the subscriber cannot know it otherwise); the url only by its host
+        and a masked tail (a robot's key or access token is in its url)."""
         shown = {"secret": self._generated_secret} if self._generated_secret else {}
-        return {**self.model_dump(exclude={"secret"}), "has_secret": bool(self.secret), **shown}
+        listed = self.model_dump(exclude={"secret"})
+        listed["url"] = mask_url(self.url) if self.url else None
+        return {**listed, "has_secret": bool(self.secret), **shown}
+
+
+_SEALED_FIELDS = ("url", "secret")
+log = logging.getLogger("planwatch.notifier")
 
 
 class SubscriptionStore:
-    def __init__(self, redis: Redis, keys: Keyspace) -> None:
-        self.redis, self.keys = redis, keys
+    def __init__(
+        self,
+        redis: Redis,
+        keys: Keyspace,
+        allowed_targets: Sequence[Network] = (),
+        sealer: Sealer | None = None,
+    ) -> None:
+        self.redis, self.keys, self.allowed_targets = redis, keys, tuple(allowed_targets)
+        self.sealer = sealer or Sealer(None)  # PLANWATCH_SECRET_KEY seals urls and secrets at rest
 
     async def create(self, request: SubscriptionRequest) -> Subscription:
-        """Store a subscription; a url on a private network is refused unless explicitly allowed.
-        A webhook without a secret gets a generated one, which the returned subscription's
-        `public()` (and `generated_secret`) shows — this once: it is never listed back."""
+        """Store a subscription; a url on a private network is refused unless the operator allows
+        its network. A webhook without a secret gets a generated one, which the returned
+        subscription's `public()` (and `generated_secret`) shows — this once: it is never listed back."""
         if request.url:
-            await check_target(request.url, allow_private=request.allow_private)
+            await check_target(request.url, allowed=self.allowed_targets)
         generated = secrets.token_urlsafe(32) if request.channel == "webhook" and not request.secret else None
         subscription = Subscription(
             **{**request.model_dump(), "secret": generated or request.secret},
             id=secrets.token_hex(6),
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
-        await self.redis.hset(self.keys.subscriptions, subscription.id, subscription.model_dump_json())
+        await self.redis.hset(self.keys.subscriptions, subscription.id, self._sealed(subscription))
         subscription._generated_secret = generated
         return subscription
 
     async def all(self) -> list[Subscription]:
         raw = await self.redis.hgetall(self.keys.subscriptions)
-        return sorted((Subscription.model_validate_json(v) for v in raw.values()), key=lambda s: s.created_at)
+        opened = []
+        for value in raw.values():
+            try:
+                opened.append(self._opened(value))
+            except CannotUnseal as exc:  # not guessed, not sent: said, every time it is read
+                log.error("subscription %s cannot be read: %s", json.loads(value).get("id", "?"), exc)
+        return sorted(opened, key=lambda s: s.created_at)
+
+    def _sealed(self, subscription: Subscription) -> str:
+        """The stored JSON: the url (a robot's key is in it) and the secret sealed, if a key is set."""
+        stored = subscription.model_dump(mode="json")
+        for name in _SEALED_FIELDS:
+            if stored.get(name):
+                stored[name] = self.sealer.seal(stored[name])
+        return json.dumps(stored, ensure_ascii=False)
+
+    def _opened(self, value: str | bytes) -> Subscription:
+        stored = json.loads(value)
+        for name in _SEALED_FIELDS:
+            if stored.get(name):
+                stored[name] = self.sealer.unseal(stored[name])
+        return Subscription.model_validate(stored)
 
     async def delete(self, subscription_id: str) -> bool:
         """Unsubscribe: its queue and bookkeeping go with it (ids are never reused, so nothing would

@@ -10,16 +10,19 @@ from services.store.connection import EmbeddedRedis, connect, embedded_binary
 from services.store.events import AppendResult, EventIdReused, EventStore, VersionConflict
 from services.store.keys import Keyspace
 from services.store.lease import Lease
+from services.store.sealing import CannotUnseal, Sealer
 from services.store.tokens import TokenInfo, TokenStore, redact_tokens
 
 __all__ = [
     "AppendResult",
+    "CannotUnseal",
     "EmbeddedRedis",
     "EventIdReused",
     "EventStore",
     "Keyspace",
     "Lease",
     "PlanCatalog",
+    "Sealer",
     "TokenInfo",
     "TokenStore",
     "VersionConflict",

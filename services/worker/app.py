@@ -27,7 +27,7 @@ from services.inbox import Inbox
 from services.notify import Notifier
 from services.projection import ProjectionSupervisor
 from services.settings import Settings
-from services.store import Keyspace, connect
+from services.store import Keyspace, Sealer, connect
 
 log = logging.getLogger("planwatch.worker")
 
@@ -76,6 +76,8 @@ def create_app(
                 backoff_s=retry_base_s,
                 claim_idle_ms=reclaim_idle_ms,
                 link=link,
+                allowed_targets=settings.allow_private_targets,
+                sealer=Sealer(settings.secret_key),
             )
             running.tasks.append(asyncio.create_task(notifier.run(), name="notifier"))
         log.info("worker %s started (lease %d ms, keys %s:*)", worker_id, lease_ttl_ms, keys.prefix)

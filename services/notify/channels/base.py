@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from redis.asyncio import Redis
 
 from events.alerts import AlertNotice
-from services.notify.guard import UnresolvedTarget, UnsafeTarget, check_target
+from services.notify.guard import Network, UnresolvedTarget, UnsafeTarget, check_target
 from services.notify.http import OutgoingRequest, SendResult, post
 from services.notify.subscriptions import HttpKind, Subscription
 from services.store import Keyspace
@@ -44,6 +44,7 @@ class Outlets:
     redis: Redis
     keys: Keyspace
     http: httpx.AsyncClient
+    allowed_targets: tuple[Network, ...] = ()  # private networks the operator allows (SSRF guard)
 
 
 class Channel(Protocol):
@@ -122,7 +123,7 @@ class HttpChannel(ABC):
     async def deliver(self, delivery: Delivery, to: Subscription, via: Outlets) -> SendResult:
         assert to.url is not None  # SubscriptionRequest refuses an HTTP channel without one
         try:  # checked at each send, and the checked address is the one connected to (DNS rebinding)
-            addresses = await check_target(to.url, allow_private=to.allow_private)
+            addresses = await check_target(to.url, allowed=via.allowed_targets)
         except UnsafeTarget as exc:
             return SendResult.failed(str(exc), retry=isinstance(exc, UnresolvedTarget))
         try:
