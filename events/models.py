@@ -115,6 +115,46 @@ class RollupPublished(EventBase):
     missed: list[str] = Field(default_factory=list, description="main indicators not reaching their targets")
 
 
+Retractable = Literal[
+    "indicator.updated", "investment.completed", "project.started", "project.completed", "target.revised"
+]
+RETRACTABLE: Final[tuple[str, ...]] = get_args(Retractable)
+
+
+class Restored(BaseModel):
+    """What the retracted event's subject reports for its period once the event is retracted: the
+    report it had replaced (the latest one not retracted), worked out by planwatch when the
+    retraction is made (projections.retraction) and carried in the event, so every fold of the
+    log applies it the same way. Only the fields of the retracted event's type are set."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    position: str = Field(pattern=r"^[0-9]{1,20}-[0-9]{1,20}$", description="the report that counts again")
+    value: ReportedNumber | None = None
+    qualifier: Literal["exact", "at_most", "at_least"] | None = None
+    assessment: Literal["met", "not_met"] | None = None
+    revision: int | None = Field(default=None, ge=1)
+    previous: ReportedNumber | None = None
+    amount_wan: Amount | None = None
+    day: EventDate | None = None
+
+
+class EventRetracted(EventBase):
+    """An acknowledged event neutralised: from this event's transaction time on, every fold passes
+    over the retracted one — the subject's period shows what it showed before that report, or
+    nothing — while a view as known before still shows it. The log itself is never edited; this
+    event is its audit (who, when, why). Made by the owning department or an admin
+    (services.app.retractions), never posted as an event."""
+
+    type: Literal["event.retracted"] = "event.retracted"
+    retracted_event_id: EventId
+    retracted_position: str = Field(pattern=r"^[0-9]{1,20}-[0-9]{1,20}$", description="where it is in the log")
+    retracted_type: Retractable
+    reason: Reason = Field(description="why it is retracted, e.g. 数据填报错误")
+    requested_by: str = Field(pattern=r"^[0-9a-f]{12}$|^cli$", description="the id of the token (or cli)")
+    restores: Restored | None = Field(description="the report that counts again for the period; None: none")
+
+
 Event = Annotated[
     PlanPublished
     | TargetRevised
@@ -123,7 +163,8 @@ Event = Annotated[
     | ProjectStarted
     | InvestmentCompleted
     | ProjectCompleted
-    | RollupPublished,
+    | RollupPublished
+    | EventRetracted,
     Field(discriminator="type"),
 ]
 

@@ -20,12 +20,14 @@ from typing import Any
 from events.codec import Unreadable
 from events.models import (
     Event,
+    EventRetracted,
     IndicatorUpdated,
     InvestmentCompleted,
     PlanPublished,
     ProjectCompleted,
     ProjectRegistered,
     ProjectStarted,
+    Restored,
     RollupPublished,
     TargetRevised,
     recorded_at_of,
@@ -90,6 +92,10 @@ class ProjectState:
     completed_on: date | None = None
     investment: dict[str, Decimal] = field(default_factory=dict)  # period → 万元 completed in it
     last_position: str = ""
+    # the positions of the reports in force, so a retraction knows whether it retracts one of them
+    investment_positions: dict[str, str] = field(default_factory=dict)  # period → its report's position
+    started_position: str = ""
+    completed_position: str = ""
 
 
 @dataclass(slots=True)
@@ -248,7 +254,7 @@ def _project_registered(state: PlanState, event: ProjectRegistered, position: st
 
 def _project_started(state: PlanState, event: ProjectStarted, position: str) -> None:
     project = state.project(event.subject)
-    project.started_on = event.started_on
+    project.started_on, project.started_position = event.started_on, position
     project.last_position = position
     _reported_day(state, event.started_on)
 
@@ -256,19 +262,67 @@ def _project_started(state: PlanState, event: ProjectStarted, position: str) -> 
 def _investment_completed(state: PlanState, event: InvestmentCompleted, position: str) -> None:
     project = state.projects.get(event.subject) or state.project(event.subject)
     project.investment[event.period] = event.amount_wan
+    project.investment_positions[event.period] = position
     project.last_position = position
     _reported(state, period_end(event.period))
 
 
 def _project_completed(state: PlanState, event: ProjectCompleted, position: str) -> None:
     project = state.project(event.subject)
-    project.completed_on = event.completed_on
+    project.completed_on, project.completed_position = event.completed_on, position
     project.last_position = position
     _reported_day(state, event.completed_on)
 
 
 def _rollup_published(state: PlanState, event: RollupPublished, position: str) -> None:
     """A rollup changes no target's execution (services/rollups reads its versions from the log)."""
+
+
+def _event_retracted(state: PlanState, event: EventRetracted, position: str) -> None:
+    """Pass over the retracted event from now on: if its report is the one in force for the
+    period, the report it had replaced counts again (`restores`, None: no report); a report that
+    a later one had replaced already changes nothing now. Earlier positions keep what they showed."""
+    at, restored, period = event.retracted_position, event.restores, event.period
+    if event.retracted_type in ("indicator.updated", "target.revised"):
+        indicator = state.indicators.get(event.subject)
+        if indicator is None:
+            return
+        if event.retracted_type == "target.revised":
+            indicator.target_changes = [c for c in indicator.target_changes if c.position != at]
+        elif (current := indicator.observations.get(period)) is not None and current.position == at:
+            if restored is None or restored.value is None:
+                del indicator.observations[period]
+            else:
+                indicator.observations[period] = Observation(
+                    period,
+                    restored.value,
+                    restored.qualifier or "exact",
+                    restored.assessment,
+                    restored.position,
+                    restored.revision or 1,
+                    restored.previous,
+                )
+        indicator.last_position = position
+        return
+    project = state.projects.get(event.subject)
+    if project is None:
+        return
+    _retract_project_report(project, event.retracted_type, at, period, restored)
+    project.last_position = position
+
+
+def _retract_project_report(project: ProjectState, kind: str, at: str, period: str, restored: Restored | None) -> None:
+    back = restored.position if restored else ""
+    if kind == "investment.completed" and project.investment_positions.get(period) == at:
+        if restored is None or restored.amount_wan is None:
+            project.investment.pop(period, None)
+            project.investment_positions.pop(period, None)
+        else:
+            project.investment[period], project.investment_positions[period] = restored.amount_wan, back
+    elif kind == "project.started" and project.started_position == at:
+        project.started_on, project.started_position = (restored.day if restored else None), back
+    elif kind == "project.completed" and project.completed_position == at:
+        project.completed_on, project.completed_position = (restored.day if restored else None), back
 
 
 _HANDLERS: dict[type, Any] = {
@@ -280,6 +334,7 @@ _HANDLERS: dict[type, Any] = {
     InvestmentCompleted: _investment_completed,
     ProjectCompleted: _project_completed,
     RollupPublished: _rollup_published,
+    EventRetracted: _event_retracted,
     Unreadable: _unreadable,
 }
 

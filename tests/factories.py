@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from events.models import (
     Event,
+    EventRetracted,
     IndicatorUpdated,
     InvestmentCompleted,
     PlanPublished,
@@ -155,6 +156,19 @@ def one_of_each(plan_id: str = "test-2025") -> list[Event]:
             as_of=date(2025, 6, 30),
             known_at=AT,
             missed=["gdp"],
+            **base,
+        ),
+        EventRetracted(
+            event_id=eid(),
+            department="stats",
+            subject="gdp",
+            period="2025-Q2",
+            retracted_event_id=eid(),
+            retracted_position="1751938215123-0",
+            retracted_type="indicator.updated",
+            reason="数据填报错误（测试）",
+            requested_by="0123456789ab",
+            restores={"position": "1751938215000-0", "value": "5.3", "qualifier": "exact", "revision": 1},
             **base,
         ),
     ]

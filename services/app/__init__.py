@@ -21,6 +21,7 @@ from services.app.ingest import Accepted, check_plan, prepare
 from services.app.operations import PlanRow, Readiness
 from services.app.plans import Published, load_plan, publish_plan
 from services.app.reports import ProjectFilter
+from services.app.retractions import Retracted
 from services.app.rollups import (
     RenderedRollup,
     RollupConflict,
@@ -48,6 +49,7 @@ __all__ = [
     "Published",
     "Readiness",
     "RenderedRollup",
+    "Retracted",
     "RollupConflict",
     "RollupListing",
     "RollupResult",

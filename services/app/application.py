@@ -11,6 +11,7 @@ from services.app.ingest import Ingest
 from services.app.operations import Operations
 from services.app.plans import Plans
 from services.app.reports import Reports
+from services.app.retractions import Retractions
 from services.app.rollups import Rollups
 from services.app.sheets import Sheets
 from services.notify import SubscriptionStore
@@ -21,7 +22,7 @@ from services.store import EventStore, Keyspace, PlanCatalog, Sealer, TokenStore
 class App:
     """Use cases by area: `ingest` (who is calling, submit events), `sheets` (template, import),
     `plans` (publish, list), `reports` (table, indicator, projects as of / as known at),
-    `rollups`, `access` (tokens), `alerting` (alerts, feed, subscriptions), `operations`
+    `rollups`, `retractions`, `access` (tokens), `alerting` (alerts, feed, subscriptions), `operations`
     (status, readiness, rebuild)."""
 
     def __init__(self, redis: Redis, keys: Keyspace, settings: Settings | None = None) -> None:
@@ -36,6 +37,7 @@ class App:
         self.access = Access(TokenStore(redis, keys), catalog)
         self.ingest = Ingest(store, catalog, self.access)
         self.sheets = Sheets(self.ingest)
+        self.retractions = Retractions(self.ingest, store)
         self.plans = Plans(store, catalog)
         self.reports = Reports(self.ingest, store)
         self.rollups = Rollups(redis, keys)

@@ -209,6 +209,10 @@ def _refuse(problems: list[_Problem]) -> None:
 _NOT_FOR_SENDERS = {  # event types planwatch writes itself: (reason, reason_zh)
     "rollup.published": ("rollups are written by planwatch's scheduler", "月度报告由系统生成"),
     "plan.published": ("plans are published with PUT /v1/plans/{plan}", "计划须通过发布接口发布"),
+    "event.retracted": (
+        "retractions are made with POST /v1/plans/{plan}/events/{event_id}/retraction",
+        "撤回须通过撤回接口办理",
+    ),
 }
 
 

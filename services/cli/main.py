@@ -5,7 +5,18 @@ from __future__ import annotations
 
 import typer
 
-from services.cli import demo, embedded, operations, plans, processes, reading, sheets, subscriptions, tokens
+from services.cli import (
+    demo,
+    embedded,
+    operations,
+    plans,
+    processes,
+    reading,
+    retractions,
+    sheets,
+    subscriptions,
+    tokens,
+)
 
 app = typer.Typer(
     name="planwatch",
@@ -19,6 +30,7 @@ for commands in (
     reading.commands,
     processes.commands,
     sheets.commands,
+    retractions.commands,
     operations.commands,
     subscriptions.commands,
 ):

@@ -238,6 +238,11 @@ class EventStore:
             for position, data in _entries(reply)
         ]
 
+    async def event_at(self, plan_id: str, position: str) -> StoredEvent | None:
+        """The entry at `position`, if there is one."""
+        entries = _entries(await self.redis.xrange(self.keys.events(plan_id), min=position, max=position))
+        return StoredEvent(entries[0][0], decode_entry(*entries[0])) if entries else None
+
     async def length(self, plan_id: str) -> int:
         return await self.redis.xlen(self.keys.events(plan_id))
 

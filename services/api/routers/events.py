@@ -7,8 +7,9 @@ from typing import Annotated, Any
 import pydantic_core
 from fastapi import APIRouter, File, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from events.errors import FieldError
+from events.errors import FieldError, field_errors
 from services.api.deps import AppDep, CallerDep, read_json
 from services.app import MAX_FILE, Invalid
 
@@ -75,6 +76,35 @@ def _version_problems(expected: object) -> list[FieldError]:
                 )
             )
     return problems
+
+
+class RetractionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=500, description="why, e.g. 数据填报错误，以更正后数据为准")
+
+
+@router.post(
+    "/events/{event_id}/retraction",
+    status_code=201,
+    responses={
+        200: {"description": "the event had been retracted already: that retraction"},
+        201: {"description": "retracted: the retraction event and its position"},
+        403: {"description": "only the subject's department, or an admin, may retract"},
+        404: {"description": "no such event in this plan"},
+        422: {"description": "not an event id, a type that is not retracted, or no reason"},
+    },
+)
+async def retract(plan: str, event_id: str, request: Request, app: AppDep, who: CallerDep) -> Response:
+    """Retract an acknowledged event (its subject's department, or an admin): from now on every
+    view, rollup and alert passes over it (the period shows the report it had replaced, or
+    nothing); a view as known before still shows it. The retraction is itself an event of the log."""
+    try:
+        wanted = RetractionRequest.model_validate(await read_json(request))
+    except ValidationError as exc:
+        raise Invalid("the retraction is not valid", "撤回申请有误", field_errors(exc)) from None
+    done = await app.retractions.retract(who, plan, event_id, wanted.reason)
+    return Response(pydantic_core.to_json(done.body()), 201 if done.stored else 200, media_type="application/json")
 
 
 @router.post(
