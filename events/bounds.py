@@ -202,3 +202,61 @@ def _outside(name: str, day: date, first: date, last: date) -> Problem:
         f"{day} is not between {first} and {last}, the window around the plan year",
         f"日期应在{first}至{last}之间",
     )
+
+
+# --- the rules a newly published plan must meet (plan.published v2) -------------------------
+
+PROJECT_START_YEARS_BEFORE: Final = DATE_YEARS_BEFORE  # a key project planned to start in plan year − 5 …
+PROJECT_START_YEARS_AFTER: Final = DATE_YEARS_AFTER  # … to plan year + 1
+PROJECT_COMPLETION_YEARS_AFTER: Final = 10  # and to be completed by plan year + 10
+
+
+def number_problem(value: Decimal) -> str | None:
+    """Why a number of a plan is out of the bounds every reported number keeps, or None."""
+    if not value.is_finite():
+        return f"{value} is not a finite number"
+    if abs(value) > MAX_MAGNITUDE:
+        return f"{canonical_decimal_text(value)} is larger than 10^15"
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > MAX_PLACES:
+        return f"{value} has more than {MAX_PLACES} decimal places"
+    return None
+
+
+def plan_rule_problems(plan: Any) -> list[tuple[tuple[str | int, ...], str]]:
+    """What a plan being published breaks of the plan rules (field path, reason): every number
+    within the bounds of a reported number (readers compute with them), and key projects planned
+    to start and end within a window around the plan year. Plans published before these rules
+    are read as they were accepted (events.upcasting)."""
+    problems = [(path, reason) for path, reason in _number_problems(plan, ())]
+    for index, project in enumerate(plan.projects):
+        start, end = int(project.planned_start[:4]), int(project.planned_completion[:4])
+        if not plan.year - PROJECT_START_YEARS_BEFORE <= start <= plan.year + PROJECT_START_YEARS_AFTER:
+            problems.append(
+                (
+                    ("projects", index, "planned_start"),
+                    f"{project.id}: planned to start in {start}, outside "
+                    f"{plan.year - PROJECT_START_YEARS_BEFORE}..{plan.year + PROJECT_START_YEARS_AFTER}",
+                )
+            )
+        latest = plan.year + PROJECT_COMPLETION_YEARS_AFTER
+        if end > latest:
+            where = ("projects", index, "planned_completion")
+            problems.append((where, f"{project.id}: planned to be completed in {end}, after {latest}"))
+    return problems
+
+
+def _number_problems(model: Any, path: tuple[str | int, ...]) -> list[tuple[tuple[str | int, ...], str]]:
+    """Every number of a (nested) model out of bounds, with its path."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        items = list(enumerate(value)) if isinstance(value, tuple) else [(None, value)]
+        for index, item in items:
+            where = (*path, name) if index is None else (*path, name, index)
+            if isinstance(item, Decimal):
+                if (problem := number_problem(item)) is not None:
+                    problems.append((where, problem))
+            elif hasattr(type(item), "model_fields"):
+                problems += _number_problems(item, where)
+    return problems

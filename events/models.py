@@ -12,14 +12,24 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any, Final, Literal, get_args
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    TypeAdapter,
+    ValidationInfo,
+    model_validator,
+)
 
-from events.bounds import Amount, EventDate, EventId, Instant, Note, Reason, ReportedNumber
+from events.bounds import Amount, EventDate, EventId, Instant, Note, Reason, ReportedNumber, plan_rule_problems
 from events.ids import DepartmentId, PlanId, SubjectId
 from events.periods import PeriodText
 from events.plan import Plan, Project
 from events.problems import LocatedProblems
 from events.targets import TargetSpec
+from events.upcasting import UPCAST_FROM
 
 SCHEMA_VERSION: Final = 1
 
@@ -38,8 +48,25 @@ class EventBase(BaseModel):
 
 
 class PlanPublished(EventBase):
+    """Version 2 (events.upcasting): records who published the plan, and a new plan must meet the
+    plan rules (events.bounds.plan_rule_problems); one stored as version 1 is read without them."""
+
+    schema_version: Literal[2] = 2  # type: ignore[assignment]  # its own line of versions
     type: Literal["plan.published"] = "plan.published"
     plan: Plan
+    published_by: str | None = Field(
+        default=None, max_length=64, description="the id of the admin token that published it, or cli"
+    )
+    _stored_form: bytes | None = PrivateAttr(default=None)  # read from the log as an older version
+
+    @model_validator(mode="after")
+    def _plan_rules(self, info: ValidationInfo) -> PlanPublished:
+        if info.context and info.context.get(UPCAST_FROM):
+            return self  # accepted under the rules of its version
+        problems = plan_rule_problems(self.plan)
+        if problems:
+            raise LocatedProblems([(("plan", *path), reason) for path, reason in problems])
+        return self
 
     @model_validator(mode="after")
     def _same_plan(self) -> PlanPublished:
@@ -175,11 +202,12 @@ event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
 batch_adapter: TypeAdapter[list[Event]] = TypeAdapter(list[Event])  # a batch validated in one call
 
 
-def plan_published(plan: Plan, version: int, occurred_at: datetime) -> PlanPublished:
+def plan_published(plan: Plan, version: int, occurred_at: datetime, by: str | None = None) -> PlanPublished:
     """The event publishing `plan` as the plan's version `version` (the number of plans published
-    before it). Its id is derived from the content and the version, so a retry is a duplicate
-    and republishing an earlier plan after another one is a new event."""
+    before it), by `by` (a token id, or cli). Its id is derived from the content and the version,
+    so a retry is a duplicate and republishing an earlier plan after another one is a new event."""
     return PlanPublished(
+        published_by=by,
         event_id=plan_event_id(plan.id, plan_digest(plan), version),
         plan_id=plan.id,
         department=plan.office,

@@ -8,7 +8,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from events.errors import FieldError, field_errors
+from events.bounds import plan_rule_problems
+from events.errors import FieldError, field_errors, field_path
 from events.plan import Plan
 
 
@@ -63,9 +64,13 @@ def parse_plan(text: str, source: str = "<plan>") -> Plan:
     if not isinstance(data, dict):
         raise PlanFileError(source, [f"{source}:1: the file must be a mapping with id, name, year, departments, …"])
     try:
-        return Plan.model_validate(data)
+        plan = Plan.model_validate(data)
     except ValidationError as exc:
         raise PlanFileError(source, [_locate(source, root, err) for err in field_errors(exc)]) from None
+    broken = [FieldError(field_path(path), reason, "不符合计划规则") for path, reason in plan_rule_problems(plan)]
+    if broken:  # what publishing it would refuse, said now with the lines
+        raise PlanFileError(source, [_locate(source, root, error) for error in broken])
+    return plan
 
 
 def _locate(source: str, root: yaml.Node | None, error: FieldError) -> str:

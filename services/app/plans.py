@@ -24,7 +24,9 @@ class Published:
     stored: bool  # False when this very plan was already the current one
 
 
-async def publish_plan(store: EventStore, plan: Plan, occurred_at: datetime | None = None) -> Published:
+async def publish_plan(
+    store: EventStore, plan: Plan, occurred_at: datetime | None = None, by: str | None = None
+) -> Published:
     """Append `plan` as a `plan.published` event unless it already is the current plan.
 
     Version n's event id is derived from (content, n), so "is the current plan (version v)
@@ -36,7 +38,11 @@ async def publish_plan(store: EventStore, plan: Plan, occurred_at: datetime | No
         current = await store.position_of(plan.id, str(plan_event_id(plan.id, plan_digest(plan), version - 1)))
         if current:
             return Published(current, version, stored=False)
-    event = plan_published(plan, version, occurred_at or datetime.now(UTC))
+    try:  # a new plan must meet the plan rules (events.bounds.plan_rule_problems)
+        event = plan_published(plan, version, occurred_at or datetime.now(UTC), by)
+    except ValidationError as exc:
+        errors = [FieldError(e.field.removeprefix("plan."), e.reason, e.reason_zh) for e in field_errors(exc)]
+        raise Invalid("the plan breaks the plan rules", "计划内容不符合规则", errors) from None
     result = await store.append([event], expected_version={plan.id: version})
     return Published(result.positions[0], version + 1, stored=not result.all_duplicates)
 
@@ -58,10 +64,11 @@ class Plans:
         """Every plan whose definition has been published."""
         return await self.catalog.all()
 
-    async def publish(self, plan: Plan) -> Published:
-        return await publish_plan(self.store, plan)
+    async def publish(self, plan: Plan, by: str | None = None) -> Published:
+        """Publish `plan`, by `by` (the publishing token's id, or cli): recorded in the event."""
+        return await publish_plan(self.store, plan, by=by)
 
-    async def publish_document(self, plan_id: str, document: object) -> Published:
+    async def publish_document(self, plan_id: str, document: object, by: str | None = None) -> Published:
         """Publish a plan sent as a JSON document for `plan_id` (the API's body)."""
         try:
             plan = Plan.model_validate(document)
@@ -73,4 +80,4 @@ class Plans:
                 "计划编号与请求地址不一致",
                 [FieldError("id", f"{plan.id!r} is not {plan_id!r}", "与地址中的计划编号不一致")],
             )
-        return await self.publish(plan)
+        return await self.publish(plan, by)

@@ -44,7 +44,7 @@ def plan_publish(file: Annotated[Path, typer.Argument(help="the plan file to pub
     plan = _load(file)
 
     async def main(app: App) -> Published:
-        return await app.plans.publish(plan)
+        return await app.plans.publish(plan, by="cli")
 
     published = with_app(main)
     if published.stored:

@@ -26,7 +26,7 @@ async def list_plans(app: AppDep, who: CallerDep) -> list[dict[str, Any]]:
 @router.put("/{plan}", status_code=201)
 async def publish(plan: str, request: Request, app: AppDep, who: AdminDep) -> JSONResponse:
     """Publish a plan definition (admin). Publishing the current plan again stores nothing (200)."""
-    published = await app.plans.publish_document(plan, await read_json(request))
+    published = await app.plans.publish_document(plan, await read_json(request), by=who.id)
     body = {"plan_id": plan, "version": published.version, "position": published.position}
     return JSONResponse(body, status_code=201 if published.stored else 200)
 
