@@ -113,6 +113,7 @@ def prepare(caller: TokenInfo, plan: Plan, payloads: Sequence[Mapping[str, Any] 
         raise TooLarge(
             f"a batch holds at most {MAX_BATCH} events, this one has {len(payloads)}",
             f"每批最多{MAX_BATCH}条事件，本批{len(payloads)}条",
+            [FieldError("events", f"{len(payloads)} events, more than {MAX_BATCH}", f"超过{MAX_BATCH}条")],
         )
     as_department = caller.department if caller.role == "department" else plan.office
     if as_department is None:  # a department token always names one; a damaged record may not

@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from events.bounds import DATE_YEARS_AFTER, DATE_YEARS_BEFORE
+from events.bounds import DATE_YEARS_AFTER, DATE_YEARS_BEFORE, unit_bounds
+from events.bounds import INVESTMENT as INVESTMENT_BOUNDS
 from events.errors import field_errors
 from events.models import Event, IndicatorUpdated, InvestmentCompleted, ProjectCompleted, ProjectStarted
 from events.periods import Period
@@ -146,6 +147,8 @@ class RowReader:
                 row.error(column, "only for project rows", "指标行不填此项，请填写「本期累计值」")
         # An unknown indicator's unit is unknown: let 5.5% through rather than report a second, doubtful error.
         value = row.decimal(VALUE, percent_unit=indicator is None or indicator.unit == "%")
+        if value is not None and indicator is not None and (bad := unit_bounds(indicator.unit).problem(value)):
+            row.error(VALUE, *bad)  # the bounds every entry point applies (events.bounds)
         note = row.text(NOTE) if NOTE in row.cells else ""
         if len(note) > MAX_NOTE:
             row.error(NOTE, f"longer than {MAX_NOTE} characters", f"备注不能超过{MAX_NOTE}字")
@@ -197,6 +200,9 @@ class RowReader:
             return None
         if amount < 0:
             row.error(INVESTMENT, "investment cannot be negative", "完成投资不能为负数")
+            return None
+        if bad := INVESTMENT_BOUNDS.problem(amount):
+            row.error(INVESTMENT, *bad)
             return None
         if period is not None and period.kind != "month":
             row.error(
