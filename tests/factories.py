@@ -211,3 +211,16 @@ def gdp_update(
     plan_id: str, value: str, period: str = "2025-06", event_id: uuid.UUID | None = None
 ) -> IndicatorUpdated:
     return indicator_update(plan_id, "gdp", period, value, event_id=event_id)
+
+
+def event_body(**changes: object) -> dict[str, object]:
+    """A department's `indicator.updated` for gdp as a client posts it (JSON), with `changes`."""
+    body: dict[str, object] = {
+        "event_id": str(uuid.uuid4()),
+        "type": "indicator.updated",
+        "subject": "gdp",
+        "period": "2025-Q2",
+        "occurred_at": "2025-07-15T10:00:00+08:00",
+        "value": "5.5",
+    }
+    return {**body, **changes}

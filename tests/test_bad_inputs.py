@@ -26,7 +26,7 @@ from services.app import App, AppError, publish_plan
 from services.spreadsheet import write_template
 from services.store import EventStore, Keyspace
 from tests.conftest import Workers, api_client, eventually
-from tests.factories import small_plan
+from tests.factories import event_body, small_plan
 
 PLAN = "bad-2025"
 
@@ -45,16 +45,7 @@ class Row:
 TABLE: defaultdict[str, Row] = defaultdict(Row)
 
 
-def valid(**changes: Any) -> dict[str, Any]:
-    event = {
-        "event_id": str(uuid.uuid4()),
-        "type": "indicator.updated",
-        "subject": "gdp",
-        "period": "2025-Q2",
-        "occurred_at": "2025-07-15T10:00:00+08:00",
-        "value": "5.5",
-    }
-    return {**event, **changes}
+valid = event_body
 
 
 def project(kind: str, **changes: Any) -> dict[str, Any]:

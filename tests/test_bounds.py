@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 from collections.abc import AsyncIterator
 
 import httpx
@@ -15,21 +14,12 @@ from redis.asyncio import Redis
 from services.app import publish_plan
 from services.store import EventStore, Keyspace, TokenStore, connect
 from tests.conftest import api_client
-from tests.factories import small_plan
+from tests.factories import event_body, small_plan
 
 PLAN = "bounds-2025"
 
 
-def event(**changes: object) -> dict:
-    body = {
-        "event_id": str(uuid.uuid4()),
-        "type": "indicator.updated",
-        "subject": "gdp",
-        "period": "2025-Q2",
-        "occurred_at": "2025-07-15T10:00:00+08:00",
-        "value": "5.5",
-    }
-    return {**body, **changes}
+event = event_body
 
 
 @pytest.fixture

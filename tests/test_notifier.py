@@ -387,28 +387,10 @@ async def test_a_webhook_to_loopback_needs_the_allow_flag(redis, keys, cli_env) 
     )
     assert refused.returncode == 1 and "169.254.169.254" in refused.stderr
     # the flag is the operator's now (PLANWATCH_ALLOW_PRIVATE_TARGETS, loopback here), not a request's
-    flagged = planwatch(
-        cli_env,
-        "subscribe",
-        "--name",
-        "内网",
-        "--channel",
-        "webhook",
-        "--url",
-        "http://127.0.0.1:9/hook",
-        "--allow-private",
-    )
+    intranet = ("subscribe", "--name", "内网", "--channel", "webhook", "--url", "http://127.0.0.1:9/hook")
+    flagged = planwatch(cli_env, *intranet, "--allow-private")
     assert flagged.returncode == 2 and "PLANWATCH_ALLOW_PRIVATE_TARGETS" in flagged.stderr
-    allowed = planwatch(
-        cli_env,
-        "subscribe",
-        "--name",
-        "内网",
-        "--channel",
-        "webhook",
-        "--url",
-        "http://127.0.0.1:9/hook",
-    )
+    allowed = planwatch(cli_env, *intranet)
     assert allowed.returncode == 0 and "subscribed" in allowed.stdout
     [stored] = await SubscriptionStore(redis, keys).all()
     # no --secret: one was made, printed once (the last line) and is what signs the requests

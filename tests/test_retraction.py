@@ -16,21 +16,14 @@ from services.app import App, produce_rollup, publish_plan
 from services.projection import ALERTS, READ_MODEL, fold_log, judge_log, rebuild
 from services.store import EventStore, Keyspace, redis_now_ms
 from tests.conftest import api_client, planwatch
+from tests.factories import event_body
 from tests.test_poison import live
 
 PLAN = "poison-2025"  # the helper projector of test_poison runs on this plan id
 
 
-def report(value: str, period: str = "2025-Q2", **changes: str) -> dict[str, str]:
-    return {
-        "event_id": str(uuid.uuid4()),
-        "type": "indicator.updated",
-        "subject": "gdp",
-        "period": period,
-        "occurred_at": "2025-07-15T10:00:00+08:00",
-        "value": value,
-        **changes,
-    }
+def report(value: str, period: str = "2025-Q2", **changes: str) -> dict[str, object]:
+    return event_body(value=value, period=period, **changes)
 
 
 @pytest.fixture

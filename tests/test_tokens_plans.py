@@ -4,7 +4,6 @@ server; older tokens are bound by a migration; tokens never reach a log, a rejec
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 
 import httpx
@@ -13,21 +12,12 @@ from redis.asyncio import Redis
 from services.app import App, Invalid, publish_plan
 from services.store import EventStore, Keyspace, TokenStore
 from tests.conftest import api_client, eventually, planwatch
-from tests.factories import small_plan
+from tests.factories import event_body, small_plan
 
 PLANS = ("city-2025", "east-2025", "west-2025")
 
 
-def event(**changes: str) -> dict[str, str]:
-    return {
-        "event_id": str(uuid.uuid4()),
-        "type": "indicator.updated",
-        "subject": "gdp",
-        "period": "2025-Q2",
-        "occurred_at": "2025-07-15T10:00:00+08:00",
-        "value": "5.5",
-        **changes,
-    }
+event = event_body
 
 
 async def test_a_department_token_writes_and_reads_only_its_plans(
