@@ -158,10 +158,10 @@ def one_of_each(plan_id: str = "test-2025") -> list[Event]:
             missed=["gdp"],
             **base,
         ),
-        EventRetracted(
+        EventRetracted(  # about income: the other events' subjects keep their own index as before
             event_id=eid(),
             department="stats",
-            subject="gdp",
+            subject="income",
             period="2025-Q2",
             retracted_event_id=eid(),
             retracted_position="1751938215123-0",
