@@ -6,6 +6,8 @@
 | `PLANWATCH_HOME` | directory of the embedded server | `.planwatch/` |
 | `PLANWATCH_KEY_PREFIX` | first part of every key, to share a server | `pw` |
 | `PLANWATCH_READY_MAX_LAG` | `/readyz` is not ready while a projection lags more events than this | 1000 |
+| `PLANWATCH_LOG_FORMAT` | `json` (one object per line) or `console` | console on a terminal, else json |
+| `PLANWATCH_TIME_ZONE` | the zone times are printed in when they belong to no plan (tokens, status) | Asia/Shanghai |
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from services.store import EmbeddedRedis, Keyspace
 
@@ -24,6 +27,8 @@ class Settings:
     key_prefix: str = "pw"
     home: Path = Path(".planwatch")
     ready_max_lag: int = 1000
+    log_format: str | None = None  # json | console; None: console on a terminal, json otherwise
+    time_zone: str = "Asia/Shanghai"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -32,6 +37,8 @@ class Settings:
             key_prefix=environ.get("PLANWATCH_KEY_PREFIX", "pw"),
             home=Path(environ.get("PLANWATCH_HOME") or ".planwatch"),
             ready_max_lag=int(environ.get("PLANWATCH_READY_MAX_LAG", "1000")),
+            log_format=_choice(environ, "PLANWATCH_LOG_FORMAT", ("json", "console")),
+            time_zone=_zone(environ.get("PLANWATCH_TIME_ZONE") or "Asia/Shanghai"),
         )
 
     @property
@@ -41,3 +48,18 @@ class Settings:
     def redis_target(self) -> str:
         """The Redis URL to connect to: the configured one, or the embedded server (started if needed)."""
         return self.redis_url or EmbeddedRedis(self.home).ensure_running()
+
+
+def _choice(environ: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str | None:
+    value = (environ.get(name) or "").strip().lower()
+    if value and value not in allowed:
+        raise ValueError(f"{name}={value!r}: must be one of {', '.join(allowed)}")
+    return value or None
+
+
+def _zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"PLANWATCH_TIME_ZONE={name!r} is not a time zone like Asia/Shanghai") from None
+    return name

@@ -200,7 +200,7 @@ def test_the_history_does_not_depend_on_when_the_reader_pauses(script) -> None:
 
 
 async def live(redis: Redis, keys: Keyspace, plan_id: str) -> Projector:
-    assert await Lease(redis, "w", 60_000).hold(keys.lease(plan_id))
+    assert await Lease(redis, "w", 60_000).hold(keys.lease(plan_id, "alerts"))
     projector = Projector(redis, keys, plan_id, owner="w", projection=ALERTS)
     await projector.load()
     return projector

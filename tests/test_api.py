@@ -365,8 +365,8 @@ async def test_docs_describe_the_api_and_the_inbox(client) -> None:
 
 
 async def project(redis: Redis, keys: Keyspace, plan_id: str) -> None:
-    assert await Lease(redis, "w", 60_000).hold(keys.lease(plan_id))
     for projection in PROJECTIONS:
+        assert await Lease(redis, "w", 60_000).hold(keys.lease(plan_id, projection.name))
         projector = Projector(redis, keys, plan_id, owner="w", projection=projection)
         await projector.load()
         while await projector.step():

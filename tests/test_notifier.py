@@ -52,7 +52,7 @@ class FakeClock:
 @pytest.fixture
 async def setup(redis: Redis, keys: Keyspace, store: EventStore, client: httpx.AsyncClient):
     await publish_plan(store, small_plan(PLAN))
-    assert await Lease(redis, "w", 60_000).hold(keys.lease(PLAN))
+    assert await Lease(redis, "w", 60_000).hold(keys.lease(PLAN, "alerts"))
     projector = Projector(redis, keys, PLAN, owner="w", projection=ALERTS)
     await projector.load()
     clock = FakeClock()

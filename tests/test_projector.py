@@ -41,7 +41,8 @@ PLAN = "test-2025"
 
 
 async def live_projector(redis: Redis, keys: Keyspace, plan_id: str = PLAN, owner: str = "w1", **kw) -> Projector:
-    assert await Lease(redis, owner, 60_000).hold(keys.lease(plan_id))
+    projection = kw.get("projection", READ_MODEL)
+    assert await Lease(redis, owner, 60_000).hold(keys.lease(plan_id, projection.name))
     projector = Projector(redis, keys, plan_id, owner=owner, retry_delay=0.01, **kw)
     await projector.load()
     return projector
@@ -314,7 +315,7 @@ async def test_rebuild_under_live_appends_catches_up_before_switching(redis: Red
 async def test_a_projector_without_the_lease_cannot_write(redis: Redis, store: EventStore, keys: Keyspace):
     await publish_plan(store, small_plan(PLAN))
     stale = await live_projector(redis, keys, owner="w1")
-    await redis.set(keys.lease(PLAN), "w2")  # w1 stalled past its lease; w2 took over
+    await redis.set(keys.lease(PLAN, "rm"), "w2")  # w1 stalled past its lease; w2 took over
     with pytest.raises(LeaseLost):
         await stale.step()
     assert (await plan_status(redis, keys, PLAN)).applied == 0

@@ -7,7 +7,7 @@ from __future__ import annotations
 from services.app.alerting import AlertState
 from services.app.application import App
 from services.app.errors import AppError, Conflict, Forbidden, Invalid, NotFound, TooLarge, Unauthorized
-from services.app.ingest import Accepted, prepare
+from services.app.ingest import Accepted, EntryPoint, intake, prepare
 from services.app.operations import PlanRow, Readiness
 from services.app.plans import Published, load_plan, publish_plan
 from services.app.reports import ProjectFilter
@@ -29,6 +29,7 @@ __all__ = [
     "App",
     "AppError",
     "Conflict",
+    "EntryPoint",
     "Forbidden",
     "Imported",
     "Invalid",
@@ -43,6 +44,7 @@ __all__ = [
     "RollupResult",
     "TooLarge",
     "Unauthorized",
+    "intake",
     "list_rollups",
     "load_document",
     "load_plan",

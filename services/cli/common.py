@@ -52,10 +52,13 @@ def use_case(work: Callable[[App], Awaitable[T]]) -> T:
         raise fail(exc.message) from None
 
 
-def log_to_stderr() -> None:
-    import logging
+def start_logging(process: str) -> None:
+    """Log records to stderr as PLANWATCH_LOG_FORMAT says (console on a terminal, JSON otherwise),
+    naming this process."""
+    from services.observability import configure_logging
+    from services.settings import Settings
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(process, Settings.from_env().log_format)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

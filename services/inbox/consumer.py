@@ -29,7 +29,8 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from events.errors import FieldError
-from services.app import App, AppError, Invalid
+from services.app import App, AppError, Invalid, intake
+from services.observability import metrics, plan_context
 from services.store import Keyspace, TokenStore
 
 log = logging.getLogger("planwatch.inbox")
@@ -133,23 +134,28 @@ class Inbox:
         leaving the message pending for the reclaimer."""
         ingest = self._app.ingest
         try:
-            caller = await ingest.authenticate(body.token or "")
-            payload = to_payload(body)
-            plan_id = payload.get("plan_id")
-            if not isinstance(plan_id, str) or not plan_id:
-                raise Invalid(
-                    "plan_id is missing", "缺少计划编号", [FieldError("plan_id", "Field required", "缺少必填字段")]
-                )
-            accepted = await ingest.submit(caller, plan_id, [payload])
+            with plan_context(body.plan_id), intake("inbox"):
+                caller = await ingest.authenticate(body.token or "")
+                payload = to_payload(body)
+                plan_id = payload.get("plan_id")
+                if not isinstance(plan_id, str) or not plan_id:
+                    raise Invalid(
+                        "plan_id is missing", "缺少计划编号", [FieldError("plan_id", "Field required", "缺少必填字段")]
+                    )
+                accepted = await ingest.submit(caller, plan_id, [payload])
         except AppError as exc:
-            await self.reject(msg, body, exc)
+            await self.reject(msg, body, exc, counted=True)
             return
         log.info(
             "inbox %s: %s %s stored=%s", _inbox_id(msg), payload.get("type"), payload.get("subject"), accepted.stored
         )
         await self._done(msg)
 
-    async def reject(self, msg: RedisStreamMessage, body: InboxMessage, exc: AppError) -> None:
+    async def reject(self, msg: RedisStreamMessage, body: InboxMessage, exc: AppError, counted: bool = False) -> None:
+        """Set the message aside in the rejects stream with the reason (counted in the metrics unless
+        `intake` did already), then ack it."""
+        if not counted:
+            metrics.EVENTS_REFUSED.labels("inbox", exc.code).inc()
         original = body.model_dump(by_alias=True, exclude_none=True)
         if "token" in original:
             original["token"] = f"pwt_{TokenStore.id_of(original['token']) or '?'}_(redacted)"

@@ -20,6 +20,7 @@ from redis.typing import StreamRangeResponse
 from events.codec import decode, decode_payload, encode
 from events.models import Event
 from events.positions import StoredEvent
+from services.observability import metrics
 from services.store.keys import Keyspace
 
 _APPEND = """
@@ -171,15 +172,16 @@ class EventStore:
         keys = self.keys
         # Register the plan first: a registered plan with no events is harmless, the reverse is not.
         await self.redis.sadd(keys.plans, plan_id)
-        reply = await self._append(
-            keys=[
-                keys.events(plan_id),
-                keys.event_ids(plan_id),
-                keys.versions(plan_id),
-                *(keys.subject_events(plan_id, subject) for subject in subjects),
-            ],
-            args=args,
-        )
+        with metrics.timed_append():
+            reply = await self._append(
+                keys=[
+                    keys.events(plan_id),
+                    keys.event_ids(plan_id),
+                    keys.versions(plan_id),
+                    *(keys.subject_events(plan_id, subject) for subject in subjects),
+                ],
+                args=args,
+            )
         kind = _text(reply[0])
         if kind == "conflict":
             raise VersionConflict(_text(reply[1]), int(reply[2]), int(reply[3]))

@@ -50,10 +50,11 @@ def create_app(
     url = url or settings.redis_target()
     keys = keys or settings.keys
     worker_id = worker_id or default_worker_id()
-    broker = RedisBroker(url)
+    # planwatch's loggers: FastStream's own print coloured lines of their own, past the JSON handler
+    broker = RedisBroker(url, logger=logging.getLogger("planwatch.inbox.broker"))
     inbox = Inbox(keys, consumer=worker_id, reclaim_idle_ms=reclaim_idle_ms)
     inbox.attach(broker)
-    app = FastStream(broker)
+    app = FastStream(broker, logger=logging.getLogger("planwatch.worker.app"))
     running = _Running()
 
     @app.on_startup
