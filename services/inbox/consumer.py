@@ -29,7 +29,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from events.errors import FieldError
-from services.app import App, AppError, Invalid, intake
+from services.app import Accepted, App, AppError, Invalid, intake
 from services.observability import metrics, plan_context
 from services.store import Keyspace, TokenStore
 
@@ -132,24 +132,26 @@ class Inbox:
     async def handle(self, body: InboxMessage, msg: RedisStreamMessage) -> None:
         """Append the message's event, or reject it; then ack. A failure to reach Redis raises,
         leaving the message pending for the reclaimer."""
+        with plan_context(body.plan_id):
+            try:
+                with intake("inbox"):
+                    accepted = await self._submit(body)
+            except AppError as exc:
+                await self.reject(msg, body, exc, counted=True)
+                return
+            log.info("inbox %s: %s %s stored=%s", _inbox_id(msg), body.type, body.subject, accepted.stored)
+            await self._done(msg)
+
+    async def _submit(self, body: InboxMessage) -> Accepted:
         ingest = self._app.ingest
-        try:
-            with plan_context(body.plan_id), intake("inbox"):
-                caller = await ingest.authenticate(body.token or "")
-                payload = to_payload(body)
-                plan_id = payload.get("plan_id")
-                if not isinstance(plan_id, str) or not plan_id:
-                    raise Invalid(
-                        "plan_id is missing", "缺少计划编号", [FieldError("plan_id", "Field required", "缺少必填字段")]
-                    )
-                accepted = await ingest.submit(caller, plan_id, [payload])
-        except AppError as exc:
-            await self.reject(msg, body, exc, counted=True)
-            return
-        log.info(
-            "inbox %s: %s %s stored=%s", _inbox_id(msg), payload.get("type"), payload.get("subject"), accepted.stored
-        )
-        await self._done(msg)
+        caller = await ingest.authenticate(body.token or "")
+        payload = to_payload(body)
+        plan_id = payload.get("plan_id")
+        if not isinstance(plan_id, str) or not plan_id:
+            raise Invalid(
+                "plan_id is missing", "缺少计划编号", [FieldError("plan_id", "Field required", "缺少必填字段")]
+            )
+        return await ingest.submit(caller, plan_id, [payload])
 
     async def reject(self, msg: RedisStreamMessage, body: InboxMessage, exc: AppError, counted: bool = False) -> None:
         """Set the message aside in the rejects stream with the reason (counted in the metrics unless

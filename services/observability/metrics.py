@@ -17,6 +17,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from time import perf_counter
 
+# prometheus_client opens its value files there at the first metric: the directory must exist
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,

@@ -101,7 +101,13 @@ class ProjectionSupervisor:
                 break
             if unit not in self.tasks and await self.lease.hold(self._lease_key(unit)):
                 self.tasks[unit] = asyncio.create_task(self._follow(*unit), name=f"project:{unit[0]}:{unit[1]}")
-                log.info("worker %s runs the %s of %s", self.worker_id, _BY_NAME[unit[1]].label, unit[0])
+                log.info(
+                    "worker %s runs the %s of %s",
+                    self.worker_id,
+                    _BY_NAME[unit[1]].label,
+                    unit[0],
+                    extra={"plan": unit[0]},
+                )
 
     def _lease_key(self, unit: Unit) -> str:
         return self.keys.lease(*unit)
@@ -116,7 +122,8 @@ class ProjectionSupervisor:
         await asyncio.gather(task, return_exceptions=True)
         if release:
             await self.lease.release(self._lease_key(unit))
-        log.info("worker %s no longer runs the %s of %s", self.worker_id, _BY_NAME[unit[1]].label, unit[0])
+        label = _BY_NAME[unit[1]].label
+        log.info("worker %s no longer runs the %s of %s", self.worker_id, label, unit[0], extra={"plan": unit[0]})
 
     async def _follow(self, plan_id: str, name: str) -> None:
         """Keep one projection of the plan current until the lease is lost or the task cancelled."""
