@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from services.app.alerting import AlertState
 from services.app.application import App
+from services.app.backup import ExportSummary, RestoreSummary
 from services.app.errors import AppError, Conflict, Forbidden, Invalid, NotFound, TooLarge, Unauthorized
 from services.app.ingest import Accepted, EntryPoint, intake, prepare
 from services.app.operations import PlanRow, Readiness
@@ -30,6 +31,7 @@ __all__ = [
     "AppError",
     "Conflict",
     "EntryPoint",
+    "ExportSummary",
     "Forbidden",
     "Imported",
     "Invalid",
@@ -39,6 +41,7 @@ __all__ = [
     "Published",
     "Readiness",
     "RenderedRollup",
+    "RestoreSummary",
     "RollupConflict",
     "RollupListing",
     "RollupResult",

@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
 
+from services.app.backup import ExportSummary, RestoreSummary, export_plan, restore_plan
 from services.app.errors import NotFound
 from services.notify import Subscription, SubscriptionStore
 from services.projection import PROJECTIONS, PlanStatus, RebuildResult, plan_status, rebuild
@@ -77,3 +80,22 @@ class Operations:
             )
             for projection in PROJECTIONS
         ]
+
+    async def export(self, plan_id: str, out: IO[bytes]) -> ExportSummary:
+        """Write the plan's log verbatim (and its rollup documents) as JSON Lines with a checksum line."""
+        return await export_plan(self.store, plan_id, out)
+
+    async def restore(
+        self,
+        path: Path,
+        as_plan: str | None = None,
+        progress: Callable[[str], Progress] | None = None,
+    ) -> RestoreSummary:
+        """Load an export into an empty plan (its own id, or `as_plan`) at the original positions,
+        after verifying the whole file; then rebuild the plan's projections. `progress(label)` gives
+        the callback of each stage ("restore", then each projection's rebuild)."""
+
+        async def rebuild_all(plan_id: str) -> list[RebuildResult]:
+            return await self.rebuild(plan_id, progress)
+
+        return await restore_plan(self.store, path, as_plan, rebuild_all, progress("events") if progress else None)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 console = Console()
+err_console = Console(stderr=True)  # progress and notes, so that standard output stays the data
 
 PLAN_ID_FORMAT = "2 to 63 lower-case letters, digits and '-', not starting with '-', e.g. rongchang-2025"
 

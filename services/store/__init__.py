@@ -7,7 +7,16 @@ from __future__ import annotations
 from services.store.catalog import PlanCatalog
 from services.store.clock import redis_now_ms
 from services.store.connection import EmbeddedRedis, connect, embedded_binary
-from services.store.events import AppendResult, EventIdReused, EventStore, VersionConflict
+from services.store.events import (
+    AppendResult,
+    EventIdReused,
+    EventStore,
+    PlanNotEmpty,
+    RawEntry,
+    Restored,
+    VersionConflict,
+    digest_of,
+)
 from services.store.keys import Keyspace
 from services.store.lease import Lease
 from services.store.tokens import TokenInfo, TokenStore
@@ -20,10 +29,14 @@ __all__ = [
     "Keyspace",
     "Lease",
     "PlanCatalog",
+    "PlanNotEmpty",
+    "RawEntry",
+    "Restored",
     "TokenInfo",
     "TokenStore",
     "VersionConflict",
     "connect",
+    "digest_of",
     "embedded_binary",
     "redis_now_ms",
 ]

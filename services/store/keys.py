@@ -43,6 +43,10 @@ class Keyspace:
         """Hash subject → number of events stored for it (optimistic concurrency)."""
         return f"{self.plan(plan_id)}:versions"
 
+    def restoring(self, plan_id: str) -> str:
+        """Set while a restore writes the plan: the checksum of the file (a rerun resumes it)."""
+        return f"{self.plan(plan_id)}:restoring"
+
     # --- access and intake (services/) -----------------------------------------------------
 
     @property
