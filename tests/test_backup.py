@@ -23,11 +23,11 @@ PLAN = "rongchang-2025"
 
 
 @pytest.fixture
-def other_keys(redis_url: str) -> Iterator[Keyspace]:
+def other_keys(server_url: str) -> Iterator[Keyspace]:
     """A second installation on the same server: another key prefix."""
     keyspace = Keyspace(prefix=f"r{uuid.uuid4().hex[:12]}")
     yield keyspace
-    drop_prefix(redis_url, keyspace)
+    drop_prefix(server_url, keyspace)
 
 
 @pytest.fixture
@@ -57,6 +57,7 @@ async def snapshot(app: App, plan_id: str, known_at: datetime) -> dict:
     }
 
 
+@pytest.mark.cluster
 async def test_round_trip_gives_the_same_table_alerts_and_rollups(
     seeded: App, redis: Redis, other_keys: Keyspace, tmp_path: Path
 ) -> None:
@@ -143,6 +144,7 @@ async def test_a_partial_or_changed_file_is_refused_and_stores_nothing(
     assert not [key async for key in redis.scan_iter(match=f"{other_keys.prefix}:*")]
 
 
+@pytest.mark.cluster
 async def test_restore_refuses_a_plan_with_events_and_resumes_an_interrupted_one(
     seeded: App, redis: Redis, other_keys: Keyspace, tmp_path: Path
 ) -> None:

@@ -103,6 +103,7 @@ def wecom_lines(request) -> list[str]:
     return request.json()["markdown"]["content"].splitlines()
 
 
+@pytest.mark.cluster
 async def test_every_channel_gets_its_vendor_payload(setup, redis, keys, store, receiver: Receiver) -> None:
     projector, notifier, _ = setup
     receiver.reply(200, OK)
@@ -146,6 +147,7 @@ async def test_every_channel_gets_its_vendor_payload(setup, redis, keys, store, 
     assert len(receiver.requests) == 4  # nothing twice
 
 
+@pytest.mark.cluster
 async def test_an_outbox_entry_that_is_not_a_notice_is_set_aside_and_the_next_one_delivered(
     setup, redis, keys, store, receiver: Receiver
 ) -> None:
@@ -224,6 +226,7 @@ async def test_the_same_update_posted_twice_notifies_once(setup, redis, keys, st
     assert len(receiver.requests) == 1
 
 
+@pytest.mark.cluster
 async def test_a_receiver_failing_three_times_gets_it_exactly_once_more(
     setup, redis, keys, store, receiver: Receiver
 ) -> None:
@@ -405,6 +408,7 @@ async def test_a_webhook_to_loopback_needs_the_allow_flag(redis, keys, cli_env) 
     assert "not shown again" in allowed.stderr
 
 
+@pytest.mark.cluster
 async def test_a_rebuild_notifies_nobody(setup, redis, keys, store, receiver: Receiver) -> None:
     projector, notifier, _ = setup
     receiver.reply(200, OK)

@@ -37,6 +37,8 @@ from services.store import EventStore, Keyspace, Lease, redis_now_ms
 from tests.conftest import eventually
 from tests.factories import gdp_update, small_plan
 
+pytestmark = pytest.mark.cluster  # every test here also runs on a Redis Cluster
+
 PLAN = "test-2025"
 
 

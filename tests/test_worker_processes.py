@@ -11,6 +11,7 @@ import sys
 import time
 from datetime import UTC, date, datetime
 
+import pytest
 from redis.asyncio import Redis
 
 from events.codec import encode
@@ -146,6 +147,7 @@ async def test_two_workers_share_three_plans_and_take_over_from_a_dead_one(
         await assert_read_model_is_the_fold(redis, keys, plan_id)
 
 
+@pytest.mark.cluster
 async def test_two_workers_split_one_plan_read_model_and_alerts(
     redis: Redis, store: EventStore, keys: Keyspace, workers: Workers
 ):

