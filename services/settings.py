@@ -2,7 +2,7 @@
 
 | variable | meaning | default |
 |---|---|---|
-| `PLANWATCH_REDIS_URL` | the Redis to use (`redis://`, `rediss://`, `unix://`; a Redis Cluster: `redis+cluster://host:port`) | the embedded server |
+| `PLANWATCH_REDIS_URL` | `redis://`, `rediss://`, `unix://`; Cluster: `redis+cluster://host:port` | embedded |
 | `PLANWATCH_HOME` | directory of the embedded server | `.planwatch/` |
 | `PLANWATCH_KEY_PREFIX` | first part of every key, to share a server | `pw` |
 | `PLANWATCH_READY_MAX_LAG` | `/readyz` is not ready while a projection lags more events than this | 1000 |

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import os
 import subprocess
 import sys
@@ -132,6 +133,16 @@ def test_table_markdown_prints_the_main_table(seeded: dict[str, str]) -> None:
     assert seed_report.project_line() in result.stdout
 
 
+def test_a_known_at_without_a_zone_is_read_in_the_plans_zone(seeded: dict[str, str]) -> None:
+    """荣昌's plan is in Asia/Shanghai: 2025-07-01T00:00 there is 2025-07-01T00:00+08:00."""
+    naive = planwatch(seeded, "table", "--plan", PLAN, "--known-at", "2030-07-01T00:00", "-f", "json")
+    zoned = planwatch(seeded, "table", "--plan", PLAN, "--known-at", "2030-07-01T00:00+08:00", "-f", "json")
+    utc = planwatch(seeded, "table", "--plan", PLAN, "--known-at", "2030-06-30T16:00Z", "-f", "json")
+    assert naive.returncode == 0, naive.stderr
+    assert naive.stdout == zoned.stdout and json.loads(naive.stdout)["known_at"] == "2030-07-01T00:00:00+08:00"
+    assert json.loads(utc.stdout)["known_at"] == "2030-06-30T16:00:00+00:00"
+
+
 @pytest.mark.parametrize(
     ("options", "option", "reason"),
     [
@@ -139,7 +150,6 @@ def test_table_markdown_prints_the_main_table(seeded: dict[str, str]) -> None:
         (["-f", "md"], "--format", "not 'md'"),
         (["--as-of", "2025-13-01"], "--as-of", "'2025-13-01' is not a date"),
         (["--as-of", "June"], "--as-of", "'June' is not a date"),
-        (["--known-at", "2025-07-01T00:00"], "--known-at", "needs a time zone"),
         (["--known-at", "yesterday"], "--known-at", "'yesterday' is not a date-time"),
     ],
 )

@@ -89,9 +89,7 @@ def parse_instant(text: str | None, option: str) -> datetime | None:
         raise typer.BadParameter(
             f"{text!r} is not a date-time like 2025-07-10T00:00+08:00", param_hint=hint(option)
         ) from None
-    if instant.tzinfo is None:
-        raise typer.BadParameter(f"{text!r} needs a time zone, e.g. 2025-07-10T00:00+08:00", param_hint=hint(option))
-    return instant
+    return instant  # without a zone: the caller reads it in the plan's zone
 
 
 def check_plan_id(text: str) -> str:
@@ -113,6 +111,13 @@ def plan_option(value: str | None) -> str | None:
 
 def plan_options(value: list[str] | None) -> list[str] | None:
     return None if value is None else [check_plan_id(v) for v in value]
+
+
+def installation_zone() -> str:
+    """The zone of times that belong to no plan (tokens, a scheduler's --now): PLANWATCH_TIME_ZONE."""
+    from services.settings import Settings
+
+    return Settings.from_env().time_zone
 
 
 def count_cells(counts: dict[str, int]) -> list[str]:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from services.cli.common import parse_instant, run, start_logging, with_app
+from services.cli.common import installation_zone, parse_instant, run, start_logging, with_app
 from services.heap import settle_heap
 
 if TYPE_CHECKING:
@@ -101,7 +101,10 @@ def scheduler(
     once: Annotated[bool, typer.Option(help="write the due rollups that are missing, then exit")] = False,
     now: Annotated[
         str | None,
-        typer.Option(help="catch up as of this instant (with zone), then exit, e.g. 2025-07-16T08:00+08:00"),
+        typer.Option(
+            help="catch up as of this instant, then exit, e.g. 2025-07-16T08:00 (in PLANWATCH_TIME_ZONE, "
+            "Asia/Shanghai by default, unless it names a zone: 2025-07-16T08:00+08:00)"
+        ),
     ] = None,
     metrics_port: MetricsPort = None,
     metrics_host: MetricsHost = "127.0.0.1",
@@ -112,6 +115,10 @@ def scheduler(
 
     start_process("scheduler", metrics_port, metrics_host)
     fixed = parse_instant(now, "--now")
+    if fixed is not None and fixed.tzinfo is None:  # spans plans: the installation's zone
+        from zoneinfo import ZoneInfo
+
+        fixed = fixed.replace(tzinfo=ZoneInfo(installation_zone()))
 
     async def main(app: App) -> None:
         if once or fixed:
