@@ -9,7 +9,7 @@ from services.app.application import App
 from services.app.backup import ExportSummary, RestoreSummary
 from services.app.errors import AppError, Conflict, Forbidden, Invalid, NotFound, TooLarge, Unauthorized
 from services.app.ingest import Accepted, EntryPoint, intake, prepare
-from services.app.operations import PlanRow, Readiness
+from services.app.operations import PlanOverview, PlanRow, Readiness
 from services.app.plans import Published, load_plan, publish_plan
 from services.app.reports import ProjectFilter
 from services.app.rollups import (
@@ -36,6 +36,7 @@ __all__ = [
     "Imported",
     "Invalid",
     "NotFound",
+    "PlanOverview",
     "PlanRow",
     "ProjectFilter",
     "Published",

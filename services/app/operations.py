@@ -11,9 +11,10 @@ from typing import IO
 
 from services.app.backup import ExportSummary, RestoreSummary, export_plan, restore_plan
 from services.app.errors import NotFound
+from services.app.rollups import list_rollups
 from services.notify import Subscription, SubscriptionStore
 from services.projection import PROJECTIONS, PlanStatus, RebuildResult, plan_status, rebuild
-from services.store import EventStore
+from services.store import EventStore, PlanCatalog
 
 Progress = Callable[[int, int], Awaitable[None] | None]
 
@@ -25,6 +26,20 @@ class PlanRow:
 
 
 @dataclass(frozen=True)
+class PlanOverview:
+    """A published plan as `planwatch plans` lists it."""
+
+    plan_id: str
+    name: str
+    timezone: str
+    events: int
+    lag: int  # the larger lag of its projections
+    rollup_period: str | None  # its latest monthly rollup
+    rollup_version: int | None
+    rollup_known_at: str | None
+
+
+@dataclass(frozen=True)
 class Readiness:
     ready: bool
     lag: dict[str, int]  # each plan's larger lag of its projections
@@ -33,8 +48,10 @@ class Readiness:
 
 
 class Operations:
-    def __init__(self, store: EventStore, subscriptions: SubscriptionStore, ready_max_lag: int) -> None:
-        self.store, self.subscriptions, self.ready_max_lag = store, subscriptions, ready_max_lag
+    def __init__(
+        self, store: EventStore, catalog: PlanCatalog, subscriptions: SubscriptionStore, ready_max_lag: int
+    ) -> None:
+        self.store, self.catalog, self.subscriptions, self.ready_max_lag = store, catalog, subscriptions, ready_max_lag
 
     async def status(self, plan_id: str | None = None) -> list[PlanRow]:
         """Per plan and projection: log length, checkpoint, lag, dead letters, generation, worker."""
@@ -45,6 +62,28 @@ class Operations:
             outbox_dead = await redis.xlen(keys.outbox_dead(plan))
             rows += [PlanRow(await plan_status(redis, keys, plan, p), outbox_dead) for p in PROJECTIONS]
         return rows
+
+    async def plans(self) -> list[PlanOverview]:
+        """Every published plan: events, lag, latest rollup."""
+        redis, keys = self.store.redis, self.store.keys
+        overviews = []
+        for plan in await self.catalog.all():
+            statuses = [await plan_status(redis, keys, plan.id, p) for p in PROJECTIONS]
+            rollups = await list_rollups(redis, keys, plan.id)
+            latest = max(rollups, key=lambda r: r.period) if rollups else None
+            overviews.append(
+                PlanOverview(
+                    plan.id,
+                    plan.name,
+                    plan.timezone,
+                    statuses[0].log_length,
+                    max(s.lag for s in statuses),
+                    latest.period if latest else None,
+                    latest.version if latest else None,
+                    latest.known_at if latest else None,
+                )
+            )
+        return overviews
 
     async def deliveries(self) -> list[tuple[Subscription, dict[str, int]]]:
         """Every subscription with its queued / sent / dead counts."""

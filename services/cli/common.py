@@ -33,6 +33,8 @@ def with_app(work: Callable[[App], Awaitable[T]]) -> T:
     """Run `work` on the application (on planwatch's Redis, with the key prefix), closed afterwards."""
     from services.app import App
 
+    check_redis()
+
     async def main() -> T:
         application = App.connect()
         try:
@@ -41,6 +43,17 @@ def with_app(work: Callable[[App], Awaitable[T]]) -> T:
             await application.close()
 
     return run(main)
+
+
+def check_redis() -> None:
+    """Refuse to go on when the embedded Redis was stopped on purpose (planwatch redis stop)."""
+    from services.settings import Settings
+    from services.store import EmbeddedStopped
+
+    try:
+        Settings.from_env().redis_target()
+    except EmbeddedStopped as exc:
+        raise fail(str(exc)) from None
 
 
 def use_case(work: Callable[[App], Awaitable[T]]) -> T:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -14,7 +16,7 @@ from services.heap import settle_heap
 if TYPE_CHECKING:
     from rich.progress import Progress
 
-    from services.app import App, ExportSummary, PlanRow, RestoreSummary
+    from services.app import App, ExportSummary, PlanOverview, PlanRow, RestoreSummary
     from services.notify import Subscription
     from services.projection import RebuildResult
 
@@ -124,43 +126,98 @@ def restore(
 @commands.command()
 def status(
     plan: Annotated[str | None, typer.Option("--plan", help="one plan (default: all)", callback=plan_option)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON (every field) instead of the table")] = False,
 ) -> None:
-    """Per plan and projection (read model, alerts): log length, checkpoint, lag, dead letters
-    (events the projection could not apply), generation and projecting worker; per plan, the outbox
-    dead letters (outbox entries the notifier set aside); per subscription: notices queued, sent
-    and given up."""
-    from rich.table import Table
+    """Per plan and projection (rm: read model, alerts): events in the log, applied, lag, dead letters
+    (events the projection could not apply), generation and the worker running it; per plan, the
+    outbox dead letters (entries the notifier set aside); per subscription: notices queued, sent and
+    given up. The table fits 80 columns; --json has every field (checkpoints too)."""
 
     async def main(app: App) -> tuple[list[PlanRow], list[tuple[Subscription, dict[str, int]]]]:
         return await app.operations.status(plan), await app.operations.deliveries()
 
     rows, deliveries = with_app(main)
-    table_ = Table(title="planwatch status")
-    columns = ("plan", "projection", "events", "checkpoint", "applied", "lag", "dead letters", "outbox dead letters")
-    for column in (*columns, "generation", "worker"):
-        table_.add_column(column)
+    if as_json:
+        typer.echo(json.dumps(_status_json(rows, deliveries), ensure_ascii=False, indent=2))
+        return
+    typer.echo(_fixed(("plan", "proj", "events", "applied", "lag", "dead", "outbox", "gen", "worker"), _WIDTHS))
     for row in rows:
         s = row.status
-        table_.add_row(
-            s.plan_id,
-            s.projection.label,
-            str(s.log_length),
-            s.checkpoint or "-",
-            str(s.applied),
-            str(s.lag),
-            str(s.parked),
-            str(row.outbox_dead),
-            str(s.generation or "-"),
-            s.owner or "-",
-        )
-    console.print(table_)
+        cells = (s.plan_id, s.projection.name, s.log_length, s.applied, s.lag, s.parked, row.outbox_dead)
+        typer.echo(_fixed((*cells, s.generation or "-", s.owner or "-"), _WIDTHS))
     if deliveries:
-        notices = Table(title="alert deliveries")
-        for column in ("subscription", "name", "channel", "queued", "sent", "dead letters"):
-            notices.add_column(column)
+        typer.echo("")
+        typer.echo(_fixed(("subscription", "channel", "queued", "sent", "dead", "name"), _SUB_WIDTHS))
         for sub, counts in deliveries:
-            notices.add_row(sub.id, sub.name, sub.channel, *count_cells(counts))
-        console.print(notices)
+            typer.echo(_fixed((sub.id, sub.channel, *count_cells(counts), sub.name), _SUB_WIDTHS))
+
+
+_WIDTHS = (18, 6, 8, 8, 6, 5, 6, 4, 0)  # 0: the rest of 80 columns
+_SUB_WIDTHS = (14, 9, 7, 7, 5, 0)
+
+
+def _fixed(cells: tuple[object, ...], widths: tuple[int, ...], total: int = 79) -> str:
+    """One line of fixed-width columns within `total` columns; a long value is cut with "…"."""
+    from projections.formatting import display_width
+
+    parts, used = [], 0
+    for cell, width in zip(cells, widths, strict=True):
+        room = width or max(total - used, 4)
+        text = str(cell)
+        while display_width(text) > room:
+            text = text[: max(len(text) - 2, 0)] + "…" if not text.endswith("…") else text[:-2] + "…"
+        parts.append(text + " " * (room - display_width(text)) if width else text)
+        used += room + 1
+    return " ".join(parts).rstrip()
+
+
+def _status_json(rows: list[PlanRow], deliveries: list[tuple[Subscription, dict[str, int]]]) -> dict[str, Any]:
+    return {
+        "projections": [
+            {
+                "plan": row.status.plan_id,
+                "projection": row.status.projection.name,
+                "label": row.status.projection.label,
+                "events": row.status.log_length,
+                "checkpoint": row.status.checkpoint,
+                "applied": row.status.applied,
+                "lag": row.status.lag,
+                "dead_letters": row.status.parked,
+                "outbox_dead_letters": row.outbox_dead,
+                "generation": row.status.generation,
+                "worker": row.status.owner,
+            }
+            for row in rows
+        ],
+        "subscriptions": [
+            {"id": sub.id, "name": sub.name, "channel": sub.channel, **counts} for sub, counts in deliveries
+        ],
+    }
+
+
+@commands.command()
+def plans(
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of the table")] = False,
+) -> None:
+    """The published plans: events in each log, the larger lag of its projections, its latest
+    monthly rollup and when it was written (in the plan's zone)."""
+    from projections.formatting import local_time
+
+    async def main(app: App) -> list[PlanOverview]:
+        return await app.operations.plans()
+
+    overviews = with_app(main)
+    if as_json:
+        typer.echo(json.dumps([asdict(o) for o in overviews], ensure_ascii=False, indent=2))
+        return
+    widths = (18, 8, 6, 10, 0)
+    typer.echo(_fixed(("plan", "events", "lag", "rollup", "written"), widths))
+    for o in overviews:
+        rollup = f"{o.rollup_period} v{o.rollup_version}" if o.rollup_period else "-"
+        written = local_time(o.rollup_known_at, o.timezone) if o.rollup_known_at else "-"
+        typer.echo(_fixed((o.plan_id, o.events, o.lag, rollup, written), widths))
+    if not overviews:
+        typer.echo("no plan published yet (planwatch plan publish FILE)")
 
 
 @commands.command()

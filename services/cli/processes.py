@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from services.cli.common import installation_zone, parse_instant, run, start_logging, with_app
+from services.cli.common import check_redis, installation_zone, parse_instant, run, start_logging, with_app
 from services.heap import settle_heap
 
 if TYPE_CHECKING:
@@ -25,6 +25,7 @@ def start_process(process: str, metrics_port: int | None, metrics_host: str) -> 
     """What every long-running process does first: its logs, and its metrics if asked."""
     from services.observability import metrics
 
+    check_redis()
     start_logging(process)
     metrics.serve_metrics(metrics_port, metrics_host)
 
@@ -146,6 +147,7 @@ def api(
         _multiprocess_metrics()  # before anything imports prometheus_client
     import uvicorn
 
+    check_redis()
     start_logging("api")
     # by import string: each worker process builds its own app (and its own Redis connections);
     # log_config=None: uvicorn's records go through planwatch's handler, in its format

@@ -8,6 +8,7 @@ from services.store.catalog import PlanCatalog
 from services.store.clock import redis_now_ms
 from services.store.connection import (
     EmbeddedRedis,
+    EmbeddedStopped,
     connect,
     embedded_binary,
     is_cluster,
@@ -32,6 +33,7 @@ from services.store.tokens import TokenInfo, TokenStore
 __all__ = [
     "AppendResult",
     "EmbeddedRedis",
+    "EmbeddedStopped",
     "EventIdReused",
     "EventStore",
     "Keyspace",

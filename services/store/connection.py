@@ -40,6 +40,16 @@ def embedded_binary() -> Path:
     return binary
 
 
+class EmbeddedStopped(RuntimeError):
+    """`planwatch redis stop` stopped the embedded server on purpose: nothing starts it behind the
+    operator's back (workers may still be running, waiting for it)."""
+
+    def __init__(self, home: Path) -> None:
+        super().__init__(
+            f"the embedded Redis in {home} was stopped (planwatch redis stop); run `planwatch redis start` first"
+        )
+
+
 class EmbeddedRedis:
     """A redis-server owned by planwatch, living in `home` (`.planwatch/` unless PLANWATCH_HOME says
     otherwise: services/settings.py)."""
@@ -59,6 +69,11 @@ class EmbeddedRedis:
     def url(self) -> str:
         return f"unix://{self.socket}"
 
+    @property
+    def stopped_marker(self) -> Path:
+        """Present while the server was stopped on purpose (`planwatch redis stop`)."""
+        return self.home / "stopped-on-purpose"
+
     def is_running(self) -> bool:
         """True when the server answers PING (not while it is still loading its AOF)."""
         if not self.socket.exists():
@@ -74,10 +89,13 @@ class EmbeddedRedis:
             return False
 
     def ensure_running(self, timeout: float = 15.0) -> str:
-        """Start the server unless it already runs; safe when several processes race to start it."""
+        """Start the server unless it already runs; safe when several processes race to start it.
+        Refused (EmbeddedStopped) after `planwatch redis stop`, until `start()`."""
         self.home.mkdir(parents=True, exist_ok=True)
         if self.is_running():
             return self.url
+        if self.stopped_marker.exists():
+            raise EmbeddedStopped(self.home)
         with self._start_lock():
             if self.is_running():
                 return self.url
@@ -112,8 +130,17 @@ class EmbeddedRedis:
                 time.sleep(0.05)
         return self.url
 
-    def stop(self, timeout: float = 15.0) -> bool:
-        """Shut the server down (it writes its AOF first). Returns False if it was not running."""
+    def start(self) -> str:
+        """Start the server on purpose (`planwatch redis start`): lifts a stop."""
+        self.stopped_marker.unlink(missing_ok=True)
+        return self.ensure_running()
+
+    def stop(self, timeout: float = 15.0, on_purpose: bool = True) -> bool:
+        """Shut the server down (it writes its AOF first). Returns False if it was not running.
+        `on_purpose` (the operator's stop): no planwatch command starts it again until `start()`."""
+        if on_purpose:
+            self.home.mkdir(parents=True, exist_ok=True)
+            self.stopped_marker.write_text("stopped by planwatch redis stop; planwatch redis start lifts it\n")
         if not self.pidfile.exists():
             return False
         try:
