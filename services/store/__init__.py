@@ -10,7 +10,7 @@ from services.store.connection import EmbeddedRedis, connect, embedded_binary
 from services.store.events import AppendResult, EventIdReused, EventStore, VersionConflict
 from services.store.keys import Keyspace
 from services.store.lease import Lease
-from services.store.tokens import TokenInfo, TokenStore
+from services.store.tokens import Role, TokenInfo, TokenStore
 
 __all__ = [
     "AppendResult",
@@ -20,6 +20,7 @@ __all__ = [
     "Keyspace",
     "Lease",
     "PlanCatalog",
+    "Role",
     "TokenInfo",
     "TokenStore",
     "VersionConflict",
