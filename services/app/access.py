@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from events.errors import FieldError
 from services.app.errors import Invalid, NotFound
-from services.store import TokenInfo, TokenStore
-from services.store.tokens import Role
+from services.store import Role, TokenInfo, TokenStore
 
 
 class Access:

@@ -28,7 +28,7 @@ from services.store.events import (
 )
 from services.store.keys import Keyspace
 from services.store.lease import Lease
-from services.store.tokens import TokenInfo, TokenStore
+from services.store.tokens import Role, TokenInfo, TokenStore
 
 __all__ = [
     "AppendResult",
@@ -42,6 +42,7 @@ __all__ = [
     "PlanNotEmpty",
     "RawEntry",
     "Restored",
+    "Role",
     "TokenInfo",
     "TokenStore",
     "VersionConflict",

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from services.api.deps import AdminDep, AppDep
-from services.store.tokens import Role
+from services.store import Role
 
 router = APIRouter(prefix="/v1/tokens", tags=["access"])
 
