@@ -176,20 +176,25 @@ def api_url(cli_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", trust_env=False).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, log_path.read_text()
-        time.sleep(0.1)
+    wait_until_healthy(url, log_path)
     yield url
     proc.terminate()
     proc.wait(timeout=10)
     log.close()
     assert "Traceback" not in log_path.read_text(), log_path.read_text()[-3000:]
+
+
+def wait_until_healthy(url: str, log_path: Path, timeout: float = 40) -> None:
+    """Until the API at `url` answers /healthz; fails with the end of its log otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", trust_env=False).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, log_path.read_text()[-3000:]
+        time.sleep(0.1)
 
 
 class Workers:

@@ -7,7 +7,6 @@ import json
 import logging
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from services.app import App, publish_plan
 from services.observability import configure_logging, plan_context, redact, request_context
 from services.observability.logs import JsonFormatter, OutageFilter
 from services.store import EventStore, Keyspace, TokenStore
-from tests.conftest import ROOT, Workers, api_client, eventually, free_port
+from tests.conftest import ROOT, Workers, api_client, eventually, free_port, wait_until_healthy
 from tests.factories import gdp_update, small_plan
 
 PLAN = "metrics-2025"
@@ -130,16 +129,7 @@ def test_the_api_with_two_processes_adds_their_metrics_up(cli_env: dict[str, str
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 40
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", trust_env=False).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, (tmp_path / "api.log").read_text()
-            time.sleep(0.2)
-        pids = set()
+        wait_until_healthy(url, tmp_path / "api.log")
         with httpx.Client(base_url=url, trust_env=False, headers={"Authorization": f"Bearer {token}"}) as http:
             for index in range(12):  # new connections: the kernel spreads them over both processes
                 with httpx.Client(base_url=url, trust_env=False) as one:
