@@ -299,16 +299,21 @@ async def test_a_refusal_goes_to_the_dead_letters_at_once(setup, redis, keys, st
     await report(store, projector, "5.5")
     await rounds(notifier)
     assert len(receiver.requests) == 1
-    for command in ("subscriptions", "status"):  # the dead letter is visible in both
-        listed = subprocess.run(
-            [sys.executable, "-m", "services", command],
+
+    def planwatch_(*command: str) -> str:
+        return subprocess.run(
+            [sys.executable, "-m", "services", *command],
             env={**cli_env, "COLUMNS": "200"},
             capture_output=True,
             text=True,
             check=True,
         ).stdout
-        [row] = [line for line in listed.splitlines() if "dingtalk" in line]
-        assert row.rstrip(" │").split("│")[-1].strip() == "1", listed
+
+    listed = planwatch_("subscriptions")  # the dead letter is visible in both
+    [row] = [line for line in listed.splitlines() if "dingtalk" in line]
+    assert row.rstrip(" │").split("│")[-1].strip() == "1", listed
+    [sub] = json.loads(planwatch_("status", "--json"))["subscriptions"]
+    assert (sub["channel"], sub["dead"]) == ("dingtalk", 1)
 
 
 async def test_a_burst_to_a_robot_becomes_one_summary(setup, redis, keys, receiver: Receiver) -> None:
@@ -631,12 +636,13 @@ async def test_planwatch_alerts_lists_the_firing_ones_most_severe_first_and_the_
     assert firing.returncode == 0, firing.stderr
     lines = firing.stdout.splitlines()
     assert all(MINUTE.match(line) for line in lines), lines
-    assert [line[17:] for line in lines] == FIRING_LINES
+    assert all(line.split(" ", 3)[2] == "北京时间" for line in lines)  # labelled, in the plan's zone
+    assert [line.split(" ", 3)[3] for line in lines] == FIRING_LINES
     history = planwatch(cli_env, "alerts", "--plan", PLAN, "--history")
     assert history.returncode == 0, history.stderr
     told = history.stdout.splitlines()
     assert all(MINUTE.match(line) for line in told), told
-    told = [line[17:] for line in told]  # in the order they happened; the first six in one instant
+    told = [line.split(" ", 3)[3] for line in told]  # in the order they happened; the first six in one instant
     assert len(told) == 7 and sorted(told[:6]) == sorted([*FIRING_LINES, GDP_BEHIND]) and told[6] == GDP_ON_TRACK
     last_two = planwatch(cli_env, "alerts", "--plan", PLAN, "--history", "--limit", "2")
     assert last_two.stdout.splitlines() == history.stdout.splitlines()[-2:]

@@ -191,6 +191,7 @@ async def test_a_judging_bug_skips_a_judgement_and_leaves_the_read_model_alone(
     break_the_alert_rules_on_666(monkeypatch)
     await publish_plan(store, small_plan(PLAN))
     await store.append([gdp_update(PLAN, "666", "2025-Q2")])
+    await asyncio.sleep(0.005)  # two appends in one millisecond would be one instant, judged together
     await store.append([gdp_update(PLAN, "5.5", "2025-Q3")])
     for projection in (READ_MODEL, ALERTS):
         projector = await live_projector(redis, keys, projection=projection, max_attempts=2)

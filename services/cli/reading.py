@@ -58,8 +58,8 @@ def alerts(
     """A plan's firing alerts (or their history), in Chinese, most severe first."""
 
     async def main(app: App) -> tuple[list[dict[str, str]] | None, str]:
-        zone = (await app.ingest.plan(plan)).timezone
-        return await (app.alerting.history(plan, limit) if history else app.alerting.firing(plan)), zone
+        notices = await (app.alerting.history(plan, limit) if history else app.alerting.firing(plan))
+        return notices, await _zone_of(app, plan)
 
     notices, zone = use_case(main)
     if notices is None:
@@ -107,10 +107,16 @@ def rollups(plan: PlanOption) -> None:
     """List a plan's monthly rollups (latest version each)."""
 
     async def main(app: App) -> tuple[list[RollupListing], str]:
-        return await app.rollups.list(plan), (await app.ingest.plan(plan)).timezone
+        return await app.rollups.list(plan), await _zone_of(app, plan)
 
     listed, zone = use_case(main)
     for item in listed:
         missed = "、".join(item.missed) or "-"
         written = local_time(item.known_at, zone)
         typer.echo(f"{item.period}  v{item.version}  生成于 {written}  未达目标：{missed}  {item.title}")
+
+
+async def _zone_of(app: App, plan_id: str) -> str:
+    """The zone a plan's times are printed in (the installation's for a plan not published)."""
+    plan = await app.catalog.get(plan_id)
+    return plan.timezone if plan is not None else app.settings.time_zone
