@@ -135,7 +135,7 @@ async def main(rate: int, seconds: float, alerting: float) -> None:
                     filters={"subjects": ["gdp"], "rules": ["indicator_behind"]},
                 )
             )
-            while not await redis.get(keys.lease(plan.id)):
+            while not await redis.get(keys.lease(plan.id, "alerts")):
                 await asyncio.sleep(0.05)
             # warm up: one alert through the whole path, so start-up is not measured
             warm = await store.append([update(plan, "gdp", "5.0")])

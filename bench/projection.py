@@ -101,7 +101,7 @@ async def latency(url: str, keys: Keyspace, store: EventStore, plan, rate: int, 
     listener = asyncio.create_task(listen())
     try:
         # wait until the worker holds the plan (it resumes from the rebuilt generation, caught up)
-        while not await redis.get(keys.lease(plan.id)):
+        while not await redis.get(keys.lease(plan.id, "rm")):
             await asyncio.sleep(0.05)
         appended: list[tuple[tuple[int, int], float]] = []
         per_tick = max(rate // 100, 1)  # appended every 10 ms

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import unicodedata
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
 
 ONE_DECIMAL = Decimal("0.1")
 TWO_DECIMALS = Decimal("0.01")
@@ -52,3 +54,23 @@ def amount(value: Decimal, unit: str) -> str:
 def display_width(text: str) -> int:
     """Columns a text takes in a terminal or a spreadsheet: CJK characters are two Latin ones wide."""
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+ZONE_NAMES_ZH = {"Asia/Shanghai": "北京时间", "Asia/Chongqing": "北京时间", "Asia/Urumqi": "乌鲁木齐时间"}
+
+
+def local_time(instant: datetime | str, zone: str) -> str:
+    """An instant as a person in the plan's zone reads it, labelled: `2025-07-16 08:00 北京时间`, or
+    `2025-07-16 02:00 Europe/Berlin (UTC+02:00)`. A naive instant is taken as UTC (as stored)."""
+    moment = datetime.fromisoformat(instant) if isinstance(instant, str) else instant
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    local = moment.astimezone(ZoneInfo(zone))
+    offset = f"{local:%z}"
+    label = ZONE_NAMES_ZH.get(zone) or f"{zone} (UTC{offset[:3]}:{offset[3:]})"
+    return f"{local:%Y-%m-%d %H:%M} {label}"
+
+
+def in_zone(moment: datetime, zone: str) -> datetime:
+    """A time typed without a zone, read in the plan's zone; one with a zone, unchanged."""
+    return moment.replace(tzinfo=ZoneInfo(zone)) if moment.tzinfo is None else moment

@@ -2,12 +2,14 @@
 
 | variable | meaning | default |
 |---|---|---|
-| `PLANWATCH_REDIS_URL` | the Redis to use (`redis://`, `rediss://`, `unix://`) | the embedded server |
+| `PLANWATCH_REDIS_URL` | `redis://`, `rediss://`, `unix://`; Cluster: `redis+cluster://host:port` | embedded |
 | `PLANWATCH_HOME` | directory of the embedded server | `.planwatch/` |
 | `PLANWATCH_KEY_PREFIX` | first part of every key, to share a server | `pw` |
 | `PLANWATCH_READY_MAX_LAG` | `/readyz` is not ready while a projection lags more events than this | 1000 |
 | `PLANWATCH_ALLOW_PRIVATE_TARGETS` | private networks alert channels may post to (CIDRs) | none |
 | `PLANWATCH_SECRET_KEY` | encrypts subscription secrets and urls at rest | none: in clear |
+| `PLANWATCH_LOG_FORMAT` | `json` (one object per line) or `console` | console on a terminal, else json |
+| `PLANWATCH_TIME_ZONE` | the zone times are printed in when they belong to no plan (tokens, status) | Asia/Shanghai |
 
 Link-local and metadata addresses are refused inside allowed networks too; docs/security.md says
 what the secret key protects and what it does not.
@@ -20,6 +22,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from services.store import EmbeddedRedis, Keyspace
 
@@ -34,6 +37,8 @@ class Settings:
     ready_max_lag: int = 1000
     allow_private_targets: tuple[Network, ...] = ()
     secret_key: str | None = field(default=None, repr=False)  # never printed with the settings
+    log_format: str | None = None  # json | console; None: console on a terminal, json otherwise
+    time_zone: str = "Asia/Shanghai"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -44,6 +49,8 @@ class Settings:
             ready_max_lag=int(environ.get("PLANWATCH_READY_MAX_LAG", "1000")),
             allow_private_targets=parse_networks(environ.get("PLANWATCH_ALLOW_PRIVATE_TARGETS", "")),
             secret_key=environ.get("PLANWATCH_SECRET_KEY") or None,
+            log_format=_choice(environ, "PLANWATCH_LOG_FORMAT", ("json", "console")),
+            time_zone=_zone(environ.get("PLANWATCH_TIME_ZONE") or "Asia/Shanghai"),
         )
 
     @property
@@ -67,3 +74,16 @@ def parse_networks(text: str) -> tuple[Network, ...]:
                 f"PLANWATCH_ALLOW_PRIVATE_TARGETS: {part!r} is not a network like 10.20.0.0/16 ({exc})"
             ) from None
     return tuple(networks)
+def _choice(environ: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str | None:
+    value = (environ.get(name) or "").strip().lower()
+    if value and value not in allowed:
+        raise ValueError(f"{name}={value!r}: must be one of {', '.join(allowed)}")
+    return value or None
+
+
+def _zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"PLANWATCH_TIME_ZONE={name!r} is not a time zone like Asia/Shanghai") from None
+    return name

@@ -1,6 +1,10 @@
 """Shared fixtures. Every test talks to a real Redis server: the embedded one started for the
 session, or PLANWATCH_TEST_REDIS_URL. Each test gets its own key prefix and deletes its keys,
-so the suite can share a server with anything else."""
+so the suite can share a server with anything else.
+
+Tests marked `cluster` run twice: on that server and on a 3-master Redis Cluster started on
+loopback for the session (tests/cluster.py; or PLANWATCH_TEST_CLUSTER_URL=redis+cluster://…), through
+redis-py's RedisCluster — which refuses any command or script whose keys would span slots."""
 
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
 from services.settings import Settings
-from services.store import EmbeddedRedis, EventStore, Keyspace, connect
+from services.store import EmbeddedRedis, EventStore, Keyspace, connect, is_cluster_url, plain_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,17 +45,57 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = os.environ.get("PLANWATCH_TEST_CLUSTER_URL")
+    if url:
+        yield url
+        return
+    from tests.cluster import LocalCluster
+
+    cluster = LocalCluster(tmp_path_factory.mktemp("cluster")).start()
+    yield cluster.url
+    cluster.stop()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked `cluster` runs on the standalone server and on the Cluster."""
+    if metafunc.definition.get_closest_marker("cluster") and "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", ["standalone", "cluster"], indirect=True)
+
+
 @pytest.fixture
-def keys(redis_url: str) -> Iterator[Keyspace]:
+def backend(request: pytest.FixtureRequest) -> str:
+    return getattr(request, "param", "standalone")
+
+
+@pytest.fixture
+def server_url(backend: str, request: pytest.FixtureRequest) -> str:
+    """The URL the test's planwatch uses: the standalone server, or the Cluster."""
+    return request.getfixturevalue("cluster_url" if backend == "cluster" else "redis_url")
+
+
+@pytest.fixture
+def keys(server_url: str) -> Iterator[Keyspace]:
     """A key prefix of the test's own; every key under it is deleted afterwards, whoever wrote it
     (the test, a CLI subprocess, a worker process)."""
     keyspace = Keyspace(prefix=f"t{uuid.uuid4().hex[:12]}")
     yield keyspace
-    drop_prefix(redis_url, keyspace)
+    drop_prefix(server_url, keyspace)
 
 
 def drop_prefix(redis_url: str, keys: Keyspace) -> None:
-    """Delete every key under the prefix, whoever wrote it."""
+    """Delete every key under the prefix, whoever wrote it (on a Cluster: on every node)."""
+    if is_cluster_url(redis_url):
+        from redis.cluster import RedisCluster
+
+        cluster = RedisCluster.from_url(plain_url(redis_url))
+        try:
+            for key in cluster.scan_iter(match=f"{keys.prefix}:*", count=1000):
+                cluster.unlink(key)
+        finally:
+            cluster.close()
+        return
     sync = SyncRedis.from_url(redis_url)
     try:
         for key in sync.scan_iter(match=f"{keys.prefix}:*", count=1000):
@@ -79,8 +123,8 @@ async def api_client(redis: Redis, keys: Keyspace, token: str | None = None) -> 
 
 
 @pytest.fixture
-async def redis(redis_url: str, keys: Keyspace) -> AsyncIterator[Redis]:
-    connection = connect(redis_url)
+async def redis(server_url: str, keys: Keyspace) -> AsyncIterator[Redis]:
+    connection = connect(server_url)
     yield connection
     await connection.aclose()
 
@@ -91,9 +135,9 @@ def store(redis: Redis, keys: Keyspace) -> EventStore:
 
 
 @pytest.fixture
-def cli_env(redis_url: str, keys: Keyspace) -> dict[str, str]:
+def cli_env(server_url: str, keys: Keyspace) -> dict[str, str]:
     """Environment for planwatch subprocesses: the test's server and key prefix."""
-    return {**os.environ, "PLANWATCH_REDIS_URL": redis_url, "PLANWATCH_KEY_PREFIX": keys.prefix}
+    return {**os.environ, "PLANWATCH_REDIS_URL": server_url, "PLANWATCH_KEY_PREFIX": keys.prefix}
 
 
 async def eventually(check, timeout: float = 10.0, interval: float = 0.05):
@@ -140,20 +184,25 @@ def api_url(cli_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", trust_env=False).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, log_path.read_text()
-        time.sleep(0.1)
+    wait_until_healthy(url, log_path)
     yield url
     proc.terminate()
     proc.wait(timeout=10)
     log.close()
     assert "Traceback" not in log_path.read_text(), log_path.read_text()[-3000:]
+
+
+def wait_until_healthy(url: str, log_path: Path, timeout: float = 40) -> None:
+    """Until the API at `url` answers /healthz; fails with the end of its log otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", trust_env=False).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, log_path.read_text()[-3000:]
+        time.sleep(0.1)
 
 
 class Workers:

@@ -7,6 +7,7 @@ import json
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
@@ -200,7 +201,7 @@ def test_the_history_does_not_depend_on_when_the_reader_pauses(script) -> None:
 
 
 async def live(redis: Redis, keys: Keyspace, plan_id: str) -> Projector:
-    assert await Lease(redis, "w", 60_000).hold(keys.lease(plan_id))
+    assert await Lease(redis, "w", 60_000).hold(keys.lease(plan_id, "alerts"))
     projector = Projector(redis, keys, plan_id, owner="w", projection=ALERTS)
     await projector.load()
     return projector
@@ -216,6 +217,7 @@ async def outbox(redis: Redis, keys: Keyspace, plan_id: str) -> list[dict]:
     return [json.loads(f["notice"]) for _, f in await redis.xrange(keys.outbox(plan_id))]
 
 
+@pytest.mark.cluster
 async def test_the_seed_history_alerts_exactly_the_indicators_the_report_names(
     redis: Redis, keys: Keyspace, store: EventStore
 ) -> None:
@@ -256,6 +258,7 @@ async def test_the_seed_history_alerts_exactly_the_indicators_the_report_names(
     assert {a["subject"] for a in firing if a["rule"] == "indicator_behind"} == {"gdp", "revenue", "trade"}
 
 
+@pytest.mark.cluster
 async def test_a_correction_resolves_and_a_repeat_stays_quiet(redis: Redis, keys: Keyspace, store: EventStore):
     await publish_plan(store, small_plan(PLAN))
     projector = await live(redis, keys, PLAN)
@@ -273,6 +276,7 @@ async def test_a_correction_resolves_and_a_repeat_stays_quiet(redis: Redis, keys
     assert gdp[-1] == ("alert.resolved", "indicator_behind")
 
 
+@pytest.mark.cluster
 async def test_a_restarted_projector_does_not_repeat_alerts(redis: Redis, keys: Keyspace, store: EventStore):
     await publish_plan(store, small_plan(PLAN))
     await store.append([update("gdp", "2025-Q2", "5.5")])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import os
 import subprocess
 import sys
@@ -132,6 +133,16 @@ def test_table_markdown_prints_the_main_table(seeded: dict[str, str]) -> None:
     assert seed_report.project_line() in result.stdout
 
 
+def test_a_known_at_without_a_zone_is_read_in_the_plans_zone(seeded: dict[str, str]) -> None:
+    """荣昌's plan is in Asia/Shanghai: 2025-07-01T00:00 there is 2025-07-01T00:00+08:00."""
+    naive = planwatch(seeded, "table", "--plan", PLAN, "--known-at", "2030-07-01T00:00", "-f", "json")
+    zoned = planwatch(seeded, "table", "--plan", PLAN, "--known-at", "2030-07-01T00:00+08:00", "-f", "json")
+    utc = planwatch(seeded, "table", "--plan", PLAN, "--known-at", "2030-06-30T16:00Z", "-f", "json")
+    assert naive.returncode == 0, naive.stderr
+    assert naive.stdout == zoned.stdout and json.loads(naive.stdout)["known_at"] == "2030-07-01T00:00:00+08:00"
+    assert json.loads(utc.stdout)["known_at"] == "2030-06-30T16:00:00+00:00"
+
+
 @pytest.mark.parametrize(
     ("options", "option", "reason"),
     [
@@ -139,7 +150,6 @@ def test_table_markdown_prints_the_main_table(seeded: dict[str, str]) -> None:
         (["-f", "md"], "--format", "not 'md'"),
         (["--as-of", "2025-13-01"], "--as-of", "'2025-13-01' is not a date"),
         (["--as-of", "June"], "--as-of", "'June' is not a date"),
-        (["--known-at", "2025-07-01T00:00"], "--known-at", "needs a time zone"),
         (["--known-at", "yesterday"], "--known-at", "'yesterday' is not a date-time"),
     ],
 )
@@ -252,17 +262,21 @@ def test_demo_with_an_invalid_plan_file_names_the_line(
 
 
 def status_rows(output: str, plan_id: str) -> list[dict[str, str]]:
-    """The plan's rows of `planwatch status` (one per projection), by column header (a table rich
-    drew with │)."""
-    lines = output.splitlines()
-    header = next(line for line in lines if "outbox" in line or "checkpoint" in line)
-    names = [c.strip() for c in header.strip().strip("┃│").split("┃" if "┃" in header else "│")]
-    rows = []
-    for line in (line for line in lines if plan_id in line):
-        cells = [c.strip() for c in line.strip().strip("│").split("│")]
-        assert len(names) == len(cells), (names, cells)
-        rows.append(dict(zip(names, cells, strict=True)))
-    return rows
+    """The plan's rows of `planwatch status --json` (one per projection), by the names the table
+    had before it was fitted into 80 columns, as text."""
+    names = {
+        "projection": "label",
+        "events": "events",
+        "checkpoint": "checkpoint",
+        "applied": "applied",
+        "lag": "lag",
+        "dead letters": "dead_letters",
+        "outbox dead letters": "outbox_dead_letters",
+        "generation": "generation",
+        "worker": "worker",
+    }
+    rows = [row for row in json.loads(output)["projections"] if row["plan"] == plan_id]
+    return [{name: str(row[field]) for name, field in names.items()} for row in rows]
 
 
 def status_row(output: str, plan_id: str) -> dict[str, str]:
@@ -280,7 +294,7 @@ async def test_rebuild_rebuilds_both_projections_and_status_shows_both(
     assert result.returncode == 0, result.stderr
     assert f"{PLAN} read model: generation 1 built from {length} events" in result.stdout
     assert f"{PLAN} alerts: generation 1 built from {length} events" in result.stdout
-    rows = status_rows(planwatch(cli_env, "status", "--plan", PLAN).stdout, PLAN)
+    rows = status_rows(planwatch(cli_env, "status", "--plan", PLAN, "--json").stdout, PLAN)
     assert [(r["projection"], r["applied"], r["lag"], r["generation"]) for r in rows] == [
         ("read model", str(length), "0", "1"),
         ("alerts", str(length), "0", "1"),
@@ -291,7 +305,7 @@ async def test_rebuild_rebuilds_both_projections_and_status_shows_both(
 async def test_status_counts_outbox_dead_letters(redis: Redis, keys: Keyspace, cli_env: dict[str, str]) -> None:
     store = EventStore(redis, keys)
     await load_seed(store)
-    before = status_row(planwatch(cli_env, "status").stdout, PLAN)
+    before = status_row(planwatch(cli_env, "status", "--json").stdout, PLAN)
     assert before["outbox dead letters"] == "0"
     # two outbox entries that are no notice: the notifier sets them aside (a real notifier, real Redis)
     for fields in ({"notice": "{not json"}, {"other": "field"}):
@@ -300,7 +314,7 @@ async def test_status_counts_outbox_dead_letters(redis: Redis, keys: Keyspace, c
         notifier = Notifier(redis, keys, "test-notifier", http)
         assert await notifier.fan_out(block_ms=100) == 2
     assert await redis.xlen(keys.outbox_dead(PLAN)) == 2
-    result = planwatch(cli_env, "status", "--plan", PLAN)
+    result = planwatch(cli_env, "status", "--plan", PLAN, "--json")
     assert result.returncode == 0, result.stderr
     row = status_row(result.stdout, PLAN)
     assert row["outbox dead letters"] == "2" and row["events"] == str(await store.length(PLAN))
@@ -386,3 +400,29 @@ async def test_import_refuses_admin_and_analyst_tokens_as_the_api_does(
     said = one_line(result.stderr)
     assert said.startswith(f"{sheet}: --token: {role} token {info.id} cannot import a department's sheet")
     assert await store.length(PLAN) == before
+
+
+async def test_status_fits_80_columns_and_plans_lists_each_plan(
+    redis: Redis, keys: Keyspace, cli_env: dict[str, str]
+) -> None:
+    store = EventStore(redis, keys)
+    await load_seed(store)
+    assert planwatch(cli_env, "rollup", "--plan", PLAN, "--period", "2025-06").returncode == 0
+    assert planwatch(cli_env, "rebuild", "--plan", PLAN).returncode == 0
+    length = await store.length(PLAN)
+    text = planwatch({**cli_env, "COLUMNS": "200"}, "status").stdout
+    lines = text.splitlines()
+    assert lines[0].split() == ["plan", "proj", "events", "applied", "lag", "dead", "outbox", "gen", "worker"]
+    assert [line.split()[:5] for line in lines[1:]] == [
+        [PLAN, "rm", str(length), str(length), "0"],
+        [PLAN, "alerts", str(length), str(length), "0"],
+    ]
+    assert all(len(line) <= 80 for line in lines)
+    plans = planwatch(cli_env, "plans").stdout.splitlines()
+    assert plans[0].split() == ["plan", "events", "lag", "rollup", "written"]
+    assert plans[1].split()[:5] == [PLAN, str(length), "0", "2025-06", "v1"]
+    assert plans[1].endswith("北京时间") and all(len(line) <= 80 for line in plans)
+    listed = json.loads(planwatch(cli_env, "plans", "--json").stdout)
+    assert [(p["plan_id"], p["events"], p["rollup_period"]) for p in listed] == [(PLAN, length, "2025-06")]
+    rollups = planwatch(cli_env, "rollups", "--plan", PLAN).stdout
+    assert "生成于 " in rollups and "北京时间" in rollups

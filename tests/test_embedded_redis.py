@@ -65,3 +65,77 @@ def test_concurrent_starts_share_one_server(tmp_path: Path) -> None:
         assert server.is_running()
     finally:
         server.stop()
+
+
+def test_a_stopped_server_is_not_started_behind_the_operators_back(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "PLANWATCH_REDIS_URL"}
+    env["PLANWATCH_HOME"] = str(tmp_path / "home")
+    planwatch = [sys.executable, "-m", "services"]
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*planwatch, *args], env=env, capture_output=True, text=True)
+
+    try:
+        assert run("redis", "start").returncode == 0
+        assert run("redis", "cli", "PING").stdout.strip() == "PONG"  # the bundled redis-cli, on the socket
+        assert "stopped" in run("redis", "stop").stdout
+        refused = run("status")
+        assert refused.returncode == 1 and "was stopped" in refused.stderr and "planwatch redis start" in refused.stderr
+        assert run("worker").returncode == 1
+        assert "not running" in run("redis", "status").stdout  # nothing started it again
+        assert run("redis", "start").returncode == 0
+        assert run("status").returncode == 0
+    finally:
+        EmbeddedRedis(tmp_path / "home").stop(on_purpose=False)
+
+
+def test_the_readme_inbox_example_works_as_written(tmp_path: Path) -> None:
+    """The README's `planwatch redis cli XADD pw:inbox …` line, run by a shell against the embedded
+    server, with a real UUID: a worker stores the event, nothing is rejected."""
+    import asyncio
+    import re
+    import time
+
+    from services.store import TokenStore
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    example = re.search(r"^planwatch redis cli XADD pw:inbox .*?value 5\.7$", readme, re.M | re.S)
+    assert example is not None
+    env = {k: v for k, v in os.environ.items() if k not in ("PLANWATCH_REDIS_URL", "PLANWATCH_KEY_PREFIX")}
+    env["PLANWATCH_HOME"] = str(tmp_path / "home")
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"  # `planwatch` as installed
+    server = EmbeddedRedis(tmp_path / "home")
+    worker = None
+    try:
+        url = server.ensure_running()
+        subprocess.run(
+            [sys.executable, "-m", "services", "plan", "publish", str(ROOT / "plans" / "rongchang-2025.yaml")],
+            env=env, check=True, capture_output=True,
+        )  # fmt: skip
+
+        async def token() -> str:
+            redis = connect(url)
+            try:
+                return (await TokenStore(redis, Keyspace("pw")).create("department", "stats"))[0]
+            finally:
+                await redis.aclose()
+
+        env["TOKEN"] = asyncio.run(token())
+        added = subprocess.run(["bash", "-c", example.group(0)], env=env, capture_output=True, text=True)
+        assert added.returncode == 0 and re.match(r"^\d+-\d+$", added.stdout.strip()), added.stdout + added.stderr
+        worker = subprocess.Popen([sys.executable, "-m", "services", "worker"], env=env, stderr=subprocess.DEVNULL)
+        store_length = [sys.executable, "-m", "services", "redis", "cli", "XLEN", "pw:{rongchang-2025}:events"]
+        deadline = time.monotonic() + 20
+        while subprocess.run(store_length, env=env, capture_output=True, text=True).stdout.strip() != "2":
+            assert time.monotonic() < deadline, "the inbox message was not stored"
+            time.sleep(0.2)
+        rejects = subprocess.run(
+            [*store_length[:-2], "XLEN", "pw:inbox:rejects"], env=env, capture_output=True, text=True
+        )
+        assert rejects.stdout.strip() == "0"
+    finally:
+        if worker is not None:
+            worker.kill()
+            worker.wait(timeout=10)
+        server.stop(on_purpose=False)

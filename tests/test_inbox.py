@@ -51,6 +51,7 @@ async def settled(redis: Redis, keys: Keyspace) -> bool:
     return pending["pending"] == 0
 
 
+@pytest.mark.cluster
 async def test_good_malformed_unauthorised_and_duplicate_messages(
     redis: Redis, keys: Keyspace, store: EventStore, stats_token: str, workers: Workers
 ) -> None:
@@ -104,6 +105,7 @@ async def _count(awaitable, n: int) -> bool:
     return len(await awaitable) >= n
 
 
+@pytest.mark.cluster
 async def test_a_message_left_pending_by_a_dead_consumer_is_processed_once(
     redis: Redis, keys: Keyspace, store: EventStore, stats_token: str, workers: Workers
 ) -> None:

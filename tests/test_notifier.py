@@ -52,7 +52,7 @@ class FakeClock:
 @pytest.fixture
 async def setup(redis: Redis, keys: Keyspace, store: EventStore, client: httpx.AsyncClient):
     await publish_plan(store, small_plan(PLAN))
-    assert await Lease(redis, "w", 60_000).hold(keys.lease(PLAN))
+    assert await Lease(redis, "w", 60_000).hold(keys.lease(PLAN, "alerts"))
     projector = Projector(redis, keys, PLAN, owner="w", projection=ALERTS)
     await projector.load()
     clock = FakeClock()
@@ -103,6 +103,7 @@ def wecom_lines(request) -> list[str]:
     return request.json()["markdown"]["content"].splitlines()
 
 
+@pytest.mark.cluster
 async def test_every_channel_gets_its_vendor_payload(setup, redis, keys, store, receiver: Receiver) -> None:
     projector, notifier, _ = setup
     receiver.reply(200, OK)
@@ -146,6 +147,7 @@ async def test_every_channel_gets_its_vendor_payload(setup, redis, keys, store, 
     assert len(receiver.requests) == 4  # nothing twice
 
 
+@pytest.mark.cluster
 async def test_an_outbox_entry_that_is_not_a_notice_is_set_aside_and_the_next_one_delivered(
     setup, redis, keys, store, receiver: Receiver
 ) -> None:
@@ -224,6 +226,7 @@ async def test_the_same_update_posted_twice_notifies_once(setup, redis, keys, st
     assert len(receiver.requests) == 1
 
 
+@pytest.mark.cluster
 async def test_a_receiver_failing_three_times_gets_it_exactly_once_more(
     setup, redis, keys, store, receiver: Receiver
 ) -> None:
@@ -296,16 +299,21 @@ async def test_a_refusal_goes_to_the_dead_letters_at_once(setup, redis, keys, st
     await report(store, projector, "5.5")
     await rounds(notifier)
     assert len(receiver.requests) == 1
-    for command in ("subscriptions", "status"):  # the dead letter is visible in both
-        listed = subprocess.run(
-            [sys.executable, "-m", "services", command],
+
+    def planwatch_(*command: str) -> str:
+        return subprocess.run(
+            [sys.executable, "-m", "services", *command],
             env={**cli_env, "COLUMNS": "200"},
             capture_output=True,
             text=True,
             check=True,
         ).stdout
-        [row] = [line for line in listed.splitlines() if "dingtalk" in line]
-        assert row.rstrip(" │").split("│")[-1].strip() == "1", listed
+
+    listed = planwatch_("subscriptions")  # the dead letter is visible in both
+    [row] = [line for line in listed.splitlines() if "dingtalk" in line]
+    assert row.rstrip(" │").split("│")[-1].strip() == "1", listed
+    [sub] = json.loads(planwatch_("status", "--json"))["subscriptions"]
+    assert (sub["channel"], sub["dead"]) == ("dingtalk", 1)
 
 
 async def test_a_burst_to_a_robot_becomes_one_summary(setup, redis, keys, receiver: Receiver) -> None:
@@ -398,6 +406,7 @@ async def test_a_webhook_to_loopback_needs_the_allow_flag(redis, keys, cli_env) 
     assert "not shown again" in allowed.stderr
 
 
+@pytest.mark.cluster
 async def test_a_rebuild_notifies_nobody(setup, redis, keys, store, receiver: Receiver) -> None:
     projector, notifier, _ = setup
     receiver.reply(200, OK)
@@ -621,12 +630,13 @@ async def test_planwatch_alerts_lists_the_firing_ones_most_severe_first_and_the_
     assert firing.returncode == 0, firing.stderr
     lines = firing.stdout.splitlines()
     assert all(MINUTE.match(line) for line in lines), lines
-    assert [line[17:] for line in lines] == FIRING_LINES
+    assert all(line.split(" ", 3)[2] == "北京时间" for line in lines)  # labelled, in the plan's zone
+    assert [line.split(" ", 3)[3] for line in lines] == FIRING_LINES
     history = planwatch(cli_env, "alerts", "--plan", PLAN, "--history")
     assert history.returncode == 0, history.stderr
     told = history.stdout.splitlines()
     assert all(MINUTE.match(line) for line in told), told
-    told = [line[17:] for line in told]  # in the order they happened; the first six in one instant
+    told = [line.split(" ", 3)[3] for line in told]  # in the order they happened; the first six in one instant
     assert len(told) == 7 and sorted(told[:6]) == sorted([*FIRING_LINES, GDP_BEHIND]) and told[6] == GDP_ON_TRACK
     last_two = planwatch(cli_env, "alerts", "--plan", PLAN, "--history", "--limit", "2")
     assert last_two.stdout.splitlines() == history.stdout.splitlines()[-2:]

@@ -38,6 +38,8 @@ from tests.conftest import LOOPBACK, ROOT, api_client, planwatch
 from tests.factories import indicator_update
 from tests.receivers import Receiver
 
+pytestmark = pytest.mark.cluster  # every test here also runs on a Redis Cluster
+
 PLAN = "rongchang-2025"
 JULY_16 = datetime.fromisoformat("2025-07-16T09:00:00+08:00")
 MONTHS_TO_JUNE = [f"2025-{m:02d}" for m in range(1, 7)]

@@ -12,6 +12,8 @@ from events.positions import position_key
 from services.store import EventIdReused, EventStore, VersionConflict
 from tests.factories import gdp_update, one_of_each
 
+pytestmark = pytest.mark.cluster  # every test here also runs on a Redis Cluster
+
 
 async def test_every_type_round_trips_through_redis(store: EventStore) -> None:
     events = one_of_each()

@@ -11,13 +11,14 @@ import sys
 import time
 from datetime import UTC, date, datetime
 
+import pytest
 from redis.asyncio import Redis
 
 from events.codec import encode
 from events.models import ProjectStarted, plan_published
 from projections.snapshot import load_state
 from services.app import publish_plan
-from services.projection import PROJECTIONS, Projection, firing_alerts, fold_log, plan_status, read_fields
+from services.projection import ALERTS, PROJECTIONS, Projection, firing_alerts, fold_log, plan_status, read_fields
 from services.store import EventStore, Keyspace
 from tests.conftest import Workers, eventually
 from tests.factories import AT, eid, gdp_update, investment, small_plan
@@ -120,8 +121,8 @@ async def test_two_workers_share_three_plans_and_take_over_from_a_dead_one(
     workers.start("w-a")
     workers.start("w-b")
 
-    async def owners() -> dict[str, str | None]:
-        return {p: await redis.get(keys.lease(p)) for p in plans}
+    async def owners() -> dict[tuple[str, str], str | None]:  # (plan, projection) → worker
+        return {(p, n): await redis.get(keys.lease(p, n)) for p in plans for n in ("rm", "alerts")}
 
     async def shared() -> bool:
         held = await owners()
@@ -131,7 +132,7 @@ async def test_two_workers_share_three_plans_and_take_over_from_a_dead_one(
     await asyncio.sleep(2.5)  # stable: nobody steals a plan another live worker holds
     assert set((await owners()).values()) == {"w-a", "w-b"}
 
-    victim_plans = [p for p, owner in (await owners()).items() if owner == "w-a"]
+    victim_plans = sorted({p for (p, _), owner in (await owners()).items() if owner == "w-a"})
     workers.kill("w-a")
     killed_at = time.monotonic()
     for plan_id in victim_plans:
@@ -144,6 +145,34 @@ async def test_two_workers_share_three_plans_and_take_over_from_a_dead_one(
     assert time.monotonic() - killed_at < 6  # lease 1 s + heartbeat expiry + a tick
     for plan_id in plans:
         await assert_read_model_is_the_fold(redis, keys, plan_id)
+
+
+@pytest.mark.cluster
+async def test_two_workers_split_one_plan_read_model_and_alerts(
+    redis: Redis, store: EventStore, keys: Keyspace, workers: Workers
+):
+    """The lease is per (plan, projection): with one plan, one worker runs its read model and the
+    other its alerts, and both stay current."""
+    plan_id = "p-one-2025"
+    await publish_plan(store, small_plan(plan_id))
+    workers.start("w-a")
+    workers.start("w-b")
+
+    async def split() -> bool:
+        held = {await redis.get(keys.lease(plan_id, name)) for name in ("rm", "alerts")}
+        return held == {"w-a", "w-b"}
+
+    await eventually(split, timeout=20)
+    await store.append([gdp_update(plan_id, "4.0", "2025-Q2")])  # behind target: an alert
+
+    async def both_current() -> bool:
+        alerts = await plan_status(redis, keys, plan_id, ALERTS)
+        return await caught_up(redis, keys, plan_id) and alerts.lag == 0 and alerts.applied == 2
+
+    await eventually(both_current, timeout=15)
+    assert await split()
+    assert any(a["subject"] == "gdp" for a in await firing_alerts(redis, keys, plan_id) or [])
+    await assert_read_model_is_the_fold(redis, keys, plan_id)
 
 
 async def test_the_worker_clock_alone_raises_overdue_data_alerts(redis: Redis, keys: Keyspace, workers: Workers):

@@ -10,10 +10,12 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from services.api.errors import install_error_handlers
+from services.api.middleware import RequestContext
 from services.api.openapi import document_bodies
 from services.api.routers import ROUTERS
 from services.app import App
 from services.heap import settle_heap
+from services.observability import configure_logging
 from services.settings import Settings
 from services.store import Keyspace
 
@@ -27,7 +29,9 @@ def create_api(redis: Redis | None = None, keys: Keyspace | None = None) -> Fast
         if redis is not None:  # tests bring their own client
             yield
             return
-        api.state.app = App.connect()
+        settings = Settings.from_env()
+        configure_logging("api", settings.log_format)  # again in each process of `--workers N`
+        api.state.app = App.connect(settings)
         settle_heap()
         try:
             yield
@@ -43,6 +47,7 @@ def create_api(redis: Redis | None = None, keys: Keyspace | None = None) -> Fast
     if redis is not None:  # usable without running the lifespan (httpx ASGITransport does not)
         api.state.app = App(redis, keys or Settings.from_env().keys)
     install_error_handlers(api)
+    api.add_middleware(RequestContext)
     for router in ROUTERS:
         api.include_router(router)
     document_bodies(api)

@@ -17,8 +17,9 @@ from services.app.errors import (
     Unavailable,
     UnsupportedMediaType,
 )
-from services.app.ingest import Accepted, check_plan, prepare
-from services.app.operations import PlanRow, Readiness
+from services.app.backup import ExportSummary, RestoreSummary
+from services.app.ingest import Accepted, EntryPoint, check_plan, intake, prepare
+from services.app.operations import PlanOverview, PlanRow, Readiness
 from services.app.plans import Published, load_plan, publish_plan
 from services.app.reports import ProjectFilter
 from services.app.retractions import Retracted
@@ -40,16 +41,20 @@ __all__ = [
     "App",
     "AppError",
     "Conflict",
+    "EntryPoint",
+    "ExportSummary",
     "Forbidden",
     "Imported",
     "Invalid",
     "NotFound",
+    "PlanOverview",
     "PlanRow",
     "ProjectFilter",
     "Published",
     "Readiness",
     "RenderedRollup",
     "Retracted",
+    "RestoreSummary",
     "RollupConflict",
     "RollupListing",
     "RollupResult",
@@ -58,6 +63,7 @@ __all__ = [
     "Unavailable",
     "UnsupportedMediaType",
     "check_plan",
+    "intake",
     "list_rollups",
     "load_document",
     "load_plan",

@@ -15,8 +15,7 @@ from collections.abc import Sequence
 
 from events.errors import FieldError
 from services.app.errors import Invalid, NotFound
-from services.store import PlanCatalog, TokenInfo, TokenStore
-from services.store.tokens import Role
+from services.store import PlanCatalog, Role, TokenInfo, TokenStore
 
 
 class Access:

@@ -42,7 +42,7 @@ class App:
         self.reports = Reports(self.ingest, store)
         self.rollups = Rollups(redis, keys)
         self.alerting = Alerting(store, subscriptions)
-        self.operations = Operations(store, subscriptions, self.settings.ready_max_lag)
+        self.operations = Operations(store, catalog, subscriptions, self.settings.ready_max_lag)
 
     @classmethod
     def connect(cls, settings: Settings | None = None) -> App:

@@ -8,9 +8,11 @@ department recorded on an event is the caller's, never the one a body claims.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
@@ -19,7 +21,8 @@ from events.errors import FieldError, field_errors
 from events.models import Event, EventBase, batch_adapter, event_adapter
 from events.plan import Plan
 from services.app.access import Access
-from services.app.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, Unauthorized
+from services.app.errors import AppError, Conflict, Forbidden, Invalid, NotFound, TooLarge, Unauthorized
+from services.observability import metrics
 from services.store import (
     AppendResult,
     EventIdReused,
@@ -30,6 +33,25 @@ from services.store import (
 )
 
 MAX_BATCH = 1000
+
+EntryPoint = Literal["http", "inbox", "sheet"]
+_ENTRY: ContextVar[EntryPoint] = ContextVar("planwatch_entry_point", default="http")
+
+
+@contextmanager
+def intake(entry: EntryPoint) -> Iterator[None]:
+    """Whatever is submitted inside came in at `entry` (the metrics count accepted events under it),
+    and a refusal (an AppError) that leaves it is counted once, by reason. The API counts its
+    refusals by the answer's status instead (its error handlers turn them into answers first)."""
+    token = _ENTRY.set(entry)
+    try:
+        yield
+    except AppError as exc:
+        metrics.EVENTS_REFUSED.labels(entry, exc.code).inc()
+        raise
+    finally:
+        _ENTRY.reset(token)
+
 
 # Which subjects each event type is about, and who may post it.
 INDICATOR_TYPES = frozenset({"indicator.updated"})
@@ -347,4 +369,8 @@ class Ingest:
             ) from None
         except EventIdReused as exc:
             raise Conflict(str(exc), "事件编号已被其他内容使用，未保存任何数据", event_id=exc.event_id) from None
+        entry = _ENTRY.get()
+        metrics.EVENTS_ACCEPTED.labels(entry, plan_id).inc(result.stored)
+        if result.stored < len(events):
+            metrics.EVENTS_DUPLICATE.labels(entry, plan_id).inc(len(events) - result.stored)
         return Accepted(plan_id, events, result)

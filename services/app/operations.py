@@ -6,8 +6,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
 
+from services.app.backup import ExportSummary, RestoreSummary, export_plan, restore_plan
 from services.app.errors import NotFound
+from services.app.rollups import list_rollups
 from services.notify import Subscription, SubscriptionStore
 from services.projection import (
     PROJECTIONS,
@@ -18,7 +22,7 @@ from services.projection import (
     plan_status,
     rebuild,
 )
-from services.store import EventStore
+from services.store import EventStore, PlanCatalog
 
 Progress = Callable[[int, int], Awaitable[None] | None]
 
@@ -30,6 +34,20 @@ class PlanRow:
 
 
 @dataclass(frozen=True)
+class PlanOverview:
+    """A published plan as `planwatch plans` lists it."""
+
+    plan_id: str
+    name: str
+    timezone: str
+    events: int
+    lag: int  # the larger lag of its projections
+    rollup_period: str | None  # its latest monthly rollup
+    rollup_version: int | None
+    rollup_known_at: str | None
+
+
+@dataclass(frozen=True)
 class Readiness:
     ready: bool
     lag: dict[str, int]  # each plan's larger lag of its projections
@@ -38,8 +56,10 @@ class Readiness:
 
 
 class Operations:
-    def __init__(self, store: EventStore, subscriptions: SubscriptionStore, ready_max_lag: int) -> None:
-        self.store, self.subscriptions, self.ready_max_lag = store, subscriptions, ready_max_lag
+    def __init__(
+        self, store: EventStore, catalog: PlanCatalog, subscriptions: SubscriptionStore, ready_max_lag: int
+    ) -> None:
+        self.store, self.catalog, self.subscriptions, self.ready_max_lag = store, catalog, subscriptions, ready_max_lag
 
     async def status(self, plan_id: str | None = None) -> list[PlanRow]:
         """Per plan and projection: log length, checkpoint, lag, dead letters, generation, worker."""
@@ -55,8 +75,6 @@ class Operations:
         """What the plan's read model passed over, each with its position and reason: entries the
         fold parked (`source` fold: not readable or not applicable — every reader passes over the
         same ones and carries on) and events given up on after retries (`source` retries)."""
-        if not await self.store.length(plan_id):
-            raise NotFound(f"plan {plan_id!r} has no events", f"计划“{plan_id}”没有事件")
         redis, keys = self.store.redis, self.store.keys
         generation = await current_generation(redis, keys, plan_id, projection=READ_MODEL)
         if not generation:
@@ -72,6 +90,27 @@ class Operations:
             for _, f in entries or ()
             if f is not None
         ]
+    async def plans(self) -> list[PlanOverview]:
+        """Every published plan: events, lag, latest rollup."""
+        redis, keys = self.store.redis, self.store.keys
+        overviews = []
+        for plan in await self.catalog.all():
+            statuses = [await plan_status(redis, keys, plan.id, p) for p in PROJECTIONS]
+            rollups = await list_rollups(redis, keys, plan.id)
+            latest = max(rollups, key=lambda r: r.period) if rollups else None
+            overviews.append(
+                PlanOverview(
+                    plan.id,
+                    plan.name,
+                    plan.timezone,
+                    statuses[0].log_length,
+                    max(s.lag for s in statuses),
+                    latest.period if latest else None,
+                    latest.version if latest else None,
+                    latest.known_at if latest else None,
+                )
+            )
+        return overviews
 
     async def deliveries(self) -> list[tuple[Subscription, dict[str, int]]]:
         """Every subscription with its queued / sent / dead counts."""
@@ -107,3 +146,22 @@ class Operations:
             )
             for projection in PROJECTIONS
         ]
+
+    async def export(self, plan_id: str, out: IO[bytes]) -> ExportSummary:
+        """Write the plan's log verbatim (and its rollup documents) as JSON Lines with a checksum line."""
+        return await export_plan(self.store, plan_id, out)
+
+    async def restore(
+        self,
+        path: Path,
+        as_plan: str | None = None,
+        progress: Callable[[str], Progress] | None = None,
+    ) -> RestoreSummary:
+        """Load an export into an empty plan (its own id, or `as_plan`) at the original positions,
+        after verifying the whole file; then rebuild the plan's projections. `progress(label)` gives
+        the callback of each stage ("restore", then each projection's rebuild)."""
+
+        async def rebuild_all(plan_id: str) -> list[RebuildResult]:
+            return await self.rebuild(plan_id, progress)
+
+        return await restore_plan(self.store, path, as_plan, rebuild_all, progress("events") if progress else None)

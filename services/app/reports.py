@@ -11,6 +11,7 @@ from typing import Literal
 from events.codec import Unreadable
 from events.errors import FieldError
 from events.plan import Plan
+from projections.formatting import in_zone
 from projections.readmodel import (
     IndicatorDetail,
     PlanSummary,
@@ -24,7 +25,7 @@ from projections.readmodel import (
 )
 from projections.report import PlanReport, ReportBuilder, build_report
 from projections.state import PlanState
-from services.app.errors import Invalid, NotFound
+from services.app.errors import NotFound
 from services.app.ingest import Ingest
 from services.projection import read_fields, state_as_known
 from services.store import EventStore
@@ -50,19 +51,15 @@ async def published_state(store: EventStore, plan_id: str, known_at: datetime | 
     return state
 
 
-def checked_known_at(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        raise Invalid(
-            "known_at needs a time zone",
-            "known_at 须带时区",
-            [FieldError("known_at", "needs a time zone, e.g. 2025-07-10T00:00+08:00", "时间必须带时区")],
-        )
-    return value
-
-
 class Reports:
     def __init__(self, ingest: Ingest, store: EventStore) -> None:
         self.ingest, self.store = ingest, store
+
+    async def in_plan_zone(self, plan_id: str, known_at: datetime | None) -> datetime | None:
+        """An instant without a zone is read in the plan's zone (2025-07-10T00:00 in 荣昌 is 北京时间)."""
+        if known_at is None or known_at.tzinfo is not None:
+            return known_at
+        return in_zone(known_at, (await self.ingest.plan(plan_id)).timezone)
 
     async def _stored(self, plan_id: str, *fields: str) -> list[str] | None:
         """Fields of the current read model, if it has all of them."""
@@ -73,12 +70,12 @@ class Reports:
         self, plan_id: str, as_of: date | None = None, known_at: datetime | None = None
     ) -> tuple[PlanState, PlanReport]:
         """The state as known at `known_at` and the report as of `as_of`."""
-        state = await published_state(self.store, plan_id, checked_known_at(known_at))
+        state = await published_state(self.store, plan_id, await self.in_plan_zone(plan_id, known_at))
         return state, ReportBuilder().build(state, as_of)
 
     async def table(self, plan_id: str, as_of: date | None = None, known_at: datetime | None = None) -> PlanReport:
         """The report the CLI prints (always folded, so never behind the log)."""
-        state = await published_state(self.store, plan_id, checked_known_at(known_at))
+        state = await published_state(self.store, plan_id, await self.in_plan_zone(plan_id, known_at))
         return build_report(state, as_of)
 
     async def summary(self, plan_id: str, as_of: date | None = None, known_at: datetime | None = None) -> PlanSummary:
@@ -86,6 +83,7 @@ class Reports:
         await self.ingest.plan(plan_id)
         if as_of is None and known_at is None and (stored := await self._stored(plan_id, "summary")):
             return PlanSummary.model_validate_json(stored[0])
+        known_at = await self.in_plan_zone(plan_id, known_at)
         _, report = await self.report(plan_id, as_of, known_at)
         return plan_summary(report, known_at.isoformat() if known_at else None)
 

@@ -33,6 +33,7 @@ from events.periods import Period
 from projections.evaluate import MISSED
 from projections.rollup import RollupDocument, RollupRow, build_rollup
 from services.app.errors import Conflict, Invalid, NotFound
+from services.observability import metrics
 from services.projection import judge_log
 from services.reports import FORMATS, RENDERERS, render_rollup
 from services.store import EventIdReused, EventStore, Keyspace, VersionConflict, redis_now_ms
@@ -136,6 +137,7 @@ async def produce_rollup(
             "同一月份的报告正在同时生成，未保存，请重试",
         ) from None
     await _finish(redis, keys, event, document)
+    metrics.ROLLUPS_WRITTEN.labels(plan_id).inc()
     return RollupResult(plan_id, period, version, "published", document)
 
 

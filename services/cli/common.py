@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 console = Console()
+err_console = Console(stderr=True)  # progress and notes, so that standard output stays the data
 
 PLAN_ID_FORMAT = "2 to 63 lower-case letters, digits and '-', not starting with '-', e.g. rongchang-2025"
 
@@ -32,6 +33,8 @@ def with_app(work: Callable[[App], Awaitable[T]]) -> T:
     """Run `work` on the application (on planwatch's Redis, with the key prefix), closed afterwards."""
     from services.app import App
 
+    check_redis()
+
     async def main() -> T:
         application = App.connect()
         try:
@@ -40,6 +43,17 @@ def with_app(work: Callable[[App], Awaitable[T]]) -> T:
             await application.close()
 
     return run(main)
+
+
+def check_redis() -> None:
+    """Refuse to go on when the embedded Redis was stopped on purpose (planwatch redis stop)."""
+    from services.settings import Settings
+    from services.store import EmbeddedStopped
+
+    try:
+        Settings.from_env().redis_target()
+    except EmbeddedStopped as exc:
+        raise fail(str(exc)) from None
 
 
 def use_case(work: Callable[[App], Awaitable[T]]) -> T:
@@ -52,10 +66,13 @@ def use_case(work: Callable[[App], Awaitable[T]]) -> T:
         raise fail("\n".join([exc.message, *(f"  {error}" for error in exc.errors)])) from None
 
 
-def log_to_stderr() -> None:
-    import logging
+def start_logging(process: str) -> None:
+    """Log records to stderr as PLANWATCH_LOG_FORMAT says (console on a terminal, JSON otherwise),
+    naming this process."""
+    from services.observability import configure_logging
+    from services.settings import Settings
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(process, Settings.from_env().log_format)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -85,9 +102,7 @@ def parse_instant(text: str | None, option: str) -> datetime | None:
         raise typer.BadParameter(
             f"{text!r} is not a date-time like 2025-07-10T00:00+08:00", param_hint=hint(option)
         ) from None
-    if instant.tzinfo is None:
-        raise typer.BadParameter(f"{text!r} needs a time zone, e.g. 2025-07-10T00:00+08:00", param_hint=hint(option))
-    return instant
+    return instant  # without a zone: the caller reads it in the plan's zone
 
 
 def check_plan_id(text: str) -> str:
@@ -109,6 +124,13 @@ def plan_option(value: str | None) -> str | None:
 
 def plan_options(value: list[str] | None) -> list[str] | None:
     return None if value is None else [check_plan_id(v) for v in value]
+
+
+def installation_zone() -> str:
+    """The zone of times that belong to no plan (tokens, a scheduler's --now): PLANWATCH_TIME_ZONE."""
+    from services.settings import Settings
+
+    return Settings.from_env().time_zone
 
 
 def count_cells(counts: dict[str, int]) -> list[str]:

@@ -2,44 +2,58 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from services.cli.common import console, count_cells, plan_option, use_case, with_app
+from services.cli.common import console, count_cells, err_console, plan_option, use_case, with_app
 from services.heap import settle_heap
 
 if TYPE_CHECKING:
-    from services.app import App, PlanRow
+    from rich.progress import Progress
+
+    from services.app import App, ExportSummary, PlanOverview, PlanRow, RestoreSummary
     from services.notify import Subscription
     from services.projection import RebuildResult
 
 commands = typer.Typer()
 
 
+def _progress_bars(progress: Progress, title: str) -> Callable[[str], Callable[[int, int], None]]:
+    """A bar per stage: `bars(label)` adds one and gives its callback."""
+
+    def bar(label: str) -> Callable[[int, int], None]:
+        task = progress.add_task(f"{title} {label}", total=None)
+        return lambda done, total: progress.update(task, completed=done, total=total)
+
+    return bar
+
+
+def _progress() -> Progress:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+    )
+
+
 @commands.command()
 def rebuild(plan: Annotated[str, typer.Option("--plan", help="plan id", callback=plan_option)]) -> None:
     """Replay a plan's log into a new generation of each of its projections (the read model, then
     the alerts), switching readers to each as it catches up."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     async def main(app: App) -> list[RebuildResult]:
         settle_heap()
-        with Progress(
-            TextColumn("[bold]rebuild {task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=console,
-        ) as progress:
-
-            def bar(label: str) -> Callable[[int, int], None]:
-                task = progress.add_task(f"{plan} {label}", total=None)
-                return lambda done, total: progress.update(task, completed=done, total=total)
-
-            return await app.operations.rebuild(plan, bar)
+        with _progress() as progress:
+            return await app.operations.rebuild(plan, _progress_bars(progress, f"rebuild {plan}"))
 
     results = use_case(main)
     for result in results:
@@ -52,14 +66,72 @@ def rebuild(plan: Annotated[str, typer.Option("--plan", help="plan id", callback
 
 
 @commands.command()
+def export(
+    plan: Annotated[str, typer.Option("--plan", help="plan id", callback=plan_option)],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="file to write (default: standard output)")
+    ] = None,
+) -> None:
+    """Write a plan's log verbatim (positions, types, data) and its rollup documents as JSON Lines,
+    ending with a checksum line: a backup, or a plan to move to another server (planwatch restore)."""
+    import sys
+
+    async def main(app: App) -> ExportSummary:
+        if output is None:
+            return await app.operations.export(plan, sys.stdout.buffer)
+        partial = output.with_name(output.name + ".partial")
+        with partial.open("wb") as out:  # renamed once complete: a half-written backup never has the name
+            summary = await app.operations.export(plan, out)
+        partial.replace(output)
+        return summary
+
+    summary = use_case(main)
+    where = f" to {output}" if output else ""
+    err_console.print(
+        f"exported {summary.plan_id}: {summary.events} events up to {summary.head}, {summary.documents} rollup "
+        f"documents{where} ({summary.checksum})",
+        markup=False,
+    )
+
+
+@commands.command()
+def restore(
+    file: Annotated[Path, typer.Argument(help="a file written by planwatch export", exists=True, dir_okay=False)],
+    as_plan: Annotated[
+        str | None, typer.Option("--as", help="restore under this plan id instead of the file's", callback=plan_option)
+    ] = None,
+) -> None:
+    """Load an export into an empty plan on this server (embedded, standalone or Cluster): the whole
+    file is verified first (checksum, digests) and refused if partial or changed; events keep their
+    positions; then the plan's read model and alerts are rebuilt. An interrupted restore of the same
+    file can be run again."""
+
+    async def main(app: App) -> RestoreSummary:
+        settle_heap()
+        with _progress() as progress:
+            return await app.operations.restore(file, as_plan, _progress_bars(progress, "restore"))
+
+    summary = use_case(main)
+    renamed = f" as {summary.plan_id}" if summary.plan_id != summary.source_plan else ""
+    resumed = (
+        f" ({summary.written} written now, the rest by an earlier run)" if summary.written < summary.events else ""
+    )
+    console.print(
+        f"restored {summary.source_plan}{renamed}: {summary.events} events{resumed}, {summary.documents} rollup "
+        f"documents; read model and alerts rebuilt",
+        markup=False,
+    )
+
+
+@commands.command()
 def status(
     plan: Annotated[str | None, typer.Option("--plan", help="one plan (default: all)", callback=plan_option)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON (every field) instead of the table")] = False,
 ) -> None:
-    """Per plan and projection (read model, alerts): log length, checkpoint, lag, dead letters
-    (events the projection could not apply), generation and projecting worker; per plan, the outbox
-    dead letters (outbox entries the notifier set aside); per subscription: notices queued, sent
-    and given up."""
-    from rich.table import Table
+    """Per plan and projection (rm: read model, alerts): events in the log, applied, lag, dead letters
+    (events the projection could not apply), generation and the worker running it; per plan, the
+    outbox dead letters (entries the notifier set aside); per subscription: notices queued, sent and
+    given up. The table fits 80 columns; --json has every field (checkpoints too)."""
 
     async def main(
         app: App,
@@ -68,36 +140,89 @@ def status(
         return await app.operations.status(plan), await app.operations.deliveries(), parked
 
     rows, deliveries, parked = with_app(main)
-    table_ = Table(title="planwatch status")
-    columns = ("plan", "projection", "events", "checkpoint", "applied", "lag", "dead letters", "outbox dead letters")
-    for column in (*columns, "generation", "worker"):
-        table_.add_column(column)
+    if as_json:
+        typer.echo(json.dumps({**_status_json(rows, deliveries), "parked": parked}, ensure_ascii=False, indent=2))
+        return
+    typer.echo(_fixed(("plan", "proj", "events", "applied", "lag", "dead", "outbox", "gen", "worker"), _WIDTHS))
     for row in rows:
         s = row.status
-        table_.add_row(
-            s.plan_id,
-            s.projection.label,
-            str(s.log_length),
-            s.checkpoint or "-",
-            str(s.applied),
-            str(s.lag),
-            str(s.parked),
-            str(row.outbox_dead),
-            str(s.generation or "-"),
-            s.owner or "-",
-        )
-    console.print(table_)
+        cells = (s.plan_id, s.projection.name, s.log_length, s.applied, s.lag, s.parked, row.outbox_dead)
+        typer.echo(_fixed((*cells, s.generation or "-", s.owner or "-"), _WIDTHS))
     for entry in parked:  # with --plan: what its read model passed over, and why
-        console.print(
-            f"dead letter {entry['position']} {entry['type']} ({entry['source']}): {entry['reason']}", markup=False
-        )
+        typer.echo(f"dead letter {entry['position']} {entry['type']} ({entry['source']}): {entry['reason']}")
     if deliveries:
-        notices = Table(title="alert deliveries")
-        for column in ("subscription", "name", "channel", "queued", "sent", "dead letters"):
-            notices.add_column(column)
+        typer.echo("")
+        typer.echo(_fixed(("subscription", "channel", "queued", "sent", "dead", "name"), _SUB_WIDTHS))
         for sub, counts in deliveries:
-            notices.add_row(sub.id, sub.name, sub.channel, *count_cells(counts))
-        console.print(notices)
+            typer.echo(_fixed((sub.id, sub.channel, *count_cells(counts), sub.name), _SUB_WIDTHS))
+
+
+_WIDTHS = (18, 6, 8, 8, 6, 5, 6, 4, 0)  # 0: the rest of 80 columns
+_SUB_WIDTHS = (14, 9, 7, 7, 5, 0)
+
+
+def _fixed(cells: tuple[object, ...], widths: tuple[int, ...], total: int = 79) -> str:
+    """One line of fixed-width columns within `total` columns; a long value is cut with "…"."""
+    from projections.formatting import display_width
+
+    parts, used = [], 0
+    for cell, width in zip(cells, widths, strict=True):
+        room = width or max(total - used, 4)
+        text = str(cell)
+        while display_width(text) > room:
+            text = text[: max(len(text) - 2, 0)] + "…" if not text.endswith("…") else text[:-2] + "…"
+        parts.append(text + " " * (room - display_width(text)) if width else text)
+        used += room + 1
+    return " ".join(parts).rstrip()
+
+
+def _status_json(rows: list[PlanRow], deliveries: list[tuple[Subscription, dict[str, int]]]) -> dict[str, Any]:
+    return {
+        "projections": [
+            {
+                "plan": row.status.plan_id,
+                "projection": row.status.projection.name,
+                "label": row.status.projection.label,
+                "events": row.status.log_length,
+                "checkpoint": row.status.checkpoint,
+                "applied": row.status.applied,
+                "lag": row.status.lag,
+                "dead_letters": row.status.parked,
+                "outbox_dead_letters": row.outbox_dead,
+                "generation": row.status.generation,
+                "worker": row.status.owner,
+            }
+            for row in rows
+        ],
+        "subscriptions": [
+            {"id": sub.id, "name": sub.name, "channel": sub.channel, **counts} for sub, counts in deliveries
+        ],
+    }
+
+
+@commands.command()
+def plans(
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of the table")] = False,
+) -> None:
+    """The published plans: events in each log, the larger lag of its projections, its latest
+    monthly rollup and when it was written (in the plan's zone)."""
+    from projections.formatting import local_time
+
+    async def main(app: App) -> list[PlanOverview]:
+        return await app.operations.plans()
+
+    overviews = with_app(main)
+    if as_json:
+        typer.echo(json.dumps([asdict(o) for o in overviews], ensure_ascii=False, indent=2))
+        return
+    widths = (18, 8, 6, 10, 0)
+    typer.echo(_fixed(("plan", "events", "lag", "rollup", "written"), widths))
+    for o in overviews:
+        rollup = f"{o.rollup_period} v{o.rollup_version}" if o.rollup_period else "-"
+        written = local_time(o.rollup_known_at, o.timezone) if o.rollup_known_at else "-"
+        typer.echo(_fixed((o.plan_id, o.events, o.lag, rollup, written), widths))
+    if not overviews:
+        typer.echo("no plan published yet (planwatch plan publish FILE)")
 
 
 @commands.command()

@@ -7,13 +7,27 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from services.cli.common import log_to_stderr, parse_instant, run, with_app
+from services.cli.common import check_redis, installation_zone, parse_instant, run, start_logging, with_app
 from services.heap import settle_heap
 
 if TYPE_CHECKING:
     from services.app import App
 
 commands = typer.Typer()
+
+MetricsPort = Annotated[
+    int | None, typer.Option(help="serve Prometheus metrics at http://HOST:PORT/metrics (default: none)")
+]
+MetricsHost = Annotated[str, typer.Option(help="address the metrics listen on (0.0.0.0 in a container)")]
+
+
+def start_process(process: str, metrics_port: int | None, metrics_host: str) -> None:
+    """What every long-running process does first: its logs, and its metrics if asked."""
+    from services.observability import metrics
+
+    check_redis()
+    start_logging(process)
+    metrics.serve_metrics(metrics_port, metrics_host)
 
 
 @commands.command()
@@ -26,12 +40,15 @@ def worker(
     notify: Annotated[bool, typer.Option(help="also deliver alert notices to subscribers")] = True,
     retry_base: Annotated[float, typer.Option(help="seconds before the first retry of a failed delivery")] = 2.0,
     link: Annotated[str | None, typer.Option(help="base URL of the API, for links in messages")] = None,
+    metrics_port: MetricsPort = None,
+    metrics_host: MetricsHost = "127.0.0.1",
 ) -> None:
-    """Run a worker: keeps every plan's projections (read model, alerts) current, consumes the
-    departments' inbox stream, and delivers alert notices to subscribers (several may run)."""
+    """Run a worker: keeps the projections (read model, alerts) of its share of the plans current,
+    consumes the departments' inbox stream, and delivers alert notices to subscribers (several may
+    run; each plan's projection is leased to one of them at a time)."""
     from services.worker import create_app
 
-    log_to_stderr()
+    start_process("worker", metrics_port, metrics_host)
     app_ = create_app(
         worker_id=worker_id,
         lease_ttl_ms=int(lease_ttl * 1000),
@@ -50,6 +67,8 @@ def notifier(
     retry_base: Annotated[float, typer.Option(help="seconds before the first retry of a failed delivery")] = 2.0,
     reclaim_idle: Annotated[float, typer.Option(help="seconds before a dead notifier's notices are claimed")] = 30.0,
     link: Annotated[str | None, typer.Option(help="base URL of the API, for links in messages")] = None,
+    metrics_port: MetricsPort = None,
+    metrics_host: MetricsHost = "127.0.0.1",
 ) -> None:
     """Run a notifier on its own: delivers alert notices to subscribers (for workers started
     with --no-notify; several may run, each subscription is served by one at a time)."""
@@ -59,7 +78,7 @@ def notifier(
     from services.store import Sealer
     from services.worker import default_worker_id
 
-    log_to_stderr()
+    start_process("notifier", metrics_port, metrics_host)
 
     async def main(app: App) -> None:
         async with httpx.AsyncClient(timeout=10) as http:
@@ -86,15 +105,24 @@ def scheduler(
     once: Annotated[bool, typer.Option(help="write the due rollups that are missing, then exit")] = False,
     now: Annotated[
         str | None,
-        typer.Option(help="catch up as of this instant (with zone), then exit, e.g. 2025-07-16T08:00+08:00"),
+        typer.Option(
+            help="catch up as of this instant, then exit, e.g. 2025-07-16T08:00 (in PLANWATCH_TIME_ZONE, "
+            "Asia/Shanghai by default, unless it names a zone: 2025-07-16T08:00+08:00)"
+        ),
     ] = None,
+    metrics_port: MetricsPort = None,
+    metrics_host: MetricsHost = "127.0.0.1",
 ) -> None:
     """Write each month's rollup on the plan's schedule (default 08:00 on the 16th, for the month
     before), once however many schedulers run, catching up on months missed while down."""
     from services.scheduler import RollupScheduler, run_forever
 
-    log_to_stderr()
+    start_process("scheduler", metrics_port, metrics_host)
     fixed = parse_instant(now, "--now")
+    if fixed is not None and fixed.tzinfo is None:  # spans plans: the installation's zone
+        from zoneinfo import ZoneInfo
+
+        fixed = fixed.replace(tzinfo=ZoneInfo(installation_zone()))
 
     async def main(app: App) -> None:
         if once or fixed:
@@ -116,19 +144,34 @@ def api(
     port: Annotated[int, typer.Option(help="port")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="processes serving requests (uvicorn workers)")] = 1,
 ) -> None:
-    """Run the HTTP API (OpenAPI docs at /docs, the inbox's AsyncAPI at /asyncapi.json)."""
+    """Run the HTTP API (OpenAPI docs at /docs, the inbox's AsyncAPI at /asyncapi.json, Prometheus
+    metrics at /metrics — added up over the processes when --workers is more than one)."""
+    if workers > 1:
+        _multiprocess_metrics()  # before anything imports prometheus_client
     import uvicorn
 
-    from services.api.logs import log_config
-
+    check_redis()
+    start_logging("api")
     # by import string: each worker process builds its own app (and its own Redis connections);
-    # the log configuration takes tokens out of every line (the access log prints query strings)
-    uvicorn.run(
-        "services.api:create_api",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        log_config=log_config(),
-    )
+    # log_config=None: uvicorn's records go through planwatch's handler, in its format
+    uvicorn.run("services.api:create_api", factory=True, host=host, port=port, workers=workers, log_config=None)
+
+
+def _multiprocess_metrics() -> None:
+    """The API's processes write their metrics to files in one directory, which /metrics adds up:
+    PROMETHEUS_MULTIPROC_DIR if set, else a new temporary directory; emptied first (values of an
+    earlier run would be added in), removed at exit when it is ours."""
+    import atexit
+    import os
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    directory = Path(given or tempfile.mkdtemp(prefix="planwatch-metrics-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    for leftover in directory.glob("*.db"):
+        leftover.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    if not given:
+        atexit.register(shutil.rmtree, directory, True)

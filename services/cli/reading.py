@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from services.cli.common import console, fail, hint, parse_date, parse_instant, plan_option, use_case, with_app
+from projections.formatting import local_time
+from services.cli.common import console, fail, hint, parse_date, parse_instant, plan_option, use_case
 
 if TYPE_CHECKING:
     from services.app import App, RollupListing, RollupResult
@@ -23,7 +24,11 @@ def table(
         str | None, typer.Option(help="valid time: judge periods ending by this date (default: latest data)")
     ] = None,
     known_at: Annotated[
-        str | None, typer.Option(help="transaction time: ignore events recorded after this instant (with zone)")
+        str | None,
+        typer.Option(
+            help="transaction time: ignore events recorded after this instant, e.g. 2025-07-10T00:00 "
+            "(in the plan's zone unless it names one: 2025-07-10T00:00+08:00)"
+        ),
     ] = None,
     format: Annotated[str, typer.Option("--format", "-f", help="text, markdown or json")] = "text",
 ) -> None:
@@ -35,9 +40,10 @@ def table(
     day, instant = parse_date(as_of, "--as-of"), parse_instant(known_at, "--known-at")
 
     async def main(app: App) -> str:
-        report = await app.reports.table(plan, as_of=day, known_at=instant)
+        known = await app.reports.in_plan_zone(plan, instant)
+        report = await app.reports.table(plan, as_of=day, known_at=known)
         # the instant as the API prints it, whatever way it was typed: the two give the same JSON
-        return render_table(report, format, instant.isoformat() if instant else None)  # type: ignore[arg-type]
+        return render_table(report, format, known.isoformat() if known else None)  # type: ignore[arg-type]
 
     output = use_case(main)
     console.print(output, markup=False, highlight=False, soft_wrap=True)
@@ -51,15 +57,15 @@ def alerts(
 ) -> None:
     """A plan's firing alerts (or their history), in Chinese, most severe first."""
 
-    async def main(app: App) -> list[dict[str, str]] | None:
-        return await (app.alerting.history(plan, limit) if history else app.alerting.firing(plan))
+    async def main(app: App) -> tuple[list[dict[str, str]] | None, str]:
+        notices = await (app.alerting.history(plan, limit) if history else app.alerting.firing(plan))
+        return notices, await _zone_of(app, plan)
 
-    notices = with_app(main)
+    notices, zone = use_case(main)
     if notices is None:
         raise fail(f"plan {plan!r} has no alerts projection yet: is a worker running? (planwatch worker)")
     for n in notices:
-        when = n["at"][:16].replace("T", " ")
-        typer.echo(f"{when} {n['type']:<16} 【{n['severity_zh']}】{n['summary_zh']}")
+        typer.echo(f"{local_time(n['at'], zone)} {n['type']:<16} 【{n['severity_zh']}】{n['summary_zh']}")
     if not notices:
         typer.echo("没有正在生效的预警。" if not history else "暂无预警记录。")
 
@@ -100,9 +106,17 @@ def rollup(
 def rollups(plan: PlanOption) -> None:
     """List a plan's monthly rollups (latest version each)."""
 
-    async def main(app: App) -> list[RollupListing]:
-        return await app.rollups.list(plan)
+    async def main(app: App) -> tuple[list[RollupListing], str]:
+        return await app.rollups.list(plan), await _zone_of(app, plan)
 
-    for item in with_app(main):
+    listed, zone = use_case(main)
+    for item in listed:
         missed = "、".join(item.missed) or "-"
-        typer.echo(f"{item.period}  v{item.version}  {item.known_at[:16]}  未达目标：{missed}  {item.title}")
+        written = local_time(item.known_at, zone)
+        typer.echo(f"{item.period}  v{item.version}  生成于 {written}  未达目标：{missed}  {item.title}")
+
+
+async def _zone_of(app: App, plan_id: str) -> str:
+    """The zone a plan's times are printed in (the installation's for a plan not published)."""
+    plan = await app.catalog.get(plan_id)
+    return plan.timezone if plan is not None else app.settings.time_zone

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from services.cli.common import console, use_case, with_app
+from services.cli.common import console, installation_zone, use_case, with_app
 
 if TYPE_CHECKING:
     from services.app import App
@@ -68,19 +68,16 @@ def token_list() -> None:
     async def main(app: App) -> list[TokenInfo]:
         return await app.access.list_tokens()
 
+    from projections.formatting import local_time
+
+    zone = installation_zone()
     table_ = Table(title="tokens")
     for column in ("id", "role", "department", "plans", "name", "created", "revoked"):
         table_.add_column(column, no_wrap=True)
     for info in with_app(main):
-        table_.add_row(
-            info.id,
-            info.role,
-            info.department or "-",
-            _plans(info),
-            info.name,
-            info.created_at,
-            info.revoked_at or "-",
-        )
+        created = local_time(info.created_at, zone)
+        revoked = local_time(info.revoked_at, zone) if info.revoked_at else "-"
+        table_.add_row(info.id, info.role, info.department or "-", _plans(info), info.name, created, revoked)
     console.print(table_)
 
 

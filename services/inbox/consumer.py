@@ -29,8 +29,9 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from events.errors import FieldError
-from services.app import App, AppError, Invalid
-from services.store import Keyspace, TokenStore, redact_tokens
+from services.app import Accepted, App, AppError, Invalid, intake
+from services.observability import metrics, plan_context, redact
+from services.store import Keyspace, TokenStore
 
 log = logging.getLogger("planwatch.inbox")
 
@@ -131,25 +132,32 @@ class Inbox:
     async def handle(self, body: InboxMessage, msg: RedisStreamMessage) -> None:
         """Append the message's event, or reject it; then ack. A failure to reach Redis raises,
         leaving the message pending for the reclaimer."""
-        ingest = self._app.ingest
-        try:
-            caller = await ingest.authenticate(body.token or "")
-            payload = to_payload(body)
-            plan_id = payload.get("plan_id")
-            if not isinstance(plan_id, str) or not plan_id:
-                raise Invalid(
-                    "plan_id is missing", "缺少计划编号", [FieldError("plan_id", "Field required", "缺少必填字段")]
-                )
-            accepted = await ingest.submit(caller, plan_id, [payload])
-        except AppError as exc:
-            await self.reject(msg, body, exc)
-            return
-        log.info(
-            "inbox %s: %s %s stored=%s", _inbox_id(msg), payload.get("type"), payload.get("subject"), accepted.stored
-        )
-        await self._done(msg)
+        with plan_context(body.plan_id):
+            try:
+                with intake("inbox"):
+                    accepted = await self._submit(body)
+            except AppError as exc:
+                await self.reject(msg, body, exc, counted=True)
+                return
+            log.info("inbox %s: %s %s stored=%s", _inbox_id(msg), body.type, body.subject, accepted.stored)
+            await self._done(msg)
 
-    async def reject(self, msg: RedisStreamMessage, body: InboxMessage, exc: AppError) -> None:
+    async def _submit(self, body: InboxMessage) -> Accepted:
+        ingest = self._app.ingest
+        caller = await ingest.authenticate(body.token or "")
+        payload = to_payload(body)
+        plan_id = payload.get("plan_id")
+        if not isinstance(plan_id, str) or not plan_id:
+            raise Invalid(
+                "plan_id is missing", "缺少计划编号", [FieldError("plan_id", "Field required", "缺少必填字段")]
+            )
+        return await ingest.submit(caller, plan_id, [payload])
+
+    async def reject(self, msg: RedisStreamMessage, body: InboxMessage, exc: AppError, counted: bool = False) -> None:
+        """Set the message aside in the rejects stream with the reason (counted in the metrics unless
+        `intake` did already), then ack it."""
+        if not counted:
+            metrics.EVENTS_REFUSED.labels("inbox", exc.code).inc()
         original = body.model_dump(by_alias=True, exclude_none=True)
         if "token" in original:
             original["token"] = f"pwt_{TokenStore.id_of(original['token']) or '?'}_(redacted)"
@@ -159,15 +167,15 @@ class Inbox:
             {
                 "inbox_id": _inbox_id(msg),
                 "error": exc.code,
-                "message": redact_tokens(exc.message),
-                "message_zh": redact_tokens(exc.message_zh),
-                "errors": redact_tokens(json.dumps([e.as_dict() for e in exc.errors], ensure_ascii=False)),
-                "fields": redact_tokens(json.dumps(original, ensure_ascii=False)),
+                "message": redact(exc.message),
+                "message_zh": redact(exc.message_zh),
+                "errors": redact(json.dumps([e.as_dict() for e in exc.errors], ensure_ascii=False)),
+                "fields": redact(json.dumps(original, ensure_ascii=False)),
             },
             maxlen=100_000,
             approximate=True,
         )
-        log.warning("inbox %s rejected: %s", _inbox_id(msg), redact_tokens(exc.message))
+        log.warning("inbox %s rejected: %s", _inbox_id(msg), redact(exc.message))
         await self._done(msg)
 
     async def _done(self, msg: RedisStreamMessage) -> None:

@@ -26,6 +26,7 @@ from services.notify.channels import CHANNELS, Delivery, Outlets, notices_json
 from services.notify.http import SendResult
 from services.notify.recent import Recent
 from services.notify.subscriptions import Subscription
+from services.observability import metrics
 from services.store import Lease
 
 log = logging.getLogger("planwatch.notifier")
@@ -126,7 +127,7 @@ class Deliverer:
         notices = [AlertNotice.model_validate_json(fields["notice"]) for _, fields in chosen]
         result = await self._send(subscription, notices, inflight)
         failures = int(state.get("failures", 0))
-        return await self._settle(sid, inflight, notices, result, failures, now_ms)
+        return await self._settle(sid, subscription.channel, inflight, notices, result, failures, now_ms)
 
     async def _read(self, sid: str, now_ms: int) -> tuple[dict[str, str], list[QueueEntry], int]:
         """The subscription's state, the head of its queue, and how many sends the last minute had."""
@@ -157,6 +158,7 @@ class Deliverer:
     async def _settle(
         self,
         sid: str,
+        channel: str,
         inflight: Inflight,
         notices: list[AlertNotice],
         result: SendResult,
@@ -164,15 +166,19 @@ class Deliverer:
         now_ms: int,
     ) -> int:
         """Record the outcome; returns the number of notices done with (sent or given up)."""
+        counted = metrics.DELIVERIES.labels  # by channel and outcome
         if result.ok:
             await self._record_sent(sid, inflight, result, now_ms)
+            counted(channel, "sent").inc()
             return len(inflight.ids)
         failures = failures_before + 1
         log.warning("subscription %s: delivery %s failed (%d): %s", sid, inflight.delivery_id, failures, result.error)
         if not result.retry or failures >= self.max_attempts:
             await self._give_up(sid, inflight, notices, result, failures)
+            counted(channel, "dead").inc()
             return len(inflight.ids)
         await self._back_off(sid, failures, now_ms)
+        counted(channel, "retried").inc()
         return 0
 
     async def _record_sent(self, sid: str, inflight: Inflight, result: SendResult, now_ms: int) -> None:

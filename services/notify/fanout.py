@@ -22,7 +22,7 @@ from redis.exceptions import ResponseError
 from events.alerts import AlertNotice
 from services.notify.recent import Recent
 from services.notify.subscriptions import Subscription
-from services.store import EventStore, Keyspace
+from services.store import EventStore, Keyspace, is_cluster
 
 log = logging.getLogger("planwatch.notifier")
 
@@ -43,6 +43,11 @@ class OutboxEntry(NamedTuple):
     outbox: str
     id: str
     fields: dict[str, str]
+
+
+def _entries(reply: object) -> list[OutboxEntry]:
+    streams = cast(list[tuple[str, StreamEntries]] | None, reply)  # None: nothing came while blocked
+    return [OutboxEntry(outbox, entry_id, fields) for outbox, items in streams or [] for entry_id, fields in items]
 
 
 class FanOut:
@@ -74,6 +79,9 @@ class FanOut:
         if not entries:
             return 0
         subscriptions = await self.subscriptions.get()
+        if is_cluster(self.redis):
+            # a Cluster pipeline does not load a missing script (a plain one does): on every primary first
+            await self.redis.script_load(_QUEUE)
         async with self.redis.pipeline(transaction=False) as pipe:  # one round trip for the whole batch
             for entry in entries:
                 await self._fan_out(pipe, entry, plans, subscriptions)
@@ -110,11 +118,25 @@ class FanOut:
         return entries
 
     async def _read(self, outboxes: list[str], *, block_ms: int | None) -> list[OutboxEntry]:
+        if is_cluster(self.redis):
+            return await self._read_each(outboxes, block_ms=block_ms)
         reply = await self.redis.xreadgroup(
             GROUP, self.consumer, dict.fromkeys(outboxes, ">"), count=200, block=block_ms
         )
-        streams = cast(list[tuple[str, StreamEntries]] | None, reply)  # None: nothing came while blocked
-        return [OutboxEntry(outbox, entry_id, fields) for outbox, items in streams or [] for entry_id, fields in items]
+        return _entries(reply)
+
+    async def _read_each(self, outboxes: list[str], *, block_ms: int | None) -> list[OutboxEntry]:
+        """On a Cluster one read may not span plans (their outboxes are in different slots): each
+        outbox is read without blocking, in one pipeline (one round trip per node), and the wait
+        is a sleep when none had anything."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for outbox in outboxes:
+                pipe.xreadgroup(GROUP, self.consumer, {outbox: ">"}, count=200)
+            replies = await pipe.execute()
+        entries = [entry for reply in replies for entry in _entries(reply)]
+        if not entries and block_ms:
+            await asyncio.sleep(block_ms / 1000)
+        return entries
 
     async def _fan_out(
         self, pipe: Pipeline, entry: OutboxEntry, plans: dict[str, str], subscriptions: list[Subscription]

@@ -26,6 +26,7 @@ from services.notify.fanout import FanOut
 from services.notify.guard import Network
 from services.notify.recent import Recent
 from services.notify.subscriptions import Subscription, SubscriptionStore
+from services.observability import metrics
 from services.store import Keyspace, Sealer
 
 log = logging.getLogger("planwatch.notifier")
@@ -80,6 +81,8 @@ class Notifier:
             try:
                 await self.fan_out(block_ms=int(interval * 1000))
                 await self.deliver_all()
+                metrics.REDIS_UP.set(1)
             except (RedisError, OSError) as exc:
+                metrics.REDIS_UP.set(0)
                 log.warning("notifier %s: %s", self.worker_id, exc)
                 await asyncio.sleep(1)

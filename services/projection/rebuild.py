@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from services.observability import metrics
 from services.projection.kinds import READ_MODEL, Projection
 from services.projection.runner import Projector
 from services.store import Keyspace, redis_now_ms
@@ -51,10 +52,13 @@ async def rebuild(
     switch = redis.register_script(_SWITCH)
     total = await redis.xlen(keys.events(plan_id))
     done = since_commit = 0
+    done_gauge, total_gauge = metrics.REBUILD_DONE.labels(plan_id, name), metrics.REBUILD_TOTAL.labels(plan_id, name)
     while True:
         handled = await projector.step(commit=False)
         done += handled
         since_commit += handled
+        done_gauge.set(done)
+        total_gauge.set(max(total, done))
         if progress:
             maybe = progress(done, max(total, done))
             if maybe is not None:

@@ -44,6 +44,7 @@ from events.codec import decode_stored
 from events.positions import StoredEvent, position_after, position_key
 from projections.snapshot import dump_state, load_state
 from projections.state import PlanState
+from services.observability import metrics
 from services.projection.generations import current_generation
 from services.projection.kinds import READ_MODEL, Projection
 from services.projection.replies import Entry, hash_values, read_after, read_range
@@ -339,6 +340,7 @@ class Projector:
         )
         self.state.position = event.position
         await self.commit([skipped, event] if skipped else [event])
+        metrics.EVENTS_PARKED.labels(self.plan_id, self.projection.name).inc()
 
     # --- committing --------------------------------------------------------------------------
 
@@ -383,7 +385,7 @@ class Projector:
 
     def _commit_keys(self) -> list[str]:
         return [
-            self.keys.lease(self.plan_id),
+            self.keys.lease(self.plan_id, self.projection.name),
             self.keys.projection_current(self.plan_id, self.projection.name),
             self._hash,
             self._dead,

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from services.observability import metrics
 from services.projection.kinds import READ_MODEL, Projection
+from services.projection.runner import Projector
 from services.store import Keyspace
 
 
@@ -29,7 +33,7 @@ async def plan_status(redis: Redis, keys: Keyspace, plan_id: str, projection: Pr
     async with redis.pipeline(transaction=False) as pipe:  # two round trips, not five
         pipe.get(keys.projection_current(plan_id, name))
         pipe.xlen(keys.events(plan_id))
-        pipe.get(keys.lease(plan_id))
+        pipe.get(keys.lease(plan_id, name))
         current, length, owner = await pipe.execute()
     generation = int(current or 0)
     checkpoint, applied, parked_events, parked = None, None, None, 0
@@ -50,3 +54,31 @@ async def plan_status(redis: Redis, keys: Keyspace, plan_id: str, projection: Pr
         generation=generation,
         owner=owner,
     )
+
+
+async def report_progress(redis: Redis, keys: Keyspace, projectors: Sequence[Projector]) -> None:
+    """Set each projector's lag, checkpoint age and dead letters in the metrics: one round trip for
+    all of them (the log's length, the generation's counts, the first event not applied yet)."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for projector in projectors:
+            plan_id, name, generation = projector.plan_id, projector.projection.name, projector.generation
+            pipe.xlen(keys.events(plan_id))
+            pipe.hmget(keys.generation(plan_id, generation, name), ["checkpoint", "applied", "parked"])
+            pipe.xlen(keys.dead_letters(plan_id, generation, name))
+        replies = await pipe.execute()
+    now_ms = int(time.time() * 1000)
+    firsts = []
+    async with redis.pipeline(transaction=False) as pipe:
+        for index, projector in enumerate(projectors):
+            checkpoint = replies[3 * index + 1][0]
+            low = f"({checkpoint}" if checkpoint else "-"
+            pipe.xrange(keys.events(projector.plan_id), min=low, max="+", count=1)
+        firsts = await pipe.execute()
+    for index, projector in enumerate(projectors):
+        length, (_, applied, parked_events), dead = replies[3 * index : 3 * index + 3]
+        labels = (projector.plan_id, projector.projection.name)
+        metrics.PROJECTION_LAG.labels(*labels).set(max(length - int(applied or 0) - int(parked_events or 0), 0))
+        first = firsts[index]
+        waiting_since = int(str(first[0][0]).split("-", 1)[0]) if first else now_ms
+        metrics.CHECKPOINT_AGE.labels(*labels).set(max(now_ms - waiting_since, 0) / 1000)
+        metrics.DEAD_LETTERS.labels(*labels).set(dead)

@@ -27,10 +27,11 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
-from redis.exceptions import LockNotOwnedError
+from redis.exceptions import LockNotOwnedError, RedisError
 
 from events.plan import Plan
 from services.app import App, RollupConflict, RollupResult
+from services.observability import metrics
 
 log = logging.getLogger("planwatch.scheduler")
 
@@ -142,8 +143,14 @@ class RollupScheduler:
         self.scheduler.add_job(self._refresh, "interval", minutes=5, id="refresh", replace_existing=True)
 
     async def _refresh(self) -> None:
-        await self.sync_jobs()
-        await self.catch_up()  # a month missed while the job could not run is written now
+        try:
+            await self.sync_jobs()
+            await self.catch_up()  # a month missed while the job could not run is written now
+        except RedisError as exc:  # Redis away: the next refresh tries again
+            metrics.REDIS_UP.set(0)
+            log.warning("scheduler: %s; trying again in 5 minutes", exc)
+        else:
+            metrics.REDIS_UP.set(1)
 
     async def sync_jobs(self) -> None:
         assert self.scheduler is not None
@@ -164,9 +171,18 @@ class RollupScheduler:
             self.scheduler.shutdown(wait=False)
 
 
-async def run_forever(app: App) -> None:
+async def run_forever(app: App, retry_s: float = 5.0) -> None:
     scheduler = RollupScheduler(app)
-    await scheduler.start()
+    while True:  # Redis may still be starting: say so once per try, without a traceback
+        try:
+            await scheduler.start()
+            break
+        except RedisError as exc:
+            metrics.REDIS_UP.set(0)
+            log.warning("scheduler: cannot start: %s; trying again in %.0fs", exc, retry_s)
+            scheduler.stop()
+            await asyncio.sleep(retry_s)
+    metrics.REDIS_UP.set(1)
     try:
         while True:
             await asyncio.sleep(3600)

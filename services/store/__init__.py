@@ -6,28 +6,55 @@ from __future__ import annotations
 
 from services.store.catalog import PlanCatalog
 from services.store.clock import redis_now_ms
-from services.store.connection import EmbeddedRedis, connect, embedded_binary
-from services.store.events import AppendResult, EventIdReused, EventStore, VersionConflict
+from services.store.connection import (
+    EmbeddedRedis,
+    EmbeddedStopped,
+    connect,
+    embedded_binary,
+    is_cluster,
+    is_cluster_url,
+    node_url_for_key,
+    plain_url,
+)
+from services.store.events import (
+    AppendResult,
+    EventIdReused,
+    EventStore,
+    PlanNotEmpty,
+    RawEntry,
+    Restored,
+    VersionConflict,
+    digest_of,
+)
 from services.store.keys import Keyspace
 from services.store.lease import Lease
 from services.store.sealing import CannotUnseal, Sealer
-from services.store.tokens import TokenInfo, TokenStore, redact_tokens
+from services.store.tokens import Role, TokenInfo, TokenStore
 
 __all__ = [
     "AppendResult",
     "CannotUnseal",
     "EmbeddedRedis",
+    "EmbeddedStopped",
     "EventIdReused",
     "EventStore",
     "Keyspace",
     "Lease",
     "PlanCatalog",
     "Sealer",
+    "PlanNotEmpty",
+    "RawEntry",
+    "Restored",
+    "Role",
     "TokenInfo",
     "TokenStore",
     "VersionConflict",
     "connect",
+    "digest_of",
     "embedded_binary",
-    "redact_tokens",
+    "is_cluster",
+    "is_cluster_url",
+    "node_url_for_key",
+    "plain_url",
     "redis_now_ms",
 ]

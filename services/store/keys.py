@@ -43,6 +43,10 @@ class Keyspace:
         """Hash subject → number of events stored for it (optimistic concurrency)."""
         return f"{self.plan(plan_id)}:versions"
 
+    def restoring(self, plan_id: str) -> str:
+        """Set while a restore writes the plan: the checksum of the file (a rerun resumes it)."""
+        return f"{self.plan(plan_id)}:restoring"
+
     # --- access and intake (services/) -----------------------------------------------------
 
     @property
@@ -130,9 +134,10 @@ class Keyspace:
     # A plan has two projections of its log, each with its own generations, checkpoint and dead
     # letters: `rm`, the read model (views, summary), and `alerts`, the alert book and history.
 
-    def lease(self, plan_id: str) -> str:
-        """Which worker projects the plan: its id, with an expiry it keeps renewing."""
-        return f"{self.plan(plan_id)}:lease"
+    def lease(self, plan_id: str, projection: str) -> str:
+        """Which worker runs one projection of the plan: its id, with an expiry it keeps renewing.
+        One lease per projection, so two workers can split a plan's read model and alerts."""
+        return f"{self.plan(plan_id)}:{projection}:lease"
 
     def projection_current(self, plan_id: str, projection: str = "rm") -> str:
         """The generation of a projection that readers use."""

@@ -31,8 +31,6 @@ Role = Literal["department", "analyst", "admin"]
 ROLES: tuple[Role, ...] = ("department", "analyst", "admin")
 _TOKEN = re.compile(r"^pwt_(?P<id>[0-9a-f]{12})_(?P<secret>[A-Za-z0-9_-]{20,64})$")
 _DEPARTMENT = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
-# what a token looks like inside any text (a log line, a misplaced field): to redact it
-TOKEN_IN_TEXT = re.compile(r"pwt_(?P<id>[0-9a-f]{12})_[A-Za-z0-9_-]{20,64}")
 
 
 @dataclass(frozen=True)
@@ -59,11 +57,6 @@ class TokenInfo:
         shown["plans"] = list(self.plans) if self.plans is not None else None
         del shown["bound"]
         return shown
-
-
-def redact_tokens(text: str) -> str:
-    """`text` with every token in it replaced by its id (`pwt_<id>_…`), safe to log or keep."""
-    return TOKEN_IN_TEXT.sub(lambda m: f"pwt_{m['id']}_…", text)
 
 
 def _digest(secret: str) -> str:

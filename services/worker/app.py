@@ -27,7 +27,7 @@ from services.inbox import Inbox
 from services.notify import Notifier
 from services.projection import ProjectionSupervisor
 from services.settings import Settings
-from services.store import Keyspace, Sealer, connect
+from services.store import Keyspace, Sealer, connect, node_url_for_key
 
 log = logging.getLogger("planwatch.worker")
 
@@ -50,10 +50,13 @@ def create_app(
     url = url or settings.redis_target()
     keys = keys or settings.keys
     worker_id = worker_id or default_worker_id()
-    broker = RedisBroker(url)
+    # planwatch's loggers: FastStream's own print coloured lines of their own, past the JSON handler
+    # FastStream speaks to one node: on a Cluster, the one serving the inbox stream
+    broker_url = node_url_for_key(url, keys.inbox)
+    broker = RedisBroker(broker_url, logger=logging.getLogger("planwatch.inbox.broker"))
     inbox = Inbox(keys, consumer=worker_id, reclaim_idle_ms=reclaim_idle_ms)
     inbox.attach(broker)
-    app = FastStream(broker)
+    app = FastStream(broker, logger=logging.getLogger("planwatch.worker.app"))
     running = _Running()
 
     @app.on_startup

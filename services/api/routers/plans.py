@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from projections.readmodel import PlanSummary
-from services.api.deps import AdminDep, AppDep, AsOf, CallerDep, KnownAt, read_json
+from services.api.deps import AdminDep, AppDep, AsOf, CallerDep, KnownAt, PlanDep, read_json
 
 router = APIRouter(prefix="/v1/plans", tags=["plans"])
 
@@ -41,7 +41,7 @@ async def plan_summary(
 
 
 @router.get("/{plan}/parked")
-async def parked(plan: str, app: AppDep, who: CallerDep) -> list[dict[str, str]]:
+async def parked(plan: str, app: AppDep, who: CallerDep, found: PlanDep) -> list[dict[str, str]]:
     """What the read model passed over, each with its position, type and reason: log entries that
     could not be read or applied (`source` fold: every reader passes over the same ones, and the
     rest of the plan carries on) and events given up on after retries (`source` retries)."""

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from events.ids import PlanId
 from services.api.deps import AdminDep, AppDep
-from services.store.tokens import Role
+from services.store import Role
 
 router = APIRouter(prefix="/v1/tokens", tags=["access"])
 

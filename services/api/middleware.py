@@ -1,0 +1,78 @@
+"""Around every request: a request id (the caller's `X-Request-ID`, or a new one) echoed in the
+answer and carried by every log line made while serving it; and for the routes that take events
+in, the entry point the metrics count them under and the refusals, by reason."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.app import intake
+from services.observability import metrics, request_context
+
+_GIVEN_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")  # what we echo back and log: nothing that could forge a line
+_PLAN_PATH = re.compile(r"^/v1/plans/([^/]+)(?:/(events|imports))?/?$")
+_ENTRY_BY_PATH = {"events": "http", "imports": "sheet"}
+# the error codes of services.app's refusals (and FastAPI's own 422), by the status they answer with
+_REASON_BY_STATUS = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    409: "conflict",
+    413: "too_large",
+    422: "invalid",
+}
+
+
+class RequestContext:
+    """Pure ASGI middleware (no extra task per request, as BaseHTTPMiddleware would add)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _request_id(scope)
+        plan, entry = _plan_and_entry(scope)
+        status: dict[str, int] = {}
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        with request_context(request_id, plan):
+            if entry is None:
+                await self.app(scope, receive, send_with_id)
+                return
+            with intake(entry):
+                await self.app(scope, receive, send_with_id)
+            code = status.get("code", 500)
+            if code >= 400:
+                metrics.EVENTS_REFUSED.labels(entry, _REASON_BY_STATUS.get(code, str(code))).inc()
+
+
+def _request_id(scope: Scope) -> str:
+    for name, value in scope.get("headers", []):
+        if name == b"x-request-id":
+            given = value.decode("latin-1").strip()
+            if _GIVEN_ID.match(given):
+                return given
+    return uuid.uuid4().hex
+
+
+def _plan_and_entry(scope: Scope) -> tuple[str | None, Any]:
+    """The plan a path names, and the entry point if it is a POST that takes events in."""
+    match = _PLAN_PATH.match(scope.get("path", ""))
+    if match is None:
+        return None, None
+    plan, tail = match.groups()
+    entry = _ENTRY_BY_PATH.get(tail or "") if scope.get("method") == "POST" else None
+    return plan, entry
