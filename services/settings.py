@@ -74,6 +74,8 @@ def parse_networks(text: str) -> tuple[Network, ...]:
                 f"PLANWATCH_ALLOW_PRIVATE_TARGETS: {part!r} is not a network like 10.20.0.0/16 ({exc})"
             ) from None
     return tuple(networks)
+
+
 def _choice(environ: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str | None:
     value = (environ.get(name) or "").strip().lower()
     if value and value not in allowed:

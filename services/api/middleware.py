@@ -24,7 +24,9 @@ _REASON_BY_STATUS = {
     404: "not_found",
     409: "conflict",
     413: "too_large",
+    415: "unsupported_media_type",
     422: "invalid",
+    503: "unavailable",
 }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from services.app.alerting import AlertState
 from services.app.application import App
+from services.app.backup import ExportSummary, RestoreSummary
 from services.app.errors import (
     AppError,
     Conflict,
@@ -17,7 +18,6 @@ from services.app.errors import (
     Unavailable,
     UnsupportedMediaType,
 )
-from services.app.backup import ExportSummary, RestoreSummary
 from services.app.ingest import Accepted, EntryPoint, check_plan, intake, prepare
 from services.app.operations import PlanOverview, PlanRow, Readiness
 from services.app.plans import Published, load_plan, publish_plan
@@ -53,8 +53,8 @@ __all__ = [
     "Published",
     "Readiness",
     "RenderedRollup",
-    "Retracted",
     "RestoreSummary",
+    "Retracted",
     "RollupConflict",
     "RollupListing",
     "RollupResult",

@@ -90,6 +90,7 @@ class Operations:
             for _, f in entries or ()
             if f is not None
         ]
+
     async def plans(self) -> list[PlanOverview]:
         """Every published plan: events, lag, latest rollup."""
         redis, keys = self.store.redis, self.store.keys

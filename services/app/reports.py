@@ -9,7 +9,6 @@ from datetime import date, datetime
 from typing import Literal
 
 from events.codec import Unreadable
-from events.errors import FieldError
 from events.plan import Plan
 from projections.formatting import in_zone
 from projections.readmodel import (
