@@ -117,12 +117,12 @@ class UnitBounds:
         return None
 
 
-PERCENT = UnitBounds(Decimal(-100), Decimal(100_000), 4, "a percentage (growth cannot fall below -100%)")
+PERCENT = UnitBounds(Decimal(-100_000), Decimal(100_000), 4, "a percentage")
 MONEY = UnitBounds(Decimal(-(10**11)), Decimal(10**11), 4, "an amount in 万元 (10^11 万元 is 1,000万亿元)")
-COUNT = UnitBounds(Decimal(0), Decimal(10**10), 0, "a count")
+# Counts (个, 家, 人 …) are not held to whole numbers: departments report averages and changes
+# (建成投产 23.5, a net change of -1,234.5) that the spreadsheet has always taken.
 OTHER = UnitBounds(Decimal(-(10**12)), Decimal(10**12), 4, "a quantity")
 INVESTMENT = UnitBounds(Decimal(0), Decimal(10**11), 4, "an investment in 万元")
-COUNT_UNITS: Final = frozenset({"人", "个", "家", "项", "盏", "户", "人次", "天", "座", "所", "辆", "套", "次", "件"})
 
 
 def unit_bounds(unit: str) -> UnitBounds:
@@ -130,8 +130,6 @@ def unit_bounds(unit: str) -> UnitBounds:
         return PERCENT
     if unit == "万元":
         return MONEY
-    if unit in COUNT_UNITS:
-        return COUNT
     return OTHER
 
 

@@ -115,12 +115,12 @@ async def test_a_request_id_is_echoed_and_made_when_missing(redis: Redis, keys: 
 def test_the_api_with_two_processes_adds_their_metrics_up(cli_env: dict[str, str], tmp_path: Path) -> None:
     """`planwatch api --workers 2`: whichever process answers /metrics, it counts every process's events."""
     port = free_port()
-    token = subprocess.run(
-        [sys.executable, "-m", "services", "token", "create", "--department", "stats"],
-        env=cli_env, cwd=ROOT, capture_output=True, text=True, check=True,
-    ).stdout.strip()  # fmt: skip
     publish = [sys.executable, "-m", "services", "plan", "publish", str(ROOT / "plans" / "rongchang-2025.yaml")]
     subprocess.run(publish, env=cli_env, cwd=ROOT, capture_output=True, check=True)
+    token = subprocess.run(  # a department token names its plans (issue 13): published first
+        [sys.executable, "-m", "services", "token", "create", "--department", "stats", "--plan", "rongchang-2025"],
+        env=cli_env, cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
     env = {**cli_env, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom")}
     log = (tmp_path / "api.log").open("w")
     proc = subprocess.Popen(

@@ -48,7 +48,7 @@ async def poisoned_plan(redis: Redis, keys: Keyspace, store: EventStore) -> None
 
 
 async def live(redis: Redis, keys: Keyspace, projection) -> Projector:
-    assert await Lease(redis, "w1", 60_000).hold(keys.lease(PLAN))
+    assert await Lease(redis, "w1", 60_000).hold(keys.lease(PLAN, projection.name))
     projector = Projector(redis, keys, PLAN, owner="w1", projection=projection, retry_delay=0.01)
     await projector.load()
     while await projector.step():

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from typing import TYPE_CHECKING
 
-from cryptography.fernet import Fernet, InvalidToken
+if TYPE_CHECKING:  # imported when a key is set: a process without one does not load it
+    from cryptography.fernet import Fernet
 
 SEALED = "enc:v1:"  # the prefix of a sealed value: a value without it was stored in clear
 
@@ -21,9 +23,11 @@ class CannotUnseal(ValueError):
 
 class Sealer:
     def __init__(self, key: str | None) -> None:
-        # any text works as the key: a Fernet key (32 bytes) is derived from it
-        derived = base64.urlsafe_b64encode(hashlib.sha256(key.encode()).digest()) if key else None
-        self._fernet = Fernet(derived) if derived else None
+        self._fernet: Fernet | None = None
+        if key:  # any text works as the key: a Fernet key (32 bytes) is derived from it
+            from cryptography.fernet import Fernet
+
+            self._fernet = Fernet(base64.urlsafe_b64encode(hashlib.sha256(key.encode()).digest()))
 
     @property
     def active(self) -> bool:
@@ -41,6 +45,8 @@ class Sealer:
             return value
         if self._fernet is None:
             raise CannotUnseal("a sealed value needs PLANWATCH_SECRET_KEY, which is not set")
+        from cryptography.fernet import InvalidToken
+
         try:
             return self._fernet.decrypt(value.removeprefix(SEALED).encode("ascii")).decode()
         except InvalidToken:
