@@ -2,13 +2,14 @@
 
 Two kinds, both pure:
 
-- **Constrained types** the event models are built from (`ReportedNumber`, `Amount`, `Note`,
-  `Reason`, `EventId`, `EventDate`, `Instant`). They hold whatever a reader needs in order never
-  to fail on a stored event: finite numbers of a sane size and precision (the formatting and the
-  evaluation quantise them within Decimal's 28 digits), dates inside the years periods allow,
-  a real event id, text of a bounded length. pydantic checks most of them in Rust, so decoding a
-  million events costs nothing more; a stored event outside them does not decode and is parked by
-  the fold (projections.state), never failing a reader.
+- **Constrained types** the event models are built from (`Reported`, `ReportedNumber`, `Amount`,
+  `Note`, `Reason`, `EventId`, `EventDate`, `Instant`): finite numbers, dates inside the years
+  periods allow, a real event id, text of a bounded length. Most are checked by pydantic in Rust.
+  A check that costs a call into Python per event (a Decimal's size and places, the nil UUID) is
+  left out of the two types a replay decodes by the million (`indicator.updated`'s value and
+  `investment.completed`'s amount: `Reported`, a plain `EventId` check at submission): every
+  submission meets it here (`SubmissionBounds`), and the fold parks a stored number a reader could
+  not compute with (`number_fits`), so a stored event outside the bounds never fails a reader.
 - **Plan-aware checks** (`submission_problems`): what only makes sense against the plan the event
   is for — the period inside the plan year, dates in a window around it, a value within the bounds
   of its indicator's unit. `services.app.ingest.prepare` runs them for every submission (HTTP,
@@ -46,6 +47,10 @@ def _not_nil(value: UUID) -> UUID:
     return value
 
 
+Reported = Annotated[Decimal, Field(allow_inf_nan=False)]
+"""A finite number, as the events a replay decodes by the million keep it: its size and places are
+checked at submission (`SubmissionBounds`) and by the fold (`number_fits`), not per decode."""
+
 ReportedNumber = Annotated[
     Decimal, Field(allow_inf_nan=False, ge=-MAX_MAGNITUDE, le=MAX_MAGNITUDE, decimal_places=MAX_PLACES)
 ]
@@ -63,6 +68,13 @@ Instant = Annotated[
     Field(ge=datetime(2000, 1, 1, tzinfo=UTC), lt=datetime(2101, 1, 1, tzinfo=UTC)),
 ]
 """An aware date and time in the years periods may name."""
+
+
+def number_fits(value: Decimal) -> bool:
+    """Whether a stored number is one a reader can compute with: |x| < 10^15 and, unless zero, not
+    below 10^-6 in size (quantising it then stays within Decimal's 28 digits). What the fold checks
+    of every value it applies: one method call, no allocation."""
+    return not value or -MAX_PLACES <= value.adjusted() < 15
 
 
 def canonical_decimal_text(number: Decimal) -> str:
@@ -160,10 +172,17 @@ class SubmissionBounds:
         self.reports_until = datetime(year + OCCURRED_YEARS_AFTER + 1, 1, 1, tzinfo=zone)
 
     def problems(self, event: Any) -> list[Problem]:
-        """What is out of bounds in `event` (a parsed Event) for the plan: the period outside the
-        plan year, `occurred_at` or a date outside its window, a value outside its unit's bounds.
-        Typed loosely so that the plan module and the models need not import each other."""
+        """What is out of bounds in `event` (a parsed Event) for the plan: the nil event id, the
+        period outside the plan year, `occurred_at` or a date outside its window, a value outside
+        its unit's bounds. Typed loosely so that the plan module and the models need not import
+        each other."""
         problems: list[Problem] = []
+        if event.event_id.int == 0:
+            problems.append(
+                Problem(
+                    "event_id", "the all-zero UUID is not an event id: generate a random one (uuid4)", "不是有效的UUID"
+                )
+            )
         if not event.period.startswith(self.year_text):  # periods are validated: YYYY first
             problems.append(
                 Problem(
@@ -179,6 +198,12 @@ class SubmissionBounds:
             day = getattr(event, name)
             if not self.first_day <= day <= self.last_day:
                 problems.append(_outside(name, day, self.first_day, self.last_day))
+        if event.type in ("target.revised", "project.registered"):  # numbers of a target or a project
+            numbers = model_number_problems(event.target if event.type == "target.revised" else event.project)
+            field = "target" if event.type == "target.revised" else "project"
+            problems += [
+                Problem(".".join([field, *map(str, path)]), reason, "数值超出范围") for path, reason in numbers
+            ]
         return problems + self._value_problems(event)
 
     def _value_problems(self, event: Any) -> list[Problem]:
@@ -226,7 +251,7 @@ def plan_rule_problems(plan: Any) -> list[tuple[tuple[str | int, ...], str]]:
     within the bounds of a reported number (readers compute with them), and key projects planned
     to start and end within a window around the plan year. Plans published before these rules
     are read as they were accepted (events.upcasting)."""
-    problems = [(path, reason) for path, reason in _number_problems(plan, ())]
+    problems = model_number_problems(plan)
     for index, project in enumerate(plan.projects):
         start, end = int(project.planned_start[:4]), int(project.planned_completion[:4])
         if not plan.year - PROJECT_START_YEARS_BEFORE <= start <= plan.year + PROJECT_START_YEARS_AFTER:
@@ -244,8 +269,13 @@ def plan_rule_problems(plan: Any) -> list[tuple[tuple[str | int, ...], str]]:
     return problems
 
 
+def model_number_problems(model: Any) -> list[tuple[tuple[str | int, ...], str]]:
+    """Every number of a (nested) model — a plan, a target, a project — out of the bounds of a
+    reported number, with its path."""
+    return _number_problems(model, ())
+
+
 def _number_problems(model: Any, path: tuple[str | int, ...]) -> list[tuple[tuple[str | int, ...], str]]:
-    """Every number of a (nested) model out of bounds, with its path."""
     problems: list[tuple[tuple[str | int, ...], str]] = []
     for name in type(model).model_fields:
         value = getattr(model, name)

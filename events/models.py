@@ -23,7 +23,17 @@ from pydantic import (
     model_validator,
 )
 
-from events.bounds import Amount, EventDate, EventId, Instant, Note, Reason, ReportedNumber, plan_rule_problems
+from events.bounds import (
+    Amount,
+    EventDate,
+    EventId,
+    Instant,
+    Note,
+    Reason,
+    Reported,
+    ReportedNumber,
+    plan_rule_problems,
+)
 from events.ids import DepartmentId, PlanId, SubjectId
 from events.periods import PeriodText
 from events.plan import Plan, Project
@@ -38,7 +48,8 @@ class EventBase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     schema_version: Literal[1] = SCHEMA_VERSION
-    event_id: EventId = Field(description="chosen by the sender; a retry with the same id is stored once")
+    # a UUID (not nil: checked at submission, not per decode: see events.bounds)
+    event_id: UUID = Field(description="chosen by the sender; a retry with the same id is stored once")
     plan_id: PlanId
     department: DepartmentId = Field(description="the department the event comes from")
     subject: SubjectId = Field(description="the indicator or project the event is about (the plan id for plan events)")
@@ -91,7 +102,7 @@ class IndicatorUpdated(EventBase):
     """The cumulative value of an indicator for a period (累计, e.g. growth Jan..M year on year)."""
 
     type: Literal["indicator.updated"] = "indicator.updated"
-    value: ReportedNumber = Field(description="in the indicator's unit; for growth rates the YoY % (5.5 = 5.5%)")
+    value: Reported = Field(description="in the indicator's unit; for growth rates the YoY % (5.5 = 5.5%)")
     qualifier: Literal["exact", "at_most", "at_least"] = Field(
         default="exact", description="at_most when only a bound is published, e.g. 5.5%以内"
     )
@@ -121,7 +132,7 @@ class InvestmentCompleted(EventBase):
     """Investment completed on a project during `period`; a later report for the same period replaces it."""
 
     type: Literal["investment.completed"] = "investment.completed"
-    amount_wan: Amount = Field(description="万元 completed in the period")
+    amount_wan: Reported = Field(ge=0, description="万元 completed in the period")
 
 
 class ProjectCompleted(EventBase):

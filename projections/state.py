@@ -17,6 +17,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from pydantic import BaseModel
+
+from events.bounds import MAX_PLACES, model_number_problems, number_fits
 from events.codec import Unreadable
 from events.models import (
     Event,
@@ -200,6 +203,14 @@ def _unreadable(state: PlanState, event: Unreadable, position: str) -> None:
     raise _NotReadable(event.reason)
 
 
+def _usable_numbers(model: BaseModel) -> None:
+    """Raise (so the fold parks the event) if a target or project carries a number no report can
+    compute with — stored by an older version that did not check it."""
+    problems = model_number_problems(model)
+    if problems:
+        raise ValueError("; ".join(reason for _, reason in problems))
+
+
 def _reported(state: PlanState, end: date) -> None:
     """Remember the end of the latest month anything was reported for (valid time); `end` is the
     end of a month (a period's end is one already)."""
@@ -225,6 +236,7 @@ def _plan_published(state: PlanState, event: PlanPublished, position: str) -> No
 
 
 def _target_revised(state: PlanState, event: TargetRevised, position: str) -> None:
+    _usable_numbers(event.target)
     current = state.indicator(event.subject)
     current.target_changes.append(TargetChange(event.period, event.target, event.reason, position))
     current.last_position = position
@@ -232,21 +244,25 @@ def _target_revised(state: PlanState, event: TargetRevised, position: str) -> No
 
 def _indicator_updated(state: PlanState, event: IndicatorUpdated, position: str) -> None:
     # the replay's hottest line: positional arguments, and one cached lookup for the period's end
+    value = event.value
+    if value and not -MAX_PLACES <= value.adjusted() < 15:  # number_fits, inlined: a million times
+        raise ValueError(f"value {value} is beyond the numbers a report can compute with")
     period = event.period
     current = state.indicators.get(event.subject) or state.indicator(event.subject)
     observations = current.observations
     before = observations.get(period)
     if before is None:
-        observations[period] = Observation(period, event.value, event.qualifier, event.assessment, position)
+        observations[period] = Observation(period, value, event.qualifier, event.assessment, position)
     else:
         observations[period] = Observation(
-            period, event.value, event.qualifier, event.assessment, position, before.revision + 1, before.value
+            period, value, event.qualifier, event.assessment, position, before.revision + 1, before.value
         )
     current.last_position = position
     _reported(state, period_end(period))
 
 
 def _project_registered(state: PlanState, event: ProjectRegistered, position: str) -> None:
+    _usable_numbers(event.project)
     project = state.project(event.subject)
     project.spec = event.project
     project.last_position = position
@@ -260,6 +276,8 @@ def _project_started(state: PlanState, event: ProjectStarted, position: str) -> 
 
 
 def _investment_completed(state: PlanState, event: InvestmentCompleted, position: str) -> None:
+    if not number_fits(event.amount_wan):
+        raise ValueError(f"amount_wan {event.amount_wan} is beyond the numbers a report can compute with")
     project = state.projects.get(event.subject) or state.project(event.subject)
     project.investment[event.period] = event.amount_wan
     project.investment_positions[event.period] = position

@@ -172,3 +172,16 @@ async def test_redis_unavailable_is_a_json_503_with_retry_after(redis_url: str, 
 async def test_unknown_paths_answer_in_the_json_shape(client: httpx.AsyncClient) -> None:
     response = await client.get("/v1/nothing-here")
     assert response.status_code == 404 and response.json()["error"] == "not_found"
+
+
+async def test_numbers_of_a_target_revision_are_bounded(redis: Redis, keys: Keyspace, store: EventStore) -> None:
+    await publish_plan(store, small_plan(PLAN))
+    fgw, _ = await TokenStore(redis, keys).create("department", "fgw")
+    revision = event(
+        type="target.revised", period="2025", reason="调整", target={"form": "rate", "value": "1e400", "text": "x"}
+    )
+    del revision["value"]
+    async with api_client(redis, keys, fgw) as http:
+        response = await post(http, revision)
+    assert response.status_code == 422 and fields_of(response) == {"target.value"}
+    assert await store.length(PLAN) == 1

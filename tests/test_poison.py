@@ -116,3 +116,29 @@ async def test_every_reader_answers_and_lists_what_was_parked(
     assert await redis.hget(keys.rollups(PLAN), "2025-08")  # the catch-up wrote the months after it
     status = planwatch(cli_env, "status", "--plan", PLAN)
     assert status.returncode == 0 and status.stdout.count("(fold)") == 3, status.stdout
+
+
+async def test_a_stored_target_revision_with_an_unusable_number_is_parked(
+    redis: Redis, keys: Keyspace, store: EventStore
+) -> None:
+    from services.projection import fold_log
+
+    await publish_plan(store, small_plan(PLAN))
+    data = {
+        "schema_version": 1,
+        "event_id": str(uuid.uuid4()),
+        "plan_id": PLAN,
+        "department": "fgw",
+        "subject": "gdp",
+        "period": "2025",
+        "occurred_at": "2025-07-15T10:00:00+08:00",
+        "type": "target.revised",
+        "target": {"text": "x", "form": "rate", "value": "1e400", "bound": "at_least", "tolerance": None},
+        "reason": "old version",
+    }
+    await redis.xadd(keys.events(PLAN), {"type": "target.revised", "data": json.dumps(data)})
+    await store.append([gdp_update(PLAN, "5.5", "2025-Q2")])
+    state = await fold_log(store, PLAN)
+    assert [p.event_type for p in state.parked] == ["target.revised"] and not state.indicators["gdp"].target_changes
+    projector = await live(redis, keys, READ_MODEL)
+    assert len(projector.state.parked) == 1
