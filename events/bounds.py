@@ -3,7 +3,7 @@
 Two kinds, both pure:
 
 - **Constrained types** the event models are built from (`Reported`, `ReportedNumber`, `Amount`,
-  `Note`, `Reason`, `EventId`, `EventDate`, `Instant`): finite numbers, dates inside the years
+  `Note`, `Reason`, `EventId`, `EventDate`): finite numbers, dates inside the years
   periods allow, a real event id, text of a bounded length. Most are checked by pydantic in Rust.
   A check that costs a call into Python per event (a Decimal's size and places, the nil UUID) is
   left out of the two types a replay decodes by the million (`indicator.updated`'s value and
@@ -21,13 +21,13 @@ docs/input-bounds.md lists every bound with its reason.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Final
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, AwareDatetime, Field
+from pydantic import AfterValidator, Field
 
 # --- what every stored event satisfies (checked on write and on read) ------------------------
 
@@ -63,11 +63,6 @@ Note = Annotated[str, Field(max_length=NOTE_MAX)]
 Reason = Annotated[str, Field(min_length=1, max_length=REASON_MAX)]
 EventId = Annotated[UUID, AfterValidator(_not_nil)]
 EventDate = Annotated[date, Field(ge=EARLIEST_DAY, le=LATEST_DAY)]
-Instant = Annotated[
-    AwareDatetime,
-    Field(ge=datetime(2000, 1, 1, tzinfo=UTC), lt=datetime(2101, 1, 1, tzinfo=UTC)),
-]
-"""An aware date and time in the years periods may name."""
 
 
 def number_fits(value: Decimal) -> bool:

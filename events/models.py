@@ -27,7 +27,6 @@ from events.bounds import (
     Amount,
     EventDate,
     EventId,
-    Instant,
     Note,
     Reason,
     Reported,
@@ -54,7 +53,9 @@ class EventBase(BaseModel):
     department: DepartmentId = Field(description="the department the event comes from")
     subject: SubjectId = Field(description="the indicator or project the event is about (the plan id for plan events)")
     period: PeriodText = Field(description="the period the event is about: 2025-06, 2025-Q2, 2025-H1 or 2025")
-    occurred_at: Instant = Field(description="when it happened, with time zone")
+    # its window around the plan year is checked at submission (events.bounds): a bound here would
+    # cost every decode, and a stored far-off time breaks no reader
+    occurred_at: AwareDatetime = Field(description="when it happened, with time zone")
     recorded_at: AwareDatetime | None = Field(default=None, description="set by the event store; never by the sender")
 
 
