@@ -80,15 +80,10 @@ def canonical_decimal_text(number: Decimal) -> str:
 
 
 def is_canonical(number: Decimal) -> bool:
-    """Whether `number` is already written as `canonical_decimal_text` writes it (cheap: no text)."""
-    sign, digits, exponent = number.as_tuple()
-    if not isinstance(exponent, int):
-        return False
-    if exponent > 0:
-        return False
-    if exponent < 0 and digits[-1] == 0:
-        return False
-    return not (sign and not any(digits))
+    """Whether `number` is already written as `canonical_decimal_text` writes it: no exponent, no
+    trailing zero after the point, not -0 (its text is quicker to look at than its digit tuple)."""
+    text = str(number)
+    return not ("E" in text or (text[-1] == "0" and "." in text) or text == "-0" or not number.is_finite())
 
 
 # --- plan-aware checks (submissions) ---------------------------------------------------------
@@ -108,6 +103,15 @@ class UnitBounds:
     places: int
     what: str  # for the reason: "a percentage", "a count", …
 
+    @property
+    def quantum(self) -> Decimal:
+        return _QUANTA[self.places]
+
+    def fits(self, value: Decimal) -> bool:
+        """`problem(value) is None`, quickly (quantising a value within the bounds is exact and
+        cheaper than taking its digits apart)."""
+        return self.low <= value <= self.high and value == value.quantize(self.quantum)
+
     def problem(self, value: Decimal) -> tuple[str, str] | None:
         """Why `value` is outside these bounds (English, Chinese), or None."""
         if not self.low <= value <= self.high:
@@ -124,6 +128,7 @@ class UnitBounds:
         return None
 
 
+_QUANTA: Final = {places: Decimal(1).scaleb(-places) for places in range(MAX_PLACES + 1)}
 PERCENT = UnitBounds(Decimal(-100_000), Decimal(100_000), 4, "a percentage")
 MONEY = UnitBounds(Decimal(-(10**11)), Decimal(10**11), 4, "an amount in 万元 (10^11 万元 is 1,000万亿元)")
 # Counts (个, 家, 人 …) are not held to whole numbers: departments report averages and changes
@@ -151,11 +156,12 @@ class Problem:
 
 class SubmissionBounds:
     """The plan-aware bounds of one plan: the plan year and the windows around it (in the plan's
-    time zone), and each indicator's unit bounds. Built once per batch; `problems` per event."""
+    time zone), and each indicator's unit bounds. Built once per batch; `problems` per event, with
+    a quick pass for the usual event (a value of the plan year, reported in its window, in bounds)."""
 
     def __init__(self, plan: Any) -> None:
         year, zone = plan.year, ZoneInfo(plan.timezone)
-        self.plan, self.year, self.year_text = plan, year, str(year)
+        self.year, self.year_text = year, str(year)
         self.first_day = date(year - DATE_YEARS_BEFORE, 1, 1)
         self.last_day = date(year + DATE_YEARS_AFTER, 12, 31)
         self.first_report, self.last_report = (
@@ -165,27 +171,33 @@ class SubmissionBounds:
         # as instants in the plan's zone: comparing aware datetimes is cheaper than converting each
         self.reports_from = datetime(year - OCCURRED_YEARS_BEFORE, 1, 1, tzinfo=zone)
         self.reports_until = datetime(year + OCCURRED_YEARS_AFTER + 1, 1, 1, tzinfo=zone)
+        self.units = {indicator.id: unit_bounds(indicator.unit) for indicator in plan.indicators}
+        # a report dated (in its own offset) in the plan year or the next is inside the window
+        # whatever the offset: the quick pass compares years, the exact check the instants
+        self.surely_inside = (year, year + 1)
 
     def problems(self, event: Any) -> list[Problem]:
         """What is out of bounds in `event` (a parsed Event) for the plan: the nil event id, the
-        period outside the plan year, `occurred_at` or a date outside its window, a value outside
-        its unit's bounds. Typed loosely so that the plan module and the models need not import
-        each other."""
+        period outside the plan year, `occurred_at` or a date outside its window, a number outside
+        its bounds. Typed loosely so that the plan module and the models need not import each other."""
+        if (
+            event.type == "indicator.updated"
+            and event.period.startswith(self.year_text)  # periods are validated: YYYY first
+            and event.occurred_at.year in self.surely_inside
+            and event.event_id.int
+            and ((bounds := self.units.get(event.subject)) is None or bounds.fits(event.value))
+        ):
+            return []  # the usual event, checked in a few comparisons
+        return self._all_problems(event)
+
+    def _all_problems(self, event: Any) -> list[Problem]:
         problems: list[Problem] = []
         if event.event_id.int == 0:
-            problems.append(
-                Problem(
-                    "event_id", "the all-zero UUID is not an event id: generate a random one (uuid4)", "不是有效的UUID"
-                )
-            )
-        if not event.period.startswith(self.year_text):  # periods are validated: YYYY first
-            problems.append(
-                Problem(
-                    "period",
-                    f"{event.period} is outside the plan year {self.year}",
-                    f"报告期不在计划年度{self.year}年内",
-                )
-            )
+            reason = "the all-zero UUID is not an event id: generate a random one (uuid4)"
+            problems.append(Problem("event_id", reason, "不是有效的UUID"))
+        if not event.period.startswith(self.year_text):
+            reason = f"{event.period} is outside the plan year {self.year}"
+            problems.append(Problem("period", reason, f"报告期不在计划年度{self.year}年内"))
         if not self.reports_from <= event.occurred_at < self.reports_until:
             problems.append(_outside("occurred_at", event.occurred_at.date(), self.first_report, self.last_report))
         if event.type in _DAY_FIELDS:
@@ -194,17 +206,17 @@ class SubmissionBounds:
             if not self.first_day <= day <= self.last_day:
                 problems.append(_outside(name, day, self.first_day, self.last_day))
         if event.type in ("target.revised", "project.registered"):  # numbers of a target or a project
-            numbers = model_number_problems(event.target if event.type == "target.revised" else event.project)
             field = "target" if event.type == "target.revised" else "project"
             problems += [
-                Problem(".".join([field, *map(str, path)]), reason, "数值超出范围") for path, reason in numbers
+                Problem(".".join([field, *map(str, path)]), reason, "数值超出范围")
+                for path, reason in model_number_problems(getattr(event, field))
             ]
         return problems + self._value_problems(event)
 
     def _value_problems(self, event: Any) -> list[Problem]:
         if event.type == "indicator.updated":
-            indicator = self.plan.indicator(event.subject)
-            if indicator is not None and (found := unit_bounds(indicator.unit).problem(event.value)):
+            bounds = self.units.get(event.subject)
+            if bounds is not None and (found := bounds.problem(event.value)):
                 return [Problem("value", *found)]
         elif event.type == "investment.completed" and (found := INVESTMENT.problem(event.amount_wan)):
             return [Problem("amount_wan", *found)]
