@@ -8,6 +8,9 @@
 | `PLANWATCH_READY_MAX_LAG` | `/readyz` is not ready while a projection lags more events than this | 1000 |
 | `PLANWATCH_LOG_FORMAT` | `json` (one object per line) or `console` | console on a terminal, else json |
 | `PLANWATCH_TIME_ZONE` | the zone times are printed in when they belong to no plan (tokens, status) | Asia/Shanghai |
+| `PLANWATCH_PUBLIC_URL` | the address people open planwatch at (links in robot messages) | – (no links) |
+| `PLANWATCH_SECRET_KEY` | key signing shared links and sign-in forms | one generated once, kept in Redis |
+| `PLANWATCH_SESSION_HOURS` | how long a dashboard sign-in lasts without use | 12 |
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ class Settings:
     ready_max_lag: int = 1000
     log_format: str | None = None  # json | console; None: console on a terminal, json otherwise
     time_zone: str = "Asia/Shanghai"
+    public_url: str | None = None  # e.g. https://planwatch.example.gov.cn; None: messages carry no link
+    secret_key: str | None = None  # None: a key generated once and kept in Redis (services.store.signing)
+    session_hours: float = 12.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -39,6 +45,9 @@ class Settings:
             ready_max_lag=int(environ.get("PLANWATCH_READY_MAX_LAG", "1000")),
             log_format=_choice(environ, "PLANWATCH_LOG_FORMAT", ("json", "console")),
             time_zone=_zone(environ.get("PLANWATCH_TIME_ZONE") or "Asia/Shanghai"),
+            public_url=(environ.get("PLANWATCH_PUBLIC_URL") or "").rstrip("/") or None,
+            secret_key=environ.get("PLANWATCH_SECRET_KEY") or None,
+            session_hours=float(environ.get("PLANWATCH_SESSION_HOURS", "12")),
         )
 
     @property

@@ -17,11 +17,12 @@ from services.app.rollups import (
     RollupConflict,
     RollupListing,
     RollupResult,
+    RollupVersion,
     list_rollups,
     load_document,
     produce_rollup,
 )
-from services.app.sheets import MAX_FILE, Imported
+from services.app.sheets import MAX_FILE, EntryForm, EntryLine, Imported
 
 __all__ = [
     "MAX_FILE",
@@ -32,6 +33,8 @@ __all__ = [
     "Conflict",
     "EntryPoint",
     "ExportSummary",
+    "EntryForm",
+    "EntryLine",
     "Forbidden",
     "Imported",
     "Invalid",
@@ -46,6 +49,7 @@ __all__ = [
     "RollupConflict",
     "RollupListing",
     "RollupResult",
+    "RollupVersion",
     "TooLarge",
     "Unauthorized",
     "intake",

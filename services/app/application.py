@@ -12,17 +12,18 @@ from services.app.operations import Operations
 from services.app.plans import Plans
 from services.app.reports import Reports
 from services.app.rollups import Rollups
+from services.app.sharing import Sharing
 from services.app.sheets import Sheets
 from services.notify import SubscriptionStore
 from services.settings import Settings
-from services.store import EventStore, Keyspace, PlanCatalog, TokenStore, connect
+from services.store import EventStore, Keyspace, PlanCatalog, SessionStore, TokenStore, connect
 
 
 class App:
     """Use cases by area: `ingest` (who is calling, submit events), `sheets` (template, import),
     `plans` (publish, list), `reports` (table, indicator, projects as of / as known at),
-    `rollups`, `access` (tokens), `alerting` (alerts, feed, subscriptions), `operations`
-    (status, readiness, rebuild)."""
+    `rollups`, `access` (tokens, sign-ins), `sharing` (signed links), `alerting` (alerts, feed,
+    subscriptions), `operations` (status, readiness, rebuild)."""
 
     def __init__(self, redis: Redis, keys: Keyspace, settings: Settings | None = None) -> None:
         self.settings = settings or Settings.from_env()  # `keys` wins over its key prefix
@@ -36,7 +37,8 @@ class App:
         self.plans = Plans(store, catalog)
         self.reports = Reports(self.ingest, store)
         self.rollups = Rollups(redis, keys)
-        self.access = Access(self.ingest.tokens)
+        self.access = Access(self.ingest.tokens, SessionStore(redis, keys, int(self.settings.session_hours * 3600)))
+        self.sharing = Sharing(redis, keys, self.settings, self.rollups)
         self.alerting = Alerting(store, subscriptions)
         self.operations = Operations(store, catalog, subscriptions, self.settings.ready_max_lag)
 

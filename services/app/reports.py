@@ -22,6 +22,7 @@ from projections.readmodel import (
     project_summary,
 )
 from projections.report import PlanReport, ReportBuilder, build_report
+from projections.series import PortfolioPoint, indicator_series, portfolio_series
 from projections.state import PlanState
 from services.app.errors import NotFound
 from services.app.ingest import Ingest
@@ -93,10 +94,21 @@ class Reports:
         if plan.indicator(indicator_id) is None:
             raise NotFound(f"plan {plan_id} has no indicator {indicator_id!r}", f"计划中没有指标“{indicator_id}”")
         if as_of is None and known_at is None and (stored := await self._stored(plan_id, f"indicator:{indicator_id}")):
-            return IndicatorDetail.model_validate_json(stored[0])
+            detail = IndicatorDetail.model_validate_json(stored[0])
+            if detail.series or not detail.history:  # a view stored before trends were kept has none: fold
+                return detail
         state, report = await self.report(plan_id, as_of, known_at)
         row = next(r for r in report.rows() if r.indicator.id == indicator_id)
-        return indicator_detail(row, state.indicator(indicator_id))
+        series = indicator_series(state, row.indicator, report.as_of)
+        return indicator_detail(row, state.indicator(indicator_id), series)
+
+    async def portfolio_trend(
+        self, plan_id: str, as_of: date | None = None, known_at: datetime | None = None
+    ) -> list[PortfolioPoint]:
+        """The key projects' 开工率 and 投资完成率 at each month's end, against 序时进度."""
+        await self.ingest.plan(plan_id)
+        state, report = await self.report(plan_id, as_of, known_at)
+        return portfolio_series(state, report.as_of)
 
     async def projects(
         self,

@@ -26,7 +26,7 @@ from services.notify.fanout import FanOut
 from services.notify.recent import Recent
 from services.notify.subscriptions import Subscription, SubscriptionStore
 from services.observability import metrics
-from services.store import Keyspace
+from services.store import Keyspace, SignedLinks
 
 log = logging.getLogger("planwatch.notifier")
 
@@ -44,7 +44,7 @@ class Notifier:
         backoff_cap_s: float = 300.0,
         lease_ttl_ms: int = 10_000,
         claim_idle_ms: int = 30_000,
-        link: str | None = None,
+        links: SignedLinks | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.worker_id = worker_id
@@ -59,7 +59,7 @@ class Notifier:
             backoff_s=backoff_s,
             backoff_cap_s=backoff_cap_s,
             lease_ttl_ms=lease_ttl_ms,
-            link=link,
+            links=links,
             clock=clock,
         )
 

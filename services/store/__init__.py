@@ -28,9 +28,12 @@ from services.store.events import (
 )
 from services.store.keys import Keyspace
 from services.store.lease import Lease
+from services.store.sessions import Session, SessionStore
+from services.store.signing import LINK_TTL_S, SignedLinks, shared_rollup_path, signing_key
 from services.store.tokens import Role, TokenInfo, TokenStore
 
 __all__ = [
+    "LINK_TTL_S",
     "AppendResult",
     "EmbeddedRedis",
     "EmbeddedStopped",
@@ -43,6 +46,9 @@ __all__ = [
     "RawEntry",
     "Restored",
     "Role",
+    "Session",
+    "SessionStore",
+    "SignedLinks",
     "TokenInfo",
     "TokenStore",
     "VersionConflict",
@@ -54,4 +60,6 @@ __all__ = [
     "node_url_for_key",
     "plain_url",
     "redis_now_ms",
+    "shared_rollup_path",
+    "signing_key",
 ]
