@@ -61,7 +61,8 @@ def evaluation_numbers(evaluation: Evaluation) -> dict[str, Any]:
 
 
 class _ReadModel(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    # every field is in the JSON, defaults too: the serialization schema says so
+    model_config = ConfigDict(frozen=True, json_schema_serialization_defaults_required=True)
 
 
 STATUS = "the judgement: " + " | ".join(STATUS_ZH)
