@@ -9,7 +9,7 @@ from services.app.application import App
 from services.app.backup import ExportSummary, RestoreSummary
 from services.app.errors import AppError, Conflict, Forbidden, Invalid, NotFound, TooLarge, Unauthorized
 from services.app.ingest import Accepted, EntryPoint, intake, prepare
-from services.app.operations import PlanOverview, PlanRow, Readiness
+from services.app.operations import Freshness, PlanOverview, PlanRow, Readiness
 from services.app.plans import Published, load_plan, publish_plan
 from services.app.reports import ProjectFilter
 from services.app.rollups import (
@@ -31,11 +31,12 @@ __all__ = [
     "App",
     "AppError",
     "Conflict",
-    "EntryPoint",
-    "ExportSummary",
     "EntryForm",
     "EntryLine",
+    "EntryPoint",
+    "ExportSummary",
     "Forbidden",
+    "Freshness",
     "Imported",
     "Invalid",
     "NotFound",

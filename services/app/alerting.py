@@ -3,7 +3,7 @@ subscriptions (create, list with delivery counts, remove)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Literal
 
 from events.alerts import severity_rank
@@ -62,6 +62,22 @@ class Alerting:
             for entry_id, fields in entries:
                 position = str(entry_id)
                 yield position, str(fields["type"]), str(fields["notice"])
+
+    async def event_stream(
+        self, plan_id: str, after: str | None, disconnected: Callable[[], Awaitable[bool]]
+    ) -> AsyncIterator[bytes]:
+        """The live feed as Server-Sent Events (the API's and the dashboard's): `id` is the
+        notice's position (reconnect with Last-Event-ID), `event` its type, `data` the notice; a
+        comment every 15 s keeps proxies from closing a quiet stream."""
+        yield b": planwatch alert stream\n\n"
+        async for item in self.feed(plan_id, after):
+            if await disconnected():
+                return
+            if item is None:
+                yield b": keep-alive\n\n"
+                continue
+            position, kind, notice = item
+            yield f"id: {position}\nevent: {kind}\ndata: {notice}\n\n".encode()
 
     async def subscribe(self, request: SubscriptionRequest) -> Subscription:
         """Subscribe a channel to alert notices. A url on a loopback, private or link-local address

@@ -232,6 +232,7 @@ async def list_rollups(redis: Redis, keys: Keyspace, plan_id: str) -> list[Rollu
 class RollupVersion(BaseModel):
     """One version of a month's rollup, as the log records it."""
 
+    plan_id: str
     period: str
     version: int
     known_at: str = Field(description="when it was written: the instant its figures are as known at")
@@ -246,6 +247,7 @@ async def rollup_versions(redis: Redis, keys: Keyspace, plan_id: str) -> dict[st
     return {
         month: [
             RollupVersion(
+                plan_id=plan_id,
                 period=month,
                 version=event.version,
                 known_at=event.known_at.isoformat(),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
@@ -57,17 +56,5 @@ async def alert_stream(
             "Last-Event-ID 格式有误",
             [FieldError("Last-Event-ID", "not a stream position", "不是有效的事件编号")],
         )
-    feed = app.alerting.feed(plan, last_event_id)
-
-    async def events() -> AsyncIterator[bytes]:
-        yield b": planwatch alert stream\n\n"
-        async for item in feed:
-            if await request.is_disconnected():
-                return
-            if item is None:
-                yield b": keep-alive\n\n"
-                continue
-            position, kind, notice = item
-            yield f"id: {position}\nevent: {kind}\ndata: {notice}\n\n".encode()
-
-    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+    events = app.alerting.event_stream(plan, last_event_id, request.is_disconnected)
+    return StreamingResponse(events, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
