@@ -53,9 +53,13 @@ def june(rollups: dict[str, RollupDocument]) -> RollupDocument:
 STORED_JUNE = ROOT / "tests" / "data" / "rollup_seed_2025-06.json"
 
 
+# fields added to the document after the stored one was written (optional: it loads without them)
+ADDED = {"trends", "portfolio_trend"}
+
+
 def test_the_document_is_the_one_an_earlier_version_stored(rollups: dict[str, RollupDocument]) -> None:
     stored = STORED_JUNE.read_text(encoding="utf-8")
-    assert rollups["june_vs_may"].model_dump_json() == stored
+    assert rollups["june_vs_may"].model_dump_json(exclude=ADDED) == stored
     assert (
         rollups["june"].content_hash
         == rollups["june_vs_may"].content_hash
@@ -65,7 +69,7 @@ def test_the_document_is_the_one_an_earlier_version_stored(rollups: dict[str, Ro
 
 def test_a_stored_document_loads_and_renders_as_a_new_one(rollups: dict[str, RollupDocument]) -> None:
     loaded = RollupDocument.model_validate_json(STORED_JUNE.read_text(encoding="utf-8"))
-    assert loaded == rollups["june_vs_may"]
+    assert loaded == rollups["june_vs_may"].model_copy(update=dict.fromkeys(ADDED, []))
     assert render_markdown(loaded) == render_markdown(rollups["june_vs_may"])
 
 

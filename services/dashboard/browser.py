@@ -62,7 +62,11 @@ def sign_in(page: Page, base_url: str, token: str, then: str = "/") -> None:
 def off_host(requests: list[str], base_url: str) -> list[str]:
     """The requests that went anywhere but the server under test."""
     host = urlsplit(base_url).hostname
-    return [url for url in requests if urlsplit(url).scheme in ("http", "https", "ws", "wss") and urlsplit(url).hostname != host]
+    return [
+        url
+        for url in requests
+        if urlsplit(url).scheme in ("http", "https", "ws", "wss") and urlsplit(url).hostname != host
+    ]
 
 
 @dataclass(frozen=True)
