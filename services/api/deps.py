@@ -7,7 +7,8 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 import pydantic_core
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from events.errors import FieldError
 from events.plan import Plan
@@ -31,10 +32,17 @@ async def bearer(app: App, authorization: str | None) -> TokenInfo:
     return await app.ingest.authenticate(authorization.removeprefix("Bearer "))
 
 
+# Declared in the OpenAPI document as the `bearer` security scheme, so "Try it out" sends the token;
+# refused with planwatch's own 401 body (not FastAPI's) when it is missing.
+bearer_scheme = HTTPBearer(
+    scheme_name="bearer", auto_error=False, description="a token from `planwatch token create`: pwt_…"
+)
+
+
 async def caller(
-    app: AppDep, authorization: Annotated[str | None, Header(description="Bearer pwt_…")] = None
+    app: AppDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 ) -> TokenInfo:
-    return await bearer(app, authorization)
+    return await bearer(app, f"Bearer {credentials.credentials}" if credentials else None)
 
 
 CallerDep = Annotated[TokenInfo, Depends(caller)]

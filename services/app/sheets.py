@@ -80,14 +80,15 @@ def _project_line(project: Project, month: Period) -> EntryLine:
     return EntryLine(PROJECT_KIND, project.id, project.name, "万元", target, month.text, PROJECT_INPUTS)
 
 
-def _department_caller(caller: TokenInfo) -> str:
+FILE_REFUSAL = ("import a department's sheet", "the file is for", "只能使用填报部门的令牌导入报表")
+FORM_REFUSAL = ("report a department's figures", "they are for", "只能使用填报部门的令牌报送数据")
+
+
+def _department_caller(caller: TokenInfo, refusal: tuple[str, str, str] = FORM_REFUSAL) -> str:
     """The caller's department; a sheet or a form is recorded as it, so an admin or analyst has none."""
     if caller.role != "department" or not caller.department:
-        raise Forbidden(
-            f"{caller.role} token {caller.id} cannot report a department's figures; "
-            "use a token of the department they are for",
-            "只能使用填报部门的令牌报送数据",
-        )
+        what, whose, zh = refusal
+        raise Forbidden(f"{caller.role} token {caller.id} cannot {what}; use a token of the department {whose}", zh)
     return caller.department
 
 
@@ -116,7 +117,7 @@ class Sheets:
         the same file stores nothing new (event ids come from the file's content)."""
         if len(content) > MAX_FILE:
             raise TooLarge(f"the file exceeds {MAX_FILE} bytes", f"文件过大（上限{MAX_FILE}字节）")
-        _department_caller(caller)
+        _department_caller(caller, FILE_REFUSAL)
         plan_id = plan_id or sheet_plan_id(content, filename)
         if not plan_id:
             raise Invalid(

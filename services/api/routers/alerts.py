@@ -10,12 +10,15 @@ from fastapi.responses import StreamingResponse
 
 from events.errors import FieldError
 from services.api.deps import AppDep, CallerDep, PlanDep, bearer
+from services.api.schemas import ERRORS, AlertNotice
 from services.app import AlertState, Invalid
 
-router = APIRouter(prefix="/v1/plans/{plan}/alerts", tags=["alerts"])
+router = APIRouter(prefix="/v1/plans/{plan}/alerts", tags=["alerts"], responses=ERRORS)
+# the notices are answered as stored (already AlertNotice dumps), described but not re-validated
+NOTICES: dict[int | str, dict[str, Any]] = {200: {"model": list[AlertNotice], "description": "the notices"}}
 
 
-@router.get("")
+@router.get("", response_model=None, responses=NOTICES)
 async def alerts(
     plan: str,
     app: AppDep,
@@ -29,7 +32,7 @@ async def alerts(
     return await app.alerting.latest(plan, state, limit)
 
 
-@router.get("/history")
+@router.get("/history", response_model=None, responses=NOTICES)
 async def alert_history(
     plan: str, app: AppDep, who: CallerDep, found: PlanDep, limit: Annotated[int, Query(ge=1, le=5000)] = 100
 ) -> list[dict[str, Any]]:
@@ -37,7 +40,7 @@ async def alert_history(
     return await app.alerting.history(plan, limit)
 
 
-@router.get("/stream")
+@router.get("/stream", responses={200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"}})
 async def alert_stream(
     plan: str,
     request: Request,

@@ -8,9 +8,10 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from services.api.deps import AdminDep, AppDep
+from services.api.schemas import ERRORS, CreatedToken, Revoked, TokenRecord
 from services.store import Role
 
-router = APIRouter(prefix="/v1/tokens", tags=["access"])
+router = APIRouter(prefix="/v1/tokens", tags=["access"], responses=ERRORS)
 
 
 class TokenRequest(BaseModel):
@@ -19,20 +20,20 @@ class TokenRequest(BaseModel):
     name: str = ""
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=CreatedToken)
 async def create_token(request: TokenRequest, app: AppDep, who: AdminDep) -> dict[str, Any]:
     """Create a token (admin). Its text is in this answer only; planwatch keeps a hash."""
     text, info = await app.access.create_token(request.role, request.department, request.name)
     return {"token": text, **info.public()}
 
 
-@router.get("")
+@router.get("", response_model=list[TokenRecord])
 async def list_tokens(app: AppDep, who: AdminDep) -> list[dict[str, Any]]:
     """Every token's record (never a secret)."""
     return [t.public() for t in await app.access.list_tokens()]
 
 
-@router.delete("/{token_id}")
+@router.delete("/{token_id}", response_model=Revoked)
 async def revoke_token(token_id: str, app: AppDep, who: AdminDep) -> dict[str, str]:
     """Revoke a token: requests with it answer 401 from now on."""
     await app.access.revoke_token(token_id)
