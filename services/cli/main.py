@@ -5,7 +5,18 @@ from __future__ import annotations
 
 import typer
 
-from services.cli import demo, embedded, operations, plans, processes, reading, sheets, subscriptions, tokens
+from services.cli import (
+    demo,
+    embedded,
+    operations,
+    plans,
+    processes,
+    reading,
+    sheets,
+    stack,
+    subscriptions,
+    tokens,
+)
 
 app = typer.Typer(
     name="planwatch",
@@ -18,6 +29,7 @@ for commands in (
     demo.commands,
     reading.commands,
     processes.commands,
+    stack.commands,
     sheets.commands,
     operations.commands,
     subscriptions.commands,
