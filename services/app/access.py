@@ -46,7 +46,10 @@ class Access:
         if session is None:
             return None
         info = await self.tokens.info(session.token_id)
-        return (session, info) if info is not None else None
+        if info is None:  # the token was revoked: its sessions end
+            await self.sessions.delete(session.id)
+            return None
+        return session, info
 
     async def sign_out(self, session_id: str) -> None:
         await self.sessions.delete(session_id)
