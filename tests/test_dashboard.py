@@ -6,6 +6,7 @@ drive the same pages in Chromium."""
 from __future__ import annotations
 
 import html
+import itertools
 import re
 import time
 from datetime import date
@@ -326,4 +327,4 @@ def test_the_trend_judges_each_period_as_of_its_end() -> None:
     months = portfolio_series(state, date(2025, 6, 30))
     assert [p.period for p in months] == [f"2025-{m:02d}" for m in range(1, 7)]
     assert (months[-1].started, months[-1].start_rate, months[-1].investment_rate) == (68, 60.7, 50.5)
-    assert all(a.investment_wan <= b.investment_wan for a, b in zip(months, months[1:], strict=False))
+    assert all(a.investment_wan <= b.investment_wan for a, b in itertools.pairwise(months))
