@@ -7,10 +7,15 @@ from __future__ import annotations
 
 import html
 import itertools
+import os
 import re
+import signal
+import subprocess
+import sys
 import time
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 import pytest
@@ -23,7 +28,7 @@ from projections.state import PlanState, fold
 from services.app import load_plan
 from services.demo import PLAN_PUBLISHED_AT, SEED_PLAN, h1_history, load_seed
 from services.store import EventStore, Keyspace, SignedLinks, TokenStore, shared_rollup_path
-from tests.conftest import api_client
+from tests.conftest import ROOT, api_client, free_port
 from tests.factories import small_plan
 from tests.test_readmodel import _stored  # the seed's log as stored events
 
@@ -328,3 +333,57 @@ def test_the_trend_judges_each_period_as_of_its_end() -> None:
     assert [p.period for p in months] == [f"2025-{m:02d}" for m in range(1, 7)]
     assert (months[-1].started, months[-1].start_rate, months[-1].investment_rate) == (68, 60.7, 50.5)
     assert all(a.investment_wan <= b.investment_wan for a, b in itertools.pairwise(months))
+
+
+def _children(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+
+
+def test_planwatch_up_runs_everything_prints_where_and_stops_on_ctrl_c(cli_env: dict[str, str], tmp_path: Path) -> None:
+    port = free_port()
+    env = {**cli_env, "PLANWATCH_HOME": str(tmp_path)}
+    up = subprocess.Popen(
+        [sys.executable, "-m", "services", "up", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        said = []
+        assert up.stdout is not None
+        for line in up.stdout:
+            said.append(line)
+            if "Ctrl-C" in line:
+                break
+        text = "".join(said)
+        assert f"planwatch 已启动：打开 http://127.0.0.1:{port}/" in text, text
+        assert "已载入示例计划 rongchang-2025" in text
+        tokens = re.findall(r"pwt_[0-9a-f]{12}_[A-Za-z0-9_-]+", text)
+        assert len(tokens) == 2
+        children = _children(up.pid)
+        assert len(children) == 3  # api, worker, scheduler
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", trust_env=False) as http:
+            form = http.get("/login")
+            signed = http.post("/login", data={"token": tokens[1], "csrf": csrf_of(form), "next": "/"})
+            assert signed.status_code == 303
+            page = http.get(f"/plans/{PLAN}/entry")
+            assert page.status_code == 200 and "数据填报 · 区统计局" in page.text
+        up.send_signal(signal.SIGINT)
+        rest, _ = up.communicate(timeout=30)
+    finally:
+        if up.poll() is None:
+            up.kill()
+    assert up.returncode == 0, rest
+    assert "已停止" in rest
+    assert not [pid for pid in children if _alive(pid)]
+    assert {p.name for p in (tmp_path / "logs").iterdir()} == {"api.log", "worker.log", "scheduler.log"}
