@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -132,18 +133,22 @@ def sign_in_redirect(request: Request) -> Response:
 
 class DashboardRoute(APIRoute):
     """A dashboard route: a reader who is not signed in is sent to sign in; a refusal of a use case
-    (an AppError) is shown as a page in Chinese with its status, not as the API's JSON."""
+    (an AppError) is shown as a page in Chinese with its status, not as the API's JSON. Every
+    answer says how long the server took (`Server-Timing`; bench/dashboard.py reads it)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def handle(request: Request) -> Response:
+            started = time.perf_counter()
             try:
-                return await handler(request)
+                response = await handler(request)
             except SignInRequired:
-                return sign_in_redirect(request)
+                response = sign_in_redirect(request)
             except AppError as exc:
-                return page(request, "error.html", exc.status, error=exc)
+                response = page(request, "error.html", exc.status, error=exc)
+            response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.2f}"
+            return response
 
         return handle
 
