@@ -13,6 +13,13 @@ from events.plan import Indicator, Plan, Project
 from services.app.errors import Forbidden, Invalid, TooLarge
 from services.app.ingest import Accepted, Ingest
 from services.spreadsheet import (
+    COMPLETED,
+    INDICATOR_KIND,
+    INVESTMENT,
+    NOTE,
+    PROJECT_KIND,
+    STARTED,
+    VALUE,
     ForeignSheet,
     SheetImport,
     SheetRejected,
@@ -21,7 +28,6 @@ from services.spreadsheet import (
     sheet_plan_id,
     write_template,
 )
-from services.spreadsheet.layout import COMPLETED, INDICATOR_KIND, INVESTMENT, NOTE, PROJECT_KIND, STARTED, VALUE
 from services.store import TokenInfo
 
 MAX_FILE = 2_000_000  # bytes: a department's sheet is tens of rows

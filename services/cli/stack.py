@@ -208,7 +208,7 @@ def screenshots(
     free port, loads the seed plan if no plan is published, signs in with a token made for the
     purpose (revoked afterwards)."""
     from services.cli.common import with_app
-    from services.dashboard.browser import take_screenshots
+    from services.dashboard import take_screenshots
     from services.settings import Settings
 
     settings = Settings.from_env()

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from services.dashboard import alerts, auth, entry, pages, rollups
+from services.dashboard.browser import take_screenshots
 from services.dashboard.web import STATIC
 
 ROUTERS = (auth.router, pages.router, alerts.router, rollups.router, entry.router)
@@ -23,4 +24,4 @@ def mount_dashboard(api: FastAPI) -> None:
     api.mount("/static", StaticFiles(directory=STATIC), name="static")
 
 
-__all__ = ["mount_dashboard"]
+__all__ = ["mount_dashboard", "take_screenshots"]

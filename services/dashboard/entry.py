@@ -17,8 +17,7 @@ from events.models import Event
 from events.plan import Plan
 from services.app import App, AppError, EntryForm, Forbidden, Invalid
 from services.dashboard.web import AppDep, DashboardRoute, FormDep, Viewer, ViewerDep, page, templates
-from services.spreadsheet import FIRST_ROW
-from services.spreadsheet.layout import COMPLETED, INVESTMENT, NOTE, STARTED, VALUE
+from services.spreadsheet import COMPLETED, FIRST_ROW, INVESTMENT, NOTE, STARTED, VALUE
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 
