@@ -14,7 +14,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +28,7 @@ from services.app import App
 from services.dashboard.browser import chromium, off_host, sign_in, take_screenshots
 from services.demo import load_seed
 from services.store import EventStore, Keyspace, connect
-from tests.conftest import ROOT, drop_prefix, free_port
+from tests.conftest import ROOT, drop_prefix, free_port, wait_until_healthy
 
 PLAN = "rongchang-2025"
 T = TypeVar("T")
@@ -88,15 +87,7 @@ def server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         )
         for name, args in (("api", ["api", "--port", str(port)]), ("worker", ["worker", "--lease-ttl", "1"]))
     ]
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", trust_env=False).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, (logs / "api.log").read_text()
-        time.sleep(0.1)
+    wait_until_healthy(url, logs / "api.log")
     yield Server(url, keys, redis_url, tokens)
     for proc in procs:
         proc.terminate()

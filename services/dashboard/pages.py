@@ -7,14 +7,15 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from events.periods import period_end
+from events.plan import Plan
 from projections.readmodel import PlanSummary, ProjectSummary
 from projections.series import chart_kind
 from services.dashboard.web import LIGHT, AppDep, DashboardRoute, ViewerDep, page, parse_as_of, parse_known_at
@@ -42,19 +43,39 @@ async def home(request: Request, app: AppDep, who: ViewerDep) -> Response:
     return page(request, "compare.html", who=who, rows=rows, active="compare")
 
 
-@router.get("/plans/{plan_id}")
-async def overview(
-    request: Request,
+@dataclass(frozen=True)
+class When:
+    """The plan a page is about, and the time it travels to: as of a date (valid time), as known
+    at an instant (transaction time, typed in the plan's zone); as typed, for the form."""
+
+    plan: Plan
+    as_of: date | None
+    known_at: datetime | None
+    typed: dict[str, Any]  # the form fields as typed
+
+    @property
+    def travelling(self) -> bool:
+        return self.as_of is not None or self.known_at is not None
+
+
+async def when(
     plan_id: str,
     app: AppDep,
-    who: ViewerDep,
     as_of: Annotated[str | None, Query()] = None,
     known_at: Annotated[str | None, Query()] = None,
-) -> Response:
+) -> When:
     plan = await app.ingest.plan(plan_id)
-    day, instant = parse_as_of(as_of), parse_known_at(known_at, plan)
+    typed = {"as_of": as_of or "", "known_at": known_at or ""}
+    return When(plan, parse_as_of(as_of), parse_known_at(known_at, plan), typed)
+
+
+WhenDep = Annotated[When, Depends(when)]
+
+
+@router.get("/plans/{plan_id}")
+async def overview(request: Request, plan_id: str, app: AppDep, who: ViewerDep, at: WhenDep) -> Response:
     summary, freshness = await asyncio.gather(
-        app.reports.summary(plan_id, day, instant, up_to_date=True), app.operations.freshness(plan_id)
+        app.reports.summary(plan_id, at.as_of, at.known_at, up_to_date=True), app.operations.freshness(plan_id)
     )
     main = [row for row in summary.indicators if row.main]
     sections: dict[str, list[Any]] = {}
@@ -65,32 +86,24 @@ async def overview(
         request,
         "overview.html",
         who=who,
-        plan=plan,
+        plan=at.plan,
         summary=summary,
         main=main,
         sections=sections,
         missed=[row for row in summary.indicators if row.id in summary.missed],
         freshness=freshness,
-        as_of=as_of or "",
-        known_at=known_at or "",
-        travelling=bool(day or instant),
+        travelling=at.travelling,
         active="overview",
+        **at.typed,
     )
 
 
 @router.get("/plans/{plan_id}/indicators/{indicator_id}")
 async def indicator(
-    request: Request,
-    plan_id: str,
-    indicator_id: str,
-    app: AppDep,
-    who: ViewerDep,
-    as_of: Annotated[str | None, Query()] = None,
-    known_at: Annotated[str | None, Query()] = None,
+    request: Request, plan_id: str, indicator_id: str, app: AppDep, who: ViewerDep, at: WhenDep
 ) -> Response:
-    plan = await app.ingest.plan(plan_id)
-    day, instant = parse_as_of(as_of), parse_known_at(known_at, plan)
-    detail = await app.reports.indicator(plan_id, indicator_id, day, instant, up_to_date=True)
+    plan = at.plan
+    detail = await app.reports.indicator(plan_id, indicator_id, at.as_of, at.known_at, up_to_date=True)
     alerts = [a for a in await app.alerting.latest(plan_id, "all") if a.get("subject") == indicator_id]
     zone = ZoneInfo(plan.timezone)
     stale_after = plan.thresholds.alerts.stale_after_days
@@ -117,9 +130,8 @@ async def indicator(
         alerts=alerts,
         delays=delays,
         points={point.period: point for point in detail.series},
+        **at.typed,
         stale_after=stale_after,
-        as_of=as_of or "",
-        known_at=known_at or "",
         active="overview",
     )
 
