@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ class Shot:
     name: str  # file stem
     path: str  # the page's path
     ready: str | None = None  # a selector to wait for (a chart drawn)
-    before: Callable[[Page], Any] | None = None
+    unless_redirected: bool = False  # skip it when the page sends the reader elsewhere (one plan: no comparison)
 
 
 def pages_of(plan_id: str, indicator: str, with_entry: bool) -> list[Shot]:
@@ -84,7 +84,7 @@ def pages_of(plan_id: str, indicator: str, with_entry: bool) -> list[Shot]:
         Shot("03-projects", f"/plans/{plan_id}/projects", "#portfolio-chart[data-ready]"),
         Shot("04-alerts", f"/plans/{plan_id}/alerts"),
         Shot("05-rollups", f"/plans/{plan_id}/rollups"),
-        Shot("06-compare", "/"),
+        Shot("06-compare", "/", unless_redirected=True),
     ]
     if with_entry:
         shots.append(Shot("07-entry", f"/plans/{plan_id}/entry"))
@@ -110,11 +110,13 @@ def take_screenshots(
         page.on("request", lambda request: requests.append(request.url))
         page.goto(f"{base_url}/login")
         written.append(_shot(page, out / "00-login.png"))
-        sign_in(page, base_url, token)
-        with_entry = page.locator("nav a[href$='/entry']").count() > 0 or "/entry" in page.content()
+        sign_in(page, base_url, token, f"/plans/{plan_id}")
+        with_entry = page.locator("nav a[href$='/entry']").count() > 0  # a department token
         for shot in pages_of(plan_id, indicator, with_entry):
             page.goto(base_url + shot.path)
             page.wait_for_load_state("networkidle")
+            if shot.unless_redirected and page.url != base_url + shot.path:
+                continue
             if shot.ready:
                 page.wait_for_selector(shot.ready, timeout=10_000)
             written.append(_shot(page, out / f"{shot.name}.png"))
