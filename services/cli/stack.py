@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 commands = typer.Typer()
 
 DEMO_TOKEN_NAME = "planwatch up 演示"
+SEED_PLAN_ID = "rongchang-2025"
 
 
 @dataclass
@@ -119,13 +120,14 @@ async def seed_if_empty(app: App) -> str | None:
     return plan_id
 
 
-async def demo_tokens(app: App, name: str = DEMO_TOKEN_NAME) -> dict[str, str]:
+async def demo_tokens(app: App, name: str = DEMO_TOKEN_NAME, plan_id: str | None = None) -> dict[str, str]:
     """Sign-in tokens for a demo, new each run (the earlier run's are revoked): one for the plan
-    office (admin: every page) and one for the first department that owns something of the first
-    plan (its data-entry form)."""
+    office (admin: every page) and one for the first department that owns something of the plan
+    (its data-entry form)."""
     await _revoke(app, name)
     made = {"admin": (await app.access.create_token("admin", None, f"{name}（管理员）"))[0]}
-    plans = await app.plans.published()
+    published = sorted(await app.plans.published(), key=lambda p: (p.id != SEED_PLAN_ID, p.id))
+    plans = [p for p in published if plan_id is None or p.id == plan_id]
     if plans:
         plan = plans[0]
         owners = [i.department for i in plan.indicators] + [p.department for p in plan.projects]
@@ -202,6 +204,9 @@ def _welcome(url: str, tokens: dict[str, str], seeded: str | None, logs: Path) -
 @commands.command()
 def screenshots(
     out: Annotated[Path, typer.Option("-o", "--out", help="directory for the PNGs")] = Path("out/screenshots"),
+    plan: Annotated[
+        str | None, typer.Option("--plan", help="the plan to show (default: the seed plan, else the first)")
+    ] = None,
     indicator: Annotated[str, typer.Option(help="the indicator whose page to show")] = "gdp",
 ) -> None:
     """Write a PNG of every dashboard page (Chromium, headless): starts the API and a worker on a
@@ -217,10 +222,11 @@ def screenshots(
 
     async def prepare(app: App) -> tuple[str, dict[str, str]]:
         await seed_if_empty(app)
-        plans = await app.plans.published()
-        for period in ("2025-05", "2025-06") if plans[0].id == "rongchang-2025" else ():
-            await app.rollups.produce(plans[0].id, period, scheduled=True)
-        return plans[0].id, await demo_tokens(app, "planwatch screenshots")
+        ids = sorted(p.id for p in await app.plans.published())
+        chosen = plan or (SEED_PLAN_ID if SEED_PLAN_ID in ids else ids[0])
+        for period in ("2025-05", "2025-06") if chosen == SEED_PLAN_ID else ():
+            await app.rollups.produce(chosen, period, scheduled=True)  # the seed's report months
+        return chosen, await demo_tokens(app, "planwatch screenshots", chosen)
 
     plan_id, tokens = with_app(prepare)
     token = next(t for who, t in tokens.items() if who != "admin") if len(tokens) > 1 else tokens["admin"]

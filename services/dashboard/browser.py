@@ -73,15 +73,15 @@ def off_host(requests: list[str], base_url: str) -> list[str]:
 class Shot:
     name: str  # file stem
     path: str  # the page's path
-    ready: str | None = None  # a selector to wait for (a chart drawn)
+    chart: str | None = None  # the chart's element: wait until it is drawn, if the page has one
     unless_redirected: bool = False  # skip it when the page sends the reader elsewhere (one plan: no comparison)
 
 
 def pages_of(plan_id: str, indicator: str, with_entry: bool) -> list[Shot]:
     shots = [
         Shot("01-overview", f"/plans/{plan_id}"),
-        Shot("02-indicator", f"/plans/{plan_id}/indicators/{indicator}", "#indicator-chart[data-ready]"),
-        Shot("03-projects", f"/plans/{plan_id}/projects", "#portfolio-chart[data-ready]"),
+        Shot("02-indicator", f"/plans/{plan_id}/indicators/{indicator}", "#indicator-chart"),
+        Shot("03-projects", f"/plans/{plan_id}/projects", "#portfolio-chart"),
         Shot("04-alerts", f"/plans/{plan_id}/alerts"),
         Shot("05-rollups", f"/plans/{plan_id}/rollups"),
         Shot("06-compare", "/", unless_redirected=True),
@@ -117,8 +117,8 @@ def take_screenshots(
             page.wait_for_load_state("networkidle")
             if shot.unless_redirected and page.url != base_url + shot.path:
                 continue
-            if shot.ready:
-                page.wait_for_selector(shot.ready, timeout=10_000)
+            if shot.chart and page.locator(shot.chart).count():
+                page.wait_for_selector(f"{shot.chart}[data-ready]", timeout=10_000)
             written.append(_shot(page, out / f"{shot.name}.png"))
             if progress:
                 progress(shot.name)
