@@ -5,6 +5,7 @@ drive the same pages in Chromium."""
 
 from __future__ import annotations
 
+import asyncio
 import html
 import itertools
 import os
@@ -387,3 +388,36 @@ def test_planwatch_up_runs_everything_prints_where_and_stops_on_ctrl_c(cli_env: 
     assert "已停止" in rest
     assert not [pid for pid in children if _alive(pid)]
     assert {p.name for p in (tmp_path / "logs").iterdir()} == {"api.log", "worker.log", "scheduler.log"}
+
+
+async def test_the_live_feed_reads_each_plan_once_however_many_listen(redis_url: str, keys: Keyspace) -> None:
+    """Forty pages open on 预警 hold one Redis connection, not forty: with a pool of three the feed
+    still reaches every listener, and other requests are answered meanwhile."""
+    from services.app import App
+    from services.store import connect
+
+    small = connect(redis_url, max_connections=3)
+    try:
+        app = App(small, keys)
+        outbox = keys.outbox(PLAN)
+
+        async def notice(n: int) -> str:
+            return str(await small.xadd(outbox, {"fingerprint": f"f{n}", "type": "alert.raised", "notice": f"{{{n}}}"}))
+
+        first = await notice(1)
+        feeds = [app.alerting.feed(PLAN, None) for _ in range(40)]
+        waiting = [asyncio.ensure_future(anext(feed)) for feed in feeds]
+        await asyncio.sleep(0.3)  # every listener has joined
+        assert await asyncio.wait_for(small.ping(), 2)  # the pool is not exhausted
+        second = await notice(2)
+        got = await asyncio.wait_for(asyncio.gather(*waiting), 10)
+        assert {item for item in got} == {(second, "alert.raised", "{2}")}
+        late = app.alerting.feed(PLAN, first)  # back with Last-Event-ID: what it missed, then live
+        assert await asyncio.wait_for(anext(late), 5) == (second, "alert.raised", "{2}")
+        third = await notice(3)
+        assert await asyncio.wait_for(anext(late), 5) == (third, "alert.raised", "{3}")
+        for feed in [*feeds, late]:
+            await feed.aclose()
+        assert app.alerting.live._plans == {}  # the last listener gone, the reader stops
+    finally:
+        await small.aclose()

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from events.alerts import severity_rank
 from events.errors import FieldError
 from services.app.errors import Invalid, NotFound
+from services.app.live import Item, LiveFeed
 from services.notify import Subscription, SubscriptionRequest, SubscriptionStore, UnsafeTarget
 from services.projection import alert_notices, firing_alerts
 from services.store import EventStore
@@ -19,6 +20,7 @@ AlertState = Literal["firing", "resolved", "all"]
 class Alerting:
     def __init__(self, store: EventStore, subscriptions: SubscriptionStore) -> None:
         self.store, self.subscriptions = store, subscriptions
+        self.live = LiveFeed(store.redis)
 
     async def firing(self, plan_id: str) -> list[dict[str, Any]] | None:
         """The alerts firing now (latest notice of each), most severe first; None before the alerts
@@ -41,27 +43,11 @@ class Alerting:
             latest[notice["fingerprint"]] = notice
         return [n for n in latest.values() if state == "all" or n["state"] == "resolved"]
 
-    async def feed(
-        self, plan_id: str, after: str | None, block_ms: int = 15_000
-    ) -> AsyncIterator[tuple[str, str, str] | None]:
+    def feed(self, plan_id: str, after: str | None) -> AsyncIterator[Item]:
         """Every alert notice of the plan from the outbox as it happens: (position, type, notice
-        JSON), or None after `block_ms` without one (for keep-alives). `after` a position, or None
-        for from now on."""
-        outbox = self.store.keys.outbox(plan_id)
-        redis = self.store.redis
-        if after is None:
-            newest = await redis.xrevrange(outbox, count=1)
-            after = str(newest[0][0]) if newest else "0-0"
-        position: str = after
-        while True:
-            reply: Any = await redis.xread({outbox: position}, count=100, block=block_ms)
-            if not reply:
-                yield None
-                continue
-            entries: list[tuple[str, dict[str, str]]] = reply[0][1]
-            for entry_id, fields in entries:
-                position = str(entry_id)
-                yield position, str(fields["type"]), str(fields["notice"])
+        JSON), or None after a quiet while (for keep-alives). `after` a position, or None for from
+        now on. One Redis reader per plan and process, however many listen (services.app.live)."""
+        return self.live.listen(self.store.keys.outbox(plan_id), after)
 
     async def event_stream(
         self, plan_id: str, after: str | None, disconnected: Callable[[], Awaitable[bool]]

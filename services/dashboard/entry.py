@@ -109,7 +109,7 @@ async def submit_entry(request: Request, plan_id: str, app: AppDep, who: ViewerD
     except AppError as exc:  # not this department's, a conflict: nothing was stored
         return page(request, "entry.html", exc.status, sent=sent, errors={}, general=[exc.message_zh], **context)
     accepted = imported.accepted
-    stored = [(event, duplicate) for event, duplicate in zip(accepted.events, accepted.result.duplicate, strict=True)]
+    stored = list(zip(accepted.events, accepted.result.duplicate, strict=True))
     return page(request, "entry_done.html", stored=stored, accepted=accepted, names=_names(form.plan), **context)
 
 

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -49,8 +50,6 @@ SEVERITY_LIGHT = {"warning": "yellow", "critical": "red", "emergency": "red"}
 
 
 def _money(value: float | int | None) -> str:
-    from decimal import Decimal
-
     return "-" if value is None else money_wan(Decimal(str(value)))
 
 
