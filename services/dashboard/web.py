@@ -14,7 +14,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -22,9 +21,8 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
 from events.plan import Plan
-from projections.formatting import money_wan
+from projections.formatting import in_zone, local_time, money_wan
 from services.app import App, AppError, Forbidden, Invalid
-from services.reports import beijing_time
 from services.store import Session, TokenInfo
 
 HERE = Path(__file__).resolve().parent
@@ -57,11 +55,9 @@ def _percent(value: float | int | None) -> str:
     return "-" if value is None else f"{value:.1f}%"
 
 
-def _when(value: datetime | str | None) -> str:
-    if value is None or value == "":
-        return "-"
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return beijing_time(moment)
+def _when(value: datetime | str | None, zone: str = "Asia/Shanghai") -> str:
+    """An instant as the plan's people read it, labelled: 2025-07-16 08:00 北京时间."""
+    return "-" if value is None or value == "" else local_time(value, zone)
 
 
 templates.env.filters.update(money=_money, percent=_percent, when=_when)
@@ -178,7 +174,7 @@ def parse_known_at(text: str | None, plan: Plan) -> datetime | None:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise Invalid(f"{text!r} is not a date and time", "时间格式应为2025-07-10T08:00") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(plan.timezone))
+    return in_zone(moment, plan.timezone)
 
 
 async def plan_choices(app: App) -> list[Plan]:
