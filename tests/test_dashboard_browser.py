@@ -113,20 +113,23 @@ def _page(browser: Browser) -> Page:
     return page
 
 
-@pytest.fixture
-def admin(browser: Browser, server: Server) -> Iterator[Page]:
+def _signed_in(browser: Browser, server: Server, who: str, then: str) -> Iterator[Page]:
     page = _page(browser)
-    sign_in(page, server.url, server.tokens["admin"], f"/plans/{PLAN}")
+    sign_in(page, server.url, server.tokens[who], then)
     yield page
     page.context.close()
+
+
+@pytest.fixture
+def admin(browser: Browser, server: Server) -> Iterator[Page]:
+    """The plan office, on the plan's overview."""
+    yield from _signed_in(browser, server, "admin", f"/plans/{PLAN}")
 
 
 @pytest.fixture
 def stats(browser: Browser, server: Server) -> Iterator[Page]:
-    page = _page(browser)
-    sign_in(page, server.url, server.tokens["stats"], f"/plans/{PLAN}/entry?month=2025-07")
-    yield page
-    page.context.close()
+    """区统计局, on its data-entry form for July."""
+    yield from _signed_in(browser, server, "stats", f"/plans/{PLAN}/entry?month=2025-07")
 
 
 def _lights(page: Page) -> dict[str, str]:
