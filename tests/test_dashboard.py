@@ -380,7 +380,7 @@ def test_planwatch_up_runs_everything_prints_where_and_stops_on_ctrl_c(cli_env: 
             signed = http.post("/login", data={"token": tokens[1], "csrf": csrf_of(form), "next": "/"})
             assert signed.status_code == 303
             page = http.get(f"/plans/{PLAN}/entry")
-            assert page.status_code == 200 and "数据填报 · 区统计局" in page.text
+            assert page.status_code == 200 and "数据填报 · 区住房城乡建委" in page.text  # indicators and most projects
         up.send_signal(signal.SIGINT)
         rest, _ = up.communicate(timeout=30)
     finally:

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,17 +123,19 @@ async def seed_if_empty(app: App) -> str | None:
 
 async def demo_tokens(app: App, name: str = DEMO_TOKEN_NAME, plan_id: str | None = None) -> dict[str, str]:
     """Sign-in tokens for a demo, new each run (the earlier run's are revoked): one for the plan
-    office (admin: every page) and one for the first department that owns something of the plan
-    (its data-entry form)."""
+    office (admin: every page) and one for the department with the most to report, indicators and
+    projects (its data-entry form)."""
     await _revoke(app, name)
     made = {"admin": (await app.access.create_token("admin", None, f"{name}（管理员）"))[0]}
     published = sorted(await app.plans.published(), key=lambda p: (p.id != SEED_PLAN_ID, p.id))
     plans = [p for p in published if plan_id is None or p.id == plan_id]
     if plans:
         plan = plans[0]
-        owners = [i.department for i in plan.indicators] + [p.department for p in plan.projects]
+        with_indicators = {i.department for i in plan.indicators}
+        owners = Counter(p.department for p in plan.projects if p.department in with_indicators)
+        owners.update(with_indicators)  # every indicator owner counts, those with projects more
         if owners:
-            department = owners[0]
+            department = owners.most_common(1)[0][0]
             label = f"{name}（{plan.department_name(department)}）"
             made[department] = (await app.access.create_token("department", department, label))[0]
     return made
