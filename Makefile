@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean screenshots browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,8 +13,18 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/planwatch demo
+	@echo
+	@echo "Next: $(BIN)/planwatch up  — the dashboard, API, worker, notifier and scheduler together;"
+	@echo "      it prints the address to open (http://127.0.0.1:8000/) and tokens to sign in with. Ctrl-C stops it."
+	@echo "      make screenshots writes a PNG of every dashboard page to out/screenshots/."
 
-test: $(STAMP)
+browser:
+	bash .ci/chromium
+
+screenshots: $(STAMP) browser
+	$(BIN)/planwatch screenshots -o out/screenshots
+
+test: $(STAMP) browser
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy
@@ -30,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/projection.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/alerts.py
+	$(BIN)/python bench/dashboard.py
 
 clean:
 	rm -rf $(VENV) .planwatch .pytest_cache .ruff_cache .mypy_cache .hypothesis

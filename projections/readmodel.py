@@ -16,6 +16,7 @@ memoised on them, which a `ReportBuilder` reuses while their inputs are unchange
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
@@ -28,6 +29,7 @@ from projections.evaluate import STATUS_ZH, Evaluation, Status
 from projections.formatting import round1
 from projections.portfolio import Portfolio, ProjectProgress, Stage
 from projections.report import IndicatorRow, PlanReport
+from projections.series import SeriesPoint
 from projections.state import IndicatorState, Observation, ProjectState
 
 Number = int | float  # a JSON number: whole numbers as ints
@@ -59,7 +61,8 @@ def evaluation_numbers(evaluation: Evaluation) -> dict[str, Any]:
 
 
 class _ReadModel(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    # every field is in the JSON, defaults too: the serialization schema says so
+    model_config = ConfigDict(frozen=True, json_schema_serialization_defaults_required=True)
 
 
 STATUS = "the judgement: " + " | ".join(STATUS_ZH)
@@ -125,6 +128,11 @@ class IndicatorDetail(IndicatorSummary):
 
     history: list[PeriodValue] = Field(description="every period's latest value, in period order")
     target_changes: list[TargetRevision] = Field(description="in log order")
+    series: list[SeriesPoint] = Field(
+        default_factory=list,
+        description="the trend: each period's value judged as of its end against the target then in force "
+        "(cumulative tasks: completion against 序时进度), in period order, up to as_of",
+    )
 
 
 def _indicator_fields(row: IndicatorRow) -> dict[str, Any]:
@@ -170,14 +178,18 @@ def _period_value(observation: Observation) -> dict[str, Any]:
     }
 
 
-def indicator_detail(row: IndicatorRow, indicator: IndicatorState) -> IndicatorDetail:
+def indicator_detail(
+    row: IndicatorRow, indicator: IndicatorState, series: Sequence[SeriesPoint] = ()
+) -> IndicatorDetail:
     observations = sorted(indicator.observations.values(), key=lambda o: Period.parse(o.period))
     changes = [
         {"period": c.period, "target": c.target.text, "reason": c.reason, "position": c.position}
         for c in indicator.target_changes
     ]
     history = [_period_value(o) for o in observations]
-    return IndicatorDetail.model_validate({**_indicator_fields(row), "history": history, "target_changes": changes})
+    return IndicatorDetail.model_validate(
+        {**_indicator_fields(row), "history": history, "target_changes": changes, "series": list(series)}
+    )
 
 
 # ---- projects --------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from projections.evaluate import MISSED
 from projections.portfolio import ProjectProgress
 from projections.readmodel import indicator_summary, one_decimal, portfolio_summary, project_summary
 from projections.report import IndicatorRow, ReportBuilder, missed_sentence, period_column
+from projections.series import ChartKind, PortfolioPoint, SeriesPoint, chart_kind, indicator_series, portfolio_series
 from projections.state import PlanState
 
 
@@ -108,6 +109,17 @@ class RollupChange(BaseModel):
     detail_zh: str
 
 
+class RollupTrend(BaseModel):
+    """A main indicator's trend for the report's charts: each period's value judged as of its end
+    (projections.series), and whether to draw it against the target or against 序时进度."""
+
+    id: str
+    label: str
+    unit: str
+    kind: ChartKind
+    points: list[SeriesPoint]
+
+
 class RollupSection(BaseModel):
     name: str
     rows: list[RollupRow]
@@ -133,13 +145,22 @@ class RollupDocument(BaseModel):
     missed_sentence: str  # 地区生产总值、…没有达到年初预计目标要求。
     changes: list[RollupChange] = Field(default_factory=list)
     content_hash: str = ""
+    # Added after the first documents were stored (those load with none and print no charts):
+    trends: list[RollupTrend] = Field(default_factory=list, description="the main indicators' trends, for charts")
+    portfolio_trend: list[PortfolioPoint] = Field(
+        default_factory=list, description="the key projects month by month, for a chart"
+    )
 
     def hash_content(self) -> str:
         """Hash of what the report says — not of when it was written or which version it is —
-        so a re-run with nothing new is recognised as unchanged."""
-        body = self.model_dump(mode="json", exclude={"known_at", "version", "compared_with", "changes", "content_hash"})
+        so a re-run with nothing new is recognised as unchanged. The trends are drawn from the
+        figures the report states and are left out, so a document keeps the hash it had before
+        documents carried them."""
+        body = self.model_dump(mode="json", exclude=UNHASHED)
         return hashlib.sha256(json.dumps(body, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
 
+
+UNHASHED = {"known_at", "version", "compared_with", "changes", "content_hash", "trends", "portfolio_trend"}
 
 STAGE_ZH = {"not_started": "未开工", "started": "在建", "completed": "建成投产"}
 
@@ -183,6 +204,8 @@ def build_rollup(
         projects=projects,
         off_track=_off_track(_all_rows(main, sections), projects),
         missed_sentence=missed_sentence([row.name for row in main if row.status in MISSED]),
+        trends=[_trend(state, row, month.end) for row in report.main],
+        portfolio_trend=portfolio_series(state, month.end) if plan.projects else [],
     )
     document.changes = _changes(document, state, previous, notices or [])
     document.content_hash = document.hash_content()
@@ -199,6 +222,13 @@ def _row(row: IndicatorRow) -> RollupRow:
         "time_progress": one_decimal(evaluation.time_progress),
     }
     return RollupRow.model_validate({**indicator_summary(row).model_dump(), **rounded})
+
+
+def _trend(state: PlanState, row: IndicatorRow, as_of: date) -> RollupTrend:
+    points = indicator_series(state, row.indicator, as_of)
+    return RollupTrend(
+        id=row.indicator.id, label=row.label, unit=row.indicator.unit, kind=chart_kind(points), points=points
+    )
 
 
 def _project(project: ProjectProgress, department_name: str) -> RollupProject:

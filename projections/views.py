@@ -5,11 +5,13 @@ have, so the stored and served bytes stay the same."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from projections.portfolio import ProjectProgress
 from projections.readmodel import indicator_detail, plan_summary, project_detail, project_summary
 from projections.report import IndicatorRow, PlanReport
+from projections.series import SeriesPoint
 from projections.state import IndicatorState, ProjectState
 
 
@@ -18,9 +20,11 @@ def report_view(report: PlanReport, known_at: str | None = None) -> dict[str, An
     return plan_summary(report, known_at).model_dump(mode="json")
 
 
-def indicator_detail_view(row: IndicatorRow, indicator: IndicatorState) -> dict[str, Any]:
-    """One indicator: its row, every period's value (with revisions) and its target changes."""
-    return indicator_detail(row, indicator).model_dump(mode="json")
+def indicator_detail_view(
+    row: IndicatorRow, indicator: IndicatorState, series: Sequence[SeriesPoint] = ()
+) -> dict[str, Any]:
+    """One indicator: its row, every period's value (with revisions), its target changes and its trend."""
+    return indicator_detail(row, indicator, series).model_dump(mode="json")
 
 
 def project_summary_view(project: ProjectProgress) -> dict[str, Any]:

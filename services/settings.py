@@ -7,12 +7,15 @@
 | `PLANWATCH_KEY_PREFIX` | first part of every key, to share a server | `pw` |
 | `PLANWATCH_READY_MAX_LAG` | `/readyz` is not ready while a projection lags more events than this | 1000 |
 | `PLANWATCH_ALLOW_PRIVATE_TARGETS` | private networks alert channels may post to (CIDRs) | none |
-| `PLANWATCH_SECRET_KEY` | encrypts subscription secrets and urls at rest | none: in clear |
 | `PLANWATCH_LOG_FORMAT` | `json` (one object per line) or `console` | console on a terminal, else json |
 | `PLANWATCH_TIME_ZONE` | the zone times are printed in when they belong to no plan (tokens, status) | Asia/Shanghai |
+| `PLANWATCH_PUBLIC_URL` | the address people open planwatch at (links in robot messages) | – (no links) |
+| `PLANWATCH_SECRET_KEY` | signs shared links and sign-in forms; seals subscription secrets at rest | see below |
+| `PLANWATCH_SESSION_HOURS` | how long a dashboard sign-in lasts without use | 12 |
 
-Link-local and metadata addresses are refused inside allowed networks too; docs/security.md says
-what the secret key protects and what it does not.
+Without `PLANWATCH_SECRET_KEY` links are signed with a key generated once and kept in Redis, and
+subscription urls and secrets are stored in clear. Link-local and metadata addresses are refused
+inside allowed networks too; docs/security.md says what the secret key protects and what it does not.
 """
 
 from __future__ import annotations
@@ -36,9 +39,13 @@ class Settings:
     home: Path = Path(".planwatch")
     ready_max_lag: int = 1000
     allow_private_targets: tuple[Network, ...] = ()
-    secret_key: str | None = field(default=None, repr=False)  # never printed with the settings
     log_format: str | None = None  # json | console; None: console on a terminal, json otherwise
     time_zone: str = "Asia/Shanghai"
+    public_url: str | None = None  # e.g. https://planwatch.example.gov.cn; None: messages carry no link
+    # signing: None means a key generated once and kept in Redis (services.store.signing); sealing
+    # secrets at rest: only this one, never the one in Redis. Never printed with the settings.
+    secret_key: str | None = field(default=None, repr=False)
+    session_hours: float = 12.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -48,9 +55,11 @@ class Settings:
             home=Path(environ.get("PLANWATCH_HOME") or ".planwatch"),
             ready_max_lag=int(environ.get("PLANWATCH_READY_MAX_LAG", "1000")),
             allow_private_targets=parse_networks(environ.get("PLANWATCH_ALLOW_PRIVATE_TARGETS", "")),
-            secret_key=environ.get("PLANWATCH_SECRET_KEY") or None,
             log_format=_choice(environ, "PLANWATCH_LOG_FORMAT", ("json", "console")),
             time_zone=_zone(environ.get("PLANWATCH_TIME_ZONE") or "Asia/Shanghai"),
+            public_url=(environ.get("PLANWATCH_PUBLIC_URL") or "").rstrip("/") or None,
+            secret_key=environ.get("PLANWATCH_SECRET_KEY") or None,
+            session_hours=float(environ.get("PLANWATCH_SESSION_HOURS", "12")),
         )
 
     @property

@@ -26,7 +26,7 @@ from tests import seed_report
 from tests.conftest import ROOT
 
 SEED_HEADER = "| 指标 | 全年目标 | 上半年完成 | 与目标± |"
-SHEETS = ["主要指标", "目标任务", "重点项目", "滞后事项", "变化"]
+SHEETS = ["主要指标", "目标任务", "重点项目", "滞后事项", "变化", "趋势"]
 
 
 @pytest.fixture(scope="module")
@@ -53,9 +53,13 @@ def june(rollups: dict[str, RollupDocument]) -> RollupDocument:
 STORED_JUNE = ROOT / "tests" / "data" / "rollup_seed_2025-06.json"
 
 
+# fields added to the document after the stored one was written (optional: it loads without them)
+ADDED = {"trends", "portfolio_trend"}
+
+
 def test_the_document_is_the_one_an_earlier_version_stored(rollups: dict[str, RollupDocument]) -> None:
     stored = STORED_JUNE.read_text(encoding="utf-8")
-    assert rollups["june_vs_may"].model_dump_json() == stored
+    assert rollups["june_vs_may"].model_dump_json(exclude=ADDED) == stored
     assert (
         rollups["june"].content_hash
         == rollups["june_vs_may"].content_hash
@@ -65,7 +69,7 @@ def test_the_document_is_the_one_an_earlier_version_stored(rollups: dict[str, Ro
 
 def test_a_stored_document_loads_and_renders_as_a_new_one(rollups: dict[str, RollupDocument]) -> None:
     loaded = RollupDocument.model_validate_json(STORED_JUNE.read_text(encoding="utf-8"))
-    assert loaded == rollups["june_vs_may"]
+    assert loaded == rollups["june_vs_may"].model_copy(update={key: [] for key in ADDED})
     assert render_markdown(loaded) == render_markdown(rollups["june_vs_may"])
 
 
@@ -326,3 +330,51 @@ def test_xlsx_changes_sheet_lists_the_changes(rollups: dict[str, RollupDocument]
     first = rollups["may"].model_copy(update={"changes": []})
     rows = [tuple(c.value for c in r.values()) for r in _records(_workbook(first)["变化"], "类型")]
     assert rows == [(None, "（首期报告，无对比）", None)]
+
+
+# ---- charts ----------------------------------------------------------------------------------
+
+
+def test_html_prints_a_trend_chart_per_main_indicator_with_data_and_the_projects(june: RollupDocument) -> None:
+    page = render_html(june)
+    html5lib.HTMLParser(strict=True, namespaceHTMLElements=False).parse(page)  # still strict HTML5
+    charts = re.findall(r'<svg class="trend"[^>]*aria-label="([^"]+)"', page)
+    with_data = [trend.label for trend in june.trends if trend.points]
+    assert charts == [*with_data, "区级重点项目开工率、投资完成率"]
+    assert "1﹒地区生产总值" in charts and "9﹒粮食总产量" not in charts  # no value yet: no chart
+    gdp = page[page.index('aria-label="1﹒地区生产总值"') :]
+    gdp = gdp[: gdp.index("</svg>")]
+    assert ">一季度<" in gdp and ">二季度<" in gdp and ">5.8<" in gdp and ">5.5<" in gdp
+    assert 'stroke-dasharray="4 3"' in gdp and "全年目标" in gdp  # the target, dashed for print
+    assert "http" not in page.replace("http://www.w3.org/2000/svg", "")  # nothing fetched
+
+
+def test_the_document_keeps_the_months_of_a_main_indicator_and_of_the_projects(june: RollupDocument) -> None:
+    revenue = next(trend for trend in june.trends if trend.id == "revenue")
+    assert revenue.kind == "value" and [p.value for p in revenue.points] == [6.1, 4.8, 3.9, 3.2, 2.9, 2.5]
+    months = june.portfolio_trend
+    assert [p.period for p in months] == [f"2025-{m:02d}" for m in range(1, 7)]
+    assert (months[-1].start_rate, months[-1].investment_rate, months[-1].time_progress) == (60.7, 50.5, 50)
+
+
+def test_xlsx_trends_sheet_has_native_line_charts_over_its_figures(june: RollupDocument) -> None:
+    sheet = _workbook(june)["趋势"]
+    charts = sheet._charts
+    assert len(charts) == 1 + sum(1 for trend in june.trends if trend.points)
+    assert all(type(chart).__name__ == "LineChart" for chart in charts)
+    rows = [tuple(cell.value for cell in row[:4]) for row in sheet.iter_rows(min_row=5, max_row=11)]
+    assert rows[0] == ("月份", "开工率", "投资完成率", "序时进度")
+    assert rows[-1] == ("2025-06", 60.7, 50.5, 50)
+    first = charts[0]
+    assert [str(s.val.numRef.f) for s in first.series] == [
+        "'趋势'!$B$6:$B$11",
+        "'趋势'!$C$6:$C$11",
+        "'趋势'!$D$6:$D$11",
+    ]
+
+
+def test_a_document_stored_before_charts_renders_without_them() -> None:
+    stored = RollupDocument.model_validate_json(STORED_JUNE.read_text(encoding="utf-8"))
+    assert stored.trends == [] and stored.portfolio_trend == []
+    assert "<svg" not in render_html(stored)
+    assert _workbook(stored).sheetnames == SHEETS[:-1]

@@ -32,7 +32,7 @@ from services.demo import PLAN_PUBLISHED_AT, SEED_PLAN, h1_history, load_seed
 from services.notify import Notifier, SubscriptionRequest, SubscriptionStore
 from services.projection import judge_log
 from services.scheduler import RollupScheduler, due_periods, due_time, reported_month
-from services.store import EventStore, Keyspace
+from services.store import EventStore, Keyspace, SignedLinks
 from tests import seed_report
 from tests.conftest import LOOPBACK, ROOT, api_client, planwatch
 from tests.factories import indicator_update
@@ -374,7 +374,8 @@ async def test_rollup_subscribers_get_a_summary_with_a_link(
         )
     await produce_rollup(redis, keys, PLAN, "2025-06")
     async with httpx.AsyncClient(trust_env=False) as http:
-        notifier = Notifier(redis, keys, "n", http, link="https://planwatch.example.gov.cn", allowed_targets=LOOPBACK)
+        links = await SignedLinks.load(redis, keys, "https://planwatch.example.gov.cn")
+        notifier = Notifier(redis, keys, "n", http, links=links, allowed_targets=LOOPBACK)
         for _ in range(3):
             await notifier.fan_out(block_ms=10)
             await notifier.deliver_all()
@@ -382,7 +383,8 @@ async def test_rollup_subscribers_get_a_summary_with_a_link(
     assert message.raw_query == "key=True"
     content = json.loads(message.body)["markdown"]["content"]
     assert "【月度报告】" in content and "2025-06" in content
-    assert "https://planwatch.example.gov.cn/v1/plans/rongchang-2025/rollups/2025-06.html" in content
+    # a signed link to that very version, which a phone opens without a token (test_dashboard.py)
+    assert "(https://planwatch.example.gov.cn/shared/plans/rongchang-2025/rollups/2025-06.html?v=1&expires=" in content
     assert seed_report.project_line() in content
 
 

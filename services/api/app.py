@@ -1,5 +1,6 @@
-"""`planwatch api`: the HTTP API (FastAPI). OpenAPI docs at /docs, AsyncAPI of the inbox at
-/asyncapi.json. The routes are thin: each calls one use case of the application (services.app)."""
+"""`planwatch api`: the HTTP API (FastAPI) and the dashboard at `/`. OpenAPI docs at /docs and
+/redoc (served offline), AsyncAPI of the inbox at /asyncapi.json. The routes are thin: each calls
+one use case of the application (services.app)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from redis.asyncio import Redis
 
 from services.api.errors import install_error_handlers
@@ -14,6 +16,7 @@ from services.api.middleware import RequestContext
 from services.api.openapi import document_bodies
 from services.api.routers import ROUTERS
 from services.app import App
+from services.dashboard import mount_dashboard
 from services.heap import settle_heap
 from services.observability import configure_logging
 from services.settings import Settings
@@ -38,7 +41,8 @@ def create_api(redis: Redis | None = None, keys: Keyspace | None = None) -> Fast
         finally:
             await api.state.app.close()
 
-    api = FastAPI(
+    # FastAPIOffline: Swagger UI and ReDoc from the package's own files (no CDN: offline networks)
+    api = FastAPIOffline(
         title="planwatch",
         version="0.1.0",
         summary="Monitors the execution of an annual economic and social development plan (计划执行监测).",
@@ -50,5 +54,6 @@ def create_api(redis: Redis | None = None, keys: Keyspace | None = None) -> Fast
     api.add_middleware(RequestContext)
     for router in ROUTERS:
         api.include_router(router)
+    mount_dashboard(api)
     document_bodies(api)
     return api

@@ -7,7 +7,8 @@ import json
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from events.errors import FieldError
 from events.plan import Plan
@@ -32,22 +33,34 @@ async def bearer(app: App, authorization: str | None, plan_id: str | None = None
     return await app.ingest.authenticate(authorization.removeprefix("Bearer "), plan_id)
 
 
+# Declared in the OpenAPI document as the `bearer` security scheme, so "Try it out" sends the token;
+# refused with planwatch's own 401 body (not FastAPI's) when it is missing.
+bearer_scheme = HTTPBearer(
+    scheme_name="bearer", auto_error=False, description="a token from `planwatch token create`: pwt_…"
+)
+
+
 async def caller(
-    request: Request, app: AppDep, authorization: Annotated[str | None, Header(description="Bearer pwt_…")] = None
+    request: Request,
+    app: AppDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> TokenInfo:
     """The caller; on a plan's routes (`/v1/plans/{plan}/…`) the token must be valid for that plan."""
-    return await bearer(app, authorization, request.path_params.get("plan"))
+    token = f"Bearer {credentials.credentials}" if credentials else None
+    return await bearer(app, token, request.path_params.get("plan"))
 
 
 CallerDep = Annotated[TokenInfo, Depends(caller)]
 
 
 async def admin(
-    request: Request, app: AppDep, authorization: Annotated[str | None, Header(description="Bearer pwt_…")] = None
+    request: Request,
+    app: AppDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> TokenInfo:
     """An admin caller: the role first (a plan an admin publishes need not exist yet), then, on a
     plan's routes, an admin token bound to listed plans must list that one."""
-    who = await bearer(app, authorization)
+    who = await bearer(app, f"Bearer {credentials.credentials}" if credentials else None)
     if who.role != "admin":
         raise Forbidden("this needs an admin token", "需要管理员令牌")
     plan_id = request.path_params.get("plan")

@@ -19,7 +19,7 @@ from services.app.errors import (
     UnsupportedMediaType,
 )
 from services.app.ingest import Accepted, EntryPoint, check_plan, intake, prepare
-from services.app.operations import PlanOverview, PlanRow, Readiness
+from services.app.operations import Freshness, PlanOverview, PlanRow, Readiness
 from services.app.plans import Published, load_plan, publish_plan
 from services.app.reports import ProjectFilter
 from services.app.retractions import Retracted
@@ -28,11 +28,12 @@ from services.app.rollups import (
     RollupConflict,
     RollupListing,
     RollupResult,
+    RollupVersion,
     list_rollups,
     load_document,
     produce_rollup,
 )
-from services.app.sheets import MAX_FILE, Imported
+from services.app.sheets import MAX_FILE, EntryForm, EntryLine, Imported
 
 __all__ = [
     "MAX_FILE",
@@ -41,9 +42,12 @@ __all__ = [
     "App",
     "AppError",
     "Conflict",
+    "EntryForm",
+    "EntryLine",
     "EntryPoint",
     "ExportSummary",
     "Forbidden",
+    "Freshness",
     "Imported",
     "Invalid",
     "NotFound",
@@ -58,6 +62,7 @@ __all__ = [
     "RollupConflict",
     "RollupListing",
     "RollupResult",
+    "RollupVersion",
     "TooLarge",
     "Unauthorized",
     "Unavailable",

@@ -7,6 +7,8 @@ before tokens were bound to plans are bound at their first use (or by `planwatch
 which binds them all): a department token to every published plan that has its department — the
 plans it could have been used for, since a department could only report on its own subjects —
 and admin and analyst tokens to every plan, as before.
+
+The dashboard's sign-ins open a session with a token: the session is the token's, plans included.
 """
 
 from __future__ import annotations
@@ -14,13 +16,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from events.errors import FieldError
-from services.app.errors import Invalid, NotFound
-from services.store import PlanCatalog, Role, TokenInfo, TokenStore
+from services.app.errors import Invalid, NotFound, Unauthorized
+from services.store import PlanCatalog, Role, Session, SessionStore, TokenInfo, TokenStore
 
 
 class Access:
-    def __init__(self, tokens: TokenStore, catalog: PlanCatalog) -> None:
-        self.tokens, self.catalog = tokens, catalog
+    def __init__(self, tokens: TokenStore, sessions: SessionStore, catalog: PlanCatalog) -> None:
+        self.tokens, self.sessions, self.catalog = tokens, sessions, catalog
 
     async def create_token(
         self, role: Role, department: str | None = None, name: str = "", plans: Sequence[str] = ()
@@ -57,7 +59,8 @@ class Access:
         return await self.tokens.list()
 
     async def revoke_token(self, token_id: str) -> None:
-        """Revoke a token: it is refused (401) from now on; its record stays, marked revoked."""
+        """Revoke a token: it is refused (401) from now on, and the sessions opened with it end;
+        its record stays, marked revoked."""
         if not await self.tokens.revoke(token_id):
             raise NotFound(f"no token {token_id!r}", "令牌不存在")
 
@@ -75,6 +78,31 @@ class Access:
         """Bind every token stored before tokens were bound to plans; the tokens bound now.
         Idempotent: a second run binds nothing."""
         return [await self.bind(info) for info in await self.tokens.list() if not info.bound]
+
+    async def sign_in(self, token: str) -> tuple[Session, TokenInfo]:
+        """Open a session with a token (the dashboard's sign-in): its role and department are the token's."""
+        info = await self.tokens.verify(token.strip())
+        if info is None:
+            raise Unauthorized(
+                "the token is not valid, or has been revoked",
+                "令牌无效或已被撤销",
+                [FieldError("token", "not a valid token", "令牌无效或已被撤销，请向区发展改革委索取")],
+            )
+        return await self.sessions.create(info.id), await self.bind(info)
+
+    async def signed_in(self, session_id: str | None) -> tuple[Session, TokenInfo] | None:
+        """The session and its token's record, while both are valid (a revoked token ends it)."""
+        session = await self.sessions.get(session_id or "")
+        if session is None:
+            return None
+        info = await self.tokens.info(session.token_id)
+        if info is None:  # the token was revoked: its sessions end
+            await self.sessions.delete(session.id)
+            return None
+        return session, await self.bind(info)
+
+    async def sign_out(self, session_id: str) -> None:
+        await self.sessions.delete(session_id)
 
 
 def _invalid(field: str, reason: str, reason_zh: str) -> Invalid:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Literal
 
 from events.alerts import severity_rank
 from events.errors import FieldError
 from services.app.errors import Invalid, NotFound, Unauthorized
+from services.app.live import Item, LiveFeed
 from services.notify import Subscription, SubscriptionRequest, SubscriptionStore, UnsafeTarget
 from services.projection import alert_notices, firing_alerts
 from services.store import EventStore, TokenInfo
@@ -26,6 +27,7 @@ def _ticket_digest(ticket: str) -> str:
 class Alerting:
     def __init__(self, store: EventStore, subscriptions: SubscriptionStore) -> None:
         self.store, self.subscriptions = store, subscriptions
+        self.live = LiveFeed(store.redis)
 
     async def firing(self, plan_id: str) -> list[dict[str, Any]] | None:
         """The alerts firing now (latest notice of each), most severe first; None before the alerts
@@ -48,27 +50,27 @@ class Alerting:
             latest[notice["fingerprint"]] = notice
         return [n for n in latest.values() if state == "all" or n["state"] == "resolved"]
 
-    async def feed(
-        self, plan_id: str, after: str | None, block_ms: int = 15_000
-    ) -> AsyncIterator[tuple[str, str, str] | None]:
+    def feed(self, plan_id: str, after: str | None) -> AsyncIterator[Item]:
         """Every alert notice of the plan from the outbox as it happens: (position, type, notice
-        JSON), or None after `block_ms` without one (for keep-alives). `after` a position, or None
-        for from now on."""
-        outbox = self.store.keys.outbox(plan_id)
-        redis = self.store.redis
-        if after is None:
-            newest = await redis.xrevrange(outbox, count=1)
-            after = str(newest[0][0]) if newest else "0-0"
-        position: str = after
-        while True:
-            reply: Any = await redis.xread({outbox: position}, count=100, block=block_ms)
-            if not reply:
-                yield None
+        JSON), or None after a quiet while (for keep-alives). `after` a position, or None for from
+        now on. One Redis reader per plan and process, however many listen (services.app.live)."""
+        return self.live.listen(self.store.keys.outbox(plan_id), after)
+
+    async def event_stream(
+        self, plan_id: str, after: str | None, disconnected: Callable[[], Awaitable[bool]]
+    ) -> AsyncIterator[bytes]:
+        """The live feed as Server-Sent Events (the API's and the dashboard's): `id` is the
+        notice's position (reconnect with Last-Event-ID), `event` its type, `data` the notice; a
+        comment every 15 s keeps proxies from closing a quiet stream."""
+        yield b": planwatch alert stream\n\n"
+        async for item in self.feed(plan_id, after):
+            if await disconnected():
+                return
+            if item is None:
+                yield b": keep-alive\n\n"
                 continue
-            entries: list[tuple[str, dict[str, str]]] = reply[0][1]
-            for entry_id, fields in entries:
-                position = str(entry_id)
-                yield position, str(fields["type"]), str(fields["notice"])
+            position, kind, notice = item
+            yield f"id: {position}\nevent: {kind}\ndata: {notice}\n\n".encode()
 
     async def stream_ticket(self, caller: TokenInfo, plan_id: str) -> dict[str, object]:
         """A single-use ticket, valid for TICKET_SECONDS, that opens the plan's alert stream once:

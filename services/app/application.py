@@ -13,17 +13,18 @@ from services.app.plans import Plans
 from services.app.reports import Reports
 from services.app.retractions import Retractions
 from services.app.rollups import Rollups
+from services.app.sharing import Sharing
 from services.app.sheets import Sheets
 from services.notify import SubscriptionStore
 from services.settings import Settings
-from services.store import EventStore, Keyspace, PlanCatalog, Sealer, TokenStore, connect
+from services.store import EventStore, Keyspace, PlanCatalog, Sealer, SessionStore, TokenStore, connect
 
 
 class App:
     """Use cases by area: `ingest` (who is calling, submit events), `sheets` (template, import),
     `plans` (publish, list), `reports` (table, indicator, projects as of / as known at),
-    `rollups`, `retractions`, `access` (tokens), `alerting` (alerts, feed, subscriptions), `operations`
-    (status, readiness, rebuild)."""
+    `rollups`, `retractions`, `access` (tokens bound to plans, sign-ins), `sharing` (signed links),
+    `alerting` (alerts, feed, subscriptions), `operations` (status, readiness, rebuild)."""
 
     def __init__(self, redis: Redis, keys: Keyspace, settings: Settings | None = None) -> None:
         self.settings = settings or Settings.from_env()  # `keys` wins over its key prefix
@@ -34,13 +35,15 @@ class App:
             redis, keys, self.settings.allow_private_targets, Sealer(self.settings.secret_key)
         )
         self.store, self.catalog = store, catalog
-        self.access = Access(TokenStore(redis, keys), catalog)
+        sessions = SessionStore(redis, keys, int(self.settings.session_hours * 3600))
+        self.access = Access(TokenStore(redis, keys), sessions, catalog)
         self.ingest = Ingest(store, catalog, self.access)
         self.sheets = Sheets(self.ingest)
         self.retractions = Retractions(self.ingest, store)
         self.plans = Plans(store, catalog)
         self.reports = Reports(self.ingest, store)
         self.rollups = Rollups(redis, keys)
+        self.sharing = Sharing(redis, keys, self.settings, self.rollups)
         self.alerting = Alerting(store, subscriptions)
         self.operations = Operations(store, catalog, subscriptions, self.settings.ready_max_lag)
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import IO
 
+from events.models import recorded_at_of
 from services.app.backup import ExportSummary, RestoreSummary, export_plan, restore_plan
 from services.app.errors import NotFound
 from services.app.rollups import list_rollups
@@ -53,6 +55,17 @@ class Readiness:
     lag: dict[str, int]  # each plan's larger lag of its projections
     max_lag: int
     error: str | None = None  # Redis could not be reached
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """How current a plan's data is: when its newest event was recorded, and how far the read
+    model is behind (pages that must be current fold the difference)."""
+
+    last_recorded_at: datetime | None
+    events: int
+    lag: int
+    worker: str | None  # the worker projecting the plan, if one is
 
 
 class Operations:
@@ -112,6 +125,12 @@ class Operations:
                 )
             )
         return overviews
+
+    async def freshness(self, plan_id: str) -> Freshness:
+        newest = await self.store.redis.xrevrange(self.store.keys.events(plan_id), count=1)
+        status = await plan_status(self.store.redis, self.store.keys, plan_id)
+        last = recorded_at_of(str(newest[0][0])) if newest else None
+        return Freshness(last, status.log_length, status.lag, status.owner)
 
     async def deliveries(self) -> list[tuple[Subscription, dict[str, int]]]:
         """Every subscription with its queued / sent / dead counts."""

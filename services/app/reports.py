@@ -23,10 +23,11 @@ from projections.readmodel import (
     project_summary,
 )
 from projections.report import PlanReport, ReportBuilder, build_report
+from projections.series import PortfolioPoint, indicator_series, portfolio_series
 from projections.state import PlanState
 from services.app.errors import NotFound
 from services.app.ingest import Ingest
-from services.projection import read_fields, state_as_known
+from services.projection import plan_status, read_fields, state_as_known
 from services.store import EventStore
 
 ProjectFilter = Literal["overdue", "lagging", "started", "completed", "not_started"]
@@ -60,8 +61,11 @@ class Reports:
             return known_at
         return in_zone(known_at, (await self.ingest.plan(plan_id)).timezone)
 
-    async def _stored(self, plan_id: str, *fields: str) -> list[str] | None:
-        """Fields of the current read model, if it has all of them."""
+    async def _stored(self, plan_id: str, *fields: str, up_to_date: bool = False) -> list[str] | None:
+        """Fields of the current read model, if it has all of them (and, if `up_to_date`, has
+        applied the whole log: a page that must show what was just posted folds otherwise)."""
+        if up_to_date and (await plan_status(self.store.redis, self.store.keys, plan_id)).lag:
+            return None
         values = await read_fields(self.store.redis, self.store.keys, plan_id, *fields)
         return [v for v in values if v] if values and all(values) else None
 
@@ -77,27 +81,49 @@ class Reports:
         state = await published_state(self.store, plan_id, await self.in_plan_zone(plan_id, known_at))
         return build_report(state, as_of)
 
-    async def summary(self, plan_id: str, as_of: date | None = None, known_at: datetime | None = None) -> PlanSummary:
-        """The main table, the key-project figures and the missed targets."""
+    async def summary(
+        self, plan_id: str, as_of: date | None = None, known_at: datetime | None = None, *, up_to_date: bool = False
+    ) -> PlanSummary:
+        """The main table, the key-project figures and the missed targets (`up_to_date`: never
+        behind the log, folding what the read model has not applied yet)."""
         await self.ingest.plan(plan_id)
-        if as_of is None and known_at is None and (stored := await self._stored(plan_id, "summary")):
+        fresh = as_of is None and known_at is None
+        if fresh and (stored := await self._stored(plan_id, "summary", up_to_date=up_to_date)):
             return PlanSummary.model_validate_json(stored[0])
         known_at = await self.in_plan_zone(plan_id, known_at)
         _, report = await self.report(plan_id, as_of, known_at)
         return plan_summary(report, known_at.isoformat() if known_at else None)
 
     async def indicator(
-        self, plan_id: str, indicator_id: str, as_of: date | None = None, known_at: datetime | None = None
+        self,
+        plan_id: str,
+        indicator_id: str,
+        as_of: date | None = None,
+        known_at: datetime | None = None,
+        *,
+        up_to_date: bool = False,
     ) -> IndicatorDetail:
-        """One indicator: its evaluation, every period's value with revisions, target changes."""
+        """One indicator: its evaluation, every period's value with revisions, target changes, trend."""
         plan = await self.ingest.plan(plan_id)
         if plan.indicator(indicator_id) is None:
             raise NotFound(f"plan {plan_id} has no indicator {indicator_id!r}", f"计划中没有指标“{indicator_id}”")
-        if as_of is None and known_at is None and (stored := await self._stored(plan_id, f"indicator:{indicator_id}")):
-            return IndicatorDetail.model_validate_json(stored[0])
+        fresh = as_of is None and known_at is None
+        if fresh and (stored := await self._stored(plan_id, f"indicator:{indicator_id}", up_to_date=up_to_date)):
+            detail = IndicatorDetail.model_validate_json(stored[0])
+            if detail.series or not detail.history:  # a view stored before trends were kept has none: fold
+                return detail
         state, report = await self.report(plan_id, as_of, known_at)
         row = next(r for r in report.rows() if r.indicator.id == indicator_id)
-        return indicator_detail(row, state.indicator(indicator_id))
+        series = indicator_series(state, row.indicator, report.as_of)
+        return indicator_detail(row, state.indicator(indicator_id), series)
+
+    async def portfolio_trend(
+        self, plan_id: str, as_of: date | None = None, known_at: datetime | None = None
+    ) -> list[PortfolioPoint]:
+        """The key projects' 开工率 and 投资完成率 at each month's end, against 序时进度."""
+        await self.ingest.plan(plan_id)
+        state, report = await self.report(plan_id, as_of, known_at)
+        return portfolio_series(state, report.as_of)
 
     async def projects(
         self,
@@ -106,10 +132,12 @@ class Reports:
         department: str | None = None,
         as_of: date | None = None,
         known_at: datetime | None = None,
+        *,
+        up_to_date: bool = False,
     ) -> list[ProjectSummary]:
         """Key projects, filtered by status and owning department."""
         plan = await self.ingest.plan(plan_id)
-        projects = await self._stored_projects(plan) if as_of is None and known_at is None else None
+        projects = await self._stored_projects(plan, up_to_date) if as_of is None and known_at is None else None
         if projects is None:
             _, report = await self.report(plan_id, as_of, known_at)
             projects = [project_summary(p) for p in report.portfolio.projects]
@@ -119,10 +147,10 @@ class Reports:
             if (status is None or _KEEP[status](p)) and (department is None or p.department == department)
         ]
 
-    async def _stored_projects(self, plan: Plan) -> list[ProjectSummary] | None:
+    async def _stored_projects(self, plan: Plan, up_to_date: bool) -> list[ProjectSummary] | None:
         if not plan.projects:
             return None
-        stored = await self._stored(plan.id, *(f"project:{p.id}" for p in plan.projects))
+        stored = await self._stored(plan.id, *(f"project:{p.id}" for p in plan.projects), up_to_date=up_to_date)
         # the stored detail also has the investment by period, which the list leaves out
         return [ProjectSummary.model_validate_json(v) for v in stored] if stored else None
 

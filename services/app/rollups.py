@@ -15,6 +15,7 @@ on the append's expected version: one wins, the other stores nothing and says so
 
 from __future__ import annotations
 
+import builtins
 import re
 import uuid
 from dataclasses import dataclass
@@ -228,6 +229,37 @@ async def list_rollups(redis: Redis, keys: Keyspace, plan_id: str) -> list[Rollu
     return found
 
 
+class RollupVersion(BaseModel):
+    """One version of a month's rollup, as the log records it."""
+
+    plan_id: str
+    period: str
+    version: int
+    known_at: str = Field(description="when it was written: the instant its figures are as known at")
+    content_hash: str
+    missed: list[str] = Field(description="main indicators behind their target")
+
+
+async def rollup_versions(redis: Redis, keys: Keyspace, plan_id: str) -> dict[str, list[RollupVersion]]:
+    """Every month with a rollup → its versions, oldest first (from the log, one subject each)."""
+    store = EventStore(redis, keys)
+    months = sorted(str(period) for period in await redis.hkeys(keys.rollups(plan_id)))
+    return {
+        month: [
+            RollupVersion(
+                plan_id=plan_id,
+                period=month,
+                version=event.version,
+                known_at=event.known_at.isoformat(),
+                content_hash=event.content_hash,
+                missed=list(event.missed),
+            )
+            for event in await _published(store, plan_id, month)
+        ]
+        for month in months
+    }
+
+
 @dataclass(frozen=True)
 class RenderedRollup:
     content: bytes
@@ -251,6 +283,10 @@ class Rollups:
 
     async def list(self, plan_id: str) -> list[RollupListing]:
         return await list_rollups(self.redis, self.keys, plan_id)
+
+    async def versions(self, plan_id: str) -> dict[str, builtins.list[RollupVersion]]:
+        """Every month's versions, oldest first (the list shows only the latest of each)."""
+        return await rollup_versions(self.redis, self.keys, plan_id)
 
     async def rendered(self, plan_id: str, name: str, version: int | None = None) -> RenderedRollup:
         """A rollup by its file name (`2025-06.md`, `.html` or `.xlsx`; latest version by default)."""

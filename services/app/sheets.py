@@ -3,15 +3,31 @@ path the API, the CLI and the dashboard's upload share."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from events.errors import FieldError
-from events.plan import Plan
+from events.periods import Period
+from events.plan import Indicator, Plan, Project
 from services.app.errors import Forbidden, Invalid, TooLarge
 from services.app.ingest import Accepted, Ingest
-from services.spreadsheet import ForeignSheet, SheetImport, SheetRejected, parse_sheet, sheet_plan_id, write_template
+from services.spreadsheet import (
+    COMPLETED,
+    INDICATOR_KIND,
+    INVESTMENT,
+    NOTE,
+    PROJECT_KIND,
+    STARTED,
+    VALUE,
+    ForeignSheet,
+    SheetImport,
+    SheetRejected,
+    parse_rows,
+    parse_sheet,
+    sheet_plan_id,
+    write_template,
+)
 from services.store import TokenInfo
 
 MAX_FILE = 2_000_000  # bytes: a department's sheet is tens of rows
@@ -25,6 +41,61 @@ class Imported:
 
     def body(self) -> dict[str, object]:
         return {**self.accepted.body(), "summary": self.sheet.summary()}
+
+
+@dataclass(frozen=True)
+class EntryLine:
+    """One line of a department's data-entry form: what it reports on, for which period, and the
+    columns (as the fill-in sheet names them) it may fill in."""
+
+    kind: str  # 指标 | 项目
+    subject: str
+    name: str
+    unit: str
+    target: str
+    period: str
+    inputs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EntryForm:
+    plan: Plan
+    department: str
+    month: str  # the month being reported, YYYY-MM
+    lines: list[EntryLine]
+
+
+INDICATOR_INPUTS = (VALUE, NOTE)
+PROJECT_INPUTS = (STARTED, INVESTMENT, COMPLETED)
+
+
+def due_period(indicator: Indicator, month: Period) -> str | None:
+    """The period an indicator reports at the end of `month`: the month for monthly indicators,
+    the quarter in a quarter's last month, the year in December; None when none is due."""
+    if indicator.frequency == "monthly":
+        return month.text
+    if indicator.frequency == "quarterly" and month.last_month % 3 == 0:
+        return f"{month.year}-Q{month.last_month // 3}"
+    if indicator.frequency == "annual" and month.last_month == 12:
+        return str(month.year)
+    return None
+
+
+def _project_line(project: Project, month: Period) -> EntryLine:
+    target = f"年度计划投资{project.planned_investment_wan:f}万元"
+    return EntryLine(PROJECT_KIND, project.id, project.name, "万元", target, month.text, PROJECT_INPUTS)
+
+
+FILE_REFUSAL = ("import a department's sheet", "the file is for", "只能使用填报部门的令牌导入报表")
+FORM_REFUSAL = ("report a department's figures", "they are for", "只能使用填报部门的令牌报送数据")
+
+
+def _department_caller(caller: TokenInfo, refusal: tuple[str, str, str] = FORM_REFUSAL) -> str:
+    """The caller's department; a sheet or a form is recorded as it, so an admin or analyst has none."""
+    if caller.role != "department" or not caller.department:
+        what, whose, zh = refusal
+        raise Forbidden(f"{caller.role} token {caller.id} cannot {what}; use a token of the department {whose}", zh)
+    return caller.department
 
 
 class Sheets:
@@ -52,13 +123,7 @@ class Sheets:
         the same file stores nothing new (event ids come from the file's content)."""
         if len(content) > MAX_FILE:
             raise TooLarge(f"the file exceeds {MAX_FILE} bytes", f"文件过大（上限{MAX_FILE}字节）")
-        if caller.role != "department":
-            # A sheet is recorded as the token's department: an admin or analyst has none.
-            raise Forbidden(
-                f"{caller.role} token {caller.id} cannot import a department's sheet; "
-                "use a token of the department the file is for",
-                "只能使用填报部门的令牌导入报表",
-            )
+        _department_caller(caller, FILE_REFUSAL)
         plan_id = plan_id or sheet_plan_id(content, filename)
         if not plan_id:
             raise Invalid(
@@ -69,6 +134,55 @@ class Sheets:
         if not sheet.events:
             raise Invalid("the file has no filled-in values", "文件中没有填报数据")
         return Imported(plan_id, sheet, await self.ingest.submit(caller, plan_id, sheet.events))
+
+    async def entry_form(self, caller: TokenInfo, plan_id: str, month: str) -> EntryForm:
+        """What the caller's department reports for `month`: the indicators due then (monthly ones,
+        quarterly ones in a quarter's last month, annual ones in December) and its key projects."""
+        department = _department_caller(caller)
+        plan = await self.ingest.plan(plan_id)
+        period = _month(month, plan)
+        lines = [
+            EntryLine(INDICATOR_KIND, i.id, i.name, i.unit, i.target.text, due, INDICATOR_INPUTS)
+            for i in plan.indicators
+            if i.department == department and (due := due_period(i, period)) is not None
+        ]
+        lines += [_project_line(p, period) for p in plan.projects if p.department == department]
+        return EntryForm(plan, department, period.text, lines)
+
+    async def import_rows(self, caller: TokenInfo, plan_id: str, rows: Sequence[Mapping[str, str]]) -> Imported:
+        """Rows typed into the dashboard's form, read by the same rules as a file (each row as a
+        sheet's: column header → text) and submitted the same way, all or nothing. A refusal names
+        each bad cell as `row N: column` (rows numbered from 2, as in a sheet)."""
+        department = _department_caller(caller)
+        plan = await self.ingest.plan(plan_id)
+        try:
+            sheet = parse_rows(plan, department, rows)
+        except SheetRejected as exc:
+            raise _rejected(exc, "表单") from None
+        if not sheet.events:
+            raise Invalid("nothing was filled in", "没有填写任何数据")
+        return Imported(plan_id, sheet, await self.ingest.submit(caller, plan_id, sheet.events))
+
+
+def _month(text: str, plan: Plan) -> Period:
+    try:
+        period = Period.parse(text)
+    except ValueError as exc:
+        raise Invalid(str(exc), "月份格式应为2025-07", [FieldError("month", str(exc), "月份格式应为2025-07")]) from None
+    if period.kind != "month" or period.year != plan.year:
+        reason = f"must be a month of the plan year {plan.year}, like {plan.year}-07"
+        zh = f"请选择计划年度{plan.year}年内的月份"
+        raise Invalid(reason, zh, [FieldError("month", reason, zh)])
+    return period
+
+
+def _rejected(exc: SheetRejected, what: str = "文件") -> Invalid:
+    return Invalid(
+        str(exc),
+        f"{what}有{len(exc.errors)}处错误，未导入任何数据",
+        [FieldError(f"row {e.row}: {e.column}", e.reason, e.reason_zh) for e in exc.errors],
+        rows=[str(e) for e in exc.errors],
+    )
 
 
 def _parsed(
@@ -88,9 +202,4 @@ def _parsed(
             [FieldError(f"row 0: {error.column}", error.reason, error.reason_zh)],
         ) from None
     except SheetRejected as exc:
-        raise Invalid(
-            str(exc),
-            f"文件有{len(exc.errors)}处错误，未导入任何数据",
-            [FieldError(f"row {e.row}: {e.column}", e.reason, e.reason_zh) for e in exc.errors],
-            rows=[str(e) for e in exc.errors],
-        ) from None
+        raise _rejected(exc) from None

@@ -14,6 +14,7 @@ from services.cli import (
     reading,
     retractions,
     sheets,
+    stack,
     subscriptions,
     tokens,
 )
@@ -29,6 +30,7 @@ for commands in (
     demo.commands,
     reading.commands,
     processes.commands,
+    stack.commands,
     sheets.commands,
     retractions.commands,
     operations.commands,

@@ -39,7 +39,9 @@ def worker(
     ] = 30.0,
     notify: Annotated[bool, typer.Option(help="also deliver alert notices to subscribers")] = True,
     retry_base: Annotated[float, typer.Option(help="seconds before the first retry of a failed delivery")] = 2.0,
-    link: Annotated[str | None, typer.Option(help="base URL of the API, for links in messages")] = None,
+    link: Annotated[
+        str | None, typer.Option(help="public address of planwatch, for links in messages (PLANWATCH_PUBLIC_URL)")
+    ] = None,
     metrics_port: MetricsPort = None,
     metrics_host: MetricsHost = "127.0.0.1",
 ) -> None:
@@ -66,7 +68,9 @@ def notifier(
     notifier_id: Annotated[str | None, typer.Option(help="this notifier's id (default: host-pid-random)")] = None,
     retry_base: Annotated[float, typer.Option(help="seconds before the first retry of a failed delivery")] = 2.0,
     reclaim_idle: Annotated[float, typer.Option(help="seconds before a dead notifier's notices are claimed")] = 30.0,
-    link: Annotated[str | None, typer.Option(help="base URL of the API, for links in messages")] = None,
+    link: Annotated[
+        str | None, typer.Option(help="public address of planwatch, for links in messages (PLANWATCH_PUBLIC_URL)")
+    ] = None,
     metrics_port: MetricsPort = None,
     metrics_host: MetricsHost = "127.0.0.1",
 ) -> None:
@@ -75,12 +79,14 @@ def notifier(
     import httpx
 
     from services.notify import Notifier
-    from services.store import Sealer
+    from services.store import Sealer, SignedLinks
     from services.worker import default_worker_id
 
     start_process("notifier", metrics_port, metrics_host)
 
     async def main(app: App) -> None:
+        settings = app.settings
+        links = await SignedLinks.load(app.redis, app.keys, link or settings.public_url, settings.secret_key)
         async with httpx.AsyncClient(timeout=10) as http:
             await Notifier(
                 app.redis,
@@ -89,7 +95,7 @@ def notifier(
                 http,
                 backoff_s=retry_base,
                 claim_idle_ms=int(reclaim_idle * 1000),
-                link=link,
+                links=links,
                 allowed_targets=app.settings.allow_private_targets,
                 sealer=Sealer(app.settings.secret_key),
             ).run()

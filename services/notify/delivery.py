@@ -27,7 +27,7 @@ from services.notify.http import SendResult
 from services.notify.recent import Recent
 from services.notify.subscriptions import Subscription
 from services.observability import metrics
-from services.store import Lease
+from services.store import Lease, SignedLinks
 
 log = logging.getLogger("planwatch.notifier")
 
@@ -59,6 +59,12 @@ class Inflight:
         return json.dumps(asdict(self))
 
 
+def _version(notice: AlertNotice) -> int:
+    """The version a rollup notice announces (its `values`; the first version if it says none)."""
+    version = notice.values.get("version") if notice.values else None
+    return version if isinstance(version, int) else 1
+
+
 def _choose(entries: list[QueueEntry], budget: int) -> tuple[list[QueueEntry], bool]:
     """What to send now from the head of the queue, and whether as one summary: nothing once the
     minute's rate is used up; all of them folded when there are too many for one each."""
@@ -79,13 +85,13 @@ class Deliverer:
         backoff_s: float,
         backoff_cap_s: float,
         lease_ttl_ms: int,
-        link: str | None,
+        links: SignedLinks | None,
         clock: Callable[[], float],
     ) -> None:
         self.outlets, self.redis, self.keys = outlets, outlets.redis, outlets.keys
         self.subscriptions = subscriptions
         self.max_attempts, self.backoff_s, self.backoff_cap_s = max_attempts, backoff_s, backoff_cap_s
-        self.link, self.clock = link, clock
+        self.links, self.clock = links, clock
         self.lease = Lease(outlets.redis, worker_id, lease_ttl_ms)
         self._leases: dict[str, float] = {}  # subscription id → until when our lease needs no renewal
 
@@ -147,13 +153,15 @@ class Deliverer:
         return await CHANNELS[subscription.channel].deliver(delivery, subscription, self.outlets)
 
     def _link(self, notices: list[AlertNotice]) -> str | None:
-        """Where to read more: a rollup's printable page; otherwise the API's base address."""
-        if not self.link:
+        """Where to read more: a rollup's printable page, by a signed link a phone opens without a
+        token; otherwise the plan's alerts page on the dashboard (or the dashboard, for several plans)."""
+        if self.links is None:
             return None
-        if len(notices) == 1 and notices[0].type == "rollup.published":
-            notice = notices[0]
-            return f"{self.link.rstrip('/')}/v1/plans/{notice.plan_id}/rollups/{notice.period}.html"
-        return self.link
+        notice = notices[0]
+        if len(notices) == 1 and notice.type == "rollup.published" and notice.period is not None:
+            return self.links.rollup(notice.plan_id, notice.period, _version(notice))
+        plans = {n.plan_id for n in notices}
+        return self.links.page(f"/plans/{plans.pop()}/alerts" if len(plans) == 1 else "/")
 
     async def _settle(
         self,

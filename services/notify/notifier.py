@@ -27,7 +27,7 @@ from services.notify.guard import Network
 from services.notify.recent import Recent
 from services.notify.subscriptions import Subscription, SubscriptionStore
 from services.observability import metrics
-from services.store import Keyspace, Sealer
+from services.store import Keyspace, Sealer, SignedLinks
 
 log = logging.getLogger("planwatch.notifier")
 
@@ -45,7 +45,7 @@ class Notifier:
         backoff_cap_s: float = 300.0,
         lease_ttl_ms: int = 10_000,
         claim_idle_ms: int = 30_000,
-        link: str | None = None,
+        links: SignedLinks | None = None,
         clock: Callable[[], float] = time.time,
         allowed_targets: Sequence[Network] = (),
         sealer: Sealer | None = None,
@@ -63,7 +63,7 @@ class Notifier:
             backoff_s=backoff_s,
             backoff_cap_s=backoff_cap_s,
             lease_ttl_ms=lease_ttl_ms,
-            link=link,
+            links=links,
             clock=clock,
         )
 

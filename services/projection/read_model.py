@@ -14,6 +14,7 @@ from events.alerts import AlertNotice
 from events.codec import decode_stored
 from events.positions import StoredEvent, position_key
 from projections.report import ReportBuilder
+from projections.series import indicator_series
 from projections.state import PlanState, apply, fold
 from projections.views import indicator_detail_view, project_detail_view, report_view
 from services.projection.replies import Entry
@@ -96,7 +97,8 @@ class ReadModelStrategy:
         for row in report.rows():
             name = f"indicator:{row.indicator.id}"
             if self._changed(name, row):
-                fields[name] = _json(indicator_detail_view(row, state.indicator(row.indicator.id)))
+                series = indicator_series(state, row.indicator, report.as_of)
+                fields[name] = _json(indicator_detail_view(row, state.indicator(row.indicator.id), series))
         for project in report.portfolio.projects:
             name = f"project:{project.id}"
             if self._changed(name, project):

@@ -24,6 +24,7 @@ from services.reports.common import (
     overdue_item,
     overdue_projects,
 )
+from services.reports.svg import portfolio_chart, trend_chart
 from services.reports.table import table_header
 
 # CSS class per status: the colour says how worried to be; the text says the rest.
@@ -76,6 +77,12 @@ tr { page-break-inside: avoid; break-inside: avoid; }
 tr.status-off-track { background: #fbe5d6; }
 tr.status-at-risk { background: #fff2cc; }
 span.status { white-space: nowrap; }
+.charts { display: grid; grid-template-columns: 1fr 1fr; gap: 4mm 6mm; margin: 0.5em 0; }
+.charts figure { margin: 0; break-inside: avoid; page-break-inside: avoid; }
+.charts svg, figure.wide svg {
+  width: 100%; height: auto; font-family: "SimHei", "黑体", "Noto Sans CJK SC", sans-serif;
+}
+figure.wide { margin: 0.5em auto; width: 70%; break-inside: avoid; page-break-inside: avoid; }
 @media print {
   body { max-width: none; padding: 0; }
   * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
@@ -161,10 +168,21 @@ def render_html(doc: RollupDocument) -> str:
         f'<span class="status {_status_class(status)}">{_h(text)}</span>'
         for status, text in (("off_track", "红色为滞后（红灯）"), ("at_risk", "黄色为预警（黄灯）"))
     )
-    lines += [f'<p class="legend">行底色：{legend}。</p>', "</section>"]
+    lines.append(f'<p class="legend">行底色：{legend}。</p>')
+    charted = [trend for trend in doc.trends if trend.points]
+    if charted:  # documents stored before trends were kept have none
+        lines += ["<h3>主要指标走势</h3>", '<div class="charts">']
+        lines += [f"<figure>{trend_chart(trend)}</figure>" for trend in charted]
+        lines += [
+            "</div>",
+            '<p class="legend">实线为各期累计值（点的颜色为当期判断），虚线为全年目标、对比指标或序时进度。</p>',
+        ]
+    lines.append("</section>")
 
     lines += ['<section id="projects">', f"<h2>{_h(PART_PROJECTS)}</h2>"]
     lines += [f"<p>{_h(doc.portfolio.line)}。</p>", f"<p>{_h(doc.portfolio.completed_line)}。</p>"]
+    if doc.portfolio_trend:
+        lines.append(f'<figure class="wide">{portfolio_chart(doc.portfolio_trend, doc.portfolio.label)}</figure>')
     overdue, lagging = overdue_projects(doc), lagging_projects(doc)
     if overdue:
         lines.append(f"<h3>逾期未开工项目（{len(overdue)}个）</h3>")

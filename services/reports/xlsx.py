@@ -9,12 +9,13 @@ from datetime import UTC
 from decimal import Decimal
 
 from openpyxl import Workbook
+from openpyxl.chart import LineChart, Reference
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from projections.formatting import display_width
-from projections.rollup import RollupDocument
+from projections.rollup import RollupDocument, RollupTrend
 from services.reports.common import CHANGE_KIND_ZH, FIRST_REPORT, STATUS_BY_TEXT, changes_empty, when_parts
 from services.reports.table import table_header
 
@@ -25,6 +26,8 @@ SHEET_FURTHER = "目标任务"
 SHEET_PROJECTS = "重点项目"
 SHEET_OFF_TRACK = "滞后事项"
 SHEET_CHANGES = "变化"
+SHEET_TRENDS = "趋势"
+CHART_ROWS = 16  # rows a chart of 7.5 cm covers: each block of the 趋势 sheet takes at least this many
 
 FORMAT_ONE_DECIMAL = "0.0"
 FORMAT_POINTS = "+0.0;-0.0;0.0"
@@ -256,6 +259,77 @@ def _changes_sheet(sheet: Worksheet, doc: RollupDocument, meta: str) -> None:
     _write_sheet(sheet, (f"{doc.title} — 与上期相比的变化", f"{meta}；{compared}"), ("类型", "名称", "说明"), rows)
 
 
+def _trend_block(
+    sheet: Worksheet, row: int, title: str, header: Sequence[str], rows: Sequence[Sequence[object]], unit: str
+) -> int:
+    """A block of the 趋势 sheet: the figures (periods down, series across) and a native line
+    chart of them beside; the second series on is dashed (the target, 序时进度). Returns the row
+    after the block."""
+    sheet.cell(row=row, column=1, value=title).font = HEADER_FONT
+    for column, name in enumerate(header, start=1):
+        cell = sheet.cell(row=row + 1, column=column, value=name)
+        cell.font, cell.fill, cell.border, cell.alignment = HEADER_FONT, HEADER_FILL, BORDER, CENTRE
+    for offset, values in enumerate(rows, start=2):
+        for column, value in enumerate(values, start=1):
+            cell = sheet.cell(row=row + offset, column=column, value=value)
+            cell.font, cell.border = BODY_FONT, BORDER
+            if column > 1 and value is not None:
+                cell.number_format = "0.0"
+    last = row + len(rows) + 1
+    chart = LineChart()
+    chart.title = title
+    chart.y_axis.title = unit
+    chart.height, chart.width = 7.5, 15
+    chart.add_data(
+        Reference(sheet, min_col=2, max_col=len(header), min_row=row + 1, max_row=last), titles_from_data=True
+    )
+    chart.set_categories(Reference(sheet, min_col=1, min_row=row + 2, max_row=last))
+    for series in chart.series[1:]:
+        series.graphicalProperties.line.dashStyle = "dash"
+    sheet.add_chart(chart, f"{get_column_letter(len(header) + 2)}{row}")
+    return row + max(len(rows) + 3, CHART_ROWS)
+
+
+TrendTable = tuple[tuple[str, ...], list[tuple[object, ...]], str]  # header, rows, unit
+
+
+def _trend_rows(trend: RollupTrend) -> TrendTable:
+    """A trend's header, rows and unit: completion against 序时进度 for a cumulative task; the value
+    against the target (or the referenced indicator) otherwise."""
+    points = trend.points
+    if trend.kind == "progress":
+        return ("报告期", "完成全年目标", "序时进度"), [(p.period, p.completion, p.time_progress) for p in points], "%"
+    if any(p.reference_value is not None for p in points):
+        guide, values = "对比指标", [p.reference_value for p in points]
+    else:
+        guide, values = "全年目标", [p.target_value for p in points]
+    header: tuple[str, ...] = ("报告期", "完成", guide) if any(v is not None for v in values) else ("报告期", "完成")
+    rows: list[tuple[object, ...]] = [
+        (p.period, p.value, v)[: len(header)] for p, v in zip(points, values, strict=True)
+    ]
+    return header, rows, trend.unit
+
+
+def _trends_sheet(sheet: Worksheet, doc: RollupDocument, meta: str) -> None:
+    sheet.cell(row=1, column=1, value=f"{doc.title} — 趋势").font = TITLE_FONT
+    sheet.cell(row=2, column=1, value=meta).font = NOTE_FONT
+    row = 4
+    tables: list[tuple[str, TrendTable]] = []
+    if doc.portfolio_trend:
+        rows: list[tuple[object, ...]] = [
+            (p.period, p.start_rate, p.investment_rate, p.time_progress) for p in doc.portfolio_trend
+        ]
+        tables.append(
+            (f"{doc.portfolio.label}开工率、投资完成率", (("月份", "开工率", "投资完成率", "序时进度"), rows, "%"))
+        )
+    tables += [(trend.label, _trend_rows(trend)) for trend in doc.trends if trend.points]
+    for title, (header, rows, unit) in tables:
+        row = _trend_block(sheet, row, title, header, rows, unit)
+    sheet.column_dimensions["A"].width = 12
+    for column in "BCD":
+        sheet.column_dimensions[column].width = 12
+
+
 def render_xlsx(doc: RollupDocument) -> bytes:
     """The rollup as a workbook: the report's wording next to the numbers behind it, as numbers."""
     workbook = Workbook()
@@ -268,6 +342,8 @@ def render_xlsx(doc: RollupDocument) -> bytes:
     _projects_sheet(workbook.create_sheet(SHEET_PROJECTS), doc, meta)
     _off_track_sheet(workbook.create_sheet(SHEET_OFF_TRACK), doc, meta)
     _changes_sheet(workbook.create_sheet(SHEET_CHANGES), doc, meta)
+    if doc.trends or doc.portfolio_trend:  # documents stored before trends were kept have none
+        _trends_sheet(workbook.create_sheet(SHEET_TRENDS), doc, meta)
     workbook.properties.title = doc.title
     workbook.properties.creator = "planwatch"
     known_at = doc.known_at if doc.known_at.tzinfo else doc.known_at.replace(tzinfo=UTC)

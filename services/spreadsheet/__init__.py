@@ -5,8 +5,26 @@ bytes or events out."""
 
 from __future__ import annotations
 
-from services.spreadsheet.parse import parse_sheet, sheet_plan_id
+from services.spreadsheet.layout import COMPLETED, INDICATOR_KIND, INVESTMENT, NOTE, PROJECT_KIND, STARTED, VALUE
+from services.spreadsheet.parse import FIRST_ROW, parse_rows, parse_sheet, sheet_plan_id
 from services.spreadsheet.results import ForeignSheet, RowError, SheetImport, SheetRejected
 from services.spreadsheet.template import write_template
 
-__all__ = ["ForeignSheet", "RowError", "SheetImport", "SheetRejected", "parse_sheet", "sheet_plan_id", "write_template"]
+__all__ = [
+    "COMPLETED",
+    "FIRST_ROW",
+    "INDICATOR_KIND",
+    "INVESTMENT",
+    "NOTE",
+    "PROJECT_KIND",
+    "STARTED",
+    "VALUE",
+    "ForeignSheet",
+    "RowError",
+    "SheetImport",
+    "SheetRejected",
+    "parse_rows",
+    "parse_sheet",
+    "sheet_plan_id",
+    "write_template",
+]

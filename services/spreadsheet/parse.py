@@ -4,11 +4,11 @@ of its upload got in."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
 from events.plan import Plan
-from services.spreadsheet.cells import EMPTY
-from services.spreadsheet.layout import PLAN
+from services.spreadsheet.cells import EMPTY, Cell
+from services.spreadsheet.layout import COLUMNS, PLAN
 from services.spreadsheet.ownership import file_owner
 from services.spreadsheet.reader import find_columns, read_table
 from services.spreadsheet.results import FileProblem, ForeignFile, ForeignSheet, SheetImport, SheetRejected
@@ -51,6 +51,27 @@ def parse_sheet(
         raise SheetRejected(filename, reader.errors)
     periods = tuple(p.text for p in sorted(reader.periods))
     return SheetImport(plan_id=plan.id, department=owner, periods=periods, events=reader.events, rows=read)
+
+
+FIRST_ROW = 2  # rows are numbered as a sheet's would be (the header is row 1), so messages read the same
+
+
+def parse_rows(plan: Plan, department: str, rows: Sequence[Mapping[str, str]], form: str = "填报表单") -> SheetImport:
+    """The events that rows typed into a form report — rows as a sheet has them (column header →
+    text: 分类, 编号, 报告期, 本期累计值, 开工日期, 本期完成投资（万元）, 建成投产日期, 备注) — read by the
+    same rules as an uploaded file, or `SheetRejected` listing every bad cell. Row i of `rows` is
+    row FIRST_ROW + i in the errors."""
+    reader = RowReader(plan, department, None)
+    read = 0
+    for number, row in enumerate(rows, start=FIRST_ROW):
+        cells = {column: Cell(row.get(column) or None) for column in COLUMNS}
+        if any(not cell.blank for cell in cells.values()):
+            read += 1
+            reader.read(number, cells)
+    if reader.errors:
+        raise SheetRejected(form, reader.errors)
+    periods = tuple(p.text for p in sorted(reader.periods))
+    return SheetImport(plan_id=plan.id, department=department, periods=periods, events=reader.events, rows=read)
 
 
 def sheet_plan_id(content: bytes, filename: str) -> str | None:

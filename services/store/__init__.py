@@ -29,9 +29,12 @@ from services.store.events import (
 from services.store.keys import Keyspace
 from services.store.lease import Lease
 from services.store.sealing import CannotUnseal, Sealer
+from services.store.sessions import Session, SessionStore
+from services.store.signing import LINK_TTL_S, SignedLinks, shared_rollup_path, signing_key
 from services.store.tokens import Role, TokenInfo, TokenStore
 
 __all__ = [
+    "LINK_TTL_S",
     "AppendResult",
     "CannotUnseal",
     "EmbeddedRedis",
@@ -46,6 +49,9 @@ __all__ = [
     "Restored",
     "Role",
     "Sealer",
+    "Session",
+    "SessionStore",
+    "SignedLinks",
     "TokenInfo",
     "TokenStore",
     "VersionConflict",
@@ -57,4 +63,6 @@ __all__ = [
     "node_url_for_key",
     "plain_url",
     "redis_now_ms",
+    "shared_rollup_path",
+    "signing_key",
 ]

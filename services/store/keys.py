@@ -69,6 +69,17 @@ class Keyspace:
         """Stream of refused inbox messages, with the reason and the original fields (token redacted)."""
         return f"{self.prefix}:inbox:rejects"
 
+    def session(self, digest: str) -> str:
+        """Hash: a dashboard sign-in (token id, CSRF token), expiring; named by the SHA-256 of the
+        cookie's value, so a copy of the database holds no usable session."""
+        return f"{self.prefix}:session:{digest}"
+
+    @property
+    def signing_key(self) -> str:
+        """String: the key signing shared links and sign-in forms when PLANWATCH_SECRET_KEY is unset
+        (generated once, by whichever process needs it first)."""
+        return f"{self.prefix}:signing-key"
+
     # --- notifications (services/notifier.py): one hash tag per subscription ------------------
 
     @property

@@ -1,6 +1,7 @@
 """Secrets at rest: what planwatch must keep to post to a subscriber (a robot's url, which carries
 its key or access token, and a signing secret) is sealed with `PLANWATCH_SECRET_KEY` when one is
-set — Fernet (AES-128-CBC with HMAC-SHA256, from the `cryptography` package), so a copy of the
+set (the same setting signs links, under another derivation) — Fernet (AES-128-CBC with
+HMAC-SHA256, from the `cryptography` package), so a copy of the
 Redis data (an RDB or AOF file, a backup) does not hand them out. Without a key they are stored
 as given, as before; a sealed value read without the right key is refused, never guessed.
 docs/security.md says what this protects and what it does not."""
@@ -27,7 +28,9 @@ class Sealer:
         if key:  # any text works as the key: a Fernet key (32 bytes) is derived from it
             from cryptography.fernet import Fernet
 
-            self._fernet = Fernet(base64.urlsafe_b64encode(hashlib.sha256(key.encode()).digest()))
+            # its own derivation: the same setting's text also signs links (services.store.signing)
+            derived = hashlib.sha256(b"planwatch sealing\x00" + key.encode()).digest()
+            self._fernet = Fernet(base64.urlsafe_b64encode(derived))
 
     @property
     def active(self) -> bool:

@@ -127,6 +127,17 @@ class TokenStore:
         info = _info(record)
         return None if info.revoked else info
 
+    async def info(self, token_id: str) -> TokenInfo | None:
+        """The record of a token that is known and not revoked (a dashboard session checks it on
+        every request, so revoking the token ends the session)."""
+        raw = await self.redis.hget(self.keys.tokens, token_id)
+        if raw is None:
+            return None
+        record = json.loads(raw)
+        record.pop("hash")
+        info = _info(record)
+        return None if info.revoked else info
+
     async def list(self) -> list[TokenInfo]:
         records = [json.loads(raw) for raw in (await self.redis.hgetall(self.keys.tokens)).values()]
         for record in records:

@@ -27,7 +27,7 @@ from services.inbox import Inbox
 from services.notify import Notifier
 from services.projection import ProjectionSupervisor
 from services.settings import Settings
-from services.store import Keyspace, Sealer, connect, node_url_for_key
+from services.store import Keyspace, Sealer, SignedLinks, connect, node_url_for_key
 
 log = logging.getLogger("planwatch.worker")
 
@@ -46,7 +46,9 @@ def create_app(
     retry_base_s: float = 2.0,
     link: str | None = None,
 ) -> FastStream:
+    """`link`: the public address for links in messages (default PLANWATCH_PUBLIC_URL)."""
     settings = Settings.from_env()
+    public_url = link or settings.public_url
     url = url or settings.redis_target()
     keys = keys or settings.keys
     worker_id = worker_id or default_worker_id()
@@ -78,7 +80,7 @@ def create_app(
                 running.http,
                 backoff_s=retry_base_s,
                 claim_idle_ms=reclaim_idle_ms,
-                link=link,
+                links=await SignedLinks.load(redis, keys, public_url, settings.secret_key),
                 allowed_targets=settings.allow_private_targets,
                 sealer=Sealer(settings.secret_key),
             )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
@@ -11,12 +10,15 @@ from fastapi.responses import StreamingResponse
 
 from events.errors import FieldError
 from services.api.deps import AppDep, CallerDep, PlanDep, bearer
+from services.api.schemas import ERRORS, AlertNotice
 from services.app import AlertState, Invalid
 
-router = APIRouter(prefix="/v1/plans/{plan}/alerts", tags=["alerts"])
+router = APIRouter(prefix="/v1/plans/{plan}/alerts", tags=["alerts"], responses=ERRORS)
+# the notices are answered as stored (already AlertNotice dumps), described but not re-validated
+NOTICES: dict[int | str, dict[str, Any]] = {200: {"model": list[AlertNotice], "description": "the notices"}}
 
 
-@router.get("")
+@router.get("", response_model=None, responses=NOTICES)
 async def alerts(
     plan: str,
     app: AppDep,
@@ -30,7 +32,7 @@ async def alerts(
     return await app.alerting.latest(plan, state, limit)
 
 
-@router.get("/history")
+@router.get("/history", response_model=None, responses=NOTICES)
 async def alert_history(
     plan: str, app: AppDep, who: CallerDep, found: PlanDep, limit: Annotated[int, Query(ge=1, le=5000)] = 100
 ) -> list[dict[str, Any]]:
@@ -45,7 +47,7 @@ async def stream_ticket(plan: str, app: AppDep, who: CallerDep, found: PlanDep) 
     return await app.alerting.stream_ticket(who, plan)
 
 
-@router.get("/stream")
+@router.get("/stream", responses={200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"}})
 async def alert_stream(
     plan: str,
     request: Request,
@@ -76,17 +78,5 @@ async def alert_stream(
             "Last-Event-ID 格式有误",
             [FieldError("Last-Event-ID", "not a stream position", "不是有效的事件编号")],
         )
-    feed = app.alerting.feed(plan, last_event_id)
-
-    async def events() -> AsyncIterator[bytes]:
-        yield b": planwatch alert stream\n\n"
-        async for item in feed:
-            if await request.is_disconnected():
-                return
-            if item is None:
-                yield b": keep-alive\n\n"
-                continue
-            position, kind, notice = item
-            yield f"id: {position}\nevent: {kind}\ndata: {notice}\n\n".encode()
-
-    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+    events = app.alerting.event_stream(plan, last_event_id, request.is_disconnected)
+    return StreamingResponse(events, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})

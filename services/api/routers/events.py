@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from events.errors import FieldError, field_errors
 from services.api.deps import AppDep, CallerDep, read_json
+from services.api.schemas import ERRORS, AcceptedBatch, ErrorBody, ImportedSheet
 from services.app import MAX_FILE, Invalid
 
 router = APIRouter(prefix="/v1/plans/{plan}", tags=["progress"])
@@ -20,16 +21,20 @@ router = APIRouter(prefix="/v1/plans/{plan}", tags=["progress"])
     "/events",
     status_code=201,
     responses={
-        200: {"description": "every event was already stored (a retry); original positions"},
-        201: {"description": "stored; stream positions"},
-        401: {"description": "no valid token"},
-        403: {"description": "the only problems: subjects or events the caller's department may not report"},
-        404: {"description": "unknown plan; or the only problems: unknown subjects"},
-        409: {"description": "version conflict, or an event_id reused for other content"},
-        413: {"description": "body over 2 MB or more than 1,000 events"},
+        200: {"model": AcceptedBatch, "description": "every event was already stored (a retry); original positions"},
+        201: {"model": AcceptedBatch, "description": "stored; stream positions"},
+        401: {"model": ErrorBody, "description": "no valid token"},
+        403: {
+            "model": ErrorBody,
+            "description": "the only problems: subjects or events the caller's department may not report",
+        },
+        404: {"model": ErrorBody, "description": "unknown plan; or the only problems: unknown subjects"},
+        409: {"model": ErrorBody, "description": "version conflict, or an event_id reused for other content"},
+        413: {"model": ErrorBody, "description": "body over 2 MB or more than 1,000 events"},
         422: {
+            "model": ErrorBody,
             "description": "invalid events, or problems of several kinds: every problem with its field "
-            "and a reason in English and Chinese"
+            "and a reason in English and Chinese",
         },
     },
 )
@@ -111,9 +116,12 @@ async def retract(plan: str, event_id: str, request: Request, app: AppDep, who: 
     "/imports",
     status_code=201,
     responses={
-        403: {"description": "the file names another department than the token's"},
-        413: {"description": "file over 2 MB"},
-        422: {"description": "bad rows or cells: every one with a reason in English and Chinese"},
+        **ERRORS,
+        200: {"model": ImportedSheet, "description": "the file was imported before: nothing new stored"},
+        201: {"model": ImportedSheet, "description": "stored"},
+        403: {"model": ErrorBody, "description": "the file names another department than the token's"},
+        413: {"model": ErrorBody, "description": "file over 2 MB"},
+        422: {"model": ErrorBody, "description": "bad rows or cells: every one with a reason in English and Chinese"},
     },
 )
 async def import_sheet(

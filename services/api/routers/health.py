@@ -8,18 +8,19 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
 from services.api.deps import AppDep
+from services.api.schemas import Health, Readiness
 from services.observability import metrics
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
-async def healthz() -> dict[str, str]:
+async def healthz() -> Health:
     """The process is up."""
-    return {"status": "ok"}
+    return Health(status="ok")
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses={200: {"model": Readiness}, 503: {"model": Readiness}})
 async def readyz(app: AppDep) -> JSONResponse:
     """Redis answers and no plan's projection (read model, alerts) lags the log by more than
     PLANWATCH_READY_MAX_LAG events; `lag` is each plan's larger lag."""

@@ -6,8 +6,9 @@ from fastapi import APIRouter
 
 from projections.readmodel import IndicatorDetail
 from services.api.deps import AppDep, AsOf, CallerDep, KnownAt
+from services.api.schemas import ERRORS
 
-router = APIRouter(prefix="/v1/plans/{plan}/indicators", tags=["plans"])
+router = APIRouter(prefix="/v1/plans/{plan}/indicators", tags=["plans"], responses=ERRORS)
 
 
 @router.get("/{indicator}")

@@ -2,28 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from projections.readmodel import PlanSummary
 from services.api.deps import AdminDep, AppDep, AsOf, CallerDep, KnownAt, PlanDep, read_json
+from services.api.schemas import ERRORS, PlanListing, PublishedPlan
 
-router = APIRouter(prefix="/v1/plans", tags=["plans"])
+router = APIRouter(prefix="/v1/plans", tags=["plans"], responses=ERRORS)
 
 
 @router.get("")
-async def list_plans(app: AppDep, who: CallerDep) -> list[dict[str, Any]]:
+async def list_plans(app: AppDep, who: CallerDep) -> list[PlanListing]:
     """Published plans (those the token is valid for)."""
     return [
-        {"id": p.id, "name": p.name, "region": p.region, "year": p.year}
+        PlanListing(id=p.id, name=p.name, region=p.region, year=p.year)
         for p in await app.plans.published()
         if who.may_use(p.id)
     ]
 
 
-@router.put("/{plan}", status_code=201)
+@router.put(
+    "/{plan}",
+    status_code=201,
+    response_model=PublishedPlan,
+    responses={200: {"model": PublishedPlan, "description": "already the current plan: nothing stored"}},
+)
 async def publish(plan: str, request: Request, app: AppDep, who: AdminDep) -> JSONResponse:
     """Publish a plan definition (admin). Publishing the current plan again stores nothing (200)."""
     published = await app.plans.publish_document(plan, await read_json(request), by=who.id)

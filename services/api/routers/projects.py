@@ -8,9 +8,10 @@ from fastapi import APIRouter, Query
 
 from projections.readmodel import ProjectDetailWithEvents, ProjectSummary
 from services.api.deps import AppDep, AsOf, CallerDep, KnownAt
+from services.api.schemas import ERRORS
 from services.app import ProjectFilter
 
-router = APIRouter(prefix="/v1/plans/{plan}/projects", tags=["plans"])
+router = APIRouter(prefix="/v1/plans/{plan}/projects", tags=["plans"], responses=ERRORS)
 
 
 @router.get("")

@@ -7,10 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from services.api.deps import AppDep, CallerDep, PlanDep
+from services.api.schemas import ERRORS
 from services.app import RollupListing
 from services.reports import RENDERERS
 
-router = APIRouter(prefix="/v1/plans/{plan}/rollups", tags=["rollups"])
+router = APIRouter(prefix="/v1/plans/{plan}/rollups", tags=["rollups"], responses=ERRORS)
 
 
 @router.get("")

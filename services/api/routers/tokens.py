@@ -9,9 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from events.ids import PlanId
 from services.api.deps import AdminDep, AppDep
+from services.api.schemas import ERRORS, CreatedToken, Revoked, TokenRecord
 from services.store import Role
 
-router = APIRouter(prefix="/v1/tokens", tags=["access"])
+router = APIRouter(prefix="/v1/tokens", tags=["access"], responses=ERRORS)
 
 
 class TokenRequest(BaseModel):
@@ -28,20 +29,20 @@ class TokenRequest(BaseModel):
     )
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=CreatedToken)
 async def create_token(request: TokenRequest, app: AppDep, who: AdminDep) -> dict[str, Any]:
     """Create a token (admin). Its text is in this answer only; planwatch keeps a hash."""
     text, info = await app.access.create_token(request.role, request.department, request.name, request.plans)
     return {"token": text, **info.public()}
 
 
-@router.get("")
-async def list_tokens(app: AppDep, who: AdminDep) -> list[dict[str, object]]:
+@router.get("", response_model=list[TokenRecord])
+async def list_tokens(app: AppDep, who: AdminDep) -> list[dict[str, Any]]:
     """Every token's record (never a secret)."""
     return [t.public() for t in await app.access.list_tokens()]
 
 
-@router.delete("/{token_id}")
+@router.delete("/{token_id}", response_model=Revoked)
 async def revoke_token(token_id: str, app: AppDep, who: AdminDep) -> dict[str, str]:
     """Revoke a token: requests with it answer 401 from now on."""
     await app.access.revoke_token(token_id)

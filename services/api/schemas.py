@@ -1,0 +1,136 @@
+"""The shapes of the API's answers, for the OpenAPI document (the read model's shapes live in
+projections.readmodel; the alert notice in events.alerts)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from events.alerts import AlertNotice
+from services.notify import SubscriptionRequest
+
+
+class ErrorItem(BaseModel):
+    field: str = Field(description="where the problem is, as the sender wrote it: events[3].period, row 5: 本期累计值")
+    reason: str
+    reason_zh: str
+
+
+class ErrorBody(BaseModel):
+    """Every refusal: what went wrong, in English and Chinese, and each problem with its field."""
+
+    error: str = Field(description="unauthorized, invalid, forbidden, not_found, conflict, too_large, …")
+    message: str
+    message_zh: str
+    errors: list[ErrorItem]
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in (
+        (401, "no valid token"),
+        (403, "the token's role or department may not do this"),
+        (404, "no such plan (or subject)"),
+        (422, "invalid parameters: each with its field and reason in English and Chinese"),
+    )
+}
+
+
+class PlanListing(BaseModel):
+    id: str
+    name: str
+    region: str
+    year: int
+
+
+class PublishedPlan(BaseModel):
+    plan_id: str
+    version: int = Field(description="1 for the first plan published, 2 for the first revision, …")
+    position: str = Field(description="the plan.published event's stream position")
+
+
+class StoredEvent(BaseModel):
+    event_id: str
+    position: str = Field(description="stream position (the original one for a duplicate)")
+    duplicate: bool = Field(description="already stored before this request")
+
+
+class AcceptedBatch(BaseModel):
+    """What a submission stored (all or nothing)."""
+
+    plan_id: str
+    stored: int
+    duplicates: int
+    events: list[StoredEvent]
+
+
+class ImportedSheet(AcceptedBatch):
+    summary: str = Field(description="rows and events read, in Chinese and English")
+
+
+class TokenRecord(BaseModel):
+    id: str
+    role: str = Field(description="department, analyst or admin")
+    department: str | None
+    name: str
+    created_at: str
+    revoked_at: str | None = None
+    plans: list[str] | None = Field(default=None, description="the plans it is valid for; null: every plan")
+
+
+class CreatedToken(TokenRecord):
+    token: str = Field(description="the token itself: shown in this answer only")
+
+
+class SubscriptionView(SubscriptionRequest):
+    """A subscription as listed (the secret never shown back)."""
+
+    id: str
+    created_at: str
+    has_secret: bool
+    secret: str | None = Field(default=None, description="only in the creation answer, for a generated secret")
+
+
+class SubscriptionWithCounts(SubscriptionView):
+    queued: int
+    sent: int
+    dead: int
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    status: str = Field(description="ready, lagging or unavailable")
+    max_lag: int | None = None
+    lag: dict[str, int] | None = Field(default=None, description="each plan's larger lag of its projections")
+    redis: str | None = Field(default=None, description="why Redis could not be reached")
+
+
+class Revoked(BaseModel):
+    revoked: str
+
+
+class Deleted(BaseModel):
+    deleted: str
+
+
+__all__ = [
+    "ERRORS",
+    "AcceptedBatch",
+    "AlertNotice",
+    "CreatedToken",
+    "Deleted",
+    "ErrorBody",
+    "Health",
+    "ImportedSheet",
+    "PlanListing",
+    "PublishedPlan",
+    "Readiness",
+    "Revoked",
+    "SubscriptionView",
+    "SubscriptionWithCounts",
+    "TokenRecord",
+]
