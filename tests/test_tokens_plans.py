@@ -146,3 +146,18 @@ async def _rejects(redis: Redis, keys: Keyspace, count: int) -> bool:
 
 def _read_logs(folder: Path) -> str:
     return "".join(path.read_text() for path in folder.glob("*.log"))
+
+
+async def test_the_dashboard_shows_a_token_only_its_plans(redis: Redis, keys: Keyspace, store: EventStore) -> None:
+    from tests.test_dashboard import sign_in
+
+    for plan_id in PLANS:
+        await publish_plan(store, small_plan(plan_id))
+    east, _ = await App(redis, keys).access.create_token("analyst", None, "东区", ["east-2025"])
+    async with api_client(redis, keys) as http:
+        assert (await sign_in(http, east)).status_code in (302, 303)
+        assert (await http.get("/plans/east-2025")).status_code == 200
+        refused = await http.get("/plans/west-2025")
+        assert refused.status_code == 403 and "east-2025" in refused.text
+        home = await http.get("/", follow_redirects=False)
+        assert home.status_code == 303 and home.headers["location"] == "/plans/east-2025"  # its one plan
