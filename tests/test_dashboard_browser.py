@@ -65,7 +65,7 @@ async def _prepare(redis_url: str, keys: Keyspace) -> dict[str, str]:
         await app.plans.publish(small_plan("other-2025"))  # a second plan: the comparison page
         await app.rollups.produce(PLAN, "2025-06")
         admin, _ = await app.access.create_token("admin", None, "发改委")
-        stats, _ = await app.access.create_token("department", "stats", "统计局")
+        stats, _ = await app.access.create_token("department", "stats", "统计局", [PLAN, "other-2025"])  # its plans
         return {"admin": admin, "stats": stats}
     finally:
         await redis.aclose()

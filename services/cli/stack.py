@@ -137,7 +137,7 @@ async def demo_tokens(app: App, name: str = DEMO_TOKEN_NAME, plan_id: str | None
         if owners:
             department = owners.most_common(1)[0][0]
             label = f"{name}（{plan.department_name(department)}）"
-            made[department] = (await app.access.create_token("department", department, label))[0]
+            made[department] = (await app.access.create_token("department", department, label, [plan.id]))[0]
     return made
 
 
