@@ -20,23 +20,24 @@ from tests.test_projector import comparable, read_model
 PLAN = "poison-2025"
 
 
-def poison(value: str, period: str = "2025-Q2") -> dict[str, str]:
-    """An indicator.updated as an old version stored it: nothing refused the value then."""
+def stored_entry(event_type: str, **fields: object) -> dict[str, str]:
+    """A stream entry as an old version stored it, unchecked: what XADD writes (type and data)."""
     data = {
         "schema_version": 1,
         "event_id": str(uuid.uuid4()),
         "plan_id": PLAN,
         "department": "stats",
         "subject": "gdp",
-        "period": period,
         "occurred_at": "2025-07-15T10:00:00+08:00",
-        "type": "indicator.updated",
-        "value": value,
-        "qualifier": "exact",
-        "assessment": None,
-        "note": "",
+        "type": event_type,
+        **fields,
     }
-    return {"type": "indicator.updated", "data": json.dumps(data, separators=(",", ":"))}
+    return {"type": event_type, "data": json.dumps(data, separators=(",", ":"))}
+
+
+def poison(value: str, period: str = "2025-Q2") -> dict[str, str]:
+    """An indicator.updated as an old version stored it: nothing refused the value then."""
+    return stored_entry("indicator.updated", period=period, value=value, qualifier="exact", assessment=None, note="")
 
 
 async def poisoned_plan(redis: Redis, keys: Keyspace, store: EventStore) -> None:
@@ -124,19 +125,9 @@ async def test_a_stored_target_revision_with_an_unusable_number_is_parked(
     from services.projection import fold_log
 
     await publish_plan(store, small_plan(PLAN))
-    data = {
-        "schema_version": 1,
-        "event_id": str(uuid.uuid4()),
-        "plan_id": PLAN,
-        "department": "fgw",
-        "subject": "gdp",
-        "period": "2025",
-        "occurred_at": "2025-07-15T10:00:00+08:00",
-        "type": "target.revised",
-        "target": {"text": "x", "form": "rate", "value": "1e400", "bound": "at_least", "tolerance": None},
-        "reason": "old version",
-    }
-    await redis.xadd(keys.events(PLAN), {"type": "target.revised", "data": json.dumps(data)})
+    target = {"text": "x", "form": "rate", "value": "1e400", "bound": "at_least", "tolerance": None}
+    entry = stored_entry("target.revised", department="fgw", period="2025", target=target, reason="old version")
+    await redis.xadd(keys.events(PLAN), entry)
     await store.append([gdp_update(PLAN, "5.5", "2025-Q2")])
     state = await fold_log(store, PLAN)
     assert [p.event_type for p in state.parked] == ["target.revised"] and not state.indicators["gdp"].target_changes
