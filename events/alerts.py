@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-NoticeType = Literal["alert.raised", "alert.escalated", "alert.resolved", "rollup.published"]
+NoticeType = Literal["alert.raised", "alert.escalated", "alert.resolved", "alert.acknowledged", "rollup.published"]
 Severity = Literal["warning", "critical", "emergency"]
 SEVERITIES: tuple[Severity, ...] = ("warning", "critical", "emergency")
 SEVERITY_ZH: dict[str, str] = {"warning": "黄色预警", "critical": "红色预警", "emergency": "升级督办"}
@@ -32,8 +32,31 @@ ROLLUP_RULE = "rollup"  # the "rule" of a rollup.published notice: a report to r
 RULES: tuple[str, ...] = tuple(RULE_ZH)
 
 
+def status_labels(notice: dict[str, Any]) -> list[str]:
+    """The marks a listing puts on an alert (a notice as JSON): 已静默, 已抑制, 已认领."""
+    labels = []
+    if notice.get("silenced"):
+        labels.append("已静默")
+    if notice.get("inhibited"):
+        labels.append("已抑制")
+    if notice.get("acknowledged"):
+        labels.append("已认领")
+    return labels
+
+
 def severity_rank(severity: str) -> int:
     return SEVERITIES.index(severity)
+
+
+class Acknowledgement(BaseModel):
+    """Who acknowledged a firing alert (认领/已知悉), when, and what they said. Cleared when the alert
+    changes (escalates or resolves)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    by: str = Field(description="the id of the token that acknowledged it, or cli")
+    at: AwareDatetime = Field(description="when (the transaction time of the acknowledgement)")
+    note: str = Field(default="", description="what they said, e.g. 已联系统计局，月底前补报")
 
 
 class AlertNotice(BaseModel):
@@ -63,6 +86,13 @@ class AlertNotice(BaseModel):
     summary_zh: str = Field(description="one Chinese sentence: what, target, actual, deviation, department")
     cause: str | None = Field(default=None, description="stream position of the event that caused the change")
     values: dict[str, Any] = Field(default_factory=dict, description="the numbers behind the judgement")
+    # what people said about the alert (silences, acknowledgement) and what the plan's inhibition
+    # rules say: a silenced or inhibited alert is recorded and listed, never notified
+    silenced: bool = Field(default=False, description="a silence of the plan matches the alert (已静默)")
+    silence_ids: list[str] = Field(default_factory=list, description="the silences that match it")
+    acknowledged: Acknowledgement | None = Field(default=None, description="认领/已知悉: by, at, note; None if not")
+    inhibited: bool = Field(default=False, description="another firing alert inhibits it (已抑制)")
+    inhibited_by: str | None = Field(default=None, description="the fingerprint of the alert that inhibits it")
 
     @property
     def notice_id(self) -> str:

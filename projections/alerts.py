@@ -27,7 +27,16 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from events.alerts import RULE_ZH, RULES, SEVERITIES, SEVERITY_ZH, AlertNotice, Severity, severity_rank
+from events.alerts import (
+    RULE_ZH,
+    RULES,
+    SEVERITIES,
+    SEVERITY_ZH,
+    Acknowledgement,
+    AlertNotice,
+    Severity,
+    severity_rank,
+)
 from events.periods import Period, month_end
 from events.plan import Indicator, Plan
 from events.positions import StoredEvent, position_key
@@ -75,6 +84,29 @@ class ActiveAlert:
     periods: list[str] = field(default_factory=list)  # distinct periods seen while firing
     escalations: int = 0
     notice: AlertNotice | None = None  # the latest raised/escalated notice: what the alert says
+    silence_ids: list[str] = field(default_factory=list)  # the silences matching it now
+    acknowledged: Acknowledgement | None = None  # cleared when the alert changes
+    inhibited_by: str | None = None  # the fingerprint of the firing alert that inhibits it
+
+    def status(self) -> dict[str, Any]:
+        """What people said about the alert and what inhibits it: the fields a listing and a
+        notice carry (events.alerts.AlertNotice), and the reminders read."""
+        return {
+            "silenced": bool(self.silence_ids),
+            "silence_ids": list(self.silence_ids),
+            "acknowledged": self.acknowledged,
+            "inhibited": self.inhibited_by is not None,
+            "inhibited_by": self.inhibited_by,
+        }
+
+    def listed(self) -> AlertNotice | None:
+        """The alert as the firing list shows it: its latest notice, with its status now."""
+        if self.notice is None:
+            return None
+        status = self.status()
+        if all(getattr(self.notice, name) == value for name, value in status.items()):
+            return self.notice
+        return self.notice.model_copy(update=status)
 
 
 @dataclass

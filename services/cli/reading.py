@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from events.alerts import status_labels
 from projections.formatting import local_time
 from services.cli.common import console, fail, hint, parse_date, parse_instant, plan_option, use_case
 
@@ -65,7 +66,8 @@ def alerts(
     if notices is None:
         raise fail(f"plan {plan!r} has no alerts projection yet: is a worker running? (planwatch worker)")
     for n in notices:
-        typer.echo(f"{local_time(n['at'], zone)} {n['type']:<16} 【{n['severity_zh']}】{n['summary_zh']}")
+        marks = "".join(f"〔{label}〕" for label in status_labels(n))
+        typer.echo(f"{local_time(n['at'], zone)} {n['type']:<16} 【{n['severity_zh']}】{marks}{n['summary_zh']}")
     if not notices:
         typer.echo("没有正在生效的预警。" if not history else "暂无预警记录。")
 

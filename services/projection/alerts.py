@@ -81,7 +81,8 @@ class AlertsStrategy:
         if state_json is not None:
             fields["alert_book"] = dump_book(self.book)
         if self.notices or not self._listed:
-            fields["alerts"] = "[" + ",".join(self._json(a.notice) for a in self.book.active.values() if a.notice) + "]"
+            listed = (a.listed() for a in self.book.active.values())
+            fields["alerts"] = "[" + ",".join(self._json(n) for n in listed if n) + "]"
         return fields
 
     def committed(self, state: PlanState) -> None:
