@@ -110,12 +110,16 @@ class FanOut:
         if time.monotonic() < self._next_claim:
             return []
         self._next_claim = time.monotonic() + self.claim_idle_ms / 4000
-        entries: list[OutboxEntry] = []
-        for outbox in outboxes:
-            claimed = await self.redis.xautoclaim(outbox, GROUP, self.consumer, self.claim_idle_ms, count=100)
-            # [cursor, entries] on Redis 6.2, [cursor, entries, deleted ids] on 7
-            entries += [OutboxEntry(outbox, entry_id, fields) for entry_id, fields in claimed[1]]
-        return entries
+        async with self.redis.pipeline(transaction=False) as pipe:  # one round trip (per node), however many plans
+            for outbox in outboxes:
+                pipe.xautoclaim(outbox, GROUP, self.consumer, self.claim_idle_ms, count=100)
+            replies = await pipe.execute()
+        # [cursor, entries] on Redis 6.2, [cursor, entries, deleted ids] on 7
+        return [
+            OutboxEntry(outbox, entry_id, fields)
+            for outbox, claimed in zip(outboxes, replies, strict=True)
+            for entry_id, fields in claimed[1]
+        ]
 
     async def _read(self, outboxes: list[str], *, block_ms: int | None) -> list[OutboxEntry]:
         if is_cluster(self.redis):

@@ -3,11 +3,17 @@
 The unit of work is one projection of one plan (its read model, or its alerts): each has a lease
 key holding the id of the worker running it, with an expiry the holder renews each tick. A worker
 takes free leases up to its fair share (units / live workers, live = heartbeat in the last lease
-period) and gives one back per tick when it holds more, so the units spread over workers — two
-workers split even a single plan, one running its read model and the other its alerts. When a
-worker dies its leases expire and the others take its units within about one lease period. The
-lease also fences writes: a projector's commit checks it, so a worker that stalls past its lease
-can never overwrite the new holder's work.
+period) and gives back its excess (a tenth of its share per tick at most), so the units spread
+over workers — two workers split even a single plan, one running its read model and the other its
+alerts. When a worker dies its leases expire and the others take its units within about one
+lease period. The lease also fences writes: a projector's commit checks it, so a worker that
+stalls past its lease can never overwrite the new holder's work.
+
+Connections stay bounded whatever the number of plans: a projector reads without blocking, and
+when it has read everything it waits on the worker's one wake-up subscription (wakeup.py), not
+in an XREAD BLOCK of its own. Heartbeat, leases (all renewed in one pipelined round trip) and
+the clock go through `control`, a client of their own, so a thousand busy projectors cannot
+starve the renewals.
 
 Every few seconds the supervisor reports, for the units it holds, each one's lag, checkpoint age
 and dead letters to the metrics (services.observability).
@@ -27,6 +33,7 @@ from services.observability import metrics, plan_context
 from services.projection.kinds import PROJECTIONS, Projection
 from services.projection.runner import GenerationChanged, LeaseLost, Projector
 from services.projection.status import report_progress
+from services.projection.wakeup import Wakeup
 from services.store import EventStore, Keyspace, Lease, redis_now_ms
 
 log = logging.getLogger("planwatch.supervisor")
@@ -42,21 +49,33 @@ class ProjectionSupervisor:
         keys: Keyspace,
         worker_id: str,
         *,
+        control: Redis | None = None,
+        wakeup: Redis | None = None,
         lease_ttl_ms: int = 5000,
         tick: float = 1.0,
-        block_ms: int = 1000,
+        idle_s: float = 1.0,
         max_attempts: int = 3,
         linger_ms: int = 10,
         metrics_every_s: float = 5.0,
+        concurrency: int = 8,
     ) -> None:
+        """`redis` serves the projectors; `control` (default: `redis`) the heartbeat, the leases and
+        the clock; `wakeup` (default: `redis`) holds the wake-up subscription's connection.
+        A projector with nothing to read waits up to `idle_s` for a wake-up, then reads anyway and
+        lets the clock judge (overdue data). At most `concurrency` projectors talk to Redis at
+        once (a Cluster client's pool refuses, rather than queues, a command beyond its size)."""
         self.redis, self.keys, self.worker_id = redis, keys, worker_id
-        self.lease = Lease(redis, worker_id, lease_ttl_ms)
-        self.lease_ttl_ms, self.tick, self.block_ms, self.max_attempts = lease_ttl_ms, tick, block_ms, max_attempts
+        self.control = control or redis
+        self.lease = Lease(self.control, worker_id, lease_ttl_ms)
+        self.lease_ttl_ms, self.tick, self.idle_s, self.max_attempts = lease_ttl_ms, tick, idle_s, max_attempts
         self.linger_ms, self.metrics_every_s = linger_ms, metrics_every_s
         self.tasks: dict[Unit, asyncio.Task[None]] = {}
         self.projectors: dict[Unit, Projector] = {}
-        self.store = EventStore(redis, keys)
+        self.store = EventStore(self.control, keys)
+        self.wakeup = Wakeup(wakeup or redis, keys)
+        self.clock_ms = 0  # Redis' clock at the last tick: the idle projectors judge up to it
         self._next_report = 0.0
+        self._working = asyncio.Semaphore(concurrency)
 
     @property
     def plans(self) -> list[str]:
@@ -69,6 +88,7 @@ class ProjectionSupervisor:
 
     async def run(self) -> None:
         """Keep leases and projector tasks in line until cancelled."""
+        listening = asyncio.create_task(self.wakeup.run(), name="wakeup")
         try:
             while True:
                 try:
@@ -80,39 +100,66 @@ class ProjectionSupervisor:
                     log.warning("supervisor %s: %s", self.worker_id, exc)
                 await asyncio.sleep(self.tick)
         finally:
+            listening.cancel()
+            await asyncio.gather(listening, return_exceptions=True)
             await self.stop()
 
     async def balance(self) -> None:
-        now = int(time.time() * 1000)
-        await self.redis.zadd(self.keys.workers, {self.worker_id: now})
-        await self.redis.zremrangebyscore(self.keys.workers, 0, now - self.lease_ttl_ms)
-        live = max(await self.redis.zcard(self.keys.workers), 1)
+        live = await self._heartbeat()
         # projection-major order: with two workers and one plan, one takes the read model, the other the alerts
         units = [(plan, projection.name) for projection in PROJECTIONS for plan in await self.store.plans()]
         share = math.ceil(len(units) / live)
-        for unit in list(self.tasks):  # renew ours; drop units whose task ended or lease went
-            task = self.tasks[unit]
-            if task.done() or not await self.lease.hold(self._lease_key(unit)):
+        await self._renew()
+        excess = len(self.tasks) - share
+        if excess > 0:  # hand back the excess, a tenth of the share per tick at most, so a newcomer gets its share
+            await self._release(sorted(self.tasks)[-min(excess, max(share // 10, 1)) :])
+        if len(self.tasks) < share:
+            await self._take([unit for unit in units if unit not in self.tasks], share - len(self.tasks))
+
+    async def _heartbeat(self) -> int:
+        """Say we are alive, forget the workers that are not; the number of live workers. Reads
+        Redis' clock too."""
+        now = int(time.time() * 1000)
+        await self.control.zadd(self.keys.workers, {self.worker_id: now})
+        await self.control.zremrangebyscore(self.keys.workers, 0, now - self.lease_ttl_ms)
+        self.clock_ms = await redis_now_ms(self.control)
+        return max(await self.control.zcard(self.keys.workers), 1)
+
+    async def _renew(self) -> None:
+        """Renew every lease held, in one round trip; drop the units whose task ended or lease went."""
+        held = list(self.tasks)
+        renewed = await self.lease.hold_many([self._lease_key(unit) for unit in held])
+        for unit, kept in zip(held, renewed, strict=True):
+            if self.tasks[unit].done() or not kept:
                 await self._drop(unit)
-        if len(self.tasks) > share:  # hand one back per tick so a newcomer gets its share
-            await self._drop(max(self.tasks), release=True)
+
+    async def _take(self, candidates: list[Unit], wanted: int) -> None:
+        """Take up to `wanted` free units (their holders read in one round trip, taken in another)."""
+        async with self.control.pipeline(transaction=False) as pipe:
+            for unit in candidates:
+                pipe.get(self._lease_key(unit))
+            holders = await pipe.execute()
+        free = [unit for unit, holder in zip(candidates, holders, strict=True) if holder is None][:wanted]
+        taken = await self.lease.hold_many([self._lease_key(unit) for unit in free])
+        for unit, ours in zip(free, taken, strict=True):
+            if ours:
+                self._start(unit)
+
+    def _start(self, unit: Unit) -> None:
+        self.tasks[unit] = asyncio.create_task(self._follow(*unit), name=f"project:{unit[0]}:{unit[1]}")
+        log.info(
+            "worker %s runs the %s of %s", self.worker_id, _BY_NAME[unit[1]].label, unit[0], extra={"plan": unit[0]}
+        )
+
+    async def _release(self, units: list[Unit]) -> None:
         for unit in units:
-            if len(self.tasks) >= share:
-                break
-            if unit not in self.tasks and await self.lease.hold(self._lease_key(unit)):
-                self.tasks[unit] = asyncio.create_task(self._follow(*unit), name=f"project:{unit[0]}:{unit[1]}")
-                log.info(
-                    "worker %s runs the %s of %s",
-                    self.worker_id,
-                    _BY_NAME[unit[1]].label,
-                    unit[0],
-                    extra={"plan": unit[0]},
-                )
+            await self._drop(unit)
+        await self.lease.release_many([self._lease_key(unit) for unit in units])
 
     def _lease_key(self, unit: Unit) -> str:
         return self.keys.lease(*unit)
 
-    async def _drop(self, unit: Unit, release: bool = False) -> None:
+    async def _drop(self, unit: Unit) -> None:
         task = self.tasks.pop(unit)
         self.projectors.pop(unit, None)
         metrics.forget_projection(*unit)
@@ -120,8 +167,6 @@ class ProjectionSupervisor:
             log.error("projector of %s %s failed", *unit, exc_info=task.exception())
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-        if release:
-            await self.lease.release(self._lease_key(unit))
         label = _BY_NAME[unit[1]].label
         log.info("worker %s no longer runs the %s of %s", self.worker_id, label, unit[0], extra={"plan": unit[0]})
 
@@ -140,14 +185,23 @@ class ProjectionSupervisor:
         )
         self.projectors[(plan_id, projection.name)] = projector
         linger_ms = projector.strategy.linger_ms(self.linger_ms)
-        needs_load, delay = True, 0.5
+        needs_load, woken, delay = True, False, 0.5
         while True:
             try:
-                if needs_load:
-                    await projector.load()
-                    needs_load = False
-                if not await projector.step(block_ms=self.block_ms, linger_ms=linger_ms):
-                    await projector.idle(await redis_now_ms(self.redis))
+                async with self._working:
+                    if needs_load:
+                        await projector.load()
+                        needs_load = False
+                    handled = await projector.step(linger_ms=linger_ms)  # never blocks: waiting is the wake-up's
+                if handled:
+                    woken = False
+                    continue
+                if woken:  # woken, yet nothing to read: wait for the next notice, not the last one
+                    self.wakeup.forget(plan_id)
+                woken = await self.wakeup.wait(plan_id, projector.state.position, self.idle_s)
+                if not woken:
+                    async with self._working:
+                        await projector.idle(self.clock_ms or await redis_now_ms(self.redis))
                 delay = 0.5
             except GenerationChanged:
                 needs_load = True
@@ -155,7 +209,7 @@ class ProjectionSupervisor:
                 raise
             except Exception as exc:  # Redis away, or a bug: retry, and let the other projection go on
                 level = logging.WARNING if isinstance(exc, (RedisError, OSError)) else logging.ERROR
-                log.log(level, "plan %s %s: %s; retrying in %.1fs", plan_id, projection.label, exc, delay)
+                log.log(level, "plan %s %s: %r; retrying in %.1fs", plan_id, projection.label, exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10)
                 needs_load = True
@@ -168,6 +222,5 @@ class ProjectionSupervisor:
         await report_progress(self.redis, self.keys, list(self.projectors.values()))
 
     async def stop(self) -> None:
-        for unit in list(self.tasks):
-            await self._drop(unit, release=True)
-        await self.redis.zrem(self.keys.workers, self.worker_id)
+        await self._release(list(self.tasks))
+        await self.control.zrem(self.keys.workers, self.worker_id)

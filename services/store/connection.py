@@ -185,21 +185,31 @@ def is_cluster(redis: AsyncRedis) -> bool:
     return isinstance(redis, RedisCluster)
 
 
-def connect(url: str, max_connections: int = 64) -> AsyncRedis:
+def connect(url: str, max_connections: int = 64, client_name: str | None = None) -> AsyncRedis:
     """An asyncio client. The socket timeout is above every blocking read planwatch issues
     (redis-py 8 defaults to 5 s, which would break a longer XREAD BLOCK). A burst of requests
     waits for a free connection instead of failing with "Too many connections".
 
     A `redis+cluster://` URL gives a RedisCluster client (at most `max_connections` per node). It
     has every command planwatch sends — single-key commands, scripts and pipelines within one hash
-    tag, MULTI on one slot — so it is handed out as the client type the code is written against."""
+    tag, MULTI on one slot — so it is handed out as the client type the code is written against.
+    `client_name` names the connections (CLIENT LIST shows it: what a process holds can be counted)."""
     if is_cluster_url(url):
         cluster = RedisCluster.from_url(
-            plain_url(url), decode_responses=True, socket_timeout=30, max_connections=max_connections
+            plain_url(url),
+            decode_responses=True,
+            socket_timeout=30,
+            max_connections=max_connections,
+            client_name=client_name,
         )
         return cast(AsyncRedis, cluster)
     pool = BlockingConnectionPool.from_url(
-        url, max_connections=max_connections, timeout=20, decode_responses=True, socket_timeout=30
+        url,
+        max_connections=max_connections,
+        timeout=20,
+        decode_responses=True,
+        socket_timeout=30,
+        client_name=client_name,
     )
     return AsyncRedis(connection_pool=pool)
 

@@ -25,6 +25,7 @@ from services.store.keys import Keyspace
 
 _APPEND = """
 -- KEYS: stream, event ids hash, versions hash, then one positions list per subject of the batch
+-- Publishes the last position written on the channel `<stream>:appended` (Keyspace.appended).
 -- ARGV: n_expected, (subject, version) * n_expected, n_subjects, subject * n_subjects (in KEYS
 --       order), then one argument per event:
 --       event_id US subject US digest US type US data   (US = \\31, which JSON never contains raw)
@@ -103,6 +104,9 @@ for i = 1, n do
   elseif not pos[i] then
     pos[i] = stored[eid[i]]
   end
+end
+if any_new then  -- wake the workers following the plan: the last position written
+  redis.call('PUBLISH', KEYS[1] .. ':appended', string.format('%d-%d', ms, seq - 1))
 end
 local out = {'ok'}
 for i = 1, n do

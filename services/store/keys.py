@@ -186,6 +186,23 @@ class Keyspace:
         """Stream: outbox entries that are not a notice, set aside with the error (never retried)."""
         return f"{self.plan(plan_id)}:outbox:dead"
 
+    def appended(self, plan_id: str) -> str:
+        """Pub/sub channel: the last position of each batch appended to the plan's log (the append
+        script names it after the stream: keep the two in step)."""
+        return f"{self.events(plan_id)}:appended"
+
+    @property
+    def appended_pattern(self) -> str:
+        """The pattern matching every plan's `appended` channel."""
+        return f"{self.prefix}:*:events:appended"
+
+    def plan_of_appended(self, channel: str) -> str | None:
+        """The plan an `appended` channel belongs to (None for another channel)."""
+        head, tail = f"{self.prefix}:{{", "}:events:appended"
+        if channel.startswith(head) and channel.endswith(tail):
+            return channel[len(head) : -len(tail)]
+        return None
+
     def updates(self, plan_id: str, projection: str = "rm") -> str:
         """Pub/sub channel: the new checkpoint after every commit of a projection."""
         return f"{self.plan(plan_id)}:{projection}:updates"

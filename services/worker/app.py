@@ -31,6 +31,19 @@ from services.store import Keyspace, Sealer, SignedLinks, connect, node_url_for_
 
 log = logging.getLogger("planwatch.worker")
 
+# The connections a worker holds on each Redis node, whatever the number of plans (CLIENT LIST
+# names them `planwatch-worker:<id>:<use>`):
+POOL = 16  # the projectors' reads and commits, the notifier, the inbox's appends
+CONTROL = 2  # heartbeat, leases and clock: never queued behind the projectors
+WAKEUP = 1  # the subscription that wakes the projectors (services/projection/wakeup.py)
+BROKER = 4  # FastStream's broker: the inbox's consumer group
+CONNECTION_BOUND = POOL + CONTROL + WAKEUP + BROKER
+
+
+def client_name(worker_id: str, use: str) -> str:
+    """The name a worker's connections carry in CLIENT LIST (no spaces allowed)."""
+    return f"planwatch-worker:{worker_id}:{use}".replace(" ", "_")
+
 
 def default_worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:4]}"
@@ -55,7 +68,12 @@ def create_app(
     # planwatch's loggers: FastStream's own print coloured lines of their own, past the JSON handler
     # FastStream speaks to one node: on a Cluster, the one serving the inbox stream
     broker_url = node_url_for_key(url, keys.inbox)
-    broker = RedisBroker(broker_url, logger=logging.getLogger("planwatch.inbox.broker"))
+    broker = RedisBroker(
+        broker_url,
+        logger=logging.getLogger("planwatch.inbox.broker"),
+        max_connections=BROKER,
+        client_name=client_name(worker_id, "inbox"),
+    )
     inbox = Inbox(keys, consumer=worker_id, reclaim_idle_ms=reclaim_idle_ms)
     inbox.attach(broker)
     app = FastStream(broker, logger=logging.getLogger("planwatch.worker.app"))
@@ -63,13 +81,24 @@ def create_app(
 
     @app.on_startup
     async def open_services() -> None:
-        running.redis = connect(url)
+        running.redis = connect(url, POOL, client_name(worker_id, "pool"))
+        running.control = connect(url, CONTROL, client_name(worker_id, "control"))
+        # pub/sub reaches every node of a Cluster: one connection to the node of the plan set will do
+        running.wakeup = connect(node_url_for_key(url, keys.plans), WAKEUP, client_name(worker_id, "wakeup"))
         await inbox.open(running.redis)
 
     @app.after_startup
     async def start_projection() -> None:
         redis = running.connection()
-        supervisor = ProjectionSupervisor(redis, keys, worker_id, lease_ttl_ms=lease_ttl_ms, tick=lease_ttl_ms / 5000)
+        supervisor = ProjectionSupervisor(
+            redis,
+            keys,
+            worker_id,
+            control=running.control,
+            wakeup=running.wakeup,
+            lease_ttl_ms=lease_ttl_ms,
+            tick=lease_ttl_ms / 5000,
+        )
         running.tasks.append(asyncio.create_task(supervisor.run(), name="supervisor"))
         if notify:
             running.http = httpx.AsyncClient(timeout=10)
@@ -100,6 +129,8 @@ class _Running:
     """What the worker opened at start-up, closed at shutdown."""
 
     redis: Redis | None = None
+    control: Redis | None = None
+    wakeup: Redis | None = None
     http: httpx.AsyncClient | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)  # the supervisor, the notifier
 
@@ -115,5 +146,6 @@ class _Running:
             await asyncio.gather(task, return_exceptions=True)
         if self.http is not None:
             await self.http.aclose()
-        if self.redis is not None:
-            await self.redis.aclose()
+        for client in (self.redis, self.control, self.wakeup):
+            if client is not None:
+                await client.aclose()

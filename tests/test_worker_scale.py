@@ -1,0 +1,139 @@
+"""Many plans per worker: bounded connections, every event committed, plans split among workers
+and taken over from a dead one (real `planwatch worker` processes on the real Redis)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+
+import pytest
+from redis import Redis as SyncRedis
+from redis.asyncio import Redis
+from redis.cluster import RedisCluster as SyncRedisCluster
+
+from services.app import publish_plan
+from services.projection import PROJECTIONS
+from services.store import EventStore, Keyspace, is_cluster_url, plain_url
+from services.worker import CONNECTION_BOUND
+from tests.conftest import Workers, eventually
+from tests.factories import gdp_update, small_plan
+from tests.test_worker_processes import assert_read_model_is_the_fold
+
+
+async def publish_plans(store: EventStore, count: int, stem: str = "scale") -> list[str]:
+    plans = [f"{stem}-{n:04d}-2025" for n in range(count)]
+    for chunk in range(0, count, 50):  # concurrently, a chunk at a time
+        await asyncio.gather(*(publish_plan(store, small_plan(plan_id)) for plan_id in plans[chunk : chunk + 50]))
+    return plans
+
+
+async def lagging(redis: Redis, keys: Keyspace, plans: list[str]) -> list[tuple[str, str]]:
+    """The (plan, projection) units that have not applied their whole log, in two round trips."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for plan_id in plans:
+            pipe.xlen(keys.events(plan_id))
+            for projection in PROJECTIONS:
+                pipe.get(keys.projection_current(plan_id, projection.name))
+        replies = await pipe.execute()
+    per_plan = len(PROJECTIONS) + 1
+    async with redis.pipeline(transaction=False) as pipe:
+        for index, plan_id in enumerate(plans):
+            for offset, projection in enumerate(PROJECTIONS, start=1):
+                generation = int(replies[index * per_plan + offset] or 0)
+                pipe.hget(keys.generation(plan_id, generation, projection.name), "applied")
+        applied = await pipe.execute()
+    behind = []
+    for index, plan_id in enumerate(plans):
+        length = replies[index * per_plan]
+        for offset, projection in enumerate(PROJECTIONS):
+            if int(applied[index * len(PROJECTIONS) + offset] or 0) != length:
+                behind.append((plan_id, projection.name))
+    return behind
+
+
+def worker_connections(server_url: str) -> dict[str, Counter[str]]:
+    """Per Redis node, how many connections each worker holds, by the worker id in their names."""
+    if is_cluster_url(server_url):
+        cluster = SyncRedisCluster.from_url(plain_url(server_url))
+        try:
+            lists = {node.name: node.redis_connection.client_list() for node in cluster.get_primaries()}
+        finally:
+            cluster.close()
+    else:
+        sync = SyncRedis.from_url(server_url)
+        try:
+            lists = {"standalone": sync.client_list()}
+        finally:
+            sync.close()
+    counts: dict[str, Counter[str]] = {}
+    for node, clients in lists.items():
+        names = [str(client.get("name", "")) for client in clients]
+        counts[node] = Counter(name.split(":")[1] for name in names if name.startswith("planwatch-worker:"))
+    return counts
+
+
+async def owners(redis: Redis, keys: Keyspace, plans: list[str]) -> Counter[str | None]:
+    """How many units each worker holds the lease of (None: nobody)."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for plan_id in plans:
+            for projection in PROJECTIONS:
+                pipe.get(keys.lease(plan_id, projection.name))
+        return Counter(await pipe.execute())
+
+
+@pytest.mark.cluster
+async def test_a_worker_follows_200_plans_on_a_bounded_number_of_connections(
+    redis: Redis, store: EventStore, keys: Keyspace, workers: Workers, server_url: str
+):
+    plans = await publish_plans(store, 200)
+    workers.start("w-many", lease_ttl=2.0)
+    await eventually(lambda: _all_held(redis, keys, plans, "w-many"), timeout=60, interval=0.5)
+    for round_ in range(3):  # events to every plan while the worker follows them all
+        for plan_id in plans:
+            await store.append([gdp_update(plan_id, f"5.{round_}", f"2025-Q{round_ + 1}")])
+        await asyncio.sleep(0.2)
+
+    async def all_committed() -> bool:
+        return not await lagging(redis, keys, plans)
+
+    await eventually(all_committed, timeout=60, interval=0.5)
+    held = worker_connections(server_url)
+    for node, counts in held.items():
+        assert 0 < counts["w-many"] <= CONNECTION_BOUND, (node, counts)
+    for plan_id in plans[:3]:
+        await assert_read_model_is_the_fold(redis, keys, plan_id)
+
+
+async def _all_held(redis: Redis, keys: Keyspace, plans: list[str], worker_id: str) -> bool:
+    return (await owners(redis, keys, plans)) == Counter({worker_id: len(plans) * len(PROJECTIONS)})
+
+
+async def test_three_workers_split_the_plans_evenly_and_two_take_over_from_a_dead_one(
+    redis: Redis, store: EventStore, keys: Keyspace, workers: Workers
+):
+    plans = await publish_plans(store, 30, stem="split")
+    units = len(plans) * len(PROJECTIONS)
+    for worker_id in ("w-1", "w-2", "w-3"):
+        workers.start(worker_id)
+
+    async def even() -> Counter[str | None] | None:
+        held = await owners(redis, keys, plans)
+        return held if set(held) == {"w-1", "w-2", "w-3"} and max(held.values()) <= units // 3 else None
+
+    await eventually(even, timeout=60, interval=0.2)
+    victim = "w-2"
+    workers.kill(victim)
+    killed_at = time.monotonic()
+    for plan_id in plans:
+        await store.append([gdp_update(plan_id, "5.5", "2025-Q2")])
+
+    async def taken_over() -> Counter[str | None] | None:
+        held = await owners(redis, keys, plans)
+        split = set(held) == {"w-1", "w-3"} and max(held.values()) <= units // 2
+        return held if split and not await lagging(redis, keys, plans) else None
+
+    await eventually(taken_over, timeout=30, interval=0.2)
+    assert time.monotonic() - killed_at < 10  # lease 1 s + heartbeat expiry + a few ticks
+    for plan_id in plans[:3]:
+        await assert_read_model_is_the_fold(redis, keys, plan_id)
