@@ -14,7 +14,7 @@ from redis.cluster import RedisCluster as SyncRedisCluster
 
 from services.app import publish_plan
 from services.projection import PROJECTIONS
-from services.store import EventStore, Keyspace, is_cluster_url, plain_url
+from services.store import EventStore, Keyspace, connect, is_cluster_url, node_url_for_key, plain_url
 from services.worker import CONNECTION_BOUND
 from tests.conftest import Workers, eventually
 from tests.factories import gdp_update, small_plan
@@ -137,3 +137,32 @@ async def test_three_workers_split_the_plans_evenly_and_two_take_over_from_a_dea
     assert time.monotonic() - killed_at < 10  # lease 1 s + heartbeat expiry + a few ticks
     for plan_id in plans[:3]:
         await assert_read_model_is_the_fold(redis, keys, plan_id)
+
+
+@pytest.mark.cluster
+async def test_an_append_wakes_the_projectors_waiting_for_that_plan_only(
+    redis: Redis, store: EventStore, keys: Keyspace, server_url: str
+):
+    """The append script's notice reaches the one subscription (on a Cluster, from whichever node
+    holds the plan's slot) and wakes the waiters of that plan, not those of another."""
+    from services.projection.wakeup import Wakeup
+
+    plans = await publish_plans(store, 3, stem="wake")
+    wakeup_redis = connect(node_url_for_key(server_url, keys.plans), 1)
+    wakeup = Wakeup(wakeup_redis, keys)
+    listening = asyncio.create_task(wakeup.run())
+    try:
+        await asyncio.wait_for(wakeup.listening.wait(), 30)
+        heads = {plan_id: await store.head(plan_id) or "" for plan_id in plans}
+        woken = asyncio.create_task(wakeup.wait(plans[1], heads[plans[1]], timeout=30))
+        other = asyncio.create_task(wakeup.wait(plans[2], heads[plans[2]], timeout=2))
+        await asyncio.sleep(0.2)
+        await store.append([gdp_update(plans[1], "5.1", "2025-Q1")])
+        assert await woken  # False would mean 30 s passed without a wake-up
+        assert not await other  # another plan's waiter sleeps on
+        # heard already: a later wait for a position before the append returns at once
+        assert await asyncio.wait_for(wakeup.wait(plans[1], heads[plans[1]], timeout=30), 1)
+    finally:
+        listening.cancel()
+        await asyncio.gather(listening, return_exceptions=True)
+        await wakeup_redis.aclose()
