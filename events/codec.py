@@ -21,6 +21,9 @@ from events.models import Event, IndicatorUpdated, InvestmentCompleted, event_ad
 from events.upcasting import UPCAST_FROM, upcast
 
 _STORED_FORM_EXCLUDES = {"recorded_at"}
+# an investment report without a basis (a period amount, as every report before the basis
+# existed) is stored without the field: the log's older entries encode to the same bytes
+_INVESTMENT_EXCLUDES = {"recorded_at", "basis"}
 
 
 def encode(event: Event) -> bytes:
@@ -30,6 +33,8 @@ def encode(event: Event) -> bytes:
     private = event.__pydantic_private__
     if private and (stored := private.get("_stored_form")) is not None:
         return bytes(stored)
+    if type(event) is InvestmentCompleted and event.basis is None:
+        return pydantic_core.to_json(event, exclude=_INVESTMENT_EXCLUDES)
     return pydantic_core.to_json(event, exclude=_STORED_FORM_EXCLUDES)
 
 

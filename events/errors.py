@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from pydantic import ValidationError
 
 from events.models import EVENT_TYPES
-from events.periods import PERIOD_PATTERN, period_problem
+from events.periods import PERIOD_PATTERN, RANGE_OR_PERIOD_PATTERN, period_problem
 from events.problems import LocatedProblems
 
 # pydantic error type → Chinese reason; the English reason is pydantic's own message.
@@ -101,7 +101,7 @@ def field_errors(exc: ValidationError, prefix: str = "") -> list[FieldError]:
         if kind in ("union_tag_invalid", "union_tag_not_found"):
             loc += (err.get("ctx", {}).get("discriminator", "'type'").strip("'"),)
         reason = err["msg"].removeprefix("Value error, ")
-        if kind == "string_pattern_mismatch" and err["ctx"]["pattern"] == PERIOD_PATTERN:
+        if kind == "string_pattern_mismatch" and err["ctx"]["pattern"] in (PERIOD_PATTERN, RANGE_OR_PERIOD_PATTERN):
             reason = period_problem(err["input"])
         errors.append(FieldError(field_path(loc, prefix) or "(body)", reason, _ZH.get(kind, "取值无效")))
     return errors

@@ -20,6 +20,7 @@ from pydantic import (
     PrivateAttr,
     TypeAdapter,
     ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -34,8 +35,8 @@ from events.bounds import (
     plan_rule_problems,
 )
 from events.ids import DepartmentId, PlanId, SubjectId
-from events.periods import PeriodText
-from events.plan import Plan, Project
+from events.periods import Period, PeriodText, RangeOrPeriodText
+from events.plan import Basis, Plan, Project
 from events.problems import LocatedProblems
 from events.targets import TargetSpec
 from events.upcasting import UPCAST_FROM
@@ -130,10 +131,41 @@ class ProjectStarted(EventBase):
 
 
 class InvestmentCompleted(EventBase):
-    """Investment completed on a project during `period`; a later report for the same period replaces it."""
+    """Investment completed on a project: with basis `period` the amount completed during `period`,
+    with basis `ytd` the amount completed from 1 January to the period's end (累计, 1—6月 7,000万元).
+    A later report for the same period (and basis) replaces it; the fold keeps the latest
+    year-to-date figure and adds only the period amounts after it (projections.portfolio)."""
 
     type: Literal["investment.completed"] = "investment.completed"
-    amount_wan: Reported = Field(ge=0, description="万元 completed in the period")
+    period: RangeOrPeriodText = Field(  # widened: a year-to-date range too
+        description="the period: 2025-06, 2025-Q2, …, or a year-to-date range 2025-01..2025-09, 2025-Q1..Q3"
+    )
+    amount_wan: Reported = Field(ge=0, description="万元 completed in the period (basis period) or by its end (ytd)")
+    basis: Basis | None = Field(
+        default=None,
+        description="period: the amount of the period; ytd: 年初至今累计. Unset: the plan's investment_basis "
+        "(set at submission; a range is ytd; stored before the basis existed: period)",
+    )
+
+    @field_validator("period")
+    @classmethod
+    def _range(cls, period: str) -> str:
+        if ".." in period:  # the pattern admits its shape; both ends in one year is checked here
+            Period.parse(period)
+        return period
+
+    @model_validator(mode="after")
+    def _range_is_ytd(self) -> InvestmentCompleted:
+        if ".." in self.period:
+            if self.basis == "period":
+                raise LocatedProblems(
+                    [(("basis",), f"the range {self.period} is a year-to-date amount: basis must be ytd")]
+                )
+        return self
+
+    @property
+    def year_to_date(self) -> bool:
+        return self.basis == "ytd" or (self.basis is None and ".." in self.period)
 
 
 class ProjectCompleted(EventBase):
@@ -186,6 +218,9 @@ class EventRetracted(EventBase):
     (services.app.retractions), never posted as an event."""
 
     type: Literal["event.retracted"] = "event.retracted"
+    period: RangeOrPeriodText = Field(  # an investment's range too
+        description="the retracted event's period"
+    )
     retracted_event_id: EventId
     retracted_position: str = Field(pattern=r"^[0-9]{1,20}-[0-9]{1,20}$", description="where it is in the log")
     retracted_type: Retractable

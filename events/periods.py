@@ -1,4 +1,5 @@
-"""Reporting periods: `2025-06` (month), `2025-Q2` (quarter), `2025-H1` (half), `2025` (year).
+"""Reporting periods: `2025-06` (month), `2025-Q2` (quarter), `2025-H1` (half), `2025` (year),
+and year-to-date ranges `2025-01..2025-09` / `2025-Q1..Q3` (1—9月累计, investment only).
 
 A value reported for a period is cumulative from 1 January to the period's last day (累计),
 so the only things that matter about a period are its year and its last month.
@@ -15,13 +16,24 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-PeriodKind = Literal["month", "quarter", "half", "year"]
+PeriodKind = Literal["month", "quarter", "half", "year", "ytd"]
 
 _PATTERN = re.compile(r"(?P<year>[0-9]{4})(?:-(?:(?P<month>[0-9]{2})|Q(?P<quarter>[1-4])|H(?P<half>[12])))?")
 
 # What `Period.parse` accepts, as one regular expression: pydantic checks it in Rust, so a batch of
 # a thousand events spends no Python on its periods. field_errors asks `period_problem` why not.
 PERIOD_PATTERN = r"^(20[0-9]{2}|2100)(-(0[1-9]|1[0-2]|Q[1-4]|H[12]))?$"
+
+# A year-to-date range starts in January (or Q1) and ends in the same year: 2025-01..2025-09,
+# 2025-01..09, 2025-Q1..Q3, 2025-Q1..2025-Q3. The pattern admits the shapes; `Period.parse`
+# checks that both ends are of one year (a regular expression in Rust has no back-references).
+_YEAR = r"(20[0-9]{2}|2100)"
+YTD_PATTERN = rf"^{_YEAR}-(01\.\.({_YEAR}-)?(0[1-9]|1[0-2])|Q1\.\.({_YEAR}-)?Q[1-4])$"
+RANGE_OR_PERIOD_PATTERN = rf"{PERIOD_PATTERN}|{YTD_PATTERN}"
+_RANGE = re.compile(
+    r"(?P<year>[0-9]{4})-(?:(?P<first>[0-9]{2})\.\.(?:(?P<year_to>[0-9]{4})-)?(?P<month>[0-9]{2})"
+    r"|Q(?P<first_quarter>[1-4])\.\.(?:(?P<quarter_year>[0-9]{4})-)?Q(?P<quarter>[1-4]))"
+)
 
 
 @dataclass(frozen=True, order=True)
@@ -40,6 +52,8 @@ class Period:
 
     @classmethod
     def _from_text(cls, text: str) -> Period:
+        if isinstance(text, str) and ".." in text:
+            return cls._range(text)
         match = _PATTERN.fullmatch(text) if isinstance(text, str) else None
         if not match:
             raise ValueError(
@@ -58,6 +72,28 @@ class Period:
         if match["half"]:
             return cls(year, int(match["half"]) * 6, 6, "half", text)
         return cls(year, 12, 12, "year", text)
+
+    @classmethod
+    def _range(cls, text: str) -> Period:
+        """A year-to-date range: from January (Q1) to its last month, within one year."""
+        match = _RANGE.fullmatch(text)
+        if not match:
+            raise ValueError(f"period {text!r} is not a year-to-date range like 2025-01..2025-09 or 2025-Q1..Q3")
+        year = int(match["year"])
+        if not 2000 <= year <= 2100:
+            raise ValueError(f"period {text!r}: year must be between 2000 and 2100")
+        year_to = match["year_to"] or match["quarter_year"]
+        if year_to is not None and int(year_to) != year:
+            raise ValueError(f"period {text!r}: a year-to-date range ends in the year it starts")
+        if match["quarter"]:
+            first, last = int(match["first_quarter"]) * 3 - 2, int(match["quarter"]) * 3
+        else:
+            first, last = int(match["first"]), int(match["month"])
+        if first != 1:
+            raise ValueError(f"period {text!r}: a year-to-date range starts in January (01 or Q1)")
+        if not 1 <= last <= 12:
+            raise ValueError(f"period {text!r}: month must be 01..12")
+        return cls(year, last, last, "ytd", text)
 
     @classmethod
     def month(cls, year: int, month: int) -> Period:
@@ -90,13 +126,26 @@ def period_end(text: str) -> date:
 PeriodText = Annotated[str, Field(pattern=PERIOD_PATTERN)]
 """A period in its canonical text form, validated."""
 
+RangeOrPeriodText = Annotated[str, Field(pattern=RANGE_OR_PERIOD_PATTERN)]
+"""A period, or a year-to-date range (2025-01..2025-09, 2025-Q1..Q3): investment amounts."""
+
+
+def ytd_text(year: int, last_month: int) -> str:
+    """The canonical text of the range from January to `last_month`: 2025-01..2025-09."""
+    return f"{year:04d}-01..{year:04d}-{last_month:02d}"
+
 
 def period_problem(text: str) -> str:
     """Why `text` is not a period, as the sender reads it."""
     try:
-        Period.parse(text)
+        period = Period.parse(text)
     except ValueError as exc:
         return str(exc)
+    if period.kind == "ytd":
+        return (
+            f"period {text!r}: a year-to-date range is for investment amounts; other values are year to date "
+            f"already, so send the last period: {period.year}-{period.last_month:02d}"
+        )
     return f"period {text!r} is not a period"  # unreachable while PERIOD_PATTERN and parse agree
 
 

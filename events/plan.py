@@ -26,6 +26,7 @@ from events.targets import (
 )
 
 Frequency = Literal["monthly", "quarterly", "annual"]
+Basis = Literal["period", "ytd"]  # amounts of the period, or 年初至今累计 (year to date)
 Problem = tuple[tuple[str | int, ...], str]  # (field path, message), for LocatedProblems
 
 
@@ -138,6 +139,13 @@ class ProjectRules(_Strict):
 
     at_risk_after_months: int = Field(default=0, ge=0, description="overdue this many months → at risk")
     off_track_after_months: int = Field(default=3, ge=0, description="overdue this many months → off track")
+    excess_factor: Decimal = Field(
+        default=Decimal("1.5"),
+        gt=1,
+        exclude_if=lambda factor: factor == Decimal("1.5"),  # unset: the plan's stored form as before
+        description="investment completed above this multiple of the year's plan is noted in the report "
+        "(a year-to-date figure sent as a period amount, or a wrong unit, shows up so)",
+    )
 
 
 class AlertRules(_Strict):
@@ -259,6 +267,12 @@ class Plan(_Strict):
     timezone: str = "Asia/Shanghai"
     office: DepartmentId = Field(description="the department that owns the plan (区发展改革委)")
     projects_label: str = Field(default="重点项目", description="how the report names the portfolio, e.g. 区级重点项目")
+    investment_basis: Basis = Field(
+        default="period",
+        exclude_if=lambda basis: basis == "period",  # unset: a plan's digest and stored form as before
+        description="how departments report investment.completed when an event does not say: period (the "
+        "amount of the period) or ytd (年初至今累计, 1—6月 7,000万元)",
+    )
     departments: tuple[Department, ...] = Field(min_length=1)
     indicators: tuple[Indicator, ...] = ()
     projects: tuple[Project, ...] = ()

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from itertools import pairwise
 from typing import Literal
 
 from events.periods import Period, completed_months
@@ -39,6 +40,7 @@ class ProjectProgress:
     months_overdue: int | None  # whole months since the planned start month ended, if not started
     reported_month: int | None  # the last month of the year its investment was reported for
     status: Status  # the traffic light: start delay for unstarted projects, investment pace for others
+    notes: tuple[str, ...] = ()  # what the report asks to be checked: a 累计 that fell, investment far above plan
 
     @property
     def stage(self) -> Stage:
@@ -72,6 +74,11 @@ class Portfolio:
     @property
     def overdue(self) -> list[ProjectProgress]:
         return [p for p in self.projects if p.overdue]
+
+    @property
+    def notes(self) -> list[str]:
+        """What the report asks departments to check, project by project (empty as a rule)."""
+        return [note for p in self.projects for note in p.notes]
 
     @property
     def lagging(self) -> list[ProjectProgress]:
@@ -135,6 +142,7 @@ def evaluate_project(
     late = _months_since_planned_start(spec.planned_start, as_of)
     months_overdue = late if started is None and late >= 0 else None
     rules = thresholds.projects
+    notes = _notes(spec, project, year, as_of, invested, rules.excess_factor)
     if completed:
         status: Status = "met"
     elif months_overdue is not None:
@@ -168,7 +176,31 @@ def evaluate_project(
         months_overdue=months_overdue,
         reported_month=reported,
         status=status,
+        notes=notes,
     )
+
+
+def _notes(
+    spec: Project, project: ProjectState, year: int, as_of: date, invested: Decimal, factor: Decimal
+) -> tuple[str, ...]:
+    notes = [
+        f"{spec.name}{months_zh(later)}累计完成投资{fmt.money_wan(project.investment[later])}，"
+        f"低于{months_zh(earlier)}累计的{fmt.money_wan(project.investment[earlier])}，请核实"
+        for earlier, later in falling_ytd(project, year, as_of)
+    ]
+    planned = spec.planned_investment_wan
+    if planned and invested > planned * factor:
+        notes.append(
+            f"{spec.name}完成投资{fmt.money_wan(invested)}，为年度计划投资{fmt.money_wan(planned)}的"
+            f"{fmt.round1(invested * HUNDRED / planned):f}%，超过{fmt.plain(factor)}倍，请核实报送口径"
+        )
+    return tuple(notes)
+
+
+def months_zh(text: str) -> str:
+    """A year-to-date range as reports print it: 2025-01..2025-06 → 1—6月, 2025-01..2025-01 → 1月."""
+    last = Period.parse(text).last_month
+    return f"1—{last}月" if last > 1 else "1月"
 
 
 def _absolute_months(as_of: date) -> int:
@@ -205,10 +237,31 @@ def reported_months(project: ProjectState, year: int, as_of: date) -> int | None
 
 
 def _counted_investment(project: ProjectState, year: int, as_of: date) -> list[tuple[int, Decimal]]:
-    """(last month, 万元) of the project's investment reports for periods of `year` ended by `as_of`."""
-    counted = []
+    """(last month, 万元) of the project's investment reports of `year` ended by `as_of` that count
+    towards its total: the latest year-to-date figure (it holds every month up to its end), and the
+    period amounts after it. Summing every report would count a month again in each later 累计."""
+    latest: tuple[int, Decimal] | None = None
+    periods: list[tuple[int, int, Decimal]] = []  # (first month, last month, 万元)
     for text, amount in project.investment.items():
         period = Period.parse(text)
-        if period.year == year and period.end <= as_of:
-            counted.append((period.last_month, amount))
-    return counted
+        if period.year != year or period.end > as_of:
+            continue
+        if period.kind == "ytd":
+            if latest is None or period.last_month > latest[0]:
+                latest = (period.last_month, amount)
+        else:
+            periods.append((period.last_month - period.span_months + 1, period.last_month, amount))
+    through = latest[0] if latest else 0
+    counted = [(last, amount) for first, last, amount in periods if first > through]
+    return [latest, *counted] if latest else counted
+
+
+def falling_ytd(project: ProjectState, year: int, as_of: date) -> list[tuple[str, str]]:
+    """Year-to-date figures of `year` ended by `as_of` lower than an earlier month's: (earlier, later)
+    ranges. Kept, not refused (docs/design/domain.md): the later may correct the earlier."""
+    ranges = sorted(
+        (period, amount)
+        for text, amount in project.investment.items()
+        if (period := Period.parse(text)).kind == "ytd" and period.year == year and period.end <= as_of
+    )
+    return [(earlier.text, later.text) for (earlier, before), (later, after) in pairwise(ranges) if after < before]

@@ -299,6 +299,11 @@ class PortfolioSummary(_ReadModel):
     completed_line: str = Field(description="the report's sentence on completions: 渝乐电子等26个项目建成投产")
     overdue: list[OverdueProject] = Field(description="projects not started after their planned start month")
     lagging: list[LaggingProject] = Field(description="started projects whose investment is behind schedule")
+    notes: list[str] = Field(
+        default_factory=list,
+        description="what to check, per project: a year-to-date figure below an earlier one, investment "
+        "above the plan's excess factor times the year's plan (Chinese sentences)",
+    )
 
 
 def portfolio_summary(portfolio: Portfolio) -> PortfolioSummary:
@@ -324,6 +329,7 @@ def _portfolio_summary(portfolio: Portfolio) -> PortfolioSummary:
             "completed_line": portfolio.completed_line(),
             "overdue": [{"id": p.id, "name": p.name, "months_overdue": p.months_overdue} for p in portfolio.overdue],
             "lagging": [{"id": p.id, "name": p.name} for p in portfolio.lagging],
+            "notes": portfolio.notes,
         }
     )
 

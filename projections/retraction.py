@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from events.codec import Unreadable
 from events.models import Event, EventRetracted, Restored
 from events.positions import StoredEvent
-from projections.state import PlanState, fold
+from projections.state import PlanState, fold, investment_key
 
 
 def retracted_ids(events: Sequence[StoredEvent]) -> set[str]:
@@ -45,8 +45,8 @@ def restoration(subject_events: Sequence[StoredEvent], event: Event) -> Restored
     project = state.projects.get(event.subject)
     if project is None:
         return None
-    if event.type == "investment.completed" and period in project.investment:
-        return Restored(position=project.investment_positions[period], amount_wan=project.investment[period])
+    if event.type == "investment.completed" and (key := investment_key(event)) in project.investment:
+        return Restored(position=project.investment_positions[key], amount_wan=project.investment[key])
     if event.type == "project.started" and project.started_on:
         return Restored(position=project.started_position, day=project.started_on)
     if event.type == "project.completed" and project.completed_on:

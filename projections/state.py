@@ -35,7 +35,7 @@ from events.models import (
     TargetRevised,
     recorded_at_of,
 )
-from events.periods import Period, month_end, period_end
+from events.periods import Period, month_end, period_end, ytd_text
 from events.plan import Plan, Project
 from events.positions import StoredEvent, position_after
 from events.targets import Target
@@ -93,7 +93,9 @@ class ProjectState:
     spec: Project | None = None
     started_on: date | None = None
     completed_on: date | None = None
-    investment: dict[str, Decimal] = field(default_factory=dict)  # period → 万元 completed in it
+    # period → 万元 completed in it; a year-to-date figure under its range, 2025-01..2025-06 → 万元
+    # completed from January to June (projections.portfolio counts the latest one and what follows)
+    investment: dict[str, Decimal] = field(default_factory=dict)
     last_position: str = ""
     # the positions of the reports in force, so a retraction knows whether it retracts one of them
     investment_positions: dict[str, str] = field(default_factory=dict)  # period → its report's position
@@ -279,10 +281,20 @@ def _investment_completed(state: PlanState, event: InvestmentCompleted, position
     if not number_fits(event.amount_wan):
         raise ValueError(f"amount_wan {event.amount_wan} is beyond the numbers a report can compute with")
     project = state.projects.get(event.subject) or state.project(event.subject)
-    project.investment[event.period] = event.amount_wan
-    project.investment_positions[event.period] = position
+    key = investment_key(event)
+    project.investment[key] = event.amount_wan
+    project.investment_positions[key] = position
     project.last_position = position
     _reported(state, period_end(event.period))
+
+
+def investment_key(event: InvestmentCompleted) -> str:
+    """Where an investment report is kept: its period, or for a year-to-date figure the range from
+    January (2025-Q2 sent as ytd and 2025-01..2025-06 are one figure, the later replacing the other)."""
+    if event.year_to_date:
+        period = Period.parse(event.period)
+        return ytd_text(period.year, period.last_month)
+    return event.period
 
 
 def _project_completed(state: PlanState, event: ProjectCompleted, position: str) -> None:
@@ -325,18 +337,22 @@ def _event_retracted(state: PlanState, event: EventRetracted, position: str) -> 
     project = state.projects.get(event.subject)
     if project is None:
         return
-    _retract_project_report(project, event.retracted_type, at, period, restored)
+    _retract_project_report(project, event.retracted_type, at, restored)
     project.last_position = position
 
 
-def _retract_project_report(project: ProjectState, kind: str, at: str, period: str, restored: Restored | None) -> None:
+def _retract_project_report(project: ProjectState, kind: str, at: str, restored: Restored | None) -> None:
     back = restored.position if restored else ""
-    if kind == "investment.completed" and project.investment_positions.get(period) == at:
+    if kind == "investment.completed":
+        # found by its position: a year-to-date figure is kept under its range, not its period
+        key = next((key for key, held in project.investment_positions.items() if held == at), None)
+        if key is None:
+            return
         if restored is None or restored.amount_wan is None:
-            project.investment.pop(period, None)
-            project.investment_positions.pop(period, None)
+            project.investment.pop(key, None)
+            project.investment_positions.pop(key, None)
         else:
-            project.investment[period], project.investment_positions[period] = restored.amount_wan, back
+            project.investment[key], project.investment_positions[key] = restored.amount_wan, back
     elif kind == "project.started" and project.started_position == at:
         project.started_on, project.started_position = (restored.day if restored else None), back
     elif kind == "project.completed" and project.completed_position == at:

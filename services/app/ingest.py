@@ -187,8 +187,22 @@ def _envelopes(
             continue
         envelope = _envelope_problems(data, plan, as_department, where)
         data["plan_id"], data["department"] = plan.id, as_department
+        if data.get("type") == "investment.completed":
+            data["basis"] = _basis(data, plan)
         checked.append((where, data, envelope))
     return checked
+
+
+def _basis(data: dict[str, Any], plan: Plan) -> object:
+    """The basis an investment report is stored with: year to date for a range, or when the event or
+    else the plan says so; otherwise none, which means a period amount — as for every report
+    stored before the basis existed — so a retry of such a report is the same event, and a later
+    plan with another basis cannot change what an acknowledged report meant."""
+    basis, period = data.get("basis"), data.get("period")
+    if basis is None:
+        ranged = isinstance(period, str) and ".." in period
+        basis = "ytd" if ranged or plan.investment_basis == "ytd" else None
+    return None if basis == "period" and not (isinstance(period, str) and ".." in period) else basis
 
 
 def _parse(datas: list[dict[str, Any] | None]) -> list[Event | ValidationError | None]:

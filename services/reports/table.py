@@ -69,6 +69,8 @@ def table_text(report: Report) -> str:
     if portfolio.overdue:
         names = "、".join(p.name for p in portfolio.overdue)
         lines += ["", f"逾期未开工的重点项目（{len(portfolio.overdue)}个）：{names}"]
+    if portfolio.notes:
+        lines += ["", "请核实：", *(f"  - {note}" for note in portfolio.notes)]
     return "\n".join(lines)
 
 
@@ -90,6 +92,8 @@ def table_markdown(report: Report) -> str:
         "",
         *(f"- {line}" for line in _missed_details(_rows_by_id(summary, summary.missed))),
     ]
+    if summary.projects.notes:
+        lines += ["", "**请核实**：", "", *(f"- {note}" for note in summary.projects.notes)]
     return "\n".join(lines).rstrip() + "\n"
 
 
