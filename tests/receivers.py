@@ -40,6 +40,7 @@ class Receiver:
         self.extra_headers: dict[str, str] = {}
         self.hang = False  # accept the request but never answer (until the test ends)
         self.script: list[tuple[int, bytes]] = []  # answers to give first, in order
+        self.routes: dict[str, tuple[int, bytes, dict[str, str]]] = {}  # path → its own answer
         self._released = asyncio.Event()
         self._handlers: set[asyncio.Task[None]] = set()
         self._server: asyncio.Server | None = None
@@ -86,8 +87,8 @@ class Receiver:
             if self.hang:
                 await self._released.wait()
                 return
-            status, answer = self.script.pop(0) if self.script else (self.status, self.answer)
-            extra = "".join(f"{name}: {value}\r\n" for name, value in self.extra_headers.items())
+            status, answer, extra_headers = self._answer(parts.path)
+            extra = "".join(f"{name}: {value}\r\n" for name, value in extra_headers.items())
             writer.write(
                 f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
                 f"Content-Type: application/json\r\nContent-Length: {len(answer)}\r\n"
@@ -100,6 +101,17 @@ class Receiver:
         finally:
             writer.close()
             self._handlers.discard(task)
+
+    def route(self, path: str, status: int, answer: bytes = b"{}", **headers: str) -> None:
+        """Answer requests to `path` with this, whatever else is scripted (a redirect, say)."""
+        self.routes[path] = (status, answer, headers)
+
+    def _answer(self, path: str) -> tuple[int, bytes, dict[str, str]]:
+        if path in self.routes:
+            return self.routes[path]
+        if self.script:
+            return (*self.script.pop(0), self.extra_headers)
+        return self.status, self.answer, self.extra_headers
 
     @property
     def only(self) -> Recorded:

@@ -544,14 +544,20 @@ async def test_answers_are_classified(
     assert len(receiver.requests) == 1
 
 
-async def test_redirects_are_not_followed(receiver: Receiver, client: httpx.AsyncClient) -> None:
-    receiver.reply(302, b"", Location=receiver.url("/elsewhere"))
+async def test_redirects_are_followed_only_where_the_guard_allows(
+    receiver: Receiver, client: httpx.AsyncClient
+) -> None:
+    receiver.route("/hook", 302, b"", Location=receiver.url("/elsewhere"))
+    receiver.reply(200, b"{}")
     channel = ChannelConfig(kind="webhook", url=receiver.url("/hook"), secret="whsec")
+    request = build_request(channel, [example_notice()], delivery_id="d", now=datetime.now(UTC))
 
-    result = await send(client, build_request(channel, [example_notice()], delivery_id="d", now=datetime.now(UTC)))
+    refused = await send(client, request)  # loopback, and the operator allows no private network
 
-    assert (result.ok, result.status, result.retry) == (False, 302, False)
+    assert (refused.ok, refused.retry) == (False, False) and "回环地址" in (refused.error or "")
     assert [r.path for r in receiver.requests] == ["/hook"]
+    followed = await send(client, request, allowed=LOOPBACK)
+    assert followed.ok and [r.path for r in receiver.requests] == ["/hook", "/hook", "/elsewhere"]
 
 
 async def test_connection_refused_is_retryable(client: httpx.AsyncClient) -> None:

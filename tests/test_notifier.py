@@ -244,22 +244,29 @@ async def test_a_receiver_failing_three_times_gets_it_exactly_once_more(
     assert counts == {"queued": 0, "sent": 1, "dead": 0}
 
 
-async def test_retries_wait_with_backoff(setup, redis, keys, store, receiver: Receiver) -> None:
+async def test_retries_wait_with_backoff_until_the_maximum_age_then_a_dead_letter(
+    setup, redis, keys, store, receiver: Receiver
+) -> None:
     projector, notifier, clock = setup
     receiver.reply(500, b"down")
-    sid = await subscribe(redis, keys, channel="webhook", url=receiver.url("/hook"))
+    sid = await subscribe(redis, keys, channel="webhook", url=receiver.url("/hook"), max_age="3h")
     await report(store, projector, "5.5")
+    first_try = clock.now
     await rounds(notifier, 5)  # no time passes: one try, then it waits
     assert len(receiver.requests) == 1
     state = await redis.hgetall(keys.sub_state(sid))
     assert state["failures"] == "1" and 0 <= int(state["next_attempt_ms"]) - clock.now * 1000 <= 1000
+    assert int(state["failing_since_ms"]) == int(first_try * 1000)
     for _ in range(6):
         clock.now += 3600
         await rounds(notifier, 1)
     counts = await SubscriptionStore(redis, keys).counts(sid)
-    assert len(receiver.requests) == 5 and counts["dead"] == 1  # given up after 5 attempts
+    # tried at 0, 1, 2 and 3 hours: three hours after the first failure it is given up
+    assert len(receiver.requests) == 4 and counts["dead"] == 1
     [(_, dead)] = await redis.xrange(keys.sub_dead(sid))
-    assert dead["attempts"] == "5" and json.loads(dead["notices"])[0]["subject"] == "gdp"
+    assert dead["attempts"] == "4" and json.loads(dead["notices"])[0]["subject"] == "gdp"
+    assert int(dead["given_up_ms"]) - int(dead["failing_since_ms"]) == 3 * 3600 * 1000
+    assert await redis.hgetall(keys.sub_state(sid)) == {}  # nothing left of the failures
 
 
 async def test_a_name_that_does_not_resolve_at_send_time_is_retried_then_delivered_where_it_resolves(

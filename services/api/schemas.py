@@ -3,6 +3,7 @@ projections.readmodel; the alert notice in events.alerts)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -98,6 +99,39 @@ class SubscriptionWithCounts(SubscriptionView):
     dead: int
 
 
+class PendingDeliveries(BaseModel):
+    queued: int = Field(description="notices waiting in the subscription's queue")
+    outgoing: int = Field(description="deliveries waiting ahead of the queue (dead letters being redelivered)")
+    inflight: str | None = Field(description="the id (idempotency key) of the delivery being sent or retried")
+    failures: int = Field(description="failed attempts of the delivery in flight so far")
+    failing_since: datetime | None = Field(description="its first failure; it is given up max_age after")
+    next_attempt_at: datetime | None
+
+
+class DeadLetterView(BaseModel):
+    id: str = Field(description="the dead letter's entry")
+    delivery_id: str = Field(description="the idempotency key it carried, and carries again when redelivered")
+    error: str
+    attempts: int
+    failing_since: datetime | None
+    given_up_at: datetime | None
+    notice_ids: list[str]
+    summaries_zh: list[str] = Field(description="the first few notices' Chinese summaries")
+
+
+class SubscriptionDeliveriesView(BaseModel):
+    subscription_id: str
+    name: str
+    channel: str
+    pending: PendingDeliveries
+    dead: list[DeadLetterView]
+
+
+class RedeliveredView(BaseModel):
+    subscription_id: str
+    requeued: int = Field(description="dead letters queued to be sent again, with their original idempotency keys")
+
+
 class Health(BaseModel):
     status: str
 
@@ -122,14 +156,18 @@ __all__ = [
     "AcceptedBatch",
     "AlertNotice",
     "CreatedToken",
+    "DeadLetterView",
     "Deleted",
     "ErrorBody",
     "Health",
     "ImportedSheet",
+    "PendingDeliveries",
     "PlanListing",
     "PublishedPlan",
     "Readiness",
+    "RedeliveredView",
     "Revoked",
+    "SubscriptionDeliveriesView",
     "SubscriptionView",
     "SubscriptionWithCounts",
     "TokenRecord",

@@ -7,6 +7,7 @@ from __future__ import annotations
 from services.app.alerting import AlertState
 from services.app.application import App
 from services.app.backup import ExportSummary, RestoreSummary
+from services.app.deliveries import Redelivered, SubscriptionDeliveries
 from services.app.errors import (
     AppError,
     Conflict,
@@ -56,6 +57,7 @@ __all__ = [
     "ProjectFilter",
     "Published",
     "Readiness",
+    "Redelivered",
     "RenderedRollup",
     "RestoreSummary",
     "Retracted",
@@ -63,6 +65,7 @@ __all__ = [
     "RollupListing",
     "RollupResult",
     "RollupVersion",
+    "SubscriptionDeliveries",
     "TooLarge",
     "Unauthorized",
     "Unavailable",

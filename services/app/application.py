@@ -7,6 +7,7 @@ from redis.asyncio import Redis
 
 from services.app.access import Access
 from services.app.alerting import Alerting
+from services.app.deliveries import DeliveryCases
 from services.app.ingest import Ingest
 from services.app.operations import Operations
 from services.app.plans import Plans
@@ -15,7 +16,7 @@ from services.app.retractions import Retractions
 from services.app.rollups import Rollups
 from services.app.sharing import Sharing
 from services.app.sheets import Sheets
-from services.notify import SubscriptionStore
+from services.notify import Deliveries, SubscriptionStore
 from services.settings import Settings
 from services.store import EventStore, Keyspace, PlanCatalog, Sealer, SessionStore, TokenStore, connect
 
@@ -24,7 +25,8 @@ class App:
     """Use cases by area: `ingest` (who is calling, submit events), `sheets` (template, import),
     `plans` (publish, list), `reports` (table, indicator, projects as of / as known at),
     `rollups`, `retractions`, `access` (tokens bound to plans, sign-ins), `sharing` (signed links),
-    `alerting` (alerts, feed, subscriptions), `operations` (status, readiness, rebuild)."""
+    `alerting` (alerts, feed, subscriptions), `deliveries` (pending, dead letters, redelivery),
+    `operations` (status, readiness, rebuild)."""
 
     def __init__(self, redis: Redis, keys: Keyspace, settings: Settings | None = None) -> None:
         self.settings = settings or Settings.from_env()  # `keys` wins over its key prefix
@@ -45,6 +47,7 @@ class App:
         self.rollups = Rollups(redis, keys)
         self.sharing = Sharing(redis, keys, self.settings, self.rollups)
         self.alerting = Alerting(store, subscriptions)
+        self.deliveries = DeliveryCases(subscriptions, Deliveries(redis, keys))
         self.operations = Operations(store, catalog, subscriptions, self.settings.ready_max_lag)
 
     @classmethod

@@ -6,6 +6,7 @@ from __future__ import annotations
 import typer
 
 from services.cli import (
+    deliveries,
     demo,
     embedded,
     operations,
@@ -40,6 +41,7 @@ for commands in (
 app.add_typer(plans.commands, name="plan")
 app.add_typer(tokens.commands, name="token")
 app.add_typer(embedded.commands, name="redis")
+app.add_typer(deliveries.commands, name="deliveries")
 
 
 def main() -> None:

@@ -19,6 +19,13 @@ MetricsPort = Annotated[
     int | None, typer.Option(help="serve Prometheus metrics at http://HOST:PORT/metrics (default: none)")
 ]
 MetricsHost = Annotated[str, typer.Option(help="address the metrics listen on (0.0.0.0 in a container)")]
+RetryCap = Annotated[
+    float,
+    typer.Option(
+        help="longest wait in seconds between retries of a failed delivery (the waits double from "
+        "--retry-base up to this; a subscription's max_age, default 24h, says when to give up)"
+    ),
+]
 
 
 def start_process(process: str, metrics_port: int | None, metrics_host: str) -> None:
@@ -39,6 +46,7 @@ def worker(
     ] = 30.0,
     notify: Annotated[bool, typer.Option(help="also deliver alert notices to subscribers")] = True,
     retry_base: Annotated[float, typer.Option(help="seconds before the first retry of a failed delivery")] = 2.0,
+    retry_cap: RetryCap = 300.0,
     link: Annotated[
         str | None, typer.Option(help="public address of planwatch, for links in messages (PLANWATCH_PUBLIC_URL)")
     ] = None,
@@ -57,6 +65,7 @@ def worker(
         reclaim_idle_ms=int(reclaim_idle * 1000),
         notify=notify,
         retry_base_s=retry_base,
+        retry_cap_s=retry_cap,
         link=link,
     )
     settle_heap()
@@ -67,6 +76,7 @@ def worker(
 def notifier(
     notifier_id: Annotated[str | None, typer.Option(help="this notifier's id (default: host-pid-random)")] = None,
     retry_base: Annotated[float, typer.Option(help="seconds before the first retry of a failed delivery")] = 2.0,
+    retry_cap: RetryCap = 300.0,
     reclaim_idle: Annotated[float, typer.Option(help="seconds before a dead notifier's notices are claimed")] = 30.0,
     link: Annotated[
         str | None, typer.Option(help="public address of planwatch, for links in messages (PLANWATCH_PUBLIC_URL)")
@@ -94,6 +104,7 @@ def notifier(
                 notifier_id or default_worker_id(),
                 http,
                 backoff_s=retry_base,
+                backoff_cap_s=retry_cap,
                 claim_idle_ms=int(reclaim_idle * 1000),
                 links=links,
                 allowed_targets=app.settings.allow_private_targets,

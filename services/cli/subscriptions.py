@@ -28,6 +28,10 @@ def subscribe(
     min_severity: Annotated[str, typer.Option(help="warning, critical or emergency")] = "warning",
     resolved: Annotated[bool, typer.Option(help="also tell when an alert is resolved")] = True,
     rollups: Annotated[bool, typer.Option(help="also tell when a monthly rollup is published")] = False,
+    max_age: Annotated[
+        str | None,
+        typer.Option(help="retry a failing delivery this long before giving it up: 30m, 24h, 2d (default 24h)"),
+    ] = None,
     allow_private: Annotated[
         bool,
         typer.Option(
@@ -55,6 +59,7 @@ def subscribe(
                 "channel": channel,
                 "url": url,
                 "secret": secret,
+                **({"max_age": max_age} if max_age is not None else {}),
                 "filters": {
                     "plans": plan or [],
                     "departments": department or [],

@@ -1,6 +1,6 @@
 """Telling subscribers: fan-out of alert notices (`fanout`), delivery (`delivery`), the channels
 (`channels/`, one module each), the wording of messages (`wording`), the network guard
-(`guard`) and the HTTP sending (`http`). Other rooms import from here."""
+(`guard`), what is pending and given up (`deliveries`) and the HTTP sending (`http`). Other rooms import from here."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from services.notify.channels import (
     verify_webhook,
     webhook_signature,
 )
+from services.notify.deliveries import DeadLetter, Deliveries, Pending
 from services.notify.guard import UnresolvedTarget, UnsafeTarget, check_target
 from services.notify.http import OutgoingRequest, SendResult
 from services.notify.notifier import Notifier
@@ -20,9 +21,12 @@ from services.notify.subscriptions import Filters, Subscription, SubscriptionReq
 
 __all__ = [
     "ChannelConfig",
+    "DeadLetter",
+    "Deliveries",
     "Filters",
     "Notifier",
     "OutgoingRequest",
+    "Pending",
     "SendResult",
     "Subscription",
     "SubscriptionRequest",

@@ -6,8 +6,11 @@ Per subscription (one notifier at a time, by lease) the queue is sent in order:
 - the delivery is written down as "in flight" *before* it is sent, and recorded as sent
   *after*; a notifier killed in between sends the same delivery again on restart, with the
   same idempotency key — at most one duplicate, never a loss;
-- failures are retried with exponential backoff and full jitter; after `max_attempts` (or at
-  once for a non-retryable answer) the delivery goes to the subscription's dead letters."""
+- failures are retried with capped exponential backoff and full jitter for the subscription's
+  maximum age (default a day, from the first failure); then — or at once for a refusal — the
+  delivery goes to the subscription's dead letters;
+- deliveries made up ahead of the queue (`outgoing`: dead letters asked to be redelivered, with
+  their original idempotency key) go first, one at a time, the same way."""
 
 from __future__ import annotations
 
@@ -41,9 +44,10 @@ class Inflight:
     """A delivery as written down before it is sent (`inflight` in the subscription's state)."""
 
     delivery_id: str
-    entries: list[str]  # its queue entries: a run at the head of the queue
+    entries: list[str]  # its queue entries: a run at the head of the queue (or its outgoing entry)
     ids: list[str]  # its notices' ids
     fold: bool  # one summary message for them all
+    outgoing: bool = False  # made up ahead of the queue (`sub_outgoing`), not read from it
 
     @classmethod
     def of(cls, chosen: list[QueueEntry], fold: bool) -> Inflight:
@@ -56,7 +60,33 @@ class Inflight:
         return cls(**json.loads(text))
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self))
+        record = asdict(self)
+        if not self.outgoing:  # a queue's delivery keeps the shape older notifiers wrote
+            del record["outgoing"]
+        return json.dumps(record)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A delivery made up ahead of the queue, as stored in `sub_outgoing`."""
+
+    delivery_id: str  # a redelivered dead letter keeps its idempotency key
+    notices: list[AlertNotice]
+    fold: bool
+    kind: str  # redelivery
+
+    def fields(self) -> dict[str, str]:
+        return {
+            "delivery_id": self.delivery_id,
+            "notices": notices_json(self.notices),
+            "fold": "1" if self.fold else "0",
+            "kind": self.kind,
+        }
+
+    @classmethod
+    def read(cls, fields: dict[str, str]) -> Outgoing:
+        notices = [AlertNotice.model_validate(n) for n in json.loads(fields["notices"])]
+        return cls(fields["delivery_id"], notices, fields.get("fold") == "1", fields.get("kind", "redelivery"))
 
 
 def _version(notice: AlertNotice) -> int:
@@ -74,6 +104,29 @@ def _choose(entries: list[QueueEntry], budget: int) -> tuple[list[QueueEntry], b
     return (entries if fold else entries[:1]), fold
 
 
+@dataclass(frozen=True)
+class Chosen:
+    """What one round sends for a subscription: the record written before sending, and its notices."""
+
+    inflight: Inflight
+    notices: list[AlertNotice]
+
+
+@dataclass(frozen=True)
+class Heads:
+    """What a round reads of one subscription."""
+
+    state: dict[str, str]
+    queue: list[QueueEntry]  # the head of the queue
+    outgoing: list[QueueEntry]  # the head of the deliveries made up ahead of it
+    sent_last_minute: int
+
+
+def backoff_delay(failures: int, base_s: float, cap_s: float) -> float:
+    """Capped exponential backoff with full jitter: retries of many notifiers do not arrive together."""
+    return random.uniform(0, min(cap_s, base_s * 2 ** min(failures - 1, 40)))
+
+
 class Deliverer:
     def __init__(
         self,
@@ -81,7 +134,6 @@ class Deliverer:
         worker_id: str,
         subscriptions: Recent[list[Subscription]],
         *,
-        max_attempts: int,
         backoff_s: float,
         backoff_cap_s: float,
         lease_ttl_ms: int,
@@ -90,7 +142,7 @@ class Deliverer:
     ) -> None:
         self.outlets, self.redis, self.keys = outlets, outlets.redis, outlets.keys
         self.subscriptions = subscriptions
-        self.max_attempts, self.backoff_s, self.backoff_cap_s = max_attempts, backoff_s, backoff_cap_s
+        self.backoff_s, self.backoff_cap_s = backoff_s, backoff_cap_s
         self.links, self.clock = links, clock
         self.lease = Lease(outlets.redis, worker_id, lease_ttl_ms)
         self._leases: dict[str, float] = {}  # subscription id → until when our lease needs no renewal
@@ -112,43 +164,68 @@ class Deliverer:
         return held
 
     async def deliver(self, subscription: Subscription) -> int:
-        """Send what is queued for one subscription, as its rate and backoff allow. Returns the
+        """Send what is waiting for one subscription, as its rate and backoff allow. Returns the
         number of notices delivered (or given up) in this round."""
         sid = subscription.id
         now_ms = int(self.clock() * 1000)
-        state, entries, sent_last_minute = await self._read(sid, now_ms)
-        if int(state.get("next_attempt_ms", 0)) > now_ms:
+        heads = await self._read(sid, now_ms)
+        if int(heads.state.get("next_attempt_ms", 0)) > now_ms:
             return 0
-        if "inflight" in state:  # a delivery begun before a restart: send exactly it again
-            inflight = Inflight.from_json(state["inflight"])
-            wanted = set(inflight.entries)  # a run at the head of the queue: among those just read
-            chosen = [(entry, fields) for entry, fields in entries if entry in wanted]
+        chosen: Chosen | None
+        if "inflight" in heads.state:  # a delivery begun before a restart: send exactly it again
+            chosen = self._resumed(Inflight.from_json(heads.state["inflight"]), heads)
         else:
-            chosen, fold = _choose(entries, subscription.rate - sent_last_minute)
-            if not chosen:
+            chosen = await self._next(sid, heads, subscription.rate - heads.sent_last_minute)
+            if chosen is None:
                 return 0
-            inflight = Inflight.of(chosen, fold)
             # written down before sending: a crash after the send repeats this very delivery
-            await self.redis.hset(self.keys.sub_state(sid), "inflight", inflight.to_json())
-        notices = [AlertNotice.model_validate_json(fields["notice"]) for _, fields in chosen]
-        result = await self._send(subscription, notices, inflight)
-        failures = int(state.get("failures", 0))
-        return await self._settle(sid, subscription.channel, inflight, notices, result, failures, now_ms)
+            await self.redis.hset(self.keys.sub_state(sid), "inflight", chosen.inflight.to_json())
+        result = await self._send(subscription, chosen)
+        return await self._settle(subscription, chosen, result, heads.state, now_ms)
 
-    async def _read(self, sid: str, now_ms: int) -> tuple[dict[str, str], list[QueueEntry], int]:
-        """The subscription's state, the head of its queue, and how many sends the last minute had."""
+    async def _read(self, sid: str, now_ms: int) -> Heads:
+        """The subscription's state, the heads of its queues, and how many sends the last minute had."""
         keys = self.keys
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hgetall(keys.sub_state(sid))
             pipe.xrange(keys.sub_queue(sid), count=500)
+            pipe.xrange(keys.sub_outgoing(sid), count=1)
             pipe.zremrangebyscore(keys.sub_rate(sid), 0, now_ms - 60_000)
             pipe.zcard(keys.sub_rate(sid))
-            state, entries, _, sent_last_minute = await pipe.execute()
-        return state, entries, sent_last_minute
+            state, queue, outgoing, _, sent_last_minute = await pipe.execute()
+        return Heads(state, queue, outgoing, sent_last_minute)
 
-    async def _send(self, subscription: Subscription, notices: list[AlertNotice], inflight: Inflight) -> SendResult:
-        if not notices:  # the queue lost them (unsubscribed and resubscribed): nothing to send
+    async def _next(self, sid: str, heads: Heads, budget: int) -> Chosen | None:
+        """The next delivery: a made-up one first (a redelivery is older than what is queued),
+        else from the head of the queue; nothing once the minute's rate is used up."""
+        if budget <= 0:
+            return None
+        if heads.outgoing:
+            entry, fields = heads.outgoing[0]
+            try:
+                made = Outgoing.read(fields)
+            except (ValueError, KeyError) as exc:  # read again it would fail again: set aside, with why
+                await self._set_aside(sid, entry, fields, exc)
+                return None
+            inflight = Inflight(made.delivery_id, [entry], [n.notice_id for n in made.notices], made.fold, True)
+            return Chosen(inflight, made.notices)
+        entries, fold = _choose(heads.queue, budget)
+        if not entries:
+            return None
+        return Chosen(Inflight.of(entries, fold), _notices(entries))
+
+    def _resumed(self, inflight: Inflight, heads: Heads) -> Chosen:
+        """The delivery in flight, read back: its entries are at the head of their stream."""
+        wanted = set(inflight.entries)
+        if inflight.outgoing:
+            made = [Outgoing.read(fields) for entry, fields in heads.outgoing if entry in wanted]
+            return Chosen(inflight, made[0].notices if made else [])
+        return Chosen(inflight, _notices([(entry, fields) for entry, fields in heads.queue if entry in wanted]))
+
+    async def _send(self, subscription: Subscription, chosen: Chosen) -> SendResult:
+        if not chosen.notices:  # the queue lost them (unsubscribed and resubscribed): nothing to send
             return SendResult.delivered()
+        inflight, notices = chosen.inflight, chosen.notices
         delivery = Delivery(id=inflight.delivery_id, notices=notices, summary=inflight.fold, link=self._link(notices))
         return await CHANNELS[subscription.channel].deliver(delivery, subscription, self.outlets)
 
@@ -164,42 +241,45 @@ class Deliverer:
         return self.links.page(f"/plans/{plans.pop()}/alerts" if len(plans) == 1 else "/")
 
     async def _settle(
-        self,
-        sid: str,
-        channel: str,
-        inflight: Inflight,
-        notices: list[AlertNotice],
-        result: SendResult,
-        failures_before: int,
-        now_ms: int,
+        self, subscription: Subscription, chosen: Chosen, result: SendResult, state: dict[str, str], now_ms: int
     ) -> int:
         """Record the outcome; returns the number of notices done with (sent or given up)."""
+        sid, inflight = subscription.id, chosen.inflight
         counted = metrics.DELIVERIES.labels  # by channel and outcome
         if result.ok:
             await self._record_sent(sid, inflight, result, now_ms)
-            counted(channel, "sent").inc()
+            counted(subscription.channel, "sent").inc()
             return len(inflight.ids)
-        failures = failures_before + 1
+        failures = int(state.get("failures", 0)) + 1
+        failing_since_ms = int(state.get("failing_since_ms", now_ms))
         log.warning("subscription %s: delivery %s failed (%d): %s", sid, inflight.delivery_id, failures, result.error)
-        if not result.retry or failures >= self.max_attempts:
-            await self._give_up(sid, inflight, notices, result, failures)
-            counted(channel, "dead").inc()
+        give_up_at_ms = failing_since_ms + int(subscription.max_age_s * 1000)
+        if not result.retry or now_ms >= give_up_at_ms:
+            await self._give_up(sid, chosen, result, failures, failing_since_ms, now_ms)
+            counted(subscription.channel, "dead").inc()
             return len(inflight.ids)
-        await self._back_off(sid, failures, now_ms)
-        counted(channel, "retried").inc()
+        # the last try comes when the maximum age is reached, not a backoff later
+        next_ms = min(now_ms + int(backoff_delay(failures, self.backoff_s, self.backoff_cap_s) * 1000), give_up_at_ms)
+        await self.redis.hset(
+            self.keys.sub_state(sid),
+            mapping={"failures": failures, "failing_since_ms": failing_since_ms, "next_attempt_ms": next_ms},
+        )
+        counted(subscription.channel, "retried").inc()
         return 0
 
     async def _record_sent(self, sid: str, inflight: Inflight, result: SendResult, now_ms: int) -> None:
         record = json.dumps({"delivery_id": inflight.delivery_id, "at": now_ms, "status": result.status})
         async with self.redis.pipeline(transaction=True) as pipe:  # recorded and dequeued together
-            pipe.hset(self.keys.sub_sent(sid), mapping=dict.fromkeys(inflight.ids, record))
+            if inflight.ids:
+                pipe.hset(self.keys.sub_sent(sid), mapping=dict.fromkeys(inflight.ids, record))
             pipe.zadd(self.keys.sub_rate(sid), {inflight.delivery_id: now_ms})
             self._finish(pipe, sid, inflight)
             await pipe.execute()
 
     async def _give_up(
-        self, sid: str, inflight: Inflight, notices: list[AlertNotice], result: SendResult, failures: int
+        self, sid: str, chosen: Chosen, result: SendResult, failures: int, failing_since_ms: int, now_ms: int
     ) -> None:
+        inflight = chosen.inflight
         async with self.redis.pipeline(transaction=True) as pipe:  # a dead letter, and dequeued, together
             pipe.xadd(
                 self.keys.sub_dead(sid),
@@ -207,20 +287,29 @@ class Deliverer:
                     "delivery_id": inflight.delivery_id,
                     "error": result.error or f"HTTP {result.status}",
                     "attempts": failures,
-                    "notices": notices_json(notices),
+                    "failing_since_ms": failing_since_ms,
+                    "given_up_ms": now_ms,
+                    "fold": "1" if inflight.fold else "0",
+                    "notices": notices_json(chosen.notices),
                 },
             )
             self._finish(pipe, sid, inflight)
             await pipe.execute()
 
-    async def _back_off(self, sid: str, failures: int, now_ms: int) -> None:
-        # exponential backoff with full jitter: retries of many notifiers do not arrive together
-        delay = random.uniform(0, min(self.backoff_cap_s, self.backoff_s * 2 ** (failures - 1)))
-        await self.redis.hset(
-            self.keys.sub_state(sid), mapping={"failures": failures, "next_attempt_ms": now_ms + int(delay * 1000)}
-        )
+    async def _set_aside(self, sid: str, entry: str, fields: dict[str, str], error: Exception) -> None:
+        log.error("subscription %s: outgoing entry %s cannot be read: %s", sid, entry, error)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            letter: dict[str, str | int] = {**fields, "error": f"cannot be read: {error}"[:2000], "attempts": 0}
+            pipe.xadd(self.keys.sub_dead(sid), letter)  # type: ignore[arg-type]
+            pipe.xdel(self.keys.sub_outgoing(sid), entry)
+            await pipe.execute()
 
     def _finish(self, pipe: Pipeline, sid: str, inflight: Inflight) -> None:
         if inflight.entries:
-            pipe.xdel(self.keys.sub_queue(sid), *inflight.entries)
-        pipe.hdel(self.keys.sub_state(sid), "inflight", "failures", "next_attempt_ms")
+            stream = self.keys.sub_outgoing(sid) if inflight.outgoing else self.keys.sub_queue(sid)
+            pipe.xdel(stream, *inflight.entries)
+        pipe.hdel(self.keys.sub_state(sid), "inflight", "failures", "failing_since_ms", "next_attempt_ms")
+
+
+def _notices(entries: list[QueueEntry]) -> list[AlertNotice]:
+    return [AlertNotice.model_validate_json(fields["notice"]) for _, fields in entries]

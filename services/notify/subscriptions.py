@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, model_validator
 from redis.asyncio import Redis
 
 from events.alerts import RULES, AlertNotice, Severity, severity_rank
@@ -27,6 +28,26 @@ HttpKind = Literal["webhook", "wecom", "dingtalk", "feishu"]  # the channels tha
 ChannelKind = Literal[HttpKind, "stream"]  # each has its implementation in channels/
 # Robots accept 20 messages a minute (WeCom, DingTalk; Feishu 100 but 5/s): stay under it.
 DEFAULT_RATE = {"wecom": 20, "dingtalk": 20, "feishu": 20, "webhook": 600, "stream": 6000}
+DAY_S = 86_400.0
+# How long a failing delivery is retried before it goes to the dead letters: a day rides out an
+# outage of the receiver (a robot vendor's, a night's maintenance) for robots and webhooks alike.
+DEFAULT_MAX_AGE_S = DAY_S
+
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86_400}
+
+
+def parse_duration(value: Any) -> Any:
+    """Seconds as a number, or a number with a unit: `90s`, `5m`, `24h`, `1d`."""
+    if not isinstance(value, str):
+        return value
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", value.lower())
+    if match is None:
+        raise ValueError(f"{value!r} is not a duration like 30s, 5m, 24h or 1d (or seconds)")
+    return float(match[1]) * _UNITS[match[2]]
+
+
+# durations in seconds, also written with a unit (`24h`), each within its bounds
+MaxAge = Annotated[float, BeforeValidator(parse_duration), Field(gt=0, le=7 * DAY_S)]
 
 
 class Filters(BaseModel):
@@ -62,6 +83,11 @@ class SubscriptionRequest(BaseModel):
     )
     filters: Filters = Field(default_factory=Filters)
     rate_per_minute: int | None = Field(default=None, ge=1, le=10_000, description="default: 20 for robots")
+    max_age: MaxAge | None = Field(
+        default=None,
+        description="how long a failing delivery is retried (seconds, or 30m, 24h, 2d; at most 7d) before "
+        "it goes to the dead letters; default 24h",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -102,6 +128,11 @@ class Subscription(SubscriptionRequest):
     @property
     def rate(self) -> int:
         return self.rate_per_minute or DEFAULT_RATE[self.channel]
+
+    @property
+    def max_age_s(self) -> float:
+        """How long a failing delivery is retried before it is given up (dead-lettered)."""
+        return self.max_age or DEFAULT_MAX_AGE_S
 
     def wants(self, notice: AlertNotice) -> bool:
         f = self.filters

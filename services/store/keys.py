@@ -106,8 +106,13 @@ class Keyspace:
         """Stream: deliveries given up after repeated failures, with the error."""
         return f"{self._sub(subscription_id)}:dead"
 
+    def sub_outgoing(self, subscription_id: str) -> str:
+        """Stream: deliveries made up ahead of the queue and sent before it — dead letters asked
+        to be redelivered (with their original idempotency key), digests, reminders."""
+        return f"{self._sub(subscription_id)}:outgoing"
+
     def sub_state(self, subscription_id: str) -> str:
-        """Hash: failures so far, when to try next, and the delivery in flight."""
+        """Hash: failures so far, since when, when to try next, and the delivery in flight."""
         return f"{self._sub(subscription_id)}:state"
 
     def sub_rate(self, subscription_id: str) -> str:

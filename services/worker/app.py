@@ -57,6 +57,7 @@ def create_app(
     reclaim_idle_ms: int = 30_000,
     notify: bool = True,
     retry_base_s: float = 2.0,
+    retry_cap_s: float = 300.0,
     link: str | None = None,
 ) -> FastStream:
     """`link`: the public address for links in messages (default PLANWATCH_PUBLIC_URL)."""
@@ -108,6 +109,7 @@ def create_app(
                 worker_id,
                 running.http,
                 backoff_s=retry_base_s,
+                backoff_cap_s=retry_cap_s,
                 claim_idle_ms=reclaim_idle_ms,
                 links=await SignedLinks.load(redis, keys, public_url, settings.secret_key),
                 allowed_targets=settings.allow_private_targets,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -9,8 +10,15 @@ from pydantic import ValidationError
 
 from events.errors import field_errors
 from services.api.deps import AdminDep, AppDep, read_json
-from services.api.schemas import ERRORS, Deleted, SubscriptionView, SubscriptionWithCounts
-from services.app import Invalid
+from services.api.schemas import (
+    ERRORS,
+    Deleted,
+    RedeliveredView,
+    SubscriptionDeliveriesView,
+    SubscriptionView,
+    SubscriptionWithCounts,
+)
+from services.app import Invalid, SubscriptionDeliveries
 from services.notify import SubscriptionRequest
 
 router = APIRouter(prefix="/v1/subscriptions", tags=["alerts"], responses=ERRORS)
@@ -43,3 +51,30 @@ async def unsubscribe(subscription_id: str, app: AppDep, who: AdminDep) -> dict[
     """Stop telling a subscriber."""
     await app.alerting.unsubscribe(subscription_id)
     return {"deleted": subscription_id}
+
+
+@router.get("/{subscription_id}/deliveries", response_model=SubscriptionDeliveriesView)
+async def deliveries(subscription_id: str, app: AppDep, who: AdminDep) -> dict[str, Any]:
+    """What waits to be delivered to a subscriber (the delivery in flight, its failures, the
+    queue) and what was given up (dead letters, with the error and their idempotency keys)."""
+    [listed] = await app.deliveries.listing(subscription_id)
+    return deliveries_view(listed)
+
+
+@router.post("/{subscription_id}/deliveries/retry", response_model=RedeliveredView)
+async def retry_deliveries(subscription_id: str, app: AppDep, who: AdminDep) -> dict[str, Any]:
+    """Send a subscriber's dead letters again, ahead of its queue, each with its original
+    idempotency key (a receiver that got one after all can tell)."""
+    [redelivered] = await app.deliveries.retry(subscription_id)
+    return asdict(redelivered)
+
+
+def deliveries_view(listed: SubscriptionDeliveries) -> dict[str, Any]:
+    sub = listed.subscription
+    return {
+        "subscription_id": sub.id,
+        "name": sub.name,
+        "channel": sub.channel,
+        "pending": asdict(listed.pending),
+        "dead": [asdict(letter) for letter in listed.dead],
+    }

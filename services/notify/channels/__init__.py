@@ -18,6 +18,7 @@ from services.notify.channels.feishu import FEISHU, FEISHU_BODY_MAX_BYTES, feish
 from services.notify.channels.stream import STREAM
 from services.notify.channels.webhook import WEBHOOK, verify_webhook, webhook_signature
 from services.notify.channels.wecom import WECOM, WECOM_MARKDOWN_MAX_BYTES
+from services.notify.guard import Network
 from services.notify.http import OutgoingRequest, SendResult, post
 
 HTTP_CHANNELS: dict[str, HttpChannel] = {channel.kind: channel for channel in (WEBHOOK, WECOM, DINGTALK, FEISHU)}
@@ -43,11 +44,13 @@ async def send(
     request: OutgoingRequest,
     *,
     addresses: Sequence[str] = (),
+    allowed: Sequence[Network] = (),
     timeout: float = 10.0,
 ) -> SendResult:
-    """Post `request` (to the `addresses` `check_target` approved, if given: see `http.post`) and
-    have the channel that built it judge the answer."""
-    return await post(client, request, HTTP_CHANNELS[request.kind].judge, addresses=addresses, timeout=timeout)
+    """Post `request` (to the `addresses` `check_target` approved, if given: see `http.post`;
+    redirects checked against `allowed`) and have the channel that built it judge the answer."""
+    judge = HTTP_CHANNELS[request.kind].judge
+    return await post(client, request, judge, addresses=addresses, allowed=allowed, timeout=timeout)
 
 
 __all__ = [

@@ -137,4 +137,6 @@ class HttpChannel(ABC):
             summary_of=len(delivery.notices) if delivery.summary else None,
             link=delivery.link,
         )
-        return await post(via.http, self.request(config, draft), self.judge, addresses=addresses)
+        return await post(
+            via.http, self.request(config, draft), self.judge, addresses=addresses, allowed=via.allowed_targets
+        )
