@@ -95,6 +95,12 @@ class AlertNotice(BaseModel):
     inhibited_by: str | None = Field(default=None, description="the fingerprint of the alert that inhibits it")
 
     @property
+    def notifies(self) -> bool:
+        """Whether subscribers hear of it: not when silenced or inhibited, and an acknowledgement
+        is only recorded in the alert's history."""
+        return not (self.silenced or self.inhibited) and self.type != "alert.acknowledged"
+
+    @property
     def notice_id(self) -> str:
         """Idempotency key of this notice: the same change always has the same id."""
         return f"{self.fingerprint}:{self.type}:{self.at.isoformat()}"

@@ -229,6 +229,51 @@ class EventRetracted(EventBase):
     restores: Restored | None = Field(description="the report that counts again for the period; None: none")
 
 
+MatcherField = Literal["plan", "department", "subject", "rule", "severity"]
+MATCHER_FIELDS: Final[tuple[str, ...]] = get_args(MatcherField)
+MatcherValue = Annotated[str, Field(min_length=1, max_length=64)]
+ACTOR = r"^[0-9a-f]{12}$|^cli$"  # a token id, or the command line
+
+
+class AlertSilenced(EventBase):
+    """A silence (Alertmanager's model): from `starts_at` to `ends_at`, the plan's alerts that
+    match every matcher (field = value) are recorded and listed, marked 已静默, but not notified.
+    Made through planwatch (services.app.alerting), never posted; the alerts projection folds it
+    (projections.silences), so a rebuild silences the same. Its subject is the plan."""
+
+    type: Literal["alert.silenced"] = "alert.silenced"
+    silence_id: str = Field(pattern=r"^[0-9a-f]{12}$")
+    matchers: dict[MatcherField, MatcherValue] = Field(min_length=1, description="field → value, all must match")
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    created_by: str = Field(pattern=ACTOR, description="the id of the token (or cli)")
+    comment: Note = ""
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> AlertSilenced:
+        if self.ends_at <= self.starts_at:
+            raise LocatedProblems([(("ends_at",), "must be after starts_at")])
+        return self
+
+
+class SilenceExpired(EventBase):
+    """A silence ended before its time (its subject is the plan)."""
+
+    type: Literal["silence.expired"] = "silence.expired"
+    silence_id: str = Field(pattern=r"^[0-9a-f]{12}$")
+    expired_by: str = Field(pattern=ACTOR, description="the id of the token (or cli)")
+
+
+class AlertAcknowledged(EventBase):
+    """Someone knows about a firing alert and is on it (认领/已知悉). It holds until the alert changes
+    (escalates or resolves); the alert's history records it. Its subject is the plan."""
+
+    type: Literal["alert.acknowledged"] = "alert.acknowledged"
+    fingerprint: str = Field(min_length=1, max_length=200, description="the alert: plan:rule:subject")
+    acknowledged_by: str = Field(pattern=ACTOR, description="the id of the token (or cli)")
+    note: Note = ""
+
+
 Event = Annotated[
     PlanPublished
     | TargetRevised
@@ -238,7 +283,10 @@ Event = Annotated[
     | InvestmentCompleted
     | ProjectCompleted
     | RollupPublished
-    | EventRetracted,
+    | EventRetracted
+    | AlertSilenced
+    | SilenceExpired
+    | AlertAcknowledged,
     Field(discriminator="type"),
 ]
 

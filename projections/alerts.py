@@ -37,6 +37,7 @@ from events.alerts import (
     Severity,
     severity_rank,
 )
+from events.models import AlertAcknowledged, AlertSilenced, SilenceExpired
 from events.periods import Period, month_end
 from events.plan import Indicator, Plan
 from events.positions import StoredEvent, position_key
@@ -46,9 +47,11 @@ from projections.evaluate import HUNDRED, MISSED, Evaluation, progress_status
 from projections.portfolio import ProjectProgress, evaluate_project, planned_by, reported_months
 from projections.readmodel import evaluation_numbers, number, one_decimal
 from projections.report import data_through, evaluate_indicator
+from projections.silences import SilenceBook
 from projections.state import PlanState, ProjectState, apply
 
 PORTFOLIO = "portfolio"  # the subject of portfolio rules, in keys
+ABOUT_ALERTS = (AlertSilenced, SilenceExpired, AlertAcknowledged)  # events people make about alerts
 CLOCK_RULES = frozenset(
     {"project_not_started", "project_investment_lag", "portfolio_start_rate", "portfolio_investment_rate", "data_stale"}
 )  # judged again as time passes
@@ -117,6 +120,7 @@ class AlertBook:
     as_of: date | None = None  # the data date last judged at
     plan_position: str = ""  # the plan judged against
     clock_ms: int = 0  # the latest transaction time seen
+    silences: SilenceBook = field(default_factory=SilenceBook)  # the plan's silences not yet over
 
 
 def instant_of(position: str) -> int:
@@ -238,6 +242,7 @@ def tick(book: AlertBook, state: PlanState, now_ms: int, memo: Memo | None = Non
         findings = {f.key: f for f in _clock_findings(state, plan, deadline, memo)}
         scope = {key for key in book.active if key.split(":", 1)[0] in CLOCK_RULES} | set(findings)
         notices += _reconcile(book, state, findings, scope, deadline, None, memo)
+    refresh_status(book, plan.id, book.clock_ms)
     return notices
 
 
@@ -248,11 +253,60 @@ def judge(book: AlertBook, state: PlanState, stored: StoredEvent, memo: Memo | N
     instant = instant_of(stored.position)
     notices = tick(book, state, instant, memo) if instant > book.clock_ms else []
     apply(state, stored)
+    if isinstance(stored.event, ABOUT_ALERTS):  # said about alerts: no subject's judgement changes
+        book.clock_ms = max(book.clock_ms, instant)
+        return notices + _said(book, state, stored, instant)
     book.pending_ms = instant  # the book notes what changed, in the instant it belongs to
     book.pending[stored.event.subject] = stored.position
     if instant > book.clock_ms:
         book.clock_ms = instant
     return notices
+
+
+def _said(book: AlertBook, state: PlanState, stored: StoredEvent, instant: int) -> list[AlertNotice]:
+    """A silence made or expired, or an alert acknowledged: the firing alerts' status changes; an
+    acknowledgement is written to the alert's history (not notified)."""
+    plan, event = state.plan, stored.event
+    if plan is None:
+        return []
+    if book.silences.fold(stored):
+        refresh_status(book, plan.id, instant)
+        return []
+    assert isinstance(event, AlertAcknowledged)
+    alert = book.active.get(event.fingerprint.removeprefix(f"{plan.id}:"))
+    if alert is None or alert.notice is None or not event.fingerprint.startswith(f"{plan.id}:"):
+        return []  # resolved meanwhile: nothing to acknowledge
+    alert.acknowledged = Acknowledgement(by=event.acknowledged_by, at=_at(instant), note=event.note)
+    update = {"type": "alert.acknowledged", "at": _at(instant), "cause": stored.position, **alert.status()}
+    return [alert.notice.model_copy(update=update)]
+
+
+def _labels(plan_id: str, alert: ActiveAlert, department: str) -> dict[str, str]:
+    """What a silence's matchers are compared with."""
+    return {
+        "plan": plan_id,
+        "department": department,
+        "subject": alert.subject,
+        "rule": alert.rule,
+        "severity": alert.severity,
+    }
+
+
+def _mark(book: AlertBook, plan_id: str, alert: ActiveAlert, department: str, now_ms: int) -> None:
+    """Note which silences match the alert now (before a notice of it is written)."""
+    if book.silences.silences or alert.silence_ids:
+        alert.silence_ids = book.silences.matching(_labels(plan_id, alert, department), now_ms)
+
+
+def refresh_status(book: AlertBook, plan_id: str, now_ms: int) -> None:
+    """Silences begin and end with time (and with events): note which match each firing alert at
+    `now_ms`, then forget the silences that are over. Nothing to do while the plan has none."""
+    if not book.silences.silences:
+        return
+    for alert in book.active.values():
+        if alert.notice is not None:
+            _mark(book, plan_id, alert, alert.notice.department, now_ms)
+    book.silences.prune(now_ms)
 
 
 def skip(book: AlertBook, now_ms: int) -> None:
@@ -291,7 +345,9 @@ def settle(book: AlertBook, state: PlanState, memo: Memo | None = None) -> list[
     else:  # key: "rule:subject"; looked up, not scanned: many alerts may be firing
         scope = {key for key in findings if key.split(":", 1)[1] in subjects}
         scope |= {key for subject in subjects for rule in RULES if (key := f"{rule}:{subject}") in book.active}
-    return _reconcile(book, state, findings, scope, now_ms, causes, memo)
+    notices = _reconcile(book, state, findings, scope, now_ms, causes, memo)
+    refresh_status(book, plan.id, now_ms)
+    return notices
 
 
 def _reconcile(
@@ -316,6 +372,7 @@ def _reconcile(
             alert = ActiveAlert(finding.rule, finding.subject, finding.severity, _at(now_ms), [finding.period or ""])
             book.active[key] = alert
             described = _described(finding, state, plan, now_ms, memo)
+            _mark(book, plan.id, alert, described.department, now_ms)
             alert.notice = _notice("alert.raised", plan, alert, described, now_ms, _cause(causes, alert))
             notices.append(alert.notice)
         elif firing and alert is not None:
@@ -329,7 +386,9 @@ def _reconcile(
             rank = min(rank, len(SEVERITIES) - 1)
             if rank > severity_rank(alert.severity):
                 alert.severity = SEVERITIES[rank]
+                alert.acknowledged = None  # the alert changed: whoever knew must look again
                 described = _described(finding, state, plan, now_ms, memo)
+                _mark(book, plan.id, alert, described.department, now_ms)
                 alert.notice = _notice("alert.escalated", plan, alert, described, now_ms, _cause(causes, alert))
                 notices.append(alert.notice)
         elif alert is not None:
@@ -338,6 +397,8 @@ def _reconcile(
                 resolved = finding
             else:
                 resolved = _finding_for(state, plan, alert.rule, alert.subject, now_ms, memo)
+            alert.acknowledged = None
+            _mark(book, plan.id, alert, resolved.department, now_ms)
             notices.append(_notice("alert.resolved", plan, alert, resolved, now_ms, _cause(causes, alert)))
     return notices
 
@@ -380,6 +441,7 @@ def _notice(kind: str, plan: Plan, alert: ActiveAlert, finding: Finding, now_ms:
         summary_zh=summary,
         cause=cause,
         values={**finding.values, "periods_firing": len(alert.periods), "escalations": alert.escalations},
+        **alert.status(),
     )
 
 

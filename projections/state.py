@@ -22,6 +22,8 @@ from pydantic import BaseModel
 from events.bounds import MAX_PLACES, model_number_problems, number_fits
 from events.codec import Unreadable
 from events.models import (
+    AlertAcknowledged,
+    AlertSilenced,
     Event,
     EventRetracted,
     IndicatorUpdated,
@@ -32,6 +34,7 @@ from events.models import (
     ProjectStarted,
     Restored,
     RollupPublished,
+    SilenceExpired,
     TargetRevised,
     recorded_at_of,
 )
@@ -308,6 +311,11 @@ def _rollup_published(state: PlanState, event: RollupPublished, position: str) -
     """A rollup changes no target's execution (services/rollups reads its versions from the log)."""
 
 
+def _about_alerts(state: PlanState, event: Event, position: str) -> None:
+    """Silences and acknowledgements change no target's execution (the alerts projection folds
+    them: projections.silences)."""
+
+
 def _event_retracted(state: PlanState, event: EventRetracted, position: str) -> None:
     """Pass over the retracted event from now on: if its report is the one in force for the
     period, the report it had replaced counts again (`restores`, None: no report); a report that
@@ -369,6 +377,9 @@ _HANDLERS: dict[type, Any] = {
     ProjectCompleted: _project_completed,
     RollupPublished: _rollup_published,
     EventRetracted: _event_retracted,
+    AlertSilenced: _about_alerts,
+    SilenceExpired: _about_alerts,
+    AlertAcknowledged: _about_alerts,
     Unreadable: _unreadable,
 }
 

@@ -7,6 +7,8 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 from events.models import (
+    AlertAcknowledged,
+    AlertSilenced,
     Event,
     EventRetracted,
     IndicatorUpdated,
@@ -16,6 +18,7 @@ from events.models import (
     ProjectRegistered,
     ProjectStarted,
     RollupPublished,
+    SilenceExpired,
     TargetRevised,
 )
 from events.plan import Plan
@@ -169,6 +172,38 @@ def one_of_each(plan_id: str = "test-2025") -> list[Event]:
             reason="数据填报错误（测试）",
             requested_by="0123456789ab",
             restores={"position": "1751938215000-0", "value": "5.3", "qualifier": "exact", "revision": 1},
+            **base,
+        ),
+        AlertSilenced(
+            event_id=eid(),
+            department="fgw",
+            subject=plan_id,
+            period="2025",
+            silence_id="00000000000a",
+            matchers={"rule": "data_stale", "department": "stats"},
+            starts_at=AT,
+            ends_at=AT + timedelta(days=7),
+            created_by="0123456789ab",
+            comment="国庆假期，统计局已知悉（测试）",
+            **base,
+        ),
+        SilenceExpired(
+            event_id=eid(),
+            department="fgw",
+            subject=plan_id,
+            period="2025",
+            silence_id="00000000000a",
+            expired_by="cli",
+            **base,
+        ),
+        AlertAcknowledged(
+            event_id=eid(),
+            department="stats",
+            subject=plan_id,
+            period="2025",
+            fingerprint=f"{plan_id}:indicator_behind:gdp",
+            acknowledged_by="0123456789ab",
+            note="已联系统计局，月底前补报（测试）",
             **base,
         ),
     ]

@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +23,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from services.app import App
 from services.dashboard.browser import chromium, off_host, sign_in, take_screenshots
@@ -293,3 +294,25 @@ def test_no_request_left_the_machine(server: Server) -> None:
     """Run last: every page of this module asked 127.0.0.1 only (assets, fonts, scripts, feeds)."""
     assert len(REQUESTS) > 50
     assert off_host(REQUESTS, server.url) == []
+
+
+def _reloaded_until(page: Page, locator: Locator, text: str, timeout: float = 20) -> None:
+    """The alerts projection folds an acknowledgement or a silence a moment after the click: reload
+    until the alert shows it (no notice is sent for either, so the live feed says nothing)."""
+    deadline = time.monotonic() + timeout
+    while text not in (locator.text_content() or ""):
+        assert time.monotonic() < deadline, f"{text} never shown"
+        time.sleep(0.3)
+        page.reload()
+
+
+def test_the_acknowledge_and_silence_buttons_mark_the_alert(admin: Page, server: Server) -> None:
+    admin.goto(f"{server.url}/plans/{PLAN}/alerts")
+    gdp = admin.locator(f"#firing-table tr[data-fingerprint='{PLAN}:indicator_behind:gdp']")
+    gdp.get_by_role("button", name="认领").click()
+    _reloaded_until(admin, gdp, "已认领")
+    trade = admin.locator(f"#firing-table tr[data-fingerprint='{PLAN}:indicator_behind:trade']")
+    trade.get_by_role("button", name="静默7天").click()
+    _reloaded_until(admin, trade, "已静默")
+    expect(gdp).not_to_contain_text("已静默")
+    expect(admin.locator("#alert-history")).to_contain_text("认领")

@@ -4,7 +4,7 @@ from here."""
 
 from __future__ import annotations
 
-from services.app.alerting import AlertState
+from services.app.alerting import AlertState, SilenceState
 from services.app.application import App
 from services.app.backup import ExportSummary, RestoreSummary
 from services.app.deliveries import Redelivered, SubscriptionDeliveries
@@ -65,6 +65,7 @@ __all__ = [
     "RollupListing",
     "RollupResult",
     "RollupVersion",
+    "SilenceState",
     "SubscriptionDeliveries",
     "TooLarge",
     "Unauthorized",

@@ -5,19 +5,37 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, Literal
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
+from uuid import NAMESPACE_URL, uuid4, uuid5
 
 from events.alerts import severity_rank
 from events.errors import FieldError
+from events.models import AlertAcknowledged, AlertSilenced, SilenceExpired
+from events.plan import Plan
+from projections.silences import Silence, silences_of
 from services.app.errors import Invalid, NotFound, Unauthorized
+from services.app.ingest import check_plan
 from services.app.live import Item, LiveFeed
+from services.app.silencing import (
+    checked_matchers,
+    checked_note,
+    checked_window,
+    department_of,
+    may_acknowledge,
+)
 from services.notify import Subscription, SubscriptionRequest, SubscriptionStore, UnsafeTarget
 from services.projection import alert_notices, firing_alerts
-from services.store import EventStore, TokenInfo
+from services.store import EventStore, TokenInfo, redis_now_ms
+
+if TYPE_CHECKING:
+    from services.app.ingest import Ingest
 
 AlertState = Literal["firing", "resolved", "all"]
+SilenceState = Literal["active", "pending", "expired", "all"]
 TICKET_SECONDS = 60
+SILENCE_FROM_ALERT = timedelta(days=7)  # the dashboard's 静默 button: a week, unless told otherwise
 
 
 def _ticket_digest(ticket: str) -> str:
@@ -25,8 +43,8 @@ def _ticket_digest(ticket: str) -> str:
 
 
 class Alerting:
-    def __init__(self, store: EventStore, subscriptions: SubscriptionStore) -> None:
-        self.store, self.subscriptions = store, subscriptions
+    def __init__(self, store: EventStore, subscriptions: SubscriptionStore, ingest: Ingest) -> None:
+        self.store, self.subscriptions, self.ingest = store, subscriptions, ingest
         self.live = LiveFeed(store.redis)
 
     async def firing(self, plan_id: str) -> list[dict[str, Any]] | None:
@@ -107,3 +125,162 @@ class Alerting:
     async def unsubscribe(self, subscription_id: str) -> None:
         if not await self.subscriptions.delete(subscription_id):
             raise NotFound(f"no subscription {subscription_id!r}", "订阅不存在")
+
+    # --- silences and acknowledgement: events in the plan's log, folded by the alerts projection
+
+    async def create_silence(
+        self,
+        plan_id: str,
+        caller: TokenInfo,
+        matchers: Mapping[str, Any],
+        ends_at: datetime | None = None,
+        starts_at: datetime | None = None,
+        comment: str = "",
+    ) -> dict[str, Any]:
+        """Silence the plan's alerts matching every matcher (plan, department, subject, rule,
+        severity) from `starts_at` (default now) until `ends_at`: recorded and listed, marked
+        已静默, not notified. An admin or analyst may silence anything, a department its own alerts."""
+        plan = await self._plan_for(caller, plan_id)
+        wanted = checked_matchers(plan, matchers)
+        start, end = checked_window(starts_at, ends_at, await self.now())
+        silence_id = secrets.token_hex(6)
+        event = AlertSilenced(
+            event_id=uuid5(NAMESPACE_URL, f"planwatch/silence/{plan_id}/{silence_id}"),
+            plan_id=plan_id,
+            department=department_of(caller, plan, wanted),
+            subject=plan_id,
+            period=str(plan.year),
+            occurred_at=await self.now(),
+            silence_id=silence_id,
+            matchers=wanted,  # checked against MATCHER_FIELDS above
+            starts_at=start,
+            ends_at=end,
+            created_by=_actor(caller),
+            comment=checked_note("comment", comment),
+        )
+        await self.store.append([event])
+        return await self._silence(plan_id, silence_id)
+
+    async def silence(
+        self,
+        plan_id: str,
+        fingerprint: str,
+        caller: TokenInfo,
+        duration: timedelta = SILENCE_FROM_ALERT,
+        comment: str = "",
+    ) -> dict[str, Any]:
+        """Silence one firing alert (its plan, rule and subject) for `duration`: the dashboard's
+        静默 button."""
+        alert = await self._firing_alert(plan_id, fingerprint, caller)
+        matchers = {"rule": alert["rule"], "subject": alert["subject"]}
+        if caller.role == "department":
+            matchers["department"] = alert["department"]
+        ends_at = await self.now() + duration
+        return await self.create_silence(plan_id, caller, matchers, ends_at, comment=comment or "从预警页面静默")
+
+    async def silences(self, plan_id: str, caller: TokenInfo, state: SilenceState = "all") -> list[dict[str, Any]]:
+        """The plan's silences (from its log), newest first, each with its state now."""
+        await self._plan_for(caller, plan_id)
+        now_ms = await redis_now_ms(self.store.redis)
+        made = silences_of(await self.store.subject_events(plan_id, plan_id, limit=100_000)).silences.values()
+        listed = [_silence_view(s, now_ms) for s in sorted(made, key=lambda s: -s.created_ms)]
+        return [s for s in listed if state == "all" or s["state"] == state]
+
+    async def expire_silence(self, plan_id: str, silence_id: str, caller: TokenInfo) -> dict[str, Any]:
+        """End a silence now (whoever may make it may end it). Expiring it again changes nothing."""
+        plan = await self._plan_for(caller, plan_id)
+        found = await self._silence(plan_id, silence_id)
+        department = department_of(caller, plan, found["matchers"])
+        if found["state"] != "expired":
+            event = SilenceExpired(
+                event_id=uuid5(NAMESPACE_URL, f"planwatch/silence-expired/{plan_id}/{silence_id}"),
+                plan_id=plan_id,
+                department=department,
+                subject=plan_id,
+                period=str(plan.year),
+                occurred_at=await self.now(),
+                silence_id=silence_id,
+                expired_by=_actor(caller),
+            )
+            await self.store.append([event])
+        return await self._silence(plan_id, silence_id)
+
+    async def acknowledge(self, plan_id: str, fingerprint: str, caller: TokenInfo, note: str = "") -> dict[str, Any]:
+        """认领/已知悉: the caller knows about a firing alert and is on it. Holds until the alert
+        escalates or resolves; recorded in its history, never notified. Reminders skip it."""
+        plan = await self._plan_for(caller, plan_id)
+        alert = await self._firing_alert(plan_id, fingerprint, caller)
+        may_acknowledge(caller, alert)
+        event = AlertAcknowledged(
+            event_id=uuid4(),
+            plan_id=plan_id,
+            department=caller.department if caller.role == "department" and caller.department else plan.office,
+            subject=plan_id,
+            period=str(plan.year),
+            occurred_at=await self.now(),
+            fingerprint=fingerprint,
+            acknowledged_by=_actor(caller),
+            note=checked_note("note", note),
+        )
+        result = await self.store.append([event])
+        return {
+            "fingerprint": fingerprint,
+            "position": result.positions[0],
+            "by": event.acknowledged_by,
+            "note": event.note,
+        }
+
+    async def _plan_for(self, caller: TokenInfo, plan_id: str) -> Plan:
+        plan = await self.ingest.plan(plan_id)
+        check_plan(caller, plan_id)
+        return plan
+
+    async def now(self) -> datetime:
+        """Redis' clock (the one stream ids come from), as an aware time."""
+        return datetime.fromtimestamp(await redis_now_ms(self.store.redis) / 1000, tz=UTC)
+
+    async def _firing_alert(self, plan_id: str, fingerprint: str, caller: TokenInfo) -> dict[str, Any]:
+        await self._plan_for(caller, plan_id)
+        for alert in await self.firing(plan_id) or []:
+            if alert["fingerprint"] == fingerprint:
+                return alert
+        raise NotFound(
+            f"no alert {fingerprint!r} is firing in plan {plan_id}",
+            "该预警当前未生效",
+            [FieldError("fingerprint", "not a firing alert of this plan", "不是该计划正在生效的预警")],
+        )
+
+    async def _silence(self, plan_id: str, silence_id: str) -> dict[str, Any]:
+        now_ms = await redis_now_ms(self.store.redis)
+        made = silences_of(await self.store.subject_events(plan_id, plan_id, limit=100_000)).silences
+        if silence_id not in made:
+            raise NotFound(
+                f"plan {plan_id} has no silence {silence_id!r}",
+                "没有该静默",
+                [FieldError("silence_id", "not a silence of this plan", "计划中没有该静默")],
+            )
+        return _silence_view(made[silence_id], now_ms)
+
+
+def _actor(caller: TokenInfo) -> str:
+    """Who did it, as the log records it: the token's id, or cli for the operator."""
+    return caller.id
+
+
+def _at(ms: int | None) -> str | None:
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat()
+
+
+def _silence_view(silence: Silence, now_ms: int) -> dict[str, Any]:
+    return {
+        "id": silence.silence_id,
+        "matchers": silence.matchers,
+        "starts_at": _at(silence.starts_ms),
+        "ends_at": _at(silence.ends_ms),
+        "created_by": silence.created_by,
+        "created_at": _at(silence.created_ms),
+        "comment": silence.comment,
+        "state": silence.state(now_ms),
+        "expired_at": _at(silence.expired_ms),
+        "expired_by": silence.expired_by,
+    }

@@ -250,6 +250,12 @@ _NOT_FOR_SENDERS = {  # event types planwatch writes itself: (reason, reason_zh)
         "retractions are made with POST /v1/plans/{plan}/events/{event_id}/retraction",
         "撤回须通过撤回接口办理",
     ),
+    "alert.silenced": ("silences are made with POST /v1/plans/{plan}/silences", "静默须通过静默接口设置"),
+    "silence.expired": ("silences are expired with DELETE /v1/plans/{plan}/silences/{id}", "静默须通过静默接口解除"),
+    "alert.acknowledged": (
+        "alerts are acknowledged with POST /v1/plans/{plan}/alerts/acknowledgements",
+        "认领预警须通过认领接口办理",
+    ),
 }
 
 

@@ -15,6 +15,7 @@ from services.cli import (
     reading,
     retractions,
     sheets,
+    silences,
     stack,
     subscriptions,
     tokens,
@@ -36,12 +37,14 @@ for commands in (
     retractions.commands,
     operations.commands,
     subscriptions.commands,
+    silences.acknowledging,
 ):
     app.add_typer(commands)
 app.add_typer(plans.commands, name="plan")
 app.add_typer(tokens.commands, name="token")
 app.add_typer(embedded.commands, name="redis")
 app.add_typer(deliveries.commands, name="deliveries")
+app.add_typer(silences.commands, name="silence")
 
 
 def main() -> None:

@@ -3,8 +3,9 @@ here authorised by the session), and their history.
 
 Actions on an alert (acknowledge, silence) appear where the application offers them: each is a
 use case on `app.alerting` taking (plan id, fingerprint, caller); `alert_actions` lists the ones
-this build has, and the page draws a button (a CSRF-guarded form) for each. Without them — this
-build has none yet — the page is read-only."""
+this build has, and the page draws a button (a CSRF-guarded form) for each: 认领 (acknowledge)
+and 静默7天 (a silence of the alert's rule and subject for a week). The marks 已认领 / 已静默 /
+已抑制 show on the alert once the alerts projection has folded the event."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from services.dashboard.web import AppDep, DashboardRoute, FormDep, ViewerDep, p
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 
 # action → (the use case's name on app.alerting, the button's label)
-ACTIONS = {"acknowledge": ("acknowledge", "确认"), "silence": ("silence", "静默")}
+ACTIONS = {"acknowledge": ("acknowledge", "认领"), "silence": ("silence", "静默7天")}
 
 
 def alert_actions(app: App) -> list[tuple[str, str]]:

@@ -62,7 +62,7 @@ _COMMIT = """
 -- ARGV: owner ('' for a rebuild of a new generation), generation, checkpoint, applied, channel,
 --       n_fields, (field, value) * n_fields,
 --       n_parked, (position, type, error, data, source) * n_parked,
---       n_notices, (fingerprint, type, notice json, notice id) * n_notices
+--       n_notices, (fingerprint, type, notice json, notice id, notify '1' or '0') * n_notices
 if ARGV[1] ~= '' then
   if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'lease-lost' end
   if redis.call('GET', KEYS[2]) ~= ARGV[2] then return 'generation-changed' end
@@ -99,11 +99,13 @@ for j = i + 1, i + 5 * n_parked, 5 do
 end
 i = i + 1 + 5 * n_parked
 local n_notices = tonumber(ARGV[i])
-for j = i + 1, i + 4 * n_notices, 4 do
+for j = i + 1, i + 5 * n_notices, 5 do
   if redis.call('HSETNX', KEYS[8], ARGV[j + 3], 1) == 1 then
     local fields = {'fingerprint', ARGV[j], 'type', ARGV[j + 1], 'notice', ARGV[j + 2]}
     redis.call('XADD', KEYS[6], '*', unpack(fields))
-    if ARGV[1] ~= '' then  -- only the live projection notifies: a rebuild tells no one again
+    -- only the live projection notifies (a rebuild tells no one again), and not of a silenced,
+    -- inhibited or acknowledged alert: those go to the history only
+    if ARGV[1] ~= '' and ARGV[j + 4] == '1' then
       redis.call('XADD', KEYS[7], 'MAXLEN', '~', 100000, '*', unpack(fields))
     end
   end
@@ -414,7 +416,7 @@ class Projector:
         notices = self.strategy.notices
         args.append(len(notices))
         for notice in notices:
-            args += [notice.fingerprint, notice.type, notice.model_dump_json(), notice.notice_id]
+            args += [notice.fingerprint, notice.type, notice.model_dump_json(), notice.notice_id, int(notice.notifies)]
         return args
 
     @property

@@ -11,6 +11,7 @@ from services.api.routers import (
     plans,
     projects,
     rollups,
+    silences,
     subscriptions,
     tokens,
 )
@@ -24,6 +25,7 @@ ROUTERS = (
     tokens.router,
     subscriptions.router,
     alerts.router,
+    silences.router,
     rollups.router,
     docs.router,
 )

@@ -68,7 +68,7 @@ function portfolioChart(node, points) {
   window.addEventListener("resize", () => chart.resize());
 }
 
-const CHANGE_ZH = { "alert.raised": "新增", "alert.escalated": "升级", "alert.resolved": "恢复", "rollup.published": "月度报告" };
+const CHANGE_ZH = { "alert.raised": "新增", "alert.escalated": "升级", "alert.resolved": "恢复", "alert.acknowledged": "认领", "rollup.published": "月度报告" };
 
 function liveAlerts(badge) {
   const plan = badge.dataset.plan;
