@@ -22,7 +22,9 @@ from events.targets import (
     LevelTarget,
     RelativeTarget,
     TargetSpec,
+    bare_target,
     canonical_unit,
+    named_subject,
 )
 
 Frequency = Literal["monthly", "quarterly", "annual"]
@@ -50,6 +52,24 @@ class Indicator(_Strict):
     aliases: tuple[str, ...] = Field(default=(), description="other names a relative target may use, e.g. GDP")
     target: TargetSpec
 
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_number_target(cls, data: Any) -> Any:
+        """A bare number (`| 7 |` in a table whose unit is in the indicator's name) takes the
+        indicator's unit as written (`亿元` before it becomes 万元)."""
+        if not isinstance(data, Mapping) or not isinstance(data.get("unit"), str):
+            return data
+        target = data.get("target")
+        if isinstance(target, bool) or not isinstance(target, int | float | Decimal | str):
+            return data
+        text = str(target) if not isinstance(target, str) else target
+        if not _BARE_NUMBER.fullmatch(text.strip()):
+            return data
+        try:
+            return {**data, "target": bare_target(text.strip(), data["unit"])}
+        except ValueError as exc:
+            raise LocatedProblems([(("target",), f"target {text!r}: {exc}")]) from None
+
     @field_validator("unit")
     @classmethod
     def _canonical(cls, unit: str) -> str:
@@ -62,12 +82,41 @@ class Indicator(_Strict):
             raise ValueError(f"target {target.text!r} is in {target.unit} but the indicator's unit is {self.unit}")
         return self
 
+    @model_validator(mode="after")
+    def _names_itself(self) -> Indicator:
+        """`地区生产总值增长6%以上`: words before the figure must name this indicator."""
+        named = named_subject(self.target.text)
+        if named and not self.answers_to(named):
+            reason = (
+                f"target {self.target.text!r} names {named!r} before its figure, which is not this "
+                f"indicator's id, name or alias ({self.name}); leave the name out or add it to aliases"
+            )
+            raise LocatedProblems([(("target",), reason)])
+        return self
+
+    def answers_to(self, name: str) -> bool:
+        """Is `name` this indicator's id, name or alias (a trailing 增长 or 增速 aside)?"""
+        own = {self.id, self.name, *self.aliases}
+        return bool({name, _without_growth(name)} & (own | {_without_growth(n) for n in own}))
+
     @property
     def is_main(self) -> bool:
         return self.section == MAIN_SECTION
 
 
 MAIN_SECTION = "主要指标"
+_BARE_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+_GROWTH_SUFFIX = re.compile(r"(?:增长|增速)$")
+
+
+def _without_growth(name: str) -> str:
+    """地区生产总值增长 → 地区生产总值: a relative target or a named target may add the word."""
+    return _GROWTH_SUFFIX.sub("", name)
+
+
+def resolve_name(names: Mapping[str, str], name: str) -> str | None:
+    """The indicator id a relative target's reference names: as written, else without 增长/增速."""
+    return names.get(name) or names.get(_without_growth(name))
 
 
 class Project(_Strict):
@@ -348,7 +397,9 @@ class Plan(_Strict):
         self._departments = {d.id: d.name for d in self.departments}
         names = self._indicator_names()
         self._references = {
-            i.id: names.get(i.target.reference) for i in self.indicators if isinstance(i.target, RelativeTarget)
+            i.id: resolve_name(names, i.target.reference)
+            for i in self.indicators
+            if isinstance(i.target, RelativeTarget)
         }
         referenced_by: dict[str, list[str]] = {}
         for indicator_id, reference in self._references.items():
@@ -408,7 +459,7 @@ def _reference_problems(indicators: tuple[Indicator, ...], names: dict[str, str]
         if not isinstance(target, RelativeTarget):
             continue
         where = ("indicators", position, "target")
-        reference = names.get(target.reference)
+        reference = resolve_name(names, target.reference)
         if reference is None:
             problems.append(
                 (

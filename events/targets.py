@@ -20,6 +20,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 Bound = Literal["at_least", "about", "at_most"]
 
 
+def _unset(value: object) -> bool:
+    return value is None
+
+
 class _TargetBase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     text: str = Field(min_length=1, description="the wording shown in the report's 全年目标 column")
@@ -32,6 +36,21 @@ class RateTarget(_TargetBase):
     value: Decimal
     bound: Bound = "at_least"
     tolerance: Decimal | None = Field(default=None, ge=0, description="for `about`; the plan default when absent")
+    # Fields added after plans were first stored are left out of the stored form while unset, so
+    # a plan written before keeps its digest (events.models.plan_digest) and its event id.
+    stretch: Decimal | None = Field(
+        default=None,
+        exclude_if=_unset,
+        description="the 力争 figure of `增长6%以上，力争7%`: shown, never judged (the floor is)",
+    )
+
+    @model_validator(mode="after")
+    def _stretch_above_floor(self) -> RateTarget:
+        if self.stretch is not None and (self.bound == "at_most" or self.stretch <= self.value):
+            raise ValueError(
+                f"target {self.text!r}: the 力争 figure {self.stretch} must be above the floor {self.value}"
+            )
+        return self
 
 
 class RangeTarget(_TargetBase):
@@ -49,11 +68,18 @@ class RangeTarget(_TargetBase):
 
 
 class RelativeTarget(_TargetBase):
-    """Above another indicator's value for the same period (`高于GDP增速`)."""
+    """Against another indicator's value for the same period: above it (`高于GDP增速`), not below
+    it, or in step with it (`与经济增长同步`: not more than `tolerance` points below it)."""
 
     form: Literal["relative"] = "relative"
     reference: str = Field(min_length=1, description="id, name or alias of the referenced indicator")
-    bound: Literal["above", "not_below"] = "above"
+    bound: Literal["above", "not_below", "in_step"] = "above"
+    tolerance: Decimal | None = Field(
+        default=None,
+        ge=0,
+        exclude_if=_unset,
+        description="for `in_step`: points below the reference still in step; the plan's about_tolerance when absent",
+    )
 
 
 class CumulativeTarget(_TargetBase):
@@ -93,11 +119,23 @@ Target = Annotated[
 # --- the grammar -------------------------------------------------------------------------
 
 _NUM = r"(?P<num>-?\d+(?:\.\d+)?)"
+# What may stand before the figure: the indicator's own name (`地区生产总值增长6%以上`, checked
+# against the indicator by events.plan), the basis of comparison (`同比`, `比上年`) and a verb.
+_LABEL = r"(?P<label>[^\d%]*?)"
+_BASIS = r"(?:同比|比上年|比去年|较上年|较去年)?"
 _RATE = re.compile(
-    r"^(?P<pre>增长|增速|达到|不低于|不高于|不超过|控制在|下降|降低)?" + _NUM + r"%(?P<post>左右|以上|以内|以下)?$"
+    "^"
+    + _LABEL
+    + _BASIS
+    + r"(?P<pre>增长|增速|达到|不低于|不高于|不超过|控制在|下降|降低)?"
+    + _NUM
+    + r"%(?P<post>左右|以上|以内|以下)?$"
 )
+_STRETCH = re.compile(r"^(?P<floor>.+?)[，,；;]力争(?:增长|达到)?(?P<stretch>-?\d+(?:\.\d+)?)%(?:左右|以上)?$")
 _RANGE = re.compile(r"^(?:增长)?(?P<low>-?\d+(?:\.\d+)?)%?\s*[—–\-~～至]+\s*(?P<high>-?\d+(?:\.\d+)?)%$")
-_RELATIVE = re.compile(r"^(?P<op>高于|不低于)(?P<ref>.+?)(?:增速|增长)?$")
+_RELATIVE = re.compile("^" + _LABEL + r"(?P<op>高于|不低于)(?P<ref>.+?)(?:增速|增长)?$")
+_IN_STEP = re.compile("^" + _LABEL + r"[与同](?P<ref>.+?)(?:基本)?同步$")
+_BARE = re.compile(r"^" + _NUM + "$")
 _AMOUNT = re.compile(
     r"^(?P<label>.*?)" + _NUM + r"(?P<unit>亿元|万元|元|万人|人|万吨|吨|万平方米|平方米|公里|个|家|项|盏|天|人次|户)"
     r"(?P<post>左右|以上)?$"
@@ -129,37 +167,104 @@ class TargetTextError(ValueError):
     """Raised when a target's wording matches none of the forms planwatch understands."""
 
 
-def parse_target(text: str) -> RateTarget | RangeTarget | RelativeTarget | CumulativeTarget | LevelTarget:
-    """Turn the report's wording of a target into its structure, or raise TargetTextError quoting it."""
-    raw = text
-    text = text.strip().replace(" ", "").replace("％", "%")
+ParsedTarget = RateTarget | RangeTarget | RelativeTarget | CumulativeTarget | LevelTarget
+
+_FORMS_HINT = (
+    "rate like '6.5%左右', '同比增长6%', '增长6%以上，力争7%', range like '4.5%—5%', "
+    "relative like '高于GDP增速' or '与经济增长同步', amount like '新开工工业项目80个'"
+)
+
+
+def _normalized(text: str) -> str:
+    return text.strip().replace(" ", "").replace("％", "%")
+
+
+def parse_target(text: str) -> ParsedTarget:
+    """Turn the report's wording of a target into its structure, or raise TargetTextError quoting it.
+
+    `text` is kept exactly as written: it is what the report prints in its 全年目标 column."""
+    normal = _normalized(text)
+    target = _parse_rate_or_range(text, normal) or _parse_relative(text, normal) or _parse_amount(text, normal)
+    if target is not None:
+        return target
+    if _BARE.match(normal):
+        raise TargetTextError(
+            f"target text {text!r} is a bare number: in a plan file it takes the indicator's unit; "
+            f"elsewhere write it with its unit, e.g. '{normal}%' or '达到{normal}个'"
+        )
+    raise TargetTextError(
+        f"target text {text!r} does not match any known form ({_FORMS_HINT}); write it as a structure with `form:`"
+    )
+
+
+def _parse_rate_or_range(raw: str, text: str) -> RateTarget | RangeTarget | None:
     if match := _RANGE.match(text):
         return RangeTarget(text=raw, low=Decimal(match["low"]), high=Decimal(match["high"]))
-    if match := _RATE.match(text):
-        value = Decimal(match["num"])
-        pre, post = match["pre"] or "", match["post"] or ""
-        if pre in ("下降", "降低"):
-            # "下降5%": the value should fall by at least 5%, i.e. growth at most -5
-            return RateTarget(text=raw, value=-value, bound="at_most")
-        if pre in ("不高于", "不超过", "控制在") or post in ("以内", "以下"):
-            bound: Bound = "at_most"
-        elif post == "左右":
-            bound = "about"
-        else:
-            bound = "at_least"
-        return RateTarget(text=raw, value=value, bound=bound)
+    if match := _STRETCH.match(text):
+        floor = _rate(raw, match["floor"])
+        if floor is None or floor.bound == "at_most":
+            return None
+        return RateTarget(text=raw, value=floor.value, bound=floor.bound, stretch=Decimal(match["stretch"]))
+    return _rate(raw, text)
+
+
+def _rate(raw: str, text: str) -> RateTarget | None:
+    match = _RATE.match(text)
+    if match is None:
+        return None
+    value = Decimal(match["num"])
+    pre, post = match["pre"] or "", match["post"] or ""
+    if pre in ("下降", "降低"):
+        # "下降5%": the value should fall by at least 5%, i.e. growth at most -5
+        return RateTarget(text=raw, value=-value, bound="at_most")
+    if pre in ("不高于", "不超过", "控制在") or post in ("以内", "以下"):
+        bound: Bound = "at_most"
+    elif post == "左右":
+        bound = "about"
+    else:
+        bound = "at_least"
+    return RateTarget(text=raw, value=value, bound=bound)
+
+
+def _parse_relative(raw: str, text: str) -> RelativeTarget | None:
+    if match := _IN_STEP.match(text):
+        return RelativeTarget(text=raw, reference=match["ref"], bound="in_step")
     if match := _RELATIVE.match(text):
         return RelativeTarget(text=raw, reference=match["ref"], bound="above" if match["op"] == "高于" else "not_below")
-    if match := _AMOUNT.match(text):
-        value, unit = to_canonical(Decimal(match["num"]), match["unit"])
-        label, post = match["label"], match["post"] or ""
-        if label.startswith(_LEVEL_VERBS) or label.endswith(_LEVEL_VERBS) or (post == "左右" and not label):
-            return LevelTarget(text=raw, value=value, unit=unit, bound="about" if post == "左右" else "at_least")
-        return CumulativeTarget(text=raw, value=value, unit=unit, bound="about" if post == "左右" else "at_least")
-    raise TargetTextError(
-        f"target text {raw!r} does not match any known form (rate like '6.5%左右', range like '4.5%—5%', "
-        f"relative like '高于GDP增速', amount like '新开工工业项目80个'); write it as a structure with `form:`"
-    )
+    return None
+
+
+def _parse_amount(raw: str, text: str) -> CumulativeTarget | LevelTarget | None:
+    match = _AMOUNT.match(text)
+    if match is None:
+        return None
+    value, unit = to_canonical(Decimal(match["num"]), match["unit"])
+    label, post = match["label"], match["post"] or ""
+    if label.startswith(_LEVEL_VERBS) or label.endswith(_LEVEL_VERBS) or (post == "左右" and not label):
+        return LevelTarget(text=raw, value=value, unit=unit, bound="about" if post == "左右" else "at_least")
+    return CumulativeTarget(text=raw, value=value, unit=unit, bound="about" if post == "左右" else "at_least")
+
+
+def named_subject(text: str) -> str:
+    """The words a rate or relative target puts before its figure, e.g. 地区生产总值 in
+    `地区生产总值增长6%以上` ('' when none): they must name the indicator the target is for."""
+    normal = _normalized(text)
+    normal = match["floor"] if (match := _STRETCH.match(normal)) else normal
+    for pattern in (_RATE, _IN_STEP, _RELATIVE):
+        if match := pattern.match(normal):
+            return match["label"]
+    return ""
+
+
+def bare_target(text: str, unit: str) -> RateTarget | CumulativeTarget:
+    """A target given as a bare number in a table whose unit is in the indicator's name
+    (`地区生产总值增速（%）| 7`): a rate at least that for %, else an amount built up over the
+    year in the indicator's unit (write `达到N…` for a level reached by year end)."""
+    value = Decimal(_normalized(text))
+    if unit == "%":
+        return RateTarget(text=text, value=value, bound="at_least")
+    amount, canonical = to_canonical(value, unit)
+    return CumulativeTarget(text=text, value=amount, unit=canonical)
 
 
 def _parse_if_text(value: object) -> object:

@@ -6,7 +6,9 @@ positive is better than required, for every form:
 
 * rate, about, at least — actual − target;   at most — target − actual (lower is better);
 * range — 0 inside, else the distance outside (negative);
-* relative — actual − the referenced indicator's value for the same period;
+* relative — actual − the referenced indicator's value for the same period (in step: within the
+  tolerance below it counts as reached);
+* floor and stretch (`增长6%以上，力争7%`) — judged against the floor; the stretch is carried along;
 * cumulative (and level with a baseline) — completion % − 序时进度 % of the value's own period
   ("1—4月完成全年目标的34%，序时进度33.3%"); a value that is late is the overdue-data alert's business.
 """
@@ -63,6 +65,7 @@ class Evaluation:
     time_progress: Decimal | None = None  # 序时进度 %
     reference: str | None = None  # relative targets: the indicator compared against
     reference_value: Decimal | None = None
+    stretch: Decimal | None = None  # a floor-and-stretch rate target's 力争 figure (shown, never judged)
 
     @property
     def missed(self) -> bool:
@@ -127,7 +130,7 @@ def evaluate(
         behind = max(Decimal(0), -gap - (tolerance if target.bound == "about" else 0))
         met = gap >= 0 or behind == 0
         text = DONE if target.bound == "at_most" and gap >= 0 else _gap_text(gap)
-        return result(_rate_status(behind, met, final, thresholds.rate), gap, text)
+        return result(_rate_status(behind, met, final, thresholds.rate), gap, text, stretch=target.stretch)
 
     if isinstance(target, RangeTarget):
         gap = value - target.low if value < target.low else target.high - value if value > target.high else Decimal(0)
@@ -138,6 +141,10 @@ def evaluate(
         if ref is None:
             return result("no_data", None, DASH, reference=reference_id)
         gap = value - ref.value
+        if target.bound == "in_step":
+            return result(
+                *_in_step(gap, target, final, thresholds.rate), reference=reference_id, reference_value=ref.value
+            )
         met = gap > 0 if target.bound == "above" else gap >= 0
         status = _rate_status(max(Decimal(0), -gap), met, final, thresholds.rate)
         if not met and status == "on_track":  # level with the reference: "高于" is still not achieved
@@ -177,6 +184,14 @@ def evaluate(
 def _actual_text(observation: Observation, unit: str) -> str:
     suffix = {"at_most": "以内", "at_least": "以上"}.get(observation.qualifier, "")
     return fmt.amount(observation.value, unit) + suffix
+
+
+def _in_step(gap: Decimal, target: RelativeTarget, final: bool, bands: RateBands) -> tuple[Status, Decimal, str]:
+    """`与经济增长同步`: in step while not more than the tolerance below the reference (faster is
+    in step too: the plan asks that it not fall behind)."""
+    tolerance = target.tolerance if target.tolerance is not None else bands.about_tolerance
+    behind = max(Decimal(0), -gap - tolerance)
+    return _rate_status(behind, behind == 0, final, bands), gap, _gap_text(gap)
 
 
 def _gap_text(gap: Decimal) -> str:

@@ -126,6 +126,11 @@ class TargetRevision(_ReadModel):
 class IndicatorDetail(IndicatorSummary):
     """An indicator's row, every period's value (with revisions) and its target changes."""
 
+    stretch: Number | None = Field(
+        default=None,
+        description="a floor-and-stretch target's 力争 figure (增长6%以上，力争7% → 7): shown, never judged; "
+        "the row is judged against the floor",
+    )
     history: list[PeriodValue] = Field(description="every period's latest value, in period order")
     target_changes: list[TargetRevision] = Field(description="in log order")
     series: list[SeriesPoint] = Field(
@@ -188,7 +193,13 @@ def indicator_detail(
     ]
     history = [_period_value(o) for o in observations]
     return IndicatorDetail.model_validate(
-        {**_indicator_fields(row), "history": history, "target_changes": changes, "series": list(series)}
+        {
+            **_indicator_fields(row),
+            "stretch": number(row.evaluation.stretch),
+            "history": history,
+            "target_changes": changes,
+            "series": list(series),
+        }
     )
 
 

@@ -194,3 +194,42 @@ def test_latest_period_by_as_of_and_a_correction_supersedes() -> None:
 
 def test_other_years_are_ignored() -> None:
     assert evaluate(parse_target("8%"), obs("2024-12", "9.0"), JUNE, year=2025).status == "no_data"
+
+
+@pytest.mark.parametrize(
+    ("value", "tolerance", "status", "display"),
+    [
+        ("5.5", None, "on_track", "完成"),  # level with the reference is in step
+        ("5.9", None, "on_track", "+0.4个百分点"),  # faster is in step too
+        ("5.2", None, "at_risk", "-0.3个百分点"),  # no tolerance: any shortfall is behind
+        ("5.2", Decimal("0.5"), "on_track", "-0.3个百分点"),  # within the tolerance below it
+        ("4.8", Decimal("0.5"), "at_risk", "-0.7个百分点"),  # 0.2 beyond the tolerance
+        ("2.9", Decimal("0.5"), "off_track", "-2.6个百分点"),  # 2.1 beyond it: more than off_track_points
+    ],
+)
+def test_in_step_target_is_judged_within_its_tolerance_below_the_reference(
+    value: str, tolerance: Decimal | None, status: str, display: str
+) -> None:
+    target = RelativeTarget(text="与经济增长同步", reference="经济增长", bound="in_step", tolerance=tolerance)
+    result = evaluate(target, obs("2025-Q2", value), JUNE, reference_observations=obs("2025-Q2", "5.5"))
+    assert (result.status, result.deviation_text, result.reference_value) == (status, display, Decimal("5.5"))
+
+
+def test_in_step_tolerance_defaults_to_the_plans_about_tolerance() -> None:
+    thresholds = Thresholds(rate=RateBands(about_tolerance=Decimal("0.5")))
+    result = evaluate(
+        parse_target("与经济增长同步"),
+        obs("2025-Q2", "5.2"),
+        JUNE,
+        thresholds=thresholds,
+        reference_observations=obs("2025-Q2", "5.5"),
+    )
+    assert result.status == "on_track"
+
+
+def test_floor_and_stretch_is_judged_against_the_floor_and_carries_the_stretch() -> None:
+    between = judge("增长6%以上，力争7%", "6.6")
+    assert (between.status, between.deviation_text, between.stretch) == ("on_track", "+0.6个百分点", Decimal(7))
+    below = judge("增长6%以上，力争7%", "5.5")
+    assert (below.status, below.deviation_text) == ("at_risk", "-0.5个百分点")
+    assert judge("增长6%以上", "6.6").stretch is None

@@ -323,3 +323,50 @@ def test_the_cron_check_agrees_with_the_scheduler_on_any_numeric_field(position:
         return  # a range ending at 0 with a step: APScheduler steps past it (see above); refused here
     cron = " ".join(field if n == position else "*" for n in range(5))
     assert (crontab_problem(cron) is None) is _scheduler_accepts(cron), crontab_problem(cron)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "where", "message"),
+    [
+        (
+            "target: 6.5%左右",
+            "target: 收入增长6%",
+            "plan.yaml:11: indicators[0].target:",
+            "names '收入' before its figure, which is not this indicator's id, name or alias",
+        ),
+        (
+            "target: 6.5%左右",
+            "target: 增长6%以上，力争5%",
+            "plan.yaml:11: indicators[0].target:",
+            "the 力争 figure 5 must be above the floor 6",
+        ),
+        (
+            "高于GDP增速",
+            "与房价增长同步",
+            "plan.yaml:13: indicators[1].target:",
+            "refers to '房价增长', which is no indicator's id, name or alias",
+        ),
+        (
+            "target: 6.5%左右",
+            "target: 增长六个点",
+            "plan.yaml:11: indicators[0].target:",
+            "rate like '6.5%左右', '同比增长6%', '增长6%以上，力争7%'",
+        ),
+    ],
+)
+def test_target_wordings_that_cannot_be_judged_are_refused_naming_the_field(
+    old: str, new: str, where: str, message: str
+) -> None:
+    [problem] = problems(GOOD.replace(old, new))
+    assert problem.startswith(where) and message in problem
+
+
+def test_named_bare_and_in_step_targets_load() -> None:
+    plan = parse_plan(
+        GOOD.replace("target: 6.5%左右", "target: GDP增长6%以上").replace(
+            "target: 高于GDP增速", "target: 与地区生产总值增长同步"
+        )
+    )
+    assert plan.reference_of(plan.indicators[1]) == "gdp"
+    bare = parse_plan(GOOD.replace("target: 6.5%左右", "target: 7"), "plan.yaml").indicators[0].target
+    assert (bare.text, bare.form, bare.value) == ("7", "rate", 7)  # type: ignore[union-attr]

@@ -1,0 +1,43 @@
+"""Golden tests of the example plans (plans/examples/): each report shape the seed does not have,
+from its plan and SYNTHETIC history, printed as `planwatch table` prints it.
+
+To write a golden file after a deliberate change: PLANWATCH_WRITE_GOLDEN=1 pytest this file
+(the tests are then skipped, never passed), and read the diff before committing it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from projections.report import build_report
+from services.demo.examples import example_plans, load_example
+from services.projection import fold_log
+from services.reports import table_text
+from services.store import EventStore
+from tests.conftest import ROOT
+
+GOLDEN = ROOT / "tests" / "data" / "golden"
+
+
+async def example_report_text(store: EventStore, plan_file: Path) -> tuple[str, str]:
+    plan, _ = await load_example(store, plan_file)
+    return plan.id, table_text(build_report(await fold_log(store, plan.id)))
+
+
+@pytest.mark.parametrize("plan_file", example_plans(), ids=lambda p: p.stem)
+async def test_example_report_equals_its_golden_file(store: EventStore, plan_file: Path) -> None:
+    plan_id, text = await example_report_text(store, plan_file)
+    golden = GOLDEN / f"{plan_id}.txt"
+    if os.environ.get("PLANWATCH_WRITE_GOLDEN"):
+        golden.write_text(text + "\n", encoding="utf-8")
+        pytest.skip(f"wrote {golden.relative_to(ROOT)}")
+    assert text + "\n" == golden.read_text(encoding="utf-8")
+
+
+async def test_loading_an_example_twice_stores_nothing_twice(store: EventStore) -> None:
+    plan_file = example_plans()[0]
+    _, first = await load_example(store, plan_file)
+    _, second = await load_example(store, plan_file)
+    assert first > 1 and second == 0
