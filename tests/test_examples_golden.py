@@ -10,13 +10,15 @@ import os
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
 
 from projections.report import build_report
-from services.demo.examples import example_plans, load_example
+from services.demo import EXAMPLES, example_plans, load_example
 from services.projection import fold_log
 from services.reports import table_text
-from services.store import EventStore
-from tests.conftest import ROOT
+from services.store import EventStore, Keyspace, TokenStore
+from tests.conftest import ROOT, api_client
+from tests.test_api import auth, project
 
 GOLDEN = ROOT / "tests" / "data" / "golden"
 
@@ -41,3 +43,19 @@ async def test_loading_an_example_twice_stores_nothing_twice(store: EventStore) 
     _, first = await load_example(store, plan_file)
     _, second = await load_example(store, plan_file)
     assert first > 1 and second == 0
+
+
+async def test_the_api_serves_a_floor_and_stretch_target_judged_against_its_floor(
+    redis: Redis, keys: Keyspace, store: EventStore
+) -> None:
+    plan, _ = await load_example(store, EXAMPLES / "targets-2025.yaml")
+    await project(redis, keys, plan.id)
+    token, _ = await TokenStore(redis, keys).create("analyst")
+    async with api_client(redis, keys) as client:
+        answer = await client.get(f"/v1/plans/{plan.id}/indicators/retail", headers=auth(token))
+        revenue = (await client.get(f"/v1/plans/{plan.id}/indicators/revenue", headers=auth(token))).json()
+    retail = answer.json()
+    assert answer.status_code == 200
+    assert (retail["target"], retail["actual"], retail["deviation"]) == ("增长6%以上，力争7%", "6.6%", "+0.6个百分点")
+    assert (retail["stretch"], retail["status"]) == (7, "on_track")
+    assert (revenue["target"], revenue["deviation"], revenue["stretch"]) == ("7", "+0.4个百分点", None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from services.demo.examples import EXAMPLES, ExampleError, example_history, example_plans, load_example, read_example
 from services.demo.run import SEED_PLAN, SeedMismatch, load_seed, run_demo, seed_history
 from services.demo.seed_history import (
     PLAN_PUBLISHED_AT,
@@ -13,15 +14,21 @@ from services.demo.seed_history import (
 )
 
 __all__ = [
+    "EXAMPLES",
     "PLAN_PUBLISHED_AT",
     "SEED_PLAN",
+    "ExampleError",
     "SeedMismatch",
+    "example_history",
+    "example_plans",
     "h1_history",
     "h1_investment",
     "indicator_events",
+    "load_example",
     "load_seed",
     "monthly",
     "project_events",
+    "read_example",
     "run_demo",
     "seed_history",
 ]
