@@ -45,7 +45,8 @@ def history_file(plan_file: Path) -> Path:
 
 def example_plans() -> list[Path]:
     """Every example plan that has a history beside it."""
-    return sorted(p for p in EXAMPLES.glob("*.yaml") if not p.name.endswith(".history.yaml"))
+    plans = (p for p in EXAMPLES.glob("*.yaml") if not p.name.endswith(".history.yaml"))
+    return sorted(p for p in plans if history_file(p).exists())
 
 
 def example_history(plan: Plan, history: Mapping[str, Any]) -> list[Event]:
