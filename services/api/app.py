@@ -15,7 +15,7 @@ from services.api.errors import install_error_handlers
 from services.api.middleware import RequestContext
 from services.api.openapi import document_bodies
 from services.api.routers import ROUTERS
-from services.app import App
+from services.app import TOKEN_CACHE_S, App
 from services.dashboard import mount_dashboard
 from services.heap import settle_heap
 from services.observability import configure_logging
@@ -34,7 +34,7 @@ def create_api(redis: Redis | None = None, keys: Keyspace | None = None) -> Fast
             return
         settings = Settings.from_env()
         configure_logging("api", settings.log_format)  # again in each process of `--workers N`
-        api.state.app = App.connect(settings)
+        api.state.app = App.connect(settings, TOKEN_CACHE_S)
         settle_heap()
         try:
             yield
@@ -49,7 +49,7 @@ def create_api(redis: Redis | None = None, keys: Keyspace | None = None) -> Fast
         lifespan=lifespan,
     )
     if redis is not None:  # usable without running the lifespan (httpx ASGITransport does not)
-        api.state.app = App(redis, keys or Settings.from_env().keys)
+        api.state.app = App(redis, keys or Settings.from_env().keys, token_cache_s=TOKEN_CACHE_S)
     install_error_handlers(api)
     api.add_middleware(RequestContext)
     for router in ROUTERS:

@@ -5,7 +5,7 @@ from here."""
 from __future__ import annotations
 
 from services.app.alerting import AlertState, SilenceState
-from services.app.application import App
+from services.app.application import TOKEN_CACHE_S, App
 from services.app.backup import ExportSummary, RestoreSummary
 from services.app.deliveries import Redelivered, SubscriptionDeliveries
 from services.app.errors import (
@@ -38,6 +38,7 @@ from services.app.sheets import MAX_FILE, EntryForm, EntryLine, Imported
 
 __all__ = [
     "MAX_FILE",
+    "TOKEN_CACHE_S",
     "Accepted",
     "AlertState",
     "App",

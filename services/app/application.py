@@ -20,15 +20,22 @@ from services.notify import Deliveries, SubscriptionStore
 from services.settings import Settings
 from services.store import EventStore, Keyspace, PlanCatalog, Sealer, SessionStore, TokenStore, connect
 
+# A server process trusts a token record read this long (a revoked token is refused within it: the
+# promise is one second); a CLI command reads once and ends, so it keeps none.
+TOKEN_CACHE_S = 0.5
+
 
 class App:
     """Use cases by area: `ingest` (who is calling, submit events), `sheets` (template, import),
     `plans` (publish, list), `reports` (table, indicator, projects as of / as known at),
     `rollups`, `retractions`, `access` (tokens bound to plans, sign-ins), `sharing` (signed links),
     `alerting` (alerts, feed, subscriptions), `deliveries` (pending, dead letters, redelivery),
-    `operations` (status, readiness, rebuild)."""
+    `operations` (status, readiness, rebuild).
+    `token_cache_s`: how long a token's record read is trusted (the API: TOKEN_CACHE_S)."""
 
-    def __init__(self, redis: Redis, keys: Keyspace, settings: Settings | None = None) -> None:
+    def __init__(
+        self, redis: Redis, keys: Keyspace, settings: Settings | None = None, token_cache_s: float = 0.0
+    ) -> None:
         self.settings = settings or Settings.from_env()  # `keys` wins over its key prefix
         self.redis, self.keys = redis, keys
         store = EventStore(redis, keys)
@@ -38,7 +45,7 @@ class App:
         )
         self.store, self.catalog = store, catalog
         sessions = SessionStore(redis, keys, int(self.settings.session_hours * 3600))
-        self.access = Access(TokenStore(redis, keys), sessions, catalog)
+        self.access = Access(TokenStore(redis, keys, token_cache_s), sessions, catalog)
         self.ingest = Ingest(store, catalog, self.access)
         self.sheets = Sheets(self.ingest)
         self.retractions = Retractions(self.ingest, store)
@@ -51,10 +58,10 @@ class App:
         self.operations = Operations(store, catalog, subscriptions, self.settings.ready_max_lag)
 
     @classmethod
-    def connect(cls, settings: Settings | None = None) -> App:
+    def connect(cls, settings: Settings | None = None, token_cache_s: float = 0.0) -> App:
         """The app on the configured Redis (the embedded server, started if needed, without a URL)."""
         settings = settings or Settings.from_env()
-        return cls(connect(settings.redis_target()), settings.keys, settings)
+        return cls(connect(settings.redis_target()), settings.keys, settings, token_cache_s)
 
     async def close(self) -> None:
         await self.redis.aclose()

@@ -28,6 +28,7 @@ from services.store import (
     EventIdReused,
     EventStore,
     PlanCatalog,
+    PlanChanged,
     TokenInfo,
     VersionConflict,
 )
@@ -373,12 +374,38 @@ class Ingest:
         payloads: Sequence[Mapping[str, Any] | Event],
         expected_versions: Mapping[str, int] | None = None,
     ) -> Accepted:
-        """Validate, authorise and append a batch for `plan_id` on behalf of `caller`."""
-        plan = await self.plan(plan_id)
+        """Validate, authorise and append a batch for `plan_id` on behalf of `caller`. The plan is
+        the one this process read last; the append checks it is still in force (one round trip
+        per request), and a plan published meanwhile is read and the batch checked again."""
+        found, fresh = await self.catalog.cached(plan_id), False
         check_plan(caller, plan_id)
-        events = prepare(caller, plan, payloads)
+        while True:
+            if found is None:
+                raise NotFound(f"plan {plan_id!r} has not been published", f"计划“{plan_id}”尚未发布")
+            version, plan = found
+            try:
+                events = prepare(caller, plan, payloads)
+                result = await self._append(events, expected_versions, version)
+                break
+            except AppError:
+                if fresh:  # refused by the plan in force
+                    raise
+            except PlanChanged:
+                pass
+            # a refusal may come from a plan since replaced (by another process): judge by the one in force
+            found, fresh = await self.catalog.versioned(plan_id), True
+        entry = _ENTRY.get()
+        metrics.EVENTS_ACCEPTED.labels(entry, plan_id).inc(result.stored)
+        if result.stored < len(events):
+            metrics.EVENTS_DUPLICATE.labels(entry, plan_id).inc(len(events) - result.stored)
+        return Accepted(plan_id, events, result)
+
+    async def _append(
+        self, events: list[Event], expected_versions: Mapping[str, int] | None, plan_version: int
+    ) -> AppendResult:
+        """Append, with the store's refusals as the AppError each is for."""
         try:
-            result = await self.store.append(events, expected_versions)
+            return await self.store.append(events, expected_versions, plan_version)
         except VersionConflict as exc:
             raise Conflict(
                 str(exc),
@@ -389,8 +416,3 @@ class Ingest:
             ) from None
         except EventIdReused as exc:
             raise Conflict(str(exc), "事件编号已被其他内容使用，未保存任何数据", event_id=exc.event_id) from None
-        entry = _ENTRY.get()
-        metrics.EVENTS_ACCEPTED.labels(entry, plan_id).inc(result.stored)
-        if result.stored < len(events):
-            metrics.EVENTS_DUPLICATE.labels(entry, plan_id).inc(len(events) - result.stored)
-        return Accepted(plan_id, events, result)

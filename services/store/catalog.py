@@ -22,12 +22,22 @@ class PlanCatalog:
         return [plan for plan in plans if plan is not None]
 
     async def get(self, plan_id: str) -> Plan | None:
+        found = await self.versioned(plan_id)
+        return found[1] if found else None
+
+    async def cached(self, plan_id: str) -> tuple[int, Plan] | None:
+        """The plan as this process last read it, with its version, without asking Redis (None if
+        it was never read): for a writer that has the append check the version (`plan_version`)."""
+        return self._cache.get(plan_id) or await self.versioned(plan_id)
+
+    async def versioned(self, plan_id: str) -> tuple[int, Plan] | None:
+        """The plan in force and the number of plans published for its id (read now)."""
         version = await self.store.version(plan_id, plan_id)
         if version == 0:
             return None
         cached = self._cache.get(plan_id)
         if cached and cached[0] == version:
-            return cached[1]
+            return cached
         # the last plan that reads: one that does not (written by hand, say) is passed over, as the fold does
         published = [s.event for s in await self.store.subject_events(plan_id, plan_id, limit=50)]
         readable = [event for event in published if isinstance(event, PlanPublished)]
@@ -35,4 +45,4 @@ class PlanCatalog:
             return None
         plan = readable[-1].plan
         self._cache[plan_id] = (version, plan)
-        return plan
+        return version, plan

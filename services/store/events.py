@@ -26,11 +26,16 @@ from services.store.keys import Keyspace
 _APPEND = """
 -- KEYS: stream, event ids hash, versions hash, then one positions list per subject of the batch
 -- Publishes the last position written on the channel `<stream>:appended` (Keyspace.appended).
--- ARGV: n_expected, (subject, version) * n_expected, n_subjects, subject * n_subjects (in KEYS
+-- ARGV: plan id, the plan's version the caller checked the batch against ('' for none: the check
+--       folded in here saves ingest a round trip per request), then
+--       n_expected, (subject, version) * n_expected, n_subjects, subject * n_subjects (in KEYS
 --       order), then one argument per event:
 --       event_id US subject US digest US type US data   (US = \\31, which JSON never contains raw)
 --       where digest is that of the canonical form, followed by ",<digest of the bytes as sent>" when
 --       the two differ (an event stored before digests were canonical was hashed as sent)
+if ARGV[2] ~= '' and (redis.call('HGET', KEYS[3], ARGV[1]) or '0') ~= ARGV[2] then return {'stale-plan'} end
+table.remove(ARGV, 1)
+table.remove(ARGV, 1)
 local n_expected = tonumber(ARGV[1])
 local n_subjects = tonumber(ARGV[2 + 2 * n_expected])
 local subject_key = {}
@@ -199,6 +204,10 @@ class VersionConflict(Exception):
         self.subject, self.expected, self.actual = subject, expected, actual
 
 
+class PlanChanged(Exception):
+    """The plan was published again since the caller checked the batch against it; nothing was stored."""
+
+
 class EventIdReused(Exception):
     """An event_id already stored (or repeated in the batch) with different content."""
 
@@ -229,12 +238,18 @@ class EventStore:
         self.keys = keys
         self._append = redis.register_script(_APPEND)
         self._restore = redis.register_script(_RESTORE)
+        self._registered: set[str] = set()  # plans this process has listed (nothing unlists a plan)
 
     async def append(
-        self, events: Sequence[Event], expected_version: int | Mapping[str, int] | None = None
+        self,
+        events: Sequence[Event],
+        expected_version: int | Mapping[str, int] | None = None,
+        plan_version: int | None = None,
     ) -> AppendResult:
         """Append a batch atomically. `expected_version` (an int for every subject of the batch,
-        or a mapping subject → version) is the number of events stored for the subject so far."""
+        or a mapping subject → version) is the number of events stored for the subject so far.
+        `plan_version`: the number of plans published for the plan that the batch was checked
+        against; PlanChanged (nothing stored) if another was published since."""
         if not events:
             return AppendResult([], [], [])
         plan_ids = {event.plan_id for event in events}
@@ -245,7 +260,7 @@ class EventStore:
             expected = {event.subject: expected_version for event in events}
         else:
             expected = dict(expected_version or {})
-        args: list[str | int | bytes] = [len(expected)]
+        args: list[str | int | bytes] = [plan_id, "" if plan_version is None else plan_version, len(expected)]
         for subject, version in expected.items():
             args += [subject, version]
         subjects = list(dict.fromkeys(event.subject for event in events))
@@ -261,7 +276,10 @@ class EventStore:
             args.append(f"{event_id}\x1f{event.subject}\x1f{digest}\x1f{event.type}\x1f".encode() + data)
         keys = self.keys
         # Register the plan first: a registered plan with no events is harmless, the reverse is not.
-        await self.redis.sadd(keys.plans, plan_id)
+        # Once per process and plan: the set only grows, and a round trip per request is a third of one.
+        if plan_id not in self._registered:
+            await self.redis.sadd(keys.plans, plan_id)
+            self._registered.add(plan_id)
         with metrics.timed_append():
             reply = await self._append(
                 keys=[
@@ -273,6 +291,8 @@ class EventStore:
                 args=args,
             )
         kind = _text(reply[0])
+        if kind == "stale-plan":
+            raise PlanChanged(plan_id)
         if kind == "conflict":
             raise VersionConflict(_text(reply[1]), int(reply[2]), int(reply[3]))
         if kind == "reused":
