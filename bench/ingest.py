@@ -7,9 +7,11 @@ minimal keep-alive HTTP/1.1 client, light on the cores it shares with the server
 1. direct: `--clients` concurrent appenders calling `EventStore.append` with batches of `--batch`
    (the limit of the write path itself, with as many batches in flight as over HTTP);
 2. HTTP batches: `--clients` concurrent clients posting batches of `--batch` events;
-3. HTTP singles: `--clients` concurrent clients posting one event per request.
-1 and 2 run three times, interleaved, and the best of each is kept: the speed of this machine
-drifts by a factor of two between runs, and interleaving exposes both to the same drift.
+3. HTTP singles: `--clients` concurrent clients posting one event per request;
+4. bare singles: the same posts to a bare FastAPI app under the same uvicorn whose one route
+   XADDs the body (bench/bare_xadd.py) — the raw limit of a single-event POST.
+1 and 2, and 3 and 4, run three times, interleaved, and the best of each is kept: the speed of
+this machine drifts by a factor of two between runs, and interleaving exposes both to the same drift.
 Uses PLANWATCH_REDIS_URL or the embedded Redis, under its own key prefix, deleted afterwards.
 """
 
@@ -18,12 +20,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import socket
+import subprocess
+import sys
 import time
 import uuid
 
 import httpx
-from common import bench_redis, server_name, spawn, stop
+from common import ROOT, bench_redis, server_name, spawn, stop
 
 from events.models import IndicatorUpdated
 from services.app import load_plan, publish_plan
@@ -53,16 +58,29 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-async def wait_up(url: str) -> None:
+async def wait_up(url: str, path: str = "/healthz") -> None:
     async with httpx.AsyncClient() as client:
         for _ in range(300):
             try:
-                if (await client.get(f"{url}/healthz")).status_code == 200:
+                if (await client.get(f"{url}{path}")).status_code == 200:
                     return
             except httpx.TransportError:
                 pass
             await asyncio.sleep(0.1)
     raise RuntimeError("the API did not start")
+
+
+def spawn_bare(url: str, prefix: str, port: int) -> subprocess.Popen:
+    """bench/bare_xadd.py under uvicorn, as `planwatch api` runs (one process, same loop and parser)."""
+    env = {**os.environ, "PLANWATCH_REDIS_URL": url, "PLANWATCH_KEY_PREFIX": prefix}
+    command = [sys.executable, "-m", "uvicorn", "bare_xadd:create", "--factory", "--app-dir", str(ROOT / "bench")]
+    return subprocess.Popen(
+        [*command, "--port", str(port), "--log-level", "warning"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 async def append_all(store: EventStore, batches: list[list[IndicatorUpdated]], clients: int) -> float:
@@ -120,15 +138,17 @@ async def post_all(port: int, token: str, bodies: list[bytes], clients: int) -> 
 
 async def main(count: int, batch: int, clients: int, singles: int, workers: int) -> None:
     plan = load_plan(SEED_PLAN)
-    port = free_port()
+    port, bare_port = free_port(), free_port()
     url = f"http://127.0.0.1:{port}"
     async with bench_redis() as (url_redis, redis, keys):
         store = EventStore(redis, keys)
         api = spawn(url_redis, keys, "api", "--port", str(port), "--workers", str(workers))
+        bare = spawn_bare(url_redis, keys.prefix, bare_port)
         try:
             await publish_plan(store, plan)
             token, _ = await TokenStore(redis, keys).create("department", "stats", "bench")
             await wait_up(url)
+            await wait_up(f"http://127.0.0.1:{bare_port}", "/docs")
 
             settle_heap()  # as in the API's processes: both sides with the same collector settings
             direct = http_batch = 0.0
@@ -146,11 +166,15 @@ async def main(count: int, batch: int, clients: int, singles: int, workers: int)
                 ]
                 http_batch = max(http_batch, count / await post_all(port, token, bodies, clients))
 
-            single_bodies = [json.dumps(payload(n)).encode() for n in range(singles)]
-            single_rate = singles / await post_all(port, token, single_bodies, clients)
-            assert await store.length(plan.id) == 1 + 2 * ROUNDS * count + singles
+            single_rate = bare_rate = 0.0
+            for _ in range(ROUNDS):
+                single_bodies = [json.dumps(payload(n)).encode() for n in range(singles)]
+                single_rate = max(single_rate, singles / await post_all(port, token, single_bodies, clients))
+                bare_rate = max(bare_rate, singles / await post_all(bare_port, token, single_bodies, clients))
+            assert await store.length(plan.id) == 1 + 2 * ROUNDS * count + ROUNDS * singles
         finally:
             stop(api)
+            stop(bare)
 
     server = server_name(url_redis)
     print(
@@ -161,7 +185,9 @@ async def main(count: int, batch: int, clients: int, singles: int, workers: int)
     print(f"  direct store.append ({clients} appenders):   {direct:>10,.0f} events/s")
     print(f"  HTTP POST batches ({batch}/request):     {http_batch:>10,.0f} events/s")
     print(f"  HTTP POST single events:              {single_rate:>10,.0f} requests/s")
+    print(f"  bare FastAPI + one XADD (raw limit):  {bare_rate:>10,.0f} requests/s")
     print(f"  ratio HTTP batch / direct: {http_batch / direct:.2f}  (target ≥ 0.5)")
+    print(f"  ratio HTTP single / bare XADD endpoint: {single_rate / bare_rate:.2f}  (target ≥ 0.5)")
     print(f"  ratio HTTP single / direct: {single_rate / direct:.2f}")
 
 
