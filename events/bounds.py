@@ -29,6 +29,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, Field
 
+from events.periods import period_end
+
 # --- what every stored event satisfies (checked on write and on read) ------------------------
 
 MAX_MAGNITUDE: Final = 10**15
@@ -172,6 +174,9 @@ class SubmissionBounds:
         self.reports_from = datetime(year - OCCURRED_YEARS_BEFORE, 1, 1, tzinfo=zone)
         self.reports_until = datetime(year + OCCURRED_YEARS_AFTER + 1, 1, 1, tzinfo=zone)
         self.units = {indicator.id: unit_bounds(indicator.unit) for indicator in plan.indicators}
+        # the periods of the plan year a quarterly or annual indicator may report (a monthly one: any)
+        self.every = {indicator.id: REPORTING_STEP[indicator.frequency] for indicator in plan.indicators}
+        self.due = {subject: _periods_ending_every(step, year) for subject, step in self.every.items() if step > 1}
         # a report dated (in its own offset) in the plan year or the next is inside the window
         # whatever the offset: the quick pass compares years, the exact check the instants
         self.surely_inside = (year, year + 1)
@@ -186,6 +191,7 @@ class SubmissionBounds:
             and event.occurred_at.year in self.surely_inside
             and event.event_id.int
             and ((bounds := self.units.get(event.subject)) is None or bounds.fits(event.value))
+            and ((due := self.due.get(event.subject)) is None or event.period in due)
         ):
             return []  # the usual event, checked in a few comparisons
         return self._all_problems(event)
@@ -211,7 +217,25 @@ class SubmissionBounds:
                 Problem(".".join([field, *map(str, path)]), reason, "数值超出范围")
                 for path, reason in model_number_problems(getattr(event, field))
             ]
-        return problems + self._value_problems(event)
+        return problems + self._frequency_problems(event) + self._value_problems(event)
+
+    def _frequency_problems(self, event: Any) -> list[Problem]:
+        """An indicator's value is for a period its frequency reports: a quarterly indicator's ends
+        with a quarter (2025-Q2, 2025-06, 2025-H1), an annual one's with the year (2025, 2025-12)."""
+        if event.type != "indicator.updated":
+            return []
+        step = self.every.get(event.subject, 1)
+        if period_end(event.period).month % step == 0:
+            return []
+        frequency, months, example = FREQUENCY_WORDING[step]
+        return [
+            Problem(
+                "period",
+                f"{event.subject} is reported {frequency}: a period ending in {months} "
+                f"(e.g. {example.format(year=self.year)}), not {event.period}",
+                f"该指标按{FREQUENCY_ZH[step]}报送，报告期应为{FREQUENCY_EXAMPLE_ZH[step].format(year=self.year)}",
+            )
+        ]
 
     def _value_problems(self, event: Any) -> list[Problem]:
         if event.type == "indicator.updated":
@@ -222,6 +246,26 @@ class SubmissionBounds:
             return [Problem("amount_wan", *found)]
         return []
 
+
+def _periods_ending_every(step: int, year: int) -> frozenset[str]:
+    """The period texts of `year` whose last month is a multiple of `step` (3: 2025-03, 2025-Q1, 2025-H1, …)."""
+    texts = [f"{year}-{month:02d}" for month in range(1, 13)] + [f"{year}-Q{q}" for q in range(1, 5)]
+    texts += [f"{year}-H1", f"{year}-H2", str(year)]
+    return frozenset(text for text in texts if period_end(text).month % step == 0)
+
+
+REPORTING_STEP: Final = {"monthly": 1, "quarterly": 3, "annual": 12}  # a period's last month is a multiple
+FREQUENCY_WORDING: Final = {
+    1: ("monthly", "any month", "{year}-06"),
+    3: ("quarterly", "March, June, September or December", "{year}-Q2 or {year}-06"),
+    12: ("annually", "December", "{year} or {year}-12"),
+}
+FREQUENCY_ZH: Final = {1: "月", 3: "季", 12: "年"}
+FREQUENCY_EXAMPLE_ZH: Final = {
+    1: "月份（如{year}-06）",
+    3: "季度（如{year}-Q2）或季末月份（3、6、9、12月，如{year}-06）",
+    12: "全年（{year}）或12月（{year}-12）",
+}
 
 _DAY_FIELDS: Final = {"project.started": "started_on", "project.completed": "completed_on"}
 
