@@ -5,6 +5,7 @@ clock the test moves (so five minutes of outage take seconds, at the real defaul
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -16,7 +17,7 @@ from events.alerts import AlertNotice, example_notice
 from services.app import publish_plan
 from services.notify import Notifier, Subscription, SubscriptionRequest, SubscriptionStore
 from services.store import EventStore, Keyspace, TokenStore
-from tests.conftest import LOOPBACK, api_client, planwatch
+from tests.conftest import LOOPBACK, api_client, eventually, planwatch
 from tests.factories import small_plan
 from tests.receivers import Receiver
 
@@ -276,3 +277,54 @@ async def test_a_subscription_stored_before_max_age_loads_with_the_default(redis
     [loaded] = await SubscriptionStore(redis, keys).all()
     assert isinstance(loaded, Subscription) and loaded.max_age is None and loaded.max_age_s == 24 * 3600
     assert SubscriptionRequest(name="x", channel="stream", max_age="90m").max_age == 5400
+
+
+# --- grouping ----------------------------------------------------------------------------------
+
+
+async def test_a_burst_waits_group_wait_and_what_follows_group_interval_each_as_one_message(
+    redis, keys, receiver: Receiver, notifier: Notifier, clock: Clock
+) -> None:
+    receiver.reply(200, b"{}")
+    await subscribe(redis, keys, receiver.url("/hook"), group_wait="30s", group_interval="1m")
+    sent: list[int] = []  # when each message went, in seconds from the start
+    for second in range(0, 200, 5):
+        if second <= 20 or second in (40, 50):  # a burst of five, then two more a little later
+            await fire(redis, keys, notice(f"i{second}", "alert.raised", second))
+        await rounds(notifier)
+        sent += [second] * (len(receiver.requests) - len(sent))
+        clock.now += 5
+    first, second_ = receiver.requests
+    first_at, second_at = sent
+    assert first_at == 30 and second_at == 90  # group_wait after the first; group_interval after it
+    assert [n["subject"] for n in first.json()["notices"]] == ["i0", "i5", "i10", "i15", "i20"]
+    assert first.json()["summary_of"] == 5 and first.headers["idempotency-key"].startswith("summary:")
+    assert [n["subject"] for n in second_.json()["notices"]] == ["i40", "i50"]
+
+
+async def test_scheduler_catching_up_missed_months_sends_one_grouped_message(
+    redis, keys, store: EventStore, receiver: Receiver, workers, cli_env
+) -> None:
+    """`planwatch scheduler --once` after months of downtime publishes six rollups; a robot-like
+    subscriber (group_wait 30 s) hears of them once, in one message, through a real worker."""
+    from services.demo import load_seed
+
+    await load_seed(store)
+    receiver.reply(200, b"{}")
+    request = SubscriptionRequest(
+        name="领导群",
+        channel="webhook",
+        url=receiver.url("/hook"),
+        secret="s",
+        group_wait="30s",
+        filters={"rollups": True, "plans": ["rongchang-2025"], "min_severity": "emergency", "resolved": False},
+    )
+    await SubscriptionStore(redis, keys, LOOPBACK).create(request)
+    workers.start_with("w-notify", "--lease-ttl", "1")
+    caught_up = planwatch(cli_env, "scheduler", "--once", "--now", "2025-07-16T09:00+08:00")
+    assert caught_up.returncode == 0, caught_up.stderr
+    await eventually(lambda: len(receiver.requests) >= 1, timeout=90)
+    await asyncio.sleep(3)
+    [message] = receiver.requests
+    told = [(n["type"], n["period"]) for n in message.json()["notices"]]
+    assert told == [("rollup.published", f"2025-0{month}") for month in range(1, 7)]

@@ -370,6 +370,7 @@ async def test_rollup_subscribers_get_a_summary_with_a_link(
                 channel="wecom",
                 url=receiver.url(f"/wecom?key={rollups}"),
                 filters={"rollups": rollups, "rules": ["data_stale"], "plans": [PLAN]},
+                group_wait=0,  # grouping has its own tests (test_delivery.py)
             )
         )
     await produce_rollup(redis, keys, PLAN, "2025-06")

@@ -32,6 +32,20 @@ def subscribe(
         str | None,
         typer.Option(help="retry a failing delivery this long before giving it up: 30m, 24h, 2d (default 24h)"),
     ] = None,
+    group_wait: Annotated[
+        str | None,
+        typer.Option(
+            help="a burst's first notice waits this long for the rest, to go as one message "
+            "(default 10s robots, 0 webhooks)"
+        ),
+    ] = None,
+    group_interval: Annotated[
+        str | None,
+        typer.Option(
+            help="at least this long between two messages; what comes meanwhile goes as one "
+            "(default 1m robots, 0 webhooks)"
+        ),
+    ] = None,
     allow_private: Annotated[
         bool,
         typer.Option(
@@ -59,7 +73,7 @@ def subscribe(
                 "channel": channel,
                 "url": url,
                 "secret": secret,
-                **({"max_age": max_age} if max_age is not None else {}),
+                **_given(max_age=max_age, group_wait=group_wait, group_interval=group_interval),
                 "filters": {
                     "plans": plan or [],
                     "departments": department or [],
@@ -113,3 +127,8 @@ def unsubscribe(subscription_id: Annotated[str, typer.Argument(help="the subscri
 
     use_case(main)
     console.print(f"unsubscribed {subscription_id}")
+
+
+def _given(**settings: str | None) -> dict[str, str]:
+    """The settings given on the command line (the others keep the channel's defaults)."""
+    return {name: value for name, value in settings.items() if value is not None}

@@ -1,8 +1,9 @@
 """Delivery: each subscription's queue sent through its channel, at least once.
 
 Per subscription (one notifier at a time, by lease) the queue is sent in order:
-- a burst is folded into one summary message when it would not fit the channel's rate
-  (robots: 20 a minute) or is more than a few notices;
+- what is queued goes as one message (a summary, if more than one notice) once the group is
+  due: `group_wait` after its first notice was seen, `group_interval` after the last message,
+  and while the channel's rate (robots: 20 a minute) has room — so a burst is one message;
 - the delivery is written down as "in flight" *before* it is sent, and recorded as sent
   *after*; a notifier killed in between sends the same delivery again on restart, with the
   same idempotency key — at most one duplicate, never a loss;
@@ -33,8 +34,6 @@ from services.observability import metrics
 from services.store import Lease, SignedLinks
 
 log = logging.getLogger("planwatch.notifier")
-
-FOLD_OVER = 3  # more notices than this at once become one summary message
 
 QueueEntry = tuple[str, dict[str, str]]  # entry id, fields {id, notice}
 
@@ -95,13 +94,12 @@ def _version(notice: AlertNotice) -> int:
     return version if isinstance(version, int) else 1
 
 
-def _choose(entries: list[QueueEntry], budget: int) -> tuple[list[QueueEntry], bool]:
-    """What to send now from the head of the queue, and whether as one summary: nothing once the
-    minute's rate is used up; all of them folded when there are too many for one each."""
-    if not entries or budget <= 0:
-        return [], False
-    fold = len(entries) > FOLD_OVER or len(entries) > budget
-    return (entries if fold else entries[:1]), fold
+def group_due_ms(state: dict[str, str], subscription: Subscription) -> int:
+    """When the waiting group may go: `group_wait` after its first notice was seen, and
+    `group_interval` after the last message."""
+    since = int(state.get("group_since_ms", 0))
+    last = int(state.get("last_sent_ms", 0))
+    return max(since + int(subscription.group_wait_s * 1000), last + int(subscription.group_interval_s * 1000))
 
 
 @dataclass(frozen=True)
@@ -175,7 +173,7 @@ class Deliverer:
         if "inflight" in heads.state:  # a delivery begun before a restart: send exactly it again
             chosen = self._resumed(Inflight.from_json(heads.state["inflight"]), heads)
         else:
-            chosen = await self._next(sid, heads, subscription.rate - heads.sent_last_minute)
+            chosen = await self._next(subscription, heads, now_ms)
             if chosen is None:
                 return 0
             # written down before sending: a crash after the send repeats this very delivery
@@ -195,10 +193,12 @@ class Deliverer:
             state, queue, outgoing, _, sent_last_minute = await pipe.execute()
         return Heads(state, queue, outgoing, sent_last_minute)
 
-    async def _next(self, sid: str, heads: Heads, budget: int) -> Chosen | None:
+    async def _next(self, subscription: Subscription, heads: Heads, now_ms: int) -> Chosen | None:
         """The next delivery: a made-up one first (a redelivery is older than what is queued),
-        else from the head of the queue; nothing once the minute's rate is used up."""
-        if budget <= 0:
+        else what the queue holds, as one grouped message once the group is due; nothing once
+        the minute's rate is used up."""
+        sid = subscription.id
+        if heads.sent_last_minute >= subscription.rate:
             return None
         if heads.outgoing:
             entry, fields = heads.outgoing[0]
@@ -209,10 +209,14 @@ class Deliverer:
                 return None
             inflight = Inflight(made.delivery_id, [entry], [n.notice_id for n in made.notices], made.fold, True)
             return Chosen(inflight, made.notices)
-        entries, fold = _choose(heads.queue, budget)
-        if not entries:
+        if not heads.queue:
             return None
-        return Chosen(Inflight.of(entries, fold), _notices(entries))
+        if "group_since_ms" not in heads.state:  # the first of a group: it waits for the rest
+            heads.state["group_since_ms"] = str(now_ms)
+            await self.redis.hset(self.keys.sub_state(sid), "group_since_ms", now_ms)
+        if group_due_ms(heads.state, subscription) > now_ms:
+            return None
+        return Chosen(Inflight.of(heads.queue, len(heads.queue) > 1), _notices(heads.queue))
 
     def _resumed(self, inflight: Inflight, heads: Heads) -> Chosen:
         """The delivery in flight, read back: its entries are at the head of their stream."""
@@ -273,6 +277,8 @@ class Deliverer:
             if inflight.ids:
                 pipe.hset(self.keys.sub_sent(sid), mapping=dict.fromkeys(inflight.ids, record))
             pipe.zadd(self.keys.sub_rate(sid), {inflight.delivery_id: now_ms})
+            if not inflight.outgoing:  # the group's message went: the next one keeps its distance
+                pipe.hset(self.keys.sub_state(sid), "last_sent_ms", now_ms)
             self._finish(pipe, sid, inflight)
             await pipe.execute()
 
@@ -308,7 +314,10 @@ class Deliverer:
         if inflight.entries:
             stream = self.keys.sub_outgoing(sid) if inflight.outgoing else self.keys.sub_queue(sid)
             pipe.xdel(stream, *inflight.entries)
-        pipe.hdel(self.keys.sub_state(sid), "inflight", "failures", "failing_since_ms", "next_attempt_ms")
+        done = ["inflight", "failures", "failing_since_ms", "next_attempt_ms"]
+        if not inflight.outgoing:  # the group went (or was given up): the next starts with the next notice
+            done.append("group_since_ms")
+        pipe.hdel(self.keys.sub_state(sid), *done)
 
 
 def _notices(entries: list[QueueEntry]) -> list[AlertNotice]:

@@ -46,8 +46,17 @@ def parse_duration(value: Any) -> Any:
     return float(match[1]) * _UNITS[match[2]]
 
 
+# Grouping (Alertmanager's group_wait / group_interval): people read robots, so a burst — a
+# rollup catch-up, a spreadsheet import — waits a little to go as one message, and messages come
+# at most once a minute; machines read webhooks and streams, at once.
+ROBOTS = ("wecom", "dingtalk", "feishu")
+DEFAULT_GROUP_WAIT_S = {"wecom": 10.0, "dingtalk": 10.0, "feishu": 10.0, "webhook": 0.0, "stream": 0.0}
+DEFAULT_GROUP_INTERVAL_S = {"wecom": 60.0, "dingtalk": 60.0, "feishu": 60.0, "webhook": 0.0, "stream": 0.0}
+
 # durations in seconds, also written with a unit (`24h`), each within its bounds
 MaxAge = Annotated[float, BeforeValidator(parse_duration), Field(gt=0, le=7 * DAY_S)]
+GroupWait = Annotated[float, BeforeValidator(parse_duration), Field(ge=0, le=3600)]
+GroupInterval = Annotated[float, BeforeValidator(parse_duration), Field(ge=0, le=DAY_S)]
 
 
 class Filters(BaseModel):
@@ -87,6 +96,16 @@ class SubscriptionRequest(BaseModel):
         default=None,
         description="how long a failing delivery is retried (seconds, or 30m, 24h, 2d; at most 7d) before "
         "it goes to the dead letters; default 24h",
+    )
+    group_wait: GroupWait | None = Field(
+        default=None,
+        description="how long the first notice of a burst waits for the rest, to go as one message "
+        "(0 to 1h); default 10s for robots, 0 for webhooks and streams",
+    )
+    group_interval: GroupInterval | None = Field(
+        default=None,
+        description="the least time between two messages; what comes meanwhile goes as one (0 to 1d); "
+        "default 1m for robots, 0 for webhooks and streams",
     )
 
     @model_validator(mode="before")
@@ -128,6 +147,14 @@ class Subscription(SubscriptionRequest):
     @property
     def rate(self) -> int:
         return self.rate_per_minute or DEFAULT_RATE[self.channel]
+
+    @property
+    def group_wait_s(self) -> float:
+        return DEFAULT_GROUP_WAIT_S[self.channel] if self.group_wait is None else self.group_wait
+
+    @property
+    def group_interval_s(self) -> float:
+        return DEFAULT_GROUP_INTERVAL_S[self.channel] if self.group_interval is None else self.group_interval
 
     @property
     def max_age_s(self) -> float:
