@@ -109,6 +109,10 @@ _BARE_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _GROWTH_SUFFIX = re.compile(r"(?:增长|增速)$")
 
 
+def _unset(value: object) -> bool:
+    return value is None
+
+
 def _without_growth(name: str) -> str:
     """地区生产总值增长 → 地区生产总值: a relative target or a named target may add the word."""
     return _GROWTH_SUFFIX.sub("", name)
@@ -128,6 +132,14 @@ class Project(_Strict):
     planned_start: PeriodText = Field(description="month the project is planned to start, YYYY-MM")
     planned_completion: PeriodText = Field(description="month the project is planned to be completed, YYYY-MM")
     synthetic: bool = Field(default=False, description="true for demo projects not named in the source report")
+    # Fields added after plans were first stored stay out of the stored form while unset (the
+    # plan's digest, and so its event id, is unchanged): see events.targets.
+    project_type: str | None = Field(
+        default=None,
+        min_length=1,
+        exclude_if=_unset,
+        description="the report's kind of key project: 新开工, 续建, 前期, or the plan's own (portfolio.types)",
+    )
 
     @field_validator("planned_start", "planned_completion")
     @classmethod
@@ -142,6 +154,50 @@ class Project(_Strict):
             raise ValueError(
                 f"planned_completion {self.planned_completion} is before planned_start {self.planned_start}"
             )
+        return self
+
+
+Figure = Literal["count", "started", "start_rate", "investment", "investment_rate", "completed", "completion_rate"]
+SEED_FIGURES: tuple[Figure, ...] = ("count", "started", "start_rate", "investment", "investment_rate")
+
+
+class ProjectType(_Strict):
+    """One kind of key project the report gives its own sentence (新开工, 续建, 前期 …)."""
+
+    name: str = Field(min_length=1, description="as projects' project_type names it and the report prints it")
+    starts: bool = Field(
+        default=False,
+        description="projects of this kind are due to start this year: they make the start rate "
+        "(新开工 yes; 续建, already under way, no)",
+    )
+    start_rate_of: Literal["all", "due"] = Field(
+        default="all",
+        description="the start rate's denominator: all projects of the kind, or those due (planned start month ended)",
+    )
+    figures: tuple[Figure, ...] = Field(
+        default=("count", "started", "start_rate", "investment", "investment_rate"),
+        description="what its sentence prints, in order",
+    )
+
+
+class PortfolioLines(_Strict):
+    """How the report words the key projects, when not as the seed does: the rate's label, the
+    figures of the total sentence (a figure the plan office does not know is left out, never
+    invented), and a sentence per kind of project."""
+
+    rate_label: Literal["投资完成率", "投资进度", "完成年度计划的"] = "投资完成率"
+    figures: tuple[Figure, ...] = Field(default=SEED_FIGURES, description="what the total sentence prints, in order")
+    types: tuple[ProjectType, ...] = Field(default=(), description="a sentence per kind, in this order")
+
+    @model_validator(mode="after")
+    def _distinct(self) -> PortfolioLines:
+        names = [t.name for t in self.types]
+        problems: list[Problem] = [
+            (("types", index, "name"), f"project type {names[index]!r} is listed twice")
+            for index in _duplicate_indexes(names)
+        ]
+        if problems:
+            raise LocatedProblems(problems)
         return self
 
 
@@ -327,6 +383,11 @@ class Plan(_Strict):
     projects: tuple[Project, ...] = ()
     thresholds: Thresholds = Thresholds()
     rollup: RollupSchedule = RollupSchedule()
+    portfolio: PortfolioLines | None = Field(
+        default=None,
+        exclude_if=_unset,
+        description="how the report words the key projects; absent: as the seed report does",
+    )
 
     _indicators: dict[str, Indicator] = PrivateAttr(default_factory=dict)
     _projects: dict[str, Project] = PrivateAttr(default_factory=dict)
@@ -354,6 +415,7 @@ class Plan(_Strict):
             + _ambiguous_orders(self.indicators)
             + _ambiguous_names(self.indicators)
             + _reference_problems(self.indicators, names)
+            + self._project_type_problems()
         )
         if problems:
             raise LocatedProblems(problems)
@@ -388,6 +450,19 @@ class Plan(_Strict):
             if item.department not in known
         ]
         return problems
+
+    def _project_type_problems(self) -> list[Problem]:
+        """With portfolio types, every project names one of them; without, none may."""
+        known = {t.name for t in self.portfolio.types} if self.portfolio else set()
+        return [
+            (
+                ("projects", position, "project_type"),
+                f"{project.id}: project_type {project.project_type!r} is not one of portfolio.types "
+                f"({'、'.join(sorted(known)) or 'none listed'})",
+            )
+            for position, project in enumerate(self.projects)
+            if (project.project_type is not None or known) and project.project_type not in known
+        ]
 
     def model_post_init(self, context: object) -> None:
         # Lookups by id happen per event on every write and judgement: index once. Every Plan
@@ -438,6 +513,13 @@ class Plan(_Strict):
     def project(self, subject: str) -> Project | None:
         project: Project | None = self.__pydantic_private__["_projects"].get(subject)
         return project
+
+    def under_way(self, project: Project) -> bool:
+        """Is the project of a kind already under way this year (续建: `starts: false`), so never
+        "not started"? Projects of a plan without kinds are not."""
+        if self.portfolio is None or project.project_type is None:
+            return False
+        return any(t.name == project.project_type and not t.starts for t in self.portfolio.types)
 
     def owner_of(self, subject: str) -> str | None:
         """The department that may report on a subject; the office owns the plan itself."""

@@ -5,6 +5,7 @@ Pure: computed from the fold's project states as of a date (valid time).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -12,7 +13,7 @@ from itertools import pairwise
 from typing import Literal
 
 from events.periods import Period, completed_months
-from events.plan import Project, Thresholds
+from events.plan import Figure, PortfolioLines, Project, ProjectType, Thresholds
 from projections import formatting as fmt
 from projections.evaluate import HUNDRED, Status, progress_status
 from projections.state import PlanState, ProjectState
@@ -41,6 +42,7 @@ class ProjectProgress:
     reported_month: int | None  # the last month of the year its investment was reported for
     status: Status  # the traffic light: start delay for unstarted projects, investment pace for others
     notes: tuple[str, ...] = ()  # what the report asks to be checked: a 累计 that fell, investment far above plan
+    project_type: str | None = None  # the plan's kind of key project (新开工, 续建 …), if it has kinds
 
     @property
     def stage(self) -> Stage:
@@ -67,6 +69,8 @@ class Portfolio:
     investment_rate: Decimal  # %, one decimal
     completed: int
     projects: tuple[ProjectProgress, ...]
+    wording: PortfolioLines | None = None  # the plan's own wording of the key projects; None: the seed's
+    as_of: date | None = None  # the date judged (a start rate over the projects due by then)
     # The read model's rendering of the portfolio, kept with it (projections.readmodel): a
     # ReportBuilder reuses the portfolio while none of its projects changed.
     memo: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
@@ -86,6 +90,8 @@ class Portfolio:
 
     def line(self) -> str:
         """112个区级重点项目开工68个，开工率60.7%，完成投资91亿元，投资完成率50.5%"""
+        if self.wording is not None:
+            return worded_line(self.label, self.wording, self.projects, self.as_of)
         return (
             f"{self.total}个{self.label}开工{self.started}个，开工率{self.start_rate:f}%，"
             f"完成投资{fmt.money_wan(self.investment_wan)}，投资完成率{self.investment_rate:f}%"
@@ -99,8 +105,96 @@ class Portfolio:
         return f"{done[0].name}等{len(done)}个项目建成投产" if len(done) > 1 else f"{done[0].name}建成投产"
 
 
-def summarize(label: str, as_of: date, projects: list[ProjectProgress]) -> Portfolio:
-    """The portfolio's totals from its projects."""
+@dataclass(frozen=True)
+class Figures:
+    """The figures of one sentence on key projects; a rate with no denominator is None (left out)."""
+
+    count: int
+    started: int
+    start_rate: Decimal | None
+    investment_wan: Decimal
+    investment_rate: Decimal | None
+    completed: int
+    completion_rate: Decimal | None
+
+
+def figures_of(projects: Sequence[ProjectProgress], due: Sequence[ProjectProgress]) -> Figures:
+    """`due`: the projects the start rate is over (those due to start); started counts among them."""
+    invested = sum((p.investment_wan for p in projects), Decimal(0))
+    planned = sum((p.planned_investment_wan for p in projects), Decimal(0))
+    started = sum(1 for p in due if p.started_on)
+    completed = sum(1 for p in projects if p.completed_on)
+    return Figures(
+        count=len(projects),
+        started=started,
+        start_rate=_rate(Decimal(started), Decimal(len(due))),
+        investment_wan=invested,
+        investment_rate=_rate(invested, planned),
+        completed=completed,
+        completion_rate=_rate(Decimal(completed), Decimal(len(projects))),
+    )
+
+
+def _rate(part: Decimal, whole: Decimal) -> Decimal | None:
+    return fmt.round1(part * HUNDRED / whole) if whole else None
+
+
+def _due(kind: ProjectType, projects: Sequence[ProjectProgress], as_of: date | None) -> list[ProjectProgress]:
+    if not kind.starts:
+        return []
+    if kind.start_rate_of == "all" or as_of is None:
+        return list(projects)
+    return [p for p in projects if planned_by(p.planned_start, as_of)]
+
+
+def worded_line(
+    label: str, wording: PortfolioLines, projects: Sequence[ProjectProgress], as_of: date | None = None
+) -> str:
+    """The key projects as the plan words them: the total sentence, then one per kind of project
+    (`。其中，新开工项目40个，开工28个，…；续建项目72个，…`). With kinds, only the kinds that start
+    make the total's start rate (a 续建 project is not "started" this year)."""
+    kinds = [(kind, [p for p in projects if p.project_type == kind.name]) for kind in wording.types]
+    due = [p for kind, members in kinds for p in _due(kind, members, as_of)] if kinds else list(projects)
+    total = figures_of(projects, due)
+    line = _sentence(f"{total.count}个{label}", label, wording.figures, total, wording.rate_label)
+    parts = [
+        _sentence(
+            f"{kind.name}项目{len(members)}个，",
+            f"{kind.name}项目",
+            kind.figures,
+            figures_of(members, _due(kind, members, as_of)),
+            wording.rate_label,
+        )
+        for kind, members in kinds
+        if members
+    ]
+    return line + ("。其中，" + "；".join(parts) if parts else "")
+
+
+def _sentence(counted: str, uncounted: str, figures: Sequence[Figure], numbers: Figures, rate_label: str) -> str:
+    """`112个区级重点项目开工68个，开工率60.7%，…`; without a count: `市级重点项目完成投资X亿元、投资进度Y%`."""
+    words = {
+        "started": f"开工{numbers.started}个",
+        "start_rate": _percent("开工率", numbers.start_rate),
+        "investment": f"完成投资{fmt.money_wan(numbers.investment_wan)}",
+        "investment_rate": _percent(rate_label, numbers.investment_rate),
+        "completed": f"建成投产{numbers.completed}个",
+        "completion_rate": _percent("竣工率", numbers.completion_rate),
+    }
+    said = [text for figure in figures if figure != "count" and (text := words[figure])]
+    if "count" in figures:
+        return (counted + "，".join(said)).rstrip("，")
+    return uncounted + "、".join(said)
+
+
+def _percent(label: str, rate: Decimal | None) -> str:
+    return f"{label}{rate:f}%" if rate is not None else ""
+
+
+def summarize(
+    label: str, as_of: date, projects: list[ProjectProgress], wording: PortfolioLines | None = None
+) -> Portfolio:
+    """The portfolio's totals from its projects (the seed's figures; `wording` words the line)."""
     total = len(projects)
     started = sum(1 for p in projects if p.started_on)
     invested = sum((p.investment_wan for p in projects), Decimal(0))
@@ -116,6 +210,8 @@ def summarize(label: str, as_of: date, projects: list[ProjectProgress]) -> Portf
         investment_rate=fmt.round1(invested * HUNDRED / planned) if planned else Decimal(0),
         completed=sum(1 for p in projects if p.completed_on),
         projects=tuple(projects),
+        wording=wording,
+        as_of=as_of,
     )
 
 
@@ -126,7 +222,12 @@ def projects_in_plan_order(state: PlanState) -> list[ProjectState]:
 
 
 def evaluate_project(
-    project: ProjectState, spec: Project, as_of: date, year: int, thresholds: Thresholds
+    project: ProjectState,
+    spec: Project,
+    as_of: date,
+    year: int,
+    thresholds: Thresholds,
+    under_way: bool = False,
 ) -> ProjectProgress:
     """Judge a project as of `as_of` from its state: the investment of `year` reported by then."""
     started = project.started_on if project.started_on and project.started_on <= as_of else None
@@ -140,7 +241,8 @@ def evaluate_project(
     reported = max((month for month, _ in counted), default=None)
     progress = _schedule_progress(spec, reported, year) if reported is not None else None
     late = _months_since_planned_start(spec.planned_start, as_of)
-    months_overdue = late if started is None and late >= 0 else None
+    # a project of a kind already under way (续建) is never "not started": it has no start this year
+    months_overdue = late if started is None and not under_way and late >= 0 else None
     rules = thresholds.projects
     notes = _notes(spec, project, year, as_of, invested, rules.excess_factor)
     if completed:
@@ -153,7 +255,7 @@ def evaluate_project(
             if months_overdue >= rules.at_risk_after_months
             else "on_track"
         )
-    elif started is None:
+    elif started is None and not under_way:
         status = "not_due"
     elif rate is None or progress is None:
         status = "on_track"
@@ -177,6 +279,7 @@ def evaluate_project(
         reported_month=reported,
         status=status,
         notes=notes,
+        project_type=spec.project_type,
     )
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from events.periods import completed_months
-from events.plan import Indicator
+from events.plan import Indicator, PortfolioLines
 from projections.evaluate import Evaluation, evaluate
 from projections.portfolio import Portfolio, ProjectProgress, evaluate_project, projects_in_plan_order, summarize
 from projections.state import PlanState, ProjectState
@@ -145,15 +145,17 @@ class ReportBuilder:
             sections=tuple(
                 (name, tuple(sorted(items, key=lambda r: r.indicator.order))) for name, items in sections.items()
             ),
-            portfolio=self._summarize(plan.projects_label, as_of, projects),
+            portfolio=self._summarize(plan.projects_label, as_of, projects, plan.portfolio),
         )
 
-    def _summarize(self, label: str, as_of: date, projects: list[ProjectProgress]) -> Portfolio:
-        key = (label, as_of, len(projects))
+    def _summarize(
+        self, label: str, as_of: date, projects: list[ProjectProgress], wording: PortfolioLines | None
+    ) -> Portfolio:
+        key = (label, as_of, len(projects), wording)
         cached = self._portfolio
         if cached and cached[0] == key and all(a is b for a, b in zip(cached[1].projects, projects, strict=True)):
             return cached[1]
-        portfolio = summarize(label, as_of, projects)
+        portfolio = summarize(label, as_of, projects, wording)
         self._portfolio = (key, portfolio)
         return portfolio
 
@@ -180,7 +182,9 @@ class ReportBuilder:
         cached = self._projects.get(project.id)
         if cached and cached[0] == key:
             return cached[1]
-        progress = evaluate_project(project, project.spec, as_of, plan.year, plan.thresholds)
+        progress = evaluate_project(
+            project, project.spec, as_of, plan.year, plan.thresholds, plan.under_way(project.spec)
+        )
         self._projects[project.id] = (key, progress)
         return progress
 

@@ -143,7 +143,11 @@ def portfolio_series(state: PlanState, as_of: date) -> list[PortfolioPoint]:
         end = month_end(plan.year, month)
         if end > as_of:
             break
-        progress = [evaluate_project(p, p.spec, end, plan.year, plan.thresholds) for p in projects if p.spec]
+        progress = [
+            evaluate_project(p, p.spec, end, plan.year, plan.thresholds, plan.under_way(p.spec))
+            for p in projects
+            if p.spec
+        ]
         portfolio = summarize(plan.projects_label, end, progress)
         points.append(
             PortfolioPoint(
