@@ -27,6 +27,7 @@ RULE_ZH: dict[str, str] = {
     "portfolio_start_rate": "重点项目开工率滞后",
     "portfolio_investment_rate": "重点项目投资完成率滞后",
     "data_stale": "数据逾期未报送",
+    "data_outage": "数据大面积逾期未报送",
 }
 ROLLUP_RULE = "rollup"  # the "rule" of a rollup.published notice: a report to read, not an alert
 RULES: tuple[str, ...] = tuple(RULE_ZH)

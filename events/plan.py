@@ -12,8 +12,18 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
+from events.alerts import RULES
 from events.ids import DepartmentId, PlanId, SubjectId
 from events.periods import Period, PeriodText
 from events.problems import LocatedProblems
@@ -253,6 +263,52 @@ class ProjectRules(_Strict):
     )
 
 
+InhibitLabel = Literal["subject", "department"]
+
+
+class InhibitRule(_Strict):
+    """While an alert of rule `source` fires, the alerts of the rules in `targets` that agree with
+    it on every label in `equal` are inhibited: recorded and listed (已抑制), not notified."""
+
+    source: str = Field(description="the inhibiting rule, e.g. data_stale")
+    targets: tuple[str, ...] = Field(min_length=1, description="the rules it inhibits")
+    equal: tuple[InhibitLabel, ...] = Field(default=(), description="labels both must share; none: plan-wide")
+
+    @field_validator("source")
+    @classmethod
+    def _known_source(cls, rule: str) -> str:
+        if rule not in RULES:
+            raise ValueError(f"unknown rule {rule!r}: one of {', '.join(RULES)}")
+        return rule
+
+    @field_validator("targets")
+    @classmethod
+    def _known_targets(cls, rules: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [rule for rule in rules if rule not in RULES]
+        if unknown:
+            raise ValueError(f"unknown rule(s) {', '.join(unknown)}: one of {', '.join(RULES)}")
+        return rules
+
+    @model_validator(mode="after")
+    def _not_itself(self) -> InhibitRule:
+        if self.source in self.targets:
+            raise ValueError(f"{self.source} cannot inhibit itself")
+        return self
+
+
+STALE_INHIBITS_VALUES = InhibitRule(  # opt-in: see docs/design/alerts.md (Inhibition) for why not by default
+    source="data_stale", targets=("indicator_behind", "relative_target"), equal=("subject",)
+)
+DEFAULT_INHIBIT: tuple[InhibitRule, ...] = (
+    # most of the plan's data overdue at once: one alert, not one per indicator
+    InhibitRule(source="data_outage", targets=("data_stale",)),
+)
+NEW_ALERT_FIELDS = {
+    "inhibit": DEFAULT_INHIBIT,
+    "outage_share": Decimal(50),
+}  # left out of the stored form at their defaults
+
+
 class AlertRules(_Strict):
     """When alerts fire beyond the traffic lights of each target."""
 
@@ -264,6 +320,22 @@ class AlertRules(_Strict):
         default=Decimal(90), ge=0, le=100, description="% of projects due to have started that have: below → at risk"
     )
     start_rate_off_track: Decimal = Field(default=Decimal(75), ge=0, le=100, description="… below → off track")
+    outage_share: Decimal = Field(
+        default=Decimal(50), gt=0, le=100, description="data_outage: at least this % of the indicators overdue at once"
+    )
+    outage_min_indicators: int = Field(default=5, ge=1, description="data_outage: … and at least this many")
+    inhibit: tuple[InhibitRule, ...] = Field(
+        default=DEFAULT_INHIBIT, description="which firing alerts quiet which others (default: see DEFAULT_INHIBIT)"
+    )
+
+    @model_serializer(mode="wrap")
+    def _stored_form(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # plans stored before these fields existed keep their bytes (and digests) at the defaults
+        data: dict[str, Any] = handler(self)
+        for name, default in NEW_ALERT_FIELDS.items():
+            if getattr(self, name) == default:
+                data.pop(name, None)
+        return data
 
 
 class Thresholds(_Strict):

@@ -90,6 +90,7 @@ class ActiveAlert:
     silence_ids: list[str] = field(default_factory=list)  # the silences matching it now
     acknowledged: Acknowledgement | None = None  # cleared when the alert changes
     inhibited_by: str | None = None  # the fingerprint of the firing alert that inhibits it
+    told: bool = False  # whether a notice of it went to subscribers (else its resolution is not told)
 
     def status(self) -> dict[str, Any]:
         """What people said about the alert and what inhibits it: the fields a listing and a
@@ -242,8 +243,9 @@ def tick(book: AlertBook, state: PlanState, now_ms: int, memo: Memo | None = Non
         findings = {f.key: f for f in _clock_findings(state, plan, deadline, memo)}
         scope = {key for key in book.active if key.split(":", 1)[0] in CLOCK_RULES} | set(findings)
         notices += _reconcile(book, state, findings, scope, deadline, None, memo)
-    refresh_status(book, plan.id, book.clock_ms)
-    return notices
+        notices += _outage(book, state, plan, deadline)
+    refresh_status(book, plan, book.clock_ms, changed=bool(notices))
+    return _requieted(book, notices)
 
 
 def judge(book: AlertBook, state: PlanState, stored: StoredEvent, memo: Memo | None = None) -> list[AlertNotice]:
@@ -270,7 +272,7 @@ def _said(book: AlertBook, state: PlanState, stored: StoredEvent, instant: int) 
     if plan is None:
         return []
     if book.silences.fold(stored):
-        refresh_status(book, plan.id, instant)
+        refresh_status(book, plan, instant)
         return []
     assert isinstance(event, AlertAcknowledged)
     alert = book.active.get(event.fingerprint.removeprefix(f"{plan.id}:"))
@@ -292,21 +294,55 @@ def _labels(plan_id: str, alert: ActiveAlert, department: str) -> dict[str, str]
     }
 
 
-def _mark(book: AlertBook, plan_id: str, alert: ActiveAlert, department: str, now_ms: int) -> None:
-    """Note which silences match the alert now (before a notice of it is written)."""
+def _mark(book: AlertBook, plan: Plan, alert: ActiveAlert, department: str, now_ms: int) -> None:
+    """Note which silences match the alert now, and which firing alert inhibits it (before a
+    notice of it is written)."""
     if book.silences.silences or alert.silence_ids:
-        alert.silence_ids = book.silences.matching(_labels(plan_id, alert, department), now_ms)
+        alert.silence_ids = book.silences.matching(_labels(plan.id, alert, department), now_ms)
+    alert.inhibited_by = _inhibitor(book, plan, alert, department)
 
 
-def refresh_status(book: AlertBook, plan_id: str, now_ms: int) -> None:
-    """Silences begin and end with time (and with events): note which match each firing alert at
-    `now_ms`, then forget the silences that are over. Nothing to do while the plan has none."""
-    if not book.silences.silences:
+def _inhibitor(book: AlertBook, plan: Plan, alert: ActiveAlert, department: str) -> str | None:
+    """The fingerprint of a firing alert that inhibits this one under the plan's rules, if any."""
+    for rule in plan.thresholds.alerts.inhibit:
+        if alert.rule not in rule.targets:
+            continue
+        if "subject" in rule.equal:
+            candidates = [source] if (source := book.active.get(f"{rule.source}:{alert.subject}")) else []
+        else:
+            candidates = [a for a in book.active.values() if a.rule == rule.source]
+        for source in candidates:
+            same_department = source.notice is not None and source.notice.department == department
+            if source is not alert and ("department" not in rule.equal or same_department):
+                return f"{plan.id}:{source.rule}:{source.subject}"
+    return None
+
+
+def refresh_status(book: AlertBook, plan: Plan, now_ms: int, changed: bool = True) -> None:
+    """Silences begin and end with time (and with events), inhibiting alerts start and stop: note
+    for each firing alert which silences match it at `now_ms` and what inhibits it, then forget
+    the silences that are over. Nothing to do while the plan has no silences and no alert changed."""
+    if not book.silences.silences and not changed:
         return
     for alert in book.active.values():
         if alert.notice is not None:
-            _mark(book, plan_id, alert, alert.notice.department, now_ms)
+            _mark(book, plan, alert, alert.notice.department, now_ms)
     book.silences.prune(now_ms)
+
+
+def _requieted(book: AlertBook, notices: list[AlertNotice]) -> list[AlertNotice]:
+    """An inhibitor raised in the same judgement as the alerts it inhibits (an outage and the
+    overdue-data alerts that make it) comes after them: their notices, not yet written, take the
+    status the judgement ends with, so they are not told either."""
+    requieted = []
+    for notice in notices:
+        alert = book.active.get(f"{notice.rule}:{notice.subject}")
+        if alert is not None and alert.notice is notice and notice.inhibited_by != alert.inhibited_by:
+            notice = alert.notice = notice.model_copy(update=alert.status())
+            if notice.type == "alert.raised":
+                alert.told = notice.notifies
+        requieted.append(notice)
+    return requieted
 
 
 def skip(book: AlertBook, now_ms: int) -> None:
@@ -340,14 +376,16 @@ def settle(book: AlertBook, state: PlanState, memo: Memo | None = None) -> list[
             subjects.add(PORTFOLIO)
     # judged and reconciled over the same subjects: an alert in scope without a finding resolves
     findings = {f.key: f for f in _findings(state, plan, as_of, now_ms, subjects, memo)}
-    if subjects is None:
-        scope = set(book.active) | set(findings)
+    if subjects is None:  # the outage is judged from the overdue-data alerts, after them (_outage)
+        scope = {key for key in book.active if not key.startswith("data_outage:")} | set(findings)
     else:  # key: "rule:subject"; looked up, not scanned: many alerts may be firing
         scope = {key for key in findings if key.split(":", 1)[1] in subjects}
         scope |= {key for subject in subjects for rule in RULES if (key := f"{rule}:{subject}") in book.active}
     notices = _reconcile(book, state, findings, scope, now_ms, causes, memo)
-    refresh_status(book, plan.id, now_ms)
-    return notices
+    if any(n.rule == "data_stale" for n in notices):
+        notices += _outage(book, state, plan, now_ms)
+    refresh_status(book, plan, now_ms, changed=bool(notices))
+    return _requieted(book, notices)
 
 
 def _reconcile(
@@ -363,7 +401,8 @@ def _reconcile(
     assert plan is not None
     every = plan.thresholds.alerts.escalate_after_periods
     notices = []
-    for key in sorted(scope):
+    sources = {rule.source for rule in plan.thresholds.alerts.inhibit}
+    for key in sorted(scope, key=lambda k: (k.split(":", 1)[0] not in sources, k)):
         finding = findings.get(key)
         alert = book.active.get(key)
         firing = finding is not None and finding.severity is not None
@@ -372,7 +411,7 @@ def _reconcile(
             alert = ActiveAlert(finding.rule, finding.subject, finding.severity, _at(now_ms), [finding.period or ""])
             book.active[key] = alert
             described = _described(finding, state, plan, now_ms, memo)
-            _mark(book, plan.id, alert, described.department, now_ms)
+            _mark(book, plan, alert, described.department, now_ms)
             alert.notice = _notice("alert.raised", plan, alert, described, now_ms, _cause(causes, alert))
             notices.append(alert.notice)
         elif firing and alert is not None:
@@ -388,7 +427,7 @@ def _reconcile(
                 alert.severity = SEVERITIES[rank]
                 alert.acknowledged = None  # the alert changed: whoever knew must look again
                 described = _described(finding, state, plan, now_ms, memo)
-                _mark(book, plan.id, alert, described.department, now_ms)
+                _mark(book, plan, alert, described.department, now_ms)
                 alert.notice = _notice("alert.escalated", plan, alert, described, now_ms, _cause(causes, alert))
                 notices.append(alert.notice)
         elif alert is not None:
@@ -398,7 +437,8 @@ def _reconcile(
             else:
                 resolved = _finding_for(state, plan, alert.rule, alert.subject, now_ms, memo)
             alert.acknowledged = None
-            _mark(book, plan.id, alert, resolved.department, now_ms)
+            if alert.told:  # one never told keeps the status that kept it quiet
+                _mark(book, plan, alert, resolved.department, now_ms)
             notices.append(_notice("alert.resolved", plan, alert, resolved, now_ms, _cause(causes, alert)))
     return notices
 
@@ -418,6 +458,21 @@ def _cause(causes: dict[str, str] | None, alert: ActiveAlert) -> str | None:
 def _notice(kind: str, plan: Plan, alert: ActiveAlert, finding: Finding, now_ms: int, cause: str | None) -> AlertNotice:
     firing = kind != "alert.resolved"
     summary = finding.summary_zh if firing else f"已恢复：{finding.summary_zh}"
+    notice = _new_notice(kind, plan, alert, finding, now_ms, cause, firing, summary)
+    alert.told = alert.told or notice.notifies
+    return notice
+
+
+def _new_notice(
+    kind: str,
+    plan: Plan,
+    alert: ActiveAlert,
+    finding: Finding,
+    now_ms: int,
+    cause: str | None,
+    firing: bool,
+    summary: str,
+) -> AlertNotice:
     return AlertNotice(
         type=kind,
         fingerprint=f"{plan.id}:{alert.rule}:{alert.subject}",
@@ -668,6 +723,31 @@ def _portfolio_findings(tally: PortfolioTally, plan: Plan) -> list[Finding]:
 
 
 # --- overdue data -----------------------------------------------------------------------------
+
+
+def _outage(book: AlertBook, state: PlanState, plan: Plan, now_ms: int) -> list[AlertNotice]:
+    """A plan-level data outage: at least `alerts.outage_share` % of the plan's indicators have an
+    overdue-data alert at once. Judged whenever overdue-data alerts change (from the book)."""
+    stale = sum(1 for key in book.active if key.startswith("data_stale:"))
+    total = len(plan.indicators)
+    share = Decimal(stale) * HUNDRED / total if total else Decimal(0)
+    rules = plan.thresholds.alerts
+    firing = stale >= rules.outage_min_indicators and share >= rules.outage_share
+    name = f"{plan.name}数据报送"
+    finding = Finding(
+        "data_outage",
+        plan.id,  # the plan is the subject
+        "critical" if firing else None,
+        name,
+        plan.office,
+        f"{total}项指标中{stale}项数据逾期未报送（{fmt.percent(share)}），请各责任单位尽快报送",
+        target=f"逾期未报送的指标少于{fmt.percent(plan.thresholds.alerts.outage_share)}",
+        actual=f"{stale}项逾期（{fmt.percent(share)}）",
+        values={"stale": stale, "indicators": total, "share": one_decimal(share)},
+    )
+    key = f"data_outage:{plan.id}"
+    return _reconcile(book, state, {key: finding}, {key}, now_ms, None)
+
 
 _FIRST_MONTHS = {"monthly": range(1, 13), "quarterly": range(3, 13, 3), "annual": range(12, 13)}
 

@@ -8,6 +8,7 @@ import json
 
 from redis.asyncio import Redis
 
+from events.plan import STALE_INHIBITS_VALUES, Plan
 from services.app import App, publish_plan
 from services.projection import ALERTS, Projector, rebuild
 from services.store import EventStore, Keyspace, Lease, redis_now_ms
@@ -19,14 +20,19 @@ PLAN = "test-2025"
 STATUS_FIELDS = {"silenced", "silence_ids", "acknowledged", "inhibited", "inhibited_by"}
 
 
+_LIVE: dict[str, Projector] = {}  # one live projector per test's key prefix, as a worker keeps it
+
+
 async def catch_up(redis: Redis, keys: Keyspace, plan_id: str = PLAN) -> None:
     """Run the live alerts projection of the plan until it has judged everything (and idled)."""
-    assert await Lease(redis, "w", 60_000).hold(keys.lease(plan_id, "alerts"))
-    projector = Projector(redis, keys, plan_id, owner="w", projection=ALERTS)
-    await projector.load()
+    projector = _LIVE.get(keys.prefix)
+    if projector is None or projector.redis is not redis:
+        assert await Lease(redis, "w", 60_000).hold(keys.lease(plan_id, "alerts"))
+        projector = _LIVE[keys.prefix] = Projector(redis, keys, plan_id, owner="w", projection=ALERTS)
+        await projector.load()
     while await projector.step():
         pass
-    await projector.idle(await redis_now_ms(redis))
+    await projector.idle(await redis_now_ms(redis) + 1)
 
 
 async def test_a_firing_alert_is_listed_with_its_status_not_set(redis: Redis, keys: Keyspace, store: EventStore):
@@ -135,6 +141,7 @@ async def rebuilt_equals_live(redis: Redis, keys: Keyspace) -> None:
     """The alerts projection rebuilt from the log lists the same alerts, with the same status."""
     live = await firing_by_fingerprint(redis, keys)
     await rebuild(redis, keys, PLAN, projection=ALERTS)
+    _LIVE.pop(keys.prefix, None)  # the live projector reloads from the new generation
     again = await firing_by_fingerprint(redis, keys)
     status = {"fingerprint", *STATUS_FIELDS}
     assert [{k: a[k] for k in status} for a in again.values()] == [{k: a[k] for k in status} for a in live.values()]
@@ -300,3 +307,66 @@ async def test_the_cli_acknowledges_a_firing_alert(redis: Redis, keys: Keyspace,
     assert "〔已认领〕" in listed.stdout
     missing = planwatch(cli_env, "ack", f"{PLAN}:data_stale:nothing", "--plan", PLAN)
     assert missing.returncode == 1 and "fingerprint" in missing.stderr
+
+
+# --- inhibition -------------------------------------------------------------------------------
+
+
+def plan_with(**alerts: object) -> Plan:
+    data = small_plan(PLAN).model_dump(mode="json")
+    data["thresholds"]["alerts"].update(alerts)
+    return Plan.model_validate(data)
+
+
+async def test_overdue_data_inhibits_the_value_alerts_of_its_subject_when_the_plan_says_so(
+    redis: Redis, keys: Keyspace, store: EventStore
+) -> None:
+    stale_inhibits = STALE_INHIBITS_VALUES.model_dump(mode="json")
+    await publish_plan(store, plan_with(inhibit=[stale_inhibits], outage_min_indicators=10))
+    await store.append([indicator_update(PLAN, "gdp", "2025-Q2", "5.5")])
+    await catch_up(redis, keys)  # today's clock: gdp's later quarters are overdue
+    firing = await firing_by_fingerprint(redis, keys)
+    stale = f"{PLAN}:data_stale:gdp"
+    assert stale in firing and not firing[stale]["inhibited"]
+    assert firing[GDP]["inhibited"] and firing[GDP]["inhibited_by"] == stale
+    told = {n["fingerprint"] for n in await outbox(redis, keys)}
+    assert stale in told and GDP not in told  # recorded and listed, not notified
+    [raised] = [n for n in await App(redis, keys).alerting.history(PLAN) if n["fingerprint"] == GDP]
+    assert raised["inhibited"] and raised["inhibited_by"] == stale
+    await rebuilt_equals_live(redis, keys)
+
+
+async def test_a_plan_wide_data_outage_inhibits_the_overdue_data_alerts(
+    redis: Redis, keys: Keyspace, store: EventStore
+) -> None:
+    await publish_plan(store, plan_with(outage_min_indicators=2))  # the default table: outage → stale
+    await store.append([indicator_update(PLAN, "gdp", "2025-Q2", "6.6")])
+    await catch_up(redis, keys)  # today's clock: every indicator's latest period is overdue
+    firing = await firing_by_fingerprint(redis, keys)
+    outage = f"{PLAN}:data_outage:{PLAN}"
+    stale = [a for a in firing.values() if a["rule"] == "data_stale"]
+    assert outage in firing and len(stale) >= 2
+    assert all(a["inhibited_by"] == outage for a in stale)
+    told = {n["rule"] for n in await outbox(redis, keys)}
+    assert "data_outage" in told and "data_stale" not in told
+    assert "项指标中" in firing[outage]["summary_zh"]
+    await rebuilt_equals_live(redis, keys)
+
+
+async def test_a_bad_inhibition_table_is_refused_at_plan_load_naming_the_field(redis: Redis, keys: Keyspace) -> None:
+    from services.store import TokenStore
+
+    admin, _ = await TokenStore(redis, keys).create("admin")
+    data = small_plan(PLAN).model_dump(mode="json")
+    data["thresholds"]["alerts"]["inhibit"] = [
+        {"source": "no_such_rule", "targets": ["data_stale"]},
+        {"source": "data_stale", "targets": ["data_stale"]},
+        {"source": "data_stale", "targets": ["indicator_behind"], "equal": ["colour"]},
+    ]
+    async with api_client(redis, keys, admin) as http:
+        answer = await http.put(f"/v1/plans/{PLAN}", json=data)
+    assert answer.status_code == 422, answer.text
+    fields = {e["field"] for e in answer.json()["errors"]}
+    assert {"thresholds.alerts.inhibit[0].source", "thresholds.alerts.inhibit[1]"} <= fields, fields
+    assert any(f.startswith("thresholds.alerts.inhibit[2].equal") for f in fields), fields
+    assert await redis.xlen(keys.events(PLAN)) == 0

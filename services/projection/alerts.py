@@ -38,6 +38,7 @@ class AlertsStrategy:
         self._listed = False  # whether the firing list was written since loading
         self._notice_json: dict[str, tuple[AlertNotice, str]] = {}  # fingerprint → latest notice, as JSON
         self._idle_failure = -1  # the open instant whose judgement last failed when idle
+        self._listed_statuses: list[tuple[str, list[str], str | None, object]] = []  # as last listed
 
     def restore(self, saved: Sequence[str | None]) -> None:
         [book] = saved
@@ -80,10 +81,16 @@ class AlertsStrategy:
         fields: dict[str, str | bytes] = {}
         if state_json is not None:
             fields["alert_book"] = dump_book(self.book)
-        if self.notices or not self._listed:
+        statuses = self._statuses()
+        if self.notices or not self._listed or statuses != self._listed_statuses:
+            self._listed_statuses = statuses
             listed = (a.listed() for a in self.book.active.values())
             fields["alerts"] = "[" + ",".join(self._json(n) for n in listed if n) + "]"
         return fields
+
+    def _statuses(self) -> list[tuple[str, list[str], str | None, object]]:
+        # a silence, an acknowledgement or an inhibitor changes the firing list without a notice
+        return [(k, a.silence_ids, a.inhibited_by, a.acknowledged) for k, a in self.book.active.items()]
 
     def committed(self, state: PlanState) -> None:
         self.notices = []
