@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/alerts.py
 	$(BIN)/python bench/dashboard.py
+	$(BIN)/python bench/scale.py --quick
 
 clean:
 	rm -rf $(VENV) .planwatch .pytest_cache .ruff_cache .mypy_cache .hypothesis
