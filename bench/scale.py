@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import random
 import statistics
+import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -186,6 +187,19 @@ def _all_heard(
     return all(any(p >= position for p, _ in commits.get(plan_id, [])) for plan_id, position, _ in sent)
 
 
+def stop_worker(worker: subprocess.Popen[bytes]) -> float:
+    """SIGTERM (it lets go of its 2N leases); seconds until it exited, or -1 if it had to be killed."""
+    started = time.perf_counter()
+    worker.terminate()
+    try:
+        worker.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
+        return -1.0
+    return time.perf_counter() - started
+
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -227,8 +241,7 @@ async def one_size(url: str, plan: Plan, count: int, rate: int, seconds: float, 
             figures["worker_rss_mb"] = rss_mb(worker.pid)
             figures["redis_mb"] = ((await redis.info("memory"))["used_memory"] - memory_before) / 2**20
         finally:
-            worker.terminate()
-            worker.wait(timeout=120)  # it lets go of 2N leases
+            figures["stop_s"] = stop_worker(worker)
         await redis.delete(*(keys.lease(p, projection.name) for p in plan_ids for projection in PROJECTIONS))
         if offline:
             await rebuild_and_rollups(redis, keys, plan_ids, figures)
@@ -272,6 +285,8 @@ def show(f: dict[str, float]) -> None:
         f"(raw XREAD round trip p50 {f['raw_xread_p50_ms']:.2f} ms, p99 {f['raw_xread_p99_ms']:.2f} ms)"
     )
     print(f"  events never committed: {int(f['uncommitted'])}")
+    stopped = f"in {f['stop_s']:.1f} s" if f["stop_s"] >= 0 else "NOT within 60 s of SIGTERM (killed)"
+    print(f"  worker stopped {stopped}")
     if "raw_xrange_s" not in f:
         fill_rate = f["log_events"] / f["fill_s"]
         print(f"  raw pipelined XADD: {f['raw_xadd_per_s']:,.0f} events/s (the fill: {fill_rate:,.0f})")
