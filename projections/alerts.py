@@ -604,7 +604,8 @@ def _indicator_finding(state: PlanState, indicator: Indicator, as_of: date, brie
         )
     if evaluation.reference_value is not None:
         summary += f"（对比指标{fmt.percent(evaluation.reference_value)}）"
-    summary += f"，与目标{evaluation.deviation_text}（{row.department_name}）"
+    deviation = _deviation(evaluation.deviation_text)
+    summary += f"，与目标{deviation}（{row.department_name}）" if deviation else f"（{row.department_name}）"
     return Finding(
         rule=rule,
         subject=indicator.id,
@@ -615,9 +616,20 @@ def _indicator_finding(state: PlanState, indicator: Indicator, as_of: date, brie
         period=evaluation.period,
         target=row.target_text,
         actual=evaluation.actual_text,
-        deviation=evaluation.deviation_text,
+        deviation=deviation,
         values={"status": evaluation.status, **evaluation_numbers(evaluation), "as_of": as_of.isoformat()},
     )
+
+
+def _overdue(months: int | None) -> str:
+    """逾期N个月, or 逾期 alone within the first month (never 逾期0个月)."""
+    return f"逾期{months}个月" if months and months >= 1 else "逾期"
+
+
+def _deviation(text: str | None) -> str | None:
+    """The deviation as the report prints it, or None when there is no number to print (the
+    report's 「-」): a message never reads 与目标-."""
+    return text if text and text.strip() not in ("-", "—", "－") else None
 
 
 def _month_judged(day: date) -> str:
@@ -646,11 +658,11 @@ def _project_finding(view: ProjectProgress, as_of: date, brief: bool = False) ->
             severity,
             view.name,
             view.department,
-            f"{view.name}计划{view.planned_start}开工，截至{as_of.isoformat()}逾期{view.months_overdue}个月未开工",
+            f"{view.name}计划{view.planned_start}开工，截至{as_of.isoformat()}{_overdue(view.months_overdue)}未开工",
             period=month,
             target=f"{view.planned_start}开工",
             actual="未开工",
-            deviation=f"逾期{view.months_overdue}个月",
+            deviation=_overdue(view.months_overdue),
             values={**values, "months_overdue": view.months_overdue},
         )
     rate = fmt.round1(view.investment_rate) if view.investment_rate is not None else None

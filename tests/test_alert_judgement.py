@@ -370,3 +370,13 @@ async def test_a_bad_inhibition_table_is_refused_at_plan_load_naming_the_field(r
     assert {"thresholds.alerts.inhibit[0].source", "thresholds.alerts.inhibit[1]"} <= fields, fields
     assert any(f.startswith("thresholds.alerts.inhibit[2].equal") for f in fields), fields
     assert await redis.xlen(keys.events(PLAN)) == 0
+
+
+# --- one judgement: the wording --------------------------------------------------------------
+
+
+def test_the_wording_never_says_overdue_zero_months_nor_an_empty_deviation() -> None:
+    from projections.alerts import _deviation, _overdue
+
+    assert [_overdue(n) for n in (None, 0, 1, 3)] == ["逾期", "逾期", "逾期1个月", "逾期3个月"]
+    assert [_deviation(t) for t in (None, "", "-", "—", "-1.0个百分点")] == [None, None, None, None, "-1.0个百分点"]
