@@ -50,6 +50,7 @@ STATUS_ZH: dict[str, str] = {
 
 HUNDRED = Decimal(100)
 DASH = "-"
+NO_DATA = "暂无数据"  # a value due and not reported: never a dash that could pass for "nothing to do"
 DONE = "完成"
 
 
@@ -115,8 +116,9 @@ def evaluate(
     thresholds = thresholds or Thresholds()
     observation = latest(observations, as_of, year)
     if observation is None:
-        status: Status = "no_data" if is_due(frequency, year, as_of) else "not_due"
-        return Evaluation(status, None, DASH, None, DASH)
+        if is_due(frequency, year, as_of):
+            return Evaluation("no_data", None, NO_DATA, None, DASH)
+        return Evaluation("not_due", None, DASH, None, DASH)
     value, period = observation.value, Period.parse(observation.period)
     final = period.last_month == 12
     actual_text = _actual_text(observation, unit)

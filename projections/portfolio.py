@@ -89,7 +89,10 @@ class Portfolio:
         return [p for p in self.projects if p.lagging]
 
     def line(self) -> str:
-        """112个区级重点项目开工68个，开工率60.7%，完成投资91亿元，投资完成率50.5%"""
+        """112个区级重点项目开工68个，开工率60.7%，完成投资91亿元，投资完成率50.5%; empty without projects
+        (a 0个…开工率0% would be invented)."""
+        if not self.total:
+            return ""
         if self.wording is not None:
             return worded_line(self.label, self.wording, self.projects, self.as_of)
         return (
@@ -100,6 +103,8 @@ class Portfolio:
     def completed_line(self) -> str:
         """渝乐电子等26个项目建成投产 (the first completed project in plan order is named)."""
         done = [p for p in self.projects if p.completed_on]
+        if not self.total:
+            return ""
         if not done:
             return "暂无项目建成投产"
         return f"{done[0].name}等{len(done)}个项目建成投产" if len(done) > 1 else f"{done[0].name}建成投产"

@@ -28,7 +28,7 @@ from events.plan import Frequency
 from projections.evaluate import STATUS_ZH, Evaluation, Status
 from projections.formatting import round1
 from projections.portfolio import Portfolio, ProjectProgress, Stage
-from projections.report import IndicatorRow, PlanReport
+from projections.report import IndicatorRow, PlanReport, months_label
 from projections.series import SeriesPoint
 from projections.state import IndicatorState, Observation, ProjectState
 
@@ -345,6 +345,23 @@ def _portfolio_summary(portfolio: Portfolio) -> PortfolioSummary:
     )
 
 
+def earlier_months(period: str | None, year: int, months: int) -> int | None:
+    """The last month of a row's period when it ends before the report's months (a row still
+    showing June figures in a 1—9月 report), else None."""
+    if period is None:
+        return None
+    parsed = Period.parse(period)
+    return parsed.last_month if parsed.year == year and parsed.last_month < months else None
+
+
+def period_note(report: PlanReport) -> str:
+    """部分指标为上半年数据 when some main rows are of earlier periods than the column; else empty."""
+    earlier = {earlier_months(row.evaluation.period, report.year, report.months) for row in report.main} - {None}
+    if not earlier:
+        return ""
+    return "部分指标为" + "、".join(months_label(m) for m in sorted(m for m in earlier if m is not None)) + "数据"
+
+
 class PlanSummary(_ReadModel):
     """The execution report as of a date: every indicator's row, the key-project figures and the
     targets missed — the fields of `planwatch table --format json`."""
@@ -360,6 +377,10 @@ class PlanSummary(_ReadModel):
     projects: PortfolioSummary
     missed: list[str] = Field(description="ids of the main indicators at risk or off track (the report's part 二)")
     further_missed: list[str] = Field(description="ids of the further targets at risk or off track")
+    period_note: str = Field(
+        default="",
+        description="when main-table rows hold figures of earlier periods than the column: 部分指标为上半年数据",
+    )
 
 
 def plan_summary(report: PlanReport, known_at: str | None = None) -> PlanSummary:
@@ -376,5 +397,6 @@ def plan_summary(report: PlanReport, known_at: str | None = None) -> PlanSummary
             "projects": portfolio_summary(report.portfolio),
             "missed": [row.indicator.id for row in report.missed],
             "further_missed": [row.indicator.id for row in report.further_missed],
+            "period_note": period_note(report),
         }
     )

@@ -193,8 +193,18 @@ def build_report(state: PlanState, as_of: date | None = None) -> PlanReport:
     return ReportBuilder().build(state, as_of)
 
 
-def missed_sentence(names: Sequence[str]) -> str:
-    """The report's sentence on the main indicators (named) that missed their targets."""
+def missed_sentence(names: Sequence[str], unreported: Sequence[str] = (), reported: bool = True) -> str:
+    """The report's sentence on the main indicators (named) that missed their targets; those due
+    and `unreported` are named as 暂无数据, and with nothing `reported` at all nothing is judged met."""
+    if not reported:
+        return "主要指标暂无数据，尚不能判断是否达到年初预计目标要求。"
+    missing = f"{'、'.join(unreported)}暂无数据。" if unreported else ""
     if not names:
-        return "主要指标均达到年初预计目标要求。"
-    return "、".join(names) + "没有达到年初预计目标要求。"
+        return ("已报送的主要指标均达到年初预计目标要求；" + missing) if missing else "主要指标均达到年初预计目标要求。"
+    sentence = "、".join(names) + "没有达到年初预计目标要求。"
+    return sentence[:-1] + "；" + missing if missing else sentence
+
+
+def months_label(last_month: int) -> str:
+    """The months a year-to-date figure covers, as reports name them: 一季度, 上半年, 1—5月, 全年."""
+    return {1: "1月", 3: "一季度", 6: "上半年", 9: "前三季度", 12: "全年"}.get(last_month, f"1—{last_month}月")

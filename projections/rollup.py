@@ -203,7 +203,11 @@ def build_rollup(
         portfolio=RollupPortfolio.model_validate(portfolio_summary(report.portfolio).model_dump()),
         projects=projects,
         off_track=_off_track(_all_rows(main, sections), projects),
-        missed_sentence=missed_sentence([row.name for row in main if row.status in MISSED]),
+        missed_sentence=missed_sentence(
+            [row.name for row in main if row.status in MISSED],
+            unreported=[row.name for row in main if row.status == "no_data" and row.actual_value is None],
+            reported=any(row.actual_value is not None for row in main),
+        ),
         trends=[_trend(state, row, month.end) for row in report.main],
         portfolio_trend=portfolio_series(state, month.end) if plan.projects else [],
     )

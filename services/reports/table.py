@@ -8,8 +8,9 @@ from __future__ import annotations
 import json
 from typing import Literal
 
-from projections.readmodel import IndicatorSummary, PlanSummary, plan_summary
-from projections.report import PlanReport, missed_sentence
+from events.periods import completed_months
+from projections.readmodel import IndicatorSummary, PlanSummary, earlier_months, plan_summary
+from projections.report import PlanReport, missed_sentence, months_label
 from projections.views import report_view
 
 Format = Literal["text", "markdown", "json"]
@@ -35,12 +36,37 @@ def _rows_by_id(summary: PlanSummary, ids: list[str]) -> list[IndicatorSummary]:
 
 
 def table_rows(report: Report) -> list[tuple[str, str, str, str]]:
-    """The main table as the report prints it: 指标 | 全年目标 | 上半年完成 | 与目标±."""
-    return [(row.label, row.target, row.actual, row.deviation) for row in _main(_summary(report))]
+    """The main table as the report prints it: 指标 | 全年目标 | 上半年完成 | 与目标±. A row whose
+    figure is of an earlier period than the column says which: 5.5%（上半年）."""
+    summary = _summary(report)
+    months = completed_months(summary.as_of, summary.year)
+    rows = []
+    for row in _main(summary):
+        earlier = earlier_months(row.period, summary.year, months)
+        actual = f"{row.actual}（{months_label(earlier)}）" if earlier is not None else row.actual
+        rows.append((row.label, row.target, actual, row.deviation))
+    return rows
 
 
 def _missed_sentence(summary: PlanSummary) -> str:
-    return missed_sentence([row.name for row in _rows_by_id(summary, summary.missed)])
+    main = _main(summary)
+    return missed_sentence(
+        [row.name for row in _rows_by_id(summary, summary.missed)],
+        unreported=[row.name for row in main if row.status == "no_data" and row.actual_value is None],
+        reported=any(row.actual_value is not None for row in main),
+    )
+
+
+def _as_of(summary: PlanSummary, separator: str = "，") -> str:
+    """截至2025-09-30, and when rows differ: 截至2025-09-30，部分指标为上半年数据."""
+    note = summary.period_note
+    return f"截至{summary.as_of.isoformat()}" + (f"{separator}{note}" if note else "")
+
+
+def _projects_line(summary: PlanSummary) -> str:
+    """重点项目：….  …。, or nothing for a plan without key projects."""
+    portfolio = summary.projects
+    return f"{portfolio.line}。{portfolio.completed_line}。" if portfolio.line else ""
 
 
 def _missed_details(rows: list[IndicatorSummary]) -> list[str]:
@@ -54,12 +80,11 @@ def table_text(report: Report) -> str:
     summary = _summary(report)
     portfolio = summary.projects
     lines = [
-        f"{summary.plan_name} — 主要计划目标完成情况（截至{summary.as_of.isoformat()}）",
+        f"{summary.plan_name} — 主要计划目标完成情况（{_as_of(summary)}）",
         " | ".join(table_header(summary.column)),
         *(" | ".join(row) for row in table_rows(summary)),
         "",
-        f"重点项目：{portfolio.line}。{portfolio.completed_line}。",
-        "",
+        *([f"重点项目：{_projects_line(summary)}", ""] if portfolio.line else []),
         f"未达到目标的指标：{_missed_sentence(summary)}",
         *(f"  - {line}" for line in _missed_details(_rows_by_id(summary, summary.missed))),
     ]
@@ -80,14 +105,13 @@ def table_markdown(report: Report) -> str:
     lines = [
         f"## {summary.plan_name}主要计划目标完成情况",
         "",
-        f"截至 {summary.as_of.isoformat()}",
+        f"截至 {summary.as_of.isoformat()}" + (f"（{summary.period_note}）" if summary.period_note else ""),
         "",
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),
         *("| " + " | ".join(row) + " |" for row in table_rows(summary)),
         "",
-        f"**重点项目**：{summary.projects.line}。{summary.projects.completed_line}。",
-        "",
+        *([f"**重点项目**：{_projects_line(summary)}", ""] if summary.projects.line else []),
         f"**未达到目标的指标**：{_missed_sentence(summary)}",
         "",
         *(f"- {line}" for line in _missed_details(_rows_by_id(summary, summary.missed))),
