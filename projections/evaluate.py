@@ -116,9 +116,7 @@ def evaluate(
     thresholds = thresholds or Thresholds()
     observation = latest(observations, as_of, year)
     if observation is None:
-        if is_due(frequency, year, as_of):
-            return Evaluation("no_data", None, NO_DATA, None, DASH)
-        return Evaluation("not_due", None, DASH, None, DASH)
+        return _nothing_reported(frequency, year, as_of)
     value, period = observation.value, Period.parse(observation.period)
     final = period.last_month == 12
     actual_text = _actual_text(observation, unit)
@@ -181,6 +179,13 @@ def evaluate(
         return result("met" if met else "off_track", None, DONE if met else "未完成")
 
     raise TypeError(f"unknown target form {type(target).__name__}")  # pragma: no cover
+
+
+def _nothing_reported(frequency: Frequency, year: int, as_of: date) -> Evaluation:
+    """暂无数据 once a value is due; a dash before (nothing to report yet)."""
+    if is_due(frequency, year, as_of):
+        return Evaluation("no_data", None, NO_DATA, None, DASH)
+    return Evaluation("not_due", None, DASH, None, DASH)
 
 
 def _actual_text(observation: Observation, unit: str) -> str:
