@@ -127,7 +127,8 @@ async def test_kill_9_while_messages_flow_processes_each_exactly_once(
     redis: Redis, keys: Keyspace, store: EventStore, stats_token: str, workers: Workers
 ) -> None:
     await redis.xgroup_create(keys.inbox, GROUP, id="0", mkstream=True)
-    sent = [fields(stats_token, period=f"2025-{m:02d}", value=f"{i}.{m}") for i in range(20) for m in range(1, 11)]
+    # gdp is quarterly: 50 revisions of each quarter, all valid
+    sent = [fields(stats_token, period=f"2025-Q{q}", value=f"{i}.{q}") for i in range(50) for q in range(1, 5)]
     for message in sent[:100]:
         await redis.xadd(keys.inbox, message)
     workers.start_with("w-flood", "--reclaim-idle", "0.5")
@@ -137,9 +138,9 @@ async def test_kill_9_while_messages_flow_processes_each_exactly_once(
     workers.kill("w-flood")  # mid-stream: some read, some not, maybe some unacknowledged
     workers.start_with("w-flood", "--reclaim-idle", "0.5")
     await eventually(lambda: settled(redis, keys), timeout=60)
+    assert await rejects(redis, keys) == []
     stored = [str(s.event.event_id) for s in await store.read(PLAN, limit=1000)][1:]
     assert sorted(stored) == sorted(m["event_id"] for m in sent)
-    assert await rejects(redis, keys) == []
 
 
 async def _fewer_than(awaitable, n: int) -> bool:
