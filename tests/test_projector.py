@@ -297,7 +297,7 @@ async def test_rebuild_under_live_appends_catches_up_before_switching(redis: Red
         quarter = 0
         while not stop.is_set():
             quarter += 1
-            await store.append([gdp_update(PLAN, f"5.{quarter % 10}", f"2025-{quarter % 12 + 1:02d}")])
+            await store.append([gdp_update(PLAN, f"5.{quarter % 10}", f"2025-Q{quarter % 4 + 1}")])
             await asyncio.sleep(0.002)
 
     async def follow():
