@@ -91,6 +91,11 @@ class SubscriptionView(SubscriptionRequest):
     created_at: str
     has_secret: bool
     secret: str | None = Field(default=None, description="only in the creation answer, for a generated secret")
+    firing_sent: int | None = Field(
+        default=None,
+        description="only in the creation answer, with send_firing: how many firing alerts the one digest "
+        "names (0: nothing fires, nothing is sent)",
+    )
 
 
 class SubscriptionWithCounts(SubscriptionView):

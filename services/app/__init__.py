@@ -4,7 +4,7 @@ from here."""
 
 from __future__ import annotations
 
-from services.app.alerting import AlertState, SilenceState
+from services.app.alerting import AlertState, SilenceState, Subscribed
 from services.app.application import TOKEN_CACHE_S, App
 from services.app.backup import ExportSummary, RestoreSummary
 from services.app.deliveries import Redelivered, SubscriptionDeliveries
@@ -67,6 +67,7 @@ __all__ = [
     "RollupResult",
     "RollupVersion",
     "SilenceState",
+    "Subscribed",
     "SubscriptionDeliveries",
     "TooLarge",
     "Unauthorized",

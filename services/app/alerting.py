@@ -6,11 +6,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 from uuid import NAMESPACE_URL, uuid4, uuid5
 
-from events.alerts import severity_rank
+from events.alerts import AlertNotice, severity_rank
 from events.errors import FieldError
 from events.models import AlertAcknowledged, AlertSilenced, SilenceExpired
 from events.plan import Plan
@@ -25,7 +26,16 @@ from services.app.silencing import (
     department_of,
     may_acknowledge,
 )
-from services.notify import Subscription, SubscriptionRequest, SubscriptionStore, UnsafeTarget
+from services.notify import (
+    Subscription,
+    SubscriptionRequest,
+    SubscriptionStore,
+    UnsafeTarget,
+    WorkingHours,
+    queue_firing,
+    remindable,
+    zone_of,
+)
 from services.projection import alert_notices, firing_alerts
 from services.store import EventStore, TokenInfo, redis_now_ms
 
@@ -38,13 +48,30 @@ TICKET_SECONDS = 60
 SILENCE_FROM_ALERT = timedelta(days=7)  # the dashboard's 静默 button: a week, unless told otherwise
 
 
+@dataclass(frozen=True)
+class Subscribed:
+    """A new subscription, and how many firing alerts its first digest names (`send_firing`: 0 if
+    nothing fires, so nothing is sent; None if not asked)."""
+
+    subscription: Subscription
+    firing_sent: int | None
+
+    def public(self) -> dict[str, Any]:
+        """The creation answer: the subscription as listed (with a generated secret, this once)."""
+        shown = {} if self.firing_sent is None else {"firing_sent": self.firing_sent}
+        return {**self.subscription.public(), **shown}
+
+
 def _ticket_digest(ticket: str) -> str:
     return hashlib.sha256(ticket.encode()).hexdigest()
 
 
 class Alerting:
-    def __init__(self, store: EventStore, subscriptions: SubscriptionStore, ingest: Ingest) -> None:
-        self.store, self.subscriptions, self.ingest = store, subscriptions, ingest
+    def __init__(
+        self, store: EventStore, subscriptions: SubscriptionStore, ingest: Ingest, zone: str = "Asia/Shanghai"
+    ) -> None:
+        """`zone`: the installation's (PLANWATCH_TIME_ZONE), for subscriptions to no plan in particular."""
+        self.store, self.subscriptions, self.ingest, self.zone = store, subscriptions, ingest, zone
         self.live = LiveFeed(store.redis)
 
     async def firing(self, plan_id: str) -> list[dict[str, Any]] | None:
@@ -110,13 +137,42 @@ class Alerting:
             )
         return token_id
 
-    async def subscribe(self, request: SubscriptionRequest) -> Subscription:
+    async def firing_for(self, subscription: Subscription) -> list[AlertNotice]:
+        """The alerts firing now that a digest for `subscription` names (reminders, `send_firing`):
+        of its plans (every plan if it names none), those its filters want, neither silenced,
+        inhibited nor acknowledged."""
+        plans = subscription.filters.plans or await self.store.plans()
+        alerts = [alert for plan_id in plans for alert in await self.firing(plan_id) or []]
+        return remindable(subscription, alerts)
+
+    async def subscribe(self, request: SubscriptionRequest) -> Subscribed:
         """Subscribe a channel to alert notices. A url on a loopback, private or link-local address
-        is refused unless the request allows private targets."""
+        is refused unless the operator allows its network. Its working hours are in its plans'
+        zone (the installation's when they are several zones, or none in particular). With
+        `send_firing`, what fires now goes to it once, as one digest: returns how many alerts it
+        names (0: nothing fires, nothing sent; None: not asked)."""
+        request = request.model_copy(update={"working_hours": await self._hours(request)})
         try:
-            return await self.subscriptions.create(request)
+            created = await self.subscriptions.create(request)
         except UnsafeTarget as exc:
             raise Invalid(str(exc), "不允许向内网或本机地址推送", [FieldError("url", str(exc), "地址不安全")]) from None
+        if not request.send_firing:
+            return Subscribed(created, None)
+        firing = await self.firing_for(created)
+        if firing:
+            await queue_firing(self.store.redis, self.store.keys, created, firing, zone_of(created, self.zone))
+        return Subscribed(created, len(firing))
+
+    async def _hours(self, request: SubscriptionRequest) -> WorkingHours:
+        """The request's working hours, in the zone of its plans unless it names one."""
+        hours = request.working_hours or WorkingHours()
+        if hours.timezone is not None:
+            return hours
+        zones = set()
+        for plan_id in request.filters.plans:
+            plan = await self.ingest.catalog.get(plan_id)
+            zones.add(plan.timezone if plan else self.zone)
+        return hours.model_copy(update={"timezone": zones.pop() if len(zones) == 1 else self.zone})
 
     async def subscriptions_with_counts(self) -> list[tuple[Subscription, dict[str, int]]]:
         """Every subscription (secrets never shown by `public()`) with its queued, sent and dead counts."""

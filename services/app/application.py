@@ -53,7 +53,7 @@ class App:
         self.reports = Reports(self.ingest, store)
         self.rollups = Rollups(redis, keys)
         self.sharing = Sharing(redis, keys, self.settings, self.rollups)
-        self.alerting = Alerting(store, subscriptions, self.ingest)
+        self.alerting = Alerting(store, subscriptions, self.ingest, self.settings.time_zone)
         self.deliveries = DeliveryCases(subscriptions, Deliveries(redis, keys))
         self.operations = Operations(store, catalog, subscriptions, self.settings.ready_max_lag)
 

@@ -109,6 +109,8 @@ def notifier(
                 links=links,
                 allowed_targets=app.settings.allow_private_targets,
                 sealer=Sealer(app.settings.secret_key),
+                firing_of=app.alerting.firing_for,  # reminders read what fires through the use case
+                zone=app.settings.time_zone,
             ).run()
 
     try:

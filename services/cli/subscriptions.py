@@ -9,7 +9,7 @@ import typer
 from services.cli.common import console, count_cells, fail, plan_options, use_case, with_app
 
 if TYPE_CHECKING:
-    from services.app import App
+    from services.app import App, Subscribed
     from services.notify import Subscription
 
 commands = typer.Typer()
@@ -46,6 +46,23 @@ def subscribe(
             "(default 1m robots, 0 webhooks)"
         ),
     ] = None,
+    repeat_interval: Annotated[
+        str | None,
+        typer.Option(
+            help="remind of the alerts still firing, as one digest, this long after the last reminder, "
+            "within working hours: 4h, 1d, off (default 1d robots, off webhooks and streams)"
+        ),
+    ] = None,
+    working_hours: Annotated[
+        str | None,
+        typer.Option(
+            help="when reminders may go: days and hours, optionally a time zone, e.g. '1-5 09:00-18:00' "
+            "(the default: 周一至周五 09:00–18:00 in the plans' zone) or 'mon-sun 08:00-22:00 Asia/Shanghai'"
+        ),
+    ] = None,
+    send_firing: Annotated[
+        bool, typer.Option("--send-firing", help="send the alerts firing now, once, as one digest")
+    ] = False,
     allow_private: Annotated[
         bool,
         typer.Option(
@@ -73,7 +90,14 @@ def subscribe(
                 "channel": channel,
                 "url": url,
                 "secret": secret,
-                **_given(max_age=max_age, group_wait=group_wait, group_interval=group_interval),
+                **_given(
+                    max_age=max_age,
+                    group_wait=group_wait,
+                    group_interval=group_interval,
+                    repeat_interval=repeat_interval,
+                    working_hours=working_hours,
+                ),
+                "send_firing": send_firing,
                 "filters": {
                     "plans": plan or [],
                     "departments": department or [],
@@ -88,12 +112,16 @@ def subscribe(
     except ValidationError as exc:
         raise fail("\n".join(str(e) for e in field_errors(exc))) from None
 
-    async def main(app: App) -> tuple[Subscription, str]:
-        created = await app.alerting.subscribe(request)
-        return created, app.keys.sub_stream(created.id)
+    async def main(app: App) -> tuple[Subscribed, str]:
+        subscribed = await app.alerting.subscribe(request)
+        return subscribed, app.keys.sub_stream(subscribed.subscription.id)
 
-    created, stream = use_case(main)
+    subscribed, stream = use_case(main)
+    created = subscribed.subscription
     console.print(f"subscribed {created.id}: {created.name} ({created.channel})", markup=False)
+    if subscribed.firing_sent is not None:
+        told = f"{subscribed.firing_sent} firing alert(s) go to it now, as one digest"
+        console.print(told if subscribed.firing_sent else "nothing fires now: no digest sent", markup=False)
     if created.generated_secret:  # shown once, like a token
         typer.echo(created.generated_secret)
         typer.echo("the webhook's signing secret (HMAC-SHA256): keep it now, it is not shown again", err=True)

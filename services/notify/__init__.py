@@ -1,6 +1,7 @@
 """Telling subscribers: fan-out of alert notices (`fanout`), delivery (`delivery`), the channels
 (`channels/`, one module each), the wording of messages (`wording`), the network guard
-(`guard`), what is pending and given up (`deliveries`) and the HTTP sending (`http`). Other rooms import from here."""
+(`guard`), what is pending and given up (`deliveries`), the HTTP sending (`http`), reminders and
+digests of what fires (`reminders`, scheduled by the pure `schedule`). Other rooms import from here."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from services.notify.deliveries import DeadLetter, Deliveries, Pending
 from services.notify.guard import UnresolvedTarget, UnsafeTarget, check_target
 from services.notify.http import OutgoingRequest, SendResult
 from services.notify.notifier import Notifier
+from services.notify.reminders import FiringOf, queue_firing, remindable, zone_of
+from services.notify.schedule import WorkingHours, next_reminder, reminder_due, working_start
 from services.notify.subscriptions import Filters, Subscription, SubscriptionRequest, SubscriptionStore
 
 __all__ = [
@@ -24,6 +27,7 @@ __all__ = [
     "DeadLetter",
     "Deliveries",
     "Filters",
+    "FiringOf",
     "Notifier",
     "OutgoingRequest",
     "Pending",
@@ -33,11 +37,18 @@ __all__ = [
     "SubscriptionStore",
     "UnresolvedTarget",
     "UnsafeTarget",
+    "WorkingHours",
     "build_request",
     "check_target",
     "dingtalk_sign",
     "feishu_sign",
+    "next_reminder",
+    "queue_firing",
+    "remindable",
+    "reminder_due",
     "send",
     "verify_webhook",
     "webhook_signature",
+    "working_start",
+    "zone_of",
 ]

@@ -26,8 +26,13 @@ for _, entry in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do
     if not fold then
       fold = (string.sub(fields['delivery_id'], 1, 8) == 'summary:') and '1' or '0'
     end
-    redis.call('XADD', KEYS[2], '*', 'delivery_id', fields['delivery_id'], 'notices', fields['notices'],
-      'fold', fold, 'kind', 'redelivery', 'dead_letter', entry[1])
+    local made = {'delivery_id', fields['delivery_id'], 'notices', fields['notices'], 'fold', fold,
+      'kind', 'redelivery', 'dead_letter', entry[1]}
+    if fields['digest'] then  -- a reminder or a first look is worded as such again
+      table.insert(made, 'digest'); table.insert(made, fields['digest'])
+      table.insert(made, 'zone'); table.insert(made, fields['zone'] or '')
+    end
+    redis.call('XADD', KEYS[2], '*', unpack(made))
     redis.call('XDEL', KEYS[1], entry[1])
     moved = moved + 1
   end

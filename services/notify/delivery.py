@@ -28,8 +28,11 @@ from redis.asyncio.client import Pipeline
 from events.alerts import AlertNotice
 from services.notify.channels import CHANNELS, Delivery, Outlets, notices_json
 from services.notify.http import SendResult
+from services.notify.outgoing import Outgoing
 from services.notify.recent import Recent
+from services.notify.reminders import Reminders
 from services.notify.subscriptions import Subscription
+from services.notify.wording import DigestKind
 from services.observability import metrics
 from services.store import Lease, SignedLinks
 
@@ -65,29 +68,6 @@ class Inflight:
         return json.dumps(record)
 
 
-@dataclass(frozen=True)
-class Outgoing:
-    """A delivery made up ahead of the queue, as stored in `sub_outgoing`."""
-
-    delivery_id: str  # a redelivered dead letter keeps its idempotency key
-    notices: list[AlertNotice]
-    fold: bool
-    kind: str  # redelivery
-
-    def fields(self) -> dict[str, str]:
-        return {
-            "delivery_id": self.delivery_id,
-            "notices": notices_json(self.notices),
-            "fold": "1" if self.fold else "0",
-            "kind": self.kind,
-        }
-
-    @classmethod
-    def read(cls, fields: dict[str, str]) -> Outgoing:
-        notices = [AlertNotice.model_validate(n) for n in json.loads(fields["notices"])]
-        return cls(fields["delivery_id"], notices, fields.get("fold") == "1", fields.get("kind", "redelivery"))
-
-
 def _version(notice: AlertNotice) -> int:
     """The version a rollup notice announces (its `values`; the first version if it says none)."""
     version = notice.values.get("version") if notice.values else None
@@ -108,6 +88,8 @@ class Chosen:
 
     inflight: Inflight
     notices: list[AlertNotice]
+    digest: DigestKind | None = None  # worded as a digest of the alerts firing now
+    zone: str | None = None  # a digest's zone
 
 
 @dataclass(frozen=True)
@@ -137,8 +119,10 @@ class Deliverer:
         lease_ttl_ms: int,
         links: SignedLinks | None,
         clock: Callable[[], float],
+        reminders: Reminders,
     ) -> None:
         self.outlets, self.redis, self.keys = outlets, outlets.redis, outlets.keys
+        self.reminders = reminders
         self.subscriptions = subscriptions
         self.backoff_s, self.backoff_cap_s = backoff_s, backoff_cap_s
         self.links, self.clock = links, clock
@@ -172,6 +156,8 @@ class Deliverer:
         chosen: Chosen | None
         if "inflight" in heads.state:  # a delivery begun before a restart: send exactly it again
             chosen = self._resumed(Inflight.from_json(heads.state["inflight"]), heads)
+        elif await self.reminders.remind(subscription, heads.state, bool(heads.outgoing), now_ms):
+            return 0  # made ahead of the queue: sent from the next round on, like a redelivery
         else:
             chosen = await self._next(subscription, heads, now_ms)
             if chosen is None:
@@ -208,7 +194,7 @@ class Deliverer:
                 await self._set_aside(sid, entry, fields, exc)
                 return None
             inflight = Inflight(made.delivery_id, [entry], [n.notice_id for n in made.notices], made.fold, True)
-            return Chosen(inflight, made.notices)
+            return Chosen(inflight, made.notices, made.digest, made.zone)
         if not heads.queue:
             return None
         if "group_since_ms" not in heads.state:  # the first of a group: it waits for the rest
@@ -223,14 +209,23 @@ class Deliverer:
         wanted = set(inflight.entries)
         if inflight.outgoing:
             made = [Outgoing.read(fields) for entry, fields in heads.outgoing if entry in wanted]
-            return Chosen(inflight, made[0].notices if made else [])
+            if not made:
+                return Chosen(inflight, [])
+            return Chosen(inflight, made[0].notices, made[0].digest, made[0].zone)
         return Chosen(inflight, _notices([(entry, fields) for entry, fields in heads.queue if entry in wanted]))
 
     async def _send(self, subscription: Subscription, chosen: Chosen) -> SendResult:
         if not chosen.notices:  # the queue lost them (unsubscribed and resubscribed): nothing to send
             return SendResult.delivered()
         inflight, notices = chosen.inflight, chosen.notices
-        delivery = Delivery(id=inflight.delivery_id, notices=notices, summary=inflight.fold, link=self._link(notices))
+        delivery = Delivery(
+            id=inflight.delivery_id,
+            notices=notices,
+            summary=inflight.fold,
+            link=self._link(notices),
+            digest=chosen.digest,
+            zone=chosen.zone,
+        )
         return await CHANNELS[subscription.channel].deliver(delivery, subscription, self.outlets)
 
     def _link(self, notices: list[AlertNotice]) -> str | None:
@@ -297,6 +292,7 @@ class Deliverer:
                     "given_up_ms": now_ms,
                     "fold": "1" if inflight.fold else "0",
                     "notices": notices_json(chosen.notices),
+                    **({"digest": chosen.digest, "zone": chosen.zone or ""} if chosen.digest else {}),
                 },
             )
             self._finish(pipe, sid, inflight)

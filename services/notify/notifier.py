@@ -5,6 +5,8 @@
 2. Delivery (`delivery.py`): per subscription, by lease, the queue is sent through the
    subscription's channel (`channels/`), folded into summaries, within the rate, retried with
    backoff, given up to dead letters.
+3. Reminders (`reminders.py`): a digest of what still fires, every `repeat_interval` within
+   working hours, made ahead of the queue and delivered the same way.
 
 Several notifiers may run: the consumer group shares the outboxes among them, the leases the
 subscriptions."""
@@ -25,6 +27,7 @@ from services.notify.delivery import Deliverer
 from services.notify.fanout import FanOut
 from services.notify.guard import Network
 from services.notify.recent import Recent
+from services.notify.reminders import FiringOf, Reminders
 from services.notify.subscriptions import Subscription, SubscriptionStore
 from services.observability import metrics
 from services.store import Keyspace, Sealer, SignedLinks
@@ -48,7 +51,12 @@ class Notifier:
         clock: Callable[[], float] = time.time,
         allowed_targets: Sequence[Network] = (),
         sealer: Sealer | None = None,
+        firing_of: FiringOf | None = None,
+        zone: str = "Asia/Shanghai",
     ) -> None:
+        """`firing_of`: what fires now that a subscription would be told of (`App.alerting.firing_for`),
+        for reminders — none without it; `zone`: the installation's, for subscriptions whose working
+        hours name none (PLANWATCH_TIME_ZONE)."""
         self.worker_id = worker_id
         # re-read at most once a second: a new subscription is served within a second
         store = SubscriptionStore(redis, keys, allowed_targets, sealer)
@@ -63,6 +71,7 @@ class Notifier:
             lease_ttl_ms=lease_ttl_ms,
             links=links,
             clock=clock,
+            reminders=Reminders(redis, keys, firing_of, zone),
         )
 
     async def fan_out(self, block_ms: int = 1000) -> int:

@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 from events.alerts import RULES, AlertNotice, Severity, severity_rank
 from services.notify.guard import Network, check_target
 from services.notify.masking import mask_url
+from services.notify.schedule import WorkingHours
 from services.store import CannotUnseal, Keyspace, Sealer
 
 HttpKind = Literal["webhook", "wecom", "dingtalk", "feishu"]  # the channels that post to a url
@@ -34,6 +35,13 @@ DAY_S = 86_400.0
 DEFAULT_MAX_AGE_S = DAY_S
 
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86_400}
+
+
+def parse_repeat(value: Any) -> Any:
+    """A duration, or `off` (0: no reminders)."""
+    if isinstance(value, str) and value.strip().lower() in ("off", "none", "no"):
+        return 0.0
+    return parse_duration(value)
 
 
 def parse_duration(value: Any) -> Any:
@@ -53,10 +61,15 @@ ROBOTS = ("wecom", "dingtalk", "feishu")
 DEFAULT_GROUP_WAIT_S = {"wecom": 10.0, "dingtalk": 10.0, "feishu": 10.0, "webhook": 0.0, "stream": 0.0}
 DEFAULT_GROUP_INTERVAL_S = {"wecom": 60.0, "dingtalk": 60.0, "feishu": 60.0, "webhook": 0.0, "stream": 0.0}
 
+# Reminders (Alertmanager's repeat_interval): people forget, so a robot group hears again once a
+# day, within working hours, of what still fires; machines keep their own state: off.
+DEFAULT_REPEAT_INTERVAL_S = {"wecom": DAY_S, "dingtalk": DAY_S, "feishu": DAY_S, "webhook": 0.0, "stream": 0.0}
+
 # durations in seconds, also written with a unit (`24h`), each within its bounds
 MaxAge = Annotated[float, BeforeValidator(parse_duration), Field(gt=0, le=7 * DAY_S)]
 GroupWait = Annotated[float, BeforeValidator(parse_duration), Field(ge=0, le=3600)]
 GroupInterval = Annotated[float, BeforeValidator(parse_duration), Field(ge=0, le=DAY_S)]
+RepeatInterval = Annotated[float, BeforeValidator(parse_repeat), Field(ge=0, le=30 * DAY_S)]
 
 
 class Filters(BaseModel):
@@ -106,6 +119,21 @@ class SubscriptionRequest(BaseModel):
         default=None,
         description="the least time between two messages; what comes meanwhile goes as one (0 to 1d); "
         "default 1m for robots, 0 for webhooks and streams",
+    )
+    repeat_interval: RepeatInterval | None = Field(
+        default=None,
+        description="remind of the alerts still firing (one digest) this long after the last reminder, "
+        "within working hours (seconds, or 4h, 1d; off or 0: never; at most 30d); default 1d for robots, "
+        "off for webhooks and streams",
+    )
+    working_hours: WorkingHours | None = Field(
+        default=None,
+        description="when reminders may go: '1-5 09:00-18:00' (weekdays, hours[, time zone]) or "
+        "{days, start, end, timezone}; default 周一至周五 09:00–18:00 in the zone of the subscription's plans",
+    )
+    send_firing: bool = Field(
+        default=False,
+        description="when subscribing: send the alerts firing now, once, as one digest (not stored)",
     )
 
     @model_validator(mode="before")
@@ -157,6 +185,16 @@ class Subscription(SubscriptionRequest):
         return DEFAULT_GROUP_INTERVAL_S[self.channel] if self.group_interval is None else self.group_interval
 
     @property
+    def repeat_interval_s(self) -> float:
+        """How long after the last reminder the next is due; 0: no reminders."""
+        return DEFAULT_REPEAT_INTERVAL_S[self.channel] if self.repeat_interval is None else self.repeat_interval
+
+    @property
+    def hours(self) -> WorkingHours:
+        """When reminders may go (the default: 周一至周五 09:00–18:00)."""
+        return self.working_hours or WorkingHours()
+
+    @property
     def max_age_s(self) -> float:
         """How long a failing delivery is retried before it is given up (dead-lettered)."""
         return self.max_age or DEFAULT_MAX_AGE_S
@@ -179,7 +217,7 @@ class Subscription(SubscriptionRequest):
         the creation result (the subscriber cannot know it otherwise); the url only by its host
         and a masked tail (a robot's key or access token is in its url)."""
         shown = {"secret": self._generated_secret} if self._generated_secret else {}
-        listed = self.model_dump(exclude={"secret"})
+        listed = self.model_dump(exclude={"secret", "send_firing"})
         listed["url"] = mask_url(self.url) if self.url else None
         return {**listed, "has_secret": bool(self.secret), **shown}
 
@@ -207,7 +245,7 @@ class SubscriptionStore:
             await check_target(request.url, allowed=self.allowed_targets)
         generated = secrets.token_urlsafe(32) if request.channel == "webhook" and not request.secret else None
         subscription = Subscription(
-            **{**request.model_dump(), "secret": generated or request.secret},
+            **{**request.model_dump(exclude={"send_firing"}), "secret": generated or request.secret},
             id=secrets.token_hex(6),
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
@@ -227,7 +265,7 @@ class SubscriptionStore:
 
     def _sealed(self, subscription: Subscription) -> str:
         """The stored JSON: the url (a robot's key is in it) and the secret sealed, if a key is set."""
-        stored = subscription.model_dump(mode="json")
+        stored = subscription.model_dump(mode="json", exclude={"send_firing"})
         for name in _SEALED_FIELDS:
             if stored.get(name):
                 stored[name] = self.sealer.seal(stored[name])
@@ -255,6 +293,7 @@ class SubscriptionStore:
                         keys.sub_sent,
                         keys.sub_dead,
                         keys.sub_state,
+                        keys.sub_outgoing,
                         keys.sub_rate,
                         keys.sub_lease,
                     )

@@ -7,13 +7,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Literal
+from zoneinfo import ZoneInfo
 
-from events.alerts import AlertNotice, severity_rank
+from events.alerts import SEVERITY_ZH, AlertNotice, severity_rank
 
 # China has had no daylight saving time since 1991, so a fixed offset is exact.
 CHINA_TIME = timezone(timedelta(hours=8), "北京时间")
 
 Tone = Literal["alert", "ok", "muted", "strong"]
+DigestKind = Literal["reminder", "firing"]  # a reminder of what still fires; what fires now, once
 Fact = tuple[str, str, Tone | None]  # label, value, how to show the value (None: plain)
 
 # What went wrong, short enough for a title: "地区生产总值" + "未达目标".
@@ -207,3 +209,59 @@ def _summary_message(notices: list[AlertNotice], total: int, link: str | None) -
         unlisted=total - len(notices),
         link=link,
     )
+
+
+# --- digests: the alerts firing now, as one message (reminders, and a new subscriber's first look)
+
+DIGEST_LISTS = 10  # a digest names the most severe alerts (the longest firing first), counts the rest
+_DIGEST_TITLE = {"reminder": "【预警提醒】仍有{count}条预警未解除", "firing": "【当前预警】{count}条预警正在生效"}
+
+
+def zone_label(zone: ZoneInfo) -> str:
+    """How a zone is named beside a time: 北京时间 for China's, else its name."""
+    return "北京时间" if zone.key in ("Asia/Shanghai", "Asia/Chongqing", "Asia/Harbin", "PRC") else zone.key
+
+
+def severity_counts(notices: list[AlertNotice]) -> str:
+    """升级督办1条，红色预警2条，黄色预警3条 (the severities there are)."""
+    counts = ((SEVERITY_ZH[s], sum(n.severity == s for n in notices)) for s in ("emergency", "critical", "warning"))
+    return "，".join(f"{label}{count}条" for label, count in counts if count)
+
+
+def digest_message(
+    notices: list[AlertNotice], kind: DigestKind, *, now: datetime, zone: ZoneInfo, link: str | None
+) -> Message:
+    """The alerts firing now as one message: how many by severity, then the most important lines
+    (the DIGEST_LISTS most severe, longest firing first), each with since when it fires, times in
+    `zone`, labelled."""
+    ordered = sorted(notices, key=lambda n: (-severity_rank(n.severity), n.started_at, n.subject))
+    shown = ordered[:DIGEST_LISTS]
+    fields: list[Fact] = [
+        ("预警", severity_counts(notices), "alert"),
+        ("截至", f"{now.astimezone(zone):%Y-%m-%d %H:%M}（{zone_label(zone)}）", "muted"),
+    ]
+    return Message(
+        title=_DIGEST_TITLE[kind].format(count=len(notices)),
+        tone="alert",
+        plan=_one_line("、".join(dict.fromkeys(n.plan_name for n in shown))),
+        fields=fields,
+        sentence=None,
+        items=[_digest_item(n, now, zone) for n in shown],
+        unlisted=len(notices) - len(shown),
+        link=link,
+    )
+
+
+def _digest_item(notice: AlertNotice, now: datetime, zone: ZoneInfo) -> Item:
+    _, actual_label, deviation_label = _fact_labels(notice)
+    facts = []
+    if notice.actual:
+        facts.append(f"{actual_label}{notice.actual}")
+    if notice.deviation:
+        facts.append(f"{deviation_label.rstrip('±')}{notice.deviation}")
+    days = (now.astimezone(zone).date() - notice.started_at.astimezone(zone).date()).days
+    since = f"自{notice.started_at.astimezone(zone):%m-%d}起" + (f"，已持续{days}天" if days > 0 else "")
+    rest = _PROBLEM_ZH.get(notice.rule, f"：{notice.rule_zh}") + (f"：{'，'.join(facts)}" if facts else "")
+    rest += f"（{notice.department_name}，{since}）"
+    tag = f"【{SEVERITY_ZH.get(notice.severity, notice.severity_zh)}】"
+    return Item(tag=tag, tone="alert", subject=_one_line(notice.subject_name), rest=_one_line(rest))

@@ -112,7 +112,9 @@ class Keyspace:
         return f"{self._sub(subscription_id)}:outgoing"
 
     def sub_state(self, subscription_id: str) -> str:
-        """Hash: failures so far, since when, when to try next, and the delivery in flight."""
+        """Hash: failures so far, since when, when to try next, the delivery in flight, the
+        waiting group's start and the last message's time, and when the last reminder was made
+        (`reminded_ms`: a restarted notifier reminds an interval after it, never twice)."""
         return f"{self._sub(subscription_id)}:state"
 
     def sub_rate(self, subscription_id: str) -> str:

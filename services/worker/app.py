@@ -23,6 +23,7 @@ from faststream import FastStream
 from faststream.redis import RedisBroker
 from redis.asyncio import Redis
 
+from services.app import App
 from services.inbox import Inbox
 from services.notify import Notifier
 from services.projection import ProjectionSupervisor
@@ -114,6 +115,8 @@ def create_app(
                 links=await SignedLinks.load(redis, keys, public_url, settings.secret_key),
                 allowed_targets=settings.allow_private_targets,
                 sealer=Sealer(settings.secret_key),
+                firing_of=App(redis, keys, settings).alerting.firing_for,  # reminders read what fires
+                zone=settings.time_zone,
             )
             running.tasks.append(asyncio.create_task(notifier.run(), name="notifier"))
         log.info("worker %s started (lease %d ms, keys %s:*)", worker_id, lease_ttl_ms, keys.prefix)

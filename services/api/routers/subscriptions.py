@@ -32,7 +32,9 @@ router = APIRouter(prefix="/v1/subscriptions", tags=["alerts"], responses=ERRORS
 )
 async def subscribe(request: Request, app: AppDep, who: AdminDep) -> dict[str, Any]:
     """Subscribe a channel to alert notices (admin). A url on a loopback, private or
-    link-local address is refused unless `allow_private` is set."""
+    link-local address is refused unless the operator allows its network. `repeat_interval` and
+    `working_hours` set its reminders; `"send_firing": true` sends what fires now, once, as one
+    digest (`firing_sent` in the answer says how many alerts it names)."""
     try:
         wanted = SubscriptionRequest.model_validate(await read_json(request))
     except ValidationError as exc:

@@ -22,6 +22,7 @@ from events.alerts import AlertNotice
 from services.notify.guard import Network, UnresolvedTarget, UnsafeTarget, check_target
 from services.notify.http import OutgoingRequest, SendResult, post
 from services.notify.subscriptions import HttpKind, Subscription
+from services.notify.wording import DigestKind
 from services.store import Keyspace
 
 JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
@@ -35,6 +36,8 @@ class Delivery:
     notices: list[AlertNotice]  # every notice it stands for, in queue order
     summary: bool  # folded into one summary message
     link: str | None  # where to read more
+    digest: DigestKind | None = None  # the alerts firing now (a reminder, or a new subscriber's first look)
+    zone: str | None = None  # a digest's times are in this zone (the plan's)
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,8 @@ class Draft:
     now: datetime
     summary_of: int | None = None
     link: str | None = None
+    digest: DigestKind | None = None  # worded as a digest of the alerts firing now
+    zone: str = "Asia/Shanghai"  # where a digest's times are told
 
     def __post_init__(self) -> None:
         if self.now.tzinfo is None:
@@ -136,6 +141,8 @@ class HttpChannel(ABC):
             now=datetime.now(UTC),
             summary_of=len(delivery.notices) if delivery.summary else None,
             link=delivery.link,
+            digest=delivery.digest,
+            zone=delivery.zone or "Asia/Shanghai",
         )
         return await post(
             via.http, self.request(config, draft), self.judge, addresses=addresses, allowed=via.allowed_targets

@@ -10,13 +10,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 import httpx
 
 from events.alerts import AlertNotice, severity_rank
 from services.notify.channels.base import ChannelConfig, Delivery, Draft, HttpChannel
 from services.notify.http import OutgoingRequest, SendResult
-from services.notify.wording import Message, message
+from services.notify.wording import Message, digest_message, message
 
 SUMMARY_LISTS = 20  # a summary names the most important notices, counts the rest
 
@@ -35,12 +36,18 @@ class Robot(HttpChannel):
         return payload.get("errcode"), payload.get("errmsg")
 
     def listed(self, delivery: Delivery) -> list[AlertNotice]:
-        if not delivery.summary:
+        if not delivery.summary or delivery.digest:  # a digest counts them all and lists the worst
             return delivery.notices
         return sorted(delivery.notices, key=lambda n: -severity_rank(n.severity))[:SUMMARY_LISTS]
 
     def request(self, config: ChannelConfig, draft: Draft) -> OutgoingRequest:
-        return self.message_request(config, message(draft.notices, draft.summary_of, draft.link), draft.now)
+        if draft.digest:
+            said = digest_message(
+                draft.notices, draft.digest, now=draft.now, zone=ZoneInfo(draft.zone), link=draft.link
+            )
+        else:
+            said = message(draft.notices, draft.summary_of, draft.link)
+        return self.message_request(config, said, draft.now)
 
     def judge(self, response: httpx.Response) -> SendResult:
         status = response.status_code

@@ -5,6 +5,8 @@ subscriber's data."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from services.notify.channels.base import Delivery, Outlets, notices_json
 from services.notify.http import SendResult
 from services.notify.subscriptions import Subscription
@@ -14,9 +16,12 @@ STREAM_MAXLEN = 100_000
 
 class Stream:
     async def deliver(self, delivery: Delivery, to: Subscription, via: Outlets) -> SendResult:
+        fields: dict[Any, Any] = {"delivery_id": delivery.id, "notices": notices_json(delivery.notices)}
+        if delivery.digest:  # the alerts firing now (reminder, or a new subscriber's first look)
+            fields["digest"] = delivery.digest
         await via.redis.xadd(
             via.keys.sub_stream(to.id),
-            {"delivery_id": delivery.id, "notices": notices_json(delivery.notices)},
+            fields,
             maxlen=STREAM_MAXLEN,
             approximate=True,
         )

@@ -48,6 +48,8 @@ class Webhook(HttpChannel):
             "link": draft.link,
             "notices": [notice.model_dump(mode="json") for notice in draft.notices],
         }
+        if draft.digest:  # the alerts firing now (reminder, or a new subscriber's first look)
+            payload["digest"] = draft.digest
         body = json_bytes(payload)
         timestamp = str(int(draft.now.timestamp()))
         if not config.secret:  # ChannelConfig refuses one; this is for a config built without validation
