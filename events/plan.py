@@ -60,7 +60,9 @@ class Indicator(_Strict):
     order: int = Field(ge=1, description="display order within its section")
     section: str = Field(default="主要指标", min_length=1, description="report section; 主要指标 is the main table")
     aliases: tuple[str, ...] = Field(default=(), description="other names a relative target may use, e.g. GDP")
-    target: TargetSpec
+    # None: monitored only (reports list such actual-only rows with 「-」 as the target): shown,
+    # never judged, never a value alert. Left out of the stored form while unset.
+    target: TargetSpec | None = Field(default=None, exclude_if=lambda target: target is None)
 
     @model_validator(mode="before")
     @classmethod
@@ -70,6 +72,8 @@ class Indicator(_Strict):
         if not isinstance(data, Mapping) or not isinstance(data.get("unit"), str):
             return data
         target = data.get("target")
+        if isinstance(target, str) and target.strip() in NO_TARGET:
+            return {key: value for key, value in data.items() if key != "target"}  # monitored only
         if isinstance(target, bool) or not isinstance(target, int | float | Decimal | str):
             return data
         text = str(target) if not isinstance(target, str) else target
@@ -95,6 +99,8 @@ class Indicator(_Strict):
     @model_validator(mode="after")
     def _names_itself(self) -> Indicator:
         """`地区生产总值增长6%以上`: words before the figure must name this indicator."""
+        if self.target is None:
+            return self
         named = named_subject(self.target.text)
         if named and not self.answers_to(named):
             reason = (
@@ -113,8 +119,14 @@ class Indicator(_Strict):
     def is_main(self) -> bool:
         return self.section == MAIN_SECTION
 
+    @property
+    def target_text(self) -> str:
+        """The plan's target as the report words it; 「-」 for an indicator without one."""
+        return self.target.text if self.target is not None else "-"
+
 
 MAIN_SECTION = "主要指标"
+NO_TARGET = frozenset({"-", "—", "－", ""})  # as reports print an actual-only row's 全年目标
 _BARE_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _GROWTH_SUFFIX = re.compile(r"(?:增长|增速)$")
 

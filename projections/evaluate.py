@@ -8,6 +8,7 @@ positive is better than required, for every form:
 * range — 0 inside, else the distance outside (negative);
 * relative — actual − the referenced indicator's value for the same period (in step: within the
   tolerance below it counts as reached);
+* none (an indicator monitored only) — status `monitored`, the value shown, the deviation 「-」;
 * floor and stretch (`增长6%以上，力争7%`) — judged against the floor; the stretch is carried along;
 * cumulative (and level with a baseline) — completion % − 序时进度 % of the value's own period
   ("1—4月完成全年目标的34%，序时进度33.3%"); a value that is late is the overdue-data alert's business.
@@ -36,7 +37,7 @@ from events.targets import (
 from projections import formatting as fmt
 from projections.state import Observation
 
-Status = Literal["met", "on_track", "at_risk", "off_track", "not_due", "no_data"]
+Status = Literal["met", "on_track", "at_risk", "off_track", "not_due", "no_data", "monitored"]
 MISSED: frozenset[str] = frozenset({"at_risk", "off_track"})
 
 STATUS_ZH: dict[str, str] = {
@@ -46,6 +47,7 @@ STATUS_ZH: dict[str, str] = {
     "off_track": "滞后（红灯）",
     "not_due": "未到考核期",
     "no_data": "暂无数据",
+    "monitored": "监测（无目标）",
 }
 
 HUNDRED = Decimal(100)
@@ -101,6 +103,34 @@ def is_due(frequency: Frequency, year: int, as_of: date) -> bool:
 
 
 def evaluate(
+    target: Target | None,
+    observations: Mapping[str, Observation],
+    as_of: date,
+    *,
+    year: int | None = None,
+    unit: str = "%",
+    frequency: Frequency = "monthly",
+    thresholds: Thresholds | None = None,
+    reference_id: str | None = None,
+    reference_observations: Mapping[str, Observation] | None = None,
+) -> Evaluation:
+    if target is None:
+        year = year or as_of.year
+        return _monitored(latest(observations, as_of, year), unit, frequency, year, as_of)
+    return _judged(
+        target,
+        observations,
+        as_of,
+        year=year,
+        unit=unit,
+        frequency=frequency,
+        thresholds=thresholds,
+        reference_id=reference_id,
+        reference_observations=reference_observations,
+    )
+
+
+def _judged(
     target: Target,
     observations: Mapping[str, Observation],
     as_of: date,
@@ -186,6 +216,16 @@ def _nothing_reported(frequency: Frequency, year: int, as_of: date) -> Evaluatio
     if is_due(frequency, year, as_of):
         return Evaluation("no_data", None, NO_DATA, None, DASH)
     return Evaluation("not_due", None, DASH, None, DASH)
+
+
+def _monitored(observation: Observation | None, unit: str, frequency: Frequency, year: int, as_of: date) -> Evaluation:
+    """An indicator without a target: its latest value shown, never judged (the report prints 「-」
+    for the target and the deviation); 暂无数据 once a value is due and none is reported."""
+    if observation is None:
+        shown = NO_DATA if is_due(frequency, year, as_of) else DASH
+        return Evaluation("monitored", None, shown, None, DASH)
+    text = _actual_text(observation, unit)
+    return Evaluation("monitored", observation.value, text, None, DASH, observation.period)
 
 
 def _actual_text(observation: Observation, unit: str) -> str:

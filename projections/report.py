@@ -12,7 +12,7 @@ from datetime import date
 
 from events.periods import completed_months
 from events.plan import Indicator, PortfolioLines
-from projections.evaluate import Evaluation, evaluate
+from projections.evaluate import DASH, Evaluation, evaluate
 from projections.portfolio import Portfolio, ProjectProgress, evaluate_project, projects_in_plan_order, summarize
 from projections.state import PlanState, ProjectState
 
@@ -93,7 +93,7 @@ def evaluate_indicator(state: PlanState, indicator: Indicator, as_of: date) -> I
     assert plan is not None
     current = state.indicator(indicator.id)
     target = current.target_at(as_of) or indicator.target
-    reference = plan.reference_of(indicator)
+    reference = plan.reference_of(indicator) if target is not None else None
     evaluation = evaluate(
         target,
         current.observations,
@@ -105,7 +105,8 @@ def evaluate_indicator(state: PlanState, indicator: Indicator, as_of: date) -> I
         reference_id=reference,
         reference_observations=state.indicator(reference).observations if reference else None,
     )
-    return IndicatorRow(indicator, plan.department_name(indicator.department), target.text, evaluation)
+    text = target.text if target is not None else DASH
+    return IndicatorRow(indicator, plan.department_name(indicator.department), text, evaluation)
 
 
 class ReportBuilder:
@@ -193,9 +194,14 @@ def build_report(state: PlanState, as_of: date | None = None) -> PlanReport:
     return ReportBuilder().build(state, as_of)
 
 
-def missed_sentence(names: Sequence[str], unreported: Sequence[str] = (), reported: bool = True) -> str:
+def missed_sentence(
+    names: Sequence[str], unreported: Sequence[str] = (), reported: bool = True, judged: bool = True
+) -> str:
     """The report's sentence on the main indicators (named) that missed their targets; those due
-    and `unreported` are named as 暂无数据, and with nothing `reported` at all nothing is judged met."""
+    and `unreported` are named as 暂无数据, and with nothing `reported` at all nothing is judged met.
+    `reported` counts the indicators with targets only; without any (`judged` false) none is judged."""
+    if not judged:
+        return "主要指标均未设年度目标，仅作监测。"
     if not reported:
         return "主要指标暂无数据，尚不能判断是否达到年初预计目标要求。"
     missing = f"{'、'.join(unreported)}暂无数据。" if unreported else ""

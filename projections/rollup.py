@@ -206,7 +206,8 @@ def build_rollup(
         missed_sentence=missed_sentence(
             [row.name for row in main if row.status in MISSED],
             unreported=[row.name for row in main if row.status == "no_data" and row.actual_value is None],
-            reported=any(row.actual_value is not None for row in main),
+            reported=any(row.actual_value is not None for row in main if row.status != "monitored"),
+            judged=not main or any(row.status != "monitored" for row in main),
         ),
         trends=[_trend(state, row, month.end) for row in report.main],
         portfolio_trend=portfolio_series(state, month.end) if plan.projects else [],

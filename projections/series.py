@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from events.periods import Period, month_end
 from events.plan import Indicator
 from events.targets import CumulativeTarget, LevelTarget, RangeTarget, RateTarget, Target
-from projections.evaluate import STATUS_ZH, Status, evaluate, time_progress
+from projections.evaluate import DASH, STATUS_ZH, Status, evaluate, time_progress
 from projections.formatting import round1
 from projections.portfolio import evaluate_project, projects_in_plan_order, summarize
 from projections.state import PlanState
@@ -78,7 +78,7 @@ def chart_kind(points: list[SeriesPoint]) -> ChartKind:
     return "progress" if any(p.completion is not None for p in points) else "value"
 
 
-def _target_numbers(target: Target) -> tuple[Decimal | None, Decimal | None, Decimal | None]:
+def _target_numbers(target: Target | None) -> tuple[Decimal | None, Decimal | None, Decimal | None]:
     if isinstance(target, RangeTarget):
         return None, target.low, target.high
     if isinstance(target, RateTarget | LevelTarget | CumulativeTarget):
@@ -91,7 +91,7 @@ def indicator_series(state: PlanState, indicator: Indicator, as_of: date) -> lis
     plan = state.plan
     assert plan is not None
     current = state.indicator(indicator.id)
-    reference = plan.reference_of(indicator)
+    reference = plan.reference_of(indicator) if indicator.target is not None else None
     references = state.indicator(reference).observations if reference else None
     periods = sorted((Period.parse(text), text) for text in current.observations)
     points = []
@@ -120,7 +120,7 @@ def indicator_series(state: PlanState, indicator: Indicator, as_of: date) -> lis
                 revision=observation.revision,
                 status=judged.status,
                 status_zh=STATUS_ZH[judged.status],
-                target=target.text,
+                target=target.text if target is not None else DASH,
                 target_value=number(value),
                 target_low=number(low),
                 target_high=number(high),

@@ -24,7 +24,7 @@ from services.demo import PLAN_PUBLISHED_AT, SEED_PLAN, h1_history
 from services.reports import table_markdown, table_rows, table_text
 
 FIRST_POSITION = 1752000000000
-STATUSES = ["met", "on_track", "at_risk", "off_track", "not_due", "no_data"]
+STATUSES = ["met", "on_track", "at_risk", "off_track", "not_due", "no_data", "monitored"]
 
 
 def _stored(events: list) -> list[StoredEvent]:

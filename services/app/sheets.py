@@ -142,7 +142,7 @@ class Sheets:
         plan = await self.ingest.plan(plan_id)
         period = _month(month, plan)
         lines = [
-            EntryLine(INDICATOR_KIND, i.id, i.name, i.unit, i.target.text, due, INDICATOR_INPUTS)
+            EntryLine(INDICATOR_KIND, i.id, i.name, i.unit, i.target_text, due, INDICATOR_INPUTS)
             for i in plan.indicators
             if i.department == department and (due := due_period(i, period)) is not None
         ]

@@ -41,6 +41,7 @@ LIGHT = {
     "on_track": "green",
     "not_due": "grey",
     "no_data": "grey",
+    "monitored": "grey",
 }
 LIGHT_ZH = {"red": "红灯", "yellow": "黄灯", "green": "绿灯", "grey": "—"}
 ROLE_ZH = {"department": "部门填报", "analyst": "分析查询", "admin": "管理员"}

@@ -35,6 +35,7 @@ STATUS_CLASS = {
     "off_track": "status-off-track",
     "not_due": "status-not-due",
     "no_data": "status-no-data",
+    "monitored": "status-not-due",
 }
 
 CSS = """

@@ -53,7 +53,8 @@ def _missed_sentence(summary: PlanSummary) -> str:
     return missed_sentence(
         [row.name for row in _rows_by_id(summary, summary.missed)],
         unreported=[row.name for row in main if row.status == "no_data" and row.actual_value is None],
-        reported=any(row.actual_value is not None for row in main),
+        reported=any(row.actual_value is not None for row in main if row.status != "monitored"),
+        judged=not main or any(row.status != "monitored" for row in main),
     )
 
 

@@ -89,7 +89,7 @@ def _owned(plan: Plan, department: str) -> tuple[list[Indicator], list[Project]]
 
 
 def _indicator_row(indicator: Indicator, period: str) -> list[str]:
-    return _row(INDICATOR_KIND, indicator.id, indicator.name, indicator.unit, indicator.target.text, period)
+    return _row(INDICATOR_KIND, indicator.id, indicator.name, indicator.unit, indicator.target_text, period)
 
 
 def _project_row(project: Project, period: str) -> list[str]:

@@ -2,7 +2,7 @@
 "use strict";
 
 const COLOURS = { red: "#c62828", yellow: "#d99a00", green: "#2e7d32", grey: "#9e9e9e", line: "#1f5fa8", target: "#6b6b6b" };
-const LIGHT = { off_track: "red", at_risk: "yellow", met: "green", on_track: "green", not_due: "grey", no_data: "grey" };
+const LIGHT = { off_track: "red", at_risk: "yellow", met: "green", on_track: "green", not_due: "grey", no_data: "grey", monitored: "grey" };
 
 function readJson(id) {
   const node = document.getElementById(id);
