@@ -174,6 +174,7 @@ class SubmissionBounds:
         self.reports_from = datetime(year - OCCURRED_YEARS_BEFORE, 1, 1, tzinfo=zone)
         self.reports_until = datetime(year + OCCURRED_YEARS_AFTER + 1, 1, 1, tzinfo=zone)
         self.units = {indicator.id: unit_bounds(indicator.unit) for indicator in plan.indicators}
+        self.with_growth = frozenset(indicator.id for indicator in plan.indicators if indicator.with_growth)
         # the periods of the plan year a quarterly or annual indicator may report (a monthly one: any)
         self.every = {indicator.id: REPORTING_STEP[indicator.frequency] for indicator in plan.indicators}
         self.due = {subject: _periods_ending_every(step, year) for subject, step in self.every.items() if step > 1}
@@ -192,6 +193,8 @@ class SubmissionBounds:
             and event.event_id.int
             and ((bounds := self.units.get(event.subject)) is None or bounds.fits(event.value))
             and ((due := self.due.get(event.subject)) is None or event.period in due)
+            and ((growth := event.growth) is None) is (event.subject not in self.with_growth)
+            and (growth is None or PERCENT.fits(growth))
         ):
             return []  # the usual event, checked in a few comparisons
         return self._all_problems(event)
@@ -240,10 +243,27 @@ class SubmissionBounds:
     def _value_problems(self, event: Any) -> list[Problem]:
         if event.type == "indicator.updated":
             bounds = self.units.get(event.subject)
+            problems = self._growth_problems(event) if bounds is not None else []
             if bounds is not None and (found := bounds.problem(event.value)):
-                return [Problem("value", *found)]
+                problems.insert(0, Problem("value", *found))
+            return problems
         elif event.type == "investment.completed" and (found := INVESTMENT.problem(event.amount_wan)):
             return [Problem("amount_wan", *found)]
+        return []
+
+    def _growth_problems(self, event: Any) -> list[Problem]:
+        """A level and its growth rate come together for an indicator reported so (with_growth), and
+        a growth rate for no other."""
+        growth = event.growth
+        if event.subject in self.with_growth:
+            if growth is None:
+                reason = f"{event.subject} is reported as a level and its growth rate: send growth (YoY %) beside value"
+                return [Problem("growth", reason, "该指标需同时报送总量和同比增速（growth）")]
+            found = PERCENT.problem(growth)
+            return [Problem("growth", *found)] if found else []
+        if growth is not None:
+            reason = f"{event.subject} is not reported with a growth rate (the plan's with_growth): leave growth out"
+            return [Problem("growth", reason, "该指标不报送同比增速，请勿填写growth")]
         return []
 
 

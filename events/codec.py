@@ -136,6 +136,8 @@ def canonical_form(event: Event) -> Event | None:
     when it is written so already. Dedup compares digests of this form, so a retry that writes a
     number differently is the same event; the stored bytes stay as the sender wrote them."""
     if isinstance(event, IndicatorUpdated):  # the usual events first: one number each
+        if event.growth is not None and not is_canonical(event.growth):
+            return event.model_copy(update={"value": _canonical(event.value), "growth": _canonical(event.growth)})
         return None if is_canonical(event.value) else event.model_copy(update={"value": _canonical(event.value)})
     if isinstance(event, InvestmentCompleted):
         return (

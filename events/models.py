@@ -112,6 +112,14 @@ class IndicatorUpdated(EventBase):
         default=None, description="for qualitative targets: the annual assessment"
     )
     note: Note = ""
+    # Added after events were first stored: left out of the stored form while unset, so every
+    # event stored before encodes (and dedups) to the same bytes and decodes unchanged.
+    growth: Reported | None = Field(
+        default=None,
+        exclude_if=lambda growth: growth is None,
+        description="for an indicator reported with its growth rate (plan: with_growth): the YoY % beside "
+        "the level in `value` (实现地区生产总值412.6亿元，同比增长5.1% → value 4126000, growth 5.1)",
+    )
 
 
 class ProjectRegistered(EventBase):
@@ -206,6 +214,7 @@ class Restored(BaseModel):
     assessment: Literal["met", "not_met"] | None = None
     revision: int | None = Field(default=None, ge=1)
     previous: ReportedNumber | None = None
+    growth: ReportedNumber | None = Field(default=None, exclude_if=lambda growth: growth is None)
     amount_wan: Amount | None = None
     day: EventDate | None = None
 

@@ -30,7 +30,10 @@ from events.problems import LocatedProblems
 from events.targets import (
     CumulativeTarget,
     LevelTarget,
+    RangeTarget,
+    RateTarget,
     RelativeTarget,
+    Target,
     TargetSpec,
     bare_target,
     canonical_unit,
@@ -63,6 +66,12 @@ class Indicator(_Strict):
     # None: monitored only (reports list such actual-only rows with 「-」 as the target): shown,
     # never judged, never a value alert. Left out of the stored form while unset.
     target: TargetSpec | None = Field(default=None, exclude_if=lambda target: target is None)
+    with_growth: bool = Field(
+        default=False,
+        exclude_if=lambda growth: not growth,  # unset: the plan's stored form as before
+        description="reported as a level in `unit` and its growth rate (同比增长 %), both printed: "
+        "412.6亿元，增长5.1%; a rate, range or relative target is judged on the growth, an amount on the level",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -97,6 +106,16 @@ class Indicator(_Strict):
         return self
 
     @model_validator(mode="after")
+    def _level_has_a_unit(self) -> Indicator:
+        if self.with_growth and self.unit == "%":
+            reason = (
+                f"{self.id}: with_growth reports a level and its growth rate: the level's unit cannot be % "
+                "(give the level's unit, e.g. 亿元)"
+            )
+            raise LocatedProblems([(("with_growth",), reason)])
+        return self
+
+    @model_validator(mode="after")
     def _names_itself(self) -> Indicator:
         """`地区生产总值增长6%以上`: words before the figure must name this indicator."""
         if self.target is None:
@@ -118,6 +137,11 @@ class Indicator(_Strict):
     @property
     def is_main(self) -> bool:
         return self.section == MAIN_SECTION
+
+    def judged_on_growth(self, target: Target | None) -> bool:
+        """Does `target` name the growth rate of an indicator reported with one (a rate, range or
+        relative target), rather than its level (an amount)?"""
+        return self.with_growth and isinstance(target, RateTarget | RangeTarget | RelativeTarget)
 
     @property
     def target_text(self) -> str:

@@ -17,13 +17,13 @@ positive is better than required, for every form:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import Literal
 
 from events.periods import Period, completed_months, month_end
-from events.plan import Frequency, RateBands, Thresholds
+from events.plan import Frequency, Indicator, RateBands, Thresholds
 from events.positions import position_key
 from events.targets import (
     CumulativeTarget,
@@ -69,6 +69,7 @@ class Evaluation:
     reference: str | None = None  # relative targets: the indicator compared against
     reference_value: Decimal | None = None
     stretch: Decimal | None = None  # a floor-and-stretch rate target's 力争 figure (shown, never judged)
+    growth: Decimal | None = None  # the growth rate reported beside the level (indicators with_growth)
 
     @property
     def missed(self) -> bool:
@@ -216,6 +217,36 @@ def _nothing_reported(frequency: Frequency, year: int, as_of: date) -> Evaluatio
     if is_due(frequency, year, as_of):
         return Evaluation("no_data", None, NO_DATA, None, DASH)
     return Evaluation("not_due", None, DASH, None, DASH)
+
+
+def growth_of(observations: Mapping[str, Observation]) -> dict[str, Observation]:
+    """The growth rates reported beside levels (indicators with_growth), as the values to judge."""
+    return {period: replace(o, value=o.growth) for period, o in observations.items() if o.growth is not None}
+
+
+def judged_observations(
+    indicator: Indicator, target: Target | None, observations: Mapping[str, Observation]
+) -> Mapping[str, Observation]:
+    """The values a target is judged on: an indicator's own, or for one reported as a level and its
+    growth rate, the growth when the target names a rate (`增长6%`), the level when it names an amount."""
+    return growth_of(observations) if indicator.judged_on_growth(target) else observations
+
+
+def with_level(evaluation: Evaluation, observations: Mapping[str, Observation], unit: str) -> Evaluation:
+    """An indicator reported as a level and its growth rate: the row shows both (412.6亿元，增长5.1%),
+    `actual` is the level (in the indicator's unit) and `growth` the rate, whichever was judged."""
+    observation = observations.get(evaluation.period) if evaluation.period else None
+    if observation is None:
+        return evaluation
+    text = _actual_text(observation, unit) + growth_text(observation.growth)
+    return replace(evaluation, actual=observation.value, actual_text=text, growth=observation.growth)
+
+
+def growth_text(growth: Decimal | None) -> str:
+    """，增长5.1% / ，下降2.3% (reports word a fall as 下降), or nothing without a rate."""
+    if growth is None:
+        return ""
+    return f"，下降{fmt.percent(-growth)}" if fmt.round1(growth) < 0 else f"，增长{fmt.percent(growth)}"
 
 
 def _monitored(observation: Observation | None, unit: str, frequency: Frequency, year: int, as_of: date) -> Evaluation:

@@ -92,7 +92,10 @@ class IndicatorSummary(_ReadModel):
     actual: str = Field(description="the value judged, as printed: 5.5%, 163.3亿元; - when there is none")
     deviation: str = Field(description="与目标± as printed: -1.0个百分点, 完成, -")
     period: str | None = Field(description="the period of the value judged: 2025-06, 2025-Q2")
-    actual_value: Number | None = Field(description="the value judged, in the indicator's unit")
+    actual_value: Number | None = Field(
+        description="the value judged, in the indicator's unit "
+        "(for an indicator reported with its growth rate: the level)"
+    )
     deviation_points: Number | None = Field(
         description="gap to the target in 个百分点 (cumulative forms: completion − time progress); positive is better"
     )
@@ -100,6 +103,11 @@ class IndicatorSummary(_ReadModel):
     time_progress: Number | None = Field(description="序时进度: % of the year the value's period covers")
     reference: str | None = Field(description="relative targets: the indicator compared against")
     reference_value: Number | None = Field(description="relative targets: its value for the same period")
+    growth: Number | None = Field(
+        default=None,
+        description="the growth rate (YoY %) reported beside the level, for an indicator reported with one "
+        "(with_growth); a rate target is judged on it",
+    )
 
 
 class PeriodValue(_ReadModel):
@@ -160,6 +168,7 @@ def _indicator_fields(row: IndicatorRow) -> dict[str, Any]:
         "deviation": evaluation.deviation_text,
         "period": evaluation.period,
         **evaluation_numbers(evaluation),
+        "growth": number(evaluation.growth),
     }
 
 

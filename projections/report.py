@@ -6,15 +6,15 @@ Rendering (text, Markdown, JSON, HTML, XLSX) lives in services.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
 from events.periods import completed_months
 from events.plan import Indicator, PortfolioLines
-from projections.evaluate import DASH, Evaluation, evaluate
+from projections.evaluate import DASH, Evaluation, evaluate, growth_of, judged_observations, with_level
 from projections.portfolio import Portfolio, ProjectProgress, evaluate_project, projects_in_plan_order, summarize
-from projections.state import PlanState, ProjectState
+from projections.state import Observation, PlanState, ProjectState
 
 
 @dataclass(frozen=True)
@@ -96,17 +96,29 @@ def evaluate_indicator(state: PlanState, indicator: Indicator, as_of: date) -> I
     reference = plan.reference_of(indicator) if target is not None else None
     evaluation = evaluate(
         target,
-        current.observations,
+        judged_observations(indicator, target, current.observations),
         as_of,
         year=plan.year,
-        unit=indicator.unit,
+        unit="%" if indicator.judged_on_growth(target) else indicator.unit,
         frequency=indicator.frequency,
         thresholds=plan.thresholds,
         reference_id=reference,
-        reference_observations=state.indicator(reference).observations if reference else None,
+        reference_observations=reference_values(state, reference),
     )
+    if indicator.with_growth:
+        evaluation = with_level(evaluation, current.observations, indicator.unit)
     text = target.text if target is not None else DASH
     return IndicatorRow(indicator, plan.department_name(indicator.department), text, evaluation)
+
+
+def reference_values(state: PlanState, reference: str | None) -> Mapping[str, Observation] | None:
+    """The values a relative target compares against: the referenced indicator's, or its growth
+    rates when it is reported as a level and its growth (高于GDP增速 compares growth with growth)."""
+    if not reference:
+        return None
+    observations = state.indicator(reference).observations
+    spec = state.plan.indicator(reference) if state.plan else None
+    return growth_of(observations) if spec is not None and spec.with_growth else observations
 
 
 class ReportBuilder:

@@ -41,6 +41,7 @@ def restoration(subject_events: Sequence[StoredEvent], event: Event) -> Restored
             assessment=found.assessment,
             revision=found.revision,
             previous=found.previous,
+            growth=found.growth,
         )
     project = state.projects.get(event.subject)
     if project is None:

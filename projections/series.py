@@ -19,10 +19,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from events.periods import Period, month_end
 from events.plan import Indicator
 from events.targets import CumulativeTarget, LevelTarget, RangeTarget, RateTarget, Target
-from projections.evaluate import DASH, STATUS_ZH, Status, evaluate, time_progress
+from projections.evaluate import DASH, STATUS_ZH, Status, evaluate, judged_observations, time_progress
 from projections.formatting import round1
 from projections.portfolio import evaluate_project, projects_in_plan_order, summarize
-from projections.state import PlanState
+from projections.report import reference_values
+from projections.state import Observation, PlanState
 
 Number = int | float
 ChartKind = Literal["value", "progress"]
@@ -47,7 +48,10 @@ class SeriesPoint(_Point):
 
     period: str
     end: date = Field(description="the period's last day")
-    value: Number = Field(description="the period's value (cumulative from 1 January), in the indicator's unit")
+    value: Number = Field(
+        description="the period's value (cumulative from 1 January), in the indicator's unit; for an indicator "
+        "reported with its growth rate and judged on it (a rate target), the growth %"
+    )
     revision: int = Field(description="1 for the first report for the period, 2 for its first correction, …")
     status: Status
     status_zh: str
@@ -78,6 +82,11 @@ def chart_kind(points: list[SeriesPoint]) -> ChartKind:
     return "progress" if any(p.completion is not None for p in points) else "value"
 
 
+def _plotted(indicator: Indicator, target: Target | None, observation: Observation) -> Decimal | None:
+    """The value a trend plots against the target: the growth rate when the target names it."""
+    return observation.growth if indicator.judged_on_growth(target) else observation.value
+
+
 def _target_numbers(target: Target | None) -> tuple[Decimal | None, Decimal | None, Decimal | None]:
     if isinstance(target, RangeTarget):
         return None, target.low, target.high
@@ -92,7 +101,7 @@ def indicator_series(state: PlanState, indicator: Indicator, as_of: date) -> lis
     assert plan is not None
     current = state.indicator(indicator.id)
     reference = plan.reference_of(indicator) if indicator.target is not None else None
-    references = state.indicator(reference).observations if reference else None
+    references = reference_values(state, reference)
     periods = sorted((Period.parse(text), text) for text in current.observations)
     points = []
     for period, text in periods:
@@ -102,10 +111,10 @@ def indicator_series(state: PlanState, indicator: Indicator, as_of: date) -> lis
         target = current.target_at(period.end) or indicator.target
         judged = evaluate(
             target,
-            {text: observation},
+            judged_observations(indicator, target, {text: observation}),
             period.end,
             year=plan.year,
-            unit=indicator.unit,
+            unit="%" if indicator.judged_on_growth(target) else indicator.unit,
             frequency=indicator.frequency,
             thresholds=plan.thresholds,
             reference_id=reference,
@@ -116,7 +125,7 @@ def indicator_series(state: PlanState, indicator: Indicator, as_of: date) -> lis
             SeriesPoint(
                 period=text,
                 end=period.end,
-                value=number(observation.value) or 0,
+                value=number(_plotted(indicator, target, observation)) or 0,
                 revision=observation.revision,
                 status=judged.status,
                 status_zh=STATUS_ZH[judged.status],

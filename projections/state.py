@@ -55,6 +55,7 @@ class Observation:
     position: str = ""
     revision: int = 1  # 1 = first report for the period, 2 = first correction, …
     previous: Decimal | None = None  # the value this one replaced
+    growth: Decimal | None = None  # the growth rate (YoY %) reported beside the level (with_growth)
 
     @property
     def recorded_at(self) -> datetime | None:
@@ -249,18 +250,20 @@ def _target_revised(state: PlanState, event: TargetRevised, position: str) -> No
 
 def _indicator_updated(state: PlanState, event: IndicatorUpdated, position: str) -> None:
     # the replay's hottest line: positional arguments, and one cached lookup for the period's end
-    value = event.value
+    value, growth = event.value, event.growth
     if value and not -MAX_PLACES <= value.adjusted() < 15:  # number_fits, inlined: a million times
         raise ValueError(f"value {value} is beyond the numbers a report can compute with")
+    if growth is not None and not number_fits(growth):
+        raise ValueError(f"growth {growth} is beyond the numbers a report can compute with")
     period = event.period
     current = state.indicators.get(event.subject) or state.indicator(event.subject)
     observations = current.observations
     before = observations.get(period)
     if before is None:
-        observations[period] = Observation(period, value, event.qualifier, event.assessment, position)
+        observations[period] = Observation(period, value, event.qualifier, event.assessment, position, 1, None, growth)
     else:
         observations[period] = Observation(
-            period, value, event.qualifier, event.assessment, position, before.revision + 1, before.value
+            period, value, event.qualifier, event.assessment, position, before.revision + 1, before.value, growth
         )
     current.last_position = position
     _reported(state, period_end(period))
@@ -339,6 +342,7 @@ def _event_retracted(state: PlanState, event: EventRetracted, position: str) -> 
                     restored.position,
                     restored.revision or 1,
                     restored.previous,
+                    restored.growth,
                 )
         indicator.last_position = position
         return

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 from openpyxl import load_workbook
@@ -150,3 +151,106 @@ async def test_the_api_serves_a_monitored_indicator_and_takes_its_values(
         "monitored",
     )
     assert detail["status_zh"] == "监测（无目标）" and detail["series"][0]["target"] == "-"
+
+
+# ---- a level and its growth rate -------------------------------------------------------------
+
+LEVEL_GROWTH = EXAMPLES / "level-growth-2025.yaml"
+
+
+def level_growth_plan() -> Plan:
+    return parse_plan(LEVEL_GROWTH.read_text(encoding="utf-8"), str(LEVEL_GROWTH))
+
+
+def gdp_level(plan_id: str, growth: str | None = "5.1", subject: str = "gdp") -> dict[str, object]:
+    body = indicator_update(plan_id, subject, "2025-Q2", "4126000", "stats").model_dump(
+        mode="json", exclude={"recorded_at"}
+    )
+    return body | ({"growth": growth} if growth is not None else {})
+
+
+def test_a_level_needs_a_unit_and_plans_without_growth_keep_their_stored_form() -> None:
+    text = LEVEL_GROWTH.read_text(encoding="utf-8").replace(
+        "unit: '%', department: stats, frequency: monthly, order: 6",
+        "unit: '%', with_growth: true, department: stats, frequency: monthly, order: 6",
+    )
+    with pytest.raises(ValueError, match=r"indicators\[5\]\.with_growth.*cannot be %"):
+        parse_plan(text, "bad.yaml")
+    assert "with_growth" not in small_plan().model_dump(mode="json")["indicators"][0]
+    assert level_growth_plan().model_dump(mode="json")["indicators"][0]["with_growth"] is True
+
+
+def test_an_event_without_growth_is_stored_as_before_and_one_with_it_keeps_it() -> None:
+    from events.codec import decode_payload, encode
+
+    plain = indicator_update("test-2025", "gdp", "2025-Q2", "5.5", "stats")
+    assert b"growth" not in encode(plain)
+    both = plain.model_copy(update={"growth": Decimal("5.1")})
+    assert decode_payload(encode(both).decode()) == both.model_copy(update={"recorded_at": None})
+
+
+async def test_the_api_takes_a_level_with_its_growth_and_refuses_either_alone(
+    redis: Redis, keys: Keyspace, store: EventStore
+) -> None:
+    plan, _ = await load_example(store, LEVEL_GROWTH)
+    tokens = TokenStore(redis, keys)
+    analyst, _ = await tokens.create("analyst")
+    stats, _ = await tokens.create("department", "stats", plans=[plan.id])
+    url = f"/v1/plans/{plan.id}/events"
+    async with api_client(redis, keys) as client:
+        alone = await client.post(url, json=gdp_level(plan.id, growth=None), headers=auth(stats))
+        stray = await client.post(
+            url,
+            json=indicator_update(plan.id, "cpi", "2025-06", "0.4", "stats").model_dump(
+                mode="json", exclude={"recorded_at"}
+            )
+            | {"growth": "1"},
+            headers=auth(stats),
+        )
+        wild = await client.post(url, json=gdp_level(plan.id, growth="1e9"), headers=auth(stats))
+        posted = await client.post(url, json=gdp_level(plan.id, growth="5.3"), headers=auth(stats))
+        await project(redis, keys, plan.id)
+        detail = (await client.get(f"/v1/plans/{plan.id}/indicators/gdp", headers=auth(analyst))).json()
+    for refused in (alone, stray, wild):
+        assert refused.status_code == 422
+        assert [e["field"] for e in refused.json()["errors"]] == ["growth"], refused.text
+    assert "send growth" in alone.text and "leave growth out" in stray.text
+    assert posted.status_code in (200, 201, 202), posted.text
+    assert (detail["actual"], detail["deviation"], detail["status"]) == (
+        "412.6亿元，增长5.3%",
+        "-0.7个百分点",
+        "at_risk",
+    )
+    assert (detail["actual_value"], detail["growth"]) == (4126000, 5.3)
+    assert [p["value"] for p in detail["series"]] == [5.4, 5.3]  # a rate target's trend plots the growth
+
+
+def test_the_sheet_takes_a_level_and_its_growth_and_names_the_growth_cell() -> None:
+    plan = level_growth_plan()
+    content = write_template(plan, "stats", "2025-06")
+    workbook = load_workbook(io.BytesIO(content))
+    sheet = workbook["填报"]
+    header = [cell.value for cell in sheet[1]]
+    column = {name: header.index(name) + 1 for name in ("编号", "本期累计值", "同比增长（%）")}
+    rows = {sheet.cell(row=r, column=column["编号"]).value: r for r in range(2, sheet.max_row + 1)}
+
+    def filled(**values: tuple[object, object]) -> bytes:
+        for subject, (value, growth) in values.items():
+            sheet.cell(row=rows[subject], column=column["本期累计值"]).value = value
+            sheet.cell(row=rows[subject], column=column["同比增长（%）"]).value = growth
+        out = io.BytesIO()
+        workbook.save(out)
+        return out.getvalue()
+
+    imported = parse_sheet(filled(**{"industry-va": (815300, -1.2), "cpi": (0.1, None)}), "ok.xlsx", plan, "stats")
+    by_subject = {e.subject: e for e in imported.events}
+    assert (str(by_subject["industry-va"].value), str(by_subject["industry-va"].growth)) == ("815300", "-1.2")
+    assert by_subject["cpi"].growth is None
+    from services.spreadsheet import SheetRejected
+
+    with pytest.raises(SheetRejected) as refused:
+        parse_sheet(filled(**{"industry-va": (815300, None), "cpi": (0.1, 2)}), "bad.xlsx", plan, "stats")
+    assert {(e.row, e.column) for e in refused.value.errors} == {
+        (rows["industry-va"], "同比增长（%）"),
+        (rows["cpi"], "同比增长（%）"),
+    }

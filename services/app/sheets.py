@@ -14,6 +14,7 @@ from services.app.errors import Forbidden, Invalid, TooLarge
 from services.app.ingest import Accepted, Ingest
 from services.spreadsheet import (
     COMPLETED,
+    GROWTH,
     INDICATOR_KIND,
     INVESTMENT,
     NOTE,
@@ -66,6 +67,7 @@ class EntryForm:
 
 
 INDICATOR_INPUTS = (VALUE, NOTE)
+GROWTH_INPUTS = (VALUE, GROWTH, NOTE)  # an indicator reported as a level and its growth rate
 PROJECT_INPUTS = (STARTED, INVESTMENT, COMPLETED)
 
 
@@ -142,7 +144,15 @@ class Sheets:
         plan = await self.ingest.plan(plan_id)
         period = _month(month, plan)
         lines = [
-            EntryLine(INDICATOR_KIND, i.id, i.name, i.unit, i.target_text, due, INDICATOR_INPUTS)
+            EntryLine(
+                INDICATOR_KIND,
+                i.id,
+                i.name,
+                i.unit,
+                i.target_text,
+                due,
+                GROWTH_INPUTS if i.with_growth else INDICATOR_INPUTS,
+            )
             for i in plan.indicators
             if i.department == department and (due := due_period(i, period)) is not None
         ]

@@ -17,12 +17,19 @@ from events.models import Event
 from events.plan import Plan
 from services.app import App, AppError, EntryForm, Forbidden, Invalid
 from services.dashboard.web import AppDep, DashboardRoute, FormDep, Viewer, ViewerDep, page, templates
-from services.spreadsheet import COMPLETED, FIRST_ROW, INVESTMENT, NOTE, STARTED, VALUE
+from services.spreadsheet import COMPLETED, FIRST_ROW, GROWTH, INVESTMENT, NOTE, STARTED, VALUE
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 
 # the form's input names → the fill-in sheet's columns they stand for
-FIELDS = {"value": VALUE, "note": NOTE, "started": STARTED, "investment": INVESTMENT, "completed": COMPLETED}
+FIELDS = {
+    "value": VALUE,
+    "growth": GROWTH,
+    "note": NOTE,
+    "started": STARTED,
+    "investment": INVESTMENT,
+    "completed": COMPLETED,
+}
 COLUMN_FIELD = {column: name for name, column in FIELDS.items()}
 _ERROR_FIELD = re.compile(r"^row (\d+): (.+)$")
 TYPE_ZH = {

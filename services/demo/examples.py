@@ -6,6 +6,7 @@ completion days and investment per period, e.g.
 
     indicators:
       gdp: {2025-Q1: 5.2, 2025-Q2: 5.6}
+      gdp-level: {2025-Q2: {value: 4126000, growth: 5.1}}   # a level (万元) and its growth rate
     projects:
       kp-001: {started: 2025-03-10, investment: {2025-03: 1200, 2025-06: 3000}}
 
@@ -72,10 +73,18 @@ def _indicator_events(plan: Plan, subject: str, values: Mapping[Any, Any], zone:
             subject=subject,
             period=str(period),
             occurred_at=_published(Period.parse(str(period)), zone),
-            value=Decimal(str(value)),
+            **_figures(value),
         )
         for period, value in values.items()
     ]
+
+
+def _figures(value: Any) -> dict[str, Decimal]:
+    """A value, or a level and its growth rate: `{value: 4126000, growth: 5.1}`."""
+    if isinstance(value, Mapping):
+        figures = {"value": Decimal(str(value["value"]))}
+        return figures | ({"growth": Decimal(str(value["growth"]))} if "growth" in value else {})
+    return {"value": Decimal(str(value))}
 
 
 def _project_events(plan: Plan, subject: str, facts: Mapping[str, Any], zone: ZoneInfo) -> list[Event]:

@@ -5,7 +5,16 @@ bytes or events out."""
 
 from __future__ import annotations
 
-from services.spreadsheet.layout import COMPLETED, INDICATOR_KIND, INVESTMENT, NOTE, PROJECT_KIND, STARTED, VALUE
+from services.spreadsheet.layout import (
+    COMPLETED,
+    GROWTH,
+    INDICATOR_KIND,
+    INVESTMENT,
+    NOTE,
+    PROJECT_KIND,
+    STARTED,
+    VALUE,
+)
 from services.spreadsheet.parse import FIRST_ROW, parse_rows, parse_sheet, sheet_plan_id
 from services.spreadsheet.results import ForeignSheet, RowError, SheetImport, SheetRejected
 from services.spreadsheet.template import write_template
@@ -13,6 +22,7 @@ from services.spreadsheet.template import write_template
 __all__ = [
     "COMPLETED",
     "FIRST_ROW",
+    "GROWTH",
     "INDICATOR_KIND",
     "INVESTMENT",
     "NOTE",

@@ -10,6 +10,7 @@ UNIT = "单位"
 TARGET = "全年目标"
 PERIOD = "报告期"
 VALUE = "本期累计值"
+GROWTH = "同比增长（%）"  # beside the level, for an indicator reported with its growth rate (with_growth)
 STARTED = "开工日期"
 INVESTMENT = "本期完成投资（万元）"
 COMPLETED = "建成投产日期"
@@ -18,11 +19,25 @@ PLAN = "计划"
 DEPARTMENT = "部门"
 FILE = "文件"  # the column named in errors about the file as a whole
 
-COLUMNS: tuple[str, ...] = (KIND, SUBJECT, NAME, UNIT, TARGET, PERIOD, VALUE, STARTED, INVESTMENT, COMPLETED, NOTE)
+COLUMNS: tuple[str, ...] = (
+    KIND,
+    SUBJECT,
+    NAME,
+    UNIT,
+    TARGET,
+    PERIOD,
+    VALUE,
+    GROWTH,
+    STARTED,
+    INVESTMENT,
+    COMPLETED,
+    NOTE,
+)
 CSV_COLUMNS: tuple[str, ...] = (PLAN, DEPARTMENT, *COLUMNS)
 PROJECT_COLUMNS: tuple[str, ...] = (STARTED, INVESTMENT, COMPLETED)
 INPUT_COLUMNS: tuple[str, ...] = (VALUE, *PROJECT_COLUMNS)
-# Name, unit and target are for reading only: a file without them still imports.
+# Name, unit and target are for reading only: a file without them still imports; so does one
+# without the growth column (a sheet downloaded before it existed, or a plan without such indicators).
 REQUIRED_COLUMNS: tuple[str, ...] = (KIND, SUBJECT, PERIOD, *INPUT_COLUMNS)
 
 INDICATOR_KIND = "指标"

@@ -27,6 +27,7 @@ from services.spreadsheet.cells import EMPTY, Cell, CellProblem, decimal_text, p
 from services.spreadsheet.layout import (
     COMPLETED,
     DEPARTMENT,
+    GROWTH,
     INDICATOR_KIND,
     INPUT_COLUMNS,
     INVESTMENT,
@@ -120,7 +121,7 @@ class RowReader:
         self.errors += row.errors
 
     def read(self, number: int, cells: dict[str, Cell]) -> None:
-        if all(cells.get(column, EMPTY).blank for column in INPUT_COLUMNS):
+        if all(cells.get(column, EMPTY).blank for column in (*INPUT_COLUMNS, GROWTH)):
             return  # nothing reported on this row (a note alone has nothing to attach to)
         row = _Row(number, cells)
         kind = row.text(KIND)
@@ -149,13 +150,17 @@ class RowReader:
         value = row.decimal(VALUE, percent_unit=indicator is None or indicator.unit == "%")
         if value is not None and indicator is not None and (bad := unit_bounds(indicator.unit).problem(value)):
             row.error(VALUE, *bad)  # the bounds every entry point applies (events.bounds)
+        growth = self._growth(row, indicator)
+        if growth is None and value is not None and indicator is not None and indicator.with_growth:
+            row.error(GROWTH, "the growth rate is reported beside the level", "该指标需同时填写同比增长（%）")
         note = row.text(NOTE) if NOTE in row.cells else ""
         if len(note) > MAX_NOTE:
             row.error(NOTE, f"longer than {MAX_NOTE} characters", f"备注不能超过{MAX_NOTE}字")
         if row.errors or indicator is None or period is None or value is None:
             return
         # A note changed on re-upload is a new report, not a reused id with different content.
-        canonical = decimal_text(value) + (f"/{note}" if note else "")
+        canonical = decimal_text(value) + (f"+{decimal_text(growth)}" if growth is not None else "")
+        canonical += f"/{note}" if note else ""
         self._add(
             row,
             VALUE,
@@ -166,11 +171,25 @@ class RowReader:
             self._evening(period),
             value=value,
             note=note,
+            **({"growth": growth} if growth is not None else {}),
         )
 
+    def _growth(self, row: _Row, indicator: Indicator | None) -> Decimal | None:
+        """The growth rate beside a level: only for an indicator reported with one (with_growth)."""
+        if GROWTH not in row.cells or row.cells[GROWTH].blank:
+            return None
+        if indicator is not None and not indicator.with_growth:
+            row.error(GROWTH, "this indicator is not reported with a growth rate", "该指标不填同比增长")
+            return None
+        growth = row.decimal(GROWTH, percent_unit=True)
+        if growth is not None and (bad := unit_bounds("%").problem(growth)):
+            row.error(GROWTH, *bad)
+        return growth
+
     def _project_row(self, row: _Row, project: Project | None, period: Period | None) -> None:
-        if not row.cells[VALUE].blank:
-            row.error(VALUE, "only for indicator rows", "项目行不填本期累计值")
+        for column in (VALUE, GROWTH):
+            if column in row.cells and not row.cells[column].blank:
+                row.error(column, "only for indicator rows", f"项目行不填{column}")
         started = self._date(row, STARTED)
         amount = self._investment(row, period)
         completed = self._date(row, COMPLETED)

@@ -21,6 +21,7 @@ from services.spreadsheet.layout import (
     COMPLETED,
     CSV_COLUMNS,
     DATA_SHEET,
+    GROWTH,
     INDICATOR_KIND,
     INFO_DEPARTMENT,
     INFO_DEPARTMENT_NAME,
@@ -47,7 +48,8 @@ from services.spreadsheet.layout import (
 )
 
 INSTRUCTIONS = (
-    "只填写白色单元格，灰色单元格请留空：指标行填写「本期累计值」；项目行填写「开工日期」「本期完成投资（万元）」「建成投产日期」。",
+    "只填写白色单元格，灰色单元格请留空：指标行填写「本期累计值」（按总量和增速报送的指标同时填写「同比增长（%）」）；"
+    "项目行填写「开工日期」「本期完成投资（万元）」「建成投产日期」。",
     "数值按累计口径填写（自年初至报告期末）；百分比指标填写百分数的数值，如增长5.5%填5.5。",
     "金额单位为万元；「本期完成投资（万元）」填写报告期当月完成的投资，报告期须为月份。",
     "日期格式为YYYY-MM-DD，如2025-03-15；开工、建成投产日期填写一次即可，重复上传不会重复记录。",
@@ -57,7 +59,13 @@ INSTRUCTIONS = (
 
 _GREY = PatternFill("solid", start_color="EDEDED", end_color="EDEDED")
 _HEADER_FILL = PatternFill("solid", start_color="D9E1F2", end_color="D9E1F2")
-_NUMBER_FORMATS = {VALUE: "General", INVESTMENT: "#,##0.00", STARTED: "yyyy-mm-dd", COMPLETED: "yyyy-mm-dd"}
+_NUMBER_FORMATS = {
+    VALUE: "General",
+    GROWTH: "General",
+    INVESTMENT: "#,##0.00",
+    STARTED: "yyyy-mm-dd",
+    COMPLETED: "yyyy-mm-dd",
+}
 _TEXT_FORMAT = "@"  # keeps Excel from turning 2025-07 into a date if someone retypes it
 
 
@@ -69,7 +77,8 @@ def write_template(plan: Plan, department: str, period: str, fmt: Literal["xlsx"
     indicators, projects = _owned(plan, department)
     rows = [_indicator_row(i, parsed.text) for i in indicators] + [_project_row(p, parsed.text) for p in projects]
     if fmt == "xlsx":
-        return _template_xlsx(plan, department, parsed.text, rows)
+        growth = {i.id for i in indicators if i.with_growth}
+        return _template_xlsx(plan, department, parsed.text, rows, growth)
     if fmt == "csv":
         return _template_csv(plan, department, rows)
     raise ValueError(f"format {fmt!r} is not one of xlsx, csv")
@@ -111,9 +120,9 @@ def _template_csv(plan: Plan, department: str, rows: list[list[str]]) -> bytes:
     return out.getvalue().encode("utf-8-sig")  # the BOM makes Excel read it as UTF-8, not GBK
 
 
-def _template_xlsx(plan: Plan, department: str, period: str, rows: list[list[str]]) -> bytes:
+def _template_xlsx(plan: Plan, department: str, period: str, rows: list[list[str]], growth: set[str]) -> bytes:
     workbook = Workbook()
-    _write_data_sheet(workbook.active, rows)
+    _write_data_sheet(workbook.active, rows, growth)
     _write_info_sheet(workbook.create_sheet(INFO_SHEET), plan, department, period)
     for name, value in ((PROP_PLAN, plan.id), (PROP_DEPARTMENT, department), (PROP_PERIOD, period)):
         workbook.custom_doc_props.append(StringProperty(name=name, value=value))
@@ -124,8 +133,9 @@ def _template_xlsx(plan: Plan, department: str, period: str, rows: list[list[str
     return out.getvalue()
 
 
-def _write_data_sheet(sheet: Worksheet, rows: list[list[str]]) -> None:
-    """The 填报 sheet: the rows, input cells white and formatted for what they take, the rest grey."""
+def _write_data_sheet(sheet: Worksheet, rows: list[list[str]], growth: set[str]) -> None:
+    """The 填报 sheet: the rows, input cells white and formatted for what they take, the rest grey
+    (the growth cell is white for the indicators in `growth`, reported as a level and its rate)."""
     sheet.title = DATA_SHEET
     sheet.append(list(COLUMNS))
     for row in rows:
@@ -136,6 +146,8 @@ def _write_data_sheet(sheet: Worksheet, rows: list[list[str]]) -> None:
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
     for index, row in enumerate(rows, start=2):
         editable = set(INPUT_COLUMNS) - {VALUE} if row[0] == PROJECT_KIND else {VALUE, NOTE}
+        if row[1] in growth and row[0] == INDICATOR_KIND:
+            editable.add(GROWTH)
         for position, column in enumerate(COLUMNS, start=1):
             cell = sheet.cell(row=index, column=position)
             if column in (SUBJECT, PERIOD):
