@@ -5,6 +5,7 @@ files (tests/test_examples_golden.py); here each entry point and the alert rules
 from __future__ import annotations
 
 import io
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -254,3 +255,28 @@ def test_the_sheet_takes_a_level_and_its_growth_and_names_the_growth_cell() -> N
         (rows["industry-va"], "同比增长（%）"),
         (rows["cpi"], "同比增长（%）"),
     }
+
+
+async def test_the_entry_form_asks_a_level_and_its_growth_and_names_the_missing_growth(
+    redis: Redis, keys: Keyspace, store: EventStore
+) -> None:
+    from tests.test_dashboard import csrf_of, sign_in
+
+    plan, _ = await load_example(store, LEVEL_GROWTH)
+    stats, _ = await TokenStore(redis, keys).create("department", "stats", plans=[plan.id])
+    before = await store.length(plan.id)
+    async with api_client(redis, keys) as http:
+        await sign_in(http, stats)
+        form = await http.get(f"/plans/{plan.id}/entry", params={"month": "2025-07"})
+        lines = re.findall(r'<tr data-subject="([^"]+)">', form.text)
+        index = {subject: i for i, subject in enumerate(lines)}
+        assert f'name="r{index["industry-va"]}-growth"' in form.text
+        assert f'name="r{index["cpi"]}-growth"' not in form.text  # a plain rate: no growth to give
+        sent = {"csrf": csrf_of(form), "month": "2025-07", f"r{index['industry-va']}-value": "950000"}
+        refused = await http.post(f"/plans/{plan.id}/entry", data=sent)
+        assert refused.status_code == 422
+        assert f'id="r{index["industry-va"]}-growth-error" role="alert">该指标需同时填写同比增长（%）<' in refused.text
+        sent |= {"csrf": csrf_of(refused), f"r{index['industry-va']}-growth": "-0.8"}
+        done = await http.post(f"/plans/{plan.id}/entry", data=sent)
+        assert done.status_code == 200 and "保存 <strong>1</strong> 条" in done.text
+    assert await store.length(plan.id) == before + 1
