@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, Field
 
-from events.periods import period_end
+from events.periods import REPORTING_STEP, period_end
 
 # --- what every stored event satisfies (checked on write and on read) ------------------------
 
@@ -274,7 +274,6 @@ def _periods_ending_every(step: int, year: int) -> frozenset[str]:
     return frozenset(text for text in texts if period_end(text).month % step == 0)
 
 
-REPORTING_STEP: Final = {"monthly": 1, "quarterly": 3, "annual": 12}  # a period's last month is a multiple
 FREQUENCY_WORDING: Final = {
     1: ("monthly", "any month", "{year}-06"),
     3: ("quarterly", "March, June, September or December", "{year}-Q2 or {year}-06"),

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property, lru_cache
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import Field
 
@@ -128,6 +128,22 @@ PeriodText = Annotated[str, Field(pattern=PERIOD_PATTERN)]
 
 RangeOrPeriodText = Annotated[str, Field(pattern=RANGE_OR_PERIOD_PATTERN)]
 """A period, or a year-to-date range (2025-01..2025-09, 2025-Q1..Q3): investment amounts."""
+
+
+# a period an indicator reports ends in a month that is a multiple of its frequency's step
+REPORTING_STEP: Final = {"monthly": 1, "quarterly": 3, "annual": 12}
+
+
+def reported_period(frequency: str, at: Period) -> str | None:
+    """The period an indicator of `frequency` reports at the end of `at`, None when nothing is due:
+    for a month, the month (monthly), the quarter in a quarter's last month (quarterly), the year in
+    December (annual); for a quarter, a half or the year, that period when its last month is one the
+    frequency reports. Templates and the data-entry form list exactly these."""
+    if at.last_month % REPORTING_STEP[frequency]:
+        return None
+    if at.kind != "month" or frequency == "monthly":
+        return at.text
+    return f"{at.year}-Q{at.last_month // 3}" if frequency == "quarterly" else str(at.year)
 
 
 def ytd_text(year: int, last_month: int) -> str:

@@ -196,7 +196,7 @@ async def test_the_entry_form_reads_by_the_sheet_rules_all_or_nothing_and_names_
         }
         refused = await http.post(f"/plans/{PLAN}/entry", data=bad)
         assert refused.status_code == 422
-        assert re.search(rf'id="r{index["fai"]}-value-error" role="alert">不是有效的数字<', refused.text)
+        assert re.search(rf'id="r{index["fai"]}-value-error" role="alert">不是有效的数字，可填写如', refused.text)
         assert 'value="12.1"' in refused.text  # what was typed stays
         assert await seeded.length(PLAN) == before  # all or nothing: the good row was not stored either
         good = {**bad, f"r{index['fai']}-value": "13.0", "csrf": csrf_of(refused)}

@@ -240,7 +240,7 @@ def test_a_bad_value_is_refused_at_its_field_and_nothing_is_stored(stats: Page, 
     stats.click("#entry-form button[type=submit]")
     field = stats.locator("tr[data-subject=fai] input[name$=-value]")
     expect(field).to_have_attribute("aria-invalid", "true")
-    expect(stats.locator("tr[data-subject=fai] .field-error")).to_have_text("不是有效的数字")
+    expect(stats.locator("tr[data-subject=fai] .field-error")).to_contain_text("不是有效的数字，可填写如")
     expect(stats.locator("#form-errors")).to_contain_text("表单有1处错误，未导入任何数据")
     expect(stats.locator("tr[data-subject=retail] input[name$=-value]")).to_have_value("12.0")
     assert server.log_length() == before

@@ -72,7 +72,7 @@ _HEADER = {
 
 
 def _hitech_filled(plan: Plan) -> bytes:
-    workbook = _open(write_template(plan, "hitech", "2025-07"))
+    workbook = _open(write_template(plan, "hitech", "2025-12"))
     sheet = workbook["填报"]
     _fill(sheet, "new-industrial-projects", value=46)
     _fill(sheet, "industrial-in-production", value="23.50", note="含3个技改项目")
@@ -105,7 +105,7 @@ def _where(rejected: SheetRejected) -> set[tuple[int, str]]:
 
 
 def test_xlsx_template_lists_what_the_department_owns_in_plan_order(plan: Plan) -> None:
-    workbook = _open(write_template(plan, "hitech", "2025-07"))
+    workbook = _open(write_template(plan, "hitech", "2025-12"))  # December: its annual indicators are due
     assert workbook.sheetnames == ["填报", "说明"]
     sheet = workbook["填报"]
     rows = list(sheet.iter_rows(values_only=True))
@@ -113,9 +113,9 @@ def test_xlsx_template_lists_what_the_department_owns_in_plan_order(plan: Plan) 
     projects = [p.id for p in plan.projects if p.department == "hitech"]
     assert [r[1] for r in rows[1:]] == HITECH_INDICATORS + projects
     assert [r[0] for r in rows[1:]] == ["指标"] * 2 + ["项目"] * len(projects)
-    assert rows[1][2:6] == ("新开工工业项目", "个", "新开工工业项目80个", "2025-07")
+    assert rows[1][2:6] == ("新开工工业项目", "个", "新开工工业项目80个", "2025")  # the period it reports
     kp001 = rows[1 + 2]
-    assert kp001[1:6] == ("kp-001", "渝乐电子", "万元", "1.5亿元", "2025-07")
+    assert kp001[1:6] == ("kp-001", "渝乐电子", "万元", "1.5亿元", "2025-12")
     assert all(value is None for r in rows[1:] for value in r[6:])  # nothing pre-filled to report
     assert sheet.freeze_panes == "A2"
     assert all(cell.font.bold for cell in sheet[1])
@@ -123,12 +123,12 @@ def test_xlsx_template_lists_what_the_department_owns_in_plan_order(plan: Plan) 
 
 
 def test_xlsx_template_formats_input_cells_for_numbers_and_dates(plan: Plan) -> None:
-    sheet = _open(write_template(plan, "hitech", "2025-07"))["填报"]
+    sheet = _open(write_template(plan, "hitech", "2025-12"))["填报"]
     row = _row_of(sheet, "kp-001")
     formats = {header: sheet.cell(row=row, column=i + 1).number_format for i, header in enumerate(COLUMNS)}
     assert formats["开工日期"] == formats["建成投产日期"] == "yyyy-mm-dd"
     assert formats["本期完成投资（万元）"] == "#,##0.00"
-    assert formats["报告期"] == "@"  # text, so Excel keeps 2025-07 as typed
+    assert formats["报告期"] == "@"  # text, so Excel keeps 2025-12 as typed
 
 
 def test_xlsx_template_carries_plan_department_and_period(plan: Plan) -> None:
@@ -159,11 +159,11 @@ def test_csv_template_has_bom_metadata_columns_and_one_row_per_subject(plan: Pla
 @pytest.mark.parametrize(
     ("department", "period", "fmt", "message"),
     [
-        ("nobody", "2025-07", "xlsx", "not in plan"),
+        ("nobody", "2025-12", "xlsx", "not in plan"),
         ("stats", "2025-13", "xlsx", "month must be 01..12"),
         ("stats", "July", "csv", "is not one of YYYY-MM"),
         ("stats", "2024-12", "xlsx", "outside the plan year"),
-        ("stats", "2025-07", "ods", "not one of xlsx, csv"),
+        ("stats", "2025-12", "ods", "not one of xlsx, csv"),
     ],
 )
 def test_template_refuses_bad_requests(plan: Plan, department: str, period: str, fmt: str, message: str) -> None:
@@ -175,25 +175,25 @@ def test_template_refuses_a_department_that_owns_nothing(plan: Plan) -> None:
     idle = plan.model_copy(
         update={"departments": (*plan.departments, plan.departments[0].model_copy(update={"id": "idle"}))}
     )
-    with pytest.raises(ValueError, match="owns no indicator or project"):
-        write_template(idle, "idle", "2025-07")
+    with pytest.raises(ValueError, match="owns no indicator due in 2025-12 and no project"):
+        write_template(idle, "idle", "2025-12")
 
 
 # ---- round trips --------------------------------------------------------------------------
 
 
 def test_xlsx_round_trip_gives_the_reported_events(plan: Plan) -> None:
-    result = parse_sheet(_hitech_filled(plan), "hitech-2025-07.xlsx", plan)
+    result = parse_sheet(_hitech_filled(plan), "hitech-2025-12.xlsx", plan)
     assert isinstance(result, SheetImport)
-    assert (result.plan_id, result.department, result.periods) == ("rongchang-2025", "hitech", ("2025-07",))
+    assert (result.plan_id, result.department, result.periods) == ("rongchang-2025", "hitech", ("2025-12", "2025"))
     assert result.rows == 2 + len([p for p in plan.projects if p.department == "hitech"])
     got = [(e.type, e.subject, e.period) for e in result.events]
     assert got == [
-        ("indicator.updated", "new-industrial-projects", "2025-07"),
-        ("indicator.updated", "industrial-in-production", "2025-07"),
+        ("indicator.updated", "new-industrial-projects", "2025"),  # an annual indicator reports the year
+        ("indicator.updated", "industrial-in-production", "2025"),
         ("project.completed", "kp-001", "2025-05"),  # file order: kp-001's row comes first
         ("project.started", "kp-003", "2025-03"),
-        ("investment.completed", "kp-003", "2025-07"),
+        ("investment.completed", "kp-003", "2025-12"),
     ]
     new, in_production, completed, started, invested = result.events
     assert all(e.department == "hitech" and e.plan_id == "rongchang-2025" for e in result.events)
@@ -204,8 +204,8 @@ def test_xlsx_round_trip_gives_the_reported_events(plan: Plan) -> None:
     assert isinstance(invested, InvestmentCompleted) and str(invested.amount_wan) == "1250.5"
     assert isinstance(completed, ProjectCompleted) and completed.completed_on == date(2025, 5, 28)
     # Times come from the periods and dates, in the plan's zone, never from the clock.
-    assert new.occurred_at == datetime(2025, 7, 31, 18, 0, tzinfo=SHANGHAI)
-    assert invested.occurred_at == datetime(2025, 7, 31, 18, 0, tzinfo=SHANGHAI)
+    assert new.occurred_at == datetime(2025, 12, 31, 18, 0, tzinfo=SHANGHAI)
+    assert invested.occurred_at == datetime(2025, 12, 31, 18, 0, tzinfo=SHANGHAI)
     assert started.occurred_at == datetime.combine(date(2025, 3, 18), time(9), tzinfo=SHANGHAI)
     assert completed.occurred_at.utcoffset().total_seconds() == 8 * 3600
 
@@ -214,13 +214,13 @@ def test_event_ids_follow_the_documented_recipe(plan: Plan) -> None:
     events = {(e.type, e.subject): e for e in parse_sheet(_hitech_filled(plan), "f.xlsx", plan).events}
     base = "planwatch-import/rongchang-2025/hitech"
     assert events["indicator.updated", "new-industrial-projects"].event_id == uuid5(
-        NAMESPACE_URL, f"{base}/indicator.updated/new-industrial-projects/2025-07/46"
+        NAMESPACE_URL, f"{base}/indicator.updated/new-industrial-projects/2025/46"
     )
     assert events["project.started", "kp-003"].event_id == uuid5(
         NAMESPACE_URL, f"{base}/project.started/kp-003/2025-03/2025-03-18"
     )
     assert events["investment.completed", "kp-003"].event_id == uuid5(
-        NAMESPACE_URL, f"{base}/investment.completed/kp-003/2025-07/1250.5"
+        NAMESPACE_URL, f"{base}/investment.completed/kp-003/2025-12/1250.5"
     )
 
 
@@ -235,7 +235,7 @@ def test_same_file_twice_gives_identical_events(plan: Plan) -> None:
 
 def test_a_changed_value_or_note_is_a_new_event(plan: Plan) -> None:
     def indicator_ids(**fill: object) -> set:
-        workbook = _open(write_template(plan, "hitech", "2025-07"))
+        workbook = _open(write_template(plan, "hitech", "2025-12"))
         _fill(workbook["填报"], "new-industrial-projects", **fill)
         return {e.event_id for e in parse_sheet(_save(workbook), "f.xlsx", plan).events}
 
@@ -269,7 +269,7 @@ def test_csv_saved_by_chinese_excel_in_gbk_is_read(plan: Plan) -> None:
 
 
 def test_thousands_separators_and_percent_text_are_numbers(plan: Plan) -> None:
-    rows = _csv_rows(write_template(plan, "econ", "2025-07", "csv"))
+    rows = _csv_rows(write_template(plan, "econ", "2025-12", "csv"))
     by_subject = {r[3]: r for r in rows[1:]}
     by_subject["shuangchang-procurement"][CSV_COLUMNS.index("本期累计值")] = "41,234.5"
     by_subject["industrial-investment"][CSV_COLUMNS.index("本期累计值")] = "28.7%"
@@ -283,7 +283,7 @@ def test_thousands_separators_and_percent_text_are_numbers(plan: Plan) -> None:
 
 
 def test_excel_percentage_cell_means_the_percentage_shown(plan: Plan) -> None:
-    workbook = _open(write_template(plan, "econ", "2025-07"))
+    workbook = _open(write_template(plan, "econ", "2025-12"))
     sheet = workbook["填报"]
     row = _fill(sheet, "industrial-investment", value=0.287)
     sheet.cell(row=row, column=COLUMNS.index("本期累计值") + 1).number_format = "0.0%"
@@ -296,7 +296,7 @@ def test_excel_percentage_cell_means_the_percentage_shown(plan: Plan) -> None:
 
 
 def test_blank_rows_are_skipped_and_row_numbers_stay_true(plan: Plan) -> None:
-    workbook = _open(write_template(plan, "stats", "2025-07"))
+    workbook = _open(write_template(plan, "stats", "2025-12"))
     sheet = workbook["填报"]
     sheet.insert_rows(3, amount=2)  # two empty rows after gdp
     sheet.append([])
@@ -311,7 +311,7 @@ def test_blank_rows_are_skipped_and_row_numbers_stay_true(plan: Plan) -> None:
 
 
 def test_untouched_template_imports_nothing(plan: Plan) -> None:
-    result = parse_sheet(write_template(plan, "hitech", "2025-07"), "t.xlsx", plan)
+    result = parse_sheet(write_template(plan, "hitech", "2025-12"), "t.xlsx", plan)
     assert result.events == [] and result.rows == 16
     assert result.summary() == "16行，0条数据; 16 rows, 0 events"
 
@@ -345,7 +345,7 @@ def test_a_large_file_is_read_whole(plan: Plan) -> None:
         for n in range(1, 3001)
     ]
     big = plan.model_copy(update={"indicators": (*plan.indicators, *many)})
-    workbook = _open(write_template(big, "stats", "2025-07"))
+    workbook = _open(write_template(big, "stats", "2025-12"))
     sheet = workbook["填报"]
     value = COLUMNS.index("本期累计值") + 1
     for row in range(2, sheet.max_row + 1):
@@ -361,13 +361,13 @@ def test_a_large_file_is_read_whole(plan: Plan) -> None:
 
 
 def test_every_bad_cell_is_listed_and_nothing_is_imported(plan: Plan) -> None:
-    workbook = _open(write_template(plan, "hitech", "2025-07"))
+    workbook = _open(write_template(plan, "hitech", "2025-12"))
     sheet = workbook["填报"]
     good = _fill(sheet, "kp-002", investment=300)  # fine on its own, still not imported
     bad_number = _fill(sheet, "new-industrial-projects", value="abc")
     unknown = _fill(sheet, "industrial-in-production", subject="no-such-thing", value=3)
     negative = _fill(sheet, "kp-001", investment=-5)
-    bad_date = _fill(sheet, "kp-003", started="2025/03/18")
+    bad_date = _fill(sheet, "kp-003", started="03/18/2025")  # day or month first: never guessed
     no_such_day = _fill(sheet, "kp-004", completed="2025-02-30")
     too_early = _fill(sheet, "kp-005", started=date(2019, 12, 31))
     others = _fill(sheet, "kp-029", kind="指标", subject="gdp", value=5.5)  # 统计局's indicator
@@ -386,7 +386,8 @@ def test_every_bad_cell_is_listed_and_nothing_is_imported(plan: Plan) -> None:
     assert str(rejected) == "hitech.xlsx: 7行有错误，未导入任何数据 (7 rows with errors; nothing imported)"
     messages = [str(e) for e in rejected.errors]
     assert (
-        f"第{bad_number}行「本期累计值」'abc'：不是有效的数字 (row {bad_number}, 本期累计值: not a number)" in messages
+        f"第{bad_number}行「本期累计值」'abc'：不是有效的数字，可填写如1,234.5或-12.3 "
+        f"(row {bad_number}, 本期累计值: not a number; write it like 1,234.5 or -12.3)" in messages
     )
     owned = next(e for e in rejected.errors if e.row == others)
     assert "区统计局" in owned.reason_zh and "'stats'" in owned.reason
@@ -405,7 +406,7 @@ def test_every_bad_cell_is_listed_and_nothing_is_imported(plan: Plan) -> None:
     ],
 )
 def test_number_text_is_checked(plan: Plan, cell: str, text: str, reason: str | None) -> None:
-    rows = _csv_rows(write_template(plan, "stats", "2025-07", "csv"))
+    rows = _csv_rows(write_template(plan, "stats", "2025-12", "csv"))
     rows[2][CSV_COLUMNS.index(cell)] = text
     if reason is None:  # accepted: a blank cell reports nothing, a number is read as written
         subject = rows[2][CSV_COLUMNS.index(SUBJECT)]
@@ -413,25 +414,26 @@ def test_number_text_is_checked(plan: Plan, cell: str, text: str, reason: str | 
         assert values == ([] if text == "" else [Decimal(text.replace(",", ""))])
         return
     [error] = _rejected(_csv_bytes(rows), "s.csv", plan).errors
-    assert (error.row, error.column, error.value, error.reason) == (3, cell, text, reason)
+    assert (error.row, error.column, error.value) == (3, cell, text)
+    assert error.reason.split(";")[0] == reason and "write it like" in error.reason  # with a form that is read
 
 
 @pytest.mark.parametrize(
     ("day", "accepted"),
-    [("2020-01-01", True), ("2019-12-31", False), ("2026-12-31", True), ("2027-01-01", False), ("2025-3-18", False)],
+    [("2020-01-01", True), ("2019-12-31", False), ("2026-12-31", True), ("2027-01-01", False), ("2025-3-18", True)],
 )
 def test_dates_outside_the_plausible_years_are_refused(plan: Plan, day: str, accepted: bool) -> None:
-    rows = _csv_rows(write_template(plan, "edu", "2025-07", "csv"))
+    rows = _csv_rows(write_template(plan, "edu", "2025-12", "csv"))
     rows[1][CSV_COLUMNS.index("开工日期")] = day
     if accepted:
         [event] = parse_sheet(_csv_bytes(rows), "edu.csv", plan).events
-        assert event.started_on == date.fromisoformat(day) and event.period == day[:7]
+        assert event.started_on == date(*map(int, day.split("-"))) and event.period == event.started_on.strftime("%Y-%m")
     else:
         assert _where(_rejected(_csv_bytes(rows), "edu.csv", plan)) == {(2, "开工日期")}
 
 
 def test_cells_that_do_not_belong_on_the_row_are_refused(plan: Plan) -> None:
-    rows = _csv_rows(write_template(plan, "econ", "2025-Q3", "csv"))
+    rows = _csv_rows(write_template(plan, "econ", "2025-H2", "csv"))  # its annual indicators report at H2's end
     by_subject = {r[3]: (number, r) for number, r in enumerate(rows[1:], start=2)}
     column = CSV_COLUMNS.index
     indicator_row, indicator = by_subject["new-above-scale"]
@@ -439,7 +441,7 @@ def test_cells_that_do_not_belong_on_the_row_are_refused(plan: Plan) -> None:
     project_row, project = by_subject["kp-041"]
     project[column("本期累计值")] = "3"
     quarter_row, quarter = by_subject["kp-059"]
-    quarter[column("本期完成投资（万元）")] = "100"  # investment is monthly; this file is for a quarter
+    quarter[column("本期完成投资（万元）")] = "100"  # investment is monthly; this file is for a half
     kind_row, kind = by_subject["smart-upgrades"]
     kind[column("分类")] = "任务"
     kind[column("本期累计值")] = "10"
@@ -456,7 +458,7 @@ def test_cells_that_do_not_belong_on_the_row_are_refused(plan: Plan) -> None:
 
 
 def test_two_rows_reporting_different_values_for_one_thing_conflict(plan: Plan) -> None:
-    rows = _csv_rows(write_template(plan, "stats", "2025-07", "csv"))
+    rows = _csv_rows(write_template(plan, "stats", "2025-12", "csv"))
     rows[1][CSV_COLUMNS.index("本期累计值")] = "5.5"
     rows.append(list(rows[1]))  # the same report twice: one event
     assert [e.subject for e in parse_sheet(_csv_bytes(rows), "s.csv", plan).events] == ["gdp"]
@@ -466,7 +468,7 @@ def test_two_rows_reporting_different_values_for_one_thing_conflict(plan: Plan) 
 
 
 def test_completion_before_start_is_refused(plan: Plan) -> None:
-    rows = _csv_rows(write_template(plan, "edu", "2025-07", "csv"))
+    rows = _csv_rows(write_template(plan, "edu", "2025-12", "csv"))
     rows[1][CSV_COLUMNS.index("开工日期")] = "2025-03-01"
     rows[1][CSV_COLUMNS.index("建成投产日期")] = "2025-02-28"
     assert _where(_rejected(_csv_bytes(rows), "edu.csv", plan)) == {(2, "建成投产日期")}
@@ -474,15 +476,15 @@ def test_completion_before_start_is_refused(plan: Plan) -> None:
 
 def test_wrong_plan_is_refused_before_any_row(plan: Plan) -> None:
     other = plan.model_copy(update={"id": "other-2025"})
-    [error] = _rejected(write_template(other, "stats", "2025-07"), "s.xlsx", plan).errors
+    [error] = _rejected(write_template(other, "stats", "2025-12"), "s.xlsx", plan).errors
     assert (error.row, error.column, error.value) == (0, "计划", "other-2025")
     assert "rongchang-2025" in error.reason
-    [error] = _rejected(write_template(other, "stats", "2025-07", "csv"), "s.csv", plan).errors
+    [error] = _rejected(write_template(other, "stats", "2025-12", "csv"), "s.csv", plan).errors
     assert (error.row, error.column, error.value) == (0, "计划", "other-2025")
 
 
 def test_edited_info_sheet_is_refused(plan: Plan) -> None:
-    workbook = _open(write_template(plan, "stats", "2025-07"))
+    workbook = _open(write_template(plan, "stats", "2025-12"))
     info = workbook["说明"]
     cell = next(row[1] for row in info.iter_rows() if row[0].value == "部门编号")
     cell.value = "hitech"
@@ -490,7 +492,7 @@ def test_edited_info_sheet_is_refused(plan: Plan) -> None:
 
 
 def test_info_sheet_alone_is_enough_when_properties_are_lost(plan: Plan) -> None:
-    workbook = _open(write_template(plan, "stats", "2025-07"))
+    workbook = _open(write_template(plan, "stats", "2025-12"))
     workbook.custom_doc_props.props.clear()  # some tools drop custom properties on save
     _fill(workbook["填报"], "gdp", value=5.4)
     result = parse_sheet(_save(workbook), "s.xlsx", plan)
@@ -502,14 +504,14 @@ def test_department_mismatch_is_refused(plan: Plan) -> None:
     [error] = _rejected(content, "f.xlsx", plan, department="stats").errors
     assert (error.row, error.column, error.value) == (0, "部门", "hitech")
     assert "荣昌高新区管委会" in error.reason_zh
-    rows = _csv_rows(write_template(plan, "stats", "2025-07", "csv"))
+    rows = _csv_rows(write_template(plan, "stats", "2025-12", "csv"))
     [error] = _rejected(_csv_bytes(rows), "s.csv", plan, department="hitech").errors
     assert (error.row, error.column, error.value) == (0, "部门", "stats")
 
 
 def test_a_row_copied_from_another_departments_csv_is_refused(plan: Plan) -> None:
-    rows = _csv_rows(write_template(plan, "stats", "2025-07", "csv"))
-    foreign = _csv_rows(write_template(plan, "finance", "2025-07", "csv"))[1]
+    rows = _csv_rows(write_template(plan, "stats", "2025-12", "csv"))
+    foreign = _csv_rows(write_template(plan, "finance", "2025-12", "csv"))[1]
     foreign[CSV_COLUMNS.index("本期累计值")] = "2.5"
     rows.append(foreign)
     assert _where(_rejected(_csv_bytes(rows), "s.csv", plan, department="stats")) == {
@@ -523,7 +525,7 @@ def test_file_problems_are_reported_as_such(plan: Plan) -> None:
     assert (error.row, error.column) == (0, "文件")
     [error] = _rejected(b"PK\x03\x04 not really a zip", "report.xlsx", plan).errors
     assert (error.row, error.column) == (0, "文件") and "xlsx" in error.reason
-    rows = _csv_rows(write_template(plan, "stats", "2025-07", "csv"))
+    rows = _csv_rows(write_template(plan, "stats", "2025-12", "csv"))
     without_period = [[v for i, v in enumerate(r) if i != CSV_COLUMNS.index("报告期")] for r in rows]
     [error] = _rejected(_csv_bytes(without_period), "s.csv", plan).errors
     assert (error.row, error.column, error.reason_zh) == (1, "报告期", "缺少此列")
@@ -542,7 +544,7 @@ def _patch_sheet(content: bytes, patch: Callable[[str], str]) -> bytes:
 
 
 def test_formula_results_stored_by_excel_are_used(plan: Plan) -> None:
-    workbook = _open(write_template(plan, "stats", "2025-07"))
+    workbook = _open(write_template(plan, "stats", "2025-12"))
     _fill(workbook["填报"], "gdp", value="=5+0.5")
     content = _patch_sheet(_save(workbook), lambda xml: xml.replace("<f>5+0.5</f><v />", "<f>5+0.5</f><v>5.5</v>"))
     [event] = parse_sheet(content, "s.xlsx", plan).events
@@ -550,13 +552,13 @@ def test_formula_results_stored_by_excel_are_used(plan: Plan) -> None:
 
 
 def test_damaged_sheet_is_an_unreadable_file(plan: Plan) -> None:
-    content = _patch_sheet(write_template(plan, "stats", "2025-07"), lambda xml: xml[: len(xml) // 2])
+    content = _patch_sheet(write_template(plan, "stats", "2025-12"), lambda xml: xml[: len(xml) // 2])
     [error] = _rejected(content, "s.xlsx", plan).errors
     assert (error.row, error.column, error.reason) == (0, "文件", "not a readable .xlsx file")
 
 
 def test_formula_without_a_stored_result_is_refused(plan: Plan) -> None:
-    workbook = _open(write_template(plan, "stats", "2025-07"))
+    workbook = _open(write_template(plan, "stats", "2025-12"))
     row = _fill(workbook["填报"], "gdp", value="=5+0.5")  # openpyxl stores no result; Excel would
     [error] = _rejected(_save(workbook), "s.xlsx", plan).errors
     assert (error.row, error.column, error.value) == (row, "本期累计值", "=5+0.5")
@@ -573,9 +575,9 @@ def test_row_error_reads_in_chinese_and_english() -> None:
 
 
 def test_sheet_plan_id_names_the_plan_before_parsing(plan: Plan) -> None:
-    assert sheet_plan_id(write_template(plan, "stats", "2025-07"), "s.xlsx") == "rongchang-2025"
-    assert sheet_plan_id(write_template(plan, "stats", "2025-07", "csv"), "s.csv") == "rongchang-2025"
+    assert sheet_plan_id(write_template(plan, "stats", "2025-12"), "s.xlsx") == "rongchang-2025"
+    assert sheet_plan_id(write_template(plan, "stats", "2025-12", "csv"), "s.csv") == "rongchang-2025"
     other = plan.model_copy(update={"id": "other-2025"})
-    assert sheet_plan_id(write_template(other, "stats", "2025-07"), "s.XLSX") == "other-2025"
+    assert sheet_plan_id(write_template(other, "stats", "2025-12"), "s.XLSX") == "other-2025"
     assert sheet_plan_id(b"not a workbook", "s.xlsx") is None
     assert sheet_plan_id(b"\xef\xbb\xbf\xe5\x88\x86\xe7\xb1\xbb\n", "s.csv") is None  # no 计划 column

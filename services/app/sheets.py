@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from events.errors import FieldError
-from events.periods import Period
-from events.plan import Indicator, Plan, Project
+from events.periods import Period, reported_period
+from events.plan import Plan, Project
 from services.app.errors import Forbidden, Invalid, TooLarge
 from services.app.ingest import Accepted, Ingest
 from services.spreadsheet import (
@@ -69,18 +69,6 @@ class EntryForm:
 INDICATOR_INPUTS = (VALUE, NOTE)
 GROWTH_INPUTS = (VALUE, GROWTH, NOTE)  # an indicator reported as a level and its growth rate
 PROJECT_INPUTS = (STARTED, INVESTMENT, COMPLETED)
-
-
-def due_period(indicator: Indicator, month: Period) -> str | None:
-    """The period an indicator reports at the end of `month`: the month for monthly indicators,
-    the quarter in a quarter's last month, the year in December; None when none is due."""
-    if indicator.frequency == "monthly":
-        return month.text
-    if indicator.frequency == "quarterly" and month.last_month % 3 == 0:
-        return f"{month.year}-Q{month.last_month // 3}"
-    if indicator.frequency == "annual" and month.last_month == 12:
-        return str(month.year)
-    return None
 
 
 def _project_line(project: Project, month: Period) -> EntryLine:
@@ -154,7 +142,7 @@ class Sheets:
                 GROWTH_INPUTS if i.with_growth else INDICATOR_INPUTS,
             )
             for i in plan.indicators
-            if i.department == department and (due := due_period(i, period)) is not None
+            if i.department == department and (due := reported_period(i.frequency, period)) is not None
         ]
         lines += [_project_line(p, period) for p in plan.projects if p.department == department]
         return EntryForm(plan, department, period.text, lines)

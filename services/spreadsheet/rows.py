@@ -37,6 +37,7 @@ from services.spreadsheet.layout import (
     PLAN,
     PROJECT_COLUMNS,
     PROJECT_KIND,
+    PROJECT_UNIT,
     STARTED,
     SUBJECT,
     VALUE,
@@ -75,12 +76,12 @@ class _Row:
             )
         )
 
-    def decimal(self, column: str, percent_unit: bool) -> Decimal | None:
+    def decimal(self, column: str, unit: str | None) -> Decimal | None:
         cell = self.cells[column]
         if cell.blank:
             return None
         try:
-            return parse_decimal(cell, percent_unit)
+            return parse_decimal(cell, unit)
         except CellProblem as problem:
             self.error(column, problem.reason, problem.reason_zh)
             return None
@@ -147,7 +148,7 @@ class RowReader:
             if not row.cells[column].blank:
                 row.error(column, "only for project rows", "指标行不填此项，请填写「本期累计值」")
         # An unknown indicator's unit is unknown: let 5.5% through rather than report a second, doubtful error.
-        value = row.decimal(VALUE, percent_unit=indicator is None or indicator.unit == "%")
+        value = row.decimal(VALUE, None if indicator is None else indicator.unit)
         if value is not None and indicator is not None and (bad := unit_bounds(indicator.unit).problem(value)):
             row.error(VALUE, *bad)  # the bounds every entry point applies (events.bounds)
         growth = self._growth(row, indicator)
@@ -214,7 +215,7 @@ class RowReader:
             self._add_day(row, COMPLETED, project, completed)
 
     def _investment(self, row: _Row, period: Period | None) -> Decimal | None:
-        amount = row.decimal(INVESTMENT, percent_unit=False)
+        amount = row.decimal(INVESTMENT, PROJECT_UNIT)
         if amount is None:
             return None
         if amount < 0:

@@ -13,7 +13,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from events.periods import Period
+from events.periods import Period, reported_period
 from events.plan import Indicator, Plan, Project
 from projections.formatting import display_width, money_wan
 from services.spreadsheet.layout import (
@@ -74,8 +74,8 @@ def write_template(plan: Plan, department: str, period: str, fmt: Literal["xlsx"
     parsed = Period.parse(period)  # ValueError names the accepted forms
     if parsed.year != plan.year:
         raise ValueError(f"period {period!r} is outside the plan year {plan.year} of {plan.id}")
-    indicators, projects = _owned(plan, department)
-    rows = [_indicator_row(i, parsed.text) for i in indicators] + [_project_row(p, parsed.text) for p in projects]
+    indicators, projects = _owned(plan, department, parsed)
+    rows = [_indicator_row(i, due) for i, due in indicators] + [_project_row(p, parsed.text) for p in projects]
     if fmt == "xlsx":
         growth = {i.id for i in indicators if i.with_growth}
         return _template_xlsx(plan, department, parsed.text, rows, growth)
@@ -84,15 +84,22 @@ def write_template(plan: Plan, department: str, period: str, fmt: Literal["xlsx"
     raise ValueError(f"format {fmt!r} is not one of xlsx, csv")
 
 
-def _owned(plan: Plan, department: str) -> tuple[list[Indicator], list[Project]]:
+def _owned(plan: Plan, department: str, period: Period) -> tuple[list[tuple[Indicator, str]], list[Project]]:
+    """The department's indicators due at `period` (with the period each reports: a quarterly one in
+    June reports 2025-Q2) and its projects."""
     if department not in {d.id for d in plan.departments}:
         known = ", ".join(d.id for d in plan.departments)
         raise ValueError(f"department {department!r} is not in plan {plan.id} (departments: {known})")
-    indicators = [i for i in plan.indicators if i.department == department]
+    indicators = [
+        (i, due)
+        for i in plan.indicators
+        if i.department == department and (due := reported_period(i.frequency, period)) is not None
+    ]
     projects = [p for p in plan.projects if p.department == department]
     if not indicators and not projects:
         raise ValueError(
-            f"department {department!r} owns no indicator or project in plan {plan.id}: nothing to fill in"
+            f"department {department!r} owns no indicator due in {period.text} and no project in plan {plan.id}: "
+            "nothing to fill in"
         )
     return indicators, projects
 
