@@ -140,7 +140,7 @@ def test_xlsx_template_carries_plan_department_and_period(plan: Plan) -> None:
     assert info["部门名称"] == "区统计局"
     assert info["报告期"] == "2025-Q2"
     text = "".join(str(v) for row in workbook["说明"].iter_rows(values_only=True) for v in row if v)
-    for rule in ("累计", "万元", "YYYY-MM-DD", "请勿修改编号、报告期"):
+    for rule in ("累计", "万元", "2025/3/15", "下降12.3%", "亿元", "请勿修改编号、报告期"):
         assert rule in text
     props = {p.name: p.value for p in workbook.custom_doc_props}
     assert props == {"planwatch.plan": "rongchang-2025", "planwatch.department": "stats", "planwatch.period": "2025-Q2"}
@@ -427,7 +427,9 @@ def test_dates_outside_the_plausible_years_are_refused(plan: Plan, day: str, acc
     rows[1][CSV_COLUMNS.index("开工日期")] = day
     if accepted:
         [event] = parse_sheet(_csv_bytes(rows), "edu.csv", plan).events
-        assert event.started_on == date(*map(int, day.split("-"))) and event.period == event.started_on.strftime("%Y-%m")
+        assert event.started_on == date(*map(int, day.split("-"))) and event.period == event.started_on.strftime(
+            "%Y-%m"
+        )
     else:
         assert _where(_rejected(_csv_bytes(rows), "edu.csv", plan)) == {(2, "开工日期")}
 

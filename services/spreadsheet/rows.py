@@ -182,7 +182,7 @@ class RowReader:
         if indicator is not None and not indicator.with_growth:
             row.error(GROWTH, "this indicator is not reported with a growth rate", "该指标不填同比增长")
             return None
-        growth = row.decimal(GROWTH, percent_unit=True)
+        growth = row.decimal(GROWTH, "%")
         if growth is not None and (bad := unit_bounds("%").problem(growth)):
             row.error(GROWTH, *bad)
         return growth

@@ -9,10 +9,13 @@ from typing import Literal
 
 from openpyxl import Workbook
 from openpyxl.packaging.custom import StringProperty
-from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.styles import Alignment, Font, PatternFill, Protection
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
+from events.bounds import DATE_YEARS_AFTER, DATE_YEARS_BEFORE, PERCENT, unit_bounds
+from events.bounds import INVESTMENT as INVESTMENT_BOUNDS
 from events.periods import Period, reported_period
 from events.plan import Indicator, Plan, Project
 from projections.formatting import display_width, money_wan
@@ -48,14 +51,18 @@ from services.spreadsheet.layout import (
 )
 
 INSTRUCTIONS = (
-    "只填写白色单元格，灰色单元格请留空：指标行填写「本期累计值」（按总量和增速报送的指标同时填写「同比增长（%）」）；"
+    "只填写白色单元格，灰色单元格已锁定：指标行填写「本期累计值」（按总量和增速报送的指标同时填写「同比增长（%）」）；"
     "项目行填写「开工日期」「本期完成投资（万元）」「建成投产日期」。",
-    "数值按累计口径填写（自年初至报告期末）；百分比指标填写百分数的数值，如增长5.5%填5.5。",
-    "金额单位为万元；「本期完成投资（万元）」填写报告期当月完成的投资，报告期须为月份。",
-    "日期格式为YYYY-MM-DD，如2025-03-15；开工、建成投产日期填写一次即可，重复上传不会重复记录。",
+    "表中只列本报告期应报的指标（按月、按季、按年报送），每行的「报告期」即该指标应报的期间，请勿修改。",
+    "数值按累计口径填写（自年初至报告期末）；百分比指标填写百分数的数值，如增长5.5%填5.5，"
+    "下降12.3%填-12.3，也可直接写「下降12.3%」「同比增长5.5%」。",
+    "金额单位为万元；也可写明单位，如「1.2亿元」会按12000万元读取。「本期完成投资（万元）」填写报告期当月完成的投资，报告期须为月份。",
+    "日期如2025-03-15，也可写2025/3/15或2025年3月15日；开工、建成投产日期填写一次即可，重复上传不会重复记录。",
+    "「备注」可从下拉列表选择数据口径（快报数、初步核算数等），也可自行填写，不超过500字。",
     "请勿修改编号、报告期，请勿增删列；没有进展的单元格留空。",
     "文件中任何一处有误，整个文件都不会导入；请按提示修改后重新上传。",
 )
+NOTE_CHOICES = ("快报数", "初步核算数", "核实数", "预计数")
 
 _GREY = PatternFill("solid", start_color="EDEDED", end_color="EDEDED")
 _HEADER_FILL = PatternFill("solid", start_color="D9E1F2", end_color="D9E1F2")
@@ -77,7 +84,7 @@ def write_template(plan: Plan, department: str, period: str, fmt: Literal["xlsx"
     indicators, projects = _owned(plan, department, parsed)
     rows = [_indicator_row(i, due) for i, due in indicators] + [_project_row(p, parsed.text) for p in projects]
     if fmt == "xlsx":
-        growth = {i.id for i in indicators if i.with_growth}
+        growth = {i.id for i, _ in indicators if i.with_growth}
         return _template_xlsx(plan, department, parsed.text, rows, growth)
     if fmt == "csv":
         return _template_csv(plan, department, rows)
@@ -130,6 +137,7 @@ def _template_csv(plan: Plan, department: str, rows: list[list[str]]) -> bytes:
 def _template_xlsx(plan: Plan, department: str, period: str, rows: list[list[str]], growth: set[str]) -> bytes:
     workbook = Workbook()
     _write_data_sheet(workbook.active, rows, growth)
+    _add_validations(workbook.active, plan.year, rows, growth)
     _write_info_sheet(workbook.create_sheet(INFO_SHEET), plan, department, period)
     for name, value in ((PROP_PLAN, plan.id), (PROP_DEPARTMENT, department), (PROP_PERIOD, period)):
         workbook.custom_doc_props.append(StringProperty(name=name, value=value))
@@ -161,7 +169,9 @@ def _write_data_sheet(sheet: Worksheet, rows: list[list[str]], growth: set[str])
                 cell.number_format = _TEXT_FORMAT
             elif column in _NUMBER_FORMATS:
                 cell.number_format = _NUMBER_FORMATS[column]
-            if column not in editable:
+            if column in editable:
+                cell.protection = Protection(locked=False)
+            else:
                 cell.fill = _GREY
     for position, column in enumerate(COLUMNS, start=1):
         widest = max([display_width(column), *(display_width(row[position - 1]) for row in rows)])
@@ -169,10 +179,80 @@ def _write_data_sheet(sheet: Worksheet, rows: list[list[str]], growth: set[str])
     sheet.column_dimensions[get_column_letter(COLUMNS.index(NOTE) + 1)].width = 30
     sheet.freeze_panes = "A2"
     sheet.auto_filter.ref = sheet.dimensions
+    # ids, names and periods locked against slips (no password: 审阅 → 撤销工作表保护 if ever needed);
+    # filtering, sorting and resizing stay allowed
+    protection = sheet.protection
+    protection.sheet = True
+    protection.autoFilter = protection.sort = protection.formatColumns = protection.formatRows = False
     sheet.page_setup.orientation = "landscape"
     sheet.page_setup.fitToWidth = 1
     sheet.page_setup.fitToHeight = 0
     sheet.sheet_properties.pageSetUpPr.fitToPage = True
+
+
+def _add_validations(sheet: Worksheet, year: int, rows: list[list[str]], growth: set[str]) -> None:
+    """Excel's own checks on the input cells: numbers within the bounds every entry point applies,
+    dates in the plan's window, a dropdown of common notes. They warn and let the clerk go on (a
+    worded value like 下降12.3% is not a number to Excel, but planwatch reads it); the import
+    decides."""
+    column = {name: get_column_letter(COLUMNS.index(name) + 1) for name in COLUMNS}
+    indicators = [(index, row) for index, row in enumerate(rows, start=2) if row[0] != PROJECT_KIND]
+    projects = [index for index, row in enumerate(rows, start=2) if row[0] == PROJECT_KIND]
+    by_bounds: dict[tuple[str, str], list[int]] = {}
+    for index, row in indicators:
+        bounds = unit_bounds(row[COLUMNS.index(UNIT)])
+        by_bounds.setdefault((f"{bounds.low:f}", f"{bounds.high:f}"), []).append(index)
+    for (low, high), numbers in by_bounds.items():
+        rule = _warning("decimal", low, high, "请核对数值", "请填写数值，如5.5；下降可填-12.3或「下降12.3%」")
+        _apply(sheet, rule, column[VALUE], numbers)
+    if rates := [index for index, row in indicators if row[1] in growth]:
+        rule = _warning(
+            "decimal", f"{PERCENT.low:f}", f"{PERCENT.high:f}", "请核对增速", "请填写百分数的数值，如5.1；下降填-2.3"
+        )
+        _apply(sheet, rule, column[GROWTH], rates)
+    if projects:
+        money = _warning(
+            "decimal",
+            f"{INVESTMENT_BOUNDS.low:f}",
+            f"{INVESTMENT_BOUNDS.high:f}",
+            "请核对金额",
+            "请填写万元数，如1,250.5",
+        )
+        _apply(sheet, money, column[INVESTMENT], projects)
+        first, last = f"DATE({year - DATE_YEARS_BEFORE},1,1)", f"DATE({year + DATE_YEARS_AFTER},12,31)"
+        for name in (STARTED, COMPLETED):
+            day = _warning(
+                "date",
+                first,
+                last,
+                "请核对日期",
+                f"日期应在{year - DATE_YEARS_BEFORE}年至{year + DATE_YEARS_AFTER}年之间，如{year}-03-15",
+            )
+            _apply(sheet, day, column[name], projects)
+    if indicators:
+        # a list offered, not imposed: any note may still be typed
+        notes = DataValidation(type="list", formula1='"' + ",".join(NOTE_CHOICES) + '"', showErrorMessage=False)
+        _apply(sheet, notes, column[NOTE], [index for index, _ in indicators])
+
+
+def _warning(kind: str, low: str, high: str, title: str, message: str) -> DataValidation:
+    return DataValidation(
+        type=kind,
+        operator="between",
+        formula1=low,
+        formula2=high,
+        allow_blank=True,
+        showErrorMessage=True,
+        errorStyle="warning",
+        errorTitle=title,
+        error=message,
+    )
+
+
+def _apply(sheet: Worksheet, rule: DataValidation, letter: str, rows: list[int]) -> None:
+    for row in rows:
+        rule.add(f"{letter}{row}")
+    sheet.add_data_validation(rule)
 
 
 def _write_info_sheet(info: Worksheet, plan: Plan, department: str, period: str) -> None:
