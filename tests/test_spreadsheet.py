@@ -427,9 +427,8 @@ def test_dates_outside_the_plausible_years_are_refused(plan: Plan, day: str, acc
     rows[1][CSV_COLUMNS.index("开工日期")] = day
     if accepted:
         [event] = parse_sheet(_csv_bytes(rows), "edu.csv", plan).events
-        assert event.started_on == date(*map(int, day.split("-"))) and event.period == event.started_on.strftime(
-            "%Y-%m"
-        )
+        started = date(*map(int, day.split("-")))
+        assert event.started_on == started and event.period == started.strftime("%Y-%m")
     else:
         assert _where(_rejected(_csv_bytes(rows), "edu.csv", plan)) == {(2, "开工日期")}
 
