@@ -41,6 +41,11 @@ def position_after(position: str, than: str) -> bool:
 MAX_SEQ = 2**64 - 1
 
 
+def position_instant(position: str) -> int:
+    """The transaction time of a stream position, in ms since the epoch."""
+    return int(position.partition("-")[0] or 0)
+
+
 def position_at(instant: datetime) -> str:
     """The last stream position recorded at or before `instant` (transaction time)."""
     if instant.tzinfo is None:

@@ -350,10 +350,9 @@ async def test_known_at_before_a_correction_shows_the_old_value(redis: Redis, st
 async def test_known_at_starts_from_the_nearest_periodic_snapshot(
     redis: Redis, store: EventStore, keys: Keyspace, monkeypatch: pytest.MonkeyPatch
 ):
-    monkeypatch.setattr("services.projection.read_model.SNAPSHOT_EVERY", 5)
     monkeypatch.setattr(runner, "STATE_EVERY", 1)
     await publish_plan(store, small_plan(PLAN))
-    projector = await live_projector(redis, keys)
+    projector = await live_projector(redis, keys, snapshot_every=5)
     marks = []
     for i in range(12):
         await store.append([gdp_update(PLAN, f"5.{i}", "2025-Q2")])

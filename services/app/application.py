@@ -55,7 +55,9 @@ class App:
         self.sharing = Sharing(redis, keys, self.settings, self.rollups)
         self.alerting = Alerting(store, subscriptions, self.ingest, self.settings.time_zone)
         self.deliveries = DeliveryCases(subscriptions, Deliveries(redis, keys))
-        self.operations = Operations(store, catalog, subscriptions, self.settings.ready_max_lag)
+        self.operations = Operations(
+            store, catalog, subscriptions, self.settings.ready_max_lag, self.settings.snapshot_every
+        )
 
     @classmethod
     def connect(cls, settings: Settings | None = None, token_cache_s: float = 0.0) -> App:

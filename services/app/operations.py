@@ -70,9 +70,15 @@ class Freshness:
 
 class Operations:
     def __init__(
-        self, store: EventStore, catalog: PlanCatalog, subscriptions: SubscriptionStore, ready_max_lag: int
+        self,
+        store: EventStore,
+        catalog: PlanCatalog,
+        subscriptions: SubscriptionStore,
+        ready_max_lag: int,
+        snapshot_every: int | None = None,
     ) -> None:
         self.store, self.catalog, self.subscriptions, self.ready_max_lag = store, catalog, subscriptions, ready_max_lag
+        self.snapshot_every = snapshot_every
 
     async def status(self, plan_id: str | None = None) -> list[PlanRow]:
         """Per plan and projection: log length, checkpoint, lag, dead letters, generation, worker."""
@@ -163,6 +169,7 @@ class Operations:
                 plan_id,
                 progress(projection.label) if progress else None,
                 projection=projection,
+                snapshot_every=self.snapshot_every,
             )
             for projection in PROJECTIONS
         ]

@@ -1,7 +1,9 @@
 """Writing a month's rollup: the one way a rollup is produced (scheduler, CLI, API).
 
 The rollup of a month is the plan's state as of the month's last day, as known when it is
-written. It is stored as a document keyed by its content hash, recorded in the log as a
+written (`queries.judge_now`: from the alerts projection's latest state and alert book, the events
+recorded since judged, the alert history it wrote for the rest — what a replay of the whole log
+would give, without replaying it). It is stored as a document keyed by its content hash, recorded in the log as a
 `rollup.published` event (version, content hash), then listed in the plan's rollup index and
 announced to subscribers who asked for rollups. Versions come from the log: a scheduled run
 writes a month once; a run by hand after late data writes version n + 1 if anything changed,
@@ -19,7 +21,6 @@ import builtins
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -35,9 +36,9 @@ from projections.evaluate import MISSED
 from projections.rollup import RollupDocument, RollupRow, build_rollup
 from services.app.errors import Conflict, Invalid, NotFound
 from services.observability import metrics
-from services.projection import judge_log
+from services.projection import judge_now
 from services.reports import FORMATS, RENDERERS, render_rollup
-from services.store import EventIdReused, EventStore, Keyspace, VersionConflict, redis_now_ms
+from services.store import EventIdReused, EventStore, Keyspace, VersionConflict
 
 Outcome = Literal["published", "unchanged", "exists"]
 
@@ -101,17 +102,17 @@ async def produce_rollup(
         await _finish(redis, keys, published[-1])  # a run that crashed after its append
     if scheduled and published:
         return RollupResult(plan_id, period, published[-1].version, "exists", None)
-    now = datetime.fromtimestamp(await redis_now_ms(redis) / 1000, tz=UTC)
-    state, alert_history = await judge_log(store, plan_id, now)
-    if state.plan is None:
-        raise LookupError(f"plan {plan_id!r} has not been published")
     if published:  # a re-run: compare with this month's latest version
         previous = await _document(redis, keys, published[-1])
     else:  # the first of the month: compare with last month's report
         before = f"{month.year}-{month.last_month - 1:02d}" if month.last_month > 1 else None
         previous = await load_document(redis, keys, plan_id, before) if before else None
     since = previous.known_at if previous else None
-    notices = [n for n in alert_history if since is None or n.at > since]  # alert changes since then
+    # the state as known now, and the alert changes since then, from the alerts' latest snapshot
+    judged = await judge_now(redis, keys, plan_id, since)
+    state, notices, now = judged.state, judged.notices, judged.known_at
+    if state.plan is None:
+        raise LookupError(f"plan {plan_id!r} has not been published")
     version = len(published) + 1
     document = build_rollup(state, period, now, notices, previous, version)
     if published and published[-1].content_hash == document.content_hash:

@@ -84,6 +84,12 @@ DELIVERIES = Counter(
     ["channel", "outcome"],
 )
 ROLLUPS_WRITTEN = Counter("planwatch_rollups_written", "Monthly rollup versions published", ["plan"])
+EVENTS_FOLDED = Counter(
+    "planwatch_events_folded",
+    "Log entries folded on demand past the snapshot a reader started from, by reader (query: as of / "
+    "as known at; rollup) and plan",
+    ["reader", "plan"],
+)
 REBUILD_DONE = Gauge(
     "planwatch_rebuild_events_done",
     "Events a running rebuild of a projection has replayed so far",

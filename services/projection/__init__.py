@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from services.projection.generations import alert_notices, current_generation, firing_alerts, read_field, read_fields
 from services.projection.kinds import ALERTS, PROJECTIONS, READ_MODEL, Projection
-from services.projection.queries import fold_log, judge_log, state_as_known
+from services.projection.queries import Judged, fold_log, judge_log, judge_now, state_as_known
 from services.projection.rebuild import RebuildResult, rebuild
 from services.projection.runner import JUDGEMENT, GenerationChanged, LeaseLost, Parked, Projector
 from services.projection.status import PlanStatus, plan_status
@@ -18,6 +18,7 @@ __all__ = [
     "PROJECTIONS",
     "READ_MODEL",
     "GenerationChanged",
+    "Judged",
     "JudgingFailed",
     "LeaseLost",
     "Parked",
@@ -32,6 +33,7 @@ __all__ = [
     "firing_alerts",
     "fold_log",
     "judge_log",
+    "judge_now",
     "plan_status",
     "read_field",
     "read_fields",

@@ -30,6 +30,7 @@ class AlertsStrategy:
     deadlines checked), folds the event, and notes in the alert book what it changed."""
 
     saved_fields: tuple[str, ...] = ("alert_book",)
+    keeps_snapshots = False  # a rollup starts from the latest state and book (queries.judge_now)
 
     def __init__(self) -> None:
         self.book = AlertBook()

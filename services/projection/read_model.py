@@ -1,8 +1,9 @@
 """The read model (`rm`): the fold's views, what the table and the API read.
 
 Its generation's hash holds the views — `summary`, `indicator:{id}`, `project:{id}` — and, besides
-the state snapshot, a copy of the state every SNAPSHOT_EVERY events (`snapshot:{position}`), from
-which "as known at" queries start (queries.py)."""
+the state snapshot, the periodic snapshots the projector takes for it (`snapshot:{position}`, every
+`snapshot_every` entries and at each month's end in the plan's zone), from which "as known at"
+queries start (queries.py)."""
 
 from __future__ import annotations
 
@@ -20,20 +21,17 @@ from projections.views import indicator_detail_view, project_detail_view, report
 from services.projection.replies import Entry
 from services.store import Keyspace
 
-SNAPSHOT_EVERY = 10_000  # keep a copy of the state every N events, for fast "as known at" queries
-
-_SNAPSHOT = "snapshot:"  # … in the field named for the state's position
+_SNAPSHOT = "snapshot:"  # a periodic snapshot's field, named for the state's position
 
 Fields = dict[str, str | bytes]
 
 
-def latest_snapshot_field(names: Iterable[str], until: str) -> str | None:
-    """Of a read model's hash field `names`, that of the latest periodic snapshot of the state at
-    or before position `until` (None if there is none)."""
-    limit = position_key(until)
+def snapshot_fields(names: Iterable[str], until: str | None = None) -> list[str]:
+    """Of a read model's hash field `names`, those of the periodic snapshots of the state at or
+    before position `until` (all if None), the latest first."""
+    limit = position_key(until) if until else (1 << 63, 0)
     positions = [name.removeprefix(_SNAPSHOT) for name in names if name.startswith(_SNAPSHOT)]
-    best = max((p for p in positions if position_key(p) <= limit), key=position_key, default=None)
-    return _SNAPSHOT + best if best else None
+    return [_SNAPSHOT + p for p in sorted((p for p in positions if position_key(p) <= limit), key=position_key)][::-1]
 
 
 class ReadModelStrategy:
@@ -41,12 +39,12 @@ class ReadModelStrategy:
 
     saved_fields: tuple[str, ...] = ()
     notices: Sequence[AlertNotice] = ()  # the read model judges nothing
+    keeps_snapshots = True  # "as known at" queries start from them
 
     def __init__(self) -> None:
         self._builder = ReportBuilder()
         self._written: dict[str, object] = {}  # field → the row/view object last written
         self._pending: dict[str, object] = {}  # … and those being written by the commit under way
-        self._committed_applied = 0  # events applied at the last commit
 
     def restore(self, saved: Sequence[str | None]) -> None:
         pass  # the read model keeps nothing besides the state
@@ -55,7 +53,6 @@ class ReadModelStrategy:
         self._builder = ReportBuilder()
         self._written.clear()
         self._pending.clear()
-        self._committed_applied = state.applied
 
     def apply_batch(self, state: PlanState, entries: Sequence[Entry]) -> None:
         fold(((position, decode_stored(fields["data"])) for position, fields in entries), state)
@@ -72,14 +69,11 @@ class ReadModelStrategy:
     def fields(self, state: PlanState, state_json: bytes | None, views: bool) -> Fields:
         fields: Fields = {}
         self._pending = {}
-        if state_json is not None and state.applied // SNAPSHOT_EVERY > self._committed_applied // SNAPSHOT_EVERY:
-            fields[_SNAPSHOT + state.position] = state_json  # for "as known at" queries
         if views and state.plan is not None:
             self._add_views(state, fields)
         return fields
 
     def committed(self, state: PlanState) -> None:
-        self._committed_applied = state.applied
         self._written.update(self._pending)
 
     def linger_ms(self, linger_ms: int) -> int:

@@ -42,12 +42,15 @@ async def rebuild(
     progress: Callable[[int, int], Awaitable[None] | None] | None = None,
     commit_every: int = 20_000,
     projection: Projection = READ_MODEL,
+    snapshot_every: int | None = None,
 ) -> RebuildResult:
     """Replay the whole log into a new generation of a projection while the live one keeps
     serving, switch readers to it once it has caught up, then delete the old generation."""
     name = projection.name
     generation = int(await redis.incr(keys.projection_generations(plan_id, name)))
-    projector = Projector(redis, keys, plan_id, owner=None, generation=generation, projection=projection)
+    projector = Projector(
+        redis, keys, plan_id, owner=None, generation=generation, projection=projection, snapshot_every=snapshot_every
+    )
     await redis.unlink(keys.generation(plan_id, generation, name), keys.dead_letters(plan_id, generation, name))
     switch = redis.register_script(_SWITCH)
     total = await redis.xlen(keys.events(plan_id))

@@ -33,15 +33,18 @@ import asyncio
 import json
 import logging
 import traceback
+from bisect import bisect_left
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from events.codec import decode_stored
-from events.positions import StoredEvent, position_after, position_key
+from events.positions import StoredEvent, position_after, position_instant, position_key
 from projections.snapshot import dump_state, load_state
 from projections.state import PlanState
 from services.observability import metrics
@@ -55,6 +58,8 @@ log = logging.getLogger("planwatch.projector")
 
 BATCH = 1000
 STATE_EVERY = 5_000  # write the state snapshot at least every N events (and whenever caught up)
+SNAPSHOT_EVERY = 5_000  # keep a periodic snapshot every N stream entries (PLANWATCH_SNAPSHOT_EVERY)
+SNAPSHOT = "snapshot:"  # a periodic snapshot's hash field: `snapshot:{position}`
 
 _COMMIT = """
 -- KEYS: lease, current generation, the generation's hash, dead letters, attempts, alert history,
@@ -157,6 +162,7 @@ class Projector:
         projection: Projection = READ_MODEL,
         max_attempts: int = 3,
         retry_delay: float = 0.2,
+        snapshot_every: int | None = None,
     ) -> None:
         if owner is None and generation is None:
             raise ValueError("a rebuild projector needs its generation")
@@ -170,6 +176,13 @@ class Projector:
         self._snapshot_applied = 0  # events applied in the last state snapshot written
         self._parked_listed = 0  # entries the fold parked, as far as written to the dead letters
         self._batch: dict[str, dict[str, str]] = {}  # position → fields of the entries being applied
+        # periodic snapshots (a strategy that keeps them): every `snapshot_every` stream entries and
+        # at each month's end in the plan's zone; taken when the fold reaches one, written at the
+        # next commit
+        self.snapshot_every = snapshot_every or SNAPSHOT_EVERY
+        self._snapshots: dict[str, bytes] = {}  # position → state, not committed yet
+        self._snapshotted = ""  # position of the last periodic snapshot taken
+        self._month_memo: tuple[str, int] = ("", 0)  # (zone, ms) memo of the next month's start
 
     # --- loading ---------------------------------------------------------------------------
 
@@ -244,9 +257,14 @@ class Projector:
         entries = await self._read(block_ms, linger_ms)
         if not entries:
             return 0
+        boundary = False
+        if self.strategy.keeps_snapshots:
+            entries, boundary = self._up_to_boundary(entries)
         self._batch = dict(entries)
         try:
             self.strategy.apply_batch(self.state, entries)
+            if boundary or self._entries_seen() % self.snapshot_every == 0:
+                self._take_snapshot()
         except Exception as exc:  # any failure of one event must not stall the plan
             # the failed event is the first one after the state's position (apply sets it last)
             after = (i for i, (p, _) in enumerate(entries) if position_after(p, self.state.position))
@@ -261,6 +279,51 @@ class Projector:
             except Exception:  # the views could not be built: find the event that broke them
                 return await self._isolate(entries)
         return len(entries)
+
+    # --- periodic snapshots ----------------------------------------------------------------------
+
+    def _entries_seen(self) -> int:
+        """Stream entries the fold has taken: applied, or parked by the fold."""
+        return self.state.applied + len(self.state.parked)
+
+    def _up_to_boundary(self, entries: list[Entry]) -> tuple[list[Entry], bool]:
+        """The entries up to the next snapshot point — the next multiple of `snapshot_every`
+        entries, or the last entry recorded before a month ends in the plan's zone — and whether
+        the fold reaches a month's end with them. A state whose month is over when the first
+        entry comes is that month's end: its snapshot is taken before the entries are applied."""
+        entries = entries[: self.snapshot_every - self._entries_seen() % self.snapshot_every]
+        month_start = self._next_month_start(self.state.position)
+        if month_start is None:
+            return entries, False
+        if position_instant(entries[0][0]) >= month_start:  # the state is its month's end
+            self._take_snapshot()
+            month_start = self._next_month_start(entries[0][0])
+            assert month_start is not None
+        cut = bisect_left(entries, month_start, key=lambda entry: position_instant(entry[0]))
+        return entries[:cut], cut < len(entries)
+
+    def _next_month_start(self, position: str) -> int | None:
+        """The first millisecond of the month after that of `position`, in the plan's zone (None
+        before the plan is published, or at the log's start)."""
+        plan = self.state.plan
+        if plan is None or position in ("", "0-0"):
+            return None
+        ms = position_instant(position)
+        zone, start = self._month_memo
+        if zone == plan.timezone and ms < start and start - ms < 28 * 86_400_000:
+            return start
+        local = datetime.fromtimestamp(ms / 1000, ZoneInfo(plan.timezone))
+        year, month = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
+        start = int(datetime(year, month, 1, tzinfo=local.tzinfo).timestamp() * 1000)
+        self._month_memo = (plan.timezone, start)
+        return start
+
+    def _take_snapshot(self) -> None:
+        """Keep a copy of the state as it is now, for the next commit to write."""
+        position = self.state.position
+        if position != self._snapshotted and position not in ("", "0-0"):
+            self._snapshots[position] = dump_state(self.state)
+            self._snapshotted = position
 
     async def _read(self, block_ms: int | None, linger_ms: int) -> list[Entry]:
         stream = self.keys.events(self.plan_id)
@@ -360,9 +423,13 @@ class Projector:
             state_json = dump_state(state)
         fields: dict[str, str | bytes] = {} if state_json is None else {"state": state_json}
         fields.update(self.strategy.fields(state, state_json, views))
+        snapshots = self._snapshots
+        fields.update((SNAPSHOT + position, data) for position, data in snapshots.items())
         reply = await self._commit_script(keys=self._commit_keys(), args=self._commit_args(fields, parked))
         if reply != "ok":
             raise self._refused(reply)
+        for position in list(snapshots):
+            del snapshots[position]
         if state_json is not None:
             self._snapshot_applied = state.applied
         self._parked_listed = len(state.parked)

@@ -28,6 +28,7 @@ class ProjectionStrategy(Protocol):
     the event, fails — after its retries the projector skips that judgement, not the event."""
 
     saved_fields: tuple[str, ...]  # its own fields of the generation's hash that load() restores
+    keeps_snapshots: bool  # whether the projector keeps periodic snapshots of the state for it
 
     @property
     def notices(self) -> Sequence[AlertNotice]:

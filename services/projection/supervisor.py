@@ -58,6 +58,7 @@ class ProjectionSupervisor:
         linger_ms: int = 10,
         metrics_every_s: float = 5.0,
         concurrency: int = 8,
+        snapshot_every: int | None = None,
     ) -> None:
         """`redis` serves the projectors; `control` (default: `redis`) the heartbeat, the leases and
         the clock; `wakeup` (default: `redis`) holds the wake-up subscription's connection.
@@ -69,6 +70,7 @@ class ProjectionSupervisor:
         self.lease = Lease(self.control, worker_id, lease_ttl_ms)
         self.lease_ttl_ms, self.tick, self.idle_s, self.max_attempts = lease_ttl_ms, tick, idle_s, max_attempts
         self.linger_ms, self.metrics_every_s = linger_ms, metrics_every_s
+        self.snapshot_every = snapshot_every
         self.tasks: dict[Unit, asyncio.Task[None]] = {}
         self.projectors: dict[Unit, Projector] = {}
         self.store = EventStore(self.control, keys)
@@ -184,7 +186,13 @@ class ProjectionSupervisor:
 
     async def _keep_current(self, plan_id: str, projection: Projection) -> None:
         projector = Projector(
-            self.redis, self.keys, plan_id, owner=self.worker_id, projection=projection, max_attempts=self.max_attempts
+            self.redis,
+            self.keys,
+            plan_id,
+            owner=self.worker_id,
+            projection=projection,
+            max_attempts=self.max_attempts,
+            snapshot_every=self.snapshot_every,
         )
         self.projectors[(plan_id, projection.name)] = projector
         linger_ms = projector.strategy.linger_ms(self.linger_ms)

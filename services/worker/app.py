@@ -100,6 +100,7 @@ def create_app(
             wakeup=running.wakeup,
             lease_ttl_ms=lease_ttl_ms,
             tick=lease_ttl_ms / 5000,
+            snapshot_every=settings.snapshot_every,
         )
         running.tasks.append(asyncio.create_task(supervisor.run(), name="supervisor"))
         if notify:
