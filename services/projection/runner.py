@@ -292,6 +292,8 @@ class Projector:
         the fold reaches a month's end with them. A state whose month is over when the first
         entry comes is that month's end: its snapshot is taken before the entries are applied."""
         entries = entries[: self.snapshot_every - self._entries_seen() % self.snapshot_every]
+        if self.state.plan is None:  # the zone months end in comes with the plan: one entry at a time
+            return entries[:1], False
         month_start = self._next_month_start(self.state.position)
         if month_start is None:
             return entries, False

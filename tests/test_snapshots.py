@@ -1,0 +1,196 @@
+"""Snapshots that bound every fold: the read model keeps one every `snapshot_every` log entries and
+one at each month's end in the plan's zone, live and rebuilt alike; an as-known-at query folds only
+the entries after the latest one at or before its instant (counted: planwatch_events_folded); a
+snapshot that cannot be read is passed over; a rollup starts from the alerts' state and book and
+equals the rollup of a full replay byte for byte."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from prometheus_client import REGISTRY
+from redis.asyncio import Redis
+
+from events.codec import decode_payload
+from events.positions import position_at, position_instant, position_key
+from projections.rollup import build_rollup
+from services.app import load_document, produce_rollup
+from services.demo import load_seed
+from services.projection import ALERTS, READ_MODEL, Projector, fold_log, judge_log, rebuild, state_as_known
+from services.projection.queries import QUERY, ROLLUP
+from services.projection.read_model import snapshot_fields
+from services.settings import Settings
+from services.store import EventStore, Keyspace, Lease, RawEntry, Restored
+from tests.factories import indicator_update
+
+PLAN = "rongchang-2025"
+EVERY = 40  # entries between periodic snapshots in these tests
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def folded(reader: str, plan_id: str = PLAN) -> float:
+    """planwatch_events_folded for the reader, as /metrics exposes it."""
+    return REGISTRY.get_sample_value("planwatch_events_folded_total", {"reader": reader, "plan": plan_id}) or 0.0
+
+
+async def seed_at_its_own_times(redis: Redis, keys: Keyspace, store: EventStore, chunks: list[int]) -> list[str]:
+    """The seed's plan and H1 history, each entry recorded when it occurred (January to July 2025,
+    so the log spans month ends), written in chunks of the given sizes as a live log grows; a
+    live read-model projector applies each chunk as it comes. Returns the positions."""
+    scratch = Keyspace(f"{keys.prefix}-seed")  # the seed as loaded now, to take its entries from
+    await load_seed(EventStore(redis, scratch))
+    entries, last = [], (0, 0)
+    async for raw in EventStore(redis, scratch).raw_entries(PLAN, "+"):
+        event = decode_payload(raw.data)
+        ms = int(event.occurred_at.timestamp() * 1000)
+        last = (ms, 0) if ms > last[0] else (last[0], last[1] + 1)
+        entries.append(Restored(RawEntry(f"{last[0]}-{last[1]}", raw.type, raw.data), str(event.event_id), PLAN))
+    async for key in redis.scan_iter(match=f"{scratch.prefix}:*"):
+        await redis.unlink(key)
+    projector = await live_projector(redis, keys, READ_MODEL)
+    start = 0
+    for size in [*chunks, len(entries)]:
+        await store.restore(PLAN, "seed", entries[start : start + size])
+        start += size
+        while await projector.step():
+            pass
+        await projector.idle(int(datetime.now(UTC).timestamp() * 1000))
+    await store.register(PLAN)
+    return [item.entry.position for item in entries]
+
+
+async def live_projector(redis: Redis, keys: Keyspace, projection) -> Projector:
+    assert await Lease(redis, "w1", 60_000).hold(keys.lease(PLAN, projection.name))
+    projector = Projector(redis, keys, PLAN, owner="w1", projection=projection, snapshot_every=EVERY)
+    await projector.load()
+    return projector
+
+
+async def periodic_snapshots(redis: Redis, keys: Keyspace) -> dict[str, str]:
+    generation = int(await redis.get(keys.projection_current(PLAN, READ_MODEL.name)) or 0)
+    fields = await redis.hgetall(keys.generation(PLAN, generation))
+    return {name: value for name, value in fields.items() if name.startswith("snapshot:")}
+
+
+def month_ends(positions: list[str]) -> list[str]:
+    """The last position recorded before each month of the log ends, in Shanghai."""
+
+    def month(position: str) -> tuple[int, int]:
+        local = datetime.fromtimestamp(position_instant(position) / 1000, SHANGHAI)
+        return local.year, local.month
+
+    return [p for p, after in itertools.pairwise(positions) if month(p) != month(after)]
+
+
+def next_midnight(position: str) -> datetime:
+    """The start of the month after that of `position`, in Shanghai."""
+    local = datetime.fromtimestamp(position_instant(position) / 1000, SHANGHAI)
+    return (local.replace(day=1) + timedelta(days=32)).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def instant(position: str, shift_ms: int = 0) -> datetime:
+    return datetime.fromtimestamp((position_instant(position) + shift_ms) / 1000, UTC)
+
+
+@pytest.mark.cluster
+async def test_snapshots_fall_at_every_interval_and_each_month_end_live_and_rebuilt(
+    redis: Redis, keys: Keyspace, store: EventStore
+) -> None:
+    positions = await seed_at_its_own_times(redis, keys, store, [1, 7, 33, 90, 5, 61])
+    expected = {positions[n - 1] for n in range(EVERY, len(positions) + 1, EVERY)} | set(month_ends(positions))
+    assert len(month_ends(positions)) >= 5  # January to July: the log spans month ends
+    live = await periodic_snapshots(redis, keys)
+    assert {name.removeprefix("snapshot:") for name in live} == expected
+    await rebuild(redis, keys, PLAN, snapshot_every=EVERY)
+    assert await periodic_snapshots(redis, keys) == live  # the rebuilt generation keeps the same, byte for byte
+
+
+@pytest.mark.cluster
+async def test_as_known_at_from_snapshots_equals_a_fresh_fold_and_folds_at_most_one_interval(
+    redis: Redis, keys: Keyspace, store: EventStore
+) -> None:
+    positions = await seed_at_its_own_times(redis, keys, store, [50, 50])
+    snapshots = [name.removeprefix("snapshot:") for name in await periodic_snapshots(redis, keys)]
+    rng = random.Random(18)
+    cuts = [instant(p, shift) for p in snapshots for shift in (-1, 0, 1)]  # at, just before, just after
+    cuts += [instant(p, 1) for p in rng.sample(positions[1:], 12)]
+    for end in month_ends(positions):  # the month's last millisecond in Shanghai, and midnight after it
+        cuts += [next_midnight(end) - timedelta(milliseconds=1), next_midnight(end)]
+    for known_at in cuts:
+        before = folded(QUERY)
+        state = await state_as_known(redis, keys, PLAN, known_at)
+        assert state == await fold_log(store, PLAN, known_at), known_at
+        assert folded(QUERY) - before <= EVERY, known_at
+    for end in month_ends(positions):  # a month's end is a snapshot: nothing to fold
+        before = folded(QUERY)
+        await state_as_known(redis, keys, PLAN, next_midnight(end) - timedelta(milliseconds=1))
+        assert folded(QUERY) == before, end
+
+
+async def test_an_unreadable_snapshot_is_passed_over(redis: Redis, keys: Keyspace, store: EventStore) -> None:
+    positions = await seed_at_its_own_times(redis, keys, store, [])
+    generation = keys.generation(PLAN, int(await redis.get(keys.projection_current(PLAN, READ_MODEL.name)) or 0))
+    known_at = instant(positions[len(positions) * 2 // 3], 1)
+    until = position_at(known_at)
+    chosen, previous, *_ = snapshot_fields(await redis.hkeys(generation), until)
+    await redis.hset(generation, chosen, '{"plan_id": "rongchang-2025", "indicators": 7}')  # an older shape
+    before = folded(QUERY)
+    assert await state_as_known(redis, keys, PLAN, known_at) == await fold_log(store, PLAN, known_at)
+    low = position_key(previous.removeprefix("snapshot:"))
+    assert folded(QUERY) - before == sum(low < position_key(p) <= position_key(until) for p in positions)
+    await redis.hset(generation, "state", b"\x00not json")  # the latest state too: the snapshots answer
+    assert await state_as_known(redis, keys, PLAN) == await fold_log(store, PLAN)
+
+
+async def test_a_rollup_from_the_alerts_snapshot_equals_the_rollup_of_a_full_replay(
+    redis: Redis, keys: Keyspace, store: EventStore
+) -> None:
+    await load_seed(store)
+    alerts = await live_projector(redis, keys, ALERTS)
+    while await alerts.step():
+        pass
+    await alerts.idle(int(datetime.now(UTC).timestamp() * 1000))  # the state and alert book saved
+    await store.append([indicator_update(PLAN, "gdp", "2025-Q2", "5.1")])  # judged, committed without a snapshot
+    await alerts.step()
+    await store.append([indicator_update(PLAN, "gdp", "2025-Q2", "5.2")])  # not judged by the projection yet
+    length = await store.length(PLAN)
+    for number, month in enumerate([f"2025-{m:02d}" for m in range(1, 7)]):
+        before = folded(ROLLUP)
+        result = await produce_rollup(redis, keys, PLAN, month)
+        assert folded(ROLLUP) - before <= 3 + number  # the entries after the snapshot, not the log of `length`
+        document = result.document
+        assert document is not None and length > 300
+        state, history = await judge_log(store, PLAN, document.known_at)
+        previous = await load_document(redis, keys, PLAN, f"2025-{int(month[5:]) - 1:02d}") if number else None
+        since = previous.known_at if previous else None
+        notices = [n for n in history if since is None or n.at > since]
+        replayed = build_rollup(state, month, document.known_at, notices, previous, result.version)
+        assert document.model_dump_json() == replayed.model_dump_json(), month
+
+
+async def test_a_rollup_without_a_readable_alerts_snapshot_replays_the_log(
+    redis: Redis, keys: Keyspace, store: EventStore
+) -> None:
+    await load_seed(store)
+    alerts = await live_projector(redis, keys, ALERTS)
+    while await alerts.step():
+        pass
+    await alerts.idle(int(datetime.now(UTC).timestamp() * 1000))
+    generation = keys.generation(PLAN, int(await redis.get(keys.projection_current(PLAN, ALERTS.name)) or 0), "alerts")
+    await redis.hset(generation, "alert_book", '{"active": 3}')
+    before = folded(ROLLUP)
+    document = (await produce_rollup(redis, keys, PLAN, "2025-06")).document
+    assert document is not None and folded(ROLLUP) - before == await store.length(PLAN) - 1  # all but its own event
+    state, history = await judge_log(store, PLAN, document.known_at)
+    assert document.model_dump_json() == build_rollup(state, "2025-06", document.known_at, history).model_dump_json()
+
+
+def test_the_snapshot_interval_is_a_setting() -> None:
+    assert Settings.from_env({}).snapshot_every == 5000
+    assert Settings.from_env({"PLANWATCH_SNAPSHOT_EVERY": "2000"}).snapshot_every == 2000
+    with pytest.raises(ValueError, match="PLANWATCH_SNAPSHOT_EVERY='0': must be a whole number of at least 1"):
+        Settings.from_env({"PLANWATCH_SNAPSHOT_EVERY": "0"})
