@@ -20,7 +20,7 @@ from events.alerts import AlertNotice
 from events.positions import position_at, position_key
 from projections.alerts import AlertBook, Memo, judge, settle, tick
 from projections.snapshot import load_book, load_state
-from projections.state import PlanState, apply
+from projections.state import PlanState, fold
 from services.observability import metrics
 from services.projection.generations import current_generation
 from services.projection.kinds import ALERTS
@@ -47,9 +47,9 @@ async def fold_log(
     state = start or PlanState(plan_id)
     until = position_at(known_at) if known_at else None
     folded = 0
-    async for stored in store.replay(plan_id, after=state.position, until=until):
-        apply(state, stored)
-        folded += 1
+    async for page in store.replay_pages(plan_id, after=state.position, until=until):
+        fold(page, state)
+        folded += len(page)
     if reader:
         metrics.EVENTS_FOLDED.labels(reader, plan_id).inc(folded)
     return state
