@@ -15,6 +15,7 @@ Per subscription (one notifier at a time, by lease) the queue is sent in order:
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -39,6 +40,7 @@ from services.store import Lease, SignedLinks
 log = logging.getLogger("planwatch.notifier")
 
 QueueEntry = tuple[str, dict[str, str]]  # entry id, fields {id, notice}
+CONCURRENCY = 8  # subscriptions delivered at once (each its own receiver; Redis connections are pooled)
 
 
 @dataclass(frozen=True)
@@ -128,14 +130,26 @@ class Deliverer:
         self.links, self.clock = links, clock
         self.lease = Lease(outlets.redis, worker_id, lease_ttl_ms)
         self._leases: dict[str, float] = {}  # subscription id → until when our lease needs no renewal
+        # subscription id → its next attempt (ms) while backing off, as we wrote it: a failing
+        # receiver's subscription is not read again before then (its queue may be long)
+        self._resting: dict[str, int] = {}
 
     async def deliver_all(self) -> int:
-        """One round over every subscription this notifier holds the lease of."""
-        delivered = 0
-        for subscription in await self.subscriptions.get():
-            if await self._holds(subscription.id):
-                delivered += await self.deliver(subscription)
-        return delivered
+        """One round over every subscription this notifier holds the lease of, CONCURRENCY at a
+        time: a slow receiver holds up its own subscription, not the round. The round ends when
+        every subscription's turn has (so no subscription is ever delivered twice at once)."""
+        held = [s for s in await self.subscriptions.get() if await self._holds(s.id)]
+        gate = asyncio.Semaphore(CONCURRENCY)
+
+        async def turn(subscription: Subscription) -> int:
+            async with gate:
+                return await self.deliver(subscription)
+
+        results = await asyncio.gather(*(turn(s) for s in held), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return sum(r for r in results if isinstance(r, int))
 
     async def _holds(self, subscription_id: str) -> bool:
         """Whether we deliver for this subscription (the lease is renewed a few times per period)."""
@@ -143,6 +157,8 @@ class Deliverer:
             return True
         held = await self.lease.hold(self.keys.sub_lease(subscription_id))
         self._leases[subscription_id] = time.monotonic() + self.lease.ttl_ms / 3000 if held else 0
+        if not held:  # another notifier's now: what we knew of its backoff may go stale
+            self._resting.pop(subscription_id, None)
         return held
 
     async def deliver(self, subscription: Subscription) -> int:
@@ -150,6 +166,8 @@ class Deliverer:
         number of notices delivered (or given up) in this round."""
         sid = subscription.id
         now_ms = int(self.clock() * 1000)
+        if self._resting.get(sid, 0) > now_ms:
+            return 0
         heads = await self._read(sid, now_ms)
         if int(heads.state.get("next_attempt_ms", 0)) > now_ms:
             return 0
@@ -245,6 +263,7 @@ class Deliverer:
         """Record the outcome; returns the number of notices done with (sent or given up)."""
         sid, inflight = subscription.id, chosen.inflight
         counted = metrics.DELIVERIES.labels  # by channel and outcome
+        self._resting.pop(sid, None)
         if result.ok:
             await self._record_sent(sid, inflight, result, now_ms)
             counted(subscription.channel, "sent").inc()
@@ -263,6 +282,7 @@ class Deliverer:
             self.keys.sub_state(sid),
             mapping={"failures": failures, "failing_since_ms": failing_since_ms, "next_attempt_ms": next_ms},
         )
+        self._resting[sid] = next_ms
         counted(subscription.channel, "retried").inc()
         return 0
 
