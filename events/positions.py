@@ -3,7 +3,7 @@ use these without importing the store (which talks to Redis)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 from events.codec import Unreadable
@@ -39,6 +39,7 @@ def position_after(position: str, than: str) -> bool:
 
 
 MAX_SEQ = 2**64 - 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def position_instant(position: str) -> int:
@@ -50,4 +51,8 @@ def position_at(instant: datetime) -> str:
     """The last stream position recorded at or before `instant` (transaction time)."""
     if instant.tzinfo is None:
         raise ValueError("known_at needs a time zone, e.g. 2025-07-10T00:00+08:00")
-    return f"{max(int(instant.timestamp() * 1000), 0)}-{MAX_SEQ}"  # before 1970 nothing was recorded
+    # whole milliseconds in integers: a float timestamp × 1000 can fall a hair short of the
+    # millisecond an event was stored in (….210 → 209.99…) and leave that event out
+    since = instant - _EPOCH
+    ms = (since.days * 86_400 + since.seconds) * 1000 + since.microseconds // 1000
+    return f"{max(ms, 0)}-{MAX_SEQ}"  # before 1970 nothing was recorded

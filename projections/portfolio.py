@@ -345,23 +345,33 @@ def reported_months(project: ProjectState, year: int, as_of: date) -> int | None
 
 
 def _counted_investment(project: ProjectState, year: int, as_of: date) -> list[tuple[int, Decimal]]:
-    """(last month, 万元) of the project's investment reports of `year` ended by `as_of` that count
-    towards its total: the latest year-to-date figure (it holds every month up to its end), and the
-    period amounts after it. Summing every report would count a month again in each later 累计."""
-    latest: tuple[int, Decimal] | None = None
-    periods: list[tuple[int, int, Decimal]] = []  # (first month, last month, 万元)
-    for text, amount in project.investment.items():
+    """(last month, 万元) of the project's investment reports that count towards its total
+    (`counted_investment_periods`)."""
+    return [
+        (Period.parse(text).last_month, project.investment[text])
+        for text in counted_investment_periods(project, year, as_of)
+    ]
+
+
+def counted_investment_periods(project: ProjectState, year: int, as_of: date) -> list[str]:
+    """The periods (as kept by the fold) of the project's investment reports of `year` ended by
+    `as_of` that count towards its total: the latest year-to-date figure (it holds every month up
+    to its end), and the period amounts after it. Summing every report would count a month again in
+    each later 累计. The provenance of a project's total names exactly these."""
+    latest: tuple[str, Period] | None = None
+    periods: list[tuple[str, Period]] = []
+    for text in project.investment:
         period = Period.parse(text)
         if period.year != year or period.end > as_of:
             continue
         if period.kind == "ytd":
-            if latest is None or period.last_month > latest[0]:
-                latest = (period.last_month, amount)
+            if latest is None or period.last_month > latest[1].last_month:
+                latest = (text, period)
         else:
-            periods.append((period.last_month - period.span_months + 1, period.last_month, amount))
-    through = latest[0] if latest else 0
-    counted = [(last, amount) for first, last, amount in periods if first > through]
-    return [latest, *counted] if latest else counted
+            periods.append((text, period))
+    through = latest[1].last_month if latest else 0
+    counted = [text for text, p in periods if p.last_month - p.span_months + 1 > through]
+    return [latest[0], *counted] if latest else counted
 
 
 def falling_ytd(project: ProjectState, year: int, as_of: date) -> list[tuple[str, str]]:

@@ -22,6 +22,7 @@ from events.periods import Period
 from projections.alerts import period_label
 from projections.evaluate import MISSED
 from projections.portfolio import ProjectProgress
+from projections.provenance import SourceEvent
 from projections.readmodel import indicator_summary, one_decimal, portfolio_summary, project_summary
 from projections.report import IndicatorRow, ReportBuilder, missed_sentence, period_column
 from projections.series import ChartKind, PortfolioPoint, SeriesPoint, chart_kind, indicator_series, portfolio_series
@@ -150,6 +151,9 @@ class RollupDocument(BaseModel):
     portfolio_trend: list[PortfolioPoint] = Field(
         default_factory=list, description="the key projects month by month, for a chart"
     )
+    sources: list[SourceEvent] = Field(
+        default_factory=list, description="the events behind every row (the 数据来源 sheet); none in older documents"
+    )
 
     def hash_content(self) -> str:
         """Hash of what the report says — not of when it was written or which version it is —
@@ -160,7 +164,9 @@ class RollupDocument(BaseModel):
         return hashlib.sha256(json.dumps(body, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
 
 
-UNHASHED = {"known_at", "version", "compared_with", "changes", "content_hash", "trends", "portfolio_trend"}
+# trends and sources are drawn from what the report states, the sources naming where each figure
+# came from: a correction that leaves every printed figure as it was is not a new report
+UNHASHED = {"known_at", "version", "compared_with", "changes", "content_hash", "trends", "portfolio_trend", "sources"}
 
 STAGE_ZH = {"not_started": "未开工", "started": "在建", "completed": "建成投产"}
 

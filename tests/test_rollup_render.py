@@ -54,7 +54,7 @@ STORED_JUNE = ROOT / "tests" / "data" / "rollup_seed_2025-06.json"
 
 
 # fields added to the document after the stored one was written (optional: it loads without them)
-ADDED = {"trends", "portfolio_trend"}
+ADDED = {"trends", "portfolio_trend", "sources"}
 
 
 def test_the_document_is_the_one_an_earlier_version_stored(rollups: dict[str, RollupDocument]) -> None:

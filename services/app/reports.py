@@ -4,13 +4,21 @@ straight from the read model; with them, from a fold of the log."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Literal
 
 from events.codec import Unreadable
 from events.plan import Plan
 from projections.formatting import in_zone
+from projections.provenance import (
+    Provenance,
+    SourceEvent,
+    indicator_sources,
+    project_printed,
+    project_sources,
+    source_event,
+)
 from projections.readmodel import (
     IndicatorDetail,
     PlanSummary,
@@ -175,3 +183,58 @@ class Reports:
             if not isinstance(s.event, Unreadable)
         ]
         return ProjectDetailWithEvents.model_validate({**detail.model_dump(), "events": listed})
+
+    async def provenance(
+        self, plan_id: str, subject: str, as_of: date | None = None, known_at: datetime | None = None
+    ) -> Provenance:
+        """The events behind every number of one row — an indicator's (value, target, reference)
+        or a key project's (plan, start, the investment reports its total counts, completion) —
+        as of `as_of`, as known at `known_at`: `planwatch why`, the API and the rollup's 数据来源."""
+        plan = await self.ingest.plan(plan_id)
+        if plan.indicator(subject) is None and plan.project(subject) is None:
+            raise NotFound(
+                f"plan {plan_id} has no indicator or project {subject!r}", f"计划中没有指标或项目“{subject}”"
+            )
+        state, report = await self.report(plan_id, as_of, known_at)
+        return await self.trail(plan, state, report, subject)
+
+    async def trail(self, plan: Plan, state: PlanState, report: PlanReport, subject: str) -> Provenance:
+        """`provenance` of a report already built."""
+        indicator = plan.indicator(subject)
+        if indicator is not None:
+            row = next(r for r in report.rows() if r.indicator.id == subject)
+            printed = {"target": row.target_text, "actual": row.evaluation.actual_text}
+            printed["deviation"] = row.evaluation.deviation_text
+            kind, name = "indicator", indicator.name
+        else:
+            progress = next(p for p in report.portfolio.projects if p.id == subject)
+            printed = project_printed(progress)
+            kind, name = "project", progress.name
+        [sources] = (await traced(self.store, plan, state, report, [subject])).values()
+        return Provenance(
+            plan_id=plan.id,
+            kind=kind,
+            subject=subject,
+            subject_name=name,
+            as_of=report.as_of,
+            printed=printed,
+            sources=sources,
+        )
+
+
+async def traced(
+    store: EventStore, plan: Plan, state: PlanState, report: PlanReport, subjects: Sequence[str]
+) -> dict[str, list[SourceEvent]]:
+    """The events behind each of `subjects`' rows (indicators and key projects), read in one round
+    trip: `planwatch why`, the API and the rollup's 数据来源 sheet."""
+    refs = {
+        subject: indicator_sources(state, report, subject)
+        if plan.indicator(subject)
+        else project_sources(state, subject, report.as_of)
+        for subject in subjects
+    }
+    stored = await store.events_at(plan.id, [ref.position for found in refs.values() for ref in found])
+    return {
+        subject: [source_event(subject, ref, stored.get(ref.position), plan) for ref in found]
+        for subject, found in refs.items()
+    }

@@ -21,6 +21,7 @@ import builtins
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -33,8 +34,12 @@ from events.errors import FieldError
 from events.models import RollupPublished
 from events.periods import Period
 from projections.evaluate import MISSED
+from projections.provenance import SourceEvent
+from projections.report import build_report
 from projections.rollup import RollupDocument, RollupRow, build_rollup
+from projections.state import PlanState
 from services.app.errors import Conflict, Invalid, NotFound
+from services.app.reports import traced
 from services.observability import metrics
 from services.projection import judge_now
 from services.reports import FORMATS, RENDERERS, render_rollup
@@ -115,6 +120,7 @@ async def produce_rollup(
         raise LookupError(f"plan {plan_id!r} has not been published")
     version = len(published) + 1
     document = build_rollup(state, period, now, notices, previous, version)
+    document.sources = await rollup_sources(store, state, month.end)
     if published and published[-1].content_hash == document.content_hash:
         return RollupResult(plan_id, period, published[-1].version, "unchanged", previous)
     await redis.set(keys.rollup_document(plan_id, period, version, document.content_hash), document.model_dump_json())
@@ -141,6 +147,16 @@ async def produce_rollup(
     await _finish(redis, keys, event, document)
     metrics.ROLLUPS_WRITTEN.labels(plan_id).inc()
     return RollupResult(plan_id, period, version, "published", document)
+
+
+async def rollup_sources(store: EventStore, state: PlanState, as_of: date) -> list[SourceEvent]:
+    """The events behind every row the rollup prints, in the report's order, read in one round trip."""
+    plan = state.plan
+    assert plan is not None
+    report = build_report(state, as_of)
+    subjects = [row.indicator.id for row in report.rows()] + [p.id for p in report.portfolio.projects]
+    by_subject = await traced(store, plan, state, report, subjects)
+    return [source for subject in subjects for source in by_subject[subject]]
 
 
 async def _finish(redis: Redis, keys: Keyspace, event: RollupPublished, document: RollupDocument | None = None) -> None:

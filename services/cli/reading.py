@@ -12,6 +12,7 @@ from projections.formatting import local_time
 from services.cli.common import console, fail, hint, parse_date, parse_instant, plan_option, use_case
 
 if TYPE_CHECKING:
+    from projections.provenance import Provenance
     from services.app import App, RollupListing, RollupResult
 
 commands = typer.Typer()
@@ -48,6 +49,37 @@ def table(
 
     output = use_case(main)
     console.print(output, markup=False, highlight=False, soft_wrap=True)
+
+
+@commands.command()
+def why(
+    plan: PlanOption,
+    cell: Annotated[str | None, typer.Option("--cell", help="an indicator's id: trace its row, e.g. gdp")] = None,
+    project: Annotated[str | None, typer.Option("--project", help="a key project's id, e.g. kp-001")] = None,
+    as_of: Annotated[str | None, typer.Option(help="valid time, as for `planwatch table`")] = None,
+    known_at: Annotated[str | None, typer.Option(help="transaction time, as for `planwatch table`")] = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="text or json")] = "text",
+) -> None:
+    """Where a printed number comes from: the events behind an indicator's row (value, target,
+    reference) or a key project's figures (plan, start, investment reports counted, completion)."""
+    if (cell is None) == (project is None):
+        raise typer.BadParameter("give one of --cell INDICATOR or --project PROJECT", param_hint=hint("--cell"))
+    if format not in ("text", "json"):
+        raise typer.BadParameter(f"must be text or json, not {format!r}", param_hint=hint("--format"))
+    day, instant = parse_date(as_of, "--as-of"), parse_instant(known_at, "--known-at")
+    subject = cell or project or ""
+
+    async def main(app: App) -> tuple[Provenance, str]:
+        known = await app.reports.in_plan_zone(plan, instant)
+        return await app.reports.provenance(plan, subject, day, known), await _zone_of(app, plan)
+
+    trail, zone = use_case(main)
+    if format == "json":
+        typer.echo(trail.model_dump_json(indent=2))
+        return
+    from services.reports import render_trail
+
+    typer.echo(render_trail(trail, zone))
 
 
 @commands.command()

@@ -8,6 +8,7 @@ from services.reports.html import render_html
 from services.reports.markdown import render_markdown
 from services.reports.rollup import FORMATS, RENDERERS, render_rollup
 from services.reports.table import render_table, table_header, table_json, table_markdown, table_rows, table_text
+from services.reports.trail import render_trail
 from services.reports.xlsx import XLSX_MEDIA_TYPE, render_xlsx
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "render_markdown",
     "render_rollup",
     "render_table",
+    "render_trail",
     "render_xlsx",
     "table_header",
     "table_json",

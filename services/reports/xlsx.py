@@ -16,7 +16,14 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from projections.formatting import display_width
 from projections.rollup import RollupDocument, RollupTrend
-from services.reports.common import CHANGE_KIND_ZH, FIRST_REPORT, STATUS_BY_TEXT, changes_empty, when_parts
+from services.reports.common import (
+    CHANGE_KIND_ZH,
+    FIRST_REPORT,
+    STATUS_BY_TEXT,
+    beijing_time,
+    changes_empty,
+    when_parts,
+)
 from services.reports.table import table_header
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -27,6 +34,7 @@ SHEET_PROJECTS = "重点项目"
 SHEET_OFF_TRACK = "滞后事项"
 SHEET_CHANGES = "变化"
 SHEET_TRENDS = "趋势"
+SHEET_SOURCES = "数据来源"
 CHART_ROWS = 16  # rows a chart of 7.5 cm covers: each block of the 趋势 sheet takes at least this many
 
 FORMAT_ONE_DECIMAL = "0.0"
@@ -330,6 +338,35 @@ def _trends_sheet(sheet: Worksheet, doc: RollupDocument, meta: str) -> None:
         sheet.column_dimensions[column].width = 12
 
 
+def _sources_sheet(sheet: Worksheet, doc: RollupDocument, meta: str) -> None:
+    """Every figure's events: what each gave, what it said, for which period, who sent it, when
+    planwatch stored it and its id — `planwatch why` for the whole report."""
+    names = {row.id: row.name for row in [*doc.main, *(r for s in doc.sections for r in s.rows)]}
+    names |= {project.id: project.name for project in doc.projects}
+    rows = [
+        (
+            source.row,
+            names.get(source.row, source.row),
+            source.role_zh
+            if source.subject == source.row
+            else f"{source.role_zh}（{names.get(source.subject, source.subject)}）",
+            source.what,
+            source.period or "",
+            source.department_name or "",
+            beijing_time(source.recorded_at),
+            source.event_id or "（无法读取）",
+            source.position,
+        )
+        for source in doc.sources
+    ]
+    _write_sheet(
+        sheet,
+        (f"{doc.title} — 数据来源", f"{meta}；每个数字所依据的报送事件（planwatch why 可逐项查询）"),
+        ("编号", "名称", "数据项", "内容", "报告期", "报送单位", "入库时间", "事件编号", "日志位置"),
+        rows,
+    )
+
+
 def render_xlsx(doc: RollupDocument) -> bytes:
     """The rollup as a workbook: the report's wording next to the numbers behind it, as numbers."""
     workbook = Workbook()
@@ -344,6 +381,8 @@ def render_xlsx(doc: RollupDocument) -> bytes:
     _changes_sheet(workbook.create_sheet(SHEET_CHANGES), doc, meta)
     if doc.trends or doc.portfolio_trend:  # documents stored before trends were kept have none
         _trends_sheet(workbook.create_sheet(SHEET_TRENDS), doc, meta)
+    if doc.sources:  # documents stored before provenance was kept have none
+        _sources_sheet(workbook.create_sheet(SHEET_SOURCES), doc, meta)
     workbook.properties.title = doc.title
     workbook.properties.creator = "planwatch"
     known_at = doc.known_at if doc.known_at.tzinfo else doc.known_at.replace(tzinfo=UTC)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from projections.provenance import Provenance
 from projections.readmodel import PlanSummary
 from services.api.deps import AdminDep, AppDep, AsOf, CallerDep, KnownAt, PlanDep, read_json
 from services.api.schemas import ERRORS, PlanListing, PublishedPlan
@@ -50,3 +51,13 @@ async def parked(plan: str, app: AppDep, who: CallerDep, found: PlanDep) -> list
     could not be read or applied (`source` fold: every reader passes over the same ones, and the
     rest of the plan carries on) and events given up on after retries (`source` retries)."""
     return await app.operations.parked(plan)
+
+
+@router.get("/{plan}/provenance/{subject}")
+async def provenance(
+    plan: str, subject: str, app: AppDep, who: CallerDep, as_of: AsOf = None, known_at: KnownAt = None
+) -> Provenance:
+    """The events behind every number one row prints — an indicator's value, target and reference,
+    or a key project's plan, start, counted investment reports and completion — each with its
+    event id, department, period and transaction time (`planwatch why`)."""
+    return await app.reports.provenance(plan, subject, as_of, known_at)
