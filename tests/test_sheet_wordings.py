@@ -191,3 +191,30 @@ def test_a_template_filled_with_wordings_imports_whole(plan: Plan) -> None:
         ("fai", "2025-06", "-0.8"),
         ("retail", "2025-06", "-1.2"),
     ]
+
+
+async def test_a_year_to_date_plans_sheet_asks_for_and_is_read_as_year_to_date(redis, keys, store) -> None:
+    """A plan whose departments report investment 年初至今累计: its sheet says so, and May's 6,000
+    then June's 7,000 make 7,000 for the half year, not 13,000."""
+    from services.app import App, publish_plan
+    from services.store import TokenStore
+    from tests.test_reporting_basis import example_plan
+
+    ytd = example_plan()
+    assert ytd.investment_basis == "ytd"
+    info = load_workbook(io.BytesIO(write_template(ytd, "econ", "2025-05")))["说明"]
+    said = " ".join(str(c.value) for row in info.iter_rows() for c in row if c.value)
+    assert "累计数" in said and "当月数" not in said
+    seed_info = load_workbook(io.BytesIO(write_template(load_plan(SEED_PLAN), "econ", "2025-05")))["说明"]
+    assert "当月数" in " ".join(str(c.value) for row in seed_info.iter_rows() for c in row if c.value)
+
+    await publish_plan(store, ytd)
+    _, caller = await TokenStore(redis, keys).create("department", "econ", plans=[ytd.id])
+    app = App(redis, keys)
+    for month, amount in (("2025-05", "6000"), ("2025-06", "7000")):
+        rows = _rows(ytd, "econ", month)
+        [row] = [r for r in rows[1:] if r[CSV_COLUMNS.index(SUBJECT)] == "yp-001"]
+        row[CSV_COLUMNS.index("本期完成投资（万元）")] = amount
+        await app.sheets.import_file(caller, _bytes(rows), f"econ-{month}.csv", ytd.id)
+    project = await app.reports.project(ytd.id, "yp-001", as_of=date(2025, 6, 30))
+    assert project.investment_wan == 7000

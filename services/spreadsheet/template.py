@@ -56,12 +56,17 @@ INSTRUCTIONS = (
     "表中只列本报告期应报的指标（按月、按季、按年报送），每行的「报告期」即该指标应报的期间，请勿修改。",
     "数值按累计口径填写（自年初至报告期末）；百分比指标填写百分数的数值，如增长5.5%填5.5，"
     "下降12.3%填-12.3，也可直接写「下降12.3%」「同比增长5.5%」。",
-    "金额单位为万元；也可写明单位，如「1.2亿元」会按12000万元读取。「本期完成投资（万元）」填写报告期当月完成的投资，报告期须为月份。",
+    "金额单位为万元；也可写明单位，如「1.2亿元」会按12000万元读取。{investment}",
     "日期如2025-03-15，也可写2025/3/15或2025年3月15日；开工、建成投产日期填写一次即可，重复上传不会重复记录。",
     "「备注」可从下拉列表选择数据口径（快报数、初步核算数等），也可自行填写，不超过500字。",
     "请勿修改编号、报告期，请勿增删列；没有进展的单元格留空。",
     "文件中任何一处有误，整个文件都不会导入；请按提示修改后重新上传。",
 )
+# what the investment cell holds, by the plan's investment_basis (an import is read on that basis)
+INVESTMENT_BASIS_ZH = {
+    "period": "「本期完成投资（万元）」填写报告期当月完成的投资（当月数），报告期须为月份。",
+    "ytd": "「本期完成投资（万元）」填写自年初至报告期末累计完成的投资（累计数，如1—6月合计），报告期须为月份。",
+}
 NOTE_CHOICES = ("快报数", "初步核算数", "核实数", "预计数")
 
 _GREY = PatternFill("solid", start_color="EDEDED", end_color="EDEDED")
@@ -273,7 +278,8 @@ def _write_info_sheet(info: Worksheet, plan: Plan, department: str, period: str)
     info.append([])
     info.append(["填写要求"])
     info.cell(row=info.max_row, column=1).font = Font(bold=True)
-    for number, text in enumerate(INSTRUCTIONS, start=1):
+    investment = INVESTMENT_BASIS_ZH[plan.investment_basis]
+    for number, text in enumerate((line.format(investment=investment) for line in INSTRUCTIONS), start=1):
         info.append([f"{number}.", text])
     info.column_dimensions["A"].width = 12
     info.column_dimensions["B"].width = 110
