@@ -363,12 +363,24 @@ def earlier_months(period: str | None, year: int, months: int) -> int | None:
     return parsed.last_month if parsed.year == year and parsed.last_month < months else None
 
 
-def period_note(report: PlanReport) -> str:
-    """部分指标为上半年数据 when some main rows are of earlier periods than the column; else empty."""
-    earlier = {earlier_months(row.evaluation.period, report.year, report.months) for row in report.main} - {None}
+def marked_actual(actual: str, period: str | None, year: int, months: int) -> str:
+    """A row's figure as the table prints it: of an earlier period than the column, it says which —
+    5.5%（上半年） in a 1—9月 column."""
+    earlier = earlier_months(period, year, months)
+    return f"{actual}（{months_label(earlier)}）" if earlier is not None else actual
+
+
+def periods_note(periods: Sequence[str | None], year: int, months: int) -> str:
+    """部分指标为上半年数据 when some of the main rows' `periods` end before the column's months; else empty."""
+    earlier = {earlier_months(period, year, months) for period in periods} - {None}
     if not earlier:
         return ""
     return "部分指标为" + "、".join(months_label(m) for m in sorted(m for m in earlier if m is not None)) + "数据"
+
+
+def period_note(report: PlanReport) -> str:
+    """`periods_note` of a report's main table."""
+    return periods_note([row.evaluation.period for row in report.main], report.year, report.months)
 
 
 class PlanSummary(_ReadModel):

@@ -105,3 +105,31 @@ def test_an_empty_portfolio_prints_nothing_invented() -> None:
     assert "重点项目" not in text and "0个" not in text and "开工率" not in text
     markdown = table_markdown(build_report(state_of(plan), date(2025, 6, 30)))
     assert "重点项目" not in markdown and "开工率" not in markdown
+
+
+def test_the_rollup_marks_rows_of_earlier_periods_in_every_format() -> None:
+    """The monthly rollup prints the table's marks too: 5.5%（上半年） in a 1—9月 column, and its
+    heading says some rows are of earlier periods — in Markdown, HTML and the workbook."""
+    import io
+    from datetime import UTC, datetime
+
+    from openpyxl import load_workbook
+
+    from projections.rollup import build_rollup
+    from services.reports import render_html, render_markdown, render_xlsx
+
+    plan = example_plan()
+    state = state_of(plan, value(plan, "gdp", "2025-Q2", "5.5"), value(plan, "industry-va", "2025-09", "7.4"))
+    document = build_rollup(state, "2025-09", datetime(2025, 10, 10, tzinfo=UTC))
+    markdown = render_markdown(document)
+    assert "| 1﹒地区生产总值 | 6%左右 | 5.5%（上半年） | -0.5个百分点 |" in markdown
+    assert "| 2﹒规模以上工业增加值 | 7% | 7.4% |" in markdown
+    assert "数据截至 2025-09-30（部分指标为上半年数据）" in markdown
+    html = render_html(document)
+    assert "5.5%（上半年）" in html and "部分指标为上半年数据" in html
+    sheet = load_workbook(io.BytesIO(render_xlsx(document)))["主要指标"]
+    cells = [c.value for row in sheet.iter_rows() for c in row]
+    assert "5.5%（上半年）" in cells and "7.4%" in cells
+    assert any("部分指标为上半年数据" in str(c) for c in cells)
+    june = build_rollup(state, "2025-06", datetime(2025, 7, 10, tzinfo=UTC))
+    assert "（上半年）" not in render_markdown(june) and "部分指标" not in render_markdown(june)

@@ -6,7 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from events.periods import Period
 from projections.evaluate import STATUS_ZH
+from projections.readmodel import marked_actual, periods_note
 from projections.rollup import OffTrack, RollupChange, RollupDocument, RollupProject, RollupRow
 
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -42,8 +44,20 @@ def beijing_time(moment: datetime) -> str:
 
 
 def when_parts(doc: RollupDocument) -> list[str]:
-    """Data date, writing time and version: the workbook's note line; the page's adds plan and 对比."""
-    return [f"数据截至 {doc.as_of.isoformat()}", f"生成于 {beijing_time(doc.known_at)}", f"第{doc.version}版"]
+    """Data date (with which rows are of earlier periods, if any), writing time and version: the
+    workbook's note line; the page's adds plan and 对比."""
+    note = periods_note([row.period for row in doc.main], doc.year, _months(doc))
+    as_of = f"数据截至 {doc.as_of.isoformat()}" + (f"（{note}）" if note else "")
+    return [as_of, f"生成于 {beijing_time(doc.known_at)}", f"第{doc.version}版"]
+
+
+def _months(doc: RollupDocument) -> int:
+    return Period.parse(doc.period).last_month
+
+
+def main_cells(row: RollupRow, doc: RollupDocument) -> tuple[str, str, str, str]:
+    """A main-table row as the report prints it; a figure of an earlier period says which."""
+    return (row.label, row.target, marked_actual(row.actual, row.period, doc.year, _months(doc)), row.deviation)
 
 
 def meta_parts(doc: RollupDocument) -> list[str]:

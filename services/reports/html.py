@@ -19,6 +19,7 @@ from services.reports.common import (
     further_cells,
     lagging_item,
     lagging_projects,
+    main_cells,
     meta_parts,
     off_track_item,
     overdue_item,
@@ -160,7 +161,7 @@ def render_html(doc: RollupDocument) -> str:
     lines += ['<section id="main-targets">', f"<h2>{_h(PART_MAIN)}</h2>"]
     lines += _html_table(
         table_header(doc.column),
-        ((r.status, (r.label, r.target, r.actual, r.deviation)) for r in doc.main),
+        ((r.status, main_cells(r, doc)) for r in doc.main),
         "main-table",
         text_columns={0},
         judged={3},

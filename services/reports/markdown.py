@@ -16,6 +16,7 @@ from services.reports.common import (
     further_cells,
     lagging_item,
     lagging_projects,
+    main_cells,
     meta_parts,
     off_track_item,
     overdue_item,
@@ -40,7 +41,7 @@ def render_markdown(doc: RollupDocument) -> str:
     lines = [f"# {doc.title}", "", "；".join(meta_parts(doc)), ""]
 
     lines += [f"## {PART_MAIN}", ""]
-    lines += _md_table(table_header(doc.column), ((r.label, r.target, r.actual, r.deviation) for r in doc.main))
+    lines += _md_table(table_header(doc.column), (main_cells(r, doc) for r in doc.main))
     lines.append("")
 
     lines += [f"## {PART_PROJECTS}", "", f"{doc.portfolio.line}。", "", f"{doc.portfolio.completed_line}。", ""]

@@ -9,8 +9,8 @@ import json
 from typing import Literal
 
 from events.periods import completed_months
-from projections.readmodel import IndicatorSummary, PlanSummary, earlier_months, plan_summary
-from projections.report import PlanReport, missed_sentence, months_label
+from projections.readmodel import IndicatorSummary, PlanSummary, marked_actual, plan_summary
+from projections.report import PlanReport, missed_sentence
 from projections.views import report_view
 
 Format = Literal["text", "markdown", "json"]
@@ -42,9 +42,7 @@ def table_rows(report: Report) -> list[tuple[str, str, str, str]]:
     months = completed_months(summary.as_of, summary.year)
     rows = []
     for row in _main(summary):
-        earlier = earlier_months(row.period, summary.year, months)
-        actual = f"{row.actual}（{months_label(earlier)}）" if earlier is not None else row.actual
-        rows.append((row.label, row.target, actual, row.deviation))
+        rows.append((row.label, row.target, marked_actual(row.actual, row.period, summary.year, months), row.deviation))
     return rows
 
 

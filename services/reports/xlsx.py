@@ -22,6 +22,7 @@ from services.reports.common import (
     STATUS_BY_TEXT,
     beijing_time,
     changes_empty,
+    main_cells,
     when_parts,
 )
 from services.reports.table import table_header
@@ -133,10 +134,7 @@ def _main_sheet(sheet: Worksheet, doc: RollupDocument, meta: str) -> None:
     header = (*table_header(doc.column), "完成值", "单位", "偏差（个百分点）", "状态", "责任单位")
     rows = [
         (
-            r.label,
-            r.target,
-            r.actual,
-            r.deviation,
+            *main_cells(r, doc),
             _number(r.actual_value),
             r.unit,
             _number(r.deviation_points),
