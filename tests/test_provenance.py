@@ -177,3 +177,50 @@ async def test_the_rollup_workbook_has_a_sheet_of_sources(store: EventStore, red
     stored = await store.events_at(SEED, [r[8] for r in listed])
     assert len(stored) == len({r[8] for r in listed})  # every position named is an event of the log
     assert {r[0] for r in listed} >= {"gdp", "kp-001"} and all("北京时间" in r[6] for r in listed)
+
+
+async def test_every_traced_value_changes_its_row_when_corrected(store: EventStore, redis: Redis, keys: Keyspace):
+    """For every row of the seed's report, the value event its trail names is the one that makes
+    the number: a correction of exactly that report (same subject and period; doubled, so the
+    printed precision cannot hide it) changes what the
+    row prints, and the trail then names the correction. So does one more investment report of a
+    period a project's total counts."""
+    await load_seed(store)
+    app = App(redis, keys)
+    report = await app.reports.table(SEED)
+    before = {row.indicator.id: await app.reports.provenance(SEED, row.indicator.id) for row in report.rows()}
+    corrections = {}
+    for subject, trail in before.items():
+        for source in trail.sources:
+            if source.role == "value":
+                stored = await store.event_at(SEED, source.position)
+                assert stored is not None
+                event = stored.event
+                corrections[subject] = event.model_copy(
+                    update={"event_id": uuid.uuid4(), "value": event.value * 2 + 1, "recorded_at": None}
+                )
+    assert len(corrections) >= 20
+    await store.append(list(corrections.values()))
+    for subject, correction in corrections.items():
+        after = await app.reports.provenance(SEED, subject)
+        assert after.printed["actual"] != before[subject].printed["actual"], subject
+        assert [s.event_id for s in after.sources if s.role == "value"] == [str(correction.event_id)]
+
+    projects = [p.id for p in report.portfolio.projects]
+    trails = {p: await app.reports.provenance(SEED, p) for p in projects}
+    extra = {}
+    for project, trail in trails.items():
+        counted = [s for s in trail.sources if s.role == "investment"]
+        if counted:
+            stored = await store.event_at(SEED, counted[-1].position)
+            assert stored is not None
+            event = stored.event
+            extra[project] = event.model_copy(
+                update={"event_id": uuid.uuid4(), "amount_wan": event.amount_wan + 5000, "recorded_at": None}
+            )
+    assert len(extra) >= 10
+    await store.append(list(extra.values()))
+    for project, correction in extra.items():
+        after = await app.reports.provenance(SEED, project)
+        assert after.printed["investment"] != trails[project].printed["investment"], project
+        assert str(correction.event_id) in [s.event_id for s in after.sources if s.role == "investment"]
