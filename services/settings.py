@@ -12,7 +12,7 @@
 | `PLANWATCH_PUBLIC_URL` | the address people open planwatch at (links in robot messages) | – (no links) |
 | `PLANWATCH_SECRET_KEY` | signs shared links and sign-in forms; seals subscription secrets at rest | see below |
 | `PLANWATCH_SESSION_HOURS` | how long a dashboard sign-in lasts without use | 12 |
-| `PLANWATCH_SNAPSHOT_EVERY` | a snapshot every N log entries (and each month's end): a query folds at most N | 5000 |
+| `PLANWATCH_SNAPSHOT_EVERY` | a snapshot every N log entries (and each month's end): a query folds at most N | 2500 |
 
 Without `PLANWATCH_SECRET_KEY` links are signed with a key generated once and kept in Redis, and
 subscription urls and secrets are stored in clear. Link-local and metadata addresses are refused
@@ -47,7 +47,7 @@ class Settings:
     # secrets at rest: only this one, never the one in Redis. Never printed with the settings.
     secret_key: str | None = field(default=None, repr=False)
     session_hours: float = 12.0
-    snapshot_every: int = 5000
+    snapshot_every: int = 2500
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -62,7 +62,7 @@ class Settings:
             public_url=(environ.get("PLANWATCH_PUBLIC_URL") or "").rstrip("/") or None,
             secret_key=environ.get("PLANWATCH_SECRET_KEY") or None,
             session_hours=float(environ.get("PLANWATCH_SESSION_HOURS", "12")),
-            snapshot_every=_positive(environ, "PLANWATCH_SNAPSHOT_EVERY", 5000),
+            snapshot_every=_positive(environ, "PLANWATCH_SNAPSHOT_EVERY", 2500),
         )
 
     @property

@@ -190,7 +190,7 @@ async def test_a_rollup_without_a_readable_alerts_snapshot_replays_the_log(
 
 
 def test_the_snapshot_interval_is_a_setting() -> None:
-    assert Settings.from_env({}).snapshot_every == 5000
+    assert Settings.from_env({}).snapshot_every == 2500
     assert Settings.from_env({"PLANWATCH_SNAPSHOT_EVERY": "2000"}).snapshot_every == 2000
     with pytest.raises(ValueError, match="PLANWATCH_SNAPSHOT_EVERY='0': must be a whole number of at least 1"):
         Settings.from_env({"PLANWATCH_SNAPSHOT_EVERY": "0"})

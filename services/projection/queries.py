@@ -31,7 +31,7 @@ from services.store import EventStore, Keyspace, redis_now_ms
 log = logging.getLogger("planwatch.queries")
 
 QUERY, ROLLUP = "query", "rollup"  # the readers counted in planwatch_events_folded
-CLOCK_SKEW = timedelta(minutes=5)  # history entries are read from this long before a rollup's `since`
+CLOCK_SKEW = timedelta(seconds=1)  # history entries are read from this long before a rollup's `since`
 
 
 async def fold_log(
@@ -174,8 +174,10 @@ async def _alerts_start(redis: Redis, keys: Keyspace, plan_id: str) -> _AlertsSt
 
 async def _history(redis: Redis, key: str, since: datetime | None, now: datetime) -> list[AlertNotice]:
     """The notices of an alerts generation's history after `since` and by `now`, in order. A
-    notice after `since` was committed after it (its instant had come), so the stream is read
-    from a little before `since` (its ids are Redis' clock when written)."""
+    notice is committed once its instant has come by Redis' clock (events carry its time, and
+    the idle ticks read it), and the history's ids are that clock when written: a notice after
+    `since` has an id after it, so the stream is read from `since` (less a second, should the
+    clock have stepped back), not from its start."""
     low = "-" if since is None else str(max(int((since - CLOCK_SKEW).timestamp() * 1000), 0))
     notices = [AlertNotice.model_validate_json(fields["notice"]) for _, fields in await read_range(redis, key, low)]
     return [n for n in _after(notices, since) if n.at <= now]

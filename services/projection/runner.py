@@ -58,7 +58,7 @@ log = logging.getLogger("planwatch.projector")
 
 BATCH = 1000
 STATE_EVERY = 5_000  # write the state snapshot at least every N events (and whenever caught up)
-SNAPSHOT_EVERY = 5_000  # keep a periodic snapshot every N stream entries (PLANWATCH_SNAPSHOT_EVERY)
+SNAPSHOT_EVERY = 2_500  # keep a periodic snapshot every N stream entries (PLANWATCH_SNAPSHOT_EVERY)
 SNAPSHOT = "snapshot:"  # a periodic snapshot's hash field: `snapshot:{position}`
 
 _COMMIT = """
