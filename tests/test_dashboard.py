@@ -26,7 +26,7 @@ from events.models import plan_published
 from events.plan import Plan
 from projections.series import indicator_series, portfolio_series
 from projections.state import PlanState, fold
-from services.app import load_plan
+from services.app import App, load_plan
 from services.demo import PLAN_PUBLISHED_AT, SEED_PLAN, h1_history, load_seed
 from services.store import EventStore, Keyspace, SignedLinks, TokenStore, shared_rollup_path
 from tests.conftest import ROOT, api_client, free_port
@@ -154,6 +154,11 @@ async def test_the_indicator_page_carries_its_trend_and_the_api_serves_it(
         page = await http.get(f"/plans/{PLAN}/indicators/fai")
     assert page.status_code == 200 and 'id="chart-data"' in page.text
     assert "第2次报送，修订前 12.6" in page.text
+    # 数据来源: the events behind the figure shown, the same trail as planwatch why
+    trail = await App(redis, keys).reports.provenance(PLAN, "fai")
+    sources = page.text[page.text.index('id="sources"') :]
+    assert all(s.event_id and s.event_id in sources for s in trail.sources) and len(trail.sources) >= 2
+    assert "区统计局" in sources
 
 
 async def test_projects_filter_by_department_category_and_light_and_sort(

@@ -114,6 +114,7 @@ async def indicator(
     plan = at.plan
     detail = await app.reports.indicator(plan_id, indicator_id, at.as_of, at.known_at, up_to_date=True)
     alerts = [a for a in await app.alerting.latest(plan_id, "all") if a.get("subject") == indicator_id]
+    trail = await app.reports.provenance(plan_id, indicator_id, at.as_of, at.known_at)
     zone = ZoneInfo(plan.timezone)
     stale_after = plan.thresholds.alerts.stale_after_days
     delays = {  # days after its period ended that each value was recorded; late past the data_stale rule's days
@@ -137,6 +138,7 @@ async def indicator(
         detail=detail,
         chart=chart,
         alerts=alerts,
+        trail=trail,
         delays=delays,
         points={point.period: point for point in detail.series},
         **at.typed,
