@@ -186,6 +186,12 @@ class Project(_Strict):
         exclude_if=_unset,
         description="the report's kind of key project: 新开工, 续建, 前期, or the plan's own (portfolio.types)",
     )
+    scopes: tuple[str, ...] = Field(
+        default=(),
+        exclude_if=lambda scopes: not scopes,
+        description="the scopes it belongs to, each with its own line (portfolio.scopes): by level 省级/市级/县级, "
+        "by stage 在建/新开工/预备, or both",
+    )
 
     @field_validator("planned_start", "planned_completion")
     @classmethod
@@ -226,6 +232,42 @@ class ProjectType(_Strict):
     )
 
 
+class ProjectScope(_Strict):
+    """A scope of key projects with its own line in the report (省级重点项目12个，完成投资7.3亿元，…): by
+    level (省级, 市级, 县级) or by stage (在建, 新开工, 预备); a project names the scopes it is in."""
+
+    name: str = Field(min_length=1, description="as projects' scopes name it: 省级, 在建 …")
+    label: str | None = Field(
+        default=None, min_length=1, description="how its line names the projects; unset: name + 重点项目 (省级重点项目)"
+    )
+    figures: tuple[Figure, ...] = Field(
+        default=("count", "investment", "investment_rate"), description="what its line prints, in order"
+    )
+    start_rate_of: Literal["all", "due"] = Field(
+        default="all", description="the start rate's denominator: all its projects that start this year, or those due"
+    )
+
+    @property
+    def words(self) -> str:
+        return self.label or f"{self.name}重点项目"
+
+
+class Precision(_Strict):
+    """How many decimals the report prints, where a plan's report differs from the seed's: each
+    key-project rate, and amounts in 亿元 (reports often print 7.3亿元 where the seed prints 7.25亿元)."""
+
+    start_rate: int = Field(default=1, ge=0, le=4, description="开工率 decimals")
+    investment_rate: int = Field(default=1, ge=0, le=4, description="投资完成率 (or the plan's rate label) decimals")
+    completion_rate: int = Field(default=1, ge=0, le=4, description="竣工率 decimals")
+    amounts_yi: int | None = Field(
+        default=None,
+        ge=0,
+        le=4,
+        description="decimals of amounts in 亿元, printed to exactly this many (7.3亿元, 91.0亿元); unset: up to "
+        "two, trailing zeros dropped (91亿元, 7.25亿元), as the seed",
+    )
+
+
 class PortfolioLines(_Strict):
     """How the report words the key projects, when not as the seed does: the rate's label, the
     figures of the total sentence (a figure the plan office does not know is left out, never
@@ -234,6 +276,11 @@ class PortfolioLines(_Strict):
     rate_label: Literal["投资完成率", "投资进度", "完成年度计划的"] = "投资完成率"
     figures: tuple[Figure, ...] = Field(default=SEED_FIGURES, description="what the total sentence prints, in order")
     types: tuple[ProjectType, ...] = Field(default=(), description="a sentence per kind, in this order")
+    scopes: tuple[ProjectScope, ...] = Field(
+        default=(),
+        exclude_if=lambda scopes: not scopes,  # unset: the plan's stored form as before
+        description="a line per scope of projects (by level or by stage), in this order",
+    )
 
     @model_validator(mode="after")
     def _distinct(self) -> PortfolioLines:
@@ -241,6 +288,11 @@ class PortfolioLines(_Strict):
         problems: list[Problem] = [
             (("types", index, "name"), f"project type {names[index]!r} is listed twice")
             for index in _duplicate_indexes(names)
+        ]
+        scopes = [scope.name for scope in self.scopes]
+        problems += [
+            (("scopes", index, "name"), f"scope {scopes[index]!r} is listed twice")
+            for index in _duplicate_indexes(scopes)
         ]
         if problems:
             raise LocatedProblems(problems)
@@ -496,6 +548,11 @@ class Plan(_Strict):
         exclude_if=_unset,
         description="how the report words the key projects; absent: as the seed report does",
     )
+    precision: Precision | None = Field(
+        default=None,
+        exclude_if=_unset,
+        description="decimals of the printed key-project rates and of amounts in 亿元; absent: as the seed prints",
+    )
 
     _indicators: dict[str, Indicator] = PrivateAttr(default_factory=dict)
     _projects: dict[str, Project] = PrivateAttr(default_factory=dict)
@@ -524,6 +581,7 @@ class Plan(_Strict):
             + _ambiguous_names(self.indicators)
             + _reference_problems(self.indicators, names)
             + self._project_type_problems()
+            + self._scope_problems()
         )
         if problems:
             raise LocatedProblems(problems)
@@ -571,6 +629,20 @@ class Plan(_Strict):
             for position, project in enumerate(self.projects)
             if (project.project_type is not None or known) and project.project_type not in known
         ]
+
+    def _scope_problems(self) -> list[Problem]:
+        """A project's scopes are among portfolio.scopes, each named once."""
+        known = {scope.name for scope in self.portfolio.scopes} if self.portfolio else set()
+        problems: list[Problem] = []
+        for position, project in enumerate(self.projects):
+            for index, scope in enumerate(project.scopes):
+                where = ("projects", position, "scopes", index)
+                if scope not in known:
+                    listed = "、".join(sorted(known)) or "none listed"
+                    problems.append((where, f"{project.id}: scope {scope!r} is not one of portfolio.scopes ({listed})"))
+                elif scope in project.scopes[:index]:
+                    problems.append((where, f"{project.id}: scope {scope!r} is named twice"))
+        return problems
 
     def model_post_init(self, context: object) -> None:
         # Lookups by id happen per event on every write and judgement: index once. Every Plan

@@ -114,10 +114,12 @@ def evaluate(
     thresholds: Thresholds | None = None,
     reference_id: str | None = None,
     reference_observations: Mapping[str, Observation] | None = None,
+    yi_places: int | None = None,
 ) -> Evaluation:
+    """`yi_places`: the plan's decimals for amounts in 亿元 (None: the seed's, up to two)."""
     if target is None:
         year = year or as_of.year
-        return _monitored(latest(observations, as_of, year), unit, frequency, year, as_of)
+        return _monitored(latest(observations, as_of, year), unit, frequency, year, as_of, yi_places)
     return _judged(
         target,
         observations,
@@ -128,6 +130,7 @@ def evaluate(
         thresholds=thresholds,
         reference_id=reference_id,
         reference_observations=reference_observations,
+        yi_places=yi_places,
     )
 
 
@@ -142,6 +145,7 @@ def _judged(
     thresholds: Thresholds | None = None,
     reference_id: str | None = None,
     reference_observations: Mapping[str, Observation] | None = None,
+    yi_places: int | None = None,
 ) -> Evaluation:
     year = year or as_of.year
     thresholds = thresholds or Thresholds()
@@ -150,7 +154,7 @@ def _judged(
         return _nothing_reported(frequency, year, as_of)
     value, period = observation.value, Period.parse(observation.period)
     final = period.last_month == 12
-    actual_text = _actual_text(observation, unit)
+    actual_text = _actual_text(observation, unit, yi_places)
 
     def result(status: Status, deviation: Decimal | None, text: str, **extra: object) -> Evaluation:
         return Evaluation(status, value, actual_text, deviation, text, observation.period, **extra)  # type: ignore[arg-type]
@@ -232,13 +236,15 @@ def judged_observations(
     return growth_of(observations) if indicator.judged_on_growth(target) else observations
 
 
-def with_level(evaluation: Evaluation, observations: Mapping[str, Observation], unit: str) -> Evaluation:
+def with_level(
+    evaluation: Evaluation, observations: Mapping[str, Observation], unit: str, yi_places: int | None = None
+) -> Evaluation:
     """An indicator reported as a level and its growth rate: the row shows both (412.6亿元，增长5.1%),
     `actual` is the level (in the indicator's unit) and `growth` the rate, whichever was judged."""
     observation = observations.get(evaluation.period) if evaluation.period else None
     if observation is None:
         return evaluation
-    text = _actual_text(observation, unit) + growth_text(observation.growth)
+    text = _actual_text(observation, unit, yi_places) + growth_text(observation.growth)
     return replace(evaluation, actual=observation.value, actual_text=text, growth=observation.growth)
 
 
@@ -249,19 +255,21 @@ def growth_text(growth: Decimal | None) -> str:
     return f"，下降{fmt.percent(-growth)}" if fmt.round1(growth) < 0 else f"，增长{fmt.percent(growth)}"
 
 
-def _monitored(observation: Observation | None, unit: str, frequency: Frequency, year: int, as_of: date) -> Evaluation:
+def _monitored(
+    observation: Observation | None, unit: str, frequency: Frequency, year: int, as_of: date, yi_places: int | None
+) -> Evaluation:
     """An indicator without a target: its latest value shown, never judged (the report prints 「-」
     for the target and the deviation); 暂无数据 once a value is due and none is reported."""
     if observation is None:
         shown = NO_DATA if is_due(frequency, year, as_of) else DASH
         return Evaluation("monitored", None, shown, None, DASH)
-    text = _actual_text(observation, unit)
+    text = _actual_text(observation, unit, yi_places)
     return Evaluation("monitored", observation.value, text, None, DASH, observation.period)
 
 
-def _actual_text(observation: Observation, unit: str) -> str:
+def _actual_text(observation: Observation, unit: str, yi_places: int | None = None) -> str:
     suffix = {"at_most": "以内", "at_least": "以上"}.get(observation.qualifier, "")
-    return fmt.amount(observation.value, unit) + suffix
+    return fmt.amount(observation.value, unit, yi_places) + suffix
 
 
 def _in_step(gap: Decimal, target: RelativeTarget, final: bool, bands: RateBands) -> tuple[Status, Decimal, str]:

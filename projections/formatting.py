@@ -35,17 +35,24 @@ def points(value: Decimal) -> str:
     return f"{sign}{abs(rounded):f}个百分点"
 
 
-def money_wan(wan: Decimal) -> str:
-    """An amount held in 万元, printed in 亿元 from one 亿 up: 910000 → 91亿元, 5800 → 5800万元."""
+def fixed(value: Decimal, places: int) -> str:
+    """Exactly `places` decimals, rounded half up: (7.25, 1) → 7.3, (91, 1) → 91.0, (105.26, 0) → 105."""
+    return f"{value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP):f}"
+
+
+def money_wan(wan: Decimal, yi_places: int | None = None) -> str:
+    """An amount held in 万元, printed in 亿元 from one 亿 up: 910000 → 91亿元, 5800 → 5800万元; with
+    `yi_places` (the plan's precision) 亿元 are printed to exactly that many decimals: 72500 → 7.3亿元."""
     if abs(wan) >= WAN_PER_YI:
-        return f"{plain(wan / WAN_PER_YI)}亿元"
+        yi = wan / WAN_PER_YI
+        return f"{plain(yi) if yi_places is None else fixed(yi, yi_places)}亿元"
     return f"{plain(wan)}万元"
 
 
-def amount(value: Decimal, unit: str) -> str:
+def amount(value: Decimal, unit: str, yi_places: int | None = None) -> str:
     """A value in its indicator's canonical unit: money via `money_wan`, others as plain numbers."""
     if unit == "万元":
-        return money_wan(value)
+        return money_wan(value, yi_places)
     if unit == "%":
         return percent(value)
     return f"{plain(value)}{unit}"

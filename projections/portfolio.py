@@ -13,7 +13,7 @@ from itertools import pairwise
 from typing import Literal
 
 from events.periods import Period, completed_months
-from events.plan import Figure, PortfolioLines, Project, ProjectType, Thresholds
+from events.plan import Figure, PortfolioLines, Precision, Project, ProjectScope, ProjectType, Thresholds
 from projections import formatting as fmt
 from projections.evaluate import HUNDRED, Status, progress_status
 from projections.state import PlanState, ProjectState
@@ -43,6 +43,7 @@ class ProjectProgress:
     status: Status  # the traffic light: start delay for unstarted projects, investment pace for others
     notes: tuple[str, ...] = ()  # what the report asks to be checked: a 累计 that fell, investment far above plan
     project_type: str | None = None  # the plan's kind of key project (新开工, 续建 …), if it has kinds
+    scopes: tuple[str, ...] = ()  # the scopes of projects it is in (省级, 在建 …), each with its own line
 
     @property
     def stage(self) -> Stage:
@@ -71,6 +72,7 @@ class Portfolio:
     projects: tuple[ProjectProgress, ...]
     wording: PortfolioLines | None = None  # the plan's own wording of the key projects; None: the seed's
     as_of: date | None = None  # the date judged (a start rate over the projects due by then)
+    precision: Precision | None = None  # the plan's decimals for rates and 亿元; None: the seed's
     # The read model's rendering of the portfolio, kept with it (projections.readmodel): a
     # ReportBuilder reuses the portfolio while none of its projects changed.
     memo: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
@@ -93,12 +95,21 @@ class Portfolio:
         (a 0个…开工率0% would be invented)."""
         if not self.total:
             return ""
-        if self.wording is not None:
-            return worded_line(self.label, self.wording, self.projects, self.as_of)
+        # a plan's precision alone words the seed's sentence with its decimals
+        wording = self.wording if self.wording is not None or self.precision is None else PortfolioLines()
+        if wording is not None:
+            return worded_line(self.label, wording, self.projects, self.as_of, self.precision)
         return (
             f"{self.total}个{self.label}开工{self.started}个，开工率{self.start_rate:f}%，"
             f"完成投资{fmt.money_wan(self.investment_wan)}，投资完成率{self.investment_rate:f}%"
         )
+
+    def scope_lines(self) -> list[str]:
+        """A line per scope of projects the plan lists (省级重点项目12个，完成投资7.3亿元，投资完成率65.2%),
+        in the plan's order; a scope without projects has none."""
+        if self.wording is None:
+            return []
+        return scope_lines(self.wording, self.projects, self.as_of, self.precision)
 
     def completed_line(self) -> str:
         """渝乐电子等26个项目建成投产 (the first completed project in plan order is named)."""
@@ -141,7 +152,8 @@ def figures_of(projects: Sequence[ProjectProgress], due: Sequence[ProjectProgres
 
 
 def _rate(part: Decimal, whole: Decimal) -> Decimal | None:
-    return fmt.round1(part * HUNDRED / whole) if whole else None
+    """A rate as computed; rounded where it is printed, to the plan's precision."""
+    return part * HUNDRED / whole if whole else None
 
 
 def _due(kind: ProjectType, projects: Sequence[ProjectProgress], as_of: date | None) -> list[ProjectProgress]:
@@ -153,7 +165,11 @@ def _due(kind: ProjectType, projects: Sequence[ProjectProgress], as_of: date | N
 
 
 def worded_line(
-    label: str, wording: PortfolioLines, projects: Sequence[ProjectProgress], as_of: date | None = None
+    label: str,
+    wording: PortfolioLines,
+    projects: Sequence[ProjectProgress],
+    as_of: date | None = None,
+    precision: Precision | None = None,
 ) -> str:
     """The key projects as the plan words them: the total sentence, then one per kind of project
     (`。其中，新开工项目40个，开工28个，…；续建项目72个，…`). With kinds, only the kinds that start
@@ -161,7 +177,8 @@ def worded_line(
     kinds = [(kind, [p for p in projects if p.project_type == kind.name]) for kind in wording.types]
     due = [p for kind, members in kinds for p in _due(kind, members, as_of)] if kinds else list(projects)
     total = figures_of(projects, due)
-    line = _sentence(f"{total.count}个{label}", label, wording.figures, total, wording.rate_label)
+    places = precision or SEED_PRECISION
+    line = _sentence(f"{total.count}个{label}", label, wording.figures, total, wording.rate_label, places)
     parts = [
         _sentence(
             f"{kind.name}项目{len(members)}个，",
@@ -169,6 +186,7 @@ def worded_line(
             kind.figures,
             figures_of(members, _due(kind, members, as_of)),
             wording.rate_label,
+            places,
         )
         for kind, members in kinds
         if members
@@ -176,15 +194,48 @@ def worded_line(
     return line + ("。其中，" + "；".join(parts) if parts else "")
 
 
-def _sentence(counted: str, uncounted: str, figures: Sequence[Figure], numbers: Figures, rate_label: str) -> str:
+SEED_PRECISION = Precision()
+
+
+def scope_lines(
+    wording: PortfolioLines,
+    projects: Sequence[ProjectProgress],
+    as_of: date | None = None,
+    precision: Precision | None = None,
+) -> list[str]:
+    """A line per scope (by level or stage): `省级重点项目12个，完成投资7.3亿元，投资完成率65.2%`. Its
+    start rate counts the projects that start this year (not a kind already under way, 续建)."""
+    under_way = {kind.name for kind in wording.types if not kind.starts}
+    lines = []
+    for scope in wording.scopes:
+        members = [p for p in projects if scope.name in p.scopes]
+        if not members:
+            continue
+        starting = [p for p in members if p.project_type not in under_way]
+        numbers = figures_of(members, _scope_due(scope, starting, as_of))
+        words = scope.words
+        counted = f"{words}{len(members)}个，"
+        lines.append(_sentence(counted, words, scope.figures, numbers, wording.rate_label, precision or SEED_PRECISION))
+    return lines
+
+
+def _scope_due(scope: ProjectScope, projects: list[ProjectProgress], as_of: date | None) -> list[ProjectProgress]:
+    if scope.start_rate_of == "all" or as_of is None:
+        return projects
+    return [p for p in projects if planned_by(p.planned_start, as_of)]
+
+
+def _sentence(
+    counted: str, uncounted: str, figures: Sequence[Figure], numbers: Figures, rate_label: str, places: Precision
+) -> str:
     """`112个区级重点项目开工68个，开工率60.7%，…`; without a count: `市级重点项目完成投资X亿元、投资进度Y%`."""
     words = {
         "started": f"开工{numbers.started}个",
-        "start_rate": _percent("开工率", numbers.start_rate),
-        "investment": f"完成投资{fmt.money_wan(numbers.investment_wan)}",
-        "investment_rate": _percent(rate_label, numbers.investment_rate),
+        "start_rate": _percent("开工率", numbers.start_rate, places.start_rate),
+        "investment": f"完成投资{fmt.money_wan(numbers.investment_wan, places.amounts_yi)}",
+        "investment_rate": _percent(rate_label, numbers.investment_rate, places.investment_rate),
         "completed": f"建成投产{numbers.completed}个",
-        "completion_rate": _percent("竣工率", numbers.completion_rate),
+        "completion_rate": _percent("竣工率", numbers.completion_rate, places.completion_rate),
     }
     said = [text for figure in figures if figure != "count" and (text := words[figure])]
     if "count" in figures:
@@ -192,12 +243,17 @@ def _sentence(counted: str, uncounted: str, figures: Sequence[Figure], numbers: 
     return uncounted + "、".join(said)
 
 
-def _percent(label: str, rate: Decimal | None) -> str:
-    return f"{label}{rate:f}%" if rate is not None else ""
+def _percent(label: str, rate: Decimal | None, places: int) -> str:
+    """A rate as the plan prints it, above 100% as it is (投资完成率112.4%)."""
+    return f"{label}{fmt.fixed(rate, places)}%" if rate is not None else ""
 
 
 def summarize(
-    label: str, as_of: date, projects: list[ProjectProgress], wording: PortfolioLines | None = None
+    label: str,
+    as_of: date,
+    projects: list[ProjectProgress],
+    wording: PortfolioLines | None = None,
+    precision: Precision | None = None,
 ) -> Portfolio:
     """The portfolio's totals from its projects (the seed's figures; `wording` words the line)."""
     total = len(projects)
@@ -217,6 +273,7 @@ def summarize(
         projects=tuple(projects),
         wording=wording,
         as_of=as_of,
+        precision=precision,
     )
 
 
@@ -285,6 +342,7 @@ def evaluate_project(
         status=status,
         notes=notes,
         project_type=spec.project_type,
+        scopes=spec.scopes,
     )
 
 

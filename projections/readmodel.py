@@ -317,6 +317,11 @@ class PortfolioSummary(_ReadModel):
     completed: int = Field(description="projects completed (建成投产) by as_of")
     line: str = Field(description="the report's sentence: 112个区级重点项目开工68个，开工率60.7%，…")
     completed_line: str = Field(description="the report's sentence on completions: 渝乐电子等26个项目建成投产")
+    scope_lines: list[str] = Field(
+        default_factory=list,
+        description="a line per scope of projects the plan lists (portfolio.scopes), in its order: "
+        "省级重点项目12个，完成投资7.3亿元，投资完成率65.2%",
+    )
     overdue: list[OverdueProject] = Field(description="projects not started after their planned start month")
     lagging: list[LaggingProject] = Field(description="started projects whose investment is behind schedule")
     notes: list[str] = Field(
@@ -347,6 +352,7 @@ def _portfolio_summary(portfolio: Portfolio) -> PortfolioSummary:
             "completed": portfolio.completed,
             "line": portfolio.line(),
             "completed_line": portfolio.completed_line(),
+            "scope_lines": portfolio.scope_lines(),
             "overdue": [{"id": p.id, "name": p.name, "months_overdue": p.months_overdue} for p in portfolio.overdue],
             "lagging": [{"id": p.id, "name": p.name} for p in portfolio.lagging],
             "notes": portfolio.notes,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from events.periods import completed_months
-from events.plan import Indicator, PortfolioLines
+from events.plan import Indicator, PortfolioLines, Precision
 from projections.evaluate import DASH, Evaluation, evaluate, growth_of, judged_observations, with_level
 from projections.portfolio import Portfolio, ProjectProgress, evaluate_project, projects_in_plan_order, summarize
 from projections.state import Observation, PlanState, ProjectState
@@ -94,6 +94,7 @@ def evaluate_indicator(state: PlanState, indicator: Indicator, as_of: date) -> I
     current = state.indicator(indicator.id)
     target = current.target_at(as_of) or indicator.target
     reference = plan.reference_of(indicator) if target is not None else None
+    yi_places = plan.precision.amounts_yi if plan.precision else None
     evaluation = evaluate(
         target,
         judged_observations(indicator, target, current.observations),
@@ -104,9 +105,10 @@ def evaluate_indicator(state: PlanState, indicator: Indicator, as_of: date) -> I
         thresholds=plan.thresholds,
         reference_id=reference,
         reference_observations=reference_values(state, reference),
+        yi_places=yi_places,
     )
     if indicator.with_growth:
-        evaluation = with_level(evaluation, current.observations, indicator.unit)
+        evaluation = with_level(evaluation, current.observations, indicator.unit, yi_places)
     text = target.text if target is not None else DASH
     return IndicatorRow(indicator, plan.department_name(indicator.department), text, evaluation)
 
@@ -158,17 +160,22 @@ class ReportBuilder:
             sections=tuple(
                 (name, tuple(sorted(items, key=lambda r: r.indicator.order))) for name, items in sections.items()
             ),
-            portfolio=self._summarize(plan.projects_label, as_of, projects, plan.portfolio),
+            portfolio=self._summarize(plan.projects_label, as_of, projects, plan.portfolio, plan.precision),
         )
 
     def _summarize(
-        self, label: str, as_of: date, projects: list[ProjectProgress], wording: PortfolioLines | None
+        self,
+        label: str,
+        as_of: date,
+        projects: list[ProjectProgress],
+        wording: PortfolioLines | None,
+        precision: Precision | None,
     ) -> Portfolio:
-        key = (label, as_of, len(projects), wording)
+        key = (label, as_of, len(projects), wording, precision)
         cached = self._portfolio
         if cached and cached[0] == key and all(a is b for a, b in zip(cached[1].projects, projects, strict=True)):
             return cached[1]
-        portfolio = summarize(label, as_of, projects, wording)
+        portfolio = summarize(label, as_of, projects, wording, precision)
         self._portfolio = (key, portfolio)
         return portfolio
 

@@ -90,6 +90,9 @@ class RollupPortfolio(BaseModel):
     completed: int
     line: str  # 112个区级重点项目开工68个，开工率60.7%，完成投资91亿元，投资完成率50.5%
     completed_line: str  # 渝乐电子等26个项目建成投产
+    # a line per scope of projects (省级重点项目12个，…); left out while empty, so the documents of plans
+    # without scopes (and their content hashes) are as before
+    scope_lines: list[str] = Field(default_factory=list, exclude_if=lambda lines: not lines)
 
 
 class OffTrack(BaseModel):

@@ -280,3 +280,76 @@ async def test_the_entry_form_asks_a_level_and_its_growth_and_names_the_missing_
         done = await http.post(f"/plans/{plan.id}/entry", data=sent)
         assert done.status_code == 200 and "保存 <strong>1</strong> 条" in done.text
     assert await store.length(plan.id) == before + 1
+
+
+# ---- scopes of projects and the plan's precision ---------------------------------------------
+
+SCOPES = EXAMPLES / "scopes-2025.yaml"
+
+
+def test_a_project_names_only_listed_scopes_once_and_precision_is_bounded() -> None:
+    text = SCOPES.read_text(encoding="utf-8")
+    with pytest.raises(ValueError, match=r"projects\[0\]\.scopes\[1\].*'国家级' is not one of portfolio\.scopes"):
+        parse_plan(text.replace("scopes: [省级, 在建]", "scopes: [省级, 国家级]"), "bad.yaml")
+    with pytest.raises(ValueError, match=r"projects\[0\]\.scopes\[1\].*named twice"):
+        parse_plan(text.replace("scopes: [省级, 在建]", "scopes: [省级, 省级]"), "bad.yaml")
+    with pytest.raises(ValueError, match=r"portfolio\.scopes\[1\]\.name.*listed twice"):
+        parse_plan(text.replace("    - {name: 市级}", "    - {name: 省级}"), "bad.yaml")
+    with pytest.raises(ValueError, match=r"precision\.amounts_yi"):
+        parse_plan(text.replace("amounts_yi: 1", "amounts_yi: 9"), "bad.yaml")
+    stored = small_plan().model_dump(mode="json")
+    assert "precision" not in stored and "scopes" not in stored["projects"][0]  # plans before keep their form
+
+
+def test_amounts_print_with_the_plans_precision_and_rates_above_100_as_they_are() -> None:
+    from projections.formatting import fixed, money_wan
+
+    assert (money_wan(Decimal(72500)), money_wan(Decimal(72500), 1), money_wan(Decimal(910000), 1)) == (
+        "7.25亿元",
+        "7.3亿元",
+        "91.0亿元",
+    )
+    assert money_wan(Decimal(5800), 1) == "5800万元"  # below one 亿: 万元 as before
+    assert (fixed(Decimal("105.7831"), 2), fixed(Decimal("105.75"), 0)) == ("105.78", "106")
+    text = LEVEL_GROWTH.read_text(encoding="utf-8") + "\nprecision: {amounts_yi: 1}\n"
+    plan = parse_plan(text, "level-growth-precise.yaml")
+    log = [
+        plan_published(plan, 0, AT),
+        indicator_update(plan.id, "industry-va", "2025-06", "815300", "stats").model_copy(
+            update={"growth": Decimal("-1.2")}
+        ),
+    ]
+    from projections.state import fold
+
+    state = fold(((f"{n + 1}-0", e) for n, e in enumerate(log)), PlanState(plan.id))
+    [row] = [r for r in build_report(state).rows() if r.indicator.id == "industry-va"]
+    assert row.evaluation.actual_text == "81.5亿元，下降1.2%"
+
+
+async def test_scope_lines_reach_the_api_and_the_rollup_and_plans_without_scopes_keep_their_documents(
+    redis: Redis, keys: Keyspace, store: EventStore
+) -> None:
+    from projections.rollup import build_rollup
+    from services.projection import fold_log
+    from services.reports import render_rollup
+
+    plan, _ = await load_example(store, SCOPES)
+    await project(redis, keys, plan.id)
+    analyst, _ = await TokenStore(redis, keys).create("analyst")
+    async with api_client(redis, keys) as client:
+        summary = (await client.get(f"/v1/plans/{plan.id}", headers=auth(analyst))).json()
+    lines = summary["projects"]["scope_lines"]
+    assert lines[:2] == [
+        "省级重点项目1个，完成投资7.3亿元，投资完成率60.42%",
+        "市级重点项目1个，完成投资4.8亿元，投资完成率105.78%",
+    ]
+    assert len(lines) == 6
+    state = await fold_log(store, plan.id)
+    document = build_rollup(state, "2025-06", datetime(2025, 7, 16, tzinfo=UTC))
+    assert document.portfolio.scope_lines == lines
+    assert "- 预备项目1个。" in render_rollup(document, "md").decode()
+    assert "<p>预备项目1个。</p>" in render_rollup(document, "html").decode()
+    assert render_rollup(document, "xlsx").startswith(b"PK")
+    plain, _ = await load_example(store, EXAMPLES / "projects-2025.yaml")
+    plain_document = build_rollup(await fold_log(store, plain.id), "2025-06", datetime(2025, 7, 16, tzinfo=UTC))
+    assert "scope_lines" not in plain_document.portfolio.model_dump()

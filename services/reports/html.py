@@ -182,7 +182,9 @@ def render_html(doc: RollupDocument) -> str:
     lines.append("</section>")
 
     lines += ['<section id="projects">', f"<h2>{_h(PART_PROJECTS)}</h2>"]
-    lines += [f"<p>{_h(doc.portfolio.line)}。</p>", f"<p>{_h(doc.portfolio.completed_line)}。</p>"]
+    lines += [f"<p>{_h(doc.portfolio.line)}。</p>"]
+    lines += [f"<p>{_h(line)}。</p>" for line in doc.portfolio.scope_lines]
+    lines += [f"<p>{_h(doc.portfolio.completed_line)}。</p>"]
     if doc.portfolio_trend:
         lines.append(f'<figure class="wide">{portfolio_chart(doc.portfolio_trend, doc.portfolio.label)}</figure>')
     overdue, lagging = overdue_projects(doc), lagging_projects(doc)

@@ -44,7 +44,9 @@ def render_markdown(doc: RollupDocument) -> str:
     lines += _md_table(table_header(doc.column), (main_cells(r, doc) for r in doc.main))
     lines.append("")
 
-    lines += [f"## {PART_PROJECTS}", "", f"{doc.portfolio.line}。", "", f"{doc.portfolio.completed_line}。", ""]
+    lines += [f"## {PART_PROJECTS}", "", f"{doc.portfolio.line}。", ""]
+    lines += [f"- {line}。" for line in doc.portfolio.scope_lines] + ([""] if doc.portfolio.scope_lines else [])
+    lines += [f"{doc.portfolio.completed_line}。", ""]
     overdue, lagging = overdue_projects(doc), lagging_projects(doc)
     if overdue:
         items = [f"- {overdue_item(p)}【{p.status_zh}】" for p in overdue]

@@ -68,6 +68,11 @@ def _projects_line(summary: PlanSummary) -> str:
     return f"{portfolio.line}。{portfolio.completed_line}。" if portfolio.line else ""
 
 
+def _scope_lines(summary: PlanSummary) -> list[str]:
+    """省级重点项目12个，完成投资7.3亿元，投资完成率65.2%。 — a line per scope the plan lists."""
+    return [f"{line}。" for line in summary.projects.scope_lines]
+
+
 def _missed_details(rows: list[IndicatorSummary]) -> list[str]:
     return [
         f"{row.name}：全年目标{row.target}，完成{row.actual}，与目标{row.deviation}（{row.department_name}）"
@@ -83,7 +88,11 @@ def table_text(report: Report) -> str:
         " | ".join(table_header(summary.column)),
         *(" | ".join(row) for row in table_rows(summary)),
         "",
-        *([f"重点项目：{_projects_line(summary)}", ""] if portfolio.line else []),
+        *(
+            [f"重点项目：{_projects_line(summary)}", *(f"  {line}" for line in _scope_lines(summary)), ""]
+            if portfolio.line
+            else []
+        ),
         f"未达到目标的指标：{_missed_sentence(summary)}",
         *(f"  - {line}" for line in _missed_details(_rows_by_id(summary, summary.missed))),
     ]
@@ -110,7 +119,11 @@ def table_markdown(report: Report) -> str:
         "|" + "---|" * len(header),
         *("| " + " | ".join(row) + " |" for row in table_rows(summary)),
         "",
-        *([f"**重点项目**：{_projects_line(summary)}", ""] if summary.projects.line else []),
+        *(
+            [f"**重点项目**：{_projects_line(summary)}", "", *(f"- {line}" for line in _scope_lines(summary)), ""]
+            if summary.projects.line
+            else []
+        ),
         f"**未达到目标的指标**：{_missed_sentence(summary)}",
         "",
         *(f"- {line}" for line in _missed_details(_rows_by_id(summary, summary.missed))),

@@ -230,7 +230,8 @@ def _projects_sheet(sheet: Worksheet, doc: RollupDocument, meta: str) -> None:
         )
         for p in doc.projects
     ]
-    notes = (f"{doc.title} — 重点项目", meta, f"{doc.portfolio.line}。", f"{doc.portfolio.completed_line}。")
+    scopes = tuple(f"{line}。" for line in doc.portfolio.scope_lines)
+    notes = (f"{doc.title} — 重点项目", meta, f"{doc.portfolio.line}。", *scopes, f"{doc.portfolio.completed_line}。")
     _write_sheet(
         sheet,
         notes,
