@@ -8,6 +8,7 @@ import io
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from openpyxl import load_workbook
@@ -24,7 +25,7 @@ from projections.state import PlanState
 from services.demo import EXAMPLES, load_example
 from services.spreadsheet import parse_sheet, write_template
 from services.store import EventStore, Keyspace, TokenStore
-from tests.conftest import api_client
+from tests.conftest import Workers, api_client, eventually
 from tests.factories import AT, indicator_update, small_plan
 from tests.test_api import auth, project
 
@@ -353,3 +354,38 @@ async def test_scope_lines_reach_the_api_and_the_rollup_and_plans_without_scopes
     plain, _ = await load_example(store, EXAMPLES / "projects-2025.yaml")
     plain_document = build_rollup(await fold_log(store, plain.id), "2025-06", datetime(2025, 7, 16, tzinfo=UTC))
     assert "scope_lines" not in plain_document.portfolio.model_dump()
+
+
+async def test_the_inbox_takes_a_level_with_its_growth_and_rejects_one_without_naming_growth(
+    redis: Redis, keys: Keyspace, store: EventStore, workers: Workers
+) -> None:
+    import json
+    import uuid
+
+    from tests.test_inbox import rejects, settled
+
+    plan, _ = await load_example(store, LEVEL_GROWTH)
+    stats, _ = await TokenStore(redis, keys).create("department", "stats", plans=[plan.id])
+    before = await store.length(plan.id)
+    message = {
+        "token": stats,
+        "plan_id": plan.id,
+        "type": "indicator.updated",
+        "subject": "gdp",
+        "period": "2025-Q3",
+        "occurred_at": "2025-10-16T10:00:00+08:00",
+        "value": "6350000",
+    }
+    workers.start("w-inbox")
+    await redis.xadd(keys.inbox, message | {"event_id": str(uuid.uuid4()), "growth": "5.2"})
+    await redis.xadd(keys.inbox, message | {"event_id": str(uuid.uuid4())})
+    await eventually(lambda: settled(redis, keys), timeout=30)
+    await eventually(lambda: _one(rejects(redis, keys)), timeout=10)
+    [stored] = [s.event for s in await store.read(plan.id)][before:]
+    assert (str(stored.value), str(stored.growth)) == ("6350000", "5.2")  # type: ignore[union-attr]
+    [refused] = await rejects(redis, keys)
+    assert [e["field"] for e in json.loads(refused["errors"])] == ["growth"]
+
+
+async def _one(awaitable: Any) -> bool:
+    return len(await awaitable) >= 1
