@@ -120,6 +120,9 @@ class PeriodValue(_ReadModel):
     previous: Number | None = Field(description="the value this one replaced")
     recorded_at: str | None = Field(description="when the event store recorded it, ISO 8601")
     position: str = Field(description="the event's stream position")
+    growth: Number | None = Field(
+        default=None, description="the growth rate (YoY %) reported beside the level (indicators with_growth)"
+    )
 
 
 class TargetRevision(_ReadModel):
@@ -189,6 +192,7 @@ def _period_value(observation: Observation) -> dict[str, Any]:
         "previous": number(observation.previous),
         "recorded_at": recorded_at.isoformat() if recorded_at else None,
         "position": observation.position,
+        "growth": number(observation.growth),
     }
 
 

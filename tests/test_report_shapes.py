@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -225,6 +226,7 @@ async def test_the_api_takes_a_level_with_its_growth_and_refuses_either_alone(
     )
     assert (detail["actual_value"], detail["growth"]) == (4126000, 5.3)
     assert [p["value"] for p in detail["series"]] == [5.4, 5.3]  # a rate target's trend plots the growth
+    assert [(h["value"], h["growth"]) for h in detail["history"]] == [(1985000, 5.4), (4126000, 5.3)]
 
 
 def test_the_sheet_takes_a_level_and_its_growth_and_names_the_growth_cell() -> None:
@@ -389,3 +391,38 @@ async def test_the_inbox_takes_a_level_with_its_growth_and_rejects_one_without_n
 
 async def _one(awaitable: Any) -> bool:
     return len(await awaitable) >= 1
+
+
+def test_a_retraction_restores_the_level_and_the_growth_it_had_replaced() -> None:
+    from events.models import EventRetracted
+    from projections.retraction import restoration
+    from projections.state import apply, fold
+
+    plan = level_growth_plan()
+    first = indicator_update(plan.id, "gdp", "2025-Q2", "4126000", "stats").model_copy(
+        update={"growth": Decimal("5.1")}
+    )
+    wrong = indicator_update(plan.id, "gdp", "2025-Q2", "4162000", "stats").model_copy(
+        update={"growth": Decimal("15.1")}
+    )
+    stored = [StoredEvent(f"{n + 1}-0", e) for n, e in enumerate([plan_published(plan, 0, AT), first, wrong])]
+    state = fold(((s.position, s.event) for s in stored), PlanState(plan.id))
+    restores = restoration(stored[1:], wrong)
+    assert restores is not None and (restores.value, restores.growth) == (Decimal(4126000), Decimal("5.1"))
+    retraction = EventRetracted(
+        event_id=uuid.uuid4(),
+        plan_id=plan.id,
+        department="stats",
+        subject="gdp",
+        period="2025-Q2",
+        occurred_at=AT,
+        retracted_event_id=str(wrong.event_id),
+        retracted_position="3-0",
+        retracted_type="indicator.updated",
+        reason="数据填报错误",
+        requested_by="cli",
+        restores=restores,
+    )
+    apply(state, StoredEvent("4-0", retraction))
+    [row] = [r for r in build_report(state).rows() if r.indicator.id == "gdp"]
+    assert row.evaluation.actual_text == "412.6亿元，增长5.1%"
