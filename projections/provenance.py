@@ -115,6 +115,9 @@ def _target(state: PlanState, current: IndicatorState, subject: str, as_of: date
     if in_force:
         change = max(in_force, key=lambda item: (item[0], item[1]))[2]
         return [SourceRef("target", subject, change.position, change.period)]
+    spec = state.plan.indicator(subject) if state.plan else None
+    if spec is not None and spec.target is None:
+        return []  # monitored only: no target, so no event set one
     return [SourceRef("target", subject, state.plan_position)] if state.plan_position else []
 
 
@@ -204,7 +207,7 @@ def describe(event: Event, plan: Plan) -> str:
         spec = plan.indicator(event.subject)
         unit = spec.unit if spec else ""
         text = f"{canonical_decimal_text(event.value)}{unit}"
-        return text + (f"，{growth_text(event.growth)}" if event.growth is not None else "")
+        return text + growth_text(event.growth)  # ，增长5.1% (nothing without a rate)
     if isinstance(event, TargetRevised):
         return f"{event.target.text}（{event.reason}）" if event.reason else event.target.text
     if isinstance(event, InvestmentCompleted):

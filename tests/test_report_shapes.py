@@ -426,3 +426,20 @@ def test_a_retraction_restores_the_level_and_the_growth_it_had_replaced() -> Non
     apply(state, StoredEvent("4-0", retraction))
     [row] = [r for r in build_report(state).rows() if r.indicator.id == "gdp"]
     assert row.evaluation.actual_text == "412.6亿元，增长5.1%"
+
+
+def test_the_trail_of_a_monitored_row_has_no_target_and_a_growth_is_said_once() -> None:
+    from projections.provenance import describe, indicator_sources
+    from projections.state import fold
+
+    plan = monitored_plan()
+    value = indicator_update(plan.id, "secondary-va", "2025-Q2", "-2.3", "stats")
+    state = fold([("1-0", plan_published(plan, 0, AT)), ("2-0", value)], PlanState(plan.id))
+    sources = indicator_sources(state, build_report(state), "secondary-va")
+    assert [(s.role, s.position) for s in sources] == [("value", "2-0")]
+    assert [s.role for s in indicator_sources(state, build_report(state), "gdp")] == ["target"]
+    growth_plan = level_growth_plan()
+    both = indicator_update(growth_plan.id, "gdp", "2025-Q2", "4126000", "stats").model_copy(
+        update={"growth": Decimal("5.1")}
+    )
+    assert describe(both, growth_plan) == "4126000万元，增长5.1%"
