@@ -328,3 +328,25 @@ async def test_scheduler_catching_up_missed_months_sends_one_grouped_message(
     [message] = receiver.requests
     told = [(n["type"], n["period"]) for n in message.json()["notices"]]
     assert told == [("rollup.published", f"2025-0{month}") for month in range(1, 7)]
+
+
+async def test_a_digest_given_up_is_redelivered_as_a_digest_with_its_key(
+    redis, keys, receiver: Receiver, notifier: Notifier
+) -> None:
+    """A first look (or a reminder) refused by the receiver goes to the dead letters like any
+    delivery, and `retry` sends it again worded as the same digest, with the same key."""
+    from services.notify import Deliveries, queue_firing
+
+    sid = await subscribe(redis, keys, receiver.url("/hook"))
+    [subscription] = await SubscriptionStore(redis, keys, LOOPBACK).all()
+    await queue_firing(redis, keys, subscription, [notice("i1", "alert.raised", 0)], "Asia/Shanghai")
+    receiver.reply(400, b"bad")  # a refusal: given up at once
+    await rounds(notifier, 2)
+    [refused] = receiver.requests
+    assert refused.json()["digest"] == "firing" and refused.headers["idempotency-key"] == f"firing:{sid}"
+    assert await Deliveries(redis, keys).redeliver(sid) == 1
+    receiver.reply(200, b"{}")
+    await rounds(notifier, 2)
+    [_, again] = receiver.requests
+    assert again.json()["digest"] == "firing" and again.headers["idempotency-key"] == f"firing:{sid}"
+    assert [n["subject"] for n in again.json()["notices"]] == ["i1"]

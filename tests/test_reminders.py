@@ -201,6 +201,8 @@ async def test_send_firing_through_the_cli_and_the_api_sends_one_digest_each(
         "end": "17:30",
         "timezone": "Asia/Shanghai",
     }
+    shown = planwatch({**cli_env, "COLUMNS": "240"}, "subscriptions")
+    assert "4h 周一至周五 08:30–17:30" in shown.stdout and "off" in shown.stdout, shown.stdout  # the API's webhook
     await eventually(lambda: {r.path for r in receiver.requests} >= {"/cli", "/api"}, timeout=30)
     await asyncio.sleep(1)  # a few notifier rounds more: nothing further comes
     for path in ("/cli", "/api"):

@@ -138,11 +138,11 @@ def subscriptions() -> None:
         return await app.alerting.subscriptions_with_counts()
 
     table_ = Table(title="subscriptions")
-    for column in ("id", "name", "channel", "filters", "queued", "sent", "dead"):
+    for column in ("id", "name", "channel", "filters", "reminders", "queued", "sent", "dead"):
         table_.add_column(column)
     for sub, counts in with_app(main):
         filters = sub.filters.model_dump(exclude_defaults=True) or "all"
-        table_.add_row(sub.id, sub.name, sub.channel, str(filters), *count_cells(counts))
+        table_.add_row(sub.id, sub.name, sub.channel, str(filters), _reminders(sub), *count_cells(counts))
     console.print(table_)
 
 
@@ -155,6 +155,16 @@ def unsubscribe(subscription_id: Annotated[str, typer.Argument(help="the subscri
 
     use_case(main)
     console.print(f"unsubscribed {subscription_id}")
+
+
+def _reminders(sub: Subscription) -> str:
+    """`1d 周一至周五 09:00–18:00`, or `off`."""
+    seconds = sub.repeat_interval_s
+    if not seconds:
+        return "off"
+    unit = next((u for u, size in (("d", 86_400), ("h", 3600), ("m", 60)) if seconds % size == 0), "s")
+    size = {"d": 86_400, "h": 3600, "m": 60, "s": 1}[unit]
+    return f"{seconds / size:g}{unit} {sub.hours.label()}"
 
 
 def _given(**settings: str | None) -> dict[str, str]:
