@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from events.codec import decode_payload
 from events.positions import position_at, position_instant, position_key
 from projections.rollup import build_rollup
+from projections.snapshot import load_state
 from services.app import load_document, produce_rollup
 from services.demo import load_seed
 from services.projection import ALERTS, READ_MODEL, Projector, fold_log, judge_log, rebuild, state_as_known
@@ -129,6 +130,21 @@ async def test_as_known_at_from_snapshots_equals_a_fresh_fold_and_folds_at_most_
         before = folded(QUERY)
         await state_as_known(redis, keys, PLAN, next_midnight(end) - timedelta(milliseconds=1))
         assert folded(QUERY) == before, end
+
+
+async def test_a_question_about_now_folds_at_most_one_interval_past_the_state(
+    redis: Redis, keys: Keyspace, store: EventStore
+) -> None:
+    await load_seed(store)
+    projector = await live_projector(redis, keys, READ_MODEL)
+    while await projector.step():  # busy: never idle, so the state is saved only with the snapshots
+        pass
+    generation = keys.generation(PLAN, projector.generation)
+    [latest, *_] = snapshot_fields(await redis.hkeys(generation))
+    assert load_state(await redis.hget(generation, "state")).position == latest.removeprefix("snapshot:")
+    before = folded(QUERY)
+    assert await state_as_known(redis, keys, PLAN) == await fold_log(store, PLAN)
+    assert folded(QUERY) - before < EVERY
 
 
 async def test_an_unreadable_snapshot_is_passed_over(redis: Redis, keys: Keyspace, store: EventStore) -> None:

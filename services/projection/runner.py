@@ -180,7 +180,7 @@ class Projector:
         # at each month's end in the plan's zone; taken when the fold reaches one, written at the
         # next commit
         self.snapshot_every = snapshot_every or SNAPSHOT_EVERY
-        self._snapshots: dict[str, bytes] = {}  # position → state, not committed yet
+        self._snapshots: dict[str, tuple[int, bytes]] = {}  # position → (events applied, state), not committed yet
         self._snapshotted = ""  # position of the last periodic snapshot taken
         self._month_memo: tuple[str, int] = ("", 0)  # (zone, ms) memo of the next month's start
 
@@ -324,7 +324,7 @@ class Projector:
         """Keep a copy of the state as it is now, for the next commit to write."""
         position = self.state.position
         if position != self._snapshotted and position not in ("", "0-0"):
-            self._snapshots[position] = dump_state(self.state)
+            self._snapshots[position] = (self.state.applied, dump_state(self.state))
             self._snapshotted = position
 
     async def _read(self, block_ms: int | None, linger_ms: int) -> list[Entry]:
@@ -425,15 +425,16 @@ class Projector:
             state_json = dump_state(state)
         fields: dict[str, str | bytes] = {} if state_json is None else {"state": state_json}
         fields.update(self.strategy.fields(state, state_json, views))
-        snapshots = self._snapshots
-        fields.update((SNAPSHOT + position, data) for position, data in snapshots.items())
+        snapshots, saved_applied = self._snapshots, state.applied if state_json is not None else self._snapshot_applied
+        for position, (applied, data) in snapshots.items():
+            fields[SNAPSHOT + position] = data
+            if applied > saved_applied:  # the latest periodic snapshot serves as the state too
+                fields["state"], saved_applied = data, applied
         reply = await self._commit_script(keys=self._commit_keys(), args=self._commit_args(fields, parked))
         if reply != "ok":
             raise self._refused(reply)
-        for position in list(snapshots):
-            del snapshots[position]
-        if state_json is not None:
-            self._snapshot_applied = state.applied
+        snapshots.clear()
+        self._snapshot_applied = saved_applied
         self._parked_listed = len(state.parked)
         self.strategy.committed(state)
 
