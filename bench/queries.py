@@ -44,6 +44,7 @@ from events.positions import position_instant
 from projections.rollup import build_rollup
 from services.api import create_api
 from services.app import App, load_document, load_plan, produce_rollup, publish_plan
+from services.app.rollups import rollup_sources
 from services.demo import SEED_PLAN
 from services.heap import settle_heap
 from services.projection import ALERTS, READ_MODEL, judge_log, rebuild
@@ -182,7 +183,8 @@ async def rollup_figures(redis, keys: Keyspace, store: EventStore, f: dict) -> N
     assert previous is not None
     now = datetime.fromtimestamp(await redis_now_ms(redis) / 1000, tz=UTC)
     state, notices = await judge_log(store, PLAN_ID, now)
-    build_rollup(state, "2025-06", now, [n for n in notices if n.at > previous.known_at], previous)
+    replayed = build_rollup(state, "2025-06", now, [n for n in notices if n.at > previous.known_at], previous)
+    replayed.sources = await rollup_sources(store, state, replayed.as_of)
     f["rollup_replay_s"] = time.perf_counter() - started
 
 
