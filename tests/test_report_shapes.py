@@ -443,3 +443,27 @@ def test_the_trail_of_a_monitored_row_has_no_target_and_a_growth_is_said_once() 
         update={"growth": Decimal("5.1")}
     )
     assert describe(both, growth_plan) == "4126000万元，增长5.1%"
+
+
+async def test_the_dashboard_shows_the_new_shapes(redis: Redis, keys: Keyspace, store: EventStore) -> None:
+    from tests.test_dashboard import sign_in
+
+    loaded = [(await load_example(store, path))[0] for path in (MONITORED, LEVEL_GROWTH, SCOPES)]
+    for plan in loaded:
+        await project(redis, keys, plan.id)
+    analyst, _ = await TokenStore(redis, keys).create("analyst")
+    monitored, growth, scopes = (plan.id for plan in loaded)
+    async with api_client(redis, keys) as http:
+        await sign_in(http, analyst)
+        pages = {
+            "secondary": await http.get(f"/plans/{monitored}/indicators/secondary-va"),
+            "overview": await http.get(f"/plans/{monitored}"),
+            "gdp": await http.get(f"/plans/{growth}/indicators/gdp"),
+            "projects": await http.get(f"/plans/{scopes}/projects"),
+            "scopes": await http.get(f"/plans/{scopes}"),
+        }
+    assert {name: page.status_code for name, page in pages.items()} == dict.fromkeys(pages, 200)
+    assert "监测（无目标）" in pages["secondary"].text and "监测（无目标）" in pages["overview"].text
+    assert "412.6亿元，增长5.1%" in pages["gdp"].text
+    for name in ("projects", "scopes"):
+        assert "市级重点项目1个，完成投资4.8亿元，投资完成率105.78%。" in pages[name].text
