@@ -391,9 +391,13 @@ DEFAULT_INHIBIT: tuple[InhibitRule, ...] = (
     # most of the plan's data overdue at once: one alert, not one per indicator
     InhibitRule(source="data_outage", targets=("data_stale",)),
 )
+RESOLVE_MARGIN = Decimal("0.1")  # one decimal: the precision reports print figures and gaps in
+RESOLVE_AFTER_PERIODS = 2
 NEW_ALERT_FIELDS = {
     "inhibit": DEFAULT_INHIBIT,
     "outage_share": Decimal(50),
+    "resolve_margin": RESOLVE_MARGIN,
+    "resolve_after_periods": RESOLVE_AFTER_PERIODS,
 }  # left out of the stored form at their defaults
 
 
@@ -414,6 +418,21 @@ class AlertRules(_Strict):
     outage_min_indicators: int = Field(default=5, ge=1, description="data_outage: … and at least this many")
     inhibit: tuple[InhibitRule, ...] = Field(
         default=DEFAULT_INHIBIT, description="which firing alerts quiet which others (default: see DEFAULT_INHIBIT)"
+    )
+    resolve_margin: Decimal = Field(
+        default=RESOLVE_MARGIN,
+        ge=0,
+        le=100,
+        description="hysteresis: a value alert resolves at once only when the value is back past the threshold "
+        "by this much — 个百分点 for rate, range, relative and cumulative (completion vs 序时进度) targets, the "
+        "indicator's unit for level targets; a value back by less keeps it firing (待恢复)",
+    )
+    resolve_after_periods: int = Field(
+        default=RESOLVE_AFTER_PERIODS,
+        ge=1,
+        le=12,
+        description="hysteresis: … or once the value has been back within the target this many data periods "
+        "running (1: at the first period back, whatever the margin)",
     )
 
     @model_serializer(mode="wrap")

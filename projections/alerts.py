@@ -39,11 +39,12 @@ from events.alerts import (
 )
 from events.models import AlertAcknowledged, AlertSilenced, SilenceExpired
 from events.periods import Period, month_end
-from events.plan import Indicator, Plan
+from events.plan import Indicator, Plan, Thresholds
 from events.positions import StoredEvent, position_key
 from events.targets import RelativeTarget
 from projections import formatting as fmt
-from projections.evaluate import HUNDRED, MISSED, Evaluation, progress_status
+from projections.evaluate import HUNDRED, Evaluation, progress_status
+from projections.judgement import severity_of
 from projections.portfolio import ProjectProgress, evaluate_project, planned_by, reported_months
 from projections.readmodel import evaluation_numbers, number, one_decimal
 from projections.report import data_through, evaluate_indicator
@@ -72,6 +73,7 @@ class Finding:
     actual: str | None = None
     deviation: str | None = None
     values: dict[str, Any] = field(default_factory=dict)
+    escalates: bool = True  # the book escalates it by periods firing; False: the severity is the one judgement's
 
     @property
     def key(self) -> str:
@@ -175,8 +177,10 @@ class PortfolioTally:
     def _judge(self, project: ProjectState, plan: Plan) -> _ProjectJudgement:
         if project.spec is None:  # its reports still count towards the months reported
             return _ProjectJudgement(project.last_position, None, None, reported_months(project, plan.year, self.day))
-        view = evaluate_project(project, project.spec, self.day, plan.year, plan.thresholds)
-        finding = _project_finding(view, self.day, brief=True)
+        view = evaluate_project(
+            project, project.spec, self.day, plan.year, plan.thresholds, plan.under_way(project.spec)
+        )
+        finding = _project_finding(view, self.day, plan.thresholds, brief=True)
         return _ProjectJudgement(project.last_position, view, finding, view.reported_month)
 
     def _count(self, judgement: _ProjectJudgement, sign: int) -> None:
@@ -419,7 +423,7 @@ def _reconcile(
             if finding.period and finding.period not in alert.periods:
                 alert.periods.append(finding.period)
             rank = max(severity_rank(alert.severity), severity_rank(finding.severity))
-            if len(alert.periods) >= every * (alert.escalations + 1):  # still firing K periods on
+            if finding.escalates and len(alert.periods) >= every * (alert.escalations + 1):  # K periods on
                 alert.escalations += 1
                 rank += 1
             rank = min(rank, len(SEVERITIES) - 1)
@@ -547,7 +551,7 @@ def _finding_for(state: PlanState, plan: Plan, rule: str, subject: str, now_ms: 
         if judged is not None and judged.view is not None:
             if rule == "project_not_started" and not judged.view.overdue:
                 return _start_finding(judged.view, tally.day)
-            return _project_finding(judged.view, tally.day)
+            return _project_finding(judged.view, tally.day, plan.thresholds)
     return _fine(plan, rule, subject)
 
 
@@ -575,7 +579,7 @@ def _fine(plan: Plan, rule: str, subject: str) -> Finding:
 
 
 def _severity(status: str) -> Severity | None:
-    return "critical" if status == "off_track" else "warning" if status == "at_risk" else None
+    return severity_of(status)
 
 
 def period_label(period: str) -> str:
@@ -591,11 +595,14 @@ def _indicator_finding(state: PlanState, indicator: Indicator, as_of: date, brie
     notice needs it)."""
     row = evaluate_indicator(state, indicator, as_of)
     evaluation: Evaluation = row.evaluation
+    judgement = row.judgement  # the severity the table's light shows (escalation, hysteresis)
     relative = isinstance(state.indicator(indicator.id).target_at(as_of) or indicator.target, RelativeTarget)
     rule = "relative_target" if relative else "indicator_behind"
-    severity = _severity(evaluation.status) if evaluation.status in MISSED else None
+    severity = judgement.severity
     if brief:
-        return Finding(rule, indicator.id, severity, indicator.name, indicator.department, "", evaluation.period)
+        return Finding(
+            rule, indicator.id, severity, indicator.name, indicator.department, "", evaluation.period, escalates=False
+        )
     when = period_label(evaluation.period) if evaluation.period else ""
     summary = f"{indicator.name}{when}完成{evaluation.actual_text}，全年目标{row.target_text}"
     if evaluation.completion is not None and evaluation.time_progress is not None:
@@ -606,6 +613,9 @@ def _indicator_finding(state: PlanState, indicator: Indicator, as_of: date, brie
         summary += f"（对比指标{fmt.percent(evaluation.reference_value)}）"
     deviation = _deviation(evaluation.deviation_text)
     summary += f"，与目标{deviation}（{row.department_name}）" if deviation else f"（{row.department_name}）"
+    if judgement.note:
+        summary += f"；{judgement.note}"
+    judged = {"light": judgement.light, "escalated": judgement.escalated, "periods_missed": judgement.periods_missed}
     return Finding(
         rule=rule,
         subject=indicator.id,
@@ -617,7 +627,8 @@ def _indicator_finding(state: PlanState, indicator: Indicator, as_of: date, brie
         target=row.target_text,
         actual=evaluation.actual_text,
         deviation=deviation,
-        values={"status": evaluation.status, **evaluation_numbers(evaluation), "as_of": as_of.isoformat()},
+        values={"status": evaluation.status, **evaluation_numbers(evaluation), **judged, "as_of": as_of.isoformat()},
+        escalates=False,
     )
 
 
@@ -639,18 +650,22 @@ def _month_judged(day: date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
 
-def _project_finding(view: ProjectProgress, as_of: date, brief: bool = False) -> Finding:
-    """The project's judgement; `brief` leaves out the wording (`_described` adds it when a notice
-    needs it)."""
+def _project_finding(view: ProjectProgress, as_of: date, thresholds: Thresholds, brief: bool = False) -> Finding:
+    """The project's judgement (projections.judgement: the project list's light); `brief` leaves
+    out the wording (`_described` adds it when a notice needs it)."""
     month = _month_judged(as_of)
-    if view.overdue:
-        severity = _severity(view.status) if view.status in MISSED else None
-    else:
-        severity = _severity(view.status) if view.lagging else None
+    judgement = view.judged
+    severity = judgement.severity if view.overdue or view.lagging else None
     if brief:
         rule = "project_not_started" if view.overdue else "project_investment_lag"
-        return Finding(rule, view.id, severity, view.name, view.department, "", month)
-    values = {"status": view.status, "stage": view.stage, "as_of": as_of.isoformat()}
+        return Finding(rule, view.id, severity, view.name, view.department, "", month, escalates=False)
+    values = {
+        "status": view.status,
+        "stage": view.stage,
+        "light": judgement.light,
+        "escalated": judgement.escalated,
+        "as_of": as_of.isoformat(),
+    }
     if view.overdue:
         return Finding(
             "project_not_started",
@@ -664,6 +679,7 @@ def _project_finding(view: ProjectProgress, as_of: date, brief: bool = False) ->
             actual="未开工",
             deviation=_overdue(view.months_overdue),
             values={**values, "months_overdue": view.months_overdue},
+            escalates=False,
         )
     rate = fmt.round1(view.investment_rate) if view.investment_rate is not None else None
     schedule = fmt.round1(view.schedule_progress) if view.schedule_progress is not None else None
@@ -687,6 +703,7 @@ def _project_finding(view: ProjectProgress, as_of: date, brief: bool = False) ->
         actual=f"完成投资{fmt.money_wan(view.investment_wan)}",
         deviation=fmt.points(gap) if gap is not None else None,
         values={**values, "investment_rate": number(rate), "schedule_progress": number(schedule)},
+        escalates=False,
     )
 
 

@@ -115,6 +115,7 @@ def evaluate(
     reference_id: str | None = None,
     reference_observations: Mapping[str, Observation] | None = None,
     yi_places: int | None = None,
+    margin: Decimal = Decimal(0),
 ) -> Evaluation:
     """`yi_places`: the plan's decimals for amounts in 亿元 (None: the seed's, up to two)."""
     if target is None:
@@ -131,6 +132,7 @@ def evaluate(
         reference_id=reference_id,
         reference_observations=reference_observations,
         yi_places=yi_places,
+        margin=margin,
     )
 
 
@@ -146,7 +148,12 @@ def _judged(
     reference_id: str | None = None,
     reference_observations: Mapping[str, Observation] | None = None,
     yi_places: int | None = None,
+    margin: Decimal = Decimal(0),
 ) -> Evaluation:
+    """`margin` judges the value as if it were that much worse (in 个百分点; level targets: the
+    indicator's unit) — the hysteresis of value alerts asks whether a value is back past the
+    threshold by the plan's `resolve_margin` (projections.judgement). The texts and the deviation
+    are the value's own."""
     year = year or as_of.year
     thresholds = thresholds or Thresholds()
     observation = latest(observations, as_of, year)
@@ -162,14 +169,16 @@ def _judged(
     if isinstance(target, RateTarget):
         gap = target.value - value if target.bound == "at_most" else value - target.value
         tolerance = target.tolerance if target.tolerance is not None else thresholds.rate.about_tolerance
-        behind = max(Decimal(0), -gap - (tolerance if target.bound == "about" else 0))
-        met = gap >= 0 or behind == 0
+        behind = max(Decimal(0), margin - gap - (tolerance if target.bound == "about" else 0))
+        met = gap - margin >= 0 or behind == 0
         text = DONE if target.bound == "at_most" and gap >= 0 else _gap_text(gap)
         return result(_rate_status(behind, met, final, thresholds.rate), gap, text, stretch=target.stretch)
 
     if isinstance(target, RangeTarget):
         gap = value - target.low if value < target.low else target.high - value if value > target.high else Decimal(0)
-        return result(_rate_status(-gap, gap == 0, final, thresholds.rate), gap, _gap_text(gap))
+        inside = min(value - target.low, target.high - value)  # how far within the range (negative: outside)
+        judged = min(Decimal(0), inside - margin) if margin else gap
+        return result(_rate_status(-judged, judged == 0, final, thresholds.rate), gap, _gap_text(gap))
 
     if isinstance(target, RelativeTarget):
         ref = _same_period(reference_observations or {}, period)
@@ -177,11 +186,10 @@ def _judged(
             return result("no_data", None, DASH, reference=reference_id)
         gap = value - ref.value
         if target.bound == "in_step":
-            return result(
-                *_in_step(gap, target, final, thresholds.rate), reference=reference_id, reference_value=ref.value
-            )
-        met = gap > 0 if target.bound == "above" else gap >= 0
-        status = _rate_status(max(Decimal(0), -gap), met, final, thresholds.rate)
+            status, _, _ = _in_step(gap - margin, target, final, thresholds.rate)
+            return result(status, gap, _gap_text(gap), reference=reference_id, reference_value=ref.value)
+        met = gap - margin > 0 if target.bound == "above" else gap - margin >= 0
+        status = _rate_status(max(Decimal(0), margin - gap), met, final, thresholds.rate)
         if not met and status == "on_track":  # level with the reference: "高于" is still not achieved
             status = "at_risk"
         text = _gap_text(gap) if met or fmt.round1(gap) != 0 else "持平"
@@ -194,14 +202,14 @@ def _judged(
         completion = done * HUNDRED / whole if whole else HUNDRED
         progress = time_progress(period.end, year)  # against the period the value covers, as reports do
         gap = completion - progress
-        status = "met" if completion >= HUNDRED else progress_status(completion, progress, thresholds)
+        status = "met" if completion >= HUNDRED else progress_status(completion - margin, progress, thresholds)
         text = DONE if completion >= HUNDRED else _gap_text(gap)
         return result(status, gap, text, completion=completion, time_progress=progress)
 
     if isinstance(target, LevelTarget):
         tolerance = thresholds.rate.about_tolerance if target.bound == "about" else Decimal(0)
         gap = target.value - value if target.bound == "at_most" else value - target.value
-        if gap + tolerance >= 0:
+        if gap - margin + tolerance >= 0:
             return result("met", gap, DONE)
         if not final:  # a level is judged when the year closes
             return result("not_due", gap, DASH)

@@ -16,6 +16,7 @@ from events.periods import Period, completed_months
 from events.plan import Figure, PortfolioLines, Precision, Project, ProjectScope, ProjectType, Thresholds
 from projections import formatting as fmt
 from projections.evaluate import HUNDRED, Status, progress_status
+from projections.judgement import Judgement, judge, project_judgement
 from projections.state import PlanState, ProjectState
 
 Stage = Literal["not_started", "started", "completed"]
@@ -44,6 +45,11 @@ class ProjectProgress:
     notes: tuple[str, ...] = ()  # what the report asks to be checked: a 累计 that fell, investment far above plan
     project_type: str | None = None  # the plan's kind of key project (新开工, 续建 …), if it has kinds
     scopes: tuple[str, ...] = ()  # the scopes of projects it is in (省级, 在建 …), each with its own line
+    judgement: Judgement | None = None  # the light, the alert's severity, the wording (projections.judgement)
+
+    @property
+    def judged(self) -> Judgement:
+        return self.judgement or judge(self.status)
 
     @property
     def stage(self) -> Stage:
@@ -343,6 +349,7 @@ def evaluate_project(
         notes=notes,
         project_type=spec.project_type,
         scopes=spec.scopes,
+        judgement=project_judgement(status, months_overdue, thresholds),
     )
 
 

@@ -21,12 +21,14 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from events.alerts import Severity
 from events.periods import Period
 from events.plan import Frequency
 from projections.evaluate import STATUS_ZH, Evaluation, Status
 from projections.formatting import round1
+from projections.judgement import JUDGEMENT_ZH, LIGHT, Judgement, Light
 from projections.portfolio import Portfolio, ProjectProgress, Stage
 from projections.report import IndicatorRow, PlanReport, months_label
 from projections.series import SeriesPoint
@@ -65,15 +67,35 @@ class _ReadModel(BaseModel):
     model_config = ConfigDict(frozen=True, json_schema_serialization_defaults_required=True)
 
 
+class _Judged(_ReadModel):
+    """A view with a judgement's fields (projections.judgement)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _light_of_older_views(cls, data: Any) -> Any:
+        """A view stored before lights were judged here: the status's own light."""
+        if isinstance(data, dict) and "light" not in data and data.get("status") in LIGHT:
+            return {**data, "light": LIGHT[data["status"]]}
+        return data
+
+
 STATUS = "the judgement: " + " | ".join(STATUS_ZH)
 STATUS_IN_CHINESE = "the judgement as the report words it: " + ", ".join(STATUS_ZH.values())
+JUDGED_IN_CHINESE = (
+    "the status as the table, the alert list and the messages word it (projections.judgement): "
+    + ", ".join(JUDGEMENT_ZH)
+)
+LIGHT_DESCRIPTION = (
+    "the traffic light: the alert's severity when one fires (red for 红色预警 and 升级督办, yellow for 黄色预警), "
+    "else the status's own (green met or on track, grey nothing due or reported)"
+)
 MONEY = "万元"
 
 
 # ---- indicators ------------------------------------------------------------------------------
 
 
-class IndicatorSummary(_ReadModel):
+class IndicatorSummary(_Judged):
     """An indicator's row: the target in force and its judgement as of the report's date."""
 
     id: str
@@ -87,8 +109,15 @@ class IndicatorSummary(_ReadModel):
     department: str = Field(description="the responsible department's id")
     department_name: str
     target: str = Field(description="the annual target in force on as_of, as the report words it: 6.5%左右")
-    status: Status = Field(description=STATUS)
-    status_zh: str = Field(description=STATUS_IN_CHINESE)
+    status: Status = Field(description="the value's own judgement: " + " | ".join(STATUS_ZH))
+    status_zh: str = Field(description=JUDGED_IN_CHINESE)
+    light: Light = Field(description=LIGHT_DESCRIPTION)
+    severity: Severity | None = Field(default=None, description="the severity of its value alert; null: none fires")
+    escalated: bool = Field(default=False, description="escalation raised the light above the status's own")
+    periods_missed: int = Field(default=0, description="data periods missed running, up to the one judged")
+    note: str = Field(
+        default="", description="why the light is not the status's own: 升级：连续2期未达目标, 待恢复：…; or empty"
+    )
     actual: str = Field(description="the value judged, as printed: 5.5%, 163.3亿元; - when there is none")
     deviation: str = Field(description="与目标± as printed: -1.0个百分点, 完成, -")
     period: str | None = Field(description="the period of the value judged: 2025-06, 2025-Q2")
@@ -166,12 +195,24 @@ def _indicator_fields(row: IndicatorRow) -> dict[str, Any]:
         "department_name": row.department_name,
         "target": row.target_text,
         "status": evaluation.status,
-        "status_zh": STATUS_ZH[evaluation.status],
+        **judgement_fields(row.judgement),
         "actual": evaluation.actual_text,
         "deviation": evaluation.deviation_text,
         "period": evaluation.period,
         **evaluation_numbers(evaluation),
         "growth": number(evaluation.growth),
+    }
+
+
+def judgement_fields(judgement: Judgement) -> dict[str, Any]:
+    """The judgement's fields of a view (projections.judgement)."""
+    return {
+        "status_zh": judgement.status_zh,
+        "light": judgement.light,
+        "severity": judgement.severity,
+        "escalated": judgement.escalated,
+        "periods_missed": judgement.periods_missed,
+        "note": judgement.note,
     }
 
 
@@ -219,7 +260,7 @@ def indicator_detail(
 # ---- projects --------------------------------------------------------------------------------
 
 
-class ProjectSummary(_ReadModel):
+class ProjectSummary(_Judged):
     """A key project as of the report's date: started, invested, on schedule."""
 
     id: str
@@ -231,7 +272,12 @@ class ProjectSummary(_ReadModel):
     status: Status = Field(
         description="the traffic light: start delay for projects not started, investment pace for the others; " + STATUS
     )
-    status_zh: str = Field(description=STATUS_IN_CHINESE)
+    status_zh: str = Field(description=JUDGED_IN_CHINESE)
+    light: Light = Field(description=LIGHT_DESCRIPTION)
+    severity: Severity | None = Field(default=None, description="the severity of its alert; null: none fires")
+    escalated: bool = Field(default=False, description="escalation raised the light above the status's own")
+    periods_missed: int = Field(default=0, description="months overdue to start, counted as the alert counts them")
+    note: str = Field(default="", description="why the light is not the status's own: 升级：连续4期未达目标; or empty")
     planned_start: str = Field(description="the month it is planned to start, YYYY-MM")
     planned_completion: str = Field(description="the month it is planned to be completed, YYYY-MM")
     planned_investment_wan: Number = Field(description=f"investment planned for the plan year, {MONEY}")
@@ -268,7 +314,7 @@ def _project_fields(project: ProjectProgress) -> dict[str, Any]:
         "synthetic": project.synthetic,
         "stage": project.stage,
         "status": project.status,
-        "status_zh": STATUS_ZH[project.status],
+        **judgement_fields(project.judged),
         "planned_start": project.planned_start,
         "planned_completion": project.planned_completion,
         "planned_investment_wan": number(project.planned_investment_wan),

@@ -9,10 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 
-from events.periods import completed_months
+from events.periods import Period, completed_months
 from events.plan import Indicator, PortfolioLines, Precision
-from projections.evaluate import DASH, Evaluation, evaluate, growth_of, judged_observations, with_level
+from events.positions import position_key
+from projections.evaluate import DASH, MISSED, Evaluation, Status, evaluate, growth_of, judged_observations, with_level
+from projections.judgement import NO_RUN, Judgement, Run, judge, run_of
 from projections.portfolio import Portfolio, ProjectProgress, evaluate_project, projects_in_plan_order, summarize
 from projections.state import Observation, PlanState, ProjectState
 
@@ -23,6 +26,7 @@ class IndicatorRow:
     department_name: str
     target_text: str  # the target in force on as_of, as the report words it
     evaluation: Evaluation
+    judgement: Judgement  # the light, the alert's severity and the wording (projections.judgement)
     # The read model's renderings of the row, kept with it (projections.readmodel): a
     # ReportBuilder reuses a row while its inputs are unchanged, so a live projector renders an
     # unchanged row once.
@@ -93,11 +97,31 @@ def evaluate_indicator(state: PlanState, indicator: Indicator, as_of: date) -> I
     assert plan is not None
     current = state.indicator(indicator.id)
     target = current.target_at(as_of) or indicator.target
+    evaluation = _evaluate(state, indicator, current.observations, as_of)
+    rules = plan.thresholds.alerts
+    run = indicator_run(state, indicator, as_of, evaluation)
+    judgement = judge(evaluation.status, run, rules.escalate_after_periods)
+    text = target.text if target is not None else DASH
+    return IndicatorRow(indicator, plan.department_name(indicator.department), text, evaluation, judgement)
+
+
+def _evaluate(
+    state: PlanState,
+    indicator: Indicator,
+    observations: Mapping[str, Observation],
+    as_of: date,
+    margin: Decimal = Decimal(0),
+) -> Evaluation:
+    """The indicator judged on `as_of` against the target then in force, from `observations` (a
+    level reported with its growth: judged on the growth when its target is a rate)."""
+    plan = state.plan
+    assert plan is not None
+    target = state.indicator(indicator.id).target_at(as_of) or indicator.target
     reference = plan.reference_of(indicator) if target is not None else None
     yi_places = plan.precision.amounts_yi if plan.precision else None
     evaluation = evaluate(
         target,
-        judged_observations(indicator, target, current.observations),
+        judged_observations(indicator, target, observations),
         as_of,
         year=plan.year,
         unit="%" if indicator.judged_on_growth(target) else indicator.unit,
@@ -106,11 +130,11 @@ def evaluate_indicator(state: PlanState, indicator: Indicator, as_of: date) -> I
         reference_id=reference,
         reference_observations=reference_values(state, reference),
         yi_places=yi_places,
+        margin=margin,
     )
     if indicator.with_growth:
-        evaluation = with_level(evaluation, current.observations, indicator.unit, yi_places)
-    text = target.text if target is not None else DASH
-    return IndicatorRow(indicator, plan.department_name(indicator.department), text, evaluation)
+        evaluation = with_level(evaluation, observations, indicator.unit, yi_places)
+    return evaluation
 
 
 def reference_values(state: PlanState, reference: str | None) -> Mapping[str, Observation] | None:
@@ -121,6 +145,51 @@ def reference_values(state: PlanState, reference: str | None) -> Mapping[str, Ob
     observations = state.indicator(reference).observations
     spec = state.plan.indicator(reference) if state.plan else None
     return growth_of(observations) if spec is not None and spec.with_growth else observations
+
+
+def indicator_run(state: PlanState, indicator: Indicator, as_of: date, evaluation: Evaluation) -> Run:
+    """The indicator's run of missed data periods up to the one `evaluation` judged (hysteresis
+    included, projections.judgement): each period's value judged as of the period's end, as
+    the trend (projections.series) shows it. Looked back only when the value judged is missed,
+    or back within its target by less than the margin."""
+    plan = state.plan
+    assert plan is not None
+    rules = plan.thresholds.alerts
+    if evaluation.status not in MISSED and evaluation.period is not None:
+        observations = state.indicator(indicator.id).observations
+        strict = _evaluate(state, indicator, observations, as_of, rules.resolve_margin).status
+        if strict not in MISSED:
+            return NO_RUN
+    elif evaluation.status not in MISSED:
+        return NO_RUN
+    return run_of(_period_statuses(state, indicator, as_of, rules.resolve_margin), rules.resolve_after_periods)
+
+
+def _period_statuses(
+    state: PlanState, indicator: Indicator, as_of: date, margin: Decimal
+) -> list[tuple[Status, Status]]:
+    """Each period's (status, status judged `margin` worse), in period order; of periods ending
+    the same day (2025-06 and 2025-Q2) the one the report would judge (latest recorded)."""
+    plan = state.plan
+    assert plan is not None
+    chosen: dict[date, tuple[str, Observation]] = {}
+    for text, observation in state.indicator(indicator.id).observations.items():
+        period = Period.parse(text)
+        if period.year != plan.year or period.end > as_of:
+            continue
+        held = chosen.get(period.end)
+        if held is None or position_key(observation.position) > position_key(held[1].position):
+            chosen[period.end] = (text, observation)
+    statuses = []
+    for end in sorted(chosen):
+        only = dict([chosen[end]])
+        statuses.append(
+            (
+                _evaluate(state, indicator, only, end).status,
+                _evaluate(state, indicator, only, end, margin).status,
+            )
+        )
+    return statuses
 
 
 class ReportBuilder:

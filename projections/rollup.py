@@ -15,7 +15,7 @@ import json
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
 
 from events.alerts import AlertNotice
 from events.periods import Period
@@ -28,8 +28,32 @@ from projections.report import IndicatorRow, ReportBuilder, missed_sentence, per
 from projections.series import ChartKind, PortfolioPoint, SeriesPoint, chart_kind, indicator_series, portfolio_series
 from projections.state import PlanState
 
+_LIGHT_STATUS = {"red": "off_track", "yellow": "at_risk"}  # the status a light is drawn as
 
-class RollupRow(BaseModel):
+
+class _Judged(BaseModel):
+    """A row or project with the one judgement's light and note (projections.judgement). A document
+    written before they were kept has neither: it dumps (and hashes) as it was stored."""
+
+    light: str | None = None  # red, yellow, green, grey
+    note: str = ""  # why the light is not the status's own: 升级：连续2期未达目标
+
+    @property
+    def judged_status(self) -> str:
+        """The status whose colour it is drawn in: its light's (an escalated row is red)."""
+        return _LIGHT_STATUS.get(self.light or "", getattr(self, "status", ""))
+
+    @model_serializer(mode="wrap")
+    def _as_stored(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if data.get("light") is None:
+            data.pop("light", None)
+        if not data.get("note"):
+            data.pop("note", None)
+        return data
+
+
+class RollupRow(_Judged):
     """An indicator's row as the rollup keeps it: the read model's `IndicatorSummary` without
     its plan bookkeeping (main, order, frequency, reference), figures as floats, the gap,
     completion and time progress rounded to one decimal as the report prints them."""
@@ -45,7 +69,7 @@ class RollupRow(BaseModel):
     actual: str  # as printed: 5.5%, 163.3亿元, -
     deviation: str  # 与目标±: -1.0个百分点, 完成, -
     status: str
-    status_zh: str
+    status_zh: str  # the one judgement's wording (projections.judgement)
     period: str | None = None
     actual_value: float | None = None
     deviation_points: float | None = None
@@ -53,7 +77,7 @@ class RollupRow(BaseModel):
     time_progress: float | None = None  # 序时进度 % of the value's period
 
 
-class RollupProject(BaseModel):
+class RollupProject(_Judged):
     """A key project as the rollup keeps it: the read model's `ProjectSummary` with its
     department's and stage's names, without dates, figures as floats."""
 
@@ -259,7 +283,8 @@ def _off_track(rows: list[RollupRow], projects: list[RollupProject]) -> list[Off
             name=row.name,
             department_name=row.department_name,
             status_zh=row.status_zh,
-            detail_zh=f"全年目标{row.target}，完成{row.actual}，与目标{row.deviation}",
+            detail_zh=f"全年目标{row.target}，完成{row.actual}，与目标{row.deviation}"
+            + (f"；{row.note}" if row.note else ""),
         )
         for row in rows
         if row.status in MISSED

@@ -128,9 +128,11 @@ async def test_the_overview_shows_the_table_with_the_lights_planwatch_table_give
         page = (await http.get(f"/plans/{PLAN}")).text
         june = (await http.get(f"/plans/{PLAN}", params={"as_of": "2025-03-31"})).text
     rows = dict(re.findall(r'data-indicator="([^"]+)" data-light="([a-z]+)"', page))
-    for row in summary.indicators:
-        assert rows[row.id] == expected.get(row.status, "grey"), row.id
-    assert rows["gdp"] == "yellow" and rows["trade"] == "red" and rows["fai"] == "green"
+    for row in summary.indicators:  # the status's own light, unless its alert escalated
+        assert rows[row.id] == (row.light if row.escalated else expected.get(row.status, "grey")), row.id
+    # GDP missed Q1 and Q2 (5.8%, 5.5% against 6.5%左右): its alert is 红色预警, so its light is red
+    assert rows["gdp"] == "red" and rows["trade"] == "red" and rows["fai"] == "green"
+    assert "预警升级（红灯）" in page and "升级：连续2期未达目标" in page
     assert "112个区级重点项目开工68个，开工率60.7%，完成投资91亿元，投资完成率50.5%" in page
     assert "数据截至 <strong>2025-06-30</strong>" in page and "正在查看历史状态" not in page
     assert "数据截至 <strong>2025-03-31</strong>" in june and "正在查看历史状态" in june
@@ -296,7 +298,8 @@ async def test_several_plans_are_compared_one_row_each(redis: Redis, keys: Keysp
     assert sorted(rows) == ["other-2025", PLAN]
     assert "60.7%（68/112）" in page.text and "50.5%" in page.text
     seed_row = page.text[page.text.index(f'data-plan="{PLAN}"') :]
-    assert re.search(r'count-red">(\d+)<', seed_row)[1] == "2"  # 一般公共预算收入, 进出口总额 (main) + none further
+    # 一般公共预算收入, 进出口总额 off track, and 地区生产总值, 居民收入增速 at risk two quarters running (escalated)
+    assert re.search(r'count-red">(\d+)<', seed_row)[1] == "4"
 
 
 async def test_api_docs_work_offline_and_declare_the_bearer_scheme(redis: Redis, keys: Keyspace) -> None:

@@ -49,8 +49,12 @@ def june(rollups: dict[str, RollupDocument]) -> RollupDocument:
 
 # ---- the document ----------------------------------------------------------------------------
 
-# The seed's June rollup compared with May, as an earlier version wrote it to Redis.
+# The seed's June rollup compared with May, as this version writes it to Redis (with the one
+# judgement's wording and lights: GDP and 居民收入 missed two quarters running, so they read
+# 预警升级（红灯）).
 STORED_JUNE = ROOT / "tests" / "data" / "rollup_seed_2025-06.json"
+# The same, as a version before the one judgement wrote it (no light, no note; GDP 预警（黄灯）).
+STORED_BEFORE_JUDGEMENT = ROOT / "tests" / "data" / "rollup_seed_2025-06.before-judgement.json"
 
 
 # fields added to the document after the stored one was written (optional: it loads without them)
@@ -65,6 +69,17 @@ def test_the_document_is_the_one_an_earlier_version_stored(rollups: dict[str, Ro
         == rollups["june_vs_may"].content_hash
         == RollupDocument.model_validate_json(stored).hash_content()
     )
+
+
+def test_a_document_stored_before_the_one_judgement_loads_and_renders(rollups: dict[str, RollupDocument]) -> None:
+    older = RollupDocument.model_validate_json(STORED_BEFORE_JUDGEMENT.read_text(encoding="utf-8"))
+    gdp = older.main[0]
+    assert (gdp.light, gdp.note, gdp.status_zh, gdp.judged_status) == (None, "", "预警（黄灯）", "at_risk")
+    assert older.hash_content() == older.content_hash  # its hash is the one it was stored with
+    assert older.content_hash != rollups["june_vs_may"].content_hash  # a new June rollup is a new version
+    rendered = render_markdown(older)
+    assert "- 地区生产总值（区统计局）：全年目标6.5%左右，完成5.5%，与目标-1.0个百分点【预警（黄灯）】" in rendered
+    assert 'class="status-at-risk"' in render_html(older)
 
 
 def test_a_stored_document_loads_and_renders_as_a_new_one(rollups: dict[str, RollupDocument]) -> None:
@@ -194,7 +209,7 @@ def test_html_marks_status_with_classes_and_prints_a4(june: RollupDocument) -> N
     html = render_html(june)
     rows = {_text(tr.find("td")): tr.get("class") for tr in _main_table(_parse(html)).findall("tbody/tr")}
     assert rows["5﹒一般公共预算收入"] == "status-off-track"
-    assert rows["1﹒地区生产总值"] == "status-at-risk"
+    assert rows["1﹒地区生产总值"] == "status-off-track"  # at risk two quarters running: escalated, red
     assert rows["2﹒规上工业增加值"] == "status-on-track"
     assert "@media print" in html and "size: A4" in html and "SimSun" in html
     assert seed_report.project_line() in html and seed_report.completed_line() in html
@@ -266,7 +281,7 @@ def test_xlsx_main_figures_are_numbers_with_formats(june: RollupDocument) -> Non
     assert gdp["完成值"].number_format == "0.0"
     assert _is_number(gdp["偏差（个百分点）"].value) and gdp["偏差（个百分点）"].value == -1.0
     assert gdp["偏差（个百分点）"].number_format == "+0.0;-0.0;0.0"
-    assert gdp["状态"].value == "预警（黄灯）" and gdp["责任单位"].value == "区统计局"
+    assert gdp["状态"].value == "预警升级（红灯）" and gdp["责任单位"].value == "区统计局"
     assert records["9﹒粮食总产量"]["完成值"].value is None  # not reported yet: an empty cell, not "-"
     assert (gdp["单位"].value, records["9﹒粮食总产量"]["单位"].value) == ("%", "万吨")
 
@@ -310,8 +325,8 @@ def test_xlsx_off_track_sheet_names_whose_it_is(june: RollupDocument) -> None:
         "指标",
         "地区生产总值",
         "区统计局",
-        "预警（黄灯）",
-        "全年目标6.5%左右，完成5.5%，与目标-1.0个百分点",
+        "预警升级（红灯）",
+        "全年目标6.5%左右，完成5.5%，与目标-1.0个百分点；升级：连续2期未达目标",
     )
     assert {row[0] for row in rows} == {"指标", "项目"} and len(rows) == len(june.off_track)
 

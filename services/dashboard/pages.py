@@ -19,7 +19,6 @@ from events.plan import Plan
 from projections.readmodel import PlanSummary, ProjectSummary
 from projections.series import chart_kind
 from services.dashboard.web import (
-    LIGHT,
     AppDep,
     DashboardRoute,
     ViewerDep,
@@ -47,7 +46,7 @@ async def home(request: Request, app: AppDep, who: ViewerDep) -> Response:
     if len(plans) == 1:
         return RedirectResponse(f"/plans/{plans[0].id}", status_code=303)
     summaries = await asyncio.gather(*(app.reports.summary(p.id, up_to_date=True) for p in plans))
-    rows = [PlanRow(s, Counter(LIGHT[row.status] for row in s.indicators)) for s in summaries]
+    rows = [PlanRow(s, Counter(row.light for row in s.indicators)) for s in summaries]
     rows.sort(key=lambda r: (-r.lights["red"], -r.lights["yellow"], r.summary.plan_id))
     return page(request, "compare.html", who=who, rows=rows, active="compare")
 
@@ -155,7 +154,7 @@ SORTS: dict[str, Any] = {
     "started_on": lambda p: (p.started_on is None, p.started_on),
     "investment_wan": lambda p: p.investment_wan,
     "investment_rate": lambda p: (p.investment_rate is None, p.investment_rate or 0),
-    "light": lambda p: ["red", "yellow", "green", "grey"].index(LIGHT[p.status]),
+    "light": lambda p: ["red", "yellow", "green", "grey"].index(p.light),
     "months_overdue": lambda p: p.months_overdue or 0,
 }
 
@@ -168,7 +167,7 @@ def _filtered(
         for p in projects
         if (not department or p.department == department)
         and (not category or p.category == category)
-        and (not light or LIGHT[p.status] == light)
+        and (not light or p.light == light)
     ]
     return sorted(kept, key=SORTS.get(sort, SORTS["id"]), reverse=descending)
 

@@ -22,6 +22,7 @@ from fastapi.templating import Jinja2Templates
 
 from events.plan import Plan
 from projections.formatting import in_zone, local_time, money_wan
+from projections.judgement import LIGHT, LIGHT_ZH, SEVERITY_LIGHT
 from services.app import App, AppError, Forbidden, Invalid, check_plan
 from services.store import Session, TokenInfo
 
@@ -32,20 +33,10 @@ LOGIN_CSRF_COOKIE = "pw_login_csrf"
 
 templates = Jinja2Templates(directory=HERE / "templates")
 
-# The traffic light of each status, as `planwatch table` judges it: red off track, yellow at
-# risk, green met or on track, grey when nothing is due or reported yet.
-LIGHT = {
-    "off_track": "red",
-    "at_risk": "yellow",
-    "met": "green",
-    "on_track": "green",
-    "not_due": "grey",
-    "no_data": "grey",
-    "monitored": "grey",
-}
-LIGHT_ZH = {"red": "红灯", "yellow": "黄灯", "green": "绿灯", "grey": "—"}
+# The traffic lights come from the one judgement (projections.judgement): a row's `light` is its
+# alert's severity when one fires, else its status's own (LIGHT: red off track, yellow at risk,
+# green met or on track, grey when nothing is due or reported yet).
 ROLE_ZH = {"department": "部门填报", "analyst": "分析查询", "admin": "管理员"}
-SEVERITY_LIGHT = {"warning": "yellow", "critical": "red", "emergency": "red"}
 
 
 def _money(value: float | int | None) -> str:

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from events.periods import Period
 from projections.evaluate import STATUS_ZH
+from projections.judgement import FIRING_ZH
 from projections.readmodel import marked_actual, periods_note
 from projections.rollup import OffTrack, RollupChange, RollupDocument, RollupProject, RollupRow
 
@@ -32,8 +33,12 @@ CHANGE_KIND_ZH = {
     "value": "数值修订",
 }
 
-# OffTrack carries only the status's wording; read it back to pick the colour.
-STATUS_BY_TEXT = {text: status for status, text in STATUS_ZH.items()}
+# OffTrack carries only the status's wording; read it back to pick the colour (an escalated
+# subject's wording, projections.judgement, is drawn red).
+STATUS_BY_TEXT = {
+    **{text: status for status, text in STATUS_ZH.items()},
+    **{text: "off_track" if severity != "warning" else "at_risk" for (severity, _), text in FIRING_ZH.items()},
+}
 
 
 def beijing_time(moment: datetime) -> str:

@@ -161,7 +161,7 @@ def render_html(doc: RollupDocument) -> str:
     lines += ['<section id="main-targets">', f"<h2>{_h(PART_MAIN)}</h2>"]
     lines += _html_table(
         table_header(doc.column),
-        ((r.status, main_cells(r, doc)) for r in doc.main),
+        ((r.judged_status, main_cells(r, doc)) for r in doc.main),
         "main-table",
         text_columns={0},
         judged={3},
@@ -190,12 +190,16 @@ def render_html(doc: RollupDocument) -> str:
     overdue, lagging = overdue_projects(doc), lagging_projects(doc)
     if overdue:
         lines.append(f"<h3>逾期未开工项目（{len(overdue)}个）</h3>")
-        lines += _html_list(_h(overdue_item(p)) + _status_span(_status_class(p.status), p.status_zh) for p in overdue)
+        lines += _html_list(
+            _h(overdue_item(p)) + _status_span(_status_class(p.judged_status), p.status_zh) for p in overdue
+        )
     else:
         lines.append("<p>无逾期未开工项目。</p>")
     if lagging:
         lines.append(f"<h3>投资进度滞后项目（{len(lagging)}个）</h3>")
-        lines += _html_list(_h(lagging_item(p)) + _status_span(_status_class(p.status), p.status_zh) for p in lagging)
+        lines += _html_list(
+            _h(lagging_item(p)) + _status_span(_status_class(p.judged_status), p.status_zh) for p in lagging
+        )
     else:
         lines.append("<p>无投资进度滞后项目。</p>")
     lines.append("</section>")
@@ -205,7 +209,7 @@ def render_html(doc: RollupDocument) -> str:
         lines.append(f"<h3>{_h(section.name)}</h3>")
         lines += _html_table(
             FURTHER_HEADER,
-            ((row.status, further_cells(row)) for row in section.rows),
+            ((row.judged_status, further_cells(row)) for row in section.rows),
             "further-table",
             text_columns={0, 1, 6},
             judged={3, 5},

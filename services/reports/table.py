@@ -76,7 +76,20 @@ def _scope_lines(summary: PlanSummary) -> list[str]:
 def _missed_details(rows: list[IndicatorSummary]) -> list[str]:
     return [
         f"{row.name}：全年目标{row.target}，完成{row.actual}，与目标{row.deviation}（{row.department_name}）"
+        + _judged(row)
         for row in rows
+    ]
+
+
+def _judged(row: IndicatorSummary) -> str:
+    """The light when it is not the status's own (projections.judgement): 【预警升级（红灯）】升级：连续2期未达目标."""
+    return f"【{row.status_zh}】{row.note}" if row.note else ""
+
+
+def _held(summary: PlanSummary) -> list[IndicatorSummary]:
+    """Rows back within their targets whose alert is not resolved yet (hysteresis: 待恢复)."""
+    return [
+        row for row in summary.indicators if row.severity is not None and row.status not in ("at_risk", "off_track")
     ]
 
 
@@ -99,6 +112,8 @@ def table_text(report: Report) -> str:
     if summary.further_missed:
         behind = _missed_details(_rows_by_id(summary, summary.further_missed))
         lines += ["", "滞后于序时进度的其他目标任务：", *(f"  - {line}" for line in behind)]
+    if held := _held(summary):
+        lines += ["", "预警未解除的指标：", *(f"  - {line}" for line in _missed_details(held))]
     if portfolio.overdue:
         names = "、".join(p.name for p in portfolio.overdue)
         lines += ["", f"逾期未开工的重点项目（{len(portfolio.overdue)}个）：{names}"]
@@ -128,6 +143,8 @@ def table_markdown(report: Report) -> str:
         "",
         *(f"- {line}" for line in _missed_details(_rows_by_id(summary, summary.missed))),
     ]
+    if held := _held(summary):
+        lines += ["", "**预警未解除的指标**：", "", *(f"- {line}" for line in _missed_details(held))]
     if summary.projects.notes:
         lines += ["", "**请核实**：", "", *(f"- {note}" for note in summary.projects.notes)]
     return "\n".join(lines).rstrip() + "\n"

@@ -149,7 +149,7 @@ def _main_sheet(sheet: Worksheet, doc: RollupDocument, meta: str) -> None:
         header,
         rows,
         formats={4: FORMAT_ONE_DECIMAL, 6: FORMAT_POINTS},
-        statuses=[r.status for r in doc.main],
+        statuses=[r.judged_status for r in doc.main],
     )
 
 
@@ -191,7 +191,7 @@ def _further_sheet(sheet: Worksheet, doc: RollupDocument, meta: str) -> None:
         header,
         rows,
         formats={4: _count_or_decimal, 6: FORMAT_PERCENT, 7: FORMAT_PERCENT},
-        statuses=[row.status for _, row in listed],
+        statuses=[row.judged_status for _, row in listed],
         minimum_widths={6: 14, 7: 10},
     )
 
@@ -238,7 +238,7 @@ def _projects_sheet(sheet: Worksheet, doc: RollupDocument, meta: str) -> None:
         header,
         rows,
         formats={8: FORMAT_MONEY, 9: FORMAT_MONEY, 10: FORMAT_PERCENT, 11: FORMAT_PERCENT, 12: "0"},
-        statuses=[p.status for p in doc.projects],
+        statuses=[p.judged_status for p in doc.projects],
     )
 
 
