@@ -14,6 +14,8 @@ correction never flaps — i.e. when the next event has a later timestamp, or th
 Judging happens only then, and only at transaction times taken from the log, so a rebuild gives
 exactly the live history however the log is split into reads. Each state change is an
 `AlertNotice`: raised, escalated (worse status, or still firing after K periods), resolved.
+An indicator's and a project's severity is the one judgement's (projections.judgement: the
+table's light, with escalation by periods missed and hysteresis), so the book only follows it.
 """
 
 from __future__ import annotations
