@@ -145,18 +145,19 @@ def test_signing_in_shows_the_seed_table_with_its_lights(admin: Page, server: Se
     expect(admin).to_have_url(f"{server.url}/plans/{PLAN}")
     lights = _lights(admin)
     assert {k: lights[k] for k in ("gdp", "industry-va", "fai", "revenue", "trade", "income", "unemployment")} == {
-        "gdp": "yellow",
+        "gdp": "red",  # at risk two quarters running: escalated, as its alert is 红色预警
         "industry-va": "green",
         "fai": "green",
         "revenue": "red",
         "trade": "red",
-        "income": "yellow",
+        "income": "red",  # the same
         "unemployment": "green",
     }
     revenue = admin.locator("tr[data-indicator=revenue]")
     expect(revenue).to_contain_text("24.6%")
     expect(revenue).to_contain_text("-22.1个百分点")
-    expect(revenue.locator(".light-red")).to_have_text("滞后（红灯）")
+    expect(revenue.locator(".light-red")).to_have_text("升级督办（红灯）")  # off track six months running
+    expect(revenue).to_contain_text("升级：连续6期未达目标")
     expect(admin.locator("#project-line")).to_contain_text("112个区级重点项目开工68个，开工率60.7%")
 
 

@@ -587,8 +587,9 @@ FIRING = {
 RESOLVED = {("indicator_behind", "gdp")}
 # `planwatch alerts` then: type, severity and summary of the firing ones, most severe first
 FIRING_LINES = [
+    # four months overdue to start: red after three (off track), escalated twice over five months at risk or worse
+    "alert.raised     【升级督办】渝乐电子计划2025-02开工，截至2025-06-30逾期4个月未开工",
     "alert.raised     【红色预警】截至2025-06-30应开工重点项目1个，已开工0个，按计划开工率0.0%",
-    "alert.raised     【红色预警】渝乐电子计划2025-02开工，截至2025-06-30逾期4个月未开工",
     "alert.raised     【黄色预警】地区生产总值2025-Q4数据逾期未报送（应于2026-01-21前报送，区统计局）",
     "alert.raised     【黄色预警】全体居民人均可支配收入增速2025-Q4数据逾期未报送（应于2026-01-21前报送，区统计局）",
     "alert.raised     【黄色预警】新开工工业项目2025-12数据逾期未报送（应于2026-01-21前报送，区经济信息委）",
