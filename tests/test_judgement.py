@@ -205,3 +205,25 @@ def test_the_hysteresis_settings_are_read_and_left_out_of_the_stored_form_at_the
     chosen = plan_with(resolve_margin="0.5", resolve_after_periods=3).thresholds.alerts
     assert (chosen.resolve_margin, chosen.resolve_after_periods) == (Decimal("0.5"), 3)
     assert chosen.model_dump(mode="json")["resolve_after_periods"] == 3
+
+
+async def test_the_alert_list_and_the_table_agree_on_which_projects_are_overdue_to_start(
+    redis: Redis, keys: Keyspace, store: EventStore
+) -> None:
+    """A 续建 project (a kind already under way) is never overdue to start: the project list says so,
+    and so do the alerts (they judged projects without the plan's kinds before)."""
+    from projections.report import build_report
+    from services.demo import EXAMPLES, load_example
+    from services.projection import fold_log
+    from tests.test_alerts import catch_up as caught_up
+    from tests.test_alerts import live
+
+    plan, _ = await load_example(store, EXAMPLES / "projects-2025.yaml")
+    await caught_up(await live(redis, keys, plan.id))
+    firing = await App(redis, keys).alerting.firing(plan.id) or []
+    alerted = {a["subject"]: a for a in firing if a["rule"] == "project_not_started"}
+    report = build_report(await fold_log(store, plan.id))
+    overdue = {p.id: p for p in report.portfolio.projects if p.overdue}
+    assert set(alerted) == set(overdue) and "cp-01" not in alerted
+    for subject, alert in alerted.items():
+        assert alert["severity"] == overdue[subject].judged.severity
