@@ -45,6 +45,16 @@ Basis = Literal["period", "ytd"]  # amounts of the period, or 年初至今累计
 Problem = tuple[tuple[str | int, ...], str]  # (field path, message), for LocatedProblems
 
 
+def known_zone(name: str) -> str:
+    """`name` if it is an IANA time zone (Asia/Shanghai), else ValueError saying so: the plan's zone
+    and a subscription's working hours are checked alike."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r}") from None
+    return name
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -584,11 +594,7 @@ class Plan(_Strict):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, name: str) -> str:
-        try:
-            ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {name!r}") from None
-        return name
+        return known_zone(name)
 
     @model_validator(mode="after")
     def _consistent(self) -> Plan:

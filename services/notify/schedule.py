@@ -11,9 +11,11 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from events.plan import known_zone
 
 WEEKDAYS_ZH = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 _DAY_NAMES = {name: n for n, name in enumerate(("mon", "tue", "wed", "thu", "fri", "sat", "sun"), start=1)}
@@ -93,12 +95,7 @@ class WorkingHours(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, name: str | None) -> str | None:
-        if name is not None:
-            try:
-                ZoneInfo(name)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise ValueError(f"unknown time zone {name!r}") from None
-        return name
+        return None if name is None else known_zone(name)
 
     @model_validator(mode="after")
     def _start_before_end(self) -> WorkingHours:
