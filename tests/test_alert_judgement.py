@@ -353,6 +353,34 @@ async def test_a_plan_wide_data_outage_inhibits_the_overdue_data_alerts(
     await rebuilt_equals_live(redis, keys)
 
 
+async def test_an_inhibited_alert_never_reaches_a_subscriber_through_a_real_worker(
+    redis: Redis, keys: Keyspace, store: EventStore, receiver: Receiver, workers: Workers
+) -> None:
+    """End to end: a subscriber of both data rules hears of the plan-wide outage once, and of none
+    of the per-indicator overdue alerts it inhibits, though each is firing and listed."""
+    from services.notify import SubscriptionRequest, SubscriptionStore
+
+    await publish_plan(store, plan_with(outage_min_indicators=2))
+    receiver.reply(200, {"ok": True})
+    request = SubscriptionRequest(
+        name="数据报送群",
+        channel="webhook",
+        url=receiver.url("/data"),
+        filters={"rules": ["data_outage", "data_stale"]},
+    )
+    await SubscriptionStore(redis, keys, LOOPBACK).create(request)
+    workers.start("w-inhibit")
+    await store.append([indicator_update(PLAN, "gdp", "2025-Q2", "6.6")])
+    outage = f"{PLAN}:data_outage:{PLAN}"
+    await eventually(lambda: any(n["fingerprint"] == outage for n in received(receiver, "/data")), timeout=30)
+    await asyncio.sleep(1.5)  # time for a wrong delivery to arrive
+    told = [n["rule"] for n in received(receiver, "/data")]
+    assert told == ["data_outage"]
+    stale = [a for a in (await firing_by_fingerprint(redis, keys)).values() if a["rule"] == "data_stale"]
+    assert len(stale) >= 2 and all(a["inhibited_by"] == outage for a in stale)
+    workers.stop_all()
+
+
 async def test_a_bad_inhibition_table_is_refused_at_plan_load_naming_the_field(redis: Redis, keys: Keyspace) -> None:
     from services.store import TokenStore
 
