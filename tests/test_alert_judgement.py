@@ -123,18 +123,21 @@ def received(receiver: Receiver, path: str) -> list[dict]:
     return [n for r in receiver.requests if r.path == path for n in r.json()["notices"]]
 
 
-async def subscribe(redis: Redis, keys: Keyspace, receiver: Receiver) -> str:
+async def subscribe(
+    redis: Redis,
+    keys: Keyspace,
+    receiver: Receiver,
+    path: str = "/hook",
+    rules: tuple[str, ...] = ("indicator_behind", "relative_target"),
+) -> str:
     from services.notify import SubscriptionRequest, SubscriptionStore
 
     receiver.reply(200, {"ok": True})
     request = SubscriptionRequest(
-        name="测试群",
-        channel="webhook",
-        url=receiver.url("/hook"),
-        filters={"rules": ["indicator_behind", "relative_target"]},
+        name="测试群", channel="webhook", url=receiver.url(path), filters={"rules": list(rules)}
     )
     await SubscriptionStore(redis, keys, LOOPBACK).create(request)
-    return "/hook"
+    return path
 
 
 async def rebuilt_equals_live(redis: Redis, keys: Keyspace) -> None:
@@ -358,17 +361,8 @@ async def test_an_inhibited_alert_never_reaches_a_subscriber_through_a_real_work
 ) -> None:
     """End to end: a subscriber of both data rules hears of the plan-wide outage once, and of none
     of the per-indicator overdue alerts it inhibits, though each is firing and listed."""
-    from services.notify import SubscriptionRequest, SubscriptionStore
-
     await publish_plan(store, plan_with(outage_min_indicators=2))
-    receiver.reply(200, {"ok": True})
-    request = SubscriptionRequest(
-        name="数据报送群",
-        channel="webhook",
-        url=receiver.url("/data"),
-        filters={"rules": ["data_outage", "data_stale"]},
-    )
-    await SubscriptionStore(redis, keys, LOOPBACK).create(request)
+    await subscribe(redis, keys, receiver, "/data", ("data_outage", "data_stale"))
     workers.start("w-inhibit")
     await store.append([indicator_update(PLAN, "gdp", "2025-Q2", "6.6")])
     outage = f"{PLAN}:data_outage:{PLAN}"
