@@ -15,6 +15,12 @@ in an XREAD BLOCK of its own. Heartbeat, leases (all renewed in one pipelined ro
 the clock go through `control`, a client of their own, so a thousand busy projectors cannot
 starve the renewals.
 
+Stopping (`close`, on SIGTERM): the supervisor ends its loop, cancels every projector — again and
+again until each has ended, since on Python 3.11 one cancellation can be swallowed (services/tasks.py)
+— and lets go of all its leases in one round trip, so another worker takes its plans at its next
+tick instead of after the leases expire. A projector cancelled mid-commit commits all or nothing:
+each commit is one fenced Lua call.
+
 Every few seconds the supervisor reports, for the units it holds, each one's lag, checkpoint age
 and dead letters to the metrics (services.observability).
 """
@@ -22,6 +28,7 @@ and dead letters to the metrics (services.observability).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
@@ -35,11 +42,13 @@ from services.projection.runner import GenerationChanged, LeaseLost, Projector
 from services.projection.status import report_progress
 from services.projection.wakeup import Wakeup
 from services.store import EventStore, Keyspace, Lease, redis_now_ms
+from services.tasks import cancel_and_wait
 
 log = logging.getLogger("planwatch.supervisor")
 
 Unit = tuple[str, str]  # (plan id, projection name): what one lease covers
 _BY_NAME = {projection.name: projection for projection in PROJECTIONS}
+PROJECTOR_GRACE_S = 5.0  # a projector still running this long after its cancellation is left behind
 
 
 class ProjectionSupervisor:
@@ -78,6 +87,7 @@ class ProjectionSupervisor:
         self.clock_ms = 0  # Redis' clock at the last tick: the idle projectors judge up to it
         self._next_report = 0.0
         self._working = asyncio.Semaphore(concurrency)
+        self._closing = asyncio.Event()
 
     @property
     def plans(self) -> list[str]:
@@ -89,10 +99,11 @@ class ProjectionSupervisor:
         return sorted(self.tasks)
 
     async def run(self) -> None:
-        """Keep leases and projector tasks in line until cancelled."""
+        """Keep leases and projector tasks in line until `close()` (or cancelled); then stop every
+        projector and let go of every lease."""
         listening = asyncio.create_task(self.wakeup.run(), name="wakeup")
         try:
-            while True:
+            while not self._closing.is_set():
                 try:
                     await self.balance()
                     await self._report()
@@ -100,11 +111,21 @@ class ProjectionSupervisor:
                 except RedisError as exc:  # Redis away: keep trying, the leases will tell
                     metrics.REDIS_UP.set(0)
                     log.warning("supervisor %s: %s", self.worker_id, exc)
-                await asyncio.sleep(self.tick)
+                await self._pause()
         finally:
-            listening.cancel()
-            await asyncio.gather(listening, return_exceptions=True)
+            await cancel_and_wait([listening], PROJECTOR_GRACE_S)
             await self.stop()
+
+    def close(self) -> None:
+        """Ask `run()` to end: it stops its projectors, lets go of its leases and returns. Not a
+        cancellation, which would interrupt that clean-up (and may be swallowed, services/tasks.py)."""
+        self._closing.set()
+
+    async def _pause(self) -> None:
+        """Until the next tick, or until asked to close."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.tick):
+                await self._closing.wait()
 
     async def balance(self) -> None:
         live = await self._heartbeat()
@@ -161,16 +182,18 @@ class ProjectionSupervisor:
         return self.keys.lease(*unit)
 
     async def _drop(self, *units: Unit) -> None:
-        """Stop the projectors of `units`: all cancelled first, then awaited together (a worker
-        stopping with a thousand plans must not wait for them one by one)."""
+        """Stop the projectors of `units`: all cancelled at once and awaited together (a worker
+        stopping with a thousand plans must not wait for them one by one), cancelled again while
+        any still runs (services/tasks.py); one that outlives `PROJECTOR_GRACE_S` is named and
+        left behind — its lease is released all the same, and the fence refuses its commits."""
         tasks = [self.tasks.pop(unit) for unit in units]
         for unit, task in zip(units, tasks, strict=True):
             self.projectors.pop(unit, None)
             metrics.forget_projection(*unit)
             if task.done() and not task.cancelled() and task.exception():
                 log.error("projector of %s %s failed", *unit, exc_info=task.exception())
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        for task in await cancel_and_wait(tasks, PROJECTOR_GRACE_S):
+            log.error("worker %s: %s did not stop within %.0f s", self.worker_id, task.get_name(), PROJECTOR_GRACE_S)
         for plan_id, name in units:
             label = _BY_NAME[name].label
             log.info("worker %s no longer runs the %s of %s", self.worker_id, label, plan_id, extra={"plan": plan_id})
@@ -233,5 +256,8 @@ class ProjectionSupervisor:
         await report_progress(self.redis, self.keys, list(self.projectors.values()))
 
     async def stop(self) -> None:
+        """Stop every projector, let go of every lease (one round trip) and leave the live workers."""
+        started, units = time.monotonic(), len(self.tasks)
         await self._release(list(self.tasks))
         await self.control.zrem(self.keys.workers, self.worker_id)
+        log.info("worker %s let go of %d leases in %.2f s", self.worker_id, units, time.monotonic() - started)

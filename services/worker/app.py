@@ -16,7 +16,7 @@ import logging
 import os
 import socket
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import httpx
 from faststream import FastStream
@@ -29,6 +29,7 @@ from services.notify import Notifier
 from services.projection import ProjectionSupervisor
 from services.settings import Settings
 from services.store import Keyspace, Sealer, SignedLinks, connect, node_url_for_key
+from services.tasks import cancel_and_wait
 
 log = logging.getLogger("planwatch.worker")
 
@@ -39,6 +40,11 @@ CONTROL = 2  # heartbeat, leases and clock: never queued behind the projectors
 WAKEUP = 1  # the subscription that wakes the projectors (services/projection/wakeup.py)
 BROKER = 4  # FastStream's broker: the inbox's consumer group
 CONNECTION_BOUND = POOL + CONTROL + WAKEUP + BROKER
+
+# Stopping, within docker's 10 s between SIGTERM and SIGKILL: the supervisor is given this long to
+# stop its projectors (each given 5 s at most) and let go of its leases, the notifier this long to end.
+SUPERVISOR_GRACE_S = 7.0
+NOTIFIER_GRACE_S = 5.0
 
 
 def client_name(worker_id: str, use: str) -> str:
@@ -102,7 +108,8 @@ def create_app(
             tick=lease_ttl_ms / 5000,
             snapshot_every=settings.snapshot_every,
         )
-        running.tasks.append(asyncio.create_task(supervisor.run(), name="supervisor"))
+        running.supervisor = supervisor
+        running.supervising = asyncio.create_task(supervisor.run(), name="supervisor")
         if notify:
             running.http = httpx.AsyncClient(timeout=10)
             notifier = Notifier(
@@ -119,7 +126,7 @@ def create_app(
                 firing_of=App(redis, keys, settings).alerting.firing_for,  # reminders read what fires
                 zone=settings.time_zone,
             )
-            running.tasks.append(asyncio.create_task(notifier.run(), name="notifier"))
+            running.notifying = asyncio.create_task(notifier.run(), name="notifier")
         log.info("worker %s started (lease %d ms, keys %s:*)", worker_id, lease_ttl_ms, keys.prefix)
 
     @app.on_shutdown
@@ -138,7 +145,9 @@ class _Running:
     control: Redis | None = None
     wakeup: Redis | None = None
     http: httpx.AsyncClient | None = None
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)  # the supervisor, the notifier
+    supervisor: ProjectionSupervisor | None = None
+    supervising: asyncio.Task[None] | None = None  # supervisor.run()
+    notifying: asyncio.Task[None] | None = None  # the notifier's loop
 
     def connection(self) -> Redis:
         if self.redis is None:
@@ -146,12 +155,28 @@ class _Running:
         return self.redis
 
     async def close(self) -> None:
-        """The tasks last started first (the notifier, then the supervisor), then the clients."""
-        for task in reversed(self.tasks):
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        """The supervisor and the notifier stopped together, then the clients."""
+        await asyncio.gather(self._stop_supervisor(), self._stop_notifier())
         if self.http is not None:
             await self.http.aclose()
         for client in (self.redis, self.control, self.wakeup):
             if client is not None:
                 await client.aclose()
+
+    async def _stop_supervisor(self) -> None:
+        """Asked, not cancelled: it stops its projectors and lets go of its leases; cancelled only
+        if it has not done so within `SUPERVISOR_GRACE_S` (Redis unreachable, say)."""
+        if self.supervisor is None or self.supervising is None:
+            return
+        self.supervisor.close()
+        await asyncio.wait([self.supervising], timeout=SUPERVISOR_GRACE_S)
+        if not self.supervising.done():
+            log.error("the supervisor did not stop within %.0f s: cancelled", SUPERVISOR_GRACE_S)
+        await cancel_and_wait([self.supervising], grace_s=1.0)
+        task = self.supervising
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            log.error("the supervisor failed while stopping", exc_info=task.exception())
+
+    async def _stop_notifier(self) -> None:
+        if self.notifying is not None and await cancel_and_wait([self.notifying], NOTIFIER_GRACE_S):
+            log.error("the notifier did not stop within %.0f s", NOTIFIER_GRACE_S)
