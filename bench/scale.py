@@ -15,8 +15,11 @@ For each N (default 10, 100, 1,000; `--quick`: 10, 100), under a key prefix of i
    `--seconds`; the time from an append to the read-model commit of that plan that covers it
    (heard on the plans' update channels), p50/p99; then the events never committed (every
    plan's read model and alerts against its log after a grace period: must be 0).
-5. The worker stopped: time to rebuild every plan (read model, then alerts) in this process,
-   beside a raw XRANGE of every plan's log; time to write every plan's June rollup.
+5. The worker stopped with SIGTERM, as `docker stop` does (which SIGKILLs after 10 s): the time
+   until it exited, and the leases still held right after (0: it let go of them, so another
+   worker takes its plans at once instead of after their expiry). Then the time to rebuild
+   every plan (read model, then alerts) in this process, beside a raw XRANGE of every plan's
+   log; time to write every plan's June rollup.
 
 Uses PLANWATCH_REDIS_URL or the embedded Redis, under its own key prefix, deleted afterwards.
 """
@@ -242,6 +245,7 @@ async def one_size(url: str, plan: Plan, count: int, rate: int, seconds: float, 
             figures["redis_mb"] = ((await redis.info("memory"))["used_memory"] - memory_before) / 2**20
         finally:
             figures["stop_s"] = stop_worker(worker)
+        figures["leases_after_stop"] = await held_leases(redis, keys, plan_ids)
         await redis.delete(*(keys.lease(p, projection.name) for p in plan_ids for projection in PROJECTIONS))
         if offline:
             await rebuild_and_rollups(redis, keys, plan_ids, figures)
@@ -285,8 +289,8 @@ def show(f: dict[str, float]) -> None:
         f"(raw XREAD round trip p50 {f['raw_xread_p50_ms']:.2f} ms, p99 {f['raw_xread_p99_ms']:.2f} ms)"
     )
     print(f"  events never committed: {int(f['uncommitted'])}")
-    stopped = f"in {f['stop_s']:.1f} s" if f["stop_s"] >= 0 else "NOT within 60 s of SIGTERM (killed)"
-    print(f"  worker stopped {stopped}")
+    stopped = f"{f['stop_s']:.2f} s after SIGTERM" if f["stop_s"] >= 0 else "NOT within 60 s of SIGTERM (killed)"
+    print(f"  worker exited {stopped}; leases still held right after: {int(f['leases_after_stop'])} of {2 * n}")
     if "raw_xrange_s" not in f:
         fill_rate = f["log_events"] / f["fill_s"]
         print(f"  raw pipelined XADD: {f['raw_xadd_per_s']:,.0f} events/s (the fill: {fill_rate:,.0f})")

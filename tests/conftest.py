@@ -231,6 +231,18 @@ class Workers:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
 
+    def terminate(self, worker_id: str, within: float) -> int:
+        """SIGTERM, as `docker stop` sends; the exit code. Fails the test (after a SIGKILL) when the
+        worker has not exited within `within` seconds."""
+        proc = self.procs.pop(worker_id)
+        proc.send_signal(signal.SIGTERM)
+        try:
+            return proc.wait(timeout=within)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+            raise AssertionError(f"worker {worker_id} still ran {within:.0f} s after SIGTERM") from None
+
     def stop_all(self) -> None:
         for worker_id in list(self.procs):
             self.kill(worker_id)

@@ -4,6 +4,7 @@ and taken over from a dead one (real `planwatch worker` processes on the real Re
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections import Counter
 
@@ -103,6 +104,36 @@ async def test_a_worker_follows_200_plans_on_a_bounded_number_of_connections(
         assert 0 < counts["w-many"] <= CONNECTION_BOUND, (node, counts)
     for plan_id in plans[:3]:
         await assert_read_model_is_the_fold(redis, keys, plan_id)
+
+
+async def test_a_worker_following_200_plans_stops_on_sigterm_and_lets_go_of_its_leases(
+    redis: Redis, store: EventStore, keys: Keyspace, workers: Workers
+):
+    """SIGTERM while its 400 projectors are busy with appends: the worker exits (a single
+    cancellation of each task used to be swallowed now and then on Python 3.11, and it waited
+    for them forever) and its leases are free at once — not after their 60 s of expiry, so
+    another worker takes the plans at its next tick."""
+    plans = await publish_plans(store, 200, stem="stop")
+    workers.start("w-stop", lease_ttl=60.0)
+    await eventually(lambda: _all_held(redis, keys, plans, "w-stop"), timeout=60, interval=0.5)
+    appending = asyncio.create_task(_append_round_robin(store, plans))
+    try:
+        await asyncio.sleep(2)  # the projectors fold, commit and wait on Redis as the signal comes
+        code = await asyncio.to_thread(workers.terminate, "w-stop", 30)
+    finally:
+        appending.cancel()
+        await asyncio.gather(appending, return_exceptions=True)
+    assert code == 0
+    assert await owners(redis, keys, plans) == Counter({None: len(plans) * len(PROJECTIONS)})
+    assert await redis.zscore(keys.workers, "w-stop") is None  # no longer counted among the live
+
+
+async def _append_round_robin(store: EventStore, plans: list[str]) -> None:
+    for round_ in itertools.count():
+        await asyncio.gather(
+            *(store.append([gdp_update(plan_id, f"5.{round_ % 10}", "2025-Q1")]) for plan_id in plans[:50])
+        )
+        plans = plans[50:] + plans[:50]
 
 
 async def _all_held(redis: Redis, keys: Keyspace, plans: list[str], worker_id: str) -> bool:
