@@ -7,7 +7,10 @@ sends every command through `wait_for` (the socket timeout). A task cancelled at
 swallows the cancellation and runs on as if it had never been asked. Of 200 tasks looping on a
 GET through a pool of 16 connections, the 16 holding a connection did so at every try; a worker
 following 100 plans often never stopped on SIGTERM, waiting for projectors that kept projecting.
-So whatever still runs is cancelled again, as anyio's cancel scopes do, until it has ended.
+So whatever still runs is cancelled again, as anyio's cancel scopes do, until it has ended; and
+a loop that runs for the life of the process checks, each time round, whether its task was
+asked to stop (`raise_if_cancelled`): a task busy on Redis can be caught in that same moment at
+every new cancellation, but not at the top of its loop.
 """
 
 from __future__ import annotations
@@ -37,3 +40,12 @@ async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any]], grace_s: float) ->
         if task.done() and not task.cancelled():
             task.exception()  # retrieved: asyncio would otherwise log it again at garbage collection
     return sorted(pending, key=lambda task: task.get_name())
+
+
+def raise_if_cancelled() -> None:
+    """Raise `CancelledError` if the current task was asked to stop, even if the cancellation was
+    swallowed on the way (`Task.cancelling()` still counts it: only `asyncio.timeout` and task
+    groups take back a cancellation, their own). Call it at the top of a long-running loop."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError

@@ -31,6 +31,7 @@ from services.notify.reminders import FiringOf, Reminders
 from services.notify.subscriptions import Subscription, SubscriptionStore
 from services.observability import metrics
 from services.store import Keyspace, Sealer, SignedLinks
+from services.tasks import raise_if_cancelled
 
 log = logging.getLogger("planwatch.notifier")
 
@@ -85,6 +86,7 @@ class Notifier:
     async def run(self, interval: float = 0.2) -> None:
         """Fan out and deliver until cancelled."""
         while True:
+            raise_if_cancelled()  # a cancellation swallowed by a Redis call (services/tasks.py)
             try:
                 await self.fan_out(block_ms=int(interval * 1000))
                 await self.deliver_all()

@@ -42,7 +42,7 @@ from services.projection.runner import GenerationChanged, LeaseLost, Projector
 from services.projection.status import report_progress
 from services.projection.wakeup import Wakeup
 from services.store import EventStore, Keyspace, Lease, redis_now_ms
-from services.tasks import cancel_and_wait
+from services.tasks import cancel_and_wait, raise_if_cancelled
 
 log = logging.getLogger("planwatch.supervisor")
 
@@ -113,8 +113,10 @@ class ProjectionSupervisor:
                     log.warning("supervisor %s: %s", self.worker_id, exc)
                 await self._pause()
         finally:
-            await cancel_and_wait([listening], PROJECTOR_GRACE_S)
-            await self.stop()
+            try:
+                await self.stop()  # first: the leases matter more than the wake-up subscription
+            finally:
+                await cancel_and_wait([listening], 1.0)
 
     def close(self) -> None:
         """Ask `run()` to end: it stops its projectors, lets go of its leases and returns. Not a
@@ -224,6 +226,7 @@ class ProjectionSupervisor:
         linger_ms = projector.strategy.linger_ms(self.linger_ms)
         needs_load, woken, delay = True, False, 0.5
         while True:
+            raise_if_cancelled()  # a cancellation swallowed by a Redis call (services/tasks.py)
             try:
                 async with self._working:
                     if needs_load:

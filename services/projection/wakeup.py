@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 
 from events.positions import position_key
 from services.store import Keyspace
+from services.tasks import raise_if_cancelled
 
 log = logging.getLogger("planwatch.wakeup")
 
@@ -40,6 +41,7 @@ class Wakeup:
         """Listen until cancelled, subscribing again after a lost connection."""
         delay = 0.5
         while True:
+            raise_if_cancelled()  # a cancellation swallowed by a Redis call (services/tasks.py)
             try:
                 await self._listen()
             except (RedisError, OSError) as exc:
@@ -55,6 +57,7 @@ class Wakeup:
             self.listening.set()
             self._wake_all()  # what was appended before we listened: everyone reads once
             async for message in pubsub.listen():
+                raise_if_cancelled()
                 if message and message.get("type") == "pmessage":
                     self.heard(str(message["channel"]), str(message["data"]))
 
