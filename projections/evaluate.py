@@ -136,6 +136,28 @@ def evaluate(
     )
 
 
+def evaluate_status(
+    target: Target | None,
+    observations: Mapping[str, Observation],
+    as_of: date,
+    *,
+    year: int | None = None,
+    frequency: Frequency = "monthly",
+    thresholds: Thresholds | None = None,
+    reference_observations: Mapping[str, Observation] | None = None,
+    margin: Decimal = Decimal(0),
+) -> Status:
+    """`evaluate(…).status` without the texts: the alerts judge every change of a value by its
+    status, and word only the ones they tell. The same verdict as `evaluate`'s (`_verdict`)."""
+    if target is None:
+        return "monitored"
+    year = year or as_of.year
+    observation = latest(observations, as_of, year)
+    if observation is None:
+        return _nothing_reported(frequency, year, as_of).status
+    return _verdict(target, observation, year, thresholds or Thresholds(), reference_observations, margin)[0]
+
+
 def _judged(
     target: Target,
     observations: Mapping[str, Observation],
@@ -155,45 +177,54 @@ def _judged(
     threshold by the plan's `resolve_margin` (projections.judgement). The texts and the deviation
     are the value's own."""
     year = year or as_of.year
-    thresholds = thresholds or Thresholds()
     observation = latest(observations, as_of, year)
     if observation is None:
         return _nothing_reported(frequency, year, as_of)
+    status, gap, wording, extra = _verdict(
+        target, observation, year, thresholds or Thresholds(), reference_observations, margin, reference_id
+    )
+    actual_text = _actual_text(observation, unit, yi_places)
+    text = _worded(wording, gap, unit)
+    return Evaluation(status, observation.value, actual_text, gap, text, observation.period, **extra)  # type: ignore[arg-type]
+
+
+# How a verdict's deviation is worded, when it is not a fixed text (DONE, DASH, 未完成)
+_GAP = "gap"  # the gap in 个百分点, 完成 when it rounds to nought
+_GAP_OR_FLAT = "gap or flat"  # the same, 持平 when it rounds to nought
+_GAP_IN_UNIT = "gap in unit"  # the gap in the indicator's unit
+Verdict = tuple[Status, Decimal | None, str, dict[str, object]]
+
+
+def _verdict(
+    target: Target,
+    observation: Observation,
+    year: int,
+    thresholds: Thresholds,
+    reference_observations: Mapping[str, Observation] | None,
+    margin: Decimal,
+    reference_id: str | None = None,
+) -> Verdict:
+    """How a value stands against its target: (status, deviation, how the deviation is worded,
+    the evaluation's other figures). Everything `evaluate` judges, nothing it only words."""
     value, period = observation.value, Period.parse(observation.period)
     final = period.last_month == 12
-    actual_text = _actual_text(observation, unit, yi_places)
-
-    def result(status: Status, deviation: Decimal | None, text: str, **extra: object) -> Evaluation:
-        return Evaluation(status, value, actual_text, deviation, text, observation.period, **extra)  # type: ignore[arg-type]
 
     if isinstance(target, RateTarget):
         gap = target.value - value if target.bound == "at_most" else value - target.value
         tolerance = target.tolerance if target.tolerance is not None else thresholds.rate.about_tolerance
         behind = max(Decimal(0), margin - gap - (tolerance if target.bound == "about" else 0))
         met = gap - margin >= 0 or behind == 0
-        text = DONE if target.bound == "at_most" and gap >= 0 else _gap_text(gap)
-        return result(_rate_status(behind, met, final, thresholds.rate), gap, text, stretch=target.stretch)
+        wording = DONE if target.bound == "at_most" and gap >= 0 else _GAP
+        return _rate_status(behind, met, final, thresholds.rate), gap, wording, {"stretch": target.stretch}
 
     if isinstance(target, RangeTarget):
         gap = value - target.low if value < target.low else target.high - value if value > target.high else Decimal(0)
         inside = min(value - target.low, target.high - value)  # how far within the range (negative: outside)
         judged = min(Decimal(0), inside - margin) if margin else gap
-        return result(_rate_status(-judged, judged == 0, final, thresholds.rate), gap, _gap_text(gap))
+        return _rate_status(-judged, judged == 0, final, thresholds.rate), gap, _GAP, {}
 
     if isinstance(target, RelativeTarget):
-        ref = _same_period(reference_observations or {}, period)
-        if ref is None:
-            return result("no_data", None, DASH, reference=reference_id)
-        gap = value - ref.value
-        if target.bound == "in_step":
-            status, _, _ = _in_step(gap - margin, target, final, thresholds.rate)
-            return result(status, gap, _gap_text(gap), reference=reference_id, reference_value=ref.value)
-        met = gap - margin > 0 if target.bound == "above" else gap - margin >= 0
-        status = _rate_status(max(Decimal(0), margin - gap), met, final, thresholds.rate)
-        if not met and status == "on_track":  # level with the reference: "高于" is still not achieved
-            status = "at_risk"
-        text = _gap_text(gap) if met or fmt.round1(gap) != 0 else "持平"
-        return result(status, gap, text, reference=reference_id, reference_value=ref.value)
+        return _relative_verdict(target, value, period, final, thresholds, reference_observations, margin, reference_id)
 
     if isinstance(target, CumulativeTarget) or (isinstance(target, LevelTarget) and target.baseline is not None):
         baseline = target.baseline if isinstance(target, LevelTarget) else None
@@ -202,26 +233,62 @@ def _judged(
         completion = done * HUNDRED / whole if whole else HUNDRED
         progress = time_progress(period.end, year)  # against the period the value covers, as reports do
         gap = completion - progress
-        status = "met" if completion >= HUNDRED else progress_status(completion - margin, progress, thresholds)
-        text = DONE if completion >= HUNDRED else _gap_text(gap)
-        return result(status, gap, text, completion=completion, time_progress=progress)
+        status: Status = "met" if completion >= HUNDRED else progress_status(completion - margin, progress, thresholds)
+        wording = DONE if completion >= HUNDRED else _GAP
+        return status, gap, wording, {"completion": completion, "time_progress": progress}
 
     if isinstance(target, LevelTarget):
         tolerance = thresholds.rate.about_tolerance if target.bound == "about" else Decimal(0)
         gap = target.value - value if target.bound == "at_most" else value - target.value
         if gap - margin + tolerance >= 0:
-            return result("met", gap, DONE)
+            return "met", gap, DONE, {}
         if not final:  # a level is judged when the year closes
-            return result("not_due", gap, DASH)
-        return result("off_track", gap, f"{fmt.plain(gap)}{unit}")
+            return "not_due", gap, DASH, {}
+        return "off_track", gap, _GAP_IN_UNIT, {}
 
     if isinstance(target, QualitativeTarget):
         if observation.assessment is None:
-            return result("not_due" if not final else "no_data", None, DASH)
+            return ("not_due" if not final else "no_data"), None, DASH, {}
         met = observation.assessment == "met"
-        return result("met" if met else "off_track", None, DONE if met else "未完成")
+        return ("met" if met else "off_track"), None, DONE if met else "未完成", {}
 
     raise TypeError(f"unknown target form {type(target).__name__}")  # pragma: no cover
+
+
+def _relative_verdict(
+    target: RelativeTarget,
+    value: Decimal,
+    period: Period,
+    final: bool,
+    thresholds: Thresholds,
+    reference_observations: Mapping[str, Observation] | None,
+    margin: Decimal,
+    reference_id: str | None,
+) -> Verdict:
+    ref = _same_period(reference_observations or {}, period)
+    if ref is None:
+        return "no_data", None, DASH, {"reference": reference_id}
+    gap = value - ref.value
+    extra: dict[str, object] = {"reference": reference_id, "reference_value": ref.value}
+    if target.bound == "in_step":
+        status, _, _ = _in_step(gap - margin, target, final, thresholds.rate)
+        return status, gap, _GAP, extra
+    met = gap - margin > 0 if target.bound == "above" else gap - margin >= 0
+    status = _rate_status(max(Decimal(0), margin - gap), met, final, thresholds.rate)
+    if not met and status == "on_track":  # level with the reference: "高于" is still not achieved
+        status = "at_risk"
+    return status, gap, _GAP if met else _GAP_OR_FLAT, extra
+
+
+def _worded(wording: str, gap: Decimal | None, unit: str) -> str:
+    """A verdict's deviation as the report prints it."""
+    if gap is not None and wording == _GAP:
+        return _gap_text(gap)
+    if gap is not None and wording == _GAP_OR_FLAT:
+        return _gap_text(gap) if fmt.round1(gap) != 0 else "持平"
+    if gap is not None and wording == _GAP_IN_UNIT:
+        return f"{fmt.plain(gap)}{unit}"
+    return wording
 
 
 def _nothing_reported(frequency: Frequency, year: int, as_of: date) -> Evaluation:
