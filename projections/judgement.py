@@ -115,13 +115,10 @@ def judge(status: Status, run: Run | None = None, escalate_after_periods: int | 
     if this were the run's first period); `escalate_after_periods` None: no escalation."""
     if run is None:
         run = Run(1, status) if status in MISSED else NO_RUN
-    if not run.firing or run.worst is None:
+    graded = run_severity(run, escalate_after_periods)
+    if graded is None:
         return Judgement(status, LIGHT[status], None, STATUS_ZH[status])
-    steps = run.missed // escalate_after_periods if escalate_after_periods else 0
-    base = BASE_SEVERITY[run.worst]
-    rank = min(SEVERITIES.index(base) + steps, len(SEVERITIES) - 1)
-    severity = SEVERITIES[rank]
-    escalated = rank > SEVERITIES.index(base)
+    severity, escalated = graded
     notes = [f"升级：连续{run.missed}期未达目标"] if escalated else []
     if run.held:
         notes.append(HELD_NOTE)
@@ -134,6 +131,17 @@ def judge(status: Status, run: Run | None = None, escalate_after_periods: int | 
         run.missed,
         "；".join(notes),
     )
+
+
+def run_severity(run: Run, escalate_after_periods: int | None = None) -> tuple[Severity, bool] | None:
+    """The severity of a run and whether escalation raised it; None when it is not firing. The
+    alerts judge every change by it alone, without the wording `judge` adds."""
+    if not run.firing or run.worst is None:
+        return None
+    steps = run.missed // escalate_after_periods if escalate_after_periods else 0
+    base = BASE_SEVERITY[run.worst]
+    rank = min(SEVERITIES.index(base) + steps, len(SEVERITIES) - 1)
+    return SEVERITIES[rank], rank > SEVERITIES.index(base)
 
 
 def severity_of(status: str) -> Severity | None:

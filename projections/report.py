@@ -6,18 +6,30 @@ Rendering (text, Markdown, JSON, HTML, XLSX) lives in services.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from events.periods import Period, completed_months
+from events.alerts import Severity
+from events.periods import Period, completed_months, period_end
 from events.plan import Indicator, PortfolioLines, Precision
 from events.positions import position_key
-from projections.evaluate import DASH, MISSED, Evaluation, Status, evaluate, growth_of, judged_observations, with_level
-from projections.judgement import NO_RUN, Judgement, Run, judge, run_of
+from events.targets import RelativeTarget, Target
+from projections.evaluate import (
+    DASH,
+    MISSED,
+    Evaluation,
+    Status,
+    evaluate,
+    evaluate_status,
+    growth_of,
+    judged_observations,
+    with_level,
+)
+from projections.judgement import NO_RUN, Judgement, Run, judge, run_of, run_severity
 from projections.portfolio import Portfolio, ProjectProgress, evaluate_project, projects_in_plan_order, summarize
-from projections.state import Observation, PlanState, ProjectState
+from projections.state import IndicatorState, Observation, PlanState, ProjectState
 
 
 @dataclass(frozen=True)
@@ -92,14 +104,18 @@ def data_through(state: PlanState) -> date:
     return state.latest_end.get(year, date(year, 1, 1))
 
 
-def evaluate_indicator(state: PlanState, indicator: Indicator, as_of: date) -> IndicatorRow:
+def evaluate_indicator(
+    state: PlanState, indicator: Indicator, as_of: date, memo: PeriodMemo | None = None
+) -> IndicatorRow:
+    """The indicator's row on `as_of`; a `memo` kept by the caller spares judging again the
+    periods of its run whose values did not change."""
     plan = state.plan
     assert plan is not None
     current = state.indicator(indicator.id)
     target = current.target_at(as_of) or indicator.target
     evaluation = _evaluate(state, indicator, current.observations, as_of)
     rules = plan.thresholds.alerts
-    run = indicator_run(state, indicator, as_of, evaluation)
+    run = indicator_run(state, indicator, as_of, evaluation, memo)
     judgement = judge(evaluation.status, run, rules.escalate_after_periods)
     text = target.text if target is not None else DASH
     return IndicatorRow(indicator, plan.department_name(indicator.department), text, evaluation, judgement)
@@ -112,11 +128,23 @@ def _evaluate(
     as_of: date,
     margin: Decimal = Decimal(0),
 ) -> Evaluation:
-    """The indicator judged on `as_of` against the target then in force, from `observations` (a
-    level reported with its growth: judged on the growth when its target is a rate)."""
+    """The indicator judged on `as_of` against the target then in force, from `observations`."""
+    target = state.indicator(indicator.id).target_at(as_of) or indicator.target
+    return _evaluate_against(state, indicator, target, observations, as_of, margin)
+
+
+def _evaluate_against(
+    state: PlanState,
+    indicator: Indicator,
+    target: Target | None,
+    observations: Mapping[str, Observation],
+    as_of: date,
+    margin: Decimal = Decimal(0),
+) -> Evaluation:
+    """The indicator judged on `as_of` against `target`, from `observations` (a level reported
+    with its growth: judged on the growth when its target is a rate)."""
     plan = state.plan
     assert plan is not None
-    target = state.indicator(indicator.id).target_at(as_of) or indicator.target
     reference = plan.reference_of(indicator) if target is not None else None
     yi_places = plan.precision.amounts_yi if plan.precision else None
     evaluation = evaluate(
@@ -137,6 +165,30 @@ def _evaluate(
     return evaluation
 
 
+def _status_against(
+    state: PlanState,
+    indicator: Indicator,
+    target: Target | None,
+    observations: Mapping[str, Observation],
+    as_of: date,
+    margin: Decimal = Decimal(0),
+) -> Status:
+    """`_evaluate_against(…).status`, without the texts."""
+    plan = state.plan
+    assert plan is not None
+    relative = isinstance(target, RelativeTarget)  # only a relative target reads its reference's values
+    return evaluate_status(
+        target,
+        judged_observations(indicator, target, observations),
+        as_of,
+        year=plan.year,
+        frequency=indicator.frequency,
+        thresholds=plan.thresholds,
+        reference_observations=reference_values(state, plan.reference_of(indicator)) if relative else None,
+        margin=margin,
+    )
+
+
 def reference_values(state: PlanState, reference: str | None) -> Mapping[str, Observation] | None:
     """The values a relative target compares against: the referenced indicator's, or its growth
     rates when it is reported as a level and its growth (高于GDP增速 compares growth with growth)."""
@@ -147,7 +199,55 @@ def reference_values(state: PlanState, reference: str | None) -> Mapping[str, Ob
     return growth_of(observations) if spec is not None and spec.with_growth else observations
 
 
-def indicator_run(state: PlanState, indicator: Indicator, as_of: date, evaluation: Evaluation) -> Run:
+class PeriodMemo:
+    """A caller's cache between calls (not state): the statuses of each period's value, the
+    input of an indicator's run. A period's value judged as of its end depends only on that value
+    (an `Observation` is replaced, never changed), the target then in force, the plan and a
+    relative target's referenced values; so after a report only its own period is judged again,
+    not every period of the year, and the status alone needs no wording."""
+
+    __slots__ = ("_judged", "_state")
+
+    def __init__(self) -> None:
+        self._state: PlanState | None = None
+        # (indicator, period) → (plan, value, target, reference's last event, margin, statuses)
+        self._judged: dict[tuple[str, str], tuple[object, Observation, object, str | None, Decimal, StatusPair]] = {}
+
+    def statuses(
+        self, state: PlanState, indicator: Indicator, periods: Iterable[JudgedPeriod], margin: Decimal
+    ) -> list[StatusPair]:
+        """(status, status judged `margin` worse) of each of `periods`' values, judged as of the
+        period's end against the target given with it."""
+        if self._state is not state:
+            self._state, self._judged = state, {}
+        plan = state.plan
+        reference = plan.reference_of(indicator) if plan is not None else None
+        seen = state.indicator(reference).last_position if reference else None
+        judged, statuses = self._judged, []
+        for text, observation, target in periods:
+            key = (indicator.id, text)
+            held = judged.get(key)
+            if held is not None and held[0] is plan and held[1] is observation and held[2] is target:
+                if held[3] == seen and held[4] == margin:
+                    statuses.append(held[5])
+                    continue
+            only, end = {text: observation}, Period.parse(text).end
+            pair = (
+                _status_against(state, indicator, target, only, end),
+                _status_against(state, indicator, target, only, end, margin),
+            )
+            judged[key] = (plan, observation, target, seen, margin, pair)
+            statuses.append(pair)
+        return statuses
+
+
+StatusPair = tuple[Status, Status]
+JudgedPeriod = tuple[str, Observation, Target | None]  # a period, its value, the target in force at its end
+
+
+def indicator_run(
+    state: PlanState, indicator: Indicator, as_of: date, evaluation: Evaluation, memo: PeriodMemo | None = None
+) -> Run:
     """The indicator's run of missed data periods up to the one `evaluation` judged (hysteresis
     included, projections.judgement): each period's value judged as of the period's end, as
     the trend (projections.series) shows it. Looked back only when the value judged is missed,
@@ -162,34 +262,60 @@ def indicator_run(state: PlanState, indicator: Indicator, as_of: date, evaluatio
             return NO_RUN
     elif evaluation.status not in MISSED:
         return NO_RUN
-    return run_of(_period_statuses(state, indicator, as_of, rules.resolve_margin), rules.resolve_after_periods)
+    current = state.indicator(indicator.id)
+    periods = _periods(current, indicator, _chosen(current.observations, plan.year, as_of))
+    statuses = (memo or PeriodMemo()).statuses(state, indicator, periods, rules.resolve_margin)
+    return run_of(statuses, rules.resolve_after_periods)
 
 
-def _period_statuses(
-    state: PlanState, indicator: Indicator, as_of: date, margin: Decimal
-) -> list[tuple[Status, Status]]:
-    """Each period's (status, status judged `margin` worse), in period order; of periods ending
-    the same day (2025-06 and 2025-Q2) the one the report would judge (latest recorded)."""
+def indicator_severity(
+    state: PlanState, indicator: Indicator, as_of: date, memo: PeriodMemo
+) -> tuple[Severity | None, str | None]:
+    """The alert severity of `evaluate_indicator(…).judgement` and the period judged, without the
+    row's wording: the alerts judge every change by it and word only what they tell
+    (projections.alerts). A value never reported is never missed: no severity."""
     plan = state.plan
     assert plan is not None
+    current = state.indicator(indicator.id)
+    chosen = _chosen(current.observations, plan.year, as_of)
+    if not chosen:
+        return None, None
+    rules = plan.thresholds.alerts
+    target = current.target_at(as_of) or indicator.target
+    if indicator.judged_on_growth(target) and any(o.growth is None for o in current.observations.values()):
+        row = evaluate_indicator(state, indicator, as_of, memo)  # judged on the latest growth reported
+        return row.judgement.severity, row.evaluation.period
+    text, observation = chosen[max(chosen)]
+    [(status, strict)] = memo.statuses(state, indicator, [(text, observation, target)], rules.resolve_margin)
+    if status not in MISSED and strict not in MISSED:
+        return None, observation.period
+    statuses = memo.statuses(state, indicator, _periods(current, indicator, chosen), rules.resolve_margin)
+    graded = run_severity(run_of(statuses, rules.resolve_after_periods), rules.escalate_after_periods)
+    return (graded[0] if graded else None), observation.period
+
+
+def _chosen(observations: Mapping[str, Observation], year: int, as_of: date) -> dict[date, tuple[str, Observation]]:
+    """The values judged, by their period's end: periods of `year` ended by `as_of`; of periods
+    ending the same day (2025-06 and 2025-Q2) the latest recorded, as `evaluate.latest` picks."""
     chosen: dict[date, tuple[str, Observation]] = {}
-    for text, observation in state.indicator(indicator.id).observations.items():
-        period = Period.parse(text)
-        if period.year != plan.year or period.end > as_of:
+    for text, observation in observations.items():
+        end = period_end(text)  # one cached lookup; a period lies within its end's year
+        if end.year != year or end > as_of:
             continue
-        held = chosen.get(period.end)
+        held = chosen.get(end)
         if held is None or position_key(observation.position) > position_key(held[1].position):
-            chosen[period.end] = (text, observation)
-    statuses = []
-    for end in sorted(chosen):
-        only = dict([chosen[end]])
-        statuses.append(
-            (
-                _evaluate(state, indicator, only, end).status,
-                _evaluate(state, indicator, only, end, margin).status,
-            )
-        )
-    return statuses
+            chosen[end] = (text, observation)
+    return chosen
+
+
+def _periods(
+    current: IndicatorState, indicator: Indicator, chosen: dict[date, tuple[str, Observation]]
+) -> list[JudgedPeriod]:
+    """The values of a run in period order, each with the target in force at its period's end."""
+    if not current.target_changes:  # never revised: the plan's target throughout
+        target = current.plan_target or indicator.target
+        return [(*chosen[end], target) for end in sorted(chosen)]
+    return [(*chosen[end], current.target_at(end) or indicator.target) for end in sorted(chosen)]
 
 
 class ReportBuilder:
@@ -200,6 +326,7 @@ class ReportBuilder:
 
     def __init__(self) -> None:
         self._rows: dict[str, tuple[tuple[object, ...], IndicatorRow]] = {}
+        self._periods = PeriodMemo()  # a changed row judges again only its changed periods
         self._projects: dict[str, tuple[tuple[object, ...], ProjectProgress]] = {}
         self._portfolio: tuple[tuple[object, ...], Portfolio] | None = None
 
@@ -260,7 +387,7 @@ class ReportBuilder:
         cached = self._rows.get(indicator.id)
         if cached and cached[0] == key:
             return cached[1]
-        row = evaluate_indicator(state, indicator, as_of)
+        row = evaluate_indicator(state, indicator, as_of, self._periods)
         self._rows[indicator.id] = (key, row)
         return row
 
