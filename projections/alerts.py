@@ -40,7 +40,7 @@ from events.alerts import (
     severity_rank,
 )
 from events.models import AlertAcknowledged, AlertSilenced, SilenceExpired
-from events.periods import Period, month_end
+from events.periods import Period, month_end, period_end
 from events.plan import Indicator, Plan, Thresholds
 from events.positions import StoredEvent, position_key
 from events.targets import RelativeTarget
@@ -49,9 +49,9 @@ from projections.evaluate import HUNDRED, Evaluation, progress_status
 from projections.judgement import severity_of
 from projections.portfolio import ProjectProgress, evaluate_project, planned_by, reported_months
 from projections.readmodel import evaluation_numbers, number, one_decimal
-from projections.report import data_through, evaluate_indicator
+from projections.report import PeriodMemo, data_through, evaluate_indicator, indicator_severity
 from projections.silences import SilenceBook
-from projections.state import PlanState, ProjectState, apply
+from projections.state import Observation, PlanState, ProjectState, apply
 
 PORTFOLIO = "portfolio"  # the subject of portfolio rules, in keys
 ABOUT_ALERTS = (AlertSilenced, SilenceExpired, AlertAcknowledged)  # events people make about alerts
@@ -200,25 +200,32 @@ class PortfolioTally:
             self.started_due += sign * (view.started_on is not None)
 
     def findings(self, plan: Plan, subjects: set[str] | None) -> list[Finding]:
-        """The projects' findings (those in `subjects`, or all), then the portfolio's."""
+        """The projects' findings (those in `subjects`, or all), then the portfolio's, without
+        their wording (`_described` adds it when a notice needs it)."""
         if subjects is None:
             found = [j.finding for j in self.judged.values() if j.finding]
         else:
             found = [j.finding for s in subjects if (j := self.judged.get(s)) and j.finding]
         if subjects is None or PORTFOLIO in subjects:
             if self._portfolio is None:
-                self._portfolio = _portfolio_findings(self, plan)
+                self._portfolio = _portfolio_findings(self, plan, brief=True)
             found += self._portfolio
         return found
 
+    def portfolio(self, plan: Plan, rule: str) -> Finding:
+        """The portfolio's finding under `rule`, worded."""
+        return next(f for f in _portfolio_findings(self, plan) if f.rule == rule)
+
 
 class Memo:
-    """A caller's cache between calls (not state): the key projects judged on the latest day."""
+    """A caller's cache between calls (not state): the key projects judged on the latest day, and
+    the status of each indicator's period values (an indicator's run)."""
 
-    __slots__ = ("tally",)
+    __slots__ = ("periods", "tally")
 
     def __init__(self) -> None:
         self.tally: PortfolioTally | None = None
+        self.periods = PeriodMemo()
 
     def tally_for(self, state: PlanState, plan: Plan, day: date) -> PortfolioTally:
         if self.tally is None or not self.tally.fits(state, day):
@@ -328,11 +335,15 @@ def refresh_status(book: AlertBook, plan: Plan, now_ms: int, changed: bool = Tru
     """Silences begin and end with time (and with events), inhibiting alerts start and stop: note
     for each firing alert which silences match it at `now_ms` and what inhibits it, then forget
     the silences that are over. Nothing to do while the plan has no silences and no alert changed."""
-    if not book.silences.silences and not changed:
+    silences = bool(book.silences.silences)
+    if not silences and not changed:
         return
+    targets = {rule for inhibit in plan.thresholds.alerts.inhibit for rule in inhibit.targets}
     for alert in book.active.values():
-        if alert.notice is not None:
-            _mark(book, plan, alert, alert.notice.department, now_ms)
+        # one no silence matches, of a rule nothing inhibits, stays as it is: not looked at
+        if alert.silence_ids or alert.inhibited_by or silences or alert.rule in targets:
+            if alert.notice is not None:
+                _mark(book, plan, alert, alert.notice.department, now_ms)
     book.silences.prune(now_ms)
 
 
@@ -515,7 +526,7 @@ def _findings(
     found: list[Finding] = []
     for indicator in plan.indicators:
         if subjects is None or indicator.id in subjects:
-            found.append(_indicator_finding(state, indicator, as_of, brief=True))
+            found.append(_brief_indicator_finding(state, indicator, as_of, memo))
     if subjects is None or PORTFOLIO in subjects:  # settle adds it when a project changed
         found += _project_findings(state, plan, now_ms, memo, subjects)
     found += _stale_findings(state, plan, now_ms, subjects)
@@ -548,7 +559,7 @@ def _finding_for(state: PlanState, plan: Plan, rule: str, subject: str, now_ms: 
     if rule.startswith(("project_", "portfolio_")):
         tally = (memo if memo is not None else Memo()).tally_for(state, plan, judging_date(state, plan, now_ms))
         if subject == PORTFOLIO:
-            return next(f for f in tally.findings(plan, {PORTFOLIO}) if f.rule == rule)
+            return tally.portfolio(plan, rule)
         judged = tally.judged.get(subject)
         if judged is not None and judged.view is not None:
             if rule == "project_not_started" and not judged.view.overdue:
@@ -592,19 +603,28 @@ def period_label(period: str) -> str:
     return {3: "一季度", 6: "上半年", 9: "前三季度", 12: "全年"}.get(parsed.last_month, period)
 
 
-def _indicator_finding(state: PlanState, indicator: Indicator, as_of: date, brief: bool = False) -> Finding:
-    """The indicator's judgement; `brief` leaves out the wording (`_described` adds it when a
-    notice needs it)."""
+def _indicator_rule(state: PlanState, indicator: Indicator, as_of: date) -> str:
+    relative = isinstance(state.indicator(indicator.id).target_at(as_of) or indicator.target, RelativeTarget)
+    return "relative_target" if relative else "indicator_behind"
+
+
+def _brief_indicator_finding(state: PlanState, indicator: Indicator, as_of: date, memo: Memo | None) -> Finding:
+    """The indicator's judgement without the wording (`_described` adds it when a notice needs
+    it): most judgements change nothing, and the status of a period's value is reused until it
+    changes (projections.report.PeriodMemo)."""
+    periods = memo.periods if memo is not None else PeriodMemo()
+    severity, period = indicator_severity(state, indicator, as_of, periods)
+    rule = _indicator_rule(state, indicator, as_of)
+    return Finding(rule, indicator.id, severity, indicator.name, indicator.department, "", period, escalates=False)
+
+
+def _indicator_finding(state: PlanState, indicator: Indicator, as_of: date) -> Finding:
+    """The indicator's judgement, worded."""
     row = evaluate_indicator(state, indicator, as_of)
     evaluation: Evaluation = row.evaluation
     judgement = row.judgement  # the severity the table's light shows (escalation, hysteresis)
-    relative = isinstance(state.indicator(indicator.id).target_at(as_of) or indicator.target, RelativeTarget)
-    rule = "relative_target" if relative else "indicator_behind"
+    rule = _indicator_rule(state, indicator, as_of)
     severity = judgement.severity
-    if brief:
-        return Finding(
-            rule, indicator.id, severity, indicator.name, indicator.department, "", evaluation.period, escalates=False
-        )
     when = period_label(evaluation.period) if evaluation.period else ""
     summary = f"{indicator.name}{when}完成{evaluation.actual_text}，全年目标{row.target_text}"
     if evaluation.completion is not None and evaluation.time_progress is not None:
@@ -709,11 +729,10 @@ def _project_finding(view: ProjectProgress, as_of: date, thresholds: Thresholds,
     )
 
 
-def _portfolio_findings(tally: PortfolioTally, plan: Plan) -> list[Finding]:
+def _portfolio_rates(tally: PortfolioTally, plan: Plan) -> tuple[Decimal, Severity | None, Decimal, Decimal, str]:
+    """The portfolio's start rate and its severity, its investment rate, the time progress it is
+    held against and its status."""
     rules = plan.thresholds.alerts
-    as_of = tally.day
-    month = _month_judged(as_of)
-    office, label = plan.office, plan.projects_label
     due, started_due, planned, invested = tally.due, tally.started_due, tally.planned, tally.invested
     ratio = Decimal(started_due) * HUNDRED / due if due else HUNDRED
     start_severity: Severity | None = (
@@ -723,6 +742,25 @@ def _portfolio_findings(tally: PortfolioTally, plan: Plan) -> list[Finding]:
     # against the time progress of the latest month investment was reported for
     progress = Decimal(max(tally.reported)) * HUNDRED / 12 if tally.reported else Decimal(0)
     invest_status = "on_track" if rate >= HUNDRED else progress_status(rate, progress, plan.thresholds)
+    return ratio, start_severity, rate, progress, invest_status
+
+
+def _portfolio_findings(tally: PortfolioTally, plan: Plan, brief: bool = False) -> list[Finding]:
+    """The portfolio's findings; `brief` leaves out the wording (`_described` adds it when a
+    notice needs it)."""
+    rules = plan.thresholds.alerts
+    as_of = tally.day
+    month = _month_judged(as_of)
+    office, label = plan.office, plan.projects_label
+    due, started_due, invested = tally.due, tally.started_due, tally.invested
+    ratio, start_severity, rate, progress, invest_status = _portfolio_rates(tally, plan)
+    if brief:
+        return [
+            Finding("portfolio_start_rate", PORTFOLIO, start_severity, f"{label}开工", office, "", month),
+            Finding(
+                "portfolio_investment_rate", PORTFOLIO, _severity(invest_status), f"{label}投资", office, "", month
+            ),
+        ]
     return [
         Finding(
             "portfolio_start_rate",
@@ -819,8 +857,7 @@ def _stale_findings(state: PlanState, plan: Plan, now_ms: int, subjects: set[str
             continue
         month = months[due - 1]  # the latest period that should be in by now
         due_end = month_end(plan.year, month)
-        observations = state.indicator(indicator.id).observations
-        if any(Period.parse(p).year == plan.year and Period.parse(p).end >= due_end for p in observations):
+        if _reported_through(state.indicator(indicator.id).observations, plan.year, due_end):
             continue
         period = _period_text(indicator.frequency, plan.year, month)
         deadline = _at(deadlines[due - 1]).astimezone(ZoneInfo(plan.timezone)).date()
@@ -841,6 +878,15 @@ def _stale_findings(state: PlanState, plan: Plan, now_ms: int, subjects: set[str
             )
         )
     return found
+
+
+def _reported_through(observations: dict[str, Observation], year: int, end: date) -> bool:
+    """Is a value of `year` in for a period ending on `end` or later?"""
+    for text in observations:
+        ends = period_end(text)  # one cached lookup; a period lies within its end's year
+        if ends.year == year and ends >= end:
+            return True
+    return False
 
 
 def _period_text(frequency: str, year: int, month: int) -> str:
