@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -154,6 +155,7 @@ class PortfolioTally:
     def __init__(self, state: PlanState, day: date) -> None:
         self.state, self.day, self.plan_position = state, day, state.plan_position
         self.judged: dict[str, _ProjectJudgement] = {}
+        self.position = ""  # the state's position when last refreshed
         self.due = self.started_due = 0  # projects whose planned start month has ended; of them started
         self.planned = self.invested = Decimal(0)
         self.reported: Counter[int] = Counter()  # months reported for, over all projects
@@ -162,11 +164,18 @@ class PortfolioTally:
     def fits(self, state: PlanState, day: date) -> bool:
         return self.state is state and self.day == day and self.plan_position == state.plan_position
 
-    def refresh(self, plan: Plan) -> None:
-        judged = self.judged
-        changed = [
-            p for p in self.state.projects.values() if (j := judged.get(p.id)) is None or j.position != p.last_position
-        ]
+    def refresh(self, plan: Plan, subjects: set[str] | None = None) -> None:
+        """Judge again the projects whose last event changed; `subjects`: those whose events
+        were folded since the last refresh, when the caller knows them (else all are looked at)."""
+        if self.position == self.state.position:  # nothing folded since: a notice's wording asks again
+            return
+        self.position = self.state.position
+        judged, projects = self.judged, self.state.projects
+        if subjects is None or not judged:
+            candidates: Iterable[ProjectState] = projects.values()
+        else:
+            candidates = [p for s in subjects if (p := projects.get(s)) is not None]
+        changed = [p for p in candidates if (j := judged.get(p.id)) is None or j.position != p.last_position]
         for project in changed:
             before = judged.get(project.id)
             if before is not None:
@@ -218,19 +227,35 @@ class PortfolioTally:
 
 
 class Memo:
-    """A caller's cache between calls (not state): the key projects judged on the latest day, and
-    the status of each indicator's period values (an indicator's run)."""
+    """A caller's cache between calls (not state): the key projects judged on the latest day, the
+    subjects folded since (so the tally looks at those projects only, not all of them), and the
+    status of each indicator's period values (an indicator's run)."""
 
-    __slots__ = ("periods", "tally")
+    __slots__ = ("_applied", "_changed", "_state", "periods", "tally")
 
     def __init__(self) -> None:
         self.tally: PortfolioTally | None = None
         self.periods = PeriodMemo()
+        self._state: PlanState | None = None  # the state whose every change since the tally's refresh
+        self._applied = -1  # … went through `folded`: its count of events applied then,
+        self._changed: set[str] = set()  # … and the subjects of those events
+
+    def folded(self, state: PlanState, applied_before: int, subject: str) -> None:
+        """`judge` applied an event about `subject` to `state`, which had `applied_before` events
+        applied. Anything else that changed the state (seen by its count) makes the tally look at
+        every project again."""
+        if self._state is state and self._applied == applied_before:
+            self._changed.add(subject)
+            self._applied = state.applied
+        else:
+            self._state = None
 
     def tally_for(self, state: PlanState, plan: Plan, day: date) -> PortfolioTally:
         if self.tally is None or not self.tally.fits(state, day):
             self.tally = PortfolioTally(state, day)
-        self.tally.refresh(plan)
+        known = self._state is state and self._applied == state.applied
+        self.tally.refresh(plan, self._changed if known else None)
+        self._state, self._applied, self._changed = state, state.applied, set()
         return self.tally
 
 
@@ -267,7 +292,10 @@ def judge(book: AlertBook, state: PlanState, stored: StoredEvent, memo: Memo | N
     projector and a rollup's replay both go through here, so they agree on the alert history."""
     instant = instant_of(stored.position)
     notices = tick(book, state, instant, memo) if instant > book.clock_ms else []
+    applied = state.applied
     apply(state, stored)
+    if memo is not None:
+        memo.folded(state, applied, stored.event.subject)
     if isinstance(stored.event, ABOUT_ALERTS):  # said about alerts: no subject's judgement changes
         book.clock_ms = max(book.clock_ms, instant)
         return notices + _said(book, state, stored, instant)
@@ -307,21 +335,37 @@ def _labels(plan_id: str, alert: ActiveAlert, department: str) -> dict[str, str]
     }
 
 
-def _mark(book: AlertBook, plan: Plan, alert: ActiveAlert, department: str, now_ms: int) -> None:
+def _mark(
+    book: AlertBook,
+    plan: Plan,
+    alert: ActiveAlert,
+    department: str,
+    now_ms: int,
+    by_rule: dict[str, list[ActiveAlert]] | None = None,
+) -> None:
     """Note which silences match the alert now, and which firing alert inhibits it (before a
     notice of it is written)."""
     if book.silences.silences or alert.silence_ids:
         alert.silence_ids = book.silences.matching(_labels(plan.id, alert, department), now_ms)
-    alert.inhibited_by = _inhibitor(book, plan, alert, department)
+    alert.inhibited_by = _inhibitor(book, plan, alert, department, by_rule)
 
 
-def _inhibitor(book: AlertBook, plan: Plan, alert: ActiveAlert, department: str) -> str | None:
-    """The fingerprint of a firing alert that inhibits this one under the plan's rules, if any."""
+def _inhibitor(
+    book: AlertBook,
+    plan: Plan,
+    alert: ActiveAlert,
+    department: str,
+    by_rule: dict[str, list[ActiveAlert]] | None = None,
+) -> str | None:
+    """The fingerprint of a firing alert that inhibits this one under the plan's rules, if any
+    (`by_rule`: the firing alerts by rule, in the book's order, when the caller has them)."""
     for rule in plan.thresholds.alerts.inhibit:
         if alert.rule not in rule.targets:
             continue
         if "subject" in rule.equal:
             candidates = [source] if (source := book.active.get(f"{rule.source}:{alert.subject}")) else []
+        elif by_rule is not None:
+            candidates = by_rule.get(rule.source, [])
         else:
             candidates = [a for a in book.active.values() if a.rule == rule.source]
         for source in candidates:
@@ -339,11 +383,14 @@ def refresh_status(book: AlertBook, plan: Plan, now_ms: int, changed: bool = Tru
     if not silences and not changed:
         return
     targets = {rule for inhibit in plan.thresholds.alerts.inhibit for rule in inhibit.targets}
+    by_rule: dict[str, list[ActiveAlert]] = {}  # plan-wide inhibit rules look for their sources once
+    for alert in book.active.values():
+        by_rule.setdefault(alert.rule, []).append(alert)
     for alert in book.active.values():
         # one no silence matches, of a rule nothing inhibits, stays as it is: not looked at
         if alert.silence_ids or alert.inhibited_by or silences or alert.rule in targets:
             if alert.notice is not None:
-                _mark(book, plan, alert, alert.notice.department, now_ms)
+                _mark(book, plan, alert, alert.notice.department, now_ms, by_rule)
     book.silences.prune(now_ms)
 
 
@@ -524,9 +571,9 @@ def _findings(
     state: PlanState, plan: Plan, as_of: date, now_ms: int, subjects: set[str] | None, memo: Memo | None
 ) -> list[Finding]:
     found: list[Finding] = []
-    for indicator in plan.indicators:
-        if subjects is None or indicator.id in subjects:
-            found.append(_brief_indicator_finding(state, indicator, as_of, memo))
+    indicators = plan.indicators if subjects is None else [i for s in subjects if (i := plan.indicator(s))]
+    for indicator in indicators:  # the order is the caller's to choose: findings are looked up by key
+        found.append(_brief_indicator_finding(state, indicator, as_of, memo))
     if subjects is None or PORTFOLIO in subjects:  # settle adds it when a project changed
         found += _project_findings(state, plan, now_ms, memo, subjects)
     found += _stale_findings(state, plan, now_ms, subjects)
