@@ -152,10 +152,10 @@ async def test_an_event_that_breaks_the_views_is_isolated_and_parked(
 
     real = report_module.evaluate_indicator
 
-    def fragile(state, indicator, as_of):  # a judging bug triggered by one particular value
+    def fragile(state, indicator, as_of, *memo):  # a judging bug triggered by one particular value
         if any(o.value == 666 for o in state.indicator(indicator.id).observations.values()):
             raise ArithmeticError("judging bug")
-        return real(state, indicator, as_of)
+        return real(state, indicator, as_of, *memo)
 
     monkeypatch.setattr(report_module, "evaluate_indicator", fragile)
     await publish_plan(store, small_plan(PLAN))
