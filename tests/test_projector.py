@@ -174,15 +174,18 @@ def break_the_alert_rules_on_666(monkeypatch: pytest.MonkeyPatch) -> None:
     """A rule's bug, met while an indicator's latest value is 666."""
     import projections.alerts as alerts_module
 
-    real = alerts_module.evaluate_indicator
+    def fragile(real):
+        def judging(state, indicator, as_of, *memo):
+            observations = state.indicator(indicator.id).observations.values()
+            if observations and max(observations, key=lambda o: position_key(o.position)).value == 666:
+                raise ArithmeticError("judging bug")
+            return real(state, indicator, as_of, *memo)
 
-    def fragile(state, indicator, as_of):
-        observations = state.indicator(indicator.id).observations.values()
-        if observations and max(observations, key=lambda o: position_key(o.position)).value == 666:
-            raise ArithmeticError("judging bug")
-        return real(state, indicator, as_of)
+        return judging
 
-    monkeypatch.setattr(alerts_module, "evaluate_indicator", fragile)
+    # the brief judgement of every change, and the worded one of a notice
+    for name in ("indicator_severity", "evaluate_indicator"):
+        monkeypatch.setattr(alerts_module, name, fragile(getattr(alerts_module, name)))
 
 
 async def test_a_judging_bug_skips_a_judgement_and_leaves_the_read_model_alone(
