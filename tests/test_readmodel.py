@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -18,9 +18,15 @@ from events.positions import StoredEvent
 from projections.readmodel import IndicatorDetail, PlanSummary, ProjectDetail, ProjectSummary
 from projections.report import PlanReport, ReportBuilder, build_report
 from projections.state import PlanState, apply, fold
-from projections.views import indicator_detail_view, project_detail_view, project_summary_view, report_view
+from projections.views import (
+    indicator_detail_view,
+    project_detail_view,
+    project_summary_view,
+    report_view,
+    summary_json,
+)
 from services.app import load_plan
-from services.demo import PLAN_PUBLISHED_AT, SEED_PLAN, h1_history
+from services.demo import PLAN_PUBLISHED_AT, SEED_PLAN, example_plans, h1_history, read_example
 from services.reports import table_markdown, table_rows, table_text
 
 FIRST_POSITION = 1752000000000
@@ -143,3 +149,27 @@ def test_a_live_builder_re_renders_only_what_changed_and_agrees_with_a_fresh_bui
     again = builder.build(state)
     assert again.portfolio is not after.portfolio and not again.portfolio.memo
     assert report_view(again) == report_view(build_report(state)) != report_view(after)
+
+
+def _logs() -> list[list]:
+    """The seed's log and every example plan's, as stored events."""
+    plan = load_plan(SEED_PLAN)
+    logs = [[plan_published(plan, 0, PLAN_PUBLISHED_AT), *h1_history(plan)]]
+    for plan_file in example_plans():
+        example, history = read_example(plan_file)
+        logs.append([plan_published(example, 0, datetime(example.year, 1, 20, tzinfo=UTC)), *history])
+    return logs
+
+
+@pytest.mark.parametrize("log", _logs(), ids=lambda log: log[0].plan_id)
+def test_the_summary_built_from_its_rows_is_the_summary_serialised_whole(log: list) -> None:
+    """The projector writes `summary_json` (each row's JSON kept while the row is unchanged); it must
+    be `json.dumps(report_view(...))` byte for byte after every event, rows changed or not."""
+    state, builder = PlanState(log[0].plan_id), ReportBuilder()
+    for stored in _stored(log):
+        apply(state, stored)
+        if state.plan is None:
+            continue
+        report = builder.build(state)
+        assert summary_json(report) == json.dumps(report_view(report), ensure_ascii=False)
+    assert list(json.loads(summary_json(report))) == list(PlanSummary.model_fields)

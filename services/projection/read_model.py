@@ -17,7 +17,7 @@ from events.positions import StoredEvent, position_key
 from projections.report import ReportBuilder
 from projections.series import indicator_series
 from projections.state import PlanState, apply, fold
-from projections.views import indicator_detail_view, project_detail_view, report_view
+from projections.views import indicator_detail_view, project_detail_view, summary_json
 from services.projection.replies import Entry
 from services.store import Keyspace
 
@@ -87,7 +87,7 @@ class ReadModelStrategy:
     def _add_views(self, state: PlanState, fields: Fields) -> None:
         """The summary, and the views of the indicators and projects whose rows changed."""
         report = self._builder.build(state)
-        fields["summary"] = _json(report_view(report))
+        fields["summary"] = summary_json(report)
         for row in report.rows():
             name = f"indicator:{row.indicator.id}"
             if self._changed(name, row):
