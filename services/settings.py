@@ -13,6 +13,7 @@
 | `PLANWATCH_SECRET_KEY` | signs shared links and sign-in forms; seals subscription secrets at rest | see below |
 | `PLANWATCH_SESSION_HOURS` | how long a dashboard sign-in lasts without use | 12 |
 | `PLANWATCH_SNAPSHOT_EVERY` | a snapshot every N log entries (and each month's end): a query folds at most N | 2500 |
+| `PLANWATCH_STATE_SAVE_S` | seconds between writes of a caught-up projection's whole state (0: each time) | 30 |
 
 Without `PLANWATCH_SECRET_KEY` links are signed with a key generated once and kept in Redis, and
 subscription urls and secrets are stored in clear. Link-local and metadata addresses are refused
@@ -48,6 +49,7 @@ class Settings:
     secret_key: str | None = field(default=None, repr=False)
     session_hours: float = 12.0
     snapshot_every: int = 2500
+    state_save_s: float = 30.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -63,6 +65,7 @@ class Settings:
             secret_key=environ.get("PLANWATCH_SECRET_KEY") or None,
             session_hours=float(environ.get("PLANWATCH_SESSION_HOURS", "12")),
             snapshot_every=_positive(environ, "PLANWATCH_SNAPSHOT_EVERY", 2500),
+            state_save_s=_not_negative(environ, "PLANWATCH_STATE_SAVE_S", 30.0),
         )
 
     @property
@@ -102,6 +105,19 @@ def _positive(environ: Mapping[str, str], name: str, default: int) -> int:
     if not text.isdigit() or int(text) < 1:
         raise ValueError(f"{name}={text!r}: must be a whole number of at least 1")
     return int(text)
+
+
+def _not_negative(environ: Mapping[str, str], name: str, default: float) -> float:
+    text = (environ.get(name) or "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise ValueError(f"{name}={text!r}: must be a number of seconds, 0 or more")
+    return value
 
 
 def _zone(name: str) -> str:

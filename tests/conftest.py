@@ -32,6 +32,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # The suite's HTTP receivers listen on loopback: allowed as an operator allows an intranet (in this
 # process and the planwatch processes tests start). Link-local and metadata addresses stay refused.
 os.environ.setdefault("PLANWATCH_ALLOW_PRIVATE_TARGETS", "127.0.0.0/8,::1/128")
+# Workers the tests start write a projection's whole state each time they are caught up (not at
+# most every 30 s), so a test can compare it with a fold at once; test_projector.py tests the interval.
+os.environ.setdefault("PLANWATCH_STATE_SAVE_S", "0")
 
 
 @pytest.fixture(scope="session")

@@ -104,6 +104,33 @@ async def test_catches_up_then_follows_and_equals_a_fresh_fold(redis: Redis, sto
     assert (status.log_length, status.applied, status.lag, status.parked, status.owner) == (3, 3, 0, 0, "w1")
 
 
+@pytest.mark.parametrize("projection", [READ_MODEL, ALERTS], ids=lambda p: p.name)
+async def test_a_caught_up_projector_writes_its_state_at_most_every_state_save_s(
+    redis: Redis, store: EventStore, keys: Keyspace, projection: Projection
+):
+    """Writing the whole state each time a trickle of events is caught up was a worker's largest
+    cost at many plans: with `state_save_s` it waits that long; a restart meanwhile re-applies the
+    events after the last state written and comes to the same state, telling no alert twice."""
+    await publish_plan(store, small_plan(PLAN))
+    await store.append([gdp_update(PLAN, "5.8", "2025-Q1")])
+    first = await live_projector(redis, keys, projection=projection)  # state_save_s=0: written when caught up
+    await drain(first)
+    first.state_save_s = 60
+    saved = load_state((await read_model(redis, keys, PLAN, projection))["state"]).applied
+    await store.append([gdp_update(PLAN, "4.0", "2025-Q2")])  # off track: the alerts raise one
+    await drain(first)
+    model = await read_model(redis, keys, PLAN, projection)
+    assert load_state(model["state"]).applied == saved < int(model["applied"]) == 3  # not written yet
+    history = await redis.xlen(keys.alert_history(PLAN, first.generation))
+    restarted = await live_projector(redis, keys, projection=projection, state_save_s=60)
+    assert restarted.state == first.state == await fold_log(store, PLAN)
+    await drain(restarted)
+    assert await redis.xlen(keys.alert_history(PLAN, first.generation)) == history  # nothing told twice
+    restarted.state_save_s = 0  # as when the interval has passed: written
+    await restarted.idle(await redis_now_ms(redis))
+    assert load_state((await read_model(redis, keys, PLAN, projection))["state"]) == await fold_log(store, PLAN)
+
+
 async def test_a_restarted_projector_resumes_at_its_checkpoint(redis: Redis, store: EventStore, keys: Keyspace):
     await publish_plan(store, small_plan(PLAN))
     first = await live_projector(redis, keys)

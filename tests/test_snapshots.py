@@ -214,3 +214,14 @@ def test_the_snapshot_interval_is_a_setting() -> None:
     assert Settings.from_env({"PLANWATCH_SNAPSHOT_EVERY": "2000"}).snapshot_every == 2000
     with pytest.raises(ValueError, match="PLANWATCH_SNAPSHOT_EVERY='0': must be a whole number of at least 1"):
         Settings.from_env({"PLANWATCH_SNAPSHOT_EVERY": "0"})
+
+
+def test_how_often_a_caught_up_projection_writes_its_state_is_a_setting() -> None:
+    assert Settings.from_env({}).state_save_s == 30
+    assert Settings.from_env({"PLANWATCH_STATE_SAVE_S": "0"}).state_save_s == 0
+    assert Settings.from_env({"PLANWATCH_STATE_SAVE_S": "2.5"}).state_save_s == 2.5
+    for text in ("-1", "soon", "inf", "nan"):
+        with pytest.raises(
+            ValueError, match=f"PLANWATCH_STATE_SAVE_S='{text}': must be a number of seconds, 0 or more"
+        ):
+            Settings.from_env({"PLANWATCH_STATE_SAVE_S": text})

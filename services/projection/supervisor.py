@@ -68,25 +68,29 @@ class ProjectionSupervisor:
         metrics_every_s: float = 5.0,
         concurrency: int = 8,
         snapshot_every: int | None = None,
+        state_save_s: float = 0.0,
     ) -> None:
         """`redis` serves the projectors; `control` (default: `redis`) the heartbeat, the leases and
         the clock; `wakeup` (default: `redis`) holds the wake-up subscription's connection.
         A projector with nothing to read waits up to `idle_s` for a wake-up, then reads anyway and
         lets the clock judge (overdue data). At most `concurrency` projectors talk to Redis at
-        once (a Cluster client's pool refuses, rather than queues, a command beyond its size)."""
+        once (a Cluster client's pool refuses, rather than queues, a command beyond its size),
+        half of them read models and half alerts: a read model's commit, what readers wait for,
+        never queues behind the alerts' judging. `state_save_s`: see `Projector`."""
         self.redis, self.keys, self.worker_id = redis, keys, worker_id
         self.control = control or redis
         self.lease = Lease(self.control, worker_id, lease_ttl_ms)
         self.lease_ttl_ms, self.tick, self.idle_s, self.max_attempts = lease_ttl_ms, tick, idle_s, max_attempts
         self.linger_ms, self.metrics_every_s = linger_ms, metrics_every_s
-        self.snapshot_every = snapshot_every
+        self.snapshot_every, self.state_save_s = snapshot_every, state_save_s
         self.tasks: dict[Unit, asyncio.Task[None]] = {}
         self.projectors: dict[Unit, Projector] = {}
         self.store = EventStore(self.control, keys)
         self.wakeup = Wakeup(wakeup or redis, keys)
         self.clock_ms = 0  # Redis' clock at the last tick: the idle projectors judge up to it
         self._next_report = 0.0
-        self._working = asyncio.Semaphore(concurrency)
+        slots = max(concurrency // len(PROJECTIONS), 1)
+        self._working = {projection.name: asyncio.Semaphore(slots) for projection in PROJECTIONS}
         self._closing = asyncio.Event()
 
     @property
@@ -221,26 +225,30 @@ class ProjectionSupervisor:
             projection=projection,
             max_attempts=self.max_attempts,
             snapshot_every=self.snapshot_every,
+            state_save_s=self.state_save_s,
         )
         self.projectors[(plan_id, projection.name)] = projector
-        linger_ms = projector.strategy.linger_ms(self.linger_ms)
+        linger_s = projector.strategy.linger_ms(self.linger_ms) / 1000
+        working = self._working[projection.name]
         needs_load, woken, delay = True, False, 0.5
         while True:
             raise_if_cancelled()  # a cancellation swallowed by a Redis call (services/tasks.py)
             try:
-                async with self._working:
+                async with working:
                     if needs_load:
                         await projector.load()
                         needs_load = False
-                    handled = await projector.step(linger_ms=linger_ms)  # never blocks: waiting is the wake-up's
+                    handled = await projector.step()  # never blocks: waiting is the wake-up's
                 if handled:
                     woken = False
                     continue
                 if woken:  # woken, yet nothing to read: wait for the next notice, not the last one
                     self.wakeup.forget(plan_id)
                 woken = await self.wakeup.wait(plan_id, projector.state.position, self.idle_s)
-                if not woken:
-                    async with self._working:
+                if woken:  # linger before reading (not holding a slot): a burst is then one commit
+                    await asyncio.sleep(linger_s)
+                else:
+                    async with working:
                         await projector.idle(self.clock_ms or await redis_now_ms(self.redis))
                 delay = 0.5
             except GenerationChanged:

@@ -107,6 +107,7 @@ def create_app(
             lease_ttl_ms=lease_ttl_ms,
             tick=lease_ttl_ms / 5000,
             snapshot_every=settings.snapshot_every,
+            state_save_s=settings.state_save_s,
         )
         running.supervisor = supervisor
         running.supervising = asyncio.create_task(supervisor.run(), name="supervisor")
