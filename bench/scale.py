@@ -8,7 +8,8 @@ For each N (default 10, 100, 1,000; `--quick`: 10, 100), under a key prefix of i
 2. Raw limits of this run: bare pipelined XADD of the same events (events/s), and the round
    trip of a non-blocking XREAD of one entry (p50/p99): what an append → read model can not beat.
 3. One `planwatch worker` process follows all N plans (2N leases: read model and alerts).
-   Reported: time until it has taken and caught up every plan; the connections it holds
+   Reported: time until it has taken and caught up every plan, and until it is quiet (each
+   plan's last instant judged, its state written; the latency is measured from then); the connections it holds
    (CLIENT LIST, by their names `planwatch-worker:<id>:*`); its RSS; Redis' used memory (the
    growth since before the fill).
 4. Latency: single-event appends at `--rate` events/s spread over all plans at random, for
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import statistics
 import subprocess
@@ -132,6 +134,24 @@ async def worker_connections(redis: Redis) -> int:
     return sum(1 for client in clients if str(client.get("name", "")).startswith("planwatch-worker:"))
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) the process has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def quiet(pid: int, below: float = 0.2) -> float:
+    """Wait until the worker uses less than `below` of a core for two seconds in a row (caught
+    up, a worker still judges each plan's last instant and writes its state): the latency is
+    measured from there. Returns the perf_counter time it went quiet."""
+    calm = 0
+    while calm < 2:
+        before = cpu_s(pid)
+        await asyncio.sleep(1)
+        calm = calm + 1 if cpu_s(pid) - before < below else 0
+    return time.perf_counter()
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -233,6 +253,7 @@ async def one_size(url: str, plan: Plan, count: int, rate: int, seconds: float, 
             while await held_leases(redis, keys, plan_ids) < 2 * count or await lagging_events(redis, keys, plan_ids):
                 await asyncio.sleep(0.25)
             figures["catch_up_s"] = time.perf_counter() - started
+            figures["settle_s"] = await quiet(worker.pid) - started
             lags = await latency(url, keys, store, plans, rate, seconds)
             figures["events_sent"] = rate * seconds
             figures["p50_ms"], figures["p99_ms"], figures["max_ms"] = pct(lags, 50), pct(lags, 99), max(lags)
@@ -280,7 +301,10 @@ async def rebuild_and_rollups(redis: Redis, keys: Keyspace, plan_ids: list[str],
 def show(f: dict[str, float]) -> None:
     n = int(f["plans"])
     print(f"\n== {n} plans ({int(f['log_events'])} events in their logs; filled in {f['fill_s']:.1f} s)")
-    print(f"  worker caught up with all {n} plans ({2 * n} leases) in {f['catch_up_s']:.1f} s")
+    print(
+        f"  worker caught up with all {n} plans ({2 * n} leases) in {f['catch_up_s']:.1f} s, "
+        f"quiet (the last instants judged, states written) after {f['settle_s']:.1f} s"
+    )
     print(f"  connections held by the worker: {int(f['connections'])}")
     print(f"  worker RSS: {f['worker_rss_mb']:.0f} MB; Redis used memory: +{f['redis_mb']:.0f} MB")
     print(
