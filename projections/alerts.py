@@ -286,6 +286,25 @@ def tick(book: AlertBook, state: PlanState, now_ms: int, memo: Memo | None = Non
     return _requieted(book, notices)
 
 
+def next_due_ms(book: AlertBook, plan: Plan | None) -> int | None:
+    """When the clock alone next changes what `tick` finds, with no new event: the open instant
+    (as soon as time passes it), a clock rule's next deadline, a silence beginning or ending.
+    None: nothing until the next event. A projector waits until then instead of ticking
+    every second (a worker follows a thousand plans)."""
+    if book.pending:
+        return book.pending_ms + 1
+    due: list[int] = []
+    if plan is not None and book.as_of is not None:
+        deadlines = _deadlines(plan.year, plan.timezone, plan.thresholds.alerts.stale_after_days)
+        later = bisect_right(deadlines, book.clock_ms)
+        if later < len(deadlines):
+            due.append(deadlines[later])
+    for silence in book.silences.silences.values():
+        bounds = (silence.starts_ms, silence.ends_ms, silence.expired_ms or 0)
+        due += [bound for bound in bounds if bound > book.clock_ms]
+    return min(due, default=None)
+
+
 def judge(book: AlertBook, state: PlanState, stored: StoredEvent, memo: Memo | None = None) -> list[AlertNotice]:
     """One event, with its alert judgement: time passes to the event's transaction time (the
     instant before it is judged), the fold applies it, the book notes what it changed. The

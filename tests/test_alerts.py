@@ -298,3 +298,46 @@ def test_a_report_about_one_project_does_not_resolve_a_portfolio_alert_that_stil
     assert kinds([n for n in after if n.subject == "portfolio"]) == [
         ("alert.raised", "portfolio_investment_rate", "portfolio", "warning")  # judged now there is money
     ]
+
+
+def test_judging_only_when_the_clock_is_due_says_what_judging_every_six_hours_says() -> None:
+    """The worker lets an idle plan's alerts sleep until `next_due_ms` (the open instant, the next
+    overdue-data deadline, a silence's start or end) instead of ticking every second. A timeline
+    ticked every six hours and one ticked only when due agree, notice for notice and in every
+    firing alert's status at every moment, through a silence and a year of deadlines."""
+    from events.models import AlertSilenced
+    from projections.alerts import next_due_ms
+    from tests.factories import eid
+
+    silence = AlertSilenced(
+        event_id=eid(),
+        plan_id=PLAN,
+        occurred_at=datetime(2025, 3, 1, tzinfo=UTC),
+        department="fgw",
+        subject=PLAN,
+        period="2025",
+        silence_id="00000000000b",
+        matchers={"rule": "data_stale"},
+        starts_at=datetime(2025, 5, 3, 7, 30, tzinfo=UTC),
+        ends_at=datetime(2025, 8, 9, 13, 15, tzinfo=UTC),
+        created_by="0123456789ab",
+    )
+    every, when_due = Timeline(), Timeline()
+    for line in (every, when_due):
+        line.post(datetime(2025, 1, 20, tzinfo=UTC), plan_event())
+        line.post(datetime(2025, 3, 1, tzinfo=UTC), silence)
+        line.post(datetime(2025, 4, 16, 2, tzinfo=UTC), update("gdp", "2025-Q1", "5.8"))
+    now, ticks = datetime(2025, 4, 16, 2, tzinfo=UTC), 0
+    while now < datetime(2026, 3, 1, tzinfo=UTC):
+        now += timedelta(hours=6)
+        every.idle(now)
+        due = next_due_ms(when_due.book, when_due.state.plan)
+        if due is not None and due <= ms(now):
+            when_due.idle(now)
+            ticks += 1
+        statuses = [(k, a.silence_ids, a.inhibited_by) for k, a in every.book.active.items()]
+        assert statuses == [(k, a.silence_ids, a.inhibited_by) for k, a in when_due.book.active.items()], now
+    assert [n.model_dump() for n in every.notices] == [n.model_dump() for n in when_due.notices]
+    assert any(n.silence_ids for n in every.notices) and any(n.rule == "data_stale" for n in every.notices)
+    assert 0 < ticks < 60  # the deadlines and the silence's bounds, not 1 300 ticks
+    assert next_due_ms(when_due.book, when_due.state.plan) is None  # the year is over: nothing until an event

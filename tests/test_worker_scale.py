@@ -170,6 +170,46 @@ async def test_three_workers_split_the_plans_evenly_and_two_take_over_from_a_dea
         await assert_read_model_is_the_fold(redis, keys, plan_id)
 
 
+async def test_idle_projectors_do_not_read_until_an_append_wakes_them(
+    redis: Redis, store: EventStore, keys: Keyspace, monkeypatch: pytest.MonkeyPatch
+):
+    """A caught-up projector sleeps until its plan's append notice (or its clock's judgement, or a
+    poll every 15–30 s): it used to read its log every second, so a worker following a thousand
+    plans spent a third of a core on 2,000 reads a second of logs that had not moved. An append
+    to one plan then wakes that plan's projectors only."""
+    from services.projection import Projector
+    from services.projection.supervisor import ProjectionSupervisor
+
+    plans = await publish_plans(store, 20, stem="quiet")
+    reads: Counter[tuple[str, str]] = Counter()
+    step = Projector.step
+
+    async def counted(self: Projector, *args: object, **kwargs: object) -> int:
+        reads[(self.plan_id, self.projection.name)] += 1
+        return await step(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Projector, "step", counted)
+    supervisor = ProjectionSupervisor(redis, keys, "w-quiet", tick=0.2, idle_s=0.3)
+    running = asyncio.create_task(supervisor.run())
+    try:
+        await eventually(lambda: _all_held(redis, keys, plans, "w-quiet"), timeout=30, interval=0.2)
+        await eventually(lambda: _none_lagging(redis, keys, plans), timeout=30, interval=0.2)
+        await asyncio.sleep(1.0)  # the open instants judged after 0.3 s of quiet
+        reads.clear()
+        await asyncio.sleep(3.0)
+        assert sum(reads.values()) == 0, reads  # every second, before: 120
+        await store.append([gdp_update(plans[3], "5.1", "2025-Q1")])
+        await eventually(lambda: _none_lagging(redis, keys, plans), timeout=10, interval=0.1)
+        assert set(reads) == {(plans[3], projection.name) for projection in PROJECTIONS}
+    finally:
+        supervisor.close()
+        await running
+
+
+async def _none_lagging(redis: Redis, keys: Keyspace, plans: list[str]) -> bool:
+    return not await lagging(redis, keys, plans)
+
+
 @pytest.mark.cluster
 async def test_an_append_wakes_the_projectors_waiting_for_that_plan_only(
     redis: Redis, store: EventStore, keys: Keyspace, server_url: str

@@ -78,6 +78,9 @@ class AlertsStrategy:
             self._idle_failure = open_instant
             raise JudgingFailed(f"judging the last instant: {exc!r}") from exc
 
+    def due_ms(self, state: PlanState) -> int | None:
+        return alerts.next_due_ms(self.book, state.plan)
+
     def fields(self, state: PlanState, state_json: bytes | None, views: bool) -> dict[str, str | bytes]:
         fields: dict[str, str | bytes] = {}
         if state_json is not None:

@@ -66,6 +66,9 @@ class ReadModelStrategy:
     def idle(self, state: PlanState, now_ms: int) -> None:
         pass  # the views do not change with the clock
 
+    def due_ms(self, state: PlanState) -> int | None:
+        return None
+
     def fields(self, state: PlanState, state_json: bytes | None, views: bool) -> Fields:
         fields: Fields = {}
         self._pending = {}

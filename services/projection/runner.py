@@ -350,6 +350,17 @@ class Projector:
                 return index + await self._failed(position, fields, exc)
         return len(entries)
 
+    def idle_in_s(self, now_ms: int) -> float | None:
+        """Seconds from `now_ms` (Redis' clock) until `idle` has something to do: the strategy's
+        judgement the clock brings, or the state to write; None: nothing until the next event."""
+        waits = []
+        due = self.strategy.due_ms(self.state)
+        if due is not None:
+            waits.append((due - now_ms) / 1000)
+        if self.state.applied != self._snapshot_applied:
+            waits.append(self.state_save_s - (time.monotonic() - self._state_saved_at))
+        return max(min(waits), 0.0) if waits else None
+
     async def idle(self, now_ms: int) -> int:
         """Caught up with the log: the alerts judge the last instant and anything the clock
         brought (overdue data, projects that missed their start month), committed if it changed

@@ -62,6 +62,11 @@ class ProjectionStrategy(Protocol):
         """Caught up with the log, at time `now_ms`: judge what the clock brings."""
         ...
 
+    def due_ms(self, state: PlanState) -> int | None:
+        """The time (ms) from which `idle` has something to judge without a new event; None: not
+        until the next event."""
+        ...
+
     def fields(self, state: PlanState, state_json: bytes | None, views: bool) -> dict[str, str | bytes]:
         """The hash fields to commit with the checkpoint: `state_json` is the state snapshot when
         this commit writes one, `views=False` when the views may wait for a later commit."""
