@@ -77,7 +77,7 @@ class Wakeup:
     async def wait(self, plan_id: str, after: str, timeout: float) -> bool:
         """Until the plan's log is heard to go past `after`, or `timeout` seconds. True when woken
         (the log may have more: read it), False when the time ran out."""
-        if self._last.get(plan_id, (0, 0)) > position_key(after):
+        if self.heard_past(plan_id, after):
             return True  # heard while the caller was reading
         signal = self._signals.get(plan_id)
         if signal is None:
@@ -88,6 +88,10 @@ class Wakeup:
         except TimeoutError:
             return False
         return True
+
+    def heard_past(self, plan_id: str, position: str) -> bool:
+        """Whether the plan's log was heard to go past `position`."""
+        return self._last.get(plan_id, (0, 0)) > position_key(position)
 
     def forget(self, plan_id: str) -> None:
         """A wake-up found nothing to read (the log was replaced, say): wait for the next notice."""
