@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import time
 import traceback
 from bisect import bisect_left
@@ -167,10 +168,11 @@ class Projector:
         state_save_s: float = 0.0,
     ) -> None:
         """`state_save_s`: a caught-up projector writes its state at most this often (0: whenever
-        it is caught up). The state is the whole fold (~100 KB for the seed plan, ~1 ms to
-        serialise); written after every event of a trickle, it was the largest cost of a worker
-        following many plans. load() re-applies the events after it, so this bounds only the work
-        of a restart."""
+        it is caught up; each interval is drawn from 1–1.5 × it, so that many do not write at
+        once). The state is the whole fold (~100 KB for the seed plan, ~1 ms to serialise);
+        written after every event of a trickle, it was the largest cost of a worker following
+        many plans. load() re-applies the events after it, so this bounds only the work of a
+        restart."""
         if owner is None and generation is None:
             raise ValueError("a rebuild projector needs its generation")
         self.redis, self.keys, self.plan_id, self.owner = redis, keys, plan_id, owner
@@ -183,6 +185,9 @@ class Projector:
         self._snapshot_applied = 0  # events applied in the last state snapshot written
         self.state_save_s = state_save_s
         self._state_saved_at = time.monotonic()  # when the state was last written (or loaded)
+        # each interval drawn from 1–1.5 × state_save_s: a worker's projectors, caught up together,
+        # would otherwise all write their states in the same second, every `state_save_s`
+        self._save_stretch = random.uniform(1.0, 1.5)
         self._parked_listed = 0  # entries the fold parked, as far as written to the dead letters
         self._batch: dict[str, dict[str, str]] = {}  # position → fields of the entries being applied
         # periodic snapshots (a strategy that keeps them): every `snapshot_every` stream entries and
@@ -350,6 +355,9 @@ class Projector:
                 return index + await self._failed(position, fields, exc)
         return len(entries)
 
+    def _state_save_in_s(self) -> float:
+        return self.state_save_s * self._save_stretch - (time.monotonic() - self._state_saved_at)
+
     def idle_in_s(self, now_ms: int) -> float | None:
         """Seconds from `now_ms` (Redis' clock) until `idle` has something to do: the strategy's
         judgement the clock brings, or the state to write; None: nothing until the next event."""
@@ -358,7 +366,7 @@ class Projector:
         if due is not None:
             waits.append((due - now_ms) / 1000)
         if self.state.applied != self._snapshot_applied:
-            waits.append(self.state_save_s - (time.monotonic() - self._state_saved_at))
+            waits.append(self._state_save_in_s())
         return max(min(waits), 0.0) if waits else None
 
     async def idle(self, now_ms: int) -> int:
@@ -375,7 +383,7 @@ class Projector:
             return 0
         changed = len(self.strategy.notices)
         unsaved = self.state.applied != self._snapshot_applied
-        due = unsaved and time.monotonic() - self._state_saved_at >= self.state_save_s
+        due = unsaved and self._state_save_in_s() <= 0
         if changed or due:
             await self.commit(snapshot=due)
         return changed
@@ -452,7 +460,7 @@ class Projector:
             raise self._refused(reply)
         snapshots.clear()
         if saved_applied != self._snapshot_applied or state_json is not None:
-            self._state_saved_at = time.monotonic()
+            self._state_saved_at, self._save_stretch = time.monotonic(), random.uniform(1.0, 1.5)
         self._snapshot_applied = saved_applied
         self._parked_listed = len(state.parked)
         self.strategy.committed(state)
