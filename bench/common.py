@@ -42,16 +42,18 @@ async def bench_redis() -> AsyncIterator[tuple[str, Redis, Keyspace]]:
         await redis.aclose()
 
 
-def spawn(url: str, keys: Keyspace, *command: str) -> subprocess.Popen:
-    """`planwatch COMMAND…` as a process of its own, on the benchmark's server and key prefix."""
+def spawn(url: str, keys: Keyspace, *command: str, log: Path | None = None) -> subprocess.Popen:
+    """`planwatch COMMAND…` as a process of its own, on the benchmark's server and key prefix;
+    its log (stderr) to `log`, or nowhere."""
     env = {**os.environ, "PLANWATCH_REDIS_URL": url, "PLANWATCH_KEY_PREFIX": keys.prefix}
-    return subprocess.Popen(
-        [sys.executable, "-m", "services", *command],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    with open(log, "ab") if log else open(os.devnull, "wb") as stderr:
+        return subprocess.Popen(
+            [sys.executable, "-m", "services", *command],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
 
 
 def stop(process: subprocess.Popen) -> None:

@@ -229,7 +229,9 @@ def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1] if len(values) > 1 else values[0]
 
 
-async def one_size(url: str, plan: Plan, count: int, rate: int, seconds: float, offline: bool) -> dict[str, float]:
+async def one_size(
+    url: str, plan: Plan, count: int, rate: int, seconds: float, offline: bool, worker_log: Path | None
+) -> dict[str, float]:
     redis = connect(url)
     keys = bench_keyspace()
     store = EventStore(redis, keys)
@@ -247,7 +249,7 @@ async def one_size(url: str, plan: Plan, count: int, rate: int, seconds: float, 
         trips = await raw_xread_round_trip(redis, keys, plan_ids[0])
         figures["raw_xread_p50_ms"], figures["raw_xread_p99_ms"] = pct(trips, 50), pct(trips, 99)
 
-        worker = spawn(url, keys, "worker")
+        worker = spawn(url, keys, "worker", log=worker_log)
         try:
             started = time.perf_counter()
             while await held_leases(redis, keys, plan_ids) < 2 * count or await lagging_events(redis, keys, plan_ids):
@@ -331,12 +333,12 @@ def show(f: dict[str, float]) -> None:
     print(f"  raw pipelined XADD: {f['raw_xadd_per_s']:,.0f} events/s (the fill: {f['log_events'] / f['fill_s']:,.0f})")
 
 
-async def main(sizes: list[int], rate: int, seconds: float, offline: bool) -> None:
+async def main(sizes: list[int], rate: int, seconds: float, offline: bool, worker_log: Path | None) -> None:
     url = Settings.from_env().redis_target()
     plan = load_plan(SEED_PLAN)
     print(f"Redis: {server_name(url)}; {rate} events/s for {seconds:.0f} s at each size")
     for count in sizes:
-        show(await one_size(url, plan, count, rate, seconds, offline))
+        show(await one_size(url, plan, count, rate, seconds, offline, worker_log))
 
 
 if __name__ == "__main__":
@@ -346,6 +348,9 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=int, default=200, help="events/s spread over all plans")
     parser.add_argument("--seconds", type=float, default=30, help="how long to append at that rate")
     parser.add_argument("--no-rebuild", action="store_true", help="skip the rebuilds and the rollups")
+    parser.add_argument("--worker-log", type=Path, help="append the worker's log to this file (default: dropped)")
     options = parser.parse_args()
     counts = [10, 100] if options.quick else [int(n) for n in options.plans.split(",")]
-    asyncio.run(main(counts, options.rate, options.seconds, offline=not options.no_rebuild))
+    asyncio.run(
+        main(counts, options.rate, options.seconds, offline=not options.no_rebuild, worker_log=options.worker_log)
+    )
