@@ -130,6 +130,10 @@ class LeaseLost(Exception):
     """Another worker holds the plan now; this projector must stop writing."""
 
 
+def _save_stretch() -> float:
+    return random.uniform(1.0, 1.5)
+
+
 class GenerationChanged(Exception):
     """A rebuild switched readers to a new generation; reload from it."""
 
@@ -187,7 +191,7 @@ class Projector:
         self._state_saved_at = time.monotonic()  # when the state was last written (or loaded)
         # each interval drawn from 1–1.5 × state_save_s: a worker's projectors, caught up together,
         # would otherwise all write their states in the same second, every `state_save_s`
-        self._save_stretch = random.uniform(1.0, 1.5)
+        self._save_stretch = _save_stretch()
         self._parked_listed = 0  # entries the fold parked, as far as written to the dead letters
         self._batch: dict[str, dict[str, str]] = {}  # position → fields of the entries being applied
         # periodic snapshots (a strategy that keeps them): every `snapshot_every` stream entries and
@@ -460,7 +464,7 @@ class Projector:
             raise self._refused(reply)
         snapshots.clear()
         if saved_applied != self._snapshot_applied or state_json is not None:
-            self._state_saved_at, self._save_stretch = time.monotonic(), random.uniform(1.0, 1.5)
+            self._state_saved_at, self._save_stretch = time.monotonic(), _save_stretch()
         self._snapshot_applied = saved_applied
         self._parked_listed = len(state.parked)
         self.strategy.committed(state)
