@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from events.alerts import AlertNotice
 from events.positions import position_key
 from projections.report import build_report
-from projections.snapshot import load_state
+from projections.snapshot import load_state, unpack
 from projections.views import report_view
 from services.app import App, NotFound, publish_plan
 from services.demo import load_seed
@@ -62,7 +62,7 @@ def comparable(model: dict[str, str]) -> dict[str, object]:
     """A generation without the wall-clock time its alert book was last ticked at."""
     if "alert_book" not in model:
         return model
-    book = json.loads(model["alert_book"])
+    book = json.loads(unpack(model["alert_book"]))
     del book["clock_ms"]
     return {**model, "alert_book": book}
 
