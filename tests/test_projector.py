@@ -352,7 +352,12 @@ async def test_a_projector_without_the_lease_cannot_write(redis: Redis, store: E
     await publish_plan(store, small_plan(PLAN))
     stale = await live_projector(redis, keys, owner="w1")
     await redis.set(keys.lease(PLAN, "rm"), "w2")  # w1 stalled past its lease; w2 took over
-    with pytest.raises(LeaseLost):
+    with pytest.raises(LeaseLost, match="the lease of w1 held by w2"):
+        await stale.step()
+    await redis.delete(keys.lease(PLAN, "rm"))  # … or nobody renewed it
+    stale = Projector(redis, keys, PLAN, owner="w1")
+    await stale.load()
+    with pytest.raises(LeaseLost, match="the lease of w1 expired"):
         await stale.step()
     assert (await plan_status(redis, keys, PLAN)).applied == 0
 

@@ -71,7 +71,8 @@ _COMMIT = """
 --       n_parked, (position, type, error, data, source) * n_parked,
 --       n_notices, (fingerprint, type, notice json, notice id, notify '1' or '0') * n_notices
 if ARGV[1] ~= '' then
-  if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'lease-lost' end
+  local holder = redis.call('GET', KEYS[1])
+  if holder ~= ARGV[1] then return 'lease-lost:' .. (holder or '') end  -- '' : it expired
   if redis.call('GET', KEYS[2]) ~= ARGV[2] then return 'generation-changed' end
 elseif redis.call('GET', KEYS[2]) == ARGV[2] then
   return 'generation-live'
@@ -136,9 +137,6 @@ def _save_stretch() -> float:
 
 class GenerationChanged(Exception):
     """A rebuild switched readers to a new generation; reload from it."""
-
-
-_REFUSALS: dict[str, type[Exception]] = {"lease-lost": LeaseLost, "generation-changed": GenerationChanged}
 
 
 @dataclass(frozen=True)
@@ -481,9 +479,12 @@ class Projector:
     def _refused(self, reply: str) -> Exception:
         """The commit script's refusal as an exception: the lease or the generation moved on
         (the caller stops or reloads), or anything else (a bug)."""
-        refusal = _REFUSALS.get(reply)
-        if refusal is not None:
-            return refusal(self.plan_id)
+        reason, _, holder = reply.partition(":")
+        if reason == "lease-lost":  # the message tells a stalled worker from a taken-over plan
+            taken = f"held by {holder}" if holder else "expired"
+            return LeaseLost(f"{self.plan_id} {self.projection.name}: the lease of {self.owner} {taken}")
+        if reply == "generation-changed":
+            return GenerationChanged(self.plan_id)
         return RuntimeError(f"{self.projection.label} commit for {self.plan_id} refused: {reply}")
 
     def _commit_keys(self) -> list[str]:
