@@ -19,8 +19,9 @@ from redis.asyncio import Redis
 from events.codec import decode_payload
 from events.positions import position_at, position_instant, position_key
 from projections.alerts import AlertBook
+from projections.packing import PACKED, unpack
 from projections.rollup import build_rollup
-from projections.snapshot import PACKED, dump_state, load_book, load_state, unpack
+from projections.snapshot import dump_state, load_book, load_state
 from projections.state import PlanState
 from services.app import load_document, produce_rollup
 from services.app.rollups import rollup_sources
@@ -186,7 +187,7 @@ async def test_states_and_alert_books_are_stored_packed_and_plain_json_is_still_
         assert stored[field].startswith(PACKED) and len(stored[field]) * 3 < len(plain), field
     assert state == await fold_log(store, PLAN) and book.active
     assert load_state(plain_state.decode()) == state and load_book(plain_book) == book
-    with pytest.raises(ValueError, match="a packed snapshot cannot be unpacked"):
+    with pytest.raises(ValueError, match="a packed value cannot be unpacked"):
         unpack(PACKED + "not base64!")
 
 

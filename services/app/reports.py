@@ -74,7 +74,10 @@ class Reports:
         applied the whole log: a page that must show what was just posted folds otherwise)."""
         if up_to_date and (await plan_status(self.store.redis, self.store.keys, plan_id)).lag:
             return None
-        values = await read_fields(self.store.redis, self.store.keys, plan_id, *fields)
+        try:
+            values = await read_fields(self.store.redis, self.store.keys, plan_id, *fields)
+        except ValueError:  # a damaged view: the fold answers instead
+            return None
         return [v for v in values if v] if values and all(values) else None
 
     async def report(

@@ -7,6 +7,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from projections.packing import unpacked_text
 from services.projection.kinds import ALERTS, READ_MODEL, Projection
 from services.projection.replies import hash_values, read_latest
 from services.store import Keyspace
@@ -28,9 +29,9 @@ async def current_generation(
 async def read_fields(
     redis: Redis, keys: Keyspace, plan_id: str, *fields: str, projection: Projection = READ_MODEL
 ) -> list[str | None] | None:
-    """Fields of the current generation of a projection (the read model by default); None if the
-    plan has none yet. A rebuild may delete the old generation between our two reads, so a
-    vanished hash is read again."""
+    """Fields of the current generation of a projection (the read model by default), unpacked;
+    None if the plan has none yet. A rebuild may delete the old generation between our two reads,
+    so a vanished hash is read again. ValueError if a packed field is damaged."""
     for _ in range(3):
         generation = await current_generation(redis, keys, plan_id, projection=projection)
         if not generation:
@@ -39,7 +40,7 @@ async def read_fields(
             redis, keys.generation(plan_id, generation, projection.name), ["checkpoint", *fields]
         )
         if values[0] is not None:
-            return values[1:]
+            return [None if value is None else unpacked_text(value) for value in values[1:]]
     return None
 
 

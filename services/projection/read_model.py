@@ -14,6 +14,7 @@ from typing import Any
 from events.alerts import AlertNotice
 from events.codec import decode_stored
 from events.positions import StoredEvent, position_key
+from projections.packing import pack
 from projections.report import ReportBuilder
 from projections.series import indicator_series
 from projections.state import PlanState, apply, fold
@@ -90,7 +91,7 @@ class ReadModelStrategy:
     def _add_views(self, state: PlanState, fields: Fields) -> None:
         """The summary, and the views of the indicators and projects whose rows changed."""
         report = self._builder.build(state)
-        fields["summary"] = summary_json(report)
+        fields["summary"] = pack(summary_json(report))  # rewritten at every commit: packed (read_fields unpacks)
         for row in report.rows():
             name = f"indicator:{row.indicator.id}"
             if self._changed(name, row):
@@ -110,5 +111,5 @@ class ReadModelStrategy:
         return True
 
 
-def _json(view: dict[str, Any]) -> str:
-    return json.dumps(view, ensure_ascii=False)
+def _json(view: dict[str, Any]) -> bytes:
+    return pack(json.dumps(view, ensure_ascii=False))
