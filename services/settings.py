@@ -13,7 +13,7 @@
 | `PLANWATCH_SECRET_KEY` | signs shared links and sign-in forms; seals subscription secrets at rest | see below |
 | `PLANWATCH_SESSION_HOURS` | how long a dashboard sign-in lasts without use | 12 |
 | `PLANWATCH_SNAPSHOT_EVERY` | a snapshot every N log entries (and each month's end): a query folds at most N | 2500 |
-| `PLANWATCH_STATE_SAVE_S` | seconds between writes of a caught-up projection's whole state (0: each time) | 30 |
+| `PLANWATCH_STATE_SAVE_S` | seconds between state writes of a quiet projection (0: each time) | 300 |
 
 Without `PLANWATCH_SECRET_KEY` links are signed with a key generated once and kept in Redis, and
 subscription urls and secrets are stored in clear. Link-local and metadata addresses are refused
@@ -65,7 +65,7 @@ class Settings:
             secret_key=environ.get("PLANWATCH_SECRET_KEY") or None,
             session_hours=float(environ.get("PLANWATCH_SESSION_HOURS", "12")),
             snapshot_every=_positive(environ, "PLANWATCH_SNAPSHOT_EVERY", 2500),
-            state_save_s=_not_negative(environ, "PLANWATCH_STATE_SAVE_S", 30.0),
+            state_save_s=_not_negative(environ, "PLANWATCH_STATE_SAVE_S", 300.0),
         )
 
     @property

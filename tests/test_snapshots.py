@@ -245,7 +245,7 @@ def test_the_snapshot_interval_is_a_setting() -> None:
 
 
 def test_how_often_a_caught_up_projection_writes_its_state_is_a_setting() -> None:
-    assert Settings.from_env({}).state_save_s == 30
+    assert Settings.from_env({}).state_save_s == 300
     assert Settings.from_env({"PLANWATCH_STATE_SAVE_S": "0"}).state_save_s == 0
     assert Settings.from_env({"PLANWATCH_STATE_SAVE_S": "2.5"}).state_save_s == 2.5
     for text in ("-1", "soon", "inf", "nan"):

@@ -171,7 +171,7 @@ async def test_three_workers_split_the_plans_evenly_and_two_take_over_from_a_dea
 
 
 async def test_idle_projectors_do_not_read_until_an_append_wakes_them(
-    redis: Redis, store: EventStore, keys: Keyspace, monkeypatch: pytest.MonkeyPatch
+    redis: Redis, store: EventStore, keys: Keyspace, server_url: str, monkeypatch: pytest.MonkeyPatch
 ):
     """A caught-up projector sleeps until its plan's append notice (or its clock's judgement, or a
     poll every 15–30 s): it used to read its log every second, so a worker following a thousand
@@ -189,7 +189,7 @@ async def test_idle_projectors_do_not_read_until_an_append_wakes_them(
         return await step(self, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(Projector, "step", counted)
-    supervisor = ProjectionSupervisor(redis, keys, "w-quiet", tick=0.2, idle_s=0.3)
+    supervisor = ProjectionSupervisor(redis, keys, "w-quiet", lease_url=server_url, tick=0.2, idle_s=0.3)
     running = asyncio.create_task(supervisor.run())
     try:
         await eventually(lambda: _all_held(redis, keys, plans, "w-quiet"), timeout=30, interval=0.2)

@@ -11,9 +11,9 @@ stalls past its lease can never overwrite the new holder's work.
 
 Connections stay bounded whatever the number of plans: a projector reads without blocking, and
 when it has read everything it waits on the worker's one wake-up subscription (wakeup.py), not
-in an XREAD BLOCK of its own. Heartbeat, leases (all renewed in one pipelined round trip) and
-the clock go through `control`, a client of their own, so a thousand busy projectors cannot
-starve the renewals.
+in an XREAD BLOCK of its own. Heartbeat, taking and letting go of leases, and the clock go
+through `control`, a client of their own; the renewals run on a thread with a connection of its
+own (`LeaseKeeper`), so a thousand busy projectors holding the event loop cannot starve them.
 
 Stopping (`close`, on SIGTERM): the supervisor ends its loop, cancels every projector — again and
 again until each has ended, since on Python 3.11 one cancellation can be swallowed (services/tasks.py)
@@ -42,7 +42,7 @@ from services.projection.kinds import PROJECTIONS, Projection
 from services.projection.runner import GenerationChanged, LeaseLost, Projector
 from services.projection.status import report_progress
 from services.projection.wakeup import Wakeup
-from services.store import EventStore, Keyspace, Lease, redis_now_ms
+from services.store import EventStore, Keyspace, Lease, LeaseKeeper, client_name, redis_now_ms
 from services.tasks import cancel_and_wait, raise_if_cancelled
 
 log = logging.getLogger("planwatch.supervisor")
@@ -61,6 +61,7 @@ class ProjectionSupervisor:
         keys: Keyspace,
         worker_id: str,
         *,
+        lease_url: str,
         control: Redis | None = None,
         wakeup: Redis | None = None,
         lease_ttl_ms: int = 5000,
@@ -82,10 +83,20 @@ class ProjectionSupervisor:
         At most `concurrency` projectors talk to Redis at once (a Cluster client's pool refuses,
         rather than queues, a command beyond its size), half of them read models and half alerts:
         a read model's commit, what readers wait for, never queues behind the alerts' judging.
-        `state_save_s`: see `Projector`."""
+        `state_save_s`: see `Projector`. `lease_url`: the Redis the leases are renewed on, from a
+        thread with a connection of its own (`LeaseKeeper`)."""
         self.redis, self.keys, self.worker_id = redis, keys, worker_id
         self.control = control or redis
         self.lease = Lease(self.control, worker_id, lease_ttl_ms)
+        self.keeper = LeaseKeeper(
+            lease_url,
+            worker_id,
+            lease_ttl_ms,
+            self._leases_lost,
+            every_s=tick,
+            client_name=client_name(worker_id, "leases"),
+        )
+        self._lost: set[str] = set()  # lease keys the keeper found gone, dropped at the next tick
         self.lease_ttl_ms, self.tick, self.idle_s, self.max_attempts = lease_ttl_ms, tick, idle_s, max_attempts
         self.poll_s = poll_s
         self.linger_ms, self.metrics_every_s = linger_ms, metrics_every_s
@@ -117,6 +128,7 @@ class ProjectionSupervisor:
         """Keep leases and projector tasks in line until `close()` (or cancelled); then stop every
         projector and let go of every lease."""
         listening = asyncio.create_task(self.wakeup.run(), name="wakeup")
+        self.keeper.start()
         try:
             while not self._closing.is_set():
                 try:
@@ -150,7 +162,8 @@ class ProjectionSupervisor:
         # projection-major order: with two workers and one plan, one takes the read model, the other the alerts
         units = [(plan, projection.name) for projection in PROJECTIONS for plan in await self.store.plans()]
         share = math.ceil(len(units) / live)
-        await self._renew()
+        self.keeper.beat()
+        await self._drop_ended()
         excess = len(self.tasks) - share
         if excess > 0:  # hand back the excess, a tenth of the share per tick at most, so a newcomer gets its share
             await self._release(sorted(self.tasks)[-min(excess, max(share // 10, 1)) :])
@@ -166,13 +179,15 @@ class ProjectionSupervisor:
         self.clock_ms = await redis_now_ms(self.control)
         return max(await self.control.zcard(self.keys.workers), 1)
 
-    async def _renew(self) -> None:
-        """Renew every lease held, in one round trip; drop the units whose task ended or lease went."""
-        held = list(self.tasks)
-        renewed = await self.lease.hold_many([self._lease_key(unit) for unit in held])
-        for unit, kept in zip(held, renewed, strict=True):
-            if self.tasks[unit].done() or not kept:
-                await self._drop(unit)
+    def _leases_lost(self, keys: list[str]) -> None:
+        self._lost.update(keys)
+
+    async def _drop_ended(self) -> None:
+        """Drop the units whose projector ended or whose lease the keeper found gone."""
+        lost, self._lost = self._lost, set()
+        ended = [unit for unit, task in self.tasks.items() if task.done() or self._lease_key(unit) in lost]
+        if ended:
+            await self._drop(*ended)
 
     async def _take(self, candidates: list[Unit], wanted: int) -> None:
         """Take up to `wanted` free units (their holders read in one round trip, taken in another)."""
@@ -185,6 +200,7 @@ class ProjectionSupervisor:
         for unit, ours in zip(free, taken, strict=True):
             if ours:
                 self._start(unit)
+        self.keeper.hold([self._lease_key(unit) for unit, ours in zip(free, taken, strict=True) if ours])
 
     def _start(self, unit: Unit) -> None:
         self.tasks[unit] = asyncio.create_task(self._follow(*unit), name=f"project:{unit[0]}:{unit[1]}")
@@ -205,6 +221,7 @@ class ProjectionSupervisor:
         stopping with a thousand plans must not wait for them one by one), cancelled again while
         any still runs (services/tasks.py); one that outlives `PROJECTOR_GRACE_S` is named and
         left behind — its lease is released all the same, and the fence refuses its commits."""
+        self.keeper.drop([self._lease_key(unit) for unit in units])
         tasks = [self.tasks.pop(unit) for unit in units]
         for unit, task in zip(units, tasks, strict=True):
             self.projectors.pop(unit, None)
@@ -317,6 +334,7 @@ class ProjectionSupervisor:
         """Stop every projector, let go of every lease (one round trip) and leave the live workers."""
         started, units = time.monotonic(), list(self.tasks)
         ended = await self._drop(*units)
+        await self.keeper.stop()
         await self.lease.release_many([self._lease_key(unit) for unit in units])
         await self.control.zrem(self.keys.workers, self.worker_id)
         took = time.monotonic() - started

@@ -9,6 +9,7 @@ from services.store.clock import redis_now_ms
 from services.store.connection import (
     EmbeddedRedis,
     EmbeddedStopped,
+    client_name,
     connect,
     embedded_binary,
     is_cluster,
@@ -28,7 +29,7 @@ from services.store.events import (
     digest_of,
 )
 from services.store.keys import Keyspace
-from services.store.lease import Lease
+from services.store.lease import Lease, LeaseKeeper
 from services.store.sealing import CannotUnseal, Sealer
 from services.store.sessions import Session, SessionStore
 from services.store.signing import LINK_TTL_S, SignedLinks, shared_rollup_path, signing_key
@@ -44,6 +45,7 @@ __all__ = [
     "EventStore",
     "Keyspace",
     "Lease",
+    "LeaseKeeper",
     "PlanCatalog",
     "PlanChanged",
     "PlanNotEmpty",
@@ -57,6 +59,7 @@ __all__ = [
     "TokenInfo",
     "TokenStore",
     "VersionConflict",
+    "client_name",
     "connect",
     "digest_of",
     "embedded_binary",

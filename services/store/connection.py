@@ -185,6 +185,11 @@ def is_cluster(redis: AsyncRedis) -> bool:
     return isinstance(redis, RedisCluster)
 
 
+def client_name(worker_id: str, use: str) -> str:
+    """The name a worker's connections carry in CLIENT LIST (no spaces allowed)."""
+    return f"planwatch-worker:{worker_id}:{use}".replace(" ", "_")
+
+
 def connect(url: str, max_connections: int = 64, client_name: str | None = None) -> AsyncRedis:
     """An asyncio client. The socket timeout is above every blocking read planwatch issues
     (redis-py 8 defaults to 5 s, which would break a longer XREAD BLOCK). A burst of requests

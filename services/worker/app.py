@@ -28,7 +28,7 @@ from services.inbox import Inbox
 from services.notify import Notifier
 from services.projection import ProjectionSupervisor
 from services.settings import Settings
-from services.store import Keyspace, Sealer, SignedLinks, connect, node_url_for_key
+from services.store import Keyspace, Sealer, SignedLinks, client_name, connect, node_url_for_key
 from services.tasks import cancel_and_wait
 
 log = logging.getLogger("planwatch.worker")
@@ -38,18 +38,14 @@ log = logging.getLogger("planwatch.worker")
 POOL = 16  # the projectors' reads and commits, the notifier, the inbox's appends
 CONTROL = 2  # heartbeat, leases and clock: never queued behind the projectors
 WAKEUP = 1  # the subscription that wakes the projectors (services/projection/wakeup.py)
+LEASES = 1  # the lease keeper's, renewing from a thread of its own (services/store/lease.py)
 BROKER = 4  # FastStream's broker: the inbox's consumer group
-CONNECTION_BOUND = POOL + CONTROL + WAKEUP + BROKER
+CONNECTION_BOUND = POOL + CONTROL + WAKEUP + LEASES + BROKER
 
 # Stopping, within docker's 10 s between SIGTERM and SIGKILL: the supervisor is given this long to
 # stop its projectors (each given 5 s at most) and let go of its leases, the notifier this long to end.
 SUPERVISOR_GRACE_S = 7.0
 NOTIFIER_GRACE_S = 5.0
-
-
-def client_name(worker_id: str, use: str) -> str:
-    """The name a worker's connections carry in CLIENT LIST (no spaces allowed)."""
-    return f"planwatch-worker:{worker_id}:{use}".replace(" ", "_")
 
 
 def default_worker_id() -> str:
@@ -102,6 +98,7 @@ def create_app(
             redis,
             keys,
             worker_id,
+            lease_url=url,
             control=running.control,
             wakeup=running.wakeup,
             lease_ttl_ms=lease_ttl_ms,

@@ -1,0 +1,73 @@
+"""The lease keeper renews a worker's leases from a thread of its own: a worker whose event loop is
+busy for longer than a lease lasts (two thousand projectors catching up) keeps its leases; one whose
+loop is stuck loses them; a lease taken by another holder is reported; one let go stays let go."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from redis.asyncio import Redis
+
+from services.store import Keyspace, Lease, LeaseKeeper
+
+pytestmark = pytest.mark.cluster
+
+TTL_MS = 500
+
+
+def keeper_for(server_url: str, lost: list[str], stall_s: float = 60.0) -> LeaseKeeper:
+    return LeaseKeeper(server_url, "w1", TTL_MS, lost.extend, every_s=0.1, stall_s=stall_s)
+
+
+async def test_a_busy_event_loop_keeps_its_leases(redis: Redis, keys: Keyspace, server_url: str, backend: str):
+    held = [keys.lease(f"plan-{n}", "rm") for n in range(300)]  # more than one round trip's worth
+    assert all(await Lease(redis, "w1", TTL_MS).hold_many(held))
+    lost: list[str] = []
+    keeper = keeper_for(server_url, lost)
+    keeper.hold(held)
+    keeper.start()
+    try:
+        time.sleep(2.0)  # the loop held for four times the lease: nothing else runs meanwhile
+        assert [await redis.get(key) for key in held] == ["w1"] * len(held)
+        assert lost == []
+    finally:
+        await keeper.stop()
+
+
+async def test_a_stuck_event_loop_loses_its_leases(redis: Redis, keys: Keyspace, server_url: str, backend: str):
+    key = keys.lease("plan-1", "rm")
+    assert await Lease(redis, "w1", TTL_MS).hold(key)
+    keeper = keeper_for(server_url, [], stall_s=0.3)
+    keeper.hold([key])
+    keeper.start()
+    try:
+        await asyncio.sleep(0.2)
+        keeper.beat()
+        await asyncio.sleep(0.2)
+        assert await redis.get(key) == "w1"  # beating: renewed
+        await asyncio.sleep(1.5)  # no beat for five times `stall_s`: a stuck worker's leases expire
+        assert await redis.get(key) is None
+    finally:
+        await keeper.stop()
+
+
+async def test_a_lease_taken_over_is_reported_and_one_let_go_is_not_taken_back(
+    redis: Redis, keys: Keyspace, server_url: str, backend: str
+):
+    taken, let_go = keys.lease("plan-1", "rm"), keys.lease("plan-2", "rm")
+    assert all(await Lease(redis, "w1", TTL_MS).hold_many([taken, let_go]))
+    lost: list[str] = []
+    keeper = keeper_for(server_url, lost)
+    keeper.hold([taken, let_go])
+    keeper.start()
+    try:
+        await redis.set(taken, "w2")  # w1 stalled past its lease once; w2 took over
+        keeper.drop([let_go])
+        await Lease(redis, "w1", TTL_MS).release(let_go)
+        await asyncio.sleep(0.5)
+        assert set(lost) == {taken}
+        assert await redis.get(taken) == "w2" and await redis.get(let_go) is None
+    finally:
+        await keeper.stop()
