@@ -38,14 +38,18 @@ from services.store import EventStore, TokenStore
 
 ROUNDS = 3
 STATS = ["gdp", "industry-va", "fai", "retail", "income", "private-investment"]  # owned by stats
+QUARTERLY = {"gdp", "income"}  # reported for a quarter's last month only (the seed plan's frequency)
 
 
 def payload(n: int) -> dict:
+    subject, month = STATS[n % len(STATS)], n % 12 + 1
+    if subject in QUARTERLY:
+        month = (month + 2) // 3 * 3
     return {
         "event_id": str(uuid.uuid4()),
         "type": "indicator.updated",
-        "subject": STATS[n % len(STATS)],
-        "period": f"2025-{n % 12 + 1:02d}",
+        "subject": subject,
+        "period": f"2025-{month:02d}",
         "occurred_at": "2025-07-15T10:00:00+08:00",
         "value": f"{n % 997 / 10}",
         "note": "基准测试",
