@@ -343,16 +343,18 @@ async def test_rebuild_gives_exactly_the_live_state_and_switches_readers(
 
 
 async def test_rebuild_under_live_appends_catches_up_before_switching(redis: Redis, store: EventStore, keys: Keyspace):
+    """The rebuild switches readers once it has applied at least what the serving generation has:
+    what they read never goes back, and the live projector carries on in the new generation."""
     await publish_plan(store, small_plan(PLAN))
     live = await live_projector(redis, keys)
     stop = asyncio.Event()
 
-    async def appender():
+    async def appender():  # bursts of an event every 2 ms, as an import posts them, with pauses between
         quarter = 0
         while not stop.is_set():
             quarter += 1
             await store.append([gdp_update(PLAN, f"5.{quarter % 10}", f"2025-Q{quarter % 4 + 1}")])
-            await asyncio.sleep(0.002)
+            await asyncio.sleep(0.05 if quarter % 50 == 0 else 0.002)
 
     async def follow():
         while not stop.is_set():
@@ -361,7 +363,14 @@ async def test_rebuild_under_live_appends_catches_up_before_switching(redis: Red
             except GenerationChanged:
                 await live.load()
 
-    tasks = [asyncio.create_task(appender()), asyncio.create_task(follow())]
+    seen: list[int] = []
+
+    async def read():  # what a reader sees as applied, before, during and after the switch
+        while not stop.is_set():
+            seen.append((await plan_status(redis, keys, PLAN)).applied)
+            await asyncio.sleep(0.001)
+
+    tasks = [asyncio.create_task(job()) for job in (appender, follow, read)]
     await asyncio.sleep(0.3)
     result = await rebuild(redis, keys, PLAN, commit_every=50)
     await asyncio.sleep(0.2)
@@ -370,6 +379,7 @@ async def test_rebuild_under_live_appends_catches_up_before_switching(redis: Red
     await drain(live)
     assert await current_generation(redis, keys, PLAN) == result.generation
     await assert_equals_fold(redis, store, keys)
+    assert seen == sorted(seen) and len(set(seen)) > 50, seen[:20]
 
 
 async def test_a_projector_without_the_lease_cannot_write(redis: Redis, store: EventStore, keys: Keyspace):

@@ -13,13 +13,25 @@ from services.projection.runner import Projector
 from services.store import Keyspace, redis_now_ms
 
 _SWITCH = """
--- KEYS: current, new read model, event stream   ARGV: new generation
--- Switch readers to the new generation only if it has applied everything in the log.
-local last = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)
-local head = last[1] and last[1][1] or '0-0'
-local checkpoint = redis.call('HGET', KEYS[2], 'checkpoint') or '0-0'
-if checkpoint ~= head then return {0, head} end
+-- KEYS: current, the new generation's hash, the serving generation's hash
+-- ARGV: new generation, serving generation ('' if none)
+-- Switch readers to the new generation once it has applied everything the serving one has: they
+-- never see an older state, and the live projector carries on from its checkpoint. (Waiting for
+-- the log's head instead never ended while a department appended faster than a final commit.)
 local old = redis.call('GET', KEYS[1]) or ''
+if old ~= ARGV[2] then return {0, old} end  -- another rebuild switched meanwhile: look again
+local function parts(p)
+  local ms, seq = string.match(p, '^(%d+)-(%d+)$')
+  return tonumber(ms), tonumber(seq)
+end
+local nm, ns = parts(redis.call('HGET', KEYS[2], 'checkpoint') or '0-0')
+if old ~= '' then
+  local serving = redis.call('HGET', KEYS[3], 'checkpoint')
+  if serving then
+    local sm, ss = parts(serving)
+    if nm < sm or (nm == sm and ns < ss) then return {0, serving} end
+  end
+end
 redis.call('SET', KEYS[1], ARGV[1])
 return {1, old}
 """
@@ -45,7 +57,8 @@ async def rebuild(
     snapshot_every: int | None = None,
 ) -> RebuildResult:
     """Replay the whole log into a new generation of a projection while the live one keeps
-    serving, switch readers to it once it has caught up, then delete the old generation."""
+    serving, switch readers to it once it has caught up with the log and applied at least what
+    the serving generation has, then delete the old generation."""
     name = projection.name
     generation = int(await redis.incr(keys.projection_generations(plan_id, name)))
     projector = Projector(
@@ -73,17 +86,18 @@ async def rebuild(
         if handled:
             continue
         await projector.idle(await redis_now_ms(redis))  # judge the last instant, as the live one did
+        serving = await redis.get(keys.projection_current(plan_id, name)) or ""
         switched, previous = await switch(
             keys=[
                 keys.projection_current(plan_id, name),
                 keys.generation(plan_id, generation, name),
-                keys.events(plan_id),
+                keys.generation(plan_id, int(serving or 0), name),
             ],
-            args=[generation],
+            args=[generation, serving],
         )
         if switched:
             break
-        total = await redis.xlen(keys.events(plan_id))  # more arrived while we replayed: catch up
+        total = await redis.xlen(keys.events(plan_id))  # the live projector moved on meanwhile: catch up
     previous_generation = int(previous) if previous else 0
     if previous_generation:
         old = [
