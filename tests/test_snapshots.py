@@ -169,17 +169,22 @@ async def test_an_unreadable_snapshot_is_passed_over(redis: Redis, keys: Keyspac
     assert await state_as_known(redis, keys, PLAN) == await fold_log(store, PLAN)
 
 
-async def test_states_and_alert_books_are_stored_packed_and_plain_json_is_still_read(
-    redis: Redis, keys: Keyspace, store: EventStore
-) -> None:
-    """Packed (a fifth of the JSON's size, so a thousand plans' state saves do not swamp Redis
-    and its append-only file); the plain JSON of earlier releases still loads."""
+async def seed_alerts_caught_up(redis: Redis, keys: Keyspace, store: EventStore) -> str:
+    """The seed's log with its alerts projection caught up and idle; the key of its generation."""
     await load_seed(store)
     alerts = await live_projector(redis, keys, ALERTS)
     while await alerts.step():
         pass
     await alerts.idle(int(datetime.now(UTC).timestamp() * 1000))
-    generation = keys.generation(PLAN, int(await redis.get(keys.projection_current(PLAN, ALERTS.name)) or 0), "alerts")
+    return keys.generation(PLAN, int(await redis.get(keys.projection_current(PLAN, ALERTS.name)) or 0), "alerts")
+
+
+async def test_states_and_alert_books_are_stored_packed_and_plain_json_is_still_read(
+    redis: Redis, keys: Keyspace, store: EventStore
+) -> None:
+    """Packed (a fifth of the JSON's size, so a thousand plans' state saves do not swamp Redis
+    and its append-only file); the plain JSON of earlier releases still loads."""
+    generation = await seed_alerts_caught_up(redis, keys, store)
     stored = await redis.hgetall(generation)
     state, book = load_state(stored["state"]), load_book(stored["alert_book"])
     plain_state, plain_book = TypeAdapter(PlanState).dump_json(state), TypeAdapter(AlertBook).dump_json(book)
@@ -221,12 +226,7 @@ async def test_a_rollup_from_the_alerts_snapshot_equals_the_rollup_of_a_full_rep
 async def test_a_rollup_without_a_readable_alerts_snapshot_replays_the_log(
     redis: Redis, keys: Keyspace, store: EventStore
 ) -> None:
-    await load_seed(store)
-    alerts = await live_projector(redis, keys, ALERTS)
-    while await alerts.step():
-        pass
-    await alerts.idle(int(datetime.now(UTC).timestamp() * 1000))
-    generation = keys.generation(PLAN, int(await redis.get(keys.projection_current(PLAN, ALERTS.name)) or 0), "alerts")
+    generation = await seed_alerts_caught_up(redis, keys, store)
     await redis.hset(generation, "alert_book", '{"active": 3}')
     before = folded(ROLLUP)
     document = (await produce_rollup(redis, keys, PLAN, "2025-06")).document
