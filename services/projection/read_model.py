@@ -96,11 +96,11 @@ class ReadModelStrategy:
             name = f"indicator:{row.indicator.id}"
             if self._changed(name, row):
                 series = indicator_series(state, row.indicator, report.as_of)
-                fields[name] = _json(indicator_detail_view(row, state.indicator(row.indicator.id), series))
+                fields[name] = _packed_json(indicator_detail_view(row, state.indicator(row.indicator.id), series))
         for project in report.portfolio.projects:
             name = f"project:{project.id}"
             if self._changed(name, project):
-                fields[name] = _json(project_detail_view(project, state.projects[project.id]))
+                fields[name] = _packed_json(project_detail_view(project, state.projects[project.id]))
 
     def _changed(self, name: str, view: object) -> bool:
         """Whether the view of field `name` is to be written (noted as being written if so). Rows
@@ -111,5 +111,5 @@ class ReadModelStrategy:
         return True
 
 
-def _json(view: dict[str, Any]) -> bytes:
+def _packed_json(view: dict[str, Any]) -> bytes:
     return pack(json.dumps(view, ensure_ascii=False))
