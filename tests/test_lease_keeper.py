@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
 
-from services.store import Keyspace, Lease, LeaseKeeper
+from services.store import EmbeddedRedis, Keyspace, Lease, LeaseKeeper, connect
 
 pytestmark = pytest.mark.cluster
 
@@ -71,3 +72,23 @@ async def test_a_lease_taken_over_is_reported_and_one_let_go_is_not_taken_back(
         assert await redis.get(taken) == "w2" and await redis.get(let_go) is None
     finally:
         await keeper.stop()
+
+
+async def test_a_keeper_started_while_redis_is_away_renews_once_it_is_back(tmp_path: Path):
+    server = EmbeddedRedis(tmp_path)  # not running yet: the worker started before its Redis
+    keeper = LeaseKeeper(server.url, "w1", TTL_MS, [].extend, every_s=0.1)
+    keeper.start()
+    try:
+        await asyncio.sleep(0.5)  # rounds that cannot connect
+        redis = connect(server.ensure_running())
+        key = Keyspace("t").lease("plan-1", "rm")
+        assert await Lease(redis, "w1", TTL_MS).hold(key)
+        keeper.hold([key])
+        for _ in range(10):  # twice the lease, beating as a live loop does
+            keeper.beat()
+            await asyncio.sleep(0.1)
+        assert await redis.get(key) == "w1"
+        await redis.aclose()
+    finally:
+        await keeper.stop()
+        server.stop()

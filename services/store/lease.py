@@ -13,7 +13,6 @@ from typing import cast
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
-from redis.exceptions import RedisError
 
 from services.store.connection import is_cluster, is_cluster_url, plain_url
 
@@ -145,20 +144,22 @@ class LeaseKeeper:
             await asyncio.to_thread(self._thread.join)
 
     def _run(self) -> None:
-        client = _sync_client(self.url, self.client_name)
+        client: SyncRedis | None = None  # connected at the first round: Redis may be away at start
         try:
             while not self._stopping.wait(self.every_s):
                 if time.monotonic() - self._beat > self.stall_s:
                     continue  # the loop is stuck: let the leases expire
                 try:
+                    client = client or _sync_client(self.url, self.client_name)
                     lost = self._renew(client)
-                except RedisError as exc:  # Redis away: the next round tries again
-                    log.warning("lease renewals of %s: %s", self.owner, exc)
+                except Exception as exc:  # Redis away (or a Cluster not ready): the thread must not end
+                    log.warning("lease renewals of %s: %r", self.owner, exc)
                     continue
                 if lost and self._loop is not None:
                     self._loop.call_soon_threadsafe(self.on_lost, lost)
         finally:
-            client.close()
+            if client is not None:
+                client.close()
 
     def _renew(self, client: SyncRedis) -> list[str]:
         with self._guard:
