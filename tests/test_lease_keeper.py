@@ -92,3 +92,20 @@ async def test_a_keeper_started_while_redis_is_away_renews_once_it_is_back(tmp_p
     finally:
         await keeper.stop()
         server.stop()
+
+
+async def test_a_keeper_renews_after_redis_forgot_its_script(redis: Redis, keys: Keyspace, server_url: str):
+    key = keys.lease("plan-1", "rm")
+    assert await Lease(redis, "w1", TTL_MS).hold(key)
+    keeper = keeper_for(server_url, [])
+    keeper.hold([key])
+    keeper.start()
+    try:
+        await asyncio.sleep(0.3)
+        await redis.script_flush()  # as after a restart: the keeper's script is gone
+        for _ in range(10):  # twice the lease
+            keeper.beat()
+            await asyncio.sleep(0.1)
+        assert await redis.get(key) == "w1"
+    finally:
+        await keeper.stop()

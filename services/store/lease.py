@@ -150,10 +150,15 @@ class LeaseKeeper:
                 if time.monotonic() - self._beat > self.stall_s:
                     continue  # the loop is stuck: let the leases expire
                 try:
-                    client = client or _sync_client(self.url, self.client_name)
-                    lost = self._renew(client)
-                except Exception as exc:  # Redis away (or a Cluster not ready): the thread must not end
+                    if client is None:
+                        client = _sync_client(self.url, self.client_name)
+                        sha = client.script_load(_RENEW)  # on every primary of a Cluster
+                    lost = self._renew(client, sha)
+                except Exception as exc:  # Redis away (or restarted, its scripts gone): the thread must not end
                     log.warning("lease renewals of %s: %r", self.owner, exc)
+                    if client is not None:
+                        client.close()
+                    client = None  # connect and load the script again next round
                     continue
                 if lost and self._loop is not None:
                     self._loop.call_soon_threadsafe(self.on_lost, lost)
@@ -161,10 +166,9 @@ class LeaseKeeper:
             if client is not None:
                 client.close()
 
-    def _renew(self, client: SyncRedis) -> list[str]:
+    def _renew(self, client: SyncRedis, sha: str) -> list[str]:
         with self._guard:
             keys = sorted(self._keys)
-        sha = client.script_load(_RENEW)  # on every primary of a Cluster; cheap, and survives a flush
         lost = []
         for start in range(0, len(keys), CHUNK):
             chunk = keys[start : start + CHUNK]
