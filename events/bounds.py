@@ -159,7 +159,7 @@ class Problem:
 
 class SubmissionBounds:
     """The plan-aware bounds of one plan: the plan year and the windows around it (in the plan's
-    time zone), and each indicator's unit bounds. Built once per batch; `problems` per event, with
+    time zone), and each indicator's unit bounds. Built once per plan (`bounds_for`); `problems` per event, with
     a quick pass for the usual event (a value of the plan year, reported in its window, in bounds)."""
 
     def __init__(self, plan: Any) -> None:
@@ -266,6 +266,24 @@ class SubmissionBounds:
             reason = f"{event.subject} is not reported with a growth rate (the plan's with_growth): leave growth out"
             return [Problem("growth", reason, "该指标不报送同比增速，请勿填写growth")]
         return []
+
+
+_KEPT_BOUNDS: Final = 1024  # plans whose bounds a process keeps (a province has a few hundred)
+_bounds_kept: dict[int, tuple[Any, SubmissionBounds]] = {}
+
+
+def bounds_for(plan: Any) -> SubmissionBounds:
+    """The submission bounds of `plan`, built once per plan object: a plan is frozen, and building
+    them per request was a twentieth of a single-event POST. Keyed by identity (hashing a whole plan
+    costs more than building), the plan held so that its id is not reused while kept."""
+    kept = _bounds_kept.get(id(plan))
+    if kept is not None and kept[0] is plan:
+        return kept[1]
+    if len(_bounds_kept) >= _KEPT_BOUNDS:
+        _bounds_kept.pop(next(iter(_bounds_kept)))  # the oldest: a plan replaced long ago, usually
+    bounds = SubmissionBounds(plan)
+    _bounds_kept[id(plan)] = (plan, bounds)
+    return bounds
 
 
 @cache  # built for every submission: it was a third of a single-event POST's time

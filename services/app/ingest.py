@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from events.bounds import SubmissionBounds
+from events.bounds import bounds_for
 from events.errors import FieldError, field_errors
 from events.models import Event, EventBase, batch_adapter, event_adapter
 from events.plan import Plan
@@ -145,7 +145,7 @@ def prepare(caller: TokenInfo, plan: Plan, payloads: Sequence[Mapping[str, Any] 
     problems: list[_Problem] = []
     events: list[Event] = []
     acceptable: set[tuple[str, str]] = set()  # (subject, type) pairs of this batch found fine
-    bounds = SubmissionBounds(plan)
+    bounds = bounds_for(plan)
     for (where, _, envelope), parsed in zip(checked, _parse([data for _, data, _ in checked]), strict=True):
         problems += envelope
         if isinstance(parsed, ValidationError):

@@ -16,12 +16,14 @@ from services.api.routers import (
     tokens,
 )
 
+# Routes are matched in this order: the one departments post to most goes first (matching a
+# request against every earlier router was a twentieth of a single-event POST).
 ROUTERS = (
+    events.router,
     health.router,
     plans.router,
     indicators.router,
     projects.router,
-    events.router,
     tokens.router,
     subscriptions.router,
     alerts.router,
