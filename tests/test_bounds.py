@@ -11,6 +11,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from events.bounds import bounds_for
 from services.app import publish_plan
 from services.store import EventStore, Keyspace, TokenStore, connect
 from tests.conftest import api_client
@@ -185,3 +186,13 @@ async def test_numbers_of_a_target_revision_are_bounded(redis: Redis, keys: Keys
         response = await post(http, revision)
     assert response.status_code == 422 and fields_of(response) == {"target.value"}
     assert await store.length(PLAN) == 1
+
+
+def test_bounds_are_built_once_per_plan_and_anew_for_a_plan_published_after() -> None:
+    """Kept per plan object: the same plan gives the same bounds, a plan with another year (as a
+    republished plan may have) its own — the kept bounds never judge by a replaced plan."""
+    plan = small_plan("bounds-cache")
+    later = plan.model_copy(update={"year": plan.year + 1})
+    assert bounds_for(plan) is bounds_for(plan)
+    assert bounds_for(later) is not bounds_for(plan)
+    assert (bounds_for(plan).year, bounds_for(later).year) == (plan.year, plan.year + 1)

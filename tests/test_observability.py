@@ -221,6 +221,10 @@ def test_an_outage_is_one_warning_line_without_a_traceback() -> None:
 def test_redact_keeps_the_token_id_only() -> None:
     assert redact("Authorization: Bearer pwt_0123456789ab_abc-DEF_1") == "Authorization: Bearer ***"
     assert redact("token pwt_0123456789ab_abc-DEF_1 used") == "token pwt_0123456789ab_*** used"
+    # the quick pass for lines without a secret must not pass over one written in other cases
+    assert redact("authorization: BEARER abc.def") == "authorization: BEARER ***"
+    assert redact('"GET /v1/alerts?Access_Token=abc HTTP/1.1" 200') == '"GET /v1/alerts?Access_Token=*** HTTP/1.1" 200'
+    assert redact('"POST /v1/plans/p/events HTTP/1.1" 201') == '"POST /v1/plans/p/events HTTP/1.1" 201'
 
 
 async def test_every_line_of_a_worker_run_is_json(
