@@ -1,13 +1,14 @@
 """Many plans on one worker: connections, memory, latency, rebuild and rollups at N plans.
 
-    python bench/scale.py [--quick] [--plans 10,100,1000] [--rate 200] [--seconds 30]
+    python bench/scale.py [--quick] [--plans 10,100,1000] [--rate 200] [--seconds 30] [--processes 1]
 
 For each N (default 10, 100, 1,000; `--quick`: 10, 100), under a key prefix of its own:
 
 1. N copies of the seed plan, each with its H1 2025 history (442 events a plan).
 2. Raw limits of this run: bare pipelined XADD of the same events (events/s), and the round
    trip of a non-blocking XREAD of one entry (p50/p99): what an append → read model can not beat.
-3. One `planwatch worker` process follows all N plans (2N leases: read model and alerts).
+3. One `planwatch worker` follows all N plans (2N leases: read model and alerts), as one process
+   or, with `--processes P`, as P processes under one command (`planwatch worker --processes P`).
    Reported: time until it has taken and caught up every plan, and until it is quiet (each
    plan's last instant judged, its state written; the latency is measured from then); the connections it holds
    (CLIENT LIST, by their names `planwatch-worker:<id>:*`); its RSS; Redis' used memory (the
@@ -140,16 +141,31 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def quiet(pid: int, below: float = 0.2) -> float:
-    """Wait until the worker uses less than `below` of a core for two seconds in a row (caught
-    up, a worker still judges each plan's last instant and writes its state): the latency is
-    measured from there. Returns the perf_counter time it went quiet."""
+async def quiet(pids: list[int], below: float = 0.2) -> float:
+    """Wait until the worker's processes use less than `below` of a core for two seconds in a row
+    (caught up, a worker still judges each plan's last instant and writes its state): the latency
+    is measured from there. Returns the perf_counter time it went quiet."""
     calm = 0
     while calm < 2:
-        before = cpu_s(pid)
+        before = sum(cpu_s(pid) for pid in pids)
         await asyncio.sleep(1)
-        calm = calm + 1 if cpu_s(pid) - before < below else 0
+        calm = calm + 1 if sum(cpu_s(pid) for pid in pids) - before < below else 0
     return time.perf_counter()
+
+
+def children_of(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+
+
+async def worker_pids(worker: subprocess.Popen[bytes], processes: int) -> list[int]:
+    """The processes doing the work: the worker itself, or the `processes` its pool started."""
+    if processes == 1:
+        return [worker.pid]
+    while True:
+        children = children_of(worker.pid)
+        if len(children) == processes:
+            return [int(pid) for pid in children]
+        await asyncio.sleep(0.1)
 
 
 def rss_mb(pid: int) -> float:
@@ -230,7 +246,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def one_size(
-    url: str, plan: Plan, count: int, rate: int, seconds: float, offline: bool, worker_log: Path | None
+    url: str, plan: Plan, count: int, rate: int, seconds: float, offline: bool, worker_log: Path | None, processes: int
 ) -> dict[str, float]:
     redis = connect(url)
     keys = bench_keyspace()
@@ -249,13 +265,14 @@ async def one_size(
         trips = await raw_xread_round_trip(redis, keys, plan_ids[0])
         figures["raw_xread_p50_ms"], figures["raw_xread_p99_ms"] = pct(trips, 50), pct(trips, 99)
 
-        worker = spawn(url, keys, "worker", log=worker_log)
+        worker = spawn(url, keys, "worker", "--processes", str(processes), log=worker_log)
         try:
+            pids = await worker_pids(worker, processes)
             started = time.perf_counter()
             while await held_leases(redis, keys, plan_ids) < 2 * count or await lagging_events(redis, keys, plan_ids):
                 await asyncio.sleep(0.25)
             figures["catch_up_s"] = time.perf_counter() - started
-            figures["settle_s"] = await quiet(worker.pid) - started
+            figures["settle_s"] = await quiet(pids) - started
             lags = await latency(url, keys, store, plans, rate, seconds)
             figures["events_sent"] = rate * seconds
             figures["p50_ms"], figures["p99_ms"], figures["max_ms"] = pct(lags, 50), pct(lags, 99), max(lags)
@@ -264,7 +281,7 @@ async def one_size(
                 await asyncio.sleep(0.25)
             figures["uncommitted"] = behind
             figures["connections"] = await worker_connections(redis)
-            figures["worker_rss_mb"] = rss_mb(worker.pid)
+            figures["worker_rss_mb"] = sum(rss_mb(pid) for pid in pids)
             figures["redis_mb"] = ((await redis.info("memory"))["used_memory"] - memory_before) / 2**20
         finally:
             figures["stop_s"] = stop_worker(worker)
@@ -308,7 +325,7 @@ def show(f: dict[str, float]) -> None:
         f"quiet (the last instants judged, states written) after {f['settle_s']:.1f} s"
     )
     print(f"  connections held by the worker: {int(f['connections'])}")
-    print(f"  worker RSS: {f['worker_rss_mb']:.0f} MB; Redis used memory: +{f['redis_mb']:.0f} MB")
+    print(f"  worker RSS (all its processes): {f['worker_rss_mb']:.0f} MB; Redis used memory: +{f['redis_mb']:.0f} MB")
     print(
         f"  append → read model at {f['events_sent'] / 1:.0f} events sent: p50 {f['p50_ms']:.1f} ms, "
         f"p99 {f['p99_ms']:.1f} ms, max {f['max_ms']:.1f} ms  "
@@ -333,12 +350,17 @@ def show(f: dict[str, float]) -> None:
     print(f"  raw pipelined XADD: {f['raw_xadd_per_s']:,.0f} events/s (the fill: {f['log_events'] / f['fill_s']:,.0f})")
 
 
-async def main(sizes: list[int], rate: int, seconds: float, offline: bool, worker_log: Path | None) -> None:
+async def main(
+    sizes: list[int], rate: int, seconds: float, offline: bool, worker_log: Path | None, processes: int
+) -> None:
     url = Settings.from_env().redis_target()
     plan = load_plan(SEED_PLAN)
-    print(f"Redis: {server_name(url)}; {rate} events/s for {seconds:.0f} s at each size")
+    print(
+        f"Redis: {server_name(url)}; {rate} events/s for {seconds:.0f} s at each size; "
+        f"one worker of {processes} process{'es' if processes > 1 else ''}"
+    )
     for count in sizes:
-        show(await one_size(url, plan, count, rate, seconds, offline, worker_log))
+        show(await one_size(url, plan, count, rate, seconds, offline, worker_log, processes))
 
 
 if __name__ == "__main__":
@@ -349,8 +371,16 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=30, help="how long to append at that rate")
     parser.add_argument("--no-rebuild", action="store_true", help="skip the rebuilds and the rollups")
     parser.add_argument("--worker-log", type=Path, help="append the worker's log to this file (default: dropped)")
+    parser.add_argument("--processes", type=int, default=1, help="processes of the worker (`worker --processes`)")
     options = parser.parse_args()
     counts = [10, 100] if options.quick else [int(n) for n in options.plans.split(",")]
     asyncio.run(
-        main(counts, options.rate, options.seconds, offline=not options.no_rebuild, worker_log=options.worker_log)
+        main(
+            counts,
+            options.rate,
+            options.seconds,
+            offline=not options.no_rebuild,
+            worker_log=options.worker_log,
+            processes=options.processes,
+        )
     )

@@ -52,12 +52,32 @@ def worker(
     ] = None,
     metrics_port: MetricsPort = None,
     metrics_host: MetricsHost = "127.0.0.1",
+    processes: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="worker processes to run, one core each (they split the plans as separate workers do; "
+            "with --worker-id ID they are ID-1, ID-2…, with --metrics-port P they serve P, P+1…)",
+        ),
+    ] = 1,
 ) -> None:
     """Run a worker: keeps the projections (read model, alerts) of its share of the plans current,
     consumes the departments' inbox stream, and delivers alert notices to subscribers (several may
     run; each plan's projection is leased to one of them at a time)."""
     from services.worker import create_app
 
+    if processes > 1:
+        from services.worker.pool import WorkerArguments, WorkerPool
+
+        check_redis()
+        start_logging("worker")
+        options = [
+            *("--lease-ttl", str(lease_ttl), "--reclaim-idle", str(reclaim_idle), "--metrics-host", metrics_host),
+            *("--retry-base", str(retry_base), "--retry-cap", str(retry_cap)),
+            "--notify" if notify else "--no-notify",
+            *(("--link", link) if link else ()),
+        ]
+        raise typer.Exit(WorkerPool(processes, WorkerArguments(options, worker_id, metrics_port)).run())
     start_process("worker", metrics_port, metrics_host)
     app_ = create_app(
         worker_id=worker_id,
