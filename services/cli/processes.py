@@ -67,7 +67,7 @@ def worker(
     from services.worker import create_app
 
     if processes > 1:
-        from services.worker.pool import WorkerArguments, WorkerPool
+        from services.worker import WorkerArguments, WorkerPool
 
         check_redis()
         start_logging("worker")
