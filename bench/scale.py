@@ -21,7 +21,8 @@ For each N (default 10, 100, 1,000; `--quick`: 10, 100), under a key prefix of i
    until it exited, and the leases still held right after (0: it let go of them, so another
    worker takes its plans at once instead of after their expiry). Then the time to rebuild
    every plan (read model, then alerts) in this process, beside a raw XRANGE of every plan's
-   log; time to write every plan's June rollup.
+   log; the time `planwatch rebuild --all --processes P` takes for both; time to write every
+   plan's June rollup.
 
 Uses PLANWATCH_REDIS_URL or the embedded Redis, under its own key prefix, deleted afterwards.
 """
@@ -34,6 +35,7 @@ import os
 import random
 import statistics
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -251,7 +253,7 @@ async def one_size(
     redis = connect(url)
     keys = bench_keyspace()
     store = EventStore(redis, keys)
-    figures: dict[str, float] = {"plans": count}
+    figures: dict[str, float] = {"plans": count, "processes": processes}
     try:
         memory_before = (await redis.info("memory"))["used_memory"]
         plans = copies(plan, count)
@@ -289,10 +291,20 @@ async def one_size(
         await redis.delete(*(keys.lease(p, projection.name) for p in plan_ids for projection in PROJECTIONS))
         if offline:
             await rebuild_and_rollups(redis, keys, plan_ids, figures)
+            figures["rebuild_cli_s"] = rebuild_all_command(url, keys, processes)
     finally:
         await drop(redis, keys)
         await redis.aclose()
     return figures
+
+
+def rebuild_all_command(url: str, keys: Keyspace, processes: int) -> float:
+    """Seconds `planwatch rebuild --all --processes P` takes (both projections of every plan)."""
+    env = {**os.environ, "PLANWATCH_REDIS_URL": url, "PLANWATCH_KEY_PREFIX": keys.prefix}
+    command = [sys.executable, "-m", "services", "rebuild", "--all", "--processes", str(processes)]
+    started = time.perf_counter()
+    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
 
 
 async def rebuild_and_rollups(redis: Redis, keys: Keyspace, plan_ids: list[str], figures: dict[str, float]) -> None:
@@ -345,6 +357,11 @@ def show(f: dict[str, float]) -> None:
             f"  rebuild all {label}: {f[name]:.1f} s ({rate:,.0f} events/s; raw XRANGE of every log "
             f"{f['raw_xrange_s']:.1f} s = {raw_rate:,.0f} events/s, ratio {rate / raw_rate:.2f})"
         )
+    one_by_one = f["rebuild_rm_s"] + f["rebuild_alerts_s"]
+    print(
+        f"  planwatch rebuild --all --processes {int(f['processes'])} (both projections, start-up included): "
+        f"{f['rebuild_cli_s']:.1f} s, against {one_by_one:.1f} s for the two rebuilds above in one process"
+    )
     per_plan = f["june_rollups_s"] / n * 1000
     print(f"  June rollups of all plans: {f['june_rollups_s']:.1f} s ({per_plan:.0f} ms a plan)")
     print(f"  raw pipelined XADD: {f['raw_xadd_per_s']:,.0f} events/s (the fill: {f['log_events'] / f['fill_s']:,.0f})")

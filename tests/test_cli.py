@@ -20,6 +20,7 @@ import typer
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
+from services.app import publish_plan
 from services.cli.main import app
 from services.demo import SEED_PLAN, load_seed
 from services.notify import Notifier
@@ -28,6 +29,7 @@ from services.store import EventStore, Keyspace, TokenStore, connect
 from tests import seed_report
 from tests.conftest import ROOT, api_client, drop_prefix
 from tests.conftest import planwatch as run_planwatch
+from tests.factories import gdp_update, small_plan
 from tests.test_import import fill
 
 PLAN = "rongchang-2025"
@@ -300,6 +302,40 @@ async def test_rebuild_rebuilds_both_projections_and_status_shows_both(
         ("alerts", str(length), "0", "1"),
     ]
     assert planwatch(cli_env, "alerts", "--plan", PLAN).stdout.count("预警】") >= 4  # the rebuilt alerts are read
+
+
+async def test_rebuild_all_rebuilds_every_plan_in_several_processes(
+    redis: Redis, keys: Keyspace, cli_env: dict[str, str]
+) -> None:
+    store = EventStore(redis, keys)
+    await load_seed(store)
+    others = ["small-1-2025", "small-2-2025"]
+    for plan_id in others:
+        await publish_plan(store, small_plan(plan_id))
+        await store.append([gdp_update(plan_id, "5.5", "2025-Q2")])
+    # a generation to replace, so that the switch and the deletion are seen too
+    assert planwatch(cli_env, "rebuild", "--plan", others[0]).returncode == 0
+
+    await redis.sadd(keys.plans, "ghost-2025")  # listed, with no log: its rebuild fails, the others go on
+    result = planwatch(cli_env, "rebuild", "--all", "--processes", "2")
+    assert result.returncode == 1, result.stderr
+    said = one_line(result.stderr)
+    assert "ghost-2025: not rebuilt: plan 'ghost-2025' has no events" in said
+    assert "1 of 4 plans not rebuilt: ghost-2025" in said
+    for plan_id in [PLAN, *others]:
+        length = await store.length(plan_id)
+        generation = 2 if plan_id == others[0] else 1
+        for label in ("read model", "alerts"):
+            assert f"{plan_id} {label}: generation {generation} built from {length} events" in result.stdout
+        rows = status_rows(planwatch(cli_env, "status", "--plan", plan_id, "--json").stdout, plan_id)
+        assert [(r["applied"], r["lag"], r["generation"]) for r in rows] == [(str(length), "0", str(generation))] * 2
+    assert "from generation 1 (deleted)" in result.stdout
+    assert planwatch(cli_env, "alerts", "--plan", PLAN).stdout.count("预警】") >= 4
+
+    neither = planwatch(cli_env, "rebuild")
+    assert neither.returncode == 2 and "give either --plan ID or --all" in one_line(neither.stderr)
+    one_plan = planwatch(cli_env, "rebuild", "--plan", PLAN, "--processes", "2")
+    assert one_plan.returncode == 2 and "it goes with --all" in one_line(one_plan.stderr)
 
 
 async def test_status_counts_outbox_dead_letters(redis: Redis, keys: Keyspace, cli_env: dict[str, str]) -> None:

@@ -156,6 +156,10 @@ class Operations:
             lags[status.plan_id] = max(lags.get(status.plan_id, 0), status.lag)
         return Readiness(all(lag <= self.ready_max_lag for lag in lags.values()), lags, self.ready_max_lag)
 
+    async def plan_ids(self) -> list[str]:
+        """Every plan the workers project (the plans with events), in order."""
+        return await self.store.plans()
+
     async def rebuild(self, plan_id: str, progress: Callable[[str], Progress] | None = None) -> list[RebuildResult]:
         """Replay the plan's log into a new generation of each projection (the read model, then the
         alerts), switching readers to each once it has caught up. `progress(label)` gives the

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from services.cli.common import console, count_cells, err_console, plan_option, use_case, with_app
+from services.cli.common import console, count_cells, err_console, fail, plan_option, use_case, with_app
 from services.heap import settle_heap
 
 if TYPE_CHECKING:
@@ -46,23 +46,99 @@ def _progress() -> Progress:
 
 
 @commands.command()
-def rebuild(plan: Annotated[str, typer.Option("--plan", help="plan id", callback=plan_option)]) -> None:
-    """Replay a plan's log into a new generation of each of its projections (the read model, then
-    the alerts), switching readers to each as it catches up."""
+def rebuild(
+    plan: Annotated[str | None, typer.Option("--plan", help="plan id", callback=plan_option)] = None,
+    every: Annotated[bool, typer.Option("--all", help="every plan on this server, instead of --plan")] = False,
+    processes: Annotated[
+        int, typer.Option(min=1, help="with --all: plans rebuilt side by side by this many processes, one core each")
+    ] = 1,
+) -> None:
+    """Replay a plan's log (with --all, every plan's) into a new generation of each of its
+    projections (the read model, then the alerts), switching readers to each as it catches up."""
+    if (plan is None) != every:
+        raise typer.BadParameter("give either --plan ID or --all", param_hint="'--plan' / '--all'")
+    if plan is None:
+        _rebuild_every_plan(processes)
+        return
+    if processes != 1:
+        raise typer.BadParameter("rebuilds one plan in one process; it goes with --all", param_hint="'--processes'")
 
     async def main(app: App) -> list[RebuildResult]:
         settle_heap()
         with _progress() as progress:
             return await app.operations.rebuild(plan, _progress_bars(progress, f"rebuild {plan}"))
 
-    results = use_case(main)
-    for result in results:
-        console.print(
-            f"{plan} {result.projection.label}: generation {result.generation} built from "
-            f"{result.applied} events{f', {result.parked} parked' if result.parked else ''}; readers switched "
-            f"from generation {result.previous or '-'} (deleted)",
-            markup=False,
-        )
+    for line in _rebuilt_lines(plan, use_case(main)):
+        console.print(line, markup=False)
+
+
+def _rebuilt_lines(plan_id: str, results: list[RebuildResult]) -> list[str]:
+    return [
+        f"{plan_id} {result.projection.label}: generation {result.generation} built from "
+        f"{result.applied} events{f', {result.parked} parked' if result.parked else ''}; readers switched "
+        f"from generation {result.previous or '-'} (deleted)"
+        for result in results
+    ]
+
+
+def _rebuild_every_plan(processes: int) -> None:
+    """Every plan rebuilt by `processes` processes, each running the one rebuild use case for one
+    plan after another (a plan's rebuild is one core's work: a province's plans are not)."""
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from multiprocessing import get_context
+
+    async def listed(app: App) -> list[str]:
+        return await app.operations.plan_ids()
+
+    plan_ids, failed = use_case(listed), []
+    # spawned, not forked: a fork would copy this process's Redis connections and event loop
+    with ProcessPoolExecutor(processes, get_context("spawn"), initializer=_open_rebuilder) as pool, _progress() as bars:
+        bar = bars.add_task(f"rebuild {len(plan_ids)} plans ({processes} processes)", total=len(plan_ids))
+        pending = {pool.submit(_rebuild_one, plan_id): plan_id for plan_id in plan_ids}
+        for done in as_completed(pending):
+            lines, error = done.result()
+            for line in lines:
+                console.print(line, markup=False)
+            if error:
+                failed.append(pending[done])
+                err_console.print(f"{pending[done]}: not rebuilt: {error}", markup=False)
+            bars.advance(bar)
+    if failed:
+        raise fail(f"{len(failed)} of {len(plan_ids)} plans not rebuilt: {', '.join(sorted(failed))}")
+
+
+_rebuilder: tuple[Any, App] | None = None  # in a rebuilding process: its event loop and application
+
+
+def _open_rebuilder() -> None:
+    """A rebuilding process's set-up: one event loop and one application for all its plans."""
+    import asyncio
+
+    from services.app import App
+
+    global _rebuilder
+
+    async def connect() -> App:
+        return App.connect()
+
+    loop = asyncio.new_event_loop()
+    _rebuilder = (loop, loop.run_until_complete(connect()))
+    settle_heap()
+
+
+def _rebuild_one(plan_id: str) -> tuple[list[str], str | None]:
+    """In a rebuilding process: rebuild one plan; its report lines, or why it failed (as text: an
+    exception need not survive the way back to the parent process)."""
+    from services.app import AppError
+
+    assert _rebuilder is not None
+    loop, app = _rebuilder
+    try:
+        return _rebuilt_lines(plan_id, loop.run_until_complete(app.operations.rebuild(plan_id))), None
+    except AppError as exc:
+        return [], exc.message
+    except Exception as exc:  # one plan's failure must not stop the others
+        return [], f"{type(exc).__name__}: {exc}"
 
 
 @commands.command()
