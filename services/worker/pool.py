@@ -2,9 +2,10 @@
 
 One worker process runs its projections on one event loop, so one core: at a thousand plans on
 one process the loop was busy ~85 % of the time and an append waited behind the others (p99
-250 ms); two processes on two cores, 31 ms. The processes are ordinary workers — each with its
-own id, leases, inbox consumer and notifier — and split the plans as separate workers do
-(services.projection.supervisor: fair shares by heartbeat), so nothing here knows about plans.
+254–703 ms); on two processes and two cores, 31–267 ms in most runs (bench/README.md). The
+processes are ordinary workers — each with its own id, leases, inbox consumer and notifier — and
+split the plans as separate workers do (services.projection.supervisor: fair shares by
+heartbeat), so nothing here knows about plans.
 
 The parent only keeps them running: a process that exits is started again (after 1 s, doubling
 up to 30 s while it keeps failing), and SIGTERM or SIGINT is passed on to every process, which
