@@ -284,9 +284,15 @@ def summarize(
 
 
 def projects_in_plan_order(state: PlanState) -> list[ProjectState]:
-    plan = state.plan
-    order = {p.id: i for i, p in enumerate(plan.projects)} if plan else {}
-    return sorted(state.projects.values(), key=lambda p: (order.get(p.id, len(order)), p.id))
+    """The projects in the plan's order, then those the plan does not list (reported all the
+    same) by id. Picked in the plan's order, not sorted: every read-model commit asks (subject
+    ids are unique in a plan, so each project comes once)."""
+    projects = state.projects
+    listed = [p for spec in state.plan.projects if (p := projects.get(spec.id))] if state.plan else []
+    if len(listed) < len(projects):
+        planned = {p.id for p in listed}
+        listed += sorted((p for p in projects.values() if p.id not in planned), key=lambda p: p.id)
+    return listed
 
 
 def evaluate_project(

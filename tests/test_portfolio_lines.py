@@ -5,16 +5,20 @@ rather than invented. The seed's sentence is unchanged (tests/test_seed_golden.p
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
 
+from events.models import plan_published
 from events.plan import PortfolioLines, ProjectType
 from events.planfile import PlanFileError, parse_plan
-from projections.portfolio import ProjectProgress, worded_line
+from events.positions import StoredEvent
+from projections.portfolio import ProjectProgress, projects_in_plan_order, worded_line
+from projections.state import PlanState, apply
 from services.app import load_plan
 from services.demo import EXAMPLES, SEED_PLAN
+from tests.factories import investment
 
 JUNE = date(2025, 6, 30)
 BASE = ProjectProgress(
@@ -128,3 +132,16 @@ def test_the_seed_plan_stores_none_of_the_new_fields() -> None:
     # a plan written before them keeps its digest, and the id of its plan.published event
     stored = load_plan(SEED_PLAN).model_dump_json()
     assert '"portfolio"' not in stored and '"project_type"' not in stored
+
+
+def test_projects_come_in_the_plans_order_then_those_it_does_not_list_by_id() -> None:
+    plan = load_plan(SEED_PLAN)
+    state = PlanState(plan.id)
+    apply(state, StoredEvent("1-0", plan_published(plan, 0, datetime(2025, 1, 1, tzinfo=UTC), None)))
+    reported = ["kp-zz", plan.projects[5].id, "kp-aa", plan.projects[2].id]  # two the plan does not list
+    for n, subject in enumerate(reported, 2):
+        apply(state, StoredEvent(f"{n}-0", investment(plan.id, "2025-03", 100, subject)))
+    order = [project.id for project in projects_in_plan_order(state)]
+    listed = [spec.id for spec in plan.projects]
+    assert order[: len(listed)] == listed  # every project of the plan has a state from its publication
+    assert order[len(listed) :] == ["kp-aa", "kp-zz"]
