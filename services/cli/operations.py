@@ -93,7 +93,8 @@ def _rebuild_every_plan(processes: int) -> None:
     plan_ids, failed = use_case(listed), []
     # spawned, not forked: a fork would copy this process's Redis connections and event loop
     with ProcessPoolExecutor(processes, get_context("spawn"), initializer=_open_rebuilder) as pool, _progress() as bars:
-        bar = bars.add_task(f"rebuild {len(plan_ids)} plans ({processes} processes)", total=len(plan_ids))
+        plans = f"{len(plan_ids)} plan{'' if len(plan_ids) == 1 else 's'}"
+        bar = bars.add_task(f"rebuild {plans} ({processes} processes)", total=len(plan_ids))
         pending = {pool.submit(_rebuild_one, plan_id): plan_id for plan_id in plan_ids}
         for done in as_completed(pending):
             lines, error = done.result()
