@@ -43,8 +43,8 @@ _SECRET_TEXT = re.compile(
 _SECRET_NAME = re.compile(r"(?i)(token|secret|key|authorization|password|sign)")
 _OUTAGES = (RedisConnectionError, RedisTimeoutError, ConnectionRefusedError, ConnectionResetError)
 
-# attributes every LogRecord has: anything else was passed as `extra=` and is printed as a field
 _encode = json.JSONEncoder(ensure_ascii=False, default=str).encode  # one encoder for every line
+# attributes every LogRecord has: anything else was passed as `extra=` and is printed as a field
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
 
 
