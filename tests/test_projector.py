@@ -342,6 +342,30 @@ async def test_rebuild_gives_exactly_the_live_state_and_switches_readers(
     assert load_state((await read_model(redis, keys, plan_id, ALERTS))["state"]) == await fold_log(store, plan_id)
 
 
+async def test_a_rebuild_reading_ahead_over_many_pages_equals_the_live_projection(
+    redis: Redis, store: EventStore, keys: Keyspace
+):
+    """A rebuild asks for its next page before it folds the one it has (Redis serves the read
+    meanwhile); pages are cut at snapshot points and one holds an unreadable entry: every entry
+    is still applied once, in order, and the rebuilt generation is the live one, snapshots and all."""
+    await publish_plan(store, small_plan(PLAN))
+    for start in range(0, 2500, 500):
+        await store.append([gdp_update(PLAN, f"5.{n % 10}", f"2025-Q{n % 4 + 1}") for n in range(start, start + 500)])
+        if start == 1000:  # mid-page (pages are 1,000 entries)
+            await redis.xadd(keys.events(PLAN), {"type": "indicator.updated", "data": '{"schema_version": 9}'})
+    live = await live_projector(redis, keys, snapshot_every=300)
+    await drain(live)
+    before = comparable(await read_model(redis, keys, PLAN))
+    result = await rebuild(redis, keys, PLAN, snapshot_every=300)
+    assert (result.applied, result.parked) == (2501, 1)
+    rebuilt = comparable(await read_model(redis, keys, PLAN))
+    assert sorted(name for name in rebuilt if name.startswith("snapshot:")) == sorted(
+        name for name in before if name.startswith("snapshot:")
+    )
+    assert rebuilt == before
+    await assert_equals_fold(redis, store, keys)
+
+
 async def test_rebuild_under_live_appends_catches_up_before_switching(redis: Redis, store: EventStore, keys: Keyspace):
     """The rebuild switches readers once it has applied at least what the serving generation has:
     what they read never goes back, and the live projector carries on in the new generation."""

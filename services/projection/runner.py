@@ -192,6 +192,9 @@ class Projector:
         self._save_stretch = _save_stretch()
         self._parked_listed = 0  # entries the fold parked, as far as written to the dead letters
         self._batch: dict[str, dict[str, str]] = {}  # position → fields of the entries being applied
+        # a rebuild's next page (the position it reads after, the read), asked for before the
+        # page before it is applied: Redis serves it while this process folds
+        self._ahead: tuple[str, asyncio.Task[list[Entry]]] | None = None
         # periodic snapshots (a strategy that keeps them): every `snapshot_every` stream entries and
         # at each month's end in the plan's zone; taken when the fold reaches one, written at the
         # next commit
@@ -270,12 +273,14 @@ class Projector:
         lingers a moment before reading when woken, so a steady trickle of single events is
         committed a few at a time: the cost of a commit is mostly fixed.) Returns how many
         stream entries were handled (applied or parked)."""
-        entries = await read_after(self.redis, self.keys.events(self.plan_id), self.state.position, BATCH, block_ms)
+        entries = await self._read(block_ms)
         if not entries:
             return 0
         boundary = False
         if self.strategy.keeps_snapshots:
             entries, boundary = self._up_to_boundary(entries)
+        if not commit:  # a rebuild reads on while it folds (a live projector keeps to its one connection)
+            await self._read_ahead(entries[-1][0])
         self._batch = dict(entries)
         try:
             self.strategy.apply_batch(self.state, entries)
@@ -295,6 +300,24 @@ class Projector:
             except Exception:  # the views could not be built: find the event that broke them
                 return await self._isolate(entries)
         return len(entries)
+
+    async def _read(self, block_ms: int | None) -> list[Entry]:
+        """The entries after the state's position: the page read ahead if it starts there, else
+        read now (one that does not — the fold stopped elsewhere — is dropped)."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            after, reading = ahead
+            try:
+                entries = await reading
+            except RedisError:
+                entries = None  # read again below: a failure then is the step's
+            if after == self.state.position and entries is not None:
+                return entries
+        return await read_after(self.redis, self.keys.events(self.plan_id), self.state.position, BATCH, block_ms)
+
+    async def _read_ahead(self, after: str) -> None:
+        self._ahead = after, asyncio.create_task(read_after(self.redis, self.keys.events(self.plan_id), after, BATCH))
+        await asyncio.sleep(0)  # the read's command goes out before this process folds
 
     # --- periodic snapshots ----------------------------------------------------------------------
 
