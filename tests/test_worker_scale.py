@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import time
 from collections import Counter
 
@@ -237,3 +238,13 @@ async def test_an_append_wakes_the_projectors_waiting_for_that_plan_only(
         listening.cancel()
         await asyncio.gather(listening, return_exceptions=True)
         await wakeup_redis.aclose()
+
+
+def test_a_projector_lingers_only_while_its_plans_events_keep_coming() -> None:
+    """Woken after a quiet spell it reads at once (nothing to gather); woken again soon after, it
+    waits a moment so the rest of the burst is committed with it."""
+    from services.projection.supervisor import BURST_S, linger_for
+
+    assert linger_for(100.0, -math.inf, 0.005) == 0.0  # the first wake-up
+    assert linger_for(100.0, 100.0 - BURST_S - 0.1, 0.005) == 0.0  # after a quiet spell
+    assert linger_for(100.0, 99.99, 0.005) == 0.005  # within a burst

@@ -52,6 +52,15 @@ _BY_NAME = {projection.name: projection for projection in PROJECTIONS}
 PROJECTOR_GRACE_S = 5.0  # a projector still running this long after its cancellation is left behind
 REPORT_CHUNK = 100  # units per metrics round trip: the event loop runs the projectors in between
 FULL_REPORT_S = 60.0  # every unit's metrics read again, moved or not
+BURST_S = 1.0  # a projector woken again within this lingers: more of a burst is likely on its way
+
+
+def linger_for(woken_at: float, woken_before: float, linger_s: float) -> float:
+    """How long a woken projector waits before reading. While its plan's events keep coming (the
+    previous wake-up less than `BURST_S` ago) a moment, so several are read and committed together:
+    a commit's cost is mostly fixed. After a quiet spell (a province's plans hear from a department
+    every few seconds) not at all: there is nothing to gather, and the event would only be later."""
+    return linger_s if woken_at - woken_before < BURST_S else 0.0
 
 
 class ProjectionSupervisor:
@@ -260,6 +269,7 @@ class ProjectionSupervisor:
         linger_s = projector.strategy.linger_ms(self.linger_ms) / 1000
         working, idling = self._working[projection.name], self._idling[projection.name]
         needs_load, read, woken, delay = True, True, False, 0.5
+        woken_at = -math.inf  # the last wake-up (monotonic)
         poll_at = 0.0  # when to read unwoken: a notice can be missed (an entry written by hand)
         while True:
             raise_if_cancelled()  # a cancellation swallowed by a Redis call (services/tasks.py)
@@ -278,7 +288,9 @@ class ProjectionSupervisor:
                     poll_at = time.monotonic() + self.poll_s * random.uniform(0.5, 1.0)  # spread the polls
                 woken = await self.wakeup.wait(plan_id, projector.state.position, self._wait_s(projector, poll_at))
                 if woken:  # linger before reading (not holding a slot): a burst is then one commit
-                    await asyncio.sleep(linger_s)
+                    woken_before, woken_at = woken_at, time.monotonic()
+                    if lingering := linger_for(woken_at, woken_before, linger_s):
+                        await asyncio.sleep(lingering)
                 else:  # the clock's judgement, the state to write, or the poll is due
                     async with idling, working:
                         await projector.idle(self.clock_ms or await redis_now_ms(self.redis))
