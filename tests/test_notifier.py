@@ -27,6 +27,7 @@ from services.notify import (
     SubscriptionStore,
     UnsafeTarget,
     dingtalk_sign,
+    fanout,
     feishu_sign,
     verify_webhook,
 )
@@ -649,3 +650,34 @@ async def test_planwatch_alerts_lists_the_firing_ones_most_severe_first_and_the_
     assert last_two.stdout.splitlines() == history.stdout.splitlines()[-2:]
     missing = planwatch(cli_env, "alerts", "--plan", "nowhere-2025")
     assert missing.returncode == 1 and "has no alerts projection yet" in missing.stderr
+
+
+@pytest.mark.cluster
+async def test_a_dead_notifiers_notices_are_claimed_a_slice_of_outboxes_at_a_time_and_queued_once(
+    redis, keys, store, client: httpx.AsyncClient, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A notifier that read notices and died before queueing them leaves them pending; another
+    claims them, a few plans' outboxes per round trip (a thousand at once held its process' event
+    loop ~30 ms), until every outbox was looked at: each notice queued once."""
+    monkeypatch.setattr(fanout, "CLAIM_SLICE", 2)
+    plans = [f"claim-{n}" for n in range(5)]
+    for plan in plans:
+        await publish_plan(store, small_plan(plan))
+    queue = keys.sub_queue(await subscribe(redis, keys, channel="webhook", url=receiver.url("/hook")))
+    live = Notifier(redis, keys, "n2", client, claim_idle_ms=0, allowed_targets=LOOPBACK)
+    await live.fan_out(block_ms=10)  # the consumer groups, on every outbox
+    for plan in plans:
+        notice = example_notice(fingerprint=f"{plan}:indicator_behind:gdp", plan_id=plan)
+        await redis.xadd(keys.outbox(plan), {"fingerprint": notice.fingerprint, "notice": notice.model_dump_json()})
+        await redis.xreadgroup("notifier", "dead", {keys.outbox(plan): ">"})  # read, never queued nor acknowledged
+
+    async def queued() -> list[str]:
+        return sorted(json.loads(fields["notice"])["plan_id"] for _, fields in await redis.xrange(queue))
+
+    await live.fan_out(block_ms=10)
+    assert len(await queued()) == 2  # one slice of outboxes claimed
+    for _ in range(4):
+        await live.fan_out(block_ms=10)
+    assert await queued() == sorted(plans)
+    for plan in plans:
+        assert (await redis.xpending(keys.outbox(plan), "notifier"))["pending"] == 0
