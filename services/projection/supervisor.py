@@ -50,7 +50,9 @@ log = logging.getLogger("planwatch.supervisor")
 Unit = tuple[str, str]  # (plan id, projection name): what one lease covers
 _BY_NAME = {projection.name: projection for projection in PROJECTIONS}
 PROJECTOR_GRACE_S = 5.0  # a projector still running this long after its cancellation is left behind
-REPORT_CHUNK = 100  # units per metrics round trip: the event loop runs the projectors in between
+# units per metrics round trip; the event loop runs the projectors in between. Building and
+# reading a unit's five commands takes ~0.1 ms of CPU: 100 a chunk held the loop ~10 ms, 20 ~2 ms
+REPORT_CHUNK = 20
 FULL_REPORT_S = 60.0  # every unit's metrics read again, moved or not
 BURST_S = 1.0  # a projector woken again within this lingers: more of a burst is likely on its way
 
