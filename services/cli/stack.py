@@ -26,6 +26,7 @@ from services.cli.common import console, fail
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+    from types import FrameType
 
     from services.app import App
 
@@ -180,15 +181,37 @@ def up(
             except RuntimeError as exc:
                 raise fail(str(exc)) from None
             _welcome(url, tokens, seeded, logs)
-            while (gone := stack.exited()) is None:
-                time.sleep(0.5)
-            raise fail(f"planwatch {gone} stopped; stopping the rest (see {logs / gone}.log)")
-    except KeyboardInterrupt:
-        console.print("已停止：API、worker、scheduler 均已退出。")
+            gone = _serve(stack)
+        if gone is not None:
+            raise fail(f"planwatch {gone} stopped; the rest were stopped (see {logs / gone}.log)")
+    except KeyboardInterrupt:  # while starting
+        pass
+    console.print("已停止：API、worker、scheduler 均已退出。")
 
 
-def _interrupted(signum: int, frame: object) -> None:
+def _interrupted(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
+
+
+def _serve(stack: Stack) -> str | None:
+    """Wait until Ctrl-C or SIGTERM (None) or until one of the processes stops (its name). Here
+    the signals set a flag instead of raising: a KeyboardInterrupt that lands inside `Popen.poll`
+    can leave the Popen's wait lock taken, and stopping the processes then waits for ever."""
+    asked: list[int] = []
+
+    def stop_asked(signum: int, frame: FrameType | None) -> None:
+        asked.append(signum)
+
+    previous = {number: signal.signal(number, stop_asked) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not asked:
+            if (gone := stack.exited()) is not None:
+                return gone
+            time.sleep(0.5)
+        return None
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler if handler is not None else signal.SIG_DFL)
 
 
 def _welcome(url: str, tokens: dict[str, str], seeded: str | None, logs: Path) -> None:
