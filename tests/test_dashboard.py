@@ -360,25 +360,29 @@ def _alive(pid: int) -> bool:
     return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
 
 
-def test_planwatch_up_runs_everything_prints_where_and_stops_on_ctrl_c(cli_env: dict[str, str], tmp_path: Path) -> None:
-    port = free_port()
-    env = {**cli_env, "PLANWATCH_HOME": str(tmp_path)}
+def _start_up(cli_env: dict[str, str], home: Path, *options: str) -> tuple[subprocess.Popen[str], str]:
+    """`planwatch up` started with its home in `home`, and what it said until it was up."""
     up = subprocess.Popen(
-        [sys.executable, "-m", "services", "up", "--port", str(port)],
-        env=env,
+        [sys.executable, "-m", "services", "up", *options],
+        env={**cli_env, "PLANWATCH_HOME": str(home)},
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+    said = []
+    assert up.stdout is not None
+    for line in up.stdout:
+        said.append(line)
+        if "Ctrl-C" in line:
+            break
+    return up, "".join(said)
+
+
+def test_planwatch_up_runs_everything_prints_where_and_stops_on_ctrl_c(cli_env: dict[str, str], tmp_path: Path) -> None:
+    port = free_port()
+    up, text = _start_up(cli_env, tmp_path, "--port", str(port))
     try:
-        said = []
-        assert up.stdout is not None
-        for line in up.stdout:
-            said.append(line)
-            if "Ctrl-C" in line:
-                break
-        text = "".join(said)
         assert f"planwatch 已启动：打开 http://127.0.0.1:{port}/" in text, text
         assert "已载入示例计划 rongchang-2025" in text
         tokens = re.findall(r"pwt_[0-9a-f]{12}_[A-Za-z0-9_-]+", text)
@@ -400,6 +404,26 @@ def test_planwatch_up_runs_everything_prints_where_and_stops_on_ctrl_c(cli_env: 
     assert "已停止" in rest
     assert not [pid for pid in children if _alive(pid)]
     assert {p.name for p in (tmp_path / "logs").iterdir()} == {"api.log", "worker.log", "scheduler.log"}
+
+
+def test_planwatch_up_stops_the_rest_when_one_process_dies_and_says_which(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A part that dies is named and takes the rest down with it, rather than leaving a
+    half-working service."""
+    up, _ = _start_up(cli_env, tmp_path, "--port", str(free_port()), "--no-demo")
+    try:
+        children = _children(up.pid)
+        assert len(children) == 3  # api, worker, scheduler
+        worker = next(pid for pid in children if b"worker" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0"))
+        os.kill(worker, signal.SIGKILL)
+        rest, _ = up.communicate(timeout=30)
+    finally:
+        if up.poll() is None:
+            up.kill()
+    assert up.returncode == 1, rest
+    assert "planwatch worker stopped" in rest and "worker.log" in rest
+    assert not [pid for pid in children if _alive(pid)]
 
 
 async def test_the_live_feed_reads_each_plan_once_however_many_listen(redis_url: str, keys: Keyspace) -> None:
