@@ -316,7 +316,10 @@ class Projector:
         return await read_after(self.redis, self.keys.events(self.plan_id), self.state.position, BATCH, block_ms)
 
     async def _read_ahead(self, after: str) -> None:
-        self._ahead = after, asyncio.create_task(read_after(self.redis, self.keys.events(self.plan_id), after, BATCH))
+        reading = asyncio.create_task(read_after(self.redis, self.keys.events(self.plan_id), after, BATCH))
+        # a rebuild that stops on an error leaves its last read unawaited: its failure is not news
+        reading.add_done_callback(lambda done: done.cancelled() or done.exception())
+        self._ahead = after, reading
         await asyncio.sleep(0)  # the read's command goes out before this process folds
 
     # --- periodic snapshots ----------------------------------------------------------------------
