@@ -92,6 +92,25 @@ def run_of(periods: Iterable[tuple[Status, Status]], resolve_after_periods: int)
     return Run(missed, worst, back > 0) if firing else NO_RUN
 
 
+def run_ending(latest_first: Iterable[tuple[Status, Status]], resolve_after_periods: int) -> Run:
+    """`run_of` the same periods, given latest first and read only as far back as the run goes:
+    its periods and the gaps it held through, then the period that ended what came before it.
+    The alerts judge an indicator's run after every report, and a run is short beside a year of
+    periods (each period read is its value judged, unless judged before)."""
+    worst: Status | None = None
+    missed, back, held = 0, 0, False  # back: periods read since the last missed one
+    for status, strict in latest_first:
+        if status in MISSED:
+            held = held or (not missed and back > 0)  # the latest periods are back, the run held
+            missed, back = missed + 1, 0
+            worst = "off_track" if "off_track" in (status, worst) else status  # the earliest, unless off track
+            continue
+        back += 1
+        if strict not in MISSED or back >= resolve_after_periods:  # this period ended a run
+            break
+    return Run(missed, worst, held) if missed else NO_RUN
+
+
 @dataclass(frozen=True)
 class Judgement:
     """What every reader shows of a subject: the value's status, the light, the alert's severity

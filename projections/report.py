@@ -6,7 +6,7 @@ Rendering (text, Markdown, JSON, HTML, XLSX) lives in services.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -27,7 +27,7 @@ from projections.evaluate import (
     judged_observations,
     with_level,
 )
-from projections.judgement import NO_RUN, Judgement, Run, judge, run_of, run_severity
+from projections.judgement import NO_RUN, Judgement, Run, judge, run_ending, run_severity
 from projections.portfolio import Portfolio, ProjectProgress, evaluate_project, projects_in_plan_order, summarize
 from projections.state import IndicatorState, Observation, PlanState, ProjectState
 
@@ -215,21 +215,22 @@ class PeriodMemo:
 
     def statuses(
         self, state: PlanState, indicator: Indicator, periods: Iterable[JudgedPeriod], margin: Decimal
-    ) -> list[StatusPair]:
+    ) -> Iterator[StatusPair]:
         """(status, status judged `margin` worse) of each of `periods`' values, judged as of the
-        period's end against the target given with it."""
+        period's end against the target given with it; each judged as it is asked for, so a
+        reader that stops early (`run_ending`) judges no further."""
         if self._state is not state:
             self._state, self._judged = state, {}
         plan = state.plan
         reference = plan.reference_of(indicator) if plan is not None else None
         seen = state.indicator(reference).last_position if reference else None
-        judged, statuses = self._judged, []
+        judged = self._judged
         for text, observation, target in periods:
             key = (indicator.id, text)
             held = judged.get(key)
             if held is not None and held[0] is plan and held[1] is observation and held[2] is target:
                 if held[3] == seen and held[4] == margin:
-                    statuses.append(held[5])
+                    yield held[5]
                     continue
             only, end = {text: observation}, Period.parse(text).end
             pair = (
@@ -237,8 +238,7 @@ class PeriodMemo:
                 _status_against(state, indicator, target, only, end, margin),
             )
             judged[key] = (plan, observation, target, seen, margin, pair)
-            statuses.append(pair)
-        return statuses
+            yield pair
 
 
 StatusPair = tuple[Status, Status]
@@ -263,9 +263,9 @@ def indicator_run(
     elif evaluation.status not in MISSED:
         return NO_RUN
     current = state.indicator(indicator.id)
-    periods = _periods(current, indicator, _chosen(current.observations, plan.year, as_of))
+    periods = _latest_first(current, indicator, _chosen(current.observations, plan.year, as_of))
     statuses = (memo or PeriodMemo()).statuses(state, indicator, periods, rules.resolve_margin)
-    return run_of(statuses, rules.resolve_after_periods)
+    return run_ending(statuses, rules.resolve_after_periods)
 
 
 def indicator_severity(
@@ -289,8 +289,8 @@ def indicator_severity(
     [(status, strict)] = memo.statuses(state, indicator, [(text, observation, target)], rules.resolve_margin)
     if status not in MISSED and strict not in MISSED:
         return None, observation.period
-    statuses = memo.statuses(state, indicator, _periods(current, indicator, chosen), rules.resolve_margin)
-    graded = run_severity(run_of(statuses, rules.resolve_after_periods), rules.escalate_after_periods)
+    statuses = memo.statuses(state, indicator, _latest_first(current, indicator, chosen), rules.resolve_margin)
+    graded = run_severity(run_ending(statuses, rules.resolve_after_periods), rules.escalate_after_periods)
     return (graded[0] if graded else None), observation.period
 
 
@@ -308,14 +308,15 @@ def _chosen(observations: Mapping[str, Observation], year: int, as_of: date) -> 
     return chosen
 
 
-def _periods(
+def _latest_first(
     current: IndicatorState, indicator: Indicator, chosen: dict[date, tuple[str, Observation]]
-) -> list[JudgedPeriod]:
-    """The values of a run in period order, each with the target in force at its period's end."""
-    if not current.target_changes:  # never revised: the plan's target throughout
-        target = current.plan_target or indicator.target
-        return [(*chosen[end], target) for end in sorted(chosen)]
-    return [(*chosen[end], current.target_at(end) or indicator.target) for end in sorted(chosen)]
+) -> Iterator[JudgedPeriod]:
+    """The values of a run, the latest period first, each with the target in force at its
+    period's end; as they are asked for (a run is read back only as far as it goes)."""
+    revised = bool(current.target_changes)  # never revised: the plan's target throughout
+    target = current.plan_target or indicator.target
+    for end in sorted(chosen, reverse=True):
+        yield (*chosen[end], (current.target_at(end) or indicator.target) if revised else target)
 
 
 class ReportBuilder:

@@ -10,6 +10,8 @@ from decimal import Decimal
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 from redis.asyncio import Redis
 
 from events.alerts import SEVERITY_ZH
@@ -18,7 +20,7 @@ from events.plan import Plan
 from events.planfile import PlanFileError, parse_plan
 from events.targets import parse_target
 from projections.evaluate import evaluate
-from projections.judgement import HELD_NOTE, SEVERITY_LIGHT, Run, judge, run_of
+from projections.judgement import HELD_NOTE, SEVERITY_LIGHT, Run, judge, run_ending, run_of
 from projections.state import Observation
 from services.app import App, publish_plan
 from services.projection import ALERTS, rebuild
@@ -89,6 +91,33 @@ def test_a_value_back_by_less_than_the_margin_holds_the_alert_for_the_periods_as
     assert not run_of([missed, close, close], 2).firing  # two periods back: resolved
     assert not run_of([missed, close], 1).firing  # resolve_after_periods 1: at the first period back
     assert not run_of([missed, ("on_track", "on_track")], 2).firing  # back by the margin: at once
+
+
+_STATUSES = st.sampled_from(["met", "on_track", "at_risk", "off_track", "no_data"])
+
+
+@given(periods=st.lists(st.tuples(_STATUSES, _STATUSES), max_size=14), resolve_after=st.integers(0, 4))
+def test_a_run_read_back_from_the_latest_period_is_the_run_read_forward(
+    periods: list[tuple[str, str]], resolve_after: int
+) -> None:
+    assert run_ending(reversed(periods), resolve_after) == run_of(periods, resolve_after)  # type: ignore[arg-type]
+
+
+def test_a_run_read_back_stops_at_the_period_that_ended_the_one_before() -> None:
+    read: list[tuple[str, str]] = []
+
+    def latest_first(periods: list[tuple[str, str]]):
+        for pair in reversed(periods):
+            read.append(pair)
+            yield pair
+
+    missed, close, fine = ("at_risk", "at_risk"), ("on_track", "at_risk"), ("on_track", "on_track")
+    year = [missed] * 6 + [fine] + [("off_track", "off_track"), close, missed]  # ten months, a run of three
+    run = run_ending(latest_first(year), 2)
+    assert (run.missed, run.worst, run.held) == (2, "off_track", False)
+    assert len(read) == 4  # the run (held through one period back), then June, which ended the earlier run
+    read.clear()
+    assert not run_ending(latest_first([missed, fine]), 2).firing and len(read) == 1  # the latest ended it
 
 
 def test_evaluate_judges_a_value_a_margin_worse_without_changing_what_it_prints() -> None:
