@@ -78,7 +78,7 @@ def run_of(periods: Iterable[tuple[Status, Status]], resolve_after_periods: int)
     """The run at the last of `periods`, in period order, each as (its status, its status judged
     `resolve_margin` worse). A missed period starts or extends the run; a period back within the
     target ends it if it is back by the margin, or if it is the `resolve_after_periods`-th back
-    running; else the run is held (still firing)."""
+    running; else the run is held (still firing). The definition: readers use `run_ending`."""
     firing, missed, worst, back = False, 0, None, 0
     for status, strict in periods:
         if status in MISSED:
@@ -101,7 +101,8 @@ def run_ending(latest_first: Iterable[tuple[Status, Status]], resolve_after_peri
     missed, back, held = 0, 0, False  # back: periods read since the last missed one
     for status, strict in latest_first:
         if status in MISSED:
-            held = held or (not missed and back > 0)  # the latest periods are back, the run held
+            if not missed:
+                held = back > 0  # the latest periods are back within the target, the run held
             missed, back = missed + 1, 0
             worst = "off_track" if "off_track" in (status, worst) else status  # the earliest, unless off track
             continue
