@@ -32,8 +32,9 @@ from services.notify import (
     verify_webhook,
 )
 from services.notify.delivery import Inflight
+from services.notify.recent import Recent
 from services.projection import ALERTS, Projector, rebuild
-from services.store import EventStore, Keyspace, Lease, redis_now_ms
+from services.store import Announcements, EventStore, Keyspace, Lease, connect, node_url_for_key, redis_now_ms
 from tests.conftest import LOOPBACK, Workers, api_client, eventually, planwatch
 from tests.factories import indicator_update, small_plan
 from tests.receivers import Receiver
@@ -146,6 +147,38 @@ async def test_every_channel_gets_its_vendor_payload(setup, redis, keys, store, 
     assert json.loads(fields["notices"])[0]["subject"] == "gdp"
     await rounds(notifier)
     assert len(receiver.requests) == 4  # nothing twice
+
+
+@pytest.mark.cluster
+async def test_the_fan_out_reads_the_outboxes_it_hears_were_written(setup, redis, keys, store, server_url) -> None:
+    """With the outbox news heard, a step reads the outboxes announced (the live projection's
+    commit announces the notices it wrote to tell), not every plan's: an entry written by hand,
+    unannounced, waits for the sweep; the first step and a lost subscription read everything."""
+    projector, _, _ = setup
+    subscriptions = Recent(SubscriptionStore(redis, keys, LOOPBACK).all, initial=[])
+    announcements = Announcements(connect(node_url_for_key(server_url, keys.plans), 1))
+    fan = fanout.FanOut(redis, keys, "n-news", subscriptions, claim_idle_ms=600_000, announcements=announcements)
+    assert fan.news is not None
+    fan.news.sweep_s = 3600  # no sweep during the test: what is read, is read because it was heard
+    listening = asyncio.create_task(announcements.run())
+    try:
+        await asyncio.wait_for(announcements.listening.wait(), 30)
+        assert await fan.step(block_ms=10) == 0  # nothing heard yet: every outbox, their groups made
+        await fire(redis, keys, [1])  # written by hand: no announcement
+        assert await fan.step(block_ms=300) == 0
+        await report(store, projector, "5.5")  # behind target: the commit writes the alert and announces it
+        read = await fan.step(block_ms=10_000)
+        entries = await redis.xrange(keys.outbox(PLAN))  # the alert, the small plan's overdue data, …
+        subjects = [json.loads(f["notice"])["subject"] for _, f in entries]
+        assert subjects[:1] == ["i1"] and "gdp" in subjects
+        assert read == len(entries)  # the announced outbox, with the entry that waited in it
+        await fire(redis, keys, [2])
+        fan.news.missed()  # as after a lost subscription: every outbox again
+        assert await fan.step(block_ms=10) == 1
+    finally:
+        listening.cancel()
+        await asyncio.gather(listening, return_exceptions=True)
+        await announcements.redis.aclose()
 
 
 @pytest.mark.cluster

@@ -32,7 +32,7 @@ from services.demo import PLAN_PUBLISHED_AT, SEED_PLAN, h1_history, load_seed
 from services.notify import Notifier, SubscriptionRequest, SubscriptionStore
 from services.projection import judge_log
 from services.scheduler import RollupScheduler, due_periods, due_time, reported_month
-from services.store import EventStore, Keyspace, SignedLinks
+from services.store import EventStore, Keyspace, SignedLinks, connect, node_url_for_key
 from tests import seed_report
 from tests.conftest import LOOPBACK, ROOT, api_client, planwatch
 from tests.factories import indicator_update
@@ -126,8 +126,13 @@ async def test_a_rollup_asked_in_the_very_millisecond_of_the_last_event_judges_t
     assert [n.type for n in notices if n.subject == "gdp"][-1] == "alert.resolved"
 
 
-async def test_two_writers_of_the_same_new_version_store_it_once(redis: Redis, keys: Keyspace, store: EventStore):
+async def test_two_writers_of_the_same_new_version_store_it_once(
+    redis: Redis, keys: Keyspace, store: EventStore, server_url: str
+):
     await load_seed(store)
+    listener = connect(node_url_for_key(server_url, keys.plans), 1)  # plain pub/sub hears every node
+    pubsub = listener.pubsub(ignore_subscribe_messages=True)
+    await pubsub.subscribe(keys.outbox_written(PLAN))
     await produce_rollup(redis, keys, PLAN, "2025-06")
     await store.append([indicator_update(PLAN, "fai", "2025-06", "13.4")])
     results = await asyncio.gather(
@@ -141,6 +146,14 @@ async def test_two_writers_of_the_same_new_version_store_it_once(redis: Redis, k
     assert [r.version for r in await list_rollups(redis, keys, PLAN)] == [2]
     announced = await redis.xrange(keys.outbox(PLAN))
     assert [json.loads(f["notice"])["actual"] for _, f in announced] == ["第1版", "第2版"]
+    heard = []  # each announcement in the outbox told on its channel too: the fan-out reads it at once
+    deadline = asyncio.get_running_loop().time() + 10
+    while len(heard) < 2 and asyncio.get_running_loop().time() < deadline:
+        if (message := await pubsub.get_message(timeout=1)) is not None:  # None: the subscription's own
+            heard.append(message["data"])
+    assert heard == ["2025-06", "2025-06"]
+    await pubsub.aclose()
+    await listener.aclose()
 
 
 async def test_a_crash_after_the_append_is_finished_by_the_next_run(

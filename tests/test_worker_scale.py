@@ -218,11 +218,13 @@ async def test_an_append_wakes_the_projectors_waiting_for_that_plan_only(
     """The append script's notice reaches the one subscription (on a Cluster, from whichever node
     holds the plan's slot) and wakes the waiters of that plan, not those of another."""
     from services.projection.wakeup import Wakeup
+    from services.store import Announcements
 
     plans = await publish_plans(store, 3, stem="wake")
     wakeup_redis = connect(node_url_for_key(server_url, keys.plans), 1)
-    wakeup = Wakeup(wakeup_redis, keys)
-    listening = asyncio.create_task(wakeup.run())
+    announcements = Announcements(wakeup_redis)
+    wakeup = Wakeup(announcements, keys)
+    listening = asyncio.create_task(announcements.run())
     try:
         await asyncio.wait_for(wakeup.listening.wait(), 30)
         heads = {plan_id: await store.head(plan_id) or "" for plan_id in plans}

@@ -176,6 +176,8 @@ async def _finish(redis: Redis, keys: Keyspace, event: RollupPublished, document
             await pipe.execute()
         except WatchError:
             return
+    if document is not None:  # the fan-out reads the outboxes announced (a lost one: its sweep)
+        await redis.publish(keys.outbox_written(event.plan_id), event.period)
 
 
 def _announce(pipe: Pipeline, keys: Keyspace, document: RollupDocument) -> None:

@@ -106,22 +106,29 @@ def notifier(
 ) -> None:
     """Run a notifier on its own: delivers alert notices to subscribers (for workers started
     with --no-notify; several may run, each subscription is served by one at a time)."""
+    import asyncio
+
     import httpx
 
     from services.notify import Notifier
-    from services.store import Sealer, SignedLinks
+    from services.store import Announcements, Sealer, SignedLinks, client_name, connect, node_url_for_key
+    from services.tasks import cancel_and_wait
     from services.worker import default_worker_id
 
     start_process("notifier", metrics_port, metrics_host)
+    name = notifier_id or default_worker_id()
 
     async def main(app: App) -> None:
         settings = app.settings
         links = await SignedLinks.load(app.redis, app.keys, link or settings.public_url, settings.secret_key)
+        # the outbox news: one subscription, to any node of a Cluster (pub/sub reaches every node)
+        url = node_url_for_key(settings.redis_target(), app.keys.plans)
+        announcements = Announcements(connect(url, 1, client_name(name, "announcements")))
         async with httpx.AsyncClient(timeout=10) as http:
-            await Notifier(
+            notifier = Notifier(
                 app.redis,
                 app.keys,
-                notifier_id or default_worker_id(),
+                name,
                 http,
                 backoff_s=retry_base,
                 backoff_cap_s=retry_cap,
@@ -131,7 +138,14 @@ def notifier(
                 sealer=Sealer(app.settings.secret_key),
                 firing_of=app.alerting.firing_for,  # reminders read what fires through the use case
                 zone=app.settings.time_zone,
-            ).run()
+                announcements=announcements,
+            )
+            listening = asyncio.create_task(announcements.run(), name="announcements")
+            try:
+                await notifier.run()
+            finally:
+                await cancel_and_wait([listening], 1.0)
+                await announcements.redis.aclose()
 
     try:
         with_app(main)

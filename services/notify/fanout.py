@@ -5,15 +5,23 @@ projection). Each notice is queued for every subscription that wants it — once
 script remembers the notice id per subscriber — and only then acknowledged, so a crash re-reads
 it and queues nothing twice. Pending entries of a dead notifier are claimed (XAUTOCLAIM). An
 entry that is not a notice would fail on every read: it goes to the plan's outbox dead letters
-with the error, and is acknowledged."""
+with the error, and is acknowledged.
+
+Which outboxes to read: those announced on their `outbox:written` channel (`OutboxNews`, heard
+on the process's one subscription), so a read names the outboxes that moved, not a thousand
+plans' each time; and every outbox every `SWEEP_S` and whenever news may have been missed
+(the subscription (re)starting), since an entry can be written without an announcement. Without
+the subscription (a notifier given none, or while it is down) every step reads every outbox."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import math
 import time
+from collections import Counter
 from typing import NamedTuple, cast
 
 from redis.asyncio import Redis
@@ -23,11 +31,13 @@ from redis.exceptions import ResponseError
 from events.alerts import AlertNotice
 from services.notify.recent import Recent
 from services.notify.subscriptions import Subscription
-from services.store import EventStore, Keyspace, is_cluster
+from services.store import Announcements, EventStore, Keyspace, is_cluster
 
 log = logging.getLogger("planwatch.notifier")
 
 GROUP = "notifier"
+SWEEP_S = 5.0  # every outbox read at least this often while news are heard: the safety net
+READ_COUNT = 200  # entries read from one outbox at a time; one that gave as many is read again
 # outboxes looked at in one claiming round trip: a thousand plans' at once held the event loop
 # ~30 ms (building and reading a thousand XAUTOCLAIMs), delaying every projector of the process
 CLAIM_SLICE = 64
@@ -54,6 +64,54 @@ def _entries(reply: object) -> list[OutboxEntry]:
     return [OutboxEntry(outbox, entry_id, fields) for outbox, items in streams or [] for entry_id, fields in items]
 
 
+class OutboxNews:
+    """The plans whose outboxes were announced since the fan-out last looked."""
+
+    def __init__(self, announcements: Announcements, keys: Keyspace, sweep_s: float = SWEEP_S) -> None:
+        self.keys, self.sweep_s = keys, sweep_s
+        self.listening = announcements.listening
+        self._plans: set[str] = set()
+        self._everything = True  # nothing heard yet: every outbox
+        self._next_sweep = 0.0
+        self._signal = asyncio.Event()
+        announcements.add(keys.outbox_written_pattern, self)
+
+    def heard(self, channel: str, data: str) -> None:
+        plan_id = self.keys.plan_of_outbox_written(channel)
+        if plan_id is not None:
+            self._plans.add(plan_id)
+            self._signal.set()
+
+    def missed(self) -> None:
+        self._everything = True
+        self._signal.set()
+
+    def take(self) -> set[str] | None:
+        """The plans announced since the last take; None: read every outbox (news may have been
+        missed, or the sweep is due)."""
+        now = time.monotonic()
+        everything = self._everything or not self.listening.is_set() or now >= self._next_sweep
+        plans, self._plans, self._everything = self._plans, set(), False
+        self._signal.clear()
+        if everything:
+            self._next_sweep = now + self.sweep_s
+            return None
+        return plans
+
+    def again(self, plans: set[str]) -> None:
+        """Read these outboxes at the next take as well (more entries wait, or their plan is not
+        listed yet); no wake-up: the next step takes them."""
+        self._plans |= plans
+
+    async def wait(self, timeout: float) -> None:
+        """Until an announcement, or `timeout` seconds, or the sweep is due."""
+        if self._signal.is_set():
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(min(timeout, max(self._next_sweep - time.monotonic(), 0.0))):
+                await self._signal.wait()
+
+
 class FanOut:
     def __init__(
         self,
@@ -63,7 +121,10 @@ class FanOut:
         subscriptions: Recent[list[Subscription]],
         *,
         claim_idle_ms: int,
+        announcements: Announcements | None = None,
     ) -> None:
+        """`announcements`: the process's subscription, to hear which outboxes were written (added
+        before it runs); without it every step reads every outbox."""
         self.redis, self.keys, self.consumer = redis, keys, consumer
         self.subscriptions, self.claim_idle_ms = subscriptions, claim_idle_ms
         self.store = EventStore(redis, keys)
@@ -72,6 +133,7 @@ class FanOut:
         self._groups: set[str] = set()
         self._next_claim = 0.0
         self._claim_from = 0  # where in the sorted outboxes the next slice to claim from starts
+        self.news = OutboxNews(announcements, keys) if announcements is not None else None
 
     async def step(self, block_ms: int = 1000) -> int:
         """Queue new outbox notices for the subscriptions that want them; returns how many read."""
@@ -80,7 +142,7 @@ class FanOut:
             await asyncio.sleep(block_ms / 1000)
             return 0
         entries = await self._claim(list(plans))
-        entries += await self._read(list(plans), block_ms=None if entries else block_ms)
+        entries += await self._new_entries(plans, block_ms=None if entries else block_ms)
         if not entries:
             return 0
         subscriptions = await self.subscriptions.get()
@@ -132,11 +194,35 @@ class FanOut:
             for entry_id, fields in claimed[1]
         ]
 
+    async def _new_entries(self, plans: dict[str, str], *, block_ms: int | None) -> list[OutboxEntry]:
+        """Entries not read yet: of the outboxes announced, waiting up to `block_ms` for news if
+        none had any; of every outbox when there are no news to go by."""
+        news = self.news
+        if news is None or not news.listening.is_set():
+            return await self._read(list(plans), block_ms=block_ms)
+        entries = await self._read_announced(news, plans)
+        if not entries and block_ms:
+            await news.wait(block_ms / 1000)
+            entries = await self._read_announced(news, plans)
+        return entries
+
+    async def _read_announced(self, news: OutboxNews, plans: dict[str, str]) -> list[OutboxEntry]:
+        announced = news.take()
+        if announced is None:
+            outboxes = list(plans)
+        else:
+            outboxes = [outbox for plan in announced if (outbox := self.keys.outbox(plan)) in plans]
+            news.again({plan for plan in announced if self.keys.outbox(plan) not in plans})  # listed within 1 s
+        entries = await self._read(outboxes, block_ms=None) if outboxes else []
+        read = Counter(entry.outbox for entry in entries)
+        news.again({plans[outbox] for outbox, count in read.items() if count >= READ_COUNT})  # more wait
+        return entries
+
     async def _read(self, outboxes: list[str], *, block_ms: int | None) -> list[OutboxEntry]:
         if is_cluster(self.redis):
             return await self._read_each(outboxes, block_ms=block_ms)
         reply = await self.redis.xreadgroup(
-            GROUP, self.consumer, dict.fromkeys(outboxes, ">"), count=200, block=block_ms
+            GROUP, self.consumer, dict.fromkeys(outboxes, ">"), count=READ_COUNT, block=block_ms
         )
         return _entries(reply)
 
@@ -146,7 +232,7 @@ class FanOut:
         is a sleep when none had anything."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for outbox in outboxes:
-                pipe.xreadgroup(GROUP, self.consumer, {outbox: ">"}, count=200)
+                pipe.xreadgroup(GROUP, self.consumer, {outbox: ">"}, count=READ_COUNT)
             replies = await pipe.execute()
         entries = [entry for reply in replies for entry in _entries(reply)]
         if not entries and block_ms:

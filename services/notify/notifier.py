@@ -30,7 +30,7 @@ from services.notify.recent import Recent
 from services.notify.reminders import FiringOf, Reminders
 from services.notify.subscriptions import Subscription, SubscriptionStore
 from services.observability import metrics
-from services.store import Keyspace, Sealer, SignedLinks
+from services.store import Announcements, Keyspace, Sealer, SignedLinks
 from services.tasks import raise_if_cancelled
 
 log = logging.getLogger("planwatch.notifier")
@@ -54,15 +54,19 @@ class Notifier:
         sealer: Sealer | None = None,
         firing_of: FiringOf | None = None,
         zone: str = "Asia/Shanghai",
+        announcements: Announcements | None = None,
     ) -> None:
         """`firing_of`: what fires now that a subscription would be told of (`App.alerting.firing_for`),
         for reminders — none without it; `zone`: the installation's, for subscriptions whose working
-        hours name none (PLANWATCH_TIME_ZONE)."""
+        hours name none (PLANWATCH_TIME_ZONE); `announcements`: the process's subscription, not
+        started yet, on which the fan-out hears which outboxes were written (its owner runs it)."""
         self.worker_id = worker_id
         # re-read at most once a second: a new subscription is served within a second
         store = SubscriptionStore(redis, keys, allowed_targets, sealer)
         subscriptions: Recent[list[Subscription]] = Recent(store.all, initial=[])
-        self.fanout = FanOut(redis, keys, worker_id, subscriptions, claim_idle_ms=claim_idle_ms)
+        self.fanout = FanOut(
+            redis, keys, worker_id, subscriptions, claim_idle_ms=claim_idle_ms, announcements=announcements
+        )
         self.delivery = Deliverer(
             Outlets(redis, keys, http, tuple(allowed_targets)),
             worker_id,

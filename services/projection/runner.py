@@ -107,6 +107,7 @@ for j = i + 1, i + 5 * n_parked, 5 do
 end
 i = i + 1 + 5 * n_parked
 local n_notices = tonumber(ARGV[i])
+local told = false
 for j = i + 1, i + 5 * n_notices, 5 do
   if redis.call('HSETNX', KEYS[8], ARGV[j + 3], 1) == 1 then
     local fields = {'fingerprint', ARGV[j], 'type', ARGV[j + 1], 'notice', ARGV[j + 2]}
@@ -115,9 +116,11 @@ for j = i + 1, i + 5 * n_notices, 5 do
     -- inhibited or acknowledged alert: those go to the history only
     if ARGV[1] ~= '' and ARGV[j + 4] == '1' then
       redis.call('XADD', KEYS[7], 'MAXLEN', '~', 100000, '*', unpack(fields))
+      told = true
     end
   end
 end
+if told then redis.call('PUBLISH', KEYS[7] .. ':written', ARGV[3]) end  -- Keyspace.outbox_written
 redis.call('PUBLISH', ARGV[5], ARGV[3])
 return 'ok'
 """

@@ -42,7 +42,7 @@ from services.projection.kinds import PROJECTIONS, Projection
 from services.projection.runner import GenerationChanged, LeaseLost, Projector
 from services.projection.status import report_progress
 from services.projection.wakeup import Wakeup
-from services.store import EventStore, Keyspace, Lease, LeaseKeeper, client_name, redis_now_ms
+from services.store import Announcements, EventStore, Keyspace, Lease, LeaseKeeper, client_name, redis_now_ms
 from services.tasks import cancel_and_wait, raise_if_cancelled
 
 log = logging.getLogger("planwatch.supervisor")
@@ -87,7 +87,8 @@ class ProjectionSupervisor:
         state_save_s: float = 0.0,
     ) -> None:
         """`redis` serves the projectors; `control` (default: `redis`) the heartbeat, the leases and
-        the clock; `wakeup` (default: `redis`) holds the wake-up subscription's connection.
+        the clock; `wakeup` (default: `redis`) holds the connection of the
+        process's one subscription (the wake-ups, and the notifier's outbox news when it runs beside).
         A projector with nothing to read waits for a wake-up until the clock brings it something
         to judge (an open instant after `idle_s` of quiet, a deadline, a silence's end) or, at the
         latest, for half to all of `poll_s` (spread), then reads anyway: a notice can be missed.
@@ -115,7 +116,9 @@ class ProjectionSupervisor:
         self.tasks: dict[Unit, asyncio.Task[None]] = {}
         self.projectors: dict[Unit, Projector] = {}
         self.store = EventStore(self.control, keys)
-        self.wakeup = Wakeup(wakeup or redis, keys)
+        # the process's one subscription: the projectors' wake-ups, and what else is added before run()
+        self.announcements = Announcements(wakeup or redis)
+        self.wakeup = Wakeup(self.announcements, keys)
         self.clock_ms = 0  # Redis' clock at the last tick: the idle projectors judge up to it
         self._next_report = self._next_full_report = 0.0
         self._reported: dict[Unit, str] = {}  # unit → its position at its last metrics report
@@ -138,7 +141,7 @@ class ProjectionSupervisor:
     async def run(self) -> None:
         """Keep leases and projector tasks in line until `close()` (or cancelled); then stop every
         projector and let go of every lease."""
-        listening = asyncio.create_task(self.wakeup.run(), name="wakeup")
+        listening = asyncio.create_task(self.announcements.run(), name="announcements")
         self.keeper.start()
         try:
             while not self._closing.is_set():

@@ -3,10 +3,10 @@
 A projector that has read its plan's whole log waits here for more, instead of holding a pooled
 connection in an `XREAD BLOCK` of its own (a connection per plan and projection ran a worker out
 of connections between 30 and 50 plans). The append script publishes the last position of each
-batch on the plan's `appended` channel (`Keyspace.appended`); one pattern subscription hears
-every plan, remembers each plan's last position and wakes whoever waits for a later one, which
-then reads with a non-blocking XREAD. On a Cluster, one connection to any node hears them all:
-classic pub/sub reaches every node, whereas one XREAD may not span slots (each plan has its own).
+batch on the plan's `appended` channel (`Keyspace.appended`); the process's one subscription
+(services/store/announcements.py) hears every plan, this remembers each plan's last position and
+wakes whoever waits for a later one, which then reads with a non-blocking XREAD. (One XREAD may
+not span the slots of a Cluster: each plan has its own.)
 
 A notice can be missed (the subscription reconnecting, an entry written into the stream by
 hand): a waiter gives up after its timeout and reads anyway, so nothing waits longer than that.
@@ -15,51 +15,24 @@ hand): a waiter gives up after its timeout and reads anyway, so nothing waits lo
 from __future__ import annotations
 
 import asyncio
-import logging
-
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from events.positions import position_key
-from services.store import Keyspace
-from services.tasks import raise_if_cancelled
-
-log = logging.getLogger("planwatch.wakeup")
+from services.store import Announcements, Keyspace
 
 Position = tuple[int, int]
 
 
 class Wakeup:
-    def __init__(self, redis: Redis, keys: Keyspace) -> None:
-        """`redis`: a client whose subscription may hold one connection for good."""
-        self.redis, self.keys = redis, keys
-        self.listening = asyncio.Event()  # set while subscribed
+    def __init__(self, announcements: Announcements, keys: Keyspace) -> None:
+        self.keys = keys
+        self.listening = announcements.listening  # set while subscribed
         self._last: dict[str, Position] = {}  # plan → the last position heard
         self._signals: dict[str, asyncio.Event] = {}  # plan → what its waiters wait on
+        announcements.add(keys.appended_pattern, self)
 
-    async def run(self) -> None:
-        """Listen until cancelled, subscribing again after a lost connection."""
-        delay = 0.5
-        while True:
-            raise_if_cancelled()  # a cancellation swallowed by a Redis call (services/tasks.py)
-            try:
-                await self._listen()
-            except (RedisError, OSError) as exc:
-                log.warning("wake-up subscription: %s; again in %.1fs", exc, delay)
-            self.listening.clear()
-            self._wake_all()  # notices may have been missed meanwhile: everyone reads again
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10)
-
-    async def _listen(self) -> None:
-        async with self.redis.pubsub(ignore_subscribe_messages=True) as pubsub:
-            await pubsub.psubscribe(self.keys.appended_pattern)
-            self.listening.set()
-            self._wake_all()  # what was appended before we listened: everyone reads once
-            async for message in pubsub.listen():
-                raise_if_cancelled()
-                if message and message.get("type") == "pmessage":
-                    self.heard(str(message["channel"]), str(message["data"]))
+    def missed(self) -> None:
+        """Appends may have gone unheard (the subscription began or came back): everyone reads again."""
+        self._wake_all()
 
     def heard(self, channel: str, position: str) -> None:
         """A batch was appended to a plan's log, ending at `position`."""

@@ -4,6 +4,7 @@ the modules inside."""
 
 from __future__ import annotations
 
+from services.store.announcements import Announcements, Hearer
 from services.store.catalog import PlanCatalog
 from services.store.clock import redis_now_ms
 from services.store.connection import (
@@ -37,12 +38,14 @@ from services.store.tokens import Role, TokenInfo, TokenStore
 
 __all__ = [
     "LINK_TTL_S",
+    "Announcements",
     "AppendResult",
     "CannotUnseal",
     "EmbeddedRedis",
     "EmbeddedStopped",
     "EventIdReused",
     "EventStore",
+    "Hearer",
     "Keyspace",
     "Lease",
     "LeaseKeeper",

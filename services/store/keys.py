@@ -193,6 +193,20 @@ class Keyspace:
         """Stream: outbox entries that are not a notice, set aside with the error (never retried)."""
         return f"{self.plan(plan_id)}:outbox:dead"
 
+    def outbox_written(self, plan_id: str) -> str:
+        """Pub/sub channel: notices to tell were written to the plan's outbox (the alerts' commit
+        script names it after the outbox: keep the two in step)."""
+        return f"{self.outbox(plan_id)}:written"
+
+    @property
+    def outbox_written_pattern(self) -> str:
+        """The pattern matching every plan's `outbox:written` channel."""
+        return f"{self.prefix}:*:outbox:written"
+
+    def plan_of_outbox_written(self, channel: str) -> str | None:
+        """The plan an `outbox:written` channel belongs to (None for another channel)."""
+        return self._plan_of(channel, "}:outbox:written")
+
     def appended(self, plan_id: str) -> str:
         """Pub/sub channel: the last position of each batch appended to the plan's log (the append
         script names it after the stream: keep the two in step)."""
@@ -205,7 +219,10 @@ class Keyspace:
 
     def plan_of_appended(self, channel: str) -> str | None:
         """The plan an `appended` channel belongs to (None for another channel)."""
-        head, tail = f"{self.prefix}:{{", "}:events:appended"
+        return self._plan_of(channel, "}:events:appended")
+
+    def _plan_of(self, channel: str, tail: str) -> str | None:
+        head = f"{self.prefix}:{{"
         if channel.startswith(head) and channel.endswith(tail):
             return channel[len(head) : -len(tail)]
         return None

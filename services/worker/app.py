@@ -37,7 +37,7 @@ log = logging.getLogger("planwatch.worker")
 # names them `planwatch-worker:<id>:<use>`):
 POOL = 16  # the projectors' reads and commits, the notifier, the inbox's appends
 CONTROL = 2  # heartbeat, leases and clock: never queued behind the projectors
-WAKEUP = 1  # the subscription that wakes the projectors (services/projection/wakeup.py)
+WAKEUP = 1  # the one subscription: projectors' wake-ups, the notifier's outbox news (services/store/announcements.py)
 LEASES = 1  # the lease keeper's, renewing from a thread of its own (services/store/lease.py)
 BROKER = 4  # FastStream's broker: the inbox's consumer group
 CONNECTION_BOUND = POOL + CONTROL + WAKEUP + LEASES + BROKER
@@ -107,7 +107,6 @@ def create_app(
             state_save_s=settings.state_save_s,
         )
         running.supervisor = supervisor
-        running.supervising = asyncio.create_task(supervisor.run(), name="supervisor")
         if notify:
             running.http = httpx.AsyncClient(timeout=10)
             notifier = Notifier(
@@ -123,8 +122,10 @@ def create_app(
                 sealer=Sealer(settings.secret_key),
                 firing_of=App(redis, keys, settings).alerting.firing_for,  # reminders read what fires
                 zone=settings.time_zone,
+                announcements=supervisor.announcements,  # one subscription: added before it starts
             )
             running.notifying = asyncio.create_task(notifier.run(), name="notifier")
+        running.supervising = asyncio.create_task(supervisor.run(), name="supervisor")
         log.info("worker %s started (lease %d ms, keys %s:*)", worker_id, lease_ttl_ms, keys.prefix)
 
     @app.on_shutdown
