@@ -1,7 +1,7 @@
 """Alert latency: from the append of an event to a webhook receiving the alert it caused.
 
     python bench/alerts.py [--rate 1000] [--seconds 10] [--alerting 0.1]
-                           [--subscriptions 100] [--failing 10] [--notifiers 1]
+                           [--subscriptions 100] [--failing 10] [--notifiers 1] [--idle-plans 0]
 
 A `planwatch worker --no-notify` process projects the plan and a `planwatch notifier` process
 delivers its notices to a signed webhook that this process serves on 127.0.0.1. Events are
@@ -12,8 +12,10 @@ event.
 
 Two rounds on the same processes: one subscription; then `--subscriptions` in all, of which
 `--failing` point at a receiver answering 503 (retried with backoff, their queues growing), and
-the latency is measured for every healthy one (each alert × each healthy subscriber). In the
-same run, the raw Redis figure: XADD → a blocked XREAD reader at the same rate.
+the latency is measured for every healthy one (each alert × each healthy subscriber). With
+`--idle-plans N`, N more copies of the plan are published first, where nothing happens: the
+notifier has N + 1 outboxes to look after (a province's), and its CPU time per round is printed.
+In the same run, the raw Redis figure: XADD → a blocked XREAD reader at the same rate.
 Uses PLANWATCH_REDIS_URL or the embedded Redis, under its own key prefix, deleted afterwards.
 """
 
@@ -32,7 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from common import bench_redis, server_name, spawn, stop
+from common import bench_redis, cpu_s, server_name, spawn, stop
 
 from events.models import IndicatorUpdated
 from events.plan import Plan
@@ -201,18 +203,31 @@ class Round:
     rate: float
     lags: list[float]
     missing: int
+    notifier_cpu_s: float  # the notifier processes' CPU time during the round
+    seconds: float
 
 
-async def measure(label: str, load: Load, hook: Webhook, paths: list[str]) -> Round:
+async def measure(label: str, load: Load, hook: Webhook, paths: list[str], notifiers: list[int]) -> Round:
     # warm up: one alert through the whole path to every subscriber, so start-up is not measured
     await arrived(hook, paths, [await load.flip()], timeout=60)
+    cpu, start = sum(cpu_s(pid) for pid in notifiers), time.perf_counter()
     appended, n, rate = await load.run()
     await arrived(hook, paths, appended)
+    cpu, seconds = sum(cpu_s(pid) for pid in notifiers) - cpu, time.perf_counter() - start
     lags, missing = lags_of(hook, paths, appended)
-    return Round(label, n, rate, lags, missing)
+    return Round(label, n, rate, lags, missing, cpu, seconds)
 
 
-async def main(rate: int, seconds: float, alerting: float, subscriptions: int, failing: int, notifiers: int) -> None:
+async def idle_copies(store: EventStore, plan: Plan, count: int) -> None:
+    """`count` more plans like `plan` where nothing happens (their outboxes stay empty)."""
+    for start in range(0, count, 16):
+        copies = [plan.model_copy(update={"id": f"idle{n:04d}-2025"}) for n in range(start, min(start + 16, count))]
+        await asyncio.gather(*(publish_plan(store, copy) for copy in copies))
+
+
+async def main(
+    rate: int, seconds: float, alerting: float, subscriptions: int, failing: int, notifiers: int, idle_plans: int
+) -> None:
     plan = load_plan(SEED_PLAN)
     hook, down = Webhook(), Webhook(failing=True)
     server = await asyncio.start_server(hook.handle, "127.0.0.1", 0)
@@ -225,18 +240,21 @@ async def main(rate: int, seconds: float, alerting: float, subscriptions: int, f
         started = [spawn(url, keys, "notifier") for _ in range(notifiers)]  # they share the subscriptions
         worker = spawn(url, keys, "worker", "--lease-ttl", "2", "--no-notify")
         try:
+            await idle_copies(store, plan, idle_plans)
             await publish_plan(store, plan)
             await subs.create(subscription("bench", f"http://127.0.0.1:{port}/hook/0"))
             while not await redis.get(keys.lease(plan.id, "alerts")):
                 await asyncio.sleep(0.05)
             load = Load(plan, store, rate, seconds, alerting)
-            one = await measure("1 subscription", load, hook, ["/hook/0"])
+            pids = [process.pid for process in started]
+            one = await measure("1 subscription", load, hook, ["/hook/0"], pids)
             healthy = [f"/hook/{i}" for i in range(subscriptions - failing)]
             for path in healthy[1:]:
                 await subs.create(subscription("bench", f"http://127.0.0.1:{port}{path}"))
             for i in range(failing):
                 await subs.create(subscription("bench-down", f"http://127.0.0.1:{down_port}/down/{i}"))
-            many = await measure(f"{subscriptions} subscriptions, {failing} of them answering 503", load, hook, healthy)
+            label = f"{subscriptions} subscriptions, {failing} of them answering 503"
+            many = await measure(label, load, hook, healthy, pids)
             # where the time goes: append → the projection's commit to the outbox (both Redis clock, ms)
             committed = []
             for entry_id, fields in await redis.xrange(keys.outbox(plan.id)):
@@ -254,7 +272,7 @@ async def main(rate: int, seconds: float, alerting: float, subscriptions: int, f
     raw_p99 = statistics.quantiles(raw, n=100)[98]
     print(
         f"alert benchmark: {rate:,} events/s for {seconds:g}s per round, {notifiers} notifier process(es), "
-        f"redis={server_name(url)}"
+        f"{idle_plans + 1} plan(s) of which {idle_plans} idle, redis={server_name(url)}"
     )
     for measured in (one, many):
         p99 = statistics.quantiles(measured.lags, n=100)[98]
@@ -264,6 +282,8 @@ async def main(rate: int, seconds: float, alerting: float, subscriptions: int, f
             f"{measured.missing} missing):"
         )
         print(f"    {quantiles(measured.lags)}   (ratio p99 / raw Redis p99: {p99 / raw_p99:.1f}×)")
+        share = measured.notifier_cpu_s / measured.seconds
+        print(f"    notifier CPU {measured.notifier_cpu_s:.2f} s over {measured.seconds:.1f} s ({share:.0%} of a core)")
     print(f"  the failing receivers were tried {down.refused:,} times (503, retried with backoff)")
     print(f"  of all rounds, append → committed to the outbox by the projection:\n    {quantiles(committed)}")
     print(f"  raw Redis XADD → blocked XREAD at the same rate ({len(raw):,} entries):")
@@ -279,5 +299,8 @@ if __name__ == "__main__":
     parser.add_argument("--subscriptions", type=int, default=100, help="subscriptions in the second round")
     parser.add_argument("--failing", type=int, default=10, help="of which answer 503")
     parser.add_argument("--notifiers", type=int, default=1, help="notifier processes")
+    parser.add_argument("--idle-plans", type=int, default=0, help="more plans, where nothing happens")
     args = parser.parse_args()
-    asyncio.run(main(args.rate, args.seconds, args.alerting, args.subscriptions, args.failing, args.notifiers))
+    asyncio.run(
+        main(args.rate, args.seconds, args.alerting, args.subscriptions, args.failing, args.notifiers, args.idle_plans)
+    )

@@ -61,5 +61,11 @@ def stop(process: subprocess.Popen) -> None:
     process.wait(timeout=10)
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) the process has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def server_name(url: str) -> str:
     return "embedded" if url.startswith("unix://") else url

@@ -41,7 +41,7 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-from common import bench_keyspace, drop, server_name, spawn
+from common import bench_keyspace, cpu_s, drop, server_name, spawn
 from redis.asyncio import Redis
 
 from events.codec import encode
@@ -146,12 +146,6 @@ async def balanced(redis: Redis, keys: Keyspace, plan_ids: list[str], processes:
 async def worker_connections(redis: Redis) -> int:
     clients = await redis.client_list()
     return sum(1 for client in clients if str(client.get("name", "")).startswith("planwatch-worker:"))
-
-
-def cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) the process has used."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def quiet(pids: list[int], below: float = 0.2) -> float:
