@@ -52,16 +52,19 @@ class Announcements:
         """Listen until cancelled, subscribing again after a lost connection."""
         self._started = True
         delay = 0.5
-        while True:
-            raise_if_cancelled()  # a cancellation swallowed by a Redis call (services/tasks.py)
-            try:
-                await self._listen()
-            except (RedisError, OSError) as exc:
-                log.warning("announcement subscription: %s; again in %.1fs", exc, delay)
-            self.listening.clear()
-            self._missed()  # announcements may have been missed meanwhile
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10)
+        try:
+            while True:
+                raise_if_cancelled()  # a cancellation swallowed by a Redis call (services/tasks.py)
+                try:
+                    await self._listen()
+                except (RedisError, OSError) as exc:
+                    log.warning("announcement subscription: %s; again in %.1fs", exc, delay)
+                self.listening.clear()
+                self._missed()  # announcements may have been missed meanwhile
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10)
+        finally:
+            self.listening.clear()  # stopped: hearers go by their own timeouts again
 
     async def _listen(self) -> None:
         if not self._hearers:
