@@ -20,8 +20,8 @@ class Notebook:
         self.messages: list[tuple[str, str]] = []
         self.misses = 0
 
-    def heard(self, channel: str, data: str) -> None:
-        self.messages.append((channel, data))
+    def heard(self, plan_id: str, data: str) -> None:
+        self.messages.append((plan_id, data))
 
     def missed(self) -> None:
         self.misses += 1
@@ -34,26 +34,26 @@ async def test_each_hearer_hears_its_own_pattern_and_a_lost_connection_is_mended
     listener = connect(redis_url, 1, client_name=name)
     announcements = Announcements(listener)
     appended, written = Notebook(), Notebook()
-    announcements.add(keys.appended_pattern, appended)
-    announcements.add(keys.outbox_written_pattern, written)
+    announcements.add(keys.appended, appended)
+    announcements.add(keys.outbox_written, written)
     listening = asyncio.create_task(announcements.run())
     try:
         await asyncio.wait_for(announcements.listening.wait(), 30)
         assert (appended.misses, written.misses) == (1, 1)  # what came before the subscription: read it all
-        await redis.publish(keys.appended("p1"), "5-0")
-        await redis.publish(keys.outbox_written("p2"), "6-0")
+        await redis.publish(f"{keys.prefix}x:{{p4}}:outbox:written", "8-0")  # another installation's: not heard
+        await redis.publish(keys.appended.of("p1"), "5-0")
+        await redis.publish(keys.outbox_written.of("p2"), "6-0")
         await eventually(lambda: appended.messages and written.messages)
-        assert appended.messages == [(keys.appended("p1"), "5-0")]
-        assert written.messages == [(keys.outbox_written("p2"), "6-0")]
-        assert keys.plan_of_outbox_written(written.messages[0][0]) == "p2"
+        assert appended.messages == [("p1", "5-0")]
+        assert written.messages == [("p2", "6-0")]
 
         [client] = [c for c in await redis.client_list() if c.get("name") == name]
         await redis.client_kill_filter(_id=client["id"])  # the connection is lost
         await eventually(lambda: written.misses >= 3, timeout=15)  # told on losing it and on subscribing again
         await eventually(announcements.listening.is_set, timeout=15)
-        await redis.publish(keys.outbox_written("p3"), "7-0")
+        await redis.publish(keys.outbox_written.of("p3"), "7-0")
         await eventually(lambda: len(written.messages) == 2, timeout=15)
-        assert written.messages[-1] == (keys.outbox_written("p3"), "7-0") and len(appended.messages) == 1
+        assert written.messages[-1] == ("p3", "7-0") and len(appended.messages) == 1
     finally:
         listening.cancel()
         await asyncio.gather(listening, return_exceptions=True)
@@ -64,12 +64,12 @@ async def test_each_hearer_hears_its_own_pattern_and_a_lost_connection_is_mended
 async def test_a_hearer_added_after_the_subscription_started_is_refused(redis_url: str, keys: Keyspace) -> None:
     listener = connect(redis_url, 1)
     announcements = Announcements(listener)
-    announcements.add(keys.appended_pattern, Notebook())
+    announcements.add(keys.appended, Notebook())
     listening = asyncio.create_task(announcements.run())
     try:
         await asyncio.wait_for(announcements.listening.wait(), 30)
         with pytest.raises(RuntimeError, match="after the subscription started"):  # it would never be heard
-            announcements.add(keys.outbox_written_pattern, Notebook())
+            announcements.add(keys.outbox_written, Notebook())
     finally:
         listening.cancel()
         await asyncio.gather(listening, return_exceptions=True)

@@ -132,7 +132,7 @@ async def test_two_writers_of_the_same_new_version_store_it_once(
     await load_seed(store)
     listener = connect(node_url_for_key(server_url, keys.plans), 1)  # plain pub/sub hears every node
     pubsub = listener.pubsub(ignore_subscribe_messages=True)
-    await pubsub.subscribe(keys.outbox_written(PLAN))
+    await pubsub.subscribe(keys.outbox_written.of(PLAN))
     await produce_rollup(redis, keys, PLAN, "2025-06")
     await store.append([indicator_update(PLAN, "fai", "2025-06", "13.4")])
     results = await asyncio.gather(

@@ -177,7 +177,7 @@ async def _finish(redis: Redis, keys: Keyspace, event: RollupPublished, document
         except WatchError:
             return
     if document is not None:  # the fan-out reads the outboxes announced (a lost one: its sweep)
-        await redis.publish(keys.outbox_written(event.plan_id), event.period)
+        await redis.publish(keys.outbox_written.of(event.plan_id), event.period)
 
 
 def _announce(pipe: Pipeline, keys: Keyspace, document: RollupDocument) -> None:

@@ -68,19 +68,17 @@ class OutboxNews:
     """The plans whose outboxes were announced since the fan-out last looked."""
 
     def __init__(self, announcements: Announcements, keys: Keyspace, sweep_s: float = SWEEP_S) -> None:
-        self.keys, self.sweep_s = keys, sweep_s
+        self.sweep_s = sweep_s
         self.listening = announcements.listening
         self._plans: set[str] = set()
         self._everything = True  # nothing heard yet: every outbox
         self._next_sweep = 0.0
         self._signal = asyncio.Event()
-        announcements.add(keys.outbox_written_pattern, self)
+        announcements.add(keys.outbox_written, self)
 
-    def heard(self, channel: str, data: str) -> None:
-        plan_id = self.keys.plan_of_outbox_written(channel)
-        if plan_id is not None:
-            self._plans.add(plan_id)
-            self._signal.set()
+    def heard(self, plan_id: str, data: str) -> None:
+        self._plans.add(plan_id)
+        self._signal.set()
 
     def missed(self) -> None:
         self._everything = True

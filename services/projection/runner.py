@@ -120,7 +120,7 @@ for j = i + 1, i + 5 * n_notices, 5 do
     end
   end
 end
-if told then redis.call('PUBLISH', KEYS[7] .. ':written', ARGV[3]) end  -- Keyspace.outbox_written
+if told then redis.call('PUBLISH', KEYS[7] .. ':written', ARGV[3]) end  -- Keyspace.outbox_written.of(plan)
 redis.call('PUBLISH', ARGV[5], ARGV[3])
 return 'ok'
 """

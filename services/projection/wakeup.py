@@ -24,21 +24,17 @@ Position = tuple[int, int]
 
 class Wakeup:
     def __init__(self, announcements: Announcements, keys: Keyspace) -> None:
-        self.keys = keys
         self.listening = announcements.listening  # set while subscribed
         self._last: dict[str, Position] = {}  # plan → the last position heard
         self._signals: dict[str, asyncio.Event] = {}  # plan → what its waiters wait on
-        announcements.add(keys.appended_pattern, self)
+        announcements.add(keys.appended, self)
 
     def missed(self) -> None:
         """Appends may have gone unheard (the subscription began or came back): everyone reads again."""
         self._wake_all()
 
-    def heard(self, channel: str, position: str) -> None:
-        """A batch was appended to a plan's log, ending at `position`."""
-        plan_id = self.keys.plan_of_appended(channel)
-        if plan_id is None:
-            return
+    def heard(self, plan_id: str, position: str) -> None:
+        """A batch was appended to the plan's log, ending at `position`."""
         try:
             key = position_key(position)
         except ValueError:

@@ -21,14 +21,15 @@ from typing import Protocol
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from services.store.keys import PlanChannel
 from services.tasks import raise_if_cancelled
 
 log = logging.getLogger("planwatch.announcements")
 
 
 class Hearer(Protocol):
-    def heard(self, channel: str, data: str) -> None:
-        """An announcement on `channel` (one matching the pattern the hearer was added for)."""
+    def heard(self, plan_id: str, data: str) -> None:
+        """An announcement on the plan's channel of the kind the hearer was added for."""
 
     def missed(self) -> None:
         """Announcements may have been missed: behave as if everything had been announced."""
@@ -39,14 +40,14 @@ class Announcements:
         """`redis`: a plain (not Cluster) client whose subscription may hold one connection for good."""
         self.redis = redis
         self.listening = asyncio.Event()  # set while subscribed
-        self._hearers: dict[str, Hearer] = {}  # pattern → who hears it
+        self._hearers: dict[str, tuple[PlanChannel, Hearer]] = {}  # pattern → its channels, who hears them
         self._started = False
 
-    def add(self, pattern: str, hearer: Hearer) -> None:
-        """Have `hearer` told of announcements on channels matching `pattern`; before `run()`."""
+    def add(self, channel: PlanChannel, hearer: Hearer) -> None:
+        """Have `hearer` told of announcements on every plan's `channel`; before `run()`."""
         if self._started:
-            raise RuntimeError(f"announcements on {pattern!r} added after the subscription started")
-        self._hearers[pattern] = hearer
+            raise RuntimeError(f"announcements on {channel.pattern!r} added after the subscription started")
+        self._hearers[channel.pattern] = (channel, hearer)
 
     async def run(self) -> None:
         """Listen until cancelled, subscribing again after a lost connection."""
@@ -76,10 +77,14 @@ class Announcements:
             async for message in pubsub.listen():
                 raise_if_cancelled()
                 if message and message.get("type") == "pmessage":
-                    hearer = self._hearers.get(str(message["pattern"]))
-                    if hearer is not None:
-                        hearer.heard(str(message["channel"]), str(message["data"]))
+                    self._tell(str(message["pattern"]), str(message["channel"]), str(message["data"]))
+
+    def _tell(self, pattern: str, channel: str, data: str) -> None:
+        kind = self._hearers.get(pattern)
+        plan_id = kind[0].plan_of(channel) if kind is not None else None
+        if kind is not None and plan_id is not None:
+            kind[1].heard(plan_id, data)
 
     def _missed(self) -> None:
-        for hearer in self._hearers.values():
+        for _, hearer in self._hearers.values():
             hearer.missed()

@@ -25,7 +25,7 @@ from services.store.keys import Keyspace
 
 _APPEND = """
 -- KEYS: stream, event ids hash, versions hash, then one positions list per subject of the batch
--- Publishes the last position written on the channel `<stream>:appended` (Keyspace.appended).
+-- Publishes the last position written on the channel `<stream>:appended` (Keyspace.appended.of(plan)).
 -- ARGV: plan id, the plan's version the caller checked the batch against ('' for none: the check
 --       folded in here saves ingest a round trip per request), then
 --       n_expected, (subject, version) * n_expected, n_subjects, subject * n_subjects (in KEYS

@@ -10,6 +10,29 @@ _PREFIX = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
 
 
 @dataclass(frozen=True)
+class PlanChannel:
+    """A pub/sub channel every plan has, `{prefix}:{plan}:{name}`: one plan's, the pattern
+    matching every plan's, and the plan a channel heard on belongs to."""
+
+    prefix: str
+    name: str
+
+    def of(self, plan_id: str) -> str:
+        return f"{self.prefix}:{{{plan_id}}}:{self.name}"
+
+    @property
+    def pattern(self) -> str:
+        return f"{self.prefix}:*:{self.name}"
+
+    def plan_of(self, channel: str) -> str | None:
+        """None for a channel of another kind or prefix."""
+        head, tail = f"{self.prefix}:{{", f"}}:{self.name}"
+        if channel.startswith(head) and channel.endswith(tail):
+            return channel[len(head) : -len(tail)]
+        return None
+
+
+@dataclass(frozen=True)
 class Keyspace:
     """All key names in one place. `prefix` separates installations (and tests) on one server."""
 
@@ -193,39 +216,17 @@ class Keyspace:
         """Stream: outbox entries that are not a notice, set aside with the error (never retried)."""
         return f"{self.plan(plan_id)}:outbox:dead"
 
-    def outbox_written(self, plan_id: str) -> str:
-        """Pub/sub channel: notices to tell were written to the plan's outbox (the alerts' commit
-        script names it after the outbox: keep the two in step)."""
-        return f"{self.outbox(plan_id)}:written"
+    @property
+    def outbox_written(self) -> PlanChannel:
+        """Pub/sub: notices to tell were written to the plan's outbox (the alerts' commit script
+        names it after the outbox key: keep the two in step)."""
+        return PlanChannel(self.prefix, "outbox:written")
 
     @property
-    def outbox_written_pattern(self) -> str:
-        """The pattern matching every plan's `outbox:written` channel."""
-        return f"{self.prefix}:*:outbox:written"
-
-    def plan_of_outbox_written(self, channel: str) -> str | None:
-        """The plan an `outbox:written` channel belongs to (None for another channel)."""
-        return self._plan_of(channel, "}:outbox:written")
-
-    def appended(self, plan_id: str) -> str:
-        """Pub/sub channel: the last position of each batch appended to the plan's log (the append
-        script names it after the stream: keep the two in step)."""
-        return f"{self.events(plan_id)}:appended"
-
-    @property
-    def appended_pattern(self) -> str:
-        """The pattern matching every plan's `appended` channel."""
-        return f"{self.prefix}:*:events:appended"
-
-    def plan_of_appended(self, channel: str) -> str | None:
-        """The plan an `appended` channel belongs to (None for another channel)."""
-        return self._plan_of(channel, "}:events:appended")
-
-    def _plan_of(self, channel: str, tail: str) -> str | None:
-        head = f"{self.prefix}:{{"
-        if channel.startswith(head) and channel.endswith(tail):
-            return channel[len(head) : -len(tail)]
-        return None
+    def appended(self) -> PlanChannel:
+        """Pub/sub: the last position of each batch appended to the plan's log (the append script
+        names it after the stream key: keep the two in step)."""
+        return PlanChannel(self.prefix, "events:appended")
 
     def updates(self, plan_id: str, projection: str = "rm") -> str:
         """Pub/sub channel: the new checkpoint after every commit of a projection."""
