@@ -7,9 +7,10 @@ minimal keep-alive HTTP/1.1 client, light on the cores it shares with the server
 1. direct: `--clients` concurrent appenders calling `EventStore.append` with batches of `--batch`
    (the limit of the write path itself, with as many batches in flight as over HTTP);
 2. HTTP batches: `--clients` concurrent clients posting batches of `--batch` events;
-3. HTTP singles: `--clients` concurrent clients posting one event per request;
+3. HTTP singles: `--clients` concurrent clients posting one event per request, to the API as it
+   ships (an access-log line per request) and to a second one started `--no-access-log`;
 4. bare singles: the same posts to a bare FastAPI app under the same uvicorn whose one route
-   XADDs the body (bench/bare_xadd.py) — the raw limit of a single-event POST.
+   XADDs the body (bench/bare_xadd.py, no access log) — the raw limit of a single-event POST.
 1 and 2, and 3 and 4, run three times, interleaved, and the best of each is kept: the speed of
 this machine drifts by a factor of two between runs, and interleaving exposes both to the same drift.
 Uses PLANWATCH_REDIS_URL or the embedded Redis, under its own key prefix, deleted afterwards.
@@ -147,11 +148,14 @@ async def main(count: int, batch: int, clients: int, singles: int, workers: int)
     async with bench_redis() as (url_redis, redis, keys):
         store = EventStore(redis, keys)
         api = spawn(url_redis, keys, "api", "--port", str(port), "--workers", str(workers))
+        quiet_port = free_port()
+        quiet = spawn(url_redis, keys, "api", "--port", str(quiet_port), "--workers", str(workers), "--no-access-log")
         bare = spawn_bare(url_redis, keys.prefix, bare_port)
         try:
             await publish_plan(store, plan)
             token, _ = await TokenStore(redis, keys).create("department", "stats", "bench")
             await wait_up(url)
+            await wait_up(f"http://127.0.0.1:{quiet_port}")
             await wait_up(f"http://127.0.0.1:{bare_port}", "/docs")
 
             settle_heap()  # as in the API's processes: both sides with the same collector settings
@@ -170,14 +174,17 @@ async def main(count: int, batch: int, clients: int, singles: int, workers: int)
                 ]
                 http_batch = max(http_batch, count / await post_all(port, token, bodies, clients))
 
-            single_rate = bare_rate = 0.0
+            single_rate = quiet_rate = bare_rate = 0.0
             for _ in range(ROUNDS):
                 single_bodies = [json.dumps(payload(n)).encode() for n in range(singles)]
                 single_rate = max(single_rate, singles / await post_all(port, token, single_bodies, clients))
+                single_bodies = [json.dumps(payload(n)).encode() for n in range(singles)]  # new event ids
+                quiet_rate = max(quiet_rate, singles / await post_all(quiet_port, token, single_bodies, clients))
                 bare_rate = max(bare_rate, singles / await post_all(bare_port, token, single_bodies, clients))
-            assert await store.length(plan.id) == 1 + 2 * ROUNDS * count + ROUNDS * singles
+            assert await store.length(plan.id) == 1 + 2 * ROUNDS * count + 2 * ROUNDS * singles
         finally:
             stop(api)
+            stop(quiet)
             stop(bare)
 
     server = server_name(url_redis)
@@ -189,9 +196,11 @@ async def main(count: int, batch: int, clients: int, singles: int, workers: int)
     print(f"  direct store.append ({clients} appenders):   {direct:>10,.0f} events/s")
     print(f"  HTTP POST batches ({batch}/request):     {http_batch:>10,.0f} events/s")
     print(f"  HTTP POST single events:              {single_rate:>10,.0f} requests/s")
+    print(f"  the same, API --no-access-log:        {quiet_rate:>10,.0f} requests/s")
     print(f"  bare FastAPI + one XADD (raw limit):  {bare_rate:>10,.0f} requests/s")
     print(f"  ratio HTTP batch / direct: {http_batch / direct:.2f}  (target ≥ 0.5)")
     print(f"  ratio HTTP single / bare XADD endpoint: {single_rate / bare_rate:.2f}  (target ≥ 0.5)")
+    print(f"  the same, both without an access log: {quiet_rate / bare_rate:.2f}  (target ≥ 0.5)")
     print(f"  ratio HTTP single / direct: {single_rate / direct:.2f}")
 
 

@@ -42,6 +42,7 @@ class Settings:
     ready_max_lag: int = 1000
     allow_private_targets: tuple[Network, ...] = ()
     log_format: str | None = None  # json | console; None: console on a terminal, json otherwise
+    access_log: bool = True  # the API's line per request (PLANWATCH_ACCESS_LOG=off: none)
     time_zone: str = "Asia/Shanghai"
     public_url: str | None = None  # e.g. https://planwatch.example.gov.cn; None: messages carry no link
     # signing: None means a key generated once and kept in Redis (services.store.signing); sealing
@@ -60,6 +61,7 @@ class Settings:
             ready_max_lag=int(environ.get("PLANWATCH_READY_MAX_LAG", "1000")),
             allow_private_targets=parse_networks(environ.get("PLANWATCH_ALLOW_PRIVATE_TARGETS", "")),
             log_format=_choice(environ, "PLANWATCH_LOG_FORMAT", ("json", "console")),
+            access_log=_choice(environ, "PLANWATCH_ACCESS_LOG", ("on", "off")) != "off",
             time_zone=_zone(environ.get("PLANWATCH_TIME_ZONE") or "Asia/Shanghai"),
             public_url=(environ.get("PLANWATCH_PUBLIC_URL") or "").rstrip("/") or None,
             secret_key=environ.get("PLANWATCH_SECRET_KEY") or None,

@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from services.app import App, publish_plan
 from services.observability import configure_logging, plan_context, redact, request_context
 from services.observability.logs import JsonFormatter, OutageFilter
+from services.settings import Settings
 from services.store import EventStore, Keyspace, TokenStore
 from tests.conftest import ROOT, Workers, api_client, eventually, free_port, wait_until_healthy
 from tests.factories import gdp_update, small_plan
@@ -110,6 +111,41 @@ async def test_a_request_id_is_echoed_and_made_when_missing(redis: Redis, keys: 
     assert given.headers["x-request-id"] == "req-42.a"
     assert len(made.headers["x-request-id"]) == 32
     assert forged.headers["x-request-id"] != 'x"\n{"level": "error"}'  # never echoed into a log line
+
+
+def test_the_api_without_its_access_log_writes_no_line_per_request_and_still_counts(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """`planwatch api --no-access-log`: no line per request (the default writes one: see
+    test_tokens_plans), while what came in is still counted in /metrics."""
+    port, log_path = free_port(), tmp_path / "api.log"
+    log = log_path.open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "services", "api", "--port", str(port), "--no-access-log"],
+        env=cli_env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(url, log_path)
+        with httpx.Client(base_url=url, trust_env=False) as http:
+            refused = http.post("/v1/plans/rongchang-2025/events", json={}, headers={"Authorization": "Bearer x"})
+            assert refused.status_code == 401
+            scraped = samples(http.get("/metrics").text)
+        assert value(scraped, "planwatch_events_refused_total", entry="http", reason="unauthorized") == 1
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+        log.close()
+    written = log_path.read_text()
+    assert "Uvicorn running" in written or "started" in written.lower()  # the process did log
+    assert "/healthz" not in written and "POST /v1/plans" not in written and "/metrics" not in written
+
+
+def test_the_access_log_is_a_setting() -> None:
+    assert Settings.from_env({}).access_log and Settings.from_env({"PLANWATCH_ACCESS_LOG": "ON"}).access_log
+    assert not Settings.from_env({"PLANWATCH_ACCESS_LOG": "off"}).access_log
+    with pytest.raises(ValueError, match="PLANWATCH_ACCESS_LOG='no': must be one of on, off"):
+        Settings.from_env({"PLANWATCH_ACCESS_LOG": "no"})
 
 
 def test_the_api_with_two_processes_adds_their_metrics_up(cli_env: dict[str, str], tmp_path: Path) -> None:

@@ -33,7 +33,7 @@ def create_api(redis: Redis | None = None, keys: Keyspace | None = None) -> Fast
             yield
             return
         settings = Settings.from_env()
-        configure_logging("api", settings.log_format)  # again in each process of `--workers N`
+        configure_logging("api", settings.log_format, access_log=settings.access_log)  # in each process of --workers N
         api.state.app = App.connect(settings, TOKEN_CACHE_S)
         settle_heap()
         try:

@@ -72,7 +72,8 @@ def start_logging(process: str) -> None:
     from services.observability import configure_logging
     from services.settings import Settings
 
-    configure_logging(process, Settings.from_env().log_format)
+    settings = Settings.from_env()
+    configure_logging(process, settings.log_format, access_log=settings.access_log)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

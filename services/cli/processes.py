@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -196,6 +197,16 @@ def api(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="processes serving requests (uvicorn workers)")] = 1,
+    access_log: Annotated[
+        bool | None,
+        typer.Option(
+            "--access-log/--no-access-log",
+            help="a log line per request, tokens taken out (default: PLANWATCH_ACCESS_LOG, on); without "
+            "it, events taken in and refused are still counted in /metrics and server errors logged (a "
+            "line costs ~7 percent of a single-event POST)",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the HTTP API (OpenAPI docs at /docs, the inbox's AsyncAPI at /asyncapi.json, Prometheus
     metrics at /metrics — added up over the processes when --workers is more than one)."""
@@ -204,10 +215,19 @@ def api(
     import uvicorn
 
     check_redis()
+    if access_log is not None:  # the setting every process of --workers N reads (services/api/app.py)
+        os.environ["PLANWATCH_ACCESS_LOG"] = "on" if access_log else "off"
     start_logging("api")
     # by import string: each worker process builds its own app (and its own Redis connections);
     # log_config=None: uvicorn's records go through planwatch's handler, in its format
-    uvicorn.run("services.api:create_api", factory=True, host=host, port=port, workers=workers, log_config=None)
+    uvicorn.run(
+        "services.api:create_api",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+    )
 
 
 def _multiprocess_metrics() -> None:

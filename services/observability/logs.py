@@ -162,9 +162,11 @@ def resolve_format(requested: str | None, stream: Any = None) -> str:
     return "console" if hasattr(stream, "isatty") and stream.isatty() else "json"
 
 
-def configure_logging(process: str, format: str | None = None, level: int = logging.INFO) -> None:
+def configure_logging(
+    process: str, format: str | None = None, level: int = logging.INFO, access_log: bool = True
+) -> None:
     """Send every log record of this process (planwatch's, uvicorn's, FastStream's) to stderr as
-    `format`, replacing any handler set before."""
+    `format`, replacing any handler set before; uvicorn's access log only with `access_log`."""
     _PROCESS["name"] = process
     # What the formatters never print is not collected (the logging docs' "Optimization"): the
     # caller's file and line, thread and multiprocessing names — a third of an access line's cost.
@@ -183,3 +185,5 @@ def configure_logging(process: str, format: str | None = None, level: int = logg
         for old in list(library.handlers):
             library.removeHandler(old)
         library.propagate = True
+    # uvicorn writes access lines while its logger has a handler, ours through propagation
+    logging.getLogger("uvicorn.access").propagate = access_log
