@@ -104,15 +104,27 @@ def instant(position: str, shift_ms: int = 0) -> datetime:
 
 @pytest.mark.cluster
 async def test_snapshots_fall_at_every_interval_and_each_month_end_live_and_rebuilt(
-    redis: Redis, keys: Keyspace, store: EventStore
+    redis: Redis, keys: Keyspace, store: EventStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import services.projection.runner
+
     positions = await seed_at_its_own_times(redis, keys, store, [1, 7, 33, 90, 5, 61])
     expected = {positions[n - 1] for n in range(EVERY, len(positions) + 1, EVERY)} | set(month_ends(positions))
     assert len(month_ends(positions)) >= 5  # January to July: the log spans month ends
     live = await periodic_snapshots(redis, keys)
     assert {name.removeprefix("snapshot:") for name in live} == expected
+    read_after, read = services.projection.runner.read_after, []
+
+    async def counted(*args, **kwargs):
+        entries = await read_after(*args, **kwargs)
+        read.extend(position for position, _ in entries)
+        return entries
+
+    monkeypatch.setattr(services.projection.runner, "read_after", counted)
     await rebuild(redis, keys, PLAN, snapshot_every=EVERY)
     assert await periodic_snapshots(redis, keys) == live  # the rebuilt generation keeps the same, byte for byte
+    # one page holds the whole log here: cut at each of those points, the rest is kept, not read again
+    assert sorted(read, key=position_key) == positions
 
 
 @pytest.mark.cluster

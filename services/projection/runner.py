@@ -130,6 +130,13 @@ FOLD = "fold"  # the source of a dead letter the fold parked (not readable, or n
 RETRIES = "retries"  # … of one given up on after `max_attempts`
 
 
+@dataclass(frozen=True)
+class _ReadAhead:
+    after: str  # the position the next step starts after
+    held: list[Entry]  # entries after it read already (the rest of a page cut at a snapshot point)
+    reading: asyncio.Task[list[Entry]]  # the read of the page after those
+
+
 class LeaseLost(Exception):
     """Another worker holds the plan now; this projector must stop writing."""
 
@@ -195,9 +202,9 @@ class Projector:
         self._save_stretch = _save_stretch()
         self._parked_listed = 0  # entries the fold parked, as far as written to the dead letters
         self._batch: dict[str, dict[str, str]] = {}  # position → fields of the entries being applied
-        # a rebuild's next page (the position it reads after, the read), asked for before the
-        # page before it is applied: Redis serves it while this process folds
-        self._ahead: tuple[str, asyncio.Task[list[Entry]]] | None = None
+        # a rebuild's next page, asked for before the page before it is applied: Redis serves it
+        # while this process folds
+        self._ahead: _ReadAhead | None = None
         # periodic snapshots (a strategy that keeps them): every `snapshot_every` stream entries and
         # at each month's end in the plan's zone; taken when the fold reaches one, written at the
         # next commit
@@ -276,14 +283,14 @@ class Projector:
         lingers a moment before reading when woken, so a steady trickle of single events is
         committed a few at a time: the cost of a commit is mostly fixed.) Returns how many
         stream entries were handled (applied or parked)."""
-        entries = await self._read(block_ms)
+        read = entries = await self._read(block_ms)
         if not entries:
             return 0
         boundary = False
         if self.strategy.keeps_snapshots:
             entries, boundary = self._up_to_boundary(entries)
         if not commit:  # a rebuild reads on while it folds (a live projector keeps to its one connection)
-            await self._read_ahead(entries[-1][0])
+            await self._read_ahead(entries[-1][0], held=read[len(entries) :])
         self._batch = dict(entries)
         try:
             self.strategy.apply_batch(self.state, entries)
@@ -305,24 +312,31 @@ class Projector:
         return len(entries)
 
     async def _read(self, block_ms: int | None) -> list[Entry]:
-        """The entries after the state's position: the page read ahead if it starts there, else
-        read now (one that does not — the fold stopped elsewhere — is dropped)."""
+        """The entries after the state's position: those read ahead if they start there, else
+        read now (read ahead after another position — the fold stopped elsewhere — is dropped)."""
         ahead, self._ahead = self._ahead, None
-        if ahead is not None:
-            after, reading = ahead
+        if ahead is not None and ahead.after == self.state.position:
+            if ahead.held:  # the rest of a page cut at a snapshot point; the read after it goes on
+                self._ahead = _ReadAhead(ahead.held[-1][0], [], ahead.reading)
+                return ahead.held
             try:
-                entries = await reading
+                return await ahead.reading
             except RedisError:
-                entries = None  # read again below: a failure then is the step's
-            if after == self.state.position and entries is not None:
-                return entries
+                pass  # read again below: a failure then is the step's
         return await read_after(self.redis, self.keys.events(self.plan_id), self.state.position, BATCH, block_ms)
 
-    async def _read_ahead(self, after: str) -> None:
-        reading = asyncio.create_task(read_after(self.redis, self.keys.events(self.plan_id), after, BATCH))
+    async def _read_ahead(self, after: str, held: list[Entry]) -> None:
+        """Read on after `after`, or after `held` — entries read already, past a snapshot point —
+        which the next step takes first."""
+        start = held[-1][0] if held else after
+        pending = self._ahead
+        if pending is not None and not pending.held and pending.after == start:
+            self._ahead = _ReadAhead(after, held, pending.reading)  # read there already (after held ones)
+            return
+        reading = asyncio.create_task(read_after(self.redis, self.keys.events(self.plan_id), start, BATCH))
         # a rebuild that stops on an error leaves its last read unawaited: its failure is not news
         reading.add_done_callback(lambda done: done.cancelled() or done.exception())
-        self._ahead = after, reading
+        self._ahead = _ReadAhead(after, held, reading)
         await asyncio.sleep(0)  # the read's command goes out before this process folds
 
     # --- periodic snapshots ----------------------------------------------------------------------
