@@ -30,18 +30,24 @@ class PlanStatus:
 async def plan_status(redis: Redis, keys: Keyspace, plan_id: str, projection: Projection = READ_MODEL) -> PlanStatus:
     """How far a projection of the plan has got (the read model by default)."""
     name = projection.name
-    async with redis.pipeline(transaction=False) as pipe:  # two round trips, not five
-        pipe.get(keys.projection_current(plan_id, name))
-        pipe.xlen(keys.events(plan_id))
-        pipe.get(keys.lease(plan_id, name))
-        current, length, owner = await pipe.execute()
-    generation = int(current or 0)
-    checkpoint, applied, parked_events, parked = None, None, None, 0
-    if generation:
+    for _ in range(3):  # two round trips, not five
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.get(keys.projection_current(plan_id, name))
+            pipe.xlen(keys.events(plan_id))
+            pipe.get(keys.lease(plan_id, name))
+            current, length, owner = await pipe.execute()
+        generation = int(current or 0)
+        checkpoint, applied, parked_events, parked = None, None, None, 0
+        if not generation:
+            break
         async with redis.pipeline(transaction=False) as pipe:
             pipe.hmget(keys.generation(plan_id, generation, name), ["checkpoint", "applied", "parked"])
             pipe.xlen(keys.dead_letters(plan_id, generation, name))
             (checkpoint, applied, parked_events), parked = await pipe.execute()
+        if checkpoint is not None:
+            break
+        # no such generation any more: a rebuild switched readers and deleted it between the two
+        # reads (or it has committed nothing yet); look again rather than report nothing applied
     applied_count = int(applied or 0)
     return PlanStatus(
         plan_id=plan_id,
