@@ -220,14 +220,7 @@ def api(
     start_logging("api")
     # by import string: each worker process builds its own app (and its own Redis connections);
     # log_config=None: uvicorn's records go through planwatch's handler, in its format
-    uvicorn.run(
-        "services.api:create_api",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_config=None,
-    )
+    uvicorn.run("services.api:create_api", factory=True, host=host, port=port, workers=workers, log_config=None)
 
 
 def _multiprocess_metrics() -> None:

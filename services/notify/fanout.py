@@ -88,7 +88,7 @@ class OutboxNews:
         """The plans announced since the last take; None: read every outbox (news may have been
         missed, or the sweep is due)."""
         now = time.monotonic()
-        everything = self._everything or not self.listening.is_set() or now >= self._next_sweep
+        everything = self._everything or now >= self._next_sweep
         plans, self._plans, self._everything = self._plans, set(), False
         self._signal.clear()
         if everything:
