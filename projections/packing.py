@@ -20,6 +20,22 @@ def pack(raw: str | bytes) -> bytes:
     return PACKED.encode() + base64.b64encode(zlib.compress(data, _LEVEL))
 
 
+class PrefixPacker:
+    """Packs texts that all begin with `prefix` (the fold's state begins with its plan): the prefix
+    is compressed once, and each text goes on from a copy of the compressor. The packing is the
+    one `pack` gives the whole text, read by `unpack` alike."""
+
+    def __init__(self, prefix: bytes) -> None:
+        self.prefix = prefix
+        self._compressor = zlib.compressobj(_LEVEL)
+        self._head = self._compressor.compress(prefix)
+
+    def pack(self, rest: bytes) -> bytes:
+        """The packing of `prefix + rest`."""
+        compressor = self._compressor.copy()
+        return PACKED.encode() + base64.b64encode(self._head + compressor.compress(rest) + compressor.flush())
+
+
 def unpack(data: str | bytes) -> str | bytes:
     """The JSON of `data`, packed or not; ValueError if a packing is damaged."""
     text = data.encode() if isinstance(data, str) else data

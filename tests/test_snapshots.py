@@ -7,6 +7,7 @@ equals the rollup of a full replay byte for byte."""
 from __future__ import annotations
 
 import itertools
+import json
 import random
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -17,12 +18,13 @@ from pydantic import TypeAdapter
 from redis.asyncio import Redis
 
 from events.codec import decode_payload
-from events.positions import position_at, position_instant, position_key
+from events.models import plan_published
+from events.positions import StoredEvent, position_at, position_instant, position_key
 from projections.alerts import AlertBook
-from projections.packing import PACKED, unpack
+from projections.packing import PACKED, pack, unpack
 from projections.rollup import build_rollup
 from projections.snapshot import dump_state, load_book, load_state
-from projections.state import PlanState
+from projections.state import PlanState, fold
 from services.app import load_document, produce_rollup
 from services.app.rollups import rollup_sources
 from services.demo import load_seed
@@ -31,7 +33,7 @@ from services.projection.queries import QUERY, ROLLUP
 from services.projection.read_model import snapshot_fields
 from services.settings import Settings
 from services.store import EventStore, Keyspace, Lease, RawEntry, Restored
-from tests.factories import indicator_update
+from tests.factories import AT, indicator_update, small_plan
 
 PLAN = "rongchang-2025"
 EVERY = 40  # entries between periodic snapshots in these tests
@@ -206,6 +208,27 @@ async def test_states_and_alert_books_are_stored_packed_and_plain_json_is_still_
     assert load_state(plain_state.decode()) == state and load_book(plain_book) == book
     with pytest.raises(ValueError, match="a packed value cannot be unpacked"):
         unpack(PACKED + "not base64!")
+
+
+def test_a_state_is_stored_plan_first_and_read_back_sharing_the_plan_read_before() -> None:
+    """A plan's text is serialised, packed and validated once for every state stored with it (a
+    rebuild stores hundreds): a state read back holds the plan object read before; a state of a
+    revised plan is not taken for the one kept; a state stored as earlier releases stored it (the
+    plan after plan_id) reads the same; what is stored unpacks to the state's whole JSON."""
+    plan = small_plan()
+    revised = plan.model_copy(update={"name": plan.name + "（修订）"})
+    states = []
+    for version, published in enumerate((plan, revised)):
+        events = [plan_published(published, version, AT, None), indicator_update(plan.id, "gdp", "2025-06", "5.1")]
+        states.append(fold([StoredEvent(f"{1_700_000_000_000 + i}-0", e) for i, e in enumerate(events)]))
+    first, second = (dump_state(state) for state in states)
+    assert json.loads(unpack(first)) == json.loads(TypeAdapter(PlanState).dump_json(states[0]))
+    assert unpack(first).startswith(b'{"plan":{')
+    once, again, other = load_state(first), load_state(first), load_state(second)
+    assert once == again == states[0] and again.plan is once.plan
+    assert other == states[1] and other.plan is not None and other.plan.name == revised.name
+    assert load_state(pack(TypeAdapter(PlanState).dump_json(states[1]))) == states[1]  # plan_id first
+    assert load_state(dump_state(PlanState(plan.id))) == PlanState(plan.id)
 
 
 async def test_a_rollup_from_the_alerts_snapshot_equals_the_rollup_of_a_full_replay(
