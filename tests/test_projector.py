@@ -8,6 +8,7 @@ import json
 import logging
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -18,8 +19,8 @@ from projections.packing import PACKED, unpack, unpacked_text
 from projections.report import build_report
 from projections.snapshot import load_state
 from projections.views import report_view
-from services.app import App, NotFound, publish_plan
-from services.demo import load_seed
+from services.app import App, NotFound, load_plan, publish_plan
+from services.demo import SEED_PLAN, load_seed
 from services.projection import (
     ALERTS,
     READ_MODEL,
@@ -37,7 +38,7 @@ from services.projection import (
 )
 from services.store import EventStore, Keyspace, Lease, redis_now_ms
 from tests.conftest import eventually
-from tests.factories import gdp_update, small_plan
+from tests.factories import gdp_update, indicator_update, small_plan
 
 pytestmark = pytest.mark.cluster  # every test here also runs on a Redis Cluster
 
@@ -132,6 +133,68 @@ async def test_a_caught_up_projector_writes_its_state_at_most_every_state_save_s
     restarted.state_save_s = 0  # as when the interval has passed: written
     await restarted.idle(await redis_now_ms(redis))
     assert load_state((await read_model(redis, keys, PLAN, projection))["state"]) == await fold_log(store, PLAN)
+
+
+@pytest.mark.parametrize("projection", [READ_MODEL, ALERTS], ids=lambda p: p.name)
+async def test_a_caught_up_projector_writes_its_state_at_once_when_many_events_came(
+    redis: Redis, store: EventStore, keys: Keyspace, projection: Projection, monkeypatch: pytest.MonkeyPatch
+):
+    """Not `state_save_s` later: whoever takes the plan over next (a worker joining, one killed)
+    would replay them, the alerts judging each."""
+    monkeypatch.setattr(runner, "SAVE_AFTER_EVENTS", 3)
+    await publish_plan(store, small_plan(PLAN))
+    projector = await live_projector(redis, keys, projection=projection, state_save_s=60)
+    await drain(projector)
+    await store.append([gdp_update(PLAN, "5.8", "2025-Q1")])
+    await drain(projector)
+
+    async def state_written() -> bool:
+        model = await read_model(redis, keys, PLAN, projection)
+        return "state" in model and load_state(model["state"]).applied == int(model["applied"])
+
+    assert not await state_written()  # two events since: it waits for state_save_s
+    await store.append([gdp_update(PLAN, "5.5", "2025-Q2")])
+    await drain(projector)
+    assert await state_written()
+
+
+async def test_a_projector_taking_a_plan_over_writes_only_the_views_that_changed(
+    redis: Redis, store: EventStore, keys: Keyspace
+):
+    """The views its predecessor wrote at the checkpoint are those of the state it loads, rendered
+    by the same code: its first commit writes the summary and the views of what changed since, as
+    the predecessor's would have. Views rendered by other code (planwatch upgraded) are all
+    written again. Either way they are the views a rebuild renders."""
+    plan_id, *_ = await load_seed(store)
+    await drain(await live_projector(redis, keys, plan_id))
+    written: list[set[str]] = []
+
+    async def take_over_and_report(value: str) -> None:
+        projector = await live_projector(redis, keys, plan_id)
+        fields = projector.strategy.fields
+
+        def noted(*args: Any) -> dict[str, str | bytes]:
+            out = fields(*args)
+            written.append({name for name in out if name.startswith(("indicator:", "project:"))})
+            return out
+
+        projector.strategy.fields = noted  # type: ignore[method-assign]
+        await store.append([indicator_update(plan_id, "gdp", "2025-06", value)])
+        assert await projector.step() == 1
+
+    await take_over_and_report("5.1")
+    plan = load_plan(SEED_PLAN)  # an indicator whose target is relative to GDP's changes with it
+    assert written[-1] == {f"indicator:{subject}" for subject in ("gdp", *plan.referencing("gdp"))}
+    generation = await current_generation(redis, keys, plan_id)
+    await redis.hset(keys.generation(plan_id, generation, READ_MODEL.name), "views_code", "older")
+    await take_over_and_report("5.2")
+    assert len(written[-1]) == 37 + 112 and "indicator:gdp" in written[-1]
+    live = await read_model(redis, keys, plan_id)
+    await rebuild(redis, keys, plan_id)
+    rebuilt = await read_model(redis, keys, plan_id)
+    views = [name for name in rebuilt if name.startswith(("summary", "indicator:", "project:"))]
+    assert len(views) == 1 + 37 + 112
+    assert [unpack(live[name]) for name in views] == [unpack(rebuilt[name]) for name in views]
 
 
 async def test_a_restarted_projector_resumes_at_its_checkpoint(redis: Redis, store: EventStore, keys: Keyspace):
