@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+import weakref
+from collections import deque
+from collections.abc import Callable
+
 from pydantic import TypeAdapter
 
 from events.plan import Plan
@@ -18,65 +22,89 @@ _NO_PLAN = b'{"plan":null,'
 
 
 class _PlanText:
-    """A plan as the start of a stored state: `{"plan":…,`, and a packer for states that start so."""
+    """A plan as the start of a stored state: `{"plan":…,`. Holds the plan weakly: it is kept while
+    a state holds it."""
 
-    def __init__(self, plan: Plan | None) -> None:
-        self.plan = plan
-        self.prefix = _NO_PLAN if plan is None else b'{"plan":' + _plan_adapter.dump_json(plan) + b","
-        self._packer: PrefixPacker | None = None
-
-    def packer(self) -> PrefixPacker:
-        if self._packer is None:
-            self._packer = PrefixPacker(self.prefix)
-        return self._packer
+    def __init__(self, plan: Plan, prefix: bytes, gone: Callable[[weakref.ref[Plan]], None]) -> None:
+        self.plan = weakref.ref(plan, gone)
+        self.prefix = prefix
+        self.packer: PrefixPacker | None = None  # while among the last few plans dumped
 
 
-class _RecentPlans:
+def _plan_prefix(plan: Plan | None) -> bytes:
+    return _NO_PLAN if plan is None else b'{"plan":' + _plan_adapter.dump_json(plan) + b","
+
+
+class _PlanTexts:
     """The plan is a quarter of a state's JSON, but a third of the time to serialise and pack the
-    state and two fifths of the time to read it back, and it is the same in every snapshot of a
-    plan: the last few plans' texts are kept, so a state is stored and read without its plan
-    being serialised, packed or validated again. A plan not kept costs what it did before."""
+    state, two fifths of the time to read it back, and a quarter of a megabyte in memory — the same
+    in every state of a plan. A plan's text is kept while a state holds the plan: a state is then
+    stored without its plan being serialised or packed again, and read back holding the plan
+    already held (a worker's two projections of a plan, a thousand plans: one plan object each)
+    without validating it again. The compressor that has packed the plan's text is kept for the
+    last few plans dumped (a quarter of a megabyte each)."""
 
-    SIZE = 8  # plans kept (a worker dumping many plans' states in turn mostly misses: no slower)
+    PACKERS = 8
+    VERSIONS = 4  # texts kept per plan id (a projection may lag behind the plan's revision)
 
     def __init__(self) -> None:
-        self._texts: dict[int, _PlanText] = {}  # by id(plan): the entry holds the plan, its id stays its own
-        self._no_plan = _PlanText(None)
+        self._by_id: dict[str, list[_PlanText]] = {}
+        self._packed: deque[_PlanText] = deque()  # those holding a packer, the latest last
+        self._no_plan = PrefixPacker(_NO_PLAN)
 
-    def of(self, plan: Plan | None) -> _PlanText:
+    def packer(self, plan: Plan | None) -> PrefixPacker:
         if plan is None:
             return self._no_plan
-        text = self._texts.get(id(plan))
-        return text if text is not None and text.plan is plan else self._keep(_PlanText(plan))
+        text = next((t for t in self._by_id.get(plan.id, ()) if t.plan() is plan), None) or self._keep(plan)
+        if text.packer is None:
+            text.packer = PrefixPacker(text.prefix)
+            self._packed.append(text)
+            if len(self._packed) > self.PACKERS:
+                self._packed.popleft().packer = None
+        return text.packer
 
-    def starting(self, raw: bytes) -> _PlanText | None:
-        """The plan kept whose text `raw` starts with, if any."""
-        for text in list(self._texts.values()):  # a copy: a request thread may be adding one
-            if raw.startswith(text.prefix):
-                return text
+    def starting(self, raw: bytes) -> tuple[Plan, int] | None:
+        """The plan kept whose text `raw` starts with, and the text's length; None if none."""
+        if not raw.startswith(_PLAN_ID_AT_START):
+            return None
+        plan_id = raw[len(_PLAN_ID_AT_START) : raw.find(b'"', len(_PLAN_ID_AT_START))].decode(errors="replace")
+        for text in list(self._by_id.get(plan_id, ())):  # a copy: a request thread may be adding one
+            if raw.startswith(text.prefix) and (plan := text.plan()) is not None:
+                return plan, len(text.prefix)
         return None
 
     def learn(self, state: PlanState, raw: bytes) -> None:
         """Keep the plan of a state read from `raw` in full, if `raw` starts with it."""
-        if state.plan is not None and raw.startswith(b'{"plan":{'):
-            text = _PlanText(state.plan)
-            if raw.startswith(text.prefix):
-                self._keep(text)
+        if state.plan is not None and raw.startswith(_PLAN_ID_AT_START):
+            prefix = _plan_prefix(state.plan)
+            if raw.startswith(prefix):
+                self._keep(state.plan, prefix)
 
-    def _keep(self, text: _PlanText) -> _PlanText:
-        if len(self._texts) >= self.SIZE:
-            self._texts.pop(next(iter(self._texts)), None)
-        self._texts[id(text.plan)] = text
+    def _keep(self, plan: Plan, prefix: bytes | None = None) -> _PlanText:
+        plan_id = plan.id  # the callback must not hold the plan: it would never go
+        text = _PlanText(plan, prefix or _plan_prefix(plan), lambda ref: self._forget(plan_id, ref))
+        texts = self._by_id.setdefault(plan_id, [])
+        texts.insert(0, text)
+        del texts[self.VERSIONS :]
         return text
 
+    def _forget(self, plan_id: str, ref: weakref.ref[Plan]) -> None:
+        """The plan is held by no state any more."""
+        texts = [text for text in self._by_id.get(plan_id, ()) if text.plan is not ref]
+        if texts:
+            self._by_id[plan_id] = texts
+        else:
+            self._by_id.pop(plan_id, None)
 
-_plans = _RecentPlans()
+
+_PLAN_ID_AT_START = b'{"plan":{"id":"'  # a plan's id is its first field
+_plans = _PlanTexts()
 
 
 def dump_state(state: PlanState) -> bytes:
     """The state as packed JSON, its plan first (the order of a JSON object's names is not read)."""
     rest = _adapter.dump_json(state, exclude=_WITHOUT_PLAN)  # {"plan_id": …}
-    return _plans.of(state.plan).packer().pack(rest[1:])
+    return _plans.packer(state.plan).pack(rest[1:])
 
 
 def load_state(data: str | bytes) -> PlanState:
@@ -87,8 +115,9 @@ def load_state(data: str | bytes) -> PlanState:
         state = _adapter.validate_json(raw)
         _plans.learn(state, raw)
         return state
-    state = _adapter.validate_json(_NO_PLAN + raw[len(known.prefix) :])
-    state.plan = known.plan  # the same text: the same (frozen) plan
+    plan, length = known
+    state = _adapter.validate_json(_NO_PLAN + raw[length:])
+    state.plan = plan  # the same text: the same (frozen) plan
     return state
 
 

@@ -6,9 +6,11 @@ equals the rollup of a full replay byte for byte."""
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import random
+import weakref
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -19,6 +21,7 @@ from redis.asyncio import Redis
 
 from events.codec import decode_payload
 from events.models import plan_published
+from events.plan import Plan
 from events.positions import StoredEvent, position_at, position_instant, position_key
 from projections.alerts import AlertBook
 from projections.packing import PACKED, pack, unpack
@@ -210,25 +213,43 @@ async def test_states_and_alert_books_are_stored_packed_and_plain_json_is_still_
         unpack(PACKED + "not base64!")
 
 
-def test_a_state_is_stored_plan_first_and_read_back_sharing_the_plan_read_before() -> None:
-    """A plan's text is serialised, packed and validated once for every state stored with it (a
-    rebuild stores hundreds): a state read back holds the plan object read before; a state of a
-    revised plan is not taken for the one kept; a state stored as earlier releases stored it (the
-    plan after plan_id) reads the same; what is stored unpacks to the state's whole JSON."""
-    plan = small_plan()
-    revised = plan.model_copy(update={"name": plan.name + "（修订）"})
-    states = []
-    for version, published in enumerate((plan, revised)):
-        events = [plan_published(published, version, AT, None), indicator_update(plan.id, "gdp", "2025-06", "5.1")]
-        states.append(fold([StoredEvent(f"{1_700_000_000_000 + i}-0", e) for i, e in enumerate(events)]))
-    first, second = (dump_state(state) for state in states)
-    assert json.loads(unpack(first)) == json.loads(TypeAdapter(PlanState).dump_json(states[0]))
-    assert unpack(first).startswith(b'{"plan":{')
-    once, again, other = load_state(first), load_state(first), load_state(second)
-    assert once == again == states[0] and again.plan is once.plan
-    assert other == states[1] and other.plan is not None and other.plan.name == revised.name
-    assert load_state(pack(TypeAdapter(PlanState).dump_json(states[1]))) == states[1]  # plan_id first
-    assert load_state(dump_state(PlanState(plan.id))) == PlanState(plan.id)
+def folded_with(plan: Plan, version: int = 0) -> PlanState:
+    events = [plan_published(plan, version, AT, None), indicator_update(plan.id, "gdp", "2025-06", "5.1")]
+    return fold([StoredEvent(f"{1_700_000_000_000 + i}-0", e) for i, e in enumerate(events)])
+
+
+def test_a_state_is_stored_plan_first_and_read_back_holding_the_plan_held_already() -> None:
+    """A plan's text is serialised, packed and validated once for the states stored with it while
+    a state holds the plan (a rebuild stores hundreds; a worker loads a thousand plans' states,
+    two of each): a state read back holds the plan object held already, of any number of plans;
+    a state of a revised plan is not taken for the one kept; the plans are not kept alive by it;
+    a state stored as earlier releases stored it (the plan after plan_id) reads the same; what is
+    stored unpacks to the state's whole JSON."""
+    plans = [small_plan(f"test{n:02d}-2025") for n in range(12)]
+    states = [folded_with(plan) for plan in plans]
+    stored = [dump_state(state) for state in states]
+    assert json.loads(unpack(stored[0])) == json.loads(TypeAdapter(PlanState).dump_json(states[0]))
+    assert unpack(stored[0]).startswith(b'{"plan":{')
+    loaded = [load_state(data) for data in stored]
+    assert loaded == states and all(a.plan is b.plan for a, b in zip(loaded, states, strict=True))
+    revised = folded_with(plans[0].model_copy(update={"name": plans[0].name + "（修订）"}), 1)
+    other = load_state(dump_state(revised))
+    assert other == revised and other.plan is not None and other.plan.name.endswith("（修订）")
+    assert load_state(pack(TypeAdapter(PlanState).dump_json(revised))) == revised  # plan_id first
+    assert load_state(dump_state(PlanState("test-2025"))) == PlanState("test-2025")
+    held, stored_alone = stored_and_read_back()
+    gc.collect()
+    assert held() is None  # the plan's text did not keep it
+    again = load_state(stored_alone)  # read in full, its plan kept again while a state holds it
+    assert again.plan is not None and again.plan is load_state(stored_alone).plan
+
+
+def stored_and_read_back() -> tuple[weakref.ref[Plan], bytes]:
+    plan = small_plan("test99-2025")
+    state = folded_with(plan)
+    stored = dump_state(state)
+    assert load_state(stored).plan is plan
+    return weakref.ref(plan), stored
 
 
 async def test_a_rollup_from_the_alerts_snapshot_equals_the_rollup_of_a_full_replay(
