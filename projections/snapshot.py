@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import weakref
 from collections import deque
 from collections.abc import Callable
@@ -22,17 +23,25 @@ _NO_PLAN = b'{"plan":null,'
 
 
 class _PlanText:
-    """A plan as the start of a stored state: `{"plan":…,`. Holds the plan weakly: it is kept while
-    a state holds it."""
+    """A plan as the start of a stored state, `{"plan":…,`: its length and digest (the text itself
+    is 36 kB for a district's plan; a worker may hold a thousand plans twice). Holds the plan
+    weakly: it is kept while a state holds it."""
 
     def __init__(self, plan: Plan, prefix: bytes, gone: Callable[[weakref.ref[Plan]], None]) -> None:
         self.plan = weakref.ref(plan, gone)
-        self.prefix = prefix
+        self.length, self.digest = len(prefix), _digest(prefix)
         self.packer: PrefixPacker | None = None  # while among the last few plans dumped
+
+    def starts(self, raw: bytes) -> bool:
+        return len(raw) > self.length and _digest(memoryview(raw)[: self.length]) == self.digest
 
 
 def _plan_prefix(plan: Plan | None) -> bytes:
     return _NO_PLAN if plan is None else b'{"plan":' + _plan_adapter.dump_json(plan) + b","
+
+
+def _digest(text: bytes | memoryview) -> bytes:
+    return hashlib.blake2b(text, digest_size=16).digest()
 
 
 class _PlanTexts:
@@ -55,9 +64,11 @@ class _PlanTexts:
     def packer(self, plan: Plan | None) -> PrefixPacker:
         if plan is None:
             return self._no_plan
-        text = next((t for t in self._by_id.get(plan.id, ()) if t.plan() is plan), None) or self._keep(plan)
-        if text.packer is None:
-            text.packer = PrefixPacker(text.prefix)
+        text = next((t for t in self._by_id.get(plan.id, ()) if t.plan() is plan), None)
+        if text is None or text.packer is None:
+            prefix = _plan_prefix(plan)
+            text = text or self._keep(plan, prefix)
+            text.packer = PrefixPacker(prefix)
             self._packed.append(text)
             if len(self._packed) > self.PACKERS:
                 self._packed.popleft().packer = None
@@ -69,8 +80,8 @@ class _PlanTexts:
             return None
         plan_id = raw[len(_PLAN_ID_AT_START) : raw.find(b'"', len(_PLAN_ID_AT_START))].decode(errors="replace")
         for text in list(self._by_id.get(plan_id, ())):  # a copy: a request thread may be adding one
-            if raw.startswith(text.prefix) and (plan := text.plan()) is not None:
-                return plan, len(text.prefix)
+            if text.starts(raw) and (plan := text.plan()) is not None:
+                return plan, text.length
         return None
 
     def learn(self, state: PlanState, raw: bytes) -> None:
@@ -80,9 +91,9 @@ class _PlanTexts:
             if raw.startswith(prefix):
                 self._keep(state.plan, prefix)
 
-    def _keep(self, plan: Plan, prefix: bytes | None = None) -> _PlanText:
+    def _keep(self, plan: Plan, prefix: bytes) -> _PlanText:
         plan_id = plan.id  # the callback must not hold the plan: it would never go
-        text = _PlanText(plan, prefix or _plan_prefix(plan), lambda ref: self._forget(plan_id, ref))
+        text = _PlanText(plan, prefix, lambda ref: self._forget(plan_id, ref))
         texts = self._by_id.setdefault(plan_id, [])
         texts.insert(0, text)
         del texts[self.VERSIONS :]
