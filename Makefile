@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/alerts.py
 	$(BIN)/python bench/dashboard.py
 	$(BIN)/python bench/scale.py --quick
+	$(BIN)/python bench/handover.py --plans 100
 
 clean:
 	rm -rf $(VENV) .planwatch .pytest_cache .ruff_cache .mypy_cache .hypothesis
