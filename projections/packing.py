@@ -26,7 +26,6 @@ class PrefixPacker:
     one `pack` gives the whole text, read by `unpack` alike."""
 
     def __init__(self, prefix: bytes) -> None:
-        self.prefix = prefix
         self._compressor = zlib.compressobj(_LEVEL)
         self._head = self._compressor.compress(prefix)
 

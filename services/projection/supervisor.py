@@ -94,9 +94,10 @@ class ProjectionSupervisor:
         latest, for half to all of `poll_s` (spread), then reads anyway: a notice can be missed.
         At most `concurrency` projectors talk to Redis at once (a Cluster client's pool refuses,
         rather than queues, a command beyond its size), half of them read models and half alerts:
-        a read model's commit, what readers wait for, never queues behind the alerts' judging.
-        `state_save_s`: see `Projector`. `lease_url`: the Redis the leases are renewed on, from a
-        thread with a connection of its own (`LeaseKeeper`)."""
+        a read model's commit, what readers wait for, never queues behind the alerts' judging;
+        and one more of each loads (a projector taken over). `state_save_s`: see `Projector`.
+        `lease_url`: the Redis the leases are renewed on, from a thread with a connection of its
+        own (`LeaseKeeper`)."""
         self.redis, self.keys, self.worker_id = redis, keys, worker_id
         self.control = control or redis
         self.lease = Lease(self.control, worker_id, lease_ttl_ms)

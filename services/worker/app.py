@@ -35,7 +35,7 @@ log = logging.getLogger("planwatch.worker")
 
 # The connections a worker holds on each Redis node, whatever the number of plans (CLIENT LIST
 # names them `planwatch-worker:<id>:<use>`):
-POOL = 16  # the projectors' reads and commits, the notifier, the inbox's appends
+POOL = 18  # the projectors' reads and commits (8) and loads (2), the notifier's deliveries (8), the inbox's appends
 CONTROL = 2  # heartbeat, leases and clock: never queued behind the projectors
 WAKEUP = 1  # the one subscription: projectors' wake-ups, the notifier's outbox news (services/store/announcements.py)
 LEASES = 1  # the lease keeper's, renewing from a thread of its own (services/store/lease.py)
