@@ -190,6 +190,13 @@ async def test_a_projector_taking_a_plan_over_writes_only_the_views_that_changed
     await take_over_and_report("5.2")
     assert len(written[-1]) == 37 + 112 and "indicator:gdp" in written[-1]
     live = await read_model(redis, keys, plan_id)
+    await store.append([indicator_update(plan_id, "gdp", "2025-06", "5.3")])
+    behind = await live_projector(redis, keys, plan_id)  # a commit leaving the views for later (a rebuild's)
+    assert await behind.step(commit=False) == 1
+    await behind.commit(views=False)
+    assert (await read_model(redis, keys, plan_id))["views_code"] == ""  # a taker renders them all
+    await behind.commit()
+    live = await read_model(redis, keys, plan_id)
     await rebuild(redis, keys, plan_id)
     rebuilt = await read_model(redis, keys, plan_id)
     views = [name for name in rebuilt if name.startswith(("summary", "indicator:", "project:"))]

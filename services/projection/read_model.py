@@ -108,6 +108,8 @@ class ReadModelStrategy:
         self._pending = {}
         if views and state.plan is not None:
             self._add_views(state, fields)
+        elif not views:  # the views wait for a later commit (a rebuild's): they are not this checkpoint's
+            fields[VIEWS_CODE_FIELD] = ""
         return fields
 
     def committed(self, state: PlanState) -> None:
