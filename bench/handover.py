@@ -31,11 +31,12 @@ import subprocess
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from common import bench_keyspace, drop, server_name, spawn
 from redis.asyncio import Redis
-from scale import copies, fill, lagging_events, latency, pct, quiet, raw_xread_round_trip, stop_worker
+from scale import copies, fill, lagging_events, latency, lease_keys, pct, quiet, raw_xread_round_trip, stop_worker
 
 from services.app import load_plan
 from services.demo import SEED_PLAN
@@ -47,11 +48,15 @@ LEASE_TTL_S = 5.0  # `planwatch worker`'s default; its tick is a fifth of it
 POLL_S = 0.1
 
 
+@dataclass
 class Phase:
     """What one phase measured."""
 
-    def __init__(self, name: str, took_s: float, lags: list[float], uncommitted: int, moved: int) -> None:
-        self.name, self.took_s, self.lags, self.uncommitted, self.moved = name, took_s, lags, uncommitted, moved
+    name: str
+    took_s: float
+    lags: list[float]
+    uncommitted: int
+    moved: int
 
     def line(self) -> str:
         if not self.lags:
@@ -65,7 +70,7 @@ class Phase:
 
 async def holders(redis: Redis, keys: Keyspace, plan_ids: list[str]) -> dict[str, str | None]:
     """Lease key → the worker holding it (None: free)."""
-    leases = [keys.lease(plan_id, projection.name) for plan_id in plan_ids for projection in PROJECTIONS]
+    leases = lease_keys(keys, plan_ids)
     return dict(zip(leases, await redis.mget(leases), strict=True))
 
 

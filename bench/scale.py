@@ -125,11 +125,15 @@ async def lagging_events(redis: Redis, keys: Keyspace, plan_ids: list[str]) -> i
     return behind
 
 
+def lease_keys(keys: Keyspace, plan_ids: list[str]) -> list[str]:
+    """Every unit's lease: each plan's read model and alerts."""
+    return [keys.lease(plan_id, projection.name) for plan_id in plan_ids for projection in PROJECTIONS]
+
+
 async def held_leases(redis: Redis, keys: Keyspace, plan_ids: list[str]) -> int:
-    async with redis.pipeline(transaction=False) as pipe:
-        for plan_id in plan_ids:
-            for projection in PROJECTIONS:
-                pipe.exists(keys.lease(plan_id, projection.name))
+    async with redis.pipeline(transaction=False) as pipe:  # key by key: a Cluster spreads them over slots
+        for lease in lease_keys(keys, plan_ids):
+            pipe.exists(lease)
         return sum(await pipe.execute())
 
 
@@ -137,7 +141,7 @@ async def balanced(redis: Redis, keys: Keyspace, plan_ids: list[str], processes:
     """Whether the worker's processes hold the units evenly: the process that starts first takes
     every plan and hands a tenth of its excess back per tick, and a unit that moves waits for the
     other process's next tick, which the latency would otherwise measure."""
-    leases = [keys.lease(plan_id, projection.name) for plan_id in plan_ids for projection in PROJECTIONS]
+    leases = lease_keys(keys, plan_ids)
     holders = Counter(holder for holder in await redis.mget(leases) if holder)
     share = -(-len(leases) // processes)
     return len(holders) == processes and max(holders.values()) <= share
