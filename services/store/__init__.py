@@ -30,7 +30,7 @@ from services.store.events import (
     digest_of,
 )
 from services.store.keys import Keyspace
-from services.store.lease import Lease, LeaseKeeper
+from services.store.lease import Lease, LeaseKeeper, Offers
 from services.store.sealing import CannotUnseal, Sealer
 from services.store.sessions import Session, SessionStore
 from services.store.signing import LINK_TTL_S, SignedLinks, shared_rollup_path, signing_key
@@ -49,6 +49,7 @@ __all__ = [
     "Keyspace",
     "Lease",
     "LeaseKeeper",
+    "Offers",
     "PlanCatalog",
     "PlanChanged",
     "PlanNotEmpty",

@@ -233,6 +233,11 @@ class Keyspace:
         return f"{self.plan(plan_id)}:{projection}:updates"
 
     @property
+    def lease_offers(self) -> str:
+        """Hash lease key → the worker offering to hand that lease over (services/store/lease.py)."""
+        return f"{self.prefix}:lease-offers"
+
+    @property
     def workers(self) -> str:
         """Sorted set of live projector workers, scored by their last heartbeat (ms)."""
         return f"{self.prefix}:workers"

@@ -37,6 +37,28 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
+_HAND_OVER = """
+-- KEYS: lease   ARGV: holder, taker, ttl ms.  Take a lease from the holder that offered it,
+-- if it still holds it (it may have let go, or another taker been quicker).
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0
+"""
+
+_WITHDRAW = """
+-- KEYS: offers   ARGV: offerer, lease keys.  Withdraw the offerer's own offers of these leases
+-- (a lease taken from it may since have been offered by its new holder: that offer stays).
+local withdrawn = 0
+for i = 2, #ARGV do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[1] then
+    withdrawn = withdrawn + redis.call('HDEL', KEYS[1], ARGV[i])
+  end
+end
+return withdrawn
+"""
+
 
 CHUNK = 200  # leases per round trip: 2,000 at once held the worker's event loop for some 40 ms
 
@@ -49,6 +71,7 @@ class Lease:
         self.redis, self.owner, self.ttl_ms = redis, owner, ttl_ms
         self._take = redis.register_script(_LEASE)
         self._release = redis.register_script(_RELEASE)
+        self._hand_over = redis.register_script(_HAND_OVER)
 
     async def hold(self, key: str) -> bool:
         """Take the lease if free, renew it if ours. False if another holder has it."""
@@ -64,6 +87,21 @@ class Lease:
     async def release_many(self, keys: Sequence[str]) -> None:
         await self._many(self._release, keys, [self.owner], _RELEASE)
 
+    async def take_offered(self, offered: Sequence[tuple[str, str]]) -> list[bool]:
+        """Take each (lease key, holder) from the holder that offered it (`Offers`), if it still
+        holds it; one round trip per chunk."""
+        if not offered:
+            return []
+        if is_cluster(self.redis):
+            await self.redis.script_load(_HAND_OVER)
+        replies = []
+        for start in range(0, len(offered), CHUNK):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for key, holder in offered[start : start + CHUNK]:
+                    await self._hand_over(keys=[key], args=[holder, self.owner, self.ttl_ms], client=pipe)
+                replies += await pipe.execute()
+        return [bool(reply) for reply in replies]
+
     async def _many(self, script: AsyncScript, keys: Sequence[str], args: list[str | int], source: str) -> list[bool]:
         if not keys:
             return []
@@ -76,6 +114,30 @@ class Lease:
                     await script(keys=[key], args=args, client=pipe)
                 replies += await pipe.execute()
         return [bool(reply) for reply in replies]
+
+
+class Offers:
+    """Leases their holders offer to hand over: a worker above its share, or one leaving. The holder
+    goes on running what it offered until another worker takes the lease from it
+    (`Lease.take_offered`), so a plan changing hands is never left without one, and a taker takes
+    only as much as it can load at once. One hash, lease key → the worker offering it."""
+
+    def __init__(self, redis: Redis, key: str, owner: str) -> None:
+        self.redis, self.key, self.owner = redis, key, owner
+        self._withdraw = redis.register_script(_WITHDRAW)
+
+    async def offer(self, lease_keys: Sequence[str]) -> None:
+        if lease_keys:
+            await self.redis.hset(self.key, mapping=dict.fromkeys(lease_keys, self.owner))
+
+    async def withdraw(self, lease_keys: Sequence[str], offerer: str | None = None) -> None:
+        """Withdraw `offerer`'s (default: our own) offers of these leases."""
+        for start in range(0, len(lease_keys), CHUNK):
+            await self._withdraw(keys=[self.key], args=[offerer or self.owner, *lease_keys[start : start + CHUNK]])
+
+    async def standing(self) -> dict[str, str]:
+        """Every offer: lease key → the worker offering it."""
+        return cast(dict[str, str], await self.redis.hgetall(self.key))
 
 
 _RENEW = """
