@@ -43,6 +43,24 @@ def test_planwatch_services_use_the_redis_service_once_healthy() -> None:
         assert service["depends_on"]["redis"]["condition"] == "service_healthy", name
 
 
+def _seconds(duration: str) -> float:
+    """A compose duration (30s, 1m30s) in seconds."""
+    parts = re.fullmatch(r"(?:(\d+)m)?(?:(\d+)s)?", duration)
+    assert parts is not None and duration, duration
+    return int(parts[1] or 0) * 60 + int(parts[2] or 0)
+
+
+def test_a_stopped_worker_has_time_to_hand_its_plans_over_and_stop() -> None:
+    """Docker kills a service `stop_grace_period` after SIGTERM (10 s unless set): the worker's
+    hand-over, then its stop, must fit in it, or the hand-over ends in SIGKILL."""
+    from services.worker import STOP_GRACE_S
+
+    worker = _compose()["services"]["worker"]
+    command = worker["command"]
+    hand_over = float(command[command.index("--hand-over") + 1])  # said where the grace is set
+    assert _seconds(worker.get("stop_grace_period", "10s")) >= hand_over + STOP_GRACE_S
+
+
 def test_every_service_command_is_a_planwatch_command() -> None:
     """The image's entrypoint is `planwatch`; each service's command must be one it knows."""
     dockerfile = (ROOT / "Dockerfile").read_text()

@@ -8,6 +8,7 @@ import itertools
 import math
 import time
 from collections import Counter
+from collections.abc import Callable
 
 import pytest
 from redis import Redis as SyncRedis
@@ -16,6 +17,7 @@ from redis.cluster import RedisCluster as SyncRedisCluster
 
 from services.app import publish_plan
 from services.projection import PROJECTIONS
+from services.projection.supervisor import load_ahead
 from services.store import EventStore, Keyspace, connect, is_cluster_url, node_url_for_key, plain_url
 from services.worker import CONNECTION_BOUND
 from tests.conftest import Workers, eventually
@@ -129,12 +131,14 @@ async def test_a_worker_following_200_plans_stops_on_sigterm_and_lets_go_of_its_
     assert await redis.zscore(keys.workers, "w-stop") is None  # no longer counted among the live
 
 
-async def _append_round_robin(store: EventStore, plans: list[str]) -> None:
+async def _append_round_robin(store: EventStore, plans: list[str], pause_s: float = 0.0) -> None:
+    """Events to 50 plans at a time, round after round, `pause_s` between rounds."""
     for round_ in itertools.count():
         await asyncio.gather(
             *(store.append([gdp_update(plan_id, f"5.{round_ % 10}", "2025-Q1")]) for plan_id in plans[:50])
         )
         plans = plans[50:] + plans[:50]
+        await asyncio.sleep(pause_s)
 
 
 async def _all_held(redis: Redis, keys: Keyspace, plans: list[str], worker_id: str) -> bool:
@@ -169,6 +173,85 @@ async def test_three_workers_split_the_plans_evenly_and_two_take_over_from_a_dea
     assert time.monotonic() - killed_at < 10  # lease 1 s + heartbeat expiry + a few ticks
     for plan_id in plans[:3]:
         await assert_read_model_is_the_fold(redis, keys, plan_id)
+
+
+async def _watch_holders(
+    redis: Redis, keys: Keyspace, plans: list[str], done: Callable[[Counter[str | None]], bool], timeout: float
+) -> int:
+    """Poll the leases (every 20 ms) until their holders satisfy `done`; the most units seen
+    without a holder at once."""
+    deadline, unheld = time.monotonic() + timeout, 0
+    while True:
+        held = await owners(redis, keys, plans)
+        unheld = max(unheld, held[None])
+        if done(held):
+            return unheld
+        assert time.monotonic() < deadline, f"not settled within {timeout} s: {held}"
+        await asyncio.sleep(0.02)
+
+
+def _even(units: int, *worker_ids: str) -> Callable[[Counter[str | None]], bool]:
+    """Whether the workers named hold every unit, evenly."""
+    return lambda held: set(held) == set(worker_ids) and max(held.values()) <= -(-units // len(worker_ids))
+
+
+async def test_a_joining_worker_takes_its_share_as_offered_with_every_unit_held_throughout(
+    redis: Redis, store: EventStore, keys: Keyspace, workers: Workers
+):
+    """The worker above its share offers its excess and runs it until the joining one takes it:
+    no plan is left without a holder on the way (they were let go of, a tenth a tick, and free
+    until the other's next tick)."""
+    plans = await publish_plans(store, 30, stem="join")
+    units = len(plans) * len(PROJECTIONS)
+    workers.start("w-a")
+    await eventually(lambda: _all_held(redis, keys, plans, "w-a"), timeout=60, interval=0.2)
+    appending = asyncio.create_task(_append_round_robin(store, plans, pause_s=0.05))
+    try:
+        workers.start("w-b")
+        unheld = await _watch_holders(redis, keys, plans, _even(units, "w-a", "w-b"), timeout=60)
+    finally:
+        appending.cancel()
+        await asyncio.gather(appending, return_exceptions=True)
+    assert unheld == 0
+    await eventually(lambda: _none_lagging(redis, keys, plans), timeout=30, interval=0.2)
+    for plan_id in plans[:3]:
+        await assert_read_model_is_the_fold(redis, keys, plan_id)
+    assert not await redis.hgetall(keys.lease_offers)  # every offer answered
+
+
+@pytest.mark.cluster
+async def test_a_worker_stopped_runs_its_plans_until_the_other_has_taken_them(
+    redis: Redis, store: EventStore, keys: Keyspace, workers: Workers
+):
+    """SIGTERM: the worker leaves the live workers, offers its units and runs each until the other
+    takes it, then exits; no plan is left without a holder, no event uncommitted."""
+    plans = await publish_plans(store, 30, stem="leave")
+    units = len(plans) * len(PROJECTIONS)
+    workers.start("w-stays")
+    workers.start("w-goes")
+    await _watch_holders(redis, keys, plans, _even(units, "w-stays", "w-goes"), timeout=60)
+    appending = asyncio.create_task(_append_round_robin(store, plans, pause_s=0.05))
+    try:
+        await asyncio.sleep(0.5)
+        stopping = asyncio.create_task(asyncio.to_thread(workers.terminate, "w-goes", 30))
+        unheld = await _watch_holders(redis, keys, plans, lambda held: held["w-stays"] == units, timeout=30)
+        assert await stopping == 0
+    finally:
+        appending.cancel()
+        await asyncio.gather(appending, return_exceptions=True)
+    assert unheld == 0
+    await eventually(lambda: _none_lagging(redis, keys, plans), timeout=30, interval=0.2)
+    for plan_id in plans[:3]:
+        await assert_read_model_is_the_fold(redis, keys, plan_id)
+    assert await redis.zscore(keys.workers, "w-goes") is None
+
+
+def test_a_worker_takes_at_once_only_what_it_loads_by_its_next_tick() -> None:
+    assert load_ahead([0.02, 0.02], tick=1.0) == 100  # 50 loads a second of each projection
+    assert load_ahead([0.5, 0.25], tick=1.0) == 6
+    assert load_ahead([1.0, 2.0], tick=1.0) == 4  # slow loads: the least it allows itself
+    assert load_ahead([0.05, 0.01], tick=0.2) == 24
+    assert load_ahead([0.0, 0.0], tick=1.0) == 2000  # a load timed at 0: taken as 1 ms
 
 
 async def test_idle_projectors_do_not_read_until_an_append_wakes_them(

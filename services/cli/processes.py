@@ -61,6 +61,14 @@ def worker(
             "with --worker-id ID they are ID-1, ID-2…, with --metrics-port P they serve P, P+1…)",
         ),
     ] = 1,
+    hand_over: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="seconds a stopping worker (SIGTERM) goes on running its plans until the other workers have "
+            "taken them, as fast as they load them; then it lets go of the rest (0: at once)",
+        ),
+    ] = 20.0,
 ) -> None:
     """Run a worker: keeps the projections (read model, alerts) of its share of the plans current,
     consumes the departments' inbox stream, and delivers alert notices to subscribers (several may
@@ -68,17 +76,20 @@ def worker(
     from services.worker import create_app
 
     if processes > 1:
-        from services.worker import WorkerArguments, WorkerPool
+        from services.worker import STOP_GRACE_S, WorkerArguments, WorkerPool
 
         check_redis()
         start_logging("worker")
         options = [
             *("--lease-ttl", str(lease_ttl), "--reclaim-idle", str(reclaim_idle), "--metrics-host", metrics_host),
-            *("--retry-base", str(retry_base), "--retry-cap", str(retry_cap)),
+            *("--retry-base", str(retry_base), "--retry-cap", str(retry_cap), "--hand-over", str(hand_over)),
             "--notify" if notify else "--no-notify",
             *(("--link", link) if link else ()),
         ]
-        raise typer.Exit(WorkerPool(processes, WorkerArguments(options, worker_id, metrics_port)).run())
+        pool = WorkerPool(
+            processes, WorkerArguments(options, worker_id, metrics_port), grace_s=hand_over + STOP_GRACE_S
+        )
+        raise typer.Exit(pool.run())
     start_process("worker", metrics_port, metrics_host)
     app_ = create_app(
         worker_id=worker_id,
@@ -88,6 +99,7 @@ def worker(
         retry_base_s=retry_base,
         retry_cap_s=retry_cap,
         link=link,
+        hand_over_s=hand_over,
     )
     settle_heap()
     run(app_.run)

@@ -3,11 +3,19 @@
 The unit of work is one projection of one plan (its read model, or its alerts): each has a lease
 key holding the id of the worker running it, with an expiry the holder renews each tick. A worker
 takes free leases up to its fair share (units / live workers, live = heartbeat in the last lease
-period) and gives back its excess (a tenth of its share per tick at most), so the units spread
-over workers — two workers split even a single plan, one running its read model and the other its
-alerts. When a worker dies its leases expire and the others take its units within about one
-lease period. The lease also fences writes: a projector's commit checks it, so a worker that
-stalls past its lease can never overwrite the new holder's work.
+period), so the units spread over workers — two workers split even a single plan, one running its
+read model and the other its alerts. When a worker dies its leases expire and the others take its
+units within about one lease period. The lease also fences writes: a projector's commit checks it,
+so a worker that stalls past its lease can never overwrite the new holder's work.
+
+Handing over (a worker joining, one leaving): a worker above its share *offers* its excess
+(services/store/lease.py `Offers`) and goes on running it; a worker below its share takes offered
+leases from their holder, as it takes free ones, only as fast as it loads them: no more at a tick
+than it loads by the next (its recent load times say how many), less those taken and not loaded yet.
+A takeover costs tens of ms of CPU a unit; a thousand units released at once left the plans loaded
+last without anyone running them for 20–40 s. A worker asked to stop (SIGTERM) leaves the live
+workers, offers everything and runs it until taken, for up to `hand_over_s`, then lets go of the
+rest.
 
 Connections stay bounded whatever the number of plans: a projector reads without blocking, and
 when it has read everything it waits on the worker's one wake-up subscription (wakeup.py), not
@@ -33,6 +41,8 @@ import logging
 import math
 import random
 import time
+from collections import defaultdict
+from collections.abc import Iterable
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -42,7 +52,16 @@ from services.projection.kinds import PROJECTIONS, Projection
 from services.projection.runner import GenerationChanged, LeaseLost, Projector
 from services.projection.status import report_progress
 from services.projection.wakeup import Wakeup
-from services.store import Announcements, EventStore, Keyspace, Lease, LeaseKeeper, client_name, redis_now_ms
+from services.store import (
+    Announcements,
+    EventStore,
+    Keyspace,
+    Lease,
+    LeaseKeeper,
+    Offers,
+    client_name,
+    redis_now_ms,
+)
 from services.tasks import cancel_and_wait, raise_if_cancelled
 
 log = logging.getLogger("planwatch.supervisor")
@@ -55,6 +74,11 @@ PROJECTOR_GRACE_S = 5.0  # a projector still running this long after its cancell
 REPORT_CHUNK = 20
 FULL_REPORT_S = 60.0  # every unit's metrics read again, moved or not
 BURST_S = 1.0  # a projector woken again within this lingers: more of a burst is likely on its way
+# What a unit's load is taken to cost before this worker has timed one: on the slow side (a busy
+# worker's loads of the seed plan take 20–50 ms), as units taken too fast wait unrun in its queue
+FIRST_LOAD_S = 0.1
+LOAD_WEIGHT = 0.2  # of the latest load time in the running estimate
+MIN_TAKEN_AHEAD = 4  # units taken but not loaded yet that a worker always allows itself
 
 
 def linger_for(woken_at: float, woken_before: float, linger_s: float) -> float:
@@ -63,6 +87,14 @@ def linger_for(woken_at: float, woken_before: float, linger_s: float) -> float:
     a commit's cost is mostly fixed. After a quiet spell (a province's plans hear from a department
     every few seconds) not at all: there is nothing to gather, and the event would only be later."""
     return linger_s if woken_at - woken_before < BURST_S else 0.0
+
+
+def load_ahead(load_s: Iterable[float], tick: float) -> int:
+    """How many units a worker may have taken and not loaded yet: what it loads until its next
+    tick, each projection's loads one after another (`load_s`: a load's recent time, per
+    projection). A unit taken waits at most about a tick to be run again."""
+    per_second = sum(1 / max(seconds, 0.001) for seconds in load_s)
+    return max(MIN_TAKEN_AHEAD, math.ceil(tick * per_second))
 
 
 class ProjectionSupervisor:
@@ -85,6 +117,7 @@ class ProjectionSupervisor:
         concurrency: int = 8,
         snapshot_every: int | None = None,
         state_save_s: float = 0.0,
+        hand_over_s: float = 0.0,
     ) -> None:
         """`redis` serves the projectors; `control` (default: `redis`) the heartbeat, the leases and
         the clock; `wakeup` (default: `redis`) holds the connection of the
@@ -97,10 +130,16 @@ class ProjectionSupervisor:
         a read model's commit, what readers wait for, never queues behind the alerts' judging;
         and one more of each loads (a projector taken over). `state_save_s`: see `Projector`.
         `lease_url`: the Redis the leases are renewed on, from a thread with a connection of its
-        own (`LeaseKeeper`)."""
+        own (`LeaseKeeper`). `hand_over_s`: how long a worker asked to stop goes on running what
+        it offered to the others, until they take it."""
         self.redis, self.keys, self.worker_id = redis, keys, worker_id
         self.control = control or redis
         self.lease = Lease(self.control, worker_id, lease_ttl_ms)
+        self.offers = Offers(self.control, keys.lease_offers, worker_id)
+        self.hand_over_s = hand_over_s
+        self._offered: set[str] = set()  # the lease keys this worker offers
+        self._unloaded: set[Unit] = set()  # units taken whose projector has not loaded yet
+        self._load_s = {projection.name: FIRST_LOAD_S for projection in PROJECTIONS}  # a load's recent time
         self.keeper = LeaseKeeper(
             lease_url,
             worker_id,
@@ -158,6 +197,7 @@ class ProjectionSupervisor:
                     metrics.REDIS_UP.set(0)
                     log.warning("supervisor %s: %s", self.worker_id, exc)
                 await self._pause()
+            await self._hand_over()  # asked to stop, not cancelled
         finally:
             try:
                 await self.stop()  # first: the leases matter more than the wake-up subscription
@@ -184,10 +224,45 @@ class ProjectionSupervisor:
         self.keeper.beat()
         await self._drop_ended()
         excess = len(self.tasks) - share
-        if excess > 0:  # hand back the excess, a tenth of the share per tick at most, so a newcomer gets its share
-            await self._release(sorted(self.tasks)[-min(excess, max(share // 10, 1)) :])
-        if len(self.tasks) < share:
-            await self._take([unit for unit in units if unit not in self.tasks], share - len(self.tasks))
+        await self._offer(sorted(self.tasks)[-excess:] if excess > 0 else [])
+        wanted = min(share - len(self.tasks), self._room())
+        if wanted > 0:
+            await self._take([unit for unit in units if unit not in self.tasks], wanted)
+
+    def _room(self) -> int:
+        """How many more units to take now: as many as this worker loads by its next tick, less
+        those taken and not loaded yet."""
+        return load_ahead(self._load_s.values(), self.tick) - len(self._unloaded)
+
+    async def _offer(self, units: list[Unit]) -> None:
+        """Offer exactly `units` to the other workers (withdraw what else this worker offered)."""
+        wanted = {self._lease_key(unit) for unit in units}
+        await self.offers.offer(sorted(wanted - self._offered))
+        await self.offers.withdraw(sorted(self._offered - wanted))
+        self._offered = wanted
+
+    async def _hand_over(self) -> None:
+        """Leaving: no longer counted among the live workers, offer every unit and run each until
+        another worker takes it, for up to `hand_over_s` (`stop` lets go of the rest). Not when
+        no other worker is live: nobody would take them."""
+        if not self.tasks or self.hand_over_s <= 0:
+            return
+        deadline = time.monotonic() + self.hand_over_s
+        try:
+            await self.control.zrem(self.keys.workers, self.worker_id)
+            await self._offer(list(self.tasks))
+            given = len(self.tasks)
+            while self.tasks and time.monotonic() < deadline and await self._others_live():
+                self.keeper.beat()
+                await self._drop_ended()
+                await asyncio.sleep(min(self.tick, max(deadline - time.monotonic(), 0)))
+            log.info("worker %s handed %d of its %d units over", self.worker_id, given - len(self.tasks), given)
+        except RedisError as exc:
+            log.warning("worker %s could not hand its units over: %s", self.worker_id, exc)
+
+    async def _others_live(self) -> bool:
+        now = int(time.time() * 1000)
+        return bool(await self.control.zcount(self.keys.workers, now - self.lease_ttl_ms, "+inf"))
 
     async def _heartbeat(self) -> int:
         """Say we are alive, forget the workers that are not; the number of live workers. Reads
@@ -209,28 +284,48 @@ class ProjectionSupervisor:
             await self._drop(*ended)
 
     async def _take(self, candidates: list[Unit], wanted: int) -> None:
-        """Take up to `wanted` free units (their holders read in one round trip, taken in another)."""
+        """Take up to `wanted` units: free ones, then those offered by their holder (the holders
+        read in one round trip, the offers in another, taken in a third)."""
         async with self.control.pipeline(transaction=False) as pipe:
             for unit in candidates:
                 pipe.get(self._lease_key(unit))
             holders = await pipe.execute()
         free = [unit for unit, holder in zip(candidates, holders, strict=True) if holder is None][:wanted]
         taken = await self.lease.hold_many([self._lease_key(unit) for unit in free])
-        for unit, ours in zip(free, taken, strict=True):
-            if ours:
-                self._start(unit)
-        self.keeper.hold([self._lease_key(unit) for unit, ours in zip(free, taken, strict=True) if ours])
+        started = [unit for unit, ours in zip(free, taken, strict=True) if ours]
+        if len(started) < wanted:
+            started += await self._take_offered(candidates, holders, wanted - len(started))
+        for unit in started:
+            self._start(unit)
+        self.keeper.hold([self._lease_key(unit) for unit in started])
+
+    async def _take_offered(self, candidates: list[Unit], holders: list[str | None], wanted: int) -> list[Unit]:
+        """Take up to `wanted` of the units their holders offer; clear the offers answered, and
+        those of a worker that no longer holds the lease (it let go, or died)."""
+        standing = await self.offers.standing()
+        if not standing:
+            return []
+        offered: list[tuple[Unit, str]] = []
+        answered: dict[str, list[str]] = defaultdict(list)  # offerer → lease keys whose offer is done with
+        for unit, holder in zip(candidates, holders, strict=True):
+            key = self._lease_key(unit)
+            offerer = standing.get(key)
+            if offerer is None or (offerer == holder and len(offered) >= wanted):
+                continue  # not offered, or left for a later tick
+            if offerer == holder:
+                offered.append((unit, offerer))
+            answered[offerer].append(key)
+        taken = await self.lease.take_offered([(self._lease_key(unit), holder) for unit, holder in offered])
+        for offerer, keys in answered.items():
+            await self.offers.withdraw(keys, offerer)
+        return [unit for (unit, _), ours in zip(offered, taken, strict=True) if ours]
 
     def _start(self, unit: Unit) -> None:
+        self._unloaded.add(unit)
         self.tasks[unit] = asyncio.create_task(self._follow(*unit), name=f"project:{unit[0]}:{unit[1]}")
         log.info(
             "worker %s runs the %s of %s", self.worker_id, _BY_NAME[unit[1]].label, unit[0], extra={"plan": unit[0]}
         )
-
-    async def _release(self, units: list[Unit]) -> None:
-        ended = await self._drop(*units)
-        await self.lease.release_many([self._lease_key(unit) for unit in units])
-        del ended  # only now are the projectors' states freed: for a thousand plans that takes a second
 
     def _lease_key(self, unit: Unit) -> str:
         return self.keys.lease(*unit)
@@ -240,7 +335,10 @@ class ProjectionSupervisor:
         stopping with a thousand plans must not wait for them one by one), cancelled again while
         any still runs (services/tasks.py); one that outlives `PROJECTOR_GRACE_S` is named and
         left behind — its lease is released all the same, and the fence refuses its commits."""
-        self.keeper.drop([self._lease_key(unit) for unit in units])
+        keys = [self._lease_key(unit) for unit in units]
+        self.keeper.drop(keys)
+        offered, self._offered = self._offered.intersection(keys), self._offered.difference(keys)
+        self._unloaded.difference_update(units)
         tasks = [self.tasks.pop(unit) for unit in units]
         for unit, task in zip(units, tasks, strict=True):
             self.projectors.pop(unit, None)
@@ -253,6 +351,8 @@ class ProjectionSupervisor:
         for plan_id, name in units:
             label = _BY_NAME[name].label
             log.info("worker %s no longer runs the %s of %s", self.worker_id, label, plan_id, extra={"plan": plan_id})
+        with contextlib.suppress(RedisError):  # an offer left standing is harmless: a taker sees who holds the lease
+            await self.offers.withdraw(sorted(offered))
         return tasks  # the ended tasks: their tracebacks hold the projectors until the caller lets go
 
     async def _follow(self, plan_id: str, name: str) -> None:
@@ -262,7 +362,10 @@ class ProjectionSupervisor:
             try:
                 await self._keep_current(plan_id, projection)
             except LeaseLost:
-                log.warning("worker %s lost the lease of the %s of %s", self.worker_id, projection.label, plan_id)
+                if self._lease_key((plan_id, name)) in self._offered:  # taken, as offered
+                    log.info("worker %s handed the %s of %s over", self.worker_id, projection.label, plan_id)
+                else:
+                    log.warning("worker %s lost the lease of the %s of %s", self.worker_id, projection.label, plan_id)
 
     async def _keep_current(self, plan_id: str, projection: Projection) -> None:
         projector = Projector(
@@ -287,7 +390,9 @@ class ProjectionSupervisor:
                 if read:
                     if needs_load:  # loads queue apart: the projectors running go on meanwhile
                         async with self._loading[projection.name]:
+                            started = time.monotonic()
                             await projector.load()
+                            self._loaded((plan_id, projection.name), time.monotonic() - started)
                         needs_load = False
                     async with working:
                         handled = await projector.step()  # never blocks: waiting is the wake-up's
@@ -317,6 +422,12 @@ class ProjectionSupervisor:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10)
                 needs_load = read = True
+
+    def _loaded(self, unit: Unit, seconds: float) -> None:
+        """A unit's projector has loaded, in `seconds`: the estimate `_room` takes more by."""
+        self._unloaded.discard(unit)
+        name = unit[1]
+        self._load_s[name] += LOAD_WEIGHT * (seconds - self._load_s[name])
 
     def _wait_s(self, projector: Projector, poll_at: float) -> float:
         """How long an idle projector waits for a wake-up: until its idle work is due (an open
@@ -356,7 +467,7 @@ class ProjectionSupervisor:
     async def stop(self) -> None:
         """Stop every projector, let go of every lease (one round trip) and leave the live workers."""
         started, units = time.monotonic(), list(self.tasks)
-        ended = await self._drop(*units)
+        ended = await self._drop(*units)  # withdraws its offers too
         await self.keeper.stop()
         await self.lease.release_many([self._lease_key(unit) for unit in units])
         await self.control.zrem(self.keys.workers, self.worker_id)
@@ -364,4 +475,4 @@ class ProjectionSupervisor:
         log.info(
             "worker %s stopped %d projectors and let go of their leases in %.2f s", self.worker_id, len(units), took
         )
-        del ended  # as in `_release`
+        del ended  # only now are the projectors' states freed: for a thousand plans that takes a second

@@ -42,10 +42,12 @@ LEASES = 1  # the lease keeper's, renewing from a thread of its own (services/st
 BROKER = 4  # FastStream's broker: the inbox's consumer group
 CONNECTION_BOUND = POOL + CONTROL + WAKEUP + LEASES + BROKER
 
-# Stopping, within docker's 10 s between SIGTERM and SIGKILL: the supervisor is given this long to
-# stop its projectors (each given 5 s at most) and let go of its leases, the notifier this long to end.
+# Stopping, within docker's grace between SIGTERM and SIGKILL (docker-compose.yml: the hand-over
+# and 10 s): after handing its plans over, the supervisor is given this long to stop its projectors
+# (each given 5 s at most) and let go of its leases, the notifier this long to end.
 SUPERVISOR_GRACE_S = 7.0
 NOTIFIER_GRACE_S = 5.0
+STOP_GRACE_S = 10.0  # what a worker needs after its hand-over to stop
 
 
 def default_worker_id() -> str:
@@ -62,8 +64,10 @@ def create_app(
     retry_base_s: float = 2.0,
     retry_cap_s: float = 300.0,
     link: str | None = None,
+    hand_over_s: float = 0.0,
 ) -> FastStream:
-    """`link`: the public address for links in messages (default PLANWATCH_PUBLIC_URL)."""
+    """`link`: the public address for links in messages (default PLANWATCH_PUBLIC_URL);
+    `hand_over_s`: how long a stopping worker runs its plans until other workers take them."""
     settings = Settings.from_env()
     public_url = link or settings.public_url
     url = url or settings.redis_target()
@@ -105,6 +109,7 @@ def create_app(
             tick=lease_ttl_ms / 5000,
             snapshot_every=settings.snapshot_every,
             state_save_s=settings.state_save_s,
+            hand_over_s=hand_over_s,
         )
         running.supervisor = supervisor
         if notify:
@@ -168,9 +173,10 @@ class _Running:
         if self.supervisor is None or self.supervising is None:
             return
         self.supervisor.close()
-        await asyncio.wait([self.supervising], timeout=SUPERVISOR_GRACE_S)
+        grace_s = self.supervisor.hand_over_s + SUPERVISOR_GRACE_S
+        await asyncio.wait([self.supervising], timeout=grace_s)
         if not self.supervising.done():
-            log.error("the supervisor did not stop within %.0f s: cancelled", SUPERVISOR_GRACE_S)
+            log.error("the supervisor did not stop within %.0f s: cancelled", grace_s)
         await cancel_and_wait([self.supervising], grace_s=1.0)
         task = self.supervising
         if task.done() and not task.cancelled() and task.exception() is not None:
