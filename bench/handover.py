@@ -12,9 +12,11 @@ Under a key prefix of its own:
      of its share per tick, B takes what is free);
    - *kill*: B is killed (SIGKILL: no goodbye, its leases run out); the time until A holds every
      unit again and has caught up;
-   - *join again*, then *leave*: B is stopped with SIGTERM (it lets go of its leases); the time
-     until A holds every unit and has caught up.
-   After each phase: the events never committed (must be 0).
+   - *join again*, then *leave*: B is sent SIGTERM (it leaves the live workers and runs its units
+     until A has taken them, `planwatch worker --hand-over`, 20 s at most); the time from the
+     signal until A holds every unit and has caught up.
+   After each phase: the events never committed (must be 0), and the most units seen without a
+   holder at once (polled every 0.1 s: a unit handed over, rather than let go of, never is).
 3. The limits of this run beside them: the lease period (a killed worker's units cannot be taken
    before its leases expire), the supervisor's tick (a unit let go of is taken at the other
    worker's next tick), and the raw XREAD round trip.
@@ -49,22 +51,30 @@ POLL_S = 0.1
 
 
 @dataclass
+class Settled:
+    took_s: float
+    moved: int  # units that changed holder
+    unheld: int  # the most units seen without a holder at once
+
+
+@dataclass
 class Phase:
     """What one phase measured."""
 
     name: str
-    took_s: float
+    settled: Settled
     lags: list[float]
     uncommitted: int
-    moved: int
 
     def line(self) -> str:
+        settled = self.settled
+        head = f"  {self.name:<11} {settled.took_s:6.1f} s until settled, {settled.moved:5d} units moved"
         if not self.lags:
-            return f"  {self.name:<11} {self.took_s:6.1f} s until settled, {self.moved:5d} units moved; no commit heard"
+            return f"{head}; no commit heard"
         return (
-            f"  {self.name:<11} {self.took_s:6.1f} s until settled, {self.moved:5d} units moved; append → read "
-            f"model p50 {pct(self.lags, 50):6.1f} ms, p99 {pct(self.lags, 99):7.1f} ms, max {max(self.lags):7.1f} ms "
-            f"({len(self.lags):,} events); never committed: {self.uncommitted}"
+            f"{head}; append → read model p50 {pct(self.lags, 50):6.1f} ms, p99 {pct(self.lags, 99):7.1f} ms, "
+            f"max {max(self.lags):7.1f} ms ({len(self.lags):,} events); never committed: {self.uncommitted}; "
+            f"without a holder at most: {settled.unheld}"
         )
 
 
@@ -76,14 +86,17 @@ async def holders(redis: Redis, keys: Keyspace, plan_ids: list[str]) -> dict[str
 
 async def settled_when(
     redis: Redis, keys: Keyspace, plan_ids: list[str], done: Callable[[Counter[str | None]], bool]
-) -> tuple[float, int]:
-    """Seconds until the leases' holders satisfy `done` and nothing lags; units that changed holder."""
+) -> Settled:
+    """How long until the leases' holders satisfy `done` and nothing lags."""
     started, first = time.perf_counter(), await holders(redis, keys, plan_ids)
+    unheld = 0
     while True:
         now = await holders(redis, keys, plan_ids)
-        if done(Counter(now.values())) and not await lagging_events(redis, keys, plan_ids):
+        counts = Counter(now.values())
+        unheld = max(unheld, counts[None])
+        if done(counts) and not await lagging_events(redis, keys, plan_ids):
             moved = sum(1 for lease, holder in now.items() if holder != first[lease])
-            return time.perf_counter() - started, moved
+            return Settled(time.perf_counter() - started, moved, unheld)
         await asyncio.sleep(POLL_S)
 
 
@@ -94,19 +107,19 @@ async def phase(
     store: EventStore,
     plans: list,
     args: argparse.Namespace,
-    act: Callable[[], Awaitable[tuple[float, int]]],
+    act: Callable[[], Awaitable[Settled]],
     seed: int,
 ) -> Phase:
     """`act` (it returns when the workers have settled) while appends go on for `args.seconds`."""
     appending = asyncio.create_task(latency(url, keys, store, plans, args.rate, args.seconds, seed))
     await asyncio.sleep(1)  # a second of steady appends before the change
-    took_s, moved = await act()
+    settled = await act()
     lags = await appending
     deadline = time.perf_counter() + 30
     plan_ids = [plan.id for plan, _ in plans]
     while (behind := await lagging_events(store.redis, keys, plan_ids)) and time.perf_counter() < deadline:
         await asyncio.sleep(0.25)
-    return Phase(name, took_s, lags, behind, moved)
+    return Phase(name, settled, lags, behind)
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -129,17 +142,20 @@ async def run(args: argparse.Namespace) -> None:
     def even(counts: Counter[str | None]) -> bool:
         return counts[None] == 0 and len(counts) == 2 and max(counts.values()) <= -(-units // 2)
 
-    async def join() -> tuple[float, int]:
+    async def join() -> Settled:
         start("bench-b")
         return await settled_when(redis, keys, plan_ids, even)
 
-    async def kill() -> tuple[float, int]:
+    async def kill() -> Settled:
         workers.pop("bench-b").send_signal(signal.SIGKILL)
         return await settled_when(redis, keys, plan_ids, alone("bench-a"))
 
-    async def leave() -> tuple[float, int]:
-        stop_worker(workers.pop("bench-b"))
-        return await settled_when(redis, keys, plan_ids, alone("bench-a"))
+    async def leave() -> Settled:
+        leaving = workers.pop("bench-b")
+        leaving.terminate()
+        settled = await settled_when(redis, keys, plan_ids, alone("bench-a"))
+        await asyncio.to_thread(leaving.wait, 60)
+        return settled
 
     try:
         print(f"Redis: {server_name(url)}; {args.plans} plans ({units} units); {args.rate} events/s")
@@ -156,8 +172,8 @@ async def run(args: argparse.Namespace) -> None:
             print(results[-1].line(), flush=True)
         tick = LEASE_TTL_S / 5
         print(
-            f"  limits: lease period {LEASE_TTL_S:.1f} s (kill: {results[1].took_s / LEASE_TTL_S:.1f}× it), "
-            f"tick {tick:.1f} s (leave: {results[3].took_s / tick:.1f} ticks), raw XREAD round trip "
+            f"  limits: lease period {LEASE_TTL_S:.1f} s (kill: {results[1].settled.took_s / LEASE_TTL_S:.1f}× it), "
+            f"tick {tick:.1f} s (leave: {results[3].settled.took_s / tick:.1f} ticks), raw XREAD round trip "
             f"p50 {pct(trips, 50):.2f} ms, p99 {pct(trips, 99):.2f} ms"
         )
     finally:
