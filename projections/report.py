@@ -377,14 +377,7 @@ class ReportBuilder:
         return portfolio
 
     def _row(self, state: PlanState, indicator: Indicator, as_of: date) -> IndicatorRow:
-        assert state.plan is not None
-        reference = state.plan.reference_of(indicator)
-        key = (
-            as_of,
-            state.plan_position,
-            state.indicator(indicator.id).last_position,
-            state.indicator(reference).last_position if reference else None,
-        )
+        key = row_inputs(state, indicator, as_of)
         cached = self._rows.get(indicator.id)
         if cached and cached[0] == key:
             return cached[1]
@@ -395,7 +388,7 @@ class ReportBuilder:
     def _project(self, state: PlanState, project: ProjectState, as_of: date) -> ProjectProgress:
         plan = state.plan
         assert plan is not None and project.spec is not None
-        key = (as_of, state.plan_position, project.last_position)
+        key = project_inputs(state, project, as_of)
         cached = self._projects.get(project.id)
         if cached and cached[0] == key:
             return cached[1]
@@ -404,6 +397,24 @@ class ReportBuilder:
         )
         self._projects[project.id] = (key, progress)
         return progress
+
+
+def row_inputs(state: PlanState, indicator: Indicator, as_of: date) -> tuple[object, ...]:
+    """What an indicator's row is a function of: as_of, the plan in force, the indicator's last
+    event and its reference's (a relative target). The same inputs give the same row."""
+    assert state.plan is not None
+    reference = state.plan.reference_of(indicator)
+    return (
+        as_of,
+        state.plan_position,
+        state.indicator(indicator.id).last_position,
+        state.indicator(reference).last_position if reference else None,
+    )
+
+
+def project_inputs(state: PlanState, project: ProjectState, as_of: date) -> tuple[object, ...]:
+    """What a key project's line is a function of: as_of, the plan in force, its last event."""
+    return (as_of, state.plan_position, project.last_position)
 
 
 def build_report(state: PlanState, as_of: date | None = None) -> PlanReport:

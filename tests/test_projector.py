@@ -16,8 +16,9 @@ from redis.asyncio import Redis
 from events.alerts import AlertNotice
 from events.positions import position_key
 from projections.packing import PACKED, unpack, unpacked_text
-from projections.report import build_report
+from projections.report import PlanReport, ReportBuilder, build_report
 from projections.snapshot import load_state
+from projections.state import PlanState
 from projections.views import report_view
 from services.app import App, NotFound, load_plan, publish_plan
 from services.demo import SEED_PLAN, load_seed
@@ -159,18 +160,29 @@ async def test_a_caught_up_projector_writes_its_state_at_once_when_many_events_c
 
 
 async def test_a_projector_taking_a_plan_over_writes_only_the_views_that_changed(
-    redis: Redis, store: EventStore, keys: Keyspace
+    redis: Redis, store: EventStore, keys: Keyspace, monkeypatch: pytest.MonkeyPatch
 ):
     """The views its predecessor wrote at the checkpoint are those of the state it loads, rendered
     by the same code: its first commit writes the summary and the views of what changed since, as
-    the predecessor's would have. Views rendered by other code (planwatch upgraded) are all
-    written again. Either way they are the views a rebuild renders."""
+    the predecessor's would have, and its load builds no report (a quiet plan never needs one).
+    Views rendered by other code (planwatch upgraded) are all written again. Either way they are
+    the views a rebuild renders."""
     plan_id, *_ = await load_seed(store)
     await drain(await live_projector(redis, keys, plan_id))
     written: list[set[str]] = []
+    builds: list[PlanState] = []
+    build = ReportBuilder.build
+
+    def counted(builder: ReportBuilder, state: PlanState, *args: Any) -> PlanReport:
+        builds.append(state)
+        return build(builder, state, *args)
+
+    monkeypatch.setattr(ReportBuilder, "build", counted)
 
     async def take_over_and_report(value: str) -> None:
+        builds.clear()
         projector = await live_projector(redis, keys, plan_id)
+        assert not builds
         fields = projector.strategy.fields
 
         def noted(*args: Any) -> dict[str, str | bytes]:
