@@ -6,10 +6,11 @@ Under a key prefix of its own:
 
 1. N copies of the seed plan with their H1 history (as bench/scale.py); worker A follows them all
    (2N leases: read model and alerts) until it has caught up and is quiet.
-2. Four phases, each while single-event appends go on at `--rate` events/s spread over all plans
+2. Five phases, each while single-event appends go on at `--rate` events/s spread over all plans
    for `--seconds` (append → read-model commit p50/p99/max, as bench/scale.py measures it):
-   - *join*: worker B starts; the time until the two hold the units evenly (A hands back a tenth
-     of its share per tick, B takes what is free);
+   - *A alone*: nothing changes hands (the latency the others are held against);
+   - *join*: worker B starts; the time until the two hold the units evenly (A offers its excess
+     and runs it until B takes it, as fast as B brings what it took current);
    - *kill*: B is killed (SIGKILL: no goodbye, its leases run out); the time until A holds every
      unit again and has caught up;
    - *join again*, then *leave*: B is sent SIGTERM (it leaves the live workers and runs its units
@@ -142,6 +143,9 @@ async def run(args: argparse.Namespace) -> None:
     def even(counts: Counter[str | None]) -> bool:
         return counts[None] == 0 and len(counts) == 2 and max(counts.values()) <= -(-units // 2)
 
+    async def steady() -> Settled:
+        return await settled_when(redis, keys, plan_ids, alone("bench-a"))
+
     async def join() -> Settled:
         start("bench-b")
         return await settled_when(redis, keys, plan_ids, even)
@@ -167,13 +171,14 @@ async def run(args: argparse.Namespace) -> None:
         await quiet([workers["bench-a"].pid])
         print(f"  worker A caught up with every plan and quiet after {time.perf_counter() - started:.1f} s")
         results = []
-        for seed, (name, act) in enumerate((("join", join), ("kill", kill), ("join again", join), ("leave", leave))):
+        phases = (("A alone", steady), ("join", join), ("kill", kill), ("join again", join), ("leave", leave))
+        for seed, (name, act) in enumerate(phases):
             results.append(await phase(name, url, keys, store, plans, args, act, seed))
             print(results[-1].line(), flush=True)
         tick = LEASE_TTL_S / 5
         print(
-            f"  limits: lease period {LEASE_TTL_S:.1f} s (kill: {results[1].settled.took_s / LEASE_TTL_S:.1f}× it), "
-            f"tick {tick:.1f} s (leave: {results[3].settled.took_s / tick:.1f} ticks), raw XREAD round trip "
+            f"  limits: lease period {LEASE_TTL_S:.1f} s (kill: {results[2].settled.took_s / LEASE_TTL_S:.1f}× it), "
+            f"tick {tick:.1f} s (leave: {results[4].settled.took_s / tick:.1f} ticks), raw XREAD round trip "
             f"p50 {pct(trips, 50):.2f} ms, p99 {pct(trips, 99):.2f} ms"
         )
     finally:

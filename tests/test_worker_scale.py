@@ -17,7 +17,7 @@ from redis.cluster import RedisCluster as SyncRedisCluster
 
 from services.app import publish_plan
 from services.projection import PROJECTIONS
-from services.projection.supervisor import load_ahead
+from services.projection.supervisor import MIN_TAKING, taking_window
 from services.store import EventStore, Keyspace, connect, is_cluster_url, node_url_for_key, plain_url
 from services.worker import CONNECTION_BOUND
 from tests.conftest import Workers, eventually
@@ -246,12 +246,10 @@ async def test_a_worker_stopped_runs_its_plans_until_the_other_has_taken_them(
     assert await redis.zscore(keys.workers, "w-goes") is None
 
 
-def test_a_worker_takes_at_once_only_what_it_loads_by_its_next_tick() -> None:
-    assert load_ahead([0.02, 0.02], tick=1.0) == 100  # 50 loads a second of each projection
-    assert load_ahead([0.5, 0.25], tick=1.0) == 6
-    assert load_ahead([1.0, 2.0], tick=1.0) == 4  # slow loads: the least it allows itself
-    assert load_ahead([0.05, 0.01], tick=0.2) == 24
-    assert load_ahead([0.0, 0.0], tick=1.0) == 2000  # a load timed at 0: taken as 1 ms
+def test_a_worker_takes_half_as_many_again_as_it_brought_current_in_its_last_tick() -> None:
+    assert taking_window(0) == MIN_TAKING  # nothing taken lately: a few to begin with
+    assert taking_window(4) == 6 and taking_window(6) == 9  # all it took came current: it takes more
+    assert taking_window(30) == 45
 
 
 async def test_idle_projectors_do_not_read_until_an_append_wakes_them(

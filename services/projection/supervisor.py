@@ -10,8 +10,9 @@ so a worker that stalls past its lease can never overwrite the new holder's work
 
 Handing over (a worker joining, one leaving): a worker above its share *offers* its excess
 (services/store/lease.py `Offers`) and goes on running it; a worker below its share takes offered
-leases from their holder, as it takes free ones, only as fast as it loads them: no more at a tick
-than it loads by the next (its recent load times say how many), less those taken and not loaded yet.
+leases from their holder, as it takes free ones, only as fast as it brings them current (loaded
+and caught up): it may have half as many again taken and not current as it brought current in its
+last tick (`taking_window`).
 A takeover costs tens of ms of CPU a unit; a thousand units released at once left the plans loaded
 last without anyone running them for 20–40 s. A worker asked to stop (SIGTERM) leaves the live
 workers, offers everything and runs it until taken, for up to `hand_over_s`, then lets go of the
@@ -42,7 +43,6 @@ import math
 import random
 import time
 from collections import defaultdict
-from collections.abc import Iterable
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -74,11 +74,9 @@ PROJECTOR_GRACE_S = 5.0  # a projector still running this long after its cancell
 REPORT_CHUNK = 20
 FULL_REPORT_S = 60.0  # every unit's metrics read again, moved or not
 BURST_S = 1.0  # a projector woken again within this lingers: more of a burst is likely on its way
-# What a unit's load is taken to cost before this worker has timed one: on the slow side (a busy
-# worker's loads of the seed plan take 20–50 ms), as units taken too fast wait unrun in its queue
-FIRST_LOAD_S = 0.1
-LOAD_WEIGHT = 0.2  # of the latest load time in the running estimate
-MIN_TAKEN_AHEAD = 4  # units taken but not loaded yet that a worker always allows itself
+MIN_TAKING = 4  # units taken and not current yet that a worker always allows itself
+TAKING_GROWTH = 1.5  # the units it may have taken and not brought current, per unit it brought current last tick
+JOINING_TICKS = 10  # a unit taken and not current after this many ticks (failing, say) holds no others back
 
 
 def linger_for(woken_at: float, woken_before: float, linger_s: float) -> float:
@@ -89,12 +87,13 @@ def linger_for(woken_at: float, woken_before: float, linger_s: float) -> float:
     return linger_s if woken_at - woken_before < BURST_S else 0.0
 
 
-def load_ahead(load_s: Iterable[float], tick: float) -> int:
-    """How many units a worker may have taken and not loaded yet: what it loads until its next
-    tick, each projection's loads one after another (`load_s`: a load's recent time, per
-    projection). A unit taken waits at most about a tick to be run again."""
-    per_second = sum(1 / max(seconds, 0.001) for seconds in load_s)
-    return max(MIN_TAKEN_AHEAD, math.ceil(tick * per_second))
+def taking_window(brought_current: int) -> int:
+    """How many units a worker may have taken and not brought current yet (loaded, and caught up
+    with their logs): half as many again as it brought current in its last tick, at least
+    `MIN_TAKING`. What a worker can take on shows in what it completes: while it brings current
+    all it took within a tick, the window grows by half each tick; once it does not, it takes what
+    it completes, and a unit taken waits about a tick and a half at most for its turn."""
+    return max(MIN_TAKING, math.ceil(TAKING_GROWTH * brought_current))
 
 
 class ProjectionSupervisor:
@@ -138,8 +137,8 @@ class ProjectionSupervisor:
         self.offers = Offers(self.control, keys.lease_offers, worker_id)
         self.hand_over_s = hand_over_s
         self._offered: set[str] = set()  # the lease keys this worker offers
-        self._unloaded: set[Unit] = set()  # units taken whose projector has not loaded yet
-        self._load_s = {projection.name: FIRST_LOAD_S for projection in PROJECTIONS}  # a load's recent time
+        self._joining: dict[Unit, float] = {}  # units taken and not current yet (loaded, caught up): when taken
+        self._brought_current = 0  # units that became current since the last tick
         self.keeper = LeaseKeeper(
             lease_url,
             worker_id,
@@ -230,9 +229,11 @@ class ProjectionSupervisor:
             await self._take([unit for unit in units if unit not in self.tasks], wanted)
 
     def _room(self) -> int:
-        """How many more units to take now: as many as this worker loads by its next tick, less
-        those taken and not loaded yet."""
-        return load_ahead(self._load_s.values(), self.tick) - len(self._unloaded)
+        """How many more units to take now: `taking_window`, less those taken and not current yet."""
+        window, self._brought_current = taking_window(self._brought_current), 0
+        since = time.monotonic() - JOINING_TICKS * self.tick
+        self._joining = {unit: taken for unit, taken in self._joining.items() if taken > since}
+        return window - len(self._joining)
 
     async def _offer(self, units: list[Unit]) -> None:
         """Offer exactly `units` to the other workers (withdraw what else this worker offered)."""
@@ -321,7 +322,7 @@ class ProjectionSupervisor:
         return [unit for (unit, _), ours in zip(offered, taken, strict=True) if ours]
 
     def _start(self, unit: Unit) -> None:
-        self._unloaded.add(unit)
+        self._joining[unit] = time.monotonic()
         self.tasks[unit] = asyncio.create_task(self._follow(*unit), name=f"project:{unit[0]}:{unit[1]}")
         log.info(
             "worker %s runs the %s of %s", self.worker_id, _BY_NAME[unit[1]].label, unit[0], extra={"plan": unit[0]}
@@ -338,7 +339,8 @@ class ProjectionSupervisor:
         keys = [self._lease_key(unit) for unit in units]
         self.keeper.drop(keys)
         offered, self._offered = self._offered.intersection(keys), self._offered.difference(keys)
-        self._unloaded.difference_update(units)
+        for unit in units:
+            self._joining.pop(unit, None)
         tasks = [self.tasks.pop(unit) for unit in units]
         for unit, task in zip(units, tasks, strict=True):
             self.projectors.pop(unit, None)
@@ -390,15 +392,14 @@ class ProjectionSupervisor:
                 if read:
                     if needs_load:  # loads queue apart: the projectors running go on meanwhile
                         async with self._loading[projection.name]:
-                            started = time.monotonic()
                             await projector.load()
-                            self._loaded((plan_id, projection.name), time.monotonic() - started)
                         needs_load = False
                     async with working:
                         handled = await projector.step()  # never blocks: waiting is the wake-up's
                     if handled:
                         woken = False
                         continue
+                    self._is_current((plan_id, projection.name))
                     if woken:  # woken, yet nothing to read: wait for the next notice, not the last one
                         self.wakeup.forget(plan_id)
                     poll_at = time.monotonic() + self.poll_s * random.uniform(0.5, 1.0)  # spread the polls
@@ -423,11 +424,10 @@ class ProjectionSupervisor:
                 delay = min(delay * 2, 10)
                 needs_load = read = True
 
-    def _loaded(self, unit: Unit, seconds: float) -> None:
-        """A unit's projector has loaded, in `seconds`: the estimate `_room` takes more by."""
-        self._unloaded.discard(unit)
-        name = unit[1]
-        self._load_s[name] += LOAD_WEIGHT * (seconds - self._load_s[name])
+    def _is_current(self, unit: Unit) -> None:
+        """The unit's projector has read all its log: if it was taken lately, it is current now."""
+        if self._joining.pop(unit, None) is not None:
+            self._brought_current += 1
 
     def _wait_s(self, projector: Projector, poll_at: float) -> float:
         """How long an idle projector waits for a wake-up: until its idle work is due (an open
