@@ -246,10 +246,11 @@ async def test_a_worker_stopped_runs_its_plans_until_the_other_has_taken_them(
     assert await redis.zscore(keys.workers, "w-goes") is None
 
 
-def test_a_worker_takes_half_as_many_again_as_it_brought_current_in_its_last_tick() -> None:
-    assert taking_window(0) == MIN_TAKING  # nothing taken lately: a few to begin with
-    assert taking_window(4) == 6 and taking_window(6) == 9  # all it took came current: it takes more
-    assert taking_window(30) == 45
+def test_a_worker_takes_about_a_seconds_worth_of_units_at_the_rate_it_brings_them_current() -> None:
+    assert taking_window(0.0) == MIN_TAKING  # nothing brought current lately: a few to begin with
+    assert taking_window(2.0) == MIN_TAKING
+    assert taking_window(20.0) == 30  # and half as many again
+    assert taking_window(33.4) == 51
 
 
 async def test_idle_projectors_do_not_read_until_an_append_wakes_them(

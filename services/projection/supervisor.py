@@ -11,8 +11,8 @@ so a worker that stalls past its lease can never overwrite the new holder's work
 Handing over (a worker joining, one leaving): a worker above its share *offers* its excess
 (services/store/lease.py `Offers`) and goes on running it; a worker below its share takes offered
 leases from their holder, as it takes free ones, only as fast as it brings them current (loaded
-and caught up): it may have half as many again taken and not current as it brought current in its
-last tick (`taking_window`).
+and caught up): about a second's worth at its recent rate, and half as many again
+(`taking_window`), taking more as soon as half of those are current, not at its next tick.
 A takeover costs tens of ms of CPU a unit; a thousand units released at once left the plans loaded
 last without anyone running them for 20–40 s. A worker asked to stop (SIGTERM) leaves the live
 workers, offers everything and runs it until taken, for up to `hand_over_s`, then lets go of the
@@ -75,7 +75,9 @@ REPORT_CHUNK = 20
 FULL_REPORT_S = 60.0  # every unit's metrics read again, moved or not
 BURST_S = 1.0  # a projector woken again within this lingers: more of a burst is likely on its way
 MIN_TAKING = 4  # units taken and not current yet that a worker always allows itself
-TAKING_GROWTH = 1.5  # the units it may have taken and not brought current, per unit it brought current last tick
+TAKING_HEADROOM = 1.5  # units in flight, per unit it brings current in…
+TAKING_HORIZON_S = 1.0  # … this long at its recent rate
+TAKING_AGAIN_S = 0.1  # the least time between two rounds of taking
 JOINING_TICKS = 10  # a unit taken and not current after this many ticks (failing, say) holds no others back
 
 
@@ -87,13 +89,14 @@ def linger_for(woken_at: float, woken_before: float, linger_s: float) -> float:
     return linger_s if woken_at - woken_before < BURST_S else 0.0
 
 
-def taking_window(brought_current: int) -> int:
+def taking_window(rate: float) -> int:
     """How many units a worker may have taken and not brought current yet (loaded, and caught up
-    with their logs): half as many again as it brought current in its last tick, at least
-    `MIN_TAKING`. What a worker can take on shows in what it completes: while it brings current
-    all it took within a tick, the window grows by half each tick; once it does not, it takes what
-    it completes, and a unit taken waits about a tick and a half at most for its turn."""
-    return max(MIN_TAKING, math.ceil(TAKING_GROWTH * brought_current))
+    with their logs): what it brings current in about a second at its recent `rate` (units a
+    second), and half as many again; at least `MIN_TAKING`. What a worker can take on shows in
+    what it completes, whatever a unit costs it: while all it took comes current, the rate
+    measured and the window grow; once they do not, it takes what it completes, and a unit taken
+    waits about a second and a half at most for its turn."""
+    return max(MIN_TAKING, math.ceil(TAKING_HEADROOM * rate * TAKING_HORIZON_S))
 
 
 class ProjectionSupervisor:
@@ -138,7 +141,12 @@ class ProjectionSupervisor:
         self.hand_over_s = hand_over_s
         self._offered: set[str] = set()  # the lease keys this worker offers
         self._joining: dict[Unit, float] = {}  # units taken and not current yet (loaded, caught up): when taken
-        self._brought_current = 0  # units that became current since the last tick
+        self._brought_current = 0  # units that became current since the rate was measured…
+        self._measured_at = time.monotonic()  # … then
+        self._rate = 0.0  # units brought current a second, lately
+        self._window = MIN_TAKING  # units it may have taken and not brought current
+        self._wanting = False  # whether it holds less than its share
+        self._wake = asyncio.Event()  # set to take more, or to close, before the next tick
         self.keeper = LeaseKeeper(
             lease_url,
             worker_id,
@@ -208,12 +216,17 @@ class ProjectionSupervisor:
         cancellation, which would interrupt that clean-up (and may be swallowed, services/tasks.py)."""
         log.info("worker %s stopping its %d projectors", self.worker_id, len(self.tasks))
         self._closing.set()
+        self._wake.set()
 
     async def _pause(self) -> None:
-        """Until the next tick, or until asked to close."""
+        """Until the next tick, or until asked to close, or (`TAKING_AGAIN_S` at least after the
+        last round) until there is room to take more units."""
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self.tick):
-                await self._closing.wait()
+                await self._wake.wait()
+        self._wake.clear()
+        if not self._closing.is_set():
+            await asyncio.sleep(TAKING_AGAIN_S)
 
     async def balance(self) -> None:
         live = await self._heartbeat()
@@ -227,13 +240,19 @@ class ProjectionSupervisor:
         wanted = min(share - len(self.tasks), self._room())
         if wanted > 0:
             await self._take([unit for unit in units if unit not in self.tasks], wanted)
+        self._wanting = len(self.tasks) < share
 
     def _room(self) -> int:
         """How many more units to take now: `taking_window`, less those taken and not current yet."""
-        window, self._brought_current = taking_window(self._brought_current), 0
-        since = time.monotonic() - JOINING_TICKS * self.tick
+        now = time.monotonic()
+        if self._brought_current or self._joining:  # units were coming current: the rate shows what it can do
+            measured = self._brought_current / max(now - self._measured_at, 0.001)
+            self._rate = (self._rate + measured) / 2 if self._rate else measured
+        self._brought_current, self._measured_at = 0, now
+        since = now - JOINING_TICKS * self.tick
         self._joining = {unit: taken for unit, taken in self._joining.items() if taken > since}
-        return window - len(self._joining)
+        self._window = taking_window(self._rate)
+        return self._window - len(self._joining)
 
     async def _offer(self, units: list[Unit]) -> None:
         """Offer exactly `units` to the other workers (withdraw what else this worker offered)."""
@@ -428,6 +447,8 @@ class ProjectionSupervisor:
         """The unit's projector has read all its log: if it was taken lately, it is current now."""
         if self._joining.pop(unit, None) is not None:
             self._brought_current += 1
+            if self._wanting and len(self._joining) <= self._window // 2:
+                self._wake.set()  # half of them are current: take more now
 
     def _wait_s(self, projector: Projector, poll_at: float) -> float:
         """How long an idle projector waits for a wake-up: until its idle work is due (an open
