@@ -9,10 +9,11 @@ units within about one lease period. The lease also fences writes: a projector's
 so a worker that stalls past its lease can never overwrite the new holder's work.
 
 Handing over (a worker joining, one leaving): a worker above its share *offers* its excess
-(services/store/lease.py `Offers`) and goes on running it; a worker below its share takes offered
-leases from their holder, as it takes free ones, only as fast as it brings them current (loaded
-and caught up): about a second's worth at its recent rate, and half as many again
-(`taking_window`), taking more as soon as half of those are current, not at its next tick.
+(services/store/lease.py `Offers`) and goes on running it; a worker below its share takes free
+leases at once (nobody runs those), and offered ones from their holder only as fast as it brings
+units current (loaded and caught up): about a second's worth at its recent rate, and half as
+many again (`taking_window`), taking more as soon as half of those are current, not at its next
+tick.
 A takeover costs tens of ms of CPU a unit; a thousand units released at once left the plans loaded
 last without anyone running them for 20–40 s. A worker asked to stop (SIGTERM) leaves the live
 workers, offers everything and runs it until taken, for up to `hand_over_s`, then lets go of the
@@ -237,9 +238,9 @@ class ProjectionSupervisor:
         await self._drop_ended()
         excess = len(self.tasks) - share
         await self._offer(sorted(self.tasks)[-excess:] if excess > 0 else [])
-        wanted = min(share - len(self.tasks), self._room())
-        if wanted > 0:
-            await self._take([unit for unit in units if unit not in self.tasks], wanted)
+        room = self._room()
+        if len(self.tasks) < share:
+            await self._take([unit for unit in units if unit not in self.tasks], share - len(self.tasks), room)
         self._wanting = len(self.tasks) < share
 
     def _room(self) -> int:
@@ -303,9 +304,10 @@ class ProjectionSupervisor:
         if ended:
             await self._drop(*ended)
 
-    async def _take(self, candidates: list[Unit], wanted: int) -> None:
-        """Take up to `wanted` units: free ones, then those offered by their holder (the holders
-        read in one round trip, the offers in another, taken in a third)."""
+    async def _take(self, candidates: list[Unit], wanted: int, room: int) -> None:
+        """Take up to `wanted` units: free ones (nobody runs them: all at once, loaded one after
+        another), then, as far as `room` goes, those offered by their holder (the holders read in
+        one round trip, the offers in another, taken in a third)."""
         async with self.control.pipeline(transaction=False) as pipe:
             for unit in candidates:
                 pipe.get(self._lease_key(unit))
@@ -313,8 +315,8 @@ class ProjectionSupervisor:
         free = [unit for unit, holder in zip(candidates, holders, strict=True) if holder is None][:wanted]
         taken = await self.lease.hold_many([self._lease_key(unit) for unit in free])
         started = [unit for unit, ours in zip(free, taken, strict=True) if ours]
-        if len(started) < wanted:
-            started += await self._take_offered(candidates, holders, wanted - len(started))
+        if min(wanted, room) > len(started):
+            started += await self._take_offered(candidates, holders, min(wanted, room) - len(started))
         for unit in started:
             self._start(unit)
         self.keeper.hold([self._lease_key(unit) for unit in started])
