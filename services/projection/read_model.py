@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ from services.store import Keyspace
 _SNAPSHOT = "snapshot:"  # a periodic snapshot's field, named for the state's position
 
 Fields = dict[str, str | bytes]
+Inputs = Callable[[], tuple[object, ...]]  # what a view is a function of, asked when needed
 VIEWS_CODE_FIELD = "views_code"
 
 
@@ -144,33 +146,34 @@ class ReadModelStrategy:
                 fields[name] = render()
 
     @staticmethod
-    def _views(
-        state: PlanState, report: PlanReport
-    ) -> Iterator[tuple[str, object, tuple[object, ...], Callable[[], bytes]]]:
+    def _views(state: PlanState, report: PlanReport) -> Iterator[tuple[str, object, Inputs, Callable[[], bytes]]]:
         """Each view's field, the row or project it shows (a new object when it changed), what
-        that is a function of, and how to render it."""
+        that is a function of (asked only at the first commit after a load: a thousand plans'
+        commits would work it out for nothing), and how to render it."""
+        as_of = report.as_of
         for row in report.rows():
             indicator = row.indicator
 
             def indicator_view(row: IndicatorRow = row, indicator: Indicator = indicator) -> bytes:
-                series = indicator_series(state, indicator, report.as_of)
+                series = indicator_series(state, indicator, as_of)
                 return _packed_json(indicator_detail_view(row, state.indicator(indicator.id), series))
 
-            yield f"indicator:{indicator.id}", row, row_inputs(state, indicator, report.as_of), indicator_view
+            yield f"indicator:{indicator.id}", row, partial(row_inputs, state, indicator, as_of), indicator_view
         for project in report.portfolio.projects:
 
             def project_view(project: ProjectProgress = project) -> bytes:
                 return _packed_json(project_detail_view(project, state.projects[project.id]))
 
-            inputs = project_inputs(state, state.projects[project.id], report.as_of)
+            inputs = partial(project_inputs, state, state.projects[project.id], as_of)
             yield f"project:{project.id}", project, inputs, project_view
 
-    def _changed(self, name: str, view: object, inputs: tuple[object, ...]) -> bool:
+    def _changed(self, name: str, view: object, inputs: Inputs) -> bool:
         """Whether the view of field `name` is to be written (noted as being written if so). Rows
         and views are memoised by the report builder: the same object means nothing changed; at
         the first commit after a load, the same inputs as at the checkpoint mean the view stored
         is this one."""
-        if self._stored_inputs.pop(name, None) == inputs:
+        stored = self._stored_inputs.pop(name, None) if self._stored_inputs else None
+        if stored is not None and stored == inputs():
             self._written[name] = view
             return False
         if self._written.get(name) is view:
