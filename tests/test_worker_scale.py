@@ -4,11 +4,12 @@ and taken over from a dead one (real `planwatch worker` processes on the real Re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import math
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 from redis import Redis as SyncRedis
@@ -119,13 +120,9 @@ async def test_a_worker_following_200_plans_stops_on_sigterm_and_lets_go_of_its_
     plans = await publish_plans(store, 200, stem="stop")
     workers.start("w-stop", lease_ttl=60.0)
     await eventually(lambda: _all_held(redis, keys, plans, "w-stop"), timeout=60, interval=0.5)
-    appending = asyncio.create_task(_append_round_robin(store, plans))
-    try:
+    async with _appending(store, plans, pause_s=0.0):
         await asyncio.sleep(2)  # the projectors fold, commit and wait on Redis as the signal comes
         code = await asyncio.to_thread(workers.terminate, "w-stop", 30)
-    finally:
-        appending.cancel()
-        await asyncio.gather(appending, return_exceptions=True)
     assert code == 0
     assert await owners(redis, keys, plans) == Counter({None: len(plans) * len(PROJECTIONS)})
     assert await redis.zscore(keys.workers, "w-stop") is None  # no longer counted among the live
@@ -190,6 +187,24 @@ async def _watch_holders(
         await asyncio.sleep(0.02)
 
 
+@contextlib.asynccontextmanager
+async def _appending(store: EventStore, plans: list[str], pause_s: float = 0.05) -> AsyncIterator[None]:
+    """Events to the plans, 50 at a time with `pause_s` between, while the body runs."""
+    appending = asyncio.create_task(_append_round_robin(store, plans, pause_s))
+    try:
+        yield
+    finally:
+        appending.cancel()
+        await asyncio.gather(appending, return_exceptions=True)
+
+
+async def _all_committed(redis: Redis, keys: Keyspace, plans: list[str]) -> None:
+    """Every event is committed, and the read models are the fold of the logs."""
+    await eventually(lambda: _none_lagging(redis, keys, plans), timeout=30, interval=0.2)
+    for plan_id in plans[:3]:
+        await assert_read_model_is_the_fold(redis, keys, plan_id)
+
+
 def _even(units: int, *worker_ids: str) -> Callable[[Counter[str | None]], bool]:
     """Whether the workers named hold every unit, evenly."""
     return lambda held: set(held) == set(worker_ids) and max(held.values()) <= -(-units // len(worker_ids))
@@ -205,17 +220,11 @@ async def test_a_joining_worker_takes_its_share_as_offered_with_every_unit_held_
     units = len(plans) * len(PROJECTIONS)
     workers.start("w-a")
     await eventually(lambda: _all_held(redis, keys, plans, "w-a"), timeout=60, interval=0.2)
-    appending = asyncio.create_task(_append_round_robin(store, plans, pause_s=0.05))
-    try:
+    async with _appending(store, plans):
         workers.start("w-b")
         unheld = await _watch_holders(redis, keys, plans, _even(units, "w-a", "w-b"), timeout=60)
-    finally:
-        appending.cancel()
-        await asyncio.gather(appending, return_exceptions=True)
     assert unheld == 0
-    await eventually(lambda: _none_lagging(redis, keys, plans), timeout=30, interval=0.2)
-    for plan_id in plans[:3]:
-        await assert_read_model_is_the_fold(redis, keys, plan_id)
+    await _all_committed(redis, keys, plans)
     assert not await redis.hgetall(keys.lease_offers)  # every offer answered
 
 
@@ -230,19 +239,13 @@ async def test_a_worker_stopped_runs_its_plans_until_the_other_has_taken_them(
     workers.start("w-stays")
     workers.start("w-goes")
     await _watch_holders(redis, keys, plans, _even(units, "w-stays", "w-goes"), timeout=60)
-    appending = asyncio.create_task(_append_round_robin(store, plans, pause_s=0.05))
-    try:
+    async with _appending(store, plans):
         await asyncio.sleep(0.5)
         stopping = asyncio.create_task(asyncio.to_thread(workers.terminate, "w-goes", 30))
         unheld = await _watch_holders(redis, keys, plans, lambda held: held["w-stays"] == units, timeout=30)
         assert await stopping == 0
-    finally:
-        appending.cancel()
-        await asyncio.gather(appending, return_exceptions=True)
     assert unheld == 0
-    await eventually(lambda: _none_lagging(redis, keys, plans), timeout=30, interval=0.2)
-    for plan_id in plans[:3]:
-        await assert_read_model_is_the_fold(redis, keys, plan_id)
+    await _all_committed(redis, keys, plans)
     assert await redis.zscore(keys.workers, "w-goes") is None
 
 
