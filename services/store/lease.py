@@ -82,35 +82,27 @@ class Lease:
 
     async def hold_many(self, keys: Sequence[str]) -> list[bool]:
         """`hold` for many keys in one round trip (a worker renews a thousand leases each tick)."""
-        return await self._many(self._take, keys, [self.owner, self.ttl_ms], _LEASE)
+        return await self._many(self._take, [(key, [self.owner, self.ttl_ms]) for key in keys], _LEASE)
 
     async def release_many(self, keys: Sequence[str]) -> None:
-        await self._many(self._release, keys, [self.owner], _RELEASE)
+        await self._many(self._release, [(key, [self.owner]) for key in keys], _RELEASE)
 
     async def take_offered(self, offered: Sequence[tuple[str, str]]) -> list[bool]:
         """Take each (lease key, holder) from the holder that offered it (`Offers`), if it still
         holds it; one round trip per chunk."""
-        if not offered:
-            return []
-        if is_cluster(self.redis):
-            await self.redis.script_load(_HAND_OVER)
-        replies = []
-        for start in range(0, len(offered), CHUNK):
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for key, holder in offered[start : start + CHUNK]:
-                    await self._hand_over(keys=[key], args=[holder, self.owner, self.ttl_ms], client=pipe)
-                replies += await pipe.execute()
-        return [bool(reply) for reply in replies]
+        calls: list[tuple[str, list[str | int]]] = [(key, [holder, self.owner, self.ttl_ms]) for key, holder in offered]
+        return await self._many(self._hand_over, calls, _HAND_OVER)
 
-    async def _many(self, script: AsyncScript, keys: Sequence[str], args: list[str | int], source: str) -> list[bool]:
-        if not keys:
+    async def _many(self, script: AsyncScript, calls: Sequence[tuple[str, list[str | int]]], source: str) -> list[bool]:
+        """`script` on each (key, arguments), a chunk of them per round trip."""
+        if not calls:
             return []
         if is_cluster(self.redis):  # a Cluster pipeline does not load a missing script: on every primary first
             await self.redis.script_load(source)
         replies = []
-        for start in range(0, len(keys), CHUNK):  # the event loop runs the projectors between chunks
+        for start in range(0, len(calls), CHUNK):  # the event loop runs the projectors between chunks
             async with self.redis.pipeline(transaction=False) as pipe:
-                for key in keys[start : start + CHUNK]:
+                for key, args in calls[start : start + CHUNK]:
                     await script(keys=[key], args=args, client=pipe)
                 replies += await pipe.execute()
         return [bool(reply) for reply in replies]
