@@ -225,8 +225,9 @@ class ProjectionSupervisor:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self.tick):
                 await self._wake.wait()
+        woken = self._wake.is_set()
         self._wake.clear()
-        if not self._closing.is_set():
+        if woken and not self._closing.is_set():  # room to take more: not again at once
             await asyncio.sleep(TAKING_AGAIN_S)
 
     async def balance(self) -> None:
