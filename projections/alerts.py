@@ -42,13 +42,20 @@ from events.alerts import (
 )
 from events.models import AlertAcknowledged, AlertSilenced, SilenceExpired
 from events.periods import Period, month_end, period_end
-from events.plan import Indicator, Plan, Thresholds
+from events.plan import Indicator, Plan, Project, Thresholds
 from events.positions import StoredEvent, position_key
 from events.targets import RelativeTarget
 from projections import formatting as fmt
 from projections.evaluate import HUNDRED, Evaluation, progress_status
-from projections.judgement import severity_of
-from projections.portfolio import ProjectProgress, evaluate_project, planned_by, reported_months
+from projections.judgement import project_judgement, severity_of
+from projections.portfolio import (
+    ProjectProgress,
+    ProjectStanding,
+    evaluate_project,
+    planned_by,
+    project_standing,
+    reported_months,
+)
 from projections.readmodel import evaluation_numbers, number, one_decimal
 from projections.report import PeriodMemo, data_through, evaluate_indicator, indicator_severity
 from projections.silences import SilenceBook
@@ -141,7 +148,8 @@ def _at(ms: int) -> datetime:
 @dataclass
 class _ProjectJudgement:
     position: str  # the project's last event when it was judged
-    view: ProjectProgress | None  # None: a project the plan does not list (its reports still count)
+    spec: Project | None  # None: a project the plan does not list (its reports still count)
+    standing: ProjectStanding | None  # where it stands on the day judged (None without a spec)
     finding: Finding | None
     reported: int | None  # the last month its investment was reported for
 
@@ -186,27 +194,37 @@ class PortfolioTally:
             self._portfolio = None
 
     def _judge(self, project: ProjectState, plan: Plan) -> _ProjectJudgement:
-        if project.spec is None:  # its reports still count towards the months reported
-            return _ProjectJudgement(project.last_position, None, None, reported_months(project, plan.year, self.day))
-        view = evaluate_project(
-            project, project.spec, self.day, plan.year, plan.thresholds, plan.under_way(project.spec)
-        )
-        finding = _project_finding(view, self.day, plan.thresholds, brief=True)
-        return _ProjectJudgement(project.last_position, view, finding, view.reported_month)
+        """Where the project stands and its finding, without the project list's wording (its
+        notes, the view): `view` builds that for a notice."""
+        spec = project.spec
+        if spec is None:  # its reports still count towards the months reported
+            reported = reported_months(project, plan.year, self.day)
+            return _ProjectJudgement(project.last_position, None, None, None, reported)
+        standing = project_standing(project, spec, self.day, plan.year, plan.thresholds, plan.under_way(spec))
+        finding = _brief_project_finding(spec, standing, self.day, plan.thresholds)
+        return _ProjectJudgement(project.last_position, spec, standing, finding, standing.reported_month)
+
+    def view(self, subject: str, plan: Plan) -> ProjectProgress | None:
+        """The project as the project list shows it on the day judged, for a notice's wording."""
+        judged, project = self.judged.get(subject), self.state.projects.get(subject)
+        if judged is None or judged.spec is None or project is None:
+            return None
+        spec = judged.spec
+        return evaluate_project(project, spec, self.day, plan.year, plan.thresholds, plan.under_way(spec))
 
     def _count(self, judgement: _ProjectJudgement, sign: int) -> None:
         if judgement.reported is not None:
             self.reported[judgement.reported] += sign
             if not self.reported[judgement.reported]:
                 del self.reported[judgement.reported]
-        view = judgement.view
-        if view is None:
+        spec, standing = judgement.spec, judgement.standing
+        if spec is None or standing is None:
             return
-        self.planned += sign * view.planned_investment_wan
-        self.invested += sign * view.investment_wan
-        if planned_by(view.planned_start, self.day):
+        self.planned += sign * spec.planned_investment_wan
+        self.invested += sign * standing.investment_wan
+        if planned_by(spec.planned_start, self.day):
             self.due += sign
-            self.started_due += sign * (view.started_on is not None)
+            self.started_due += sign * (standing.started_on is not None)
 
     def findings(self, plan: Plan, subjects: set[str] | None) -> list[Finding]:
         """The projects' findings (those in `subjects`, or all), then the portfolio's, without
@@ -626,11 +644,11 @@ def _finding_for(state: PlanState, plan: Plan, rule: str, subject: str, now_ms: 
         tally = (memo if memo is not None else Memo()).tally_for(state, plan, judging_date(state, plan, now_ms))
         if subject == PORTFOLIO:
             return tally.portfolio(plan, rule)
-        judged = tally.judged.get(subject)
-        if judged is not None and judged.view is not None:
-            if rule == "project_not_started" and not judged.view.overdue:
-                return _start_finding(judged.view, tally.day)
-            return _project_finding(judged.view, tally.day, plan.thresholds)
+        view = tally.view(subject, plan)
+        if view is not None:
+            if rule == "project_not_started" and not view.overdue:
+                return _start_finding(view, tally.day)
+            return _project_finding(view, tally.day, plan.thresholds)
     return _fine(plan, rule, subject)
 
 
@@ -738,15 +756,20 @@ def _month_judged(day: date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
 
-def _project_finding(view: ProjectProgress, as_of: date, thresholds: Thresholds, brief: bool = False) -> Finding:
-    """The project's judgement (projections.judgement: the project list's light); `brief` leaves
-    out the wording (`_described` adds it when a notice needs it)."""
+def _brief_project_finding(spec: Project, standing: ProjectStanding, as_of: date, thresholds: Thresholds) -> Finding:
+    """The project's judgement (projections.judgement: the project list's light) without the
+    wording (`_described` adds it when a notice needs it): `_project_finding`'s rule and severity."""
+    firing = standing.overdue or standing.lagging
+    severity = project_judgement(standing.status, standing.months_overdue, thresholds).severity if firing else None
+    rule = "project_not_started" if standing.overdue else "project_investment_lag"
+    return Finding(rule, spec.id, severity, spec.name, spec.department, "", _month_judged(as_of), escalates=False)
+
+
+def _project_finding(view: ProjectProgress, as_of: date, thresholds: Thresholds) -> Finding:
+    """The project's judgement (projections.judgement: the project list's light), worded."""
     month = _month_judged(as_of)
     judgement = view.judged
     severity = judgement.severity if view.overdue or view.lagging else None
-    if brief:
-        rule = "project_not_started" if view.overdue else "project_investment_lag"
-        return Finding(rule, view.id, severity, view.name, view.department, "", month, escalates=False)
     values = {
         "status": view.status,
         "stage": view.stage,

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from itertools import pairwise
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from events.periods import Period, completed_months
 from events.plan import Figure, PortfolioLines, Precision, Project, ProjectScope, ProjectType, Thresholds
@@ -61,7 +61,7 @@ class ProjectProgress:
 
     @property
     def lagging(self) -> bool:
-        return self.stage == "started" and self.status in ("at_risk", "off_track")
+        return is_lagging(self.started_on, self.completed_on, self.status)
 
 
 @dataclass(frozen=True)
@@ -295,14 +295,41 @@ def projects_in_plan_order(state: PlanState) -> list[ProjectState]:
     return listed
 
 
-def evaluate_project(
+class ProjectStanding(NamedTuple):
+    """Where a key project stands as of a date: what its judgement and the portfolio's sums take
+    from it. `evaluate_project` without the wording; the alerts judge one at every report."""
+
+    started_on: date | None
+    completed_on: date | None
+    investment_wan: Decimal
+    investment_rate: Decimal | None
+    schedule_progress: Decimal | None
+    months_overdue: int | None
+    reported_month: int | None
+    status: Status
+
+    @property
+    def overdue(self) -> bool:
+        return self.months_overdue is not None
+
+    @property
+    def lagging(self) -> bool:
+        return is_lagging(self.started_on, self.completed_on, self.status)
+
+
+def is_lagging(started_on: date | None, completed_on: date | None, status: Status) -> bool:
+    """Started, not completed, and its investment behind its schedule."""
+    return started_on is not None and completed_on is None and status in ("at_risk", "off_track")
+
+
+def project_standing(
     project: ProjectState,
     spec: Project,
     as_of: date,
     year: int,
     thresholds: Thresholds,
     under_way: bool = False,
-) -> ProjectProgress:
+) -> ProjectStanding:
     """Judge a project as of `as_of` from its state: the investment of `year` reported by then."""
     started = project.started_on if project.started_on and project.started_on <= as_of else None
     completed = project.completed_on if project.completed_on and project.completed_on <= as_of else None
@@ -318,7 +345,6 @@ def evaluate_project(
     # a project of a kind already under way (续建) is never "not started": it has no start this year
     months_overdue = late if started is None and not under_way and late >= 0 else None
     rules = thresholds.projects
-    notes = _notes(spec, project, year, as_of, invested, rules.excess_factor)
     if completed:
         status: Status = "met"
     elif months_overdue is not None:
@@ -335,6 +361,20 @@ def evaluate_project(
         status = "on_track"
     else:
         status = progress_status(rate, progress, thresholds)
+    return ProjectStanding(started, completed, invested, rate, progress, months_overdue, reported, status)
+
+
+def evaluate_project(
+    project: ProjectState,
+    spec: Project,
+    as_of: date,
+    year: int,
+    thresholds: Thresholds,
+    under_way: bool = False,
+) -> ProjectProgress:
+    """A project as the project list shows it as of `as_of`: where it stands, and what to check."""
+    standing = project_standing(project, spec, as_of, year, thresholds, under_way)
+    notes = _notes(spec, project, year, as_of, standing.investment_wan, thresholds.projects.excess_factor)
     return ProjectProgress(
         id=spec.id,
         name=spec.name,
@@ -343,19 +383,19 @@ def evaluate_project(
         synthetic=spec.synthetic,
         planned_start=spec.planned_start,
         planned_completion=spec.planned_completion,
-        planned_investment_wan=planned,
-        started_on=started,
-        completed_on=completed,
-        investment_wan=invested,
-        investment_rate=rate,
-        schedule_progress=progress,
-        months_overdue=months_overdue,
-        reported_month=reported,
-        status=status,
+        planned_investment_wan=spec.planned_investment_wan,
+        started_on=standing.started_on,
+        completed_on=standing.completed_on,
+        investment_wan=standing.investment_wan,
+        investment_rate=standing.investment_rate,
+        schedule_progress=standing.schedule_progress,
+        months_overdue=standing.months_overdue,
+        reported_month=standing.reported_month,
+        status=standing.status,
         notes=notes,
         project_type=spec.project_type,
         scopes=spec.scopes,
-        judgement=project_judgement(status, months_overdue, thresholds),
+        judgement=project_judgement(standing.status, standing.months_overdue, thresholds),
     )
 
 
