@@ -159,6 +159,61 @@ async def test_a_caught_up_projector_writes_its_state_at_once_when_many_events_c
     assert await state_written()
 
 
+DAMAGED = PACKED + "damaged"  # a packing that cannot be unpacked
+
+
+@pytest.mark.parametrize(
+    ("projection", "damage"),
+    [
+        (READ_MODEL, {"state": DAMAGED}),
+        (READ_MODEL, {"state": '{"plan_id": "another-plan"}'}),
+        (READ_MODEL, {"state": "[1, 2]"}),
+        (ALERTS, {"state": DAMAGED}),
+        (ALERTS, {"alert_book": DAMAGED}),
+        (ALERTS, {"alert_book": '{"active": 7}'}),
+    ],
+    ids=[
+        "rm-state-unpackable",
+        "rm-state-of-another-plan",
+        "rm-not-a-state",
+        "alerts-state",
+        "alerts-book",
+        "alerts-not-a-book",
+    ],
+)
+async def test_a_saved_state_that_cannot_be_read_is_replayed_from_the_log(
+    redis: Redis, store: EventStore, keys: Keyspace, projection: Projection, damage: dict[str, str]
+):
+    """The state (and the alert book saved with it) is where a projector resumes; one that cannot
+    be read (damaged, or not this plan's) must not stop the plan: the projector replays the log up
+    to its checkpoint instead, comes to the same state, and tells no alert twice."""
+    await publish_plan(store, small_plan(PLAN))
+    await store.append([gdp_update(PLAN, "5.8", "2025-Q1"), gdp_update(PLAN, "4.0", "2025-Q2")])
+    first = await live_projector(redis, keys, projection=projection)
+    await drain(first)
+    generation = keys.generation(PLAN, first.generation, projection.name)
+    await redis.hset(generation, mapping=damage)
+    history = await redis.xlen(keys.alert_history(PLAN, first.generation))
+    restarted = await live_projector(redis, keys, projection=projection, state_save_s=60)
+    assert restarted.state == first.state == await fold_log(store, PLAN)
+    await drain(restarted)  # the idle tick brings the alert book to now, as it did before
+    assert load_state((await read_model(redis, keys, PLAN, projection))["state"]) == first.state  # written again
+    if projection is READ_MODEL:
+        await assert_equals_fold(redis, store, keys)
+    else:
+        assert restarted.strategy.book.active.keys() == first.strategy.book.active.keys()
+        assert await redis.xlen(keys.alert_history(PLAN, first.generation)) == history  # nothing told twice
+    await store.append([gdp_update(PLAN, "6.6", "2025-Q2")])
+    await asyncio.sleep(0.005)  # the instant is judged once Redis' clock has passed it
+    await drain(restarted)
+    assert restarted.state == await fold_log(store, PLAN)
+    if projection is ALERTS:  # the off-track value corrected: its alert resolves, nothing else is told
+        told = [
+            json.loads(fields["notice"]) for _, fields in await redis.xrange(keys.alert_history(PLAN, first.generation))
+        ]
+        assert [(n["type"], n["subject"]) for n in told[history:]] == [("alert.resolved", "gdp")]
+
+
 async def test_a_projector_taking_a_plan_over_writes_only_the_views_that_changed(
     redis: Redis, store: EventStore, keys: Keyspace, monkeypatch: pytest.MonkeyPatch
 ):

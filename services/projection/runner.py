@@ -232,21 +232,45 @@ class Projector:
         state, checkpoint, *saved = await hash_values(
             self.redis, self._hash, ["state", "checkpoint", *self.strategy.saved_fields]
         )
-        self.state = load_state(state) if state else PlanState(self.plan_id)
-        self.strategy.restore(saved)
-        self._snapshot_applied = self.state.applied
+        # one that could not be read is written again at the next commit
+        self._snapshot_applied = self.state.applied if self._restore(state, saved) else -STATE_EVERY
         if checkpoint and position_key(checkpoint) > position_key(self.state.position):
             await self._reapply_until(checkpoint)
         self._parked_listed = len(self.state.parked)  # the fold parks them again: listed already
         self.strategy.resume(self.state)
+
+    def _restore(self, state: str | None, saved: Sequence[str | None]) -> bool:
+        """The state and what the strategy saved with it; if they cannot be read (damaged, or not
+        this plan's), a fresh start (returns False): load() then replays the log up to the
+        checkpoint, which gives the same state and alert book (the fold and the judgement are
+        deterministic)."""
+        try:
+            self.state = load_state(state) if state else PlanState(self.plan_id)
+            if self.state.plan_id != self.plan_id:
+                raise ValueError(f"the state is plan {self.state.plan_id!r}'s")
+            self.strategy.restore(saved)
+        except Exception as exc:
+            log.warning(
+                "plan %s %s: the saved state cannot be read, replaying the log up to the checkpoint: %.200s",
+                self.plan_id,
+                self.projection.label,
+                exc,
+            )
+            self.state = PlanState(self.plan_id)
+            self.strategy.restore([None] * len(saved))
+            return False
+        return True
 
     async def _reapply_until(self, checkpoint: str) -> None:
         """Apply the events up to the checkpoint as they were applied before: the parked ones
         passed over, the judgements skipped before skipped again."""
         dead = [fields for _, fields in await read_range(self.redis, self._dead)]
         # the fold parks its own again, as it did the first time; those given up on are passed over
-        parked = {f["position"] for f in dead if f["type"] != JUDGEMENT and f.get("source", RETRIES) != FOLD}
-        unjudged = {fields["position"] for fields in dead if fields["type"] == JUDGEMENT}
+        # read with .get: a dead letter written by hand without a field must not stop the plan
+        parked = {
+            f.get("position", "") for f in dead if f.get("type") != JUDGEMENT and f.get("source", RETRIES) != FOLD
+        }
+        unjudged = {fields.get("position", "") for fields in dead if fields.get("type") == JUDGEMENT}
         await self._apply_until(checkpoint, inclusive=True, skip=parked, unjudged=unjudged)
 
     async def _apply_until(
