@@ -662,6 +662,36 @@ async def test_the_alerts_api_answers_firing_resolved_and_all(setup, redis, keys
     assert len(answers["all"]) == len(FIRING | RESOLVED)  # the latest notice of each alert, once
 
 
+@pytest.mark.parametrize("damage", ["garbage", '{"rule": 1}', "[1, 2]", "z1:damaged"])
+async def test_the_alerts_api_answers_when_the_stored_list_and_history_cannot_be_read(
+    setup, redis, keys, store, damage: str
+) -> None:
+    """The firing list is the alerts projection's; if it cannot be read it is judged from the
+    projection's last state and alert book (and the events after them), as a rollup is; history
+    entries that cannot be read are passed over. Nothing stored makes the API fail."""
+    from services.store import TokenStore
+
+    projector, _, _ = setup
+    await raised_and_resolved(store, projector)
+    token, _ = await TokenStore(redis, keys).create("analyst")
+    async with api_client(redis, keys, token) as http:
+
+        async def answers() -> dict[str, object]:
+            found = {}
+            for state in ("firing", "resolved", "all"):
+                response = await http.get(f"/v1/plans/{PLAN}/alerts", params={"state": state})
+                assert response.status_code == 200, response.text
+                found[state] = response.json()
+            return found
+
+        before = await answers()
+        await redis.hset(keys.generation(PLAN, projector.generation, "alerts"), "alerts", damage)
+        history = keys.alert_history(PLAN, projector.generation)
+        await redis.xadd(history, {"notice": damage})
+        await redis.xadd(history, {"written": "by hand"})
+        assert await answers() == before
+
+
 async def test_planwatch_alerts_lists_the_firing_ones_most_severe_first_and_the_history(
     setup, redis, keys, store, cli_env
 ) -> None:

@@ -315,6 +315,32 @@ async def test_views_are_stored_packed_plain_ones_are_read_and_damaged_ones_fold
     assert await reports.summary(plan_id) == served  # folded, not stored
 
 
+@pytest.mark.parametrize("damage", ["garbage", '{"plan_id": 7}', "[]", PACKED + "damaged"])
+async def test_a_stored_view_that_cannot_be_read_is_folded_over_by_every_reader(
+    redis: Redis, store: EventStore, keys: Keyspace, damage: str
+) -> None:
+    """Whatever a view's field holds — not JSON, JSON of another shape, a damaged packing — the
+    summary, an indicator, a project and the project list are answered, from the fold."""
+    plan_id, *_ = await load_seed(store)
+    await drain(await live_projector(redis, keys, plan_id))
+    reports = App(redis, keys).reports
+    served = (
+        await reports.summary(plan_id),
+        await reports.indicator(plan_id, "gdp"),
+        await reports.project(plan_id, "kp-001"),
+        await reports.projects(plan_id),
+    )
+    generation = keys.generation(plan_id, await current_generation(redis, keys, plan_id), "rm")
+    await redis.hset(generation, mapping=dict.fromkeys(["summary", "indicator:gdp", "project:kp-001"], damage))
+    answered = (
+        await reports.summary(plan_id),
+        await reports.indicator(plan_id, "gdp"),
+        await reports.project(plan_id, "kp-001"),
+        await reports.projects(plan_id),
+    )
+    assert answered == served
+
+
 async def test_poison_event_is_parked_and_later_events_flow(redis: Redis, store: EventStore, keys: Keyspace):
     await publish_plan(store, small_plan(PLAN))
     # what a newer deployment (or a hand-typed XADD) might leave in the log: unreadable here

@@ -4,6 +4,7 @@ subscriptions (create, list with delivery counts, remove)."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -36,11 +37,13 @@ from services.notify import (
     remindable,
     zone_of,
 )
-from services.projection import alert_notices, firing_alerts
+from services.projection import alert_notices, firing_alerts, firing_now
 from services.store import EventStore, TokenInfo, redis_now_ms
 
 if TYPE_CHECKING:
     from services.app.ingest import Ingest
+
+log = logging.getLogger("planwatch.alerts")
 
 AlertState = Literal["firing", "resolved", "all"]
 SilenceState = Literal["active", "pending", "expired", "all"]
@@ -77,10 +80,20 @@ class Alerting:
     async def firing(self, plan_id: str) -> list[dict[str, Any]] | None:
         """The alerts firing now (latest notice of each), most severe first; None before the alerts
         projection has committed anything (no worker has run)."""
-        notices = await firing_alerts(self.store.redis, self.store.keys, plan_id)
+        notices = await self._firing(plan_id)
         if notices is not None:
             notices.sort(key=lambda n: (-severity_rank(n["severity"]), n["rule"], n["subject"]))
         return notices
+
+    async def _firing(self, plan_id: str) -> list[dict[str, Any]] | None:
+        """The firing list the alerts projection stored; judged from its last state and alert book
+        if that list cannot be read."""
+        redis, keys = self.store.redis, self.store.keys
+        try:
+            return await firing_alerts(redis, keys, plan_id)
+        except ValueError as exc:
+            log.warning("plan %s: the stored firing alerts cannot be read, judging them: %.200s", plan_id, exc)
+            return [notice.model_dump(mode="json") for notice in await firing_now(redis, keys, plan_id)]
 
     async def history(self, plan_id: str, limit: int = 100) -> list[dict[str, Any]]:
         """Every raised, escalated and resolved notice, newest last."""
@@ -89,7 +102,7 @@ class Alerting:
     async def latest(self, plan_id: str, state: AlertState, limit: int = 500) -> list[dict[str, Any]]:
         """The firing alerts, or the latest state of every alert in the recent history."""
         if state == "firing":
-            return await firing_alerts(self.store.redis, self.store.keys, plan_id) or []
+            return await self._firing(plan_id) or []
         latest: dict[str, dict[str, Any]] = {}
         for notice in await self.history(plan_id, limit):
             latest[notice["fingerprint"]] = notice

@@ -4,9 +4,12 @@ straight from the read model; with them, from a fold of the log."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
-from typing import Literal
+from typing import Literal, TypeVar
+
+from pydantic import BaseModel
 
 from events.codec import Unreadable
 from events.plan import Plan
@@ -37,6 +40,9 @@ from services.app.errors import NotFound
 from services.app.ingest import Ingest
 from services.projection import plan_status, read_fields, state_as_known
 from services.store import EventStore
+
+log = logging.getLogger("planwatch.reports")
+_View = TypeVar("_View", bound=BaseModel)  # a read-model shape
 
 ProjectFilter = Literal["overdue", "lagging", "started", "completed", "not_started"]
 
@@ -69,16 +75,22 @@ class Reports:
             return known_at
         return in_zone(known_at, (await self.ingest.plan(plan_id)).timezone)
 
-    async def _stored(self, plan_id: str, *fields: str, up_to_date: bool = False) -> list[str] | None:
-        """Fields of the current read model, if it has all of them (and, if `up_to_date`, has
-        applied the whole log: a page that must show what was just posted folds otherwise)."""
+    async def _stored(
+        self, plan_id: str, shape: type[_View], *fields: str, up_to_date: bool = False
+    ) -> list[_View] | None:
+        """Fields of the current read model read as `shape`, if it has all of them and each reads
+        (and, if `up_to_date`, it has applied the whole log: a page that must show what was just
+        posted folds otherwise). None: the fold answers instead."""
         if up_to_date and (await plan_status(self.store.redis, self.store.keys, plan_id)).lag:
             return None
         try:
             values = await read_fields(self.store.redis, self.store.keys, plan_id, *fields)
-        except ValueError:  # a damaged view: the fold answers instead
+            if not values or not all(values):
+                return None
+            return [shape.model_validate_json(value) for value in values if value]
+        except ValueError as exc:  # a damaged view (ValidationError is one too): the fold answers instead
+            log.warning("plan %s: a stored view cannot be read, folding instead: %.200s", plan_id, exc)
             return None
-        return [v for v in values if v] if values and all(values) else None
 
     async def report(
         self, plan_id: str, as_of: date | None = None, known_at: datetime | None = None
@@ -99,8 +111,8 @@ class Reports:
         behind the log, folding what the read model has not applied yet)."""
         await self.ingest.plan(plan_id)
         fresh = as_of is None and known_at is None
-        if fresh and (stored := await self._stored(plan_id, "summary", up_to_date=up_to_date)):
-            return PlanSummary.model_validate_json(stored[0])
+        if fresh and (stored := await self._stored(plan_id, PlanSummary, "summary", up_to_date=up_to_date)):
+            return stored[0]
         known_at = await self.in_plan_zone(plan_id, known_at)
         _, report = await self.report(plan_id, as_of, known_at)
         return plan_summary(report, known_at.isoformat() if known_at else None)
@@ -119,8 +131,9 @@ class Reports:
         if plan.indicator(indicator_id) is None:
             raise NotFound(f"plan {plan_id} has no indicator {indicator_id!r}", f"计划中没有指标“{indicator_id}”")
         fresh = as_of is None and known_at is None
-        if fresh and (stored := await self._stored(plan_id, f"indicator:{indicator_id}", up_to_date=up_to_date)):
-            detail = IndicatorDetail.model_validate_json(stored[0])
+        field = f"indicator:{indicator_id}"
+        if fresh and (stored := await self._stored(plan_id, IndicatorDetail, field, up_to_date=up_to_date)):
+            detail = stored[0]
             if detail.series or not detail.history:  # a view stored before trends were kept has none: fold
                 return detail
         state, report = await self.report(plan_id, as_of, known_at)
@@ -161,9 +174,9 @@ class Reports:
     async def _stored_projects(self, plan: Plan, up_to_date: bool) -> list[ProjectSummary] | None:
         if not plan.projects:
             return None
-        stored = await self._stored(plan.id, *(f"project:{p.id}" for p in plan.projects), up_to_date=up_to_date)
         # the stored detail also has the investment by period, which the list leaves out
-        return [ProjectSummary.model_validate_json(v) for v in stored] if stored else None
+        fields = (f"project:{p.id}" for p in plan.projects)
+        return await self._stored(plan.id, ProjectSummary, *fields, up_to_date=up_to_date)
 
     async def project(
         self, plan_id: str, project_id: str, as_of: date | None = None, known_at: datetime | None = None
@@ -172,9 +185,10 @@ class Reports:
         plan = await self.ingest.plan(plan_id)
         if plan.project(project_id) is None:
             raise NotFound(f"plan {plan_id} has no project {project_id!r}", f"计划中没有项目“{project_id}”")
-        stored = await self._stored(plan_id, f"project:{project_id}") if as_of is None and known_at is None else None
+        fresh = as_of is None and known_at is None
+        stored = await self._stored(plan_id, ProjectDetail, f"project:{project_id}") if fresh else None
         if stored:
-            detail = ProjectDetail.model_validate_json(stored[0])
+            detail = stored[0]
         else:
             state, report = await self.report(plan_id, as_of, known_at)
             current = next(p for p in report.portfolio.projects if p.id == project_id)

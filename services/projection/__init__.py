@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from services.projection.generations import alert_notices, current_generation, firing_alerts, read_field, read_fields
 from services.projection.kinds import ALERTS, PROJECTIONS, READ_MODEL, Projection
-from services.projection.queries import Judged, fold_log, judge_log, judge_now, state_as_known
+from services.projection.queries import Judged, firing_now, fold_log, judge_log, judge_now, state_as_known
 from services.projection.rebuild import RebuildResult, rebuild
 from services.projection.runner import JUDGEMENT, GenerationChanged, LeaseLost, Parked, Projector
 from services.projection.status import PlanStatus, plan_status
@@ -31,6 +31,7 @@ __all__ = [
     "alert_notices",
     "current_generation",
     "firing_alerts",
+    "firing_now",
     "fold_log",
     "judge_log",
     "judge_now",

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+import logging
+from typing import Any, cast
 
+from pydantic import TypeAdapter
 from redis.asyncio import Redis
 
+from events.alerts import AlertNotice
 from projections.packing import unpacked_text
 from services.projection.kinds import ALERTS, READ_MODEL, Projection
 from services.projection.replies import hash_values, read_latest
 from services.store import Keyspace
+
+log = logging.getLogger("planwatch.projection")
+_FIRING: TypeAdapter[list[AlertNotice]] = TypeAdapter(list[AlertNotice])
 
 
 async def current_generation(
@@ -54,15 +60,29 @@ async def read_field(
 
 async def firing_alerts(redis: Redis, keys: Keyspace, plan_id: str) -> list[dict[str, Any]] | None:
     """The alerts firing now (the latest notice of each), as JSON objects; None before the alerts
-    projection has committed anything."""
+    projection has committed anything. ValueError if the stored list cannot be read as notices
+    (the caller judges them instead: services.projection.queries.firing_now)."""
     firing = await read_field(redis, keys, plan_id, "alerts", ALERTS)
-    return json.loads(firing) if firing else None
+    if not firing:
+        return None
+    listed = json.loads(firing)
+    _FIRING.validate_python(listed)  # the shape every reader relies on; a ValidationError is a ValueError
+    return cast(list[dict[str, Any]], listed)
 
 
 async def alert_notices(redis: Redis, keys: Keyspace, plan_id: str, limit: int) -> list[dict[str, Any]]:
-    """The current alerts generation's latest `limit` notices, oldest first, as JSON objects."""
+    """The current alerts generation's latest `limit` notices, oldest first, as JSON objects. An
+    entry that cannot be read as a notice (written by hand, damaged) is passed over."""
     generation = await current_generation(redis, keys, plan_id, projection=ALERTS)
     if not generation:
         return []
-    entries = await read_latest(redis, keys.alert_history(plan_id, generation), limit)
-    return [json.loads(fields["notice"]) for _, fields in reversed(entries)]
+    notices = []
+    for position, fields in reversed(await read_latest(redis, keys.alert_history(plan_id, generation), limit)):
+        try:
+            notice = json.loads(fields["notice"])
+            AlertNotice.model_validate(notice)
+        except (KeyError, ValueError) as exc:
+            log.warning("plan %s: alert history entry %s cannot be read, passed over: %.200s", plan_id, position, exc)
+            continue
+        notices.append(notice)
+    return notices

@@ -132,18 +132,35 @@ async def judge_now(redis: Redis, keys: Keyspace, plan_id: str, since: datetime 
     """The state as known now (Redis' clock) and the alert changes after `since` (all if None),
     equal to `judge_log`'s: from the alerts projection's state and alert book, the events
     recorded after them judged, and the history the projection wrote for what came before."""
+    now, start, state, _, later = await _judged_now(redis, keys, plan_id, ROLLUP)
+    earlier = await _history(redis, start.history, since, now) if start else []
+    written = {notice.notice_id for notice in earlier}
+    return Judged(now, state, earlier + [n for n in _after(later, since) if n.notice_id not in written])
+
+
+async def firing_now(redis: Redis, keys: Keyspace, plan_id: str) -> list[AlertNotice]:
+    """The alerts firing now, as the alerts projection lists them (latest notice of each, with
+    its status): judged from its last state and alert book and the events after them, for when
+    the list it stored cannot be read."""
+    _, _, _, book, _ = await _judged_now(redis, keys, plan_id, QUERY)
+    return [notice for alert in book.active.values() if (notice := alert.listed())]
+
+
+async def _judged_now(
+    redis: Redis, keys: Keyspace, plan_id: str, reader: str
+) -> tuple[datetime, _AlertsStart | None, PlanState, AlertBook, list[AlertNotice]]:
+    """Now (Redis' clock), the alerts snapshot started from (None: the whole log), and the state,
+    alert book and alert changes after judging what came after it, up to now."""
     start = await _alerts_start(redis, keys, plan_id)
     now_ms = await redis_now_ms(redis)  # read after the snapshot: a snapshot is never past it
     now = datetime.fromtimestamp(now_ms / 1000, tz=UTC)
     if start is not None and (start.book.clock_ms > now_ms or position_key(start.state.position)[0] > now_ms):
         start = None  # written by a clock ahead of Redis' (not expected): judge the whole log
     state, book = (start.state, start.book) if start else (PlanState(plan_id), AlertBook())
-    earlier = await _history(redis, start.history, since, now) if start else []
     later: list[AlertNotice] = []
     folded = await _judge_after(EventStore(redis, keys), state, book, Memo(), later, now)
-    metrics.EVENTS_FOLDED.labels(ROLLUP, plan_id).inc(folded)
-    written = {notice.notice_id for notice in earlier}
-    return Judged(now, state, earlier + [n for n in _after(later, since) if n.notice_id not in written])
+    metrics.EVENTS_FOLDED.labels(reader, plan_id).inc(folded)
+    return now, start, state, book, later
 
 
 @dataclass(frozen=True)
