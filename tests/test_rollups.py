@@ -439,6 +439,28 @@ async def test_the_api_lists_rollups_and_serves_each_format(redis: Redis, keys: 
         assert (await anonymous.get(f"/v1/plans/{PLAN}/rollups")).status_code == 401
 
 
+async def test_a_stored_rollup_that_cannot_be_read_is_passed_over_and_written_again(
+    redis: Redis, keys: Keyspace, store: EventStore
+) -> None:
+    """A damaged document fails no reader: the listing leaves it out, asking for it says there is
+    none, and the next run of the month writes it again as a new version."""
+    from services.store import TokenStore
+
+    await load_seed(store)
+    await produce_rollup(redis, keys, PLAN, "2025-05")
+    june = await produce_rollup(redis, keys, PLAN, "2025-06")
+    assert june.document is not None
+    await redis.set(keys.rollup_document(PLAN, "2025-06", 1, june.document.content_hash), '{"damaged": true}')
+    assert [r.period for r in await list_rollups(redis, keys, PLAN)] == ["2025-05"]
+    token, _ = await TokenStore(redis, keys).create("analyst")
+    async with api_client(redis, keys, token) as http:
+        assert (await http.get(f"/v1/plans/{PLAN}/rollups/2025-06.md")).status_code == 404
+        assert (await http.get(f"/v1/plans/{PLAN}/rollups")).status_code == 200
+    again = await produce_rollup(redis, keys, PLAN, "2025-06")
+    assert (again.outcome, again.version) == ("published", 2)
+    assert [(r.period, r.version) for r in await list_rollups(redis, keys, PLAN)] == [("2025-05", 1), ("2025-06", 2)]
+
+
 async def test_the_cli_writes_a_rollup_by_hand_in_each_format(store: EventStore, cli_env, tmp_path) -> None:
     import openpyxl
 

@@ -18,6 +18,7 @@ on the append's expected version: one wins, the other stores nothing and says so
 from __future__ import annotations
 
 import builtins
+import logging
 import re
 import uuid
 from dataclasses import dataclass
@@ -46,6 +47,8 @@ from services.reports import FORMATS, RENDERERS, render_rollup
 from services.store import EventIdReused, EventStore, Keyspace, VersionConflict
 
 Outcome = Literal["published", "unchanged", "exists"]
+
+log = logging.getLogger("planwatch.rollups")
 
 
 @dataclass(frozen=True)
@@ -82,9 +85,22 @@ async def load_document(
 
 
 async def _document(redis: Redis, keys: Keyspace, event: RollupPublished) -> RollupDocument | None:
-    """The document a `rollup.published` event points at."""
+    """The document a `rollup.published` event points at; None if it is gone or cannot be read
+    (damaged: passed over, with a warning; writing the month again gives a new version)."""
     raw = await redis.get(keys.rollup_document(event.plan_id, event.period, event.version, event.content_hash))
-    return RollupDocument.model_validate_json(raw) if raw else None
+    if not raw:
+        return None
+    try:
+        return RollupDocument.model_validate_json(raw)
+    except ValueError as exc:  # a ValidationError is one
+        log.warning(
+            "plan %s: rollup %s v%d cannot be read, passed over: %.200s",
+            event.plan_id,
+            event.period,
+            event.version,
+            exc,
+        )
+        return None
 
 
 def _missed(document: RollupDocument) -> list[RollupRow]:
@@ -107,9 +123,11 @@ async def produce_rollup(
         await _finish(redis, keys, published[-1])  # a run that crashed after its append
     if scheduled and published:
         return RollupResult(plan_id, period, published[-1].version, "exists", None)
-    if published:  # a re-run: compare with this month's latest version
-        previous = await _document(redis, keys, published[-1])
-    else:  # the first of the month: compare with last month's report
+    # a re-run compares with this month's latest version; the first of the month (or a re-run
+    # whose latest version cannot be read) with last month's report
+    latest = await _document(redis, keys, published[-1]) if published else None
+    previous = latest
+    if latest is None:
         before = f"{month.year}-{month.last_month - 1:02d}" if month.last_month > 1 else None
         previous = await load_document(redis, keys, plan_id, before) if before else None
     since = previous.known_at if previous else None
@@ -121,7 +139,7 @@ async def produce_rollup(
     version = len(published) + 1
     document = build_rollup(state, period, now, notices, previous, version)
     document.sources = await rollup_sources(store, state, month.end)
-    if published and published[-1].content_hash == document.content_hash:
+    if latest is not None and published[-1].content_hash == document.content_hash:
         return RollupResult(plan_id, period, published[-1].version, "unchanged", previous)
     await redis.set(keys.rollup_document(plan_id, period, version, document.content_hash), document.model_dump_json())
     event = RollupPublished(
