@@ -11,6 +11,7 @@ import itertools
 import json
 import random
 import weakref
+from copy import deepcopy
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -24,7 +25,7 @@ from events.models import plan_published
 from events.plan import Plan
 from events.positions import StoredEvent, position_at, position_instant, position_key
 from projections.alerts import AlertBook
-from projections.packing import PACKED, pack, unpack
+from projections.packing import LINKED, PACKED, pack, unpack
 from projections.rollup import build_rollup
 from projections.snapshot import dump_state, load_book, load_state
 from projections.state import PlanState, fold
@@ -36,7 +37,7 @@ from services.projection.queries import QUERY, ROLLUP
 from services.projection.read_model import snapshot_fields
 from services.settings import Settings
 from services.store import EventStore, Keyspace, Lease, RawEntry, Restored
-from tests.factories import AT, indicator_update, small_plan
+from tests.factories import AT, indicator_update, one_of_each, small_plan
 
 PLAN = "rongchang-2025"
 EVERY = 40  # entries between periodic snapshots in these tests
@@ -205,8 +206,8 @@ async def test_states_and_alert_books_are_stored_packed_and_plain_json_is_still_
     stored = await redis.hgetall(generation)
     state, book = load_state(stored["state"]), load_book(stored["alert_book"])
     plain_state, plain_book = TypeAdapter(PlanState).dump_json(state), TypeAdapter(AlertBook).dump_json(book)
-    for field, plain in (("state", plain_state), ("alert_book", plain_book)):
-        assert stored[field].startswith(PACKED) and len(stored[field]) * 3 < len(plain), field
+    for field, plain, marker in (("state", plain_state, LINKED), ("alert_book", plain_book, PACKED)):
+        assert stored[field].startswith(marker) and len(stored[field]) * 3 < len(plain), field
     assert state == await fold_log(store, PLAN) and book.active
     assert load_state(plain_state.decode()) == state and load_book(plain_book) == book
     with pytest.raises(ValueError, match="a packed value cannot be unpacked"):
@@ -224,11 +225,15 @@ def test_a_state_is_stored_plan_first_and_read_back_holding_the_plan_held_alread
     two of each): a state read back holds the plan object held already, of any number of plans;
     a state of a revised plan is not taken for the one kept; the plans are not kept alive by it;
     a state stored as earlier releases stored it (the plan after plan_id) reads the same; what is
-    stored unpacks to the state's whole JSON."""
+    stored unpacks to the state's JSON, less what its plan gives."""
     plans = [small_plan(f"test{n:02d}-2025") for n in range(12)]
     states = [folded_with(plan) for plan in plans]
     stored = [dump_state(state) for state in states]
-    assert json.loads(unpack(stored[0])) == json.loads(TypeAdapter(PlanState).dump_json(states[0]))
+    whole = json.loads(TypeAdapter(PlanState).dump_json(states[0]))
+    for item in [*whole["projects"].values(), *whole["indicators"].values()]:  # what the plan gives
+        item.pop("spec", None)
+        item.pop("plan_target", None)
+    assert json.loads(unpack(stored[0])) == whole
     assert unpack(stored[0]).startswith(b'{"plan":{')
     loaded = [load_state(data) for data in stored]
     assert loaded == states and all(a.plan is b.plan for a, b in zip(loaded, states, strict=True))
@@ -242,6 +247,33 @@ def test_a_state_is_stored_plan_first_and_read_back_holding_the_plan_held_alread
     assert held() is None  # the plan's text did not keep it
     again = load_state(stored_alone)  # read in full, its plan kept again while a state holds it
     assert again.plan is not None and again.plan is load_state(stored_alone).plan
+
+
+def test_a_state_is_stored_without_what_its_plan_gives_and_read_back_sharing_the_plans_objects() -> None:
+    """Each project's spec and each indicator's plan target that are the plan's own are left out
+    of the stored state (a third of its JSON) and taken from the plan when it is read back: the
+    plan's objects, not copies (a worker holds two states a plan). A project the plan does not
+    list keeps its own: one registered by an event, one a revised plan dropped. A state stored as
+    z1, with all of them, reads the same."""
+    plan = small_plan()
+    events = [plan_published(plan, 0, AT, None), *one_of_each(plan.id)]
+    state = fold([StoredEvent(f"{1_700_000_000_000 + i}-0", e) for i, e in enumerate(events)])
+    dropped = Plan.model_validate({**plan.model_dump(mode="json"), "projects": [], "name": plan.name + "（修订）"})
+    revised = fold([StoredEvent("1800000000000-0", plan_published(dropped, 1, AT, None))], deepcopy(state))
+    for folded_state, listed in ((state, {"kp-001"}), (revised, set())):
+        stored = dump_state(folded_state)
+        assert stored.startswith(LINKED.encode())
+        document = json.loads(unpack(stored))
+        assert {key for key, p in document["projects"].items() if "spec" not in p} == listed
+        assert "kp-900" in document["projects"] and "spec" in document["projects"]["kp-900"]  # registered
+        assert all("plan_target" not in i for i in document["indicators"].values())
+        loaded = load_state(stored)
+        assert loaded == folded_state
+        assert loaded.plan is not None and all(loaded.projects[key].spec is loaded.plan.project(key) for key in listed)
+        assert loaded.indicators["gdp"].plan_target is loaded.plan.indicator("gdp").target  # type: ignore[union-attr]
+        whole = pack(TypeAdapter(PlanState).dump_json(folded_state))  # as z1 stored it
+        assert load_state(whole) == folded_state and len(stored) < len(whole)
+    assert revised.projects["kp-001"].spec == plan.project("kp-001")  # dropped: its own spec, stored
 
 
 def stored_and_read_back() -> tuple[weakref.ref[Plan], bytes]:
