@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/dashboard.py
 	$(BIN)/python bench/scale.py --quick
 	$(BIN)/python bench/handover.py --plans 100
+	$(BIN)/python bench/takeover.py
 
 clean:
 	rm -rf $(VENV) .planwatch .pytest_cache .ruff_cache .mypy_cache .hypothesis

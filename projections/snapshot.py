@@ -20,7 +20,6 @@ _adapter: TypeAdapter[PlanState] = TypeAdapter(PlanState)
 _book_adapter: TypeAdapter[AlertBook] = TypeAdapter(AlertBook)
 _plan_adapter: TypeAdapter[Plan] = TypeAdapter(Plan)
 _SPEC, _PLAN_TARGET = {"spec": True}, {"plan_target": True}
-_LINKED = LINKED.encode()
 _NO_PLAN = b'{"plan":null,'
 
 
@@ -145,7 +144,7 @@ def _is_plans(value: object, plans: object) -> bool:
 def _link(state: PlanState) -> None:
     """Give back what `_given_by_plan` left out. The fold gives every project and indicator the
     plan lists its spec and plan target when the plan is published, so one without them was
-    stored without them."""
+    stored without them (read from z2, or from its JSON after `unpack`)."""
     plan = state.plan
     if plan is None:
         return
@@ -158,7 +157,7 @@ def _link(state: PlanState) -> None:
 
 
 def load_state(data: str | bytes) -> PlanState:
-    linked = (data.encode() if isinstance(data, str) else data).startswith(_LINKED)
+    """A stored state: packed (z1, z2) or its plain JSON, however it was unpacked."""
     raw = unpack(data)
     raw = raw.encode() if isinstance(raw, str) else raw
     known = _plans.starting(raw)
@@ -169,8 +168,7 @@ def load_state(data: str | bytes) -> PlanState:
         plan, length = known
         state = _adapter.validate_json(_NO_PLAN + raw[length:])
         state.plan = plan  # the same text: the same (frozen) plan
-    if linked:
-        _link(state)
+    _link(state)  # a state stored with them (z1) has none to give back
     return state
 
 
