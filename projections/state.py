@@ -11,11 +11,13 @@ investment per period, start and completion dates. Transaction-time questions ("
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from pydantic import BaseModel
 
@@ -228,8 +230,22 @@ def _reported_day(state: PlanState, day: date) -> None:
     _reported(state, month_end(day.year, day.month))
 
 
+# One object per published plan in a process, whoever folds it: a worker folds every plan twice
+# (the read model and the alerts) and a decoded plan takes a quarter of a megabyte. Keyed by the
+# event's id, which is derived from the plan's content and version; shared only if equal too.
+_PLANS: weakref.WeakValueDictionary[UUID, Plan] = weakref.WeakValueDictionary()
+
+
+def _shared(event: PlanPublished) -> Plan:
+    held = _PLANS.get(event.event_id)
+    if held is not None and held == event.plan:
+        return held
+    _PLANS[event.event_id] = event.plan
+    return event.plan
+
+
 def _plan_published(state: PlanState, event: PlanPublished, position: str) -> None:
-    plan = event.plan
+    plan = _shared(event)
     state.plan = plan
     state.plan_position = position
     for indicator in plan.indicators:

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from events.codec import encode
 from events.models import (
     IndicatorUpdated,
     InvestmentCompleted,
@@ -20,12 +21,13 @@ from events.models import (
     ProjectStarted,
     TargetRevised,
     event_adapter,
+    plan_published,
 )
 from events.positions import StoredEvent, position_after, position_key
 from projections.report import build_report
 from projections.state import PlanState, event_types_handled, fold
 from tests.conftest import ROOT
-from tests.factories import AT, indicator_update, investment, one_of_each
+from tests.factories import AT, indicator_update, investment, one_of_each, small_plan
 
 PLAN = "test-2025"
 
@@ -221,3 +223,20 @@ _IDS = st.builds(lambda ms, seq: f"{ms}-{seq}", st.integers(0, 10**14), st.integ
 @given(_IDS, _IDS)
 def test_position_after_orders_like_position_key(a: str, b: str) -> None:
     assert position_after(a, b) == (position_key(a) > position_key(b))
+
+
+def test_every_fold_of_a_published_plan_holds_one_plan_object() -> None:
+    """A worker folds each plan twice (the read model and the alerts); a decoded plan takes a
+    quarter of a megabyte. The same plan.published, decoded apart, gives one plan object; a
+    revised plan its own; an event reusing the id with other content (written by hand) its own."""
+    plan = small_plan()
+    published = plan_published(plan, 0, AT, None)
+    decoded = [event_adapter.validate_json(encode(published)) for _ in range(2)]
+    assert decoded[0].plan is not decoded[1].plan
+    read_model, alerts = (fold([StoredEvent("1-0", event)]) for event in decoded)
+    assert read_model.plan is alerts.plan and read_model.plan == plan
+    revised = plan_published(plan.model_copy(update={"name": plan.name + "（修订）"}), 1, AT, None)
+    assert fold([StoredEvent("2-0", revised)]).plan is not read_model.plan
+    forged = revised.model_copy(update={"event_id": published.event_id})
+    state = fold([StoredEvent("3-0", forged)])
+    assert state.plan is forged.plan and state.plan is not read_model.plan
