@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from itertools import pairwise
-from typing import Literal, NamedTuple
+from typing import Literal
 
 from events.periods import Period, completed_months
 from events.plan import Figure, PortfolioLines, Precision, Project, ProjectScope, ProjectType, Thresholds
@@ -22,8 +22,26 @@ from projections.state import PlanState, ProjectState
 Stage = Literal["not_started", "started", "completed"]
 
 
+class _OverdueOrLagging:
+    """What the alerts fire on, from where a project stands (its standing and its list view)."""
+
+    started_on: date | None
+    completed_on: date | None
+    months_overdue: int | None
+    status: Status
+
+    @property
+    def overdue(self) -> bool:
+        return self.months_overdue is not None
+
+    @property
+    def lagging(self) -> bool:
+        """Started, not completed, and its investment behind its schedule."""
+        return self.started_on is not None and self.completed_on is None and self.status in ("at_risk", "off_track")
+
+
 @dataclass(frozen=True)
-class ProjectProgress:
+class ProjectProgress(_OverdueOrLagging):
     """A key project as of a date: started, invested, on schedule, and the traffic light on it."""
 
     id: str
@@ -54,14 +72,6 @@ class ProjectProgress:
     @property
     def stage(self) -> Stage:
         return "completed" if self.completed_on else "started" if self.started_on else "not_started"
-
-    @property
-    def overdue(self) -> bool:
-        return self.months_overdue is not None
-
-    @property
-    def lagging(self) -> bool:
-        return is_lagging(self.started_on, self.completed_on, self.status)
 
 
 @dataclass(frozen=True)
@@ -295,7 +305,8 @@ def projects_in_plan_order(state: PlanState) -> list[ProjectState]:
     return listed
 
 
-class ProjectStanding(NamedTuple):
+@dataclass(frozen=True)
+class ProjectStanding(_OverdueOrLagging):
     """Where a key project stands as of a date: what its judgement and the portfolio's sums take
     from it. `evaluate_project` without the wording; the alerts judge one at every report."""
 
@@ -307,19 +318,6 @@ class ProjectStanding(NamedTuple):
     months_overdue: int | None
     reported_month: int | None
     status: Status
-
-    @property
-    def overdue(self) -> bool:
-        return self.months_overdue is not None
-
-    @property
-    def lagging(self) -> bool:
-        return is_lagging(self.started_on, self.completed_on, self.status)
-
-
-def is_lagging(started_on: date | None, completed_on: date | None, status: Status) -> bool:
-    """Started, not completed, and its investment behind its schedule."""
-    return started_on is not None and completed_on is None and status in ("at_risk", "off_track")
 
 
 def project_standing(
