@@ -45,7 +45,7 @@ def unpack(data: str | bytes) -> str | bytes:
     if not text.startswith(_MARKERS):
         return data
     try:
-        return zlib.decompress(base64.b64decode(text[len(PACKED) :], validate=True))
+        return zlib.decompress(base64.b64decode(text[len(PACKED) :], validate=True))  # markers: 3 characters each
     except (zlib.error, ValueError) as exc:
         raise ValueError(f"a packed value cannot be unpacked: {exc}") from exc
 
