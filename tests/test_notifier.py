@@ -19,7 +19,7 @@ import pytest
 from redis.asyncio import Redis
 
 from events.alerts import example_notice
-from services.app import publish_plan
+from services.app import produce_rollup, publish_plan
 from services.notify import (
     Notifier,
     Subscription,
@@ -690,6 +690,8 @@ async def test_the_alerts_api_answers_when_the_stored_list_and_history_cannot_be
         await redis.xadd(history, {"notice": damage})
         await redis.xadd(history, {"written": "by hand"})
         assert await answers() == before
+    rollup = await produce_rollup(redis, keys, PLAN, "2025-06")  # it reads the history too
+    assert rollup.document is not None and rollup.outcome == "published"
 
 
 async def test_planwatch_alerts_lists_the_firing_ones_most_severe_first_and_the_history(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable, Iterator
 from typing import Any, cast
 
 from pydantic import TypeAdapter
@@ -71,18 +72,24 @@ async def firing_alerts(redis: Redis, keys: Keyspace, plan_id: str) -> list[dict
 
 
 async def alert_notices(redis: Redis, keys: Keyspace, plan_id: str, limit: int) -> list[dict[str, Any]]:
-    """The current alerts generation's latest `limit` notices, oldest first, as JSON objects. An
-    entry that cannot be read as a notice (written by hand, damaged) is passed over."""
+    """The current alerts generation's latest `limit` notices, oldest first, as JSON objects."""
     generation = await current_generation(redis, keys, plan_id, projection=ALERTS)
     if not generation:
         return []
-    notices = []
-    for position, fields in reversed(await read_latest(redis, keys.alert_history(plan_id, generation), limit)):
+    entries = await read_latest(redis, keys.alert_history(plan_id, generation), limit)
+    return [raw for raw, _ in history_notices(plan_id, reversed(entries))]
+
+
+def history_notices(
+    plan_id: str, entries: Iterable[tuple[str, dict[str, str]]]
+) -> Iterator[tuple[dict[str, Any], AlertNotice]]:
+    """Each alert-history entry's notice, as its JSON object and read; an entry that cannot be read
+    as a notice (written by hand, damaged) is passed over, with a warning."""
+    for position, fields in entries:
         try:
-            notice = json.loads(fields["notice"])
-            AlertNotice.model_validate(notice)
+            raw = json.loads(fields["notice"])
+            notice = AlertNotice.model_validate(raw)
         except (KeyError, ValueError) as exc:
             log.warning("plan %s: alert history entry %s cannot be read, passed over: %.200s", plan_id, position, exc)
             continue
-        notices.append(notice)
-    return notices
+        yield raw, notice

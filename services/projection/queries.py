@@ -22,7 +22,7 @@ from projections.alerts import AlertBook, Memo, judge, settle, tick
 from projections.snapshot import load_book, load_state
 from projections.state import PlanState, fold
 from services.observability import metrics
-from services.projection.generations import current_generation
+from services.projection.generations import current_generation, history_notices
 from services.projection.kinds import ALERTS
 from services.projection.read_model import snapshot_fields
 from services.projection.replies import hash_names, hash_value, hash_values, read_range
@@ -133,7 +133,7 @@ async def judge_now(redis: Redis, keys: Keyspace, plan_id: str, since: datetime 
     equal to `judge_log`'s: from the alerts projection's state and alert book, the events
     recorded after them judged, and the history the projection wrote for what came before."""
     now, start, state, _, later = await _judged_now(redis, keys, plan_id, ROLLUP)
-    earlier = await _history(redis, start.history, since, now) if start else []
+    earlier = await _history(redis, plan_id, start.history, since, now) if start else []
     written = {notice.notice_id for notice in earlier}
     return Judged(now, state, earlier + [n for n in _after(later, since) if n.notice_id not in written])
 
@@ -189,14 +189,14 @@ async def _alerts_start(redis: Redis, keys: Keyspace, plan_id: str) -> _AlertsSt
     return _AlertsStart(state, book, keys.alert_history(plan_id, generation))
 
 
-async def _history(redis: Redis, key: str, since: datetime | None, now: datetime) -> list[AlertNotice]:
+async def _history(redis: Redis, plan_id: str, key: str, since: datetime | None, now: datetime) -> list[AlertNotice]:
     """The notices of an alerts generation's history after `since` and by `now`, in order. A
     notice is committed once its instant has come by Redis' clock (events carry its time, and
     the idle ticks read it), and the history's ids are that clock when written: a notice after
     `since` has an id after it, so the stream is read from `since` (less a second, should the
     clock have stepped back), not from its start."""
     low = "-" if since is None else str(max(int((since - CLOCK_SKEW).timestamp() * 1000), 0))
-    notices = [AlertNotice.model_validate_json(fields["notice"]) for _, fields in await read_range(redis, key, low)]
+    notices = [notice for _, notice in history_notices(plan_id, await read_range(redis, key, low))]
     return [n for n in _after(notices, since) if n.at <= now]
 
 
