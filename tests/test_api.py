@@ -301,6 +301,20 @@ async def test_missing_bad_and_revoked_tokens_are_401(client, tokens, redis: Red
     }
 
 
+async def test_the_bearer_scheme_is_read_as_http_says(client, tokens) -> None:
+    """The scheme's name is case-insensitive and the token may be padded; anything else in the
+    header is no token (a 401 naming the header, not a 500 or a token lookup)."""
+    for header in (f"bearer {tokens['stats']}", f"BEARER  {tokens['stats']} "):
+        response = await client.get(f"/v1/plans/{PLAN}", headers={"Authorization": header})
+        assert response.status_code == 200, (header, response.text)
+    for header in ("Bearer", "Bearer   ", f"Basic {tokens['stats']}", tokens["stats"], f"Bearer{tokens['stats']}"):
+        response = await client.get(f"/v1/plans/{PLAN}", headers={"Authorization": header})
+        assert response.status_code == 401, (header, response.text)
+        assert response.json()["message"] == "send a token: Authorization: Bearer pwt_…"
+    admin_lower = await client.get("/v1/tokens", headers={"Authorization": f"bearer {tokens['admin']}"})
+    assert admin_lower.status_code == 200
+
+
 async def test_tokens_api_is_for_admins(client, tokens) -> None:
     assert (await client.get("/v1/tokens", headers=auth(tokens["stats"]))).status_code == 403
     made = await client.post(
