@@ -14,7 +14,7 @@ import pytest
 from redis.asyncio import Redis
 
 from services.api.deps import MAX_BODY
-from services.app import publish_plan
+from services.app import TOKEN_CACHE_S, publish_plan
 from services.projection import PROJECTIONS, Projector
 from services.store import EventStore, Keyspace, Lease, TokenStore, connect
 from tests.conftest import api_client
@@ -313,6 +313,18 @@ async def test_the_bearer_scheme_is_read_as_http_says(client, tokens) -> None:
         assert response.json()["message"] == "send a token: Authorization: Bearer pwt_…"
     admin_lower = await client.get("/v1/tokens", headers={"Authorization": f"bearer {tokens['admin']}"})
     assert admin_lower.status_code == 200
+
+
+async def test_a_token_record_that_cannot_be_read_refuses_the_token(client, tokens, redis: Redis, keys: Keyspace):
+    """A damaged record in the tokens hash is no token: 401, not a 500, and the others still work."""
+    token_id = TokenStore.id_of(tokens["stats"])
+    for damaged in ("not json", "[1, 2]", '{"id": "x"}', '{"hash": "x"}'):
+        await redis.hset(keys.tokens, token_id, damaged)
+        await asyncio.sleep(TOKEN_CACHE_S)  # the API's copy of the record before has gone stale
+        response = await client.get(f"/v1/plans/{PLAN}", headers=auth(tokens["stats"]))
+        assert response.status_code == 401, (damaged, response.text)
+        assert response.json()["message"] == "unknown or revoked token"
+    assert (await client.get(f"/v1/plans/{PLAN}", headers=auth(tokens["admin"]))).status_code == 200
 
 
 async def test_tokens_api_is_for_admins(client, tokens) -> None:

@@ -74,20 +74,22 @@ class TokenStore:
     def __init__(self, redis: Redis, keys: Keyspace, cache_s: float = 0.0) -> None:
         self.redis, self.keys = redis, keys
         self.cache_s = cache_s
-        self._cache: dict[str, tuple[float, bytes | str | None]] = {}  # id → (read at, monotonic; record)
+        self._cache: dict[str, tuple[float, tuple[str, TokenInfo] | None]] = {}  # id → (read at, monotonic; record)
 
-    async def _record(self, token_id: str) -> bytes | str | None:
-        """A token's stored record, from the cache while it is fresh."""
+    async def _record(self, token_id: str) -> tuple[str, TokenInfo] | None:
+        """A token's stored record (its secret's digest and its info), from the cache while it is
+        fresh: a request then costs no round trip, nor parsing, for its token."""
         now = time.monotonic()
         cached = self._cache.get(token_id)
         if cached is not None and now - cached[0] < self.cache_s:
             return cached[1]
         raw = await self.redis.hget(self.keys.tokens, token_id)
+        record = _parsed(raw) if raw is not None else None
         if self.cache_s > 0:
             if len(self._cache) >= self.MAX_CACHED:
                 self._cache.clear()
-            self._cache[token_id] = (now, raw)  # the time before the read: never fresher than Redis was
-        return raw
+            self._cache[token_id] = (now, record)  # the time before the read: never fresher than Redis was
+        return record
 
     async def create(
         self, role: Role, department: str | None = None, name: str = "", plans: Sequence[str] | None = None
@@ -141,24 +143,21 @@ class TokenStore:
         match = _TOKEN.match(token or "")
         if not match:
             return None
-        raw = await self._record(match["id"])
-        if raw is None:
+        record = await self._record(match["id"])
+        if record is None:
             return None
-        record = json.loads(raw)
-        if not hmac.compare_digest(record.pop("hash"), _digest(match["secret"])):
+        digest, info = record
+        if not hmac.compare_digest(digest, _digest(match["secret"])):
             return None
-        info = _info(record)
         return None if info.revoked else info
 
     async def info(self, token_id: str) -> TokenInfo | None:
         """The record of a token that is known and not revoked (a dashboard session checks it on
         every request, so revoking the token ends the session)."""
-        raw = await self._record(token_id)
-        if raw is None:
+        record = await self._record(token_id)
+        if record is None:
             return None
-        record = json.loads(raw)
-        record.pop("hash")
-        info = _info(record)
+        info = record[1]
         return None if info.revoked else info
 
     async def list(self) -> list[TokenInfo]:
@@ -184,6 +183,15 @@ class TokenStore:
         """The id part of a token's text (safe to log)."""
         match = _TOKEN.match(token or "")
         return match["id"] if match else None
+
+
+def _parsed(raw: bytes | str) -> tuple[str, TokenInfo] | None:
+    """A stored record's digest and info; None (no token: refused) for one that cannot be read."""
+    try:
+        fields = json.loads(raw)
+        return str(fields.pop("hash")), _info(fields)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 def _info(record: dict[str, Any]) -> TokenInfo:
