@@ -309,6 +309,9 @@ def _off_track(rows: list[RollupRow], projects: list[RollupProject]) -> list[Off
     return found
 
 
+_VERBS = {"alert.raised": "新增预警", "alert.escalated": "预警升级", "alert.resolved": "预警解除"}  # alert changes
+
+
 def _changes(
     document: RollupDocument, state: PlanState, previous: RollupDocument | None, notices: list[AlertNotice]
 ) -> list[RollupChange]:
@@ -338,7 +341,9 @@ def _changes(
             if old_project is not None and old_project.stage != project.stage:
                 changes.append(_status_change(project.id, project.name, old_project.stage_zh, project.stage_zh))
     for notice in notices:
-        verb = {"alert.raised": "新增预警", "alert.escalated": "预警升级", "alert.resolved": "预警解除"}[notice.type]
+        verb = _VERBS.get(notice.type)
+        if verb is None:  # an acknowledgement: said about an alert, no change of it
+            continue
         changes.append(
             RollupChange(
                 kind=notice.type,

@@ -9,6 +9,7 @@ import json
 import logging
 import subprocess
 import sys
+import uuid
 from datetime import UTC, datetime
 
 import httpx
@@ -16,7 +17,7 @@ import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from redis.asyncio import Redis
 
-from events.models import RollupPublished, recorded_at_of
+from events.models import AlertAcknowledged, RollupPublished, recorded_at_of
 from events.plan import RollupSchedule
 from services.app import (
     App,
@@ -116,6 +117,27 @@ async def test_alerts_raised_and_resolved_since_the_last_rollup_are_listed_witho
     assert ("alert.resolved", "gdp") in kinds and ("status", "gdp") in kinds
     assert not any(c.kind == "alert.raised" and c.subject == "revenue" for c in second.changes)  # not new
     assert [r.deviation for r in second.main if r.id == "gdp"] == ["+0.1个百分点"]
+
+
+async def test_an_acknowledged_alert_is_no_change_of_the_month(redis: Redis, keys: Keyspace, store: EventStore) -> None:
+    """Someone acknowledging an alert changes no alert: the month's rollup is written as before,
+    listing the alerts' changes only (it failed on the acknowledgement's notice)."""
+    await load_seed(store)
+    before = (await produce_rollup(redis, keys, PLAN, "2025-06")).document
+    acknowledged = AlertAcknowledged(
+        event_id=uuid.uuid4(),
+        plan_id=PLAN,
+        period="2025-06",
+        department="office",
+        subject=PLAN,
+        occurred_at=datetime.now(UTC),
+        fingerprint=f"{PLAN}:indicator_behind:revenue",
+        acknowledged_by="cli",
+        note="已知悉，正在核实",
+    )
+    await store.append([acknowledged])
+    after = (await produce_rollup(redis, keys, PLAN, "2025-06")).document
+    assert after is not None and after.changes == before.changes
 
 
 async def test_a_rollup_asked_in_the_very_millisecond_of_the_last_event_judges_that_event(store: EventStore) -> None:
