@@ -44,7 +44,7 @@ from services.app.reports import traced
 from services.observability import metrics
 from services.projection import judge_now
 from services.reports import FORMATS, RENDERERS, render_rollup
-from services.store import EventIdReused, EventStore, Keyspace, VersionConflict
+from services.store import EventIdReused, EventStore, Keyspace, VersionConflict, stored_int
 
 Outcome = Literal["published", "unchanged", "exists"]
 
@@ -184,7 +184,7 @@ async def _finish(redis: Redis, keys: Keyspace, event: RollupPublished, document
     async with redis.pipeline(transaction=True) as pipe:
         try:
             await pipe.watch(index)
-            if int(await pipe.hget(index, event.period) or 0) >= event.version:
+            if (stored_int(await pipe.hget(index, event.period)) or 0) >= event.version:
                 return
             document = document or await _document(redis, keys, event)
             pipe.multi()
@@ -247,9 +247,12 @@ class RollupListing(BaseModel):
 async def list_rollups(redis: Redis, keys: Keyspace, plan_id: str) -> list[RollupListing]:
     """Every month with a rollup: the latest version, its hash and when it was written."""
     found = []
-    for period, version in sorted((await redis.hgetall(keys.rollups(plan_id))).items()):  # the index
-        month = str(period)
-        document = await load_document(redis, keys, plan_id, month, int(version))
+    for period, listed in sorted((await redis.hgetall(keys.rollups(plan_id))).items()):  # the index
+        month, version = str(period), stored_int(listed)
+        if version is None:
+            log.warning("plan %s: the rollup index names %r for %s, not a version; passed over", plan_id, listed, month)
+            continue
+        document = await load_document(redis, keys, plan_id, month, version)
         if document is None:
             continue
         found.append(

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from redis.asyncio import Redis
 
 from events.alerts import AlertNotice
-from services.store import Keyspace
+from services.store import Keyspace, stored_int
 
 # Moves every dead letter that names its delivery to the deliveries made up ahead of the queue,
 # atomically (two retries at once move each letter once). A dead letter written before `fold`
@@ -143,10 +143,7 @@ def _inflight_id(text: str | None) -> str | None:
 
 
 def _int(text: str | None) -> int:
-    try:
-        return int(text or 0)
-    except ValueError:
-        return 0
+    return stored_int(text) or 0
 
 
 def _instant(ms: str | None) -> datetime | None:

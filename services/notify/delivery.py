@@ -35,7 +35,7 @@ from services.notify.reminders import Reminders
 from services.notify.subscriptions import Subscription
 from services.notify.wording import DigestKind
 from services.observability import metrics
-from services.store import Lease, SignedLinks
+from services.store import Lease, SignedLinks, stored_int
 
 log = logging.getLogger("planwatch.notifier")
 
@@ -74,6 +74,22 @@ def _version(notice: AlertNotice) -> int:
     """The version a rollup notice announces (its `values`; the first version if it says none)."""
     version = notice.values.get("version") if notice.values else None
     return version if isinstance(version, int) else 1
+
+
+_NUMBERS = ("next_attempt_ms", "group_since_ms", "last_sent_ms", "failures", "failing_since_ms", "reminded_ms")
+
+
+def _unreadable_fields(state: dict[str, str]) -> list[str]:
+    """The fields of a subscription's delivery state that cannot be read: a number that is not
+    one, a delivery in flight that is not one. Without them a delivery starts afresh (its notices
+    are still queued: at least once, as ever)."""
+    damaged = [name for name in _NUMBERS if name in state and stored_int(state[name]) is None]
+    if "inflight" in state:
+        try:
+            Inflight.from_json(state["inflight"])
+        except (ValueError, TypeError, KeyError):
+            damaged.append("inflight")
+    return damaged
 
 
 def group_due_ms(state: dict[str, str], subscription: Subscription) -> int:
@@ -195,6 +211,12 @@ class Deliverer:
             pipe.zremrangebyscore(keys.sub_rate(sid), 0, now_ms - 60_000)
             pipe.zcard(keys.sub_rate(sid))
             state, queue, outgoing, _, sent_last_minute = await pipe.execute()
+        damaged = _unreadable_fields(state)
+        if damaged:  # written by hand, or damaged: cleared, so that this round and the scripts agree
+            log.warning("subscription %s: delivery state %s cannot be read; cleared", sid, ", ".join(damaged))
+            await self.redis.hdel(keys.sub_state(sid), *damaged)
+            for name in damaged:
+                del state[name]
         return Heads(state, queue, outgoing, sent_last_minute)
 
     async def _next(self, subscription: Subscription, heads: Heads, now_ms: int) -> Chosen | None:

@@ -256,11 +256,13 @@ class SubscriptionStore:
     async def all(self) -> list[Subscription]:
         raw = await self.redis.hgetall(self.keys.subscriptions)
         opened = []
-        for value in raw.values():
+        for subscription_id, value in raw.items():
             try:
                 opened.append(self._opened(value))
             except CannotUnseal as exc:  # not guessed, not sent: said, every time it is read
-                log.error("subscription %s cannot be read: %s", json.loads(value).get("id", "?"), exc)
+                log.error("subscription %s cannot be read: %s", subscription_id, exc)
+            except (ValueError, TypeError, AttributeError) as exc:  # not JSON, or not a subscription
+                log.error("subscription %s cannot be read, passed over: %.200s", subscription_id, exc)
         return sorted(opened, key=lambda s: s.created_at)
 
     def _sealed(self, subscription: Subscription) -> str:

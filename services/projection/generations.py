@@ -14,7 +14,7 @@ from events.alerts import AlertNotice
 from projections.packing import unpacked_text
 from services.projection.kinds import ALERTS, READ_MODEL, Projection
 from services.projection.replies import hash_values, read_latest
-from services.store import Keyspace
+from services.store import Keyspace, stored_int
 
 log = logging.getLogger("planwatch.projection")
 _FIRING: TypeAdapter[list[AlertNotice]] = TypeAdapter(list[AlertNotice])
@@ -23,14 +23,19 @@ _FIRING: TypeAdapter[list[AlertNotice]] = TypeAdapter(list[AlertNotice])
 async def current_generation(
     redis: Redis, keys: Keyspace, plan_id: str, create: bool = False, projection: Projection = READ_MODEL
 ) -> int:
-    """The generation readers use; with `create`, the first one is made if there is none."""
+    """The generation readers use (0: none yet); with `create`, the first one is made if there is
+    none. A pointer that is not a number (written by hand, damaged) is none: readers fold the log
+    instead, and a projector replaces it with a new generation, which replays the log."""
     current_key = keys.projection_current(plan_id, projection.name)
-    current = await redis.get(current_key)
+    stored = await redis.get(current_key)
+    current = stored_int(stored)
+    if current is None and stored is not None:
+        log.warning("plan %s %s: the current generation %.40r is not a number", plan_id, projection.name, stored)
     if current is None and create:
         fresh = await redis.incr(keys.projection_generations(plan_id, projection.name))
-        await redis.set(current_key, fresh, nx=True)
-        current = await redis.get(current_key)
-    return int(current or 0)
+        await redis.set(current_key, fresh, nx=stored is None)  # nx: a concurrent creator wins
+        current = stored_int(await redis.get(current_key))
+    return current or 0
 
 
 async def read_fields(

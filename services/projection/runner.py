@@ -54,7 +54,7 @@ from services.projection.generations import current_generation
 from services.projection.kinds import READ_MODEL, Projection
 from services.projection.replies import Entry, hash_values, read_after, read_range
 from services.projection.strategy import JudgingFailed
-from services.store import Keyspace
+from services.store import Keyspace, entry_data, is_position
 
 log = logging.getLogger("planwatch.projector")
 
@@ -86,8 +86,9 @@ local function parts(p)
   return tonumber(ms), tonumber(seq)
 end
 local previous = redis.call('HGET', KEYS[3], 'checkpoint')
-if previous then
-  local pm, ps = parts(previous)
+local pm, ps = nil, nil
+if previous then pm, ps = parts(previous) end
+if pm then  -- one that is not a position (written by hand) is written over, as load() passed it over
   local nm, ns = parts(ARGV[3])
   if nm < pm or (nm == pm and ns < ps) then return 'behind' end
 end
@@ -103,6 +104,9 @@ while i < 7 + 2 * n do  -- in chunks: unpack() has a stack limit
 end
 i = 7 + 2 * n
 local n_parked = tonumber(ARGV[i])
+if n_parked > 0 and not tonumber(redis.call('HGET', KEYS[3], 'parked') or '0') then
+  redis.call('HSET', KEYS[3], 'parked', 0)  -- a count that is not one: counted again from here
+end
 for j = i + 1, i + 5 * n_parked, 5 do
   redis.call('XADD', KEYS[4], '*', 'position', ARGV[j], 'type', ARGV[j + 1], 'error', ARGV[j + 2],
              'data', ARGV[j + 3], 'source', ARGV[j + 4])
@@ -234,6 +238,13 @@ class Projector:
         )
         # one that could not be read is written again at the next commit
         self._snapshot_applied = self.state.applied if self._restore(state, saved) else -STATE_EVERY
+        if checkpoint and not is_position(checkpoint):
+            # how far the commits got is unknown: from the state on, every event is applied and
+            # judged again; the alert changes it finds again carry the ids they were committed with
+            log.warning(
+                "plan %s %s: the checkpoint %.40r is not a position", self.plan_id, self.projection.label, checkpoint
+            )
+            checkpoint = None
         if checkpoint and position_key(checkpoint) > position_key(self.state.position):
             await self._reapply_until(checkpoint)
         self._parked_listed = len(self.state.parked)  # the fold parks them again: listed already
@@ -294,7 +305,7 @@ class Projector:
                 if pos in skip:
                     self.state.position = pos
                     continue
-                self.strategy.apply(self.state, StoredEvent(pos, decode_stored(fields["data"])))
+                self.strategy.apply(self.state, StoredEvent(pos, decode_stored(entry_data(fields))))
             if len(entries) < BATCH:
                 return
 
@@ -420,7 +431,7 @@ class Projector:
         await self.load()
         for index, (position, fields) in enumerate(entries):
             try:
-                self.strategy.apply(self.state, StoredEvent(position, decode_stored(fields["data"])))
+                self.strategy.apply(self.state, StoredEvent(position, decode_stored(entry_data(fields))))
                 await self.commit()
             except (LeaseLost, GenerationChanged, RedisError):
                 raise

@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 from services.observability import metrics
 from services.projection.kinds import READ_MODEL, Projection
 from services.projection.runner import Projector
-from services.store import Keyspace
+from services.store import Keyspace, stored_int
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ async def plan_status(redis: Redis, keys: Keyspace, plan_id: str, projection: Pr
             pipe.xlen(keys.events(plan_id))
             pipe.get(keys.lease(plan_id, name))
             current, length, owner = await pipe.execute()
-        generation = int(current or 0)
+        generation = stored_int(current) or 0  # not a number: none (readers fold)
         checkpoint, applied, parked_events, parked = None, None, None, 0
         if not generation:
             break
@@ -48,7 +48,7 @@ async def plan_status(redis: Redis, keys: Keyspace, plan_id: str, projection: Pr
             break
         # no such generation any more: a rebuild switched readers and deleted it between the two
         # reads (or it has committed nothing yet); look again rather than report nothing applied
-    applied_count = int(applied or 0)
+    applied_count = stored_int(applied) or 0
     return PlanStatus(
         plan_id=plan_id,
         projection=projection,
@@ -56,7 +56,7 @@ async def plan_status(redis: Redis, keys: Keyspace, plan_id: str, projection: Pr
         checkpoint=checkpoint,
         applied=applied_count,
         parked=parked,
-        lag=max(length - applied_count - int(parked_events or 0), 0),
+        lag=max(length - applied_count - (stored_int(parked_events) or 0), 0),
         generation=generation,
         owner=owner,
     )
@@ -83,7 +83,8 @@ async def report_progress(redis: Redis, keys: Keyspace, projectors: Sequence[Pro
     for index, projector in enumerate(projectors):
         length, (_, applied, parked_events), dead = replies[3 * index : 3 * index + 3]
         labels = (projector.plan_id, projector.projection.name)
-        metrics.PROJECTION_LAG.labels(*labels).set(max(length - int(applied or 0) - int(parked_events or 0), 0))
+        lag = length - (stored_int(applied) or 0) - (stored_int(parked_events) or 0)
+        metrics.PROJECTION_LAG.labels(*labels).set(max(lag, 0))
         first = firsts[index]
         waiting_since = int(str(first[0][0]).split("-", 1)[0]) if first else now_ms
         metrics.CHECKPOINT_AGE.labels(*labels).set(max(now_ms - waiting_since, 0) / 1000)

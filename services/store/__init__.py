@@ -28,6 +28,7 @@ from services.store.events import (
     Restored,
     VersionConflict,
     digest_of,
+    entry_data,
 )
 from services.store.keys import Keyspace
 from services.store.lease import Lease, LeaseKeeper, Offers
@@ -35,6 +36,7 @@ from services.store.sealing import CannotUnseal, Sealer
 from services.store.sessions import Session, SessionStore
 from services.store.signing import LINK_TTL_S, SignedLinks, shared_rollup_path, signing_key
 from services.store.tokens import Role, TokenInfo, TokenStore
+from services.store.values import is_position, stored_int
 
 __all__ = [
     "LINK_TTL_S",
@@ -67,11 +69,14 @@ __all__ = [
     "connect",
     "digest_of",
     "embedded_binary",
+    "entry_data",
     "is_cluster",
     "is_cluster_url",
+    "is_position",
     "node_url_for_key",
     "plain_url",
     "redis_now_ms",
     "shared_rollup_path",
     "signing_key",
+    "stored_int",
 ]

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 from events.models import PlanPublished
 from events.plan import Plan
 from services.store.events import EventStore
+
+log = logging.getLogger("planwatch.catalog")
 
 
 class PlanCatalog:
@@ -32,7 +36,11 @@ class PlanCatalog:
 
     async def versioned(self, plan_id: str) -> tuple[int, Plan] | None:
         """The plan in force and the number of plans published for its id (read now)."""
-        version = await self.store.version(plan_id, plan_id)
+        try:
+            version: int | None = await self.store.version(plan_id, plan_id)
+        except ValueError:  # the count is damaged: the plans are still in the plan's own index
+            log.warning("plan %s: its stored version cannot be read; its plan is read from its index", plan_id)
+            version = None
         if version == 0:
             return None
         cached = self._cache.get(plan_id)
@@ -44,5 +52,7 @@ class PlanCatalog:
         if not readable:
             return None
         plan = readable[-1].plan
+        if version is None:  # not cached: counted from the index, which holds the latest 50
+            return len(readable), plan
         self._cache[plan_id] = (version, plan)
         return version, plan

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pydantic_core
 from redis.asyncio import Redis
@@ -22,6 +23,7 @@ from events.models import Event
 from events.positions import StoredEvent
 from services.observability import metrics
 from services.store.keys import Keyspace
+from services.store.values import is_position
 
 _APPEND = """
 -- KEYS: stream, event ids hash, versions hash, then one positions list per subject of the batch
@@ -335,7 +337,8 @@ class EventStore:
             entries = []
             for position, fields in await self.redis.xrange(stream, min=low, max=until, count=batch) or ():
                 assert position is not None and fields is not None  # XRANGE of a stream never trimmed
-                entries.append(RawEntry(_text(position), _text(fields["type"]), _text(fields["data"])))
+                kind = fields.get("type", "")  # an entry written by hand may lack it: kept as it is
+                entries.append(RawEntry(_text(position), _text(kind), entry_data(fields)))
             for entry in entries:
                 yield entry
             if len(entries) < batch:
@@ -387,7 +390,8 @@ class EventStore:
 
     async def subject_events(self, plan_id: str, subject: str, limit: int = 1000) -> list[StoredEvent]:
         """The latest `limit` events about one subject, in append order (from the subject index)."""
-        positions = await self.redis.lrange(self.keys.subject_events(plan_id, subject), -limit, -1)
+        listed = await self.redis.lrange(self.keys.subject_events(plan_id, subject), -limit, -1)
+        positions = [text for p in listed if is_position(text := _text(p))]  # what else is there was not ours
         if not positions:
             return []
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -436,6 +440,12 @@ class EventStore:
         return sorted(_text(p) for p in await self.redis.smembers(self.keys.plans))
 
 
+def entry_data(fields: Mapping[Any, Any]) -> str:
+    """An entry's event JSON; "" for an entry written without one (by hand, or by another program),
+    which every reader then decodes as an `Unreadable` and the fold parks: it makes none fail."""
+    return _text(fields.get("data", ""))
+
+
 def _entries(reply: StreamRangeResponse | None) -> list[tuple[str, str]]:
     """(position, data) of each entry of an XRANGE reply."""
     entries = []
@@ -443,7 +453,7 @@ def _entries(reply: StreamRangeResponse | None) -> list[tuple[str, str]]:
         # XRANGE always gives an entry's id and fields: only XREADGROUP and XAUTOCLAIM give None
         # for an entry deleted meanwhile, and this stream is never trimmed
         assert position is not None and fields is not None
-        entries.append((_text(position), _text(fields["data"])))
+        entries.append((_text(position), entry_data(fields)))
     return entries
 
 

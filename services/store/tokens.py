@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import re
 import secrets
 import time
@@ -28,6 +29,7 @@ from redis.asyncio import Redis
 
 from services.store.keys import Keyspace
 
+log = logging.getLogger("planwatch.tokens")
 Role = Literal["department", "analyst", "admin"]
 ROLES: tuple[Role, ...] = ("department", "analyst", "admin")
 _TOKEN = re.compile(r"^pwt_(?P<id>[0-9a-f]{12})_(?P<secret>[A-Za-z0-9_-]{20,64})$")
@@ -161,10 +163,14 @@ class TokenStore:
         return None if info.revoked else info
 
     async def list(self) -> list[TokenInfo]:
-        records = [json.loads(raw) for raw in (await self.redis.hgetall(self.keys.tokens)).values()]
-        for record in records:
-            record.pop("hash")
-        return sorted((_info(r) for r in records), key=lambda t: t.created_at)
+        found = []
+        for token_id, raw in (await self.redis.hgetall(self.keys.tokens)).items():
+            record = _parsed(raw)
+            if record is None:  # refused when used (verify); listed by nobody
+                log.warning("token %s: its record cannot be read, not listed", token_id)
+                continue
+            found.append(record[1])
+        return sorted(found, key=lambda t: t.created_at)
 
     async def revoke(self, token_id: str) -> bool:
         """Revoke a token (kept, marked revoked, for the record). False if there is no such token."""

@@ -1,0 +1,246 @@
+"""Nothing stored makes a reader fail.
+
+A plan that has run — its log and indexes, both projections with their dead letters, alert
+history and outbox, a rollup, tokens, a dashboard session, a silence, a subscription with its
+queue and delivery state — then every kind of key it wrote is damaged in turn: overwritten with
+text that is not what it should hold, or given entries that no program of ours writes (as a
+person with redis-cli, another program, or a damaged disk might). After each, every reader is
+asked again: each API and dashboard page answers without a 5xx, and the projectors (live, and a
+new one taking the plan over) and the notifier carry on without raising. Then the key is put
+back as it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import re
+import traceback
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from services.api import create_api
+from services.app import produce_rollup
+from services.demo.run import load_seed
+from services.notify import Notifier
+from services.projection import ALERTS, READ_MODEL, Projector
+from services.store import EventStore, Keyspace, Lease, TokenStore, redis_now_ms
+from tests.receivers import Receiver
+
+PLAN = "rongchang-2025"
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"),)
+# keys of one kind differ only by the subject or digest they name: one of each kind is damaged
+# (the plan's own index and the rollups' are kinds of their own)
+KINDS = re.compile(r"(?<=:subject:)(?!rongchang-2025$|rollup-)[^:]+$|(?<=:session:)[0-9a-f]+$|(?<=:ticket:)[0-9a-f]+$")
+
+
+async def projectors_run(redis: Redis, keys: Keyspace) -> list[Projector]:
+    running = []
+    for projection in (READ_MODEL, ALERTS):
+        assert await Lease(redis, "w", 600_000).hold(keys.lease(PLAN, projection.name))
+        projector = Projector(redis, keys, PLAN, owner="w", projection=projection)
+        await projector.load()
+        while await projector.step():
+            pass
+        await projector.idle(await redis_now_ms(redis) + 1)
+        running.append(projector)
+    return running
+
+
+async def a_plan_that_has_run(redis: Redis, keys: Keyspace, http: httpx.AsyncClient) -> dict[str, str]:
+    """Everything a running installation stores for a plan; returns the readers' paths' parts."""
+    store = EventStore(redis, keys)
+    await load_seed(store)
+    await redis.xadd(keys.events(PLAN), {"type": "indicator.updated", "data": "{not json"})  # parked
+    admin, _ = await TokenStore(redis, keys).create("admin", None, "管理员")
+    http.headers["Authorization"] = f"Bearer {admin}"
+    subscribed = await http.post(
+        "/v1/subscriptions", json={"name": "值班群", "channel": "webhook", "url": "http://127.0.0.1:9/hook"}
+    )
+    assert subscribed.status_code == 201, subscribed.text
+    ends = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    silence = {"matchers": {"subject": "gdp"}, "ends_at": ends, "comment": "核实中"}
+    assert (await http.post(f"/v1/plans/{PLAN}/silences", json=silence)).status_code == 201
+    assert (await http.post(f"/v1/plans/{PLAN}/alerts/stream-ticket")).status_code == 201
+    projectors = await projectors_run(redis, keys)
+    firing = (await http.get(f"/v1/plans/{PLAN}/alerts")).json()
+    acknowledged = await http.post(
+        f"/v1/plans/{PLAN}/alerts/acknowledgements", json={"fingerprint": firing[0]["fingerprint"], "note": "已知悉"}
+    )
+    assert acknowledged.status_code == 201, acknowledged.text
+    retracted = await http.post(
+        f"/v1/plans/{PLAN}/events/{(await store.subject_events(PLAN, 'kp-001'))[-1].event.event_id}/retraction",
+        json={"reason": "数据填报错误"},
+    )
+    assert retracted.status_code == 201, retracted.text
+    for projector in projectors:
+        while await projector.step():
+            pass
+    assert (await produce_rollup(redis, keys, PLAN, "2025-06")).document is not None
+    form = await http.get("/login")
+    signed_in = await http.post("/login", data={"token": admin, "csrf": CSRF.search(form.text)[1], "next": "/"})  # type: ignore[index]
+    assert signed_in.status_code == 303
+    return {"subscription": subscribed.json()["id"], "project": "kp-001"}
+
+
+def readers(ids: dict[str, str]) -> list[str]:
+    plan = f"/v1/plans/{PLAN}"
+    return [
+        "/v1/plans",
+        plan,
+        f"{plan}?as_of=2025-03-31",
+        f"{plan}?known_at=2030-01-01T00:00:00Z",
+        f"{plan}/parked",
+        f"{plan}/provenance/gdp",
+        f"{plan}/indicators/gdp",
+        f"{plan}/projects",
+        f"{plan}/projects/{ids['project']}",
+        f"{plan}/alerts?state=all",
+        f"{plan}/alerts/history",
+        f"{plan}/silences",
+        f"{plan}/rollups",
+        f"{plan}/rollups/2025-06.md",
+        f"{plan}/rollups/2025-06.xlsx",
+        "/v1/tokens",
+        "/v1/subscriptions",
+        f"/v1/subscriptions/{ids['subscription']}/deliveries",
+        "/healthz",
+        "/metrics",
+        "/",
+        f"/plans/{PLAN}",
+        f"/plans/{PLAN}/indicators/gdp",
+        f"/plans/{PLAN}/projects",
+        f"/plans/{PLAN}/alerts",
+        f"/plans/{PLAN}/rollups",
+        f"/plans/{PLAN}/rollups/2025-06.html",
+    ]
+
+
+async def damage(redis: Redis, key: str) -> None:
+    kind = await redis.type(key)
+    if kind == "string":
+        await redis.set(key, "not what was written\xff")
+    elif kind == "hash":
+        await redis.hset(key, mapping=dict.fromkeys(await redis.hkeys(key), "not what was written"))
+    elif kind == "stream":
+        await redis.xadd(key, {"written": "by hand"})
+        await redis.xadd(key, {"data": "{", "type": "?", "notice": "{", "position": "?", "id": "?"})
+    elif kind == "set":
+        await redis.sadd(key, "not:an:id\xff")
+    elif kind == "zset":
+        await redis.zadd(key, {"not a member": 1})
+    elif kind == "list":
+        await redis.rpush(key, "not a position")
+
+
+def failure(exc: BaseException) -> str:
+    frames = [f"{f.filename.rsplit('/', 2)[-1]}:{f.lineno}" for f in traceback.extract_tb(exc.__traceback__)]
+    return f"{exc!r:.200} at {' < '.join(frames[-3:][::-1])}"
+
+
+class Readers:
+    """Everything that reads what is stored: the API and dashboard pages, the plan's projectors
+    (live, and a new one taking the plan over), and a notifier (a new one each time: nothing
+    remembered from before)."""
+
+    def __init__(
+        self, redis: Redis, keys: Keyspace, http: httpx.AsyncClient, outbound: httpx.AsyncClient, ids: dict[str, str]
+    ) -> None:
+        self.redis, self.keys, self.http, self.outbound, self.ids = redis, keys, http, outbound, ids
+        self.live: list[Projector] = []
+
+    async def failures(self) -> list[str]:
+        found = []
+        for path in readers(self.ids):
+            response = await self.http.get(path)
+            if response.status_code >= 500:
+                found.append(f"GET {path}: {response.status_code}")
+        for work in (self.projectors_go_on, self.a_new_projector_takes_over, self.the_notifier_goes_on):
+            try:
+                await work()
+            except Exception as exc:
+                found.append(f"{work.__name__}: {failure(exc)}")
+        return found
+
+    async def projectors_go_on(self) -> None:
+        for projector in self.live:
+            while await projector.step():
+                pass
+            await projector.idle(await redis_now_ms(self.redis) + 1)
+
+    async def a_new_projector_takes_over(self) -> None:
+        for projection in (READ_MODEL, ALERTS):
+            projector = Projector(self.redis, self.keys, PLAN, owner="w", projection=projection)
+            await projector.load()
+            while await projector.step():
+                pass
+            await projector.idle(await redis_now_ms(self.redis) + 1)
+
+    async def the_notifier_goes_on(self) -> None:
+        notifier = Notifier(self.redis, self.keys, "n", self.outbound, backoff_s=0.01, allowed_targets=LOOPBACK)
+        await notifier.fan_out(block_ms=1)
+        await notifier.deliver_all()
+
+
+async def test_no_damaged_key_makes_a_reader_fail(redis: Redis, keys: Keyspace) -> None:
+    transport = httpx.ASGITransport(app=create_api(redis=redis, keys=keys), raise_app_exceptions=False)
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://planwatch") as http,
+        httpx.AsyncClient(timeout=1) as outbound,
+    ):
+        everyone = Readers(redis, keys, http, outbound, await a_plan_that_has_run(redis, keys, http))
+        everyone.live = await projectors_run(redis, keys)
+        assert await everyone.failures() == []
+        for path in readers(
+            everyone.ids
+        ):  # before any damage, every reader has something to show ("/": the one plan's)
+            assert (await http.get(path)).status_code in (200, 303), path
+        every = sorted([key async for key in redis.scan_iter(match=f"{keys.prefix}:*")])
+        one_of_each = {KINDS.sub("…", key.removeprefix(keys.prefix)): key for key in every}
+        assert len(one_of_each) >= 25, sorted(one_of_each)  # the installation above wrote every kind
+        found = {}
+        for shape, key in sorted(one_of_each.items()):
+            stored, ttl = await redis.dump(key), await redis.pttl(key)
+            assert stored is not None
+            await damage(redis, key)
+            try:
+                if failed := await everyone.failures():
+                    found[shape] = failed
+            finally:
+                await redis.delete(key)
+                await redis.restore(key, max(ttl, 0), stored)
+    assert found == {}
+
+
+@pytest.mark.parametrize("field", ["inflight", "next_attempt_ms", "failures", "failing_since_ms"])
+async def test_a_delivery_state_that_cannot_be_read_is_cleared_and_delivery_goes_on(
+    redis: Redis, keys: Keyspace, receiver: Receiver, field: str
+) -> None:
+    """A subscription's delivery state is the notifier's bookkeeping: a field that cannot be read
+    is cleared (with a warning) and what is queued is delivered afresh, not stuck for ever. The
+    receiver refuses the first two tries, so the retries' bookkeeping (failures, since when) is read."""
+    api = create_api(redis=redis, keys=keys)
+    async with (
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://planwatch") as http,
+        httpx.AsyncClient(timeout=5) as outbound,
+    ):
+        await load_seed(EventStore(redis, keys))
+        admin, _ = await TokenStore(redis, keys).create("admin", None, "管理员")
+        http.headers["Authorization"] = f"Bearer {admin}"
+        wanted = {"name": "值班群", "channel": "webhook", "url": receiver.url("/hook"), "group_wait": "0s"}
+        subscription = (await http.post("/v1/subscriptions", json=wanted)).json()["id"]
+        await projectors_run(redis, keys)
+        receiver.then((503, b"{}"), (503, b"{}"))
+        notifier = Notifier(redis, keys, "n", outbound, backoff_s=0.001, allowed_targets=LOOPBACK)
+        await notifier.fan_out(block_ms=1)
+        await notifier.deliver_all()  # refused: retried later
+        await redis.hset(keys.sub_state(subscription), field, "not what was written")
+        for _ in range(20):
+            await asyncio.sleep(0.01)
+            await notifier.deliver_all()
+        assert [r.path for r in receiver.requests] == ["/hook"] * 3, "not delivered after the refusals"
+        assert await redis.hget(keys.sub_state(subscription), field) != "not what was written"
