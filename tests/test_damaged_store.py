@@ -23,16 +23,18 @@ import pytest
 from redis.asyncio import Redis
 
 from services.api import create_api
-from services.app import produce_rollup
+from services.app import App, produce_rollup
 from services.demo.run import load_seed
 from services.notify import Notifier
 from services.projection import ALERTS, READ_MODEL, Projector
+from services.scheduler import RollupScheduler
 from services.store import EventStore, Keyspace, Lease, TokenStore, redis_now_ms
 from tests.receivers import Receiver
 
 PLAN = "rongchang-2025"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"),)
+JULY = datetime(2025, 7, 15, tzinfo=UTC)
 # keys of one kind differ only by the subject or digest they name: one of each kind is damaged
 # (the plan's own index and the rollups' are kinds of their own)
 KINDS = re.compile(r"(?<=:subject:)(?!rongchang-2025$|rollup-)[^:]+$|(?<=:session:)[0-9a-f]+$|(?<=:ticket:)[0-9a-f]+$")
@@ -147,10 +149,9 @@ class Readers:
     (live, and a new one taking the plan over), and a notifier (a new one each time: nothing
     remembered from before)."""
 
-    def __init__(
-        self, redis: Redis, keys: Keyspace, http: httpx.AsyncClient, outbound: httpx.AsyncClient, ids: dict[str, str]
-    ) -> None:
-        self.redis, self.keys, self.http, self.outbound, self.ids = redis, keys, http, outbound, ids
+    def __init__(self, app: App, http: httpx.AsyncClient, outbound: httpx.AsyncClient, ids: dict[str, str]) -> None:
+        self.app, self.redis, self.keys = app, app.redis, app.keys
+        self.http, self.outbound, self.ids = http, outbound, ids
         self.live: list[Projector] = []
 
     async def failures(self) -> list[str]:
@@ -159,7 +160,14 @@ class Readers:
             response = await self.http.get(path)
             if response.status_code >= 500:
                 found.append(f"GET {path}: {response.status_code}")
-        for work in (self.projectors_go_on, self.a_new_projector_takes_over, self.the_notifier_goes_on):
+        workers = (
+            self.projectors_go_on,
+            self.a_new_projector_takes_over,
+            self.the_notifier_goes_on,
+            self.the_scheduler_catches_up,
+            self.the_operators_look,
+        )
+        for work in workers:
             try:
                 await work()
             except Exception as exc:
@@ -180,6 +188,15 @@ class Readers:
                 pass
             await projector.idle(await redis_now_ms(self.redis) + 1)
 
+    async def the_scheduler_catches_up(self) -> None:  # in mid-July: June, written before, is due
+        await RollupScheduler(self.app, clock=lambda: JULY).catch_up()
+
+    async def the_operators_look(self) -> None:  # `planwatch status`, `plans`, `subscriptions`, /readyz
+        await self.app.operations.status()
+        await self.app.operations.plans()
+        await self.app.operations.deliveries()
+        await self.app.operations.readiness()
+
     async def the_notifier_goes_on(self) -> None:
         notifier = Notifier(self.redis, self.keys, "n", self.outbound, backoff_s=0.01, allowed_targets=LOOPBACK)
         await notifier.fan_out(block_ms=1)
@@ -187,12 +204,13 @@ class Readers:
 
 
 async def test_no_damaged_key_makes_a_reader_fail(redis: Redis, keys: Keyspace) -> None:
-    transport = httpx.ASGITransport(app=create_api(redis=redis, keys=keys), raise_app_exceptions=False)
+    api = create_api(redis=redis, keys=keys)
+    transport = httpx.ASGITransport(app=api, raise_app_exceptions=False)
     async with (
         httpx.AsyncClient(transport=transport, base_url="http://planwatch") as http,
         httpx.AsyncClient(timeout=1) as outbound,
     ):
-        everyone = Readers(redis, keys, http, outbound, await a_plan_that_has_run(redis, keys, http))
+        everyone = Readers(api.state.app, http, outbound, await a_plan_that_has_run(redis, keys, http))
         everyone.live = await projectors_run(redis, keys)
         assert await everyone.failures() == []
         for path in readers(
