@@ -53,8 +53,9 @@ async def projectors_run(redis: Redis, keys: Keyspace) -> list[Projector]:
     return running
 
 
-async def a_plan_that_has_run(redis: Redis, keys: Keyspace, http: httpx.AsyncClient) -> dict[str, str]:
+async def a_plan_that_has_run(app: App, http: httpx.AsyncClient) -> dict[str, str]:
     """Everything a running installation stores for a plan; returns the readers' paths' parts."""
+    redis, keys = app.redis, app.keys
     store = EventStore(redis, keys)
     await load_seed(store)
     await redis.xadd(keys.events(PLAN), {"type": "indicator.updated", "data": "{not json"})  # parked
@@ -86,7 +87,8 @@ async def a_plan_that_has_run(redis: Redis, keys: Keyspace, http: httpx.AsyncCli
     form = await http.get("/login")
     signed_in = await http.post("/login", data={"token": admin, "csrf": CSRF.search(form.text)[1], "next": "/"})  # type: ignore[index]
     assert signed_in.status_code == 303
-    return {"subscription": subscribed.json()["id"], "project": "kp-001"}
+    shared = await app.sharing.rollup_path(PLAN, "2025-06", 1)  # the link the rollups page shares
+    return {"subscription": subscribed.json()["id"], "project": "kp-001", "shared": shared}
 
 
 def readers(ids: dict[str, str]) -> list[str]:
@@ -119,6 +121,7 @@ def readers(ids: dict[str, str]) -> list[str]:
         f"/plans/{PLAN}/alerts",
         f"/plans/{PLAN}/rollups",
         f"/plans/{PLAN}/rollups/2025-06.html",
+        ids["shared"],
     ]
 
 
@@ -210,7 +213,7 @@ async def test_no_damaged_key_makes_a_reader_fail(redis: Redis, keys: Keyspace) 
         httpx.AsyncClient(transport=transport, base_url="http://planwatch") as http,
         httpx.AsyncClient(timeout=1) as outbound,
     ):
-        everyone = Readers(api.state.app, http, outbound, await a_plan_that_has_run(redis, keys, http))
+        everyone = Readers(api.state.app, http, outbound, await a_plan_that_has_run(api.state.app, http))
         everyone.live = await projectors_run(redis, keys)
         assert await everyone.failures() == []
         for path in readers(
