@@ -210,7 +210,7 @@ async def live(redis: Redis, keys: Keyspace, plan_id: str) -> Projector:
 async def catch_up(projector: Projector) -> None:
     while await projector.step():
         pass
-    await projector.idle(await redis_now_ms(projector.redis))
+    await projector.idle(await redis_now_ms(projector.redis) + 1)
 
 
 async def outbox(redis: Redis, keys: Keyspace, plan_id: str) -> list[dict]:

@@ -255,7 +255,7 @@ async def test_the_same_update_posted_twice_notifies_once(setup, redis, keys, st
         await store.append([event])
         while await projector.step():
             pass
-        await projector.idle(await redis_now_ms(redis))
+        await projector.idle(await redis_now_ms(redis) + 1)
         await rounds(notifier)
     assert len(receiver.requests) == 1
 

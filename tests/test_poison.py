@@ -54,7 +54,7 @@ async def live(redis: Redis, keys: Keyspace, projection) -> Projector:
     await projector.load()
     while await projector.step():
         pass
-    await projector.idle(await redis_now_ms(redis))
+    await projector.idle(await redis_now_ms(redis) + 1)
     return projector
 
 

@@ -55,10 +55,11 @@ async def live_projector(redis: Redis, keys: Keyspace, plan_id: str = PLAN, owne
 
 
 async def drain(projector: Projector) -> None:
-    """Apply everything in the log, then do what a caught-up worker does: judge the last instant."""
+    """Apply everything in the log, then do what a caught-up worker does: judge the last instant
+    (a millisecond on: idle in the millisecond of the last append, that instant is still open)."""
     while await projector.step():
         pass
-    await projector.idle(await redis_now_ms(projector.redis))
+    await projector.idle(await redis_now_ms(projector.redis) + 1)
 
 
 def comparable(model: dict[str, str]) -> dict[str, object]:
@@ -132,7 +133,7 @@ async def test_a_caught_up_projector_writes_its_state_at_most_every_state_save_s
     await drain(restarted)
     assert await redis.xlen(keys.alert_history(PLAN, first.generation)) == history  # nothing told twice
     restarted.state_save_s = 0  # as when the interval has passed: written
-    await restarted.idle(await redis_now_ms(redis))
+    await restarted.idle(await redis_now_ms(redis) + 1)
     assert load_state((await read_model(redis, keys, PLAN, projection))["state"]) == await fold_log(store, PLAN)
 
 
@@ -415,7 +416,7 @@ async def test_a_judging_bug_skips_a_judgement_and_leaves_the_read_model_alone(
         projector = await live_projector(redis, keys, projection=projection, max_attempts=2)
         for _ in range(6):
             await projector.step()
-        await projector.idle(await redis_now_ms(redis))
+        await projector.idle(await redis_now_ms(redis) + 1)
     await assert_equals_fold(redis, store, keys)  # the read model has both values
     model = await read_model(redis, keys)
     assert [h["value"] for h in json.loads(unpacked_text(model["indicator:gdp"]))["history"]] == [666, 5.5]
