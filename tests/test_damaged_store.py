@@ -6,8 +6,9 @@ queue and delivery state — then every kind of key it wrote is damaged in turn:
 text that is not what it should hold, or given entries that no program of ours writes (as a
 person with redis-cli, another program, or a damaged disk might). After each, every reader is
 asked again: each API and dashboard page answers without a 5xx, and the projectors (live, and a
-new one taking the plan over) and the notifier carry on without raising. Then the key is put
-back as it was.
+new one taking the plan over) and the notifier carry on without raising; and the writers that read
+what they write over (a department's report, the plan published again) answer, without a 5xx.
+Then the key is put back as it was.
 """
 
 from __future__ import annotations
@@ -22,13 +23,15 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from events.plan import Plan
 from services.api import create_api
-from services.app import App, produce_rollup
+from services.app import App, produce_rollup, publish_plan
 from services.demo.run import load_seed
 from services.notify import Notifier
-from services.projection import ALERTS, READ_MODEL, Projector
+from services.projection import ALERTS, READ_MODEL, GenerationChanged, LeaseLost, Projector
 from services.scheduler import RollupScheduler
 from services.store import EventStore, Keyspace, Lease, TokenStore, redis_now_ms
+from tests.factories import event_body
 from tests.receivers import Receiver
 
 PLAN = "rongchang-2025"
@@ -88,7 +91,8 @@ async def a_plan_that_has_run(app: App, http: httpx.AsyncClient) -> dict[str, st
     signed_in = await http.post("/login", data={"token": admin, "csrf": CSRF.search(form.text)[1], "next": "/"})  # type: ignore[index]
     assert signed_in.status_code == 303
     shared = await app.sharing.rollup_path(PLAN, "2025-06", 1)  # the link the rollups page shares
-    return {"subscription": subscribed.json()["id"], "project": "kp-001", "shared": shared}
+    reporter, _ = await TokenStore(redis, keys).create("department", "stats", "统计局")
+    return {"subscription": subscribed.json()["id"], "project": "kp-001", "shared": shared, "reporter": reporter}
 
 
 def readers(ids: dict[str, str]) -> list[str]:
@@ -156,6 +160,7 @@ class Readers:
         self.app, self.redis, self.keys = app, app.redis, app.keys
         self.http, self.outbound, self.ids = http, outbound, ids
         self.live: list[Projector] = []
+        self.plan: Plan | None = None  # the plan in force, before any damage
 
     async def failures(self) -> list[str]:
         found = []
@@ -169,6 +174,8 @@ class Readers:
             self.the_notifier_goes_on,
             self.the_scheduler_catches_up,
             self.the_operators_look,
+            self.a_department_reports,
+            self.the_plan_is_published_again,
         )
         for work in workers:
             try:
@@ -178,13 +185,22 @@ class Readers:
         return found
 
     async def projectors_go_on(self) -> None:
-        for projector in self.live:
-            while await projector.step():
-                pass
-            await projector.idle(await redis_now_ms(self.redis) + 1)
+        """A live projector whose lease or generation pointer was damaged steps down (LeaseLost,
+        GenerationChanged), as the supervisor has it; new ones take over once the key is back."""
+        if len(self.live) < 2:
+            self.live = await projectors_run(self.redis, self.keys)
+        for projector in list(self.live):
+            try:
+                while await projector.step():
+                    pass
+                await projector.idle(await redis_now_ms(self.redis) + 1)
+            except (LeaseLost, GenerationChanged):
+                self.live.remove(projector)
 
     async def a_new_projector_takes_over(self) -> None:
         for projection in (READ_MODEL, ALERTS):
+            if not await Lease(self.redis, "w", 600_000).hold(self.keys.lease(PLAN, projection.name)):
+                continue  # held by another (a damaged lease names one): nobody else takes the plan over
             projector = Projector(self.redis, self.keys, PLAN, owner="w", projection=projection)
             await projector.load()
             while await projector.step():
@@ -198,6 +214,17 @@ class Readers:
         await self.app.operations.status()
         await self.app.operations.plans()
         await self.app.operations.deliveries()
+
+    async def a_department_reports(self) -> None:  # a new event: a retry would read its damaged record
+        headers = {"Authorization": f"Bearer {self.ids['reporter']}"}
+        posted = self.http.post(f"/v1/plans/{PLAN}/events", json=event_body(), headers=headers)
+        response = await asyncio.wait_for(posted, 10)
+        assert response.status_code < 500, f"POST events: {response.status_code} {response.text:.200}"
+
+    async def the_plan_is_published_again(self) -> None:  # as it is: nothing stored
+        assert self.plan is not None
+        published = publish_plan(EventStore(self.redis, self.keys), self.plan)
+        assert not (await asyncio.wait_for(published, 10)).stored
         await self.app.operations.readiness()
 
     async def the_notifier_goes_on(self) -> None:
@@ -215,6 +242,7 @@ async def test_no_damaged_key_makes_a_reader_fail(redis: Redis, keys: Keyspace) 
     ):
         everyone = Readers(api.state.app, http, outbound, await a_plan_that_has_run(api.state.app, http))
         everyone.live = await projectors_run(redis, keys)
+        everyone.plan = await api.state.app.catalog.get(PLAN)
         assert await everyone.failures() == []
         for path in readers(
             everyone.ids

@@ -21,7 +21,7 @@ from events.errors import FieldError, field_errors
 from events.models import Event, EventBase, batch_adapter, event_adapter
 from events.plan import Plan
 from services.app.access import Access
-from services.app.errors import AppError, Conflict, Forbidden, Invalid, NotFound, TooLarge, Unauthorized
+from services.app.errors import AppError, Conflict, Forbidden, Invalid, NotFound, TooLarge, Unauthorized, Unavailable
 from services.observability import metrics
 from services.store import (
     AppendResult,
@@ -34,6 +34,7 @@ from services.store import (
 )
 
 MAX_BATCH = 1000
+PLAN_CHANGES = 5  # plans found replaced while one request is checked, before it is refused (503)
 
 EntryPoint = Literal["http", "inbox", "sheet"]
 _ENTRY: ContextVar[EntryPoint] = ContextVar("planwatch_entry_point", default="http")
@@ -379,7 +380,7 @@ class Ingest:
         per request), and a plan published meanwhile is read and the batch checked again."""
         found, fresh = await self.catalog.cached(plan_id), False
         check_plan(caller, plan_id)
-        while True:
+        for _ in range(PLAN_CHANGES):
             if found is None:
                 raise NotFound(f"plan {plan_id!r} has not been published", f"计划“{plan_id}”尚未发布")
             version, plan = found
@@ -394,6 +395,11 @@ class Ingest:
                 pass
             # a refusal may come from a plan since replaced (by another process): judge by the one in force
             found, fresh = await self.catalog.versioned(plan_id), True
+        else:  # plans are published a few times a year: this many in one request is something else
+            raise Unavailable(
+                f"plan {plan_id!r} changed {PLAN_CHANGES} times while the request was checked; try again",
+                f"计划“{plan_id}”在校验期间多次变更，请稍后重试",
+            )
         entry = _ENTRY.get()
         metrics.EVENTS_ACCEPTED.labels(entry, plan_id).inc(result.stored)
         if result.stored < len(events):

@@ -10,7 +10,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from events.errors import FieldError, field_errors
-from events.models import plan_digest, plan_event_id, plan_published
+from events.models import PlanPublished, plan_digest, plan_published
 from events.plan import Plan
 from events.planfile import PlanFileError, parse_plan
 from services.app.errors import Invalid
@@ -20,24 +20,28 @@ from services.store import EventStore, PlanCatalog
 @dataclass(frozen=True)
 class Published:
     position: str
-    version: int  # 1 for the first plan published, 2 for the first revision, …
+    version: int  # the number of events about the plan itself (publications, silences, acknowledgements)
     stored: bool  # False when this very plan was already the current one
 
 
 async def publish_plan(
     store: EventStore, plan: Plan, occurred_at: datetime | None = None, by: str | None = None
 ) -> Published:
-    """Append `plan` as a `plan.published` event unless it already is the current plan.
-
-    Version n's event id is derived from (content, n), so "is the current plan (version v)
-    this content?" is a lookup of the id for (content, v - 1); a retry after a lost reply
-    finds it and stores nothing. `expected_version` makes two concurrent publishes conflict.
-    """
+    """Append `plan` as a `plan.published` event unless it already is the current plan (the last
+    one published, compared by content: a retry after a lost reply stores nothing). The event id
+    is derived from (content, version), and `expected_version` makes two concurrent publishes
+    conflict."""
     version = await store.version(plan.id, plan.id)
     if version:
-        current = await store.position_of(plan.id, str(plan_event_id(plan.id, plan_digest(plan), version - 1)))
-        if current:
-            return Published(current, version, stored=False)
+        # by content, not by the id for (content, version - 1): silences and acknowledgements are
+        # counted in the version too
+        current = await store.latest_about(plan.id, plan.id, "plan.published")
+        if (
+            current
+            and isinstance(current.event, PlanPublished)
+            and plan_digest(current.event.plan) == plan_digest(plan)
+        ):
+            return Published(current.position, version, stored=False)
     try:  # a new plan must meet the plan rules (events.bounds.plan_rule_problems)
         event = plan_published(plan, version, occurred_at or datetime.now(UTC), by)
     except ValidationError as exc:

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import logging
-
 from events.models import PlanPublished
 from events.plan import Plan
 from services.store.events import EventStore
 
-log = logging.getLogger("planwatch.catalog")
-
 
 class PlanCatalog:
-    """Plans by id, cached per process. The cache is keyed by the number of plans published for
-    the id (one HGET per lookup), so a newly published plan is seen at once; the plan itself is
-    the last `plan.published` in the plan's subject index, read without replaying the log."""
+    """Plans by id, cached per process. The cache is keyed by the number of events about the plan
+    itself (its publications, silences and acknowledgements; one HGET per lookup), so a newly
+    published plan is seen at once; the plan itself is the last `plan.published` in the plan's
+    subject index, read without replaying the log."""
 
     def __init__(self, store: EventStore) -> None:
         self.store = store
@@ -35,24 +32,18 @@ class PlanCatalog:
         return self._cache.get(plan_id) or await self.versioned(plan_id)
 
     async def versioned(self, plan_id: str) -> tuple[int, Plan] | None:
-        """The plan in force and the number of plans published for its id (read now)."""
-        try:
-            version: int | None = await self.store.version(plan_id, plan_id)
-        except ValueError:  # the count is damaged: the plans are still in the plan's own index
-            log.warning("plan %s: its stored version cannot be read; its plan is read from its index", plan_id)
-            version = None
+        """The plan in force and the number of events about the plan itself (read now): the
+        version an append checks the plan by."""
+        version = await self.store.version(plan_id, plan_id)
         if version == 0:
             return None
         cached = self._cache.get(plan_id)
         if cached and cached[0] == version:
             return cached
         # the last plan that reads: one that does not (written by hand, say) is passed over, as the fold does
-        published = [s.event for s in await self.store.subject_events(plan_id, plan_id, limit=50)]
-        readable = [event for event in published if isinstance(event, PlanPublished)]
-        if not readable:
+        latest = await self.store.latest_about(plan_id, plan_id, "plan.published")
+        if latest is None or not isinstance(latest.event, PlanPublished):
             return None
-        plan = readable[-1].plan
-        if version is None:  # not cached: counted from the index, which holds the latest 50
-            return len(readable), plan
+        plan = latest.event.plan
         self._cache[plan_id] = (version, plan)
         return version, plan

@@ -23,10 +23,11 @@ from events.models import Event
 from events.positions import StoredEvent
 from services.observability import metrics
 from services.store.keys import Keyspace
-from services.store.values import is_position
+from services.store.values import is_position, stored_int
 
 _APPEND = """
--- KEYS: stream, event ids hash, versions hash, then one positions list per subject of the batch
+-- KEYS: stream, event ids hash, versions hash, the plan's own positions list, then one positions
+--       list per subject of the batch or of its expected versions
 -- Publishes the last position written on the channel `<stream>:appended` (Keyspace.appended.of(plan)).
 -- ARGV: plan id, the plan's version the caller checked the batch against ('' for none: the check
 --       folded in here saves ingest a round trip per request), then
@@ -35,13 +36,24 @@ _APPEND = """
 --       event_id US subject US digest US type US data   (US = \\31, which JSON never contains raw)
 --       where digest is that of the canonical form, followed by ",<digest of the bytes as sent>" when
 --       the two differ (an event stored before digests were canonical was hashed as sent)
-if ARGV[2] ~= '' and (redis.call('HGET', KEYS[3], ARGV[1]) or '0') ~= ARGV[2] then return {'stale-plan'} end
+-- A count that is not a count (written by hand, or damaged) is counted again from the subject's
+-- positions list, which grows with it: compared as it is, the plan would never be in force, and
+-- HINCRBY would fail half-way through the batch.
+local function count_of(subject, list)
+  local count = redis.call('HGET', KEYS[3], subject) or '0'
+  if not string.match(count, '^%d+$') then
+    count = tostring(redis.call('LLEN', list))
+    redis.call('HSET', KEYS[3], subject, count)
+  end
+  return count
+end
+if ARGV[2] ~= '' and count_of(ARGV[1], KEYS[4]) ~= ARGV[2] then return {'stale-plan'} end
 table.remove(ARGV, 1)
 table.remove(ARGV, 1)
 local n_expected = tonumber(ARGV[1])
 local n_subjects = tonumber(ARGV[2 + 2 * n_expected])
 local subject_key = {}
-for k = 1, n_subjects do subject_key[ARGV[2 + 2 * n_expected + k]] = KEYS[3 + k] end
+for k = 1, n_subjects do subject_key[ARGV[2 + 2 * n_expected + k]] = KEYS[4 + k] end
 local first = 3 + 2 * n_expected + n_subjects
 local n = #ARGV - first + 1
 local sub, find = string.sub, string.find
@@ -80,9 +92,15 @@ for i = 1, n do
   end
 end
 if any_new then
+  local counted = {}
+  for i = 1, n do  -- each new event's subject is counted (and mended) before anything is written
+    if status[i] == 'new' and not counted[subject[i]] then
+      counted[subject[i]] = tonumber(count_of(subject[i], subject_key[subject[i]]))
+    end
+  end
   for j = 1, n_expected do
     local subj, expected = ARGV[2 * j], tonumber(ARGV[2 * j + 1])
-    local actual = tonumber(redis.call('HGET', KEYS[3], subj) or '0')
+    local actual = counted[subj] or tonumber(count_of(subj, subject_key[subj]))
     if actual ~= expected then return {'conflict', subj, tostring(expected), tostring(actual)} end
   end
 end
@@ -250,8 +268,8 @@ class EventStore:
     ) -> AppendResult:
         """Append a batch atomically. `expected_version` (an int for every subject of the batch,
         or a mapping subject → version) is the number of events stored for the subject so far.
-        `plan_version`: the number of plans published for the plan that the batch was checked
-        against; PlanChanged (nothing stored) if another was published since."""
+        `plan_version`: the number of events about the plan itself (PlanCatalog.versioned) when
+        the batch was checked against it; PlanChanged (nothing stored) if it has changed since."""
         if not events:
             return AppendResult([], [], [])
         plan_ids = {event.plan_id for event in events}
@@ -265,7 +283,8 @@ class EventStore:
         args: list[str | int | bytes] = [plan_id, "" if plan_version is None else plan_version, len(expected)]
         for subject, version in expected.items():
             args += [subject, version]
-        subjects = list(dict.fromkeys(event.subject for event in events))
+        # the positions list of every subject counted, to count again one whose count was damaged
+        subjects = list(dict.fromkeys([*(event.subject for event in events), *expected]))
         args += [len(subjects), *subjects]
         # str(UUID) is slow in Python 3.11: one round trip through Rust gives the batch's ids as text
         event_ids: list[str] = pydantic_core.from_json(pydantic_core.to_json([event.event_id for event in events]))
@@ -288,6 +307,7 @@ class EventStore:
                     keys.events(plan_id),
                     keys.event_ids(plan_id),
                     keys.versions(plan_id),
+                    keys.subject_events(plan_id, plan_id),
                     *(keys.subject_events(plan_id, subject) for subject in subjects),
                 ],
                 args=args,
@@ -404,6 +424,27 @@ class EventStore:
             for position, data in _entries(reply)
         ]
 
+    async def latest_about(self, plan_id: str, subject: str, event_type: str, page: int = 50) -> StoredEvent | None:
+        """The latest readable event of `event_type` about `subject`, walking the subject's index
+        back a page at a time: a plan's own index holds its silences and acknowledgements too, so
+        the plan in force may be far back. Entries of other types are passed over undecoded."""
+        index, end = self.keys.subject_events(plan_id, subject), -1
+        while listed := await self.redis.lrange(index, end - page + 1, end):
+            positions = [text for p in listed if is_position(text := _text(p))]
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for position in positions:
+                    pipe.xrange(self.keys.events(plan_id), min=position, max=position)
+                replies = await pipe.execute()
+            for position, fields in [entry for reply in reversed(replies) for entry in reply or ()]:
+                if _text(fields.get("type", "")) == event_type:
+                    event = decode_entry(_text(position), entry_data(fields))
+                    if not isinstance(event, Unreadable):
+                        return StoredEvent(_text(position), event)
+            if len(listed) < page:
+                return None
+            end -= page
+        return None
+
     async def events_at(self, plan_id: str, positions: Sequence[str]) -> dict[str, StoredEvent]:
         """The events at `positions` in one round trip (provenance names hundreds for a rollup);
         a position with no entry is left out."""
@@ -429,7 +470,14 @@ class EventStore:
         return await self.redis.xlen(self.keys.events(plan_id))
 
     async def version(self, plan_id: str, subject: str) -> int:
-        return int(await self.redis.hget(self.keys.versions(plan_id), subject) or 0)
+        """The number of events stored about `subject`. A count that cannot be read (written by
+        hand, or damaged) is the length of the subject's positions list, which grows with it (and
+        which the next append writes in its place)."""
+        stored = await self.redis.hget(self.keys.versions(plan_id), subject)
+        count = stored_int(stored)
+        if stored is not None and (count is None or count < 0):
+            return await self.redis.llen(self.keys.subject_events(plan_id, subject))
+        return count or 0
 
     async def position_of(self, plan_id: str, event_id: str) -> str | None:
         """Where an event id was stored, if it was."""
