@@ -109,3 +109,13 @@ async def test_a_keeper_renews_after_redis_forgot_its_script(redis: Redis, keys:
         assert await redis.get(key) == "w1"
     finally:
         await keeper.stop()
+
+
+async def test_a_lease_without_an_expiry_is_taken(redis: Redis, keys: Keyspace):
+    """Every holder sets an expiry: a lease without one was written by hand (or damaged) and would
+    otherwise keep the plan from every worker for ever. One with an expiry is left to its holder."""
+    key = keys.lease("east-2025", "rm")
+    await redis.set(key, "not a worker")
+    assert await Lease(redis, "w1", TTL_MS).hold(key)
+    assert await redis.get(key) == "w1" and 0 < await redis.pttl(key) <= TTL_MS
+    assert not await Lease(redis, "w2", TTL_MS).hold(key)

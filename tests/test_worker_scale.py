@@ -335,3 +335,30 @@ def test_a_projector_lingers_only_while_its_plans_events_keep_coming() -> None:
     assert linger_for(100.0, -math.inf, 0.005) == 0.0  # the first wake-up
     assert linger_for(100.0, 100.0 - BURST_S - 0.1, 0.005) == 0.0  # after a quiet spell
     assert linger_for(100.0, 99.99, 0.005) == 0.005  # within a burst
+
+
+@pytest.mark.cluster
+async def test_a_lease_written_by_hand_does_not_keep_a_plan_from_the_workers(
+    redis: Redis, store: EventStore, keys: Keyspace, server_url: str
+):
+    """A lease without an expiry (every holder sets one) was written by hand or damaged: a worker
+    takes it rather than leave the plan unprojected for ever. A lease with an expiry held by a
+    worker no longer live is left until it expires."""
+    from services.projection.supervisor import ProjectionSupervisor
+
+    plans = await publish_plans(store, 2, stem="byhand")
+    await redis.set(keys.lease(plans[0], PROJECTIONS[0].name), "someone")
+    await redis.set(keys.lease(plans[1], PROJECTIONS[0].name), "w-gone", px=60_000)
+    supervisor = ProjectionSupervisor(redis, keys, "w-1", lease_url=server_url, tick=0.2, idle_s=0.3)
+    running = asyncio.create_task(supervisor.run())
+    try:
+        held = Counter({"w-1": len(plans) * len(PROJECTIONS) - 1, "w-gone": 1})
+        await eventually(lambda: _owners_are(redis, keys, plans, held), timeout=30, interval=0.2)
+        await eventually(lambda: _none_lagging(redis, keys, plans[:1]), timeout=30, interval=0.2)
+    finally:
+        supervisor.close()
+        await running
+
+
+async def _owners_are(redis: Redis, keys: Keyspace, plans: list[str], expected: Counter[str]) -> bool:
+    return await owners(redis, keys, plans) == expected

@@ -147,6 +147,7 @@ class ProjectionSupervisor:
         self._rate = 0.0  # units brought current a second, lately
         self._window = MIN_TAKING  # units it may have taken and not brought current
         self._wanting = False  # whether it holds less than its share
+        self._live_workers: set[str | None] = set()  # as of the last heartbeat
         self._wake = asyncio.Event()  # set to take more, or to close, before the next tick
         self.keeper = LeaseKeeper(
             lease_url,
@@ -293,7 +294,8 @@ class ProjectionSupervisor:
         await self.control.zadd(self.keys.workers, {self.worker_id: now})
         await self.control.zremrangebyscore(self.keys.workers, 0, now - self.lease_ttl_ms)
         self.clock_ms = await redis_now_ms(self.control)
-        return max(await self.control.zcard(self.keys.workers), 1)
+        self._live_workers = {str(worker) for worker in await self.control.zrange(self.keys.workers, 0, -1)}
+        return max(len(self._live_workers), 1)
 
     def _leases_lost(self, keys: list[str]) -> None:
         self._lost.update(keys)
@@ -313,7 +315,12 @@ class ProjectionSupervisor:
             for unit in candidates:
                 pipe.get(self._lease_key(unit))
             holders = await pipe.execute()
-        free = [unit for unit, holder in zip(candidates, holders, strict=True) if holder is None][:wanted]
+        # free, then held by no live worker: a lease written by hand (without the expiry every
+        # holder sets) is taken by hold_many; a dead worker's is refused until it expires
+        free = [unit for unit, holder in zip(candidates, holders, strict=True) if holder is None]
+        running = self._live_workers | {None}
+        free += [unit for unit, holder in zip(candidates, holders, strict=True) if holder not in running]
+        free = free[:wanted]
         taken = await self.lease.hold_many([self._lease_key(unit) for unit in free])
         started = [unit for unit, ours in zip(free, taken, strict=True) if ours]
         if min(wanted, room) > len(started):

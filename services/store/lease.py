@@ -19,9 +19,10 @@ from services.store.connection import is_cluster, is_cluster_url, plain_url
 log = logging.getLogger("planwatch.leases")
 
 _LEASE = """
--- KEYS: lease   ARGV: owner, ttl ms.  Take a free lease or renew our own.
+-- KEYS: lease   ARGV: owner, ttl ms.  Take a free lease or renew our own. One without an expiry
+-- was not written by a holder (each sets one): by hand, or damaged; kept, no one would ever hold it.
 local holder = redis.call('GET', KEYS[1])
-if not holder then
+if not holder or redis.call('PTTL', KEYS[1]) == -1 then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   return 1
 end
