@@ -22,12 +22,12 @@ _LEASE = """
 -- KEYS: lease   ARGV: owner, ttl ms.  Take a free lease or renew our own. One without an expiry
 -- was not written by a holder (each sets one): by hand, or damaged; kept, no one would ever hold it.
 local holder = redis.call('GET', KEYS[1])
-if not holder or redis.call('PTTL', KEYS[1]) == -1 then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return 1
-end
 if holder == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if not holder or redis.call('PTTL', KEYS[1]) == -1 then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   return 1
 end
 return 0
