@@ -139,7 +139,7 @@ async def _append_round_robin(store: EventStore, plans: list[str], pause_s: floa
 
 
 async def _all_held(redis: Redis, keys: Keyspace, plans: list[str], worker_id: str) -> bool:
-    return (await owners(redis, keys, plans)) == Counter({worker_id: len(plans) * len(PROJECTIONS)})
+    return await _owners_are(redis, keys, plans, Counter({worker_id: len(plans) * len(PROJECTIONS)}))
 
 
 async def test_three_workers_split_the_plans_evenly_and_two_take_over_from_a_dead_one(

@@ -412,17 +412,8 @@ class EventStore:
         """The latest `limit` events about one subject, in append order (from the subject index)."""
         listed = await self.redis.lrange(self.keys.subject_events(plan_id, subject), -limit, -1)
         positions = [text for p in listed if is_position(text := _text(p))]  # what else is there was not ours
-        if not positions:
-            return []
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for position in positions:
-                pipe.xrange(self.keys.events(plan_id), min=position, max=position)
-            replies = await pipe.execute()
-        return [
-            StoredEvent(position, decode_entry(position, data))
-            for reply in replies
-            for position, data in _entries(reply)
-        ]
+        entries = await self._at(plan_id, positions)
+        return [StoredEvent(position, decode_entry(position, entry_data(fields))) for position, fields in entries]
 
     async def latest_about(self, plan_id: str, subject: str, event_type: str, page: int = 50) -> StoredEvent | None:
         """The latest readable event of `event_type` about `subject`, walking the subject's index
@@ -431,15 +422,11 @@ class EventStore:
         index, end = self.keys.subject_events(plan_id, subject), -1
         while listed := await self.redis.lrange(index, end - page + 1, end):
             positions = [text for p in listed if is_position(text := _text(p))]
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for position in positions:
-                    pipe.xrange(self.keys.events(plan_id), min=position, max=position)
-                replies = await pipe.execute()
-            for position, fields in [entry for reply in reversed(replies) for entry in reply or ()]:
-                if _text(fields.get("type", "")) == event_type:
-                    event = decode_entry(_text(position), entry_data(fields))
-                    if not isinstance(event, Unreadable):
-                        return StoredEvent(_text(position), event)
+            for position, fields in reversed(await self._at(plan_id, positions)):
+                if _text(fields.get("type", "")) != event_type:
+                    continue
+                if not isinstance(event := decode_entry(position, entry_data(fields)), Unreadable):
+                    return StoredEvent(position, event)
             if len(listed) < page:
                 return None
             end -= page
@@ -448,18 +435,21 @@ class EventStore:
     async def events_at(self, plan_id: str, positions: Sequence[str]) -> dict[str, StoredEvent]:
         """The events at `positions` in one round trip (provenance names hundreds for a rollup);
         a position with no entry is left out."""
-        unique = list(dict.fromkeys(positions))
-        if not unique:
-            return {}
+        entries = await self._at(plan_id, list(dict.fromkeys(positions)))
+        return {
+            position: StoredEvent(position, decode_entry(position, entry_data(fields))) for position, fields in entries
+        }
+
+    async def _at(self, plan_id: str, positions: Sequence[str]) -> list[tuple[str, Mapping[Any, Any]]]:
+        """(position, fields) of the entries at `positions`, in their order, in one round trip; a
+        position with no entry is left out."""
+        if not positions:
+            return []
         async with self.redis.pipeline(transaction=False) as pipe:
-            for position in unique:
+            for position in positions:
                 pipe.xrange(self.keys.events(plan_id), min=position, max=position)
             replies = await pipe.execute()
-        return {
-            position: StoredEvent(position, decode_entry(position, data))
-            for reply in replies
-            for position, data in _entries(reply)
-        }
+        return [(_text(position), fields) for reply in replies for position, fields in reply or ()]
 
     async def event_at(self, plan_id: str, position: str) -> StoredEvent | None:
         """The entry at `position`, if there is one."""
