@@ -116,3 +116,28 @@ async def test_the_plan_in_force_is_found_behind_many_silences(redis: Redis, key
         assert answer.status_code == 201, answer.text
     again = await publish_plan(EventStore(redis, keys), plan)
     assert not again.stored and await store.length("east-2025") == 1 + 60 + 1
+
+
+@pytest.mark.cluster
+async def test_a_plan_s_version_counts_the_plans_published_not_its_silences(
+    redis: Redis, keys: Keyspace, store: EventStore
+) -> None:
+    """The version a publication answers with is the plans published (1, then 2 for the first
+    revision), however many silences and acknowledgements the plan's own count holds."""
+    plan = small_plan("west-2025")
+    assert (await publish_plan(store, plan)).version == 1
+    admin, _ = await TokenStore(redis, keys).create("admin", None, "管理员")
+    ends = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    async with api_client(redis, keys, admin) as http:
+        for n in range(9):
+            silence = {"matchers": {"subject": "gdp"}, "ends_at": ends, "comment": f"核实中 {n}"}
+            assert (await http.post("/v1/plans/west-2025/silences", json=silence)).status_code == 201
+        revised = plan.model_copy(update={"name": "测试区2025年计划（调整）"}).model_dump(mode="json")
+        first = await http.put("/v1/plans/west-2025", json=revised)
+        again = await http.put("/v1/plans/west-2025", json=revised)
+    assert (first.status_code, first.json()["version"]) == (201, 2), first.text
+    assert (again.status_code, again.json()["version"]) == (200, 2), again.text
+    back = await publish_plan(store, plan)  # the first plan again: a third publication
+    assert (back.stored, back.version) == (True, 3)
+    # counted across pages of the plan's index, which holds 1 + 9 + 2 entries by now
+    assert await store.count_about("west-2025", "west-2025", "plan.published", page=4) == 3

@@ -20,7 +20,7 @@ from services.store import EventStore, PlanCatalog
 @dataclass(frozen=True)
 class Published:
     position: str
-    version: int  # the number of events about the plan itself (publications, silences, acknowledgements)
+    version: int  # the plans published so far, this one included: 1 for the first, 2 for the first revision
     stored: bool  # False when this very plan was already the current one
 
 
@@ -41,14 +41,22 @@ async def publish_plan(
             and isinstance(current.event, PlanPublished)
             and plan_digest(current.event.plan) == plan_digest(plan)
         ):
-            return Published(current.position, version, stored=False)
+            return Published(current.position, await _publications(store, plan.id), stored=False)
     try:  # a new plan must meet the plan rules (events.bounds.plan_rule_problems)
         event = plan_published(plan, version, occurred_at or datetime.now(UTC), by)
     except ValidationError as exc:
         errors = [FieldError(e.field.removeprefix("plan."), e.reason, e.reason_zh) for e in field_errors(exc)]
         raise Invalid("the plan breaks the plan rules", "计划内容不符合规则", errors) from None
+    earlier = await _publications(store, plan.id) if version else 0  # before: one published after ours is not ours
     result = await store.append([event], expected_version={plan.id: version})
-    return Published(result.positions[0], version + 1, stored=not result.all_duplicates)
+    stored = not result.all_duplicates  # a duplicate (a retry) was counted among the earlier ones
+    return Published(result.positions[0], earlier + stored, stored)
+
+
+async def _publications(store: EventStore, plan_id: str) -> int:
+    """The plans published for `plan_id` (the plan's own count also holds its silences and
+    acknowledgements, so it is not this)."""
+    return await store.count_about(plan_id, plan_id, "plan.published")
 
 
 def load_plan(path: str | Path) -> Plan:

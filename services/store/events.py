@@ -432,6 +432,21 @@ class EventStore:
             end -= page
         return None
 
+    async def count_about(self, plan_id: str, subject: str, event_type: str, page: int = 200) -> int:
+        """How many events of `event_type` about `subject` are stored (the plans published, among a
+        plan's silences and acknowledgements), by the type of each entry of the subject's index;
+        nothing is decoded. Rare: a plan is published a few times a year."""
+        index, start, count = self.keys.subject_events(plan_id, subject), 0, 0
+        while listed := await self.redis.lrange(index, start, start + page - 1):
+            positions = [text for p in listed if is_position(text := _text(p))]
+            count += sum(
+                _text(fields.get("type", "")) == event_type for _, fields in await self._at(plan_id, positions)
+            )
+            if len(listed) < page:
+                break
+            start += page
+        return count
+
     async def events_at(self, plan_id: str, positions: Sequence[str]) -> dict[str, StoredEvent]:
         """The events at `positions` in one round trip (provenance names hundreds for a rollup);
         a position with no entry is left out."""
