@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 import re
 import traceback
 from datetime import UTC, datetime, timedelta
@@ -92,7 +93,20 @@ async def a_plan_that_has_run(app: App, http: httpx.AsyncClient) -> dict[str, st
     assert signed_in.status_code == 303
     shared = await app.sharing.rollup_path(PLAN, "2025-06", 1)  # the link the rollups page shares
     reporter, _ = await TokenStore(redis, keys).create("department", "stats", "统计局")
-    return {"subscription": subscribed.json()["id"], "project": "kp-001", "shared": shared, "reporter": reporter}
+    posted = json.dumps(event_body())  # posted once now, and again (a retry) after each damage
+    answer = await http.post(f"/v1/plans/{PLAN}/events", content=posted, headers=reporting(reporter))
+    assert answer.status_code == 201, answer.text
+    return {
+        "subscription": subscribed.json()["id"],
+        "project": "kp-001",
+        "shared": shared,
+        "reporter": reporter,
+        "posted": posted,
+    }
+
+
+def reporting(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
 
 def readers(ids: dict[str, str]) -> list[str]:
@@ -175,6 +189,7 @@ class Readers:
             self.the_scheduler_catches_up,
             self.the_operators_look,
             self.a_department_reports,
+            self.a_department_retries,
             self.the_plan_is_published_again,
         )
         for work in workers:
@@ -216,10 +231,17 @@ class Readers:
         await self.app.operations.deliveries()
 
     async def a_department_reports(self) -> None:  # a new event: a retry would read its damaged record
-        headers = {"Authorization": f"Bearer {self.ids['reporter']}"}
-        posted = self.http.post(f"/v1/plans/{PLAN}/events", json=event_body(), headers=headers)
+        posted = self.http.post(f"/v1/plans/{PLAN}/events", json=event_body(), headers=reporting(self.ids["reporter"]))
         response = await asyncio.wait_for(posted, 10)
         assert response.status_code < 500, f"POST events: {response.status_code} {response.text:.200}"
+
+    async def a_department_retries(self) -> None:  # an event stored before the damage: a duplicate
+        posted = self.http.post(
+            f"/v1/plans/{PLAN}/events", content=self.ids["posted"], headers=reporting(self.ids["reporter"])
+        )
+        response = await asyncio.wait_for(posted, 10)
+        assert response.status_code < 500, f"POST events again: {response.status_code} {response.text:.200}"
+        assert response.status_code != 201, f"stored twice: {response.text:.200}"
 
     async def the_plan_is_published_again(self) -> None:  # as it is: nothing stored
         assert self.plan is not None

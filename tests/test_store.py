@@ -70,6 +70,34 @@ async def test_reusing_an_event_id_for_other_content_is_refused(store: EventStor
     assert await store.length("test-2025") == 1
 
 
+@pytest.mark.parametrize("record", ["{position}", "not what was written"])
+async def test_a_retry_reads_a_damaged_event_id_record(store: EventStore, record: str) -> None:
+    """A record without its digest (written by hand, or damaged) makes neither a retry fail nor
+    the event stored twice: the entry it names, or one of the subject's latest, holds the very
+    bytes, so the retry is a duplicate at the original position and the record is mended."""
+    events = [gdp_update("test-2025", "5.5"), gdp_update("test-2025", "5.6", "2025-03")]
+    first = await store.append(events)
+    ids = store.keys.event_ids("test-2025")
+    for event, position in zip(events, first.positions, strict=True):
+        await store.redis.hset(ids, str(event.event_id), record.format(position=position))
+    assert await store.position_of("test-2025", str(events[0].event_id)) in (first.positions[0], None)
+    again = await store.append(events)
+    assert (again.positions, again.all_duplicates) == (first.positions, True)
+    assert await store.length("test-2025") == 2
+    mended = await store.redis.hget(ids, str(events[0].event_id))
+    assert mended is not None and mended.split("|")[0] == first.positions[0]
+    # other content under the mended record is refused as ever
+    with pytest.raises(EventIdReused):
+        await store.append([gdp_update("test-2025", "9.9", event_id=events[0].event_id)])
+
+
+async def test_an_event_whose_damaged_record_names_nothing_of_it_is_stored(store: EventStore) -> None:
+    event = gdp_update("test-2025", "5.5")
+    await store.redis.hset(store.keys.event_ids("test-2025"), str(event.event_id), "not what was written")
+    result = await store.append([event])
+    assert result.stored == 1 and await store.position_of("test-2025", str(event.event_id)) == result.positions[0]
+
+
 async def test_twenty_concurrent_appends_with_one_expected_version(store: EventStore) -> None:
     await store.append([gdp_update("test-2025", "5.0", "2025-03")])
     version = await store.version("test-2025", "gdp")

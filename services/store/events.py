@@ -75,13 +75,36 @@ for i = 1, n do
   local comma = find(digest[i], ',', 1, true)
   if comma then digest[i], legacy[i] = sub(digest[i], 1, comma - 1), sub(digest[i], comma + 1) end
 end
-for i = 1, n do
+local function data_of(fields)
+  for k = 1, #fields - 1, 2 do
+    if fields[k] == 'data' then return fields[k + 1] end
+  end
+end
+-- Where event i was stored, and the digest recorded then; nil if it was not. A record without its
+-- digest (written by hand, or damaged) says nothing of the content: the event is there if the
+-- entry it names, or one of the subject's latest 100, holds these very bytes (the record is
+-- mended); otherwise it counts as new, and its record is written again.
+local function recorded(i)
   local prior = redis.call('HGET', KEYS[2], eid[i])
-  if prior then
-    local sep = find(prior, '|', 1, true)
-    local known = sub(prior, sep + 1)
-    if known ~= digest[i] and known ~= legacy[i] then return {'reused', eid[i], sub(prior, 1, sep - 1)} end
-    status[i], pos[i] = 'dup', sub(prior, 1, sep - 1)
+  if not prior then return nil end
+  local sep = find(prior, '|', 1, true)
+  if sep then return sub(prior, 1, sep - 1), sub(prior, sep + 1) end
+  local candidates = redis.call('LRANGE', subject_key[subject[i]], -100, -1)
+  table.insert(candidates, prior)
+  for k = #candidates, 1, -1 do
+    local at = candidates[k]
+    local entry = string.match(at, '^%d+%-%d+$') and redis.call('XRANGE', KEYS[1], at, at)[1]
+    if entry and data_of(entry[2]) == data[i] then
+      redis.call('HSET', KEYS[2], eid[i], at .. '|' .. digest[i])
+      return at, digest[i]
+    end
+  end
+end
+for i = 1, n do
+  local at, known = recorded(i)
+  if at then
+    if known ~= digest[i] and known ~= legacy[i] then return {'reused', eid[i], at} end
+    status[i], pos[i] = 'dup', at
   elseif batch_digest[eid[i]] then
     if batch_digest[eid[i]] ~= digest[i] then return {'reused', eid[i], ''} end
     status[i] = 'dup'
@@ -487,7 +510,8 @@ class EventStore:
     async def position_of(self, plan_id: str, event_id: str) -> str | None:
         """Where an event id was stored, if it was."""
         found = await self.redis.hget(self.keys.event_ids(plan_id), event_id)
-        return _text(found).split("|", 1)[0] if found else None
+        position = _text(found).split("|", 1)[0] if found else None
+        return position if position and is_position(position) else None  # a damaged record names nowhere
 
     async def plans(self) -> list[str]:
         return sorted(_text(p) for p in await self.redis.smembers(self.keys.plans))
