@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
 import uuid
@@ -15,6 +16,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
+from services.api.middleware import _request_id
 from services.app import App, publish_plan
 from services.observability import configure_logging, plan_context, redact, request_context
 from services.observability.logs import JsonFormatter, OutageFilter
@@ -108,9 +110,25 @@ async def test_a_request_id_is_echoed_and_made_when_missing(redis: Redis, keys: 
         given = await http.get("/healthz", headers={"X-Request-ID": "req-42.a"})
         made = await http.get("/healthz")
         forged = await http.get("/healthz", headers={"X-Request-ID": 'x"\n{"level": "error"}'})
+        again = await http.get("/healthz")
     assert given.headers["x-request-id"] == "req-42.a"
-    assert len(made.headers["x-request-id"]) == 32
+    assert len(made.headers["x-request-id"]) == 32 and int(made.headers["x-request-id"], 16) >= 0
+    assert again.headers["x-request-id"] != made.headers["x-request-id"]
     assert forged.headers["x-request-id"] != 'x"\n{"level": "error"}'  # never echoed into a log line
+
+
+def test_a_forked_process_makes_request_ids_of_its_own() -> None:
+    """Made ids are random bits a process and a count: a process forked from this one (as a
+    server's workers may be) must not count from the same bits."""
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child
+        os.write(write, _request_id({"headers": []}).encode())
+        os._exit(0)
+    os.waitpid(child, 0)
+    theirs, mine = os.read(read, 64).decode(), _request_id({"headers": []})
+    os.close(read), os.close(write)
+    assert len(theirs) == len(mine) == 32 and theirs[:16] != mine[:16]
 
 
 def test_the_api_without_its_access_log_writes_no_line_per_request_and_still_counts(

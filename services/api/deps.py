@@ -19,9 +19,13 @@ from services.store import TokenInfo
 MAX_BODY = 2_000_000  # bytes: a batch of 1,000 events, or a plan, fits easily
 
 
-async def application(request: Request) -> App:  # async: sync dependencies hop to a thread
+def application_of(request: Request) -> App:
     app: App = request.app.state.app
     return app
+
+
+async def application(request: Request) -> App:  # async: sync dependencies hop to a thread
+    return application_of(request)
 
 
 AppDep = Annotated[App, Depends(application)]
@@ -51,7 +55,7 @@ class TokenCaller(SecurityBase):
     async def __call__(self, request: Request) -> TokenInfo:
         plan_id = request.path_params.get("plan")
         authorization = request.headers.get("authorization")
-        app: App = request.app.state.app
+        app = application_of(request)
         if not self.admin:  # on a plan's routes (`/v1/plans/{plan}/…`) valid for that plan
             return await bearer(app, authorization, plan_id)
         # the role first (a plan an admin publishes need not exist yet), then, on a plan's
@@ -65,6 +69,8 @@ class TokenCaller(SecurityBase):
 
 
 caller, admin = TokenCaller(), TokenCaller(admin=True)
+# `plan: str` as FastAPI declares it, for a route that reads the plan from its path itself
+PLAN_PARAMETER = {"name": "plan", "in": "path", "required": True, "schema": {"type": "string", "title": "Plan"}}
 CallerDep = Annotated[TokenInfo, Depends(caller)]
 AdminDep = Annotated[TokenInfo, Depends(admin)]
 

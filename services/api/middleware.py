@@ -4,8 +4,10 @@ in, the entry point the metrics count them under and the refusals, by reason."""
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
-import uuid
+import secrets
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -67,7 +69,22 @@ def _request_id(scope: Scope) -> str:
             given = value.decode("latin-1").strip()
             if _GIVEN_ID.match(given):
                 return given
-    return uuid.uuid4().hex
+    return f"{_ids.prefix}{next(_ids.counter):016x}"
+
+
+class _RequestIds:
+    """Ids made here: 64 random bits a process, then a count (32 hex digits, as a UUID's). Unique
+    like uuid4's, without its system call per request; a forked process draws its own bits."""
+
+    def __init__(self) -> None:
+        self.draw()
+        os.register_at_fork(after_in_child=self.draw)
+
+    def draw(self) -> None:
+        self.prefix, self.counter = secrets.token_hex(8), itertools.count()
+
+
+_ids = _RequestIds()
 
 
 def _plan_and_entry(scope: Scope) -> tuple[str | None, Any]:
