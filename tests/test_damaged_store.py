@@ -152,6 +152,7 @@ async def damage(redis: Redis, key: str) -> None:
     elif kind == "stream":
         await redis.xadd(key, {"written": "by hand"})
         await redis.xadd(key, {"data": "{", "type": "?", "notice": "{", "position": "?", "id": "?"})
+        await redis.xadd(key, {"data": b"\xff{", "type": b"\xfe", "notice": b"\xff"})  # bytes that are no UTF-8
     elif kind == "set":
         await redis.sadd(key, "not:an:id\xff")
     elif kind == "zset":

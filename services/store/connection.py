@@ -198,11 +198,15 @@ def connect(url: str, max_connections: int = 64, client_name: str | None = None)
     A `redis+cluster://` URL gives a RedisCluster client (at most `max_connections` per node). It
     has every command planwatch sends — single-key commands, scripts and pipelines within one hash
     tag, MULTI on one slot — so it is handed out as the client type the code is written against.
-    `client_name` names the connections (CLIENT LIST shows it: what a process holds can be counted)."""
+    `client_name` names the connections (CLIENT LIST shows it: what a process holds can be counted).
+    Replies are text; bytes that are no UTF-8 (written by another program, or damaged) read as
+    U+FFFD instead of failing the whole reply: an entry holding them is unreadable (and parked),
+    and the entries around it are read."""
     if is_cluster_url(url):
         cluster = RedisCluster.from_url(
             plain_url(url),
             decode_responses=True,
+            encoding_errors="replace",
             socket_timeout=30,
             max_connections=max_connections,
             client_name=client_name,
@@ -213,6 +217,7 @@ def connect(url: str, max_connections: int = 64, client_name: str | None = None)
         max_connections=max_connections,
         timeout=20,
         decode_responses=True,
+        encoding_errors="replace",
         socket_timeout=30,
         client_name=client_name,
     )
