@@ -88,13 +88,16 @@ class Unreadable:
     reason: str
 
 
-def decode_stored(data: str) -> Event | Unreadable:
+def decode_stored(data: str | bytes) -> Event | Unreadable:
     """`decode_payload`, or an `Unreadable` saying why not: what every reader of the log uses, so
-    nothing stored can make one fail."""
+    nothing stored can make one fail. `data` as the stream entry holds it (text, or bytes from a
+    client that does not decode replies; bytes that are no UTF-8 are unreadable, not an error)."""
     try:
         return event_adapter.validate_json(data)  # directly: a replay calls this a million times
     except ValidationError:
         pass
+    if isinstance(data, bytes):
+        data = data.decode("utf-8", errors="replace")
     try:
         return _upcast_or_raise(data)
     except ValidationError as exc:

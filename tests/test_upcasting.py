@@ -51,6 +51,18 @@ def test_a_version_1_plan_is_read_under_the_rules_of_its_time() -> None:
     assert isinstance(as_new, Unreadable) and "planned_start" in as_new.reason
 
 
+def test_an_entry_s_data_is_read_as_text_or_as_bytes() -> None:
+    """A reader passes the stream entry's data as it came: text, or bytes from a client that does
+    not decode replies. Bytes are read alike, upcast alike, and bytes that are no UTF-8 are
+    unreadable, not an error."""
+    line = golden_plan_line()
+    as_text, as_bytes = decode_stored(line), decode_stored(line.encode())
+    assert isinstance(as_bytes, PlanPublished) and as_bytes == as_text
+    assert encode(as_bytes) == line.encode()  # a version 1 plan re-encodes to its stored bytes
+    broken = decode_stored(b'{"type": "indicator.updated", "subject": "gdp\xff"}')
+    assert isinstance(broken, Unreadable) and broken.event_type == "indicator.updated"
+
+
 def test_an_unknown_version_is_not_guessed() -> None:
     data = {**json.loads(golden_plan_line()), "schema_version": 9}
     assert upcast(data) is None

@@ -20,7 +20,7 @@ from projections.snapshot import dump_book, load_book
 from projections.state import PlanState
 from services.projection.replies import Entry
 from services.projection.strategy import JudgingFailed
-from services.store import Keyspace, entry_data
+from services.store import Keyspace
 
 log = logging.getLogger("planwatch.projector")
 
@@ -51,7 +51,7 @@ class AlertsStrategy:
 
     def apply_batch(self, state: PlanState, entries: Sequence[Entry]) -> None:
         for position, fields in entries:
-            self.apply(state, StoredEvent(position, decode_stored(entry_data(fields))))
+            self.apply(state, StoredEvent(position, decode_stored(fields.get("data", ""))))  # as read_model's
 
     def apply(self, state: PlanState, stored: StoredEvent) -> None:
         instant = alerts.instant_of(stored.position)

@@ -38,7 +38,7 @@ from projections.series import indicator_series
 from projections.state import PlanState, apply, fold
 from projections.views import indicator_detail_view, project_detail_view, summary_json
 from services.projection.replies import Entry
-from services.store import Keyspace, entry_data
+from services.store import Keyspace
 
 _SNAPSHOT = "snapshot:"  # a periodic snapshot's field, named for the state's position
 
@@ -102,7 +102,8 @@ class ReadModelStrategy:
                     self._stored_inputs[f"project:{project.id}"] = project_inputs(state, project, as_of)
 
     def apply_batch(self, state: PlanState, entries: Sequence[Entry]) -> None:
-        fold(((position, decode_stored(entry_data(fields))) for position, fields in entries), state)
+        # the entry's data as it came (decode_stored takes it so): `entry_data` per entry was 3 % of a rebuild
+        fold(((position, decode_stored(fields.get("data", ""))) for position, fields in entries), state)
 
     def apply(self, state: PlanState, stored: StoredEvent) -> None:
         apply(state, stored)

@@ -209,7 +209,7 @@ class Projector:
         # would otherwise all write their states in the same second, every `state_save_s`
         self._save_stretch = _save_stretch()
         self._parked_listed = 0  # entries the fold parked, as far as written to the dead letters
-        self._batch: dict[str, dict[str, str]] = {}  # position → fields of the entries being applied
+        self._batch: Sequence[Entry] = ()  # the entries being applied (the fields of one the fold parks)
         # a rebuild's next page, asked for before the page before it is applied: Redis serves it
         # while this process folds
         self._ahead: _ReadAhead | None = None
@@ -330,7 +330,7 @@ class Projector:
             entries, boundary = self._up_to_boundary(entries)
         if not commit:  # a rebuild reads on while it folds (a live projector keeps to its one connection)
             await self._read_ahead(entries[-1][0], held=read[len(entries) :])
-        self._batch = dict(entries)
+        self._batch = entries
         try:
             self.strategy.apply_batch(self.state, entries)
             if boundary or self._entries_seen() % self.snapshot_every == 0:
@@ -553,9 +553,9 @@ class Projector:
 
     def _newly_parked(self) -> list[Parked]:
         """The entries the fold parked since the last commit, as dead letters with their data."""
-        parked = []
+        parked, batch = [], dict(self._batch) if len(self.state.parked) > self._parked_listed else {}
         for entry in self.state.parked[self._parked_listed :]:
-            fields = self._batch.get(entry.position, {})  # the entry's `type` field names it even when its data cannot
+            fields = batch.get(entry.position, {})  # the entry's `type` field names it even when its data cannot
             event_type = entry.event_type if entry.event_type != "?" else fields.get("type", "?")
             parked.append(Parked(entry.position, event_type, entry.reason, fields.get("data", ""), FOLD))
         return parked
