@@ -50,7 +50,7 @@ async def publish_plan(
     earlier = await _publications(store, plan.id) if version else 0  # before: one published after ours is not ours
     result = await store.append([event], expected_version={plan.id: version})
     stored = not result.all_duplicates  # a duplicate (a retry) was counted among the earlier ones
-    return Published(result.positions[0], earlier + stored, stored)
+    return Published(result.positions[0], earlier + int(stored), stored)
 
 
 async def _publications(store: EventStore, plan_id: str) -> int:
