@@ -14,6 +14,7 @@ Then the key is put back as it was.
 from __future__ import annotations
 
 import asyncio
+import io
 import ipaddress
 import json
 import re
@@ -27,6 +28,7 @@ from redis.asyncio import Redis
 from events.plan import Plan
 from services.api import create_api
 from services.app import App, produce_rollup, publish_plan
+from services.app.backup import export_plan
 from services.demo.run import load_seed
 from services.notify import Notifier
 from services.projection import ALERTS, READ_MODEL, GenerationChanged, LeaseLost, Projector
@@ -153,6 +155,7 @@ async def damage(redis: Redis, key: str) -> None:
         await redis.xadd(key, {"written": "by hand"})
         await redis.xadd(key, {"data": "{", "type": "?", "notice": "{", "position": "?", "id": "?"})
         await redis.xadd(key, {"data": b"\xff{", "type": b"\xfe", "notice": b"\xff"})  # bytes that are no UTF-8
+        await redis.xadd(key, {"type": "rollup.published", "data": '{"type": "indicator.updated"}'})
     elif kind == "set":
         await redis.sadd(key, "not:an:id\xff")
     elif kind == "zset":
@@ -189,6 +192,7 @@ class Readers:
             self.the_notifier_goes_on,
             self.the_scheduler_catches_up,
             self.the_operators_look,
+            self.the_plan_is_exported,
             self.a_department_reports,
             self.a_department_retries,
             self.the_plan_is_published_again,
@@ -230,6 +234,9 @@ class Readers:
         await self.app.operations.status()
         await self.app.operations.plans()
         await self.app.operations.deliveries()
+
+    async def the_plan_is_exported(self) -> None:  # `planwatch export`: a backup is read back in full
+        await export_plan(EventStore(self.redis, self.keys), PLAN, io.BytesIO())
 
     async def a_department_reports(self) -> None:  # a new event: a retry would read its damaged record
         posted = self.http.post(f"/v1/plans/{PLAN}/events", json=event_body(), headers=reporting(self.ids["reporter"]))

@@ -36,7 +36,7 @@ from typing import IO, Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from events.codec import decode_payload, encode
+from events.codec import decode_payload, decode_stored, encode
 from events.errors import FieldError
 from events.ids import PlanId
 from events.models import Event, PlanPublished, RollupPublished
@@ -109,8 +109,11 @@ def _now() -> str:
 
 
 async def _rollup_document(store: EventStore, entry: RawEntry) -> tuple[str, str] | None:
-    event = decode_payload(entry.data)
-    assert isinstance(event, RollupPublished)
+    """The document a `rollup.published` entry names, if it can be read and was kept. An entry of
+    that type that holds no rollup (written by hand, or damaged) is exported as it is, alone."""
+    event = decode_stored(entry.data)
+    if not isinstance(event, RollupPublished):
+        return None
     name = _document_name(event.period, event.version, event.content_hash)
     raw = await store.redis.get(
         store.keys.rollup_document(event.plan_id, event.period, event.version, event.content_hash)
