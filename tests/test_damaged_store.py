@@ -81,10 +81,8 @@ async def a_plan_that_has_run(app: App, http: httpx.AsyncClient) -> dict[str, st
         f"/v1/plans/{PLAN}/alerts/acknowledgements", json={"fingerprint": firing[0]["fingerprint"], "note": "已知悉"}
     )
     assert acknowledged.status_code == 201, acknowledged.text
-    retracted = await http.post(
-        f"/v1/plans/{PLAN}/events/{(await store.subject_events(PLAN, 'kp-001'))[-1].event.event_id}/retraction",
-        json={"reason": "数据填报错误"},
-    )
+    retraction = f"/v1/plans/{PLAN}/events/{(await store.subject_events(PLAN, 'kp-001'))[-1].event.event_id}/retraction"
+    retracted = await http.post(retraction, json={"reason": "数据填报错误"})
     assert retracted.status_code == 201, retracted.text
     for projector in projectors:
         while await projector.step():
@@ -104,6 +102,8 @@ async def a_plan_that_has_run(app: App, http: httpx.AsyncClient) -> dict[str, st
         "shared": shared,
         "reporter": reporter,
         "posted": posted,
+        "retraction": retraction,
+        "fingerprint": firing[0]["fingerprint"],
     }
 
 
@@ -195,6 +195,7 @@ class Readers:
             self.the_plan_is_exported,
             self.a_department_reports,
             self.a_department_retries,
+            self.the_office_acts_again,
             self.the_plan_is_published_again,
         )
         for work in workers:
@@ -250,6 +251,18 @@ class Readers:
         response = await asyncio.wait_for(posted, 10)
         assert response.status_code < 500, f"POST events again: {response.status_code} {response.text:.200}"
         assert response.status_code != 201, f"stored twice: {response.text:.200}"
+
+    async def the_office_acts_again(self) -> None:  # the same retraction and acknowledgement, a new silence
+        ends = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+        plan = f"/v1/plans/{PLAN}"
+        asked = [
+            (self.ids["retraction"], {"reason": "数据填报错误"}),
+            (f"{plan}/alerts/acknowledgements", {"fingerprint": self.ids["fingerprint"], "note": "已知悉"}),
+            (f"{plan}/silences", {"matchers": {"subject": "gdp"}, "ends_at": ends, "comment": "核实中"}),
+        ]
+        for path, body in asked:
+            response = await asyncio.wait_for(self.http.post(path, json=body), 10)
+            assert response.status_code < 500, f"POST {path}: {response.status_code} {response.text:.200}"
 
     async def the_plan_is_published_again(self) -> None:  # as it is: nothing stored
         assert self.plan is not None
