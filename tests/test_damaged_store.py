@@ -20,6 +20,7 @@ import json
 import re
 import traceback
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -34,6 +35,7 @@ from services.notify import Notifier
 from services.projection import ALERTS, READ_MODEL, GenerationChanged, LeaseLost, Projector
 from services.scheduler import RollupScheduler
 from services.store import EventStore, Keyspace, Lease, TokenStore, redis_now_ms
+from tests.conftest import planwatch as run_planwatch
 from tests.factories import event_body
 from tests.receivers import Receiver
 
@@ -336,3 +338,39 @@ async def test_a_delivery_state_that_cannot_be_read_is_cleared_and_delivery_goes
             await notifier.deliver_all()
         assert [r.path for r in receiver.requests] == ["/hook"] * 3, "not delivered after the refusals"
         assert await redis.hget(keys.sub_state(subscription), field) != "not what was written"
+
+
+async def test_the_cli_reads_a_store_damaged_everywhere_at_once(
+    redis: Redis, keys: Keyspace, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Every kind of key damaged at once, then what an operator runs at a terminal (each a process
+    of its own): each answers, none with a traceback."""
+    api = create_api(redis=redis, keys=keys)
+    transport = httpx.ASGITransport(app=api, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://planwatch") as http:
+        await a_plan_that_has_run(api.state.app, http)
+    every = sorted([key async for key in redis.scan_iter(match=f"{keys.prefix}:*")])
+    one_of_each = {KINDS.sub("…", key.removeprefix(keys.prefix)): key for key in every}
+    for key in one_of_each.values():
+        await damage(redis, key)
+    commands = [
+        ["status"],
+        ["status", "--plan", PLAN],
+        ["plans"],
+        ["table", "--plan", PLAN],
+        ["table", "--plan", PLAN, "--known-at", "2030-01-01T00:00:00+08:00"],
+        ["why", "--plan", PLAN, "--cell", "gdp"],
+        ["why", "--plan", PLAN, "--project", "kp-001"],
+        ["alerts", "--plan", PLAN],
+        ["alerts", "--plan", PLAN, "--history"],
+        ["rollups", "--plan", PLAN],
+        ["subscriptions"],
+        ["silence", "list", "--plan", PLAN],
+        ["export", "--plan", PLAN, "--output", str(tmp_path / "export.jsonl")],
+    ]
+    failed = []
+    for command in commands:
+        done = run_planwatch(cli_env, *command)
+        if "Traceback" in done.stderr or done.returncode not in (0, 1):
+            failed.append(f"planwatch {' '.join(command)}: exit {done.returncode}\n{done.stderr[-1500:]}")
+    assert failed == []
