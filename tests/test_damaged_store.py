@@ -14,6 +14,7 @@ Then the key is put back as it was.
 from __future__ import annotations
 
 import asyncio
+import csv
 import io
 import ipaddress
 import json
@@ -34,6 +35,7 @@ from services.demo.run import load_seed
 from services.notify import Notifier
 from services.projection import ALERTS, READ_MODEL, GenerationChanged, LeaseLost, Projector
 from services.scheduler import RollupScheduler
+from services.spreadsheet.layout import CSV_COLUMNS
 from services.store import EventStore, Keyspace, Lease, TokenStore, redis_now_ms
 from tests.conftest import planwatch as run_planwatch
 from tests.factories import event_body
@@ -95,6 +97,17 @@ async def a_plan_that_has_run(app: App, http: httpx.AsyncClient) -> dict[str, st
     assert signed_in.status_code == 303
     shared = await app.sharing.rollup_path(PLAN, "2025-06", 1)  # the link the rollups page shares
     reporter, _ = await TokenStore(redis, keys).create("department", "stats", "统计局")
+    sheet = await app.sheets.template(PLAN, "stats", "2025-Q2", "csv")  # imported now, and again after each damage
+    rows = list(csv.reader(io.StringIO(sheet.decode("utf-8-sig"))))
+    rows[1][CSV_COLUMNS.index("本期累计值")] = "5.6"
+    filled = io.StringIO()
+    csv.writer(filled).writerows(rows)
+    imported = await http.post(
+        f"/v1/plans/{PLAN}/imports",
+        files={"file": ("stats.csv", filled.getvalue().encode(), "text/csv")},
+        headers={"Authorization": f"Bearer {reporter}"},
+    )
+    assert imported.status_code == 201, imported.text
     posted = json.dumps(event_body())  # posted once now, and again (a retry) after each damage
     answer = await http.post(f"/v1/plans/{PLAN}/events", content=posted, headers=reporting(reporter))
     assert answer.status_code == 201, answer.text
@@ -104,6 +117,7 @@ async def a_plan_that_has_run(app: App, http: httpx.AsyncClient) -> dict[str, st
         "shared": shared,
         "reporter": reporter,
         "posted": posted,
+        "sheet": filled.getvalue(),
         "retraction": retraction,
         "fingerprint": firing[0]["fingerprint"],
     }
@@ -197,6 +211,7 @@ class Readers:
             self.the_plan_is_exported,
             self.a_department_reports,
             self.a_department_retries,
+            self.a_department_imports_its_sheet_again,
             self.the_office_acts_again,
             self.the_plan_is_published_again,
         )
@@ -252,6 +267,13 @@ class Readers:
         )
         response = await asyncio.wait_for(posted, 10)
         assert response.status_code < 500, f"POST events again: {response.status_code} {response.text:.200}"
+        assert response.status_code != 201, f"stored twice: {response.text:.200}"
+
+    async def a_department_imports_its_sheet_again(self) -> None:  # stored before the damage: nothing new
+        sheet = {"file": ("stats.csv", self.ids["sheet"].encode(), "text/csv")}
+        headers = {"Authorization": f"Bearer {self.ids['reporter']}"}
+        response = await asyncio.wait_for(self.http.post(f"/v1/plans/{PLAN}/imports", files=sheet, headers=headers), 10)
+        assert response.status_code < 500, f"POST imports: {response.status_code} {response.text:.200}"
         assert response.status_code != 201, f"stored twice: {response.text:.200}"
 
     async def the_office_acts_again(self) -> None:  # the same retraction and acknowledgement, a new silence
