@@ -180,6 +180,13 @@ async def damage(redis: Redis, key: str) -> None:
         await redis.rpush(key, "not a position")
 
 
+async def one_key_of_each_kind(redis: Redis, keys: Keyspace) -> dict[str, str]:
+    """One key of each kind the installation wrote, by its shape (the key with a subject, session or
+    ticket id made `…`)."""
+    every = sorted([key async for key in redis.scan_iter(match=f"{keys.prefix}:*")])
+    return {KINDS.sub("…", key.removeprefix(keys.prefix)): key for key in every}
+
+
 def failure(exc: BaseException) -> str:
     frames = [f"{f.filename.rsplit('/', 2)[-1]}:{f.lineno}" for f in traceback.extract_tb(exc.__traceback__)]
     return f"{exc!r:.200} at {' < '.join(frames[-3:][::-1])}"
@@ -315,8 +322,7 @@ async def test_no_damaged_key_makes_a_reader_fail(redis: Redis, keys: Keyspace) 
             everyone.ids
         ):  # before any damage, every reader has something to show ("/": the one plan's)
             assert (await http.get(path)).status_code in (200, 303), path
-        every = sorted([key async for key in redis.scan_iter(match=f"{keys.prefix}:*")])
-        one_of_each = {KINDS.sub("…", key.removeprefix(keys.prefix)): key for key in every}
+        one_of_each = await one_key_of_each_kind(redis, keys)
         assert len(one_of_each) >= 25, sorted(one_of_each)  # the installation above wrote every kind
         found = {}
         for shape, key in sorted(one_of_each.items()):
@@ -371,9 +377,7 @@ async def test_the_cli_reads_a_store_damaged_everywhere_at_once(
     transport = httpx.ASGITransport(app=api, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://planwatch") as http:
         await a_plan_that_has_run(api.state.app, http)
-    every = sorted([key async for key in redis.scan_iter(match=f"{keys.prefix}:*")])
-    one_of_each = {KINDS.sub("…", key.removeprefix(keys.prefix)): key for key in every}
-    for key in one_of_each.values():
+    for key in (await one_key_of_each_kind(redis, keys)).values():
         await damage(redis, key)
     commands = [
         ["status"],
