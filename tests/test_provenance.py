@@ -61,8 +61,8 @@ async def test_a_correction_moves_the_trail_and_retracting_it_restores_the_numbe
     assert (value.event_id, value.revision, after.printed["actual"]) == (str(correction.event_id), 2, "5.7%")
     assert value.recorded_at > first.recorded_at
     # retracting the event the trail names changes the printed number back
-    position = await store.position_of(SEED, str(correction.event_id))
-    assert position == value.position
+    stored = await store.stored_event(SEED, str(correction.event_id))
+    assert stored is not None and stored.position == value.position
     await store.append(
         [
             EventRetracted(
@@ -73,7 +73,7 @@ async def test_a_correction_moves_the_trail_and_retracting_it_restores_the_numbe
                 period=value.period or "",
                 occurred_at=AT,
                 retracted_event_id=correction.event_id,
-                retracted_position=position,
+                retracted_position=stored.position,
                 retracted_type="indicator.updated",
                 reason="测试撤回",
                 requested_by="0123456789ab",

@@ -145,6 +145,34 @@ async def test_who_may_retract(redis: Redis, keys: Keyspace, store: EventStore, 
     assert (await fold_log(store, PLAN)).indicators["gdp"].observations["2025-Q2"].value == Decimal("5.3")
 
 
+@pytest.mark.parametrize("damage", ["another event's record", "a record naming nothing", "an entry since gone"])
+async def test_an_event_whose_id_record_is_damaged_is_retracted_all_the_same(
+    redis: Redis, keys: Keyspace, store: EventStore, tokens: dict[str, str], damage: str
+) -> None:
+    """The id record is a lookup, not the truth: one that names another event (or nothing, or an
+    entry no longer there) does not make the retraction refuse the event, nor retract another."""
+    async with api_client(redis, keys) as http:
+        kept, wrong = report("5.3", "2025-Q1"), report("99")
+        for body in (kept, wrong):
+            assert (await post(http, tokens["stats"], body)).status_code == 201
+        ids = keys.event_ids(PLAN)
+        kept_record = await redis.hget(ids, kept["event_id"])
+        assert kept_record is not None
+        record = {
+            "another event's record": kept_record,
+            "a record naming nothing": "not what was written",
+            "an entry since gone": "1-1|0123456789abcdef",
+        }[damage]
+        await redis.hset(ids, wrong["event_id"], record)
+        done = await retract(http, tokens["stats"], str(wrong["event_id"]).upper())  # any spelling of the id
+        assert done.status_code == 201, done.text
+        assert done.json()["retracted_event_id"] == wrong["event_id"]
+        await redis.hdel(ids, kept["event_id"])  # no record at all: never stored, as far as anyone can tell
+        assert (await retract(http, tokens["stats"], kept["event_id"])).status_code == 404
+    observations = (await fold_log(store, PLAN)).indicators["gdp"].observations
+    assert observations["2025-Q1"].value == Decimal("5.3") and "2025-Q2" not in observations
+
+
 async def test_a_retracted_investment_leaves_the_portfolio(
     redis: Redis, keys: Keyspace, store: EventStore, tokens: dict[str, str], cli_env: dict[str, str]
 ) -> None:

@@ -80,7 +80,8 @@ async def test_a_retry_reads_a_damaged_event_id_record(store: EventStore, record
     ids = store.keys.event_ids("test-2025")
     for event, position in zip(events, first.positions, strict=True):
         await store.redis.hset(ids, str(event.event_id), record.format(position=position))
-    assert await store.position_of("test-2025", str(events[0].event_id)) in (first.positions[0], None)
+    found = await store.stored_event("test-2025", str(events[0].event_id))  # the record, or the log searched
+    assert found is not None and (found.position, found.event.event_id) == (first.positions[0], events[0].event_id)
     again = await store.append(events)
     assert (again.positions, again.all_duplicates) == (first.positions, True)
     assert await store.length("test-2025") == 2
@@ -95,7 +96,8 @@ async def test_an_event_whose_damaged_record_names_nothing_of_it_is_stored(store
     event = gdp_update("test-2025", "5.5")
     await store.redis.hset(store.keys.event_ids("test-2025"), str(event.event_id), "not what was written")
     result = await store.append([event])
-    assert result.stored == 1 and await store.position_of("test-2025", str(event.event_id)) == result.positions[0]
+    found = await store.stored_event("test-2025", str(event.event_id))
+    assert result.stored == 1 and found is not None and found.position == result.positions[0]
 
 
 async def test_twenty_concurrent_appends_with_one_expected_version(store: EventStore) -> None:

@@ -74,11 +74,10 @@ class Retractions:
 
     async def _retractable(self, plan: Plan, event_id: str) -> tuple[str, Event]:
         try:
-            UUID(event_id)
+            event_id = str(UUID(event_id))  # as the index keeps it: 8-4-4-4-12 lower-case hex
         except ValueError:
             raise _invalid("event_id", f"{event_id!r} is not an event id (a UUID)", "不是有效的事件编号") from None
-        position = await self.store.position_of(plan.id, event_id)
-        stored = await self.store.event_at(plan.id, position) if position else None
+        stored = await self.store.stored_event(plan.id, event_id)
         if stored is None:
             raise NotFound(f"plan {plan.id} has no event {event_id}", "计划中没有该事件", [_field("event_id")])
         event = stored.event

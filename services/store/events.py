@@ -507,14 +507,44 @@ class EventStore:
             return await self.redis.llen(self.keys.subject_events(plan_id, subject))
         return count or 0
 
-    async def position_of(self, plan_id: str, event_id: str) -> str | None:
-        """Where an event id was stored, if it was."""
-        found = await self.redis.hget(self.keys.event_ids(plan_id), event_id)
-        position = _text(found).split("|", 1)[0] if found else None
-        return position if position and is_position(position) else None  # a damaged record names nowhere
+    async def stored_event(self, plan_id: str, event_id: str) -> StoredEvent | None:
+        """The event stored under `event_id` (as the dedup index writes it), if one was: the entry
+        its id record names. A record that names no entry, or an entry that is another event
+        (written by hand, or damaged), is not trusted: the log is searched for the id instead. No
+        record: the event was never stored (nothing is searched)."""
+        record = await self.redis.hget(self.keys.event_ids(plan_id), event_id)
+        if record is None:
+            return None
+        position = _text(record).split("|", 1)[0]
+        named = await self.event_at(plan_id, position) if is_position(position) else None
+        if named is not None and _is_event(named, event_id):
+            return named
+        found = await self._search(plan_id, event_id)
+        if found is None and named is not None and isinstance(named.event, Unreadable):
+            return named  # the entry named is damaged past reading its id, and no other entry is the event
+        return found
+
+    async def _search(self, plan_id: str, event_id: str) -> StoredEvent | None:
+        """The log's entry of `event_id`, page by page; only entries whose text names the id are
+        decoded. A repair path: an index that reads right never needs it."""
+        stream, low = self.keys.events(plan_id), "-"
+        while entries := _entries(await self.redis.xrange(stream, min=low, max="+", count=1000)):
+            for position, data in entries:
+                if event_id not in data:
+                    continue
+                stored = StoredEvent(position, decode_entry(position, data))
+                if _is_event(stored, event_id):
+                    return stored
+            low = f"({entries[-1][0]}"
+        return None
 
     async def plans(self) -> list[str]:
         return sorted(_text(p) for p in await self.redis.smembers(self.keys.plans))
+
+
+def _is_event(stored: StoredEvent, event_id: str) -> bool:
+    """Whether the entry is the event `event_id` (an unreadable one says what id it could make out)."""
+    return str(stored.event.event_id) == event_id
 
 
 def entry_data(fields: Mapping[Any, Any]) -> str:
