@@ -101,6 +101,26 @@ async def test_good_malformed_unauthorised_and_duplicate_messages(
     assert [e["field"] for e in json.loads(reasons[4]["errors"])] == ["data"]
 
 
+async def test_entries_faststream_cannot_parse_are_rejected_not_left_pending(
+    redis: Redis, keys: Keyspace, store: EventStore, stats_token: str, workers: Workers
+) -> None:
+    """Bytes that are not UTF-8, and a `__data__` envelope of another shape, failed FastStream's
+    parsing before the handler, for the reclaimer too: such an entry stayed pending for ever (an
+    error logged every poll). Now each is rejected, naming the field, and what follows is stored."""
+    workers.start_with("w-odd", "--reclaim-idle", "0.5")
+    await redis.xadd(keys.inbox, {**fields(stats_token), "note": b"\xff\xfe"})  # not UTF-8
+    await redis.xadd(keys.inbox, {"token": stats_token, "__data__": '{"data": "x", "headers": [1]}'})
+    good = fields(stats_token)
+    await redis.xadd(keys.inbox, good)
+    await eventually(lambda: settled(redis, keys), timeout=30)
+    reasons = await rejects(redis, keys)
+    assert [r["error"] for r in reasons] == ["invalid", "invalid"], reasons
+    assert [e["field"] for e in json.loads(reasons[0]["errors"])] == ["note"]
+    assert "not UTF-8" in reasons[0]["message"] and "UTF-8" in reasons[0]["message_zh"]
+    assert [e["field"] for e in json.loads(reasons[1]["errors"])] == ["plan_id"]  # read as the fields it has
+    assert [str(s.event.event_id) for s in await store.read(PLAN)][1:] == [good["event_id"]]
+
+
 async def _count(awaitable, n: int) -> bool:
     return len(await awaitable) >= n
 

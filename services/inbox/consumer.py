@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from faststream import FastStream
+from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
 from faststream.redis import RedisBroker, RedisStreamMessage, StreamSub
 from faststream.specification import AsyncAPI
@@ -98,6 +100,7 @@ class Inbox:
 
         @broker.subscriber(
             stream=StreamSub(self.keys.inbox, group=GROUP, consumer=self.consumer, polling_interval=100),
+            parser=entry_only,
             decoder=entry_fields,
             ack_policy=AckPolicy.MANUAL,
             title="inbox",
@@ -110,6 +113,7 @@ class Inbox:
             stream=StreamSub(
                 self.keys.inbox, group=GROUP, consumer=f"{self.consumer}-reclaimer", min_idle_time=self.reclaim_idle_ms
             ),
+            parser=entry_only,
             decoder=entry_fields,
             ack_policy=AckPolicy.MANUAL,
             title="inbox-reclaimer",
@@ -135,6 +139,7 @@ class Inbox:
         with plan_context(body.plan_id):
             try:
                 with intake("inbox"):
+                    _refuse_bytes(msg)
                     accepted = await self._submit(body)
             except AppError as exc:
                 await self.reject(msg, body, exc, counted=True)
@@ -188,12 +193,44 @@ class Inbox:
             await tx.execute()
 
 
+async def entry_only(
+    message: Mapping[str, Any], original: Callable[[Mapping[str, Any]], Awaitable[StreamMessage[Any]]]
+) -> StreamMessage[Any]:
+    """FastStream's message for the entry, made as for an entry without fields. Its own parsing
+    reads a `__data__` field as its envelope and writes the other fields as JSON; it fails on
+    bytes that are not UTF-8, or on an envelope of another shape, before any handler runs — for
+    the reclaimer too, so such an entry stayed pending for ever. The handler reads the fields as
+    they were written (`entry_fields`) and rejects with a reason what they do not make."""
+    parsed = await original({**message, "data": {}})
+    parsed.raw_message = message
+    return parsed
+
+
 def entry_fields(msg: RedisStreamMessage) -> dict[str, str]:
     """The entry's fields exactly as XADD wrote them, every one a string — so an InboxMessage can
     always be made of them. FastStream's own decoding takes a `__data__` field for its envelope,
     and a body it cannot turn into an InboxMessage fails before the handler: the entry would stay
     pending for ever instead of being rejected with a reason."""
     return {_text(name): _text(value) for name, value in msg.raw_message["data"].items()}
+
+
+def _refuse_bytes(msg: RedisStreamMessage) -> None:
+    """Refuse an entry with a field (name or value) that is not UTF-8 text, naming it: read with
+    replacement characters it would be stored as something the sender never wrote."""
+    fields = msg.raw_message["data"].items()
+    bad = [_text(name) for name, value in fields if not (_is_text(name) and _is_text(value))]
+    if bad:
+        errors = [FieldError(name, "is not UTF-8 text", "不是UTF-8编码的文本") for name in bad]
+        raise Invalid(f"{', '.join(bad)}: not UTF-8 text", "字段不是UTF-8编码的文本", errors)
+
+
+def _is_text(part: bytes | str) -> bool:
+    if isinstance(part, bytes):
+        try:
+            part.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+    return True
 
 
 def _text(value: bytes | str) -> str:
