@@ -2,12 +2,13 @@
 
 A plan that has run — its log and indexes, both projections with their dead letters, alert
 history and outbox, a rollup, tokens, a dashboard session, a silence, a subscription with its
-queue and delivery state — then every kind of key it wrote is damaged in turn: overwritten with
-text that is not what it should hold, or given entries that no program of ours writes (as a
-person with redis-cli, another program, or a damaged disk might). After each, every reader is
-asked again: each API and dashboard page answers without a 5xx, and the projectors (live, and a
-new one taking the plan over) and the notifier carry on without raising; and the writers that read
-what they write over (a department's report, the plan published again) answer, without a 5xx.
+queue and delivery state, the inbox and its rejects — then every kind of key it wrote is damaged
+in turn: overwritten with text that is not what it should hold, or given entries that no program
+of ours writes (as a person with redis-cli, another program, or a damaged disk might). After
+each, every reader is asked again: each API and dashboard page answers without a 5xx, and the
+projectors (live, and a new one taking the plan over), the notifier and the inbox's consumer
+carry on without raising or leaving anything unhandled; and the writers that read what they
+write over (a department's report, the plan published again) answer, without a 5xx.
 Then the key is put back as it was.
 """
 
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from faststream.redis import RedisBroker
 from redis.asyncio import Redis
 
 from events.plan import Plan
@@ -32,11 +34,13 @@ from services.api import create_api
 from services.app import App, produce_rollup, publish_plan
 from services.app.backup import export_plan
 from services.demo.run import load_seed
+from services.inbox.consumer import GROUP, Inbox
 from services.notify import Notifier
 from services.projection import ALERTS, READ_MODEL, GenerationChanged, LeaseLost, Projector
 from services.scheduler import RollupScheduler
 from services.spreadsheet.layout import CSV_COLUMNS
 from services.store import EventStore, Keyspace, Lease, TokenStore, redis_now_ms
+from tests.conftest import eventually
 from tests.conftest import planwatch as run_planwatch
 from tests.factories import event_body
 from tests.receivers import Receiver
@@ -111,16 +115,27 @@ async def a_plan_that_has_run(app: App, http: httpx.AsyncClient) -> dict[str, st
     posted = json.dumps(event_body())  # posted once now, and again (a retry) after each damage
     answer = await http.post(f"/v1/plans/{PLAN}/events", content=posted, headers=reporting(reporter))
     assert answer.status_code == 201, answer.text
+    inboxed = json.dumps({**json.loads(posted), "plan_id": PLAN})  # sent to the inbox too: a duplicate
+    await redis.xadd(keys.inbox, {"token": reporter, "json": inboxed})
+    await redis.xadd(keys.inbox, {"json": inboxed})  # no token: refused, to the rejects stream
+    await eventually(lambda: inbox_settled(redis, keys))
+    assert await redis.xlen(keys.inbox_rejects) == 1
     return {
         "subscription": subscribed.json()["id"],
         "project": "kp-001",
         "shared": shared,
         "reporter": reporter,
         "posted": posted,
+        "inboxed": inboxed,
         "sheet": filled.getvalue(),
         "retraction": retraction,
         "fingerprint": firing[0]["fingerprint"],
     }
+
+
+async def inbox_settled(redis: Redis, keys: Keyspace) -> bool:
+    """Everything sent to the inbox was handled: none left, none pending."""
+    return not await redis.xlen(keys.inbox) and not (await redis.xpending(keys.inbox, GROUP))["pending"]
 
 
 def reporting(token: str) -> dict[str, str]:
@@ -219,6 +234,7 @@ class Readers:
             self.a_department_reports,
             self.a_department_retries,
             self.a_department_imports_its_sheet_again,
+            self.a_department_sends_to_its_inbox_again,
             self.the_office_acts_again,
             self.the_plan_is_published_again,
         )
@@ -283,6 +299,15 @@ class Readers:
         assert response.status_code < 500, f"POST imports: {response.status_code} {response.text:.200}"
         assert response.status_code != 201, f"stored twice: {response.text:.200}"
 
+    async def a_department_sends_to_its_inbox_again(self) -> None:  # stored before: handled, nothing new
+        length = await self.redis.xlen(self.keys.events(PLAN))
+        await self.redis.xadd(self.keys.inbox, {"token": self.ids["reporter"], "json": self.ids["inboxed"]})
+        try:
+            await eventually(lambda: inbox_settled(self.redis, self.keys), timeout=10)
+        except AssertionError:
+            raise AssertionError("the inbox left a message unhandled") from None
+        assert await self.redis.xlen(self.keys.events(PLAN)) == length, "stored twice"
+
     async def the_office_acts_again(self) -> None:  # the same retraction and acknowledgement, a new silence
         ends = (datetime.now(UTC) + timedelta(days=30)).isoformat()
         plan = f"/v1/plans/{PLAN}"
@@ -307,13 +332,19 @@ class Readers:
         await notifier.deliver_all()
 
 
-async def test_no_damaged_key_makes_a_reader_fail(redis: Redis, keys: Keyspace) -> None:
+async def test_no_damaged_key_makes_a_reader_fail(redis: Redis, keys: Keyspace, server_url: str) -> None:
     api = create_api(redis=redis, keys=keys)
     transport = httpx.ASGITransport(app=api, raise_app_exceptions=False)
+    broker = RedisBroker(server_url)  # the inbox's consumer group, as a worker runs it
+    inbox = Inbox(keys, consumer="w", reclaim_idle_ms=500)
+    inbox.attach(broker)
+    await inbox.open(redis)
     async with (
         httpx.AsyncClient(transport=transport, base_url="http://planwatch") as http,
         httpx.AsyncClient(timeout=1) as outbound,
+        broker,
     ):
+        await broker.start()
         everyone = Readers(api.state.app, http, outbound, await a_plan_that_has_run(api.state.app, http))
         everyone.live = await projectors_run(redis, keys)
         everyone.plan = await api.state.app.catalog.get(PLAN)
