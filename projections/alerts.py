@@ -1,12 +1,13 @@
 """Alert rules and their lifecycle. Pure: the same log gives the same alert history.
 
 An alert is identified by (plan, rule, subject) — its fingerprint — and is either firing or not.
-`AlertBook` holds the firing ones. The projector calls `judge(book, state, event)` for every
-event in log order, which does three things:
+`AlertBook` holds the firing ones. The projector calls `judge_run(book, state, run)` for every
+run of events of one instant (`runs`; `judge(book, state, event)` for one) in log order, which
+does three things:
 
-    tick(book, state, now_ms)   # before the event: overdue-data deadlines that have passed
-    apply(state, event)         # the fold
-    book.pending[subject] = …   # remember what the event changed
+    tick(book, state, now_ms)   # before the instant: overdue-data deadlines that have passed
+    fold(run, state)            # the fold
+    book.pending[subject] = …   # remember what each event changed
 
 and `settle(book, state)` once an *instant* is complete — all events appended in the same
 millisecond (one atomic batch) are judged together, so a batch carrying a value and its
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -40,7 +41,8 @@ from events.alerts import (
     Severity,
     severity_rank,
 )
-from events.models import AlertAcknowledged, AlertSilenced, SilenceExpired
+from events.codec import Unreadable
+from events.models import AlertAcknowledged, AlertSilenced, Event, SilenceExpired
 from events.periods import Period, month_end, period_end
 from events.plan import Indicator, Plan, Project, Thresholds
 from events.positions import StoredEvent, position_key
@@ -59,10 +61,11 @@ from projections.portfolio import (
 from projections.readmodel import evaluation_numbers, number, one_decimal
 from projections.report import PeriodMemo, data_through, evaluate_indicator, indicator_severity
 from projections.silences import SilenceBook
-from projections.state import Observation, PlanState, ProjectState, apply
+from projections.state import Observation, PlanState, ProjectState, fold
 
 PORTFOLIO = "portfolio"  # the subject of portfolio rules, in keys
 ABOUT_ALERTS = (AlertSilenced, SilenceExpired, AlertAcknowledged)  # events people make about alerts
+Entry = tuple[str, Event | Unreadable]  # (position, event): a `StoredEvent`, or a plain pair from a replay
 CLOCK_RULES = frozenset(
     {"project_not_started", "project_investment_lag", "portfolio_start_rate", "portfolio_investment_rate", "data_stale"}
 )  # judged again as time passes
@@ -258,12 +261,12 @@ class Memo:
         self._applied = -1  # … went through `folded`: its count of events applied then,
         self._changed: set[str] = set()  # … and the subjects of those events
 
-    def folded(self, state: PlanState, applied_before: int, subject: str) -> None:
-        """`judge` applied an event about `subject` to `state`, which had `applied_before` events
+    def folded(self, state: PlanState, applied_before: int, subjects: Iterable[str]) -> None:
+        """`judge_run` applied events about `subjects` to `state`, which had `applied_before` events
         applied. Anything else that changed the state (seen by its count) makes the tally look at
         every project again."""
         if self._state is state and self._applied == applied_before:
-            self._changed.add(subject)
+            self._changed.update(subjects)
             self._applied = state.applied
         else:
             self._state = None
@@ -326,18 +329,47 @@ def next_due_ms(book: AlertBook, plan: Plan | None) -> int | None:
 def judge(book: AlertBook, state: PlanState, stored: StoredEvent, memo: Memo | None = None) -> list[AlertNotice]:
     """One event, with its alert judgement: time passes to the event's transaction time (the
     instant before it is judged), the fold applies it, the book notes what it changed. The
-    projector and a rollup's replay both go through here, so they agree on the alert history."""
-    instant = instant_of(stored.position)
+    projector and a rollup's replay both go through here (`judge_run`), so they agree on the alert
+    history."""
+    return judge_run(book, state, [stored], memo)
+
+
+def runs(events: Iterable[Entry]) -> Iterator[list[Entry]]:
+    """`events` in runs of one instant (a batch appended in one call shares its instant); an
+    event said about alerts is a run of its own. Judging the runs with `judge_run` gives the
+    history judging the events one by one gives, however the events are split into calls."""
+    run: list[Entry] = []
+    instant = ""
+    for entry in events:
+        said = isinstance(entry[1], ABOUT_ALERTS)
+        ms = entry[0].partition("-")[0]
+        if run and (said or ms != instant or isinstance(run[0][1], ABOUT_ALERTS)):
+            yield run
+            run = []
+        run.append(entry)
+        instant = ms
+    if run:
+        yield run
+
+
+def judge_run(book: AlertBook, state: PlanState, run: Sequence[Entry], memo: Memo | None = None) -> list[AlertNotice]:
+    """A run of `runs`: time passes to its instant (the instant before it judged, with the
+    deadlines passed), the fold applies its events in one go, the book notes what they changed —
+    judged once the instant is over. The per-event steps of a batch of 500 cost a third of its
+    judgement."""
+    instant = instant_of(run[0][0])
     notices = tick(book, state, instant, memo) if instant > book.clock_ms else []
     applied = state.applied
-    apply(state, stored)
+    fold(run, state)
     if memo is not None:
-        memo.folded(state, applied, stored.event.subject)
-    if isinstance(stored.event, ABOUT_ALERTS):  # said about alerts: no subject's judgement changes
+        memo.folded(state, applied, [event.subject for _, event in run])
+    if isinstance(run[0][1], ABOUT_ALERTS):  # said about alerts: no subject's judgement changes
         book.clock_ms = max(book.clock_ms, instant)
-        return notices + _said(book, state, stored, instant)
+        return notices + _said(book, state, StoredEvent(*run[0]), instant)
     book.pending_ms = instant  # the book notes what changed, in the instant it belongs to
-    book.pending[stored.event.subject] = stored.position
+    pending = book.pending
+    for position, event in run:
+        pending[event.subject] = position
     if instant > book.clock_ms:
         book.clock_ms = instant
     return notices

@@ -197,6 +197,66 @@ def test_the_history_does_not_depend_on_when_the_reader_pauses(script) -> None:
     assert run(with_pauses=True) == run(with_pauses=False)
 
 
+def about_alerts(kind: str, moment: datetime):
+    """A silence made, or an acknowledgement of gdp's alert (nothing, if it is not firing)."""
+    from events.models import AlertAcknowledged, AlertSilenced
+    from tests.factories import eid
+
+    base = {"event_id": eid(), "plan_id": PLAN, "occurred_at": moment, "subject": PLAN, "period": "2025"}
+    if kind == "silence":
+        ends = moment + timedelta(days=20)
+        matchers = {"subject": "gdp"}
+        return AlertSilenced(
+            **base,
+            department="fgw",
+            silence_id=f"{eid().hex[:12]}",
+            matchers=matchers,
+            starts_at=moment,
+            ends_at=ends,
+            created_by="0123456789ab",
+        )
+    return AlertAcknowledged(
+        **base, department="stats", fingerprint=f"{PLAN}:indicator_behind:gdp", acknowledged_by="0123456789ab"
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    script=scripts(), said=st.lists(st.sampled_from(["", "silence", "ack"]), min_size=25, max_size=25), data=st.data()
+)
+def test_judging_in_runs_of_one_instant_is_judging_one_by_one(script, said, data) -> None:
+    """A projector folds a batch read in runs of one instant (`runs`, `judge_run`); a replay after
+    a failure, one event at a time (`judge`). Same notices, same book, however the reads split
+    the log, with silences and acknowledgements in the same instants as reports."""
+    from projections.alerts import Memo, judge_run, runs
+
+    log, seq = [StoredEvent(f"{ms(datetime(2025, 1, 20, tzinfo=UTC))}-0", plan_event())], 0
+    subjects = st.sampled_from(["gdp", "income", "new-projects"])
+    for (moment, subject, period, value, copies, _), kind in zip(script, said, strict=False):
+        events = [update(subject, period, value, "econ" if subject == "new-projects" else "stats")]
+        for other in data.draw(st.lists(subjects, max_size=copies - 1)):  # other subjects in the instant
+            events.append(update(other, period, value, "econ" if other == "new-projects" else "stats"))
+        if kind:
+            events.insert(data.draw(st.integers(0, copies)), about_alerts(kind, moment))
+        for event in events:
+            seq += 1
+            log.append(StoredEvent(f"{ms(moment)}-{seq}", event))
+    cuts = sorted(data.draw(st.sets(st.integers(1, len(log) - 1), max_size=6)))
+    one, book_one = PlanState(PLAN), AlertBook()
+    many, book_many = PlanState(PLAN), AlertBook()
+    memo_one, memo_many = Memo(), Memo()  # as the projector keeps one
+    notices_one = [n for stored in log for n in judge(book_one, one, stored, memo_one)]
+    notices_many = []
+    for start, end in zip([0, *cuts], [*cuts, len(log)], strict=True):
+        for run in runs(log[start:end]):
+            notices_many += judge_run(book_many, many, run, memo_many)
+    end = ms(script[-1][0] + timedelta(days=400))
+    notices_one += tick(book_one, one, end, memo_one)
+    notices_many += tick(book_many, many, end, memo_many)
+    assert [n.model_dump() for n in notices_many] == [n.model_dump() for n in notices_one]
+    assert book_many == book_one and many.position == one.position and many.applied == one.applied
+
+
 # --- through the projector and Redis ---------------------------------------------------------
 
 

@@ -50,17 +50,21 @@ class AlertsStrategy:
         self._listed = False
 
     def apply_batch(self, state: PlanState, entries: Sequence[Entry]) -> None:
-        for position, fields in entries:
-            self.apply(state, StoredEvent(position, decode_stored(fields.get("data", ""))))  # as read_model's
+        events = [(position, decode_stored(fields.get("data", ""))) for position, fields in entries]  # as read_model's
+        for run in alerts.runs(events):
+            self._judge(state, run)
 
     def apply(self, state: PlanState, stored: StoredEvent) -> None:
-        instant = alerts.instant_of(stored.position)
+        self._judge(state, [stored])
+
+    def _judge(self, state: PlanState, run: Sequence[alerts.Entry]) -> None:
+        instant = alerts.instant_of(run[0][0])
         if instant > self.book.clock_ms:
             try:
                 self.notices += alerts.tick(self.book, state, instant, self._memo)
             except Exception as exc:
-                raise JudgingFailed(f"judging the instant before {stored.position}: {exc!r}") from exc
-        self.notices += alerts.judge(self.book, state, stored, self._memo)
+                raise JudgingFailed(f"judging the instant before {run[0][0]}: {exc!r}") from exc
+        self.notices += alerts.judge_run(self.book, state, run, self._memo)
 
     def skip_judgement(self, position: str) -> None:
         alerts.skip(self.book, alerts.instant_of(position))

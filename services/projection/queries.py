@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 
 from events.alerts import AlertNotice
 from events.positions import position_at, position_key
-from projections.alerts import AlertBook, Memo, judge, settle, tick
+from projections.alerts import AlertBook, Memo, judge_run, runs, settle, tick
 from projections.snapshot import load_book, load_state
 from projections.state import PlanState, fold
 from services.observability import metrics
@@ -70,9 +70,10 @@ async def _judge_after(
     """Judge the events after the state's position recorded by `known_at`, then the last instant
     and the clock's deadlines up to `known_at`; returns how many entries were folded."""
     folded = 0
-    async for stored in store.replay(state.plan_id, after=state.position, until=position_at(known_at)):
-        notices += judge(book, state, stored, memo)
-        folded += 1
+    async for page in store.replay_pages(state.plan_id, after=state.position, until=position_at(known_at)):
+        for run in runs(page):
+            notices += judge_run(book, state, run, memo)
+        folded += len(page)
     # Every event recorded by `known_at` is in, so the last instant is complete even when it is
     # the very millisecond of `known_at` (which `tick` would leave open): judge it.
     notices += settle(book, state, memo)
