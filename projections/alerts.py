@@ -339,15 +339,16 @@ def runs(events: Iterable[Entry]) -> Iterator[list[Entry]]:
     event said about alerts is a run of its own. Judging the runs with `judge_run` gives the
     history judging the events one by one gives, however the events are split into calls."""
     run: list[Entry] = []
-    instant = ""
+    prefix, alone = "", False  # the run's "ms-" and whether it is an event said about alerts
     for entry in events:
-        said = isinstance(entry[1], ABOUT_ALERTS)
-        ms = entry[0].partition("-")[0]
-        if run and (said or ms != instant or isinstance(run[0][1], ABOUT_ALERTS)):
+        position, event = entry
+        said = isinstance(event, ABOUT_ALERTS)
+        if run and (alone or said or not position.startswith(prefix)):
             yield run
             run = []
+        if not run:
+            prefix, alone = position[: position.index("-") + 1], said
         run.append(entry)
-        instant = ms
     if run:
         yield run
 
