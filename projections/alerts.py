@@ -71,7 +71,7 @@ CLOCK_RULES = frozenset(
 )  # judged again as time passes
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen one costs 2 µs more to make, and a judgement makes several
 class Finding:
     """What a rule sees for a subject: firing (with a severity) or fine."""
 
