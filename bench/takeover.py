@@ -31,7 +31,7 @@ from common import bench_redis, server_name
 from redis.asyncio import Redis
 from scale import copies, fill
 
-from events.models import Event, event_adapter
+from events.models import Event, validate_event_json
 from events.plan import Plan
 from projections.snapshot import load_state
 from services.app import load_plan
@@ -100,7 +100,7 @@ async def raw_reads(redis: Redis, keys: Keyspace, plan_ids: list[str], after_sta
             key = keys.generation(plan_id, generation, projection.name)
             await redis.hmget(key, ["state", "checkpoint", "alert_book"])
             for _, fields in await redis.xrevrange(keys.events(plan_id), count=after_state):
-                event_adapter.validate_json(fields["data"])
+                validate_event_json(fields["data"])  # the compiled validator, as the fold calls it
     return (time.perf_counter() - started) * 1000
 
 
