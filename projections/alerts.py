@@ -49,7 +49,7 @@ from events.positions import StoredEvent, position_key
 from events.targets import RelativeTarget
 from projections import formatting as fmt
 from projections.evaluate import HUNDRED, Evaluation, progress_status
-from projections.judgement import project_judgement, severity_of
+from projections.judgement import project_severity, severity_of
 from projections.portfolio import (
     ProjectProgress,
     ProjectStanding,
@@ -658,8 +658,22 @@ def _clock_findings(state: PlanState, plan: Plan, now_ms: int, memo: Memo | None
 def judging_date(state: PlanState, plan: Plan, now_ms: int) -> date:
     """Projects are judged as of the last day that has ended by the clock, and not past the data:
     a project planned for June is overdue once June is over, not when June's first report arrives."""
-    yesterday = (_at(now_ms).astimezone(ZoneInfo(plan.timezone)) - timedelta(days=1)).date()
-    return min(data_through(state), yesterday)
+    return min(data_through(state), local_date(plan.timezone, now_ms) - timedelta(days=1))
+
+
+def local_date(timezone: str, ms: int) -> date:
+    """The date in `timezone` at the instant `ms`. Judging asks at every instant, and a zone's
+    conversion costs several µs: the date of a whole quarter-hour is worked out once."""
+    return _quarter_hour_date(timezone, ms // 900_000) or _at(ms).astimezone(ZoneInfo(timezone)).date()
+
+
+@lru_cache(maxsize=256)
+def _quarter_hour_date(timezone: str, quarter: int) -> date | None:
+    """The date in `timezone` all through the UTC quarter-hour `quarter` (from the epoch); None
+    if a day begins, or the zone's offset changes, within it."""
+    zone = ZoneInfo(timezone)
+    first, last = _at(quarter * 900_000).astimezone(zone), _at(quarter * 900_000 + 899_999).astimezone(zone)
+    return first.date() if first.date() == last.date() and first.utcoffset() == last.utcoffset() else None
 
 
 def _project_findings(
@@ -793,7 +807,7 @@ def _brief_project_finding(spec: Project, standing: ProjectStanding, as_of: date
     """The project's judgement (projections.judgement: the project list's light) without the
     wording (`_described` adds it when a notice needs it): `_project_finding`'s rule and severity."""
     firing = standing.overdue or standing.lagging
-    severity = project_judgement(standing.status, standing.months_overdue, thresholds).severity if firing else None
+    severity = project_severity(standing.status, standing.months_overdue, thresholds) if firing else None
     rule = "project_not_started" if standing.overdue else "project_investment_lag"
     return Finding(rule, spec.id, severity, spec.name, spec.department, "", _month_judged(as_of), escalates=False)
 

@@ -174,7 +174,23 @@ def project_judgement(status: Status, months_overdue: int | None, rules: Thresho
     been at risk or worse (from `projects.at_risk_after_months`), escalated as an indicator's
     periods are; investment lagging its schedule: the status's own light (the progress bands
     grade it already; judged on the latest report, it has no run of months to count)."""
-    if months_overdue is not None and status in MISSED:
-        months = months_overdue - rules.projects.at_risk_after_months + 1
-        return judge(status, Run(max(months, 1), status), rules.alerts.escalate_after_periods)
+    run = _project_run(status, months_overdue, rules)
+    if run is not None:
+        return judge(status, run, rules.alerts.escalate_after_periods)
     return judge(status)
+
+
+def project_severity(status: Status, months_overdue: int | None, rules: Thresholds) -> Severity | None:
+    """`project_judgement(…).severity` without the wording: the alerts judge a project at every
+    report of it, and word only what they tell."""
+    run = _project_run(status, months_overdue, rules)
+    if run is None:
+        return severity_of(status)
+    graded = run_severity(run, rules.alerts.escalate_after_periods)
+    return graded[0] if graded else None
+
+
+def _project_run(status: Status, months_overdue: int | None, rules: Thresholds) -> Run | None:
+    if months_overdue is not None and status in MISSED:
+        return Run(max(months_overdue - rules.projects.at_risk_after_months + 1, 1), status)
+    return None

@@ -401,3 +401,42 @@ def test_judging_only_when_the_clock_is_due_says_what_judging_every_six_hours_sa
     assert any(n.silence_ids for n in every.notices) and any(n.rule == "data_stale" for n in every.notices)
     assert 0 < ticks < 60  # the deadlines and the silence's bounds, not 1 300 ticks
     assert next_due_ms(when_due.book, when_due.state.plan) is None  # the year is over: nothing until an event
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    zone=st.sampled_from(
+        ["Asia/Shanghai", "America/New_York", "Europe/London", "Asia/Kathmandu", "Australia/Lord_Howe"]
+    ),
+    ms_=st.integers(ms(datetime(2020, 1, 1, tzinfo=UTC)), ms(datetime(2030, 1, 1, tzinfo=UTC))),
+    near=st.sampled_from([0, 1, 899_999, 900_000, -1]),
+)
+def test_the_date_judged_is_the_zones_date_at_every_instant(zone: str, ms_: int, near: int) -> None:
+    """Judging reads the date at the instant from a quarter-hour's worked-out date; around
+    midnight and the zone's changes of offset (New York's and London's summer time, Lord Howe's
+    half hour, Kathmandu's +5:45) it is the date the zone gives."""
+    from zoneinfo import ZoneInfo
+
+    from projections.alerts import local_date
+
+    for instant in (ms_, ms_ - ms_ % 900_000 + near):  # anywhere, and at a quarter-hour's edges
+        exact = datetime.fromtimestamp(instant / 1000, tz=UTC).astimezone(ZoneInfo(zone)).date()
+        assert local_date(zone, instant) == exact
+
+
+def test_the_date_judged_turns_at_the_zones_midnight_and_through_its_changes_of_offset() -> None:
+    from zoneinfo import ZoneInfo
+
+    from projections.alerts import local_date
+
+    zones = ["Asia/Shanghai", "America/New_York", "Europe/London", "Asia/Kathmandu", "Australia/Lord_Howe"]
+    for zone in zones:
+        local = ZoneInfo(zone)
+        moments = [datetime(2025, month, 1, tzinfo=local) for month in range(1, 13)]  # local midnights
+        moments += [datetime(2025, 3, 9, 7, tzinfo=UTC), datetime(2025, 11, 2, 6, tzinfo=UTC)]  # New York's changes
+        moments += [datetime(2025, 3, 30, 1, tzinfo=UTC), datetime(2025, 4, 5, 15, tzinfo=UTC)]  # London's, Lord Howe's
+        for moment in moments:
+            for minute in range(-45, 46):
+                instant = ms(moment) + minute * 60_000 - 1
+                expected = datetime.fromtimestamp(instant / 1000, tz=UTC).astimezone(local).date()
+                assert local_date(zone, instant) == expected, (zone, moment, minute)
