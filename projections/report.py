@@ -217,8 +217,9 @@ class PeriodMemo:
         self, state: PlanState, indicator: Indicator, periods: Iterable[JudgedPeriod], margin: Decimal
     ) -> Iterator[StatusPair]:
         """(status, status judged `margin` worse) of each of `periods`' values, judged as of the
-        period's end against the target given with it; each judged as it is asked for, so a
-        reader that stops early (`run_ending`) judges no further."""
+        period's end against the target given with it — a missed value's own status twice (missed
+        either way; the runs read the worse one only of a value within its target); each judged
+        as it is asked for, so a reader that stops early (`run_ending`) judges no further."""
         if self._state is not state:
             self._state, self._judged = state, {}
         plan = state.plan
@@ -233,10 +234,11 @@ class PeriodMemo:
                     yield held[5]
                     continue
             only, end = {text: observation}, Period.parse(text).end
-            pair = (
-                _status_against(state, indicator, target, only, end),
-                _status_against(state, indicator, target, only, end, margin),
-            )
+            status = _status_against(state, indicator, target, only, end)
+            # judged worse, a missed value is missed still, and a run reads the worse status
+            # only of a value within its target: a missed one's own stands for it
+            strict = status if status in MISSED else _status_against(state, indicator, target, only, end, margin)
+            pair = (status, strict)
             judged[key] = (plan, observation, target, seen, margin, pair)
             yield pair
 
