@@ -21,6 +21,8 @@ import ipaddress
 import json
 import re
 import traceback
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -67,7 +69,7 @@ async def projectors_run(redis: Redis, keys: Keyspace) -> list[Projector]:
     return running
 
 
-async def a_plan_that_has_run(app: App, http: httpx.AsyncClient) -> dict[str, str]:
+async def a_plan_that_has_run(app: App, http: httpx.AsyncClient, url: str) -> dict[str, str]:
     """Everything a running installation stores for a plan; returns the readers' paths' parts."""
     redis, keys = app.redis, app.keys
     store = EventStore(redis, keys)
@@ -116,9 +118,10 @@ async def a_plan_that_has_run(app: App, http: httpx.AsyncClient) -> dict[str, st
     answer = await http.post(f"/v1/plans/{PLAN}/events", content=posted, headers=reporting(reporter))
     assert answer.status_code == 201, answer.text
     inboxed = json.dumps({**json.loads(posted), "plan_id": PLAN})  # sent to the inbox too: a duplicate
-    await redis.xadd(keys.inbox, {"token": reporter, "json": inboxed})
-    await redis.xadd(keys.inbox, {"json": inboxed})  # no token: refused, to the rejects stream
-    await eventually(lambda: inbox_settled(redis, keys))
+    async with inbox_consumer(redis, keys, url, "setup"):
+        await redis.xadd(keys.inbox, {"token": reporter, "json": inboxed})
+        await redis.xadd(keys.inbox, {"json": inboxed})  # no token: refused, to the rejects stream
+        await eventually(lambda: inbox_settled(redis, keys))
     assert await redis.xlen(keys.inbox_rejects) == 1
     return {
         "subscription": subscribed.json()["id"],
@@ -131,6 +134,18 @@ async def a_plan_that_has_run(app: App, http: httpx.AsyncClient) -> dict[str, st
         "retraction": retraction,
         "fingerprint": firing[0]["fingerprint"],
     }
+
+
+@asynccontextmanager
+async def inbox_consumer(redis: Redis, keys: Keyspace, url: str, consumer: str = "w") -> AsyncIterator[None]:
+    """The inbox's consumer group at work, as a worker (`consumer`) runs it."""
+    broker = RedisBroker(url)
+    inbox = Inbox(keys, consumer=consumer, reclaim_idle_ms=500)
+    inbox.attach(broker)
+    await inbox.open(redis)
+    async with broker:
+        await broker.start()
+        yield
 
 
 async def inbox_settled(redis: Redis, keys: Keyspace) -> bool:
@@ -335,17 +350,12 @@ class Readers:
 async def test_no_damaged_key_makes_a_reader_fail(redis: Redis, keys: Keyspace, server_url: str) -> None:
     api = create_api(redis=redis, keys=keys)
     transport = httpx.ASGITransport(app=api, raise_app_exceptions=False)
-    broker = RedisBroker(server_url)  # the inbox's consumer group, as a worker runs it
-    inbox = Inbox(keys, consumer="w", reclaim_idle_ms=500)
-    inbox.attach(broker)
-    await inbox.open(redis)
     async with (
         httpx.AsyncClient(transport=transport, base_url="http://planwatch") as http,
         httpx.AsyncClient(timeout=1) as outbound,
-        broker,
+        inbox_consumer(redis, keys, server_url),
     ):
-        await broker.start()
-        everyone = Readers(api.state.app, http, outbound, await a_plan_that_has_run(api.state.app, http))
+        everyone = Readers(api.state.app, http, outbound, await a_plan_that_has_run(api.state.app, http, server_url))
         everyone.live = await projectors_run(redis, keys)
         everyone.plan = await api.state.app.catalog.get(PLAN)
         assert await everyone.failures() == []
@@ -400,14 +410,14 @@ async def test_a_delivery_state_that_cannot_be_read_is_cleared_and_delivery_goes
 
 
 async def test_the_cli_reads_a_store_damaged_everywhere_at_once(
-    redis: Redis, keys: Keyspace, cli_env: dict[str, str], tmp_path: Path
+    redis: Redis, keys: Keyspace, cli_env: dict[str, str], tmp_path: Path, server_url: str
 ) -> None:
     """Every kind of key damaged at once, then what an operator runs at a terminal (each a process
     of its own): each answers, none with a traceback."""
     api = create_api(redis=redis, keys=keys)
     transport = httpx.ASGITransport(app=api, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://planwatch") as http:
-        await a_plan_that_has_run(api.state.app, http)
+        await a_plan_that_has_run(api.state.app, http, server_url)
     for key in (await one_key_of_each_kind(redis, keys)).values():
         await damage(redis, key)
     commands = [
