@@ -686,7 +686,7 @@ def _project_findings(
 def _finding_for(state: PlanState, plan: Plan, rule: str, subject: str, now_ms: int, memo: Memo | None) -> Finding:
     """How a subject looks now, in words, for a notice: judged as `settle` and `tick` judge it."""
     if rule in ("indicator_behind", "relative_target") and (indicator := plan.indicator(subject)):
-        return _indicator_finding(state, indicator, data_through(state))
+        return _indicator_finding(state, indicator, data_through(state), memo.periods if memo is not None else None)
     if rule.startswith(("project_", "portfolio_")):
         tally = (memo if memo is not None else Memo()).tally_for(state, plan, judging_date(state, plan, now_ms))
         if subject == PORTFOLIO:
@@ -749,9 +749,12 @@ def _brief_indicator_finding(state: PlanState, indicator: Indicator, as_of: date
     return Finding(rule, indicator.id, severity, indicator.name, indicator.department, "", period, escalates=False)
 
 
-def _indicator_finding(state: PlanState, indicator: Indicator, as_of: date) -> Finding:
-    """The indicator's judgement, worded."""
-    row = evaluate_indicator(state, indicator, as_of)
+def _indicator_finding(
+    state: PlanState, indicator: Indicator, as_of: date, periods: PeriodMemo | None = None
+) -> Finding:
+    """The indicator's judgement, worded; `periods`: the statuses the brief judgement kept (the run
+    is read from them, not judged again)."""
+    row = evaluate_indicator(state, indicator, as_of, periods)
     evaluation: Evaluation = row.evaluation
     judgement = row.judgement  # the severity the table's light shows (escalation, hysteresis)
     rule = _indicator_rule(state, indicator, as_of)
