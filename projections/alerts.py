@@ -65,7 +65,7 @@ from projections.state import Observation, PlanState, ProjectState, fold
 
 PORTFOLIO = "portfolio"  # the subject of portfolio rules, in keys
 ABOUT_ALERTS = (AlertSilenced, SilenceExpired, AlertAcknowledged)  # events people make about alerts
-Entry = tuple[str, Event | Unreadable]  # (position, event): a `StoredEvent`, or a plain pair from a replay
+EventAt = tuple[str, Event | Unreadable]  # (position, event): a `StoredEvent`, or a plain pair from a replay
 CLOCK_RULES = frozenset(
     {"project_not_started", "project_investment_lag", "portfolio_start_rate", "portfolio_investment_rate", "data_stale"}
 )  # judged again as time passes
@@ -334,11 +334,11 @@ def judge(book: AlertBook, state: PlanState, stored: StoredEvent, memo: Memo | N
     return judge_run(book, state, [stored], memo)
 
 
-def runs(events: Iterable[Entry]) -> Iterator[list[Entry]]:
+def runs(events: Iterable[EventAt]) -> Iterator[list[EventAt]]:
     """`events` in runs of one instant (a batch appended in one call shares its instant); an
     event said about alerts is a run of its own. Judging the runs with `judge_run` gives the
     history judging the events one by one gives, however the events are split into calls."""
-    run: list[Entry] = []
+    run: list[EventAt] = []
     prefix, alone = "", False  # the run's "ms-" and whether it is an event said about alerts
     for entry in events:
         position, event = entry
@@ -353,7 +353,7 @@ def runs(events: Iterable[Entry]) -> Iterator[list[Entry]]:
         yield run
 
 
-def judge_run(book: AlertBook, state: PlanState, run: Sequence[Entry], memo: Memo | None = None) -> list[AlertNotice]:
+def judge_run(book: AlertBook, state: PlanState, run: Sequence[EventAt], memo: Memo | None = None) -> list[AlertNotice]:
     """A run of `runs`: time passes to its instant (the instant before it judged, with the
     deadlines passed), the fold applies its events in one go, the book notes what they changed —
     judged once the instant is over. The per-event steps of a batch of 500 cost a third of its

@@ -57,7 +57,7 @@ class AlertsStrategy:
     def apply(self, state: PlanState, stored: StoredEvent) -> None:
         self._judge(state, [stored])
 
-    def _judge(self, state: PlanState, run: Sequence[alerts.Entry]) -> None:
+    def _judge(self, state: PlanState, run: Sequence[alerts.EventAt]) -> None:
         instant = alerts.instant_of(run[0][0])
         if instant > self.book.clock_ms:
             try:
