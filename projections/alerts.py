@@ -328,9 +328,9 @@ def next_due_ms(book: AlertBook, plan: Plan | None) -> int | None:
 
 def judge(book: AlertBook, state: PlanState, stored: StoredEvent, memo: Memo | None = None) -> list[AlertNotice]:
     """One event, with its alert judgement: time passes to the event's transaction time (the
-    instant before it is judged), the fold applies it, the book notes what it changed. The
-    projector and a rollup's replay both go through here (`judge_run`), so they agree on the alert
-    history."""
+    instant before it is judged), the fold applies it, the book notes what it changed: a run of
+    one. The projector and a rollup's replay both judge through `judge_run`, so they agree on the
+    alert history."""
     return judge_run(book, state, [stored], memo)
 
 
@@ -356,8 +356,8 @@ def runs(events: Iterable[EventAt]) -> Iterator[list[EventAt]]:
 def judge_run(book: AlertBook, state: PlanState, run: Sequence[EventAt], memo: Memo | None = None) -> list[AlertNotice]:
     """A run of `runs`: time passes to its instant (the instant before it judged, with the
     deadlines passed), the fold applies its events in one go, the book notes what they changed —
-    judged once the instant is over. The per-event steps of a batch of 500 cost a third of its
-    judgement."""
+    judged once the instant is over. Judged event by event, a batch of 500 spent a sixth of its
+    time on steps taken for each event."""
     instant = instant_of(run[0][0])
     notices = tick(book, state, instant, memo) if instant > book.clock_ms else []
     applied = state.applied

@@ -204,15 +204,13 @@ def about_alerts(kind: str, moment: datetime):
 
     base = {"event_id": eid(), "plan_id": PLAN, "occurred_at": moment, "subject": PLAN, "period": "2025"}
     if kind == "silence":
-        ends = moment + timedelta(days=20)
-        matchers = {"subject": "gdp"}
         return AlertSilenced(
             **base,
             department="fgw",
-            silence_id=f"{eid().hex[:12]}",
-            matchers=matchers,
+            silence_id=eid().hex[:12],
+            matchers={"subject": "gdp"},
             starts_at=moment,
-            ends_at=ends,
+            ends_at=moment + timedelta(days=20),
             created_by="0123456789ab",
         )
     return AlertAcknowledged(
