@@ -12,6 +12,19 @@ from events.bounds import plan_rule_problems
 from events.errors import FieldError, field_errors, field_path
 from events.plan import Plan
 
+TEXT_ENCODINGS = ("utf-8-sig", "gb18030")  # UTF-8, with or without a BOM; else GBK, as Chinese Windows saves
+
+
+def decode_text(content: bytes) -> str | None:
+    """A text file people made, as text: UTF-8 (a BOM allowed), else GB18030 — what Notepad and
+    Excel on Chinese Windows write by default (plan files, CSV sheets). None: neither."""
+    for encoding in TEXT_ENCODINGS:
+        try:
+            return content.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return None
+
 
 class PlanFileError(ValueError):
     """A plan file that cannot be used; `problems` lists `file:line: field: reason` lines."""

@@ -107,6 +107,25 @@ def test_plan_check_command(tmp_path: Path) -> None:
     assert bad.returncode == 1 and "bad.yaml:11: indicators[0].target" in bad.stderr
 
 
+def test_a_plan_file_saved_as_gbk_is_read_and_one_of_no_text_is_refused(tmp_path: Path) -> None:
+    """Notepad and WPS on Chinese Windows save GBK unless told otherwise: such a file is read as
+    GB18030; a file that is no text at all is refused by name, without a traceback."""
+    gbk, bom, binary = tmp_path / "gbk.yaml", tmp_path / "bom.yaml", tmp_path / "binary.yaml"
+    gbk.write_bytes(GOOD.encode("gb18030"))
+    bom.write_bytes(GOOD.encode("utf-8-sig"))
+    binary.write_bytes(b"\xff\xfe\x00\x81 not a plan")
+    for readable in (gbk, bom):
+        read = subprocess.run(
+            [sys.executable, "-m", "services", "plan", "check", str(readable)], capture_output=True, text=True
+        )
+        assert read.returncode == 0 and "测试区" in read.stdout, read.stderr
+    refused = subprocess.run(
+        [sys.executable, "-m", "services", "plan", "check", str(binary)], capture_output=True, text=True
+    )
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert f"{binary}: neither UTF-8 nor GB18030 (GBK) text" in refused.stderr
+
+
 def test_plan_publish_command_stores_a_plan_once(cli_env: dict[str, str], tmp_path: Path) -> None:
     def publish(path: Path) -> str:
         return subprocess.run(

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from events.errors import FieldError, field_errors
 from events.models import PlanPublished, plan_digest, plan_published
 from events.plan import Plan
-from events.planfile import PlanFileError, parse_plan
+from events.planfile import PlanFileError, decode_text, parse_plan
 from services.app.errors import Invalid
 from services.store import EventStore, PlanCatalog
 
@@ -62,10 +62,24 @@ async def _publications(store: EventStore, plan_id: str) -> int:
 def load_plan(path: str | Path) -> Plan:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = plan_text(path)
     except OSError as exc:
         raise PlanFileError(str(path), [f"{path}: cannot be read: {exc.strerror}"]) from None
+    except UnicodeError:
+        raise PlanFileError(str(path), [f"{path}: {NOT_TEXT}"]) from None
     return parse_plan(text, str(path))
+
+
+NOT_TEXT = "neither UTF-8 nor GB18030 (GBK) text"
+
+
+def plan_text(path: Path) -> str:
+    """A plan file's text (`decode_text`: UTF-8, else GBK as a Chinese editor may save it).
+    OSError if it cannot be read, UnicodeError if it is no text."""
+    text = decode_text(path.read_bytes())
+    if text is None:
+        raise UnicodeError(NOT_TEXT)
+    return text
 
 
 class Plans:

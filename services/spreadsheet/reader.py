@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from openpyxl import Workbook, load_workbook
 
+from events.planfile import decode_text
 from services.spreadsheet.cells import Cell, plain
 from services.spreadsheet.layout import (
     DATA_SHEET,
@@ -121,15 +122,11 @@ def _header_name(value: object) -> str:
 
 
 def _read_csv(content: bytes) -> Table:
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:
-            text = content.decode("gb18030")  # what Chinese Excel writes for "CSV（逗号分隔）"
-        except UnicodeDecodeError:
-            raise FileProblem(
-                RowError(0, FILE, "", "the file is neither UTF-8 nor GBK text", "文件编码无法识别（应为UTF-8或GBK）")
-            ) from None
+    text = decode_text(content)  # GBK is what Chinese Excel writes for "CSV（逗号分隔）"
+    if text is None:
+        raise FileProblem(
+            RowError(0, FILE, "", "the file is neither UTF-8 nor GBK text", "文件编码无法识别（应为UTF-8或GBK）")
+        )
     try:
         records = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as exc:
