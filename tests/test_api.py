@@ -188,6 +188,10 @@ async def test_mixed_kinds_without_field_errors_are_422_too(client, tokens, stor
 async def test_not_json_and_wrong_shapes_are_422(client, tokens) -> None:
     bad = await client.post(f"/v1/plans/{PLAN}/events", content=b"{oops", headers=json_auth(tokens["stats"]))
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "(body)"
+    gbk = json.dumps(event(note="统计局报送"), ensure_ascii=False).encode("gb18030")  # JSON is UTF-8 (RFC 8259)
+    not_utf8 = await client.post(f"/v1/plans/{PLAN}/events", content=gbk, headers=json_auth(tokens["stats"]))
+    assert not_utf8.status_code == 422 and not_utf8.json()["message_zh"] == "请求体不是UTF-8编码"
+    assert not_utf8.json()["errors"][0]["reason"].startswith("not UTF-8 text (byte ")
     empty = await client.post(f"/v1/plans/{PLAN}/events", json=[], headers=auth(tokens["stats"]))
     assert empty.status_code == 422
     scalar = await client.post(f"/v1/plans/{PLAN}/events", json=[1, "x"], headers=auth(tokens["stats"]))

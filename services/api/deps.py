@@ -131,7 +131,12 @@ def parse_json(body: bytes) -> Any:
         raise Invalid(
             "the body gives a key twice", "请求体中有重复的字段", [FieldError(exc.key, str(exc), "字段重复出现")]
         ) from None
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+    except UnicodeDecodeError as exc:  # most often GBK from a system set up for Chinese Windows
+        reason = f"not UTF-8 text (byte {exc.start}): send JSON as UTF-8"
+        raise Invalid(
+            "the body is not UTF-8", "请求体不是UTF-8编码", [FieldError("(body)", reason, "请以UTF-8编码发送JSON")]
+        ) from None
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
         raise Invalid(
             "the body is not valid JSON", "请求体不是有效的JSON", [FieldError("(body)", str(exc), "不是有效的JSON")]
         ) from None
