@@ -21,7 +21,7 @@ from services.app.errors import (
 )
 from services.app.ingest import Accepted, EntryPoint, check_plan, intake, prepare
 from services.app.operations import Freshness, PlanOverview, PlanRow, Readiness
-from services.app.plans import NOT_TEXT, Published, load_plan, plan_text, publish_plan
+from services.app.plans import Published, load_plan, plan_text, publish_plan
 from services.app.reports import ProjectFilter
 from services.app.retractions import Retracted
 from services.app.rollups import (
@@ -38,7 +38,6 @@ from services.app.sheets import MAX_FILE, EntryForm, EntryLine, Imported
 
 __all__ = [
     "MAX_FILE",
-    "NOT_TEXT",
     "TOKEN_CACHE_S",
     "Accepted",
     "AlertState",

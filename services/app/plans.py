@@ -65,12 +65,9 @@ def load_plan(path: str | Path) -> Plan:
         text = plan_text(path)
     except OSError as exc:
         raise PlanFileError(str(path), [f"{path}: cannot be read: {exc.strerror}"]) from None
-    except UnicodeError:
-        raise PlanFileError(str(path), [f"{path}: {NOT_TEXT}"]) from None
+    except UnicodeError as exc:
+        raise PlanFileError(str(path), [f"{path}: {exc}"]) from None
     return parse_plan(text, str(path))
-
-
-NOT_TEXT = "neither UTF-8 nor GB18030 (GBK) text"
 
 
 def plan_text(path: Path) -> str:
@@ -78,7 +75,7 @@ def plan_text(path: Path) -> str:
     OSError if it cannot be read, UnicodeError if it is no text."""
     text = decode_text(path.read_bytes())
     if text is None:
-        raise UnicodeError(NOT_TEXT)
+        raise UnicodeError("neither UTF-8 nor GB18030 (GBK) text")
     return text
 
 

@@ -23,7 +23,7 @@ def demo(
     """Publish the seed plan and its H1 2025 history, replay the log, print the report's table,
     and write the June rollup."""
     from events.planfile import PlanFileError, parse_plan
-    from services.app import NOT_TEXT, plan_text
+    from services.app import plan_text
     from services.demo import SEED_PLAN, SeedMismatch, run_demo, seed_history
 
     path = plan_file or SEED_PLAN
@@ -31,7 +31,7 @@ def demo(
     try:
         text = plan_text(path)
     except (OSError, UnicodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else NOT_TEXT
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
         raise fail(f"--plan-file: cannot read {path}: {reason}", 2) from None
     try:
         plan = parse_plan(text, str(path))
