@@ -85,6 +85,8 @@ class IndicatorState:
     def target_at(self, as_of: date) -> Target | None:
         """The target in force on `as_of`: of the revisions in force by then, the one with the latest
         start (the later-logged one for equal starts); else the plan's."""
+        if not self.target_changes:  # never revised: asked at every judgement
+            return self.plan_target
         in_force = [
             (Period.parse(change.period).start, index, change.target)
             for index, change in enumerate(self.target_changes)
@@ -153,12 +155,7 @@ def apply(state: PlanState, stored: StoredEvent) -> PlanState:
     position, event = stored  # unpacked: faster than a NamedTuple's attributes, a million times
     if not position_after(position, state.position):
         return state
-    handler = _HANDLERS[type(event)]  # an object that is no event at all is a bug: KeyError
-    try:
-        handler(state, event, position)
-        state.applied += 1
-    except Exception as exc:
-        _park(state, event, position, exc)
+    state.applied += _apply_one(_HANDLERS, state, event, position)
     state.position = position
     return state
 
@@ -173,12 +170,13 @@ def fold(
     read or applied is parked, as `apply` does."""
     state = state or PlanState(plan_id)
     events = iter(events)
-    for position, event in events:
-        if position_after(position, state.position):
-            apply(state, StoredEvent(position, event))
-            break
     handlers, done, applied = _HANDLERS, state.position, state.applied
     try:
+        for position, event in events:  # past those applied before, to the first new one
+            if position_after(position, done):
+                applied += _apply_one(handlers, state, event, position)
+                done = position
+                break
         for position, event in events:
             handler = handlers[type(event)]  # an object that is no event at all is a bug: KeyError
             try:  # free unless raised (3.11): the hot loop keeps its speed
@@ -190,6 +188,17 @@ def fold(
     finally:
         state.position, state.applied = done, applied
     return state
+
+
+def _apply_one(handlers: dict[type, Any], state: PlanState, event: Event | Unreadable, position: str) -> int:
+    """Apply one entry: 1 if applied, 0 if parked."""
+    handler = handlers[type(event)]  # an object that is no event at all is a bug: KeyError
+    try:
+        handler(state, event, position)
+    except Exception as exc:
+        _park(state, event, position, exc)
+        return 0
+    return 1
 
 
 class _NotReadable(Exception):
