@@ -12,7 +12,7 @@ from datetime import date
 from decimal import Decimal
 
 from events.alerts import Severity
-from events.periods import Period, completed_months, period_end
+from events.periods import completed_months, period_end
 from events.plan import Indicator, PortfolioLines, Precision
 from events.positions import position_key
 from events.targets import RelativeTarget, Target
@@ -165,28 +165,36 @@ def _evaluate_against(
     return evaluation
 
 
-def _status_against(
-    state: PlanState,
-    indicator: Indicator,
-    target: Target | None,
-    observations: Mapping[str, Observation],
-    as_of: date,
-    margin: Decimal = Decimal(0),
-) -> Status:
-    """`_evaluate_against(…).status`, without the texts."""
+def _value_statuses(
+    state: PlanState, indicator: Indicator, target: Target | None, text: str, observation: Observation, margin: Decimal
+) -> StatusPair:
+    """A period's value judged as of the period's end: (its status, its status judged `margin`
+    worse), as `_evaluate_against(…).status` gives them, without the texts. Judged worse, a missed
+    value is missed still, and a run reads the worse status only of a value within its target: a
+    missed one's own stands for it."""
     plan = state.plan
     assert plan is not None
-    relative = isinstance(target, RelativeTarget)  # only a relative target reads its reference's values
-    return evaluate_status(
+    end = period_end(text)
+    judged = judged_observations(indicator, target, {text: observation})
+    # only a relative target reads its reference's values
+    reference = reference_values(state, plan.reference_of(indicator)) if isinstance(target, RelativeTarget) else None
+    year, frequency, thresholds = plan.year, indicator.frequency, plan.thresholds
+    status = evaluate_status(
+        target, judged, end, year=year, frequency=frequency, thresholds=thresholds, reference_observations=reference
+    )
+    if status in MISSED:
+        return status, status
+    strict = evaluate_status(
         target,
-        judged_observations(indicator, target, observations),
-        as_of,
-        year=plan.year,
-        frequency=indicator.frequency,
-        thresholds=plan.thresholds,
-        reference_observations=reference_values(state, plan.reference_of(indicator)) if relative else None,
+        judged,
+        end,
+        year=year,
+        frequency=frequency,
+        thresholds=thresholds,
+        reference_observations=reference,
         margin=margin,
     )
+    return status, strict
 
 
 def reference_values(state: PlanState, reference: str | None) -> Mapping[str, Observation] | None:
@@ -233,12 +241,7 @@ class PeriodMemo:
                 if held[3] == seen and held[4] == margin:
                     yield held[5]
                     continue
-            only, end = {text: observation}, Period.parse(text).end
-            status = _status_against(state, indicator, target, only, end)
-            # judged worse, a missed value is missed still, and a run reads the worse status
-            # only of a value within its target: a missed one's own stands for it
-            strict = status if status in MISSED else _status_against(state, indicator, target, only, end, margin)
-            pair = (status, strict)
+            pair = _value_statuses(state, indicator, target, text, observation, margin)
             judged[key] = (plan, observation, target, seen, margin, pair)
             yield pair
 
