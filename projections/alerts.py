@@ -155,6 +155,7 @@ class _ProjectJudgement:
     standing: ProjectStanding | None  # where it stands on the day judged (None without a spec)
     finding: Finding | None
     reported: int | None  # the last month its investment was reported for
+    due: bool = False  # its planned start month has ended by the day judged
 
 
 class PortfolioTally:
@@ -165,6 +166,7 @@ class PortfolioTally:
 
     def __init__(self, state: PlanState, day: date) -> None:
         self.state, self.day, self.plan_position = state, day, state.plan_position
+        self.month = _month_judged(day)  # the period its findings count towards
         self.judged: dict[str, _ProjectJudgement] = {}
         self.position = ""  # the state's position when last refreshed
         self.due = self.started_due = 0  # projects whose planned start month has ended; of them started
@@ -204,8 +206,9 @@ class PortfolioTally:
             reported = reported_months(project, plan.year, self.day)
             return _ProjectJudgement(project.last_position, None, None, None, reported)
         standing = project_standing(project, spec, self.day, plan.year, plan.thresholds, plan.under_way(spec))
-        finding = _brief_project_finding(spec, standing, self.day, plan.thresholds)
-        return _ProjectJudgement(project.last_position, spec, standing, finding, standing.reported_month)
+        finding = _brief_project_finding(spec, standing, self.month, plan.thresholds)
+        due = planned_by(spec.planned_start, self.day)
+        return _ProjectJudgement(project.last_position, spec, standing, finding, standing.reported_month, due)
 
     def view(self, subject: str, plan: Plan) -> ProjectProgress | None:
         """The project as the project list shows it on the day judged, for a notice's wording."""
@@ -223,9 +226,13 @@ class PortfolioTally:
         spec, standing = judgement.spec, judgement.standing
         if spec is None or standing is None:
             return
-        self.planned += sign * spec.planned_investment_wan
-        self.invested += sign * standing.investment_wan
-        if planned_by(spec.planned_start, self.day):
+        if sign > 0:
+            self.planned += spec.planned_investment_wan
+            self.invested += standing.investment_wan
+        else:
+            self.planned -= spec.planned_investment_wan
+            self.invested -= standing.investment_wan
+        if judgement.due:
             self.due += sign
             self.started_due += sign * (standing.started_on is not None)
 
@@ -492,7 +499,7 @@ def settle(book: AlertBook, state: PlanState, memo: Memo | None = None) -> list[
     if not book.pending:
         return []
     pending, now_ms = book.pending, book.pending_ms
-    last = max(pending.values(), key=position_key)
+    last = max(pending.values(), key=position_key) if len(pending) > 1 else next(iter(pending.values()))
     causes = {**pending, "": last}  # a subject's own latest event, else the instant's last one
     book.pending, book.pending_ms = {}, 0
     plan = state.plan
@@ -501,25 +508,39 @@ def settle(book: AlertBook, state: PlanState, memo: Memo | None = None) -> list[
     as_of = data_through(state)
     everything = book.plan_position != state.plan_position or book.as_of != as_of
     book.plan_position, book.as_of = state.plan_position, as_of
-    subjects: set[str] | None = None
-    if not everything:
-        subjects = set(pending)
-        for subject in pending:  # relative targets judge against what changed too
-            subjects.update(plan.referencing(subject))
-        if any(plan.project(s) for s in subjects):  # a project's change moves the portfolio too
-            subjects.add(PORTFOLIO)
+    subjects = None if everything else _subjects_judged(plan, pending)
     # judged and reconciled over the same subjects: an alert in scope without a finding resolves
     findings = {f.key: f for f in _findings(state, plan, as_of, now_ms, subjects, memo)}
     if subjects is None:  # the outage is judged from the overdue-data alerts, after them (_outage)
         scope = {key for key in book.active if not key.startswith("data_outage:")} | set(findings)
-    else:  # key: "rule:subject"; looked up, not scanned: many alerts may be firing
-        scope = {key for key in findings if key.split(":", 1)[1] in subjects}
-        scope |= {key for subject in subjects for rule in RULES if (key := f"{rule}:{subject}") in book.active}
+    else:  # every finding is about one of `subjects`; the firing alerts are looked up, not scanned
+        active = book.active
+        scope = set(findings)
+        scope.update(key for subject in subjects for key in _keys_of(subject) if key in active)
     notices = _reconcile(book, state, findings, scope, now_ms, causes, memo)
     if any(n.rule == "data_stale" for n in notices):
         notices += _outage(book, state, plan, now_ms)
     refresh_status(book, plan, now_ms, changed=bool(notices))
     return _requieted(book, notices)
+
+
+def _subjects_judged(plan: Plan, pending: dict[str, str]) -> set[str]:
+    """The subjects an instant's events were about, the indicators whose relative target compares
+    against one of them, and the portfolio when a project changed."""
+    subjects = set(pending)
+    for subject in pending:
+        if referencing := plan.referencing(subject):
+            subjects.update(referencing)
+    if any(map(plan.project, subjects)):
+        subjects.add(PORTFOLIO)
+    return subjects
+
+
+@lru_cache(maxsize=65_536)
+def _keys_of(subject: str) -> tuple[str, ...]:
+    """Every alert key a subject can have ("rule:subject"): a judgement looks up its firing
+    alerts by them instead of scanning the book."""
+    return tuple(f"{rule}:{subject}" for rule in RULES)
 
 
 def _reconcile(
@@ -535,8 +556,7 @@ def _reconcile(
     assert plan is not None
     every = plan.thresholds.alerts.escalate_after_periods
     notices = []
-    sources = {rule.source for rule in plan.thresholds.alerts.inhibit}
-    for key in sorted(scope, key=lambda k: (k.split(":", 1)[0] not in sources, k)):
+    for key in _in_order(scope, plan):
         finding = findings.get(key)
         alert = book.active.get(key)
         firing = finding is not None and finding.severity is not None
@@ -575,6 +595,16 @@ def _reconcile(
                 _mark(book, plan, alert, resolved.department, now_ms)
             notices.append(_notice("alert.resolved", plan, alert, resolved, now_ms, _cause(causes, alert)))
     return notices
+
+
+def _in_order(scope: set[str], plan: Plan) -> Iterable[str]:
+    """The keys in the order they are reconciled: inhibiting rules' first (an alert raised with
+    its inhibitor in the same judgement is marked inhibited), then by key, so notices come in
+    the same order however the scope was gathered."""
+    if len(scope) < 2:
+        return scope
+    sources = {rule.source for rule in plan.thresholds.alerts.inhibit}
+    return sorted(scope, key=lambda k: (k.split(":", 1)[0] not in sources, k))
 
 
 def _described(finding: Finding, state: PlanState, plan: Plan, now_ms: int, memo: Memo | None) -> Finding:
@@ -806,13 +836,13 @@ def _month_judged(day: date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
 
-def _brief_project_finding(spec: Project, standing: ProjectStanding, as_of: date, thresholds: Thresholds) -> Finding:
+def _brief_project_finding(spec: Project, standing: ProjectStanding, month: str, thresholds: Thresholds) -> Finding:
     """The project's judgement (projections.judgement: the project list's light) without the
     wording (`_described` adds it when a notice needs it): `_project_finding`'s rule and severity."""
     firing = standing.overdue or standing.lagging
     severity = project_severity(standing.status, standing.months_overdue, thresholds) if firing else None
     rule = "project_not_started" if standing.overdue else "project_investment_lag"
-    return Finding(rule, spec.id, severity, spec.name, spec.department, "", _month_judged(as_of), escalates=False)
+    return Finding(rule, spec.id, severity, spec.name, spec.department, "", month, escalates=False)
 
 
 def _project_finding(view: ProjectProgress, as_of: date, thresholds: Thresholds) -> Finding:
@@ -888,8 +918,7 @@ def _portfolio_findings(tally: PortfolioTally, plan: Plan, brief: bool = False) 
     """The portfolio's findings; `brief` leaves out the wording (`_described` adds it when a
     notice needs it)."""
     rules = plan.thresholds.alerts
-    as_of = tally.day
-    month = _month_judged(as_of)
+    as_of, month = tally.day, tally.month
     office, label = plan.office, plan.projects_label
     due, started_due, invested = tally.due, tally.started_due, tally.invested
     ratio, start_severity, rate, progress, invest_status = _portfolio_rates(tally, plan)
