@@ -536,7 +536,7 @@ def _subjects_judged(plan: Plan, pending: dict[str, str]) -> set[str]:
     return subjects
 
 
-@lru_cache(maxsize=65_536)
+@lru_cache(maxsize=1024)  # a plan's subjects (some 150) stay; about 1 KB each
 def _keys_of(subject: str) -> tuple[str, ...]:
     """Every alert key a subject can have ("rule:subject"): a judgement looks up its firing
     alerts by them instead of scanning the book."""
