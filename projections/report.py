@@ -113,24 +113,12 @@ def evaluate_indicator(
     assert plan is not None
     current = state.indicator(indicator.id)
     target = current.target_at(as_of) or indicator.target
-    evaluation = _evaluate(state, indicator, current.observations, as_of)
+    evaluation = _evaluate_against(state, indicator, target, current.observations, as_of)
     rules = plan.thresholds.alerts
     run = indicator_run(state, indicator, as_of, evaluation, memo)
     judgement = judge(evaluation.status, run, rules.escalate_after_periods)
     text = target.text if target is not None else DASH
     return IndicatorRow(indicator, plan.department_name(indicator.department), text, evaluation, judgement)
-
-
-def _evaluate(
-    state: PlanState,
-    indicator: Indicator,
-    observations: Mapping[str, Observation],
-    as_of: date,
-    margin: Decimal = Decimal(0),
-) -> Evaluation:
-    """The indicator judged on `as_of` against the target then in force, from `observations`."""
-    target = state.indicator(indicator.id).target_at(as_of) or indicator.target
-    return _evaluate_against(state, indicator, target, observations, as_of, margin)
 
 
 def _evaluate_against(
@@ -139,7 +127,6 @@ def _evaluate_against(
     target: Target | None,
     observations: Mapping[str, Observation],
     as_of: date,
-    margin: Decimal = Decimal(0),
 ) -> Evaluation:
     """The indicator judged on `as_of` against `target`, from `observations` (a level reported
     with its growth: judged on the growth when its target is a rate)."""
@@ -158,43 +145,45 @@ def _evaluate_against(
         reference_id=reference,
         reference_observations=reference_values(state, reference),
         yi_places=yi_places,
-        margin=margin,
     )
     if indicator.with_growth:
         evaluation = with_level(evaluation, observations, indicator.unit, yi_places)
     return evaluation
 
 
+def _status_against(
+    state: PlanState,
+    indicator: Indicator,
+    target: Target | None,
+    observations: Mapping[str, Observation],
+    as_of: date,
+    margin: Decimal = Decimal(0),
+) -> Status:
+    """`_evaluate_against(…).status`, without the texts."""
+    plan = state.plan
+    assert plan is not None
+    relative = isinstance(target, RelativeTarget)  # only a relative target reads its reference's values
+    return evaluate_status(
+        target,
+        judged_observations(indicator, target, observations),
+        as_of,
+        year=plan.year,
+        frequency=indicator.frequency,
+        thresholds=plan.thresholds,
+        reference_observations=reference_values(state, plan.reference_of(indicator)) if relative else None,
+        margin=margin,
+    )
+
+
 def _value_statuses(
     state: PlanState, indicator: Indicator, target: Target | None, text: str, observation: Observation, margin: Decimal
 ) -> StatusPair:
     """A period's value judged as of the period's end: (its status, its status judged `margin`
-    worse), as `_evaluate_against(…).status` gives them, without the texts. Judged worse, a missed
-    value is missed still, and a run reads the worse status only of a value within its target: a
-    missed one's own stands for it."""
-    plan = state.plan
-    assert plan is not None
-    end = period_end(text)
-    judged = judged_observations(indicator, target, {text: observation})
-    # only a relative target reads its reference's values
-    reference = reference_values(state, plan.reference_of(indicator)) if isinstance(target, RelativeTarget) else None
-    year, frequency, thresholds = plan.year, indicator.frequency, plan.thresholds
-    status = evaluate_status(
-        target, judged, end, year=year, frequency=frequency, thresholds=thresholds, reference_observations=reference
-    )
-    if status in MISSED:
-        return status, status
-    strict = evaluate_status(
-        target,
-        judged,
-        end,
-        year=year,
-        frequency=frequency,
-        thresholds=thresholds,
-        reference_observations=reference,
-        margin=margin,
-    )
-    return status, strict
+    worse). Judged worse, a missed value is missed still, and a run reads the worse status only
+    of a value within its target: a missed one's own stands for it."""
+    only, end = {text: observation}, period_end(text)
+    status = _status_against(state, indicator, target, only, end)
+    return status, status if status in MISSED else _status_against(state, indicator, target, only, end, margin)
 
 
 def reference_values(state: PlanState, reference: str | None) -> Mapping[str, Observation] | None:
@@ -261,8 +250,9 @@ def indicator_run(
     assert plan is not None
     rules = plan.thresholds.alerts
     if evaluation.status not in MISSED and evaluation.period is not None:
-        observations = state.indicator(indicator.id).observations
-        strict = _evaluate(state, indicator, observations, as_of, rules.resolve_margin).status
+        current = state.indicator(indicator.id)
+        target = current.target_at(as_of) or indicator.target
+        strict = _status_against(state, indicator, target, current.observations, as_of, rules.resolve_margin)
         if strict not in MISSED:
             return NO_RUN
     elif evaluation.status not in MISSED:
