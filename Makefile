@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/scale.py --quick
 	$(BIN)/python bench/handover.py --plans 100
 	$(BIN)/python bench/takeover.py
+	$(BIN)/python bench/aof_rewrite.py
 
 clean:
 	rm -rf $(VENV) .planwatch .pytest_cache .ruff_cache .mypy_cache .hypothesis
