@@ -155,7 +155,7 @@ def apply(state: PlanState, stored: StoredEvent) -> PlanState:
     position, event = stored  # unpacked: faster than a NamedTuple's attributes, a million times
     if not position_after(position, state.position):
         return state
-    state.applied += _apply_one(_HANDLERS, state, event, position)
+    state.applied += _apply_one(state, event, position)
     state.position = position
     return state
 
@@ -174,7 +174,7 @@ def fold(
     try:
         for position, event in events:  # past those applied before, to the first new one
             if position_after(position, done):
-                applied += _apply_one(handlers, state, event, position)
+                applied += _apply_one(state, event, position)
                 done = position
                 break
         for position, event in events:
@@ -190,9 +190,9 @@ def fold(
     return state
 
 
-def _apply_one(handlers: dict[type, Any], state: PlanState, event: Event | Unreadable, position: str) -> int:
+def _apply_one(state: PlanState, event: Event | Unreadable, position: str) -> int:
     """Apply one entry: 1 if applied, 0 if parked."""
-    handler = handlers[type(event)]  # an object that is no event at all is a bug: KeyError
+    handler = _HANDLERS[type(event)]  # an object that is no event at all is a bug: KeyError
     try:
         handler(state, event, position)
     except Exception as exc:
