@@ -291,9 +291,7 @@ def _indicator_updated(state: PlanState, event: IndicatorUpdated, position: str)
             period, value, event.qualifier, event.assessment, position, before.revision + 1, before.value, growth
         )
     current.last_position = position
-    end = period_end(period)  # _reported, inlined
-    if end > state.latest_end.get(end.year, date.min):
-        state.latest_end[end.year] = end
+    _reported(state, period_end(period))
 
 
 def _project_registered(state: PlanState, event: ProjectRegistered, position: str) -> None:
