@@ -144,8 +144,7 @@ async def one_by_one(redis, plan, count: int, rounds: int) -> tuple[float, float
             if n % 1000 == 0:
                 print(f"\r  appending one by one: {n:,}/{count - 1:,}", end="", flush=True)
         print()
-        raw_rate, model_rate, alerts_rate = await best_rates(redis, keys, plan.id, count, rounds)
-        return raw_rate, model_rate, alerts_rate
+        return await best_rates(redis, keys, plan.id, count, rounds)
     finally:
         await drop(redis, keys)
 
