@@ -30,6 +30,7 @@ from events.problems import LocatedProblems
 from events.targets import (
     CumulativeTarget,
     LevelTarget,
+    PointsTarget,
     RangeTarget,
     RateTarget,
     RelativeTarget,
@@ -113,6 +114,9 @@ class Indicator(_Strict):
         target = self.target
         if isinstance(target, CumulativeTarget | LevelTarget) and target.unit != self.unit:
             raise ValueError(f"target {target.text!r} is in {target.unit} but the indicator's unit is {self.unit}")
+        if isinstance(target, PointsTarget) and self.unit != "%":
+            reason = f"target {target.text!r} moves a rate by 个百分点: the indicator's unit must be %, not {self.unit}"
+            raise LocatedProblems([(("target",), reason)])
         return self
 
     @model_validator(mode="after")

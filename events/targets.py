@@ -12,6 +12,7 @@ people in 人 (`1万人` → 10000); other units are kept as written (`万平方
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -105,14 +106,32 @@ class LevelTarget(_TargetBase):
     baseline: Decimal | None = None
 
 
+class PointsTarget(_TargetBase):
+    """A rate moved by percentage points from last year's level (`城镇化率提高1个百分点`,
+    `下降0.5个百分点`): judged on the level reported against `baseline` + `change`, like a level
+    reached by year end. The wording alone does not say where the rate starts, so `baseline` is
+    part of the target (`{text: 提高1个百分点, baseline: 61.6}`)."""
+
+    form: Literal["points"] = "points"
+    change: Decimal = Field(description="个百分点, signed: a fall (下降, 降低) is negative")
+    bound: Bound = "at_least"
+    baseline: Decimal = Field(description="last year's level of the rate, in %")
+
+    @property
+    def level(self) -> Decimal:
+        """The level the rate should reach (at least, about or at most, by `bound`)."""
+        return self.baseline + self.change
+
+
 class QualitativeTarget(_TargetBase):
-    """A requirement with no number (`下降达到“十四五”目标要求`): judged by the annual assessment."""
+    """A requirement with no number (`下降达到“十四五”目标要求`, `完成市下达任务`): judged by the
+    annual assessment."""
 
     form: Literal["qualitative"] = "qualitative"
 
 
 Target = Annotated[
-    RateTarget | RangeTarget | RelativeTarget | CumulativeTarget | LevelTarget | QualitativeTarget,
+    RateTarget | RangeTarget | RelativeTarget | CumulativeTarget | LevelTarget | PointsTarget | QualitativeTarget,
     Field(discriminator="form"),
 ]
 
@@ -127,7 +146,8 @@ _RATE = re.compile(
     "^"
     + _LABEL
     + _BASIS
-    + r"(?P<pre>增长|增速|达到|不低于|不高于|不超过|控制在|下降|降低)?"
+    + r"(?P<pre>增长|增速|达到|提高到|提高至|提升到|提升至|超过|不低于|不少于|≥|>="
+    + r"|不高于|不超过|控制在|≤|<=|下降|降低)?"
     + _NUM
     + r"%(?P<post>左右|以上|以内|以下)?$"
 )
@@ -135,7 +155,22 @@ _STRETCH = re.compile(r"^(?P<floor>.+?)[，,；;]力争(?:增长|达到)?(?P<str
 _RANGE = re.compile(r"^(?:增长)?(?P<low>-?\d+(?:\.\d+)?)%?\s*[—–\-~～至]+\s*(?P<high>-?\d+(?:\.\d+)?)%$")
 _RELATIVE = re.compile("^" + _LABEL + r"(?P<op>高于|不低于)(?P<ref>.+?)(?:增速|增长)?$")
 _IN_STEP = re.compile("^" + _LABEL + r"[与同](?P<ref>.+?)(?:基本)?同步$")
+# A change of a rate in 个百分点; a small count may be written in characters (`提高一个百分点`).
+_POINTS = re.compile(
+    "^"
+    + _LABEL
+    + _BASIS
+    + r"(?P<verb>提高|提升|增加|上升|下降|降低|减少)"
+    + r"(?P<num>\d+(?:\.\d+)?|[一二两三四五六七八九十半])个?百分点(?P<post>左右|以上|以内)?$"
+)
+_NUMERALS = {"半": "0.5", "一": "1", "二": "2", "两": "2", "三": "3", "四": "4", "五": "5", "六": "6", "七": "7"}
+_NUMERALS |= {"八": "8", "九": "9", "十": "10"}
+_FALLS = ("下降", "降低", "减少")
 _BARE = re.compile(r"^" + _NUM + "$")
+_FIGURE = re.compile(r"[\d%]|百分点")
+# The words of a requirement with no figure (完成市下达任务, 持续下降, 达到考核要求): such a wording
+# is qualitative. Other wordings without a figure (比去年好, 高于) are refused, not guessed.
+_REQUIREMENT = re.compile(r"任务|要求|目标|标准|下达|考核|持续|稳步|稳中|保持|确保|巩固|改善|不发生|只增不减")
 _AMOUNT = re.compile(
     r"^(?P<label>.*?)" + _NUM + r"(?P<unit>亿元|万元|元|万人|人|万吨|吨|万平方米|平方米|公里|个|家|项|盏|天|人次|户)"
     r"(?P<post>左右|以上)?$"
@@ -167,11 +202,12 @@ class TargetTextError(ValueError):
     """Raised when a target's wording matches none of the forms planwatch understands."""
 
 
-ParsedTarget = RateTarget | RangeTarget | RelativeTarget | CumulativeTarget | LevelTarget
+ParsedTarget = RateTarget | RangeTarget | RelativeTarget | CumulativeTarget | LevelTarget | QualitativeTarget
 
 _FORMS_HINT = (
     "rate like '6.5%左右', '同比增长6%', '增长6%以上，力争7%', range like '4.5%—5%', "
-    "relative like '高于GDP增速' or '与经济增长同步', amount like '新开工工业项目80个'"
+    "relative like '高于GDP增速' or '与经济增长同步', amount like '新开工工业项目80个', "
+    "points like {text: '提高1个百分点', baseline: 61.6}, a requirement with no figure like '完成市下达任务'"
 )
 
 
@@ -182,19 +218,56 @@ def _normalized(text: str) -> str:
 def parse_target(text: str) -> ParsedTarget:
     """Turn the report's wording of a target into its structure, or raise TargetTextError quoting it.
 
-    `text` is kept exactly as written: it is what the report prints in its 全年目标 column."""
+    `text` is kept exactly as written: it is what the report prints in its 全年目标 column. A
+    requirement with no figure (`完成市下达任务`, `持续下降`) is a qualitative target, judged by the
+    annual assessment."""
     normal = _normalized(text)
     target = _parse_rate_or_range(text, normal) or _parse_relative(text, normal) or _parse_amount(text, normal)
     if target is not None:
         return target
+    if _points_fields(text, normal) is not None:
+        raise TargetTextError(
+            f"target text {text!r} moves a rate by 个百分点 from last year's level, which the wording "
+            f"does not give: write it with that level, e.g. {{text: {text}, baseline: 61.6}}"
+        )
     if _BARE.match(normal):
         raise TargetTextError(
             f"target text {text!r} is a bare number: in a plan file it takes the indicator's unit; "
             f"elsewhere write it with its unit, e.g. '{normal}%' or '达到{normal}个'"
         )
+    if not _FIGURE.search(normal) and _REQUIREMENT.search(normal):
+        return QualitativeTarget(text=text)
     raise TargetTextError(
-        f"target text {text!r} does not match any known form ({_FORMS_HINT}); write it as a structure with `form:`"
+        f"target text {text!r} does not match any known form ({_FORMS_HINT}); write it as a structure with "
+        f"`form:`, e.g. {{form: qualitative, text: {text}}} for a requirement judged by the annual assessment"
     )
+
+
+def target_fields(text: str, given: Mapping[str, object]) -> dict[str, object]:
+    """A target written as its wording with some fields of its own (`{text: 提高1个百分点,
+    baseline: 61.6}`, `{text: 6.5%左右, tolerance: 0.3}`): the structure the wording parses to,
+    with `given` added, for the target's model to validate (and name a bad field)."""
+    normal = _normalized(text)
+    points = _points_fields(text, normal)
+    if points is not None and "baseline" not in given:
+        parse_target(text)  # refused, saying what is missing
+    parsed = points if points is not None else parse_target(text).model_dump()
+    return {**parsed, **given}
+
+
+def _points_fields(raw: str, text: str) -> dict[str, object] | None:
+    match = _POINTS.match(text)
+    if match is None:
+        return None
+    size = Decimal(_NUMERALS.get(match["num"], match["num"]))
+    fall, post = match["verb"] in _FALLS, match["post"] or ""
+    if post == "左右":
+        bound: Bound = "about"
+    elif post == "以内":  # a move of at most that much: a rise capped, a fall limited
+        bound = "at_least" if fall else "at_most"
+    else:
+        bound = "at_most" if fall else "at_least"
+    return {"form": "points", "text": raw, "change": -size if fall else size, "bound": bound}
 
 
 def _parse_rate_or_range(raw: str, text: str) -> RateTarget | RangeTarget | None:
@@ -217,7 +290,7 @@ def _rate(raw: str, text: str) -> RateTarget | None:
     if pre in ("下降", "降低"):
         # "下降5%": the value should fall by at least 5%, i.e. growth at most -5
         return RateTarget(text=raw, value=-value, bound="at_most")
-    if pre in ("不高于", "不超过", "控制在") or post in ("以内", "以下"):
+    if pre in ("不高于", "不超过", "控制在", "≤", "<=") or post in ("以内", "以下"):
         bound: Bound = "at_most"
     elif post == "左右":
         bound = "about"
@@ -250,7 +323,7 @@ def named_subject(text: str) -> str:
     `地区生产总值增长6%以上` ('' when none): they must name the indicator the target is for."""
     normal = _normalized(text)
     normal = match["floor"] if (match := _STRETCH.match(normal)) else normal
-    for pattern in (_RATE, _IN_STEP, _RELATIVE):
+    for pattern in (_RATE, _POINTS, _IN_STEP, _RELATIVE):
         if match := pattern.match(normal):
             return match["label"]
     return ""
@@ -268,11 +341,13 @@ def bare_target(text: str, unit: str) -> RateTarget | CumulativeTarget:
 
 
 def _parse_if_text(value: object) -> object:
-    if isinstance(value, str):
-        try:
+    try:
+        if isinstance(value, str):
             return parse_target(value)
-        except TargetTextError as exc:
-            raise ValueError(str(exc)) from None
+        if isinstance(value, Mapping) and "form" not in value and isinstance(text := value.get("text"), str):
+            return target_fields(text, {key: item for key, item in value.items() if key != "text"})
+    except TargetTextError as exc:
+        raise ValueError(str(exc)) from None
     return value
 
 

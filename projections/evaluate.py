@@ -10,6 +10,8 @@ positive is better than required, for every form:
   tolerance below it counts as reached);
 * none (an indicator monitored only) — status `monitored`, the value shown, the deviation 「-」;
 * floor and stretch (`增长6%以上，力争7%`) — judged against the floor; the stretch is carried along;
+* points (`提高1个百分点`) — actual − (baseline + change), at most: the other way round; judged
+  when the year closes unless reached before, as a level is;
 * cumulative (and level with a baseline) — completion % − 序时进度 % of the value's own period
   ("1—4月完成全年目标的34%，序时进度33.3%"); a value that is late is the overdue-data alert's business.
 """
@@ -28,6 +30,7 @@ from events.positions import position_key
 from events.targets import (
     CumulativeTarget,
     LevelTarget,
+    PointsTarget,
     QualitativeTarget,
     RangeTarget,
     RateTarget,
@@ -246,6 +249,9 @@ def _verdict(
             return "not_due", gap, DASH, {}
         return "off_track", gap, _GAP_IN_UNIT, {}
 
+    if isinstance(target, PointsTarget):
+        return _points_verdict(target, value, final, thresholds, margin)
+
     if isinstance(target, QualitativeTarget):
         if observation.assessment is None:
             return ("not_due" if not final else "no_data"), None, DASH, {}
@@ -253,6 +259,21 @@ def _verdict(
         return ("met" if met else "off_track"), None, DONE if met else "未完成", {}
 
     raise TypeError(f"unknown target form {type(target).__name__}")  # pragma: no cover
+
+
+def _points_verdict(
+    target: PointsTarget, value: Decimal, final: bool, thresholds: Thresholds, margin: Decimal
+) -> Verdict:
+    """The level reported against last year's level moved by the target's points: reached → met;
+    short of it, a rate moved over a year is judged when the year closes (as a level is), in the
+    plan's bands for rates."""
+    tolerance = thresholds.rate.about_tolerance if target.bound == "about" else Decimal(0)
+    gap = target.level - value if target.bound == "at_most" else value - target.level
+    wording = DONE if target.bound == "at_most" and gap >= 0 else _GAP
+    behind = margin - gap - tolerance
+    if behind <= 0:
+        return "met", gap, wording, {}
+    return (_rate_status(behind, False, final, thresholds.rate) if final else "not_due"), gap, _GAP, {}
 
 
 def _relative_verdict(

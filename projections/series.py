@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from events.periods import Period, month_end
 from events.plan import Indicator
-from events.targets import CumulativeTarget, LevelTarget, RangeTarget, RateTarget, Target
+from events.targets import CumulativeTarget, LevelTarget, PointsTarget, RangeTarget, RateTarget, Target
 from projections.evaluate import DASH, STATUS_ZH, Status, evaluate, judged_observations, time_progress
 from projections.formatting import round1
 from projections.portfolio import evaluate_project, projects_in_plan_order, summarize
@@ -92,6 +92,8 @@ def _target_numbers(target: Target | None) -> tuple[Decimal | None, Decimal | No
         return None, target.low, target.high
     if isinstance(target, RateTarget | LevelTarget | CumulativeTarget):
         return target.value, None, None
+    if isinstance(target, PointsTarget):
+        return target.level, None, None
     return None, None, None
 
 

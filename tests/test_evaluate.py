@@ -11,6 +11,7 @@ from events.plan import ProgressBands, RateBands, Thresholds
 from events.targets import (
     CumulativeTarget,
     LevelTarget,
+    PointsTarget,
     QualitativeTarget,
     RangeTarget,
     RateTarget,
@@ -172,6 +173,32 @@ def test_annual_indicator_mid_year_is_not_due_and_later_no_data() -> None:
     assert evaluate(target, {}, JUNE, frequency="annual").status == "not_due"
     assert evaluate(target, {}, date(2026, 1, 31), year=2025, frequency="annual").status == "no_data"
     assert evaluate(parse_target("8.0%"), {}, JUNE, frequency="monthly").deviation_text == "-"
+
+
+@pytest.mark.parametrize(
+    ("change", "bound", "value", "as_of", "status", "display"),
+    [
+        ("1", "at_least", "62.6", JUNE, "met", "完成"),  # reached mid-year: met at once
+        ("1", "at_least", "63.0", JUNE, "met", "+0.4个百分点"),
+        ("1", "at_least", "62.0", JUNE, "not_due", "-0.6个百分点"),  # a level: judged when the year closes
+        ("1", "at_least", "62.0", date(2026, 1, 31), "at_risk", "-0.6个百分点"),  # the year's value: the rate bands
+        ("1", "at_least", "59.0", date(2026, 1, 31), "off_track", "-3.6个百分点"),
+        ("-0.2", "at_most", "61.3", JUNE, "met", "完成"),  # a fall: at or below 61.4
+        ("-0.2", "at_most", "61.6", date(2026, 1, 31), "at_risk", "-0.2个百分点"),
+        ("1", "about", "62.2", date(2026, 1, 31), "met", "-0.4个百分点"),  # within the 0.5 tolerance
+        ("1", "about", "62.0", date(2026, 1, 31), "at_risk", "-0.6个百分点"),
+    ],
+)
+def test_a_move_in_points_is_judged_on_the_level_against_last_years(
+    change: str, bound: str, value: str, as_of: date, status: str, display: str
+) -> None:
+    target = PointsTarget(text="提高1个百分点", change=Decimal(change), bound=bound, baseline=Decimal("61.6"))
+    period = "2025-Q2" if as_of == JUNE else "2025-Q4"
+    thresholds = Thresholds(
+        rate=RateBands(at_risk_points=Decimal(0), off_track_points=Decimal(2), about_tolerance=Decimal("0.5"))
+    )
+    result = evaluate(target, obs(period, value), as_of, year=2025, frequency="quarterly", thresholds=thresholds)
+    assert (result.status, result.deviation_text) == (status, display)
 
 
 def test_qualitative_target_uses_the_annual_assessment() -> None:

@@ -69,6 +69,28 @@ def test_target_text_that_does_not_parse_is_quoted() -> None:
     assert problem.startswith("plan.yaml:11: indicators[0].target:") and "'大约六个半点'" in problem
 
 
+def test_a_move_in_points_is_refused_without_last_years_level_and_on_a_unit_not_percent() -> None:
+    [problem] = problems(GOOD.replace("target: 6.5%左右", "target: 提高1个百分点"))
+    assert problem.startswith("plan.yaml:11: indicators[0].target:") and "baseline" in problem
+    [problem] = problems(GOOD.replace("target: 6.5%左右", "target: {text: 提高1个百分点}"))
+    assert problem.startswith("plan.yaml:11: indicators[0].target") and "baseline" in problem
+    wan = GOOD.replace(
+        "unit: '%', department: stats, frequency: quarterly, order: 1",
+        "unit: 万元, department: stats, frequency: quarterly, order: 1",
+    )
+    [problem] = problems(wan.replace("target: 6.5%左右", "target: {text: 提高1个百分点, baseline: 61.6}"))
+    assert problem.startswith("plan.yaml:11: indicators[0].target:") and "unit must be %" in problem
+    plan = parse_plan(GOOD.replace("target: 6.5%左右", "target: {text: 提高1个百分点, baseline: 61.6}"))
+    assert plan.indicators[0].target is not None and plan.indicators[0].target.form == "points"
+
+
+def test_a_requirement_with_no_figure_is_qualitative_and_other_wordings_without_one_refused() -> None:
+    plan = parse_plan(GOOD.replace("target: 6.5%左右", "target: 完成市下达任务"))
+    assert plan.indicators[0].target is not None and plan.indicators[0].target.form == "qualitative"
+    [problem] = problems(GOOD.replace("target: 6.5%左右", "target: 比去年好"))
+    assert "form: qualitative" in problem
+
+
 def test_duplicate_ids_are_named() -> None:
     [problem] = problems(GOOD.replace("id: kp-001", "id: gdp"))
     assert "plan.yaml:15: projects[0].id:" in problem and "'gdp' is used twice" in problem

@@ -5,13 +5,17 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from pydantic import TypeAdapter, ValidationError
 
 from events.targets import (
     CumulativeTarget,
     LevelTarget,
+    PointsTarget,
+    QualitativeTarget,
     RangeTarget,
     RateTarget,
     RelativeTarget,
+    TargetSpec,
     TargetTextError,
     bare_target,
     named_subject,
@@ -41,13 +45,19 @@ from events.targets import (
         ("城镇新增就业1万人以上", CumulativeTarget(text="城镇新增就业1万人以上", value=Decimal(10_000), unit="人")),
         ("达到270家", LevelTarget(text="达到270家", value=Decimal(270), unit="家")),
         ("29万吨左右", LevelTarget(text="29万吨左右", value=Decimal(29), unit="万吨", bound="about")),
+        ("提高到65%", RateTarget(text="提高到65%", value=Decimal(65), bound="at_least")),
+        ("≥6%", RateTarget(text="≥6%", value=Decimal(6), bound="at_least")),
+        ("≤3%", RateTarget(text="≤3%", value=Decimal(3), bound="at_most")),
+        ("完成市下达任务", QualitativeTarget(text="完成市下达任务")),
+        ("持续下降", QualitativeTarget(text="持续下降")),
+        ("下降达到“十四五”目标要求", QualitativeTarget(text="下降达到“十四五”目标要求")),
     ],
 )
 def test_report_wording_parses(text: str, expected: object) -> None:
     assert parse_target(text) == expected
 
 
-@pytest.mark.parametrize("text", ["大约六个点", "高于", "比去年好", "%8", ""])
+@pytest.mark.parametrize("text", ["大约六个点", "高于", "比去年好", "%8", "", "完成8任务"])
 def test_unparseable_text_is_an_error_quoting_it(text: str) -> None:
     with pytest.raises(TargetTextError) as info:
         parse_target(text)
@@ -144,3 +154,53 @@ def test_new_fields_stay_out_of_the_stored_form_while_unset() -> None:
     assert "stretch" not in parse_target("增长6%以上").model_dump_json()
     assert "tolerance" not in parse_target("高于GDP增速").model_dump_json()
     assert '"stretch":"7"' in parse_target("增长6%以上，力争7%").model_dump_json()
+
+
+@pytest.mark.parametrize(
+    ("text", "change", "bound"),
+    [
+        ("提高1个百分点", "1", "at_least"),
+        ("常住人口城镇化率提高1.2个百分点以上", "1.2", "at_least"),
+        ("比上年提升0.5个百分点左右", "0.5", "about"),
+        ("提高一个百分点", "1", "at_least"),
+        ("提高半个百分点", "0.5", "at_least"),
+        ("下降0.2个百分点", "-0.2", "at_most"),  # the level at most last year's less 0.2
+        ("降低0.3个百分点以上", "-0.3", "at_most"),
+        ("上升控制在0.5个百分点以内", None, None),  # not a form the grammar knows
+        ("下降不超过1个百分点", None, None),
+        ("上升0.5个百分点以内", "0.5", "at_most"),  # a rise capped
+        ("下降1个百分点以内", "-1", "at_least"),  # a fall limited: the level at least last year's less 1
+    ],
+)
+def test_a_move_in_points_needs_last_years_level(text: str, change: str | None, bound: str | None) -> None:
+    with pytest.raises(TargetTextError) as info:
+        parse_target(text)
+    if change is None:
+        assert "does not match any known form" in str(info.value)
+        return
+    assert "baseline" in str(info.value) and repr(text) in str(info.value)
+    target = TypeAdapter(TargetSpec).validate_python({"text": text, "baseline": "61.6"})
+    assert target == PointsTarget(text=text, change=Decimal(change), bound=bound, baseline=Decimal("61.6"))
+    assert target.level == Decimal("61.6") + Decimal(change)
+
+
+def test_a_wording_with_fields_of_its_own_is_parsed_and_the_fields_checked() -> None:
+    adapter = TypeAdapter(TargetSpec)
+    assert adapter.validate_python({"text": "6.5%左右", "tolerance": "0.3"}) == RateTarget(
+        text="6.5%左右", value=Decimal("6.5"), bound="about", tolerance=Decimal("0.3")
+    )
+    for given, where, reason in [
+        ({"text": "提高1个百分点"}, (), "last year's level"),
+        ({"text": "提高1个百分点", "baseline": "x"}, ("points", "baseline"), "valid decimal"),
+        ({"text": "6.5%左右", "baseline": 1}, ("rate", "baseline"), "Extra inputs"),
+        ({"text": "比去年好", "baseline": 1}, (), "does not match any known form"),
+    ]:
+        with pytest.raises(ValidationError) as info:
+            adapter.validate_python(given)
+        [error] = info.value.errors()
+        assert error["loc"] == where and reason in error["msg"]
+
+
+def test_the_words_before_a_move_in_points_name_the_indicator() -> None:
+    assert named_subject("常住人口城镇化率提高1个百分点") == "常住人口城镇化率"
+    assert named_subject("比上年下降0.2个百分点") == ""
