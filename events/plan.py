@@ -36,6 +36,7 @@ from events.targets import (
     RelativeTarget,
     Target,
     TargetSpec,
+    as_ceiling,
     bare_target,
     canonical_unit,
     named_subject,
@@ -82,6 +83,13 @@ class Indicator(_Strict):
         exclude_if=lambda growth: not growth,  # unset: the plan's stored form as before
         description="reported as a level in `unit` and its growth rate (同比增长 %), both printed: "
         "412.6亿元，增长5.1%; a rate, range or relative target is judged on the growth, an amount on the level",
+    )
+
+    better: Literal["higher", "lower"] = Field(
+        default="higher",
+        exclude_if=lambda better: better == "higher",  # unset: the plan's stored form as before
+        description="which way the value is better: lower for unemployment, prices, energy use, emissions; "
+        "a rate target whose wording sets no direction (5.5%, 3%左右) is then a ceiling",
     )
 
     @model_validator(mode="before")
@@ -156,6 +164,13 @@ class Indicator(_Strict):
         """Does `target` name the growth rate of an indicator reported with one (a rate, range or
         relative target), rather than its level (an amount)?"""
         return self.with_growth and isinstance(target, RateTarget | RangeTarget | RelativeTarget)
+
+    def judged_target(self, target: Target | None) -> Target | None:
+        """`target` (the plan's or a revision) as it is judged for this indicator: for one where
+        lower is better, a rate target whose wording sets no direction is a ceiling (as_ceiling)."""
+        if self.better == "higher" or not isinstance(target, RateTarget):
+            return target
+        return as_ceiling(target)
 
     @property
     def target_text(self) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from decimal import Decimal
+from functools import lru_cache
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -43,6 +44,12 @@ class RateTarget(_TargetBase):
         default=None,
         exclude_if=_unset,
         description="the 力争 figure of `增长6%以上，力争7%`: shown, never judged (the floor is)",
+    )
+
+    ceiling: bool = Field(
+        default=False,
+        exclude_if=lambda ceiling: not ceiling,
+        description="for `about`: a ceiling, for an indicator where lower is better (`3%左右` of prices)",
     )
 
     @model_validator(mode="after")
@@ -316,6 +323,22 @@ def _parse_amount(raw: str, text: str) -> CumulativeTarget | LevelTarget | None:
     if label.startswith(_LEVEL_VERBS) or label.endswith(_LEVEL_VERBS) or (post == "左右" and not label):
         return LevelTarget(text=raw, value=value, unit=unit, bound="about" if post == "左右" else "at_least")
     return CumulativeTarget(text=raw, value=value, unit=unit, bound="about" if post == "左右" else "at_least")
+
+
+# Words that make a rate target a floor whichever way the indicator is better.
+_FLOOR_WORDS = re.compile(r"以上|不低于|不少于|≥|>=|超过|达到|提高到|提高至|提升到|提升至|力争")
+
+
+@lru_cache(maxsize=512)  # a plan's rate targets, judged at every change of their values
+def as_ceiling(target: RateTarget) -> RateTarget:
+    """`target` for an indicator where lower is better (unemployment, prices, energy use): a
+    wording that sets no direction (`5.5%`, `3%左右`) is a ceiling; one that does (`以内`, `以上`)
+    keeps it."""
+    if target.bound == "at_least" and target.stretch is None and not _FLOOR_WORDS.search(target.text):
+        return target.model_copy(update={"bound": "at_most"})
+    if target.bound == "about":
+        return target.model_copy(update={"ceiling": True})
+    return target
 
 
 def named_subject(text: str) -> str:

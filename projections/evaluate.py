@@ -4,7 +4,8 @@ Status (met / on_track / at_risk / off_track / not_due / no_data) is the judgeme
 text is what the report's 与目标± column prints. `deviation` is in 个百分点 and signed so that
 positive is better than required, for every form:
 
-* rate, about, at least — actual − target;   at most — target − actual (lower is better);
+* rate, about, at least — actual − target;   at most (and a ceiling about) — target − actual (lower is
+  better);
 * range — 0 inside, else the distance outside (negative);
 * relative — actual − the referenced indicator's value for the same period (in step: within the
   tolerance below it counts as reached);
@@ -213,7 +214,8 @@ def _verdict(
     final = period.last_month == 12
 
     if isinstance(target, RateTarget):
-        gap = target.value - value if target.bound == "at_most" else value - target.value
+        below = target.bound == "at_most" or target.ceiling  # lower is better
+        gap = target.value - value if below else value - target.value
         tolerance = target.tolerance if target.tolerance is not None else thresholds.rate.about_tolerance
         behind = max(Decimal(0), margin - gap - (tolerance if target.bound == "about" else 0))
         met = gap - margin >= 0 or behind == 0

@@ -135,7 +135,7 @@ def _evaluate_against(
     reference = plan.reference_of(indicator) if target is not None else None
     yi_places = plan.precision.amounts_yi if plan.precision else None
     evaluation = evaluate(
-        target,
+        indicator.judged_target(target),
         judged_observations(indicator, target, observations),
         as_of,
         year=plan.year,
@@ -164,7 +164,7 @@ def _status_against(
     assert plan is not None
     relative = isinstance(target, RelativeTarget)  # only a relative target reads its reference's values
     return evaluate_status(
-        target,
+        indicator.judged_target(target),
         judged_observations(indicator, target, observations),
         as_of,
         year=plan.year,

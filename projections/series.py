@@ -112,7 +112,7 @@ def indicator_series(state: PlanState, indicator: Indicator, as_of: date) -> lis
         observation = current.observations[text]
         target = current.target_at(period.end) or indicator.target
         judged = evaluate(
-            target,
+            indicator.judged_target(target),
             judged_observations(indicator, target, {text: observation}),
             period.end,
             year=plan.year,

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from events.plan import ProgressBands, RateBands, Thresholds
+from events.plan import Indicator, ProgressBands, RateBands, Thresholds
 from events.targets import (
     CumulativeTarget,
     LevelTarget,
@@ -199,6 +199,38 @@ def test_a_move_in_points_is_judged_on_the_level_against_last_years(
     )
     result = evaluate(target, obs(period, value), as_of, year=2025, frequency="quarterly", thresholds=thresholds)
     assert (result.status, result.deviation_text) == (status, display)
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "status", "display"),
+    [
+        ("3%左右", "3.3", "on_track", "-0.3个百分点"),  # a ceiling: 0.3 over, within the 0.5 tolerance
+        ("3%左右", "3.6", "at_risk", "-0.6个百分点"),
+        ("3%左右", "2.0", "on_track", "+1.0个百分点"),  # below a ceiling is better
+        ("5.5%", "5.8", "at_risk", "-0.3个百分点"),  # no direction in the wording: a ceiling
+        ("5.5%", "5.0", "on_track", "完成"),
+        ("5%以上", "4.0", "at_risk", "-1.0个百分点"),  # a floor written as one stays a floor
+        ("5.5%以内", "5.8", "at_risk", "-0.3个百分点"),
+    ],
+)
+def test_where_lower_is_better_a_rate_target_without_a_direction_is_a_ceiling(
+    text: str, value: str, status: str, display: str
+) -> None:
+    indicator = Indicator(
+        id="cpi",
+        name="居民消费价格涨幅",
+        unit="%",
+        department="stats",
+        frequency="monthly",
+        order=1,
+        target=text,
+        better="lower",
+    )
+    thresholds = Thresholds(rate=RateBands(about_tolerance=Decimal("0.5")))
+    result = evaluate(indicator.judged_target(indicator.target), obs("2025-06", value), JUNE, thresholds=thresholds)
+    assert (result.status, result.deviation_text) == (status, display)
+    higher = indicator.model_copy(update={"better": "higher"})
+    assert higher.judged_target(higher.target) is higher.target
 
 
 def test_qualitative_target_uses_the_annual_assessment() -> None:

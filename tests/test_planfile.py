@@ -91,6 +91,18 @@ def test_a_requirement_with_no_figure_is_qualitative_and_other_wordings_without_
     assert "form: qualitative" in problem
 
 
+def test_which_way_is_better_is_checked_and_left_out_of_the_stored_form_when_unset() -> None:
+    lower = parse_plan(
+        GOOD.replace("aliases: [GDP], target: 6.5%左右", "aliases: [GDP], better: lower, target: 6.5%左右")
+    )
+    assert lower.indicators[0].better == "lower" and '"better":"lower"' in lower.model_dump_json()
+    assert '"better"' not in parse_plan(GOOD).model_dump_json()
+    [problem] = problems(
+        GOOD.replace("aliases: [GDP], target: 6.5%左右", "aliases: [GDP], better: less, target: 6.5%左右")
+    )
+    assert problem.startswith("plan.yaml:11: indicators[0].better:") and "'higher' or 'lower'" in problem
+
+
 def test_duplicate_ids_are_named() -> None:
     [problem] = problems(GOOD.replace("id: kp-001", "id: gdp"))
     assert "plan.yaml:15: projects[0].id:" in problem and "'gdp' is used twice" in problem
