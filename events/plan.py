@@ -31,6 +31,7 @@ from events.targets import (
     CumulativeTarget,
     LevelTarget,
     PointsTarget,
+    QualitativeTarget,
     RangeTarget,
     RateTarget,
     RelativeTarget,
@@ -164,6 +165,11 @@ class Indicator(_Strict):
         """Does `target` name the growth rate of an indicator reported with one (a rate, range or
         relative target), rather than its level (an amount)?"""
         return self.with_growth and isinstance(target, RateTarget | RangeTarget | RelativeTarget)
+
+    @property
+    def assessed(self) -> bool:
+        """Is the plan's target judged by the annual assessment (a qualitative target: 完成 / 未完成)?"""
+        return isinstance(self.target, QualitativeTarget)
 
     def judged_target(self, target: Target | None) -> Target | None:
         """`target` (the plan's or a revision) as it is judged for this indicator: for one where

@@ -24,6 +24,7 @@ from redis.asyncio import Redis
 
 from events.models import plan_published
 from events.plan import Plan
+from projections.report import evaluate_indicator
 from projections.series import indicator_series, portfolio_series
 from projections.state import PlanState, fold
 from services.app import App, load_plan
@@ -214,6 +215,33 @@ async def test_the_entry_form_reads_by_the_sheet_rules_all_or_nothing_and_names_
         overview = await http.get(f"/plans/{PLAN}")
     assert await seeded.length(PLAN) == before + 2
     assert "1—7月完成" in overview.text and ">13.0%<" in overview.text
+
+
+async def test_the_entry_form_takes_the_assessment_of_a_qualitative_target(
+    redis: Redis, keys: Keyspace, seeded: EventStore
+) -> None:
+    eco, _ = await TokenStore(redis, keys).create("department", "eco", "生态环境局")
+    async with api_client(redis, keys) as http:
+        await sign_in(http, eco)
+        form = await http.get(f"/plans/{PLAN}/entry", params={"month": "2025-12"})
+        lines = re.findall(r'<tr data-subject="([^"]+)">', form.text)
+        water, days = lines.index("water-quality"), lines.index("good-air-days")
+        assert f'<select name="r{water}-assessment"' in form.text  # 达到Ⅲ类: judged by the assessment
+        assert f'name="r{days}-assessment"' not in form.text  # a number's target: no verdict to give
+        sent = {"csrf": csrf_of(form), "month": "2025-12", f"r{water}-assessment": "完成"}
+        refused = await http.post(f"/plans/{PLAN}/entry", data=sent)
+        assert refused.status_code == 422
+        assert re.search(rf'id="r{water}-value-error" role="alert">请同时填写本期累计值', refused.text)
+        assert '<option value="完成" selected>' in refused.text  # the choice stays
+        done = await http.post(f"/plans/{PLAN}/entry", data={**sent, f"r{water}-value": "3", "csrf": csrf_of(refused)})
+        assert done.status_code == 200 and "保存 <strong>1</strong> 条" in done.text
+    [stored] = [e for e in await seeded.read(PLAN, limit=10_000) if e.event.subject == "water-quality"]
+    assert stored.event.type == "indicator.updated" and stored.event.assessment == "met"
+    state = fold(await seeded.read(PLAN, limit=10_000), plan_id=PLAN)
+    indicator = state.plan.indicator("water-quality") if state.plan else None
+    assert indicator is not None
+    row = evaluate_indicator(state, indicator, date(2026, 1, 31))
+    assert (row.evaluation.status, row.evaluation.deviation_text) == ("met", "完成")
 
 
 async def test_only_a_department_may_enter_data_and_forms_need_the_csrf_token(

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
 from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -21,7 +22,7 @@ from events.plan import Indicator, Plan
 from services.app import load_plan
 from services.demo import SEED_PLAN
 from services.spreadsheet import RowError, SheetImport, SheetRejected, parse_sheet, sheet_plan_id, write_template
-from services.spreadsheet.layout import COLUMNS, CSV_COLUMNS, SUBJECT
+from services.spreadsheet.layout import ASSESSMENT, COLUMNS, CSV_COLUMNS, SUBJECT
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 HITECH_INDICATORS = ["new-industrial-projects", "industrial-in-production"]
@@ -582,3 +583,51 @@ def test_sheet_plan_id_names_the_plan_before_parsing(plan: Plan) -> None:
     assert sheet_plan_id(write_template(other, "stats", "2025-12"), "s.XLSX") == "other-2025"
     assert sheet_plan_id(b"not a workbook", "s.xlsx") is None
     assert sheet_plan_id(b"\xef\xbb\xbf\xe5\x88\x86\xe7\xb1\xbb\n", "s.csv") is None  # no 计划 column
+
+
+# ---- qualitative targets: the assessment ----------------------------------------------------
+
+
+def test_a_qualitative_target_is_assessed_in_its_own_column_with_a_dropdown(plan: Plan) -> None:
+    workbook = _open(write_template(plan, "eco", "2025-12"))
+    sheet = workbook["填报"]
+    column = COLUMNS.index(ASSESSMENT) + 1
+    water, days = _row_of(sheet, "water-quality"), _row_of(sheet, "good-air-days")
+    assert not sheet.cell(row=water, column=column).protection.locked  # white: to fill in
+    assert sheet.cell(row=days, column=column).protection.locked  # a number's row: locked
+    [rule] = [v for v in sheet.data_validations.dataValidation if v.formula1 == '"完成,未完成"']
+    assert f"{get_column_letter(column)}{water}" in str(rule.sqref)
+    sheet.cell(row=water, column=COLUMNS.index("本期累计值") + 1).value = 3
+    sheet.cell(row=water, column=column).value = "未完成"
+    result = parse_sheet(_save(workbook), "eco-2025-12.xlsx", plan)
+    assert isinstance(result, SheetImport)
+    [event] = [e for e in result.events if e.subject == "water-quality"]
+    assert isinstance(event, IndicatorUpdated) and (event.value, event.assessment) == (Decimal(3), "not_met")
+    again = _open(_save(workbook))
+    again["填报"].cell(row=water, column=column).value = "完成"
+    changed = parse_sheet(_save(again), "eco-2025-12.xlsx", plan)
+    assert isinstance(changed, SheetImport)
+    [revised] = [e for e in changed.events if e.subject == "water-quality"]
+    assert isinstance(revised, IndicatorUpdated) and revised.assessment == "met"
+    assert revised.event_id != event.event_id  # a changed assessment is a new report
+
+
+@pytest.mark.parametrize(
+    ("subject", "value", "word", "column", "reason"),
+    [
+        ("good-air-days", 150, "完成", "考核结论", "不是定性目标"),  # a number's target is judged on the number
+        ("water-quality", 3, "基本完成", "考核结论", "「完成」或「未完成」"),
+        ("water-quality", None, "完成", "本期累计值", "请同时填写本期累计值"),  # not dropped unsaid
+    ],
+)
+def test_an_assessment_where_none_belongs_or_not_a_verdict_is_refused(
+    plan: Plan, subject: str, value: object, word: str, column: str, reason: str
+) -> None:
+    workbook = _open(write_template(plan, "eco", "2025-12"))
+    sheet = workbook["填报"]
+    row = _row_of(sheet, subject)
+    sheet.cell(row=row, column=COLUMNS.index("本期累计值") + 1).value = value
+    sheet.cell(row=row, column=COLUMNS.index(ASSESSMENT) + 1).value = word
+    rejected = _rejected(_save(workbook), "eco-2025-12.xlsx", plan)
+    [error] = rejected.errors
+    assert (error.row, error.column) == (row, column) and reason in error.reason_zh

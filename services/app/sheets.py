@@ -9,10 +9,11 @@ from typing import Literal
 
 from events.errors import FieldError
 from events.periods import Period, reported_period
-from events.plan import Plan, Project
+from events.plan import Indicator, Plan, Project
 from services.app.errors import Forbidden, Invalid, TooLarge
 from services.app.ingest import Accepted, Ingest
 from services.spreadsheet import (
+    ASSESSMENT,
     COMPLETED,
     GROWTH,
     INDICATOR_KIND,
@@ -66,9 +67,15 @@ class EntryForm:
     lines: list[EntryLine]
 
 
-INDICATOR_INPUTS = (VALUE, NOTE)
-GROWTH_INPUTS = (VALUE, GROWTH, NOTE)  # an indicator reported as a level and its growth rate
 PROJECT_INPUTS = (STARTED, INVESTMENT, COMPLETED)
+
+
+def _indicator_inputs(indicator: Indicator) -> tuple[str, ...]:
+    """The value; its growth rate for one reported as a level and its rate; the assessment (完成 /
+    未完成) for one with a qualitative target; a note."""
+    growth = (GROWTH,) if indicator.with_growth else ()
+    assessment = (ASSESSMENT,) if indicator.assessed else ()
+    return (VALUE, *growth, *assessment, NOTE)
 
 
 def _project_line(project: Project, month: Period) -> EntryLine:
@@ -139,7 +146,7 @@ class Sheets:
                 i.unit,
                 i.target_text,
                 due,
-                GROWTH_INPUTS if i.with_growth else INDICATOR_INPUTS,
+                _indicator_inputs(i),
             )
             for i in plan.indicators
             if i.department == department and (due := reported_period(i.frequency, period)) is not None

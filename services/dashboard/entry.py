@@ -17,7 +17,7 @@ from events.models import Event
 from events.plan import Plan
 from services.app import App, AppError, EntryForm, Forbidden, Invalid
 from services.dashboard.web import AppDep, DashboardRoute, FormDep, Viewer, ViewerDep, page, templates
-from services.spreadsheet import COMPLETED, FIRST_ROW, GROWTH, INVESTMENT, NOTE, STARTED, VALUE
+from services.spreadsheet import ASSESSMENT, COMPLETED, FIRST_ROW, GROWTH, INVESTMENT, NOTE, STARTED, VALUE
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 
@@ -25,6 +25,7 @@ router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 FIELDS = {
     "value": VALUE,
     "growth": GROWTH,
+    "assessment": ASSESSMENT,
     "note": NOTE,
     "started": STARTED,
     "investment": INVESTMENT,

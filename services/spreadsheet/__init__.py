@@ -6,6 +6,7 @@ bytes or events out."""
 from __future__ import annotations
 
 from services.spreadsheet.layout import (
+    ASSESSMENT,
     COMPLETED,
     GROWTH,
     INDICATOR_KIND,
@@ -20,6 +21,7 @@ from services.spreadsheet.results import ForeignSheet, RowError, SheetImport, Sh
 from services.spreadsheet.template import write_template
 
 __all__ = [
+    "ASSESSMENT",
     "COMPLETED",
     "FIRST_ROW",
     "GROWTH",

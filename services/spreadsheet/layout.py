@@ -11,6 +11,7 @@ TARGET = "全年目标"
 PERIOD = "报告期"
 VALUE = "本期累计值"
 GROWTH = "同比增长（%）"  # beside the level, for an indicator reported with its growth rate (with_growth)
+ASSESSMENT = "考核结论"  # 完成 / 未完成, for an indicator whose target is qualitative (judged by assessment)
 STARTED = "开工日期"
 INVESTMENT = "本期完成投资（万元）"
 COMPLETED = "建成投产日期"
@@ -28,6 +29,7 @@ COLUMNS: tuple[str, ...] = (
     PERIOD,
     VALUE,
     GROWTH,
+    ASSESSMENT,
     STARTED,
     INVESTMENT,
     COMPLETED,
@@ -37,12 +39,19 @@ CSV_COLUMNS: tuple[str, ...] = (PLAN, DEPARTMENT, *COLUMNS)
 PROJECT_COLUMNS: tuple[str, ...] = (STARTED, INVESTMENT, COMPLETED)
 INPUT_COLUMNS: tuple[str, ...] = (VALUE, *PROJECT_COLUMNS)
 # Name, unit and target are for reading only: a file without them still imports; so does one
-# without the growth column (a sheet downloaded before it existed, or a plan without such indicators).
+# without the growth or assessment column (a sheet downloaded before it existed, or a plan without
+# such indicators).
 REQUIRED_COLUMNS: tuple[str, ...] = (KIND, SUBJECT, PERIOD, *INPUT_COLUMNS)
 
 INDICATOR_KIND = "指标"
 PROJECT_KIND = "项目"
 PROJECT_UNIT = "万元"
+# what a clerk may write in the assessment column, by the assessment it stands for
+ASSESSMENT_WORDS: dict[str, str] = {
+    **dict.fromkeys(("完成", "已完成", "达到", "已达到", "达标", "是", "met"), "met"),
+    **dict.fromkeys(("未完成", "没有完成", "未达到", "未达标", "否", "not_met"), "not_met"),
+}
+ASSESSMENT_CHOICES = ("完成", "未完成")
 
 DATA_SHEET = "填报"
 INFO_SHEET = "说明"

@@ -25,6 +25,8 @@ from events.periods import Period
 from events.plan import Indicator, Plan, Project
 from services.spreadsheet.cells import EMPTY, Cell, CellProblem, decimal_text, parse_date, parse_decimal, plain, shown
 from services.spreadsheet.layout import (
+    ASSESSMENT,
+    ASSESSMENT_WORDS,
     COMPLETED,
     DEPARTMENT,
     GROWTH,
@@ -122,7 +124,7 @@ class RowReader:
         self.errors += row.errors
 
     def read(self, number: int, cells: dict[str, Cell]) -> None:
-        if all(cells.get(column, EMPTY).blank for column in (*INPUT_COLUMNS, GROWTH)):
+        if all(cells.get(column, EMPTY).blank for column in (*INPUT_COLUMNS, GROWTH, ASSESSMENT)):
             return  # nothing reported on this row (a note alone has nothing to attach to)
         row = _Row(number, cells)
         kind = row.text(KIND)
@@ -154,6 +156,9 @@ class RowReader:
         growth = self._growth(row, indicator)
         if growth is None and value is not None and indicator is not None and indicator.with_growth:
             row.error(GROWTH, "the growth rate is reported beside the level", "该指标需同时填写同比增长（%）")
+        assessment = self._assessment(row, indicator)
+        if row.cells[VALUE].blank and (growth is not None or assessment is not None):  # not dropped unsaid
+            row.error(VALUE, "the value is reported beside the growth rate or assessment", "请同时填写本期累计值")
         note = row.text(NOTE) if NOTE in row.cells else ""
         if len(note) > MAX_NOTE:
             row.error(NOTE, f"longer than {MAX_NOTE} characters", f"备注不能超过{MAX_NOTE}字")
@@ -161,6 +166,7 @@ class RowReader:
             return
         # A note changed on re-upload is a new report, not a reused id with different content.
         canonical = decimal_text(value) + (f"+{decimal_text(growth)}" if growth is not None else "")
+        canonical += f"={assessment}" if assessment is not None else ""
         canonical += f"/{note}" if note else ""
         self._add(
             row,
@@ -173,6 +179,7 @@ class RowReader:
             value=value,
             note=note,
             **({"growth": growth} if growth is not None else {}),
+            **({"assessment": assessment} if assessment is not None else {}),
         )
 
     def _growth(self, row: _Row, indicator: Indicator | None) -> Decimal | None:
@@ -187,8 +194,23 @@ class RowReader:
             row.error(GROWTH, *bad)
         return growth
 
+    def _assessment(self, row: _Row, indicator: Indicator | None) -> str | None:
+        """完成 / 未完成 beside the value: only for an indicator whose target is qualitative."""
+        if ASSESSMENT not in row.cells or row.cells[ASSESSMENT].blank:
+            return None
+        if indicator is not None and not indicator.assessed:
+            row.error(ASSESSMENT, "this indicator's target is not qualitative", "该指标不是定性目标，不填考核结论")
+            return None
+        word = row.text(ASSESSMENT)
+        assessment = ASSESSMENT_WORDS.get(word)
+        if assessment is None:
+            row.error(
+                ASSESSMENT, f"{word!r} is not 完成 or 未完成", f"考核结论应填「完成」或「未完成」，而不是「{word}」"
+            )
+        return assessment
+
     def _project_row(self, row: _Row, project: Project | None, period: Period | None) -> None:
-        for column in (VALUE, GROWTH):
+        for column in (VALUE, GROWTH, ASSESSMENT):
             if column in row.cells and not row.cells[column].blank:
                 row.error(column, "only for indicator rows", f"项目行不填{column}")
         started = self._date(row, STARTED)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 from typing import Literal
 
 from openpyxl import Workbook
@@ -20,6 +21,8 @@ from events.periods import Period, reported_period
 from events.plan import Indicator, Plan, Project
 from projections.formatting import display_width, money_wan
 from services.spreadsheet.layout import (
+    ASSESSMENT,
+    ASSESSMENT_CHOICES,
     COLUMNS,
     COMPLETED,
     CSV_COLUMNS,
@@ -53,6 +56,7 @@ from services.spreadsheet.layout import (
 INSTRUCTIONS = (
     "只填写白色单元格，灰色单元格已锁定：指标行填写「本期累计值」（按总量和增速报送的指标同时填写「同比增长（%）」）；"
     "项目行填写「开工日期」「本期完成投资（万元）」「建成投产日期」。",
+    "定性目标的指标（如「完成市下达任务」）同时在「考核结论」中选择「完成」或「未完成」（年度考核结果出来后填写）。",
     "表中只列本报告期应报的指标（按月、按季、按年报送），每行的「报告期」即该指标应报的期间，请勿修改。",
     "数值按累计口径填写（自年初至报告期末）；百分比指标填写百分数的数值，如增长5.5%填5.5，"
     "下降12.3%填-12.3，也可直接写「下降12.3%」「同比增长5.5%」。",
@@ -90,7 +94,8 @@ def write_template(plan: Plan, department: str, period: str, fmt: Literal["xlsx"
     rows = [_indicator_row(i, due) for i, due in indicators] + [_project_row(p, parsed.text) for p in projects]
     if fmt == "xlsx":
         growth = {i.id for i, _ in indicators if i.with_growth}
-        return _template_xlsx(plan, department, parsed.text, rows, growth)
+        assessed = {i.id for i, _ in indicators if i.assessed}
+        return _template_xlsx(plan, department, parsed.text, rows, _Inputs(growth, assessed))
     if fmt == "csv":
         return _template_csv(plan, department, rows)
     raise ValueError(f"format {fmt!r} is not one of xlsx, csv")
@@ -139,10 +144,18 @@ def _template_csv(plan: Plan, department: str, rows: list[list[str]]) -> bytes:
     return out.getvalue().encode("utf-8-sig")  # the BOM makes Excel read it as UTF-8, not GBK
 
 
-def _template_xlsx(plan: Plan, department: str, period: str, rows: list[list[str]], growth: set[str]) -> bytes:
+@dataclass(frozen=True)
+class _Inputs:
+    """The indicators with more to fill in than their value: a growth rate, an assessment."""
+
+    growth: set[str]  # reported as a level and its growth rate
+    assessed: set[str]  # with a qualitative target: 完成 / 未完成
+
+
+def _template_xlsx(plan: Plan, department: str, period: str, rows: list[list[str]], inputs: _Inputs) -> bytes:
     workbook = Workbook()
-    _write_data_sheet(workbook.active, rows, growth)
-    _add_validations(workbook.active, plan.year, rows, growth)
+    _write_data_sheet(workbook.active, rows, inputs)
+    _add_validations(workbook.active, plan.year, rows, inputs)
     _write_info_sheet(workbook.create_sheet(INFO_SHEET), plan, department, period)
     for name, value in ((PROP_PLAN, plan.id), (PROP_DEPARTMENT, department), (PROP_PERIOD, period)):
         workbook.custom_doc_props.append(StringProperty(name=name, value=value))
@@ -153,9 +166,9 @@ def _template_xlsx(plan: Plan, department: str, period: str, rows: list[list[str
     return out.getvalue()
 
 
-def _write_data_sheet(sheet: Worksheet, rows: list[list[str]], growth: set[str]) -> None:
+def _write_data_sheet(sheet: Worksheet, rows: list[list[str]], inputs: _Inputs) -> None:
     """The 填报 sheet: the rows, input cells white and formatted for what they take, the rest grey
-    (the growth cell is white for the indicators in `growth`, reported as a level and its rate)."""
+    (the growth and assessment cells are white for the indicators that report them)."""
     sheet.title = DATA_SHEET
     sheet.append(list(COLUMNS))
     for row in rows:
@@ -166,8 +179,9 @@ def _write_data_sheet(sheet: Worksheet, rows: list[list[str]], growth: set[str])
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
     for index, row in enumerate(rows, start=2):
         editable = set(INPUT_COLUMNS) - {VALUE} if row[0] == PROJECT_KIND else {VALUE, NOTE}
-        if row[1] in growth and row[0] == INDICATOR_KIND:
-            editable.add(GROWTH)
+        if row[0] == INDICATOR_KIND:
+            editable |= {GROWTH} if row[1] in inputs.growth else set()
+            editable |= {ASSESSMENT} if row[1] in inputs.assessed else set()
         for position, column in enumerate(COLUMNS, start=1):
             cell = sheet.cell(row=index, column=position)
             if column in (SUBJECT, PERIOD):
@@ -195,7 +209,7 @@ def _write_data_sheet(sheet: Worksheet, rows: list[list[str]], growth: set[str])
     sheet.sheet_properties.pageSetUpPr.fitToPage = True
 
 
-def _add_validations(sheet: Worksheet, year: int, rows: list[list[str]], growth: set[str]) -> None:
+def _add_validations(sheet: Worksheet, year: int, rows: list[list[str]], inputs: _Inputs) -> None:
     """Excel's own checks on the input cells: numbers within the bounds every entry point applies,
     dates in the plan's window, a dropdown of common notes. They warn and let the clerk go on (a
     worded value like 下降12.3% is not a number to Excel, but planwatch reads it); the import
@@ -210,11 +224,16 @@ def _add_validations(sheet: Worksheet, year: int, rows: list[list[str]], growth:
     for (low, high), numbers in by_bounds.items():
         rule = _warning("decimal", low, high, "请核对数值", "请填写数值，如5.5；下降可填-12.3或「下降12.3%」")
         _apply(sheet, rule, column[VALUE], numbers)
-    if rates := [index for index, row in indicators if row[1] in growth]:
+    if rates := [index for index, row in indicators if row[1] in inputs.growth]:
         rule = _warning(
             "decimal", f"{PERCENT.low:f}", f"{PERCENT.high:f}", "请核对增速", "请填写百分数的数值，如5.1；下降填-2.3"
         )
         _apply(sheet, rule, column[GROWTH], rates)
+    if assessed := [index for index, row in indicators if row[1] in inputs.assessed]:
+        choices = '"' + ",".join(ASSESSMENT_CHOICES) + '"'
+        verdict = DataValidation(type="list", formula1=choices, allow_blank=True, showErrorMessage=True)
+        verdict.errorTitle, verdict.error = "请选择考核结论", "请从下拉列表选择「完成」或「未完成」"
+        _apply(sheet, verdict, column[ASSESSMENT], assessed)
     if projects:
         money = _warning(
             "decimal",
