@@ -20,7 +20,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from events.models import IndicatorUpdated, InvestmentCompleted, ProjectCompleted, ProjectStarted
 from events.plan import Indicator, Plan
 from services.app import load_plan
-from services.demo import SEED_PLAN
+from services.demo import EXAMPLES, SEED_PLAN
 from services.spreadsheet import RowError, SheetImport, SheetRejected, parse_sheet, sheet_plan_id, write_template
 from services.spreadsheet.layout import ASSESSMENT, COLUMNS, CSV_COLUMNS, SUBJECT
 
@@ -631,3 +631,13 @@ def test_an_assessment_where_none_belongs_or_not_a_verdict_is_refused(
     rejected = _rejected(_save(workbook), "eco-2025-12.xlsx", plan)
     [error] = rejected.errors
     assert (error.row, error.column) == (row, column) and reason in error.reason_zh
+
+
+def test_a_growth_rate_without_its_level_is_refused_not_dropped() -> None:
+    level_growth = load_plan(EXAMPLES / "level-growth-2025.yaml")
+    workbook = _open(write_template(level_growth, "stats", "2025-06"))
+    sheet = workbook["填报"]
+    row = _row_of(sheet, "gdp")
+    sheet.cell(row=row, column=COLUMNS.index("同比增长（%）") + 1).value = 5.1
+    [error] = _rejected(_save(workbook), "stats-2025-06.xlsx", level_growth).errors
+    assert (error.row, error.column, error.reason_zh) == (row, "本期累计值", "请同时填写本期累计值")
