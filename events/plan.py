@@ -725,6 +725,10 @@ class Plan(_Strict):
                 names.setdefault(name, indicator.id)
         return names
 
+    def resolve_reference(self, name: str) -> str | None:
+        """The indicator a relative target's reference names (id, name or alias), if any."""
+        return resolve_name(self._indicator_names(), name)
+
     # The index is read from __pydantic_private__ itself: pydantic's attribute hook costs µs.
     def reference_of(self, indicator: Indicator) -> str | None:
         """The id of the indicator a relative target compares against."""

@@ -234,6 +234,34 @@ async def test_a_department_posting_for_another_is_403_and_stores_nothing(client
     assert await store.length(PLAN) == 2  # the plan and the office's revision
 
 
+@pytest.mark.parametrize(
+    ("subject", "target", "reason"),
+    [
+        ("new-projects", "新开工工业项目300亿元", "is in 万元 but the indicator's unit is 个"),
+        ("gdp", "居民收入增长6%", "names '居民收入'"),
+        ("new-projects", {"text": "提高1个百分点", "baseline": 3}, "unit must be %"),
+        ("income", "高于地区生产总值增速", None),  # the same indicator by its name: accepted
+        ("income", "不低于新开工工业项目", "a revision compares with what the plan's target does (gdp)"),
+        ("gdp", "高于全体居民人均可支配收入增速", "does (nothing)"),
+        ("gdp", {"text": "6.5%左右", "tolerance": "0.3"}, None),
+        ("gdp", "完成市下达任务", None),
+    ],
+)
+async def test_a_revised_target_must_fit_its_indicator_as_the_plans_own_must(
+    client, tokens, store: EventStore, subject: str, target: object, reason: str | None
+) -> None:
+    revise = {**event(subject), "type": "target.revised", "target": target, "reason": "调整"}
+    del revise["value"]
+    answer = await client.post(f"/v1/plans/{PLAN}/events", json=revise, headers=auth(tokens["fgw"]))
+    if reason is None:
+        assert answer.status_code == 201, answer.json()
+        return
+    assert answer.status_code == 422, answer.json()
+    [error] = answer.json()["errors"]
+    assert error["field"] == "target" and reason in error["reason"] and error["reason_zh"]
+    assert await store.length(PLAN) == 1  # the plan alone: nothing stored
+
+
 async def test_unknown_plan_or_subject_is_404(client, tokens, store: EventStore) -> None:
     plan = await client.post("/v1/plans/nowhere-2025/events", json=event(), headers=auth(tokens["stats"]))
     assert plan.status_code == 404 and plan.json()["message"] == "plan 'nowhere-2025' has not been published"

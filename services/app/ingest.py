@@ -18,8 +18,9 @@ from pydantic import ValidationError
 
 from events.bounds import bounds_for
 from events.errors import FieldError, field_errors
-from events.models import Event, EventBase, batch_adapter, event_adapter
-from events.plan import Plan
+from events.models import Event, EventBase, TargetRevised, batch_adapter, event_adapter
+from events.plan import Indicator, Plan
+from events.targets import RelativeTarget
 from services.app.access import Access
 from services.app.errors import AppError, Conflict, Forbidden, Invalid, NotFound, TooLarge, Unauthorized, Unavailable
 from services.observability import metrics
@@ -163,6 +164,8 @@ def prepare(caller: TokenInfo, plan: Plan, payloads: Sequence[Mapping[str, Any] 
                     _Problem(INVALID, FieldError(prefix + p.field, p.reason, p.reason_zh))
                     for p in bounds.problems(parsed)
                 ]
+                if isinstance(parsed, TargetRevised):
+                    problems += [_Problem(INVALID, error) for error in _revision_problems(plan, parsed, prefix)]
             events.append(parsed)
     if problems:
         _refuse(problems)
@@ -328,6 +331,31 @@ def _subject_problems(caller: TokenInfo, plan: Plan, department: str, event: Eve
             reason_zh = f"“{subject}”由{owner_name}报送，不属于本部门"
             problems.append(_Problem(FORBIDDEN, FieldError(field_name, reason, reason_zh), reason, _NOT_YOURS_ZH))
     return problems
+
+
+def _revision_problems(plan: Plan, event: TargetRevised, prefix: str) -> list[FieldError]:
+    """A revised target must fit its indicator as the plan's own must (its unit, the name before
+    its figure, a 百分点 move only of a rate) and compare with what the plan's compares with."""
+    indicator = plan.indicator(event.subject)
+    if indicator is None:
+        return []
+    try:
+        Indicator.model_validate({**indicator.model_dump(), "target": event.target})
+    except ValidationError as exc:
+        return [
+            FieldError(f"{prefix}target", error.reason, "修订后的目标与指标不符：" + error.reason)
+            for error in field_errors(exc)
+        ]
+    target = event.target
+    if isinstance(target, RelativeTarget):
+        compared = plan.reference_of(indicator)
+        if compared is None or plan.resolve_reference(target.reference) != compared:
+            reason = (
+                f"target {target.text!r} compares with {target.reference!r}; a revision compares with what the "
+                f"plan's target does ({compared or 'nothing'}): publish a new plan to change it"
+            )
+            return [FieldError(f"{prefix}target", reason, "修订后的对比指标须与计划中的相同，如需更改请重新发布计划")]
+    return []
 
 
 def check_plan(caller: TokenInfo, plan_id: str) -> None:
