@@ -178,11 +178,11 @@ _FIGURE = re.compile(r"[\d%]|百分点")
 # The words of a requirement with no figure (完成市下达任务, 持续下降, 达到考核要求): such a wording
 # is qualitative. Other wordings without a figure (比去年好, 高于) are refused, not guessed.
 _REQUIREMENT = re.compile(r"任务|要求|目标|标准|下达|考核|持续|稳步|稳中|保持|确保|巩固|改善|不发生|只增不减")
-_AMOUNT = re.compile(
-    r"^(?P<label>.*?)" + _NUM + r"(?P<unit>亿元|万元|元|万人|人|万吨|吨|万平方米|平方米|公里|个|家|项|盏|天|人次|户)"
-    r"(?P<post>左右|以上)?$"
-)
-_LEVEL_VERBS = ("达到", "突破", "保持", "稳定在")
+# An amount in any unit written after the figure (亿元, 万人, 万亩, 万千瓦, 微克/立方米 …): the
+# indicator's unit must agree (events.plan), which catches a figure misread as an amount.
+_AMOUNT = re.compile(r"^(?P<label>.*?)" + _NUM + r"(?P<unit>[^\d%，,；;。、\s]+?)(?P<post>左右|以上|以内|以下)?$")
+_LEVEL_VERBS = ("达到", "突破", "保持", "稳定在", "控制在")
+_CEILING_WORDS = ("控制在", "不超过", "不高于")
 
 # units converted into a canonical unit: factor and canonical unit
 _CANONICAL = {"亿元": (Decimal(10000), "万元"), "元": (Decimal("0.0001"), "万元"), "万人": (Decimal(10000), "人")}
@@ -316,10 +316,12 @@ def _parse_relative(raw: str, text: str) -> RelativeTarget | None:
 
 def _parse_amount(raw: str, text: str) -> CumulativeTarget | LevelTarget | None:
     match = _AMOUNT.match(text)
-    if match is None:
+    if match is None or "百分点" in match["unit"]:
         return None
     value, unit = to_canonical(Decimal(match["num"]), match["unit"])
     label, post = match["label"], match["post"] or ""
+    if post in ("以内", "以下") or label.endswith(_CEILING_WORDS):  # a ceiling: a level kept under it
+        return LevelTarget(text=raw, value=value, unit=unit, bound="at_most")
     if label.startswith(_LEVEL_VERBS) or label.endswith(_LEVEL_VERBS) or (post == "左右" and not label):
         return LevelTarget(text=raw, value=value, unit=unit, bound="about" if post == "左右" else "at_least")
     return CumulativeTarget(text=raw, value=value, unit=unit, bound="about" if post == "左右" else "at_least")

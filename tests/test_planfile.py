@@ -91,6 +91,11 @@ def test_a_requirement_with_no_figure_is_qualitative_and_other_wordings_without_
     assert "form: qualitative" in problem
 
 
+def test_an_amount_in_a_unit_the_indicator_does_not_count_in_is_refused() -> None:
+    [problem] = problems(GOOD.replace("target: 6.5%左右", "target: 增长6个点"))
+    assert problem.startswith("plan.yaml:10: indicators[0]:") and "is in 个点 but the indicator's unit is %" in problem
+
+
 def test_which_way_is_better_is_checked_and_left_out_of_the_stored_form_when_unset() -> None:
     lower = parse_plan(
         GOOD.replace("aliases: [GDP], target: 6.5%左右", "aliases: [GDP], better: lower, target: 6.5%左右")

@@ -46,6 +46,15 @@ from events.targets import (
         ("达到270家", LevelTarget(text="达到270家", value=Decimal(270), unit="家")),
         ("29万吨左右", LevelTarget(text="29万吨左右", value=Decimal(29), unit="万吨", bound="about")),
         ("提高到65%", RateTarget(text="提高到65%", value=Decimal(65), bound="at_least")),
+        ("高标准农田2万亩", CumulativeTarget(text="高标准农田2万亩", value=Decimal(2), unit="万亩")),
+        ("新增光伏装机10万千瓦", CumulativeTarget(text="新增光伏装机10万千瓦", value=Decimal(10), unit="万千瓦")),
+        (
+            "PM2.5平均浓度控制在35微克/立方米以内",
+            LevelTarget(
+                text="PM2.5平均浓度控制在35微克/立方米以内", value=Decimal(35), unit="微克/立方米", bound="at_most"
+            ),
+        ),
+        ("不超过3万吨", LevelTarget(text="不超过3万吨", value=Decimal(3), unit="万吨", bound="at_most")),
         ("≥6%", RateTarget(text="≥6%", value=Decimal(6), bound="at_least")),
         ("≤3%", RateTarget(text="≤3%", value=Decimal(3), bound="at_most")),
         ("完成市下达任务", QualitativeTarget(text="完成市下达任务")),
@@ -57,7 +66,7 @@ def test_report_wording_parses(text: str, expected: object) -> None:
     assert parse_target(text) == expected
 
 
-@pytest.mark.parametrize("text", ["大约六个点", "高于", "比去年好", "%8", "", "完成8任务"])
+@pytest.mark.parametrize("text", ["大约六个点", "高于", "比去年好", "%8", "", "完成8"])
 def test_unparseable_text_is_an_error_quoting_it(text: str) -> None:
     with pytest.raises(TargetTextError) as info:
         parse_target(text)
