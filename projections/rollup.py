@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
 
 from events.alerts import AlertNotice
-from events.periods import Period
+from events.periods import Period, month_end
 from projections.alerts import period_label
 from projections.evaluate import MISSED
 from projections.portfolio import ProjectProgress
@@ -245,7 +246,8 @@ def build_rollup(
         trends=[_trend(state, row, month.end) for row in report.main],
         portfolio_trend=portfolio_series(state, month.end) if plan.projects else [],
     )
-    document.changes = _changes(document, state, previous, notices or [])
+    told = _about_the_month(notices or [], month.end, plan.timezone)
+    document.changes = _changes(document, state, previous, told)
     document.content_hash = document.hash_content()
     return document
 
@@ -307,6 +309,31 @@ def _off_track(rows: list[RollupRow], projects: list[RollupProject]) -> list[Off
             )
         )
     return found
+
+
+def _about_the_month(notices: list[AlertNotice], month_end_day: date, timezone: str) -> list[AlertNotice]:
+    """The alert changes a month's report tells of: those about a period that ended with the month
+    or before, and those about no period (a data outage) made by the end of the month after, when
+    the month's figures are in. A report written late, or written again, does not tell of the
+    overdue data of months after it."""
+    following = month_end_day + timedelta(days=1)
+    cutoff = month_end(following.year, following.month)
+    zone = ZoneInfo(timezone)
+    told = []
+    for notice in notices:
+        if notice.period is not None:
+            if _period_end(notice.period) <= month_end_day:
+                told.append(notice)
+        elif notice.at.astimezone(zone).date() <= cutoff:
+            told.append(notice)
+    return told
+
+
+def _period_end(period: str) -> date:
+    try:
+        return Period.parse(period).end
+    except ValueError:  # not a period this plan's judgement writes: told, as before
+        return date.min
 
 
 _VERBS = {"alert.raised": "新增预警", "alert.escalated": "预警升级", "alert.resolved": "预警解除"}  # alert changes

@@ -17,10 +17,11 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from events.models import plan_published
 from events.positions import StoredEvent
+from projections.alerts import AlertBook, judge, tick
 from projections.rollup import RollupDocument, build_rollup
-from projections.state import fold
+from projections.state import PlanState, fold
 from services.app import load_plan
-from services.demo import PLAN_PUBLISHED_AT, SEED_PLAN, h1_history
+from services.demo import EXAMPLES, PLAN_PUBLISHED_AT, SEED_PLAN, h1_history
 from services.reports import render_html, render_markdown, render_xlsx
 from tests import seed_report
 from tests.conftest import ROOT
@@ -393,3 +394,42 @@ def test_a_document_stored_before_charts_renders_without_them() -> None:
     assert stored.trends == [] and stored.portfolio_trend == []
     assert "<svg" not in render_html(stored)
     assert _workbook(stored).sheetnames == SHEETS[:-1]
+
+
+# ---- a late report, a plan with no key projects ---------------------------------------------------
+
+
+def test_a_report_written_late_tells_of_its_months_alerts_not_of_later_ones() -> None:
+    plan = load_plan(SEED_PLAN)
+    events = [plan_published(plan, 0, PLAN_PUBLISHED_AT), *h1_history(plan)]
+    stored = [StoredEvent(f"{1752000000000 + i}-0", e) for i, e in enumerate(events)]
+    book, state, notices = AlertBook(), PlanState(plan.id), []
+    for entry in stored:
+        notices += judge(book, state, entry)
+    late = datetime(2026, 2, 1, tzinfo=UTC)  # after the deadlines of 2025's last quarter and the year
+    notices += tick(book, state, int(late.timestamp() * 1000))
+    assert any(n.period == "2025-Q4" for n in notices) and any(n.rule == "data_outage" for n in notices)
+    document = build_rollup(state, "2025-06", late, notices)
+    told = [change.detail_zh for change in document.changes]
+    assert told and not [line for line in told if re.search(r"2025-(?:Q[34]|0[7-9]|1[0-2])|2025数据", line)]
+    outages = [n for n in notices if n.rule == "data_outage"]
+    in_time = [n for n in outages if n.at < datetime(2025, 8, 31, 16, tzinfo=UTC)]  # by 31 August, Beijing
+    told_outages = [c for c in document.changes if c.kind.startswith("alert.") and c.subject == plan.id]
+    assert len(told_outages) == len(in_time) < len(outages)  # the outage of January 2026 is not told
+    assert any("地区生产总值" in line for line in told)  # June's own alerts are still told
+    markdown = render_markdown(document)
+    assert "本期报告已反映的预警变化和数据修订：" in _part(markdown, "五、与上期相比的变化")
+
+
+def test_a_plan_with_no_key_projects_says_so_once_in_every_format() -> None:
+    plan = load_plan(EXAMPLES / "points-2025.yaml")
+    state = fold([StoredEvent("1752000000000-0", plan_published(plan, 0, PLAN_PUBLISHED_AT))], plan_id=plan.id)
+    document = build_rollup(state, "2025-06", datetime(2025, 7, 16, tzinfo=UTC))
+    part = _part(render_markdown(document), "二、重点项目")
+    assert part.split()[2:] == ["本计划未列重点项目。"]
+    html = render_html(document)
+    projects = html[html.index('<section id="projects">') : html.index('<section id="further-targets">')]
+    assert "本计划未列重点项目。" in projects and "<p>。</p>" not in projects and "逾期未开工" not in projects
+    sheet = _workbook(document)["重点项目"]
+    texts = [cell.value for row in sheet.iter_rows() for cell in row if isinstance(cell.value, str)]
+    assert "本计划未列重点项目。" in texts and "。" not in texts

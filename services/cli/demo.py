@@ -16,15 +16,20 @@ commands = typer.Typer()
 def demo(
     plan_file: Annotated[
         Path | None,
-        typer.Option(help="plan file to demo (default: the seed plan, plans/rongchang-2025.yaml)"),
+        typer.Option(
+            help="plan file to demo (default: the seed plan, plans/rongchang-2025.yaml); one with a history "
+            "beside it (<plan>.history.yaml, as plans/examples/ has) is demoed with that history"
+        ),
     ] = None,
     out: Annotated[Path, typer.Option(help="directory for the June rollup's .md, .html and .xlsx")] = Path("out"),
 ) -> None:
     """Publish the seed plan and its H1 2025 history, replay the log, print the report's table,
     and write the June rollup."""
+    import yaml
+
     from events.planfile import PlanFileError, parse_plan
     from services.app import plan_text
-    from services.demo import SEED_PLAN, SeedMismatch, run_demo, seed_history
+    from services.demo import SEED_PLAN, ExampleError, SeedMismatch, history_file, read_example, run_demo, seed_history
 
     path = plan_file or SEED_PLAN
     # Everything is checked before the first write: a plan the demo cannot use stores nothing.
@@ -33,9 +38,15 @@ def demo(
     except (OSError, UnicodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else str(exc)
         raise fail(f"--plan-file: cannot read {path}: {reason}", 2) from None
+    example = history_file(path)
     try:
         plan = parse_plan(text, str(path))
-        seed_history(plan)
+        if example.exists():
+            read_example(path)  # the history checked against the plan before anything is stored
+        else:
+            seed_history(plan)
     except (PlanFileError, SeedMismatch) as exc:
         raise fail(f"--plan-file: {exc}", 2) from None
-    with_app(lambda app: run_demo(console, app.redis, app.keys, plan, out))
+    except (ExampleError, OSError, UnicodeError, ValueError, yaml.YAMLError) as exc:
+        raise fail(f"--plan-file: the history in {example} does not fit the plan: {exc}", 2) from None
+    with_app(lambda app: run_demo(console, app.redis, app.keys, path if example.exists() else plan, out))

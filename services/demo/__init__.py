@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from services.demo.examples import EXAMPLES, ExampleError, example_history, example_plans, load_example, read_example
+from services.demo.examples import (
+    EXAMPLES,
+    ExampleError,
+    example_history,
+    example_plans,
+    history_file,
+    load_example,
+    read_example,
+)
 from services.demo.run import SEED_PLAN, SeedMismatch, load_seed, run_demo, seed_history
 from services.demo.seed_history import (
     PLAN_PUBLISHED_AT,
@@ -23,6 +31,7 @@ __all__ = [
     "example_plans",
     "h1_history",
     "h1_investment",
+    "history_file",
     "indicator_events",
     "load_example",
     "load_seed",

@@ -3,7 +3,8 @@
 Publishes plans/rongchang-2025.yaml and its H1 2025 history through the event store, replays
 the log and prints the report's main table, key-project line and missed targets, then writes the
 June rollup (Markdown, HTML, XLSX) under `out/`. Every event id is deterministic, so a second run
-stores nothing.
+stores nothing. A plan file with a history beside it (`<plan>.history.yaml`, as the example plans
+under plans/examples/ have) is demoed with that history instead.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from events.plan import Plan
 from projections.report import build_report
 from projections.rollup import RollupDocument
 from services.app import load_plan, produce_rollup, publish_plan
+from services.demo.examples import history_file, load_example
 from services.demo.seed_history import H1_END, PLAN_PUBLISHED_AT, SERIES, URBAN_VILLAGES, h1_history
 from services.projection import fold_log
 from services.reports import FORMATS, render_rollup, table_text
@@ -26,7 +28,7 @@ from services.store import EventStore, Keyspace
 
 SEED_PLAN = Path(__file__).resolve().parents[2] / "plans" / "rongchang-2025.yaml"
 BATCH = 500
-DEMO_ROLLUP_MONTH = "2025-06"
+DEMO_ROLLUP_MONTH = "06"  # June of the plan's year, as the scheduler would write it on 16 July
 
 
 class SeedMismatch(ValueError):
@@ -72,20 +74,30 @@ async def run_demo(
     console: Console, redis: Redis, keys: Keyspace, plan_file: Path | Plan = SEED_PLAN, out: Path = Path("out")
 ) -> None:
     store = EventStore(redis, keys)
-    plan_id, stored, sent = await load_seed(store, plan_file)
-    console.print(
-        f"[bold]{plan_id}[/]: sent {sent} events (plan + H1 2025 history), stored {stored} new, "
-        f"{sent - stored} were already in the log ({await store.length(plan_id)} in all)"
-    )
+    if isinstance(plan_file, Path) and history_file(plan_file).exists():
+        plan, stored = await load_example(store, plan_file)
+        plan_id, year = plan.id, plan.year
+        console.print(
+            f"[bold]{plan_id}[/]: plan + the history in {history_file(plan_file).name}, stored {stored} new "
+            f"events ({await store.length(plan_id)} in all)"
+        )
+    else:
+        plan_id, stored, sent = await load_seed(store, plan_file)
+        year = H1_END.year
+        console.print(
+            f"[bold]{plan_id}[/]: sent {sent} events (plan + H1 2025 history), stored {stored} new, "
+            f"{sent - stored} were already in the log ({await store.length(plan_id)} in all)"
+        )
     state = await fold_log(store, plan_id)
     console.print(table_text(build_report(state)), markup=False, highlight=False, soft_wrap=True)
     # the June rollup, as the scheduler would write it on 16 July (unchanged on a second run)
-    result = await produce_rollup(redis, keys, plan_id, DEMO_ROLLUP_MONTH)
+    month = f"{year}-{DEMO_ROLLUP_MONTH}"
+    result = await produce_rollup(redis, keys, plan_id, month)
     document = result.document
     assert document is not None
     written = await asyncio.to_thread(_save_rollup, document, out)
     console.print(
-        f"月度报告 {DEMO_ROLLUP_MONTH} 第{result.version}版 ({result.outcome}): " + ", ".join(map(str, written)),
+        f"月度报告 {month} 第{result.version}版 ({result.outcome}): " + ", ".join(map(str, written)),
         markup=False,
         highlight=False,
         soft_wrap=True,

@@ -96,6 +96,21 @@ def lagging_projects(doc: RollupDocument) -> list[RollupProject]:
     return [p for p in doc.projects if p.lagging and p.months_overdue is None]
 
 
+NO_PROJECTS = "本计划未列重点项目。"
+
+
+def portfolio_sentences(doc: RollupDocument) -> tuple[list[str], list[str], list[str]]:
+    """Part 二's sentences that say something, as (the portfolio's line, a line per scope, the
+    completions), each ending in 。: a line left empty (nothing known to count) is left out, and
+    a plan with no key projects says so once."""
+    portfolio = doc.portfolio
+    if not doc.projects and not portfolio.line and not portfolio.completed_line:
+        return [NO_PROJECTS], [], []
+    said = [f"{portfolio.line}。"] if portfolio.line else []
+    completed = [f"{portfolio.completed_line}。"] if portfolio.completed_line else []
+    return said, [f"{line}。" for line in portfolio.scope_lines if line], completed
+
+
 def overdue_item(project: RollupProject) -> str:
     who = f"{project.name}（{project.department_name}）"
     return f"{who}：计划{project.planned_start}开工，逾期{project.months_overdue}个月"
@@ -120,7 +135,9 @@ def changes_part(doc: RollupDocument) -> tuple[list[str], list[str]]:
     """Part 五 as (paragraphs, then list items), shared by Markdown and HTML."""
     if doc.compared_with is None:
         # A first report has no earlier rollup, but statistics revised before it are still news.
-        paragraphs = [FIRST_REPORT, *(["本期报告已反映的数据修订："] if doc.changes else [])]
+        revisions_only = all(change.kind == "revised" for change in doc.changes)
+        heading = "本期报告已反映的数据修订：" if revisions_only else "本期报告已反映的预警变化和数据修订："
+        paragraphs = [FIRST_REPORT, *([heading] if doc.changes else [])]
     else:
         paragraphs = [f"与 {doc.compared_with} 相比："] if doc.changes else [NO_CHANGES]
     return paragraphs, [change_item(change) for change in doc.changes]

@@ -24,6 +24,7 @@ from services.reports.common import (
     off_track_item,
     overdue_item,
     overdue_projects,
+    portfolio_sentences,
 )
 from services.reports.svg import portfolio_chart, trend_chart
 from services.reports.table import table_header
@@ -139,6 +140,32 @@ def _status_span(status_class: str, text: str) -> str:
     return f'<span class="status {status_class}">【{_h(text)}】</span>'
 
 
+def _projects_part(doc: RollupDocument) -> list[str]:
+    lines = ['<section id="projects">', f"<h2>{_h(PART_PROJECTS)}</h2>"]
+    said, scopes, completed = portfolio_sentences(doc)
+    lines += [f"<p>{_h(sentence)}</p>" for sentence in (*said, *scopes, *completed)]
+    if doc.portfolio_trend:
+        lines.append(f'<figure class="wide">{portfolio_chart(doc.portfolio_trend, doc.portfolio.label)}</figure>')
+    if not doc.projects:  # no key projects: nothing overdue or lagging to speak of
+        return [*lines, "</section>"]
+    overdue, lagging = overdue_projects(doc), lagging_projects(doc)
+    if overdue:
+        lines.append(f"<h3>逾期未开工项目（{len(overdue)}个）</h3>")
+        lines += _html_list(
+            _h(overdue_item(p)) + _status_span(_status_class(p.judged_status), p.status_zh) for p in overdue
+        )
+    else:
+        lines.append("<p>无逾期未开工项目。</p>")
+    if lagging:
+        lines.append(f"<h3>投资进度滞后项目（{len(lagging)}个）</h3>")
+        lines += _html_list(
+            _h(lagging_item(p)) + _status_span(_status_class(p.judged_status), p.status_zh) for p in lagging
+        )
+    else:
+        lines.append("<p>无投资进度滞后项目。</p>")
+    return [*lines, "</section>"]
+
+
 def render_html(doc: RollupDocument) -> str:
     """The rollup as a standalone printable HTML5 page (A4, government-document typefaces)."""
     lines = [
@@ -181,28 +208,7 @@ def render_html(doc: RollupDocument) -> str:
         ]
     lines.append("</section>")
 
-    lines += ['<section id="projects">', f"<h2>{_h(PART_PROJECTS)}</h2>"]
-    lines += [f"<p>{_h(doc.portfolio.line)}。</p>"]
-    lines += [f"<p>{_h(line)}。</p>" for line in doc.portfolio.scope_lines]
-    lines += [f"<p>{_h(doc.portfolio.completed_line)}。</p>"]
-    if doc.portfolio_trend:
-        lines.append(f'<figure class="wide">{portfolio_chart(doc.portfolio_trend, doc.portfolio.label)}</figure>')
-    overdue, lagging = overdue_projects(doc), lagging_projects(doc)
-    if overdue:
-        lines.append(f"<h3>逾期未开工项目（{len(overdue)}个）</h3>")
-        lines += _html_list(
-            _h(overdue_item(p)) + _status_span(_status_class(p.judged_status), p.status_zh) for p in overdue
-        )
-    else:
-        lines.append("<p>无逾期未开工项目。</p>")
-    if lagging:
-        lines.append(f"<h3>投资进度滞后项目（{len(lagging)}个）</h3>")
-        lines += _html_list(
-            _h(lagging_item(p)) + _status_span(_status_class(p.judged_status), p.status_zh) for p in lagging
-        )
-    else:
-        lines.append("<p>无投资进度滞后项目。</p>")
-    lines.append("</section>")
+    lines += _projects_part(doc)
 
     lines += ['<section id="further-targets">', f"<h2>{_h(PART_FURTHER)}</h2>"]
     for section in doc.sections:

@@ -21,6 +21,7 @@ from services.reports.common import (
     off_track_item,
     overdue_item,
     overdue_projects,
+    portfolio_sentences,
 )
 from services.reports.table import table_header
 
@@ -28,6 +29,27 @@ from services.reports.table import table_header
 def _md_cell(text: str) -> str:
     """A table cell: a `|` would end the cell and a newline the row, so neither may pass as is."""
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
+def _projects_part(doc: RollupDocument) -> list[str]:
+    said, scopes, completed = portfolio_sentences(doc)
+    lines = [f"## {PART_PROJECTS}", "", *(line for sentence in said for line in (sentence, ""))]
+    lines += [f"- {line}" for line in scopes] + ([""] if scopes else [])
+    lines += [line for sentence in completed for line in (sentence, "")]
+    if not doc.projects:  # no key projects: nothing overdue or lagging to speak of
+        return lines
+    overdue, lagging = overdue_projects(doc), lagging_projects(doc)
+    if overdue:
+        items = [f"- {overdue_item(p)}【{p.status_zh}】" for p in overdue]
+        lines += [f"**逾期未开工项目（{len(overdue)}个）**", "", *items, ""]
+    else:
+        lines += ["无逾期未开工项目。", ""]
+    if lagging:
+        items = [f"- {lagging_item(p)}【{p.status_zh}】" for p in lagging]
+        lines += [f"**投资进度滞后项目（{len(lagging)}个）**", "", *items, ""]
+    else:
+        lines += ["无投资进度滞后项目。", ""]
+    return lines
 
 
 def _md_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
@@ -44,20 +66,7 @@ def render_markdown(doc: RollupDocument) -> str:
     lines += _md_table(table_header(doc.column), (main_cells(r, doc) for r in doc.main))
     lines.append("")
 
-    lines += [f"## {PART_PROJECTS}", "", f"{doc.portfolio.line}。", ""]
-    lines += [f"- {line}。" for line in doc.portfolio.scope_lines] + ([""] if doc.portfolio.scope_lines else [])
-    lines += [f"{doc.portfolio.completed_line}。", ""]
-    overdue, lagging = overdue_projects(doc), lagging_projects(doc)
-    if overdue:
-        items = [f"- {overdue_item(p)}【{p.status_zh}】" for p in overdue]
-        lines += [f"**逾期未开工项目（{len(overdue)}个）**", "", *items, ""]
-    else:
-        lines += ["无逾期未开工项目。", ""]
-    if lagging:
-        items = [f"- {lagging_item(p)}【{p.status_zh}】" for p in lagging]
-        lines += [f"**投资进度滞后项目（{len(lagging)}个）**", "", *items, ""]
-    else:
-        lines += ["无投资进度滞后项目。", ""]
+    lines += _projects_part(doc)
 
     lines += [f"## {PART_FURTHER}", ""]
     for section in doc.sections:

@@ -23,6 +23,7 @@ from services.reports.common import (
     beijing_time,
     changes_empty,
     main_cells,
+    portfolio_sentences,
     when_parts,
 )
 from services.reports.table import table_header
@@ -230,8 +231,8 @@ def _projects_sheet(sheet: Worksheet, doc: RollupDocument, meta: str) -> None:
         )
         for p in doc.projects
     ]
-    scopes = tuple(f"{line}。" for line in doc.portfolio.scope_lines)
-    notes = (f"{doc.title} — 重点项目", meta, f"{doc.portfolio.line}。", *scopes, f"{doc.portfolio.completed_line}。")
+    said, scopes, completed = portfolio_sentences(doc)
+    notes = (f"{doc.title} — 重点项目", meta, *said, *scopes, *completed)
     _write_sheet(
         sheet,
         notes,
