@@ -260,6 +260,21 @@ def test_demo_with_an_invalid_plan_file_names_the_line(
     assert stored_keys(redis_url, keys) == []
 
 
+def test_demo_of_an_example_plan_takes_the_history_beside_it(cli_env: dict[str, str], tmp_path: Path) -> None:
+    example = ROOT / "plans" / "examples" / "points-2025.yaml"
+    result = planwatch(cli_env, "demo", "--plan-file", str(example), "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    golden = (ROOT / "tests" / "data" / "golden" / "example-points-2025.txt").read_text(encoding="utf-8")
+    assert set(golden.splitlines()) - {""} <= set(result.stdout.splitlines())  # its table, as the golden file
+    assert "the history in points-2025.history.yaml" in result.stdout
+    assert (tmp_path / "out" / "example-points-2025-2025-06.md").exists()
+    broken = tmp_path / "points-2025.yaml"
+    broken.write_text(example.read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "points-2025.history.yaml").write_text("indicators:\n  nowhere: {2025-Q1: 1}\n", encoding="utf-8")
+    refused = planwatch(cli_env, "demo", "--plan-file", str(broken), "--out", str(tmp_path / "again"))
+    assert refused.returncode == 2 and "does not fit the plan" in refused.stderr and "nowhere" in refused.stderr
+
+
 # --- status ------------------------------------------------------------------------------------
 
 
