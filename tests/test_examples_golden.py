@@ -59,3 +59,23 @@ async def test_the_api_serves_a_floor_and_stretch_target_judged_against_its_floo
     assert (retail["target"], retail["actual"], retail["deviation"]) == ("增长6%以上，力争7%", "6.6%", "+0.6个百分点")
     assert (retail["stretch"], retail["status"]) == (7, "on_track")
     assert (revenue["target"], revenue["deviation"], revenue["stretch"]) == ("7", "+0.4个百分点", None)
+
+
+async def test_the_api_serves_a_move_in_points_and_a_ceiling_judged_as_the_table_is(
+    redis: Redis, keys: Keyspace, store: EventStore
+) -> None:
+    plan, _ = await load_example(store, EXAMPLES / "points-2025.yaml")
+    await project(redis, keys, plan.id)
+    token, _ = await TokenStore(redis, keys).create("analyst")
+    async with api_client(redis, keys) as client:
+        urbanization = (await client.get(f"/v1/plans/{plan.id}/indicators/urbanization", headers=auth(token))).json()
+        ceiling = (
+            await client.get(f"/v1/plans/{plan.id}/indicators/registered-unemployment", headers=auth(token))
+        ).json()
+    assert (urbanization["target"], urbanization["status"], urbanization["deviation"]) == (
+        "常住人口城镇化率提高1个百分点",
+        "met",
+        "+0.4个百分点",
+    )
+    assert [point["target_value"] for point in urbanization["series"]] == [62.6, 62.6]  # 61.6 moved by 1
+    assert (ceiling["target"], ceiling["status"], ceiling["deviation"]) == ("3%左右", "on_track", "-0.3个百分点")
