@@ -27,7 +27,12 @@ def _load(file: Path) -> Plan:
 
 
 @commands.command("check")
-def plan_check(file: Annotated[Path, typer.Argument(help="the plan file, e.g. plans/rongchang-2025.yaml")]) -> None:
+def plan_check(
+    file: Annotated[Path, typer.Argument(help="the plan file, e.g. plans/rongchang-2025.yaml")],
+    targets: Annotated[
+        bool, typer.Option("--targets", help="also print how each indicator's target is judged (考核方式)")
+    ] = False,
+) -> None:
     """Validate a plan file; print what it defines, or every problem with its line."""
     plan = _load(file)
     main = sum(1 for i in plan.indicators if i.is_main)
@@ -36,6 +41,23 @@ def plan_check(file: Annotated[Path, typer.Argument(help="the plan file, e.g. pl
         f"{main} main indicators, {len(plan.indicators) - main} further targets, {len(plan.projects)} key projects",
         markup=False,
     )
+    if targets:
+        _print_targets(plan)
+
+
+def _print_targets(plan: Plan) -> None:
+    """指标 ｜ 全年目标 ｜ 考核方式, by section: what the grammar read each wording as."""
+    from events.plan import MAIN_SECTION
+    from projections.how_judged import how_judged
+
+    sections = list(dict.fromkeys([MAIN_SECTION, *(i.section for i in plan.indicators)]))  # as the plan has them
+    section = None
+    for indicator in sorted(plan.indicators, key=lambda i: (sections.index(i.section), i.order)):
+        if indicator.section != section:
+            section = indicator.section
+            console.print(f"{section}（指标 ｜ 全年目标 ｜ 考核方式）", markup=False)
+        line = f"  {indicator.name}（{indicator.id}） ｜ {indicator.target_text} ｜ {how_judged(plan, indicator)}"
+        console.print(line, markup=False, soft_wrap=True)
 
 
 @commands.command("publish")

@@ -1,0 +1,106 @@
+"""How each target is judged, in the words of a plan office (`planwatch plan check --targets`).
+
+The grammar reads a plan's wording into a form (events/targets.py); this says back, in Chinese,
+what that form means to `evaluate`, so the office can see that 完成市下达任务 is a qualitative
+target, that 3%左右 of prices is a ceiling, or where a 百分点 move starts from, before the plan is
+published. Pure: the plan in, sentences out.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from events.plan import Indicator, Plan
+from events.targets import (
+    CumulativeTarget,
+    LevelTarget,
+    PointsTarget,
+    QualitativeTarget,
+    RangeTarget,
+    RateTarget,
+    RelativeTarget,
+    Target,
+)
+from projections import formatting as fmt
+
+
+def how_judged(plan: Plan, indicator: Indicator) -> str:
+    """One sentence: what the indicator's target asks of its values, as `evaluate` judges it."""
+    target = indicator.judged_target(indicator.target)
+    if target is None:
+        return "仅监测，不考核"
+    subject = "同比增速" if indicator.judged_on_growth(target) else "数值"
+    tolerance = plan.thresholds.rate.about_tolerance
+    return _sentence(plan, target, subject, tolerance)
+
+
+def _sentence(plan: Plan, target: Target, subject: str, tolerance: Decimal) -> str:
+    if isinstance(target, RateTarget):
+        return _rate(target, subject, target.tolerance if target.tolerance is not None else tolerance)
+    if isinstance(target, RangeTarget):
+        return f"每期{subject}在{fmt.plain(target.low)}%至{fmt.plain(target.high)}%之间"
+    if isinstance(target, RelativeTarget):
+        return _relative(plan, target, subject, target.tolerance if target.tolerance is not None else tolerance)
+    if isinstance(target, CumulativeTarget):
+        about = "左右" if target.bound == "about" else ""
+        return f"全年累计{fmt.amount(target.value, target.unit)}{about}，按序时进度考核"
+    if isinstance(target, LevelTarget):
+        return _level(target, tolerance)
+    if isinstance(target, PointsTarget):
+        return _points(target, tolerance)
+    if isinstance(target, QualitativeTarget):
+        return "定性目标，按年度考核结论（完成/未完成）判断"
+    raise TypeError(f"unknown target form {type(target).__name__}")  # pragma: no cover
+
+
+def _rate(target: RateTarget, subject: str, tolerance: Decimal) -> str:
+    value = f"{fmt.plain(target.value)}%"
+    if target.bound == "at_most":
+        said = f"每期{subject}不高于{value}"
+    elif target.bound == "about" and target.ceiling:
+        said = f"每期{subject}{value}左右，越低越好{_leeway('高出', tolerance, '个百分点')}"
+    elif target.bound == "about":
+        said = f"每期{subject}{value}左右{_leeway('低于', tolerance, '个百分点')}"
+    else:
+        said = f"每期{subject}不低于{value}"
+    if target.stretch is not None:
+        said += f"；力争{fmt.plain(target.stretch)}%，只展示不考核"
+    return said
+
+
+def _leeway(side: str, tolerance: Decimal, unit: str) -> str:
+    """What 左右 forgives: the plan's (or the target's) tolerance, or nothing."""
+    if tolerance == 0:
+        return "（计划未设允许偏差）"
+    return f"（{side}不超过{fmt.plain(tolerance)}{unit}仍算完成）"
+
+
+def _relative(plan: Plan, target: RelativeTarget, subject: str, tolerance: Decimal) -> str:
+    reference = plan.resolve_reference(target.reference)
+    named = plan.indicator(reference) if reference else None
+    other = f"{named.name}同期" if named is not None else f"{target.reference}同期"
+    if target.bound == "in_step":
+        return f"每期{subject}与{other}同步，低于不超过{fmt.plain(tolerance)}个百分点"
+    return f"每期{subject}{'高于' if target.bound == 'above' else '不低于'}{other}"
+
+
+def _level(target: LevelTarget, tolerance: Decimal) -> str:
+    value = fmt.amount(target.value, target.unit)
+    if target.baseline is not None:
+        start = fmt.amount(target.baseline, target.unit)
+        return f"年末达到{value}，自年初{start}起按序时进度考核"
+    if target.bound == "at_most":
+        return f"不超过{value}，未超过即完成，超过则年末考核"
+    if target.bound == "about":
+        return f"年末{value}左右{_leeway('低于', tolerance, target.unit)}，达到即完成，否则年末考核"
+    return f"年末达到{value}，达到即完成，否则年末考核"
+
+
+def _points(target: PointsTarget, tolerance: Decimal) -> str:
+    move = f"{'提高' if target.change >= 0 else '下降'}{fmt.plain(abs(target.change))}个百分点"
+    level = f"{fmt.plain(target.level)}%"
+    start = f"比上年{fmt.plain(target.baseline)}%{move}"
+    if target.bound == "about":
+        return f"{start}左右，即{level}左右{_leeway('低于', tolerance, '个百分点')}，达到即完成，否则年末考核"
+    limit = "不高于" if target.bound == "at_most" else "不低于"
+    return f"{start}，即{limit}{level}，达到即完成，否则年末考核"
