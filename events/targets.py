@@ -159,6 +159,9 @@ _RATE = re.compile(
     + r"%(?P<post>左右|以上|以内|以下)?$"
 )
 _STRETCH = re.compile(r"^(?P<floor>.+?)[，,；;]力争(?:增长|达到)?(?P<stretch>-?\d+(?:\.\d+)?)%(?:左右|以上)?$")
+# A floor followed by an aspiration with no figure (`增长6.5%左右，在实际工作中力争更好结果`): the
+# floor is judged; the rest is printed, as the whole text always is.
+_ASPIRATION = re.compile(r"^(?P<floor>.+?)[，,；;](?:在实际工作中|并)?(?:力争|争取|努力)[^\d%]*$")
 _RANGE = re.compile(r"^(?:增长)?(?P<low>-?\d+(?:\.\d+)?)%?\s*[—–\-~～至]+\s*(?P<high>-?\d+(?:\.\d+)?)%$")
 _RELATIVE = re.compile("^" + _LABEL + r"(?P<op>高于|不低于)(?P<ref>.+?)(?:增速|增长)?$")
 _IN_STEP = re.compile("^" + _LABEL + r"[与同](?P<ref>.+?)(?:基本)?同步$")
@@ -228,7 +231,7 @@ def parse_target(text: str) -> ParsedTarget:
     `text` is kept exactly as written: it is what the report prints in its 全年目标 column. A
     requirement with no figure (`完成市下达任务`, `持续下降`) is a qualitative target, judged by the
     annual assessment."""
-    normal = _normalized(text)
+    normal = _without_aspiration(_normalized(text))
     target = _parse_rate_or_range(text, normal) or _parse_relative(text, normal) or _parse_amount(text, normal)
     if target is not None:
         return target
@@ -250,11 +253,16 @@ def parse_target(text: str) -> ParsedTarget:
     )
 
 
+def _without_aspiration(text: str) -> str:
+    """The wording judged: a trailing aspiration with no figure (`，力争更好结果`) left out."""
+    return match["floor"] if (match := _ASPIRATION.match(text)) else text
+
+
 def target_fields(text: str, given: Mapping[str, object]) -> dict[str, object]:
     """A target written as its wording with some fields of its own (`{text: 提高1个百分点,
     baseline: 61.6}`, `{text: 6.5%左右, tolerance: 0.3}`): the structure the wording parses to,
     with `given` added, for the target's model to validate (and name a bad field)."""
-    normal = _normalized(text)
+    normal = _without_aspiration(_normalized(text))
     points = _points_fields(text, normal)
     if points is not None and "baseline" not in given:
         parse_target(text)  # refused, saying what is missing
@@ -347,6 +355,7 @@ def named_subject(text: str) -> str:
     """The words a rate or relative target puts before its figure, e.g. 地区生产总值 in
     `地区生产总值增长6%以上` ('' when none): they must name the indicator the target is for."""
     normal = _normalized(text)
+    normal = _without_aspiration(normal)
     normal = match["floor"] if (match := _STRETCH.match(normal)) else normal
     for pattern in (_RATE, _POINTS, _IN_STEP, _RELATIVE):
         if match := pattern.match(normal):

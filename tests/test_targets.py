@@ -58,6 +58,12 @@ from events.targets import (
         ("≥6%", RateTarget(text="≥6%", value=Decimal(6), bound="at_least")),
         ("≤3%", RateTarget(text="≤3%", value=Decimal(3), bound="at_most")),
         ("完成市下达任务", QualitativeTarget(text="完成市下达任务")),
+        (
+            "增长6.5%左右，在实际工作中力争更好结果",
+            RateTarget(text="增长6.5%左右，在实际工作中力争更好结果", value=Decimal("6.5"), bound="about"),
+        ),
+        ("7%以上，争取更高", RateTarget(text="7%以上，争取更高", value=Decimal(7), bound="at_least")),
+        ("高于GDP增速，力争更好", RelativeTarget(text="高于GDP增速，力争更好", reference="GDP", bound="above")),
         ("持续下降", QualitativeTarget(text="持续下降")),
         ("下降达到“十四五”目标要求", QualitativeTarget(text="下降达到“十四五”目标要求")),
     ],
@@ -123,6 +129,7 @@ def test_wordings_of_real_plans_parse_and_keep_their_text(text: str, expected: o
         ("GDP同比增长6%", "GDP"),
         ("居民收入增长与经济增长同步", "居民收入增长"),
         ("地区生产总值增长6%以上，力争7%", "地区生产总值"),
+        ("地区生产总值增长6.5%左右，力争更好结果", "地区生产总值"),
         ("增长6%以上", ""),
         ("高于GDP增速", ""),
         ("新开工工业项目80个", ""),  # an amount's words are its own, not checked against the name
