@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
+from events.plan import Plan
 from projections.report import build_report
 from services.demo import EXAMPLES, example_plans, load_example
 from services.projection import fold_log
@@ -45,12 +46,18 @@ async def test_loading_an_example_twice_stores_nothing_twice(store: EventStore) 
     assert first > 1 and second == 0
 
 
+async def served(redis: Redis, keys: Keyspace, store: EventStore, example: str) -> tuple[Plan, str]:
+    """The example plan loaded and projected, and an analyst's token to read it with."""
+    plan, _ = await load_example(store, EXAMPLES / example)
+    await project(redis, keys, plan.id)
+    token, _ = await TokenStore(redis, keys).create("analyst")
+    return plan, token
+
+
 async def test_the_api_serves_a_floor_and_stretch_target_judged_against_its_floor(
     redis: Redis, keys: Keyspace, store: EventStore
 ) -> None:
-    plan, _ = await load_example(store, EXAMPLES / "targets-2025.yaml")
-    await project(redis, keys, plan.id)
-    token, _ = await TokenStore(redis, keys).create("analyst")
+    plan, token = await served(redis, keys, store, "targets-2025.yaml")
     async with api_client(redis, keys) as client:
         answer = await client.get(f"/v1/plans/{plan.id}/indicators/retail", headers=auth(token))
         revenue = (await client.get(f"/v1/plans/{plan.id}/indicators/revenue", headers=auth(token))).json()
@@ -64,9 +71,7 @@ async def test_the_api_serves_a_floor_and_stretch_target_judged_against_its_floo
 async def test_the_api_serves_a_move_in_points_and_a_ceiling_judged_as_the_table_is(
     redis: Redis, keys: Keyspace, store: EventStore
 ) -> None:
-    plan, _ = await load_example(store, EXAMPLES / "points-2025.yaml")
-    await project(redis, keys, plan.id)
-    token, _ = await TokenStore(redis, keys).create("analyst")
+    plan, token = await served(redis, keys, store, "points-2025.yaml")
     async with api_client(redis, keys) as client:
         urbanization = (await client.get(f"/v1/plans/{plan.id}/indicators/urbanization", headers=auth(token))).json()
         ceiling = (

@@ -111,6 +111,15 @@ def portfolio_sentences(doc: RollupDocument) -> tuple[list[str], list[str], list
     return said, [f"{line}。" for line in portfolio.scope_lines if line], completed
 
 
+def project_lists(doc: RollupDocument) -> list[tuple[str, list[tuple[RollupProject, str]], str]]:
+    """Part 二's two lists — overdue starts, lagging investment — as (heading, each project with
+    its line, what to say when there is none)."""
+    return [
+        ("逾期未开工项目", [(p, overdue_item(p)) for p in overdue_projects(doc)], "无逾期未开工项目。"),
+        ("投资进度滞后项目", [(p, lagging_item(p)) for p in lagging_projects(doc)], "无投资进度滞后项目。"),
+    ]
+
+
 def overdue_item(project: RollupProject) -> str:
     who = f"{project.name}（{project.department_name}）"
     return f"{who}：计划{project.planned_start}开工，逾期{project.months_overdue}个月"

@@ -17,14 +17,11 @@ from services.reports.common import (
     STATUS_BY_TEXT,
     changes_part,
     further_cells,
-    lagging_item,
-    lagging_projects,
     main_cells,
     meta_parts,
     off_track_item,
-    overdue_item,
-    overdue_projects,
     portfolio_sentences,
+    project_lists,
 )
 from services.reports.svg import portfolio_chart, trend_chart
 from services.reports.table import table_header
@@ -148,21 +145,12 @@ def _projects_part(doc: RollupDocument) -> list[str]:
         lines.append(f'<figure class="wide">{portfolio_chart(doc.portfolio_trend, doc.portfolio.label)}</figure>')
     if not doc.projects:  # no key projects: nothing overdue or lagging to speak of
         return [*lines, "</section>"]
-    overdue, lagging = overdue_projects(doc), lagging_projects(doc)
-    if overdue:
-        lines.append(f"<h3>逾期未开工项目（{len(overdue)}个）</h3>")
-        lines += _html_list(
-            _h(overdue_item(p)) + _status_span(_status_class(p.judged_status), p.status_zh) for p in overdue
-        )
-    else:
-        lines.append("<p>无逾期未开工项目。</p>")
-    if lagging:
-        lines.append(f"<h3>投资进度滞后项目（{len(lagging)}个）</h3>")
-        lines += _html_list(
-            _h(lagging_item(p)) + _status_span(_status_class(p.judged_status), p.status_zh) for p in lagging
-        )
-    else:
-        lines.append("<p>无投资进度滞后项目。</p>")
+    for heading, items, none in project_lists(doc):
+        if not items:
+            lines.append(f"<p>{none}</p>")
+            continue
+        lines.append(f"<h3>{heading}（{len(items)}个）</h3>")
+        lines += _html_list(_h(line) + _status_span(_status_class(p.judged_status), p.status_zh) for p, line in items)
     return [*lines, "</section>"]
 
 

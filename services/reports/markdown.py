@@ -14,14 +14,11 @@ from services.reports.common import (
     PART_PROJECTS,
     changes_part,
     further_cells,
-    lagging_item,
-    lagging_projects,
     main_cells,
     meta_parts,
     off_track_item,
-    overdue_item,
-    overdue_projects,
     portfolio_sentences,
+    project_lists,
 )
 from services.reports.table import table_header
 
@@ -38,17 +35,11 @@ def _projects_part(doc: RollupDocument) -> list[str]:
     lines += [line for sentence in completed for line in (sentence, "")]
     if not doc.projects:  # no key projects: nothing overdue or lagging to speak of
         return lines
-    overdue, lagging = overdue_projects(doc), lagging_projects(doc)
-    if overdue:
-        items = [f"- {overdue_item(p)}【{p.status_zh}】" for p in overdue]
-        lines += [f"**逾期未开工项目（{len(overdue)}个）**", "", *items, ""]
-    else:
-        lines += ["无逾期未开工项目。", ""]
-    if lagging:
-        items = [f"- {lagging_item(p)}【{p.status_zh}】" for p in lagging]
-        lines += [f"**投资进度滞后项目（{len(lagging)}个）**", "", *items, ""]
-    else:
-        lines += ["无投资进度滞后项目。", ""]
+    for heading, items, none in project_lists(doc):
+        if items:
+            lines += [f"**{heading}（{len(items)}个）**", "", *(f"- {line}【{p.status_zh}】" for p, line in items), ""]
+        else:
+            lines += [none, ""]
     return lines
 
 
