@@ -157,6 +157,7 @@ async def test_the_indicator_page_carries_its_trend_and_the_api_serves_it(
         page = await http.get(f"/plans/{PLAN}/indicators/fai")
     assert page.status_code == 200 and 'id="chart-data"' in page.text
     assert "第2次报送，修订前 12.6" in page.text
+    assert '<span class="muted" id="judged-as">考核方式：每期数值不低于8%</span>' in page.text
     # 数据来源: the events behind the figure shown, the same trail as planwatch why
     trail = await App(redis, keys).reports.provenance(PLAN, "fai")
     sources = page.text[page.text.index('id="sources"') :]

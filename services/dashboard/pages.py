@@ -16,6 +16,7 @@ from fastapi.responses import RedirectResponse
 
 from events.periods import period_end
 from events.plan import Plan
+from projections.how_judged import how_judged
 from projections.readmodel import PlanSummary, ProjectSummary
 from projections.series import chart_kind
 from services.dashboard.web import (
@@ -106,6 +107,13 @@ async def overview(request: Request, plan_id: str, app: AppDep, who: ViewerDep, 
     )
 
 
+def _judged_as(plan: Plan, indicator_id: str, target_shown: str) -> str | None:
+    """How the plan's target is judged (考核方式), when it is the target shown: a revised one's
+    structure is not in the plan."""
+    spec = plan.indicator(indicator_id)
+    return how_judged(plan, spec) if spec is not None and spec.target_text == target_shown else None
+
+
 @router.get("/plans/{plan_id}/indicators/{indicator_id}")
 async def indicator(
     request: Request, plan_id: str, indicator_id: str, app: AppDep, who: ViewerDep, at: WhenDep
@@ -140,6 +148,7 @@ async def indicator(
         trail=trail,
         delays=delays,
         points={point.period: point for point in detail.series},
+        judged_as=_judged_as(plan, indicator_id, detail.target),
         **at.typed,
         stale_after=stale_after,
         active="overview",
