@@ -221,6 +221,9 @@ _FORMS_HINT = (
 )
 
 
+MAX_TARGET_TEXT = 200
+
+
 def _normalized(text: str) -> str:
     return text.strip().replace(" ", "").replace("％", "%")
 
@@ -231,6 +234,8 @@ def parse_target(text: str) -> ParsedTarget:
     `text` is kept exactly as written: it is what the report prints in its 全年目标 column. A
     requirement with no figure (`完成市下达任务`, `持续下降`) is a qualitative target, judged by the
     annual assessment."""
+    if len(text) > MAX_TARGET_TEXT:  # a wording is a line of a table; the grammar's patterns are not for essays
+        raise TargetTextError(f"target text is {len(text)} characters long, more than {MAX_TARGET_TEXT}")
     normal = _without_aspiration(_normalized(text))
     target = _parse_rate_or_range(text, normal) or _parse_relative(text, normal) or _parse_amount(text, normal)
     if target is not None:
@@ -262,6 +267,8 @@ def target_fields(text: str, given: Mapping[str, object]) -> dict[str, object]:
     """A target written as its wording with some fields of its own (`{text: 提高1个百分点,
     baseline: 61.6}`, `{text: 6.5%左右, tolerance: 0.3}`): the structure the wording parses to,
     with `given` added, for the target's model to validate (and name a bad field)."""
+    if len(text) > MAX_TARGET_TEXT:
+        parse_target(text)  # refused, saying why
     normal = _without_aspiration(_normalized(text))
     points = _points_fields(text, normal)
     if points is not None and "baseline" not in given:
@@ -354,6 +361,8 @@ def as_ceiling(target: RateTarget) -> RateTarget:
 def named_subject(text: str) -> str:
     """The words a rate or relative target puts before its figure, e.g. 地区生产总值 in
     `地区生产总值增长6%以上` ('' when none): they must name the indicator the target is for."""
+    if len(text) > MAX_TARGET_TEXT:  # a structure's long text is not read by the grammar (nor here)
+        return ""
     normal = _normalized(text)
     normal = _without_aspiration(normal)
     normal = match["floor"] if (match := _STRETCH.match(normal)) else normal
