@@ -184,7 +184,7 @@ _REQUIREMENT = re.compile(r"任务|要求|目标|标准|下达|考核|持续|稳
 # An amount in any unit written after the figure (亿元, 万人, 万亩, 万千瓦, 微克/立方米 …): the
 # indicator's unit must agree (events.plan), which catches a figure misread as an amount.
 _AMOUNT = re.compile(r"^(?P<label>.*?)" + _NUM + r"(?P<unit>[^\d%，,；;。、\s]+?)(?P<post>左右|以上|以内|以下)?$")
-_LEVEL_VERBS = ("达到", "突破", "保持", "稳定在", "控制在")
+_LEVEL_VERBS = ("达到", "突破", "保持", "稳定在")
 _CEILING_WORDS = ("控制在", "不超过", "不高于")
 
 # units converted into a canonical unit: factor and canonical unit
