@@ -245,6 +245,8 @@ async def test_a_department_posting_for_another_is_403_and_stores_nothing(client
         ("gdp", "高于全体居民人均可支配收入增速", "does (nothing)"),
         ("gdp", {"text": "6.5%左右", "tolerance": "0.3"}, None),
         ("gdp", "完成市下达任务", None),
+        ("gdp", {"text": "提高1个百分点", "baseline": "5.0"}, None),
+        ("gdp", "提高1个百分点", "last year's level"),
     ],
 )
 async def test_a_revised_target_must_fit_its_indicator_as_the_plans_own_must(
