@@ -20,6 +20,7 @@ from events.targets import (
     RateTarget,
     RelativeTarget,
     Target,
+    as_ceiling,
 )
 from projections import formatting as fmt
 
@@ -32,6 +33,21 @@ def how_judged(plan: Plan, indicator: Indicator) -> str:
     subject = "同比增速" if indicator.judged_on_growth(target) else "数值"
     tolerance = plan.thresholds.rate.about_tolerance
     return _sentence(plan, target, subject, tolerance)
+
+
+# Names of indicators that are usually better lower: a hint, never a judgement (the plan says).
+_USUALLY_LOWER = ("失业率", "价格", "物价", "CPI", "能耗", "排放", "浓度", "负债率", "死亡率", "事故", "发病率")
+
+
+def direction_hint(indicator: Indicator) -> str | None:
+    """A note for the plan office when an indicator's name suggests lower is better, its plan does
+    not say so, and its target's wording sets no direction (so it is judged as a floor)."""
+    target = indicator.target
+    if indicator.better == "lower" or not isinstance(target, RateTarget) or target.bound == "at_most":
+        return None
+    if as_ceiling(target) is target or not any(word in indicator.name for word in _USUALLY_LOWER):
+        return None  # the wording names its direction, or the name does not suggest one
+    return f"提示：{indicator.name}通常越低越好；如是，请在计划中为该指标加 better: lower，目标将按上限判断"
 
 
 def _sentence(plan: Plan, target: Target, subject: str, tolerance: Decimal) -> str:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from events.plan import Plan
-from projections.how_judged import how_judged
+from events.plan import Indicator, Plan
+from projections.how_judged import direction_hint, how_judged
 from services.app import load_plan
 from services.demo import EXAMPLES, SEED_PLAN
 from tests.conftest import planwatch
@@ -70,3 +70,17 @@ def test_plan_check_lists_every_indicator_with_its_judgement_by_section(cli_env:
     )
     plain = planwatch(cli_env, "plan", "check", str(SEED_PLAN))
     assert "考核方式" not in plain.stdout
+
+
+def test_a_name_that_is_usually_better_lower_prompts_a_hint_never_a_judgement() -> None:
+    def indicator(name: str, target: str, **extra: str) -> Indicator:
+        fields = {"id": "x", "name": name, "unit": "%", "department": "d", "frequency": "monthly", "order": 1}
+        return Indicator.model_validate({**fields, "target": target, **extra})
+
+    hint = direction_hint(indicator("居民消费价格涨幅", "3%左右"))
+    assert hint is not None and "better: lower" in hint
+    assert direction_hint(indicator("城镇调查失业率", "5.5%")) is not None  # no direction: judged as a floor
+    assert direction_hint(indicator("城镇调查失业率", "5.5%以内")) is None  # a ceiling already
+    assert direction_hint(indicator("城镇调查失业率", "5%以上")) is None  # a floor, said so
+    assert direction_hint(indicator("居民消费价格涨幅", "3%左右", better="lower")) is None
+    assert direction_hint(indicator("地区生产总值", "6%")) is None

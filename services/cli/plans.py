@@ -48,7 +48,7 @@ def plan_check(
 def _print_targets(plan: Plan) -> None:
     """指标 ｜ 全年目标 ｜ 考核方式, by section: what the grammar read each wording as."""
     from events.plan import MAIN_SECTION
-    from projections.how_judged import how_judged
+    from projections.how_judged import direction_hint, how_judged
 
     sections = list(dict.fromkeys([MAIN_SECTION, *(i.section for i in plan.indicators)]))  # as the plan has them
     section = None
@@ -58,6 +58,8 @@ def _print_targets(plan: Plan) -> None:
             console.print(f"{section}（指标 ｜ 全年目标 ｜ 考核方式）", markup=False)
         line = f"  {indicator.name}（{indicator.id}） ｜ {indicator.target_text} ｜ {how_judged(plan, indicator)}"
         console.print(line, markup=False, soft_wrap=True)
+        if hint := direction_hint(indicator):
+            console.print(f"    {hint}", markup=False, soft_wrap=True)
 
 
 @commands.command("publish")
