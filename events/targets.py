@@ -153,7 +153,7 @@ _RATE = re.compile(
     "^"
     + _LABEL
     + _BASIS
-    + r"(?P<pre>增长|增速|达到|提高到|提高至|提升到|提升至|超过|不低于|不少于|≥|>="
+    + r"(?P<pre>增长|增速|达到|突破|提高到|提高至|提升到|提升至|超过|不低于|不少于|≥|>="
     + r"|不高于|不超过|控制在|≤|<=|下降|降低)?"
     + _NUM
     + r"%(?P<post>左右|以上|以内|以下)?$"
@@ -177,6 +177,12 @@ _NUMERALS = {"半": "0.5", "一": "1", "二": "2", "两": "2", "三": "3", "四"
 _NUMERALS |= {"八": "8", "九": "9", "十": "10"}
 _FALLS = ("下降", "降低", "减少")
 _BARE = re.compile(r"^" + _NUM + "$")
+# 正增长 (实现正增长, 保持正增长): growth above nought, with no figure of its own.
+_POSITIVE = re.compile(r"^" + _LABEL + r"(?:实现|保持)?正增长$")
+# Words around the figure that say how, not what (实现增长6%, 稳定在55%以上, 全年增长6%): not a name.
+_NOT_A_NAME = re.compile(
+    r"^(?:全年|年均|确保|力争|争取|实现)+|(?:实现|确保|力争|争取|保持在|保持|稳定在|稳定|维持在|达)+$"
+)
 _FIGURE = re.compile(r"[\d%]|百分点")
 # The words of a requirement with no figure (完成市下达任务, 持续下降, 达到考核要求): such a wording
 # is qualitative. Other wordings without a figure (比去年好, 高于) are refused, not guessed.
@@ -240,6 +246,8 @@ def parse_target(text: str) -> ParsedTarget:
     target = _parse_rate_or_range(text, normal) or _parse_relative(text, normal) or _parse_amount(text, normal)
     if target is not None:
         return target
+    if _POSITIVE.match(normal):
+        return RateTarget(text=text, value=Decimal(0), bound="at_least")
     if _points_fields(text, normal) is not None:
         raise TargetTextError(
             f"target text {text!r} moves a rate by 个百分点 from last year's level, which the wording "
@@ -366,9 +374,9 @@ def named_subject(text: str) -> str:
     normal = _normalized(text)
     normal = _without_aspiration(normal)
     normal = match["floor"] if (match := _STRETCH.match(normal)) else normal
-    for pattern in (_RATE, _POINTS, _IN_STEP, _RELATIVE):
+    for pattern in (_RATE, _POINTS, _IN_STEP, _RELATIVE, _POSITIVE):
         if match := pattern.match(normal):
-            return match["label"]
+            return _NOT_A_NAME.sub("", match["label"])
     return ""
 
 

@@ -63,6 +63,9 @@ from events.targets import (
             RateTarget(text="增长6.5%左右，在实际工作中力争更好结果", value=Decimal("6.5"), bound="about"),
         ),
         ("7%以上，争取更高", RateTarget(text="7%以上，争取更高", value=Decimal(7), bound="at_least")),
+        ("实现正增长", RateTarget(text="实现正增长", value=Decimal(0), bound="at_least")),
+        ("保持在5.5%以内", RateTarget(text="保持在5.5%以内", value=Decimal("5.5"), bound="at_most")),
+        ("突破10%", RateTarget(text="突破10%", value=Decimal(10), bound="at_least")),
         ("高于GDP增速，力争更好", RelativeTarget(text="高于GDP增速，力争更好", reference="GDP", bound="above")),
         ("持续下降", QualitativeTarget(text="持续下降")),
         ("下降达到“十四五”目标要求", QualitativeTarget(text="下降达到“十四五”目标要求")),
@@ -130,6 +133,11 @@ def test_wordings_of_real_plans_parse_and_keep_their_text(text: str, expected: o
         ("居民收入增长与经济增长同步", "居民收入增长"),
         ("地区生产总值增长6%以上，力争7%", "地区生产总值"),
         ("地区生产总值增长6.5%左右，力争更好结果", "地区生产总值"),
+        ("地区生产总值实现增长6%左右", "地区生产总值"),  # how, not what: 实现, 稳定在, 全年 are no names
+        ("森林覆盖率稳定在55%以上", "森林覆盖率"),
+        ("全年增长6%", ""),
+        ("确保增长6%以上", ""),
+        ("进出口总额正增长", "进出口总额"),
         ("增长6%以上", ""),
         ("高于GDP增速", ""),
         ("新开工工业项目80个", ""),  # an amount's words are its own, not checked against the name
