@@ -96,6 +96,12 @@ def test_an_amount_in_a_unit_the_indicator_does_not_count_in_is_refused() -> Non
     assert problem.startswith("plan.yaml:10: indicators[0]:") and "is in 个点 but the indicator's unit is %" in problem
 
 
+def test_a_relative_reference_is_found_with_its_growth_word_put_back() -> None:
+    with_alias = GOOD.replace("aliases: [GDP]", "aliases: [GDP, 经济增长]")
+    plan = parse_plan(with_alias.replace("target: 高于GDP增速", "target: 居民收入增长高于经济增长"))
+    assert plan.reference_of(plan.indicators[1]) == "gdp"  # 高于经济增长 reads 经济; the alias is 经济增长
+
+
 def test_which_way_is_better_is_checked_and_left_out_of_the_stored_form_when_unset() -> None:
     lower = parse_plan(
         GOOD.replace("aliases: [GDP], target: 6.5%左右", "aliases: [GDP], better: lower, target: 6.5%左右")
