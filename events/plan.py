@@ -202,12 +202,7 @@ def _without_growth(name: str) -> str:
 def resolve_name(names: Mapping[str, str], name: str) -> str | None:
     """The indicator id a relative target's reference names: as written, else without 增长/增速,
     else with them (高于经济增长 reads its reference as 经济: the alias may be 经济增长)."""
-    return (
-        names.get(name)
-        or names.get(_without_growth(name))
-        or names.get(f"{name}增长")
-        or names.get(f"{name}增速")
-    )
+    return names.get(name) or names.get(_without_growth(name)) or names.get(f"{name}增长") or names.get(f"{name}增速")
 
 
 class Project(_Strict):
