@@ -190,6 +190,11 @@ _REQUIREMENT = re.compile(r"任务|要求|目标|标准|下达|考核|持续|稳
 # An amount in any unit written after the figure (亿元, 万人, 万亩, 万千瓦, 微克/立方米 …): the
 # indicator's unit must agree (events.plan), which catches a figure misread as an amount.
 _AMOUNT = re.compile(r"^(?P<label>.*?)" + _NUM + r"(?P<unit>[^\d%，,；;。、\s]+?)(?P<post>左右|以上|以内|以下)?$")
+# A range of amounts (`新增5～10个`): judged against its floor, the whole printed.
+_AMOUNT_RANGE = re.compile(
+    r"^(?P<label>.*?)(?P<low>\d+(?:\.\d+)?)\s*[—–\-~～至]+\s*(?P<high>\d+(?:\.\d+)?)"
+    r"(?P<unit>[^\d%，,；;。、\s]+?)(?P<post>左右|以上|以内|以下)?$"
+)
 _LEVEL_VERBS = ("达到", "突破", "保持", "稳定在")
 _CEILING_WORDS = ("控制在", "不超过", "不高于")
 
@@ -338,16 +343,20 @@ def _parse_relative(raw: str, text: str) -> RelativeTarget | None:
 
 
 def _parse_amount(raw: str, text: str) -> CumulativeTarget | LevelTarget | None:
-    match = _AMOUNT.match(text)
+    match = _AMOUNT_RANGE.match(text) or _AMOUNT.match(text)
     if match is None or "百分点" in match["unit"]:
         return None
-    value, unit = to_canonical(Decimal(match["num"]), match["unit"])
+    figure = Decimal(match["low"] if "low" in match.re.groupindex else match["num"])  # a range: its floor
+    value, unit = to_canonical(figure, match["unit"])
     label, post = match["label"], match["post"] or ""
+    about = post == "左右"
     if post in ("以内", "以下") or label.endswith(_CEILING_WORDS):  # a ceiling: a level kept under it
         return LevelTarget(text=raw, value=value, unit=unit, bound="at_most")
-    if label.startswith(_LEVEL_VERBS) or label.endswith(_LEVEL_VERBS) or (post == "左右" and not label):
-        return LevelTarget(text=raw, value=value, unit=unit, bound="about" if post == "左右" else "at_least")
-    return CumulativeTarget(text=raw, value=value, unit=unit, bound="about" if post == "左右" else "at_least")
+    if label.startswith(_LEVEL_VERBS) or label.endswith(_LEVEL_VERBS) or (about and not label):
+        return LevelTarget(text=raw, value=value, unit=unit, bound="about" if about else "at_least")
+    if value <= 0:
+        raise TargetTextError(f"target text {raw!r}: an amount to build up over the year must be above 0")
+    return CumulativeTarget(text=raw, value=value, unit=unit, bound="about" if about else "at_least")
 
 
 # Words that make a rate target a floor whichever way the indicator is better.

@@ -55,6 +55,8 @@ from events.targets import (
             ),
         ),
         ("不超过3万吨", LevelTarget(text="不超过3万吨", value=Decimal(3), unit="万吨", bound="at_most")),
+        ("新增5～10个", CumulativeTarget(text="新增5～10个", value=Decimal(5), unit="个")),  # a range: its floor
+        ("引进项目10-15个以上", CumulativeTarget(text="引进项目10-15个以上", value=Decimal(10), unit="个")),
         ("≥6%", RateTarget(text="≥6%", value=Decimal(6), bound="at_least")),
         ("≤3%", RateTarget(text="≤3%", value=Decimal(3), bound="at_most")),
         ("完成市下达任务", QualitativeTarget(text="完成市下达任务")),
@@ -75,7 +77,9 @@ def test_report_wording_parses(text: str, expected: object) -> None:
     assert parse_target(text) == expected
 
 
-@pytest.mark.parametrize("text", ["大约六个点", "高于", "比去年好", "%8", "", "完成8", "9" * 3000 + "个" * 3000 + "%"])
+@pytest.mark.parametrize(
+    "text", ["大约六个点", "高于", "比去年好", "%8", "", "完成8", "新增-5个", "9" * 3000 + "个" * 3000 + "%"]
+)
 def test_unparseable_text_is_an_error_quoting_it(text: str) -> None:
     with pytest.raises(TargetTextError) as info:
         parse_target(text)
