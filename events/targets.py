@@ -375,6 +375,7 @@ def as_ceiling(target: RateTarget) -> RateTarget:
     return target
 
 
+@lru_cache(maxsize=4096)  # asked for every indicator each time a stored plan is decoded
 def named_subject(text: str) -> str:
     """The words a rate or relative target puts before its figure, e.g. 地区生产总值 in
     `地区生产总值增长6%以上` ('' when none): they must name the indicator the target is for."""
