@@ -187,7 +187,7 @@ class Indicator(_Strict):
 MAIN_SECTION = "主要指标"
 NO_TARGET = frozenset({"-", "—", "－", ""})  # as reports print an actual-only row's 全年目标
 _BARE_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
-_GROWTH_SUFFIX = re.compile(r"(?:增长|增速)$")
+_GROWTH_SUFFIX = re.compile(r"(?:增长|增速|增幅|涨幅)$")
 
 
 def _unset(value: object) -> bool:

@@ -96,6 +96,11 @@ def test_an_amount_in_a_unit_the_indicator_does_not_count_in_is_refused() -> Non
     assert problem.startswith("plan.yaml:10: indicators[0]:") and "is in 个点 but the indicator's unit is %" in problem
 
 
+def test_a_name_before_the_figure_may_end_in_a_word_for_growth() -> None:
+    plan = parse_plan(GOOD.replace("target: 6.5%左右", "target: GDP涨幅6%左右"))  # GDP is an alias of gdp
+    assert plan.indicators[0].target is not None and plan.indicators[0].target.form == "rate"
+
+
 def test_a_relative_reference_is_found_with_its_growth_word_put_back() -> None:
     with_alias = GOOD.replace("aliases: [GDP]", "aliases: [GDP, 经济增长]")
     plan = parse_plan(with_alias.replace("target: 高于GDP增速", "target: 居民收入增长高于经济增长"))

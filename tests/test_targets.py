@@ -142,6 +142,7 @@ def test_wordings_of_real_plans_parse_and_keep_their_text(text: str, expected: o
         ("全年增长6%", ""),
         ("确保增长6%以上", ""),
         ("进出口总额正增长", "进出口总额"),
+        ("地区生产总值增幅6%以上", "地区生产总值"),  # 增幅: growth, as 增长
         ("增长6%以上", ""),
         ("高于GDP增速", ""),
         ("新开工工业项目80个", ""),  # an amount's words are its own, not checked against the name
