@@ -3,7 +3,8 @@
 The grammar reads a plan's wording into a form (events/targets.py); this says back, in Chinese,
 what that form means to `evaluate`, so the office can see that 完成市下达任务 is a qualitative
 target, that 3%左右 of prices is a ceiling, or where a 百分点 move starts from, before the plan is
-published. Pure: the plan in, sentences out.
+published; the read model carries the same sentence for the target in force (IndicatorDetail.judged_as).
+Pure: the plan in, sentences out.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from events.targets import (
 from projections import formatting as fmt
 
 
-def how_judged(plan: Plan, indicator: Indicator) -> str:
-    """One sentence: what the indicator's target asks of its values, as `evaluate` judges it."""
-    target = indicator.judged_target(indicator.target)
+def how_judged(plan: Plan, indicator: Indicator, target: Target | None) -> str:
+    """One sentence: what `target` (the plan's, or a revision in force) asks of the indicator's
+    values, as `evaluate` judges it."""
+    target = indicator.judged_target(target)
     if target is None:
         return "仅监测，不考核"
     subject = "同比增速" if indicator.judged_on_growth(target) else "数值"

@@ -171,6 +171,11 @@ class IndicatorDetail(IndicatorSummary):
         description="a floor-and-stretch target's 力争 figure (增长6%以上，力争7% → 7): shown, never judged; "
         "the row is judged against the floor",
     )
+    judged_as: str = Field(
+        default="",
+        description="考核方式: how the target in force is judged, in Chinese (e.g. 每期数值不低于8%); "
+        "empty in a view stored before it was kept",
+    )
     history: list[PeriodValue] = Field(description="every period's latest value, in period order")
     target_changes: list[TargetRevision] = Field(description="in log order")
     series: list[SeriesPoint] = Field(
@@ -250,6 +255,7 @@ def indicator_detail(
         {
             **_indicator_fields(row),
             "stretch": number(row.evaluation.stretch),
+            "judged_as": row.judged_as,
             "history": history,
             "target_changes": changes,
             "series": list(series),

@@ -27,6 +27,7 @@ from projections.evaluate import (
     judged_observations,
     with_level,
 )
+from projections.how_judged import how_judged
 from projections.judgement import NO_RUN, Judgement, Run, judge, run_ending, run_severity
 from projections.portfolio import Portfolio, ProjectProgress, evaluate_project, projects_in_plan_order, summarize
 from projections.state import IndicatorState, Observation, PlanState, ProjectState
@@ -39,6 +40,7 @@ class IndicatorRow:
     target_text: str  # the target in force on as_of, as the report words it
     evaluation: Evaluation
     judgement: Judgement  # the light, the alert's severity and the wording (projections.judgement)
+    judged_as: str  # 考核方式: how the target in force is judged, in Chinese (projections.how_judged)
     # The read model's renderings of the row, kept with it (projections.readmodel): a
     # ReportBuilder reuses a row while its inputs are unchanged, so a live projector renders an
     # unchanged row once.
@@ -118,7 +120,8 @@ def evaluate_indicator(
     run = indicator_run(state, indicator, as_of, evaluation, memo)
     judgement = judge(evaluation.status, run, rules.escalate_after_periods)
     text = target.text if target is not None else DASH
-    return IndicatorRow(indicator, plan.department_name(indicator.department), text, evaluation, judgement)
+    judged_as = how_judged(plan, indicator, target)
+    return IndicatorRow(indicator, plan.department_name(indicator.department), text, evaluation, judgement, judged_as)
 
 
 def _evaluate_against(

@@ -264,6 +264,23 @@ async def test_a_revised_target_must_fit_its_indicator_as_the_plans_own_must(
     assert await store.length(PLAN) == 1  # the plan alone: nothing stored
 
 
+async def test_an_indicator_says_how_the_target_in_force_is_judged_a_revision_included(
+    client, tokens, redis: Redis, keys: Keyspace
+) -> None:
+    revise = {**event(), "type": "target.revised", "target": "6%以上", "reason": "人大调整"}
+    del revise["value"]
+    assert (await client.post(f"/v1/plans/{PLAN}/events", json=revise, headers=auth(tokens["fgw"]))).status_code == 201
+    before = await client.post(f"/v1/plans/{PLAN}/events", json=event(period="2025-Q1"), headers=auth(tokens["stats"]))
+    assert before.status_code == 201
+    await project(redis, keys, PLAN)
+    march = await client.get(f"/v1/plans/{PLAN}/indicators/gdp", headers=auth(tokens["analyst"]))
+    assert march.json()["judged_as"] == "每期数值6.5%左右（计划未设允许偏差）"  # the plan's, before the revision
+    await client.post(f"/v1/plans/{PLAN}/events", json=event(), headers=auth(tokens["stats"]))  # 2025-Q2
+    await project(redis, keys, PLAN)
+    june = (await client.get(f"/v1/plans/{PLAN}/indicators/gdp", headers=auth(tokens["analyst"]))).json()
+    assert (june["target"], june["judged_as"]) == ("6%以上", "每期数值不低于6%")  # the revision, from Q2 on
+
+
 async def test_unknown_plan_or_subject_is_404(client, tokens, store: EventStore) -> None:
     plan = await client.post("/v1/plans/nowhere-2025/events", json=event(), headers=auth(tokens["stats"]))
     assert plan.status_code == 404 and plan.json()["message"] == "plan 'nowhere-2025' has not been published"

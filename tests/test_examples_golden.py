@@ -84,3 +84,5 @@ async def test_the_api_serves_a_move_in_points_and_a_ceiling_judged_as_the_table
     )
     assert [point["target_value"] for point in urbanization["series"]] == [62.6, 62.6]  # 61.6 moved by 1
     assert (ceiling["target"], ceiling["status"], ceiling["deviation"]) == ("3%左右", "on_track", "-0.3个百分点")
+    assert urbanization["judged_as"] == "比上年61.6%提高1个百分点，即不低于62.6%，达到即完成，否则年末考核"
+    assert ceiling["judged_as"] == "每期数值3%左右，越低越好（高出不超过0.5个百分点仍算完成）"

@@ -53,7 +53,7 @@ def test_each_target_is_said_back_as_it_is_judged(plan_file: Path, indicator: st
     plan = load_plan(plan_file)
     found = plan.indicator(indicator)
     assert found is not None
-    assert how_judged(plan, found) == sentence
+    assert how_judged(plan, found, found.target) == sentence
 
 
 def test_plan_check_lists_every_indicator_with_its_judgement_by_section(cli_env: dict[str, str]) -> None:

@@ -56,7 +56,8 @@ def _print_targets(plan: Plan) -> None:
         if indicator.section != section:
             section = indicator.section
             console.print(f"{section}（指标 ｜ 全年目标 ｜ 考核方式）", markup=False)
-        line = f"  {indicator.name}（{indicator.id}） ｜ {indicator.target_text} ｜ {how_judged(plan, indicator)}"
+        judged = how_judged(plan, indicator, indicator.target)
+        line = f"  {indicator.name}（{indicator.id}） ｜ {indicator.target_text} ｜ {judged}"
         console.print(line, markup=False, soft_wrap=True)
         if hint := direction_hint(indicator):
             console.print(f"    {hint}", markup=False, soft_wrap=True)

@@ -108,10 +108,10 @@ async def overview(request: Request, plan_id: str, app: AppDep, who: ViewerDep, 
 
 
 def _judged_as(plan: Plan, indicator_id: str, target_shown: str) -> str | None:
-    """How the plan's target is judged (考核方式), when it is the target shown: a revised one's
-    structure is not in the plan."""
+    """考核方式 for a view stored before the read model kept it: the plan's target's, when it is the
+    target shown (a revision's structure is not in the plan)."""
     spec = plan.indicator(indicator_id)
-    return how_judged(plan, spec) if spec is not None and spec.target_text == target_shown else None
+    return how_judged(plan, spec, spec.target) if spec is not None and spec.target_text == target_shown else None
 
 
 @router.get("/plans/{plan_id}/indicators/{indicator_id}")
@@ -148,7 +148,7 @@ async def indicator(
         trail=trail,
         delays=delays,
         points={point.period: point for point in detail.series},
-        judged_as=_judged_as(plan, indicator_id, detail.target),
+        judged_as=detail.judged_as or _judged_as(plan, indicator_id, detail.target),
         **at.typed,
         stale_after=stale_after,
         active="overview",
