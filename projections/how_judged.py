@@ -47,7 +47,8 @@ def direction_hint(indicator: Indicator) -> str | None:
     target = indicator.target
     if indicator.better == "lower" or not isinstance(target, RateTarget) or target.bound == "at_most":
         return None
-    if as_ceiling(target) is target or not any(word in indicator.name for word in _USUALLY_LOWER):
+    if as_ceiling(target) == target or not any(word in indicator.name for word in _USUALLY_LOWER):
+        # == and not `is`: as_ceiling is cached, and hands back an equal target an earlier plan gave it
         return None  # the wording names its direction, or the name does not suggest one
     return f"提示：{indicator.name}通常越低越好；如是，请在计划中为该指标加 better: lower，目标将按上限判断"
 
