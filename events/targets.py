@@ -161,8 +161,19 @@ _RATE = re.compile(
 _STRETCH = re.compile(r"^(?P<floor>.+?)[，,；;]力争(?:增长|达到)?(?P<stretch>-?\d+(?:\.\d+)?)%(?:左右|以上)?$")
 # A floor followed by an aspiration with no figure (`增长6.5%左右，在实际工作中力争更好结果`): the
 # floor is judged; the rest is printed, as the whole text always is.
-_ASPIRATION = re.compile(r"^(?P<floor>.+?)[，,；;](?:在实际工作中|并)?(?:力争|争取|努力)[^\d%]*$")
-_RANGE = re.compile(r"^(?:增长)?(?P<low>-?\d+(?:\.\d+)?)%?\s*[—–\-~～至]+\s*(?P<high>-?\d+(?:\.\d+)?)%$")
+# So is a trailing `与经济增长基本同步` after a figure (`增长6%左右，与经济增长基本同步`): the figure
+# is the target the plan can be held to; the rest is printed.
+_ASPIRATION = re.compile(
+    r"^(?P<floor>.+?)[，,；;](?:(?:在实际工作中|并)?(?:力争|争取|努力)[^\d%]*|(?:保持|实现|基本)?[与同][^\d%]+同步)$"
+)
+# A range of growth (`4.5%—5%`, `地区生产总值增长6.5%-7%左右`): the name before it is checked as a rate's.
+_RANGE = re.compile(
+    "^"
+    + _LABEL
+    + _BASIS
+    + r"(?P<verb>增长|增速|增幅|涨幅|达到|保持在|稳定在|下降|降低)?"
+    + r"(?P<low>-?\d+(?:\.\d+)?)%?\s*[—–\-~～至到]+\s*(?P<high>-?\d+(?:\.\d+)?)%(?:左右)?$"
+)
 _RELATIVE = re.compile("^" + _LABEL + r"(?P<op>高于|不低于)(?P<ref>.+?)(?:增速|增长)?$")
 _IN_STEP = re.compile("^" + _LABEL + r"[与同](?P<ref>.+?)(?:基本)?同步$")
 # A change of a rate in 个百分点; a small count may be written in characters (`提高一个百分点`).
@@ -307,7 +318,12 @@ def _points_fields(raw: str, text: str) -> dict[str, object] | None:
 
 def _parse_rate_or_range(raw: str, text: str) -> RateTarget | RangeTarget | None:
     if match := _RANGE.match(text):
-        return RangeTarget(text=raw, low=Decimal(match["low"]), high=Decimal(match["high"]))
+        low, high = Decimal(match["low"]), Decimal(match["high"])
+        if match["verb"] in _FALLS:  # 下降2%—3%: growth between -3% and -2%
+            low, high = -high, -low
+        if low > high:
+            raise TargetTextError(f"target text {raw!r}: the range's first figure must be the lower one")
+        return RangeTarget(text=raw, low=low, high=high)
     if match := _STRETCH.match(text):
         floor = _rate(raw, match["floor"])
         if floor is None or floor.bound == "at_most":
@@ -384,7 +400,7 @@ def named_subject(text: str) -> str:
     normal = _normalized(text)
     normal = _without_aspiration(normal)
     normal = match["floor"] if (match := _STRETCH.match(normal)) else normal
-    for pattern in (_RATE, _POINTS, _IN_STEP, _RELATIVE, _POSITIVE):
+    for pattern in (_RATE, _RANGE, _POINTS, _IN_STEP, _RELATIVE, _POSITIVE):
         if match := pattern.match(normal):
             return _NOT_A_NAME.sub("", match["label"])
     return ""

@@ -130,6 +130,40 @@ def test_wordings_of_real_plans_parse_and_keep_their_text(text: str, expected: o
 
 
 @pytest.mark.parametrize(
+    ("text", "low", "high"),
+    [
+        ("地区生产总值增长6.5%-7%", "6.5", "7"),
+        ("地区生产总值增长6.5%—7%", "6.5", "7"),
+        ("增长6.5～7%", "6.5", "7"),
+        ("GDP同比增长6.5%到7%", "6.5", "7"),
+        ("比上年增长6%至6.5%左右", "6", "6.5"),
+        ("单位地区生产总值能耗下降2%—3%", "-3", "-2"),  # a fall: growth between -3% and -2%
+    ],
+)
+def test_a_range_may_carry_the_indicators_name_and_verb(text: str, low: str, high: str) -> None:
+    assert parse_target(text) == RangeTarget(text=text, low=Decimal(low), high=Decimal(high))
+
+
+@pytest.mark.parametrize("text", ["增长7%-6.5%", "地区生产总值增长7%—6%"])
+def test_a_range_written_high_first_is_refused_saying_so(text: str) -> None:
+    with pytest.raises(TargetTextError) as info:
+        parse_target(text)
+    assert repr(text) in str(info.value) and "lower one" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "bound"),
+    [
+        ("居民人均可支配收入增长6%左右，与经济增长基本同步", "6", "about"),
+        ("城乡居民收入增长6.5%，保持与经济增长同步", "6.5", "at_least"),
+    ],
+)
+def test_a_figure_followed_by_in_step_is_judged_on_the_figure(text: str, value: str, bound: str) -> None:
+    # the figure is what the plan can be held to each period; the in-step clause is printed
+    assert parse_target(text) == RateTarget(text=text, value=Decimal(value), bound=bound)
+
+
+@pytest.mark.parametrize(
     ("text", "named"),
     [
         ("地区生产总值增长6%以上", "地区生产总值"),
@@ -143,6 +177,9 @@ def test_wordings_of_real_plans_parse_and_keep_their_text(text: str, expected: o
         ("确保增长6%以上", ""),
         ("进出口总额正增长", "进出口总额"),
         ("地区生产总值增幅6%以上", "地区生产总值"),  # 增幅: growth, as 增长
+        ("地区生产总值增长6.5%-7%", "地区生产总值"),  # a range's name is checked as a rate's
+        ("单位地区生产总值能耗下降2%—3%", "单位地区生产总值能耗"),
+        ("居民人均可支配收入增长6%左右，与经济增长基本同步", "居民人均可支配收入"),
         ("增长6%以上", ""),
         ("高于GDP增速", ""),
         ("新开工工业项目80个", ""),  # an amount's words are its own, not checked against the name
