@@ -161,10 +161,11 @@ _RATE = re.compile(
 _STRETCH = re.compile(r"^(?P<floor>.+?)[，,；;]力争(?:增长|达到)?(?P<stretch>-?\d+(?:\.\d+)?)%(?:左右|以上)?$")
 # A floor followed by an aspiration with no figure (`增长6.5%左右，在实际工作中力争更好结果`): the
 # floor is judged; the rest is printed, as the whole text always is.
-# So is a trailing `与经济增长基本同步` after a figure (`增长6%左右，与经济增长基本同步`): the figure
-# is the target the plan can be held to; the rest is printed.
-_ASPIRATION = re.compile(
-    r"^(?P<floor>.+?)[，,；;](?:(?:在实际工作中|并)?(?:力争|争取|努力)[^\d%]*|(?:保持|实现|基本)?[与同][^\d%]+同步)$"
+# So is a comparison with no figure after a figure (`增长6%左右，与经济增长基本同步`, `增长6%以上，
+# 高于全省平均水平`): the figure is the target the plan can be held to; the rest is printed.
+_ASPIRATION = re.compile(r"^(?P<floor>.+?)[，,；;](?:在实际工作中|并)?(?:力争|争取|努力)[^\d%]*$")
+_COMPARISON_AFTER = re.compile(
+    r"^(?P<floor>.*\d[^，,；;]*)[，,；;](?:保持|实现|基本)?(?:[与同][^\d%]+同步|(?:高于|快于|不低于)[^\d%]+)$"
 )
 # A range of growth (`4.5%—5%`, `地区生产总值增长6.5%-7%左右`): the name before it is checked as a rate's.
 _RANGE = re.compile(
@@ -246,8 +247,21 @@ _FORMS_HINT = (
 MAX_TARGET_TEXT = 200
 
 
+# A note in brackets (`增长6%（可比价）`, `（同口径）`, `（不含农户）`): how the figure is counted, printed
+# with the text, not judged; a bracketed 力争 figure (`增长6%以上（力争7%）`) is the target's stretch.
+_NOTE = re.compile(r"[（(][^（）()]*[）)]")
+_NOTED_STRETCH = re.compile(r"^[（(](?P<stretch>力争(?:增长|达到)?-?\d+(?:\.\d+)?%(?:左右|以上)?)[）)]$")
+
+
 def _normalized(text: str) -> str:
-    return text.strip().replace(" ", "").replace("％", "%")
+    """The wording as the grammar reads it: no spaces, ASCII %, no closing 。 or ；, no notes."""
+    normal = text.strip().replace(" ", "").replace("％", "%").rstrip("。；;，,、")
+    return _NOTE.sub(_unnoted, normal)
+
+
+def _unnoted(note: re.Match[str]) -> str:
+    stretch = _NOTED_STRETCH.match(note[0])
+    return "，" + stretch["stretch"] if stretch else ""
 
 
 def parse_target(text: str) -> ParsedTarget:
@@ -283,8 +297,10 @@ def parse_target(text: str) -> ParsedTarget:
 
 
 def _without_aspiration(text: str) -> str:
-    """The wording judged: a trailing aspiration with no figure (`，力争更好结果`) left out."""
-    return match["floor"] if (match := _ASPIRATION.match(text)) else text
+    """The wording judged: a trailing aspiration or comparison with no figure (`，力争更好结果`,
+    `，与经济增长同步` after a figure) left out."""
+    match = _ASPIRATION.match(text) or _COMPARISON_AFTER.match(text)
+    return match["floor"] if match else text
 
 
 def target_fields(text: str, given: Mapping[str, object]) -> dict[str, object]:

@@ -164,6 +164,55 @@ def test_a_figure_followed_by_in_step_is_judged_on_the_figure(text: str, value: 
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("增长6%以上，高于全省平均水平", RateTarget(text="增长6%以上，高于全省平均水平", value=Decimal(6))),
+        (
+            "增长6%以上，力争7%，快于全市平均增速",
+            RateTarget(text="增长6%以上，力争7%，快于全市平均增速", value=Decimal(6), stretch=Decimal(7)),
+        ),
+        (
+            "高于全省平均水平",
+            RelativeTarget(text="高于全省平均水平", reference="全省平均水平"),
+        ),  # no figure: the comparison
+    ],
+)
+def test_a_comparison_after_a_figure_is_printed_not_judged(text: str, expected: object) -> None:
+    assert parse_target(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("地区生产总值增长6%（可比价）", RateTarget(text="地区生产总值增长6%（可比价）", value=Decimal(6))),
+        (
+            "全社会固定资产投资增长8%左右(不含农户)",
+            RateTarget(text="全社会固定资产投资增长8%左右(不含农户)", value=Decimal(8), bound="about"),
+        ),
+        (
+            "增长6%以上（力争7%）",  # a bracketed 力争 figure is the stretch
+            RateTarget(text="增长6%以上（力争7%）", value=Decimal(6), stretch=Decimal(7)),
+        ),
+        ("增长5%左右。", RateTarget(text="增长5%左右。", value=Decimal(5), bound="about")),
+        (
+            "城镇新增就业1万人（含农村劳动力转移）",
+            CumulativeTarget(text="城镇新增就业1万人（含农村劳动力转移）", value=Decimal(10_000), unit="人"),
+        ),
+    ],
+)
+def test_a_note_in_brackets_and_a_closing_stop_are_printed_not_judged(text: str, expected: object) -> None:
+    assert parse_target(text) == expected
+    assert "（" not in named_subject(text) and "(" not in named_subject(text)
+
+
+@pytest.mark.parametrize("text", ["（待定）", "出口增长3%，进口增长2%"])
+def test_a_note_alone_or_two_targets_in_one_wording_are_refused(text: str) -> None:
+    with pytest.raises(TargetTextError) as info:
+        parse_target(text)
+    assert repr(text) in str(info.value)
+
+
+@pytest.mark.parametrize(
     ("text", "named"),
     [
         ("地区生产总值增长6%以上", "地区生产总值"),
