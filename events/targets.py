@@ -88,6 +88,18 @@ class RelativeTarget(_TargetBase):
         exclude_if=_unset,
         description="for `in_step`: points below the reference still in step; the plan's about_tolerance when absent",
     )
+    by: Decimal | None = Field(
+        default=None,
+        gt=0,
+        exclude_if=_unset,
+        description="for `above`/`not_below`: at least this many 个百分点 above the reference (`高于GDP增速1个百分点`)",
+    )
+
+    @model_validator(mode="after")
+    def _by_not_in_step(self) -> RelativeTarget:
+        if self.by is not None and self.bound == "in_step":
+            raise ValueError(f"target {self.text!r}: `by` is for above or not_below, not in_step")
+        return self
 
 
 class CumulativeTarget(_TargetBase):
@@ -175,7 +187,13 @@ _RANGE = re.compile(
     + r"(?P<verb>增长|增速|增幅|涨幅|达到|保持在|稳定在|下降|降低)?"
     + r"(?P<low>-?\d+(?:\.\d+)?)%?\s*[—–\-~～至到]+\s*(?P<high>-?\d+(?:\.\d+)?)%(?:左右)?$"
 )
-_RELATIVE = re.compile("^" + _LABEL + r"(?P<op>高于|不低于)(?P<ref>.+?)(?:增速|增长)?$")
+# `高于GDP增速1个百分点（以上）`: at least that many points above; 快于 is 高于.
+_RELATIVE = re.compile(
+    "^"
+    + _LABEL
+    + r"(?P<op>高于|快于|不低于)(?P<ref>.+?)(?:增速|增长)?"
+    + r"(?:(?P<by>\d+(?:\.\d+)?|[一二两三四五六七八九十半])个?百分点(?:以上)?)?$"
+)
 _IN_STEP = re.compile("^" + _LABEL + r"[与同](?P<ref>.+?)(?:基本)?同步$")
 # A change of a rate in 个百分点; a small count may be written in characters (`提高一个百分点`).
 _POINTS = re.compile(
@@ -370,7 +388,11 @@ def _parse_relative(raw: str, text: str) -> RelativeTarget | None:
     if match := _IN_STEP.match(text):
         return RelativeTarget(text=raw, reference=match["ref"], bound="in_step")
     if match := _RELATIVE.match(text):
-        return RelativeTarget(text=raw, reference=match["ref"], bound="above" if match["op"] == "高于" else "not_below")
+        by = Decimal(_NUMERALS.get(match["by"], match["by"])) if match["by"] else None
+        if by is not None and by <= 0:
+            raise TargetTextError(f"target text {raw!r}: a margin of {by} 个百分点 says nothing; leave it out")
+        bound = "not_below" if match["op"] == "不低于" else "above"
+        return RelativeTarget(text=raw, reference=match["ref"], bound=bound, by=by)
     return None
 
 

@@ -291,12 +291,13 @@ def _relative_verdict(
     ref = _same_period(reference_observations or {}, period)
     if ref is None:
         return "no_data", None, DASH, {"reference": reference_id}
-    gap = value - ref.value
+    gap = value - ref.value - (target.by or 0)  # above the reference by `by` points: the gap from there
     extra: dict[str, object] = {"reference": reference_id, "reference_value": ref.value}
     if target.bound == "in_step":
         status, _, _ = _in_step(gap - margin, target, final, thresholds.rate)
         return status, gap, _GAP, extra
-    met = gap - margin > 0 if target.bound == "above" else gap - margin >= 0
+    strictly = target.bound == "above" and target.by is None  # 高于 alone: level is not above; 高于…1个百分点: 1 is
+    met = gap - margin > 0 if strictly else gap - margin >= 0
     status = _rate_status(max(Decimal(0), margin - gap), met, final, thresholds.rate)
     if not met and status == "on_track":  # level with the reference: "高于" is still not achieved
         status = "at_risk"

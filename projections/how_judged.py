@@ -100,7 +100,8 @@ def _relative(plan: Plan, target: RelativeTarget, subject: str, tolerance: Decim
     other = f"{named.name}同期" if named is not None else f"{target.reference}同期"
     if target.bound == "in_step":
         return f"每期{subject}与{other}同步，低于不超过{fmt.plain(tolerance)}个百分点"
-    return f"每期{subject}{'高于' if target.bound == 'above' else '不低于'}{other}"
+    by = f"至少{fmt.plain(target.by)}个百分点" if target.by is not None else ""
+    return f"每期{subject}{'高于' if target.bound == 'above' else '不低于'}{other}{by}"
 
 
 def _level(target: LevelTarget, tolerance: Decimal) -> str:

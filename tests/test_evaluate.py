@@ -107,6 +107,22 @@ def test_relative_target_uses_the_reference_for_the_same_period() -> None:
     assert (missing.status, missing.deviation_text, missing.actual_text) == ("no_data", "-", "4.7%")
 
 
+@pytest.mark.parametrize(
+    ("value", "status", "display"),
+    [
+        ("6.5", "on_track", "完成"),  # exactly the margin above: reached (高于…1个百分点 asks at least 1)
+        ("6.9", "on_track", "+0.4个百分点"),
+        ("6.0", "at_risk", "-0.5个百分点"),  # above the reference, but by less than the margin
+        ("3.0", "off_track", "-3.5个百分点"),
+    ],
+)
+def test_relative_target_with_a_margin_counts_from_the_margin(value: str, status: str, display: str) -> None:
+    target = parse_target("高于GDP增速1个百分点")
+    gdp = obs("2025-Q2", "5.5", position="1-0")
+    result = evaluate(target, obs("2025-Q2", value, position="2-0"), JUNE, reference_observations=gdp)
+    assert (result.status, result.deviation_text, result.reference_value) == (status, display, Decimal("5.5"))
+
+
 def test_time_progress() -> None:
     assert time_progress(date(2025, 6, 30), 2025) == 50
     assert time_progress(date(2025, 6, 29), 2025) == Decimal(500) / 12

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from events.plan import Indicator, Plan
+from events.targets import parse_target
 from projections.how_judged import direction_hint, how_judged
 from services.app import load_plan
 from services.demo import EXAMPLES, SEED_PLAN
@@ -84,3 +85,11 @@ def test_a_name_that_is_usually_better_lower_prompts_a_hint_never_a_judgement() 
     assert direction_hint(indicator("城镇调查失业率", "5%以上")) is None  # a floor, said so
     assert direction_hint(indicator("居民消费价格涨幅", "3%左右", better="lower")) is None
     assert direction_hint(indicator("地区生产总值", "6%")) is None
+
+
+def test_a_margin_above_the_reference_is_said_back() -> None:
+    plan = load_plan(SEED_PLAN)
+    income = plan.indicator("income")
+    assert income is not None
+    target = parse_target("高于地区生产总值增速1个百分点")
+    assert how_judged(plan, income, target) == "每期数值高于地区生产总值同期至少1个百分点"

@@ -268,6 +268,7 @@ def test_new_fields_stay_out_of_the_stored_form_while_unset() -> None:
     # a plan stored before them keeps its digest, and with it its plan.published event id
     assert "stretch" not in parse_target("增长6%以上").model_dump_json()
     assert "tolerance" not in parse_target("高于GDP增速").model_dump_json()
+    assert '"by"' not in parse_target("高于GDP增速").model_dump_json()
     assert '"stretch":"7"' in parse_target("增长6%以上，力争7%").model_dump_json()
 
 
@@ -319,3 +320,27 @@ def test_a_wording_with_fields_of_its_own_is_parsed_and_the_fields_checked() -> 
 def test_the_words_before_a_move_in_points_name_the_indicator() -> None:
     assert named_subject("常住人口城镇化率提高1个百分点") == "常住人口城镇化率"
     assert named_subject("比上年下降0.2个百分点") == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "reference", "bound", "by"),
+    [
+        ("高于GDP增速1个百分点", "GDP", "above", "1"),
+        ("居民收入增速高于经济增速0.5个百分点以上", "经济", "above", "0.5"),
+        ("增速高于全市平均水平一个百分点", "全市平均水平", "above", "1"),
+        ("不低于全国平均水平2个百分点", "全国平均水平", "not_below", "2"),
+        ("增速快于全省平均水平", "全省平均水平", "above", None),  # 快于 is 高于
+    ],
+)
+def test_a_comparison_may_ask_for_a_margin_in_points(text: str, reference: str, bound: str, by: str | None) -> None:
+    expected = RelativeTarget(text=text, reference=reference, bound=bound, by=Decimal(by) if by else None)
+    assert parse_target(text) == expected
+
+
+def test_a_margin_of_nought_points_or_one_for_in_step_is_refused() -> None:
+    with pytest.raises(TargetTextError, match="says nothing"):
+        parse_target("高于GDP增速0个百分点")
+    with pytest.raises(ValidationError, match="not in_step"):
+        TypeAdapter(TargetSpec).validate_python(
+            {"form": "relative", "text": "与GDP同步", "reference": "gdp", "bound": "in_step", "by": 1}
+        )
