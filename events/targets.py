@@ -51,9 +51,16 @@ class RateTarget(_TargetBase):
         exclude_if=lambda ceiling: not ceiling,
         description="for `about`: a ceiling, for an indicator where lower is better (`3%左右` of prices)",
     )
+    strictly: bool = Field(
+        default=False,
+        exclude_if=lambda strictly: not strictly,
+        description="for `at_least`: the value must pass the figure, not only reach it (`实现正增长`: above 0)",
+    )
 
     @model_validator(mode="after")
     def _stretch_above_floor(self) -> RateTarget:
+        if self.strictly and self.bound != "at_least":
+            raise ValueError(f"target {self.text!r}: `strictly` is for an at_least bound")
         if self.stretch is not None and (self.bound == "at_most" or self.stretch <= self.value):
             raise ValueError(
                 f"target {self.text!r}: the 力争 figure {self.stretch} must be above the floor {self.value}"
@@ -295,7 +302,7 @@ def parse_target(text: str) -> ParsedTarget:
     if target is not None:
         return target
     if _POSITIVE.match(normal):
-        return RateTarget(text=text, value=Decimal(0), bound="at_least")
+        return RateTarget(text=text, value=Decimal(0), bound="at_least", strictly=True)
     if _points_fields(text, normal) is not None:
         raise TargetTextError(
             f"target text {text!r} moves a rate by 个百分点 from last year's level, which the wording "
@@ -414,7 +421,7 @@ def _parse_amount(raw: str, text: str) -> CumulativeTarget | LevelTarget | None:
 
 
 # Words that make a rate target a floor whichever way the indicator is better.
-_FLOOR_WORDS = re.compile(r"以上|不低于|不少于|≥|>=|超过|达到|提高到|提高至|提升到|提升至|力争")
+_FLOOR_WORDS = re.compile(r"正增长|以上|不低于|不少于|≥|>=|超过|达到|提高到|提高至|提升到|提升至|力争")
 
 
 @lru_cache(maxsize=512)  # a plan's rate targets, judged at every change of their values

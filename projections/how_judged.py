@@ -81,7 +81,7 @@ def _rate(target: RateTarget, subject: str, tolerance: Decimal) -> str:
     elif target.bound == "about":
         said = f"每期{subject}{value}左右{_leeway('低于', tolerance, '个百分点')}"
     else:
-        said = f"每期{subject}不低于{value}"
+        said = f"每期{subject}{'高于' if target.strictly else '不低于'}{value}"
     if target.stretch is not None:
         said += f"；力争{fmt.plain(target.stretch)}%，只展示不考核"
     return said

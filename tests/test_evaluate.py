@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from events.periods import period_end
 from events.plan import Indicator, ProgressBands, RateBands, Thresholds
 from events.targets import (
     CumulativeTarget,
@@ -121,6 +122,21 @@ def test_relative_target_with_a_margin_counts_from_the_margin(value: str, status
     gdp = obs("2025-Q2", "5.5", position="1-0")
     result = evaluate(target, obs("2025-Q2", value, position="2-0"), JUNE, reference_observations=gdp)
     assert (result.status, result.deviation_text, result.reference_value) == (status, display, Decimal("5.5"))
+
+
+@pytest.mark.parametrize(
+    ("value", "period", "status", "display"),
+    [
+        ("0.3", "2025-06", "on_track", "+0.3个百分点"),
+        ("0.3", "2025-12", "met", "+0.3个百分点"),
+        ("0.0", "2025-06", "at_risk", "持平"),  # flat is not 正增长
+        ("0.0", "2025-12", "at_risk", "持平"),
+        ("-3.0", "2025-12", "off_track", "-3.0个百分点"),
+    ],
+)
+def test_positive_growth_asks_for_growth_above_nought(value: str, period: str, status: str, display: str) -> None:
+    result = judge("进出口总额实现正增长", value, as_of=period_end(period), period=period)
+    assert (result.status, result.deviation_text) == (status, display)
 
 
 def test_time_progress() -> None:

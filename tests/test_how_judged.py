@@ -93,3 +93,10 @@ def test_a_margin_above_the_reference_is_said_back() -> None:
     assert income is not None
     target = parse_target("高于地区生产总值增速1个百分点")
     assert how_judged(plan, income, target) == "每期数值高于地区生产总值同期至少1个百分点"
+
+
+def test_positive_growth_is_said_back_as_above_nought() -> None:
+    plan = load_plan(SEED_PLAN)
+    trade = plan.indicator("income")
+    assert trade is not None
+    assert how_judged(plan, trade, parse_target("实现正增长")) == "每期数值高于0%"

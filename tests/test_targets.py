@@ -65,7 +65,7 @@ from events.targets import (
             RateTarget(text="增长6.5%左右，在实际工作中力争更好结果", value=Decimal("6.5"), bound="about"),
         ),
         ("7%以上，争取更高", RateTarget(text="7%以上，争取更高", value=Decimal(7), bound="at_least")),
-        ("实现正增长", RateTarget(text="实现正增长", value=Decimal(0), bound="at_least")),
+        ("实现正增长", RateTarget(text="实现正增长", value=Decimal(0), bound="at_least", strictly=True)),
         ("保持在5.5%以内", RateTarget(text="保持在5.5%以内", value=Decimal("5.5"), bound="at_most")),
         ("突破10%", RateTarget(text="突破10%", value=Decimal(10), bound="at_least")),
         ("高于GDP增速，力争更好", RelativeTarget(text="高于GDP增速，力争更好", reference="GDP", bound="above")),
