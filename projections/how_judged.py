@@ -56,6 +56,8 @@ def direction_hint(indicator: Indicator) -> str | None:
 def _sentence(plan: Plan, target: Target, subject: str, tolerance: Decimal) -> str:
     if isinstance(target, RateTarget):
         return _rate(target, subject, target.tolerance if target.tolerance is not None else tolerance)
+    if isinstance(target, RangeTarget) and target.high < 0:  # 下降2%—3%
+        return f"每期{subject}下降{fmt.plain(-target.high)}%至{fmt.plain(-target.low)}%之间"
     if isinstance(target, RangeTarget):
         return f"每期{subject}在{fmt.plain(target.low)}%至{fmt.plain(target.high)}%之间"
     if isinstance(target, RelativeTarget):
