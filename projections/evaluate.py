@@ -220,9 +220,9 @@ def _verdict(
         behind = max(Decimal(0), margin - gap - (tolerance if target.bound == "about" else 0))
         if target.strictly:  # 正增长: flat is short of it, by a hair
             met = gap - margin > 0
-            judged = _rate_status(behind, met, final, thresholds.rate)
-            judged = "at_risk" if not met and judged == "on_track" else judged
-            return judged, gap, _GAP if met else _GAP_OR_FLAT, {"stretch": target.stretch}
+            positive = _rate_status(behind, met, final, thresholds.rate)
+            positive = "at_risk" if not met and positive == "on_track" else positive
+            return positive, gap, _GAP if met else _GAP_OR_FLAT, {"stretch": target.stretch}
         met = gap - margin >= 0 or behind == 0
         wording = DONE if target.bound == "at_most" and gap >= 0 else _GAP
         return _rate_status(behind, met, final, thresholds.rate), gap, wording, {"stretch": target.stretch}
