@@ -9,9 +9,11 @@ import re
 from datetime import UTC, datetime
 from xml.etree.ElementTree import Element
 
+import docx
 import html5lib
 import openpyxl
 import pytest
+from docx.oxml.ns import qn
 from openpyxl.cell import Cell
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -22,7 +24,8 @@ from projections.rollup import RollupDocument, build_rollup
 from projections.state import PlanState, fold
 from services.app import load_plan
 from services.demo import EXAMPLES, PLAN_PUBLISHED_AT, SEED_PLAN, h1_history
-from services.reports import render_html, render_markdown, render_xlsx
+from services.reports import render_docx, render_html, render_markdown, render_xlsx
+from services.reports.common import changes_part
 from tests import seed_report
 from tests.conftest import ROOT
 
@@ -433,3 +436,68 @@ def test_a_plan_with_no_key_projects_says_so_once_in_every_format() -> None:
     sheet = _workbook(document)["重点项目"]
     texts = [cell.value for row in sheet.iter_rows() for cell in row if isinstance(cell.value, str)]
     assert "本计划未列重点项目。" in texts and "。" not in texts
+
+
+# ---- DOCX ------------------------------------------------------------------------------------
+
+
+def _document(doc: RollupDocument) -> docx.document.Document:
+    return docx.Document(io.BytesIO(render_docx(doc)))
+
+
+def _fill(cell: object) -> str | None:
+    shading = cell._tc.tcPr.find(qn("w:shd"))  # type: ignore[attr-defined]
+    return None if shading is None else shading.get(qn("w:fill"))
+
+
+def test_docx_reads_as_the_report_does(june: RollupDocument) -> None:
+    document = _document(june)
+    paragraphs = [(p.style.name, p.text) for p in document.paragraphs if p.text]
+    assert paragraphs[0] == ("Title", june.title)
+    headings = [text for style, text in paragraphs if style == "Heading 1"]
+    assert headings == [
+        "一、主要计划目标完成情况",
+        "二、重点项目",
+        "三、其他目标任务",
+        "四、未达到目标和滞后的事项",
+        "五、与上期相比的变化",
+    ]
+    texts = [text for _, text in paragraphs]
+    assert seed_report.project_line() + "。" in texts and june.missed_sentence in texts
+    main = document.tables[0]
+    assert [c.text for c in main.rows[0].cells] == ["指标", "全年目标", "上半年完成", "与目标±"]
+    assert [tuple(c.text for c in row.cells) for row in main.rows[1:]] == seed_report.main_table()
+    sections = [text for style, text in paragraphs if style == "Heading 2" and text.startswith("（")]
+    assert len(document.tables) == 1 + len(june.sections) == 1 + len(sections)
+    assert document.core_properties.title == june.title and document.core_properties.revision == june.version
+
+
+def test_docx_tints_rows_by_status_and_repeats_the_header(june: RollupDocument) -> None:
+    main = _document(june).tables[0]
+    header = main.rows[0]._tr.trPr
+    assert header.find(qn("w:tblHeader")) is not None and header.find(qn("w:cantSplit")) is not None
+    by_label = {row.cells[0].text: row for row in main.rows[1:]}
+    statuses = {row.label: row.judged_status for row in june.main}
+    off = next(label for label, status in statuses.items() if status == "off_track")
+    fine = next(label for label, status in statuses.items() if status in ("met", "on_track"))
+    assert _fill(by_label[off].cells[0]) == "FBE5D6" and _fill(by_label[fine].cells[0]) is None
+    assert by_label[off].cells[3].paragraphs[0].runs[0].font.color.rgb == docx.shared.RGBColor(0xC0, 0, 0)
+
+
+def test_docx_sets_chinese_typefaces_where_word_reads_them(june: RollupDocument) -> None:
+    document = _document(june)
+    fonts = document.styles["Normal"].element.rPr.find(qn("w:rFonts"))
+    assert fonts.get(qn("w:eastAsia")) == "仿宋" and fonts.get(qn("w:eastAsiaTheme")) is None
+    run = document.tables[0].rows[1].cells[0].paragraphs[0].runs[0]
+    assert run._element.rPr.find(qn("w:rFonts")).get(qn("w:eastAsia")) == "宋体"
+
+
+def test_docx_of_a_plan_without_projects_or_changes_says_so(rollups: dict[str, RollupDocument]) -> None:
+    bare = rollups["june"].model_copy(update={"projects": [], "off_track": [], "sections": []})
+    texts = [p.text for p in _document(bare).paragraphs]
+    assert "无其他目标任务。" in texts and "无未达到目标或滞后的事项。" in texts
+    june_vs_may = rollups["june_vs_may"]
+    compared = [p.text for p in _document(june_vs_may).paragraphs]
+    paragraphs, items = changes_part(june_vs_may)
+    assert paragraphs and items  # May to June changed things, and part 五 says which
+    assert compared[-len(paragraphs) - len(items) :] == [*paragraphs, *(f"• {item}" for item in items)]

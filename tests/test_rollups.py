@@ -428,6 +428,7 @@ async def test_rollup_subscribers_get_a_summary_with_a_link(
 
 
 async def test_the_api_lists_rollups_and_serves_each_format(redis: Redis, keys: Keyspace, store: EventStore) -> None:
+    from services.reports import DOCX_MEDIA_TYPE as DOCX
     from services.reports import XLSX_MEDIA_TYPE as XLSX
     from services.store import TokenStore
 
@@ -448,6 +449,9 @@ async def test_the_api_lists_rollups_and_serves_each_format(redis: Redis, keys: 
         xlsx = await http.get(f"/v1/plans/{PLAN}/rollups/2025-06.xlsx")
         assert xlsx.headers["content-type"] == XLSX and xlsx.content[:2] == b"PK"
         assert 'filename="rongchang-2025-2025-06-v1.xlsx"' in xlsx.headers["content-disposition"]
+        docx = await http.get(listed[1]["formats"]["docx"])
+        assert docx.headers["content-type"] == DOCX and docx.content[:2] == b"PK"
+        assert 'attachment; filename="rongchang-2025-2025-06-v1.docx"' in docx.headers["content-disposition"]
         for path, status in [
             ("2025-06.pdf", 404),
             ("2025-07.md", 404),
@@ -484,6 +488,7 @@ async def test_a_stored_rollup_that_cannot_be_read_is_passed_over_and_written_ag
 
 
 async def test_the_cli_writes_a_rollup_by_hand_in_each_format(store: EventStore, cli_env, tmp_path) -> None:
+    import docx
     import openpyxl
 
     await load_seed(store)
@@ -494,12 +499,17 @@ async def test_the_cli_writes_a_rollup_by_hand_in_each_format(store: EventStore,
     again = planwatch(cli_env, "rollup", "--plan", PLAN, "--period", "2025-06", "-f", "xlsx", "-o", str(workbook_path))
     assert again.returncode == 0 and "unchanged since version 1" in again.stderr
     assert "1﹒地区生产总值" in [c.value for c in openpyxl.load_workbook(workbook_path).worksheets[0]["A"]]
+    document_path = tmp_path / "june.docx"
+    word = planwatch(cli_env, "rollup", "--plan", PLAN, "--period", "2025-06", "-f", "docx", "-o", str(document_path))
+    assert word.returncode == 0 and f"wrote {document_path}" in word.stderr
+    assert docx.Document(str(document_path)).tables[0].rows[1].cells[0].text == "1﹒地区生产总值"
     listed = planwatch(cli_env, "rollups", "--plan", PLAN)
     assert listed.stdout.startswith("2025-06  v1  ") and "未达目标：gdp、revenue、trade、income" in listed.stdout
     for args, says in [
         (("--period", "2025-13"), "period"),
         (("--period", "2025-06", "-f", "pdf"), "--format"),
         (("--period", "2025-06", "-f", "xlsx"), "-o FILE"),
+        (("--period", "2025-06", "-f", "docx"), "-o FILE"),
     ]:
         bad = planwatch(cli_env, "rollup", "--plan", PLAN, *args)
         assert bad.returncode != 0 and says in bad.stderr, (args, bad.stderr)

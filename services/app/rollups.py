@@ -43,7 +43,7 @@ from services.app.errors import Conflict, Invalid, NotFound
 from services.app.reports import traced
 from services.observability import metrics
 from services.projection import judge_now
-from services.reports import FORMATS, RENDERERS, render_rollup
+from services.reports import FILE_FORMATS, FORMATS, RENDERERS, render_rollup
 from services.store import EventIdReused, EventStore, Keyspace, VersionConflict, stored_int
 
 Outcome = Literal["published", "unchanged", "exists"]
@@ -305,6 +305,7 @@ class RenderedRollup:
     content: bytes
     media_type: str
     filename: str  # e.g. rongchang-2025-2025-06-v2.xlsx
+    attachment: bool  # a workbook or a Word document: saved, not shown in the browser
 
 
 class Rollups:
@@ -329,10 +330,11 @@ class Rollups:
         return await rollup_versions(self.redis, self.keys, plan_id)
 
     async def rendered(self, plan_id: str, name: str, version: int | None = None) -> RenderedRollup:
-        """A rollup by its file name (`2025-06.md`, `.html` or `.xlsx`; latest version by default)."""
+        """A rollup by its file name (`2025-06.md`, `.html`, `.xlsx` or `.docx`; latest version by default)."""
         match = re.fullmatch(rf"(\d{{4}}-\d{{2}})\.({'|'.join(FORMATS)})", name)
         if not match:
-            raise NotFound(f"no rollup {name!r}: ask for 2025-06.md, .html or .xlsx", "报告地址有误")
+            asked = ", ".join(f".{fmt}" for fmt in FORMATS)
+            raise NotFound(f"no rollup {name!r}: ask for 2025-06 with one of {asked}", "报告地址有误")
         period, fmt = match.groups()
         document = await load_document(self.redis, self.keys, plan_id, period, version)
         if document is None:
@@ -340,5 +342,8 @@ class Rollups:
                 f"plan {plan_id} has no rollup for {period}" + (f" v{version}" if version else ""), "该月报告不存在"
             )
         return RenderedRollup(
-            render_rollup(document, fmt), RENDERERS[fmt][1], f"{plan_id}-{period}-v{document.version}.{fmt}"
+            render_rollup(document, fmt),
+            RENDERERS[fmt][1],
+            f"{plan_id}-{period}-v{document.version}.{fmt}",
+            attachment=fmt in FILE_FORMATS,
         )

@@ -21,7 +21,9 @@ def demo(
             "beside it (<plan>.history.yaml, as plans/examples/ has) is demoed with that history"
         ),
     ] = None,
-    out: Annotated[Path, typer.Option(help="directory for the June rollup's .md, .html and .xlsx")] = Path("out"),
+    out: Annotated[Path, typer.Option(help="directory for the June rollup's .md, .html, .xlsx and .docx")] = Path(
+        "out"
+    ),
 ) -> None:
     """Publish the seed plan and its H1 2025 history, replay the log, print the report's table,
     and write the June rollup."""

@@ -108,17 +108,19 @@ def alerts(
 def rollup(
     plan: PlanOption,
     period: Annotated[str, typer.Option("--period", help="the month, e.g. 2025-06")],
-    format: Annotated[str, typer.Option("--format", "-f", help="md, html or xlsx")] = "md",
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="write to this file (xlsx needs one)")] = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="md, html, xlsx or docx (Word)")] = "md",
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="write to this file (xlsx and docx need one)")
+    ] = None,
 ) -> None:
     """Write a month's rollup now (a new version if anything changed since the last) and print or
     save it."""
-    from services.reports import FORMATS, render_rollup
+    from services.reports import FILE_FORMATS, FORMAT_NAMES, FORMATS, render_rollup
 
     if format not in FORMATS:
-        raise typer.BadParameter(f"must be md, html or xlsx, not {format!r}", param_hint=hint("--format"))
-    if format == "xlsx" and output is None:
-        raise typer.BadParameter("an xlsx rollup needs -o FILE", param_hint=hint("--output"))
+        raise typer.BadParameter(f"must be {FORMAT_NAMES}, not {format!r}", param_hint=hint("--format"))
+    if format in FILE_FORMATS and output is None:
+        raise typer.BadParameter(f"an {format} rollup needs -o FILE", param_hint=hint("--output"))
 
     async def main(app: App) -> RollupResult:
         return await app.rollups.produce(plan, period)

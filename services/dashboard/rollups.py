@@ -1,5 +1,5 @@
 """月度报告: every month's rollup and its versions, each viewable and downloadable (md, html,
-xlsx), with a signed link to share; and the shared page itself, which a signed link opens
+xlsx, docx), with a signed link to share; and the shared page itself, which a signed link opens
 without signing in (read-only: that one version of that one document)."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ class Shown:
 
 
 def _served(rendered: RenderedRollup, download: bool) -> Response:
-    disposition = "attachment" if download or rendered.filename.endswith(".xlsx") else "inline"
+    disposition = "attachment" if download or rendered.attachment else "inline"
     headers = {"Content-Disposition": f'{disposition}; filename="{rendered.filename}"'}
     return Response(rendered.content, media_type=rendered.media_type, headers=headers)
 

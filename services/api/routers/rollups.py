@@ -23,15 +23,17 @@ async def rollups(plan: str, app: AppDep, who: CallerDep, found: PlanDep) -> lis
 @router.get("/{name}", responses={200: {"content": {media_type: {} for _, media_type in RENDERERS.values()}}})
 async def rollup_document(
     plan: str,
-    name: Annotated[str, Path(description="the month and format: 2025-06.md, 2025-06.html or 2025-06.xlsx")],
+    name: Annotated[
+        str, Path(description="the month and format: 2025-06.md, 2025-06.html, 2025-06.xlsx or 2025-06.docx")
+    ],
     app: AppDep,
     who: CallerDep,
     found: PlanDep,
     version: Annotated[int | None, Query(ge=1, description="default: the latest")] = None,
 ) -> Response:
-    """One rollup, rendered: Markdown, a printable HTML page, or an Excel workbook."""
+    """One rollup, rendered: Markdown, a printable HTML page, an Excel workbook or a Word document."""
     rendered = await app.rollups.rendered(plan, name, version)
     headers = {}
-    if name.endswith(".xlsx"):  # a workbook is saved, not shown
+    if rendered.attachment:  # a workbook or a document is saved, not shown
         headers["Content-Disposition"] = f'attachment; filename="{rendered.filename}"'
     return Response(rendered.content, media_type=rendered.media_type, headers=headers)
