@@ -1,0 +1,163 @@
+"""`planwatch plan draft`: the plan office's target table (xlsx or csv) drafted into a plan file
+that `plan check` accepts, or every bad cell named with its row and column, nothing written."""
+
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from events.planfile import parse_plan
+from events.targets import RateTarget
+from services.spreadsheet import PlanIdentity, SheetRejected, draft_plan_sheet
+from tests.conftest import planwatch
+
+IDENTITY = PlanIdentity(id="demo-2025", year=2025, region="示例区")
+
+
+def _xlsx(rows: list[list[object]], percent_cells: tuple[str, ...] = ()) -> bytes:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    for row in rows:
+        sheet.append(row)
+    for coordinate in percent_cells:
+        sheet[coordinate].number_format = "0.0%"
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+OFFICE_TABLE = [
+    ["示例区2025年主要目标任务分解表"],  # a title above the header
+    [],
+    ["序号", "指标名称", "计量单位", "全年目标（%）", "牵头单位", "报送周期"],
+    ["一、主要指标"],  # a heading in the first cell only: the main table
+    [1, "地区生产总值", "%", "6.5%左右", "区统计局", "季度"],
+    [2, "规模以上工业增加值", "%", 0.08, "区统计局", "月报"],  # a cell shown as a percentage
+    [3, "全社会固定资产投资", "%", 8, "区统计局", "月度"],  # a bare number takes the unit
+    [4, "全体居民人均可支配收入", "%", "高于GDP增速", "区统计局", "季度"],
+    [5, "城镇调查失业率", None, "5.5%以内", "区人力社保局", "季度"],  # the unit from the wording
+    [6, "单位地区生产总值能耗", "%", "完成市下达任务", "区发展改革委", "年度"],
+    ["（一）工业经济和招商引资"],
+    [7, "新签约市外项目合同额", "亿元", "300亿元以上", "区招商投资促进局", "月度"],
+    [8, "外贸出口备案企业", "家", None, "区商务委", "年度"],  # no target: monitored only
+]
+
+
+def test_an_office_table_drafts_a_plan_file_that_plan_check_reads() -> None:
+    draft = draft_plan_sheet(_xlsx(OFFICE_TABLE, percent_cells=("D6",)), "分解表.xlsx", IDENTITY)
+    plan = parse_plan(draft.text, "draft.yaml")  # the text, not the object, is what the office keeps
+    assert (plan.id, plan.year, plan.name) == ("demo-2025", 2025, "示例区2025年国民经济和社会发展计划")
+    assert [i.id for i in plan.indicators if i.is_main] == [
+        "gdp",
+        "industry-va",
+        "fai",
+        "income",
+        "unemployment",
+        "energy-intensity",  # 单位地区生产总值能耗 is energy, not GDP
+    ]
+    gdp, industry, fai = plan.indicator("gdp"), plan.indicator("industry-va"), plan.indicator("fai")
+    assert gdp is not None and industry is not None and fai is not None
+    assert (gdp.frequency, gdp.target_text, gdp.aliases) == ("quarterly", "6.5%左右", ("GDP", "GDP增速"))
+    assert industry.target == RateTarget(text="8%", value=Decimal(8)) and industry.frequency == "monthly"
+    assert fai.target is not None and fai.target.text == "8" and fai.target_text == "8"
+    assert plan.resolve_reference("GDP增速") == "gdp"  # 高于GDP增速 finds its indicator
+    unemployment = plan.indicator("unemployment")
+    assert unemployment is not None and unemployment.unit == "%"
+    further = [i for i in plan.indicators if not i.is_main]
+    assert [(i.section, i.order, i.unit) for i in further] == [
+        ("（一）工业经济和招商引资", 1, "万元"),
+        ("（一）工业经济和招商引资", 2, "家"),
+    ]
+    assert further[1].target is None  # monitored
+    assert plan.department_name(plan.office) == "区发展改革委" and plan.office == "fgw"
+    assert {d.id for d in plan.departments} == {"stats", "hrss", "fgw", "invest", "commerce"}
+    assert "  # 第5行\n  - {id: gdp," in draft.text  # each indicator says which row it came from
+    assert not any("报送频率" in note for note in draft.notes)  # the table gave it
+
+
+def test_a_table_without_frequencies_or_known_names_says_what_to_check() -> None:
+    table = "指标,单位,全年目标,责任单位\n招商引资到位资金,亿元,100亿元,区投资促进中心\n"
+    table += "城镇新增就业,人,1万人以上,区就业服务中心\n"
+    draft = draft_plan_sheet(table.encode("gb18030"), "表.csv", IDENTITY)  # as Chinese Excel saves CSV
+    plan = parse_plan(draft.text, "draft.yaml")
+    assert [i.id for i in plan.indicators] == ["ind-01", "new-jobs"]
+    assert [d.id for d in plan.departments] == ["fgw", "dept-01", "dept-02"]  # the office added, owning the plan
+    assert all(i.frequency == "monthly" for i in plan.indicators)
+    notes = "\n".join(draft.notes)
+    assert "报送频率" in notes and "dept-01" in notes and "ind-NN" in notes
+
+
+@pytest.mark.parametrize(
+    ("row", "column", "says"),
+    [
+        (["地区生产总值", "%", "大约六个点", "区统计局", "季度"], "全年目标", "大约六个点"),
+        (["地区生产总值", "%", "6%", "区统计局", "半年"], "报送频率", "月度、季度或年度"),
+        (["地区生产总值", "%", "6%", None, "季度"], "责任单位", "未填写责任单位"),
+        (["新增就业", "人", "新增就业1万亩", "区人力社保局", "年度"], "全年目标", ""),  # units disagree
+        (["城镇化率", None, "提高1个百分点", "区统计局", "年度"], "全年目标", "baseline"),
+        (["农业增加值", None, "完成市下达任务", "区农业农村委", "年度"], "单位", ""),  # no figure, no unit
+    ],
+)
+def test_a_bad_cell_is_named_by_row_and_column(row: list[object], column: str, says: str) -> None:
+    header = ["指标", "单位", "全年目标", "责任单位", "报送频率"]
+    fine = ["规上工业增加值", "%", "8%", "区统计局", "月度"]
+    with pytest.raises(SheetRejected) as info:
+        draft_plan_sheet(_xlsx([header, fine, row]), "表.xlsx", IDENTITY)
+    [error] = info.value.errors
+    assert (error.row, error.column) == (3, column) and says in str(error)
+
+
+def test_a_table_without_the_columns_it_needs_is_refused_naming_them() -> None:
+    with pytest.raises(SheetRejected) as info:
+        draft_plan_sheet("名称,数值\n地区生产总值,6\n".encode(), "表.csv", IDENTITY)
+    missing = {error.column for error in info.value.errors}
+    assert missing == {"指标", "全年目标", "责任单位"}
+    assert any("指标名称" in str(error) for error in info.value.errors)  # the headers it would take
+    with pytest.raises(SheetRejected) as info:
+        draft_plan_sheet("指标,全年目标\n地区生产总值,6%\n".encode(), "表.csv", IDENTITY)
+    assert [error.column for error in info.value.errors] == ["责任单位"]
+
+
+def test_the_cli_writes_the_draft_and_plan_check_accepts_it(tmp_path: Path) -> None:
+    table = tmp_path / "分解表.xlsx"
+    table.write_bytes(_xlsx(OFFICE_TABLE))
+    plan_file = tmp_path / "demo-2025.yaml"
+    env = dict(__import__("os").environ)
+    args = ("--id", "demo-2025", "--year", "2025", "--region", "示例区")
+    drafted = planwatch(env, "plan", "draft", str(table), *args, "-o", str(plan_file))
+    assert drafted.returncode == 0, drafted.stderr
+    assert f"wrote {plan_file}: plan demo-2025" in drafted.stderr and "请核对" not in drafted.stdout
+    checked = planwatch(env, "plan", "check", "--targets", str(plan_file))
+    said = " ".join(checked.stdout.split())  # the console wraps long lines
+    assert checked.returncode == 0 and "6 main indicators, 2 further targets" in said, checked.stderr
+    assert "地区生产总值（gdp） ｜ 6.5%左右" in checked.stdout
+    again = planwatch(env, "plan", "draft", str(table), *args, "-o", str(plan_file))
+    assert again.returncode == 1 and "does not overwrite" in again.stderr
+
+
+def test_the_cli_refuses_a_bad_table_writing_nothing(tmp_path: Path) -> None:
+    table = tmp_path / "表.csv"
+    table.write_text("指标,单位,全年目标,责任单位\n地区生产总值,%,大约六个点,区统计局\n,,,\n", encoding="utf-8")
+    plan_file = tmp_path / "out.yaml"
+    env = dict(__import__("os").environ)
+    refused = planwatch(
+        env,
+        "plan",
+        "draft",
+        str(table),
+        "--id",
+        "demo-2025",
+        "--year",
+        "2025",
+        "--region",
+        "示例区",
+        "-o",
+        str(plan_file),
+    )
+    assert refused.returncode == 1 and not plan_file.exists()
+    assert "no plan drafted" in refused.stderr and "第2行「全年目标」" in refused.stderr
