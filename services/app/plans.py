@@ -1,5 +1,5 @@
-"""Plans: reading a plan file, and publishing a plan, the one way a definition enters the log
-(CLI, API, demo)."""
+"""Plans: reading a plan file, drafting one from the office's target table, and publishing a plan,
+the one way a definition enters the log (CLI, API, demo)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from events.models import PlanPublished, plan_digest, plan_published
 from events.plan import Plan
 from events.planfile import PlanFileError, decode_text, parse_plan
 from services.app.errors import Invalid
+from services.spreadsheet import PlanDraft, PlanIdentity, RowError, SheetRejected, draft_plan_sheet
 from services.store import EventStore, PlanCatalog
 
 
@@ -104,3 +105,15 @@ class Plans:
                 [FieldError("id", f"{plan.id!r} is not {plan_id!r}", "与地址中的计划编号不一致")],
             )
         return await self.publish(plan, by)
+
+
+def draft_plan_file(path: Path, identity: PlanIdentity) -> PlanDraft:
+    """A plan file drafted from the office's target table (xlsx or csv): the YAML, the plan it
+    defines and what to check before publishing. SheetRejected lists every bad cell."""
+    try:
+        content = path.read_bytes()
+    except OSError as exc:
+        raise SheetRejected(
+            path.name, [RowError(0, "文件", str(path), exc.strerror or "unreadable", "无法读取")]
+        ) from None
+    return draft_plan_sheet(content, path.name, identity)

@@ -13,7 +13,10 @@ if TYPE_CHECKING:
     from events.plan import Plan
     from services.app import App, Published
 
-commands = typer.Typer(help="Check and publish plan files (plans/*.yaml).", no_args_is_help=True)
+commands = typer.Typer(
+    help="Check and publish plan files (plans/*.yaml), or draft one from the office's target table.",
+    no_args_is_help=True,
+)
 
 
 def _load(file: Path) -> Plan:
@@ -61,6 +64,52 @@ def _print_targets(plan: Plan) -> None:
         console.print(line, markup=False, soft_wrap=True)
         if hint := direction_hint(indicator):
             console.print(f"    {hint}", markup=False, soft_wrap=True)
+
+
+@commands.command("draft")
+def plan_draft(
+    table: Annotated[
+        Path, typer.Argument(help="the office's target table, .xlsx or .csv (指标 ｜ 单位 ｜ 全年目标 ｜ 责任单位 …)")
+    ],
+    plan_id: Annotated[str, typer.Option("--id", help="the plan's id, e.g. rongchang-2025")],
+    year: Annotated[int, typer.Option("--year", help="the plan year, e.g. 2025")],
+    region: Annotated[str, typer.Option("--region", help="e.g. 重庆市荣昌区")],
+    name: Annotated[str, typer.Option("--name", help="default: {region}{year}年国民经济和社会发展计划")] = "",
+    office: Annotated[
+        str, typer.Option("--office", help="the department that owns the plan, by name or part of it")
+    ] = "发展改革委",
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="write the plan file here (else print it)")
+    ] = None,
+) -> None:
+    """Draft a plan file from the target table the office keeps: an indicator per row (a row with
+    only a name is a section heading), targets as written, departments by name. Every bad cell is
+    listed and nothing is written; what to check before publishing is printed."""
+    from services.app import draft_plan_file
+    from services.spreadsheet import PlanIdentity, SheetRejected
+
+    if output is not None and output.exists():
+        raise fail(f"{output} exists: drafting does not overwrite a plan file")
+    identity = PlanIdentity(id=plan_id, year=year, region=region, name=name, office=office)
+    try:
+        draft = draft_plan_file(table, identity)
+    except SheetRejected as exc:
+        said = f"{table}: {len(exc.errors)} problem(s), no plan drafted（{len(exc.errors)}处问题，未起草计划）"
+        raise fail("\n".join([said, *(f"  {error}" for error in exc.errors)])) from None
+    if output is None:
+        typer.echo(draft.text, nl=False)
+    else:
+        output.write_text(draft.text, encoding="utf-8")
+    plan = draft.plan
+    main = sum(1 for i in plan.indicators if i.is_main)
+    where = f"wrote {output}" if output is not None else "drafted"
+    typer.echo(
+        f"{where}: plan {plan.id}, {len(plan.departments)} departments, {main} main indicators, "
+        f"{len(plan.indicators) - main} further targets; check it with planwatch plan check --targets",
+        err=True,
+    )
+    for note in draft.notes:
+        typer.echo(f"  请核对：{note}", err=True)
 
 
 @commands.command("publish")

@@ -1,7 +1,7 @@
 """Departments' fill-in sheets (填报表): the template to download (`template`), and the filled-in
 file read back into events (`parse`: `reader` reads the file's table, `ownership` checks whose it
-is, `rows` turns rows into events, `cells` reads the values typed in cells). Pure: bytes in,
-bytes or events out."""
+is, `rows` turns rows into events, `cells` reads the values typed in cells); and the plan office's
+target table drafted into a plan file (`plan_draft`). Pure: bytes in, bytes, events or text out."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from services.spreadsheet.layout import (
     VALUE,
 )
 from services.spreadsheet.parse import FIRST_ROW, parse_rows, parse_sheet, sheet_plan_id
+from services.spreadsheet.plan_draft import PlanDraft, PlanIdentity, draft_plan_sheet
 from services.spreadsheet.results import ForeignSheet, RowError, SheetImport, SheetRejected
 from services.spreadsheet.template import write_template
 
@@ -32,9 +33,12 @@ __all__ = [
     "STARTED",
     "VALUE",
     "ForeignSheet",
+    "PlanDraft",
+    "PlanIdentity",
     "RowError",
     "SheetImport",
     "SheetRejected",
+    "draft_plan_sheet",
     "parse_rows",
     "parse_sheet",
     "sheet_plan_id",
