@@ -161,3 +161,11 @@ def test_the_cli_refuses_a_bad_table_writing_nothing(tmp_path: Path) -> None:
     )
     assert refused.returncode == 1 and not plan_file.exists()
     assert "no plan drafted" in refused.stderr and "第2行「全年目标」" in refused.stderr
+
+
+def test_an_id_the_table_gives_is_checked_at_its_cell() -> None:
+    table = "指标,单位,全年目标,责任单位,标识\n地区生产总值,%,6%,区统计局,GDP Growth\n"
+    with pytest.raises(SheetRejected) as info:
+        draft_plan_sheet(table.encode(), "表.csv", IDENTITY)
+    [error] = info.value.errors
+    assert (error.row, error.column) == (2, "标识")

@@ -356,7 +356,15 @@ def _problems(data: dict[str, Any], row_of: dict[int, int]) -> list[RowError]:
     return []
 
 
-_COLUMN_OF = {"target": TARGET, "unit": UNIT, "name": NAME, "department": DEPARTMENT, "frequency": FREQUENCY}
+_COLUMN_OF = {
+    "target": TARGET,
+    "unit": UNIT,
+    "name": NAME,
+    "department": DEPARTMENT,
+    "frequency": FREQUENCY,
+    "section": SECTION,
+    "id": ID,
+}
 
 
 def _located(path: str, reason: str, reason_zh: str, row_of: dict[int, int]) -> RowError:
