@@ -9,6 +9,8 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from events.planfile import parse_plan
 from events.targets import RateTarget
@@ -169,3 +171,24 @@ def test_an_id_the_table_gives_is_checked_at_its_cell() -> None:
         draft_plan_sheet(table.encode(), "表.csv", IDENTITY)
     [error] = info.value.errors
     assert (error.row, error.column) == (2, "标识")
+
+
+_CELL = st.one_of(
+    st.none(),
+    st.text(st.characters(exclude_categories=("Cc", "Cs")), max_size=12),  # what a worksheet can hold
+    st.sampled_from(["6%", "增长8%以上", "-", "月度", "季", "区统计局", "亿元", "%", "（一）", "高于GDP增速", "0"]),
+    st.integers(-5, 10**6),
+    st.floats(allow_nan=True, allow_infinity=True),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(_CELL, min_size=0, max_size=6), min_size=0, max_size=6))
+def test_whatever_a_table_holds_the_draft_is_a_valid_plan_or_a_list_of_bad_cells(rows: list[list[object]]) -> None:
+    header = ["指标", "单位", "全年目标", "责任单位", "报送频率"]
+    try:
+        draft = draft_plan_sheet(_xlsx([header, *rows]), "表.xlsx", IDENTITY)
+    except SheetRejected as refused:
+        assert refused.errors and all(error.reason and error.reason_zh for error in refused.errors)
+        return
+    assert parse_plan(draft.text, "draft.yaml") == draft.plan
