@@ -4,6 +4,7 @@ that `plan check` accepts, or every bad cell named with its row and column, noth
 from __future__ import annotations
 
 import io
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -78,7 +79,7 @@ def test_an_office_table_drafts_a_plan_file_that_plan_check_reads() -> None:
     assert further[1].target is None  # monitored
     assert plan.department_name(plan.office) == "区发展改革委" and plan.office == "fgw"
     assert {d.id for d in plan.departments} == {"stats", "hrss", "fgw", "invest", "commerce"}
-    assert "  # 第5行\n  - {id: gdp," in draft.text  # each indicator says which row it came from
+    assert "  - {id: gdp," in draft.text and "target: 6.5%左右}  # 第5行" in draft.text  # the row it came from
     assert not any("报送频率" in note for note in draft.notes)  # the table gave it
 
 
@@ -116,7 +117,7 @@ def test_a_bad_cell_is_named_by_row_and_column(row: list[object], column: str, s
 
 def test_a_table_without_the_columns_it_needs_is_refused_naming_them() -> None:
     with pytest.raises(SheetRejected) as info:
-        draft_plan_sheet("名称,数值\n地区生产总值,6\n".encode(), "表.csv", IDENTITY)
+        draft_plan_sheet("说明,数值\n地区生产总值,6\n".encode(), "表.csv", IDENTITY)
     missing = {error.column for error in info.value.errors}
     assert missing == {"指标", "全年目标", "责任单位"}
     assert any("指标名称" in str(error) for error in info.value.errors)  # the headers it would take
@@ -190,5 +191,101 @@ def test_whatever_a_table_holds_the_draft_is_a_valid_plan_or_a_list_of_bad_cells
         draft = draft_plan_sheet(_xlsx([header, *rows]), "表.xlsx", IDENTITY)
     except SheetRejected as refused:
         assert refused.errors and all(error.reason and error.reason_zh for error in refused.errors)
+        return
+    assert parse_plan(draft.text, "draft.yaml") == draft.plan
+
+
+PROJECT_LIST = [
+    ["示例区2025年区级重点项目计划表"],
+    ["编号", "项目名称", "责任单位", "2025年计划投资（亿元）", "计划开工时间", "计划竣工时间"],
+    ["一、工业项目（2个）"],  # a heading: the category of the rows under it
+    ["A01", "电子电路产业园", "高新区管委会", 1.5, "2025年3月", "2026年底"],
+    [None, "智能制造基地", "区经济信息委", "8000万元", datetime(2025, 5, 1), "2025-12"],
+    ["二、社会民生项目（1个）"],
+    [None, "区人民医院迁建", "区卫生健康委", 2, "2024.06", "2025年"],  # under way since 2024
+]
+
+
+def test_a_key_project_list_drafts_the_plans_projects() -> None:
+    draft = draft_plan_sheet(
+        _xlsx(OFFICE_TABLE), "分解表.xlsx", IDENTITY, projects=(_xlsx(PROJECT_LIST), "项目表.xlsx")
+    )
+    plan = parse_plan(draft.text, "draft.yaml")
+    assert [
+        (p.id, p.category, p.planned_investment_wan, p.planned_start, p.planned_completion) for p in plan.projects
+    ] == [
+        ("a01", "工业项目", Decimal(15000), "2025-03", "2026-12"),
+        ("kp-002", "工业项目", Decimal(8000), "2025-05", "2025-12"),
+        ("kp-003", "社会民生项目", Decimal(20000), "2024-06", "2025-12"),
+    ]
+    assert [plan.department_name(p.department) for p in plan.projects] == [
+        "高新区管委会",
+        "区经济信息委",
+        "区卫生健康委",
+    ]
+    assert plan.projects_label == "重点项目" and "项目表第4行" in draft.text
+
+
+@pytest.mark.parametrize(
+    ("row", "column", "says"),
+    [
+        (["医院", "区卫生健康委", 2, "2025年", "2025-12"], "项目表·计划开工", "月份"),  # a start needs its month
+        (["医院", "区卫生健康委", 2, 2025.1, "2025-12"], "项目表·计划开工", "数字无法表示月份"),  # 2025.10 lost its 0
+        (["医院", "区卫生健康委", 2, "2025-13", "2025-12"], "项目表·计划开工", "没有13月"),
+        (["医院", "区卫生健康委", None, "2025-03", "2025-12"], "项目表·年度计划投资", "请填0"),
+        (["医院", "区卫生健康委", "两亿", "2025-03", "2025-12"], "项目表·年度计划投资", "不是有效的数字"),
+        (["医院", "区卫生健康委", 2, "2025-06", "2025-03"], "项目表·计划竣工", "planned_completion"),
+        (["医院", None, 2, "2025-03", "2025-12"], "项目表·责任单位", "未填写责任单位"),
+    ],
+)
+def test_a_bad_project_cell_is_named_in_the_project_list(row: list[object], column: str, says: str) -> None:
+    header = ["项目名称", "责任单位", "年度计划投资（亿元）", "计划开工时间", "计划竣工时间"]
+    fine = ["产业园", "区经济信息委", 1, "2025-02", "2025-11"]
+    with pytest.raises(SheetRejected) as info:
+        draft_plan_sheet(
+            _xlsx(OFFICE_TABLE), "分解表.xlsx", IDENTITY, projects=(_xlsx([header, fine, row]), "项目.xlsx")
+        )
+    [error] = info.value.errors
+    assert (error.row, error.column) == (3, column) and says in str(error)
+    assert info.value.filename == "分解表.xlsx, 项目.xlsx"
+
+
+def test_both_tables_bad_cells_are_listed_together() -> None:
+    targets = [["指标", "单位", "全年目标", "责任单位"], ["地区生产总值", "%", "大约六个点", "区统计局"]]
+    projects = [["项目名称", "责任单位", "年度计划投资"], ["医院", "区卫生健康委", 1]]  # no months
+    with pytest.raises(SheetRejected) as info:
+        draft_plan_sheet(_xlsx(targets), "表.xlsx", IDENTITY, projects=(_xlsx(projects), "项目.xlsx"))
+    assert {(error.row, error.column) for error in info.value.errors} == {
+        (2, "全年目标"),
+        (1, "项目表·计划开工"),
+        (1, "项目表·计划竣工"),
+    }
+
+
+def test_the_cli_drafts_targets_and_projects_together(tmp_path: Path) -> None:
+    table, listed = tmp_path / "分解表.xlsx", tmp_path / "项目表.xlsx"
+    table.write_bytes(_xlsx(OFFICE_TABLE))
+    listed.write_bytes(_xlsx(PROJECT_LIST))
+    env = dict(__import__("os").environ)
+    args = ("--id", "demo-2025", "--year", "2025", "--region", "示例区", "--projects-label", "区级重点项目")
+    drafted = planwatch(env, "plan", "draft", str(table), "--projects", str(listed), *args)
+    assert drafted.returncode == 0, drafted.stderr
+    assert "3 key projects" in drafted.stderr and "projects_label: 区级重点项目" in drafted.stdout
+    assert parse_plan(drafted.stdout, "stdout").projects[0].name == "电子电路产业园"
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.lists(st.one_of(_CELL, st.sampled_from(["2025-03", "2026年底", "3月", 202504])), max_size=5), max_size=5
+    )
+)
+def test_whatever_a_project_list_holds_the_draft_is_valid_or_names_bad_cells(rows: list[list[object]]) -> None:
+    header = ["项目名称", "责任单位", "年度计划投资", "计划开工时间", "计划竣工时间"]
+    listed = (_xlsx([header, *rows]), "项目.xlsx")
+    try:
+        draft = draft_plan_sheet(_xlsx(OFFICE_TABLE), "分解表.xlsx", IDENTITY, projects=listed)
+    except SheetRejected as refused:
+        assert refused.errors and all(error.column.startswith("项目表·") for error in refused.errors)
         return
     assert parse_plan(draft.text, "draft.yaml") == draft.plan

@@ -107,13 +107,16 @@ class Plans:
         return await self.publish(plan, by)
 
 
-def draft_plan_file(path: Path, identity: PlanIdentity) -> PlanDraft:
-    """A plan file drafted from the office's target table (xlsx or csv): the YAML, the plan it
-    defines and what to check before publishing. SheetRejected lists every bad cell."""
+def draft_plan_file(path: Path, identity: PlanIdentity, projects: Path | None = None) -> PlanDraft:
+    """A plan file drafted from the office's target table and, if given, its key-project list
+    (xlsx or csv): the YAML, the plan it defines and what to check before publishing.
+    SheetRejected lists every bad cell of both."""
     try:
         content = path.read_bytes()
+        listed = (projects.read_bytes(), projects.name) if projects is not None else None
     except OSError as exc:
+        unread = exc.filename or str(path)
         raise SheetRejected(
-            path.name, [RowError(0, "文件", str(path), exc.strerror or "unreadable", "无法读取")]
+            Path(unread).name, [RowError(0, "文件", unread, exc.strerror or "unreadable", "无法读取")]
         ) from None
-    return draft_plan_sheet(content, path.name, identity)
+    return draft_plan_sheet(content, path.name, identity, listed)

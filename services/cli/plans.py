@@ -78,23 +78,36 @@ def plan_draft(
     office: Annotated[
         str, typer.Option("--office", help="the department that owns the plan, by name or part of it")
     ] = "发展改革委",
+    projects: Annotated[
+        Path | None,
+        typer.Option(
+            "--projects",
+            help="the key-project list, .xlsx or .csv (项目名称 ｜ 责任单位 ｜ 年度计划投资 ｜ 计划开工 ｜ 计划竣工)",
+        ),
+    ] = None,
+    projects_label: Annotated[
+        str, typer.Option("--projects-label", help="how the report names the key projects, e.g. 区级重点项目")
+    ] = "重点项目",
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="write the plan file here (else print it)")
     ] = None,
 ) -> None:
-    """Draft a plan file from the target table the office keeps: an indicator per row (a row with
-    only a name is a section heading), targets as written, departments by name. Every bad cell is
-    listed and nothing is written; what to check before publishing is printed."""
+    """Draft a plan file from the target table the office keeps (and its key-project list): an
+    indicator (a project) per row, a row with one text alone a section heading (a category);
+    targets as written, departments by name. Every bad cell is listed and nothing is written;
+    what to check before publishing is printed."""
     from services.app import draft_plan_file
     from services.spreadsheet import PlanIdentity, SheetRejected
 
     if output is not None and output.exists():
         raise fail(f"{output} exists: drafting does not overwrite a plan file")
-    identity = PlanIdentity(id=plan_id, year=year, region=region, name=name, office=office)
+    identity = PlanIdentity(
+        id=plan_id, year=year, region=region, name=name, office=office, projects_label=projects_label
+    )
     try:
-        draft = draft_plan_file(table, identity)
+        draft = draft_plan_file(table, identity, projects)
     except SheetRejected as exc:
-        said = f"{table}: {len(exc.errors)} problem(s), no plan drafted（{len(exc.errors)}处问题，未起草计划）"
+        said = f"{exc.filename}: {len(exc.errors)} problem(s), no plan drafted（{len(exc.errors)}处问题，未起草计划）"
         raise fail("\n".join([said, *(f"  {error}" for error in exc.errors)])) from None
     if output is None:
         typer.echo(draft.text, nl=False)
@@ -105,7 +118,8 @@ def plan_draft(
     where = f"wrote {output}" if output is not None else "drafted"
     typer.echo(
         f"{where}: plan {plan.id}, {len(plan.departments)} departments, {main} main indicators, "
-        f"{len(plan.indicators) - main} further targets; check it with planwatch plan check --targets",
+        f"{len(plan.indicators) - main} further targets, {len(plan.projects)} key projects; "
+        "check it with planwatch plan check --targets",
         err=True,
     )
     for note in draft.notes:

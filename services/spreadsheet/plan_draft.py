@@ -1,22 +1,19 @@
-"""A plan file drafted from the target table a plan office already keeps (指标 ｜ 单位 ｜ 全年目标 ｜
-责任单位 …, xlsx or csv): the indicators with their wording as written, the departments named in
-it, ids made up where the table has none. Pure: a `Table` in, YAML text out, or every bad cell as
-a `RowError`.
+"""A plan file drafted from the tables a plan office already keeps: its target table (指标 ｜ 单位 ｜
+全年目标 ｜ 责任单位 …) and, if it has one, its key-project list (`project_draft`), each xlsx or csv.
+The indicators keep their wording as written; the departments are those the tables name; ids are
+made up where the tables have none. Pure: `Table`s in, YAML text out, or every bad cell as a
+`RowError`.
 
-Columns are found by their header, in any order, on the first row that names the indicator
-column (a title row above it is skipped). A row with a name and nothing else is a section
-heading (`（一）工业经济`): the rows under it belong to that section, the first section read as
-the main table when the table has no section column. The draft is validated as a plan file is,
-by the same models, so what it writes `planwatch plan check` accepts; ids it had to make up
-(`ind-07`, `dept-03`) are listed for the office to rename before publishing, since events and
-tokens will name them."""
+Columns are found by their header, in any order (`headed`). A row holding one text alone is a
+section heading (`（一）工业经济`); one that says 主要…指标 is the main table. The draft is validated
+as a plan file is, by the same models, so what it writes `planwatch plan check` accepts; ids it
+had to make up (`ind-07`, `dept-03`) are listed for the office to rename before publishing, since
+events and tokens will name them."""
 
 from __future__ import annotations
 
 import re
-import unicodedata
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -29,6 +26,18 @@ from events.planfile import PlanFileError, parse_plan
 from events.targets import TargetTextError, parse_target
 from projections.how_judged import direction_hint
 from services.spreadsheet.cells import Cell, plain
+from services.spreadsheet.headed import Layout, cell_at, cell_text, data_rows, find_header, header_text, heading
+from services.spreadsheet.project_draft import (
+    CATEGORY,
+    COMPLETION,
+    INVESTMENT,
+    OWNER,
+    PROJECT,
+    PROJECT_ID,
+    START,
+    ProjectRow,
+    project_rows,
+)
 from services.spreadsheet.reader import Table, read_table
 from services.spreadsheet.results import FileProblem, RowError, SheetRejected
 
@@ -41,22 +50,25 @@ NAME, UNIT, TARGET, DEPARTMENT, FREQUENCY, SECTION, ID = (
     "类别",
     "标识",
 )
-# Header texts as offices write them (compared without spaces and brackets' width)
-_HEADERS: dict[str, tuple[str, ...]] = {
-    NAME: ("指标", "指标名称", "目标任务", "主要指标", "名称", "项目"),
-    UNIT: ("单位", "计量单位"),
-    TARGET: ("全年目标", "年度目标", "目标", "预期目标", "计划目标", "目标值", "全年预期目标"),
-    DEPARTMENT: ("责任单位", "牵头单位", "责任部门", "牵头部门", "主责单位", "责任单位（部门）"),
-    FREQUENCY: ("报送频率", "频率", "频次", "统计频率", "报送周期", "统计周期"),
-    SECTION: ("类别", "分类", "板块", "领域", "部分"),
-    ID: ("标识", "id", "ID", "代码", "指标代码"),
-}
+INDICATOR_LAYOUT = Layout(
+    headers={
+        NAME: ("指标", "指标名称", "目标任务", "主要指标", "名称"),
+        UNIT: ("单位", "计量单位"),
+        TARGET: ("全年目标", "年度目标", "目标", "预期目标", "计划目标", "目标值", "全年预期目标"),
+        DEPARTMENT: ("责任单位", "牵头单位", "责任部门", "牵头部门", "主责单位"),
+        FREQUENCY: ("报送频率", "频率", "频次", "统计频率", "报送周期", "统计周期"),
+        SECTION: ("类别", "分类", "板块", "领域", "部分"),
+        ID: ("标识", "id", "ID", "代码", "指标代码"),
+    },
+    required=(NAME, TARGET, DEPARTMENT),
+    endings={TARGET: ("年目标",)},
+)
+PROJECTS_TABLE = "项目表·"  # before a column of the key-project list in a message: which file it is in
 _FREQUENCIES = {
     "monthly": ("月", "月度", "每月", "按月", "monthly"),
     "quarterly": ("季", "季度", "每季", "按季", "quarterly"),
     "annual": ("年", "年度", "每年", "按年", "全年", "annual"),
 }
-HEADER_ROWS_SEARCHED = 10  # a title, a date line, a blank line may stand above the header
 
 # Short English ids for departments and indicators offices name alike everywhere; others are
 # numbered. The first keyword found in the name decides.
@@ -102,7 +114,8 @@ _ALIASES = {"地区生产总值": ("GDP", "GDP增速")}  # what relative targets
 
 @dataclass(frozen=True)
 class PlanIdentity:
-    """What the table does not say: the plan's id, name, region, year, zone and owning office."""
+    """What the tables do not say: the plan's id, name, region, year, zone, owning office and how
+    its report names the key projects."""
 
     id: str
     year: int
@@ -110,6 +123,7 @@ class PlanIdentity:
     name: str = ""  # default: {region}{year}年国民经济和社会发展计划
     office: str = "发展改革委"  # the department that owns the plan, by name (or part of it)
     timezone: str = "Asia/Shanghai"
+    projects_label: str = "重点项目"  # e.g. 区级重点项目
 
 
 @dataclass
@@ -131,106 +145,118 @@ class _Row:
     id: str
 
 
-def draft_plan_sheet(content: bytes, filename: str, identity: PlanIdentity) -> PlanDraft:
-    """The plan file drafted from a target table's file (.xlsx or .csv); SheetRejected lists every
-    bad cell, and the file itself when it cannot be read."""
+@dataclass
+class _Drafting:
+    """The plan's mapping as it is built, with the table row of each indicator and project."""
+
+    data: dict[str, Any]
+    indicator_rows: dict[int, int] = field(default_factory=dict)
+    project_rows: dict[int, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def draft_plan_sheet(
+    content: bytes, filename: str, identity: PlanIdentity, projects: tuple[bytes, str] | None = None
+) -> PlanDraft:
+    """The plan file drafted from a target table's file (.xlsx or .csv) and, if given, the key-
+    project list's (content, filename); SheetRejected lists every bad cell of both (a project's
+    column named 项目表·…), and a file itself when it cannot be read."""
+    names = filename if projects is None else f"{filename}, {projects[1]}"
+    errors: list[RowError] = []
+    indicators = project_table = None
     try:
-        return draft_plan(read_table(content, filename), identity, filename)
+        indicators = read_table(content, filename)
     except FileProblem as problem:
-        raise SheetRejected(filename, problem.errors) from None
+        errors += problem.errors
+    if projects is not None:
+        try:
+            project_table = read_table(*projects)
+        except FileProblem as problem:
+            errors += [_in_projects(error) for error in problem.errors]
+    if errors or indicators is None:
+        raise SheetRejected(names, errors)
+    try:
+        return draft_plan(indicators, identity, filename, project_table)
+    except FileProblem as problem:
+        raise SheetRejected(names, problem.errors) from None
 
 
-def draft_plan(table: Table, identity: PlanIdentity, source: str = "<table>") -> PlanDraft:
-    """The plan file for `table`'s indicators, or FileProblem listing every bad cell."""
-    header_at, columns = _header(table)
-    rows, errors = _rows(table, header_at, columns)
-    if errors:
-        raise FileProblem(*errors)
-    if not rows:
-        raise FileProblem(RowError(0, NAME, "", "the table lists no indicator", "表中没有指标"))
-    notes: list[str] = []
-    if FREQUENCY not in columns:
-        notes.append("表中没有「报送频率」列：均按月度（monthly）起草，请逐项核对 frequency")
-    data, row_of = _plan_data(rows, identity, notes)
-    problems = _problems(data, row_of)
+def draft_plan(
+    table: Table, identity: PlanIdentity, source: str = "<table>", projects: Table | None = None
+) -> PlanDraft:
+    """The plan file for `table`'s indicators and `projects`' key projects, or FileProblem listing
+    every bad cell."""
+    rows, errors, notes = _indicator_rows(table)
+    found: list[ProjectRow] = []
+    project_errors: list[RowError] = []
+    if projects is not None:
+        try:
+            found, project_errors, project_notes = project_rows(projects, identity.year)
+        except FileProblem as problem:
+            project_errors, project_notes = problem.errors, []
+        notes += project_notes
+    if errors or project_errors:
+        if not errors:  # the targets read well: what the plan says of them is said with the list's cells
+            errors = _problems(_plan_data(rows, [], identity))
+        raise FileProblem(*errors, *map(_in_projects, project_errors))
+    drafting = _plan_data(rows, found, identity)
+    problems = _problems(drafting)
     if problems:
         raise FileProblem(*problems)
-    text = _yaml(data, source, row_of)
+    text = _yaml(drafting, source)
     try:
         plan = parse_plan(text, source)  # as `plan check` will read it: the draft must pass
     except PlanFileError as exc:  # a rule of the whole plan (bounds), not of one row
         raise FileProblem(*(RowError(0, "计划", "", problem, "不符合计划规则") for problem in exc.problems)) from None
+    notes += drafting.notes
     notes += [
         f"{i.name}（{i.id}）：{hint.removeprefix('提示：')}" for i in plan.indicators if (hint := direction_hint(i))
     ]
     return PlanDraft(text, plan, notes)
 
 
-# ---- reading the table ------------------------------------------------------------------------
+def _in_projects(error: RowError) -> RowError:
+    return replace(error, column=PROJECTS_TABLE + error.column)
 
 
-def _normal(value: object) -> str:
-    text = unicodedata.normalize("NFKC", plain(value)).replace(" ", "").replace("\n", "")
-    return re.sub(r"[(（][^)）]*[)）]$", "", text) or text  # 全年目标（%）: the unit in brackets is not the name
+# ---- reading the target table -----------------------------------------------------------------
 
 
-def _header(table: Table) -> tuple[int, dict[str, int]]:
-    """(index into the table's rows, where -1 is its first row; column name → index)."""
-    candidates = [(-1, [Cell(value) for value in table.header]), *table.rows[:HEADER_ROWS_SEARCHED]]
-    for at, (_, cells) in enumerate(candidates):
-        columns = _columns(cells)
-        if NAME in columns and (TARGET in columns or DEPARTMENT in columns):
-            missing = [name for name in (TARGET, DEPARTMENT) if name not in columns]
-            if missing:
-                raise FileProblem(*(_missing_column(name) for name in missing))
-            return at - 1, columns
-    raise FileProblem(_missing_column(NAME), _missing_column(TARGET), _missing_column(DEPARTMENT))
-
-
-def _missing_column(name: str) -> RowError:
-    known = "、".join(_HEADERS[name])
-    return RowError(
-        1, name, "", f"no column headed {name} (or one of: {known})", f"找不到「{name}」列（列名可为：{known}）"
-    )
-
-
-def _columns(cells: Sequence[Cell]) -> dict[str, int]:
-    columns: dict[str, int] = {}
-    for index, cell in enumerate(cells):
-        text = _normal(cell.value)
-        for column, names in _HEADERS.items():
-            if column not in columns and (text in names or (column == TARGET and text.endswith("年目标"))):
-                columns[column] = index
-    return columns
-
-
-def _rows(table: Table, header_at: int, columns: dict[str, int]) -> tuple[list[_Row], list[RowError]]:
+def _indicator_rows(table: Table) -> tuple[list[_Row], list[RowError], list[str]]:
+    header = find_header(table, INDICATOR_LAYOUT)
+    columns = header.columns
     rows: list[_Row] = []
     errors: list[RowError] = []
     section = MAIN_SECTION
-    for number, cells in table.rows[header_at + 1 :]:
-
-        def text(column: str, cells: list[Cell] = cells) -> str:
-            index = columns.get(column)
-            return plain(cells[index].value).strip() if index is not None and index < len(cells) else ""
-
-        name = text(NAME)
-        if not any(text(column) for column in (TARGET, DEPARTMENT, UNIT)):
-            filled = [plain(cell.value).strip() for cell in cells if not cell.blank]
-            if len(filled) == 1:  # a heading, often merged across the row: （一）工业经济
-                section = _section(filled[0])
+    for number, cells in data_rows(table, header):
+        name = cell_text(cells, columns, NAME)
+        if not any(cell_text(cells, columns, column) for column in (TARGET, DEPARTMENT, UNIT)):
+            if (title := heading(cells)) is not None:  # （一）工业经济, often merged across the row
+                section = _section(title)
             continue  # else a blank line, or a number with nothing else
         if not name:
             errors.append(RowError(number, NAME, "", "the indicator's name is not given", "未填写指标名称"))
             continue
-        row = _Row(number, name, text(UNIT), _target(cells, columns), text(DEPARTMENT), "", "", text(ID))
-        row.section = _section(text(SECTION)) if text(SECTION) else section
-        row.frequency, problem = _frequency(text(FREQUENCY), number)
+        text = cell_text(cells, columns, SECTION)
+        frequency, problem = _frequency(cell_text(cells, columns, FREQUENCY), number)
+        row = _Row(
+            number,
+            name,
+            cell_text(cells, columns, UNIT),
+            _target(cell_at(cells, columns, TARGET)),
+            cell_text(cells, columns, DEPARTMENT),
+            frequency,
+            _section(text) if text else section,
+            cell_text(cells, columns, ID),
+        )
         errors += [problem] if problem else []
         if not row.department:
             errors.append(RowError(number, DEPARTMENT, "", "who reports it is not given", "未填写责任单位"))
         rows.append(row)
-    return rows, errors
+    if not rows and not errors:
+        errors.append(RowError(0, NAME, "", "the table lists no indicator", "表中没有指标"))
+    notes = [] if FREQUENCY in columns else ["表中没有「报送频率」列：均按月度（monthly）起草，请逐项核对 frequency"]
+    return rows, errors, notes
 
 
 def _section(heading: str) -> str:
@@ -238,11 +264,9 @@ def _section(heading: str) -> str:
     return MAIN_SECTION if "主要" in heading and "指标" in heading else heading
 
 
-def _target(cells: list[Cell], columns: dict[str, int]) -> str | Decimal | None:
+def _target(cell: Cell) -> str | Decimal | None:
     """The wording as written; a number as a number (a bare target takes the unit); a cell shown
     as a percentage (0.065 shown as 6.5%) as the percentage; empty or 「-」: none (monitored)."""
-    index = columns[TARGET]
-    cell = cells[index] if index < len(cells) else Cell()
     if cell.blank:
         return None
     if isinstance(cell.value, int | float) and not isinstance(cell.value, bool):
@@ -254,30 +278,54 @@ def _target(cells: list[Cell], columns: dict[str, int]) -> str | Decimal | None:
 def _frequency(text: str, number: int) -> tuple[str, RowError | None]:
     if not text:
         return "monthly", None
-    word = _normal(text).removesuffix("报").removesuffix("报送")
+    word = header_text(text)[0].removesuffix("报").removesuffix("报送")
     for frequency, words in _FREQUENCIES.items():
         if word in words:
             return frequency, None
-    known = "月度、季度或年度"
-    return "monthly", RowError(number, FREQUENCY, text, "must be 月度, 季度 or 年度", f"应为{known}")
+    return "monthly", RowError(number, FREQUENCY, text, "must be 月度, 季度 or 年度", "应为月度、季度或年度")
 
 
 # ---- the plan --------------------------------------------------------------------------------
 
 
-def _plan_data(rows: list[_Row], identity: PlanIdentity, notes: list[str]) -> tuple[dict[str, Any], dict[int, int]]:
-    """The plan as a plan file's mapping, and each indicator's table row (by its index)."""
-    departments = _department_ids([row.department for row in rows], identity.office)
+def _plan_data(rows: list[_Row], projects: list[ProjectRow], identity: PlanIdentity) -> _Drafting:
+    """The plan as a plan file's mapping, with each indicator's and project's table row."""
+    departments = _department_ids([row.department for row in rows] + [p.department for p in projects])
     office = next((i for name, i in departments.items() if identity.office in name), None)
     if office is None:  # the office owns the plan even when no row is its own
         office = _unique("fgw" if "发展改革" in identity.office else "office", set(departments.values()))
         departments = {identity.office: office, **departments}
+    drafting = _Drafting(
+        {
+            "id": identity.id,
+            "name": identity.name or f"{identity.region}{identity.year}年国民经济和社会发展计划",
+            "region": identity.region,
+            "year": identity.year,
+            "timezone": identity.timezone,
+            "office": office,
+            **({"projects_label": identity.projects_label} if projects else {}),
+            "departments": [{"id": i, "name": name} for name, i in departments.items()],
+            "indicators": _indicators(rows, departments),
+            "projects": _projects(projects, departments),
+        }
+    )
+    drafting.indicator_rows = {index: row.number for index, row in enumerate(rows)}
+    drafting.project_rows = {index: project.number for index, project in enumerate(projects)}
+    made_up = [f"{name} → {i}" for name, i in departments.items() if re.fullmatch(r"dept-\d+", i)]
+    if made_up:
+        drafting.notes.append("以下责任单位的标识为编号，请改为简短英文（事件和令牌将使用它们）：" + "；".join(made_up))
+    numbered = [i for i in drafting.data["indicators"] if re.fullmatch(r"ind-\d+", i["id"])]
+    if numbered:
+        drafting.notes.append(f"{len(numbered)}个指标的标识为编号（ind-NN），发布前可改为简短英文")
+    return drafting
+
+
+def _indicators(rows: list[_Row], departments: dict[str, str]) -> list[dict[str, Any]]:
     indicators: list[dict[str, Any]] = []
-    row_of: dict[int, int] = {}
     taken: set[str] = set()
     orders: dict[str, int] = {}
     for index, row in enumerate(rows):
-        subject = row.id or _unique(_known_id(row.name, _INDICATOR_IDS) or f"ind-{index + 1:02d}", taken)
+        subject = row.id.lower() or _unique(_known_id(row.name, _INDICATOR_IDS) or f"ind-{index + 1:02d}", taken)
         taken.add(subject)
         orders[row.section] = orders.get(row.section, 0) + 1
         indicator: dict[str, Any] = {
@@ -293,29 +341,27 @@ def _plan_data(rows: list[_Row], identity: PlanIdentity, notes: list[str]) -> tu
         if aliases := _ALIASES.get(row.name):
             indicator["aliases"] = list(aliases)
         if row.target is not None:
-            indicator["target"] = row.target
+            indicator["target"] = f"{row.target:f}" if isinstance(row.target, Decimal) else row.target
         indicators.append(indicator)
-        row_of[index] = row.number
-    made_up = [f"{name} → {i}" for name, i in departments.items() if re.fullmatch(r"dept-\d+", i)]
-    if made_up:
-        notes.append("以下责任单位的标识为编号，请改为简短英文（事件和令牌将使用它们）：" + "；".join(made_up))
-    numbered = [f"{i['name']} → {i['id']}" for i in indicators if re.fullmatch(r"ind-\d+", i["id"])]
-    if numbered:
-        notes.append(f"{len(numbered)}个指标的标识为编号（ind-NN），发布前可改为简短英文")
-    data = {
-        "id": identity.id,
-        "name": identity.name or f"{identity.region}{identity.year}年国民经济和社会发展计划",
-        "region": identity.region,
-        "year": identity.year,
-        "timezone": identity.timezone,
-        "office": office,
-        "departments": [{"id": i, "name": name} for name, i in departments.items()],
-        "indicators": indicators,
-    }
-    return data, row_of
+    return indicators
 
 
-def _department_ids(names: list[str], office: str) -> dict[str, str]:
+def _projects(projects: list[ProjectRow], departments: dict[str, str]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": project.id.lower() or f"kp-{index + 1:03d}",  # ids are lower case: A01 is a01
+            "name": project.name,
+            "department": departments[project.department],
+            "category": project.category,
+            "planned_investment_wan": f"{project.investment_wan:f}",
+            "planned_start": project.start,
+            "planned_completion": project.completion,
+        }
+        for index, project in enumerate(projects)
+    ]
+
+
+def _department_ids(names: list[str]) -> dict[str, str]:
     ids: dict[str, str] = {}
     for name in dict.fromkeys(names):
         ids[name] = _unique(_known_id(name, _DEPARTMENT_IDS) or f"dept-{len(ids) + 1:02d}", set(ids.values()))
@@ -347,16 +393,16 @@ def _unit_of(target: str | Decimal | None) -> str:
     return str(getattr(parsed, "unit", ""))
 
 
-def _problems(data: dict[str, Any], row_of: dict[int, int]) -> list[RowError]:
+def _problems(drafting: _Drafting) -> list[RowError]:
     """The plan's validation errors, each on its table row and column."""
     try:
-        Plan.model_validate(data)
+        Plan.model_validate(drafting.data)
     except ValidationError as exc:
-        return [_located(error.field, error.reason, error.reason_zh, row_of) for error in field_errors(exc)]
+        return [_located(error.field, error.reason, error.reason_zh, drafting) for error in field_errors(exc)]
     return []
 
 
-_COLUMN_OF = {
+_INDICATOR_COLUMNS = {
     "target": TARGET,
     "unit": UNIT,
     "name": NAME,
@@ -365,32 +411,49 @@ _COLUMN_OF = {
     "section": SECTION,
     "id": ID,
 }
+_PROJECT_COLUMNS = {
+    "id": PROJECT_ID,
+    "name": PROJECT,
+    "department": OWNER,
+    "category": CATEGORY,
+    "planned_investment_wan": INVESTMENT,
+    "planned_start": START,
+    "planned_completion": COMPLETION,
+}
 
 
-def _located(path: str, reason: str, reason_zh: str, row_of: dict[int, int]) -> RowError:
-    match = re.match(r"indicators\[(\d+)\]\.?(\w*)", path)
+def _located(path: str, reason: str, reason_zh: str, drafting: _Drafting) -> RowError:
+    match = re.match(r"(indicators|projects)\[(\d+)\]\.?(\w*)", path)
     if match is None:
         return RowError(0, path, "", reason, reason_zh)
+    kind, index, name = match[1], int(match[2]), match[3]
+    if kind == "projects":  # a rule of the whole row: its months' order, else its name
+        whole = COMPLETION if "planned_completion" in reason else PROJECT
+        column = PROJECTS_TABLE + _PROJECT_COLUMNS.get(name, name or whole)
+        return RowError(drafting.project_rows.get(index, 0), column, "", reason, reason_zh)
     whole = TARGET if "target" in reason else NAME  # a rule of the whole row: its target and unit, its name
-    row, column = row_of.get(int(match[1]), 0), _COLUMN_OF.get(match[2], match[2] or whole)
-    return RowError(row, column, "", reason, reason_zh)
+    return RowError(
+        drafting.indicator_rows.get(index, 0), _INDICATOR_COLUMNS.get(name, name or whole), "", reason, reason_zh
+    )
 
 
 # ---- the file --------------------------------------------------------------------------------
 
 
-def _yaml(data: dict[str, Any], source: str, row_of: dict[int, int]) -> str:
-    """The plan file as the examples are written: a mapping per line, each indicator with the
-    table row it came from, so the office can check one against the other."""
+def _yaml(drafting: _Drafting, source: str) -> str:
+    """The plan file as the examples are written: a mapping per line, each indicator and project
+    with the table row it came from, so the office can check one against the other."""
 
     def flow(value: object) -> str:
         return yaml.safe_dump(value, allow_unicode=True, default_flow_style=True, width=10**6, sort_keys=False).strip()
 
+    data = drafting.data
     lines = [
         f"# 由 {source} 起草（planwatch plan draft）：请核对后用 planwatch plan check --targets 检查，再发布。",
-        "# Drafted from the office's target table; the targets are its wording as written.",
+        "# Drafted from the office's tables; the targets are their wording as written.",
     ]
-    top = {key: data[key] for key in ("id", "name", "region", "year", "timezone", "office")}
+    keys = ("id", "name", "region", "year", "timezone", "office", "projects_label")
+    top = {key: data[key] for key in keys if key in data}
     lines.append(yaml.safe_dump(top, allow_unicode=True, sort_keys=False, width=10**6).rstrip())
     lines += ["", "departments:", *(f"  - {flow(d)}" for d in data["departments"]), "", "indicators:"]
     section = None
@@ -398,11 +461,9 @@ def _yaml(data: dict[str, Any], source: str, row_of: dict[int, int]) -> str:
         if indicator.get("section", MAIN_SECTION) != section:
             section = indicator.get("section", MAIN_SECTION)
             lines.append(f"  # ---- {section}")
-        lines += [f"  # 第{row_of[index]}行", f"  - {flow(_stored(indicator))}"]
+        lines.append(f"  - {flow(indicator)}  # 第{drafting.indicator_rows[index]}行")
+    if data["projects"]:
+        lines += ["", "projects:"]
+        for index, project in enumerate(data["projects"]):
+            lines.append(f"  - {flow(project)}  # 项目表第{drafting.project_rows[index]}行")
     return "\n".join(lines) + "\n"
-
-
-def _stored(indicator: dict[str, Any]) -> dict[str, Any]:
-    """Decimals as YAML numbers would lose their digits (6.50): a bare target is quoted text."""
-    target = indicator.get("target")
-    return {**indicator, "target": f"{target:f}"} if isinstance(target, Decimal) else indicator
