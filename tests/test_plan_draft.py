@@ -260,6 +260,15 @@ def test_both_tables_bad_cells_are_listed_together() -> None:
         (1, "项目表·计划开工"),
         (1, "项目表·计划竣工"),
     }
+    with pytest.raises(SheetRejected) as info:  # a target table without its columns
+        draft_plan_sheet(_xlsx([["说明"]]), "表.xlsx", IDENTITY, projects=(_xlsx(projects), "项目.xlsx"))
+    assert {error.column for error in info.value.errors} == {
+        "指标",
+        "全年目标",
+        "责任单位",
+        "项目表·计划开工",
+        "项目表·计划竣工",
+    }
 
 
 def test_the_cli_drafts_targets_and_projects_together(tmp_path: Path) -> None:

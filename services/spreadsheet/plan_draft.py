@@ -186,7 +186,10 @@ def draft_plan(
 ) -> PlanDraft:
     """The plan file for `table`'s indicators and `projects`' key projects, or FileProblem listing
     every bad cell."""
-    rows, errors, notes = _indicator_rows(table)
+    try:
+        rows, errors, notes = _indicator_rows(table)
+    except FileProblem as problem:  # columns missing: the list's bad cells are still worth telling
+        rows, errors, notes = [], problem.errors, []
     found: list[ProjectRow] = []
     project_errors: list[RowError] = []
     if projects is not None:
