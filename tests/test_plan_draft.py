@@ -12,11 +12,14 @@ import openpyxl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from redis.asyncio import Redis
 
 from events.planfile import parse_plan
 from events.targets import RateTarget
 from services.spreadsheet import PlanIdentity, SheetRejected, draft_plan_sheet
-from tests.conftest import planwatch
+from services.store import Keyspace, TokenStore
+from tests.conftest import api_client, planwatch
+from tests.test_api import auth
 
 IDENTITY = PlanIdentity(id="demo-2025", year=2025, region="示例区")
 
@@ -298,3 +301,29 @@ def test_whatever_a_project_list_holds_the_draft_is_valid_or_names_bad_cells(row
         assert refused.errors and all(error.column.startswith("项目表·") for error in refused.errors)
         return
     assert parse_plan(draft.text, "draft.yaml") == draft.plan
+
+
+async def test_the_api_drafts_for_admins_and_names_bad_cells(redis: Redis, keys: Keyspace) -> None:
+    tokens = TokenStore(redis, keys)
+    admin, _ = await tokens.create("admin")
+    analyst, _ = await tokens.create("analyst")
+    form = {"year": "2025", "region": "示例区"}
+    files = {"table": ("分解表.xlsx", _xlsx(OFFICE_TABLE)), "projects": ("项目表.xlsx", _xlsx(PROJECT_LIST))}
+    async with api_client(redis, keys) as http:
+        drafted = await http.post("/v1/plans/demo-2025/draft", data=form, files=files, headers=auth(admin))
+        assert drafted.status_code == 200, drafted.text
+        body = drafted.json()
+        assert (body["main_indicators"], body["further_targets"], body["key_projects"]) == (6, 2, 3)
+        assert parse_plan(body["text"], "api").id == "demo-2025" and body["notes"]
+        refused = await http.post("/v1/plans/demo-2025/draft", data=form, files=files, headers=auth(analyst))
+        assert refused.status_code == 403
+        bad = {"table": ("表.csv", "指标,单位,全年目标,责任单位\n地区生产总值,%,大约六个点,区统计局\n".encode())}
+        rejected = await http.post("/v1/plans/demo-2025/draft", data=form, files=bad, headers=auth(admin))
+        assert rejected.status_code == 422 and rejected.json()["rows"][0].startswith("第2行「全年目标」")
+        no_year = await http.post(
+            "/v1/plans/demo-2025/draft", data={"region": "示例区"}, files=files, headers=auth(admin)
+        )
+        assert no_year.status_code == 422 and "year" in no_year.text
+        bad_id = await http.post("/v1/plans/Demo_2025/draft", data=form, files=files, headers=auth(admin))
+        assert bad_id.status_code == 422 and "id" in bad_id.json()["errors"][0]["field"]
+    assert not [key async for key in redis.scan_iter(match=f"{keys.prefix}*demo-2025*")]  # a draft stores nothing

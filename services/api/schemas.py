@@ -51,6 +51,18 @@ class PublishedPlan(BaseModel):
     position: str = Field(description="the plan.published event's stream position")
 
 
+class DraftedPlan(BaseModel):
+    plan_id: str
+    text: str = Field(
+        description="the plan file (YAML), as `planwatch plan draft` writes it; publish it as JSON with PUT"
+    )
+    notes: list[str] = Field(description="what to check before publishing (ids made up, a frequency assumed, …)")
+    departments: int
+    main_indicators: int
+    further_targets: int
+    key_projects: int
+
+
 class StoredEvent(BaseModel):
     event_id: str
     position: str = Field(description="stream position (the original one for a duplicate)")

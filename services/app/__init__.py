@@ -21,7 +21,16 @@ from services.app.errors import (
 )
 from services.app.ingest import Accepted, EntryPoint, check_plan, intake, prepare
 from services.app.operations import Freshness, PlanOverview, PlanRow, Readiness
-from services.app.plans import Published, draft_plan_file, load_plan, plan_text, publish_plan
+from services.app.plans import (
+    PlanDraft,
+    PlanIdentity,
+    Published,
+    draft_plan_document,
+    draft_plan_file,
+    load_plan,
+    plan_text,
+    publish_plan,
+)
 from services.app.reports import ProjectFilter
 from services.app.retractions import Retracted
 from services.app.rollups import (
@@ -53,6 +62,8 @@ __all__ = [
     "Imported",
     "Invalid",
     "NotFound",
+    "PlanDraft",
+    "PlanIdentity",
     "PlanOverview",
     "PlanRow",
     "ProjectFilter",
@@ -74,6 +85,7 @@ __all__ = [
     "Unavailable",
     "UnsupportedMediaType",
     "check_plan",
+    "draft_plan_document",
     "draft_plan_file",
     "intake",
     "list_rollups",

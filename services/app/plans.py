@@ -13,8 +13,9 @@ from events.errors import FieldError, field_errors
 from events.models import PlanPublished, plan_digest, plan_published
 from events.plan import Plan
 from events.planfile import PlanFileError, decode_text, parse_plan
-from services.app.errors import Invalid
-from services.spreadsheet import PlanDraft, PlanIdentity, RowError, SheetRejected, draft_plan_sheet
+from services.app.errors import Invalid, TooLarge
+from services.app.sheets import MAX_FILE
+from services.spreadsheet import PlanDraft, PlanIdentity, SheetRejected, draft_plan_sheet
 from services.store import EventStore, PlanCatalog
 
 
@@ -106,17 +107,41 @@ class Plans:
             )
         return await self.publish(plan, by)
 
+    def draft(
+        self, content: bytes, filename: str, identity: PlanIdentity, projects: tuple[bytes, str] | None = None
+    ) -> PlanDraft:
+        """A plan file drafted from uploaded tables (the API's): `draft_plan_document`."""
+        return draft_plan_document(content, filename, identity, projects)
+
+
+def draft_plan_document(
+    content: bytes, filename: str, identity: PlanIdentity, projects: tuple[bytes, str] | None = None
+) -> PlanDraft:
+    """A plan file drafted from the office's target table and, if given, its key-project list
+    ((content, filename), xlsx or csv): the YAML, the plan it defines and what to check before
+    publishing. Invalid lists every bad cell of both, each by its row and column."""
+    for size, name in [(len(content), filename), *([(len(projects[0]), projects[1])] if projects else [])]:
+        if size > MAX_FILE:  # an office's tables are a few hundred rows
+            raise TooLarge(f"{name} exceeds {MAX_FILE} bytes", f"文件过大（上限{MAX_FILE}字节）")
+    try:
+        return draft_plan_sheet(content, filename, identity, projects)
+    except SheetRejected as exc:
+        raise Invalid(
+            f"{exc.filename}: {len(exc.errors)} problem(s), no plan drafted",
+            f"{len(exc.errors)}处问题，未起草计划",
+            [FieldError(f"row {e.row}: {e.column}", e.reason, e.reason_zh) for e in exc.errors],
+            rows=[str(e) for e in exc.errors],
+        ) from None
+
 
 def draft_plan_file(path: Path, identity: PlanIdentity, projects: Path | None = None) -> PlanDraft:
-    """A plan file drafted from the office's target table and, if given, its key-project list
-    (xlsx or csv): the YAML, the plan it defines and what to check before publishing.
-    SheetRejected lists every bad cell of both."""
+    """`draft_plan_document` of the files at `path` and `projects` (the CLI's)."""
     try:
         content = path.read_bytes()
         listed = (projects.read_bytes(), projects.name) if projects is not None else None
     except OSError as exc:
-        unread = exc.filename or str(path)
-        raise SheetRejected(
-            Path(unread).name, [RowError(0, "文件", unread, exc.strerror or "unreadable", "无法读取")]
+        unread = str(exc.filename or path)
+        raise Invalid(
+            f"{unread}: {exc.strerror}", "文件无法读取", [FieldError("file", str(exc.strerror), "无法读取")]
         ) from None
-    return draft_plan_sheet(content, path.name, identity, listed)
+    return draft_plan_document(content, path.name, identity, listed)

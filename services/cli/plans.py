@@ -96,8 +96,7 @@ def plan_draft(
     indicator (a project) per row, a row with one text alone a section heading (a category);
     targets as written, departments by name. Every bad cell is listed and nothing is written;
     what to check before publishing is printed."""
-    from services.app import draft_plan_file
-    from services.spreadsheet import PlanIdentity, SheetRejected
+    from services.app import AppError, PlanIdentity, draft_plan_file
 
     if output is not None and output.exists():
         raise fail(f"{output} exists: drafting does not overwrite a plan file")
@@ -106,9 +105,9 @@ def plan_draft(
     )
     try:
         draft = draft_plan_file(table, identity, projects)
-    except SheetRejected as exc:
-        said = f"{exc.filename}: {len(exc.errors)} problem(s), no plan drafted（{len(exc.errors)}处问题，未起草计划）"
-        raise fail("\n".join([said, *(f"  {error}" for error in exc.errors)])) from None
+    except AppError as exc:
+        rows = exc.details.get("rows") or [str(error) for error in exc.errors]
+        raise fail("\n".join([f"{exc.message}（{exc.message_zh}）", *(f"  {row}" for row in rows)])) from None
     if output is None:
         typer.echo(draft.text, nl=False)
     else:

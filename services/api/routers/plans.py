@@ -1,14 +1,17 @@
-"""Plans: list, publish, and the main table of one."""
+"""Plans: list, draft from the office's tables, publish, and the main table of one."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse
 
 from projections.provenance import Provenance
 from projections.readmodel import PlanSummary
 from services.api.deps import AdminDep, AppDep, AsOf, CallerDep, KnownAt, PlanDep, read_json
-from services.api.schemas import ERRORS, PlanListing, PublishedPlan
+from services.api.schemas import ERRORS, DraftedPlan, ErrorBody, PlanListing, PublishedPlan
+from services.app import MAX_FILE, PlanIdentity
 
 router = APIRouter(prefix="/v1/plans", tags=["plans"], responses=ERRORS)
 
@@ -34,6 +37,42 @@ async def publish(plan: str, request: Request, app: AppDep, who: AdminDep) -> JS
     published = await app.plans.publish_document(plan, await read_json(request), by=who.id)
     body = {"plan_id": plan, "version": published.version, "position": published.position}
     return JSONResponse(body, status_code=201 if published.stored else 200)
+
+
+@router.post(
+    "/{plan}/draft",
+    responses={
+        413: {"model": ErrorBody, "description": "a file over 2 MB"},
+        422: {"model": ErrorBody, "description": "bad cells: every one by its row and column, in English and Chinese"},
+    },
+)
+async def draft(
+    plan: str,
+    who: AdminDep,
+    app: AppDep,
+    table: Annotated[UploadFile, File(description="the office's target table, .xlsx or .csv")],
+    year: Annotated[int, Form(ge=2000, le=2100)],
+    region: Annotated[str, Form(min_length=1, description="e.g. 重庆市荣昌区")],
+    projects: Annotated[UploadFile | None, File(description="the key-project list, .xlsx or .csv")] = None,
+    name: Annotated[str, Form(description="default: {region}{year}年国民经济和社会发展计划")] = "",
+    office: Annotated[str, Form(min_length=1, description="the department owning the plan, by name")] = "发展改革委",
+    projects_label: Annotated[str, Form(min_length=1)] = "重点项目",
+) -> DraftedPlan:
+    """Draft a plan file for `plan` from the tables the office keeps (admin): nothing is stored;
+    check the text, then publish it with PUT. The same use case as `planwatch plan draft`."""
+    identity = PlanIdentity(id=plan, year=year, region=region, name=name, office=office, projects_label=projects_label)
+    listed = (await projects.read(MAX_FILE + 1), projects.filename or "") if projects is not None else None
+    drafted = app.plans.draft(await table.read(MAX_FILE + 1), table.filename or "", identity, listed)
+    main = sum(1 for i in drafted.plan.indicators if i.is_main)
+    return DraftedPlan(
+        plan_id=drafted.plan.id,
+        text=drafted.text,
+        notes=drafted.notes,
+        departments=len(drafted.plan.departments),
+        main_indicators=main,
+        further_targets=len(drafted.plan.indicators) - main,
+        key_projects=len(drafted.plan.projects),
+    )
 
 
 @router.get("/{plan}")
