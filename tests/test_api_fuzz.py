@@ -86,6 +86,7 @@ async def test_fuzzed_requests_never_fail_with_5xx_or_store_part_of_a_batch(
             continue  # an endless event stream has no response to check; tested in test_notifier.py
         # admin-only operations get the admin token, so fuzzing reaches their validation too
         admin_only = operation.path.startswith(ADMIN_ONLY) or operation.method.upper() == "PUT"
+        admin_only = admin_only or operation.path.endswith("/draft")  # drafting a plan is the admin's
         fuzz_operation(operation, api_url, admin if admin_only else token, tally)
 
     assert tally.calls > 100 and len(tally.refused_valid) > 50
@@ -94,6 +95,8 @@ async def test_fuzzed_requests_never_fail_with_5xx_or_store_part_of_a_batch(
     assert {"POST /v1/subscriptions", "POST /v1/tokens"} <= set(admin_ops), tally.statuses
     assert not any(codes[403] for codes in admin_ops.values()), admin_ops
     assert tally.statuses["POST /v1/subscriptions"][422] > 0, tally.statuses["POST /v1/subscriptions"]
+    drafts = tally.statuses["POST /v1/plans/{plan}/draft"]
+    assert drafts[422] > 0 and not drafts[403], drafts  # fuzzed files reach the drafting, and are refused
     # every event in the log came from a request that was accepted whole
     stored_ids = {str(s.event.event_id) for s in await store.read(PLAN, limit=10_000)}  # every one reads back
     assert len(stored_ids) == await store.length(PLAN) == 1 + tally.accepted_events
