@@ -4,7 +4,7 @@ that `plan check` accepts, or every bad cell named with its row and column, noth
 from __future__ import annotations
 
 import io
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,11 +14,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 
+from events.models import plan_published
 from events.planfile import parse_plan
 from events.targets import RateTarget
 from services.spreadsheet import PlanIdentity, SheetRejected, draft_plan_sheet
 from services.store import Keyspace, TokenStore
-from tests.conftest import api_client, planwatch
+from tests.conftest import ROOT, api_client, planwatch
 from tests.test_api import auth
 
 IDENTITY = PlanIdentity(id="demo-2025", year=2025, region="示例区")
@@ -327,3 +328,19 @@ async def test_the_api_drafts_for_admins_and_names_bad_cells(redis: Redis, keys:
         bad_id = await http.post("/v1/plans/Demo_2025/draft", data=form, files=files, headers=auth(admin))
         assert bad_id.status_code == 422 and "id" in bad_id.json()["errors"][0]["field"]
     assert not [key async for key in redis.scan_iter(match=f"{keys.prefix}*demo-2025*")]  # a draft stores nothing
+
+
+def test_the_example_office_tables_draft_a_plan_that_publishes(tmp_path: Path) -> None:
+    """plans/examples/office-tables/: the walkthrough the README gives, from the tables to a plan."""
+    tables = ROOT / "plans" / "examples" / "office-tables"
+    identity = PlanIdentity(id="example-office-2025", year=2025, region="示例区", projects_label="区级重点项目")
+    draft = draft_plan_sheet(
+        (tables / "targets.csv").read_bytes(),
+        "targets.csv",
+        identity,
+        ((tables / "projects.csv").read_bytes(), "projects.csv"),
+    )
+    plan = parse_plan(draft.text, "draft.yaml")
+    assert sum(1 for i in plan.indicators if i.is_main) == 10 and len(plan.indicators) == 14
+    assert [p.planned_investment_wan for p in plan.projects] == [15000, 12000, 6800, 9500, 20000]
+    assert plan_published(plan, 0, datetime(2025, 1, 20, tzinfo=UTC)).plan == plan  # within the plan rules
