@@ -486,3 +486,44 @@ async def test_the_live_feed_reads_each_plan_once_however_many_listen(redis_url:
         assert app.alerting.live._plans == {}  # the last listener gone, the reader stops
     finally:
         await small.aclose()
+
+
+async def test_an_admin_drafts_a_plan_from_the_office_tables_and_publishes_it(redis: Redis, keys: Keyspace) -> None:
+    tables = ROOT / "plans" / "examples" / "office-tables"
+    admin, _ = await TokenStore(redis, keys).create("admin")
+    analyst, _ = await TokenStore(redis, keys).create("analyst")
+    async with api_client(redis, keys) as http:
+        await sign_in(http, admin)
+        form = await http.get("/drafts")
+        assert form.status_code == 200 and 'enctype="multipart/form-data"' in form.text
+        fields = {"csrf": csrf_of(form), "id": "example-office-2025", "year": "2025", "region": "示例区"}
+        files = {
+            "table": ("targets.csv", (tables / "targets.csv").read_bytes()),
+            "projects": ("projects.csv", (tables / "projects.csv").read_bytes()),
+        }
+        drafted = await http.post("/drafts", data=fields, files=files)
+        assert drafted.status_code == 200, drafted.text[:3000]
+        assert "10 项主要指标，4 项其他目标任务，5 个重点项目" in drafted.text and "请核对" in drafted.text
+        text = html.unescape(re.search(r'<textarea name="text"[^>]*>(.*?)</textarea>', drafted.text, re.S)[1])
+        assert not [key async for key in redis.scan_iter(match=f"{keys.prefix}*example-office-2025*")]  # not yet
+        bad = await http.post(
+            "/drafts",
+            data=fields,
+            files={"table": ("t.csv", "指标,全年目标,责任单位\n地区生产总值,大约,区统计局\n".encode())},
+        )
+        assert bad.status_code == 422 and "第2行「全年目标」" in html.unescape(bad.text)
+        broken = await http.post(
+            "/drafts/publish", data={"csrf": fields["csrf"], "text": text.replace("year: 2025", "year: twenty")}
+        )
+        assert broken.status_code == 422 and "计划文件有误" in broken.text
+        published = await http.post("/drafts/publish", data={"csrf": fields["csrf"], "text": text})
+        assert published.status_code == 303 and published.headers["location"] == "/plans/example-office-2025"
+        assert (await http.get("/plans/example-office-2025")).status_code == 200
+    async with api_client(redis, keys) as http:
+        await sign_in(http, analyst)
+        assert (await http.get("/drafts")).status_code == 403
+        own_csrf = csrf_of(
+            await http.get("/plans/example-office-2025")
+        )  # the analyst's own form token: refused for the role, not the form
+        refused = await http.post("/drafts/publish", data={"csrf": own_csrf, "text": text})
+        assert refused.status_code == 403 and "管理令牌" in refused.text

@@ -317,3 +317,28 @@ def test_the_acknowledge_and_silence_buttons_mark_the_alert(admin: Page, server:
     _reloaded_until(admin, trade, "已静默")
     expect(gdp).not_to_contain_text("已静默")
     expect(admin.locator("#alert-history")).to_contain_text("认领")
+
+
+def test_the_plan_office_drafts_a_plan_from_its_tables_in_the_browser(admin: Page, server: Server) -> None:
+    """Upload the office's two tables, see what to check, take the plan file away (publishing is
+    tested over HTTP, so this module's plans stay as the other tests count them)."""
+    tables = ROOT / "plans" / "examples" / "office-tables"
+    admin.goto(f"{server.url}/")
+    admin.click("text=起草计划")
+    expect(admin).to_have_url(f"{server.url}/drafts")
+    admin.fill("#draft-id", "example-office-2025")
+    admin.fill("#draft-year", "2025")
+    admin.fill("#draft-region", "示例区")
+    admin.set_input_files("#draft-table", str(tables / "targets.csv"))
+    admin.set_input_files("#draft-projects", str(tables / "projects.csv"))
+    admin.click("#draft-form button[type=submit]")
+    expect(admin.locator("#draft-counts")).to_contain_text("10 项主要指标，4 项其他目标任务，5 个重点项目")
+    expect(admin.locator("#draft-notes")).to_contain_text("ind-NN")
+    text = admin.locator("#draft-text").input_value()
+    assert text.startswith("# 由 targets.csv 起草") and "projects:" in text
+    with admin.expect_download() as download:
+        admin.click("text=下载计划文件")
+    assert Path(download.value.path()).read_text(encoding="utf-8") == text
+    admin.set_input_files("#draft-table", str(tables / "projects.csv"))  # the wrong table: its columns are named
+    admin.click("#draft-form button[type=submit]")
+    expect(admin.locator("#draft-errors")).to_contain_text("找不到「全年目标」列")

@@ -107,6 +107,20 @@ class Plans:
             )
         return await self.publish(plan, by)
 
+    async def publish_text(self, text: str, source: str, by: str | None = None) -> tuple[Plan, Published]:
+        """Publish a plan file's text (the dashboard's, after a draft was checked and edited):
+        Invalid lists every problem with its line, as `plan check` does."""
+        try:
+            plan = parse_plan(text, source)
+        except PlanFileError as exc:
+            raise Invalid(
+                f"{source} is not a valid plan",
+                "计划文件有误，未发布",
+                [FieldError(source, problem, "计划文件有误") for problem in exc.problems],
+                rows=exc.problems,
+            ) from None
+        return plan, await self.publish(plan, by)
+
     def draft(
         self, content: bytes, filename: str, identity: PlanIdentity, projects: tuple[bytes, str] | None = None
     ) -> PlanDraft:

@@ -10,11 +10,11 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from services.dashboard import alerts, auth, entry, pages, rollups
+from services.dashboard import alerts, auth, drafts, entry, pages, rollups
 from services.dashboard.browser import take_screenshots
 from services.dashboard.web import STATIC
 
-ROUTERS = (auth.router, pages.router, alerts.router, rollups.router, entry.router)
+ROUTERS = (auth.router, pages.router, alerts.router, rollups.router, entry.router, drafts.router)
 
 
 def mount_dashboard(api: FastAPI) -> None:
