@@ -177,12 +177,12 @@ _RATE = re.compile(
     + _NUM
     + r"%(?P<post>左右|以上|以内|以下)?$"
 )
-_STRETCH = re.compile(r"^(?P<floor>.+?)[，,；;]力争(?:增长|达到)?(?P<stretch>-?\d+(?:\.\d+)?)%(?:左右|以上)?$")
+_STRETCH = re.compile(r"^(?P<floor>.+?)[，,；;、]力争(?:增长|达到)?(?P<stretch>-?\d+(?:\.\d+)?)%(?:左右|以上)?$")
 # A floor followed by an aspiration with no figure (`增长6.5%左右，在实际工作中力争更好结果`): the
 # floor is judged; the rest is printed, as the whole text always is.
 # So is a comparison with no figure after a figure (`增长6%左右，与经济增长基本同步`, `增长6%以上，
 # 高于全省平均水平`): the figure is the target the plan can be held to; the rest is printed.
-_ASPIRATION = re.compile(r"^(?P<floor>.+?)[，,；;](?:在实际工作中|并)?(?:力争|争取|努力)[^\d%]*$")
+_ASPIRATION = re.compile(r"^(?P<floor>.+?)[，,；;、](?:在实际工作中|并)?(?:力争|争取|努力)[^\d%]*$")
 _COMPARISON_AFTER = re.compile(
     r"^(?P<floor>.*\d[^，,；;]*)[，,；;](?:保持|实现|基本)?(?:[与同][^\d%]+同步|(?:高于|快于|不低于)[^\d%]+)$"
 )

@@ -111,6 +111,10 @@ def test_a_value_without_digits_converts_to_itself(value: str) -> None:
             RateTarget(text="增长6%以上，力争7%", value=Decimal(6), bound="at_least", stretch=Decimal(7)),
         ),
         (
+            "增长6.5%左右、力争7%",  # an enumeration comma before 力争, as some reports write it
+            RateTarget(text="增长6.5%左右、力争7%", value=Decimal("6.5"), bound="about", stretch=Decimal(7)),
+        ),
+        (
             "6.5%左右，力争增长7%以上",
             RateTarget(text="6.5%左右，力争增长7%以上", value=Decimal("6.5"), bound="about", stretch=Decimal(7)),
         ),
