@@ -341,7 +341,7 @@ def plan_rule_problems(plan: Any) -> list[tuple[tuple[str | int, ...], str]]:
     within the bounds of a reported number (readers compute with them), and key projects planned
     to start and end within a window around the plan year. Plans published before these rules
     are read as they were accepted (events.upcasting)."""
-    problems = model_number_problems(plan)
+    problems = model_number_problems(plan) + _percent_target_problems(plan)
     for index, project in enumerate(plan.projects):
         start, end = int(project.planned_start[:4]), int(project.planned_completion[:4])
         if not plan.year - PROJECT_START_YEARS_BEFORE <= start <= plan.year + PROJECT_START_YEARS_AFTER:
@@ -357,6 +357,29 @@ def plan_rule_problems(plan: Any) -> list[tuple[tuple[str | int, ...], str]]:
             where = ("projects", index, "planned_completion")
             problems.append((where, f"{project.id}: planned to be completed in {end}, after {latest}"))
     return problems
+
+
+PERCENT_FORMS = ("rate", "range", "relative")  # targets whose figures are percentages (growth, a rate)
+
+
+def _percent_target_problems(plan: Any) -> list[tuple[tuple[str | int, ...], str]]:
+    return [
+        (("indicators", index, "target"), problem)
+        for index, indicator in enumerate(plan.indicators)
+        if (problem := percent_target_problem(indicator, indicator.target)) is not None
+    ]
+
+
+def percent_target_problem(indicator: Any, target: Any) -> str | None:
+    """A target in % on an indicator reported in another unit (地区生产总值 in 亿元, 增长6%): its
+    values would be judged against the percentage, and mean nothing; the level must come with its
+    growth (`with_growth`), which the target then judges. None when the target fits."""
+    if target is None or target.form not in PERCENT_FORMS or indicator.unit == "%" or indicator.with_growth:
+        return None
+    return (
+        f"{indicator.id}: the target {target.text!r} is a percentage, but the values are in {indicator.unit}: "
+        "set with_growth: true (the level reported with its growth, judged on the growth), or unit: '%'"
+    )
 
 
 def model_number_problems(model: Any) -> list[tuple[tuple[str | int, ...], str]]:

@@ -247,6 +247,7 @@ async def test_a_department_posting_for_another_is_403_and_stores_nothing(client
         ("gdp", "完成市下达任务", None),
         ("gdp", {"text": "提高1个百分点", "baseline": "5.0"}, None),
         ("gdp", "提高1个百分点", "last year's level"),
+        ("new-projects", "增长10%", "set with_growth: true"),  # a count judged against a percentage
     ],
 )
 async def test_a_revised_target_must_fit_its_indicator_as_the_plans_own_must(

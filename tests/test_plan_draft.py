@@ -344,3 +344,13 @@ def test_the_example_office_tables_draft_a_plan_that_publishes(tmp_path: Path) -
     assert sum(1 for i in plan.indicators if i.is_main) == 10 and len(plan.indicators) == 14
     assert [p.planned_investment_wan for p in plan.projects] == [15000, 12000, 6800, 9500, 20000]
     assert plan_published(plan, 0, datetime(2025, 1, 20, tzinfo=UTC)).plan == plan  # within the plan rules
+
+
+def test_a_level_with_a_growth_target_is_drafted_as_reported_with_its_growth() -> None:
+    table = (
+        "指标,单位,全年目标,责任单位\n地区生产总值,亿元,增长6%左右,区统计局\n粮食总产量,万吨,29万吨左右,区农业农村委\n"
+    )
+    draft = draft_plan_sheet(table.encode(), "表.csv", IDENTITY)
+    gdp, grain = parse_plan(draft.text, "draft.yaml").indicators
+    assert (gdp.with_growth, gdp.judged_on_growth(gdp.target), grain.with_growth) == (True, True, False)
+    assert any("with_growth" in note and "地区生产总值" in note for note in draft.notes)

@@ -96,6 +96,17 @@ def test_an_amount_in_a_unit_the_indicator_does_not_count_in_is_refused() -> Non
     assert problem.startswith("plan.yaml:10: indicators[0]:") and "is in 个点 but the indicator's unit is %" in problem
 
 
+def test_a_target_in_percent_on_a_level_needs_the_level_reported_with_its_growth() -> None:
+    level = GOOD.replace(
+        "unit: '%', department: stats, frequency: quarterly, order: 1",
+        "unit: 亿元, department: stats, frequency: quarterly, order: 1",
+    )
+    [problem] = problems(level)  # its values in 亿元 would be judged against 6.5 %
+    assert problem.startswith("plan.yaml:11: indicators[0].target:") and "with_growth: true" in problem
+    with_growth = parse_plan(level.replace("order: 1,", "order: 1, with_growth: true,"))
+    assert with_growth.indicators[0].judged_on_growth(with_growth.indicators[0].target)
+
+
 def test_a_name_before_the_figure_may_end_in_a_word_for_growth() -> None:
     plan = parse_plan(GOOD.replace("target: 6.5%左右", "target: GDP涨幅6%左右"))  # GDP is an alias of gdp
     assert plan.indicators[0].target is not None and plan.indicators[0].target.form == "rate"

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from events.bounds import bounds_for
+from events.bounds import bounds_for, percent_target_problem
 from events.errors import FieldError, field_errors
 from events.models import Event, EventBase, TargetRevised, batch_adapter, event_adapter
 from events.plan import Indicator, Plan
@@ -347,6 +347,8 @@ def _revision_problems(plan: Plan, event: TargetRevised, prefix: str) -> list[Fi
             for error in field_errors(exc)
         ]
     target = event.target
+    if (problem := percent_target_problem(indicator, target)) is not None:
+        return [FieldError(f"{prefix}target", problem, "修订后的目标为百分比，但该指标按总量报送")]
     if isinstance(target, RelativeTarget):
         compared = plan.reference_of(indicator)
         if compared is None or plan.resolve_reference(target.reference) != compared:

@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from events.bounds import PERCENT_FORMS
 from events.errors import field_errors
 from events.plan import MAIN_SECTION, Plan
 from events.planfile import PlanFileError, parse_plan
@@ -317,6 +318,9 @@ def _plan_data(rows: list[_Row], projects: list[ProjectRow], identity: PlanIdent
     made_up = [f"{name} → {i}" for name, i in departments.items() if re.fullmatch(r"dept-\d+", i)]
     if made_up:
         drafting.notes.append("以下责任单位的标识为编号，请改为简短英文（事件和令牌将使用它们）：" + "；".join(made_up))
+    growth = [i["name"] for i in drafting.data["indicators"] if i.get("with_growth")]
+    if growth:
+        drafting.notes.append(f"以下指标按总量和同比增速报送、按增速考核（with_growth）：{'、'.join(growth)}")
     numbered = [i for i in drafting.data["indicators"] if re.fullmatch(r"ind-\d+", i["id"])]
     if numbered:
         drafting.notes.append(f"{len(numbered)}个指标的标识为编号（ind-NN），发布前可改为简短英文")
@@ -331,14 +335,17 @@ def _indicators(rows: list[_Row], departments: dict[str, str]) -> list[dict[str,
         subject = row.id.lower() or _unique(_known_id(row.name, _INDICATOR_IDS) or f"ind-{index + 1:02d}", taken)
         taken.add(subject)
         orders[row.section] = orders.get(row.section, 0) + 1
+        unit = row.unit or _unit_of(row.target)
         indicator: dict[str, Any] = {
             "id": subject,
             "name": row.name,
-            "unit": row.unit or _unit_of(row.target),
+            "unit": unit,
             "department": departments[row.department],
             "frequency": row.frequency,
             "order": orders[row.section],
         }
+        if unit not in ("", "%") and _form_of(row.target) in PERCENT_FORMS:  # 地区生产总值（亿元）增长6%
+            indicator["with_growth"] = True  # reported as the level and its growth, judged on the growth
         if row.section != MAIN_SECTION:
             indicator["section"] = row.section
         if aliases := _ALIASES.get(row.name):
@@ -387,13 +394,20 @@ def _unit_of(target: str | Decimal | None) -> str:
     unit. '' when it implies none (the plan's validation then asks for 单位)."""
     if not isinstance(target, str):
         return ""
-    try:
-        parsed = parse_target(target)
-    except TargetTextError:
-        return "%" if "百分点" in target else ""
-    if parsed.form in ("rate", "range", "relative"):
+    form = _form_of(target)
+    if form in PERCENT_FORMS or (form is None and "百分点" in target):
         return "%"
-    return str(getattr(parsed, "unit", ""))
+    return str(getattr(parse_target(target), "unit", "")) if form is not None else ""
+
+
+def _form_of(target: str | Decimal | None) -> str | None:
+    """The form a wording parses to (None: a number, nothing, or a wording the plan will refuse)."""
+    if not isinstance(target, str):
+        return None
+    try:
+        return parse_target(target).form
+    except TargetTextError:
+        return None
 
 
 def _problems(drafting: _Drafting) -> list[RowError]:
