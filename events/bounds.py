@@ -341,7 +341,7 @@ def plan_rule_problems(plan: Any) -> list[tuple[tuple[str | int, ...], str]]:
     within the bounds of a reported number (readers compute with them), and key projects planned
     to start and end within a window around the plan year. Plans published before these rules
     are read as they were accepted (events.upcasting)."""
-    problems = model_number_problems(plan) + _percent_target_problems(plan)
+    problems = model_number_problems(plan)
     for index, project in enumerate(plan.projects):
         start, end = int(project.planned_start[:4]), int(project.planned_completion[:4])
         if not plan.year - PROJECT_START_YEARS_BEFORE <= start <= plan.year + PROJECT_START_YEARS_AFTER:
@@ -362,7 +362,10 @@ def plan_rule_problems(plan: Any) -> list[tuple[tuple[str | int, ...], str]]:
 PERCENT_FORMS = ("rate", "range", "relative")  # targets whose figures are percentages (growth, a rate)
 
 
-def _percent_target_problems(plan: Any) -> list[tuple[tuple[str | int, ...], str]]:
+def percent_target_problems(plan: Any) -> list[tuple[tuple[str | int, ...], str]]:
+    """Each indicator's `percent_target_problem`, with its path. Checked where a plan is published
+    or checked, not in the stored event's model: a plan stored before this check is read as it
+    was accepted."""
     return [
         (("indicators", index, "target"), problem)
         for index, indicator in enumerate(plan.indicators)

@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from events.bounds import plan_rule_problems
+from events.bounds import percent_target_problems, plan_rule_problems
 from events.errors import FieldError, field_errors, field_path
 from events.plan import Plan
 
@@ -80,7 +80,8 @@ def parse_plan(text: str, source: str = "<plan>") -> Plan:
         plan = Plan.model_validate(data)
     except ValidationError as exc:
         raise PlanFileError(source, [_locate(source, root, err) for err in field_errors(exc)]) from None
-    broken = [FieldError(field_path(path), reason, "不符合计划规则") for path, reason in plan_rule_problems(plan)]
+    rules = plan_rule_problems(plan) + percent_target_problems(plan)
+    broken = [FieldError(field_path(path), reason, "不符合计划规则") for path, reason in rules]
     if broken:  # what publishing it would refuse, said now with the lines
         raise PlanFileError(source, [_locate(source, root, error) for error in broken])
     return plan

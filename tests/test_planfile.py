@@ -5,16 +5,21 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from events.plan import crontab_problem
+from events.codec import decode_stored, encode
+from events.models import plan_published
+from events.plan import Plan, crontab_problem
 from events.planfile import PlanFileError, parse_plan
-from services.app import load_plan
+from services.app import Invalid, load_plan, publish_plan
 from services.demo import SEED_PLAN
+from services.store import EventStore
 
 GOOD = """\
 id: test-2025
@@ -105,6 +110,19 @@ def test_a_target_in_percent_on_a_level_needs_the_level_reported_with_its_growth
     assert problem.startswith("plan.yaml:11: indicators[0].target:") and "with_growth: true" in problem
     with_growth = parse_plan(level.replace("order: 1,", "order: 1, with_growth: true,"))
     assert with_growth.indicators[0].judged_on_growth(with_growth.indicators[0].target)
+
+
+async def test_a_plan_stored_before_the_percent_check_is_read_and_a_new_one_refused(store: EventStore) -> None:
+    level = GOOD.replace(
+        "unit: '%', department: stats, frequency: quarterly, order: 1",
+        "unit: 亿元, department: stats, frequency: quarterly, order: 1",
+    )
+    plan = Plan.model_validate(yaml.safe_load(level))  # the model alone: the check is not part of it
+    stored = plan_published(plan, 0, datetime(2025, 1, 20, tzinfo=UTC))
+    assert decode_stored(encode(stored)) == stored  # as a plan stored before the check would be read
+    with pytest.raises(Invalid) as refused:
+        await publish_plan(store, plan)
+    assert refused.value.errors[0].field == "indicators[0].target" and await store.length(plan.id) == 0
 
 
 def test_a_name_before_the_figure_may_end_in_a_word_for_growth() -> None:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from events.errors import FieldError, field_errors
+from events.bounds import percent_target_problems
+from events.errors import FieldError, field_errors, field_path
 from events.models import PlanPublished, plan_digest, plan_published
 from events.plan import Plan
 from events.planfile import PlanFileError, decode_text, parse_plan
@@ -44,6 +45,9 @@ async def publish_plan(
             and plan_digest(current.event.plan) == plan_digest(plan)
         ):
             return Published(current.position, await _publications(store, plan.id), stored=False)
+    if unfit := percent_target_problems(plan):  # checked on publishing, not on reading a stored plan
+        errors = [FieldError(field_path(path), reason, "目标为百分比，但该指标按总量报送") for path, reason in unfit]
+        raise Invalid("the plan breaks the plan rules", "计划内容不符合规则", errors)
     try:  # a new plan must meet the plan rules (events.bounds.plan_rule_problems)
         event = plan_published(plan, version, occurred_at or datetime.now(UTC), by)
     except ValidationError as exc:
