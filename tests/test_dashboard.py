@@ -496,7 +496,13 @@ async def test_an_admin_drafts_a_plan_from_the_office_tables_and_publishes_it(re
         await sign_in(http, admin)
         form = await http.get("/drafts")
         assert form.status_code == 200 and 'enctype="multipart/form-data"' in form.text
-        fields = {"csrf": csrf_of(form), "id": "example-office-2025", "year": "2025", "region": "示例区"}
+        fields = {
+            "csrf": csrf_of(form),
+            "id": "example-office-2025",
+            "year": "2025",
+            "region": "示例区",
+            "office": "区发展改革委",
+        }
         files = {
             "table": ("targets.csv", (tables / "targets.csv").read_bytes()),
             "projects": ("projects.csv", (tables / "projects.csv").read_bytes()),
@@ -505,6 +511,7 @@ async def test_an_admin_drafts_a_plan_from_the_office_tables_and_publishes_it(re
         assert drafted.status_code == 200, drafted.text[:3000]
         assert "10 项主要指标，4 项其他目标任务，5 个重点项目" in drafted.text and "请核对" in drafted.text
         text = html.unescape(re.search(r'<textarea name="text"[^>]*>(.*?)</textarea>', drafted.text, re.S)[1])
+        assert "\noffice: stats\n" in text  # the office the form named owns the plan
         assert not [key async for key in redis.scan_iter(match=f"{keys.prefix}*example-office-2025*")]  # not yet
         bad = await http.post(
             "/drafts",

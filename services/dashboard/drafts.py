@@ -17,8 +17,6 @@ from services.dashboard.web import AppDep, DashboardRoute, FormDep, Viewer, View
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 
-FIELDS = ("id", "year", "region", "name", "projects_label")  # what the form asks besides the files
-
 
 def _admin_only(who: Viewer) -> None:
     if who.token.role != "admin":
@@ -68,6 +66,7 @@ def _identity(sent: dict[str, str]) -> PlanIdentity:
         year=int(year),
         region=sent["region"].strip(),
         name=sent.get("name", "").strip(),
+        office=sent.get("office", "").strip() or "发展改革委",
         projects_label=sent.get("projects_label", "").strip() or "重点项目",
     )
 
