@@ -501,7 +501,7 @@ async def test_an_admin_drafts_a_plan_from_the_office_tables_and_publishes_it(re
             "id": "example-office-2025",
             "year": "2025",
             "region": "示例区",
-            "office": "区发展改革委",
+            "office": "区统计局",
         }
         files = {
             "table": ("targets.csv", (tables / "targets.csv").read_bytes()),
