@@ -240,6 +240,7 @@ def test_a_key_project_list_drafts_the_plans_projects() -> None:
         (["医院", "区卫生健康委", "两亿", "2025-03", "2025-12"], "项目表·年度计划投资", "不是有效的数字"),
         (["医院", "区卫生健康委", 2, "2025-06", "2025-03"], "项目表·计划竣工", "planned_completion"),
         (["医院", None, 2, "2025-03", "2025-12"], "项目表·责任单位", "未填写责任单位"),
+        ([None, "区卫生健康委", 2, "2025-03", "2025-12"], "项目表·项目名称", "未填写项目名称"),  # not passed over
     ],
 )
 def test_a_bad_project_cell_is_named_in_the_project_list(row: list[object], column: str, says: str) -> None:

@@ -65,10 +65,12 @@ def project_rows(table: Table, year: int) -> tuple[list[ProjectRow], list[RowErr
     errors: list[RowError] = []
     category = UNCATEGORISED
     for number, cells in data_rows(table, header):
-        name = cell_text(cells, header.columns, PROJECT)
-        if not name or not any(cell_text(cells, header.columns, c) for c in (OWNER, INVESTMENT, START)):
+        if not any(cell_text(cells, header.columns, c) for c in (OWNER, INVESTMENT, START, COMPLETION)):
             if (title := heading(cells)) is not None:
                 category = _category(title)  # 一、工业项目（30个）
+            continue  # else a blank line, or a number with nothing else
+        if not cell_text(cells, header.columns, PROJECT):
+            errors.append(RowError(number, PROJECT, "", "the project's name is not given", "未填写项目名称"))
             continue
         row, problems = _project(number, cells, header, year, category)
         errors += problems
