@@ -108,6 +108,11 @@ def test_a_table_without_frequencies_or_known_names_says_what_to_check() -> None
         (["新增就业", "人", "新增就业1万亩", "区人力社保局", "年度"], "全年目标", ""),  # units disagree
         (["城镇化率", None, "提高1个百分点", "区统计局", "年度"], "全年目标", "baseline"),
         (["农业增加值", None, "完成市下达任务", "区农业农村委", "年度"], "单位", ""),  # no figure, no unit
+        (
+            ["新增托位", None, None, None, "年度"],
+            "责任单位",
+            "未填写责任单位",
+        ),  # a row left unfilled is not passed over
     ],
 )
 def test_a_bad_cell_is_named_by_row_and_column(row: list[object], column: str, says: str) -> None:

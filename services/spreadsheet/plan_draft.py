@@ -64,6 +64,7 @@ INDICATOR_LAYOUT = Layout(
     required=(NAME, TARGET, DEPARTMENT),
     endings={TARGET: ("年目标",)},
 )
+_NUMBERED = re.compile(r"^(?:[一二三四五六七八九十]+、|[（(][一二三四五六七八九十]+[）)])")  # a heading's numbering
 PROJECTS_TABLE = "项目表·"  # before a column of the key-project list in a message: which file it is in
 _FREQUENCIES = {
     "monthly": ("月", "月度", "每月", "按月", "monthly"),
@@ -235,9 +236,12 @@ def _indicator_rows(table: Table) -> tuple[list[_Row], list[RowError], list[str]
     for number, cells in data_rows(table, header):
         name = cell_text(cells, columns, NAME)
         if not any(cell_text(cells, columns, column) for column in (TARGET, DEPARTMENT, UNIT)):
-            if (title := heading(cells)) is not None:  # （一）工业经济, often merged across the row
+            title = heading(cells) or (name if _NUMBERED.match(name) else None)
+            if title is not None:  # （一）工业经济, often merged across the row, or 一、 in the name column
                 section = _section(title)
-            continue  # else a blank line, or a number with nothing else
+                continue
+            if not name:
+                continue  # a blank line, or a number with nothing else
         if not name:
             errors.append(RowError(number, NAME, "", "the indicator's name is not given", "未填写指标名称"))
             continue
