@@ -507,6 +507,8 @@ async def test_an_admin_drafts_a_plan_from_the_office_tables_and_publishes_it(re
             "table": ("targets.csv", (tables / "targets.csv").read_bytes()),
             "projects": ("projects.csv", (tables / "projects.csv").read_bytes()),
         }
+        forged = await http.post("/drafts", data={**fields, "csrf": "forged"}, files=files)
+        assert forged.status_code == 403 and "页面已过期" in forged.text
         drafted = await http.post("/drafts", data=fields, files=files)
         assert drafted.status_code == 200, drafted.text[:3000]
         assert "10 项主要指标，4 项其他目标任务，5 个重点项目" in drafted.text and "请核对" in drafted.text

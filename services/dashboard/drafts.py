@@ -5,7 +5,6 @@ a plan is theirs."""
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -13,7 +12,7 @@ from fastapi.responses import RedirectResponse
 from starlette.datastructures import UploadFile
 
 from services.app import MAX_FILE, AppError, Forbidden, Invalid, PlanIdentity
-from services.dashboard.web import AppDep, DashboardRoute, FormDep, Viewer, ViewerDep, page
+from services.dashboard.web import AppDep, DashboardRoute, FormDep, Viewer, ViewerDep, check_csrf, page
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 
@@ -35,9 +34,8 @@ async def draft(request: Request, app: AppDep, who: ViewerDep) -> Response:
     check and publish, or every bad cell by row and column; nothing is stored."""
     _admin_only(who)
     form = await request.form()
+    check_csrf(form.get("csrf"), who)
     sent = {key: value for key, value in form.items() if isinstance(value, str)}
-    if not hmac.compare_digest(sent.get("csrf", ""), who.csrf):
-        raise Forbidden("the form's CSRF token is missing or wrong; reload the page", "页面已过期，请刷新后重试")
     context: dict[str, Any] = {"who": who, "sent": sent, "active": "draft"}
     table, listed = form.get("table"), form.get("projects")
     if not isinstance(table, UploadFile) or not table.filename:

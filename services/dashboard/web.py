@@ -101,10 +101,14 @@ ViewerDep = Annotated[Viewer, Depends(viewer)]
 async def checked_form(request: Request, who: ViewerDep) -> Mapping[str, str]:
     """A form the signed-in viewer sent, after its CSRF token is checked (every form carries it)."""
     form = await request.form()
-    sent = form.get("csrf")
+    check_csrf(form.get("csrf"), who)
+    return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+def check_csrf(sent: object, who: Viewer) -> None:
+    """Forbidden unless `sent` is the viewer's CSRF token (a form with files reads its own fields)."""
     if not isinstance(sent, str) or not hmac.compare_digest(sent, who.csrf):
         raise Forbidden("the form's CSRF token is missing or wrong; reload the page", "页面已过期，请刷新后重试")
-    return {key: value for key, value in form.items() if isinstance(value, str)}
 
 
 FormDep = Annotated[Mapping[str, str], Depends(checked_form)]
