@@ -9,9 +9,10 @@ Pure: the plan in, sentences out.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
-from events.plan import Indicator, Plan
+from events.plan import MAIN_SECTION, Indicator, Plan
 from events.targets import (
     CumulativeTarget,
     LevelTarget,
@@ -24,6 +25,29 @@ from events.targets import (
     as_ceiling,
 )
 from projections import formatting as fmt
+
+
+@dataclass(frozen=True)
+class SaidBack:
+    """One indicator's target as the plan office checks it: 指标 ｜ 全年目标 ｜ 考核方式, and a hint."""
+
+    indicator: Indicator
+    sentence: str  # how_judged
+    hint: str | None  # direction_hint
+
+
+def targets_said_back(plan: Plan) -> list[tuple[str, list[SaidBack]]]:
+    """Every indicator's target said back, section by section in the plan's order (the main table
+    first): what `plan check --targets` prints and the dashboard's draft page shows."""
+    sections: dict[str, list[SaidBack]] = {MAIN_SECTION: []}
+    for indicator in plan.indicators:
+        sections.setdefault(indicator.section, [])
+    for indicator in plan.indicators:
+        said = SaidBack(indicator, how_judged(plan, indicator, indicator.target), direction_hint(indicator))
+        sections[indicator.section].append(said)
+    return [
+        (section, sorted(rows, key=lambda said: said.indicator.order)) for section, rows in sections.items() if rows
+    ]
 
 
 def how_judged(plan: Plan, indicator: Indicator, target: Target | None) -> str:

@@ -512,6 +512,7 @@ async def test_an_admin_drafts_a_plan_from_the_office_tables_and_publishes_it(re
         drafted = await http.post("/drafts", data=fields, files=files)
         assert drafted.status_code == 200, drafted.text[:3000]
         assert "10 项主要指标，4 项其他目标任务，5 个重点项目" in drafted.text and "请核对" in drafted.text
+        assert "定性目标，按年度考核结论（完成/未完成）判断" in drafted.text  # 考核方式, as plan check --targets says
         text = html.unescape(re.search(r'<textarea name="text"[^>]*>(.*?)</textarea>', drafted.text, re.S)[1])
         assert "\noffice: stats\n" in text  # the office the form named owns the plan
         assert not [key async for key in redis.scan_iter(match=f"{keys.prefix}*example-office-2025*")]  # not yet

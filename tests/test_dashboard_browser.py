@@ -334,6 +334,7 @@ def test_the_plan_office_drafts_a_plan_from_its_tables_in_the_browser(admin: Pag
     admin.click("#draft-form button[type=submit]")
     expect(admin.locator("#draft-counts")).to_contain_text("10 项主要指标，4 项其他目标任务，5 个重点项目")
     expect(admin.locator("#draft-notes")).to_contain_text("ind-NN")
+    expect(admin.locator("#draft-targets tr[data-indicator=gdp]")).to_contain_text("每期数值6.5%左右")
     text = admin.locator("#draft-text").input_value()
     assert text.startswith("# 由 targets.csv 起草") and "projects:" in text
     with admin.expect_download() as download:

@@ -50,20 +50,16 @@ def plan_check(
 
 def _print_targets(plan: Plan) -> None:
     """指标 ｜ 全年目标 ｜ 考核方式, by section: what the grammar read each wording as."""
-    from events.plan import MAIN_SECTION
-    from projections.how_judged import direction_hint, how_judged
+    from projections.how_judged import targets_said_back
 
-    sections = list(dict.fromkeys([MAIN_SECTION, *(i.section for i in plan.indicators)]))  # as the plan has them
-    section = None
-    for indicator in sorted(plan.indicators, key=lambda i: (sections.index(i.section), i.order)):
-        if indicator.section != section:
-            section = indicator.section
-            console.print(f"{section}（指标 ｜ 全年目标 ｜ 考核方式）", markup=False)
-        judged = how_judged(plan, indicator, indicator.target)
-        line = f"  {indicator.name}（{indicator.id}） ｜ {indicator.target_text} ｜ {judged}"
-        console.print(line, markup=False, soft_wrap=True)
-        if hint := direction_hint(indicator):
-            console.print(f"    {hint}", markup=False, soft_wrap=True)
+    for section, rows in targets_said_back(plan):
+        console.print(f"{section}（指标 ｜ 全年目标 ｜ 考核方式）", markup=False)
+        for said in rows:
+            indicator = said.indicator
+            line = f"  {indicator.name}（{indicator.id}） ｜ {indicator.target_text} ｜ {said.sentence}"
+            console.print(line, markup=False, soft_wrap=True)
+            if said.hint:
+                console.print(f"    {said.hint}", markup=False, soft_wrap=True)
 
 
 @commands.command("draft")

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 from starlette.datastructures import UploadFile
 
+from projections.how_judged import targets_said_back
 from services.app import MAX_FILE, AppError, Forbidden, Invalid, PlanIdentity
 from services.dashboard.web import AppDep, DashboardRoute, FormDep, Viewer, ViewerDep, check_csrf, page
 
@@ -49,7 +50,8 @@ async def draft(request: Request, app: AppDep, who: ViewerDep) -> Response:
     except AppError as exc:
         rows = exc.details.get("rows") or [error.reason_zh for error in exc.errors]
         return page(request, "draft.html", exc.status, errors=[exc.message_zh, *rows], **context)
-    return page(request, "draft.html", drafted=drafted, text=drafted.text, **context)
+    said = targets_said_back(drafted.plan)  # how each target will be judged, as plan check --targets says
+    return page(request, "draft.html", drafted=drafted, said=said, text=drafted.text, **context)
 
 
 def _identity(sent: dict[str, str]) -> PlanIdentity:
