@@ -24,7 +24,7 @@ from events.bounds import PERCENT_FORMS
 from events.errors import field_errors
 from events.plan import MAIN_SECTION, Plan
 from events.planfile import PlanFileError, parse_plan
-from events.targets import TargetTextError, parse_target
+from events.targets import ParsedTarget, TargetTextError, parse_target
 from projections.how_judged import direction_hint
 from services.spreadsheet.cells import Cell, plain
 from services.spreadsheet.headed import Layout, cell_at, cell_text, data_rows, find_header, header_text, heading
@@ -339,7 +339,8 @@ def _indicators(rows: list[_Row], departments: dict[str, str]) -> list[dict[str,
         subject = row.id.lower() or _unique(_known_id(row.name, _INDICATOR_IDS) or f"ind-{index + 1:02d}", taken)
         taken.add(subject)
         orders[row.section] = orders.get(row.section, 0) + 1
-        unit = row.unit or _unit_of(row.target)
+        parsed = _parsed(row.target)  # read once: for the unit it implies and whether it is a percentage
+        unit = row.unit or _unit_of(parsed, row.target)
         indicator: dict[str, Any] = {
             "id": subject,
             "name": row.name,
@@ -348,7 +349,7 @@ def _indicators(rows: list[_Row], departments: dict[str, str]) -> list[dict[str,
             "frequency": row.frequency,
             "order": orders[row.section],
         }
-        if unit not in ("", "%") and _form_of(row.target) in PERCENT_FORMS:  # 地区生产总值（亿元）增长6%
+        if unit not in ("", "%") and parsed is not None and parsed.form in PERCENT_FORMS:  # 地区生产总值（亿元）增长6%
             indicator["with_growth"] = True  # reported as the level and its growth, judged on the growth
         if row.section != MAIN_SECTION:
             indicator["section"] = row.section
@@ -393,23 +394,20 @@ def _unique(wanted: str, taken: set[str]) -> str:
     return candidate
 
 
-def _unit_of(target: str | Decimal | None) -> str:
+def _unit_of(parsed: ParsedTarget | None, target: str | Decimal | None) -> str:
     """The unit a wording implies: % for a rate, a range, a comparison or 百分点; an amount's own
     unit. '' when it implies none (the plan's validation then asks for 单位)."""
-    if not isinstance(target, str):
-        return ""
-    form = _form_of(target)
-    if form in PERCENT_FORMS or (form is None and "百分点" in target):
-        return "%"
-    return str(getattr(parse_target(target), "unit", "")) if form is not None else ""
+    if parsed is None:
+        return "%" if isinstance(target, str) and "百分点" in target else ""
+    return "%" if parsed.form in PERCENT_FORMS else str(getattr(parsed, "unit", ""))
 
 
-def _form_of(target: str | Decimal | None) -> str | None:
-    """The form a wording parses to (None: a number, nothing, or a wording the plan will refuse)."""
+def _parsed(target: str | Decimal | None) -> ParsedTarget | None:
+    """What a wording parses to (None: a number, nothing, or a wording the plan will refuse)."""
     if not isinstance(target, str):
         return None
     try:
-        return parse_target(target).form
+        return parse_target(target)
     except TargetTextError:
         return None
 
