@@ -172,8 +172,8 @@ _RATE = re.compile(
     "^"
     + _LABEL
     + _BASIS
-    + r"(?P<pre>增长|增速|增幅|达到|突破|提高到|提高至|提升到|提升至|超过|不低于|不少于|≥|>="
-    + r"|不高于|不超过|控制在|≤|<=|下降|降低)?"
+    + r"(?P<pre>增长|增速|增幅|达到|突破|提高到|提高至|提升到|提升至|超过|不低于|不少于|高于|大于|≥|>="
+    + r"|不高于|不超过|控制在|低于|小于|≤|<=|下降|降低)?"
     + _NUM
     + r"%(?P<post>左右|以上|以内|以下)?$"
 )
@@ -198,7 +198,7 @@ _RANGE = re.compile(
 _RELATIVE = re.compile(
     "^"
     + _LABEL
-    + r"(?P<op>高于|快于|不低于)(?P<ref>.+?)(?:增速|增长)?"
+    + r"(?P<op>高于|快于|不低于)(?P<ref>(?!\d).+?)(?:增速|增长)?"  # 不低于25万亩 is an amount
     + r"(?:(?P<by>\d+(?:\.\d+)?|[一二两三四五六七八九十半])个?百分点(?:以上)?)?$"
 )
 _IN_STEP = re.compile("^" + _LABEL + r"[与同](?P<ref>.+?)(?:基本)?同步$")
@@ -216,6 +216,8 @@ _FALLS = ("下降", "降低", "减少")
 _BARE = re.compile(r"^" + _NUM + "$")
 # 正增长 (实现正增长, 保持正增长): growth above nought, with no figure of its own.
 _POSITIVE = re.compile(r"^" + _LABEL + r"(?:实现|保持)?正增长$")
+# 两位数增长 (实现两位数增长): growth of 10% or more, the figure in words.
+_DOUBLE_DIGIT = re.compile(r"^" + _LABEL + r"(?:实现|保持)?两位数(?:以上)?增长$")
 # Words around the figure that say how, not what (实现增长6%, 稳定在55%以上, 全年增长6%): not a name.
 _NOT_A_NAME = re.compile(
     r"^(?:全年|年均|确保|力争|争取|实现)+|(?:实现|确保|力争|争取|保持在|保持|稳定在|稳定|维持在|达)+$"
@@ -223,7 +225,7 @@ _NOT_A_NAME = re.compile(
 _FIGURE = re.compile(r"[\d%]|百分点")
 # The words of a requirement with no figure (完成市下达任务, 持续下降, 达到考核要求): such a wording
 # is qualitative. Other wordings without a figure (比去年好, 高于) are refused, not guessed.
-_REQUIREMENT = re.compile(r"任务|要求|目标|标准|下达|考核|持续|稳步|稳中|保持|确保|巩固|改善|不发生|只增不减")
+_REQUIREMENT = re.compile(r"任务|要求|目标|标准|下达|考核|持续|稳定|稳步|稳中|保持|确保|巩固|改善|不发生|只增不减")
 # An amount in any unit written after the figure (亿元, 万人, 万亩, 万千瓦, 微克/立方米 …): the
 # indicator's unit must agree (events.plan), which catches a figure misread as an amount.
 _AMOUNT = re.compile(r"^(?P<label>.*?)" + _NUM + r"(?P<unit>[^\d%，,；;。、\s]+?)(?P<post>左右|以上|以内|以下)?$")
@@ -233,7 +235,8 @@ _AMOUNT_RANGE = re.compile(
     r"(?P<unit>[^\d%，,；;。、\s]+?)(?P<post>左右|以上|以内|以下)?$"
 )
 _LEVEL_VERBS = ("达到", "突破", "保持", "稳定在")
-_CEILING_WORDS = ("控制在", "不超过", "不高于")
+_CEILING_WORDS = ("控制在", "不超过", "不高于", "低于", "少于", "小于")
+_FLOOR_WORDS_BEFORE = ("不低于", "不少于", "不小于")  # end in a ceiling word, and are floors
 
 # units converted into a canonical unit: factor and canonical unit
 _CANONICAL = {"亿元": (Decimal(10000), "万元"), "元": (Decimal("0.0001"), "万元"), "万人": (Decimal(10000), "人")}
@@ -303,6 +306,8 @@ def parse_target(text: str) -> ParsedTarget:
         return target
     if _POSITIVE.match(normal):
         return RateTarget(text=text, value=Decimal(0), bound="at_least", strictly=True)
+    if _DOUBLE_DIGIT.match(normal):
+        return RateTarget(text=text, value=Decimal(10), bound="at_least")
     if _points_fields(text, normal) is not None:
         raise TargetTextError(
             f"target text {text!r} moves a rate by 个百分点 from last year's level, which the wording "
@@ -382,7 +387,7 @@ def _rate(raw: str, text: str) -> RateTarget | None:
     if pre in ("下降", "降低"):
         # "下降5%": the value should fall by at least 5%, i.e. growth at most -5
         return RateTarget(text=raw, value=-value, bound="at_most")
-    if pre in ("不高于", "不超过", "控制在", "≤", "<=") or post in ("以内", "以下"):
+    if pre in ("不高于", "不超过", "控制在", "低于", "小于", "≤", "<=") or post in ("以内", "以下"):
         bound: Bound = "at_most"
     elif post == "左右":
         bound = "about"
@@ -411,7 +416,8 @@ def _parse_amount(raw: str, text: str) -> CumulativeTarget | LevelTarget | None:
     value, unit = to_canonical(figure, match["unit"])
     label, post = match["label"], match["post"] or ""
     about = post == "左右"
-    if post in ("以内", "以下") or label.endswith(_CEILING_WORDS):  # a ceiling: a level kept under it
+    ceiling_word = label.endswith(_CEILING_WORDS) and not label.endswith(_FLOOR_WORDS_BEFORE)
+    if post in ("以内", "以下") or ceiling_word:  # a ceiling: a level kept under it
         return LevelTarget(text=raw, value=value, unit=unit, bound="at_most")
     if label.startswith(_LEVEL_VERBS) or label.endswith(_LEVEL_VERBS) or (about and not label):
         return LevelTarget(text=raw, value=value, unit=unit, bound="about" if about else "at_least")
@@ -421,7 +427,7 @@ def _parse_amount(raw: str, text: str) -> CumulativeTarget | LevelTarget | None:
 
 
 # Words that make a rate target a floor whichever way the indicator is better.
-_FLOOR_WORDS = re.compile(r"正增长|以上|不低于|不少于|≥|>=|超过|达到|提高到|提高至|提升到|提升至|力争")
+_FLOOR_WORDS = re.compile(r"正增长|以上|不低于|不少于|高于|大于|≥|>=|超过|达到|提高到|提高至|提升到|提升至|力争")
 
 
 @lru_cache(maxsize=512)  # a plan's rate targets, judged at every change of their values
@@ -445,7 +451,7 @@ def named_subject(text: str) -> str:
     normal = _normalized(text)
     normal = _without_aspiration(normal)
     normal = match["floor"] if (match := _STRETCH.match(normal)) else normal
-    for pattern in (_RATE, _RANGE, _POINTS, _IN_STEP, _RELATIVE, _POSITIVE):
+    for pattern in (_RATE, _RANGE, _POINTS, _IN_STEP, _RELATIVE, _POSITIVE, _DOUBLE_DIGIT):
         if match := pattern.match(normal):
             return _NOT_A_NAME.sub("", match["label"])
     return ""

@@ -217,6 +217,32 @@ def test_a_note_alone_or_two_targets_in_one_wording_are_refused(text: str) -> No
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("低于4%", RateTarget(text="低于4%", value=Decimal(4), bound="at_most")),
+        ("小于3%", RateTarget(text="小于3%", value=Decimal(3), bound="at_most")),
+        ("城镇调查失业率低于5.5%", RateTarget(text="城镇调查失业率低于5.5%", value=Decimal("5.5"), bound="at_most")),
+        ("高于5%", RateTarget(text="高于5%", value=Decimal(5), bound="at_least")),
+        ("死亡人数少于10人", LevelTarget(text="死亡人数少于10人", value=Decimal(10), unit="人", bound="at_most")),
+        # a floor written with 不: not a ceiling though it ends in 低于/少于, and not a comparison
+        ("耕地保有量不低于25万亩", CumulativeTarget(text="耕地保有量不低于25万亩", value=Decimal(25), unit="万亩")),
+        ("新增就业不少于1000人", CumulativeTarget(text="新增就业不少于1000人", value=Decimal(1000), unit="人")),
+        ("稳定增长", QualitativeTarget(text="稳定增长")),
+        ("实现两位数增长", RateTarget(text="实现两位数增长", value=Decimal(10), bound="at_least")),
+        ("工业投资两位数增长", RateTarget(text="工业投资两位数增长", value=Decimal(10), bound="at_least")),
+    ],
+)
+def test_below_and_above_a_figure_are_a_ceiling_and_a_floor(text: str, expected: object) -> None:
+    assert parse_target(text) == expected
+
+
+def test_below_a_figure_names_the_indicator_before_it_not_the_word() -> None:
+    assert named_subject("城镇调查失业率低于5.5%") == "城镇调查失业率"
+    assert named_subject("低于4%") == ""
+    assert named_subject("工业投资实现两位数增长") == "工业投资"
+
+
+@pytest.mark.parametrize(
     ("text", "named"),
     [
         ("地区生产总值增长6%以上", "地区生产总值"),
