@@ -167,7 +167,7 @@ _NUM = r"(?P<num>-?\d+(?:\.\d+)?)"
 # What may stand before the figure: the indicator's own name (`地区生产总值增长6%以上`, checked
 # against the indicator by events.plan), the basis of comparison (`同比`, `比上年`) and a verb.
 _LABEL = r"(?P<label>[^\d%]*?)"
-_BASIS = r"(?:同比|比上年|比去年|较上年|较去年)?"
+_BASIS = r"(?:同比|(?:比|较)(?:上年|去年|\d{4}年)(?:同期)?)?"  # 比上年, 较2024年同期
 _RATE = re.compile(
     "^"
     + _LABEL
@@ -219,8 +219,12 @@ _POSITIVE = re.compile(r"^" + _LABEL + r"(?:实现|保持)?正增长$")
 # 两位数增长 (实现两位数增长): growth of 10% or more, the figure in words.
 _DOUBLE_DIGIT = re.compile(r"^" + _LABEL + r"(?:实现|保持)?两位数(?:以上)?增长$")
 # Words around the figure that say how, not what (实现增长6%, 稳定在55%以上, 全年增长6%): not a name.
+# So are the words of how it is counted (同口径增长3%, 按可比价增长6%, 一般公共预算收入同口径增长3%);
+# 实际, 计划, 累计 … only after a name or alone (实际利用外资, 计划投资 are names).
+_COUNTED = r"同口径|按?可比价格?(?:计算)?|按?现价"
 _NOT_A_NAME = re.compile(
-    r"^(?:全年|年均|确保|力争|争取|实现)+|(?:实现|确保|力争|争取|保持在|保持|稳定在|稳定|维持在|达)+$"
+    r"^(?:全年|年均|确保|力争|争取|实现|" + _COUNTED + r")+"
+    r"|(?:实现|确保|力争|争取|保持在|保持|稳定在|稳定|维持在|达|名义|实际|累计|计划|预期|预计|目标|" + _COUNTED + r")+$"
 )
 _FIGURE = re.compile(r"[\d%]|百分点")
 # The words of a requirement with no figure (完成市下达任务, 持续下降, 达到考核要求): such a wording

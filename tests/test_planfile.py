@@ -468,3 +468,9 @@ def test_named_bare_and_in_step_targets_load() -> None:
     assert plan.reference_of(plan.indicators[1]) == "gdp"
     bare = parse_plan(GOOD.replace("target: 6.5%左右", "target: 7"), "plan.yaml").indicators[0].target
     assert (bare.text, bare.form, bare.value) == ("7", "rate", 7)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("target", ["地区生产总值同口径增长6%", "按可比价格计算增长6.5%左右", "较2024年同期增长6%"])
+def test_how_a_figure_is_counted_is_not_taken_for_a_name(target: str) -> None:
+    plan = parse_plan(GOOD.replace("target: 6.5%左右", f"target: {target}"), "plan.yaml")
+    assert plan.indicators[0].target is not None and plan.indicators[0].target.text == target

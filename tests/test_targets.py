@@ -262,6 +262,16 @@ def test_below_a_figure_names_the_indicator_before_it_not_the_word() -> None:
         ("增长6%以上", ""),
         ("高于GDP增速", ""),
         ("新开工工业项目80个", ""),  # an amount's words are its own, not checked against the name
+        # how the figure is counted is no name: 同口径, 按可比价, 比…同期, 实际 and 计划 after a name
+        ("同口径增长3%", ""),
+        ("一般公共预算收入同口径增长3%", "一般公共预算收入"),
+        ("按可比价格计算增长6%", ""),
+        ("比上年同期增长5%", ""),
+        ("较2024年增长5%", ""),
+        ("地区生产总值实际增长6%", "地区生产总值"),
+        ("计划增长5%", ""),
+        ("实际利用外资增长5%", "实际利用外资"),  # at the start, 实际 and 计划 belong to the name
+        ("计划投资增长5%", "计划投资"),
     ],
 )
 def test_the_words_before_the_figure_are_found(text: str, named: str) -> None:
