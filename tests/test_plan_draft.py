@@ -360,3 +360,114 @@ def test_a_level_with_a_growth_target_is_drafted_as_reported_with_its_growth() -
     gdp, grain = parse_plan(draft.text, "draft.yaml").indicators
     assert (gdp.with_growth, gdp.judged_on_growth(gdp.target), grain.with_growth) == (True, True, False)
     assert any("with_growth" in note and "地区生产总值" in note for note in draft.notes)
+
+
+def _docx(tables: list[list[list[object]]], merged_down: tuple[int, int, int, int] | None = None) -> bytes:
+    """A Word document holding `tables`, a title paragraph before each; a row with one value in its
+    first cell is merged across the row, as offices write headings; `merged_down`: (table,
+    column, first row, last row) of a cell merged down a column."""
+    import docx
+
+    document = docx.Document()
+    for number, rows in enumerate(tables):
+        document.add_paragraph(f"附表{number + 1}")
+        width = max(len(row) for row in rows)
+        table = document.add_table(rows=len(rows), cols=width)
+        for r, row in enumerate(rows):
+            for c, value in enumerate(row):
+                if value is not None:
+                    table.cell(r, c).text = str(value)
+            if len(row) == 1:
+                table.cell(r, 0).merge(table.cell(r, width - 1))
+    if merged_down is not None:
+        at, column, first, last = merged_down
+        word_table = document.tables[at]
+        text = word_table.cell(first, column).text
+        merged = word_table.cell(first, column).merge(word_table.cell(last, column))
+        merged.text = text  # merging joins the cells' texts; the office's cell says it once
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+WORD_TARGETS = [
+    ["序号", "指标名称", "单位", "2025年目标", "责任单位"],
+    ["一、主要指标"],
+    [1, "地区生产总值", "%", "6.5%左右", "区统计局"],
+    [2, "规模以上工业增加值", "%", "8%", None],  # 区统计局, merged down from the row above
+    [3, "城镇调查失业率", "%", "5.5%以内", "区人力社保局"],
+    ["二、其他指标"],
+    [4, "新签约市外项目合同额", "亿元", "300亿元以上", "区招商投资促进局"],
+]
+WORD_PROJECTS = [
+    ["项目名称", "责任单位", "年度计划投资（亿元）", "计划开工", "计划竣工"],
+    ["工业项目"],
+    ["电子电路产业园", "高新区管委会", "1.5", "2025年3月", "2026年底"],
+]
+
+
+def test_a_word_documents_tables_draft_a_plan_with_merged_cells_read_as_an_office_means_them() -> None:
+    notes = [["填表说明", "各单位按季度报送"]]  # a table of another kind comes first
+    document = _docx([notes, WORD_TARGETS, WORD_PROJECTS], merged_down=(1, 4, 2, 3))
+    draft = draft_plan_sheet(document, "计划附表.docx", IDENTITY, projects=(document, "计划附表.docx"))
+    plan = parse_plan(draft.text, "draft.yaml")
+    assert [(i.name, i.section, plan.department_name(i.department)) for i in plan.indicators] == [
+        ("地区生产总值", "主要指标", "区统计局"),
+        ("规模以上工业增加值", "主要指标", "区统计局"),  # the merged 责任单位 reaches every row it spans
+        ("城镇调查失业率", "主要指标", "区人力社保局"),
+        ("新签约市外项目合同额", "二、其他指标", "区招商投资促进局"),
+    ]
+    assert [(p.name, p.category, p.planned_investment_wan) for p in plan.projects] == [
+        ("电子电路产业园", "工业项目", Decimal(15000))
+    ]
+    assert draft.notes[:2] == [
+        "计划附表.docx：文档有3个表格，读取的是第2个（行号为该表格中的行）",
+        "计划附表.docx：文档有3个表格，读取的是第3个（行号为该表格中的行）",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "filename", "says"),
+    [
+        (b"not a zip", "计划.docx", "文件已损坏或不是docx文件"),
+        (_docx([[["指标名称", "全年目标"], ["地区生产总值", "6.5%左右"]]]), "计划.docx", "找不到「责任单位」列"),
+        (b"\xd0\xcf\x11\xe0", "计划.doc", "请另存为.docx"),
+        (b"%PDF-1.7", "计划.pdf", ".xlsx、.csv或.docx"),
+    ],
+)
+def test_a_document_that_cannot_be_drafted_from_is_refused_saying_why(content: bytes, filename: str, says: str) -> None:
+    with pytest.raises(SheetRejected) as info:
+        draft_plan_sheet(content, filename, IDENTITY)
+    assert any(says in str(error) for error in info.value.errors), info.value.errors
+
+
+def test_a_word_document_without_a_table_is_refused() -> None:
+    import docx
+
+    document, out = docx.Document(), io.BytesIO()
+    document.add_paragraph("2025年主要目标")
+    document.save(out)
+    with pytest.raises(SheetRejected) as info:
+        draft_plan_sheet(out.getvalue(), "计划.docx", IDENTITY)
+    assert "文档中没有表格" in str(info.value.errors[0])
+
+
+def test_a_bad_cell_of_a_word_table_is_named_by_its_row_in_that_table() -> None:
+    rows = [row[:] for row in WORD_TARGETS]
+    rows[4][3] = "大约六个点"
+    with pytest.raises(SheetRejected) as info:
+        draft_plan_sheet(_docx([rows], merged_down=(0, 4, 2, 3)), "计划.docx", IDENTITY)
+    [error] = info.value.errors
+    assert (error.row, error.column) == (5, "全年目标")
+
+
+def test_the_cli_drafts_from_a_word_document(tmp_path: Path) -> None:
+    document = tmp_path / "计划附表.docx"
+    document.write_bytes(_docx([WORD_TARGETS, WORD_PROJECTS], merged_down=(0, 4, 2, 3)))
+    env = dict(__import__("os").environ)
+    args = ("--id", "demo-2025", "--year", "2025", "--region", "示例区")
+    drafted = planwatch(env, "plan", "draft", str(document), "--projects", str(document), *args)
+    assert drafted.returncode == 0, drafted.stderr
+    plan = parse_plan(drafted.stdout, "stdout")
+    assert [i.name for i in plan.indicators][:2] == ["地区生产总值", "规模以上工业增加值"]
+    assert "读取的是第2个" in drafted.stderr and plan.projects[0].name == "电子电路产业园"

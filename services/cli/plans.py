@@ -65,7 +65,11 @@ def _print_targets(plan: Plan) -> None:
 @commands.command("draft")
 def plan_draft(
     table: Annotated[
-        Path, typer.Argument(help="the office's target table, .xlsx or .csv (指标 ｜ 单位 ｜ 全年目标 ｜ 责任单位 …)")
+        Path,
+        typer.Argument(
+            help="the office's target table, .xlsx, .csv or a Word document (.docx) holding it "
+            "(指标 ｜ 单位 ｜ 全年目标 ｜ 责任单位 …)"
+        ),
     ],
     plan_id: Annotated[str, typer.Option("--id", help="the plan's id, e.g. rongchang-2025")],
     year: Annotated[int, typer.Option("--year", help="the plan year, e.g. 2025")],
@@ -78,7 +82,8 @@ def plan_draft(
         Path | None,
         typer.Option(
             "--projects",
-            help="the key-project list, .xlsx or .csv (项目名称 ｜ 责任单位 ｜ 年度计划投资 ｜ 计划开工 ｜ 计划竣工)",
+            help="the key-project list, .xlsx, .csv or .docx "
+            "(项目名称 ｜ 责任单位 ｜ 年度计划投资 ｜ 计划开工 ｜ 计划竣工)",
         ),
     ] = None,
     projects_label: Annotated[

@@ -40,7 +40,9 @@ async def draft(request: Request, app: AppDep, who: ViewerDep) -> Response:
     context: dict[str, Any] = {"who": who, "sent": sent, "active": "draft"}
     table, listed = form.get("table"), form.get("projects")
     if not isinstance(table, UploadFile) or not table.filename:
-        return page(request, "draft.html", 422, errors=["请选择目标任务表（.xlsx 或 .csv）"], **context)
+        return page(
+            request, "draft.html", 422, errors=["请选择目标任务表（.xlsx、.csv 或 Word 文档 .docx）"], **context
+        )
     try:
         identity = _identity(sent)
         projects = None

@@ -56,6 +56,21 @@ def find_header(table: Table, layout: Layout) -> Header:
     raise FileProblem(*(missing_column(layout, column) for column in layout.required if column not in found))
 
 
+def table_for(tables: Sequence[Table], layout: Layout) -> tuple[int, Table]:
+    """The first of a document's tables naming every required column, with its index; else
+    FileProblem naming what the closest one (fewest columns missing) lacks."""
+    closest: FileProblem | None = None
+    for index, table in enumerate(tables):
+        try:
+            find_header(table, layout)
+        except FileProblem as problem:
+            if closest is None or len(problem.errors) < len(closest.errors):
+                closest = problem
+            continue
+        return index, table
+    raise closest or FileProblem(*(missing_column(layout, column) for column in layout.required))
+
+
 def missing_column(layout: Layout, column: str) -> RowError:
     known = "、".join(layout.headers[column])
     return RowError(

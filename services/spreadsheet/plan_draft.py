@@ -1,5 +1,6 @@
 """A plan file drafted from the tables a plan office already keeps: its target table (指标 ｜ 单位 ｜
-全年目标 ｜ 责任单位 …) and, if it has one, its key-project list (`project_draft`), each xlsx or csv.
+全年目标 ｜ 责任单位 …) and, if it has one, its key-project list (`project_draft`), each xlsx, csv or
+a Word document's table (`document`).
 The indicators keep their wording as written; the departments are those the tables name; ids are
 made up where the tables have none. Pure: `Table`s in, YAML text out, or every bad cell as a
 `RowError`.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from pathlib import PurePath
 from typing import Any
 
 import yaml
@@ -27,7 +29,18 @@ from events.planfile import PlanFileError, parse_plan
 from events.targets import ParsedTarget, TargetTextError, parse_target
 from projections.how_judged import direction_hint
 from services.spreadsheet.cells import Cell, plain
-from services.spreadsheet.headed import Layout, cell_at, cell_text, data_rows, find_header, header_text, heading
+from services.spreadsheet.document import read_docx_tables
+from services.spreadsheet.headed import (
+    Layout,
+    cell_at,
+    cell_text,
+    data_rows,
+    find_header,
+    header_text,
+    heading,
+    table_for,
+)
+from services.spreadsheet.layout import FILE
 from services.spreadsheet.project_draft import (
     CATEGORY,
     COMPLETION,
@@ -35,6 +48,7 @@ from services.spreadsheet.project_draft import (
     OWNER,
     PROJECT,
     PROJECT_ID,
+    PROJECT_LAYOUT,
     START,
     ProjectRow,
     project_rows,
@@ -166,21 +180,55 @@ def draft_plan_sheet(
     names = filename if projects is None else f"{filename}, {projects[1]}"
     errors: list[RowError] = []
     indicators = project_table = None
+    notes: list[str] = []
     try:
-        indicators = read_table(content, filename)
+        indicators = office_table(content, filename, INDICATOR_LAYOUT, notes)
     except FileProblem as problem:
         errors += problem.errors
     if projects is not None:
         try:
-            project_table = read_table(*projects)
+            project_table = office_table(*projects, PROJECT_LAYOUT, notes)
         except FileProblem as problem:
             errors += [_in_projects(error) for error in problem.errors]
     if errors or indicators is None:
         raise SheetRejected(names, errors)
     try:
-        return draft_plan(indicators, identity, filename, project_table)
+        draft = draft_plan(indicators, identity, filename, project_table)
     except FileProblem as problem:
         raise SheetRejected(names, problem.errors) from None
+    draft.notes[:0] = notes
+    return draft
+
+
+DRAFT_FORMATS = (".xlsx", ".csv", ".docx")
+
+
+def office_table(content: bytes, filename: str, layout: Layout, notes: list[str]) -> Table:
+    """The table a file holds: a workbook's sheet, a csv, or the table of a Word document that
+    has the layout's columns (noted when the document holds several)."""
+    suffix = PurePath(filename).suffix.lower()
+    if suffix in (".doc", ".xls"):
+        modern = suffix + "x"
+        raise FileProblem(
+            RowError(
+                0,
+                FILE,
+                filename,
+                f"old {suffix} files are not read; save as {modern}",
+                f"不支持{suffix}格式，请另存为{modern}",
+            )
+        )
+    if suffix not in DRAFT_FORMATS:
+        raise FileProblem(
+            RowError(0, FILE, filename, "the file must be .xlsx, .csv or .docx", "文件必须是.xlsx、.csv或.docx格式")
+        )
+    if suffix != ".docx":
+        return read_table(content, filename)
+    tables = read_docx_tables(content)
+    index, table = table_for(tables, layout)
+    if len(tables) > 1:
+        notes.append(f"{filename}：文档有{len(tables)}个表格，读取的是第{index + 1}个（行号为该表格中的行）")
+    return table
 
 
 def draft_plan(

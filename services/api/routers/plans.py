@@ -50,10 +50,12 @@ async def draft(
     plan: str,
     who: AdminDep,
     app: AppDep,
-    table: Annotated[UploadFile, File(description="the office's target table, .xlsx or .csv")],
+    table: Annotated[
+        UploadFile, File(description="the office's target table, .xlsx, .csv or a Word document (.docx) holding it")
+    ],
     year: Annotated[int, Form(ge=2000, le=2100)],
     region: Annotated[str, Form(min_length=1, description="e.g. 重庆市荣昌区")],
-    projects: Annotated[UploadFile | None, File(description="the key-project list, .xlsx or .csv")] = None,
+    projects: Annotated[UploadFile | None, File(description="the key-project list, .xlsx, .csv or .docx")] = None,
     name: Annotated[str, Form(description="default: {region}{year}年国民经济和社会发展计划")] = "",
     office: Annotated[str, Form(min_length=1, description="the department owning the plan, by name")] = "发展改革委",
     projects_label: Annotated[str, Form(min_length=1)] = "重点项目",
