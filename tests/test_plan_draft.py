@@ -4,6 +4,7 @@ that `plan check` accepts, or every bad cell named with its row and column, noth
 from __future__ import annotations
 
 import io
+import zipfile
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -471,3 +472,13 @@ def test_the_cli_drafts_from_a_word_document(tmp_path: Path) -> None:
     plan = parse_plan(drafted.stdout, "stdout")
     assert [i.name for i in plan.indicators][:2] == ["地区生产总值", "规模以上工业增加值"]
     assert "读取的是第2个" in drafted.stderr and plan.projects[0].name == "电子电路产业园"
+
+
+def test_a_word_document_that_unpacks_into_too_much_is_refused_before_it_is_unpacked() -> None:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("word/document.xml", b" " * (65 * 1024 * 1024))
+    assert len(out.getvalue()) < 1024 * 1024
+    with pytest.raises(SheetRejected) as info:
+        draft_plan_sheet(out.getvalue(), "计划.docx", IDENTITY)
+    assert "文档解压后过大" in str(info.value.errors[0])
