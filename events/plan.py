@@ -41,6 +41,7 @@ from events.targets import (
     bare_target,
     canonical_unit,
     named_subject,
+    with_unit,
 )
 
 Frequency = Literal["monthly", "quarterly", "annual"]
@@ -107,7 +108,11 @@ class Indicator(_Strict):
             return data
         text = str(target) if not isinstance(target, str) else target
         if not _BARE_NUMBER.fullmatch(text.strip()):
-            return data
+            try:  # a figure with a bound and no unit (`缩小到2.1以内`) takes the indicator's too
+                filled = with_unit(text, data["unit"])
+            except ValueError as exc:
+                raise LocatedProblems([(("target",), str(exc))]) from None
+            return data if filled is None else {**data, "target": filled}
         try:
             return {**data, "target": bare_target(text.strip(), data["unit"])}
         except ValueError as exc:
@@ -143,7 +148,7 @@ class Indicator(_Strict):
         """`地区生产总值增长6%以上`: words before the figure must name this indicator."""
         if self.target is None:
             return self
-        named = named_subject(self.target.text)
+        named = named_subject(self.target.text, self.unit)
         if named and not self.answers_to(named):
             reason = (
                 f"target {self.target.text!r} names {named!r} before its figure, which is not this "

@@ -218,6 +218,11 @@ _BARE = re.compile(r"^" + _NUM + "$")
 _POSITIVE = re.compile(r"^" + _LABEL + r"(?:实现|保持)?正增长$")
 # 两位数增长 (实现两位数增长): growth of 10% or more, the figure in words.
 _DOUBLE_DIGIT = re.compile(r"^" + _LABEL + r"(?:实现|保持)?两位数(?:以上)?增长$")
+# 持平 (与上年持平, 基本持平): growth of at least nought; where lower is better, at most (as_ceiling).
+_FLAT = re.compile(r"^" + _LABEL + r"(?:与上年|与去年|同比|比上年)?(?:基本|保持|实现)?持平$")
+# A figure with a bound and no unit (`2.1以内`, `缩小到2.1以内`): in a plan it takes the indicator's.
+_BOUND_WORDS = ("左右", "以上", "以内", "以下")
+_UNITLESS = re.compile(r"^(?P<lead>[^\d%]*)(?P<num>-?\d+(?:\.\d+)?)(?P<post>左右|以上|以内|以下)?$")
 # Words around the figure that say how, not what (实现增长6%, 稳定在55%以上, 全年增长6%): not a name.
 # So are the words of how it is counted (同口径增长3%, 按可比价增长6%, 一般公共预算收入同口径增长3%);
 # 实际, 计划, 累计 … only after a name or alone (实际利用外资, 计划投资 are names).
@@ -312,6 +317,8 @@ def parse_target(text: str) -> ParsedTarget:
         return RateTarget(text=text, value=Decimal(0), bound="at_least", strictly=True)
     if _DOUBLE_DIGIT.match(normal):
         return RateTarget(text=text, value=Decimal(10), bound="at_least")
+    if _FLAT.match(normal):
+        return RateTarget(text=text, value=Decimal(0), bound="at_least")
     if _points_fields(text, normal) is not None:
         raise TargetTextError(
             f"target text {text!r} moves a rate by 个百分点 from last year's level, which the wording "
@@ -321,6 +328,12 @@ def parse_target(text: str) -> ParsedTarget:
         raise TargetTextError(
             f"target text {text!r} is a bare number: in a plan file it takes the indicator's unit; "
             f"elsewhere write it with its unit, e.g. '{normal}%' or '达到{normal}个'"
+        )
+    if unitless := _UNITLESS.match(normal):
+        raise TargetTextError(
+            f"target text {text!r} gives its figure {unitless['num']} without a unit: in a plan file it "
+            f"takes the indicator's unit; elsewhere write it with its unit, e.g. "
+            f"'{unitless['lead']}{unitless['num']}倍{unitless['post'] or ''}'"
         )
     if not _FIGURE.search(normal) and _REQUIREMENT.search(normal):
         return QualitativeTarget(text=text)
@@ -414,7 +427,7 @@ def _parse_relative(raw: str, text: str) -> RelativeTarget | None:
 
 def _parse_amount(raw: str, text: str) -> CumulativeTarget | LevelTarget | None:
     match = _AMOUNT_RANGE.match(text) or _AMOUNT.match(text)
-    if match is None or "百分点" in match["unit"]:
+    if match is None or "百分点" in match["unit"] or match["unit"] in _BOUND_WORDS:  # 2.1以内: no unit
         return None
     figure = Decimal(match["low"] if "low" in match.re.groupindex else match["num"])  # a range: its floor
     value, unit = to_canonical(figure, match["unit"])
@@ -447,18 +460,36 @@ def as_ceiling(target: RateTarget) -> RateTarget:
 
 
 @lru_cache(maxsize=4096)  # asked for every indicator each time a stored plan is decoded
-def named_subject(text: str) -> str:
+def named_subject(text: str, unit: str = "") -> str:
     """The words a rate or relative target puts before its figure, e.g. 地区生产总值 in
-    `地区生产总值增长6%以上` ('' when none): they must name the indicator the target is for."""
+    `地区生产总值增长6%以上` ('' when none): they must name the indicator the target is for. With
+    `unit` %, a figure written without it (`地区生产总值增长6`) is read as `with_unit` reads it."""
     if len(text) > MAX_TARGET_TEXT:  # a structure's long text is not read by the grammar (nor here)
         return ""
     normal = _normalized(text)
     normal = _without_aspiration(normal)
     normal = match["floor"] if (match := _STRETCH.match(normal)) else normal
-    for pattern in (_RATE, _RANGE, _POINTS, _IN_STEP, _RELATIVE, _POSITIVE, _DOUBLE_DIGIT):
+    for pattern in (_RATE, _RANGE, _POINTS, _IN_STEP, _RELATIVE, _POSITIVE, _DOUBLE_DIGIT, _FLAT):
         if match := pattern.match(normal):
             return _NOT_A_NAME.sub("", match["label"])
+    if unit == "%" and (unitless := _UNITLESS.match(normal)):
+        return named_subject(f"{unitless['lead']}{unitless['num']}%{unitless['post'] or ''}")
     return ""
+
+
+def with_unit(text: str, unit: str) -> ParsedTarget | None:
+    """A wording whose figure has no unit (`缩小到2.1以内`, `增长6` in a % column) read with the
+    indicator's `unit` after its figure, `text` kept as written; None for any other wording (a bare
+    number is `bare_target`'s)."""
+    normal = _normalized(text) if len(text) <= MAX_TARGET_TEXT else ""
+    match = _UNITLESS.match(normal)
+    if match is None or not unit or not (match["lead"] or match["post"]) or _RELATIVE.match(normal):
+        return None  # 高于GDP增速1: a comparison's margin needs its 个百分点, not a unit
+    filled = f"{match['lead']}{match['num']}{unit}{match['post'] or ''}"
+    try:
+        return parse_target(filled).model_copy(update={"text": text})
+    except TargetTextError as exc:
+        raise TargetTextError(f"target text {text!r}, read in the indicator's unit as {filled!r}: {exc}") from None
 
 
 def bare_target(text: str, unit: str) -> RateTarget | CumulativeTarget:

@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from events.codec import decode_stored, encode
 from events.models import plan_published
 from events.plan import Plan, crontab_problem
 from events.planfile import PlanFileError, parse_plan
+from events.targets import LevelTarget
 from services.app import Invalid, load_plan, publish_plan
 from services.demo import SEED_PLAN
 from services.store import EventStore
@@ -474,3 +476,20 @@ def test_named_bare_and_in_step_targets_load() -> None:
 def test_how_a_figure_is_counted_is_not_taken_for_a_name(target: str) -> None:
     plan = parse_plan(GOOD.replace("target: 6.5%左右", f"target: {target}"), "plan.yaml")
     assert plan.indicators[0].target is not None and plan.indicators[0].target.text == target
+
+
+def test_a_figure_with_a_bound_and_no_unit_takes_the_indicators_unit() -> None:
+    ratio = (
+        "  - {id: income-ratio, name: 城乡居民收入比, unit: 倍, department: stats, frequency: annual, order: 3,\n"
+        "     target: 城乡居民收入比缩小到2.1以内}\n"
+    )
+    plan = parse_plan(GOOD.replace("projects:\n", ratio + "projects:\n"), "plan.yaml")
+    target = plan.indicators[2].target
+    assert isinstance(target, LevelTarget) and (target.value, target.unit, target.bound) == (
+        Decimal("2.1"),
+        "倍",
+        "at_most",
+    )
+    assert target.text == "城乡居民收入比缩小到2.1以内"
+    [problem] = problems(GOOD.replace("target: 6.5%左右", "target: 增长六点5"))  # still refused, naming the field
+    assert problem.startswith("plan.yaml:11: indicators[0].target:")

@@ -21,6 +21,7 @@ from events.targets import (
     named_subject,
     parse_target,
     to_canonical,
+    with_unit,
 )
 
 
@@ -229,6 +230,8 @@ def test_a_note_alone_or_two_targets_in_one_wording_are_refused(text: str) -> No
         ("新增就业不少于1000人", CumulativeTarget(text="新增就业不少于1000人", value=Decimal(1000), unit="人")),
         ("稳定增长", QualitativeTarget(text="稳定增长")),
         ("实现两位数增长", RateTarget(text="实现两位数增长", value=Decimal(10), bound="at_least")),
+        ("与上年持平", RateTarget(text="与上年持平", value=Decimal(0), bound="at_least")),  # flat or better
+        ("能耗基本持平", RateTarget(text="能耗基本持平", value=Decimal(0), bound="at_least")),
         ("工业投资两位数增长", RateTarget(text="工业投资两位数增长", value=Decimal(10), bound="at_least")),
     ],
 )
@@ -240,6 +243,37 @@ def test_below_a_figure_names_the_indicator_before_it_not_the_word() -> None:
     assert named_subject("城镇调查失业率低于5.5%") == "城镇调查失业率"
     assert named_subject("低于4%") == ""
     assert named_subject("工业投资实现两位数增长") == "工业投资"
+    assert named_subject("能耗基本持平") == "能耗"
+    assert named_subject("地区生产总值增长6", "%") == "地区生产总值"  # read with its unit, as with_unit reads it
+    assert named_subject("城乡居民收入比缩小到2.1以内", "倍") == ""  # an amount's words are its own
+
+
+@pytest.mark.parametrize("text", ["2.1以内", "城乡居民收入比缩小到2.1以内", "300以上"])
+def test_a_figure_with_a_bound_and_no_unit_is_refused_asking_for_one(text: str) -> None:
+    with pytest.raises(TargetTextError) as info:  # not read with 以内 as its unit
+        parse_target(text)
+    assert repr(text) in str(info.value) and "without a unit" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "unit", "expected"),
+    [
+        (
+            "城乡居民收入比缩小到2.1以内",
+            "倍",
+            LevelTarget(text="城乡居民收入比缩小到2.1以内", value=Decimal("2.1"), unit="倍", bound="at_most"),
+        ),
+        ("增长6", "%", RateTarget(text="增长6", value=Decimal(6), bound="at_least")),
+        ("300以上", "亿元", CumulativeTarget(text="300以上", value=Decimal(3_000_000), unit="万元")),
+        ("5.5以内", "%", RateTarget(text="5.5以内", value=Decimal("5.5"), bound="at_most")),
+        ("7", "%", None),  # a bare number: bare_target's
+        ("6.5%左右", "%", None),  # a figure with its unit
+        ("高于GDP增速1", "%", None),  # a comparison's margin is in 个百分点, not the indicator's unit
+        ("缩小到2.1以内", "", None),
+    ],
+)
+def test_a_figure_without_a_unit_takes_the_indicators(text: str, unit: str, expected: object) -> None:
+    assert with_unit(text, unit) == expected
 
 
 @pytest.mark.parametrize(
