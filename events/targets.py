@@ -243,6 +243,7 @@ _AMOUNT_RANGE = re.compile(
     r"^(?P<label>.*?)(?P<low>\d+(?:\.\d+)?)\s*[—–\-~～至]+\s*(?P<high>\d+(?:\.\d+)?)"
     r"(?P<unit>[^\d%，,；;。、\s]+?)(?P<post>左右|以上|以内|以下)?$"
 )
+_TWO_FIGURES = re.compile(r"\d[^，,；;、]*[，,；;、]")  # a figure, then a list's separator, before the figure
 _LEVEL_VERBS = ("达到", "突破", "保持", "稳定在")
 _CEILING_WORDS = ("控制在", "不超过", "不高于", "低于", "少于", "小于")
 _FLOOR_WORDS_BEFORE = ("不低于", "不少于", "不小于")  # end in a ceiling word, and are floors
@@ -290,10 +291,13 @@ _NOTE = re.compile(r"[（(][^（）()]*[）)]")
 _NOTED_STRETCH = re.compile(r"^[（(](?P<stretch>力争(?:增长|达到)?-?\d+(?:\.\d+)?%(?:左右|以上)?)[）)]$")
 
 
+_LANDMARK = re.compile(r"(?:大关|关口)$")  # 突破1000亿元大关: the figure's unit is 亿元
+
+
 def _normalized(text: str) -> str:
     """The wording as the grammar reads it: no spaces, ASCII %, no closing 。 or ；, no notes."""
     normal = text.strip().replace(" ", "").replace("％", "%").rstrip("。；;，,、")
-    return _NOTE.sub(_unnoted, normal)
+    return _LANDMARK.sub("", _NOTE.sub(_unnoted, normal))
 
 
 def _unnoted(note: re.Match[str]) -> str:
@@ -428,6 +432,8 @@ def _parse_relative(raw: str, text: str) -> RelativeTarget | None:
 def _parse_amount(raw: str, text: str) -> CumulativeTarget | LevelTarget | None:
     match = _AMOUNT_RANGE.match(text) or _AMOUNT.match(text)
     if match is None or "百分点" in match["unit"] or match["unit"] in _BOUND_WORDS:  # 2.1以内: no unit
+        return None
+    if _TWO_FIGURES.search(match["label"]):  # 新开工项目30个、竣工项目20个: two targets, not one
         return None
     figure = Decimal(match["low"] if "low" in match.re.groupindex else match["num"])  # a range: its floor
     value, unit = to_canonical(figure, match["unit"])

@@ -210,7 +210,7 @@ def test_a_note_in_brackets_and_a_closing_stop_are_printed_not_judged(text: str,
     assert "（" not in named_subject(text) and "(" not in named_subject(text)
 
 
-@pytest.mark.parametrize("text", ["（待定）", "出口增长3%，进口增长2%"])
+@pytest.mark.parametrize("text", ["（待定）", "出口增长3%，进口增长2%", "新开工项目30个、竣工项目20个"])
 def test_a_note_alone_or_two_targets_in_one_wording_are_refused(text: str) -> None:
     with pytest.raises(TargetTextError) as info:
         parse_target(text)
@@ -232,6 +232,7 @@ def test_a_note_alone_or_two_targets_in_one_wording_are_refused(text: str) -> No
         ("实现两位数增长", RateTarget(text="实现两位数增长", value=Decimal(10), bound="at_least")),
         ("与上年持平", RateTarget(text="与上年持平", value=Decimal(0), bound="at_least")),  # flat or better
         ("能耗基本持平", RateTarget(text="能耗基本持平", value=Decimal(0), bound="at_least")),
+        ("突破1000亿元大关", LevelTarget(text="突破1000亿元大关", value=Decimal(10_000_000), unit="万元")),
         ("工业投资两位数增长", RateTarget(text="工业投资两位数增长", value=Decimal(10), bound="at_least")),
     ],
 )
