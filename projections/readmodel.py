@@ -24,7 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from events.alerts import Severity
-from events.periods import Period
+from events.periods import Period, completed_months
 from events.plan import Frequency
 from projections.evaluate import STATUS_ZH, Evaluation, Status
 from projections.formatting import round1
@@ -423,6 +423,12 @@ def earlier_months(period: str | None, year: int, months: int) -> int | None:
         return None
     parsed = Period.parse(period)
     return parsed.last_month if parsed.year == year and parsed.last_month < months else None
+
+
+def printed_cells(summary: PlanSummary, row: IndicatorSummary) -> tuple[str, str, str, str]:
+    """A main row as the report's table prints it: 指标 | 全年目标 | 上半年完成 | 与目标±."""
+    months = completed_months(summary.as_of, summary.year)
+    return (row.label, row.target, marked_actual(row.actual, row.period, summary.year, months), row.deviation)
 
 
 def marked_actual(actual: str, period: str | None, year: int, months: int) -> str:

@@ -97,6 +97,8 @@ async def test_fuzzed_requests_never_fail_with_5xx_or_store_part_of_a_batch(
     assert tally.statuses["POST /v1/subscriptions"][422] > 0, tally.statuses["POST /v1/subscriptions"]
     drafts = tally.statuses["POST /v1/plans/{plan}/draft"]
     assert drafts[422] > 0 and not drafts[403], drafts  # fuzzed files reach the drafting, and are refused
+    compared = tally.statuses["POST /v1/plans/{plan}/compare"]
+    assert compared[422] > 0, compared  # fuzzed files reach the report's reading, and are refused
     # every event in the log came from a request that was accepted whole
     stored_ids = {str(s.event.event_id) for s in await store.read(PLAN, limit=10_000)}  # every one reads back
     assert len(stored_ids) == await store.length(PLAN) == 1 + tally.accepted_events

@@ -31,7 +31,7 @@ from services.app.plans import (
     plan_text,
     publish_plan,
 )
-from services.app.reports import ProjectFilter
+from services.app.reports import MAX_REPORT, ProjectFilter
 from services.app.retractions import Retracted
 from services.app.rollups import (
     RenderedRollup,
@@ -47,6 +47,7 @@ from services.app.sheets import MAX_FILE, EntryForm, EntryLine, Imported
 
 __all__ = [
     "MAX_FILE",
+    "MAX_REPORT",
     "TOKEN_CACHE_S",
     "Accepted",
     "AlertState",

@@ -12,6 +12,8 @@ from typing import Literal, TypeVar
 from pydantic import BaseModel
 
 from events.codec import Unreadable
+from events.errors import FieldError
+from events.periods import month_end
 from events.plan import Plan
 from projections.formatting import in_zone
 from projections.provenance import (
@@ -33,17 +35,20 @@ from projections.readmodel import (
     project_detail,
     project_summary,
 )
+from projections.reconcile import Reconciliation, column_months, reconcile
 from projections.report import PlanReport, ReportBuilder, build_report
 from projections.series import PortfolioPoint, indicator_series, portfolio_series
 from projections.state import PlanState
-from services.app.errors import NotFound
+from services.app.errors import Invalid, NotFound, TooLarge
 from services.app.ingest import Ingest
 from services.projection import plan_status, read_fields, state_as_known
+from services.spreadsheet import FileProblem, read_published
 from services.store import EventStore
 
 log = logging.getLogger("planwatch.reports")
 _View = TypeVar("_View", bound=BaseModel)  # a read-model shape
 
+MAX_REPORT = 10_000_000  # bytes: a report with its charts; its table is a few kilobytes
 ProjectFilter = Literal["overdue", "lagging", "started", "completed", "not_started"]
 
 _KEEP: dict[str, Callable[[ProjectSummary], bool]] = {
@@ -116,6 +121,30 @@ class Reports:
         known_at = await self.in_plan_zone(plan_id, known_at)
         _, report = await self.report(plan_id, as_of, known_at)
         return plan_summary(report, known_at.isoformat() if known_at else None)
+
+    async def compare(
+        self, plan_id: str, content: bytes, filename: str, as_of: date | None = None, known_at: datetime | None = None
+    ) -> Reconciliation:
+        """A published report (.docx, .xlsx, .csv, .txt, .md) checked against planwatch's table for
+        the months its figures column names (上半年完成: as of 30 June), or `as_of` (对账): the main
+        table row for row, the key-project and completions sentences, the missed list. Invalid when
+        the report's table cannot be found, naming what is missing."""
+        if len(content) > MAX_REPORT:
+            raise TooLarge(f"{filename} exceeds {MAX_REPORT} bytes", f"文件过大（上限{MAX_REPORT}字节）")
+        plan = await self.ingest.plan(plan_id)
+        try:
+            published = read_published(content, filename)
+        except FileProblem as problem:
+            raise Invalid(
+                f"{filename}: the report's main table cannot be read",
+                "无法读取报告的主要指标表",
+                [FieldError(e.column, e.reason, e.reason_zh) for e in problem.errors],
+                rows=[str(e) for e in problem.errors],
+            ) from None
+        if as_of is None and (months := column_months(published.column)) is not None:
+            as_of = month_end(plan.year, months)
+        summary = await self.summary(plan_id, as_of, known_at)
+        return reconcile(summary, plan, published)
 
     async def indicator(
         self,

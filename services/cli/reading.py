@@ -13,6 +13,7 @@ from services.cli.common import console, fail, hint, parse_date, parse_instant, 
 
 if TYPE_CHECKING:
     from projections.provenance import Provenance
+    from projections.reconcile import Reconciliation
     from services.app import App, RollupListing, RollupResult
 
 commands = typer.Typer()
@@ -49,6 +50,45 @@ def table(
 
     output = use_case(main)
     console.print(output, markup=False, highlight=False, soft_wrap=True)
+
+
+@commands.command()
+def compare(
+    report: Annotated[
+        Path,
+        typer.Argument(
+            help="the published report: .docx, .txt or .md (its table and sentences), .xlsx or .csv (its table)"
+        ),
+    ],
+    plan: PlanOption,
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="valid time (default: the months the report's column names, 上半年完成 → 06-30)"),
+    ] = None,
+    known_at: Annotated[str | None, typer.Option(help="transaction time, as for `planwatch table`")] = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="text or json")] = "text",
+) -> None:
+    """Check a report the office published against planwatch's table (对账): the main table row
+    for row (全年目标, the months' figure, 与目标±), the key-project and completions sentences
+    and the missed list. Exits 1 when they differ, naming every difference."""
+    from services.reports import reconciliation_json, reconciliation_text
+
+    if format not in ("text", "json"):
+        raise typer.BadParameter(f"must be text or json, not {format!r}", param_hint=hint("--format"))
+    day, instant = parse_date(as_of, "--as-of"), parse_instant(known_at, "--known-at")
+    try:
+        content = report.read_bytes()
+    except OSError as exc:
+        raise fail(f"cannot read {report}: {exc.strerror}") from None
+
+    async def main(app: App) -> Reconciliation:
+        return await app.reports.compare(plan, content, report.name, day, await app.reports.in_plan_zone(plan, instant))
+
+    result = use_case(main)
+    render = reconciliation_json if format == "json" else reconciliation_text
+    console.print(render(result, report.name), markup=False, highlight=False, soft_wrap=True)
+    if not result.agrees:
+        raise typer.Exit(1)
 
 
 @commands.command()

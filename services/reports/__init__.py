@@ -7,6 +7,7 @@ from services.reports.common import beijing_time
 from services.reports.docx import DOCX_MEDIA_TYPE, render_docx
 from services.reports.html import render_html
 from services.reports.markdown import render_markdown
+from services.reports.reconciliation import reconciliation_json, reconciliation_text
 from services.reports.rollup import FILE_FORMATS, FORMAT_NAMES, FORMATS, RENDERERS, render_rollup
 from services.reports.table import render_table, table_header, table_json, table_markdown, table_rows, table_text
 from services.reports.trail import render_trail
@@ -20,6 +21,8 @@ __all__ = [
     "RENDERERS",
     "XLSX_MEDIA_TYPE",
     "beijing_time",
+    "reconciliation_json",
+    "reconciliation_text",
     "render_docx",
     "render_html",
     "render_markdown",

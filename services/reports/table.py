@@ -8,8 +8,7 @@ from __future__ import annotations
 import json
 from typing import Literal
 
-from events.periods import completed_months
-from projections.readmodel import IndicatorSummary, PlanSummary, marked_actual, plan_summary
+from projections.readmodel import IndicatorSummary, PlanSummary, plan_summary, printed_cells
 from projections.report import PlanReport, missed_sentence
 from projections.views import report_view
 
@@ -39,11 +38,7 @@ def table_rows(report: Report) -> list[tuple[str, str, str, str]]:
     """The main table as the report prints it: 指标 | 全年目标 | 上半年完成 | 与目标±. A row whose
     figure is of an earlier period than the column says which: 5.5%（上半年）."""
     summary = _summary(report)
-    months = completed_months(summary.as_of, summary.year)
-    rows = []
-    for row in _main(summary):
-        rows.append((row.label, row.target, marked_actual(row.actual, row.period, summary.year, months), row.deviation))
-    return rows
+    return [printed_cells(summary, row) for row in _main(summary)]
 
 
 def _missed_sentence(summary: PlanSummary) -> str:

@@ -1,7 +1,8 @@
 """Departments' fill-in sheets (填报表): the template to download (`template`), and the filled-in
 file read back into events (`parse`: `reader` reads the file's table, `ownership` checks whose it
 is, `rows` turns rows into events, `cells` reads the values typed in cells); and the plan office's
-target table drafted into a plan file (`plan_draft`). Pure: bytes in, bytes, events or text out."""
+target table drafted into a plan file (`plan_draft`); a published report read back to check it
+against planwatch's table (`published`). Pure: bytes in, bytes, events or text out."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from services.spreadsheet.layout import (
 )
 from services.spreadsheet.parse import FIRST_ROW, parse_rows, parse_sheet, sheet_plan_id
 from services.spreadsheet.plan_draft import PlanDraft, PlanIdentity, draft_plan_sheet
-from services.spreadsheet.results import ForeignSheet, RowError, SheetImport, SheetRejected
+from services.spreadsheet.published import read_published
+from services.spreadsheet.results import FileProblem, ForeignSheet, RowError, SheetImport, SheetRejected
 from services.spreadsheet.template import write_template
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "PROJECT_KIND",
     "STARTED",
     "VALUE",
+    "FileProblem",
     "ForeignSheet",
     "PlanDraft",
     "PlanIdentity",
@@ -41,6 +44,7 @@ __all__ = [
     "draft_plan_sheet",
     "parse_rows",
     "parse_sheet",
+    "read_published",
     "sheet_plan_id",
     "write_template",
 ]

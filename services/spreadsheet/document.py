@@ -1,5 +1,5 @@
-"""The tables of a Word document (.docx), for drafting a plan: an approved plan's target table
-(附表：主要指标) and key-project list are often kept in Word, not in a workbook.
+"""The tables of a Word document (.docx): an approved plan's target table (附表：主要指标) and
+key-project list are often kept in Word, not in a workbook, and so is a published report.
 
 Each table becomes a `Table` as a workbook's sheet would: its first row the header, the rest
 numbered from 2 as rows of that table. A cell merged across a row (a heading such as
@@ -24,19 +24,26 @@ if TYPE_CHECKING:
 def read_docx_tables(content: bytes) -> list[Table]:
     """Every table of the document, in order (nested tables aside); FileProblem when the file is
     not a readable .docx or holds no table."""
-    from docx import Document  # python-docx is only needed when an office drafts from Word
+    return read_docx(content)[0]
+
+
+def read_docx(content: bytes) -> tuple[list[Table], str]:
+    """Every table of the document, in order (nested tables aside), and the text of its
+    paragraphs, a line each; FileProblem when the file is not a readable .docx or holds no table."""
+    from docx import Document  # python-docx is only needed when an office reads from Word
 
     try:
         _refuse_a_bomb(content)
         document = Document(io.BytesIO(content))
         tables = [_table(table) for table in document.tables]
+        text = "\n".join(paragraph.text for paragraph in document.paragraphs)
     except FileProblem:
         raise
     except Exception:  # python-docx raises zip, XML, key and value errors alike for a damaged file
         raise FileProblem(RowError(0, FILE, "", "not a readable .docx file", "文件已损坏或不是docx文件")) from None
     if not tables:
         raise FileProblem(RowError(0, FILE, "", "the document holds no table", "文档中没有表格"))
-    return tables
+    return tables, text
 
 
 MAX_UNPACKED = 64 * 1024 * 1024  # python-docx unpacks every part into memory; a plan's tables are far smaller

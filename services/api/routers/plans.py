@@ -1,4 +1,5 @@
-"""Plans: list, draft from the office's tables, publish, and the main table of one."""
+"""Plans: list, draft from the office's tables, publish, the main table of one, and a published
+report checked against it."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from fastapi.responses import JSONResponse
 
 from projections.provenance import Provenance
 from projections.readmodel import PlanSummary
+from projections.reconcile import ReconciledReport, reconciled
 from services.api.deps import AdminDep, AppDep, AsOf, CallerDep, KnownAt, PlanDep, read_json
 from services.api.schemas import ERRORS, DraftedPlan, ErrorBody, PlanListing, PublishedPlan
-from services.app import MAX_FILE, PlanIdentity
+from services.app import MAX_FILE, MAX_REPORT, PlanIdentity
 
 router = APIRouter(prefix="/v1/plans", tags=["plans"], responses=ERRORS)
 
@@ -84,6 +86,31 @@ async def plan_summary(
     """The main table, the key-project figures and the missed targets — the fields of
     `planwatch table --format json`."""
     return await app.reports.summary(plan, as_of, known_at)
+
+
+@router.post(
+    "/{plan}/compare",
+    responses={
+        413: {"model": ErrorBody, "description": "a file over 10 MB"},
+        422: {"model": ErrorBody, "description": "the report's main table cannot be found: what is missing"},
+    },
+)
+async def compare(
+    plan: str,
+    who: CallerDep,
+    app: AppDep,
+    report: Annotated[
+        UploadFile, File(description="the published report: .docx, .txt or .md (table and sentences), .xlsx or .csv")
+    ],
+    as_of: AsOf = None,
+    known_at: KnownAt = None,
+) -> ReconciledReport:
+    """Check a report the office published against planwatch's table (对账): the main table row
+    for row, the key-project and completions sentences, the missed list; as of the months its
+    figures column names unless `as_of` says. The same use case as `planwatch compare`."""
+    filename = report.filename or ""
+    result = await app.reports.compare(plan, await report.read(MAX_REPORT + 1), filename, as_of, known_at)
+    return reconciled(result, filename)
 
 
 @router.get("/{plan}/parked")
