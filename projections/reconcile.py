@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from events.plan import Indicator, Plan
 from projections.readmodel import IndicatorSummary, PlanSummary, printed_cells
 
-COLUMNS = ("全年目标", "完成", "与目标±")
+TARGET_COLUMN, DEVIATION_COLUMN = "全年目标", "与目标±"
 _NUMBERING = re.compile(r"^\s*(?:\d+|[一二三四五六七八九十]+)\s*[﹒.．、:：]\s*")
 _DASHES = str.maketrans({"—": "-", "–": "-", "−": "-", "－": "-", "～": "~"})
 # 上半年完成, 1—9月完成, 前三季度, 全年: the months a column's figures cover
@@ -118,7 +118,7 @@ def reconcile(summary: PlanSummary, plan: Plan, published: PublishedReport) -> R
     for printed in published.rows:
         indicator = named_indicator(plan, printed.label)
         row = rows.get(indicator.id) if indicator is not None else None
-        checks.append(_row_check(summary, printed, row))
+        checks.append(_row_check(summary, printed, row, published.column))
     matched = {check.indicator for check in checks}
     unpublished = tuple(row.name for row in summary.indicators if row.main and row.id not in matched)
     lines = _line_checks(summary, plan, published)
@@ -127,14 +127,14 @@ def reconcile(summary: PlanSummary, plan: Plan, published: PublishedReport) -> R
     )
 
 
-def _row_check(summary: PlanSummary, printed: PublishedRow, row: IndicatorSummary | None) -> RowCheck:
+def _row_check(summary: PlanSummary, printed: PublishedRow, row: IndicatorSummary | None, column: str) -> RowCheck:
     if row is None:
         return RowCheck(printed, None, ())
     _, target, actual, deviation = printed_cells(summary, row)
     cells = (
-        CellCheck(COLUMNS[0], printed.target, target),
-        CellCheck(COLUMNS[1], printed.actual, actual),
-        CellCheck(COLUMNS[2], printed.deviation, deviation),
+        CellCheck(TARGET_COLUMN, printed.target, target),
+        CellCheck(column, printed.actual, actual),  # as the report heads it: 上半年完成
+        CellCheck(DEVIATION_COLUMN, printed.deviation, deviation),
     )
     return RowCheck(printed, row.id, cells)
 
@@ -189,7 +189,7 @@ def column_months(column: str) -> int | None:
 
 
 class CellReconciled(BaseModel):
-    column: str = Field(description="全年目标, 完成 (the months' figure) or 与目标±")
+    column: str = Field(description="全年目标, the report's heading of its figures (上半年完成) or 与目标±")
     published: str
     computed: str = Field(description="the cell as planwatch's table prints it")
     agrees: bool

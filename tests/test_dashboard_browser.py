@@ -343,3 +343,14 @@ def test_the_plan_office_drafts_a_plan_from_its_tables_in_the_browser(admin: Pag
     admin.set_input_files("#draft-table", str(tables / "projects.csv"))  # the wrong table: its columns are named
     admin.click("#draft-form button[type=submit]")
     expect(admin.locator("#draft-errors")).to_contain_text("找不到「全年目标」列")
+
+
+def test_an_official_reconciles_the_published_report_in_the_browser(admin: Page, server: Server) -> None:
+    """The seed report, uploaded on 对账, agrees with the table row for row."""
+    admin.click("nav.tabs >> text=对账")
+    expect(admin).to_have_url(f"{server.url}/plans/{PLAN}/reconcile")
+    admin.set_input_files("#reconcile-report", str(ROOT / "docs" / "source" / "rongchang-2025-h1-report.txt"))
+    admin.click("#reconcile-form button[type=submit]")
+    expect(admin.locator("#reconcile-verdict")).to_have_text("一致")
+    expect(admin.locator("#reconcile-result")).to_contain_text("10行中10行一致")
+    expect(admin.locator("#reconcile-rows tr[data-indicator=gdp]").nth(2)).to_contain_text("-1.0个百分点")

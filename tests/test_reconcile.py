@@ -177,3 +177,30 @@ async def test_the_api_compares_an_uploaded_report(store: EventStore, redis: Red
         unreadable = {"report": ("report.txt", "没有表格的一段话。".encode(), "text/plain")}
         refused = await client.post("/v1/plans/rongchang-2025/compare", files=unreadable, headers=auth(token))
         assert refused.status_code == 422 and "文中找不到「指标」列" in refused.text
+
+
+async def test_the_dashboard_reconciles_an_uploaded_report(
+    store: EventStore, redis: Redis, keys: Keyspace, tmp_path: Path
+) -> None:
+    from tests.test_dashboard import csrf_of, sign_in
+
+    await load_seed(store)
+    analyst, _ = await TokenStore(redis, keys).create("analyst")
+    changed = seed_report.report_text().replace("+4.9个百分点", "+5.0个百分点", 1).encode()
+    async with api_client(redis, keys) as http:
+        await sign_in(http, analyst)
+        form = await http.get("/plans/rongchang-2025/reconcile")
+        assert form.status_code == 200 and 'enctype="multipart/form-data"' in form.text
+        csrf = csrf_of(form)
+        url = "/plans/rongchang-2025/reconcile"
+        forged = await http.post(url, data={"csrf": "forged"}, files={"report": ("r.txt", SEED_TEXT)})
+        assert forged.status_code == 403
+        agreed = await http.post(url, data={"csrf": csrf}, files={"report": ("r.txt", SEED_TEXT)})
+        assert agreed.status_code == 200 and '<h2 id="reconcile-verdict">一致</h2>' in agreed.text
+        assert "10行中10行一致" in agreed.text
+        differs = await http.post(url, data={"csrf": csrf}, files={"report": ("r.txt", changed)})
+        assert "有1处不一致" in differs.text and "+5.0个百分点" in differs.text
+        nothing = await http.post(url, data={"csrf": csrf})
+        assert nothing.status_code == 422 and "请选择已发布的报告文件" in nothing.text
+        unreadable = await http.post(url, data={"csrf": csrf}, files={"report": ("r.pdf", b"%PDF")})
+        assert unreadable.status_code == 422 and "无法读取报告的主要指标表" in unreadable.text

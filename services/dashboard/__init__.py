@@ -10,11 +10,19 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from services.dashboard import alerts, auth, drafts, entry, pages, rollups
+from services.dashboard import alerts, auth, drafts, entry, pages, reconcile, rollups
 from services.dashboard.browser import take_screenshots
 from services.dashboard.web import STATIC
 
-ROUTERS = (auth.router, pages.router, alerts.router, rollups.router, entry.router, drafts.router)
+ROUTERS = (
+    auth.router,
+    pages.router,
+    alerts.router,
+    rollups.router,
+    entry.router,
+    drafts.router,
+    reconcile.router,
+)
 
 
 def mount_dashboard(api: FastAPI) -> None:
