@@ -82,6 +82,7 @@ def test_demo_command_prints_the_seed_table(cli_env: dict[str, str], tmp_path) -
         for row in seed_report.main_table():
             assert " | ".join(row) in output
         assert seed_report.project_line() in text
+        assert "主要指标表：10行中10行一致" in output and "结论：一致" in output  # the real report, read back
     assert "stored 0 new" in " ".join(second.split())
     assert "月度报告 2025-06 第1版 (published)" in first and "第1版 (unchanged)" in second
     june = (tmp_path / "rongchang-2025-2025-06.md").read_text(encoding="utf-8")

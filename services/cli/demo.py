@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from services.cli.common import console, fail, with_app
+
+if TYPE_CHECKING:
+    from services.app import App
 
 commands = typer.Typer()
 
@@ -31,7 +34,17 @@ def demo(
 
     from events.planfile import PlanFileError, parse_plan
     from services.app import plan_text
-    from services.demo import SEED_PLAN, ExampleError, SeedMismatch, history_file, read_example, run_demo, seed_history
+    from services.demo import (
+        SEED_PLAN,
+        SEED_REPORT,
+        ExampleError,
+        SeedMismatch,
+        history_file,
+        read_example,
+        run_demo,
+        seed_history,
+    )
+    from services.reports import reconciliation_text
 
     path = plan_file or SEED_PLAN
     # Everything is checked before the first write: a plan the demo cannot use stores nothing.
@@ -51,4 +64,11 @@ def demo(
         raise fail(f"--plan-file: {exc}", 2) from None
     except (ExampleError, OSError, UnicodeError, ValueError, yaml.YAMLError) as exc:
         raise fail(f"--plan-file: the history in {example} does not fit the plan: {exc}", 2) from None
-    with_app(lambda app: run_demo(console, app.redis, app.keys, path if example.exists() else plan, out))
+
+    async def main(app: App) -> None:
+        await run_demo(console, app.redis, app.keys, path if example.exists() else plan, out)
+        if path == SEED_PLAN:  # the real report it was built from, checked against the table (对账)
+            result = await app.reports.compare(plan.id, SEED_REPORT.read_bytes(), SEED_REPORT.name)
+            console.print(reconciliation_text(result, SEED_REPORT.name), markup=False, highlight=False, soft_wrap=True)
+
+    with_app(main)

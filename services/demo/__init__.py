@@ -11,7 +11,7 @@ from services.demo.examples import (
     load_example,
     read_example,
 )
-from services.demo.run import SEED_PLAN, SeedMismatch, load_seed, run_demo, seed_history
+from services.demo.run import SEED_PLAN, SEED_REPORT, SeedMismatch, load_seed, run_demo, seed_history
 from services.demo.seed_history import (
     PLAN_PUBLISHED_AT,
     h1_history,
@@ -25,6 +25,7 @@ __all__ = [
     "EXAMPLES",
     "PLAN_PUBLISHED_AT",
     "SEED_PLAN",
+    "SEED_REPORT",
     "ExampleError",
     "SeedMismatch",
     "example_history",

@@ -27,6 +27,7 @@ from services.reports import FORMATS, render_rollup, table_text
 from services.store import EventStore, Keyspace
 
 SEED_PLAN = Path(__file__).resolve().parents[2] / "plans" / "rongchang-2025.yaml"
+SEED_REPORT = Path(__file__).resolve().parents[2] / "docs" / "source" / "rongchang-2025-h1-report.txt"  # the real one
 BATCH = 500
 DEMO_ROLLUP_MONTH = "06"  # June of the plan's year, as the scheduler would write it on 16 July
 
