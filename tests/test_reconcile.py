@@ -12,6 +12,8 @@ from pathlib import Path
 
 import docx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from redis.asyncio import Redis
 
 from events.planfile import parse_plan
@@ -204,3 +206,32 @@ async def test_the_dashboard_reconciles_an_uploaded_report(
         assert nothing.status_code == 422 and "请选择已发布的报告文件" in nothing.text
         unreadable = await http.post(url, data={"csrf": csrf}, files={"report": ("r.pdf", b"%PDF")})
         assert unreadable.status_code == 422 and "无法读取报告的主要指标表" in unreadable.text
+
+
+_TABLE_WORDS = st.sampled_from(
+    ["指标", "全年目标", "上半年完成", "与目标±", "单位", "1﹒地区生产总值", "6.5%左右", "-", "，。"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.lists(_TABLE_WORDS | st.text(max_size=8), max_size=6), max_size=12), st.sampled_from(["\t", "\n", "|"])
+)
+def test_whatever_a_report_text_holds_it_reads_or_is_refused_saying_why(lines: list[list[str]], joiner: str) -> None:
+    text = "\n".join(joiner.join(cells) for cells in lines)
+    try:
+        published = read_published(text.encode(), "report.txt")
+    except FileProblem as problem:
+        assert problem.errors and all(error.reason_zh for error in problem.errors)
+        return
+    assert published.rows and all(row.line >= 1 for row in published.rows)
+
+
+def test_a_text_table_with_a_unit_column_and_a_row_a_line_reads() -> None:
+    text = "表1 主要指标\n序号\t指标\t单位\t全年目标\t1—3月完成\t与目标±\n"
+    text += "1\t地区生产总值\t%\t6.5%左右\t5.2%\t-1.3个百分点\n"
+    published = read_published(text.encode("gbk"), "report.txt")  # GBK, as Windows saves text
+    assert [(r.label, r.target, r.actual, r.deviation, r.line) for r in published.rows] == [
+        ("地区生产总值", "6.5%左右", "5.2%", "-1.3个百分点", 3)
+    ]
+    assert column_months(published.column) == 3
