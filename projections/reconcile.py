@@ -32,7 +32,7 @@ class PublishedRow:
     label: str  # as printed: 1﹒地区生产总值
     target: str
     actual: str
-    deviation: str
+    deviation: str | None  # None: the report's table has no 与目标± column
     line: int  # where it was read: a line of the text, a row of the table
 
 
@@ -134,7 +134,7 @@ def _row_check(summary: PlanSummary, printed: PublishedRow, row: IndicatorSummar
     cells = (
         CellCheck(TARGET_COLUMN, printed.target, target),
         CellCheck(column, printed.actual, actual),  # as the report heads it: 上半年完成
-        CellCheck(DEVIATION_COLUMN, printed.deviation, deviation),
+        *([CellCheck(DEVIATION_COLUMN, printed.deviation, deviation)] if printed.deviation is not None else []),
     )
     return RowCheck(printed, row.id, cells)
 

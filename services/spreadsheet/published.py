@@ -1,6 +1,7 @@
 """A published report read back, to check it against planwatch's table (对账, `projections.reconcile`).
 
-The main table (指标 ｜ 全年目标 ｜ 上半年完成 ｜ 与目标±, columns found by their header) comes from
+The main table (指标 ｜ 全年目标 ｜ 上半年完成, and 与目标± where it has one; columns found by their
+header) comes from
 a Word document's table, a workbook, a csv, or the report's text as exported (.txt, .md: a cell a
 line, as a report pasted from Word reads, or a row a line with its cells split by tabs or `|`).
 From the text (of a .docx or a .txt) come the key-project sentence (开工率, 投资完成率), the
@@ -32,7 +33,7 @@ PUBLISHED_LAYOUT = Layout(
         UNIT: ("单位", "计量单位"),
         SERIAL: ("序号",),
     },
-    required=(NAME, TARGET, ACTUAL, DEVIATION),
+    required=(NAME, TARGET, ACTUAL),  # a table without 与目标± is checked on the cells it has
     endings={TARGET: ("年目标",), ACTUAL: ("月完成", "季度完成"), DEVIATION: ("目标±",)},
 )
 FORMATS = (".docx", ".xlsx", ".csv", ".txt", ".md")
@@ -104,7 +105,8 @@ def _table_rows(table: Table) -> tuple[str, list[PublishedRow]]:
     for number, cells in data_rows(table, header):
         if all(cell.blank for cell in cells) or heading(cells) is not None:
             continue
-        label, target, actual, deviation = (_text(cells, header, name) for name in (NAME, TARGET, ACTUAL, DEVIATION))
+        label, target, actual = (_text(cells, header, name) for name in (NAME, TARGET, ACTUAL))
+        deviation = _text(cells, header, DEVIATION) if DEVIATION in header.columns else None
         rows.append(PublishedRow(label, target, actual, deviation, number))
     return column, rows
 
@@ -166,7 +168,8 @@ def _text_rows(body: Sequence[tuple[int, str]], width: int, at: dict[str, int]) 
         if any(_prose(cell) for _, cell in group):
             break
         texts = [cell for _, cell in group]
-        label, target, actual, deviation = (texts[at[name]] for name in (NAME, TARGET, ACTUAL, DEVIATION))
+        label, target, actual = (texts[at[name]] for name in (NAME, TARGET, ACTUAL))
+        deviation = texts[at[DEVIATION]] if DEVIATION in at else None
         rows.append(PublishedRow(label, target, actual, deviation, group[0][0]))
     return rows
 
