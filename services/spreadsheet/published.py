@@ -38,9 +38,9 @@ PUBLISHED_LAYOUT = Layout(
 )
 FORMATS = (".docx", ".xlsx", ".csv", ".txt", ".md")
 _MAX_CELL = 40  # a table's cell is short; a longer line is the report's prose, after the table
-_PROJECT_SENTENCE = re.compile(
-    r"[^，,。；;\n]*?\d+个[^，,。；;\n]*?开工\d+个，开工率[\d.]+%，[^。；;\n]*?投资完成率[\d.]+%"
-)
+# the sentence on the key projects' figures (112个区级重点项目开工68个，开工率60.7%，…投资完成率50.5%;
+# 市级重点项目完成投资12亿元、投资进度55%): checked as holding planwatch's, whatever wording surrounds it
+_PROJECT_SENTENCE = re.compile(r"[^。；;\n]*?重点项目[^。；;\n]*?(?:开工率|投资完成率|投资进度)[\d.]+%[^。；;\n]*")
 _COMPLETED_SENTENCE = re.compile(r"[^，,。；;\n]*?\d+个项目建成投产")
 _MISSED_SENTENCE = re.compile(r"([^，,。；;：:\n]+?)(?:没有|均未|未能|未)达到[^，,。；;\n]*?目标")
 _CONJUNCTION = re.compile(r"^(?:但|而|其中|仅|只有)")
