@@ -72,7 +72,7 @@ async def test_a_report_that_differs_is_told_where_and_the_command_fails(
     assert "✗ 1﹒地区生产总值（第21行） 与目标±：报告 -0.9个百分点，planwatch -1.0个百分点" in result.stdout
     assert "✗ 10﹒万元GDP电耗（第66行）：计划中没有此指标" in result.stdout
     assert "计划中的主要指标，报告表中没有：万元GDP能耗" in result.stdout
-    assert "重点项目：✗ 报告 112个区级重点项目开工69个" in result.stdout
+    assert "重点项目：✗ 报告 重点项目建设有序推进，112个区级重点项目开工69个" in result.stdout
     assert "结论：4处不一致" in result.stdout
     as_json = json.loads(_compare(cli_env, report, "--format", "json").stdout)
     assert as_json["agrees"] is False and as_json["differences"] == 4
