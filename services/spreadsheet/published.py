@@ -1,9 +1,9 @@
 """A published report read back, to check it against planwatch's table (对账, `projections.reconcile`).
 
 The main table (指标 ｜ 全年目标 ｜ 上半年完成, and 与目标± where it has one; columns found by their
-header) comes from
-a Word document's table, a workbook, a csv, or the report's text as exported (.txt, .md: a cell a
-line, as a report pasted from Word reads, or a row a line with its cells split by tabs or `|`).
+header) comes from a Word document's table, a workbook, a csv, or the report's text as exported
+(.txt, .md: a cell a line, as a report pasted from Word reads, or a row a line with its cells
+split by tabs or `|`).
 From the text (of a .docx or a .txt) come the key-project sentence (开工率, 投资完成率), the
 completions sentence (…等26个项目建成投产) and the main indicators named before 没有达到…目标.
 Pure: bytes in, a `PublishedReport` out, or `FileProblem` saying why not."""
@@ -47,6 +47,7 @@ _CONJUNCTION = re.compile(r"^(?:但|而|其中|仅|只有)")
 
 
 def read_published(content: bytes, filename: str) -> PublishedReport:
+    """The report in `content`, read by its file name's suffix; FileProblem naming what is missing."""
     suffix = PurePath(filename).suffix.lower()
     if suffix not in FORMATS:
         raise FileProblem(
