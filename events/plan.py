@@ -38,6 +38,7 @@ from events.targets import (
     Target,
     TargetSpec,
     as_ceiling,
+    as_lower_better,
     bare_target,
     canonical_unit,
     named_subject,
@@ -178,10 +179,13 @@ class Indicator(_Strict):
 
     def judged_target(self, target: Target | None) -> Target | None:
         """`target` (the plan's or a revision) as it is judged for this indicator: for one where
-        lower is better, a rate target whose wording sets no direction is a ceiling (as_ceiling)."""
-        if self.better == "higher" or not isinstance(target, RateTarget):
+        lower is better, a rate target whose wording sets no direction is a ceiling (as_ceiling),
+        and a range's better side is below it."""
+        if self.better == "higher":
             return target
-        return as_ceiling(target)
+        if isinstance(target, RangeTarget):
+            return as_lower_better(target)
+        return as_ceiling(target) if isinstance(target, RateTarget) else target
 
     @property
     def target_text(self) -> str:
@@ -346,6 +350,13 @@ class RateBands(_Strict):
     at_risk_points: Decimal = Field(default=Decimal(0), ge=0, description="behind by more than this → at risk")
     off_track_points: Decimal = Field(default=Decimal(2), ge=0, description="behind by more than this → off track")
     about_tolerance: Decimal = Field(default=Decimal(0), ge=0, description="how far below a 左右 target still counts")
+    # Left out of the stored form while "missed", so a plan stored before keeps its digest.
+    range_beyond: Literal["missed", "met"] = Field(
+        default="missed",
+        exclude_if=lambda judged: judged == "missed",
+        description="a value past a range target on its better side (above 6.5%—7%; below it where lower is "
+        "better): missed (outside the range, the design's reading) or met (the range a floor with a stretch)",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> RateBands:

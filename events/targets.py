@@ -74,6 +74,16 @@ class RangeTarget(_TargetBase):
     form: Literal["range"] = "range"
     low: Decimal
     high: Decimal
+    ceiling: bool = Field(
+        default=False,
+        exclude_if=lambda ceiling: not ceiling,
+        description="for an indicator where lower is better: below the range is its better side",
+    )
+
+    @property
+    def lower_is_better(self) -> bool:
+        """Below the range is the better side: `ceiling`, or a fall (`能耗下降2%—3%`: −3…−2)."""
+        return self.ceiling or self.high <= 0
 
     @model_validator(mode="after")
     def _ordered(self) -> RangeTarget:
@@ -463,6 +473,12 @@ def as_ceiling(target: RateTarget) -> RateTarget:
     if target.bound == "about":
         return target.model_copy(update={"ceiling": True})
     return target
+
+
+@lru_cache(maxsize=512)  # a plan's range targets, judged at every change of their values
+def as_lower_better(target: RangeTarget) -> RangeTarget:
+    """`target` for an indicator where lower is better: below the range is its better side."""
+    return target if target.ceiling else target.model_copy(update={"ceiling": True})
 
 
 @lru_cache(maxsize=4096)  # asked for every indicator each time a stored plan is decoded

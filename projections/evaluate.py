@@ -228,6 +228,10 @@ def _verdict(
         return _rate_status(behind, met, final, thresholds.rate), gap, wording, {"stretch": target.stretch}
 
     if isinstance(target, RangeTarget):
+        if thresholds.rate.range_beyond == "met":  # the range a floor with a stretch: past it on its better side
+            beyond = target.low - value if target.lower_is_better else value - target.high
+            if beyond > 0:
+                return "met", beyond, _GAP, {}
         gap = value - target.low if value < target.low else target.high - value if value > target.high else Decimal(0)
         inside = min(value - target.low, target.high - value)  # how far within the range (negative: outside)
         judged = min(Decimal(0), inside - margin) if margin else gap

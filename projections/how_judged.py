@@ -80,10 +80,8 @@ def direction_hint(indicator: Indicator) -> str | None:
 def _sentence(plan: Plan, target: Target, subject: str, tolerance: Decimal) -> str:
     if isinstance(target, RateTarget):
         return _rate(target, subject, target.tolerance if target.tolerance is not None else tolerance)
-    if isinstance(target, RangeTarget) and target.high < 0:  # 下降2%—3%
-        return f"每期{subject}下降{fmt.plain(-target.high)}%至{fmt.plain(-target.low)}%之间"
     if isinstance(target, RangeTarget):
-        return f"每期{subject}在{fmt.plain(target.low)}%至{fmt.plain(target.high)}%之间"
+        return _range(target, subject, plan.thresholds.rate.range_beyond == "met")
     if isinstance(target, RelativeTarget):
         return _relative(plan, target, subject, target.tolerance if target.tolerance is not None else tolerance)
     if isinstance(target, CumulativeTarget):
@@ -111,6 +109,16 @@ def _rate(target: RateTarget, subject: str, tolerance: Decimal) -> str:
     if target.stretch is not None:
         said += f"；力争{fmt.plain(target.stretch)}%，只展示不考核"
     return said
+
+
+def _range(target: RangeTarget, subject: str, beyond_met: bool) -> str:
+    if target.high < 0:  # 下降2%—3%
+        said = f"每期{subject}下降{fmt.plain(-target.high)}%至{fmt.plain(-target.low)}%之间"
+        better = f"降幅超过{fmt.plain(-target.low)}%"
+    else:
+        said = f"每期{subject}在{fmt.plain(target.low)}%至{fmt.plain(target.high)}%之间"
+        better = f"低于{fmt.plain(target.low)}%" if target.lower_is_better else f"高于{fmt.plain(target.high)}%"
+    return said + (f"，{better}也算完成" if beyond_met else f"，{better}亦为偏离")
 
 
 def _leeway(side: str, tolerance: Decimal, unit: str) -> str:

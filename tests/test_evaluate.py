@@ -95,6 +95,30 @@ def test_range_target(value: str, status: str, display: str) -> None:
     assert (result.status, result.deviation_text) == (status, display)
 
 
+@pytest.mark.parametrize(
+    ("text", "better", "value", "default", "beyond_met"),
+    [
+        ("增长6.5%-7%", "higher", "7.5", ("at_risk", "-0.5个百分点"), ("met", "+0.5个百分点")),
+        ("增长6.5%-7%", "higher", "6.0", ("at_risk", "-0.5个百分点"), ("at_risk", "-0.5个百分点")),  # short: still
+        ("增长6.5%-7%", "higher", "6.8", ("on_track", "完成"), ("on_track", "完成")),
+        ("增长2%-3%", "lower", "1.5", ("at_risk", "-0.5个百分点"), ("met", "+0.5个百分点")),  # below: better
+        ("增长2%-3%", "lower", "3.5", ("at_risk", "-0.5个百分点"), ("at_risk", "-0.5个百分点")),
+        ("下降2%—3%", "higher", "-4", ("at_risk", "-1.0个百分点"), ("met", "+1.0个百分点")),  # a fall: more is better
+        ("下降2%—3%", "higher", "-1", ("at_risk", "-1.0个百分点"), ("at_risk", "-1.0个百分点")),
+    ],
+)
+def test_past_a_range_on_its_better_side_is_met_where_the_plan_says_so(
+    text: str, better: str, value: str, default: tuple[str, str], beyond_met: tuple[str, str]
+) -> None:
+    indicator = Indicator(
+        id="x", name="数值", unit="%", department="stats", frequency="monthly", order=1, target=text, better=better
+    )
+    target = indicator.judged_target(indicator.target)
+    for thresholds, expected in ((Thresholds(), default), (Thresholds(rate=RateBands(range_beyond="met")), beyond_met)):
+        result = evaluate(target, obs("2025-06", value), JUNE, thresholds=thresholds)
+        assert (result.status, result.deviation_text) == expected
+
+
 def test_relative_target_uses_the_reference_for_the_same_period() -> None:
     target = RelativeTarget(text="高于GDP增速", reference="GDP")
     gdp = {**obs("2025-Q1", "5.8", position="1-0"), **obs("2025-Q2", "5.5", position="2-0")}

@@ -49,7 +49,7 @@ def points() -> Plan:
         (EXAMPLES / "level-growth-2025.yaml", "gdp", "每期同比增速6%左右（低于不超过0.5个百分点仍算完成）"),
         (EXAMPLES / "level-growth-2025.yaml", "industry-va", "仅监测，不考核"),
         (EXAMPLES / "wordings-2025.yaml", "industry", "每期数值不低于8%"),  # the note is not judged
-        (EXAMPLES / "wordings-2025.yaml", "energy", "每期数值下降2%至3%之间"),
+        (EXAMPLES / "wordings-2025.yaml", "energy", "每期数值下降2%至3%之间，降幅超过3%亦为偏离"),
         (EXAMPLES / "wordings-2025.yaml", "rural-income", "每期数值高于地区生产总值同期至少1个百分点"),
         (EXAMPLES / "wordings-2025.yaml", "trade", "每期数值高于0%"),
     ],

@@ -19,6 +19,7 @@ from events.models import plan_published
 from events.plan import Plan, crontab_problem
 from events.planfile import PlanFileError, parse_plan
 from events.targets import LevelTarget
+from projections.how_judged import how_judged
 from services.app import Invalid, load_plan, publish_plan
 from services.demo import SEED_PLAN
 from services.store import EventStore
@@ -493,3 +494,16 @@ def test_a_figure_with_a_bound_and_no_unit_takes_the_indicators_unit() -> None:
     assert target.text == "城乡居民收入比缩小到2.1以内"
     [problem] = problems(GOOD.replace("target: 6.5%左右", "target: 增长六点5"))  # still refused, naming the field
     assert problem.startswith("plan.yaml:11: indicators[0].target:")
+
+
+def test_how_a_range_is_judged_past_its_better_side_is_the_plans_and_unset_is_not_stored() -> None:
+    ranged = GOOD.replace("target: 6.5%左右", "target: 增长6.5%-7%")
+    assert '"range_beyond"' not in parse_plan(ranged).model_dump_json()  # a plan stored before keeps its digest
+    chosen = parse_plan(ranged + "thresholds: {rate: {range_beyond: met}}\n")
+    assert chosen.thresholds.rate.range_beyond == "met" and '"range_beyond":"met"' in chosen.model_dump_json()
+    gdp = chosen.indicators[0]
+    assert how_judged(chosen, gdp, gdp.target) == "每期数值在6.5%至7%之间，高于7%也算完成"
+    unset = parse_plan(ranged)
+    assert how_judged(unset, unset.indicators[0], gdp.target) == "每期数值在6.5%至7%之间，高于7%亦为偏离"
+    [problem] = problems(ranged + "thresholds: {rate: {range_beyond: exceeded}}\n")
+    assert "range_beyond" in problem and "'missed' or 'met'" in problem
