@@ -250,3 +250,23 @@ async def test_a_table_without_its_deviation_column_is_checked_on_the_cells_it_h
     result = reconcile(summary, report_plan(), published)
     assert [cell.column for cell in result.rows[0].cells] == ["全年目标", "上半年完成"]
     assert [row.agrees for row in result.rows] == [True, False]  # 7.9% is not planwatch's 8.0%
+
+
+def test_a_word_tables_two_row_header_gives_its_months_to_the_figures_column() -> None:
+    document = docx.Document()
+    table = document.add_table(rows=3, cols=4)
+    for c, text in enumerate(["指标", "全年目标", "上半年", ""]):
+        table.cell(0, c).text = text
+    for c, text in enumerate(["", "", "完成", "与目标±"]):
+        table.cell(1, c).text = text
+    table.cell(0, 2).merge(table.cell(0, 3)).text = "上半年"
+    for column in (0, 1):  # 指标 and 全年目标 span both rows
+        text = table.cell(0, column).text
+        table.cell(0, column).merge(table.cell(1, column)).text = text
+    for c, text in enumerate(["1﹒地区生产总值", "6.5%左右", "5.5%", "-1.0个百分点"]):
+        table.cell(2, c).text = text
+    out = io.BytesIO()
+    document.save(out)
+    published = read_published(out.getvalue(), "报告.docx")
+    assert published.column == "上半年完成" and column_months(published.column) == 6
+    assert [(r.label, r.deviation) for r in published.rows] == [("1﹒地区生产总值", "-1.0个百分点")]

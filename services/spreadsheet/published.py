@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import PurePath
 
 from events.planfile import decode_text
-from projections.reconcile import PublishedReport, PublishedRow
+from projections.reconcile import PublishedReport, PublishedRow, column_months
 from services.spreadsheet.cells import Cell, plain
 from services.spreadsheet.document import read_docx
 from services.spreadsheet.headed import Header, Layout, data_rows, find_header, header_text, heading, table_for
@@ -100,8 +100,7 @@ def _missed(text: str) -> tuple[str, ...] | None:
 
 def _table_rows(table: Table) -> tuple[str, list[PublishedRow]]:
     header = find_header(table, PUBLISHED_LAYOUT)
-    header_cells = [Cell(value) for value in table.header] if header.at < 0 else table.rows[header.at][1]
-    column = header_text(header_cells[header.columns[ACTUAL]].value)[0]
+    column = _column_heading(table, header)
     rows = []
     for number, cells in data_rows(table, header):
         if all(cell.blank for cell in cells) or heading(cells) is not None:
@@ -110,6 +109,18 @@ def _table_rows(table: Table) -> tuple[str, list[PublishedRow]]:
         deviation = _text(cells, header, DEVIATION) if DEVIATION in header.columns else None
         rows.append(PublishedRow(label, target, actual, deviation, number))
     return column, rows
+
+
+def _column_heading(table: Table, header: Header) -> str:
+    """The figures' column as headed: 上半年完成; in a header of two rows (上半年 merged over
+    完成 ｜ 与目标±), the months above it and the word below."""
+    rows = [[Cell(value) for value in table.header], *(cells for _, cells in table.rows)]
+    at, index = header.at + 1, header.columns[ACTUAL]
+    column = header_text(rows[at][index].value)[0]
+    above = header_text(rows[at - 1][index].value)[0] if at > 0 and index < len(rows[at - 1]) else ""
+    if column_months(column) is None and above and column_months(above + column) is not None:
+        return above + column
+    return column
 
 
 def _text(cells: Sequence[Cell], header: Header, column: str) -> str:
