@@ -270,3 +270,11 @@ def test_a_word_tables_two_row_header_gives_its_months_to_the_figures_column() -
     published = read_published(out.getvalue(), "报告.docx")
     assert published.column == "上半年完成" and column_months(published.column) == 6
     assert [(r.label, r.deviation) for r in published.rows] == [("1﹒地区生产总值", "-1.0个百分点")]
+
+
+async def test_compare_asks_what_was_known_at_an_instant(store: EventStore, cli_env: dict[str, str]) -> None:
+    await load_seed(store)
+    before = _compare(cli_env, seed_report.REPORT, "--known-at", "2000-01-01T00:00")
+    assert before.returncode == 1 and "has not been published as known at 2000-01-01T00:00:00+08:00" in before.stderr
+    bad = _compare(cli_env, seed_report.REPORT, "--as-of", "June")
+    assert bad.returncode == 2 and "'June' is not a date like 2025-06-30" in bad.stderr

@@ -82,7 +82,7 @@ def compare(
         raise fail(f"cannot read {report}: {exc.strerror}") from None
 
     async def main(app: App) -> Reconciliation:
-        return await app.reports.compare(plan, content, report.name, day, await app.reports.in_plan_zone(plan, instant))
+        return await app.reports.compare(plan, content, report.name, day, instant)  # summary reads it in the plan zone
 
     result = use_case(main)
     render = reconciliation_json if format == "json" else reconciliation_text
