@@ -136,7 +136,7 @@ def draft_plan_document(
     content: bytes, filename: str, identity: PlanIdentity, projects: tuple[bytes, str] | None = None
 ) -> PlanDraft:
     """A plan file drafted from the office's target table and, if given, its key-project list
-    ((content, filename), xlsx or csv): the YAML, the plan it defines and what to check before
+    ((content, filename), xlsx, csv or docx): the YAML, the plan it defines and what to check before
     publishing. Invalid lists every bad cell of both, each by its row and column."""
     for size, name in [(len(content), filename), *([(len(projects[0]), projects[1])] if projects else [])]:
         if size > MAX_FILE:  # an office's tables are a few hundred rows

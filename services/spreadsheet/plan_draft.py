@@ -174,7 +174,7 @@ class _Drafting:
 def draft_plan_sheet(
     content: bytes, filename: str, identity: PlanIdentity, projects: tuple[bytes, str] | None = None
 ) -> PlanDraft:
-    """The plan file drafted from a target table's file (.xlsx or .csv) and, if given, the key-
+    """The plan file drafted from a target table's file (.xlsx, .csv or .docx) and, if given, the key-
     project list's (content, filename); SheetRejected lists every bad cell of both (a project's
     column named 项目表·…), and a file itself when it cannot be read."""
     names = filename if projects is None else f"{filename}, {projects[1]}"
