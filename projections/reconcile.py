@@ -20,7 +20,10 @@ from events.plan import Indicator, Plan
 from projections.readmodel import IndicatorSummary, PlanSummary, printed_cells
 
 TARGET_COLUMN, DEVIATION_COLUMN = "全年目标", "与目标±"
-_NUMBERING = re.compile(r"^\s*(?:\d+|[一二三四五六七八九十]+)\s*[﹒.．、:：]\s*")
+# a row's numbering: 1﹒, 1．, 一、, (1), （一）
+_NUMBERING = re.compile(
+    r"^\s*(?:(?:\d+|[一二三四五六七八九十]+)\s*[﹒.．、:：]|[（(](?:\d+|[一二三四五六七八九十]+)[）)])\s*"
+)
 _DASHES = str.maketrans({"—": "-", "–": "-", "−": "-", "－": "-", "～": "~"})
 # 上半年完成, 1—9月完成, 前三季度, 全年: the months a column's figures cover
 _COLUMN_MONTHS = {"一季度": 3, "上半年": 6, "前三季度": 9, "全年": 12}

@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 
 from events.planfile import parse_plan
 from projections.readmodel import plan_summary
-from projections.reconcile import PublishedReport, PublishedRow, column_months, reconcile
+from projections.reconcile import PublishedReport, PublishedRow, column_months, named_indicator, reconcile
 from projections.report import build_report
 from services.demo import SEED_PLAN, load_seed
 from services.projection import fold_log
@@ -278,3 +278,11 @@ async def test_compare_asks_what_was_known_at_an_instant(store: EventStore, cli_
     assert before.returncode == 1 and "has not been published as known at 2000-01-01T00:00:00+08:00" in before.stderr
     bad = _compare(cli_env, seed_report.REPORT, "--as-of", "June")
     assert bad.returncode == 2 and "'June' is not a date like 2025-06-30" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    "label", ["1﹒地区生产总值", "1．地区生产总值", "（一）地区生产总值", "(1) 地区生产总值", "GDP", "gdp"]
+)
+def test_a_rows_numbering_and_the_names_an_indicator_goes_by_find_it(label: str) -> None:
+    indicator = named_indicator(report_plan(), label)
+    assert indicator is not None and indicator.id == "gdp"
