@@ -272,6 +272,32 @@ def test_a_word_tables_two_row_header_gives_its_months_to_the_figures_column() -
     assert [(r.label, r.deviation) for r in published.rows] == [("1﹒地区生产总值", "-1.0个百分点")]
 
 
+@pytest.mark.parametrize(
+    "header",
+    [
+        "指标\n全年目标\n上半年\n完成\n与目标±\n",  # a cell a line, as pasted from Word
+        "指标\t全年目标\t上半年\n完成\t与目标±\n",  # a row a line
+        "指标\t全年目标\t1-6月\n完成\t与目标±\n",
+    ],
+)
+def test_a_text_tables_two_row_header_gives_its_months_to_the_figures_column(header: str) -> None:
+    text = header + "1﹒地区生产总值\n6.5%左右\n5.5%\n-1.0个百分点\n2﹒规上工业增加值\n8.0%\n8.0%\n完成\n"
+    published = read_published(text.encode(), "report.txt")
+    assert column_months(published.column) == 6 and published.column.endswith("完成")
+    assert [(r.label, r.target, r.actual, r.deviation) for r in published.rows] == [
+        ("1﹒地区生产总值", "6.5%左右", "5.5%", "-1.0个百分点"),
+        ("2﹒规上工业增加值", "8.0%", "8.0%", "完成"),
+    ]
+
+
+def test_a_months_cell_that_heads_no_figures_column_is_no_header() -> None:
+    text = "上半年\n指标\n全年目标\n完成\n1﹒地区生产总值\n6.5%左右\n5.5%\n"
+    published = read_published(text.encode(), "report.txt")  # the months before 指标 head the figures
+    assert [(r.label, r.actual) for r in published.rows] == [("1﹒地区生产总值", "5.5%")]
+    with pytest.raises(FileProblem):
+        read_published("指标\n全年目标\n上半年\n1﹒地区生产总值\n6.5%左右\n5.5%\n".encode(), "report.txt")
+
+
 async def test_compare_asks_what_was_known_at_an_instant(store: EventStore, cli_env: dict[str, str]) -> None:
     await load_seed(store)
     before = _compare(cli_env, seed_report.REPORT, "--known-at", "2000-01-01T00:00")

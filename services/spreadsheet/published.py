@@ -136,11 +136,11 @@ def _text_table(text: str) -> tuple[str, list[PublishedRow]]:
     then its rows, as many cells each, until the prose after it."""
     cells = [(number, cell) for number, line in enumerate(text.splitlines(), start=1) for cell in _cells_of(line)]
     for start in range(len(cells)):
-        columns = _header_run(cells, start)
-        if columns is not None:
-            width = len(columns)
-            body = cells[start + width :]
-            return columns[ACTUAL][1], _text_rows(body, width, {name: at for name, (at, _) in columns.items()})
+        header = _header_run(cells, start)
+        if header is not None:
+            columns, length = header
+            body = cells[start + length :]
+            return columns[ACTUAL][1], _text_rows(body, len(columns), {name: at for name, (at, _) in columns.items()})
     raise FileProblem(*_missing_in_text(cells))
 
 
@@ -152,17 +152,31 @@ def _cells_of(line: str) -> list[str]:
     return [part.strip() for part in line.split("\t") if part.strip()]
 
 
-def _header_run(cells: Sequence[tuple[int, str]], start: int) -> dict[str, tuple[int, str]] | None:
-    """The columns named by the run of header cells at `start` (column → (position, text)), if it
-    names every required one."""
+def _header_run(cells: Sequence[tuple[int, str]], start: int) -> tuple[dict[str, tuple[int, str]], int] | None:
+    """The columns named by the run of header cells at `start` (column → (position in a row, text))
+    and the run's length in cells, if it names every required one. A header of two rows pasted as
+    text (上半年 merged over 完成 ｜ 与目标±) reads 指标, 全年目标, 上半年, 完成, 与目标±: the months
+    cell is no column of the rows, and heads the figures' column (上半年完成)."""
     columns: dict[str, tuple[int, str]] = {}
-    for at, (_, cell) in enumerate(cells[start:]):
+    months, length = "", 0
+    for _, cell in cells[start:]:
         name = header_text(cell)[0]
         column = _column_named(name)
+        if column is None and not months and ACTUAL not in columns and _months_only(name):
+            months, length = name, length + 1
+            continue
         if column is None or column in columns:
             break
-        columns[column] = (at, name)
-    return columns if all(column in columns for column in PUBLISHED_LAYOUT.required) else None
+        if column == ACTUAL and months and column_months(name) is None:
+            name = months + name
+        columns[column] = (len(columns), name)
+        length += 1
+    return (columns, length) if all(column in columns for column in PUBLISHED_LAYOUT.required) else None
+
+
+def _months_only(name: str) -> bool:
+    """上半年, 1-6月, 前三季度: a heading of months alone, over the figures' column."""
+    return len(name) <= 12 and column_months(name) is not None
 
 
 def _column_named(name: str) -> str | None:
