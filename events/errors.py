@@ -6,6 +6,7 @@ Every entry point (HTTP, inbox stream, spreadsheet, CLI, plan file) reports bad 
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 
 from pydantic import ValidationError
@@ -13,6 +14,17 @@ from pydantic import ValidationError
 from events.models import EVENT_TYPES
 from events.periods import PERIOD_PATTERN, RANGE_OR_PERIOD_PATTERN, period_problem
 from events.problems import LocatedProblems
+
+# C0 and C1 controls and DEL, but for tab and line breaks; and lone surrogates (JSON's \ud800
+# escapes make them; no UTF-8 text, so no answer or terminal line, can hold one)
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    """`text` as it may be echoed in an answer, a log or a terminal: controls and lone surrogates
+    shown as escapes (\\u001b), not as themselves."""
+    return CONTROL.sub(lambda m: f"\\u{ord(m[0]):04x}", text) if CONTROL.search(text) else text
+
 
 # pydantic error type → Chinese reason; the English reason is pydantic's own message.
 _ZH = {

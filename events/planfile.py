@@ -68,6 +68,8 @@ def parse_plan(text: str, source: str = "<plan>") -> Plan:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark else source
         raise PlanFileError(source, [f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
+    except RecursionError:  # [[[[… a hundred thousand deep: no plan nests more than a few levels
+        raise PlanFileError(source, [f"{source}: not valid YAML: nested too deeply"]) from None
     finally:
         loader.dispose()
     if loader.repeated:

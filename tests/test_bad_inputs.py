@@ -14,6 +14,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -48,6 +49,15 @@ TABLE: defaultdict[str, Row] = defaultdict(Row)
 valid = event_body
 
 
+def _days_ahead(days: int) -> str:
+    return (datetime.now(UTC) + timedelta(days=days)).isoformat()
+
+
+def _raw_value(number: bytes) -> bytes:
+    """A valid event whose value is the JSON number `number` as written (json.dumps would round it)."""
+    return json.dumps(valid()).encode().replace(b'"value": "5.5"', b'"value": ' + number)
+
+
 def project(kind: str, **changes: Any) -> dict[str, Any]:
     event = {
         "event_id": str(uuid.uuid4()),
@@ -76,6 +86,9 @@ EVENT_CASES: list[tuple[str, str, str, dict[str, Any], str]] = [
     ("numbers", "percentage with 5 places", "stats", valid(value="5.12345"), "value"),
     ("numbers", "investment negative", "econ", project("investment.completed", amount_wan="-1"), "amount_wan"),
     ("numbers", "investment 10^12 万元", "econ", project("investment.completed", amount_wan="1e12"), "amount_wan"),
+    ("numbers", "value with an underscore", "stats", valid(value="1_0"), "value"),
+    ("numbers", "value in Arabic-Indic digits", "stats", valid(value="٧"), "value"),
+    ("numbers", "value in full-width digits", "stats", valid(value="７.１"), "value"),
     ("periods", "period 2100-12", "stats", valid(period="2100-12"), "period"),
     ("periods", "period 2000", "stats", valid(period="2000"), "period"),
     ("periods", "period of the year before", "stats", valid(period="2024-12"), "period"),
@@ -87,6 +100,8 @@ EVENT_CASES: list[tuple[str, str, str, dict[str, Any], str]] = [
     ("dates", "occurred_at without a zone", "stats", valid(occurred_at="2025-07-15T10:00:00"), "occurred_at"),
     ("dates", "occurred_at six years on", "stats", valid(occurred_at="2031-01-01T00:00:00+08:00"), "occurred_at"),
     ("dates", "occurred_at in words", "stats", valid(occurred_at="yesterday"), "occurred_at"),
+    ("dates", "occurred_at a number", "stats", valid(occurred_at=1754791200), "occurred_at"),
+    ("dates", "occurred_at a week ahead of now", "stats", valid(occurred_at=_days_ahead(7)), "occurred_at"),
     ("dates", "started_on in 9999", "econ", project("project.started", started_on="9999-03-01"), "started_on"),
     ("dates", "started_on 2015", "econ", project("project.started", started_on="2015-01-01"), "started_on"),
     ("dates", "completed_on 2030", "econ", project("project.completed", completed_on="2030-01-01"), "completed_on"),
@@ -106,6 +121,8 @@ EVENT_CASES: list[tuple[str, str, str, dict[str, Any], str]] = [
     ("text", "qualifier unknown", "stats", valid(qualifier="maybe"), "qualifier"),
     ("text", "assessment unknown", "stats", valid(assessment="great"), "assessment"),
     ("text", "an extra field", "stats", valid(foo="bar"), "foo"),
+    ("text", "note with a control character", "stats", valid(note="调整\u0001\u0008"), "note"),
+    ("text", "note with an escape sequence", "stats", valid(note="\u001b[31m红"), "note"),
     ("types", "unknown type", "stats", valid(type="indicator.deleted"), "type"),
     ("types", "plan.published posted", "stats", valid(type="plan.published"), "type"),
     ("types", "rollup.published posted", "stats", valid(type="rollup.published"), "type"),
@@ -134,6 +151,18 @@ REQUEST_CASES: list[tuple[str, str, Request, str]] = [
     ("json", "an empty batch", _post([], **JSON), "events"),
     ("json", "1,001 events", _post([valid() for _ in range(1001)], **JSON), "events"),
     ("json", "a scalar", _post(7, **JSON), "(body)"),
+    ("json", "a number past 4 places, as a float", _post(_raw_value(b"1.00000000000000000001"), **JSON), "value"),
+    ("json", "a number that is 0 as a float", _post(_raw_value(b"1e-400"), **JSON), "value"),
+    ("json", "a key with a lone surrogate twice", _post(b'{"a\\ud800": 1, "a\\ud800": 2}', **JSON), "a\\ud800"),
+    ("json", "department with a lone surrogate", _post(valid(department="st\ud800"), **JSON), "department"),
+    ("json", "a batch with a field of its own", _post({"events": [valid()], "extra": 1}, **JSON), "extra"),
+    ("json", "a batch whose events are null", _post({"events": None}, **JSON), "events"),
+    (
+        "expected_versions",
+        "a version of a subject the batch does not report on",
+        _post({"events": [valid()], "expected_versions": {"kp-001": 0}}, **JSON),
+        "expected_versions.kp-001",
+    ),
     ("content-type", "no Content-Type", _post([valid()]), "Content-Type"),
     ("content-type", "text/plain", _post([valid()], **{"Content-Type": "text/plain"}), "Content-Type"),
     (
@@ -218,6 +247,8 @@ INBOX_CASES: list[tuple[str, dict[str, str], str]] = [
     ("event.retracted sent", {"type": "event.retracted"}, "type"),
     ("the token in the note field", {"note": "TOKEN"}, "value"),  # and value bad too: the token is redacted
     ("json not an object", {"json": "[1, 2]"}, "json"),
+    ("value in Arabic-Indic digits", {"value": "٧"}, "value"),
+    ("note with a control character", {"note": "调整\x01"}, "note"),
     ("a plan the token is not for", {"plan_id": "other-2025"}, "plan"),
 ]
 

@@ -1,4 +1,4 @@
-"""The OpenAPI document: the event, plan and subscription bodies described from their pydantic
+"""The OpenAPI document: the event, plan, subscription and token bodies described from their pydantic
 models (their routes read the raw body themselves, to enforce the size limit and report errors in
 both languages)."""
 
@@ -8,14 +8,16 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
+from pydantic import BaseModel
 
 from events.models import event_adapter
 from events.plan import Plan
+from services.api.routers.tokens import TokenRequest
 from services.notify import SubscriptionRequest
 
 
 def document_bodies(app: FastAPI) -> None:
-    """Describe the event, plan and subscription bodies in the OpenAPI document (their routes read
+    """Describe the event, plan, subscription and token bodies in the OpenAPI document (their routes read
     the raw body themselves, to enforce the size limit and report errors in both languages)."""
     original: Callable[[], dict[str, Any]] = app.openapi
 
@@ -60,14 +62,19 @@ def document_bodies(app: FastAPI) -> None:
             "required": True,
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Plan"}}},
         }
-        wanted = SubscriptionRequest.model_json_schema(ref_template="#/components/schemas/{model}")
-        document["components"]["schemas"].update(wanted.pop("$defs", {}))
-        document["components"]["schemas"]["SubscriptionRequest"] = wanted
-        document["paths"]["/v1/subscriptions"]["post"]["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SubscriptionRequest"}}},
-        }
+        for path, model in (("/v1/subscriptions", SubscriptionRequest), ("/v1/tokens", TokenRequest)):
+            _document_body(document, path, model)  # the route reads its body itself (read_json)
         app.openapi_schema = document
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _document_body(document: dict[str, Any], path: str, model: type[BaseModel]) -> None:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    document["components"]["schemas"].update(schema.pop("$defs", {}))
+    document["components"]["schemas"][model.__name__] = schema
+    document["paths"][path]["post"]["requestBody"] = {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}},
+    }

@@ -17,7 +17,8 @@ from collections.abc import Sequence
 
 from events.errors import FieldError
 from services.app.errors import Invalid, NotFound, Unauthorized
-from services.store import PlanCatalog, Role, Session, SessionStore, TokenInfo, TokenStore
+from services.app.payloads import text_problems
+from services.store import ROLES, PlanCatalog, Role, Session, SessionStore, TokenInfo, TokenStore
 
 
 class Access:
@@ -30,6 +31,12 @@ class Access:
         """A new token: its text (shown this once; only a hash is kept) and its record. A
         department token needs its plans, each of which must have the department; admin and
         analyst tokens without plans are valid for every plan."""
+        if role not in ROLES:
+            raise _invalid(
+                "role", f"role must be one of {', '.join(ROLES)}, not {role!r}", "角色须为 department、analyst 或 admin"
+            )
+        if problems := text_problems(name, "name"):
+            raise Invalid("the token's name is not valid", "令牌名称有误", problems)
         if role == "department" and not plans:
             raise _invalid("plans", "a department token needs the plans it is for (--plan)", "部门令牌须指定适用的计划")
         await self._check_plans(plans, department if role == "department" else None)

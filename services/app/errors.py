@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from events.errors import FieldError
+from events.errors import FieldError, printable
 
 
 class AppError(Exception):
@@ -19,7 +19,10 @@ class AppError(Exception):
 
     def __init__(self, message: str, message_zh: str, errors: Sequence[FieldError] = (), **details: Any) -> None:
         super().__init__(message)
-        self.message, self.message_zh, self.errors, self.details = message, message_zh, list(errors), details
+        # what a refusal echoes of the input may hold anything: never a control character or a
+        # lone surrogate (a terminal would obey it; UTF-8 cannot encode it: a 500 instead of the 4xx)
+        self.message, self.message_zh, self.details = printable(message), printable(message_zh), details
+        self.errors = [FieldError(printable(e.field), printable(e.reason), printable(e.reason_zh)) for e in errors]
 
     def body(self) -> dict[str, Any]:
         return {

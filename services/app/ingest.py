@@ -12,17 +12,19 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import ValidationError
 
 from events.bounds import bounds_for, percent_target_problem
-from events.errors import FieldError, field_errors
+from events.errors import FieldError, field_errors, printable
 from events.models import Event, EventBase, TargetRevised, batch_adapter, event_adapter
 from events.plan import Indicator, Plan
 from events.targets import RelativeTarget
 from services.app.access import Access
 from services.app.errors import AppError, Conflict, Forbidden, Invalid, NotFound, TooLarge, Unauthorized, Unavailable
+from services.app.payloads import event_field_problems
 from services.observability import metrics
 from services.store import (
     AppendResult,
@@ -35,6 +37,7 @@ from services.store import (
 )
 
 MAX_BATCH = 1000
+FUTURE_SKEW = timedelta(days=1)  # an event may say it happened this far ahead of our clock (zones, skew)
 PLAN_CHANGES = 5  # plans found replaced while one request is checked, before it is refused (503)
 
 EntryPoint = Literal["http", "inbox", "sheet"]
@@ -148,6 +151,7 @@ def prepare(caller: TokenInfo, plan: Plan, payloads: Sequence[Mapping[str, Any] 
     events: list[Event] = []
     acceptable: set[tuple[str, str]] = set()  # (subject, type) pairs of this batch found fine
     bounds = bounds_for(plan)
+    latest = datetime.now(UTC) + FUTURE_SKEW
     for (where, _, envelope), parsed in zip(checked, _parse([data for _, data, _ in checked]), strict=True):
         problems += envelope
         if isinstance(parsed, ValidationError):
@@ -158,6 +162,8 @@ def prepare(caller: TokenInfo, plan: Plan, payloads: Sequence[Mapping[str, Any] 
                 problems += found
                 if not found:
                     acceptable.add((parsed.subject, parsed.type))
+            if parsed.occurred_at > latest:
+                problems.append(_Problem(INVALID, _in_the_future(where, parsed)))
             if (parsed.subject, parsed.type) in acceptable:  # bounds matter once the subject is the caller's
                 prefix = f"{where}." if where else ""
                 problems += [
@@ -170,6 +176,12 @@ def prepare(caller: TokenInfo, plan: Plan, payloads: Sequence[Mapping[str, Any] 
     if problems:
         _refuse(problems)
     return events
+
+
+def _in_the_future(where: str, event: Event) -> FieldError:
+    field_name = f"{where}.occurred_at" if where else "occurred_at"
+    reason = f"{event.occurred_at.isoformat()} is in the future (more than a day after now): check the sender's clock"
+    return FieldError(field_name, reason, "发生时间晚于当前时间，请检查报送方的时钟")
 
 
 def _envelopes(
@@ -191,6 +203,7 @@ def _envelopes(
             checked.append((where, None, [_Problem(INVALID, not_object)]))
             continue
         envelope = _envelope_problems(data, plan, as_department, where)
+        envelope += [_Problem(INVALID, error) for error in event_field_problems(data, f"{where}." if where else "")]
         data["plan_id"], data["department"] = plan.id, as_department
         if data.get("type") == "investment.completed":
             data["basis"] = _basis(data, plan)
@@ -360,6 +373,26 @@ def _revision_problems(plan: Plan, event: TargetRevised, prefix: str) -> list[Fi
     return []
 
 
+def _check_expected(events: Sequence[Event], expected_versions: Mapping[str, int] | None) -> None:
+    """A version may be expected only of a subject the batch reports on: of any other it would
+    tell the caller another department's count, and check nothing the batch changes."""
+    reported = {event.subject for event in events}
+    strangers = [subject for subject in expected_versions or () if subject not in reported]
+    if strangers:
+        raise Invalid(
+            "expected_versions names subjects the batch does not report on",
+            "expected_versions 只能列出本批事件涉及的编号",
+            [
+                FieldError(
+                    f"expected_versions.{printable(s)[:64]}",
+                    "no event of this batch is about it",
+                    "本批事件不涉及该编号",
+                )
+                for s in strangers
+            ],
+        )
+
+
 def check_plan(caller: TokenInfo, plan_id: str) -> None:
     """Forbidden unless the caller's token is valid for `plan_id`."""
     if not caller.may_use(plan_id):
@@ -416,6 +449,7 @@ class Ingest:
             version, plan = found
             try:
                 events = prepare(caller, plan, payloads)
+                _check_expected(events, expected_versions)
                 result = await self._append(events, expected_versions, version)
                 break
             except AppError:

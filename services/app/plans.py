@@ -15,6 +15,7 @@ from events.models import PlanPublished, plan_digest, plan_published
 from events.plan import Plan
 from events.planfile import PlanFileError, decode_text, parse_plan
 from services.app.errors import Invalid, TooLarge
+from services.app.payloads import text_problems
 from services.app.sheets import MAX_FILE
 from services.spreadsheet import PlanDraft, PlanIdentity, SheetRejected, draft_plan_sheet
 from services.store import EventStore, PlanCatalog
@@ -48,6 +49,8 @@ async def publish_plan(
     if unfit := percent_target_problems(plan):  # checked on publishing, not on reading a stored plan
         errors = [FieldError(field_path(path), reason, "目标为百分比，但该指标按总量报送") for path, reason in unfit]
         raise Invalid("the plan breaks the plan rules", "计划内容不符合规则", errors)
+    if controls := text_problems(plan.model_dump(mode="json"), ""):  # its texts go into every report
+        raise Invalid("the plan's texts hold control characters", "计划文本含有控制字符", controls)
     try:  # a new plan must meet the plan rules (events.bounds.plan_rule_problems)
         event = plan_published(plan, version, occurred_at or datetime.now(UTC), by)
     except ValidationError as exc:

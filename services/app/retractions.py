@@ -18,6 +18,7 @@ from events.positions import StoredEvent
 from projections.retraction import restoration, retracted_ids
 from services.app.errors import Forbidden, Invalid, NotFound
 from services.app.ingest import Ingest, check_plan
+from services.app.payloads import text_problems
 from services.store import EventStore, TokenInfo, VersionConflict
 
 ATTEMPTS = 5  # a report arriving for the subject meanwhile: work the retraction out again
@@ -45,6 +46,8 @@ class Retractions:
         reason = reason.strip()
         if not 1 <= len(reason) <= 500:
             raise _invalid("reason", "say why, in 1 to 500 characters", "请填写撤回原因（1至500字）")
+        if controls := text_problems(reason, "reason"):
+            raise Invalid("the reason holds control characters", "撤回原因含有控制字符", controls)
         for _ in range(ATTEMPTS):
             position, event = await self._retractable(plan, event_id)
             department = _who_may(caller, plan, event)

@@ -104,8 +104,9 @@ class Sheets:
         plan = await self.ingest.plan(plan_id)
         try:
             return write_template(plan, department, period, fmt)
-        except ValueError as exc:
-            raise Invalid(str(exc), "模板参数有误", [FieldError("department", str(exc), "模板参数有误")]) from None
+        except ValueError as exc:  # its message begins with what it is about: period, format or department
+            about = next((name for name in ("period", "format") if str(exc).startswith(name)), "department")
+            raise Invalid(str(exc), "模板参数有误", [FieldError(about, str(exc), "模板参数有误")]) from None
 
     async def import_file(
         self,

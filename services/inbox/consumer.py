@@ -32,6 +32,7 @@ from redis.exceptions import ResponseError
 
 from events.errors import FieldError
 from services.app import Accepted, App, AppError, Invalid, intake
+from services.app.payloads import strict_json
 from services.observability import metrics, plan_context, redact
 from services.store import Keyspace, TokenStore
 
@@ -248,14 +249,7 @@ def to_payload(body: InboxMessage) -> dict[str, Any]:
     fields = body.model_dump(by_alias=True, exclude_none=True)
     fields.pop("token", None)
     if "json" in fields:
-        try:
-            event = json.loads(fields["json"])
-        except json.JSONDecodeError as exc:
-            raise Invalid(
-                "the json field is not valid JSON",
-                "json 字段不是有效的JSON",
-                [FieldError("json", str(exc), "不是有效的JSON")],
-            ) from None
+        event = strict_json(fields["json"], field="json")
         if not isinstance(event, dict):
             raise Invalid(
                 "the json field must hold an object",

@@ -16,7 +16,16 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from redis.asyncio import Redis
 
 from events.alerts import RULES, AlertNotice, Severity, severity_rank
@@ -83,12 +92,13 @@ class Filters(BaseModel):
     resolved: bool = Field(default=True, description="also tell when an alert is resolved")
     rollups: bool = Field(default=False, description="also tell when a monthly rollup is published")
 
-    @model_validator(mode="after")
-    def _known_rules(self) -> Filters:
-        unknown = sorted(set(self.rules) - set(RULES))
+    @field_validator("rules")
+    @classmethod
+    def _known_rules(cls, rules: list[str]) -> list[str]:  # a field validator: the refusal names filters.rules
+        unknown = sorted(set(rules) - set(RULES))
         if unknown:
             raise ValueError(f"unknown rule(s) {', '.join(unknown)}; rules are {', '.join(RULES)}")
-        return self
+        return rules
 
 
 class SubscriptionRequest(BaseModel):
@@ -98,7 +108,9 @@ class SubscriptionRequest(BaseModel):
 
     name: str = Field(min_length=1, description="who is told, e.g. 区发展改革委值班群")
     channel: ChannelKind
-    url: str | None = Field(default=None, description="the webhook or robot address (not for stream)")
+    url: str | None = Field(
+        default=None, validate_default=True, description="the webhook or robot address (not for stream)"
+    )
     secret: str | None = Field(
         default=None,
         description="signing secret (webhook, DingTalk SEC…, Feishu); a webhook without one gets a generated one",
@@ -149,14 +161,18 @@ class SubscriptionRequest(BaseModel):
             )
         return data
 
-    @model_validator(mode="after")
-    def _address(self) -> SubscriptionRequest:
-        if self.channel == "stream":
-            if self.url:
+    @field_validator("url")
+    @classmethod
+    def _address(cls, url: str | None, info: ValidationInfo) -> str | None:  # a refusal that names url
+        channel = info.data.get("channel")
+        if channel is None:  # refused on its own field
+            return url
+        if channel == "stream":
+            if url:
                 raise ValueError("a stream subscription has no url: planwatch writes to a Redis stream")
-        elif not self.url:
-            raise ValueError(f"a {self.channel} subscription needs a url")
-        return self
+        elif not url:
+            raise ValueError(f"a {channel} subscription needs a url")
+        return url
 
 
 class Subscription(SubscriptionRequest):

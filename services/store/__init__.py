@@ -35,11 +35,12 @@ from services.store.lease import Lease, LeaseKeeper, Offers
 from services.store.sealing import CannotUnseal, Sealer
 from services.store.sessions import Session, SessionStore
 from services.store.signing import LINK_TTL_S, SignedLinks, shared_rollup_path, signing_key
-from services.store.tokens import Role, TokenInfo, TokenStore
+from services.store.tokens import ROLES, Role, TokenInfo, TokenStore
 from services.store.values import is_position, stored_int
 
 __all__ = [
     "LINK_TTL_S",
+    "ROLES",
     "Announcements",
     "AppendResult",
     "CannotUnseal",
