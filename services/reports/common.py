@@ -4,8 +4,10 @@ of the list items, and when the report was written, in Beijing time."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from events.errors import printable
 from events.periods import Period
 from projections.evaluate import STATUS_ZH
 from projections.judgement import FIRING_ZH
@@ -155,3 +157,22 @@ def changes_part(doc: RollupDocument) -> tuple[list[str], list[str]]:
 def changes_empty(doc: RollupDocument) -> str:
     """What part 五 says when it lists nothing."""
     return FIRST_REPORT if doc.compared_with is None else NO_CHANGES
+
+
+def xml_safe(doc: RollupDocument) -> RollupDocument:
+    """The document with every control character shown as an escape: an XML file (a workbook, a
+    Word document) cannot hold one, and the text of an event stored before such text was refused
+    (a note, a reason, a plan's name) must not stop its report being written."""
+    data = doc.model_dump(mode="json")
+    shown = _printable_texts(data)
+    return doc if shown == data else RollupDocument.model_validate(shown)
+
+
+def _printable_texts(value: Any) -> Any:
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {printable(key): _printable_texts(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_printable_texts(item) for item in value]
+    return value

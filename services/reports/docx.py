@@ -38,6 +38,7 @@ from services.reports.common import (
     off_track_item,
     portfolio_sentences,
     project_lists,
+    xml_safe,
 )
 from services.reports.table import table_header
 
@@ -62,6 +63,7 @@ TABLE_TYPE = ("宋体", "SimSun", 10.5)  # 五号
 
 def render_docx(doc: RollupDocument) -> bytes:
     """The rollup as a .docx, in the order the district's report reads."""
+    doc = xml_safe(doc)
     word = Document()
     _page_and_styles(word, doc)
     word.add_paragraph(doc.title, style="Title")

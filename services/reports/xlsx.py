@@ -25,6 +25,7 @@ from services.reports.common import (
     main_cells,
     portfolio_sentences,
     when_parts,
+    xml_safe,
 )
 from services.reports.table import table_header
 
@@ -369,6 +370,7 @@ def _sources_sheet(sheet: Worksheet, doc: RollupDocument, meta: str) -> None:
 
 def render_xlsx(doc: RollupDocument) -> bytes:
     """The rollup as a workbook: the report's wording next to the numbers behind it, as numbers."""
+    doc = xml_safe(doc)
     workbook = Workbook()
     meta = "；".join(when_parts(doc))
     main = workbook.active

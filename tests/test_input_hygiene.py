@@ -1,0 +1,83 @@
+"""Text and numbers as a terminal, a workbook and a Word document need them: a control character
+or a number spelled some other way is refused where it comes in (naming the field), and text the
+log already holds — from before the rule — still makes every report."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import docx
+import openpyxl
+import pytest
+from redis.asyncio import Redis
+
+from events.models import plan_published
+from services.app import Invalid, load_plan, publish_plan
+from services.demo import SEED_PLAN, load_seed
+from services.store import EventStore, Keyspace, TokenStore
+from tests.conftest import api_client, planwatch
+from tests.test_api import auth, json_auth
+
+
+async def test_a_token_request_is_read_as_strictly_as_any_body(redis: Redis, keys: Keyspace, store: EventStore) -> None:
+    admin, _ = await TokenStore(redis, keys).create("admin")
+    cases = [
+        (b'{"role": "analyst", "role": "admin"}', "role"),  # read as one of the two, it could be the admin
+        (json.dumps({"role": "analyst", "name": "\u0000\u001b[31m"}).encode(), "name"),
+        (b'{"role": "god"}', "role"),
+    ]
+    async with api_client(redis, keys) as http:
+        for body, field in cases:
+            answer = await http.post("/v1/tokens", content=body, headers=json_auth(admin))
+            assert answer.status_code == 422, answer.text
+            assert [e["field"] for e in answer.json()["errors"]] == [field]
+            assert "\x1b" not in answer.text  # what is echoed is escaped
+        listed = await http.get("/v1/tokens", headers=auth(admin))
+    assert [t["role"] for t in listed.json()] == ["admin"]  # nothing made
+
+
+async def test_a_plan_whose_texts_hold_control_characters_is_not_published(store: EventStore) -> None:
+    plan = load_plan(SEED_PLAN)
+    broken = plan.model_copy(update={"name": "荣昌\u0007计划"})
+    with pytest.raises(Invalid) as refused:
+        await publish_plan(store, broken)
+    assert [e.field for e in refused.value.errors] == ["name"]
+    assert await store.length(plan.id) == 0
+
+
+async def test_a_report_is_written_whatever_text_the_log_holds(
+    store: EventStore, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    plan_id, _, _ = await load_seed(store)
+    plan = load_plan(SEED_PLAN)
+    renamed = plan.model_copy(update={"name": "荣昌区\u0007计划"})  # as a log from before the rule holds it:
+    await store.append([plan_published(renamed, 1, datetime(2025, 8, 1, tzinfo=UTC))])  # past the use case
+    for fmt, read in (("xlsx", _xlsx_text), ("docx", _docx_text)):
+        out = tmp_path / f"rollup.{fmt}"
+        result = planwatch(cli_env, "rollup", "--plan", plan_id, "--period", "2025-08", "-f", fmt, "-o", str(out))
+        assert result.returncode == 0, result.stdout + result.stderr
+        text = read(out.read_bytes())
+        assert "荣昌区\\u0007计划" in text and "\x07" not in text
+
+
+def _xlsx_text(content: bytes) -> str:
+    book = openpyxl.load_workbook(io.BytesIO(content))
+    return "\n".join(str(c) for sheet in book for row in sheet.iter_rows(values_only=True) for c in row if c)
+
+
+def _docx_text(content: bytes) -> str:
+    document = docx.Document(io.BytesIO(content))
+    cells = [cell.text for table in document.tables for row in table.rows for cell in row.cells]
+    return "\n".join([p.text for p in document.paragraphs] + cells)
+
+
+def test_a_plan_file_nested_too_deeply_is_refused_in_a_line(cli_env: dict[str, str], tmp_path: Path) -> None:
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000)
+    result = planwatch(cli_env, "plan", "check", str(deep))
+    assert result.returncode != 0
+    assert "nested too deeply" in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
