@@ -183,7 +183,8 @@ _RATE = re.compile(
     + _LABEL
     + _BASIS
     + r"(?P<pre>增长|增速|增幅|达到|突破|提高到|提高至|提升到|提升至|超过|不低于|不少于|高于|大于|≥|>="
-    + r"|不高于|不超过|控制在|低于|小于|≤|<=|下降|降低)?"
+    + r"|不高于|不超过|控制在|低于|小于|≤|<="
+    + r"|(?:下降|降低|减少|降)(?:到|至)|下降|降低|减少)?"
     + _NUM
     + r"%(?P<post>左右|以上|以内|以下)?$"
 )
@@ -223,6 +224,7 @@ _POINTS = re.compile(
 _NUMERALS = {"半": "0.5", "一": "1", "二": "2", "两": "2", "三": "3", "四": "4", "五": "5", "六": "6", "七": "7"}
 _NUMERALS |= {"八": "8", "九": "9", "十": "10"}
 _FALLS = ("下降", "降低", "减少")
+_CEILING_RATE_WORDS = ("不高于", "不超过", "控制在", "低于", "小于", "≤", "<=")
 _BARE = re.compile(r"^" + _NUM + "$")
 # 正增长 (实现正增长, 保持正增长): growth above nought, with no figure of its own.
 _POSITIVE = re.compile(r"^" + _LABEL + r"(?:实现|保持)?正增长$")
@@ -301,12 +303,13 @@ _NOTE = re.compile(r"[（(][^（）()]*[）)]")
 _NOTED_STRETCH = re.compile(r"^[（(](?P<stretch>力争(?:增长|达到)?-?\d+(?:\.\d+)?%(?:左右|以上)?)[）)]$")
 
 
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")  # 1,000亿元: the comma groups digits
 _LANDMARK = re.compile(r"(?:大关|关口)$")  # 突破1000亿元大关: the figure's unit is 亿元
 
 
 def _normalized(text: str) -> str:
     """The wording as the grammar reads it: no spaces, ASCII %, no closing 。 or ；, no notes."""
-    normal = text.strip().replace(" ", "").replace("％", "%").rstrip("。；;，,、")
+    normal = _THOUSANDS.sub("", text.strip().replace(" ", "").replace("％", "%").rstrip("。；;，,、"))
     return _LANDMARK.sub("", _NOTE.sub(_unnoted, normal))
 
 
@@ -415,11 +418,14 @@ def _rate(raw: str, text: str) -> RateTarget | None:
         return None
     value = Decimal(match["num"])
     pre, post = match["pre"] or "", match["post"] or ""
-    if pre in ("下降", "降低"):
-        # "下降5%": the value should fall by at least 5%, i.e. growth at most -5
-        return RateTarget(text=raw, value=-value, bound="at_most")
-    if pre in ("不高于", "不超过", "控制在", "低于", "小于", "≤", "<=") or post in ("以内", "以下"):
-        bound: Bound = "at_most"
+    if pre in _FALLS:  # 下降5%: growth at most -5; 下降5%以内: a fall of at most 5%; 下降5%左右: about -5
+        bound: Bound = "at_least" if post in ("以内", "以下") else "about" if post == "左右" else "at_most"
+        return RateTarget(text=raw, value=-value, bound=bound, ceiling=bound == "about")
+    lowered = pre.endswith(("到", "至")) and pre.startswith(("下降", "降", "减少"))  # 降至5%: a level under it
+    if pre in _CEILING_RATE_WORDS or lowered or post in ("以内", "以下"):
+        if post == "左右":  # 控制在5.5%左右: about, with lower the better side
+            return RateTarget(text=raw, value=value, bound="about", ceiling=True)
+        bound = "at_most"
     elif post == "左右":
         bound = "about"
     else:

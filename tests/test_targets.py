@@ -128,6 +128,15 @@ def test_a_value_without_digits_converts_to_itself(value: str) -> None:
         ("地区生产总值增长6%以上", RateTarget(text="地区生产总值增长6%以上", value=Decimal(6), bound="at_least")),
         ("增长6%以上", RateTarget(text="增长6%以上", value=Decimal(6), bound="at_least")),  # text as written
         (" 增长6％以上 ", RateTarget(text=" 增长6％以上 ", value=Decimal(6), bound="at_least")),
+        # a fall bounded, about, or counted as 减少; a rate brought down to a level
+        ("下降3%以内", RateTarget(text="下降3%以内", value=Decimal(-3), bound="at_least")),
+        ("下降3%左右", RateTarget(text="下降3%左右", value=Decimal(-3), bound="about", ceiling=True)),
+        ("减少2%", RateTarget(text="减少2%", value=Decimal(-2), bound="at_most")),
+        ("控制在5.5%左右", RateTarget(text="控制在5.5%左右", value=Decimal("5.5"), bound="about", ceiling=True)),
+        ("下降至2%", RateTarget(text="下降至2%", value=Decimal(2), bound="at_most")),
+        ("降至5%以内", RateTarget(text="降至5%以内", value=Decimal(5), bound="at_most")),
+        ("1,000亿元以上", CumulativeTarget(text="1,000亿元以上", value=Decimal(10_000_000), unit="万元")),
+        ("300,000万元", CumulativeTarget(text="300,000万元", value=Decimal(300_000), unit="万元")),
     ],
 )
 def test_wordings_of_real_plans_parse_and_keep_their_text(text: str, expected: object) -> None:
