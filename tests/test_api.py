@@ -105,7 +105,13 @@ async def test_version_conflict_is_409_naming_the_subject(client, tokens, store:
         "error": "conflict",
         "message": "version conflict on 'gdp': expected version 3, actual 0",
         "message_zh": "“gdp”版本冲突：期望第3版，实际第0版，未保存任何数据",
-        "errors": [],
+        "errors": [
+            {
+                "field": "expected_versions.gdp",
+                "reason": "expected version 3, the subject is at 0",
+                "reason_zh": "期望第3版，实际第0版",
+            }
+        ],
         "subject": "gdp",
         "expected": 3,
         "actual": 0,
@@ -121,6 +127,7 @@ async def test_an_event_id_reused_for_other_content_is_409(client, tokens) -> No
         f"/v1/plans/{PLAN}/events", json={**sent, "value": "9.9"}, headers=auth(tokens["stats"])
     )
     assert response.status_code == 409 and response.json()["event_id"] == sent["event_id"]
+    assert [e["field"] for e in response.json()["errors"]] == ["event_id"]
 
 
 async def test_a_batch_with_one_bad_event_is_422_and_stores_nothing(client, tokens, store: EventStore) -> None:

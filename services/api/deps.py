@@ -12,8 +12,7 @@ from fastapi.security.base import SecurityBase
 
 from events.errors import FieldError
 from events.plan import Plan
-from services.app import App, Forbidden, TooLarge, Unauthorized, UnsupportedMediaType, check_plan
-from services.app.payloads import strict_json
+from services.app import App, Forbidden, TooLarge, Unauthorized, UnsupportedMediaType, check_plan, strict_json
 from services.store import TokenInfo
 
 MAX_BODY = 2_000_000  # bytes: a batch of 1,000 events, or a plan, fits easily

@@ -21,6 +21,7 @@ from services.app.errors import (
 )
 from services.app.ingest import Accepted, EntryPoint, check_plan, intake, prepare
 from services.app.operations import Freshness, PlanOverview, PlanRow, Readiness
+from services.app.payloads import strict_json
 from services.app.plans import (
     PlanDraft,
     PlanIdentity,
@@ -96,4 +97,5 @@ __all__ = [
     "prepare",
     "produce_rollup",
     "publish_plan",
+    "strict_json",
 ]

@@ -477,12 +477,27 @@ class Ingest:
         try:
             return await self.store.append(events, expected_versions, plan_version)
         except VersionConflict as exc:
+            reason = f"expected version {exc.expected}, the subject is at {exc.actual}"
+            reason_zh = f"期望第{exc.expected}版，实际第{exc.actual}版"
             raise Conflict(
                 str(exc),
-                f"“{exc.subject}”版本冲突：期望第{exc.expected}版，实际第{exc.actual}版，未保存任何数据",
+                f"“{exc.subject}”版本冲突：{reason_zh}，未保存任何数据",
+                [FieldError(f"expected_versions.{exc.subject}", reason, reason_zh)],
                 subject=exc.subject,
                 expected=exc.expected,
                 actual=exc.actual,
             ) from None
         except EventIdReused as exc:
-            raise Conflict(str(exc), "事件编号已被其他内容使用，未保存任何数据", event_id=exc.event_id) from None
+            where = _event_id_field(events, exc.event_id)
+            reused = FieldError(where, "this event_id is already stored with other content", "该事件编号已用于其他内容")
+            raise Conflict(
+                str(exc), "事件编号已被其他内容使用，未保存任何数据", [reused], event_id=exc.event_id
+            ) from None
+
+
+def _event_id_field(events: Sequence[Event], event_id: str) -> str:
+    """Where in the batch the event with `event_id` is: `event_id`, or `events[3].event_id`."""
+    if len(events) == 1:
+        return "event_id"
+    index = next((i for i, event in enumerate(events) if str(event.event_id) == str(event_id)), None)
+    return f"events[{index}].event_id" if index is not None else "event_id"

@@ -31,8 +31,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from events.errors import FieldError
-from services.app import Accepted, App, AppError, Invalid, intake
-from services.app.payloads import strict_json
+from services.app import Accepted, App, AppError, Invalid, intake, strict_json
 from services.observability import metrics, plan_context, redact
 from services.store import Keyspace, TokenStore
 
