@@ -205,13 +205,15 @@ class Alerting:
         ends_at: datetime | None = None,
         starts_at: datetime | None = None,
         comment: str = "",
+        duration: timedelta | None = None,
     ) -> dict[str, Any]:
         """Silence the plan's alerts matching every matcher (plan, department, subject, rule,
-        severity) from `starts_at` (default now) until `ends_at`: recorded and listed, marked
-        已静默, not notified. An admin or analyst may silence anything, a department its own alerts."""
+        severity) from `starts_at` (default now) until `ends_at`, or for `duration`: recorded and
+        listed, marked 已静默, not notified. An admin or analyst may silence anything, a department
+        its own alerts. Both ends within a year of now (services.app.silencing.checked_window)."""
         plan = await self._plan_for(caller, plan_id)
         wanted = checked_matchers(plan, matchers)
-        start, end = checked_window(starts_at, ends_at, await self.now())
+        start, end = checked_window(starts_at, ends_at, await self.now(), duration)
         silence_id = secrets.token_hex(6)
         event = AlertSilenced(
             event_id=uuid5(NAMESPACE_URL, f"planwatch/silence/{plan_id}/{silence_id}"),
@@ -244,8 +246,9 @@ class Alerting:
         matchers = {"rule": alert["rule"], "subject": alert["subject"]}
         if caller.role == "department":
             matchers["department"] = alert["department"]
-        ends_at = await self.now() + duration
-        return await self.create_silence(plan_id, caller, matchers, ends_at, comment=comment or "从预警页面静默")
+        return await self.create_silence(
+            plan_id, caller, matchers, comment=comment or "从预警页面静默", duration=duration
+        )
 
     async def silences(self, plan_id: str, caller: TokenInfo, state: SilenceState = "all") -> list[dict[str, Any]]:
         """The plan's silences (from its log), newest first, each with its state now."""
@@ -337,7 +340,15 @@ def _actor(caller: TokenInfo) -> str:
 
 
 def _at(ms: int | None) -> str | None:
-    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat()
+    """A stored instant as ISO text. One beyond what a datetime holds (a silence written before
+    its ends were bounded: 9999-12-31T23:30-12:00 is year 10000 in UTC) is shown at that edge,
+    so that the listing still answers."""
+    if ms is None:
+        return None
+    try:
+        return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat()
+    except (OverflowError, OSError, ValueError):
+        return (datetime.max if ms > 0 else datetime.min).replace(tzinfo=UTC).isoformat()
 
 
 def _silence_view(silence: Silence, now_ms: int) -> dict[str, Any]:

@@ -70,6 +70,23 @@ async def published_state(store: EventStore, plan_id: str, known_at: datetime | 
     return state
 
 
+def checked_as_of(plan: Plan, as_of: date | None) -> date | None:
+    """`as_of` from 1 January of the plan year to the end of the year after (the year's final
+    figures are reported then; the column is 全年完成). Before the year no period of the plan has
+    ended, and later than the year after is a typing mistake (0001-01-01, 2099-…): refused,
+    naming the plan's year, rather than answered with an empty 1月完成 column."""
+    if as_of is None or plan.year <= as_of.year <= plan.year + 1:
+        return as_of
+    reason = f"must be a date of the plan year {plan.year} (or of {plan.year + 1}, for the full year), not {as_of}"
+    reason_zh = f"须为计划年度{plan.year}年（或次年）的日期"
+    raise Invalid(reason, reason_zh, [FieldError("as_of", reason, reason_zh)])
+
+
+def _as_of(state: PlanState, as_of: date | None) -> date | None:
+    assert state.plan is not None  # published_state answers only a published plan
+    return checked_as_of(state.plan, as_of)
+
+
 class Reports:
     def __init__(self, ingest: Ingest, store: EventStore) -> None:
         self.ingest, self.store = ingest, store
@@ -102,12 +119,12 @@ class Reports:
     ) -> tuple[PlanState, PlanReport]:
         """The state as known at `known_at` and the report as of `as_of`."""
         state = await published_state(self.store, plan_id, await self.in_plan_zone(plan_id, known_at))
-        return state, ReportBuilder().build(state, as_of)
+        return state, ReportBuilder().build(state, _as_of(state, as_of))
 
     async def table(self, plan_id: str, as_of: date | None = None, known_at: datetime | None = None) -> PlanReport:
         """The report the CLI prints (always folded, so never behind the log)."""
         state = await published_state(self.store, plan_id, await self.in_plan_zone(plan_id, known_at))
-        return build_report(state, as_of)
+        return build_report(state, _as_of(state, as_of))
 
     async def summary(
         self, plan_id: str, as_of: date | None = None, known_at: datetime | None = None, *, up_to_date: bool = False

@@ -65,6 +65,14 @@ def subject_of(period: str) -> str:
     return f"rollup-{period}"
 
 
+class OutsidePlanYear(ValueError):
+    """A month of another year than the plan's: its rollup would judge none of the plan's periods."""
+
+    def __init__(self, period: str, year: int) -> None:
+        super().__init__(f"{period} is not a month of the plan year {year}: give {year}-01 to {year}-12")
+        self.year = year
+
+
 class RollupConflict(Conflict):
     """Another rollup of the same month was written at the same moment; nothing was stored."""
 
@@ -136,6 +144,8 @@ async def produce_rollup(
     state, notices, now = judged.state, judged.notices, judged.known_at
     if state.plan is None:
         raise LookupError(f"plan {plan_id!r} has not been published")
+    if month.year != state.plan.year:  # before anything is stored (the scheduler asks only these)
+        raise OutsidePlanYear(period, state.plan.year)
     version = len(published) + 1
     document = build_rollup(state, period, now, notices, previous, version)
     document.sources = await rollup_sources(store, state, month.end)
@@ -319,6 +329,9 @@ class Rollups:
             return await produce_rollup(self.redis, self.keys, plan_id, period, scheduled=scheduled)
         except LookupError as exc:
             raise NotFound(str(exc), f"计划“{plan_id}”尚未发布") from None
+        except OutsidePlanYear as exc:
+            reason_zh = f"报告期须为计划年度{exc.year}年的月份"
+            raise Invalid(str(exc), reason_zh, [FieldError("period", str(exc), reason_zh)]) from None
         except ValueError as exc:  # not a month
             raise Invalid(str(exc), "报告期须为月份（YYYY-MM）", [FieldError("period", str(exc), "须为月份")]) from None
 

@@ -16,6 +16,7 @@ from services.app.errors import Forbidden, Invalid
 from services.store import TokenInfo
 
 LONGEST = timedelta(days=366)  # a silence is for a holiday or a fix, not for ever
+SHORTEST = timedelta(minutes=1)  # below that, a typing mistake (1e-9 hours)
 COMMENT_MAX = 500
 
 
@@ -60,22 +61,55 @@ def _matcher_problem(plan: Plan, name: str, value: object) -> FieldError | None:
     return None
 
 
-def checked_window(starts_at: datetime | None, ends_at: datetime | None, now: datetime) -> tuple[datetime, datetime]:
-    """When the silence holds: from `starts_at` (default now) to `ends_at`, which must come after
-    both the start and now, within LONGEST."""
+def checked_window(
+    starts_at: datetime | None, ends_at: datetime | None, now: datetime, duration: timedelta | None = None
+) -> tuple[datetime, datetime]:
+    """When the silence holds: from `starts_at` (default now) to `ends_at`, or for `duration`
+    (the API's duration_hours, the CLI's --for). Both ends lie within LONGEST of now (a silence
+    may be backdated to record a past outage, not set for a date no one will see), and it lasts
+    at most LONGEST: a year 9999 could not even be read back (year 10000 in UTC)."""
     for field, moment in (("starts_at", starts_at), ("ends_at", ends_at)):
         if moment is not None and moment.utcoffset() is None:
             raise invalid(field, "give a time zone, e.g. 2025-10-08T00:00+08:00", "请注明时区")
-    start = starts_at or now
-    if ends_at is None:
-        raise invalid("ends_at", "say when the silence ends (or how long it lasts)", "请填写静默结束时间")
-    if ends_at <= start:
+    if duration is not None and ends_at is not None:
+        raise invalid("duration_hours", "give ends_at or duration_hours, not both", "结束时间与持续时长只能填一个")
+    if ends_at is not None and ends_at <= (starts_at or now):  # the plainest mistake first
         raise invalid("ends_at", "must be after starts_at", "结束时间须晚于开始时间")
+    start = _checked_start(starts_at, now)
+    if duration is None:
+        return start, _checked_end("ends_at", start, ends_at, now)
+    return start, _checked_end("duration_hours", start, start + _checked_duration(duration), now)
+
+
+def _checked_start(starts_at: datetime | None, now: datetime) -> datetime:
+    if starts_at is None:
+        return now
+    if starts_at < now - LONGEST:
+        raise invalid("starts_at", "may lie at most 366 days in the past", "开始时间最早为366天前")
+    if starts_at > now + LONGEST:
+        raise invalid("starts_at", "must begin within 366 days from now", "开始时间须在366天之内")
+    return starts_at
+
+
+def _checked_duration(duration: timedelta) -> timedelta:
+    if duration < SHORTEST:
+        raise invalid("duration_hours", "a silence lasts at least one minute", "静默至少1分钟")
+    if duration > LONGEST:
+        raise invalid("duration_hours", "a silence lasts at most 366 days (8784 hours)", "静默最长366天")
+    return duration
+
+
+def _checked_end(field: str, start: datetime, ends_at: datetime | None, now: datetime) -> datetime:
+    """`field` names what the caller gave: ends_at itself, or duration_hours that made it."""
+    if ends_at is None:
+        raise invalid(field, "say when the silence ends (or how long it lasts)", "请填写静默结束时间")
     if ends_at <= now:
-        raise invalid("ends_at", "is already past: a silence must end in the future", "结束时间已过")
+        raise invalid(field, "is already past: a silence must end in the future", "结束时间已过")
+    if ends_at > now + LONGEST:
+        raise invalid(field, "a silence must end within 366 days from now", "静默须在366天之内结束")
     if ends_at - start > LONGEST:
-        raise invalid("ends_at", "a silence lasts at most 366 days", "静默最长366天")
-    return start, ends_at
+        raise invalid(field, "a silence lasts at most 366 days", "静默最长366天")
+    return ends_at
 
 
 def checked_note(field: str, text: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -161,6 +162,8 @@ def rollup(
         raise typer.BadParameter(f"must be {FORMAT_NAMES}, not {format!r}", param_hint=hint("--format"))
     if format in FILE_FORMATS and output is None:
         raise typer.BadParameter(f"an {format} rollup needs -o FILE", param_hint=hint("--output"))
+    if output is not None:
+        _check_writable(output)
 
     async def main(app: App) -> RollupResult:
         return await app.rollups.produce(plan, period)
@@ -176,6 +179,20 @@ def rollup(
         typer.echo(f"wrote {output}", err=True)
     else:
         typer.echo(content.decode())
+
+
+def _check_writable(output: Path) -> None:
+    """Before the rollup is published: a version stored that cannot then be saved is a surprise."""
+    folder = output.parent
+    problem = None
+    if not folder.is_dir():
+        problem = f"{folder} is not a directory（目录不存在）"
+    elif output.is_dir():
+        problem = f"{output} is a directory: give a file name（请给出文件名）"
+    elif not os.access(folder, os.W_OK | os.X_OK) or (output.exists() and not os.access(output, os.W_OK)):
+        problem = f"cannot write {output}（无写入权限）"
+    if problem is not None:
+        raise fail(f"--output: {problem}; nothing was published")
 
 
 @commands.command()

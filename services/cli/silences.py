@@ -4,6 +4,7 @@ recorded as events in the plan's log (services.app.alerting)."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -13,7 +14,7 @@ from projections.formatting import local_time
 from services.cli.common import hint, parse_instant, plan_option, use_case
 
 if TYPE_CHECKING:
-    from services.app import App
+    from services.app import App, Invalid
     from services.store import TokenInfo
 
 commands = typer.Typer(
@@ -33,6 +34,7 @@ TokenOption = Annotated[
 ]
 DURATION = re.compile(r"^(\d{1,4})([dhm])$")
 UNITS = {"d": "days", "h": "hours", "m": "minutes"}
+OPTIONS = {"starts_at": "--starts", "ends_at": "--until", "duration_hours": "--for"}
 STATE_ZH = {"active": "生效中", "pending": "未开始", "expired": "已结束"}
 
 
@@ -46,11 +48,19 @@ def _duration(text: str | None) -> timedelta | None:
 
 
 def _matchers(given: list[str]) -> dict[str, str]:
+    """FIELD=VALUE pairs; a field given twice is refused (all must match: one alert has one rule,
+    so the last would silently win)."""
     matchers: dict[str, str] = {}
     for item in given:
         name, equals, value = item.partition("=")
         if not equals or not name.strip() or not value.strip():
             raise typer.BadParameter(f"{item!r} is not FIELD=VALUE, e.g. rule=data_stale", param_hint=hint("--match"))
+        if name.strip() in matchers:
+            raise typer.BadParameter(
+                f"{name.strip()} given twice ({name.strip()}={matchers[name.strip()]} and {item}): "
+                "every --match must hold, so give each field once（同一字段只能填一次）",
+                param_hint=hint("--match"),
+            )
         matchers[name.strip()] = value.strip()
     return matchers
 
@@ -71,12 +81,28 @@ async def _zoned(app: App, plan_id: str, instant: datetime | None) -> datetime |
     return instant.replace(tzinfo=ZoneInfo(plan.timezone))
 
 
+def _as_options(refused: Invalid) -> Invalid:
+    """The refusal with the use case's field names (the API's) said as this command's options."""
+    from services.app import Invalid
+
+    named = [replace(e, field=OPTIONS.get(e.field, e.field)) for e in refused.errors]
+    return Invalid(refused.message, refused.message_zh, named)
+
+
+def _when(instant: str, zone: str) -> str:
+    """In the plan's zone; as stored (UTC) if that zone's clock cannot show it (near year 9999)."""
+    try:
+        return local_time(instant, zone)
+    except (OverflowError, ValueError):
+        return instant
+
+
 def _print(silence: dict[str, Any], zone: str) -> None:
     matchers = " ".join(f"{k}={v}" for k, v in silence["matchers"].items())
     state = STATE_ZH.get(silence["state"], silence["state"])
     typer.echo(
         f"{silence['id']}  {state}  {matchers}  "
-        f"{local_time(silence['starts_at'], zone)} 至 {local_time(silence['ends_at'], zone)}  "
+        f"{_when(silence['starts_at'], zone)} 至 {_when(silence['ends_at'], zone)}  "
         f"创建人 {silence['created_by']}  {silence['comment']}"
     )
 
@@ -107,12 +133,16 @@ def create(
     starts_at, ends_at = parse_instant(starts, "--starts"), parse_instant(until, "--until")
 
     async def main(app: App) -> tuple[dict[str, Any], str]:
+        from services.app import Invalid
+
         who = await _caller(app, token)
         start = await _zoned(app, plan, starts_at)
         end = await _zoned(app, plan, ends_at)
-        if duration is not None:
-            end = (start or await app.alerting.now()) + duration
-        made = await app.alerting.create_silence(plan, who, matchers, end, start, comment)
+        # the use case adds --for to the start once the start is checked (a year-9999 one overflows)
+        try:
+            made = await app.alerting.create_silence(plan, who, matchers, end, start, comment, duration)
+        except Invalid as exc:
+            raise _as_options(exc) from None
         return made, (await app.ingest.plan(plan)).timezone
 
     made, zone = use_case(main)

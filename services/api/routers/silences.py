@@ -9,7 +9,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Query, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from events.errors import FieldError, field_errors
+from events.errors import field_errors
 from services.api.deps import AppDep, CallerDep, read_json
 from services.api.schemas import ERRORS
 from services.app import Invalid, SilenceState
@@ -63,17 +63,12 @@ async def create_silence(plan: str, request: Request, app: AppDep, who: CallerDe
     """Silence the alerts matching every matcher: they are recorded and listed (已静默) but not
     notified. An admin or analyst may silence anything; a department only its own alerts."""
     wanted = _parsed(SilenceRequest, await read_json(request), "silence", "静默设置")
-    if wanted.duration_hours is not None and wanted.ends_at is not None:
-        raise Invalid(
-            "give ends_at or duration_hours, not both",
-            "结束时间与持续时长只能填一个",
-            [FieldError("duration_hours", "give ends_at or duration_hours, not both", "只能填一个")],
-        )
-    ends_at = wanted.ends_at
-    if wanted.duration_hours is not None:
-        start = wanted.starts_at or await app.alerting.now()
-        ends_at = start + timedelta(hours=wanted.duration_hours)
-    return await app.alerting.create_silence(plan, who, wanted.matchers, ends_at, wanted.starts_at, wanted.comment)
+    # the use case adds the duration to the start, once both are checked (a year-9999 start overflows)
+    hours = wanted.duration_hours
+    duration = None if hours is None else timedelta(hours=hours)
+    return await app.alerting.create_silence(
+        plan, who, wanted.matchers, wanted.ends_at, wanted.starts_at, wanted.comment, duration
+    )
 
 
 @router.delete("/silences/{silence_id}")
