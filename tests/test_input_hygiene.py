@@ -19,6 +19,7 @@ from services.app import Invalid, load_plan, publish_plan
 from services.demo import SEED_PLAN, load_seed
 from services.store import EventStore, Keyspace, TokenStore
 from tests.conftest import api_client, planwatch
+from tests.factories import small_plan
 from tests.test_api import auth, json_auth
 
 
@@ -81,3 +82,26 @@ def test_a_plan_file_nested_too_deeply_is_refused_in_a_line(cli_env: dict[str, s
     assert result.returncode != 0
     assert "nested too deeply" in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
+
+
+async def test_filters_and_notes_that_could_never_mean_anything_are_refused(
+    redis: Redis, keys: Keyspace, store: EventStore
+) -> None:
+    await publish_plan(store, small_plan("hygiene-2025"))
+    admin, _ = await TokenStore(redis, keys).create("admin")
+    filters = {"plans": ["../x"], "departments": ["{x}"], "subjects": ["\u0000"]}
+    silence = {"matchers": {"rule": "data_stale"}, "duration_hours": 1, "comment": "国庆\u0007"}
+    async with api_client(redis, keys) as http:
+        subscribed = await http.post(
+            "/v1/subscriptions", json={"name": "值班群", "channel": "stream", "filters": filters}, headers=auth(admin)
+        )
+        silenced = await http.post("/v1/plans/hygiene-2025/silences", json=silence, headers=auth(admin))
+        listed = await http.get("/v1/subscriptions", headers=auth(admin))
+    assert subscribed.status_code == 422, subscribed.text
+    assert [e["field"] for e in subscribed.json()["errors"]] == [
+        "filters.plans[0]",
+        "filters.departments[0]",
+        "filters.subjects[0]",
+    ]
+    assert silenced.status_code == 422 and [e["field"] for e in silenced.json()["errors"]] == ["comment"]
+    assert listed.json() == [] and await store.length("hygiene-2025") == 1  # the plan alone

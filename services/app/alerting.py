@@ -12,8 +12,11 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 from uuid import NAMESPACE_URL, uuid4, uuid5
 
+from pydantic import TypeAdapter, ValidationError
+
 from events.alerts import AlertNotice, severity_rank
-from events.errors import FieldError
+from events.errors import FieldError, printable
+from events.ids import DepartmentId, PlanId, SubjectId
 from events.models import AlertAcknowledged, AlertSilenced, SilenceExpired
 from events.plan import Plan
 from projections.silences import Silence, silences_of
@@ -28,6 +31,7 @@ from services.app.silencing import (
     may_acknowledge,
 )
 from services.notify import (
+    Filters,
     Subscription,
     SubscriptionRequest,
     SubscriptionStore,
@@ -164,6 +168,8 @@ class Alerting:
         zone (the installation's when they are several zones, or none in particular). With
         `send_firing`, what fires now goes to it once, as one digest: returns how many alerts it
         names (0: nothing fires, nothing sent; None: not asked)."""
+        if problems := filter_problems(request.filters):
+            raise Invalid("the subscription's filters are not valid", "订阅的筛选条件有误", problems)
         request = request.model_copy(update={"working_hours": await self._hours(request)})
         try:
             created = await self.subscriptions.create(request)
@@ -364,3 +370,24 @@ def _silence_view(silence: Silence, now_ms: int) -> dict[str, Any]:
         "expired_at": _at(silence.expired_ms),
         "expired_by": silence.expired_by,
     }
+
+
+_FILTER_IDS: dict[str, TypeAdapter[str]] = {
+    "plans": TypeAdapter(PlanId),
+    "departments": TypeAdapter(DepartmentId),
+    "subjects": TypeAdapter(SubjectId),
+}
+
+
+def filter_problems(filters: Filters) -> list[FieldError]:
+    """Ids a subscription's filters name that no plan could have: such a filter would match
+    nothing, ever, and no one would know why."""
+    problems = []
+    for name, adapter in _FILTER_IDS.items():
+        for index, value in enumerate(getattr(filters, name)):
+            try:
+                adapter.validate_python(value)
+            except ValidationError:
+                reason = f"{printable(value)[:64]!r} is no {name[:-1]} id (lower-case letters, digits and -)"
+                problems.append(FieldError(f"filters.{name}[{index}]", reason, "编号格式有误"))
+    return problems

@@ -13,6 +13,7 @@ from events.models import MATCHER_FIELDS
 from events.plan import Plan
 from projections.alerts import PORTFOLIO
 from services.app.errors import Forbidden, Invalid
+from services.app.payloads import text_problems
 from services.store import TokenInfo
 
 LONGEST = timedelta(days=366)  # a silence is for a holiday or a fix, not for ever
@@ -116,6 +117,8 @@ def checked_note(field: str, text: str) -> str:
     text = text.strip()
     if len(text) > COMMENT_MAX:
         raise invalid(field, f"at most {COMMENT_MAX} characters", f"最多{COMMENT_MAX}字")
+    if controls := text_problems(text, field):  # it is printed in alert lists, messages and terminals
+        raise Invalid("the text holds control characters", "文本含有控制字符", controls)
     return text
 
 
