@@ -11,12 +11,14 @@ The export is JSON Lines:
 
 `data` is the stream entry's field as stored, byte for byte, and `digest` its blake2b digest as the
 dedup index keeps it; the checksum line covers every byte before it. A restore reads the file twice:
-first it verifies everything (checksum, digests, every event decodes, positions increase, event ids
-unique) and refuses a partial or tampered file before writing anything; then it writes the entries
-at their ORIGINAL positions (so what was known at any instant stays the same), a page per atomic
-call, into a plan that has no events. An interrupted restore of the same file resumes. The plan is
-listed for the workers only once its projections are rebuilt: a live projection would tell
-subscribers about every past alert again, a rebuild tells no one.
+first it verifies everything (checksum, digests, every event decodes, a plan.published among them,
+positions are stream ids XADD takes and increase, event ids unique) and refuses a partial or
+tampered file before writing anything; then it writes the entries at their ORIGINAL positions (so
+what was known at any instant stays the same), a page per atomic call, into a plan that has no
+events. An interrupted restore of the same file resumes; one whose write the server refused takes
+back what it wrote (the plan id is free again). The plan is listed for the workers only once its
+projections are rebuilt: a live projection would tell subscribers about every past alert again, a
+rebuild tells no one.
 
 `--as PLAN` restores under another plan id: the events are written again with the new id (their
 ids kept) and the rollup documents with it (their content hashes recomputed); positions are kept.
@@ -35,20 +37,22 @@ from pathlib import Path
 from typing import IO, Any
 
 from pydantic import TypeAdapter, ValidationError
+from redis.exceptions import RedisError, ResponseError
 
 from events.codec import decode_payload, decode_stored, encode
 from events.errors import FieldError
 from events.ids import PlanId
 from events.models import Event, PlanPublished, RollupPublished
 from events.plan import Plan
-from events.positions import position_key
 from projections.rollup import RollupDocument
-from services.app.errors import Conflict, Invalid, NotFound
+from services.app.errors import Conflict, Invalid, NotFound, Unavailable
 from services.store import EventStore, PlanNotEmpty, RawEntry, Restored, digest_of
 
 FORMAT_VERSION = 1
 PAGE = 1000  # entries per atomic restore call
-_POSITION = re.compile(r"^[0-9]{1,20}-[0-9]{1,20}$")
+_POSITION = re.compile(r"(0|[1-9][0-9]{0,19})-(0|[1-9][0-9]{0,19})")  # as Redis writes stream ids
+_MAX_PART = 2**64 - 1  # each part of a stream id is a 64-bit unsigned number
+_AFTER_2100_MS = 4_133_980_800_000  # 2101-01-01T00:00Z: no date planwatch takes is later (docs/input-bounds.md)
 
 Progress = Callable[[int, int], Awaitable[None] | None]
 
@@ -165,38 +169,70 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
 
 def verify_export(path: Path) -> _Checked:
     """Check a whole export before anything is written; raise Invalid naming the first problem."""
-    sha = hashlib.sha256()
+    verifier = _Verifier()
+    for number, raw in _lines(path):
+        verifier.line(number, raw)
+    return verifier.result()
+
+
+@dataclass
+class _Verifier:
+    """The verifying pass, a line at a time."""
+
+    sha: Any = field(default_factory=hashlib.sha256)
     header: dict[str, Any] | None = None
     trailer: dict[str, Any] | None = None
-    events = documents = 0
+    events: int = 0
+    documents: int = 0
+    published: bool = False  # a restored plan without a plan.published event could not be read
     last: tuple[int, int] | None = None
-    seen_ids: set[str] = set()
-    for number, raw in _lines(path):
-        if trailer is not None:
+    seen_ids: set[str] = field(default_factory=set)
+
+    def line(self, number: int, raw: bytes) -> None:
+        if self.trailer is not None:
             raise _bad("there are lines after the checksum line", "校验行之后还有内容", number)
         record = _record(raw, number)
         if "checksum" in record:
-            trailer = record
-            continue
-        sha.update(raw)
-        if header is None:
-            header = _header(record, number)
+            self.trailer = record
+            return
+        self.sha.update(raw)
+        if self.header is None:
+            self.header = _header(record, number)
         elif "document" in record:
             _check_document(record, number)
-            documents += 1
+            self.documents += 1
         else:
-            last = _check_entry(record, number, last, seen_ids, header["plan_id"])
-            events += 1
-    if header is None:
-        raise _bad("the file is empty", "文件为空")
-    if trailer is None:
-        raise _bad("the checksum line is missing: the file is incomplete", "缺少校验行，文件不完整")
-    checksum = f"sha256:{sha.hexdigest()}"
-    if trailer.get("checksum") != checksum:
-        raise _bad("the checksum does not match the content: the file was changed", "校验值与内容不符，文件已被修改")
-    if trailer.get("events") != events or trailer.get("documents") != documents:
-        raise _bad("the counts in the checksum line do not match the file", "校验行中的数量与文件不符")
-    return _Checked(header["plan_id"], events, documents, checksum)
+            self.last, event = _check_entry(record, number, self.last, self.seen_ids, self.header["plan_id"])
+            self.published |= isinstance(event, PlanPublished)
+            self.events += 1
+
+    def result(self) -> _Checked:
+        if self.header is None:
+            raise _bad("the file is empty", "文件为空")
+        if self.trailer is None:
+            raise _bad("the checksum line is missing: the file is incomplete", "缺少校验行，文件不完整")
+        checksum = f"sha256:{self.sha.hexdigest()}"
+        if self.trailer.get("checksum") != checksum:
+            raise _bad(
+                "the checksum does not match the content: the file was changed", "校验值与内容不符，文件已被修改"
+            )
+        if not (
+            _is_count(self.trailer.get("events"), self.events)
+            and _is_count(self.trailer.get("documents"), self.documents)
+        ):
+            raise _bad("the counts in the checksum line do not match the file", "校验行中的数量与文件不符")
+        if not self.events:
+            raise _bad("the file has no events", "文件中没有事件")
+        if not self.published:
+            raise _bad(
+                "the file has no plan.published event: the plan could not be read",
+                "文件中没有计划发布事件（plan.published），恢复后无法读取计划",
+            )
+        return _Checked(self.header["plan_id"], self.events, self.documents, checksum)
+
+
+def _is_count(value: Any, count: int) -> bool:
+    return type(value) is int and value == count  # not True for 1, nor 1.0
 
 
 def _record(raw: bytes, number: int) -> dict[str, Any]:
@@ -206,13 +242,26 @@ def _record(raw: bytes, number: int) -> dict[str, Any]:
         record = json.loads(raw)
     except ValueError:
         raise _bad("not a JSON line", "不是有效的JSON行", number) from None
+    except RecursionError:  # [[[[… a hundred thousand deep: no export line nests more than a few levels
+        raise _bad("not a JSON line (nested too deeply)", "不是有效的JSON行（嵌套过深）", number) from None
     if not isinstance(record, dict):
         raise _bad("not a JSON object", "不是JSON对象", number)
+    for name, value in record.items():  # "\ud800" decodes to a lone surrogate, which UTF-8 cannot hold
+        if isinstance(value, str) and not _is_text(value):
+            raise _bad(f"{name!r} holds a lone surrogate: not text", f"“{name}”含有孤立代理字符，不是有效文本", number)
     return record
 
 
+def _is_text(value: str) -> bool:
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _header(record: dict[str, Any], number: int) -> dict[str, Any]:
-    if record.get("planwatch_export") != FORMAT_VERSION:
+    if not _is_count(record.get("planwatch_export"), FORMAT_VERSION):  # `true` == 1 in Python
         raise _bad("not a planwatch export (version 1)", "不是planwatch备份文件（第1版）", number)
     _plan_id(record.get("plan_id"), number)
     return record
@@ -239,28 +288,52 @@ def _check_document(record: dict[str, Any], number: int) -> None:
 
 def _check_entry(
     record: dict[str, Any], number: int, last: tuple[int, int] | None, seen_ids: set[str], plan_id: str
-) -> tuple[int, int]:
+) -> tuple[tuple[int, int], Event]:
     position, etype, data = record.get("position"), record.get("type"), record.get("data")
     if not (isinstance(position, str) and isinstance(etype, str) and isinstance(data, str)):
         raise _bad("an event line needs position, type and data", "事件行需包含 position、type 和 data", number)
-    if not _POSITION.match(position):
-        raise _bad(f"{position!r} is not a stream position", "位置格式无效", number)
-    key = position_key(position)
+    key = _position(position, number)
     if last is not None and key <= last:
         raise _bad("positions must increase", "事件位置必须递增", number)
     if record.get("digest") != digest_of(data.encode()):
         raise _bad("the event's digest does not match its data", "事件摘要与数据不符", number)
-    try:
-        event = decode_payload(data)
-    except ValidationError as exc:
-        raise _bad(f"the event does not decode: {exc.errors()[0]['msg']}", "事件无法解析", number) from None
+    event = _event(data, number)
     if event.type != etype or event.plan_id != plan_id:
         raise _bad("the event's type or plan does not match the line", "事件类型或计划与该行不符", number)
     event_id = str(event.event_id)
     if event_id in seen_ids:
         raise _bad(f"event_id {event_id} appears twice", "事件编号重复", number)
     seen_ids.add(event_id)
+    return key, event
+
+
+def _position(position: str, number: int) -> tuple[int, int]:
+    """A stream id XADD takes as it is written: `ms-seq` without leading zeros, each part within
+    Redis' 64-bit unsigned range, above 0-0 — checked here, or XADD would fail halfway."""
+    match = _POSITION.fullmatch(position)
+    key = (int(match[1]), int(match[2])) if match else (0, 0)
+    if key == (0, 0) or max(key) > _MAX_PART:
+        raise _bad(
+            f"{position[:50]!r} is not a stream position (ms-seq above 0-0, each part at most 2^64-1)",
+            "位置格式无效（应为大于0-0的 毫秒-序号，每部分不超过2^64-1）",
+            number,
+        )
+    if key[0] >= _AFTER_2100_MS:  # a rebuild reads the ms as an instant: year 287396 is none
+        raise _bad(f"{position[:50]!r} is after the year 2100", "位置对应的时间晚于2100年", number)
     return key
+
+
+def _event(data: str, number: int) -> Event:
+    try:
+        return decode_payload(data)
+    except ValidationError as exc:
+        raise _bad(f"the event does not decode: {exc.errors()[0]['msg']}", "事件无法解析", number) from None
+    except RecursionError:  # the upcasting path parses `data` with json.loads
+        raise _bad(
+            "the event's data is not JSON (nested too deeply)", "事件数据不是有效的JSON（嵌套过深）", number
+        ) from None
+    except ValueError as exc:  # what an upcaster may raise of data it cannot read
+        raise _bad(f"the event does not decode: {exc}", "事件无法解析", number) from None
 
 
 async def restore_plan(
@@ -274,31 +347,86 @@ async def restore_plan(
     projections (`rebuild(plan_id)`), then list the plan for the workers."""
     checked = verify_export(path)
     target = _plan_id(as_plan) if as_plan else checked.plan_id
-    written = 0
-    done = 0
-    renamer = _Renamer(checked.plan_id, target)
-    async for page in _pages(path, renamer):
-        await _store_documents(store, target, page.documents)
+    await _claim(store, target, checked.checksum)
+    written = await _write_or_take_back(store, path, checked, target, progress)
+    rebuilt = await rebuild(target)  # fails? the log stays whole: the same file run again rebuilds
+    await store.register(target)
+    await store.redis.delete(store.keys.restoring(target))
+    return RestoreSummary(
+        checked.plan_id, target, checked.events, checked.documents, written, checked.checksum, rebuilt
+    )
+
+
+async def _claim(store: EventStore, target: str, checksum: str) -> None:
+    """Mark the plan as this file's (a page of no entries: only the check), before anything is
+    written: not even a rollup document goes into a plan that has events."""
+    try:
+        await store.restore(target, checksum, [])
+    except PlanNotEmpty:
+        raise _not_empty(target) from None
+    except ResponseError as exc:  # out of memory, a read-only replica: nothing was written
+        raise _refused(exc, taken_back=True) from None
+
+
+def _not_empty(target: str) -> Conflict:
+    return Conflict(
+        f"plan {target!r} already has events: restore into an empty plan (or use --as)",
+        f"计划“{target}”已有数据，只能恢复到空计划（或使用 --as 指定新的计划编号）",
+    )
+
+
+async def _write_or_take_back(
+    store: EventStore, path: Path, checked: _Checked, target: str, progress: Progress | None
+) -> int:
+    """Write the documents and events; if that fails (the server refuses a write), take back what
+    the file put there, so that the plan id is free again — for this file or another one."""
+    stored: list[str] = []  # the rollup documents' keys written
+    try:
+        written = await _write(store, path, checked, target, progress, stored)
+        await _index_rollups(store, target)
+        return written
+    except Exception as exc:  # not an interruption (Ctrl-C, a kill): that keeps what was written, to resume
+        taken_back = await _take_back(store, target, checked.checksum, [*stored, store.keys.rollups(target)])
+        if isinstance(exc, ResponseError):
+            raise _refused(exc, taken_back) from None
+        raise
+
+
+async def _write(
+    store: EventStore, path: Path, checked: _Checked, target: str, progress: Progress | None, stored: list[str]
+) -> int:
+    written = done = 0
+    async for page in _pages(path, _Renamer(checked.plan_id, target)):
+        stored.extend(await _store_documents(store, target, page.documents))
         try:
             written += await store.restore(target, checked.checksum, page.entries)
         except PlanNotEmpty:
-            raise Conflict(
-                f"plan {target!r} already has events: restore into an empty plan (or use --as)",
-                f"计划“{target}”已有数据，只能恢复到空计划（或使用 --as 指定新的计划编号）",
-            ) from None
+            raise _not_empty(target) from None
         done += len(page.entries)
         if progress is not None:
             maybe = progress(done, checked.events)
             if maybe is not None:
                 await maybe
-    if not checked.events:
-        raise _bad("the file has no events", "文件中没有事件")
-    await _index_rollups(store, target)
-    rebuilt = await rebuild(target)
-    await store.register(target)
-    await store.redis.delete(store.keys.restoring(target))
-    return RestoreSummary(
-        checked.plan_id, target, checked.events, checked.documents, written, checked.checksum, rebuilt
+    return written
+
+
+async def _take_back(store: EventStore, target: str, checksum: str, also: list[str]) -> bool:
+    """Delete what a restore of this file wrote (only while the plan is still marked as its)."""
+    try:
+        return await store.discard_restore(target, checksum, also)
+    except RedisError:  # the server is gone too: what was written stays, and the same file resumes it
+        return False
+
+
+def _refused(exc: ResponseError, taken_back: bool) -> Unavailable:
+    then, then_zh = (
+        ("what it had written was taken back", "已写入的内容已撤回")
+        if taken_back
+        else ("run the same file again to resume", "可再次运行同一文件以继续恢复")
+    )
+    return Unavailable(
+        f"the server refused a write during the restore ({str(exc)[:200]}): {then}",
+        f"恢复过程中服务器拒绝写入（{str(exc)[:200]}）：{then_zh}",
     )
 
 
@@ -326,12 +454,16 @@ async def _pages(path: Path, renamer: _Renamer) -> AsyncIterator[_Page]:
         yield page
 
 
-async def _store_documents(store: EventStore, plan_id: str, documents: list[tuple[str, str]]) -> None:
-    """Rollup documents before the events that point at them (as the rollup writer stores them)."""
+async def _store_documents(store: EventStore, plan_id: str, documents: list[tuple[str, str]]) -> list[str]:
+    """Rollup documents before the events that point at them (as the rollup writer stores them);
+    returns their keys."""
+    keys = []
     for text in (text for _, text in documents):
         document = RollupDocument.model_validate_json(text)
         key = store.keys.rollup_document(plan_id, document.period, document.version, document.content_hash)
         await store.redis.set(key, text)
+        keys.append(key)
+    return keys
 
 
 async def _index_rollups(store: EventStore, plan_id: str) -> None:

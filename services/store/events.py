@@ -178,14 +178,19 @@ if marker ~= ARGV[1] then
   redis.call('SET', KEYS[4], ARGV[1])
 end
 local function parts(p)
-  local ms, seq = string.match(p, '^(%d+)-(%d+)$')
-  return tonumber(ms), tonumber(seq)
+  return string.match(p, '^(%d+)-(%d+)$')
+end
+-- compared as text (stream ids have no leading zeros: longer is larger): a Lua number is a double,
+-- which cannot tell 2^53 from 2^53 + 1, and an id's parts go up to 2^64 - 1
+local function above(a, b)
+  if #a ~= #b then return #a > #b end
+  return a > b
 end
 local n_subjects = tonumber(ARGV[2])
 local subject_key = {}
 for k = 1, n_subjects do subject_key[ARGV[2 + k]] = KEYS[4 + k] end
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
-local last_ms, last_seq = -1, -1
+local last_ms, last_seq = '', ''
 if last then last_ms, last_seq = parts(last[1]) end
 local sub, find = string.sub, string.find
 local written = 0
@@ -198,7 +203,7 @@ for i = 3 + n_subjects, #ARGV do
   local e = find(s, '\\31', d + 1, true)
   local position = sub(s, 1, a - 1)
   local ms, seq = parts(position)
-  if ms > last_ms or (ms == last_ms and seq > last_seq) then
+  if above(ms, last_ms) or (ms == last_ms and above(seq, last_seq)) then
     local eid, subject, digest = sub(s, a + 1, b - 1), sub(s, b + 1, c - 1), sub(s, c + 1, d - 1)
     redis.call('XADD', KEYS[1], position, 'type', sub(s, d + 1, e - 1), 'data', sub(s, e + 1))
     redis.call('HSET', KEYS[2], eid, position .. '|' .. digest)
@@ -209,6 +214,15 @@ for i = 3 + n_subjects, #ARGV do
   end
 end
 return {'ok', written}
+"""
+
+
+_DISCARD_RESTORE = """
+-- KEYS: the restore marker, then every key the restore wrote; ARGV: the file's checksum
+-- Only while the plan is still marked as this file's: never what another restore wrote.
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+for i = 1, #KEYS do redis.call('DEL', KEYS[i]) end
+return 1
 """
 
 
@@ -281,6 +295,7 @@ class EventStore:
         self.keys = keys
         self._append = redis.register_script(_APPEND)
         self._restore = redis.register_script(_RESTORE)
+        self._discard_restore = redis.register_script(_DISCARD_RESTORE)
         self._registered: set[str] = set()  # plans this process has listed (nothing unlists a plan)
 
     async def append(
@@ -372,6 +387,19 @@ class EventStore:
         if _text(reply[0]) == "not-empty":
             raise PlanNotEmpty(plan_id)
         return int(reply[1])
+
+    async def discard_restore(self, plan_id: str, checksum: str, also: Sequence[str] = ()) -> bool:
+        """Delete what a failed restore of the file with this `checksum` wrote — the log, its
+        indexes, the marker and the keys `also` — so that the plan is empty again; False (nothing
+        deleted) when the plan is not, or no longer, marked as that file's."""
+        keys = self.keys
+        subjects = [_text(s) for s in await self.redis.hkeys(keys.versions(plan_id))]  # each one written
+        written = [keys.events(plan_id), keys.event_ids(plan_id), keys.versions(plan_id)]
+        subject_keys = [keys.subject_events(plan_id, subject) for subject in subjects]
+        reply = await self._discard_restore(
+            keys=[keys.restoring(plan_id), *written, *subject_keys, *also], args=[checksum]
+        )
+        return bool(reply)
 
     async def raw_entries(self, plan_id: str, until: str, batch: int = 1000) -> AsyncIterator[RawEntry]:
         """Every entry up to `until` as stored (type and data untouched), in append order."""
