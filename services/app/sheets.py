@@ -25,9 +25,9 @@ from services.spreadsheet import (
     ForeignSheet,
     SheetImport,
     SheetRejected,
+    file_plan_id,
     parse_rows,
     parse_sheet,
-    sheet_plan_id,
     write_template,
 )
 from services.store import TokenInfo
@@ -122,7 +122,7 @@ class Sheets:
         if len(content) > MAX_FILE:
             raise TooLarge(f"the file exceeds {MAX_FILE} bytes", f"文件过大（上限{MAX_FILE}字节）")
         _department_caller(caller, FILE_REFUSAL)
-        plan_id = plan_id or sheet_plan_id(content, filename)
+        plan_id = plan_id or _named_plan(content, filename)
         if not plan_id:
             raise Invalid(
                 "the file names no plan; give the plan", "文件中未注明计划", [FieldError("plan", "missing", "缺少计划")]
@@ -189,6 +189,14 @@ def _rejected(exc: SheetRejected, what: str = "文件") -> Invalid:
         [FieldError(f"row {e.row}: {e.column}", e.reason, e.reason_zh) for e in exc.errors],
         rows=[str(e) for e in exc.errors],
     )
+
+
+def _named_plan(content: bytes, filename: str) -> str | None:
+    """The plan the file names; a file that cannot be read is refused with its reason, not as one naming no plan."""
+    try:
+        return file_plan_id(content, filename)
+    except SheetRejected as exc:
+        raise _rejected(exc) from None
 
 
 def _parsed(

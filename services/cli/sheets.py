@@ -60,10 +60,9 @@ def import_command(
         content = file.read_bytes()
     except OSError as exc:
         raise fail(f"{file}: {exc.strerror}") from None
+    # None: the file names no plan, or cannot be read; the use case says which (and why)
     plan_id = plan or sheet_plan_id(content, file.name)
-    if not plan_id:
-        raise fail(f"{file}: the file names no plan; give --plan")
-    if plan is None:
+    if plan is None and plan_id is not None:
         try:
             check_plan_id(plan_id)
         except typer.BadParameter:

@@ -17,7 +17,7 @@ from services.spreadsheet.layout import (
     STARTED,
     VALUE,
 )
-from services.spreadsheet.parse import FIRST_ROW, parse_rows, parse_sheet, sheet_plan_id
+from services.spreadsheet.parse import FIRST_ROW, file_plan_id, parse_rows, parse_sheet, sheet_plan_id
 from services.spreadsheet.plan_draft import PlanDraft, PlanIdentity, draft_plan_sheet
 from services.spreadsheet.published import read_published
 from services.spreadsheet.results import FileProblem, ForeignSheet, RowError, SheetImport, SheetRejected
@@ -42,6 +42,7 @@ __all__ = [
     "SheetImport",
     "SheetRejected",
     "draft_plan_sheet",
+    "file_plan_id",
     "parse_rows",
     "parse_sheet",
     "read_published",

@@ -9,11 +9,11 @@ several indicators) gives its text to every row it spans, as the reader sees it.
 from __future__ import annotations
 
 import io
-import zipfile
 from typing import TYPE_CHECKING
 
 from services.spreadsheet.cells import Cell
 from services.spreadsheet.layout import FILE
+from services.spreadsheet.package import check_package
 from services.spreadsheet.reader import MAX_ROWS, Table
 from services.spreadsheet.results import FileProblem, RowError
 
@@ -33,7 +33,7 @@ def read_docx(content: bytes) -> tuple[list[Table], str]:
     from docx import Document  # python-docx is only needed when an office reads from Word
 
     try:
-        _refuse_a_bomb(content)
+        check_package(content, "文档")  # before python-docx unpacks and parses every part whole
         document = Document(io.BytesIO(content))
         tables = [_table(table) for table in document.tables]
         text = "\n".join(paragraph.text for paragraph in document.paragraphs)
@@ -44,25 +44,6 @@ def read_docx(content: bytes) -> tuple[list[Table], str]:
     if not tables:
         raise FileProblem(RowError(0, FILE, "", "the document holds no table", "文档中没有表格"))
     return tables, text
-
-
-MAX_UNPACKED = 64 * 1024 * 1024  # python-docx unpacks every part into memory; a plan's tables are far smaller
-
-
-def _refuse_a_bomb(content: bytes) -> None:
-    """A small file that unpacks into gigabytes (a zip bomb) is refused before it is unpacked."""
-    with zipfile.ZipFile(io.BytesIO(content)) as archive:
-        unpacked = sum(member.file_size for member in archive.infolist())
-    if unpacked > MAX_UNPACKED:
-        raise FileProblem(
-            RowError(
-                0,
-                FILE,
-                "",
-                f"the document unpacks to {unpacked} bytes, more than {MAX_UNPACKED}",
-                "文档解压后过大，不是计划附表",
-            )
-        )
 
 
 def _table(table: WordTable) -> Table:

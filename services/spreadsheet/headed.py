@@ -9,7 +9,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from services.spreadsheet.cells import Cell, plain
+from services.spreadsheet.cells import Cell, plain, shown
 from services.spreadsheet.reader import Table
 from services.spreadsheet.results import FileProblem, RowError
 
@@ -98,6 +98,23 @@ def cell_text(cells: Sequence[Cell], columns: Mapping[str, int], column: str) ->
 def cell_at(cells: Sequence[Cell], columns: Mapping[str, int], column: str) -> Cell:
     index = columns.get(column)
     return cells[index] if index is not None and index < len(cells) else Cell()
+
+
+def unresolved_formulas(number: int, cells: Sequence[Cell], columns: Mapping[str, int]) -> list[RowError]:
+    """The row's cells in the table's columns holding a formula without a stored result (a file
+    written by a program, never opened in Excel): their text is not known, and reading them as
+    empty would draft a target of '' or a row without 责任单位."""
+    return [
+        RowError(
+            number,
+            column,
+            shown(cell.formula),
+            "a formula without a stored result; open and save the file in Excel, or paste values",
+            "公式没有计算结果，请在Excel中打开保存，或粘贴为数值",
+        )
+        for column in columns
+        if (cell := cell_at(cells, columns, column)).formula is not None
+    ]
 
 
 def heading(cells: Sequence[Cell]) -> str | None:

@@ -39,6 +39,7 @@ from services.spreadsheet.headed import (
     header_text,
     heading,
     table_for,
+    unresolved_formulas,
 )
 from services.spreadsheet.layout import FILE
 from services.spreadsheet.project_draft import (
@@ -282,6 +283,9 @@ def _indicator_rows(table: Table) -> tuple[list[_Row], list[RowError], list[str]
     errors: list[RowError] = []
     section = MAIN_SECTION
     for number, cells in data_rows(table, header):
+        if unresolved := unresolved_formulas(number, cells, columns):
+            errors += unresolved
+            continue
         name = cell_text(cells, columns, NAME)
         if not any(cell_text(cells, columns, column) for column in (TARGET, DEPARTMENT, UNIT)):
             title = heading(cells) or (name if _NUMBERED.match(name) else None)

@@ -12,7 +12,16 @@ from datetime import date
 from decimal import Decimal
 
 from services.spreadsheet.cells import Cell, CellProblem, canonical_decimal, parse_decimal, plain
-from services.spreadsheet.headed import Header, Layout, cell_at, cell_text, data_rows, find_header, heading
+from services.spreadsheet.headed import (
+    Header,
+    Layout,
+    cell_at,
+    cell_text,
+    data_rows,
+    find_header,
+    heading,
+    unresolved_formulas,
+)
 from services.spreadsheet.reader import Table
 from services.spreadsheet.results import RowError
 
@@ -65,6 +74,9 @@ def project_rows(table: Table, year: int) -> tuple[list[ProjectRow], list[RowErr
     errors: list[RowError] = []
     category = UNCATEGORISED
     for number, cells in data_rows(table, header):
+        if unresolved := unresolved_formulas(number, cells, header.columns):
+            errors += unresolved
+            continue
         if not any(cell_text(cells, header.columns, c) for c in (OWNER, INVESTMENT, START, COMPLETION)):
             if (title := heading(cells)) is not None:
                 category = _category(title)  # 一、工业项目（30个）

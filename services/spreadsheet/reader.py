@@ -8,14 +8,18 @@ import csv
 import io
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from openpyxl import Workbook, load_workbook
+from openpyxl.cell.read_only import ReadOnlyCell
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._reader import WorkSheetParser  # its row iterator pads rows; its parser does not
+from openpyxl.worksheet.cell_range import CellRange
 
 from events.planfile import decode_text
-from services.spreadsheet.cells import Cell, plain
+from services.spreadsheet.cells import EMPTY, Cell, plain
 from services.spreadsheet.layout import (
     DATA_SHEET,
     DEPARTMENT,
@@ -30,13 +34,14 @@ from services.spreadsheet.layout import (
     PROP_PLAN,
     REQUIRED_COLUMNS,
 )
+from services.spreadsheet.package import check_package
 from services.spreadsheet.results import FileProblem, RowError
 
 if TYPE_CHECKING:
-    from openpyxl.cell.read_only import EmptyCell, ReadOnlyCell
     from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
 MAX_ROWS = 20_000  # a department owns tens of subjects; more rows than this is the wrong file
+MAX_COLUMNS = 64  # a fill-in sheet has a dozen columns, an office's table not many more
 
 # the three facts a workbook says about itself: the key in `Table.meta`, its property, its 说明 label
 _META = (
@@ -46,12 +51,24 @@ _META = (
 )
 
 
+@dataclass(frozen=True)
+class Merged:
+    """A range of an xlsx merged down several rows, its value read into each of them."""
+
+    ref: str  # as Excel names it: G2:G5
+    first_column: int  # indexes of its first and last columns in a row's cells
+    last_column: int
+    first: int  # its first and last spreadsheet rows
+    last: int
+
+
 @dataclass
 class Table:
     header: list[object]
     rows: list[tuple[int, list[Cell]]]  # (spreadsheet row number, cells), trailing blank rows dropped
     meta: dict[str, str]  # plan / department / period from an xlsx's properties or 说明 sheet
     csv_layout: bool = False  # csv rows carry plan and department in columns of their own
+    merged: list[Merged] = field(default_factory=list)  # an xlsx's ranges merged down several rows
 
     def distinct(self, index: int) -> list[str]:
         """The different texts in column `index`, in order of first appearance, blanks left out."""
@@ -78,15 +95,7 @@ def read_table(content: bytes, filename: str) -> Table:
     while table.rows and all(cell.blank for cell in table.rows[-1][1]):
         table.rows.pop()
     if len(table.rows) > MAX_ROWS:
-        raise FileProblem(
-            RowError(
-                0,
-                FILE,
-                str(len(table.rows)),
-                f"more than {MAX_ROWS} data rows: not a department's fill-in sheet",
-                f"数据超过{MAX_ROWS}行，不是部门填报表",
-            )
-        )
+        raise FileProblem(_too_many_rows(len(table.rows)))
     return table
 
 
@@ -143,66 +152,159 @@ def _read_csv(content: bytes) -> Table:
 def _read_xlsx(content: bytes) -> Table:
     unreadable = RowError(0, FILE, "", "not a readable .xlsx file", "文件已损坏或不是xlsx文件")
     try:
+        check_package(content, "工作簿")
         workbook = load_workbook(io.BytesIO(content), read_only=True)
+    except FileProblem:
+        raise
     except Exception:  # openpyxl raises zip, XML, key and value errors alike for a damaged file
         raise FileProblem(unreadable) from None
     try:
         sheet = _data_sheet(workbook)
         meta = _xlsx_meta(workbook)
-        sheet.reset_dimensions()  # some writers store a wrong used range; read every cell there is
-        raw = [list(row) for row in sheet.iter_rows()]
-        results = _formula_results(content, sheet.title) if any(c.data_type == "f" for r in raw for c in r) else None
+        grid, merged = _sheet_grid(workbook, sheet)
     except FileProblem:
         raise
     except Exception:  # read-only sheets are parsed lazily: damage inside a sheet shows up only here
         raise FileProblem(unreadable) from None
     finally:
         workbook.close()
-    if not raw:
+    if not grid:
         raise FileProblem(RowError(1, FILE, "", "the sheet is empty", "表格是空的"))
-    rows = [_cells(row, None if results is None else _stored_row(results, index)) for index, row in enumerate(raw)]
+    rows = [_line(grid.get(number, {})) for number in range(1, max(grid) + 1)]
     numbered = [(number, cells) for number, cells in enumerate(rows[1:], start=2)]
-    return Table(header=[cell.value for cell in rows[0]], rows=numbered, meta=meta)
+    return Table(header=[cell.value for cell in rows[0]], rows=numbered, meta=meta, merged=merged)
 
 
-def _stored_row(results: list[list[object]], index: int) -> list[object]:
-    return results[index] if index < len(results) else []
+# A sheet as read: row → column → cell (both from 1), only the cells that hold something, so a
+# stray cell at column XFD costs one entry, not 16,384 empty ones in each of its rows.
+Grid = dict[int, dict[int, Cell]]
 
 
-def _cells(row: Sequence[ReadOnlyCell | EmptyCell], stored: list[object] | None) -> list[Cell]:
-    """A worksheet row's cells. `stored` holds the values Excel stored for the row's formulas
-    (None when the sheet has no formula at all)."""
-    cells = []
-    for position, cell in enumerate(row):
-        value, formula = cell.value, None
-        if cell.data_type == "f" and stored is not None:
-            value = stored[position] if position < len(stored) else None
-            formula = str(cell.value) if value is None else None
-        percent = isinstance(value, int | float) and "%" in (getattr(cell, "number_format", "") or "")
-        cells.append(Cell(value, percent, formula))
-    return cells
+def _line(cells: dict[int, Cell]) -> list[Cell]:
+    return [cells.get(column, EMPTY) for column in range(1, max(cells, default=0) + 1)]
 
 
-def _formula_results(content: bytes, title: str) -> list[list[object]]:
-    """The values Excel stored for formulas; loaded only when there are formulas, as it reads the file again."""
-    workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    try:
-        sheet = workbook[title]
-        sheet.reset_dimensions()
-        return [list(row) for row in sheet.iter_rows(values_only=True)]
-    finally:
-        workbook.close()
+def _sheet_grid(workbook: Workbook, sheet: ReadOnlyWorksheet) -> tuple[Grid, list[Merged]]:
+    """The sheet's cells, formulas with the results Excel stored, merged ranges read as the eye
+    reads them; the sheet's declared size is ignored (some writers store a wrong one)."""
+    found, merges = _parsed_sheet(workbook, sheet, data_only=False)
+    stored = None
+    if any(raw["data_type"] == "f" for line in found.values() for raw in line.values()):
+        stored = _parsed_sheet(workbook, sheet, data_only=True)[0]  # a second read, only when there are formulas
+    grid: Grid = {
+        number: {column: _cell(sheet, raw, stored) for column, raw in line.items()} for number, line in found.items()
+    }
+    return grid, _spread(grid, merges)
+
+
+def _parsed_sheet(workbook: Workbook, sheet: ReadOnlyWorksheet, data_only: bool) -> tuple[RawGrid, list[str]]:
+    """The sheet's raw cells that hold a value, and its merged ranges. openpyxl's row iterator pads
+    every row to the widest one, so the sheet is parsed here by its own parser, bounded as it goes."""
+    found: RawGrid = {}
+    with sheet._get_source() as source:
+        parser = WorkSheetParser(
+            source,
+            sheet._shared_strings,
+            data_only=data_only,
+            epoch=workbook.epoch,
+            date_formats=workbook._date_formats,
+            timedelta_formats=workbook._timedelta_formats,
+        )
+        for number, cells in parser.parse():
+            line = {raw["column"]: raw for raw in cells if not Cell(raw["value"]).blank}
+            if line:
+                _check_bounds(number, line)
+                found.setdefault(number, {}).update(line)
+        merges = [str(ref.coord) for ref in parser.merged_cells.mergeCell] if parser.merged_cells else []
+    return found, merges
+
+
+RawGrid = dict[int, dict[int, dict[str, Any]]]
+
+
+def _check_bounds(number: int, line: dict[int, dict[str, Any]]) -> None:
+    """Refused while reading: a value beyond MAX_COLUMNS, or data beyond MAX_ROWS rows."""
+    if number > MAX_ROWS + 1:
+        raise FileProblem(_too_many_rows(number - 1))
+    beyond = max(line)
+    if beyond > MAX_COLUMNS:
+        where = f"{get_column_letter(beyond)}{number}"
+        raise FileProblem(
+            RowError(
+                number,
+                FILE,
+                where,
+                f"a value in column {get_column_letter(beyond)}, beyond the {MAX_COLUMNS} columns a table may have",
+                f"{where}单元格有内容，超出表格应有的{MAX_COLUMNS}列，请删除多余内容",
+            )
+        )
+
+
+def _too_many_rows(rows: int) -> RowError:
+    return RowError(
+        0,
+        FILE,
+        str(rows),
+        f"more than {MAX_ROWS} data rows: not a department's fill-in sheet",
+        f"数据超过{MAX_ROWS}行，不是部门填报表",
+    )
+
+
+def _cell(sheet: ReadOnlyWorksheet, raw: dict[str, Any], stored: RawGrid | None) -> Cell:
+    """A cell as read. `stored` holds the values Excel stored for formulas (None: the sheet has none)."""
+    value, formula = raw["value"], None
+    if raw["data_type"] == "f" and stored is not None:
+        value = stored.get(raw["row"], {}).get(raw["column"], {}).get("value")
+        formula = str(raw["value"]) if value is None else None
+    percent = isinstance(value, int | float) and "%" in (ReadOnlyCell(sheet, **raw).number_format or "")
+    return Cell(value, percent, formula)
+
+
+def _spread(grid: Grid, refs: list[str]) -> list[Merged]:
+    """Merged ranges as the docx reader reads them: the range's value in its first column of every
+    row it spans, nothing in its other columns (Excel shows nothing there, whatever is stored).
+    Ranges below the last row or right of MAX_COLUMNS are cut off there."""
+    last = max(grid, default=0)
+    boxes = [box for box in map(CellRange, refs) if box.min_row <= last and box.min_col <= MAX_COLUMNS]
+    area = sum((min(b.max_row, last) - b.min_row + 1) * (min(b.max_col, MAX_COLUMNS) - b.min_col + 1) for b in boxes)
+    if area > (MAX_ROWS + 1) * MAX_COLUMNS:  # overlapping ranges, which Excel never writes
+        raise FileProblem(RowError(0, FILE, "", "merged ranges cover more than the sheet", "合并单元格区域重叠或过大"))
+    merged = []
+    for box in boxes:
+        anchor = grid.get(box.min_row, {}).get(box.min_col)
+        for number in range(box.min_row, min(box.max_row, last) + 1):
+            line = grid.setdefault(number, {})
+            for column in [c for c in line if box.min_col <= c <= box.max_col]:
+                del line[column]
+            if anchor is not None:
+                line[box.min_col] = anchor
+        if anchor is not None and box.max_row > box.min_row:
+            merged.append(Merged(box.coord, box.min_col - 1, box.max_col - 1, box.min_row, box.max_row))
+    return merged
 
 
 def _data_sheet(workbook: Workbook) -> ReadOnlyWorksheet:
-    if DATA_SHEET in workbook.sheetnames:
-        return workbook[DATA_SHEET]
-    others = [name for name in workbook.sheetnames if name != INFO_SHEET]
-    if not others:
+    """The 填报 sheet, else the first other sheet (renamed by the department); hidden sheets are
+    never read: what is imported is what the department sees."""
+    visible = [sheet for sheet in workbook.worksheets if sheet.sheet_state == "visible"]
+    named = [sheet for sheet in visible if sheet.title == DATA_SHEET]
+    others = [sheet for sheet in visible if sheet.title != INFO_SHEET]
+    if named or others:
+        return (named or others)[0]
+    hidden = [sheet.title for sheet in workbook.worksheets if sheet.title != INFO_SHEET]
+    if hidden:
         raise FileProblem(
-            RowError(0, FILE, "", f"no {DATA_SHEET} sheet in the workbook", f"工作簿中没有「{DATA_SHEET}」工作表")
+            RowError(
+                0,
+                FILE,
+                hidden[0],
+                f"the sheet {hidden[0]} is hidden, and hidden sheets are not read; unhide it in Excel",
+                f"工作表「{hidden[0]}」被隐藏，隐藏的工作表不予读取，请在Excel中取消隐藏",
+            )
         )
-    return workbook[others[0]]  # renamed by the department: the first sheet that is not 说明
+    raise FileProblem(
+        RowError(0, FILE, "", f"no {DATA_SHEET} sheet in the workbook", f"工作簿中没有「{DATA_SHEET}」工作表")
+    )
 
 
 def _xlsx_meta(workbook: Workbook) -> dict[str, str]:
