@@ -33,6 +33,7 @@ from services.spreadsheet import (
 from services.spreadsheet.document import read_docx
 from services.spreadsheet.layout import COLUMNS, PERIOD, SUBJECT, VALUE
 from services.spreadsheet.package import MAX_ELEMENTS
+from services.spreadsheet.published import read_published
 from services.spreadsheet.reader import MAX_ROWS, read_table
 from services.spreadsheet.results import FileProblem
 
@@ -216,6 +217,18 @@ def test_a_draft_refuses_a_target_that_is_a_formula_without_a_result(formula: st
     [error] = refused.value.errors
     assert (error.row, error.column, error.value) == (3, "全年目标", formula)
     assert "公式没有计算结果" in error.reason_zh
+
+
+def test_a_report_whose_figure_is_a_formula_without_a_result_is_refused_not_read_as_empty() -> None:
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    for row in (["指标", "全年目标", "上半年完成", "与目标±"], ["1﹒地区生产总值", "6.5%左右", "=5.5/100", ""]):
+        sheet.append(row)
+    with pytest.raises(FileProblem) as refused:
+        read_published(_save(workbook), "报告.xlsx")
+    [error] = refused.value.errors
+    assert (error.row, error.column) == (2, "完成") and "公式没有计算结果" in error.reason_zh
 
 
 # ---- 9: small files that would take minutes and gigabytes ---------------------------------

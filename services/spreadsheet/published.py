@@ -18,7 +18,16 @@ from events.planfile import decode_text
 from projections.reconcile import PublishedReport, PublishedRow, column_months
 from services.spreadsheet.cells import Cell, plain
 from services.spreadsheet.document import read_docx
-from services.spreadsheet.headed import Header, Layout, data_rows, find_header, header_text, heading, table_for
+from services.spreadsheet.headed import (
+    Header,
+    Layout,
+    data_rows,
+    find_header,
+    header_text,
+    heading,
+    table_for,
+    unresolved_formulas,
+)
 from services.spreadsheet.layout import FILE
 from services.spreadsheet.reader import Table, read_table
 from services.spreadsheet.results import FileProblem, RowError
@@ -101,13 +110,16 @@ def _missed(text: str) -> tuple[str, ...] | None:
 def _table_rows(table: Table) -> tuple[str, list[PublishedRow]]:
     header = find_header(table, PUBLISHED_LAYOUT)
     column = _column_heading(table, header)
-    rows = []
+    rows, unresolved = [], []
     for number, cells in data_rows(table, header):
         if all(cell.blank for cell in cells) or heading(cells) is not None:
             continue
+        unresolved += unresolved_formulas(number, cells, header.columns)  # read as empty, it would differ
         label, target, actual = (_text(cells, header, name) for name in (NAME, TARGET, ACTUAL))
         deviation = _text(cells, header, DEVIATION) if DEVIATION in header.columns else None
         rows.append(PublishedRow(label, target, actual, deviation, number))
+    if unresolved:
+        raise FileProblem(*unresolved)
     return column, rows
 
 
