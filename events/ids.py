@@ -7,7 +7,8 @@ from typing import Annotated
 
 from pydantic import StringConstraints
 
-PlanId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")]
+PLAN_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
+PlanId = Annotated[str, StringConstraints(pattern=PLAN_ID_PATTERN)]
 """Lower-case letters, digits and '-', 2..63 characters, e.g. `rongchang-2025`."""
 
 DepartmentId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]

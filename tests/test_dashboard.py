@@ -213,6 +213,9 @@ async def test_the_entry_form_reads_by_the_sheet_rules_all_or_nothing_and_names_
         assert done.status_code == 200 and "已提交" in done.text and "保存 <strong>2</strong> 条" in done.text
         again = await http.post(f"/plans/{PLAN}/entry", data=good)
         assert "保存 <strong>0</strong> 条" in again.text and "未重复保存" in again.text
+        monthless = {key: value for key, value in good.items() if key != "month"}
+        guessed = await http.post(f"/plans/{PLAN}/entry", data={**monthless, "csrf": csrf_of(again)})
+        assert guessed.status_code == 422 and "缺少填报月份" in guessed.text  # the rows are the page's month's
         overview = await http.get(f"/plans/{PLAN}")
     assert await seeded.length(PLAN) == before + 2
     assert "1—7月完成" in overview.text and ">13.0%<" in overview.text
@@ -522,6 +525,13 @@ async def test_an_admin_drafts_a_plan_from_the_office_tables_and_publishes_it(re
             files={"table": ("t.csv", "指标,全年目标,责任单位\n地区生产总值,大约,区统计局\n".encode())},
         )
         assert bad.status_code == 422 and "第2行「全年目标」" in html.unescape(bad.text)
+        for field, typed, said in (
+            ("year", "²", "计划年度"),
+            ("year", "99999", "计划年度"),
+            ("id", "BAD ID", "计划编号"),
+        ):
+            refused = await http.post("/drafts", data={**fields, field: typed}, files=files)
+            assert refused.status_code == 422 and said in refused.text, refused.text[:2000]
         broken = await http.post(
             "/drafts/publish", data={"csrf": fields["csrf"], "text": text.replace("year: 2025", "year: twenty")}
         )

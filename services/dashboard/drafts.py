@@ -5,12 +5,14 @@ a plan is theirs."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 from starlette.datastructures import UploadFile
 
+from events.ids import PLAN_ID_PATTERN
 from projections.how_judged import targets_said_back
 from services.app import MAX_FILE, AppError, Forbidden, Invalid, PlanIdentity
 from services.dashboard.web import AppDep, DashboardRoute, FormDep, Viewer, ViewerDep, check_csrf, page
@@ -56,13 +58,21 @@ async def draft(request: Request, app: AppDep, who: ViewerDep) -> Response:
     return page(request, "draft.html", drafted=drafted, said=said, text=drafted.text, **context)
 
 
+_PLAN_ID = re.compile(PLAN_ID_PATTERN)  # events.ids.PlanId, refused in the form's words
+
+
 def _identity(sent: dict[str, str]) -> PlanIdentity:
     year = sent.get("year", "").strip()
-    if not year.isdigit():
-        raise Invalid("year must be a year like 2025", "计划年度应为如2025的年份")
+    if not (year.isascii() and year.isdigit() and 2000 <= int(year) <= 2100):  # isdigit() alone takes ² and ٢
+        raise Invalid("year must be a year like 2025 (2000–2100)", "计划年度应为如2025的年份（2000至2100）")
     missing = [label for key, label in (("id", "计划编号"), ("region", "地区")) if not sent.get(key, "").strip()]
     if missing:
         raise Invalid(f"{', '.join(missing)} not given", f"请填写{'、'.join(missing)}")
+    if not _PLAN_ID.match(sent["id"].strip()):
+        raise Invalid(
+            "the plan id is lower-case letters, digits and -, like rongchang-2025",
+            "计划编号只能由小写字母、数字和-组成，如 rongchang-2025",
+        )
     return PlanIdentity(
         id=sent["id"].strip(),
         year=int(year),

@@ -106,7 +106,11 @@ async def entry_form(
 @router.post("/plans/{plan_id}/entry")
 async def submit_entry(request: Request, plan_id: str, app: AppDep, who: ViewerDep, sent: FormDep) -> Response:
     _department_only(who)
-    context = await _context(app, who, plan_id, sent.get("month"))
+    month = sent.get("month", "").strip()
+    context = await _context(app, who, plan_id, month or None)
+    if not month:  # the rows are numbered for the month the page showed: never guess it
+        general = ["表单缺少填报月份（month），未保存任何数据，请重新打开填报页后提交"]
+        return page(request, "entry.html", 422, sent=sent, errors={}, general=general, **context)
     form: EntryForm = context["form"]
     try:
         imported = await app.sheets.import_rows(who.token, plan_id, _rows(form, sent))
