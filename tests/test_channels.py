@@ -381,6 +381,20 @@ async def test_wecom_markdown_for_one_notice(receiver: Receiver, client: httpx.A
         assert fact in content
 
 
+@pytest.mark.parametrize("kind", ["wecom", "dingtalk"])
+def test_a_name_cannot_make_markup_in_a_robots_message(kind: str) -> None:
+    channel = ChannelConfig(kind=kind, url="https://robot.example/send?key=k")
+    forged = '区统计局</font><font color="info">[点我](http://evil.example)**粗**'
+    notice = example_notice(subject_name=forged, department_name=forged)
+
+    request = build_request(channel, [notice], delivery_id="d", now=datetime.now(UTC))
+
+    payload = json.loads(request.body.decode("utf-8"))
+    text = payload["markdown"]["content" if kind == "wecom" else "text"]
+    assert "[点我](" not in text and "</font><font" not in text and "**粗**" not in text
+    assert '＜/font＞＜font color="info"＞［点我］(http://evil.example)＊＊粗＊＊' in text  # read as it was written
+
+
 async def test_wecom_summary_of_200_long_notices_fits_4096_bytes(receiver: Receiver, client: httpx.AsyncClient) -> None:
     receiver.reply(200, WECOM_OK)
     channel = ChannelConfig(kind="wecom", url=receiver.url("/cgi-bin/webhook/send?key=k"))

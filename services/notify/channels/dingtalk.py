@@ -10,7 +10,7 @@ from datetime import datetime
 from urllib.parse import quote_plus, urlsplit, urlunsplit
 
 from services.notify.channels.base import JSON_HEADERS, ChannelConfig, json_bytes
-from services.notify.channels.robot import Rendered, Robot, fit, utf8_size
+from services.notify.channels.robot import Rendered, Robot, fit, inert, utf8_size
 from services.notify.http import OutgoingRequest
 from services.notify.wording import Message, omitted
 
@@ -25,6 +25,7 @@ def dingtalk_sign(secret: str, timestamp_ms: int) -> str:
 
 
 def _render(message: Message) -> Rendered:
+    message = inert(message)
     # DingTalk renders headings, lists, quotes, bold and links; font colours are undocumented.
     head = [f"### {message.title}", ""]
     if message.items:

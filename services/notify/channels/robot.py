@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
@@ -110,3 +110,21 @@ def _cut(text: str, *, limit: int, size: Callable[[str], int]) -> str:
         else:
             high = middle - 1
     return text[:low] + "…"
+
+
+# What a robot's markdown would read as markup in a value (a name, a note): its full-width twin,
+# which reads the same to a person (钉钉 and 企业微信 document no escape for them).
+_INERT = str.maketrans({"<": "＜", ">": "＞", "[": "［", "]": "］", "*": "＊", "`": "｀", "#": "＃"})
+
+
+def inert(message: Message) -> Message:
+    """`message` with its words unable to make markup: a plan or indicator named `</font>…` or
+    `[点我](http://…)` cannot restyle the alert or put a link in the group."""
+    return replace(
+        message,
+        title=message.title.translate(_INERT),
+        plan=message.plan.translate(_INERT),
+        fields=[(label, value.translate(_INERT), tone) for label, value, tone in message.fields],
+        sentence=message.sentence.translate(_INERT) if message.sentence else message.sentence,
+        items=[replace(i, subject=i.subject.translate(_INERT), rest=i.rest.translate(_INERT)) for i in message.items],
+    )

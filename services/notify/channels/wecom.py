@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from services.notify.channels.base import JSON_HEADERS, ChannelConfig, json_bytes
-from services.notify.channels.robot import Rendered, Robot, fit, utf8_size
+from services.notify.channels.robot import Rendered, Robot, fit, inert, utf8_size
 from services.notify.http import OutgoingRequest
 from services.notify.wording import Message, Tone, omitted
 
@@ -24,6 +24,7 @@ def _style(text: str, tone: Tone | None) -> str:
 
 
 def _render(message: Message) -> Rendered:
+    message = inert(message)
     head = [f"## {_style(message.title, message.tone)}"]
     if message.items:
         head.append(f"> 计划：{_style(message.plan, 'muted')}")
