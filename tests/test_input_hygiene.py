@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,8 +16,15 @@ import pytest
 from redis.asyncio import Redis
 
 from events.models import plan_published
+from events.planfile import parse_plan
+from projections.report import build_report
+from projections.rollup import build_rollup
 from services.app import Invalid, load_plan, publish_plan
 from services.demo import SEED_PLAN, load_seed
+from services.projection import fold_log
+from services.reports import render_markdown
+from services.reports.table import table_markdown
+from services.spreadsheet import read_published
 from services.store import EventStore, Keyspace, TokenStore
 from tests.conftest import api_client, planwatch
 from tests.factories import small_plan
@@ -105,3 +113,24 @@ async def test_filters_and_notes_that_could_never_mean_anything_are_refused(
     ]
     assert silenced.status_code == 422 and [e["field"] for e in silenced.json()["errors"]] == ["comment"]
     assert listed.json() == [] and await store.length("hygiene-2025") == 1  # the plan alone
+
+
+_MARKUP = re.compile(r"(?<!\\)<img|(?<!\\)\]\(javascript")  # HTML or a link a viewer would make
+HOSTILE = 'GDP<img src=x>|p [点](javascript:1)*粗*'  # under 40 characters: a cell, not prose
+
+
+async def test_a_name_makes_no_markup_in_markdown_and_the_table_reads_back(store: EventStore, tmp_path: Path) -> None:
+    text = SEED_PLAN.read_text(encoding="utf-8").replace(
+        "{id: gdp, name: 地区生产总值,", f"{{id: gdp, name: '{HOSTILE}',"
+    )
+    plan = parse_plan(text)
+    plan_id, _, _ = await load_seed(store, plan)
+    state = await fold_log(store, plan_id)
+    table = table_markdown(build_report(state))
+    row = next(line for line in table.splitlines() if "GDP" in line)
+    assert row.count(" | ") == 3  # four cells: the name's | ends none
+    assert not _MARKUP.search(table) and "\\<img" in table  # shown as written, escaped
+    published = read_published(table.encode(), "table.md")  # and `compare` reads it back as written
+    assert published.rows[0].label == f"1﹒{HOSTILE}"
+    rollup = render_markdown(build_rollup(state, "2025-06", datetime(2025, 7, 16, tzinfo=UTC)))
+    assert not _MARKUP.search(rollup) and "\\<img" in rollup

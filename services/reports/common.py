@@ -3,9 +3,13 @@ of the list items, and when the report was written, in Beijing time."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel
 
 from events.errors import printable
 from events.periods import Period
@@ -163,16 +167,35 @@ def xml_safe(doc: RollupDocument) -> RollupDocument:
     """The document with every control character shown as an escape: an XML file (a workbook, a
     Word document) cannot hold one, and the text of an event stored before such text was refused
     (a note, a reason, a plan's name) must not stop its report being written."""
-    data = doc.model_dump(mode="json")
-    shown = _printable_texts(data)
-    return doc if shown == data else RollupDocument.model_validate(shown)
+    return with_texts(doc, printable)
 
 
-def _printable_texts(value: Any) -> Any:
+# What Markdown reads as markup in a name or a note (a link, HTML, emphasis, a table's cell end):
+# escaped with a backslash, which CommonMark allows before any ASCII punctuation. `_` is left:
+# statuses (on_track) and ids are texts of the documents too, and a lone `_` makes no markup.
+_MARKUP = re.compile(r"([\\`*\[\]<>|])")
+
+
+def markdown_text(text: str) -> str:
+    return _MARKUP.sub(r"\\\1", text)
+
+
+Texts = TypeVar("Texts", bound=BaseModel)
+
+
+def with_texts(model: Texts, change: Callable[[str], str]) -> Texts:
+    """`model` (a document, a summary) with `change` applied to every text it holds; the model
+    itself when nothing changes (most reports)."""
+    data = model.model_dump(mode="json")
+    changed = _changed_texts(data, change)
+    return model if changed == data else type(model).model_validate(changed)
+
+
+def _changed_texts(value: Any, change: Callable[[str], str]) -> Any:
     if isinstance(value, str):
-        return printable(value)
-    if isinstance(value, dict):
-        return {printable(key): _printable_texts(item) for key, item in value.items()}
+        return change(value)
+    if isinstance(value, dict):  # keys are ids and labels looked up by the renderers: kept
+        return {key: _changed_texts(item, change) for key, item in value.items()}
     if isinstance(value, list):
-        return [_printable_texts(item) for item in value]
+        return [_changed_texts(item, change) for item in value]
     return value

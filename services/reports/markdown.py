@@ -15,17 +15,19 @@ from services.reports.common import (
     changes_part,
     further_cells,
     main_cells,
+    markdown_text,
     meta_parts,
     off_track_item,
     portfolio_sentences,
     project_lists,
+    with_texts,
 )
 from services.reports.table import table_header
 
 
 def _md_cell(text: str) -> str:
-    """A table cell: a `|` would end the cell and a newline the row, so neither may pass as is."""
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+    """A table cell: a newline would end the row (its `|` is escaped with every text: markdown_text)."""
+    return text.replace("\r", " ").replace("\n", " ")
 
 
 def _projects_part(doc: RollupDocument) -> list[str]:
@@ -51,6 +53,7 @@ def _md_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]
 
 def render_markdown(doc: RollupDocument) -> str:
     """The rollup as a Chinese report in Markdown, in the order the district's report reads."""
+    doc = with_texts(doc, markdown_text)  # a name or a note makes no markup (a link, HTML, a cell's end)
     lines = [f"# {doc.title}", "", "；".join(meta_parts(doc)), ""]
 
     lines += [f"## {PART_MAIN}", ""]

@@ -11,6 +11,7 @@ from typing import Literal
 from projections.readmodel import IndicatorSummary, PlanSummary, plan_summary, printed_cells
 from projections.report import PlanReport, missed_sentence
 from projections.views import report_view
+from services.reports.common import markdown_text, with_texts
 
 Format = Literal["text", "markdown", "json"]
 Report = PlanReport | PlanSummary
@@ -118,7 +119,7 @@ def table_text(report: Report) -> str:
 
 
 def table_markdown(report: Report) -> str:
-    summary = _summary(report)
+    summary = with_texts(_summary(report), markdown_text)  # a name makes no markup, nor ends a cell
     header = table_header(summary.column)
     lines = [
         f"## {summary.plan_name}主要计划目标完成情况",

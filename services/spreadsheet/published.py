@@ -52,6 +52,8 @@ _MAX_CELL = 40  # a table's cell is short; a longer line is the report's prose, 
 _PROJECT_SENTENCE = re.compile(r"[^。；;\n]*?重点项目[^。；;\n]*?(?:开工率|投资完成率|投资进度)[\d.]+%[^。；;\n]*")
 _COMPLETED_SENTENCE = re.compile(r"[^，,。；;\n]*?\d+个项目建成投产")
 _MISSED_SENTENCE = re.compile(r"([^，,。；;：:\n]+?)(?:没有|均未|未能|未)达到[^，,。；;\n]*?目标")
+_CELL_END = re.compile(r"(?<!\\)\|")  # a Markdown row's `|`, not an escaped one
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")  # CommonMark: a backslash before ASCII punctuation
 _CONJUNCTION = re.compile(r"^(?:但|而|其中|仅|只有)")
 
 
@@ -157,10 +159,16 @@ def _text_table(text: str) -> tuple[str, list[PublishedRow]]:
 
 
 def _cells_of(line: str) -> list[str]:
-    """A line's cells: split by tabs, or by `|` (a Markdown row); a separator row `|---|` has none."""
+    """A line's cells: split by tabs, or by `|` (a Markdown row: `\\|` is a `|` inside a cell, and
+    every backslash escape is read back, as planwatch's own Markdown writes them); a separator row
+    `|---|` has none."""
     if "|" in line:
-        parts = line.strip().strip("|").split("|")
-        return [] if all(set(part.strip()) <= set("-: ") for part in parts) else [part.strip() for part in parts]
+        text = line.strip().removeprefix("|")
+        text = text if text.endswith("\\|") else text.removesuffix("|")
+        parts = _CELL_END.split(text)
+        if all(set(part.strip()) <= set("-: ") for part in parts):
+            return []
+        return [_ESCAPED.sub(r"\1", part.strip()) for part in parts]
     return [part.strip() for part in line.split("\t") if part.strip()]
 
 
