@@ -319,6 +319,19 @@ def test_the_acknowledge_and_silence_buttons_mark_the_alert(admin: Page, server:
     expect(admin.locator("#alert-history")).to_contain_text("认领")
 
 
+def test_a_long_word_wraps_in_its_cell_and_the_page_keeps_its_width(admin: Page, server: Server) -> None:
+    note = "已核实" + "M" * 400  # a word with no break: an id pasted, a URL
+    acknowledged = httpx.post(
+        f"{server.url}/v1/plans/{PLAN}/alerts/acknowledgements",
+        json={"fingerprint": f"{PLAN}:indicator_behind:gdp", "note": note},
+        headers={"Authorization": f"Bearer {server.tokens['stats']}"},
+    )
+    assert acknowledged.status_code == 201, acknowledged.text
+    admin.goto(f"{server.url}/plans/{PLAN}/alerts")
+    _reloaded_until(admin, admin.locator("#alert-history"), "MMMM")
+    assert admin.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
 def test_the_plan_office_drafts_a_plan_from_its_tables_in_the_browser(admin: Page, server: Server) -> None:
     """Upload the office's two tables, see what to check, take the plan file away (publishing is
     tested over HTTP, so this module's plans stay as the other tests count them)."""

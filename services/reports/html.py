@@ -41,7 +41,7 @@ CSS = """
 @page { size: A4; margin: 25mm 20mm 22mm 22mm; }
 * { box-sizing: border-box; }
 body {
-  margin: 0 auto; max-width: 210mm; padding: 16mm 14mm; color: #000; background: #fff;
+  margin: 0 auto; max-width: 210mm; padding: 16mm 14mm; color: #000; background: #fff; overflow-wrap: break-word;
   font-family: "FangSong", "仿宋", "FangSong_GB2312", "STFangsong", "SimSun", "宋体", "Songti SC",
     "Noto Serif CJK SC", "Source Han Serif SC", serif;
   font-size: 16pt; line-height: 1.75;
@@ -66,7 +66,7 @@ table {
   font-family: "SimSun", "宋体", "Songti SC", "Noto Serif CJK SC", "Source Han Serif SC", serif;
   font-size: 11pt; line-height: 1.4;
 }
-th, td { border: 1px solid #000; padding: 3pt 5pt; vertical-align: middle; }
+th, td { border: 1px solid #000; padding: 3pt 5pt; vertical-align: middle; overflow-wrap: anywhere; }
 th { font-weight: bold; text-align: center; background: #f2f2f2; }
 td.num { text-align: center; white-space: nowrap; }
 thead { display: table-header-group; }
