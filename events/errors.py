@@ -15,9 +15,10 @@ from events.models import EVENT_TYPES
 from events.periods import PERIOD_PATTERN, RANGE_OR_PERIOD_PATTERN, period_problem
 from events.problems import LocatedProblems
 
-# C0 and C1 controls and DEL, but for tab and line breaks; and lone surrogates (JSON's \ud800
-# escapes make them; no UTF-8 text, so no answer or terminal line, can hold one)
-CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+# C0 and C1 controls and DEL, but for tab and line breaks; lone surrogates (JSON's \ud800
+# escapes make them; no UTF-8 text, so no answer or terminal line, can hold one); and the
+# bidirectional embeddings, overrides and isolates, which reorder what follows them on screen
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
 
 
 def printable(text: str) -> str:

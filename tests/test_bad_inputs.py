@@ -123,6 +123,7 @@ EVENT_CASES: list[tuple[str, str, str, dict[str, Any], str]] = [
     ("text", "an extra field", "stats", valid(foo="bar"), "foo"),
     ("text", "note with a control character", "stats", valid(note="调整\u0001\u0008"), "note"),
     ("text", "note with an escape sequence", "stats", valid(note="\u001b[31m红"), "note"),
+    ("text", "note with a right-to-left override", "stats", valid(note="已核实\u202e实核已"), "note"),
     ("types", "unknown type", "stats", valid(type="indicator.deleted"), "type"),
     ("types", "plan.published posted", "stats", valid(type="plan.published"), "type"),
     ("types", "rollup.published posted", "stats", valid(type="rollup.published"), "type"),
