@@ -17,6 +17,7 @@ import time
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -64,6 +65,11 @@ async def test_pages_send_a_stranger_to_sign_in_and_back(redis: Redis, keys: Key
             response = await http.get(path)
             assert response.status_code == 303, path
             assert response.headers["location"].startswith("/login?next=")
+        page = f"{str(http.base_url).rstrip('/')}/plans/{PLAN}/alerts?state=firing"
+        expired = await http.post(f"/plans/{PLAN}/alerts/acknowledge", data={"csrf": "x"}, headers={"referer": page})
+        assert expired.headers["location"] == "/login?next=" + quote(f"/plans/{PLAN}/alerts?state=firing", safe="")
+        elsewhere = await http.post("/logout", headers={"referer": "https://elsewhere.example/x"})
+        assert elsewhere.headers["location"] == "/login?next=%2F"  # a form has no page: back to one of ours
         htmx = await http.get(f"/plans/{PLAN}/projects", headers={"HX-Request": "true"})
         assert htmx.status_code == 204 and htmx.headers["HX-Redirect"].startswith("/login")
         signed = await sign_in(http, token, f"/plans/{PLAN}/projects")

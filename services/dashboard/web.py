@@ -13,7 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -119,11 +119,21 @@ def page(request: Request, name: str, status: int = 200, **context: Any) -> HTML
 
 
 def sign_in_redirect(request: Request) -> Response:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    location = f"/login?next={quote(target, safe='')}"
+    location = f"/login?next={quote(_back_to(request), safe='')}"
     if request.headers.get("HX-Request"):  # htmx follows a redirect in place: send the whole page
         return Response(status_code=204, headers={"HX-Redirect": location})
     return RedirectResponse(location, status_code=303)
+
+
+def _back_to(request: Request) -> str:
+    """Where to return after signing in: the page itself; for a form sent (a POST, which has no
+    page of its own), the page it was sent from, if it is one of ours, else the start page."""
+    if request.method in ("GET", "HEAD"):
+        return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    sent_from = urlsplit(request.headers.get("referer", ""))
+    if sent_from.netloc == request.url.netloc and sent_from.path.startswith("/"):
+        return sent_from.path + (f"?{sent_from.query}" if sent_from.query else "")
+    return "/"
 
 
 class DashboardRoute(APIRoute):
