@@ -90,6 +90,8 @@ async def test_sign_in_refuses_a_bad_token_a_missing_csrf_and_a_foreign_next(
             and "令牌无效或已被撤销" in wrong.text
             and "pw_session" not in wrong.headers.get("set-cookie", "")
         )
+        empty = await sign_in(http, "  ")
+        assert empty.status_code == 422 and "请输入令牌" in empty.text  # asked for, not called revoked
         forged = await http.post("/login", data={"token": token, "csrf": "guessed", "next": "/"})
         assert forged.status_code == 403 and "页面已过期" in forged.text
         away = await sign_in(http, token, "https://evil.example/steal")

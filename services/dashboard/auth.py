@@ -67,6 +67,8 @@ async def login(
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not expected or not hmac.compare_digest(expected, csrf):
         return _login_page(request, secure, _safe_next(next), "页面已过期，请重新登录。", 403)
+    if not token.strip():
+        return _login_page(request, secure, _safe_next(next), "请输入令牌（pwt_ 开头）。", 422)
     try:
         session, _ = await app.access.sign_in(token)
     except Unauthorized as exc:
