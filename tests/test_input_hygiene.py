@@ -116,7 +116,7 @@ async def test_filters_and_notes_that_could_never_mean_anything_are_refused(
 
 
 _MARKUP = re.compile(r"(?<!\\)<img|(?<!\\)\]\(javascript")  # HTML or a link a viewer would make
-HOSTILE = 'GDP<img src=x>|p [点](javascript:1)*粗*'  # under 40 characters: a cell, not prose
+HOSTILE = "GDP<img src=x>|p [点](javascript:1)*粗*"  # under 40 characters: a cell, not prose
 
 
 async def test_a_name_makes_no_markup_in_markdown_and_the_table_reads_back(store: EventStore, tmp_path: Path) -> None:
@@ -134,3 +134,17 @@ async def test_a_name_makes_no_markup_in_markdown_and_the_table_reads_back(store
     assert published.rows[0].label == f"1﹒{HOSTILE}"
     rollup = render_markdown(build_rollup(state, "2025-06", datetime(2025, 7, 16, tzinfo=UTC)))
     assert not _MARKUP.search(rollup) and "\\<img" in rollup
+
+
+async def test_a_bug_is_answered_500_and_raised_no_further(redis: Redis, keys: Keyspace, store: EventStore) -> None:
+    """Raised on, Starlette hands the error to the server, which drops the connection: the client's
+    next request on it (keep-alive) fails too. Here the bug is a key of the wrong type."""
+    plan_id, _, _ = await load_seed(store)
+    admin, _ = await TokenStore(redis, keys).create("admin")
+    await redis.delete(keys.rollups(plan_id))
+    await redis.set(keys.rollups(plan_id), "not a hash")
+    async with api_client(redis, keys, admin) as http:  # ASGITransport raises what the app raises
+        broken = await http.get(f"/v1/plans/{plan_id}/rollups")
+        healthy = await http.get("/healthz")
+    assert broken.status_code == 500 and broken.json()["error"] == "internal"
+    assert broken.headers["x-request-id"] and healthy.status_code == 200

@@ -75,15 +75,18 @@ async def http_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
+UNEXPECTED = {
+    "error": "internal",
+    "message": "an unexpected error occurred; it has been logged",
+    "message_zh": "服务器内部错误，已记录",
+    "errors": [],
+}
+
+
 async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-    """A bug: logged with its traceback, answered in the documented shape (Starlette still logs it)."""
-    body = {
-        "error": "internal",
-        "message": "an unexpected error occurred; it has been logged",
-        "message_zh": "服务器内部错误，已记录",
-        "errors": [],
-    }
-    return JSONResponse(body, status_code=500)
+    """A bug outside the request middleware (services.api.middleware answers the rest): logged with
+    its traceback, answered in the documented shape."""
+    return JSONResponse(UNEXPECTED, status_code=500)
 
 
 def install_error_handlers(api: FastAPI) -> None:

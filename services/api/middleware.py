@@ -5,6 +5,8 @@ in, the entry point the metrics count them under and the refusals, by reason."""
 from __future__ import annotations
 
 import itertools
+import json
+import logging
 import os
 import re
 import secrets
@@ -12,9 +14,11 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.api.errors import UNEXPECTED
 from services.app import intake
 from services.observability import metrics, request_context
 
+log = logging.getLogger("planwatch.api")
 _GIVEN_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")  # what we echo back and log: nothing that could forge a line
 _PLAN_PATH = re.compile(r"^/v1/plans/([^/]+)(?:/(events|imports))?/?$")
 _ENTRY_BY_PATH = {"events": "http", "imports": "sheet"}
@@ -54,13 +58,29 @@ class RequestContext:
 
         with request_context(request_id, plan):
             if entry is None:
-                await self.app(scope, receive, send_with_id)
+                await _answered(self.app, scope, receive, send_with_id, status)
                 return
             with intake(entry):
-                await self.app(scope, receive, send_with_id)
+                await _answered(self.app, scope, receive, send_with_id, status)
             code = status.get("code", 500)
             if code >= 400:
                 metrics.EVENTS_REFUSED.labels(entry, _REASON_BY_STATUS.get(code, str(code))).inc()
+
+
+async def _answered(app: ASGIApp, scope: Scope, receive: Receive, send: Send, status: dict[str, int]) -> None:
+    """The request served; a bug answered with the documented 500 and logged here, not raised on:
+    raised, Starlette's outermost middleware answers it too but then raises it to the server,
+    which drops the connection — and the next request a client sends on it (keep-alive) fails."""
+    try:
+        await app(scope, receive, send)
+    except Exception:
+        if "code" in status:  # the answer has begun: nothing to add to it, the connection must go
+            raise
+        log.exception("%s %s: unexpected error", scope.get("method"), scope.get("path"))
+        body = json.dumps(UNEXPECTED).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 500, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
 
 def _request_id(scope: Scope) -> str:
