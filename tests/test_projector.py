@@ -284,6 +284,24 @@ async def test_a_restarted_projector_resumes_at_its_checkpoint(redis: Redis, sto
     await assert_equals_fold(redis, store, keys)
 
 
+@pytest.mark.parametrize("checkpoint", ["99999999999999-0", "18446744073709551616-0"])
+async def test_a_checkpoint_past_the_log_or_no_stream_id_is_replayed_over_not_stuck_on(
+    redis: Redis, store: EventStore, keys: Keyspace, checkpoint: str
+):
+    """Written by hand, or the log restored from an older backup: past the log's end, every commit
+    after it was refused as behind it; beyond what a stream id holds, every read failed."""
+    await publish_plan(store, small_plan(PLAN))
+    await store.append([gdp_update(PLAN, "5.8", "2025-Q1")])
+    first = await live_projector(redis, keys)
+    await drain(first)
+    await redis.hset(keys.generation(PLAN, first.generation, READ_MODEL.name), "checkpoint", checkpoint)
+    restarted = await live_projector(redis, keys)
+    await store.append([gdp_update(PLAN, "4.0", "2025-Q2")])
+    await drain(restarted)
+    assert restarted.state == await fold_log(store, PLAN)
+    await assert_equals_fold(redis, store, keys)  # committed again
+
+
 async def test_seed_read_model_equals_the_fold(redis: Redis, store: EventStore, keys: Keyspace) -> None:
     plan_id, *_ = await load_seed(store)
     projector = await live_projector(redis, keys, plan_id)

@@ -54,7 +54,7 @@ from services.projection.generations import current_generation
 from services.projection.kinds import READ_MODEL, Projection
 from services.projection.replies import Entry, hash_values, read_after, read_range
 from services.projection.strategy import JudgingFailed
-from services.store import Keyspace, entry_data, is_position
+from services.store import EventStore, Keyspace, entry_data, is_position
 
 log = logging.getLogger("planwatch.projector")
 
@@ -236,21 +236,22 @@ class Projector:
         state, checkpoint, *saved = await hash_values(
             self.redis, self._hash, ["state", "checkpoint", *self.strategy.saved_fields]
         )
+        end = await EventStore(self.redis, self.keys).head(self.plan_id)  # a damaged commit may be past it
         # one that could not be read is written again at the next commit
-        self._snapshot_applied = self.state.applied if self._restore(state, saved) else -STATE_EVERY
-        if checkpoint and not is_position(checkpoint):
+        self._snapshot_applied = self.state.applied if self._restore(state, saved, end) else -STATE_EVERY
+        if checkpoint and (unread := _unusable(checkpoint, end)):
             # how far the commits got is unknown: from the state on, every event is applied and
-            # judged again; the alert changes it finds again carry the ids they were committed with
-            log.warning(
-                "plan %s %s: the checkpoint %.40r is not a position", self.plan_id, self.projection.label, checkpoint
-            )
+            # judged again; the alert changes it finds again carry the ids they were committed with.
+            # Dropped, or the commit script would refuse every commit as behind it.
+            log.warning("plan %s %s: the checkpoint %.40r %s", self.plan_id, self.projection.label, checkpoint, unread)
+            await self.redis.hdel(self._hash, "checkpoint")
             checkpoint = None
         if checkpoint and position_key(checkpoint) > position_key(self.state.position):
             await self._reapply_until(checkpoint)
         self._parked_listed = len(self.state.parked)  # the fold parks them again: listed already
         self.strategy.resume(self.state)
 
-    def _restore(self, state: str | None, saved: Sequence[str | None]) -> bool:
+    def _restore(self, state: str | None, saved: Sequence[str | None], end: str | None) -> bool:
         """The state and what the strategy saved with it; if they cannot be read (damaged, or not
         this plan's), a fresh start (returns False): load() then replays the log up to the
         checkpoint, which gives the same state and alert book (the fold and the judgement are
@@ -259,6 +260,8 @@ class Projector:
             self.state = load_state(state) if state else PlanState(self.plan_id)
             if self.state.plan_id != self.plan_id:
                 raise ValueError(f"the state is plan {self.state.plan_id!r}'s")
+            if self.state.position and _past(self.state.position, end):
+                raise ValueError(f"the state is at {self.state.position}, past the log's end ({end or 'no events'})")
             self.strategy.restore(saved)
         except Exception as exc:
             log.warning(
@@ -621,3 +624,18 @@ class Projector:
 
 def _described(exc: BaseException) -> str:
     return "".join(traceback.format_exception_only(exc)).strip()
+
+
+def _past(position: str, end: str | None) -> bool:
+    """Whether `position` is past the log's last event `end` (None: the log has none)."""
+    return end is None or position_key(position) > position_key(end)
+
+
+def _unusable(checkpoint: str, end: str | None) -> str | None:
+    """Why a stored checkpoint cannot be resumed from (written by hand, or the log restored from an
+    older backup), or None."""
+    if not is_position(checkpoint):
+        return "is not a position"
+    if _past(checkpoint, end):
+        return f"is past the log's end ({end or 'no events'}): replaying"
+    return None

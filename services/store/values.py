@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 
-_POSITION = re.compile(r"\d{1,20}-\d{1,20}")
+_POSITION = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")  # [0-9]: \d is any Unicode digit
+_ID_PART_MAX = 2**64 - 1  # each part of a stream id is a 64-bit unsigned number
 
 
 def stored_int(text: str | bytes | int | None) -> int | None:
@@ -19,5 +20,6 @@ def stored_int(text: str | bytes | int | None) -> int | None:
 
 
 def is_position(text: str) -> bool:
-    """Whether `text` is a stream position (`ms-seq`), as an index of positions should hold."""
-    return _POSITION.fullmatch(text) is not None
+    """Whether `text` is a stream position (`ms-seq`), as an index of positions should hold (and
+    Redis would take: 20 digits may be more than a stream id's part holds)."""
+    return _POSITION.fullmatch(text) is not None and all(int(part) <= _ID_PART_MAX for part in text.split("-"))
