@@ -37,7 +37,7 @@ from services.app import App, produce_rollup, publish_plan
 from services.app.backup import export_plan
 from services.demo.run import load_seed
 from services.inbox.consumer import GROUP, Inbox
-from services.notify import Notifier
+from services.notify import Notifier, SubscriptionRequest, SubscriptionStore
 from services.projection import ALERTS, READ_MODEL, GenerationChanged, LeaseLost, Projector
 from services.scheduler import RollupScheduler
 from services.spreadsheet.layout import CSV_COLUMNS
@@ -441,3 +441,19 @@ async def test_the_cli_reads_a_store_damaged_everywhere_at_once(
         if "Traceback" in done.stderr or done.returncode not in (0, 1):
             failed.append(f"planwatch {' '.join(command)}: exit {done.returncode}\n{done.stderr[-1500:]}")
     assert failed == []
+
+
+async def test_a_subscription_record_that_cannot_be_read_is_told_of_once_not_at_every_read(
+    redis: Redis, keys: Keyspace, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The notifier reads every subscription each second: a line each time would drown the log."""
+    store = SubscriptionStore(redis, keys)
+    kept = await store.create(SubscriptionRequest(name="值班群", channel="stream"))
+    await redis.hset(keys.subscriptions, "damaged", "[]")
+    for _ in range(5):
+        assert [s.id for s in await store.all()] == [kept.id]
+    told = [r for r in caplog.records if "damaged" in r.getMessage()]
+    assert len(told) == 1 and "cannot be read" in told[0].getMessage()
+    await redis.hset(keys.subscriptions, "damaged", "{")  # damaged anew: told again
+    await store.all()
+    assert len([r for r in caplog.records if "damaged" in r.getMessage()]) == 2

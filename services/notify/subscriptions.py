@@ -252,6 +252,7 @@ class SubscriptionStore:
     ) -> None:
         self.redis, self.keys, self.allowed_targets = redis, keys, tuple(allowed_targets)
         self.sealer = sealer or Sealer(None)  # PLANWATCH_SECRET_KEY seals urls and secrets at rest
+        self._said: set[tuple[str | bytes, int]] = set()  # damaged records told of: (id, the value's hash)
 
     async def create(self, request: SubscriptionRequest) -> Subscription:
         """Store a subscription; a url on a private network is refused unless the operator allows
@@ -275,11 +276,21 @@ class SubscriptionStore:
         for subscription_id, value in raw.items():
             try:
                 opened.append(self._opened(value))
-            except CannotUnseal as exc:  # not guessed, not sent: said, every time it is read
-                log.error("subscription %s cannot be read: %s", subscription_id, exc)
+            except CannotUnseal as exc:  # not guessed, not sent: said
+                self._unreadable(subscription_id, value, f"cannot be read: {exc}")
             except (ValueError, TypeError, AttributeError) as exc:  # not JSON, or not a subscription
-                log.error("subscription %s cannot be read, passed over: %.200s", subscription_id, exc)
+                self._unreadable(subscription_id, value, f"cannot be read, passed over: {str(exc)[:200]}")
         return sorted(opened, key=lambda s: s.created_at)
+
+    def _unreadable(self, subscription_id: str | bytes, value: str | bytes, why: str) -> None:
+        """Said once a process for each stored value (the notifier reads every subscription each
+        second: a line a second, for as long as the record stays damaged, would drown the log)."""
+        said = (subscription_id, hash(value))  # within this process: enough to tell a new value
+        if said not in self._said:
+            if len(self._said) > 10_000:  # a bound, whatever is written there
+                self._said.clear()
+            self._said.add(said)
+            log.error("subscription %s %s", subscription_id, why)
 
     def _sealed(self, subscription: Subscription) -> str:
         """The stored JSON: the url (a robot's key is in it) and the secret sealed, if a key is set."""
