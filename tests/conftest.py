@@ -87,6 +87,14 @@ def keys(server_url: str) -> Iterator[Keyspace]:
     drop_prefix(server_url, keyspace)
 
 
+@pytest.fixture
+def other_keys(server_url: str) -> Iterator[Keyspace]:
+    """A second installation on the same server: another key prefix, empty (a restore's target)."""
+    keyspace = Keyspace(prefix=f"r{uuid.uuid4().hex[:12]}")
+    yield keyspace
+    drop_prefix(server_url, keyspace)
+
+
 def drop_prefix(redis_url: str, keys: Keyspace) -> None:
     """Delete every key under the prefix, whoever wrote it (on a Cluster: on every node)."""
     if is_cluster_url(redis_url):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 from events.models import (
@@ -88,6 +88,26 @@ def small_plan(plan_id: str = "test-2025") -> Plan:
 
 def eid() -> uuid.UUID:
     return uuid.uuid4()
+
+
+def silence_of(
+    plan_id: str, starts_at: datetime, ends_at: datetime, silence_id: str = "00000000000b", **changes: object
+) -> AlertSilenced:
+    """The plan office's silence of the overdue-data alerts, as the log holds it."""
+    fields: dict[str, object] = {
+        "event_id": eid(),
+        "plan_id": plan_id,
+        "occurred_at": datetime(2025, 3, 1, tzinfo=UTC),
+        "department": "fgw",
+        "subject": plan_id,
+        "period": "2025",
+        "silence_id": silence_id,
+        "matchers": {"rule": "data_stale"},
+        "starts_at": starts_at,
+        "ends_at": ends_at,
+        "created_by": "0123456789ab",
+    }
+    return AlertSilenced.model_validate({**fields, **changes})
 
 
 def one_of_each(plan_id: str = "test-2025") -> list[Event]:

@@ -363,23 +363,10 @@ def test_judging_only_when_the_clock_is_due_says_what_judging_every_six_hours_sa
     overdue-data deadline, a silence's start or end) instead of ticking every second. A timeline
     ticked every six hours and one ticked only when due agree, notice for notice and in every
     firing alert's status at every moment, through a silence and a year of deadlines."""
-    from events.models import AlertSilenced
     from projections.alerts import next_due_ms
-    from tests.factories import eid
+    from tests.factories import silence_of
 
-    silence = AlertSilenced(
-        event_id=eid(),
-        plan_id=PLAN,
-        occurred_at=datetime(2025, 3, 1, tzinfo=UTC),
-        department="fgw",
-        subject=PLAN,
-        period="2025",
-        silence_id="00000000000b",
-        matchers={"rule": "data_stale"},
-        starts_at=datetime(2025, 5, 3, 7, 30, tzinfo=UTC),
-        ends_at=datetime(2025, 8, 9, 13, 15, tzinfo=UTC),
-        created_by="0123456789ab",
-    )
+    silence = silence_of(PLAN, datetime(2025, 5, 3, 7, 30, tzinfo=UTC), datetime(2025, 8, 9, 13, 15, tzinfo=UTC))
     every, when_due = Timeline(), Timeline()
     for line in (every, when_due):
         line.post(datetime(2025, 1, 20, tzinfo=UTC), plan_event())

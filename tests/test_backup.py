@@ -4,8 +4,6 @@ at any instant), alerts and rollups; partial or changed files are refused and st
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,17 +15,9 @@ from projections.views import report_view
 from services.app import App, Conflict, Invalid
 from services.demo import load_seed
 from services.store import EventStore, Keyspace, RawEntry, Restored
-from tests.conftest import drop_prefix, planwatch
+from tests.conftest import planwatch
 
 PLAN = "rongchang-2025"
-
-
-@pytest.fixture
-def other_keys(server_url: str) -> Iterator[Keyspace]:
-    """A second installation on the same server: another key prefix."""
-    keyspace = Keyspace(prefix=f"r{uuid.uuid4().hex[:12]}")
-    yield keyspace
-    drop_prefix(server_url, keyspace)
 
 
 @pytest.fixture

@@ -9,12 +9,11 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from redis.asyncio import Redis
 
-from events.models import AlertSilenced
 from services.app import App, Invalid, publish_plan
 from services.scheduler import due_periods
 from services.store import EventStore, Keyspace, TokenInfo, TokenStore
 from tests.conftest import api_client, planwatch
-from tests.factories import eid, small_plan
+from tests.factories import silence_of, small_plan
 
 PLAN = "test-2025"
 FAR = "9999-12-31T23:00:00Z"
@@ -77,17 +76,11 @@ async def test_a_stored_far_future_silence_still_lists_and_expires(
 ) -> None:
     await publish_plan(store, small_plan(PLAN))
     minus_twelve = timezone(timedelta(hours=-12))  # year 10000 in UTC: what datetime cannot hold
-    stored = AlertSilenced(
-        event_id=eid(),
-        plan_id=PLAN,
-        occurred_at=datetime(2025, 3, 1, tzinfo=UTC),
-        department="fgw",
-        subject=PLAN,
-        period="2025",
+    stored = silence_of(
+        PLAN,
+        datetime(9999, 12, 31, 23, tzinfo=minus_twelve),
+        datetime(9999, 12, 31, 23, 30, tzinfo=minus_twelve),
         silence_id="00000000000f",
-        matchers={"rule": "data_stale"},
-        starts_at=datetime(9999, 12, 31, 23, tzinfo=minus_twelve),
-        ends_at=datetime(9999, 12, 31, 23, 30, tzinfo=minus_twelve),
         created_by="cli",
     )
     await store.append([stored])  # bypassing the use case, as an event stored before the bounds

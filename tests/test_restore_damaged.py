@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,18 +18,10 @@ from services.app.backup import restore_plan
 from services.app.errors import Unavailable
 from services.demo import load_seed
 from services.store import EventStore, Keyspace, digest_of
-from tests.conftest import drop_prefix, planwatch
+from tests.conftest import planwatch
 
 PLAN = "rongchang-2025"
 Lines = list[bytes]  # an export without its checksum line: the header, then documents and events
-
-
-@pytest.fixture
-def other_keys(server_url: str) -> Iterator[Keyspace]:
-    """A second installation on the same server: another key prefix, empty."""
-    keyspace = Keyspace(prefix=f"r{uuid.uuid4().hex[:12]}")
-    yield keyspace
-    drop_prefix(server_url, keyspace)
 
 
 @pytest.fixture
