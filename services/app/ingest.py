@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from events.bounds import bounds_for, percent_target_problem
-from events.errors import FieldError, field_errors, printable
+from events.errors import FieldError, field_errors
 from events.models import Event, EventBase, TargetRevised, batch_adapter, event_adapter
 from events.plan import Indicator, Plan
 from events.targets import RelativeTarget
@@ -386,7 +386,7 @@ def _check_expected(events: Sequence[Event], expected_versions: Mapping[str, int
             "expected_versions 只能列出本批事件涉及的编号",
             [
                 FieldError(
-                    f"expected_versions.{printable(s)[:64]}",
+                    f"expected_versions.{s[:64]}",
                     "no event of this batch is about it",
                     "本批事件不涉及该编号",
                 )

@@ -11,7 +11,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from events.errors import CONTROL, FieldError, printable
+from events.errors import CONTROL, FieldError
 from services.app.errors import Invalid
 
 
@@ -47,10 +47,9 @@ def strict_json(text: bytes | str, field: str = "(body)") -> Any:
     try:
         return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant, parse_float=Decimal)
     except _DuplicateKey as exc:
-        where = printable(exc.key)
-        reason = f"the key {where!r} is given twice in one object"
+        reason = f"the key {exc.key!r} is given twice in one object"  # echoed escaped (AppError)
         raise Invalid(
-            "the body gives a key twice", "请求体中有重复的字段", [FieldError(where, reason, "字段重复出现")]
+            "the body gives a key twice", "请求体中有重复的字段", [FieldError(exc.key, reason, "字段重复出现")]
         ) from None
     except UnicodeDecodeError as exc:  # most often GBK from a system set up for Chinese Windows
         reason = f"not UTF-8 text (byte {exc.start}): send JSON as UTF-8"
@@ -81,7 +80,7 @@ def text_problems(value: Any, field: str) -> list[FieldError]:
         reason = f"holds the control character U+{ord(found[0]):04X}: text only (tabs and line breaks allowed)"
         return [FieldError(field, reason, "含有不可见的控制字符")]
     if isinstance(value, dict):
-        return [p for key, item in value.items() for p in text_problems(item, _joined(field, printable(key)))]
+        return [p for key, item in value.items() for p in text_problems(item, _joined(field, key))]
     if isinstance(value, list):
         return [p for i, item in enumerate(value) for p in text_problems(item, f"{field}[{i}]")]
     return []
@@ -105,7 +104,7 @@ def event_field_problems(data: dict[str, Any], prefix: str) -> list[FieldError]:
             if key in NUMBER_FIELDS:
                 if not _plain_number(value):
                     reason = f"{value[:40]!r} is not a number: write it in ASCII digits, e.g. 7.1"
-                    problems.append(FieldError(prefix + key, printable(reason), "须为数字（半角阿拉伯数字，如 7.1）"))
+                    problems.append(FieldError(prefix + key, reason, "须为数字（半角阿拉伯数字，如 7.1）"))
             elif key not in WHEN_FIELDS and not value.isprintable():  # line breaks, 全角空格 … or a control
                 problems += text_problems(value, prefix + key)
         elif key in WHEN_FIELDS:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from events.errors import FieldError, field_errors, printable
+from events.errors import FieldError, field_errors
 from services.api.deps import PLAN_PARAMETER, AppDep, CallerDep, application_of, caller, read_json
 from services.api.schemas import ERRORS, AcceptedBatch, ErrorBody, ImportedSheet
 from services.app import MAX_FILE, Invalid
@@ -73,7 +73,7 @@ def _batch(body: Any) -> tuple[list[Any], dict[str, int] | None]:
         raise Invalid(
             "the batch holds fields other than events and expected_versions",
             "批量提交只能包含 events 和 expected_versions",
-            [FieldError(printable(name)[:64], "not a field of a batch", "批量提交不含此字段") for name in extra],
+            [FieldError(name[:64], "not a field of a batch", "批量提交不含此字段") for name in extra],
         )
     events = body["events"]
     if not isinstance(events, (list, dict)):
