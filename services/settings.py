@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from services.store import EmbeddedRedis, Keyspace
+from services.store import CLUSTER_SCHEMES, EmbeddedRedis, Keyspace
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -54,20 +54,21 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
+        """The settings the environment gives; SettingsError naming the variable and what it takes."""
         return cls(
-            redis_url=environ.get("PLANWATCH_REDIS_URL") or None,
-            key_prefix=environ.get("PLANWATCH_KEY_PREFIX", "pw"),
+            redis_url=_redis_url(environ.get("PLANWATCH_REDIS_URL") or None),
+            key_prefix=_key_prefix(environ.get("PLANWATCH_KEY_PREFIX", "pw")),
             home=Path(environ.get("PLANWATCH_HOME") or ".planwatch"),
-            ready_max_lag=int(environ.get("PLANWATCH_READY_MAX_LAG", "1000")),
+            ready_max_lag=_whole(environ, "PLANWATCH_READY_MAX_LAG", 1000, least=0),
             allow_private_targets=parse_networks(environ.get("PLANWATCH_ALLOW_PRIVATE_TARGETS", "")),
             log_format=_choice(environ, "PLANWATCH_LOG_FORMAT", ("json", "console")),
             access_log=_choice(environ, "PLANWATCH_ACCESS_LOG", ("on", "off")) != "off",
             time_zone=_zone(environ.get("PLANWATCH_TIME_ZONE") or "Asia/Shanghai"),
-            public_url=(environ.get("PLANWATCH_PUBLIC_URL") or "").rstrip("/") or None,
+            public_url=_public_url(environ.get("PLANWATCH_PUBLIC_URL") or ""),
             secret_key=environ.get("PLANWATCH_SECRET_KEY") or None,
-            session_hours=float(environ.get("PLANWATCH_SESSION_HOURS", "12")),
-            snapshot_every=_positive(environ, "PLANWATCH_SNAPSHOT_EVERY", 2500),
-            state_save_s=_not_negative(environ, "PLANWATCH_STATE_SAVE_S", 300.0),
+            session_hours=_number(environ, "PLANWATCH_SESSION_HOURS", 12.0, "hours, more than 0", above=0),
+            snapshot_every=_whole(environ, "PLANWATCH_SNAPSHOT_EVERY", 2500, least=1),
+            state_save_s=_number(environ, "PLANWATCH_STATE_SAVE_S", 300.0, "seconds, 0 or more"),
         )
 
     @property
@@ -79,6 +80,10 @@ class Settings:
         return self.redis_url or EmbeddedRedis(self.home).ensure_running()
 
 
+class SettingsError(ValueError):
+    """A variable of the environment planwatch cannot use: the message names it and what it takes."""
+
+
 def parse_networks(text: str) -> tuple[Network, ...]:
     """The networks of `PLANWATCH_ALLOW_PRIVATE_TARGETS`: CIDRs separated by commas or spaces
     (`10.20.0.0/16, 192.168.8.0/24`). Link-local and metadata addresses stay refused inside them."""
@@ -87,7 +92,7 @@ def parse_networks(text: str) -> tuple[Network, ...]:
         try:
             networks.append(ipaddress.ip_network(part, strict=False))
         except ValueError as exc:
-            raise ValueError(
+            raise SettingsError(
                 f"PLANWATCH_ALLOW_PRIVATE_TARGETS: {part!r} is not a network like 10.20.0.0/16 ({exc})"
             ) from None
     return tuple(networks)
@@ -96,20 +101,21 @@ def parse_networks(text: str) -> tuple[Network, ...]:
 def _choice(environ: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str | None:
     value = (environ.get(name) or "").strip().lower()
     if value and value not in allowed:
-        raise ValueError(f"{name}={value!r}: must be one of {', '.join(allowed)}")
+        raise SettingsError(f"{name}={value!r}: must be one of {', '.join(allowed)}")
     return value or None
 
 
-def _positive(environ: Mapping[str, str], name: str, default: int) -> int:
+def _whole(environ: Mapping[str, str], name: str, default: int, least: int) -> int:
     text = (environ.get(name) or "").strip()
     if not text:
         return default
-    if not text.isdigit() or int(text) < 1:
-        raise ValueError(f"{name}={text!r}: must be a whole number of at least 1")
+    if not (text.isascii() and text.isdigit()) or int(text) < least:
+        raise SettingsError(f"{name}={text!r}: must be a whole number of at least {least}")
     return int(text)
 
 
-def _not_negative(environ: Mapping[str, str], name: str, default: float) -> float:
+def _number(environ: Mapping[str, str], name: str, default: float, unit: str, above: float | None = None) -> float:
+    """A finite number of `unit`, 0 or more (more than `above`, if given)."""
     text = (environ.get(name) or "").strip()
     if not text:
         return default
@@ -117,14 +123,37 @@ def _not_negative(environ: Mapping[str, str], name: str, default: float) -> floa
         value = float(text)
     except ValueError:
         value = -1.0
-    if not 0 <= value < float("inf"):
-        raise ValueError(f"{name}={text!r}: must be a number of seconds, 0 or more")
+    if not 0 <= value < float("inf") or (above is not None and value <= above):
+        raise SettingsError(f"{name}={text!r}: must be a number of {unit}")
     return value
+
+
+def _redis_url(url: str | None) -> str | None:
+    schemes = ("redis://", "rediss://", "unix://", *CLUSTER_SCHEMES)
+    if url is not None and not url.startswith(schemes):
+        raise SettingsError(f"PLANWATCH_REDIS_URL={url!r}: must begin with one of {', '.join(schemes)}")
+    return url
+
+
+def _key_prefix(prefix: str) -> str:
+    try:
+        Keyspace(prefix)
+    except ValueError as exc:
+        raise SettingsError(f"PLANWATCH_KEY_PREFIX={prefix!r}: {exc}") from None
+    return prefix
+
+
+def _public_url(url: str) -> str | None:
+    """The address people open planwatch at: http(s) only, as it goes into links people click."""
+    url = url.strip().rstrip("/")
+    if url and not url.startswith(("https://", "http://")):
+        raise SettingsError(f"PLANWATCH_PUBLIC_URL={url!r}: must be an http:// or https:// address")
+    return url or None
 
 
 def _zone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"PLANWATCH_TIME_ZONE={name!r} is not a time zone like Asia/Shanghai") from None
+        raise SettingsError(f"PLANWATCH_TIME_ZONE={name!r} is not a time zone like Asia/Shanghai") from None
     return name

@@ -148,3 +148,22 @@ async def test_a_bug_is_answered_500_and_raised_no_further(redis: Redis, keys: K
         healthy = await http.get("/healthz")
     assert broken.status_code == 500 and broken.json()["error"] == "internal"
     assert broken.headers["x-request-id"] and healthy.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("PLANWATCH_READY_MAX_LAG", "abc"),
+        ("PLANWATCH_SESSION_HOURS", "-5"),
+        ("PLANWATCH_KEY_PREFIX", "a:b{c}"),
+        ("PLANWATCH_PUBLIC_URL", "javascript:alert(1)"),
+        ("PLANWATCH_REDIS_URL", "foo://bar"),
+    ],
+)
+def test_a_setting_planwatch_cannot_use_is_named_in_one_line(
+    cli_env: dict[str, str], variable: str, value: str
+) -> None:
+    result = planwatch({**cli_env, variable: value}, "plans")
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"planwatch: {variable}=") and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

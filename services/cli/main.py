@@ -3,6 +3,8 @@ over a use case of the application (services.app); the commands live in modules 
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from services.cli import (
@@ -20,6 +22,7 @@ from services.cli import (
     subscriptions,
     tokens,
 )
+from services.settings import SettingsError
 
 app = typer.Typer(
     name="planwatch",
@@ -48,4 +51,8 @@ app.add_typer(silences.commands, name="silence")
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except SettingsError as exc:  # the environment, not the command: one line, no traceback
+        print(f"planwatch: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -8,6 +8,7 @@ from services.store.announcements import Announcements, Hearer
 from services.store.catalog import PlanCatalog
 from services.store.clock import redis_now_ms
 from services.store.connection import (
+    CLUSTER_SCHEMES,
     EmbeddedRedis,
     EmbeddedStopped,
     client_name,
@@ -39,6 +40,7 @@ from services.store.tokens import ROLES, Role, TokenInfo, TokenStore
 from services.store.values import is_position, stored_int
 
 __all__ = [
+    "CLUSTER_SCHEMES",
     "LINK_TTL_S",
     "ROLES",
     "Announcements",
