@@ -540,6 +540,9 @@ async def test_an_admin_drafts_a_plan_from_the_office_tables_and_publishes_it(re
         ):
             refused = await http.post("/drafts", data={**fields, field: typed}, files=files)
             assert refused.status_code == 422 and said in refused.text, refused.text[:2000]
+        oversized = await http.post("/drafts", data={**fields, "name": "x" * 1_500_000}, files=files)
+        assert oversized.status_code == 413 and "表单内容过大" in oversized.text  # a page, not the API's JSON
+        assert oversized.headers["content-type"].startswith("text/html")
         broken = await http.post(
             "/drafts/publish", data={"csrf": fields["csrf"], "text": text.replace("year: 2025", "year: twenty")}
         )

@@ -15,7 +15,7 @@ from starlette.datastructures import UploadFile
 from events.ids import PLAN_ID_PATTERN
 from projections.how_judged import targets_said_back
 from services.app import MAX_FILE, AppError, Forbidden, Invalid, PlanIdentity
-from services.dashboard.web import AppDep, DashboardRoute, FormDep, Viewer, ViewerDep, check_csrf, page
+from services.dashboard.web import AppDep, DashboardRoute, FormDep, Viewer, ViewerDep, check_csrf, page, read_form
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 
@@ -36,7 +36,7 @@ async def draft(request: Request, app: AppDep, who: ViewerDep) -> Response:
     """The tables uploaded (multipart, with the form's CSRF token), drafted: the plan file to
     check and publish, or every bad cell by row and column; nothing is stored."""
     _admin_only(who)
-    form = await request.form()
+    form = await read_form(request)
     check_csrf(form.get("csrf"), who)
     sent = {key: value for key, value in form.items() if isinstance(value, str)}
     context: dict[str, Any] = {"who": who, "sent": sent, "active": "draft"}

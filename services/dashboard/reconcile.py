@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.datastructures import UploadFile
 
 from services.app import MAX_REPORT, AppError
-from services.dashboard.web import AppDep, DashboardRoute, ViewerDep, check_csrf, page
+from services.dashboard.web import AppDep, DashboardRoute, ViewerDep, check_csrf, page, read_form
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 
@@ -25,7 +25,7 @@ async def reconcile_form(request: Request, plan_id: str, app: AppDep, who: Viewe
 async def reconcile(request: Request, plan_id: str, app: AppDep, who: ViewerDep) -> Response:
     """The uploaded report (multipart, with the form's CSRF token) checked against the table."""
     plan = await app.ingest.plan(plan_id)
-    form = await request.form()
+    form = await read_form(request)
     check_csrf(form.get("csrf"), who)
     context: dict[str, Any] = {"who": who, "plan": plan, "active": "reconcile"}
     report = form.get("report")

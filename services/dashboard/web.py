@@ -19,11 +19,14 @@ from fastapi import Depends, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 
+from events.errors import FieldError
 from events.plan import Plan
 from projections.formatting import in_zone, local_time, money_wan
 from projections.judgement import LIGHT, LIGHT_ZH, SEVERITY_LIGHT
-from services.app import App, AppError, Forbidden, Invalid, check_plan
+from services.app import App, AppError, Forbidden, Invalid, TooLarge, check_plan
 from services.store import Session, TokenInfo
 
 HERE = Path(__file__).resolve().parent
@@ -98,9 +101,23 @@ async def viewer(request: Request, app: AppDep) -> Viewer:
 ViewerDep = Annotated[Viewer, Depends(viewer)]
 
 
+async def read_form(request: Request) -> FormData:
+    """The form sent; one over Starlette's bounds (a field over 1 MB, more than 1,000 fields or
+    files) is refused as a page like any other refusal, not as the API's JSON."""
+    try:
+        return await request.form()
+    except HTTPException as exc:
+        reason = f"the form cannot be read: {exc.detail}"
+        raise TooLarge(
+            reason,
+            "表单内容过大或项目过多（单项不超过1MB），未保存任何内容",
+            [FieldError("(form)", reason, "表单过大")],
+        ) from None
+
+
 async def checked_form(request: Request, who: ViewerDep) -> Mapping[str, str]:
     """A form the signed-in viewer sent, after its CSRF token is checked (every form carries it)."""
-    form = await request.form()
+    form = await read_form(request)
     check_csrf(form.get("csrf"), who)
     return {key: value for key, value in form.items() if isinstance(value, str)}
 
