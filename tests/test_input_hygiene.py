@@ -167,3 +167,12 @@ def test_a_setting_planwatch_cannot_use_is_named_in_one_line(
     assert result.returncode == 2
     assert result.stderr.startswith(f"planwatch: {variable}=") and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "command", [("rebuild", "--all", "--processes"), ("worker", "--processes"), ("api", "--workers")]
+)
+def test_a_command_starts_a_bounded_number_of_processes(cli_env: dict[str, str], command: tuple[str, ...]) -> None:
+    """Each holds an interpreter and its connections: `--processes 100000` took the machine's memory."""
+    result = planwatch(cli_env, *command, "100000")
+    assert result.returncode == 2 and "less than or equal to 64" in result.stderr

@@ -20,6 +20,9 @@ T = TypeVar("T")
 console = Console()
 err_console = Console(stderr=True)  # progress and notes, so that standard output stays the data
 
+# processes one command may start (--processes, --workers): one core each, and a bound, since each
+# holds its own interpreter and connections (~80 MB): 100000 of them took the machine's memory
+MAX_PROCESSES = 64
 PLAN_ID_FORMAT = "2 to 63 lower-case letters, digits and '-', not starting with '-', e.g. rongchang-2025"
 
 

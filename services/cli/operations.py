@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -10,7 +12,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from services.cli.common import console, count_cells, err_console, fail, plan_option, use_case, with_app
+from services.cli.common import (
+    MAX_PROCESSES,
+    console,
+    count_cells,
+    err_console,
+    fail,
+    plan_option,
+    use_case,
+    with_app,
+)
 from services.heap import settle_heap
 
 if TYPE_CHECKING:
@@ -50,7 +61,12 @@ def rebuild(
     plan: Annotated[str | None, typer.Option("--plan", help="plan id", callback=plan_option)] = None,
     every: Annotated[bool, typer.Option("--all", help="every plan on this server, instead of --plan")] = False,
     processes: Annotated[
-        int, typer.Option(min=1, help="with --all: plans rebuilt side by side by this many processes, one core each")
+        int,
+        typer.Option(
+            min=1,
+            max=MAX_PROCESSES,
+            help="with --all: plans rebuilt side by side by this many processes, one core each",
+        ),
     ] = 1,
 ) -> None:
     """Replay a plan's log (with --all, every plan's) into a new generation of each of its
@@ -91,6 +107,7 @@ def _rebuild_every_plan(processes: int) -> None:
         return await app.operations.plan_ids()
 
     plan_ids, failed = use_case(listed), []
+    processes = max(1, min(processes, len(plan_ids)))  # never more processes than plans
     # spawned, not forked: a fork would copy this process's Redis connections and event loop
     with ProcessPoolExecutor(processes, get_context("spawn"), initializer=_open_rebuilder) as pool, _progress() as bars:
         plans = f"{len(plan_ids)} plan{'' if len(plan_ids) == 1 else 's'}"
@@ -125,6 +142,20 @@ def _open_rebuilder() -> None:
     loop = asyncio.new_event_loop()
     _rebuilder = (loop, loop.run_until_complete(connect()))
     settle_heap()
+    _exit_with(os.getppid())
+
+
+def _exit_with(parent: int) -> None:
+    """End this process when `parent` does: a rebuild stopped by a signal (a timeout, kill) does not
+    shut its pool down, and a spawned process would go on holding memory and connections."""
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _rebuild_one(plan_id: str) -> tuple[list[str], str | None]:

@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from services.cli.common import check_redis, installation_zone, parse_instant, run, start_logging, with_app
+from services.cli.common import (
+    MAX_PROCESSES,
+    check_redis,
+    installation_zone,
+    parse_instant,
+    run,
+    start_logging,
+    with_app,
+)
 from services.heap import settle_heap
 
 if TYPE_CHECKING:
@@ -57,6 +65,7 @@ def worker(
         int,
         typer.Option(
             min=1,
+            max=MAX_PROCESSES,
             help="worker processes to run, one core each (they split the plans as separate workers do; "
             "with --worker-id ID they are ID-1, ID-2…, with --metrics-port P they serve P, P+1…)",
         ),
@@ -208,7 +217,9 @@ def scheduler(
 def api(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port")] = 8000,
-    workers: Annotated[int, typer.Option(min=1, help="processes serving requests (uvicorn workers)")] = 1,
+    workers: Annotated[
+        int, typer.Option(min=1, max=MAX_PROCESSES, help="processes serving requests (uvicorn workers)")
+    ] = 1,
     access_log: Annotated[
         bool | None,
         typer.Option(
