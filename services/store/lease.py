@@ -13,6 +13,7 @@ from typing import cast
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
 
 from services.store.connection import is_cluster, is_cluster_url, plain_url
 
@@ -208,7 +209,11 @@ class LeaseKeeper:
                     if client is None:
                         client = _sync_client(self.url, self.client_name)
                         sha = client.script_load(_RENEW)  # on every primary of a Cluster
-                    lost = self._renew(client, sha)
+                    try:
+                        lost = self._renew(client, sha)
+                    except NoScriptError:  # Redis restarted or flushed its scripts: load it again now, the
+                        sha = client.script_load(_RENEW)  # leases may expire before a new connection is up
+                        lost = self._renew(client, sha)
                 except Exception as exc:  # Redis away (or restarted, its scripts gone): the thread must not end
                     log.warning("lease renewals of %s: %r", self.owner, exc)
                     if client is not None:
