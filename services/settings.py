@@ -27,6 +27,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from services.store import CLUSTER_SCHEMES, EmbeddedRedis, Keyspace
@@ -64,7 +65,7 @@ class Settings:
             log_format=_choice(environ, "PLANWATCH_LOG_FORMAT", ("json", "console")),
             access_log=_choice(environ, "PLANWATCH_ACCESS_LOG", ("on", "off")) != "off",
             time_zone=_zone(environ.get("PLANWATCH_TIME_ZONE") or "Asia/Shanghai"),
-            public_url=_public_url(environ.get("PLANWATCH_PUBLIC_URL") or ""),
+            public_url=public_url(environ.get("PLANWATCH_PUBLIC_URL") or "", "PLANWATCH_PUBLIC_URL"),
             secret_key=environ.get("PLANWATCH_SECRET_KEY") or None,
             session_hours=_number(environ, "PLANWATCH_SESSION_HOURS", 12.0, "hours, more than 0", above=0),
             snapshot_every=_whole(environ, "PLANWATCH_SNAPSHOT_EVERY", 2500, least=1),
@@ -143,12 +144,23 @@ def _key_prefix(prefix: str) -> str:
     return prefix
 
 
-def _public_url(url: str) -> str | None:
-    """The address people open planwatch at: http(s) only, as it goes into links people click."""
-    url = url.strip().rstrip("/")
-    if url and not url.startswith(("https://", "http://")):
-        raise SettingsError(f"PLANWATCH_PUBLIC_URL={url!r}: must be an http:// or https:// address")
-    return url or None
+def public_url(url: str, source: str) -> str | None:
+    """The address people open planwatch at (from `source`, a variable or an option): http(s) only,
+    with a host, as it goes into links people click."""
+    address = url.strip().rstrip("/")
+    if address and not _web_address(address):
+        raise SettingsError(f"{source}={url!r}: must be an http:// or https:// address")
+    return address or None
+
+
+def _web_address(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 — raises on a port that is not one
+    except ValueError:
+        return False
+    plain = url.isprintable() and not any(character.isspace() for character in url)
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and plain
 
 
 def _zone(name: str) -> str:

@@ -139,3 +139,41 @@ def installation_zone() -> str:
 
 def count_cells(counts: dict[str, int]) -> list[str]:
     return [str(counts[k]) for k in ("queued", "sent", "dead")]
+
+
+def seconds_within(least: float, most: float) -> Callable[[float], float]:
+    """Callback of an option in seconds: a finite number from `least` to `most` (click's FloatRange
+    lets nan through, and 1e12 s overflowed a millisecond timer; -1 s warned for ever)."""
+
+    def check(value: float) -> float:
+        if not least <= value <= most:  # false for nan
+            raise typer.BadParameter(f"{value} is not a number of seconds from {least:g} to {most:g}")
+        return value
+
+    return check
+
+
+def process_name(value: str | None) -> str | None:
+    """Callback of --worker-id and --notifier-id: they name Redis clients, consumers and leases."""
+    import re
+
+    if value is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,99}", value):
+        raise typer.BadParameter(
+            f"{value!r} is not an id: 1 to 100 letters, digits and '.', '_', ':', '@', '-', e.g. worker-1"
+        )
+    return value
+
+
+def link_option(value: str | None) -> str | None:
+    """Callback of --link: an http(s) address, as PLANWATCH_PUBLIC_URL is."""
+    from services.settings import SettingsError, public_url
+
+    if value is None:
+        return None
+    try:
+        return public_url(value, "--link")
+    except SettingsError:
+        raise typer.BadParameter(f"{value!r} is not an http:// or https:// address") from None
+
+
+PORT_RANGE = {"min": 1, "max": 65535}

@@ -10,10 +10,14 @@ import typer
 
 from services.cli.common import (
     MAX_PROCESSES,
+    PORT_RANGE,
     check_redis,
     installation_zone,
+    link_option,
     parse_instant,
+    process_name,
     run,
+    seconds_within,
     start_logging,
     with_app,
 )
@@ -24,17 +28,38 @@ if TYPE_CHECKING:
 
 commands = typer.Typer()
 
+HOUR, DAY = 3600.0, 86400.0
 MetricsPort = Annotated[
-    int | None, typer.Option(help="serve Prometheus metrics at http://HOST:PORT/metrics (default: none)")
+    int | None,
+    typer.Option(**PORT_RANGE, help="serve Prometheus metrics at http://HOST:PORT/metrics (default: none)"),
 ]
 MetricsHost = Annotated[str, typer.Option(help="address the metrics listen on (0.0.0.0 in a container)")]
+RetryBase = Annotated[
+    float,
+    typer.Option(callback=seconds_within(0.01, HOUR), help="seconds before the first retry of a failed delivery"),
+]
 RetryCap = Annotated[
     float,
     typer.Option(
+        callback=seconds_within(0.01, DAY),
         help="longest wait in seconds between retries of a failed delivery (the waits double from "
-        "--retry-base up to this; a subscription's max_age, default 24h, says when to give up)"
+        "--retry-base up to this; a subscription's max_age, default 24h, says when to give up)",
     ),
 ]
+Link = Annotated[
+    str | None,
+    typer.Option(
+        callback=link_option, help="public address of planwatch, for links in messages (PLANWATCH_PUBLIC_URL)"
+    ),
+]
+
+
+def check_retries(retry_base: float, retry_cap: float) -> None:
+    if retry_cap < retry_base:
+        raise typer.BadParameter(
+            f"{retry_cap:g} is shorter than --retry-base {retry_base:g}: the waits grow from the base up to it",
+            param_hint="'--retry-cap'",
+        )
 
 
 def start_process(process: str, metrics_port: int | None, metrics_host: str) -> None:
@@ -48,17 +73,24 @@ def start_process(process: str, metrics_port: int | None, metrics_host: str) -> 
 
 @commands.command()
 def worker(
-    lease_ttl: Annotated[float, typer.Option(help="seconds a plan's lease lasts without renewal")] = 5.0,
-    worker_id: Annotated[str | None, typer.Option(help="this worker's id (default: host-pid-random)")] = None,
+    lease_ttl: Annotated[
+        float,
+        typer.Option(callback=seconds_within(0.5, HOUR), help="seconds a plan's lease lasts without renewal"),
+    ] = 5.0,
+    worker_id: Annotated[
+        str | None, typer.Option(callback=process_name, help="this worker's id (default: host-pid-random)")
+    ] = None,
     reclaim_idle: Annotated[
-        float, typer.Option(help="seconds an inbox message or notice may stay unacknowledged before it is reclaimed")
+        float,
+        typer.Option(
+            callback=seconds_within(0.1, DAY),
+            help="seconds an inbox message or notice may stay unacknowledged before it is reclaimed",
+        ),
     ] = 30.0,
     notify: Annotated[bool, typer.Option(help="also deliver alert notices to subscribers")] = True,
-    retry_base: Annotated[float, typer.Option(help="seconds before the first retry of a failed delivery")] = 2.0,
+    retry_base: RetryBase = 2.0,
     retry_cap: RetryCap = 300.0,
-    link: Annotated[
-        str | None, typer.Option(help="public address of planwatch, for links in messages (PLANWATCH_PUBLIC_URL)")
-    ] = None,
+    link: Link = None,
     metrics_port: MetricsPort = None,
     metrics_host: MetricsHost = "127.0.0.1",
     processes: Annotated[
@@ -73,7 +105,7 @@ def worker(
     hand_over: Annotated[
         float,
         typer.Option(
-            min=0,
+            callback=seconds_within(0, HOUR),
             help="seconds a stopping worker (SIGTERM) goes on running its plans until the other workers have "
             "taken them, as fast as they load them; then it lets go of the rest (0: at once)",
         ),
@@ -84,6 +116,7 @@ def worker(
     run; each plan's projection is leased to one of them at a time)."""
     from services.worker import create_app
 
+    check_retries(retry_base, retry_cap)
     if processes > 1:
         from services.worker import STOP_GRACE_S, WorkerArguments, WorkerPool
 
@@ -116,13 +149,16 @@ def worker(
 
 @commands.command()
 def notifier(
-    notifier_id: Annotated[str | None, typer.Option(help="this notifier's id (default: host-pid-random)")] = None,
-    retry_base: Annotated[float, typer.Option(help="seconds before the first retry of a failed delivery")] = 2.0,
-    retry_cap: RetryCap = 300.0,
-    reclaim_idle: Annotated[float, typer.Option(help="seconds before a dead notifier's notices are claimed")] = 30.0,
-    link: Annotated[
-        str | None, typer.Option(help="public address of planwatch, for links in messages (PLANWATCH_PUBLIC_URL)")
+    notifier_id: Annotated[
+        str | None, typer.Option(callback=process_name, help="this notifier's id (default: host-pid-random)")
     ] = None,
+    retry_base: RetryBase = 2.0,
+    retry_cap: RetryCap = 300.0,
+    reclaim_idle: Annotated[
+        float,
+        typer.Option(callback=seconds_within(0.1, DAY), help="seconds before a dead notifier's notices are claimed"),
+    ] = 30.0,
+    link: Link = None,
     metrics_port: MetricsPort = None,
     metrics_host: MetricsHost = "127.0.0.1",
 ) -> None:
@@ -137,6 +173,7 @@ def notifier(
     from services.tasks import cancel_and_wait
     from services.worker import default_worker_id
 
+    check_retries(retry_base, retry_cap)
     start_process("notifier", metrics_port, metrics_host)
     name = notifier_id or default_worker_id()
 
@@ -216,7 +253,7 @@ def scheduler(
 @commands.command()
 def api(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="port")] = 8000,
+    port: Annotated[int, typer.Option(**PORT_RANGE, help="port")] = 8000,
     workers: Annotated[
         int, typer.Option(min=1, max=MAX_PROCESSES, help="processes serving requests (uvicorn workers)")
     ] = 1,

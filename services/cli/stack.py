@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
-from services.cli.common import console, fail
+from services.cli.common import PORT_RANGE, console, fail
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -151,7 +151,7 @@ async def caught_up(app: App) -> bool:
 @commands.command()
 def up(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="port")] = 8000,
+    port: Annotated[int, typer.Option(**PORT_RANGE, help="port")] = 8000,
     demo: Annotated[bool, typer.Option(help="publish the seed plan and its history when no plan is published")] = True,
 ) -> None:
     """Run all of planwatch at once: the API with the dashboard, a worker (projections, the
