@@ -26,24 +26,82 @@ def _server() -> EmbeddedRedis:
     return EmbeddedRedis(Settings.from_env().home)
 
 
+def _configured_url() -> str | None:
+    from services.settings import Settings
+
+    return Settings.from_env().redis_url
+
+
+def _shown(url: str) -> str:
+    """`url` with its password left out: status lines end up in tickets and chats."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)).geturl()
+
+
+def _not_embedded(url: str) -> typer.Exit:
+    """start and stop act on the embedded server only: with PLANWATCH_REDIS_URL set, that server is
+    someone else's to run."""
+    typer.echo(
+        f"PLANWATCH_REDIS_URL is set ({_shown(url)}): planwatch uses that server, not the embedded one; "
+        "start and stop it where it runs",
+        err=True,
+    )
+    return typer.Exit(1)
+
+
 @commands.command("start")
 def redis_start() -> None:
-    """Start the embedded Redis (no-op if it is already running); lifts a `planwatch redis stop`."""
+    """Start the embedded Redis (no-op if it is already running); lifts a `planwatch redis stop`.
+    Refused when PLANWATCH_REDIS_URL is set."""
+    if (url := _configured_url()) is not None:
+        raise _not_embedded(url)
     console.print(f"embedded redis at {_server().start()}")
 
 
 @commands.command("stop")
 def redis_stop() -> None:
     """Stop the embedded Redis; its AOF keeps the data for the next start. Until `planwatch redis
-    start`, other commands refuse to start it again (running workers wait for it)."""
+    start`, other commands refuse to start it again (running workers wait for it). Refused when
+    PLANWATCH_REDIS_URL is set."""
+    if (url := _configured_url()) is not None:
+        raise _not_embedded(url)
     console.print("stopped" if _server().stop() else "not running")
 
 
 @commands.command("status")
 def redis_status() -> None:
-    """Say whether the embedded Redis is running and where."""
-    server = _server()
-    console.print(f"{'running' if server.is_running() else 'not running'}: {server.url}")
+    """Say whether planwatch's Redis is running and where: the embedded server, or the one
+    PLANWATCH_REDIS_URL names (asked with a PING; exit 1 when it does not answer)."""
+    url = _configured_url()
+    if url is None:
+        server = _server()
+        console.print(f"{'running' if server.is_running() else 'not running'}: {server.url}")
+        return
+    answered = _answers(url)
+    console.print(f"{'running' if answered else 'not answering'}: {_shown(url)} (PLANWATCH_REDIS_URL)")
+    if not answered:
+        raise typer.Exit(1)
+
+
+def _answers(url: str) -> bool:
+    from redis.exceptions import RedisError
+
+    from services.store import connect_sync
+
+    try:
+        client = connect_sync(url, "planwatch-status")
+    except (RedisError, OSError, ValueError):
+        return False
+    try:
+        return bool(client.ping())
+    except (RedisError, OSError):
+        return False
+    finally:
+        client.close()
 
 
 @commands.command("cli", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import cast
 
+from redis import Redis as SyncRedis
 from redis.asyncio import BlockingConnectionPool
 from redis.asyncio import Redis as AsyncRedis
 from redis.asyncio.cluster import RedisCluster
@@ -222,6 +223,17 @@ def connect(url: str, max_connections: int = 64, client_name: str | None = None)
         client_name=client_name,
     )
     return AsyncRedis(connection_pool=pool)
+
+
+def connect_sync(url: str, client_name: str | None = None) -> SyncRedis:
+    """A blocking client, for a thread of its own (the lease keeper) or a one-off question (redis
+    status)."""
+    if is_cluster_url(url):
+        from redis.cluster import RedisCluster as SyncCluster
+
+        cluster = SyncCluster.from_url(plain_url(url), socket_timeout=10, client_name=client_name)
+        return cast(SyncRedis, cluster)
+    return SyncRedis.from_url(url, socket_timeout=10, client_name=client_name)
 
 
 def node_url_for_key(url: str, key: str) -> str:

@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
-from services.store.connection import is_cluster, is_cluster_url, plain_url
+from services.store.connection import connect_sync, is_cluster
 
 log = logging.getLogger("planwatch.leases")
 
@@ -207,7 +207,7 @@ class LeaseKeeper:
                     continue  # the loop is stuck: let the leases expire
                 try:
                     if client is None:
-                        client = _sync_client(self.url, self.client_name)
+                        client = connect_sync(self.url, self.client_name)
                         sha = client.script_load(_RENEW)  # on every primary of a Cluster
                     try:
                         lost = self._renew(client, sha)
@@ -238,11 +238,3 @@ class LeaseKeeper:
             lost += [key for key, kept in zip(chunk, pipe.execute(), strict=True) if not kept]
         with self._guard:  # a lease dropped meanwhile was let go on purpose, not lost
             return [key for key in lost if key in self._keys]
-
-
-def _sync_client(url: str, client_name: str | None) -> SyncRedis:
-    if is_cluster_url(url):
-        from redis.cluster import RedisCluster
-
-        return cast(SyncRedis, RedisCluster.from_url(plain_url(url), socket_timeout=10, client_name=client_name))
-    return SyncRedis.from_url(url, socket_timeout=10, client_name=client_name)
