@@ -29,6 +29,7 @@ from pydantic import (
 from redis.asyncio import Redis
 
 from events.alerts import RULES, AlertNotice, Severity, severity_rank
+from events.errors import CONTROL
 from services.notify.guard import Network, check_target
 from services.notify.masking import mask_url
 from services.notify.schedule import WorkingHours
@@ -39,6 +40,7 @@ ChannelKind = Literal[HttpKind, "stream"]  # each has its implementation in chan
 # Robots accept 20 messages a minute (WeCom, DingTalk; Feishu 100 but 5/s): stay under it.
 DEFAULT_RATE = {"wecom": 20, "dingtalk": 20, "feishu": 20, "webhook": 600, "stream": 6000}
 DAY_S = 86_400.0
+UNSIGNED = ("wecom", "stream")  # WeCom robots have no signature; a stream is written, not posted
 # How long a failing delivery is retried before it goes to the dead letters: a day rides out an
 # outage of the receiver (a robot vendor's, a night's maintenance) for robots and webhooks alike.
 DEFAULT_MAX_AGE_S = DAY_S
@@ -106,7 +108,7 @@ class SubscriptionRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, description="who is told, e.g. 区发展改革委值班群")
+    name: str = Field(min_length=1, description="who is told, e.g. 区发展改革委值班群 (at most 100 characters)")
     channel: ChannelKind
     url: str | None = Field(
         default=None, validate_default=True, description="the webhook or robot address (not for stream)"
@@ -160,6 +162,30 @@ class SubscriptionRequest(BaseModel):
                 "with PLANWATCH_ALLOW_PRIVATE_TARGETS (CIDRs); link-local and metadata addresses never"
             )
         return data
+
+    # the two checks below apply to requests: a subscription stored by an older version still reads
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, name: str) -> str:  # it heads every message and listing
+        if cls is not SubscriptionRequest:
+            return name
+        if not name.strip() or len(name) > 100:
+            raise ValueError("must be 1 to 100 characters, not blank")
+        if found := CONTROL.search(name):
+            raise ValueError(f"holds the control character U+{ord(found[0]):04X}")
+        return name
+
+    @field_validator("secret")
+    @classmethod
+    def _signs(cls, secret: str | None, info: ValidationInfo) -> str | None:
+        channel = info.data.get("channel")
+        if cls is SubscriptionRequest and secret is not None and channel in UNSIGNED:
+            # kept and never used, it would look as if messages were signed
+            raise ValueError(f"a {channel} subscription is not signed: it takes no secret")
+        if cls is SubscriptionRequest and secret is not None and not 1 <= len(secret) <= 500:
+            raise ValueError("must be 1 to 500 characters")
+        return secret
 
     @field_validator("url")
     @classmethod
