@@ -195,7 +195,7 @@ _STRETCH = re.compile(r"^(?P<floor>.+?)[，,；;、]力争(?:增长|达到)?(?P<
 # 高于全省平均水平`): the figure is the target the plan can be held to; the rest is printed.
 _ASPIRATION = re.compile(r"^(?P<floor>.+?)[，,；;、](?:在实际工作中|并)?(?:力争|争取|努力)[^\d%]*$")
 _COMPARISON_AFTER = re.compile(
-    r"^(?P<floor>.*\d[^，,；;]*)[，,；;](?:保持|实现|基本)?(?:[与同][^\d%]+同步|(?:高于|快于|不低于)[^\d%]+)$"
+    r"^(?P<floor>.*\d[^，,；;]*)[，,；;](?:保持|实现|基本)?(?:[与同][^\d%]+同步|(?:高于|快于|超过|不低于)[^\d%]+)$"
 )
 # A range of growth (`4.5%—5%`, `地区生产总值增长6.5%-7%左右`): the name before it is checked as a rate's.
 _RANGE = re.compile(
@@ -205,11 +205,11 @@ _RANGE = re.compile(
     + r"(?P<verb>增长|增速|增幅|涨幅|达到|保持在|稳定在|下降|降低)?"
     + r"(?P<low>-?\d+(?:\.\d+)?)%?\s*[—–\-~～至到]+\s*(?P<high>-?\d+(?:\.\d+)?)%(?:左右)?$"
 )
-# `高于GDP增速1个百分点（以上）`: at least that many points above; 快于 is 高于.
+# `高于GDP增速1个百分点（以上）`: at least that many points above; 快于 and 超过 are 高于.
 _RELATIVE = re.compile(
     "^"
     + _LABEL
-    + r"(?P<op>高于|快于|不低于)(?P<ref>(?!\d).+?)(?:增速|增长)?"  # 不低于25万亩 is an amount
+    + r"(?P<op>高于|快于|超过|不低于)(?P<ref>(?!\d).+?)(?:增速|增长)?"  # 不低于25万亩 is an amount
     + r"(?:(?P<by>\d+(?:\.\d+)?|[一二两三四五六七八九十半])个?百分点(?:以上)?)?$"
 )
 _IN_STEP = re.compile("^" + _LABEL + r"[与同](?P<ref>.+?)(?:基本)?同步$")

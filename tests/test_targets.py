@@ -414,6 +414,8 @@ def test_the_words_before_a_move_in_points_name_the_indicator() -> None:
         ("增速高于全市平均水平一个百分点", "全市平均水平", "above", "1"),
         ("不低于全国平均水平2个百分点", "全国平均水平", "not_below", "2"),
         ("增速快于全省平均水平", "全省平均水平", "above", None),  # 快于 is 高于
+        ("超过全市平均水平", "全市平均水平", "above", None),  # and so is 超过
+        ("增速超过GDP增速1个百分点", "GDP", "above", "1"),
     ],
 )
 def test_a_comparison_may_ask_for_a_margin_in_points(text: str, reference: str, bound: str, by: str | None) -> None:
