@@ -255,6 +255,7 @@ _AMOUNT_RANGE = re.compile(
     r"^(?P<label>.*?)(?P<low>\d+(?:\.\d+)?)\s*[—–\-~～至]+\s*(?P<high>\d+(?:\.\d+)?)"
     r"(?P<unit>[^\d%，,；;。、\s]+?)(?P<post>左右|以上|以内|以下)?$"
 )
+_FIGURES = re.compile(r"(\d+(?:\.\d+)?)\s*(%|[^\d%，,；;。、\s（）()]{1,3})?")
 _TWO_FIGURES = re.compile(r"\d[^，,；;、]*[，,；;、]")  # a figure, then a list's separator, before the figure
 _LEVEL_VERBS = ("达到", "突破", "保持", "稳定在")
 _CEILING_WORDS = ("控制在", "不超过", "不高于", "低于", "少于", "小于")
@@ -354,9 +355,24 @@ def parse_target(text: str) -> ParsedTarget:
         )
     if not _FIGURE.search(normal) and _REQUIREMENT.search(normal):
         return QualitativeTarget(text=text)
+    if _TWO_FIGURES.search(normal):
+        raise TargetTextError(_two_figures(text, normal))
     raise TargetTextError(
         f"target text {text!r} does not match any known form ({_FORMS_HINT}); write it as a structure with "
         f"`form:`, e.g. {{form: qualitative, text: {text}}} for a requirement judged by the annual assessment"
+    )
+
+
+def _two_figures(text: str, normal: str) -> str:
+    """Why `新开工项目30个、竣工项目20个` or `达到500亿元，增长6%` is no one target, and what to write."""
+    figures = _FIGURES.findall(normal)
+    number, unit = figures[0]
+    judged = f"form: rate, value: {number}" if unit == "%" else f"form: cumulative, value: {number}, unit: {unit}"
+    return (
+        f"target text {text!r} gives several figures ({'、'.join(map(''.join, figures))}): a target is "
+        "judged on one; "
+        f"make an indicator of each, or write it as a structure naming the one judged, e.g. "
+        f"{{{judged}, bound: at_least, text: {text}}}"
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from events.targets import (
@@ -224,6 +225,25 @@ def test_a_note_alone_or_two_targets_in_one_wording_are_refused(text: str) -> No
     with pytest.raises(TargetTextError) as info:
         parse_target(text)
     assert repr(text) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "figures", "structure"),
+    [
+        ("出口增长3%，进口增长2%", "3%、2%", {"form": "rate", "value": 3}),
+        ("新开工项目30个、竣工项目20个", "30个、20个", {"form": "cumulative", "value": 30, "unit": "个"}),
+        ("地区生产总值达到500亿元，增长6%", "500亿元、6%", {"form": "cumulative", "value": 500, "unit": "亿元"}),
+    ],
+)
+def test_two_figures_in_one_wording_are_named_with_the_structure_to_write(
+    text: str, figures: str, structure: dict[str, object]
+) -> None:
+    """The message's example, written in a plan, is a target that keeps the wording."""
+    with pytest.raises(TargetTextError, match=f"gives several figures \\({figures}\\)") as info:
+        parse_target(text)
+    example = yaml.safe_load(str(info.value).rsplit("e.g. ", 1)[1])
+    assert example == {**structure, "bound": "at_least", "text": text}
+    assert TypeAdapter(TargetSpec).validate_python(example).text == text
 
 
 @pytest.mark.parametrize(
