@@ -714,7 +714,7 @@ async def test_planwatch_alerts_lists_the_firing_ones_most_severe_first_and_the_
     last_two = planwatch(cli_env, "alerts", "--plan", PLAN, "--history", "--limit", "2")
     assert last_two.stdout.splitlines() == history.stdout.splitlines()[-2:]
     missing = planwatch(cli_env, "alerts", "--plan", "nowhere-2025")
-    assert missing.returncode == 1 and "has no alerts projection yet" in missing.stderr
+    assert missing.returncode == 1 and "has not been published" in missing.stderr
 
 
 @pytest.mark.cluster

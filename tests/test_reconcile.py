@@ -301,7 +301,7 @@ def test_a_months_cell_that_heads_no_figures_column_is_no_header() -> None:
 async def test_compare_asks_what_was_known_at_an_instant(store: EventStore, cli_env: dict[str, str]) -> None:
     await load_seed(store)
     before = _compare(cli_env, seed_report.REPORT, "--known-at", "2000-01-01T00:00")
-    assert before.returncode == 1 and "has not been published as known at 2000-01-01T00:00:00+08:00" in before.stderr
+    assert before.returncode == 2 and "has not been published as known at 2000-01-01T00:00:00+08:00" in before.stderr
     bad = _compare(cli_env, seed_report.REPORT, "--as-of", "June")
     assert bad.returncode == 2 and "'June' is not a date like 2025-06-30" in bad.stderr
 

@@ -28,6 +28,7 @@ Tokens and subscriptions are the installation's, not the plan's, and are not par
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -46,10 +47,16 @@ from events.models import Event, PlanPublished, RollupPublished
 from events.plan import Plan
 from projections.rollup import RollupDocument
 from services.app.errors import Conflict, Invalid, NotFound, Unavailable
+from services.app.files import open_regular, said
 from services.store import EventStore, PlanNotEmpty, RawEntry, Restored, digest_of
 
 FORMAT_VERSION = 1
 PAGE = 1000  # entries per atomic restore call
+# bytes of one line of an export, its newline included. The largest are a plan.published event (a
+# plan: the API takes 2 MB of JSON, which the line's string escapes) and a rollup document (141 KB for
+# the seed plan's 33 KB): both far below this, which is what an xlsx may unpack to
+# (services/spreadsheet MAX_UNPACKED), the most planwatch holds of one part of a file
+MAX_LINE = 64 * 1024 * 1024
 _POSITION = re.compile(r"(0|[1-9][0-9]{0,19})-(0|[1-9][0-9]{0,19})")  # as Redis writes stream ids
 _MAX_PART = 2**64 - 1  # each part of a stream id is a 64-bit unsigned number
 _AFTER_2100_MS = 4_133_980_800_000  # 2101-01-01T00:00Z: no date planwatch takes is later (docs/input-bounds.md)
@@ -163,8 +170,19 @@ def _bad(reason: str, reason_zh: str, line: int | None = None) -> Invalid:
 
 
 def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    with path.open("rb") as handle:
-        yield from enumerate(handle, start=1)
+    """The file's lines, numbered, each read up to MAX_LINE bytes: a path that is not a regular file
+    (/dev/zero, a pipe) is refused before a byte is read, a line longer than that at the bound."""
+    try:
+        with open_regular(path) as handle:
+            for number in itertools.count(1):
+                raw = handle.readline(MAX_LINE + 1)
+                if not raw:
+                    return
+                if len(raw) > MAX_LINE:
+                    raise _bad(f"the line is longer than {MAX_LINE:,} bytes", f"该行超过{MAX_LINE:,}字节", number)
+                yield number, raw
+    except OSError as exc:
+        raise _bad(said(exc, path), f"{path}：{getattr(exc, 'reason_zh', '文件无法读取')}") from None
 
 
 def verify_export(path: Path) -> _Checked:

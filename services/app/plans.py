@@ -15,6 +15,7 @@ from events.models import PlanPublished, plan_digest, plan_published
 from events.plan import Plan
 from events.planfile import PlanFileError, decode_text, parse_plan
 from services.app.errors import Invalid, TooLarge
+from services.app.files import FileRefused, read_regular, said
 from services.app.payloads import text_problems
 from services.app.sheets import MAX_FILE
 from services.spreadsheet import PlanDraft, PlanIdentity, SheetRejected, draft_plan_sheet
@@ -68,10 +69,17 @@ async def _publications(store: EventStore, plan_id: str) -> int:
     return await store.count_about(plan_id, plan_id, "plan.published")
 
 
+# a plan file's bytes: as many as the API takes of a plan's JSON (its body, services/api MAX_BODY);
+# the seed plan, 60 indicators and 40 key projects, is 33 KB
+MAX_PLAN_FILE = 2_000_000
+
+
 def load_plan(path: str | Path) -> Plan:
     path = Path(path)
     try:
         text = plan_text(path)
+    except FileRefused as exc:  # a directory, a device, a pipe; too large
+        raise PlanFileError(str(path), [str(exc)]) from None
     except OSError as exc:
         raise PlanFileError(str(path), [f"{path}: cannot be read: {exc.strerror}"]) from None
     except UnicodeError as exc:
@@ -81,8 +89,9 @@ def load_plan(path: str | Path) -> Plan:
 
 def plan_text(path: Path) -> str:
     """A plan file's text (`decode_text`: UTF-8, else GBK as a Chinese editor may save it).
-    OSError if it cannot be read, UnicodeError if it is no text."""
-    text = decode_text(path.read_bytes())
+    OSError if it cannot be read (FileRefused: not a regular file, or over MAX_PLAN_FILE bytes),
+    UnicodeError if it is no text."""
+    text = decode_text(read_regular(path, MAX_PLAN_FILE))
     if text is None:
         raise UnicodeError("neither UTF-8 nor GB18030 (GBK) text")
     return text
@@ -156,13 +165,19 @@ def draft_plan_document(
 
 
 def draft_plan_file(path: Path, identity: PlanIdentity, projects: Path | None = None) -> PlanDraft:
-    """`draft_plan_document` of the files at `path` and `projects` (the CLI's)."""
-    try:
-        content = path.read_bytes()
-        listed = (projects.read_bytes(), projects.name) if projects is not None else None
-    except OSError as exc:
-        unread = str(exc.filename or path)
-        raise Invalid(
-            f"{unread}: {exc.strerror}", "文件无法读取", [FieldError("file", str(exc.strerror), "无法读取")]
-        ) from None
+    """`draft_plan_document` of the files at `path` and `projects` (the CLI's). A file that is not a
+    regular one, or is over MAX_FILE bytes, is refused before it is read: Invalid, its field `table`
+    or `projects` as the API names the two."""
+    content = _table_file(path, "table")
+    listed = (_table_file(projects, "projects"), projects.name) if projects is not None else None
     return draft_plan_document(content, path.name, identity, listed)
+
+
+def _table_file(path: Path, field: str) -> bytes:
+    try:
+        return read_regular(path, MAX_FILE)  # an office's tables are a few hundred rows
+    except OSError as exc:
+        reason_zh = exc.reason_zh if isinstance(exc, FileRefused) else "文件无法读取"
+        raise Invalid(
+            said(exc, path), f"{path}：{reason_zh}", [FieldError(field, said(exc, path), reason_zh)]
+        ) from None

@@ -3,8 +3,10 @@ options the way click does, and printing a refusal."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
@@ -13,7 +15,7 @@ from rich.console import Console
 # asyncio, redis-py, pydantic and the application are imported when a command runs:
 # `planwatch --help` should not pay for them.
 if TYPE_CHECKING:
-    from services.app import App
+    from services.app import App, files
 
 T = TypeVar("T")
 
@@ -177,3 +179,45 @@ def link_option(value: str | None) -> str | None:
 
 
 PORT_RANGE = {"min": 1, "max": 65535}
+
+
+def given_path(text: str) -> Path:
+    """Parser of every file or folder a command takes: an empty one ('') is refused, naming it,
+    rather than read as '.' (the current folder)."""
+    if not text:
+        raise typer.BadParameter("an empty path names no file")
+    return Path(text)
+
+
+def prepared_output(
+    path: Path, then: str = "nothing was written", option: str = "--output", overwrite: bool = True
+) -> files.OutputFile:
+    """The file `path` an option names, created (empty, under a temporary name) before any work, or
+    exit 1 with one line naming the option and why it cannot be: a directory, a device, a folder
+    that does not exist or cannot be written (/proc, a read-only place)."""
+    from services.app import files
+
+    try:
+        return files.OutputFile(path, overwrite=overwrite)
+    except OSError as exc:
+        raise fail(f"{option}: {files.said(exc, path, 'written')}; {then}") from None
+
+
+@contextmanager
+def output_file(path: Path, option: str = "--output", overwrite: bool = True) -> Iterator[files.OutputFile]:
+    """`prepared_output(path)` for the block to write: renamed into place when the block ends,
+    removed if it fails — a refusal, or a disk gone full (exit 1 naming the option)."""
+    from services.app import files
+
+    saving = prepared_output(path, option=option, overwrite=overwrite)
+    try:
+        yield saving
+        saving.commit()
+    except OSError as exc:
+        saving.discard()
+        if isinstance(exc, ConnectionError):  # a socket's (Redis), not the file's
+            raise
+        raise fail(f"{option}: {files.said(exc, saving.path, 'written')}; nothing was written") from None
+    except BaseException:
+        saving.discard()
+        raise

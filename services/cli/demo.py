@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from services.cli.common import console, fail, with_app
+from services.cli.common import console, fail, given_path, with_app
 
 if TYPE_CHECKING:
     from services.app import App
@@ -21,19 +21,21 @@ def demo(
         Path | None,
         typer.Option(
             help="plan file to demo (default: the seed plan, plans/rongchang-2025.yaml); one with a history "
-            "beside it (<plan>.history.yaml, as plans/examples/ has) is demoed with that history"
+            "beside it (<plan>.history.yaml, as plans/examples/ has) is demoed with that history",
+            parser=given_path,
         ),
     ] = None,
-    out: Annotated[Path, typer.Option(help="directory for the June rollup's .md, .html, .xlsx and .docx")] = Path(
-        "out"
-    ),
+    out: Annotated[
+        Path,
+        typer.Option(help="directory for the June rollup's .md, .html, .xlsx and .docx", parser=given_path),
+    ] = Path("out"),
 ) -> None:
     """Publish the seed plan and its H1 2025 history, replay the log, print the report's table,
     and write the June rollup."""
     import yaml
 
     from events.planfile import PlanFileError, parse_plan
-    from services.app import plan_text
+    from services.app import files, plan_text
     from services.demo import (
         SEED_PLAN,
         SEED_REPORT,
@@ -47,7 +49,12 @@ def demo(
     from services.reports import reconciliation_text
 
     path = plan_file or SEED_PLAN
-    # Everything is checked before the first write: a plan the demo cannot use stores nothing.
+    # Everything is checked before the first write: a plan the demo cannot use stores nothing, and
+    # nor does a folder the rollup cannot be written in (/proc/x, a file, a read-only place).
+    try:
+        files.check_folder(out)
+    except OSError as exc:
+        raise fail(f"--out: {files.said(exc, out, 'written')}; nothing was stored", 2) from None
     try:
         text = plan_text(path)
     except (OSError, UnicodeError) as exc:

@@ -6,6 +6,7 @@ import json
 import os
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -18,6 +19,8 @@ from services.cli.common import (
     count_cells,
     err_console,
     fail,
+    given_path,
+    output_file,
     plan_option,
     use_case,
     with_app,
@@ -27,7 +30,7 @@ from services.heap import settle_heap
 if TYPE_CHECKING:
     from rich.progress import Progress
 
-    from services.app import App, ExportSummary, PlanOverview, PlanRow, RestoreSummary
+    from services.app import App, PlanOverview, PlanRow, RestoreSummary
     from services.notify import Subscription
     from services.projection import RebuildResult
 
@@ -177,23 +180,19 @@ def _rebuild_one(plan_id: str) -> tuple[list[str], str | None]:
 def export(
     plan: Annotated[str, typer.Option("--plan", help="plan id", callback=plan_option)],
     output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="file to write (default: standard output)")
+        Path | None,
+        typer.Option("-o", "--output", help="file to write (default: standard output)", parser=given_path),
     ] = None,
 ) -> None:
     """Write a plan's log verbatim (positions, types, data) and its rollup documents as JSON Lines,
     ending with a checksum line: a backup, or a plan to move to another server (planwatch restore)."""
     import sys
 
-    async def main(app: App) -> ExportSummary:
-        if output is None:
-            return await app.operations.export(plan, sys.stdout.buffer)
-        partial = output.with_name(output.name + ".partial")
-        with partial.open("wb") as out:  # renamed once complete: a half-written backup never has the name
-            summary = await app.operations.export(plan, out)
-        partial.replace(output)
-        return summary
-
-    summary = use_case(main)
+    if output is None:
+        summary = use_case(lambda app: app.operations.export(plan, sys.stdout.buffer))
+    else:
+        with output_file(output) as saving:  # renamed once complete: a half-written backup never has the name
+            summary = use_case(lambda app: app.operations.export(plan, saving.file))
     where = f" to {output}" if output else ""
     err_console.print(
         f"exported {summary.plan_id}: {summary.events} events up to {summary.head}, {summary.documents} rollup "
@@ -204,7 +203,10 @@ def export(
 
 @commands.command()
 def restore(
-    file: Annotated[Path, typer.Argument(help="a file written by planwatch export", exists=True, dir_okay=False)],
+    file: Annotated[
+        Path,
+        typer.Argument(help="a file written by planwatch export", parser=given_path, metavar="FILE"),
+    ],
     as_plan: Annotated[
         str | None, typer.Option("--as", help="restore under this plan id instead of the file's", callback=plan_option)
     ] = None,
@@ -213,6 +215,13 @@ def restore(
     file is verified first (checksum, digests) and refused if partial or changed; events keep their
     positions; then the plan's read model and alerts are rebuilt. An interrupted restore of the same
     file can be run again."""
+    from services.app import files
+
+    try:  # before the progress bars: a missing file, a directory, /dev/zero, a pipe
+        with files.open_regular(file):
+            pass
+    except OSError as exc:
+        raise fail(f"FILE: {files.said(exc, file)}; nothing was restored", 2) from None
 
     async def main(app: App) -> RestoreSummary:
         settle_heap()
@@ -244,10 +253,12 @@ def status(
     async def main(
         app: App,
     ) -> tuple[list[PlanRow], list[tuple[Subscription, dict[str, int]]], list[dict[str, str]]]:
+        if plan is not None:
+            await app.ingest.plan(plan)  # a plan never published: refused, exit 1
         parked = await app.operations.parked(plan) if plan else []
         return await app.operations.status(plan), await app.operations.deliveries(), parked
 
-    rows, deliveries, parked = with_app(main)
+    rows, deliveries, parked = use_case(main)
     if as_json:
         typer.echo(json.dumps({**_status_json(rows, deliveries), "parked": parked}, ensure_ascii=False, indent=2))
         return
@@ -335,18 +346,29 @@ def plans(
 
 @commands.command()
 def docs(
-    output: Annotated[Path, typer.Option("-o", "--output", help="directory to write into")] = Path("docs/api"),
+    output: Annotated[Path, typer.Option("-o", "--output", help="directory to write into", parser=given_path)] = Path(
+        "docs/api"
+    ),
 ) -> None:
     """Write the API's OpenAPI document and the inbox's AsyncAPI document as JSON."""
     import json
 
     from services.api import create_api
+    from services.app import files
     from services.inbox import asyncapi_document
     from services.settings import Settings
 
-    output.mkdir(parents=True, exist_ok=True)
-    (output / "openapi.json").write_text(json.dumps(create_api().openapi(), ensure_ascii=False, indent=2))
-    (output / "asyncapi.json").write_text(
-        json.dumps(asyncapi_document(Settings.from_env().keys), ensure_ascii=False, indent=2)
-    )
+    try:
+        files.check_folder(output)  # before a folder is made: /proc/x, a file, a read-only place
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise fail(f"--output: {files.said(exc, output, 'made')}; nothing was written") from None
+    documents = {
+        "openapi.json": create_api().openapi(),
+        "asyncapi.json": asyncapi_document(Settings.from_env().keys),
+    }
+    with ExitStack() as stack:  # both written, or neither
+        for name, document in documents.items():
+            saving = stack.enter_context(output_file(output / name))
+            saving.write(json.dumps(document, ensure_ascii=False, indent=2).encode())
     console.print(f"wrote {output / 'openapi.json'} and {output / 'asyncapi.json'}", markup=False)

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from services.cli.common import console, fail, with_app
+from services.cli.common import console, fail, given_path, output_file, plan_option, with_app
 
 if TYPE_CHECKING:
     from events.plan import Plan
-    from services.app import App, Published
+    from services.app import App, PlanDraft, PlanIdentity, Published
 
 commands = typer.Typer(
     help="Check and publish plan files (plans/*.yaml), or draft one from the office's target table.",
@@ -31,7 +31,9 @@ def _load(file: Path) -> Plan:
 
 @commands.command("check")
 def plan_check(
-    file: Annotated[Path, typer.Argument(help="the plan file, e.g. plans/rongchang-2025.yaml")],
+    file: Annotated[
+        Path, typer.Argument(help="the plan file, e.g. plans/rongchang-2025.yaml", parser=given_path, metavar="FILE")
+    ],
     targets: Annotated[
         bool, typer.Option("--targets", help="also print how each indicator's target is judged (考核方式)")
     ] = False,
@@ -62,21 +64,45 @@ def _print_targets(plan: Plan) -> None:
                 console.print(f"    {said.hint}", markup=False, soft_wrap=True)
 
 
+def _plan_text(value: str) -> str:
+    """Callback of the texts a drafted plan takes from options: publishing refuses a plan whose
+    texts hold control characters (they go into every report), so drafting does too."""
+    from events.errors import CONTROL
+
+    if CONTROL.search(value):
+        raise typer.BadParameter(f"{value!r} holds a control character")
+    return value
+
+
+def _required_text(value: str) -> str:
+    if not value.strip():
+        raise typer.BadParameter("must not be empty")
+    return _plan_text(value)
+
+
 @commands.command("draft")
 def plan_draft(
     table: Annotated[
         Path,
         typer.Argument(
             help="the office's target table, .xlsx, .csv or a Word document (.docx) holding it "
-            "(指标 ｜ 单位 ｜ 全年目标 ｜ 责任单位 …)"
+            "(指标 ｜ 单位 ｜ 全年目标 ｜ 责任单位 …)",
+            parser=given_path,
+            metavar="TABLE",
         ),
     ],
-    plan_id: Annotated[str, typer.Option("--id", help="the plan's id, e.g. rongchang-2025")],
-    year: Annotated[int, typer.Option("--year", help="the plan year, e.g. 2025")],
-    region: Annotated[str, typer.Option("--region", help="e.g. 重庆市荣昌区")],
-    name: Annotated[str, typer.Option("--name", help="default: {region}{year}年国民经济和社会发展计划")] = "",
+    plan_id: Annotated[str, typer.Option("--id", help="the plan's id, e.g. rongchang-2025", callback=plan_option)],
+    year: Annotated[int, typer.Option("--year", min=2000, max=2100, help="the plan year, e.g. 2025")],
+    region: Annotated[str, typer.Option("--region", help="e.g. 重庆市荣昌区", callback=_required_text)],
+    name: Annotated[
+        str,
+        typer.Option("--name", help="default: {region}{year}年国民经济和社会发展计划", callback=_plan_text),
+    ] = "",
     office: Annotated[
-        str, typer.Option("--office", help="the department that owns the plan, by name or part of it")
+        str,
+        typer.Option(
+            "--office", help="the department that owns the plan, by name or part of it", callback=_required_text
+        ),
     ] = "发展改革委",
     projects: Annotated[
         Path | None,
@@ -84,35 +110,38 @@ def plan_draft(
             "--projects",
             help="the key-project list, .xlsx, .csv or .docx "
             "(项目名称 ｜ 责任单位 ｜ 年度计划投资 ｜ 计划开工 ｜ 计划竣工)",
+            parser=given_path,
         ),
     ] = None,
     projects_label: Annotated[
-        str, typer.Option("--projects-label", help="how the report names the key projects, e.g. 区级重点项目")
+        str,
+        typer.Option(
+            "--projects-label", help="how the report names the key projects, e.g. 区级重点项目", callback=_required_text
+        ),
     ] = "重点项目",
     output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="write the plan file here (else print it)")
+        Path | None,
+        typer.Option("-o", "--output", help="write the plan file here (else print it)", parser=given_path),
     ] = None,
 ) -> None:
     """Draft a plan file from the target table the office keeps (and its key-project list): an
     indicator (a project) per row, a row with one text alone a section heading (a category);
     targets as written, departments by name. Every bad cell is listed and nothing is written;
     what to check before publishing is printed."""
-    from services.app import AppError, PlanIdentity, draft_plan_file
+    from services.app import PlanIdentity
 
     if output is not None and output.exists():
-        raise fail(f"{output} exists: drafting does not overwrite a plan file")
+        raise fail(f"--output: {output} exists: drafting does not overwrite a plan file")
     identity = PlanIdentity(
         id=plan_id, year=year, region=region, name=name, office=office, projects_label=projects_label
     )
-    try:
-        draft = draft_plan_file(table, identity, projects)
-    except AppError as exc:
-        rows = exc.details.get("rows") or [str(error) for error in exc.errors]
-        raise fail("\n".join([f"{exc.message}（{exc.message_zh}）", *(f"  {row}" for row in rows)])) from None
     if output is None:
+        draft = _draft(table, identity, projects)
         typer.echo(draft.text, nl=False)
     else:
-        output.write_text(draft.text, encoding="utf-8")
+        with output_file(output, overwrite=False) as saving:  # created first: a bad -o drafts nothing
+            draft = _draft(table, identity, projects)
+            saving.write(draft.text.encode())
     plan = draft.plan
     main = sum(1 for i in plan.indicators if i.is_main)
     where = f"wrote {output}" if output is not None else "drafted"
@@ -126,8 +155,25 @@ def plan_draft(
         typer.echo(f"  请核对：{note}", err=True)
 
 
+def _draft(table: Path, identity: PlanIdentity, projects: Path | None) -> PlanDraft:
+    """The draft, or exit 1 listing every bad cell (or naming the file that cannot be read: TABLE,
+    --projects)."""
+    from services.app import AppError, draft_plan_file
+
+    try:
+        return draft_plan_file(table, identity, projects)
+    except AppError as exc:
+        unread = {"table": "TABLE", "projects": "--projects"}.get(exc.errors[0].field if exc.errors else "")
+        if unread is not None:
+            raise fail(f"{unread}: {exc.message}; no plan drafted") from None
+        rows = exc.details.get("rows") or [str(error) for error in exc.errors]
+        raise fail("\n".join([f"{exc.message}（{exc.message_zh}）", *(f"  {row}" for row in rows)])) from None
+
+
 @commands.command("publish")
-def plan_publish(file: Annotated[Path, typer.Argument(help="the plan file to publish")]) -> None:
+def plan_publish(
+    file: Annotated[Path, typer.Argument(help="the plan file to publish", parser=given_path, metavar="FILE")],
+) -> None:
     """Validate a plan file and append it to the plan's log as a plan.published event."""
     plan = _load(file)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -10,15 +9,29 @@ import typer
 
 from events.alerts import status_labels
 from projections.formatting import local_time
-from services.cli.common import console, fail, hint, parse_date, parse_instant, plan_option, use_case
+from services.cli.common import (
+    console,
+    fail,
+    given_path,
+    hint,
+    parse_date,
+    parse_instant,
+    plan_option,
+    prepared_output,
+    use_case,
+    with_app,
+)
 
 if TYPE_CHECKING:
     from projections.provenance import Provenance
     from projections.reconcile import Reconciliation
-    from services.app import App, RollupListing, RollupResult
+    from services.app import App, RollupListing, RollupResult, files
 
 commands = typer.Typer()
 PlanOption = Annotated[str, typer.Option("--plan", help="plan id, e.g. rongchang-2025", callback=plan_option)]
+MAX_HISTORY = 5000  # alert-history entries one listing shows: as the API's ?limit= (services/api)
+# what a rollup's file name says of its format, when -f does not
+ROLLUP_SUFFIXES = {".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".xlsx": "xlsx", ".docx": "docx"}
 
 
 @commands.command()
@@ -58,7 +71,9 @@ def compare(
     report: Annotated[
         Path,
         typer.Argument(
-            help="the published report: .docx, .txt or .md (its table and sentences), .xlsx or .csv (its table)"
+            help="the published report: .docx, .txt or .md (its table and sentences), .xlsx or .csv (its table)",
+            parser=given_path,
+            metavar="REPORT",
         ),
     ],
     plan: PlanOption,
@@ -71,21 +86,27 @@ def compare(
 ) -> None:
     """Check a report the office published against planwatch's table (对账): the main table row
     for row (全年目标, the months' figure, 与目标±), the key-project and completions sentences
-    and the missed list. Exits 1 when they differ, naming every difference."""
+    and the missed list, naming every difference.
+
+    Exit status, as diff's: 0 the report agrees, 1 it differs, 2 trouble (unreadable, no such plan)."""
+    from services.app import MAX_REPORT, AppError, files
     from services.reports import reconciliation_json, reconciliation_text
 
     if format not in ("text", "json"):
         raise typer.BadParameter(f"must be text or json, not {format!r}", param_hint=hint("--format"))
     day, instant = parse_date(as_of, "--as-of"), parse_instant(known_at, "--known-at")
-    try:
-        content = report.read_bytes()
+    try:  # a report with its charts is a few MB; a device or a pipe would be read for ever
+        content = files.read_regular(report, MAX_REPORT)
     except OSError as exc:
-        raise fail(f"cannot read {report}: {exc.strerror}") from None
+        raise fail(f"REPORT: {files.said(exc, report)}", 2) from None
 
     async def main(app: App) -> Reconciliation:
         return await app.reports.compare(plan, content, report.name, day, instant)  # summary reads it in the plan zone
 
-    result = use_case(main)
+    try:
+        result = with_app(main)
+    except AppError as exc:
+        raise fail("\n".join([exc.message, *(f"  {error}" for error in exc.errors)]), 2) from None
     render = reconciliation_json if format == "json" else reconciliation_text
     console.print(render(result, report.name), markup=False, highlight=False, soft_wrap=True)
     if not result.agrees:
@@ -127,13 +148,14 @@ def why(
 def alerts(
     plan: PlanOption,
     history: Annotated[bool, typer.Option(help="every raised/escalated/resolved notice instead")] = False,
-    limit: Annotated[int, typer.Option(help="history entries")] = 50,
+    limit: Annotated[int, typer.Option(min=1, max=MAX_HISTORY, help="history entries (the latest)")] = 50,
 ) -> None:
     """A plan's firing alerts (or their history), in Chinese, most severe first."""
 
     async def main(app: App) -> tuple[list[dict[str, str]] | None, str]:
+        zone = (await app.ingest.plan(plan)).timezone  # a plan never published: refused, exit 1
         notices = await (app.alerting.history(plan, limit) if history else app.alerting.firing(plan))
-        return notices, await _zone_of(app, plan)
+        return notices, zone
 
     notices, zone = use_case(main)
     if notices is None:
@@ -149,50 +171,74 @@ def alerts(
 def rollup(
     plan: PlanOption,
     period: Annotated[str, typer.Option("--period", help="the month, e.g. 2025-06")],
-    format: Annotated[str, typer.Option("--format", "-f", help="md, html, xlsx or docx (Word)")] = "md",
+    format: Annotated[
+        str | None,
+        typer.Option("--format", "-f", help="md, html, xlsx or docx (Word); default: -o's suffix says, else md"),
+    ] = None,
     output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="write to this file (xlsx and docx need one)")
+        Path | None,
+        typer.Option("-o", "--output", help="write to this file (xlsx and docx need one)", parser=given_path),
     ] = None,
 ) -> None:
     """Write a month's rollup now (a new version if anything changed since the last) and print or
     save it."""
-    from services.reports import FILE_FORMATS, FORMAT_NAMES, FORMATS, render_rollup
+    from services.reports import render_rollup
 
-    if format not in FORMATS:
-        raise typer.BadParameter(f"must be {FORMAT_NAMES}, not {format!r}", param_hint=hint("--format"))
-    if format in FILE_FORMATS and output is None:
-        raise typer.BadParameter(f"an {format} rollup needs -o FILE", param_hint=hint("--output"))
-    if output is not None:
-        _check_writable(output)
+    chosen = _rollup_format(format, output)
+    # before the rollup is published: a version stored that cannot then be saved is a surprise
+    saving = prepared_output(output, "nothing was published") if output is not None else None
 
     async def main(app: App) -> RollupResult:
         return await app.rollups.produce(plan, period)
 
-    result = use_case(main)
+    try:
+        result = use_case(main)
+    except BaseException:
+        if saving is not None:
+            saving.discard()
+        raise
     status = {"published": "published", "unchanged": "unchanged since"}[result.outcome]
     typer.echo(f"{plan} {period}: {status} version {result.version}", err=True)
     document = result.document
     assert document is not None  # only a scheduled run answers "exists" without one
-    content = render_rollup(document, format)
-    if output is not None:
-        output.write_bytes(content)
-        typer.echo(f"wrote {output}", err=True)
-    else:
+    content = render_rollup(document, chosen)
+    if saving is None:
         typer.echo(content.decode())
+        return
+    _save(saving, content)
+    typer.echo(f"wrote {saving.path}", err=True)
 
 
-def _check_writable(output: Path) -> None:
-    """Before the rollup is published: a version stored that cannot then be saved is a surprise."""
-    folder = output.parent
-    problem = None
-    if not folder.is_dir():
-        problem = f"{folder} is not a directory（目录不存在）"
-    elif output.is_dir():
-        problem = f"{output} is a directory: give a file name（请给出文件名）"
-    elif not os.access(folder, os.W_OK | os.X_OK) or (output.exists() and not os.access(output, os.W_OK)):
-        problem = f"cannot write {output}（无写入权限）"
-    if problem is not None:
-        raise fail(f"--output: {problem}; nothing was published")
+def _rollup_format(format: str | None, output: Path | None) -> str:
+    """-f, or the format -o's suffix names (else md); a suffix naming another format than -f is
+    refused, naming both (an xlsx saved as out.md opens as nothing)."""
+    from services.reports import FILE_FORMATS, FORMAT_NAMES, FORMATS
+
+    if format is not None and format not in FORMATS:
+        raise typer.BadParameter(f"must be {FORMAT_NAMES}, not {format!r}", param_hint=hint("--format"))
+    named = ROLLUP_SUFFIXES.get(output.suffix.lower()) if output is not None else None
+    if format is not None and named is not None and named != format:
+        raise typer.BadParameter(
+            f"the name {output} says {named}, not {format}: give -f {named}, or a name ending .{format}",
+            param_hint="'--format' / '--output'",
+        )
+    chosen = format or named or "md"
+    if chosen in FILE_FORMATS and output is None:
+        raise typer.BadParameter(f"an {chosen} rollup needs -o FILE", param_hint=hint("--output"))
+    return chosen
+
+
+def _save(saving: files.OutputFile, content: bytes) -> None:
+    """Write the rollup published already: the file was created before, so only a disk gone full or
+    away is left to fail."""
+    from services.app import files
+
+    try:
+        saving.write(content)
+        saving.commit()
+    except OSError as exc:
+        saving.discard()
+        raise fail(f"--output: {files.said(exc, saving.path, 'written')}; the rollup was published") from None
 
 
 @commands.command()
@@ -200,7 +246,8 @@ def rollups(plan: PlanOption) -> None:
     """List a plan's monthly rollups (latest version each)."""
 
     async def main(app: App) -> tuple[list[RollupListing], str]:
-        return await app.rollups.list(plan), await _zone_of(app, plan)
+        zone = (await app.ingest.plan(plan)).timezone  # a plan never published: refused, exit 1
+        return await app.rollups.list(plan), zone
 
     listed, zone = use_case(main)
     for item in listed:

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
-from services.cli.common import PLAN_ID_FORMAT, check_plan_id, console, fail, plan_option, use_case, with_app
+from services.cli.common import (
+    PLAN_ID_FORMAT,
+    check_plan_id,
+    console,
+    fail,
+    given_path,
+    hint,
+    output_file,
+    plan_option,
+    use_case,
+    with_app,
+)
 
 if TYPE_CHECKING:
     from services.app import App, AppError, Imported
@@ -20,22 +31,30 @@ def template_command(
     plan: Annotated[str, typer.Option("--plan", help="plan id", callback=plan_option)],
     department: Annotated[str, typer.Option("--department", help="department id, e.g. stats")],
     period: Annotated[str, typer.Option("--period", help="reporting period, e.g. 2025-07")],
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="file to write (.xlsx or .csv)")] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="file to write: its suffix, .xlsx or .csv, says which", parser=given_path),
+    ] = None,
 ) -> None:
     """Write a department's fill-in sheet for a period: its indicators and projects, Chinese
     headers, units, the targets for reference."""
     target = output or Path(f"{plan}-{department}-{period}.xlsx")
+    suffix = target.suffix.lower()
+    if suffix not in (".xlsx", ".csv"):  # an xlsx under another name opens as nothing
+        raise typer.BadParameter(f"{target} must end in .xlsx or .csv, the sheet's format", param_hint=hint("--output"))
+    kind: Literal["xlsx", "csv"] = "csv" if suffix == ".csv" else "xlsx"
 
     async def main(app: App) -> bytes:
-        return await app.sheets.template(plan, department, period, "csv" if target.suffix.lower() == ".csv" else "xlsx")
+        return await app.sheets.template(plan, department, period, kind)
 
-    target.write_bytes(use_case(main))
-    console.print(f"wrote {target}", markup=False)
+    with output_file(target) as saving:  # created first; written whole, or (a refusal) not at all
+        saving.write(use_case(main))
+    console.print(f"wrote {saving.path}", markup=False)
 
 
 @commands.command("import")
 def import_command(
-    file: Annotated[Path, typer.Argument(help="a filled template, .xlsx or .csv")],
+    file: Annotated[Path, typer.Argument(help="a filled template, .xlsx or .csv", parser=given_path, metavar="FILE")],
     token: Annotated[
         str,
         typer.Option(
@@ -53,13 +72,13 @@ def import_command(
     row-by-row report; re-importing the same file stores nothing new."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from services.app import AppError
+    from services.app import MAX_FILE, AppError, files
     from services.spreadsheet import sheet_plan_id
 
-    try:
-        content = file.read_bytes()
+    try:  # a department's sheet is tens of rows; a device or a pipe would be read for ever
+        content = files.read_regular(file, MAX_FILE)
     except OSError as exc:
-        raise fail(f"{file}: {exc.strerror}") from None
+        raise fail(f"FILE: {files.said(exc, file)}; nothing imported") from None
     # None: the file names no plan, or cannot be read; the use case says which (and why)
     plan_id = plan or sheet_plan_id(content, file.name)
     if plan is None and plan_id is not None:
