@@ -96,7 +96,16 @@ async def test_good_malformed_unauthorised_and_duplicate_messages(
     assert json.loads(reasons[0]["fields"])["value"] == "lots"
     assert json.loads(reasons[1]["fields"])["token"] == "pwt_000000000000_(redacted)"  # never the secret
     assert "stats does not own new-projects" in reasons[2]["message"]
-    assert [e["field"] for e in json.loads(reasons[3]["errors"])] == ["plan_id"]
+    # no plan_id, no type: every other problem named with them, the stray field too
+    assert [e["field"] for e in json.loads(reasons[3]["errors"])] == [
+        "plan_id",
+        "type",
+        "event_id",
+        "subject",
+        "period",
+        "occurred_at",
+        "__data__",
+    ]
     assert json.loads(reasons[3]["fields"])["__data__"] == "garbage"
     assert [e["field"] for e in json.loads(reasons[4]["errors"])] == ["data"]
 
@@ -117,7 +126,7 @@ async def test_entries_faststream_cannot_parse_are_rejected_not_left_pending(
     assert [r["error"] for r in reasons] == ["invalid", "invalid"], reasons
     assert [e["field"] for e in json.loads(reasons[0]["errors"])] == ["note"]
     assert "not UTF-8" in reasons[0]["message"] and "UTF-8" in reasons[0]["message_zh"]
-    assert [e["field"] for e in json.loads(reasons[1]["errors"])] == ["plan_id"]  # read as the fields it has
+    assert [e["field"] for e in json.loads(reasons[1]["errors"])][:2] == ["plan_id", "type"]  # read as its fields
     assert [str(s.event.event_id) for s in await store.read(PLAN)][1:] == [good["event_id"]]
 
 

@@ -4,14 +4,19 @@
         type indicator.updated subject gdp period 2025-06 occurred_at 2025-07-15T10:00:00+08:00 value 5.5
 
 Fields are the event's own (see `InboxMessage`); nested values (`target` of target.revised,
-`project` of project.registered) are JSON text; alternatively a single `json` field carries the
-whole event. A FastStream consumer group (`ingest`) validates and authorises each message
-exactly like the HTTP API (`App.ingest.submit`), appends it, then acks and deletes it from
-the inbox in one MULTI (it carries a token). A refused message goes to `pw:inbox:rejects` with the reason
-and its fields (token redacted to its id). A consumer that dies between read and ack leaves
-the message pending; a reclaimer on the same group claims it after `reclaim_idle_ms` and
-processes it again — harmless, since `event_id` makes the append idempotent — and gives up
-(to the rejects stream) after `max_deliveries`.
+`project` of project.registered) are JSON text, read as strictly as an HTTP body; alternatively
+a single `json` field carries the whole event, alone (with the token). A field given twice is
+refused, naming it: the broker's connection reads XREADGROUP's and XAUTOCLAIM's replies with the
+inbox's parsers (services/inbox/entries.py), since redis-py's dict keeps the last value. A
+FastStream consumer group (`ingest`) validates and authorises each message exactly like the
+HTTP API (`App.ingest.submit`) — every problem named at once, those of the fields every event
+has too when the type is missing —, appends it, then acks and deletes it from the inbox in one
+MULTI (it carries a token). A refused message goes to `pw:inbox:rejects` with the reason and its
+fields (the token redacted to its id; what the reasons echo of the input cut to an excerpt of
+`ECHO` characters). A consumer that dies between read and ack leaves the message pending; a
+reclaimer on the same group claims it after `reclaim_idle_ms` and processes it again —
+harmless, since `event_id` makes the append idempotent — and gives up (to the rejects stream)
+after `max_deliveries`.
 """
 
 from __future__ import annotations
@@ -19,26 +24,30 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, get_args
 
 from faststream import FastStream
 from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
 from faststream.redis import RedisBroker, RedisStreamMessage, StreamSub
 from faststream.specification import AsyncAPI
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from events.errors import FieldError
-from services.app import Accepted, App, AppError, Invalid, intake, strict_json
+from events.errors import FieldError, field_errors
+from events.models import EVENT_TYPES, Event, EventBase, event_adapter
+from services.app import Accepted, App, AppError, Invalid, Unauthorized, intake, strict_json
+from services.inbox.entries import RepeatedFields, install_entry_callbacks
 from services.observability import metrics, plan_context, redact
-from services.store import Keyspace, TokenStore
+from services.store import Keyspace, TokenInfo, TokenStore
 
 log = logging.getLogger("planwatch.inbox")
 
 GROUP = "ingest"
 NESTED = ("target", "project")  # fields whose value is JSON text
+ECHO = 300  # characters a reject keeps of a message, a reason or a field name (a reason may quote a huge value)
+ECHO_ERRORS = 100  # field errors a reject lists (a message may have thousands of stray fields)
 
 
 class InboxMessage(BaseModel):
@@ -79,11 +88,16 @@ class Inbox:
         self.keys, self.consumer = keys, consumer
         self.reclaim_idle_ms, self.max_deliveries = reclaim_idle_ms, max_deliveries
         self.app: App | None = None
+        self.broker: RedisBroker | None = None
 
     async def open(self, redis: Redis) -> None:
-        """Before the subscribers start: the application, and the consumer group created at the start
-        of the stream (FastStream would create it at `$`, missing what was sent before)."""
+        """Before the subscribers start: the application; the broker's connection (made now: it
+        connects lazily) reading entries with their fields as sent (services.inbox.entries); and the
+        consumer group created at the start of the stream (FastStream would create it at `$`,
+        missing what was sent before)."""
         self.app = App(redis, self.keys)
+        if self.broker is not None:
+            install_entry_callbacks(await self.broker.connect())
         try:
             await redis.xgroup_create(self.keys.inbox, GROUP, id="0", mkstream=True)
         except ResponseError as exc:
@@ -97,6 +111,7 @@ class Inbox:
 
     def attach(self, broker: RedisBroker) -> None:
         inbox = self
+        self.broker = broker
 
         @broker.subscriber(
             stream=StreamSub(self.keys.inbox, group=GROUP, consumer=self.consumer, polling_interval=100),
@@ -135,52 +150,75 @@ class Inbox:
 
     async def handle(self, body: InboxMessage, msg: RedisStreamMessage) -> None:
         """Append the message's event, or reject it; then ack. A failure to reach Redis raises,
-        leaving the message pending for the reclaimer."""
+        leaving the message pending for the reclaimer; so does a refusal that asks to try again
+        later (503: the plan changed too often while the message was checked)."""
         with plan_context(body.plan_id):
             try:
                 with intake("inbox"):
-                    _refuse_bytes(msg)
+                    _refuse_malformed(msg)
                     accepted = await self._submit(body)
             except AppError as exc:
+                if exc.status == 503:
+                    log.warning("inbox %s left pending: %s", _inbox_id(msg), _echo(exc.message))
+                    raise
                 await self.reject(msg, body, exc, counted=True)
                 return
             log.info("inbox %s: %s %s stored=%s", _inbox_id(msg), body.type, body.subject, accepted.stored)
             await self._done(msg)
 
     async def _submit(self, body: InboxMessage) -> Accepted:
-        ingest = self._app.ingest
-        caller = await ingest.authenticate(body.token or "")
+        caller = await self._authenticate(body.token)
         payload = to_payload(body)
         plan_id = payload.get("plan_id")
-        if not isinstance(plan_id, str) or not plan_id:
-            raise Invalid(
-                "plan_id is missing", "缺少计划编号", [FieldError("plan_id", "Field required", "缺少必填字段")]
+        if not isinstance(plan_id, str) or not plan_id:  # no plan to check against: what can be found without
+            raise _invalid([_plan_id_problem(plan_id), *_planless_problems(payload)])
+        try:
+            return await self._app.ingest.submit(caller, plan_id, [payload])
+        except Invalid as exc:
+            untyped = _untyped_problems(payload, {e.field for e in exc.errors})
+            if not untyped:
+                raise
+            raise _invalid([*exc.errors, *untyped]) from None
+
+    async def _authenticate(self, token: str | None) -> TokenInfo:
+        """The caller; Unauthorized naming the token field if it is missing, unknown or revoked."""
+        if token is None or not token.strip():
+            raise Unauthorized(
+                "the token is missing: send the department's API token (pwt_…) in the token field",
+                "缺少令牌：请在 token 字段中提供本部门的API令牌",
+                [FieldError("token", "Field required", "缺少必填字段")],
             )
-        return await ingest.submit(caller, plan_id, [payload])
+        try:
+            return await self._app.ingest.authenticate(token)
+        except Unauthorized as exc:
+            if exc.errors:
+                raise
+            raise Unauthorized(
+                exc.message, exc.message_zh, [FieldError("token", exc.message, exc.message_zh)]
+            ) from None
 
     async def reject(self, msg: RedisStreamMessage, body: InboxMessage, exc: AppError, counted: bool = False) -> None:
         """Set the message aside in the rejects stream with the reason (counted in the metrics unless
         `intake` did already), then ack it."""
         if not counted:
             metrics.EVENTS_REFUSED.labels("inbox", exc.code).inc()
-        original = body.model_dump(by_alias=True, exclude_none=True)
-        if "token" in original:
-            original["token"] = f"pwt_{TokenStore.id_of(original['token']) or '?'}_(redacted)"
-        # a token sent in another field (or echoed by a reason quoting the input) is kept by its id only
+        # a token sent in another field (or echoed by a reason quoting the input) is kept by its id only;
+        # what the refusal echoes is cut to an excerpt (after redaction: a cut token would not be found),
+        # the message itself is kept as sent
         await self._app.redis.xadd(
             self.keys.inbox_rejects,
             {
                 "inbox_id": _inbox_id(msg),
                 "error": exc.code,
-                "message": redact(exc.message),
-                "message_zh": redact(exc.message_zh),
-                "errors": redact(json.dumps([e.as_dict() for e in exc.errors], ensure_ascii=False)),
-                "fields": redact(json.dumps(original, ensure_ascii=False)),
+                "message": _echo(exc.message),
+                "message_zh": _echo(exc.message_zh),
+                "errors": json.dumps(_echoed_errors(exc.errors), ensure_ascii=False),
+                "fields": redact(json.dumps(_sent(msg, body), ensure_ascii=False)),
             },
             maxlen=100_000,
             approximate=True,
         )
-        log.warning("inbox %s rejected: %s", _inbox_id(msg), redact(exc.message))
+        log.warning("inbox %s rejected: %s", _inbox_id(msg), _echo(exc.message))
         await self._done(msg)
 
     async def _done(self, msg: RedisStreamMessage) -> None:
@@ -214,14 +252,38 @@ def entry_fields(msg: RedisStreamMessage) -> dict[str, str]:
     return {_text(name): _text(value) for name, value in msg.raw_message["data"].items()}
 
 
-def _refuse_bytes(msg: RedisStreamMessage) -> None:
-    """Refuse an entry with a field (name or value) that is not UTF-8 text, naming it: read with
-    replacement characters it would be stored as something the sender never wrote."""
-    fields = msg.raw_message["data"].items()
-    bad = [_text(name) for name, value in fields if not (_is_text(name) and _is_text(value))]
+def _refuse_malformed(msg: RedisStreamMessage) -> None:
+    """Refuse an entry whose fields do not make one event, naming each field at fault (all at
+    once): a name or value that is not UTF-8 text (read with replacement characters it would be
+    stored as something the sender never wrote); a name given twice (either value could be taken
+    for the sender's: redis-py's dict keeps the last); plain fields beside `json`, which carries
+    the whole event (they would be dropped unread)."""
+    data = msg.raw_message["data"]
+    bad = [_text(name) for name, value in data.items() if not (_is_text(name) and _is_text(value))]
+    if not bad and type(data) is dict and b"json" not in data and "json" not in data:
+        return  # the usual message: plain fields, each once
+    errors: list[FieldError] = []
+    said: list[tuple[str, str]] = []
     if bad:
-        errors = [FieldError(name, "is not UTF-8 text", "不是UTF-8编码的文本") for name in bad]
-        raise Invalid(f"{', '.join(bad)}: not UTF-8 text", "字段不是UTF-8编码的文本", errors)
+        errors += [FieldError(name, "is not UTF-8 text", "不是UTF-8编码的文本") for name in bad]
+        said.append((f"{', '.join(bad)}: not UTF-8 text", "字段不是UTF-8编码的文本"))
+    if isinstance(data, RepeatedFields):
+        repeated = {_text(name): n for name, n in data.repeated.items()}
+        errors += [
+            FieldError(name, f"given {n} times in one message: send each field once", "同一字段在消息中重复出现")
+            for name, n in repeated.items()
+        ]
+        said.append((f"{', '.join(repeated)}: given more than once", "字段重复出现"))
+    if b"json" in data or "json" in data:
+        beside = [name for name in map(_text, data) if name not in ("json", "token")]
+        reason = "given beside json: send the event either as the json field alone (with the token) or as plain fields"
+        errors += [
+            FieldError(name, reason, "不能与 json 字段同时发送：事件请只用 json 字段或只用普通字段") for name in beside
+        ]
+        if beside:
+            said.append((f"{', '.join(beside)}: given beside json", "字段不能与 json 字段同时发送"))
+    if errors:
+        raise Invalid("; ".join(en for en, _ in said), "；".join(zh for _, zh in said), errors)
 
 
 def _is_text(part: bytes | str) -> bool:
@@ -244,7 +306,8 @@ def _inbox_id(msg: RedisStreamMessage) -> str:
 
 
 def to_payload(body: InboxMessage) -> dict[str, Any]:
-    """The event as a dict, from the `json` field or from the plain fields."""
+    """The event as a dict, from the `json` field or from the plain fields (never both: refused
+    before, by `_refuse_malformed`)."""
     fields = body.model_dump(by_alias=True, exclude_none=True)
     fields.pop("token", None)
     if "json" in fields:
@@ -258,17 +321,132 @@ def to_payload(body: InboxMessage) -> dict[str, Any]:
         return event
     for name in NESTED:
         if name in fields:
-            try:
-                fields[name] = json.loads(fields[name])
-            except json.JSONDecodeError:
-                if name == "project":
-                    raise Invalid(
-                        "project must be JSON",
-                        "project 字段必须是JSON",
-                        [FieldError("project", "must be a JSON object", "必须是JSON对象")],
-                    ) from None
-                # a target may be written as the report's wording, e.g. 6%左右
+            fields[name] = _nested(name, fields[name])
     return fields
+
+
+def _nested(name: str, text: str) -> Any:
+    """A nested field's value: an object read as strictly as the json field and every HTTP body
+    (no key twice, no NaN, numbers as written), its problems named under the field
+    (`project.id`); else a target's wording (6%左右) or a bare JSON value, as before."""
+    if text.lstrip().startswith("{"):
+        try:
+            return strict_json(text, field=name)
+        except Invalid as exc:
+            errors = [
+                FieldError(e.field if e.field == name else f"{name}.{e.field}", e.reason, e.reason_zh)
+                for e in exc.errors
+            ]
+            raise Invalid(f"{name} is not valid JSON", f"{name} 字段不是有效的JSON", errors) from None
+    if name == "project":
+        raise Invalid(
+            "project must be JSON",
+            "project 字段必须是JSON",
+            [FieldError("project", "must be a JSON object", "必须是JSON对象")],
+        )
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text  # a target may be written as the report's wording, e.g. 6%左右
+
+
+# what every event has, and every field some event has (a message without a type is checked against these)
+_COMMON = ("event_id", "subject", "period", "occurred_at")
+_EVENT_FIELDS = frozenset(name for model in get_args(get_args(Event)[0]) for name in model.model_fields)
+_PLACED = {"plan_id": "plan", "department": "department"}  # stand-ins: the plan and the token decide them
+
+
+def _invalid(errors: list[FieldError]) -> Invalid:
+    """One refusal naming every problem, worded as a submission's (services.app's `prepare`)."""
+    return Invalid(
+        f"{len(errors)} problem(s) in the submission (invalid values); nothing was stored",
+        f"提交内容有{len(errors)}处错误（内容有误），未保存任何数据",
+        errors,
+    )
+
+
+def _plan_id_problem(plan_id: object) -> FieldError:
+    if plan_id is None or plan_id == "":
+        return FieldError("plan_id", "Field required", "缺少必填字段")
+    return FieldError("plan_id", "must be text: the plan's id, e.g. rongchang-2025", "应为计划编号文本")
+
+
+def _planless_problems(payload: dict[str, Any]) -> list[FieldError]:
+    """What is wrong with an event, as far as can be told without its plan (its plan_id is
+    missing): its model's problems, but for the plan and the department; and, if its type is
+    missing or unknown, the fields every event has and fields no event has. The checks a
+    submission adds (the plan's, the text's and numbers' of services.app) wait for the plan_id."""
+    try:
+        event_adapter.validate_python({**payload, **_PLACED})
+        found = []
+    except ValidationError as exc:
+        found = [e for e in field_errors(exc) if e.field not in _PLACED]
+    return found + _untyped_problems(payload, {e.field for e in found})
+
+
+def _untyped_problems(payload: dict[str, Any], named: set[str]) -> list[FieldError]:
+    """For an event whose type is missing or unknown — pydantic then names the type alone, not
+    knowing which event's fields to check —: the problems of the fields every event has, and
+    the fields no event has, but for those `named` already."""
+    if payload.get("type") in EVENT_TYPES:
+        return []
+    try:
+        EventBase.model_validate({**{k: payload[k] for k in _COMMON if k in payload}, **_PLACED})
+        found = []
+    except ValidationError as exc:
+        found = field_errors(exc)
+    found += [
+        FieldError(name, "is no field of any event", "不是任何事件的字段")
+        for name in payload
+        if name not in _EVENT_FIELDS
+    ]
+    return [e for e in found if e.field not in named]
+
+
+def _excerpt(text: str, limit: int = ECHO) -> str:
+    """`text`, or if longer than `limit` its start and end around the count left out: a reason
+    quotes the value first (a 100,000-digit number) and says why last."""
+    if len(text) <= limit:
+        return text
+    head, tail = limit * 3 // 5, limit // 5
+    return f"{text[:head]}…({len(text) - head - tail} characters left out)…{text[-tail:]}"
+
+
+def _echo(text: str) -> str:
+    """What a reject or a log line echoes of a refusal: secrets redacted, then cut to an excerpt
+    (controls are escaped already: AppError shows them `printable`)."""
+    return _excerpt(redact(text))
+
+
+def _echoed_errors(errors: list[FieldError]) -> list[dict[str, str]]:
+    echoed = [
+        {"field": _echo(e.field), "reason": _echo(e.reason), "reason_zh": _echo(e.reason_zh)}
+        for e in errors[:ECHO_ERRORS]
+    ]
+    if len(errors) > ECHO_ERRORS:
+        more = len(errors) - ECHO_ERRORS
+        echoed.append(
+            {"field": "(message)", "reason": f"and {more} more problems", "reason_zh": f"另有{more}处错误未列出"}
+        )
+    return echoed
+
+
+def _sent(msg: RedisStreamMessage, body: InboxMessage) -> dict[str, Any]:
+    """The message's fields as sent, for the reject: every value of a field given twice, and a
+    token kept by its id only."""
+    sent: dict[str, Any] = body.model_dump(by_alias=True, exclude_none=True)
+    data = msg.raw_message["data"]
+    if isinstance(data, RepeatedFields):
+        for name in data.repeated:
+            sent[_text(name)] = [_text(value) for value in data.values_of(name)]
+    if "token" in sent:
+        tokens = sent["token"]
+        sent["token"] = [_redacted(t) for t in tokens] if isinstance(tokens, list) else _redacted(tokens)
+    return sent
+
+
+def _redacted(token: str) -> str:
+    return f"pwt_{TokenStore.id_of(token) or '?'}_(redacted)"
 
 
 def asyncapi_document(keys: Keyspace) -> dict[str, Any]:
