@@ -81,6 +81,9 @@ def test_a_path_that_is_no_regular_file_or_is_too_large_is_refused_before_it_is_
     table = tmp_path / "table.csv"
     table.write_text(TABLE, encoding="utf-8")
     zero, folder = "/dev/zero", str(tmp_path)
+    example = tmp_path / "points-2025.yaml"  # a plan with its history beside it, the history /dev/zero
+    example.write_bytes((ROOT / "plans/examples/points-2025.yaml").read_bytes())
+    (tmp_path / "points-2025.history.yaml").symlink_to(zero)
     cases = [  # (arguments, what the message says, exit code)
         (("compare", zero, "--plan", PLAN), "REPORT: /dev/zero is a character device, not a regular file", 2),
         (
@@ -100,6 +103,11 @@ def test_a_path_that_is_no_regular_file_or_is_too_large_is_refused_before_it_is_
         (("plan", "check", _sparse(tmp_path / "big.yaml", MAX_FILE + 1)), f"over the limit of {MAX_FILE:,}", 1),
         (("plan", "draft", folder, *DRAFT), f"TABLE: {folder} is a directory", 1),
         (("plan", "draft", str(table), *DRAFT, "--projects", str(pipe)), f"--projects: {pipe} is a pipe (FIFO)", 1),
+        (
+            ("demo", "--plan-file", str(example), "--out", str(tmp_path / "out")),
+            "points-2025.history.yaml is a character device, not a regular file",
+            2,
+        ),
     ]
     results = _all(lambda *args: _bounded({**cli_env, "COLUMNS": "1000"}, *args), [args for args, _, _ in cases])
     for (args, says, code), result in zip(cases, results, strict=True):

@@ -30,7 +30,7 @@ import yaml
 from events.models import Event, IndicatorUpdated, InvestmentCompleted, ProjectCompleted, ProjectStarted
 from events.periods import Period
 from events.plan import Plan
-from services.app import load_plan, publish_plan
+from services.app import MAX_FILE, files, load_plan, publish_plan
 from services.store import EventStore
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "plans" / "examples"
@@ -147,7 +147,8 @@ def _published(period: Period, zone: ZoneInfo) -> datetime:
 def read_example(plan_file: Path) -> tuple[Plan, list[Event]]:
     """The example plan and its history's events (checked before anything is stored)."""
     plan = load_plan(plan_file)
-    history = yaml.safe_load(history_file(plan_file).read_text(encoding="utf-8")) or {}
+    # a regular file of at most 2 MB, as a plan file: /dev/zero or a pipe beside the plan is no history
+    history = yaml.safe_load(files.read_regular(history_file(plan_file), MAX_FILE).decode("utf-8")) or {}
     return plan, example_history(plan, history)
 
 
