@@ -115,6 +115,27 @@ async def test_a_keeper_renews_after_redis_forgot_its_script(
         await keeper.stop()
 
 
+async def test_a_lease_key_of_another_type_is_reported_lost_and_the_others_renewed(
+    redis: Redis, keys: Keyspace, server_url: str
+):
+    damaged, kept = keys.lease("plan-1", "rm"), keys.lease("plan-2", "rm")
+    assert all(await Lease(redis, "w1", TTL_MS).hold_many([damaged, kept]))
+    lost: list[str] = []
+    keeper = keeper_for(server_url, lost)
+    keeper.hold([damaged, kept])
+    keeper.start()
+    try:
+        await redis.delete(damaged)
+        await redis.hset(damaged, "written", "by hand")  # a hash where the lease's string was
+        for _ in range(10):  # twice the lease
+            keeper.beat()
+            await asyncio.sleep(0.1)
+        assert await redis.get(kept) == "w1"  # renewed all along
+        assert set(lost) == {damaged}
+    finally:
+        await keeper.stop()
+
+
 async def test_a_lease_without_an_expiry_is_taken(redis: Redis, keys: Keyspace):
     """Every holder sets an expiry: a lease without one was written by hand (or damaged) and would
     otherwise keep the plan from every worker for ever. One with an expiry is left to its holder."""

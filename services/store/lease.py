@@ -235,6 +235,10 @@ class LeaseKeeper:
             pipe = client.pipeline(transaction=False)
             for key in chunk:
                 pipe.evalsha(sha, 1, key, self.owner, self.ttl_ms)
-            lost += [key for key, kept in zip(chunk, pipe.execute(), strict=True) if not kept]
+            replies = pipe.execute(raise_on_error=False)  # one lease key damaged must not cost the others
+            if any(isinstance(reply, NoScriptError) for reply in replies):
+                raise NoScriptError("the renewal script is gone")  # loaded again by the caller
+            # a key of another type (WRONGTYPE) is lost too: the supervisor drops it and takes the plan again
+            lost += [key for key, kept in zip(chunk, replies, strict=True) if isinstance(kept, Exception) or not kept]
         with self._guard:  # a lease dropped meanwhile was let go on purpose, not lost
             return [key for key in lost if key in self._keys]
