@@ -136,13 +136,19 @@ async def test_a_name_makes_no_markup_in_markdown_and_the_table_reads_back(store
     assert not _MARKUP.search(rollup) and "\\<img" in rollup
 
 
-async def test_a_bug_is_answered_500_and_raised_no_further(redis: Redis, keys: Keyspace, store: EventStore) -> None:
+async def test_a_bug_is_answered_500_and_raised_no_further(
+    redis: Redis, keys: Keyspace, store: EventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Raised on, Starlette hands the error to the server, which drops the connection: the client's
-    next request on it (keep-alive) fails too. Here the bug is a key of the wrong type."""
+    next request on it (keep-alive) fails too. Here the bug is a use case that raises."""
+    from services.app.rollups import Rollups
+
+    async def broken_listing(self: Rollups, plan_id: str) -> None:
+        raise RuntimeError("a bug")
+
     plan_id, _, _ = await load_seed(store)
     admin, _ = await TokenStore(redis, keys).create("admin")
-    await redis.delete(keys.rollups(plan_id))
-    await redis.set(keys.rollups(plan_id), "not a hash")
+    monkeypatch.setattr(Rollups, "list", broken_listing)
     async with api_client(redis, keys, admin) as http:  # ASGITransport raises what the app raises
         broken = await http.get(f"/v1/plans/{plan_id}/rollups")
         healthy = await http.get("/healthz")

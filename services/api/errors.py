@@ -14,7 +14,8 @@ from redis import exceptions as redis_errors
 from starlette.exceptions import HTTPException
 
 from events.errors import FieldError
-from services.app import AppError, Invalid, Unavailable
+from services.app import AppError, Invalid, StoreDamaged, Unavailable
+from services.store import DamagedKey
 
 log = logging.getLogger("planwatch.api")
 
@@ -36,7 +37,7 @@ REDIS_UNAVAILABLE: Final = (
 async def app_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-    if exc.status == 503:
+    if exc.status == 503 and not isinstance(exc, StoreDamaged):  # waiting does not repair a key
         headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
     return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
 
@@ -61,6 +62,13 @@ async def redis_unavailable(request: Request, exc: Exception) -> JSONResponse:
         "数据存储暂时不可用，未保存任何数据，请稍后重试",
     )
     return await app_error(request, refusal)
+
+
+async def store_damaged(request: Request, exc: Exception) -> JSONResponse:
+    """A write refused over a key of the wrong Redis type (services/store/wrongtype.py): 503 naming it."""
+    assert isinstance(exc, DamagedKey)
+    log.error("%s %s: %s", request.method, request.url.path, exc)
+    return await app_error(request, StoreDamaged.of(exc.key, exc.found, exc.expected))
 
 
 async def http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -93,6 +101,7 @@ def install_error_handlers(api: FastAPI) -> None:
     api.add_exception_handler(AppError, app_error)
     api.add_exception_handler(RequestValidationError, request_invalid)
     api.add_exception_handler(HTTPException, http_error)
+    api.add_exception_handler(DamagedKey, store_damaged)
     for kind in REDIS_UNAVAILABLE:
         api.add_exception_handler(kind, redis_unavailable)
     api.add_exception_handler(Exception, unexpected)

@@ -4,6 +4,7 @@ from here."""
 
 from __future__ import annotations
 
+from services.app import files  # files a command reads or writes, checked before the work
 from services.app.alerting import AlertState, SilenceState, Subscribed
 from services.app.application import TOKEN_CACHE_S, App
 from services.app.backup import ExportSummary, RestoreSummary
@@ -14,6 +15,7 @@ from services.app.errors import (
     Forbidden,
     Invalid,
     NotFound,
+    StoreDamaged,
     TooLarge,
     Unauthorized,
     Unavailable,
@@ -80,6 +82,7 @@ __all__ = [
     "RollupResult",
     "RollupVersion",
     "SilenceState",
+    "StoreDamaged",
     "Subscribed",
     "SubscriptionDeliveries",
     "TooLarge",
@@ -89,6 +92,7 @@ __all__ = [
     "check_plan",
     "draft_plan_document",
     "draft_plan_file",
+    "files",
     "intake",
     "list_rollups",
     "load_document",

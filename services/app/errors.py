@@ -66,3 +66,20 @@ class Unavailable(AppError):
     """A dependency (Redis) cannot be reached now: retry later (the API adds Retry-After)."""
 
     status, code = 503, "unavailable"
+
+
+class StoreDamaged(AppError):
+    """A key the request would write holds another Redis type than planwatch keeps there (written
+    by hand or damaged): nothing was written; an operator restores or deletes the key it names."""
+
+    status, code = 503, "store_damaged"
+
+    @classmethod
+    def of(cls, key: str, found: str, expected: str | None) -> StoreDamaged:
+        return cls(
+            f"nothing was stored: key {key} holds a {found} where planwatch keeps a {expected or 'different type'} "
+            "(damaged or written by hand); an operator must restore it from a backup or delete it",
+            f"未保存任何数据：存储键 {key} 已损坏（类型为{found}，应为{expected or '其他类型'}），"
+            "请管理员从备份恢复或删除该键",
+            key=key,
+        )

@@ -23,11 +23,22 @@ from events.models import Event, EventBase, TargetRevised, batch_adapter, event_
 from events.plan import Indicator, Plan
 from events.targets import RelativeTarget
 from services.app.access import Access
-from services.app.errors import AppError, Conflict, Forbidden, Invalid, NotFound, TooLarge, Unauthorized, Unavailable
+from services.app.errors import (
+    AppError,
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    StoreDamaged,
+    TooLarge,
+    Unauthorized,
+    Unavailable,
+)
 from services.app.payloads import event_field_problems
 from services.observability import metrics
 from services.store import (
     AppendResult,
+    DamagedKey,
     EventIdReused,
     EventStore,
     PlanCatalog,
@@ -489,6 +500,8 @@ class Ingest:
                 expected=exc.expected,
                 actual=exc.actual,
             ) from None
+        except DamagedKey as exc:  # a key the append writes holds another Redis type: nothing stored
+            raise StoreDamaged.of(exc.key, exc.found, exc.expected) from exc
         except EventIdReused as exc:
             where = _event_id_field(events, exc.event_id)
             reused = FieldError(where, "this event_id is already stored with other content", "该事件编号已用于其他内容")

@@ -26,8 +26,8 @@ from events.errors import FieldError
 from events.plan import Plan
 from projections.formatting import in_zone, local_time, money_wan
 from projections.judgement import LIGHT, LIGHT_ZH, SEVERITY_LIGHT
-from services.app import App, AppError, Forbidden, Invalid, TooLarge, check_plan
-from services.store import Session, TokenInfo
+from services.app import App, AppError, Forbidden, Invalid, StoreDamaged, TooLarge, check_plan
+from services.store import DamagedKey, Session, TokenInfo
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
@@ -169,6 +169,8 @@ class DashboardRoute(APIRoute):
                 response = sign_in_redirect(request)
             except AppError as exc:
                 response = page(request, "error.html", exc.status, error=exc)
+            except DamagedKey as exc:  # a write refused over a key of the wrong type: named
+                response = page(request, "error.html", 503, error=StoreDamaged.of(exc.key, exc.found, exc.expected))
             response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.2f}"
             return response
 

@@ -32,10 +32,10 @@ from services.notify.http import SendResult
 from services.notify.outgoing import Outgoing
 from services.notify.recent import Recent
 from services.notify.reminders import Reminders
-from services.notify.subscriptions import Subscription
+from services.notify.subscriptions import Subscription, drop_if_delivery_key
 from services.notify.wording import DigestKind
 from services.observability import metrics
-from services.store import Lease, SignedLinks, stored_int
+from services.store import DamagedKey, Lease, SignedLinks, stored_int
 
 log = logging.getLogger("planwatch.notifier")
 
@@ -159,7 +159,12 @@ class Deliverer:
 
         async def turn(subscription: Subscription) -> int:
             async with gate:
-                return await self.deliver(subscription)
+                try:
+                    return await self.deliver(subscription)
+                except DamagedKey as damage:  # one of its keys, of another type: dropped, or raised
+                    if not await drop_if_delivery_key(self.redis, self.keys, damage):
+                        raise
+                    return 0
 
         results = await asyncio.gather(*(turn(s) for s in held), return_exceptions=True)
         for result in results:
@@ -171,7 +176,12 @@ class Deliverer:
         """Whether we deliver for this subscription (the lease is renewed a few times per period)."""
         if self._leases.get(subscription_id, 0) > time.monotonic():
             return True
-        held = await self.lease.hold(self.keys.sub_lease(subscription_id))
+        try:
+            held = await self.lease.hold(self.keys.sub_lease(subscription_id))
+        except DamagedKey as damage:  # no notifier's lease: dropped, taken at the next round
+            if not await drop_if_delivery_key(self.redis, self.keys, damage):
+                raise
+            held = False
         self._leases[subscription_id] = time.monotonic() + self.lease.ttl_ms / 3000 if held else 0
         if not held:  # another notifier's now: what we knew of its backoff may go stale
             self._resting.pop(subscription_id, None)

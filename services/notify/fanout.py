@@ -30,8 +30,8 @@ from redis.exceptions import ResponseError
 
 from events.alerts import AlertNotice
 from services.notify.recent import Recent
-from services.notify.subscriptions import Subscription
-from services.store import Announcements, EventStore, Keyspace, is_cluster
+from services.notify.subscriptions import Subscription, drop_if_delivery_key
+from services.store import Announcements, DamagedKey, EventStore, Keyspace, is_cluster, warn_once
 
 log = logging.getLogger("planwatch.notifier")
 
@@ -139,18 +139,25 @@ class FanOut:
         if not plans:
             await asyncio.sleep(block_ms / 1000)
             return 0
-        entries = await self._claim(list(plans))
-        entries += await self._new_entries(plans, block_ms=None if entries else block_ms)
-        if not entries:
+        try:
+            entries = await self._claim(list(plans))
+            entries += await self._new_entries(plans, block_ms=None if entries else block_ms)
+            if not entries:
+                return 0
+            subscriptions = await self.subscriptions.get()
+            if is_cluster(self.redis):
+                # a Cluster pipeline does not load a missing script (a plain one does): on every primary first
+                await self.redis.script_load(_QUEUE)
+            async with self.redis.pipeline(transaction=False) as pipe:  # one round trip for the whole batch
+                for entry in entries:
+                    await self._fan_out(pipe, entry, plans, subscriptions)
+                await pipe.execute()  # raises if any queueing failed: then nothing is acknowledged
+        except DamagedKey as damage:  # nothing acknowledged: claimed again later
+            if damage.key in plans:  # an outbox of another type: left out from the next step on
+                self._groups.discard(damage.key)
+            elif not await drop_if_delivery_key(self.redis, self.keys, damage):
+                raise
             return 0
-        subscriptions = await self.subscriptions.get()
-        if is_cluster(self.redis):
-            # a Cluster pipeline does not load a missing script (a plain one does): on every primary first
-            await self.redis.script_load(_QUEUE)
-        async with self.redis.pipeline(transaction=False) as pipe:  # one round trip for the whole batch
-            for entry in entries:
-                await self._fan_out(pipe, entry, plans, subscriptions)
-            await pipe.execute()  # raises if any queueing failed: then nothing is acknowledged
         await self._acknowledge(entries)
         return len(entries)
 
@@ -161,11 +168,14 @@ class FanOut:
             if outbox not in self._groups:
                 try:
                     await self.redis.xgroup_create(outbox, GROUP, id="0", mkstream=True)
+                except DamagedKey as damage:  # of another type: read as empty (the alerts' commit drops it)
+                    warn_once(damage)
+                    continue
                 except ResponseError as exc:
                     if "BUSYGROUP" not in str(exc):
                         raise
                 self._groups.add(outbox)
-        return plans
+        return {outbox: plan for outbox, plan in plans.items() if outbox in self._groups}
 
     async def _outbox_plans(self) -> dict[str, str]:
         return {self.keys.outbox(plan): plan for plan in await self.store.plans()}

@@ -33,7 +33,7 @@ from events.errors import CONTROL
 from services.notify.guard import Network, check_target
 from services.notify.masking import mask_url
 from services.notify.schedule import WorkingHours
-from services.store import CannotUnseal, Keyspace, Sealer
+from services.store import CannotUnseal, DamagedKey, Keyspace, Sealer, drop_damaged
 
 HttpKind = Literal["webhook", "wecom", "dingtalk", "feishu"]  # the channels that post to a url
 ChannelKind = Literal[HttpKind, "stream"]  # each has its implementation in channels/
@@ -378,3 +378,13 @@ class SubscriptionStore:
             dict(zip(("queued", "sent", "dead"), replies[3 * n : 3 * n + 3], strict=True))
             for n in range(len(subscription_ids))
         ]
+
+
+async def drop_if_delivery_key(redis: Redis, keys: Keyspace, damage: DamagedKey) -> bool:
+    """Whether `damage` is of a subscription's delivery keys (`{sub:ID}`: its queue, state, lease,
+    rate, …): the notifier's own bookkeeping, which a key of another type holds nothing of. It is
+    dropped, with a warning, and the subscription's delivery starts afresh at the next round."""
+    if not damage.key.startswith(f"{keys.prefix}:{{sub:"):
+        return False
+    await drop_damaged(redis, damage, "a subscription's delivery bookkeeping, started afresh")
+    return True

@@ -10,7 +10,7 @@ from services.projection.rebuild import RebuildResult, rebuild
 from services.projection.runner import JUDGEMENT, GenerationChanged, LeaseLost, Parked, Projector
 from services.projection.status import PlanStatus, plan_status
 from services.projection.strategy import JudgingFailed, ProjectionStrategy
-from services.projection.supervisor import ProjectionSupervisor
+from services.projection.supervisor import ProjectionSupervisor, take_leases
 
 __all__ = [
     "ALERTS",
@@ -40,4 +40,5 @@ __all__ = [
     "read_fields",
     "rebuild",
     "state_as_known",
+    "take_leases",
 ]

@@ -25,7 +25,8 @@ async def current_generation(
 ) -> int:
     """The generation readers use (0: none yet); with `create`, the first one is made if there is
     none. A pointer that is not a number (written by hand, damaged) is none: readers fold the log
-    instead, and a projector replaces it with a new generation, which replays the log."""
+    instead, and a projector replaces it with a new generation, which replays the log — as it does a
+    pointer of another Redis type, which reads as missing (services/store/wrongtype.py)."""
     current_key = keys.projection_current(plan_id, projection.name)
     stored = await redis.get(current_key)
     current = stored_int(stored)
@@ -35,6 +36,9 @@ async def current_generation(
         fresh = await redis.incr(keys.projection_generations(plan_id, projection.name))
         await redis.set(current_key, fresh, nx=stored is None)  # nx: a concurrent creator wins
         current = stored_int(await redis.get(current_key))
+        if current is None:  # still none: a key of another Redis type (read as missing), replaced
+            await redis.set(current_key, fresh)
+            current = fresh
     return current or 0
 
 

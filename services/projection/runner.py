@@ -54,7 +54,7 @@ from services.projection.generations import current_generation
 from services.projection.kinds import READ_MODEL, Projection
 from services.projection.replies import Entry, hash_values, read_after, read_range
 from services.projection.strategy import JudgingFailed
-from services.store import EventStore, Keyspace, entry_data, is_position
+from services.store import DamagedKey, EventStore, Keyspace, drop_damaged, entry_data, is_position
 
 log = logging.getLogger("planwatch.projector")
 
@@ -229,6 +229,13 @@ class Projector:
         without committing anything. The fold and the alert judgement are deterministic, so this
         reproduces the committed state exactly; the notices it regenerates were committed already
         and are dropped (and carry the same ids, were any to get through)."""
+        try:
+            await self._load()
+        except DamagedKey as damage:  # one of its own keys: dropped (the generation is replayed from the log)
+            await self._repaired(damage)
+            await self._load()
+
+    async def _load(self) -> None:
         if self.owner is not None:
             self.generation = await current_generation(
                 self.redis, self.keys, self.plan_id, create=True, projection=self.projection
@@ -544,7 +551,10 @@ class Projector:
             fields[SNAPSHOT + position] = data
             if applied > saved_applied:  # the latest periodic snapshot serves as the state too
                 fields["state"], saved_applied = data, applied
-        reply = await self._commit_script(keys=self._commit_keys(), args=self._commit_args(fields, parked))
+        try:
+            reply = await self._commit_script(keys=self._commit_keys(), args=self._commit_args(fields, parked))
+        except DamagedKey as damage:
+            raise await self._repaired(damage) from damage
         if reply != "ok":
             raise self._refused(reply)
         snapshots.clear()
@@ -553,6 +563,20 @@ class Projector:
         self._snapshot_applied = saved_applied
         self._parked_listed = len(state.parked)
         self.strategy.committed(state)
+
+    async def _repaired(self, damage: DamagedKey) -> Exception:
+        """One of the projection's keys holds another Redis type (written by hand, or damaged): it
+        is dropped, with a warning — the lease is then free to take again (LeaseLost), the
+        generation's own keys are replayed from the log by the next load (GenerationChanged).
+        Raises `damage` for a key that is not the projection's (the log: read as empty, not dropped)."""
+        lease = self.keys.lease(self.plan_id, self.projection.name)
+        owned = {*self._commit_keys(), self.keys.projection_generations(self.plan_id, self.projection.name)}
+        if damage.key not in owned:
+            raise damage
+        await drop_damaged(self.redis, damage, f"{self.projection.label} of {self.plan_id}, rebuilt")
+        if damage.key == lease:
+            return LeaseLost(f"{self.plan_id} {self.projection.name}: the lease key was damaged (dropped)")
+        return GenerationChanged(self.plan_id)
 
     def _newly_parked(self) -> list[Parked]:
         """The entries the fold parked since the last commit, as dead letters with their data."""

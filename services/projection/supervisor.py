@@ -55,12 +55,14 @@ from services.projection.status import report_progress
 from services.projection.wakeup import Wakeup
 from services.store import (
     Announcements,
+    DamagedKey,
     EventStore,
     Keyspace,
     Lease,
     LeaseKeeper,
     Offers,
     client_name,
+    drop_damaged,
     redis_now_ms,
 )
 from services.tasks import cancel_and_wait, raise_if_cancelled
@@ -68,6 +70,21 @@ from services.tasks import cancel_and_wait, raise_if_cancelled
 log = logging.getLogger("planwatch.supervisor")
 
 Unit = tuple[str, str]  # (plan id, projection name): what one lease covers
+
+
+async def take_leases(lease: Lease, keys: list[str]) -> list[bool]:
+    """`Lease.hold_many`; a lease key holding another Redis type (written by hand, or damaged: no
+    worker's lease) is dropped, with a warning, and taken — it would stop every lease of the batch."""
+    for _ in range(len(keys)):
+        try:
+            return await lease.hold_many(keys)
+        except DamagedKey as damage:
+            if damage.key not in keys:
+                raise
+            await drop_damaged(lease.redis, damage, "a lease no worker holds: taken again")
+    return await lease.hold_many(keys)
+
+
 _BY_NAME = {projection.name: projection for projection in PROJECTIONS}
 PROJECTOR_GRACE_S = 5.0  # a projector still running this long after its cancellation is left behind
 # units per metrics round trip; the event loop runs the projectors in between. Building and
@@ -321,7 +338,7 @@ class ProjectionSupervisor:
         running = self._live_workers | {None}
         free += [unit for unit, holder in zip(candidates, holders, strict=True) if holder not in running]
         free = free[:wanted]
-        taken = await self.lease.hold_many([self._lease_key(unit) for unit in free])
+        taken = await take_leases(self.lease, [self._lease_key(unit) for unit in free])
         started = [unit for unit, ours in zip(free, taken, strict=True) if ours]
         if min(wanted, room) > len(started):
             started += await self._take_offered(candidates, holders, min(wanted, room) - len(started))

@@ -32,13 +32,14 @@ from services.store.events import (
     digest_of,
     entry_data,
 )
-from services.store.keys import Keyspace
+from services.store.keys import Keyspace, stored_type
 from services.store.lease import Lease, LeaseKeeper, Offers
 from services.store.sealing import CannotUnseal, Sealer
 from services.store.sessions import Session, SessionStore
 from services.store.signing import LINK_TTL_S, SignedLinks, shared_rollup_path, signing_key
 from services.store.tokens import ROLES, Role, TokenInfo, TokenStore
 from services.store.values import is_position, stored_int
+from services.store.wrongtype import DamagedKey, drop_damaged, is_wrong_type, warn_once
 
 __all__ = [
     "CLUSTER_SCHEMES",
@@ -47,6 +48,7 @@ __all__ = [
     "Announcements",
     "AppendResult",
     "CannotUnseal",
+    "DamagedKey",
     "EmbeddedRedis",
     "EmbeddedStopped",
     "EventIdReused",
@@ -73,15 +75,19 @@ __all__ = [
     "connect",
     "connect_sync",
     "digest_of",
+    "drop_damaged",
     "embedded_binary",
     "entry_data",
     "is_cluster",
     "is_cluster_url",
     "is_position",
+    "is_wrong_type",
     "node_url_for_key",
     "plain_url",
     "redis_now_ms",
     "shared_rollup_path",
     "signing_key",
     "stored_int",
+    "stored_type",
+    "warn_once",
 ]

@@ -27,6 +27,8 @@ from redis.asyncio import BlockingConnectionPool
 from redis.asyncio import Redis as AsyncRedis
 from redis.asyncio.cluster import RedisCluster
 
+from services.store.wrongtype import TolerantCluster, TolerantRedis
+
 SOCKET_NAME = "redis.sock"
 
 
@@ -202,9 +204,10 @@ def connect(url: str, max_connections: int = 64, client_name: str | None = None)
     `client_name` names the connections (CLIENT LIST shows it: what a process holds can be counted).
     Replies are text; bytes that are no UTF-8 (written by another program, or damaged) read as
     U+FFFD instead of failing the whole reply: an entry holding them is unreadable (and parked),
-    and the entries around it are read."""
+    and the entries around it are read. A key holding another Redis type than planwatch keeps there
+    reads as missing, and is refused to writers naming it (`wrongtype.py`)."""
     if is_cluster_url(url):
-        cluster = RedisCluster.from_url(
+        cluster = TolerantCluster.from_url(
             plain_url(url),
             decode_responses=True,
             encoding_errors="replace",
@@ -222,7 +225,7 @@ def connect(url: str, max_connections: int = 64, client_name: str | None = None)
         socket_timeout=30,
         client_name=client_name,
     )
-    return AsyncRedis(connection_pool=pool)
+    return TolerantRedis(connection_pool=pool)
 
 
 def connect_sync(url: str, client_name: str | None = None) -> SyncRedis:

@@ -527,13 +527,17 @@ class EventStore:
 
     async def version(self, plan_id: str, subject: str) -> int:
         """The number of events stored about `subject`. A count that cannot be read (written by
-        hand, or damaged) is the length of the subject's positions list, which grows with it (and
-        which the next append writes in its place)."""
-        stored = await self.redis.hget(self.keys.versions(plan_id), subject)
+        hand, or damaged) or that is missing is the length of the subject's positions list, which
+        grows with it (and which the next append writes in its place): a versions hash replaced by
+        another type reads as empty, and the plan's versions are still known."""
+        async with self.redis.pipeline(transaction=False) as pipe:  # one round trip for both
+            pipe.hget(self.keys.versions(plan_id), subject)
+            pipe.llen(self.keys.subject_events(plan_id, subject))
+            stored, listed = await pipe.execute()
         count = stored_int(stored)
-        if stored is not None and (count is None or count < 0):
-            return await self.redis.llen(self.keys.subject_events(plan_id, subject))
-        return count or 0
+        if count is None or count < 0:  # none (or the hash of another type, read as empty): the list's
+            return int(listed)
+        return count
 
     async def stored_event(self, plan_id: str, event_id: str) -> StoredEvent | None:
         """The event stored under `event_id` (as the dedup index writes it), if one was: the entry

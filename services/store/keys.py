@@ -8,6 +8,38 @@ from dataclasses import dataclass
 
 _PREFIX = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
 
+# The Redis type planwatch keeps under each kind of key, told by the name after the prefix (which
+# has no colon). A key found holding another type was written by hand or damaged
+# (services/store/wrongtype.py reads it as empty and refuses to write over it, naming it).
+_STORED_TYPES = tuple(
+    (re.compile(pattern), kind)
+    for pattern, kind in (
+        (r"\}:(rm|alerts):\d+$", "hash"),  # a generation: checkpoint, state, views
+        (r"\}:(rm|alerts):\d+:(dead|history)$", "stream"),
+        (r"\}:(rm|alerts):\d+:(attempts|notice-ids)$", "hash"),
+        (r"\}:(rm|alerts):(lease|current|generations)$", "string"),
+        (r"\}:(events|outbox|outbox:dead)$", "stream"),
+        (r"\}:(event-ids|versions|rollups)$", "hash"),
+        (r"\}:subject:.+$", "list"),
+        (r"\}:(restoring|rollup:[^:]+:(v\d+:[0-9a-f]+|done|lock))$", "string"),
+        (r"\}:(queue|dead|outgoing)$", "stream"),  # a subscription's ({sub:ID})
+        (r"\}:(seen|sent|state)$", "hash"),
+        (r"\}:rate$", "zset"),
+        (r"\}:lease$", "string"),
+        (r"^[^:{]+:plans$", "set"),
+        (r"^[^:{]+:(tokens|subscriptions|lease-offers|session:[0-9a-f]+)$", "hash"),
+        (r"^[^:{]+:(inbox|inbox:rejects|notices:[^:]+)$", "stream"),
+        (r"^[^:{]+:(ticket:[0-9a-f]+|signing-key)$", "string"),
+        (r"^[^:{]+:workers$", "zset"),
+    )
+)
+
+
+def stored_type(key: str) -> str | None:
+    """The Redis type planwatch keeps under `key` (string, hash, list, set, zset, stream), or None
+    for a name it does not build."""
+    return next((kind for pattern, kind in _STORED_TYPES if pattern.search(key)), None)
+
 
 @dataclass(frozen=True)
 class PlanChannel:
