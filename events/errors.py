@@ -27,6 +27,15 @@ def printable(text: str) -> str:
     return CONTROL.sub(lambda m: f"\\u{ord(m[0]):04x}", text) if CONTROL.search(text) else text
 
 
+def excerpt(text: str, limit: int) -> str:
+    """`text`, or if longer than `limit` its start and end around the count left out: a reason
+    quotes the value first (a 100,000-digit number) and says why last."""
+    if len(text) <= limit:
+        return text
+    head, tail = limit * 3 // 5, limit // 5
+    return f"{text[:head]}…({len(text) - head - tail} characters left out)…{text[-tail:]}"
+
+
 # pydantic error type → Chinese reason; the English reason is pydantic's own message.
 _ZH = {
     "missing": "缺少必填字段",

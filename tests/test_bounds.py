@@ -67,6 +67,21 @@ async def test_out_of_bounds_values_are_refused_by_field_and_store_nothing(
     assert await store.length(PLAN) == 1  # the plan alone
 
 
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [({"value": "9" * 100_000}, "value"), ({"type": "t" * 100_000}, "type"), ({"x" * 70_000: 1}, "x" * 70_000)],
+)
+async def test_a_huge_value_is_echoed_as_an_excerpt(
+    client: httpx.AsyncClient, store: EventStore, changes: dict, field: str
+) -> None:
+    """A refusal quoting the input quotes its start and end: the answer to a 100 kB value is not 100 kB."""
+    response = await post(client, event(**changes))
+    assert response.status_code == 422 and len(response.content) < 5_000, len(response.content)
+    echoed = " ".join(str(e) for e in response.json()["errors"])
+    assert "characters left out" in echoed
+    assert await store.length(PLAN) == 1
+
+
 async def test_project_dates_outside_the_window_are_refused(client: httpx.AsyncClient, store: EventStore) -> None:
     started = event(type="project.started", subject="kp-001", period="2025-03", started_on="9999-03-01")
     del started["value"]

@@ -7,7 +7,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from events.errors import FieldError, printable
+from events.errors import FieldError, excerpt, printable
+
+# characters a refusal echoes of each of its texts: a reason may quote a value of a megabyte
+ECHO_AT_MOST = 1000
+
+
+def _echoed(text: str) -> str:
+    return excerpt(printable(text), ECHO_AT_MOST)
 
 
 class AppError(Exception):
@@ -20,9 +27,10 @@ class AppError(Exception):
     def __init__(self, message: str, message_zh: str, errors: Sequence[FieldError] = (), **details: Any) -> None:
         super().__init__(message)
         # what a refusal echoes of the input may hold anything: never a control character or a
-        # lone surrogate (a terminal would obey it; UTF-8 cannot encode it: a 500 instead of the 4xx)
-        self.message, self.message_zh, self.details = printable(message), printable(message_zh), details
-        self.errors = [FieldError(printable(e.field), printable(e.reason), printable(e.reason_zh)) for e in errors]
+        # lone surrogate (a terminal would obey it; UTF-8 cannot encode it: a 500 instead of the 4xx),
+        # and no more than an excerpt of a huge value
+        self.message, self.message_zh, self.details = _echoed(message), _echoed(message_zh), details
+        self.errors = [FieldError(_echoed(e.field), _echoed(e.reason), _echoed(e.reason_zh)) for e in errors]
 
     def body(self) -> dict[str, Any]:
         return {

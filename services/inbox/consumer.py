@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from events.errors import FieldError, field_errors
+from events.errors import FieldError, excerpt, field_errors
 from events.models import EVENT_TYPES, Event, EventBase, event_adapter
 from services.app import Accepted, App, AppError, Invalid, Unauthorized, intake, strict_json
 from services.inbox.entries import RepeatedFields, install_entry_callbacks
@@ -403,19 +403,10 @@ def _untyped_problems(payload: dict[str, Any], named: set[str]) -> list[FieldErr
     return [e for e in found if e.field not in named]
 
 
-def _excerpt(text: str, limit: int = ECHO) -> str:
-    """`text`, or if longer than `limit` its start and end around the count left out: a reason
-    quotes the value first (a 100,000-digit number) and says why last."""
-    if len(text) <= limit:
-        return text
-    head, tail = limit * 3 // 5, limit // 5
-    return f"{text[:head]}…({len(text) - head - tail} characters left out)…{text[-tail:]}"
-
-
 def _echo(text: str) -> str:
     """What a reject or a log line echoes of a refusal: secrets redacted, then cut to an excerpt
     (controls are escaped already: AppError shows them `printable`)."""
-    return _excerpt(redact(text))
+    return excerpt(redact(text), ECHO)
 
 
 def _echoed_errors(errors: list[FieldError]) -> list[dict[str, str]]:
