@@ -46,7 +46,7 @@ from events.ids import PlanId
 from events.models import Event, PlanPublished, RollupPublished
 from events.plan import Plan
 from projections.rollup import RollupDocument
-from services.app.errors import Conflict, Invalid, NotFound, Unavailable
+from services.app.errors import Conflict, Invalid, NotFound, StoreDamaged, Unavailable
 from services.app.files import open_regular, said
 from services.store import EventStore, PlanNotEmpty, RawEntry, Restored, digest_of
 
@@ -89,6 +89,10 @@ async def export_plan(store: EventStore, plan_id: str, out: IO[bytes]) -> Export
     """Write the plan's log (up to its last event when the export starts) and its rollup documents."""
     head = await store.head(plan_id)
     if head is None:
+        log_key = store.keys.events(plan_id)
+        found = str(await store.redis.type(log_key))  # the client reads replies as text
+        if found not in ("none", "stream"):  # read as empty, but it is the log damaged: say so
+            raise StoreDamaged.of(log_key, found, "stream", ("the plan cannot be exported", "无法导出该计划"))
         raise NotFound(f"plan {plan_id!r} has no events", f"计划“{plan_id}”没有事件")
     summary = ExportSummary(plan_id, head=head)
     writer = _Digesting(out)

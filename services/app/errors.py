@@ -83,11 +83,18 @@ class StoreDamaged(AppError):
     status, code = 503, "store_damaged"
 
     @classmethod
-    def of(cls, key: str, found: str, expected: str | None) -> StoreDamaged:
+    def of(
+        cls,
+        key: str,
+        found: str,
+        expected: str | None,
+        outcome: tuple[str, str] = ("nothing was stored", "未保存任何数据"),
+    ) -> StoreDamaged:
+        done, done_zh = outcome
         return cls(
-            f"nothing was stored: key {key} holds a {found} where planwatch keeps a {expected or 'different type'} "
+            f"{done}: key {key} holds a {found} where planwatch keeps a {expected or 'different type'} "
             "(damaged or written by hand); an operator must restore it from a backup or delete it",
-            f"未保存任何数据：存储键 {key} 已损坏（类型为{found}，应为{expected or '其他类型'}），"
+            f"{done_zh}：存储键 {key} 已损坏（类型为{found}，应为{expected or '其他类型'}），"
             "请管理员从备份恢复或删除该键",
             key=key,
         )
