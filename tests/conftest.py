@@ -9,6 +9,7 @@ redis-py's RedisCluster — which refuses any command or script whose keys would
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -120,6 +121,20 @@ def planwatch(env: dict[str, str], *args: str, timeout: float = 120) -> subproce
     return subprocess.run(
         [sys.executable, "-m", "services", *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout
     )
+
+
+def one_line(text: str) -> str:
+    """Output with rich's and click's box drawing and line wrapping undone."""
+    return " ".join(re.sub("[│╭╮╰╯─]", " ", text).split())
+
+
+def stored_keys(redis_url: str, keys: Keyspace) -> list[bytes]:
+    """Every key under the test's prefix (a refusal must leave none)."""
+    sync = SyncRedis.from_url(redis_url)
+    try:
+        return list(sync.scan_iter(match=f"{keys.prefix}:*", count=1000))
+    finally:
+        sync.close()
 
 
 @asynccontextmanager

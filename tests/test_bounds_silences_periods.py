@@ -12,18 +12,13 @@ from redis.asyncio import Redis
 from services.app import App, Invalid, publish_plan
 from services.scheduler import due_periods
 from services.store import EventStore, Keyspace, TokenInfo, TokenStore
-from tests.conftest import api_client, planwatch
+from tests.conftest import api_client, one_line, planwatch
 from tests.factories import silence_of, small_plan
 
 PLAN = "test-2025"
 FAR = "9999-12-31T23:00:00Z"
 FAR_END = "9999-12-31T23:30:00Z"
 OPERATOR = TokenInfo("cli", "admin", None, "operator", "")
-
-
-def one_line(text: str) -> str:
-    """Output with rich's box drawing and line wrapping undone."""
-    return " ".join(text.replace("│", " ").replace("╭", " ").replace("╰", " ").split())
 
 
 async def analyst(redis: Redis, keys: Keyspace) -> str:

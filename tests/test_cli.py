@@ -17,7 +17,6 @@ from pathlib import Path
 import httpx
 import pytest
 import typer
-from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
 from services.app import publish_plan
@@ -27,7 +26,7 @@ from services.notify import Notifier
 from services.spreadsheet import write_template
 from services.store import EventStore, Keyspace, TokenStore, connect
 from tests import seed_report
-from tests.conftest import ROOT, api_client, drop_prefix
+from tests.conftest import ROOT, api_client, drop_prefix, one_line, stored_keys
 from tests.conftest import planwatch as run_planwatch
 from tests.factories import gdp_update, small_plan
 from tests.test_import import fill
@@ -62,19 +61,6 @@ def planwatch_all(env: dict[str, str], commands: list[list[str]]) -> list[subpro
         out, err = proc.communicate(timeout=120)
         results.append(subprocess.CompletedProcess(command, proc.returncode, out, err))
     return results
-
-
-def one_line(text: str) -> str:
-    """Output with rich's box drawing and line wrapping undone."""
-    return " ".join(text.replace("│", " ").replace("╭", " ").replace("╰", " ").split())
-
-
-def stored_keys(redis_url: str, keys: Keyspace) -> list[bytes]:
-    sync = SyncRedis.from_url(redis_url)
-    try:
-        return list(sync.scan_iter(match=f"{keys.prefix}:*", count=1000))
-    finally:
-        sync.close()
 
 
 @pytest.fixture(scope="module")

@@ -9,21 +9,19 @@ The commands run as processes of their own, several at a time (each costs about 
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
 from services.app import MAX_FILE, MAX_REPORT
 from services.demo import load_seed
 from services.store import EventStore, Keyspace
 from tests import seed_report
-from tests.conftest import ROOT, planwatch
+from tests.conftest import ROOT, one_line, planwatch, stored_keys
 
 PLAN = "rongchang-2025"  # the seed plan
 MAX_LINE = 64 * 1024 * 1024  # an export's line (services/app/backup.py)
@@ -43,14 +41,6 @@ def _all(run, cases: Sequence[tuple[str, ...]]) -> list[subprocess.CompletedProc
         return list(pool.map(lambda args: run(*args), cases))
 
 
-def _stored(redis_url: str, keys: Keyspace) -> list[bytes]:
-    sync = SyncRedis.from_url(redis_url)
-    try:
-        return list(sync.scan_iter(match=f"{keys.prefix}:*", count=1000))
-    finally:
-        sync.close()
-
-
 def _names(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir())
 
@@ -62,14 +52,14 @@ def _sparse(path: Path, size: int) -> str:
     return str(path)
 
 
-def _check(result: subprocess.CompletedProcess[str], code: int, *said: str, one_line: bool = True) -> None:
+def _check(result: subprocess.CompletedProcess[str], code: int, *said: str, single_line: bool = True) -> None:
     told = result.stdout + result.stderr
     assert result.returncode == code, (result.args, told)
     assert "Traceback" not in told, (result.args, told)
-    plain = " ".join(re.sub("[│╭╮╰╯─]", " ", result.stderr).split())  # click's box, its lines wrapped
+    plain = one_line(result.stderr)
     for words in said:
         assert words in plain, (result.args, result.stderr)
-    if one_line:
+    if single_line:
         assert len(result.stderr.strip().splitlines()) == 1, (result.args, result.stderr)
 
 
@@ -113,8 +103,8 @@ def test_a_path_that_is_no_regular_file_or_is_too_large_is_refused_before_it_is_
     for (args, says, code), result in zip(cases, results, strict=True):
         # a plan file's problems and an export's come as a list under a heading
         listed = (args[0] == "plan" and args[1] != "draft") or args[-1].endswith("x.jsonl")
-        _check(result, code, says, one_line=not listed)
-    assert _stored(redis_url, keys) == []
+        _check(result, code, says, single_line=not listed)
+    assert stored_keys(redis_url, keys) == []
 
 
 async def test_an_output_that_cannot_be_written_or_names_another_format_is_refused_before_anything_is_published(
@@ -145,7 +135,7 @@ async def test_an_output_that_cannot_be_written_or_names_another_format_is_refus
     wide = {**cli_env, "COLUMNS": "1000"}  # click's boxes would wrap a long temporary path mid-name
     results = _all(lambda *args: planwatch(wide, *args), [args for args, *_ in cases])
     for (_, code, *says), result in zip(cases, results, strict=True):
-        _check(result, code, *says, one_line=code == 1)
+        _check(result, code, *says, single_line=code == 1)
     assert await redis.xlen(keys.events(PLAN)) == before and not await redis.hgetall(keys.rollups(PLAN))
     assert _names(tmp_path) == ["a-file", "table.csv"]  # nothing written, no .partial left, no folder made
     chosen = planwatch(cli_env, *rollup, "-o", f"{folder}/out.xlsx")  # the name says xlsx: -f need not
@@ -172,7 +162,7 @@ async def test_compare_exits_as_diff_does(store: EventStore, cli_env: dict[str, 
     assert different.returncode == 1 and "结论：1处不一致" in different.stdout, different.stderr
     _check(unreadable, 2, "REPORT:", "gone.txt cannot be read: No such file or directory")
     _check(no_plan, 2, "plan 'nope-2025' has not been published")
-    _check(tableless, 2, "cannot be read", one_line=False)
+    _check(tableless, 2, "cannot be read", single_line=False)
     assert "0 the report agrees, 1 it differs, 2 trouble" in " ".join(helped.stdout.split())
 
 
@@ -195,10 +185,10 @@ def test_bad_options_and_unknown_plans_are_refused_naming_them(
     ]
     results = _all(lambda *args: planwatch({**cli_env, "COLUMNS": "1000"}, *args), limits + unknown + options)
     for result in results[: len(limits)]:
-        _check(result, 2, "Invalid value for '--limit'", one_line=False)
+        _check(result, 2, "Invalid value for '--limit'", single_line=False)
     for result in results[len(limits) : len(limits) + len(unknown)]:
         _check(result, 1, "plan 'nope-2025' has not been published")
     for result, option in zip(results[-len(options) :], ("--id", "--year", "--region"), strict=True):
-        _check(result, 2, f"Invalid value for '{option}'", one_line=False)
+        _check(result, 2, f"Invalid value for '{option}'", single_line=False)
         assert "row" not in result.stderr and "第" not in result.stderr  # not told as a cell of the table
-    assert _stored(redis_url, keys) == []
+    assert stored_keys(redis_url, keys) == []

@@ -24,14 +24,11 @@ import ipaddress
 import json
 import re
 import traceback
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-from faststream.redis import RedisBroker
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
@@ -40,7 +37,6 @@ from services.api import create_api
 from services.app import App, StoreDamaged, produce_rollup, publish_plan
 from services.app.backup import export_plan
 from services.demo.run import load_seed
-from services.inbox.consumer import GROUP, Inbox
 from services.notify import Notifier, SubscriptionRequest, SubscriptionStore
 from services.projection import ALERTS, READ_MODEL, GenerationChanged, LeaseLost, Projector, take_leases
 from services.scheduler import RollupScheduler
@@ -49,6 +45,7 @@ from services.store import DamagedKey, EventStore, Keyspace, Lease, TokenStore, 
 from tests.conftest import eventually
 from tests.conftest import planwatch as run_planwatch
 from tests.factories import event_body
+from tests.inbox import inbox_consumer, inbox_settled
 from tests.receivers import Receiver
 
 PLAN = "rongchang-2025"
@@ -152,23 +149,6 @@ async def a_plan_that_has_run(app: App, http: httpx.AsyncClient, url: str) -> di
         "retraction": retraction,
         "fingerprint": firing[0]["fingerprint"],
     }
-
-
-@asynccontextmanager
-async def inbox_consumer(redis: Redis, keys: Keyspace, url: str, consumer: str = "w") -> AsyncIterator[None]:
-    """The inbox's consumer group at work, as a worker (`consumer`) runs it."""
-    broker = RedisBroker(url)
-    inbox = Inbox(keys, consumer=consumer, reclaim_idle_ms=500)
-    inbox.attach(broker)
-    await inbox.open(redis)
-    async with broker:
-        await broker.start()
-        yield
-
-
-async def inbox_settled(redis: Redis, keys: Keyspace) -> bool:
-    """Everything sent to the inbox was handled: none left, none pending."""
-    return not await redis.xlen(keys.inbox) and not (await redis.xpending(keys.inbox, GROUP))["pending"]
 
 
 async def stream_length(redis: Redis, key: str) -> int | None:

@@ -13,6 +13,7 @@ from services.inbox.consumer import GROUP
 from services.store import EventStore, Keyspace, TokenStore
 from tests.conftest import Workers, eventually
 from tests.factories import small_plan
+from tests.inbox import inbox_fields, inbox_settled
 
 PLAN = "inbox-2025"
 
@@ -25,18 +26,7 @@ async def stats_token(redis: Redis, keys: Keyspace, store: EventStore) -> str:
 
 
 def fields(token: str, **changes: str) -> dict[str, str]:
-    """What `redis-cli XADD pw:inbox '*' token … value 5.5` writes: plain string fields."""
-    base = {
-        "token": token,
-        "event_id": str(uuid.uuid4()),
-        "plan_id": PLAN,
-        "type": "indicator.updated",
-        "subject": "gdp",
-        "period": "2025-Q2",
-        "occurred_at": "2025-07-15T10:00:00+08:00",
-        "value": "5.5",
-    }
-    return {k: v for k, v in {**base, **changes}.items() if v != ""}
+    return inbox_fields(token, PLAN, **changes)
 
 
 async def rejects(redis: Redis, keys: Keyspace) -> list[dict[str, str]]:
@@ -44,11 +34,7 @@ async def rejects(redis: Redis, keys: Keyspace) -> list[dict[str, str]]:
 
 
 async def settled(redis: Redis, keys: Keyspace) -> bool:
-    """Everything sent was handled: the inbox is empty and nothing is pending."""
-    if await redis.xlen(keys.inbox):
-        return False
-    pending = await redis.xpending(keys.inbox, GROUP)
-    return pending["pending"] == 0
+    return await inbox_settled(redis, keys)
 
 
 @pytest.mark.cluster

@@ -5,21 +5,18 @@ a type (every other problem reported with it), nested JSON read as strictly as a
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import pytest
-from faststream.redis import RedisBroker
 from redis.asyncio import Redis
 
 from services.app import publish_plan
-from services.inbox import Inbox
 from services.inbox.consumer import GROUP
 from services.store import EventStore, Keyspace, TokenStore
 from tests.conftest import Workers, eventually
 from tests.factories import small_plan
+from tests.inbox import inbox_consumer, inbox_fields, inbox_settled
 
 PLAN = "inbox-input-2025"
 
@@ -32,16 +29,7 @@ async def token(redis: Redis, keys: Keyspace, store: EventStore) -> str:
 
 
 def event(**changes: str) -> dict[str, str]:
-    base = {
-        "event_id": str(uuid.uuid4()),
-        "plan_id": PLAN,
-        "type": "indicator.updated",
-        "subject": "gdp",
-        "period": "2025-Q2",
-        "occurred_at": "2025-07-15T10:00:00+08:00",
-        "value": "5.5",
-    }
-    return {k: v for k, v in {**base, **changes}.items() if v != ""}
+    return inbox_fields(None, PLAN, **changes)
 
 
 def flat(fields: dict[str, str], *extra: str) -> list[str]:
@@ -49,20 +37,11 @@ def flat(fields: dict[str, str], *extra: str) -> list[str]:
     return [part for pair in fields.items() for part in pair] + list(extra)
 
 
-@asynccontextmanager
-async def consumer(redis: Redis, keys: Keyspace, url: str, reclaim_idle_ms: int = 500) -> AsyncIterator[None]:
-    """The inbox's consumer group at work in this process, wired as a worker wires it."""
-    broker = RedisBroker(url)
-    inbox = Inbox(keys, consumer="t", reclaim_idle_ms=reclaim_idle_ms)
-    inbox.attach(broker)
-    await inbox.open(redis)
-    async with broker:
-        await broker.start()
-        yield
+def consumer(redis: Redis, keys: Keyspace, url: str, reclaim_idle_ms: int = 500) -> AbstractAsyncContextManager[None]:
+    return inbox_consumer(redis, keys, url, "t", reclaim_idle_ms)
 
 
-async def settled(redis: Redis, keys: Keyspace) -> bool:
-    return not await redis.xlen(keys.inbox) and not (await redis.xpending(keys.inbox, GROUP))["pending"]
+settled = inbox_settled
 
 
 async def rejected(redis: Redis, keys: Keyspace, sent: list[Any]) -> dict[str, dict[str, Any]]:

@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from services.notify import SubscriptionRequest
-from tests.conftest import planwatch
+from tests.conftest import one_line, planwatch
 
 REFUSED = [
     (["worker", "--lease-ttl", "nan"], "--lease-ttl"),
@@ -37,7 +37,7 @@ def test_bad_process_options_are_refused_naming_the_option(cli_env: dict[str, st
     with ThreadPoolExecutor(4) as pool:  # each is a process of its own: side by side
         results = list(pool.map(lambda case: planwatch(cli_env, *case[0], timeout=60), REFUSED))
     for (args, option), result in zip(REFUSED, results, strict=True):
-        said = " ".join(result.stderr.replace("│", " ").split())
+        said = one_line(result.stderr)
         assert result.returncode == 2, (args, result.stderr)
         assert f"Invalid value for '{option}'" in said, (args, said)
         assert "Traceback" not in result.stderr
