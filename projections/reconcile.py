@@ -20,14 +20,25 @@ from events.plan import Indicator, Plan
 from projections.readmodel import IndicatorSummary, PlanSummary, printed_cells
 
 TARGET_COLUMN, DEVIATION_COLUMN = "全年目标", "与目标±"
-# a row's numbering: 1﹒, 1．, 一、, (1), （一）
+UNREAD_ROW = "表中无法读取的行"
+# a row's numbering: 1﹒, 1．, 1、, 1), 一、, (1), （一）, 第一, "1 " (read once widths are evened out)
 _NUMBERING = re.compile(
-    r"^\s*(?:(?:\d+|[一二三四五六七八九十]+)\s*[﹒.．、:：]|[（(](?:\d+|[一二三四五六七八九十]+)[）)])\s*"
+    r"^\s*(?:(?:\d+|[一二三四五六七八九十]+)\s*[﹒.．、:：)）]|[（(](?:\d+|[一二三四五六七八九十]+)[）)]|\d+\s+"
+    r"|第[一二三四五六七八九十\d]+[项条个]?[、.:：]?)\s*"
 )
+_CIRCLED = re.compile(r"^\s*[\u2460-\u24ff\u2776-\u2793]")  # ①, ⑴, ⒈: NFKC would leave a bare 1
+_FOOTNOTE = re.compile(r"(?:[*＊※]+|\[\d+\])$")
+_BRACKETED = re.compile(r"[（(][^（()）]{0,12}[)）]$")  # 地区生产总值（亿元）, 城镇调查失业率(%)
 _DASHES = str.maketrans({"—": "-", "–": "-", "−": "-", "－": "-", "～": "~"})
 # 上半年完成, 1—9月完成, 前三季度, 全年: the months a column's figures cover
 _COLUMN_MONTHS = {"一季度": 3, "上半年": 6, "前三季度": 9, "全年": 12}
-_MONTH_SPAN = re.compile(r"1\s*[—–\-~～至]\s*(\d{1,2})\s*月")
+_MONTH_NUMBERS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+_MONTH_NUMBERS |= {"十一": 11, "十二": 12}
+_MONTH = r"(\d{1,2}|十[一二]?|[一二三四五六七八九])"
+# 1—6月, 1-6月, 1至6月, 1月至6月, 一至六月, 1～9月份; 截至6月底
+_MONTH_SPAN = re.compile(r"(?:1|一)\s*月?\s*[—–\-~～至到]\s*" + _MONTH + r"\s*月")
+_MONTH_UNTIL = re.compile(r"截[至止]\s*" + _MONTH + r"\s*月[底末]")
+_YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
 
 
 @dataclass(frozen=True)
@@ -48,6 +59,18 @@ class PublishedReport:
     project_line: str | None = None  # the sentence holding 开工率 and 投资完成率; None: not found
     completed_line: str | None = None  # …等26个项目建成投产
     missed: tuple[str, ...] | None = None  # the names before 没有达到…目标要求
+    caption: str | None = None  # the table's title saying its months (2025年上半年…完成情况), if any
+    unread: tuple[UnreadRow, ...] = ()  # rows of the table that could not be placed in its columns
+
+
+@dataclass(frozen=True)
+class UnreadRow:
+    """A row of the report's table the reader could not place in its columns (a cell too few, a
+    line split otherwise than the header): never guessed, compare names it."""
+
+    line: int
+    text: str  # its cells as read, joined by ｜
+    reason: str  # in Chinese, as compare prints it
 
 
 @dataclass(frozen=True)
@@ -58,7 +81,7 @@ class CellCheck:
 
     @property
     def agrees(self) -> bool:
-        return same_text(self.published, self.computed)
+        return same_cell(self.published, self.computed)
 
 
 @dataclass(frozen=True)
@@ -151,6 +174,10 @@ def _line_checks(summary: PlanSummary, plan: Plan, published: PublishedReport) -
         LineCheck("重点项目", published.project_line, summary.projects.line),
         LineCheck("建成投产", published.completed_line, summary.projects.completed_line),
         LineCheck("未达到目标的指标", said_missed, "、".join(missed), whole=True),
+        *(  # a row not read is a difference, never passed over
+            LineCheck(UNREAD_ROW, f"第{row.line}行 {row.text}（{row.reason}）", "", whole=True)
+            for row in published.unread
+        ),
     )
 
 
@@ -163,15 +190,76 @@ def _in_table_order(summary: PlanSummary, plan: Plan, names: Sequence[str]) -> l
 
 
 def named_indicator(plan: Plan, label: str) -> Indicator | None:
-    """The indicator a report's row label or list item names: 1﹒地区生产总值, 一般公共预算收入增速."""
-    name = _NUMBERING.sub("", unicodedata.normalize("NFKC", label)).replace(" ", "").strip()
+    """The indicator a report's row label or list item names: 1﹒地区生产总值, （1）地区生产总值,
+    ①地区生产总值, 一般公共预算收入增速, 地区生产总值（亿元）, 地区生产总值*."""
+    text = unicodedata.normalize("NFKC", _CIRCLED.sub("", label))
+    name = _FOOTNOTE.sub("", _NUMBERING.sub("", text).replace(" ", "").strip())
     main = [i for i in plan.indicators if i.is_main]
     others = [i for i in plan.indicators if not i.is_main]
-    return next((i for i in [*main, *others] if i.answers_to(name)), None)
+    for candidate in dict.fromkeys([name, _BRACKETED.sub("", name)]):
+        if found := next((i for i in [*main, *others] if i.answers_to(candidate)), None):
+            return found
+    return None
 
 
 def same_text(published: str, computed: str) -> bool:
     return _even(published) == _even(computed)
+
+
+def same_cell(published: str, computed: str) -> bool:
+    """Do two cells say the same, as a reader of the report would judge? Beyond `same_text`: 增长5.5%
+    is 5.5%, 下降2% is -2%, 1.0 is 1; 低1.0个百分点 / 回落1个百分点 are -1.0个百分点; 已完成 / 达到目标 are
+    完成, and agree with a deviation at or above the target; 未完成 agrees with one below it."""
+    if same_text(published, computed):
+        return True
+    said, ours = cell_reading(published), cell_reading(computed)
+    if said == ours:
+        return True
+    if said == DONE:
+        return ours == DONE or _sign(ours) in (0, 1)
+    if said == NOT_DONE:
+        return _sign(ours) == -1
+    return ours == DONE and _sign(said) == 0 and said.endswith("个百分点")
+
+
+DONE, NOT_DONE, NO_FIGURE = "完成", "未完成", "-"
+_DONE_WORDS = frozenset(
+    "完成 已完成 完成目标 达到目标 已达到目标 达到 已达到 达标 已达标".split()
+    + "实现目标 已实现 超额完成 达到预期 达到预期目标".split()
+)
+_NOT_DONE_WORDS = frozenset("未完成 未达到 未达到目标 未达标 没有完成 没有达到 未实现".split())
+_FIGURE = re.compile(
+    r"^(?P<word>同比增长|同比下降|增长|下降|减少|增加|回落|提高|低于目标|高于目标|比目标低|比目标高|低于|高于"
+    r"|低|高|超出|超过|超|落后|差|慢|快|少|多)?(?P<sign>[+\-]?)(?P<number>\d+(?:\.\d+)?)(?P<rest>.*)$"
+)
+_NEGATIVE = frozenset("同比下降 下降 减少 回落 低于目标 比目标低 低于 低 落后 差 慢 少".split())
+_UNITS = re.compile(r"^(?:个)?百分点")
+
+
+def cell_reading(text: str) -> str:
+    """A cell as read: 增长5.50% → 5.5%, 低1个百分点 → -1个百分点, 已完成 → 完成, —— → -."""
+    even = _even(text).removeprefix("比目标").removeprefix("较目标").removeprefix("与目标相比")
+    if even in _DONE_WORDS:
+        return DONE
+    if even in _NOT_DONE_WORDS:
+        return NOT_DONE
+    if even and set(even) <= set("-/\\"):
+        return NO_FIGURE
+    figure = _FIGURE.match(even)
+    if figure is None or (figure["word"] and figure["sign"]):
+        return even
+    number = figure["number"].rstrip("0").rstrip(".") if "." in figure["number"] else figure["number"]
+    negative = figure["sign"] == "-" or figure["word"] in _NEGATIVE
+    sign = "-" if negative and number.strip("0.") else ""
+    return sign + number + _UNITS.sub("个百分点", figure["rest"])
+
+
+def _sign(reading: str) -> int | None:
+    """-1, 0 or 1 for a reading that is a number of percentage points; None for any other."""
+    figure = re.fullmatch(r"(-?)(\d+(?:\.\d+)?)个百分点", reading)
+    if figure is None:
+        return None
+    return 0 if not figure[2].strip("0.") else (-1 if figure[1] else 1)
 
 
 def _even(text: str) -> str:
@@ -180,12 +268,26 @@ def _even(text: str) -> str:
 
 
 def column_months(column: str) -> int | None:
-    """The months a figures' column covers (上半年完成 → 6, 1—9月完成 → 9); None when it does not say."""
-    text = unicodedata.normalize("NFKC", column).replace(" ", "")
-    if span := _MONTH_SPAN.search(text):
-        months = int(span[1])
+    """The months a figures' column covers (上半年完成 → 6, 1—9月完成 → 9, 1至6月 → 6, 一至六月 → 6,
+    截至6月底 → 6); None when it does not say."""
+    text = unicodedata.normalize("NFKC", column).replace(" ", "").replace("\u3000", "")
+    if span := _MONTH_SPAN.search(text) or _MONTH_UNTIL.search(text):
+        months = int(span[1]) if span[1].isdigit() else _MONTH_NUMBERS[span[1]]
         return months if 1 <= months <= 12 else None
     return next((months for word, months in _COLUMN_MONTHS.items() if word in text), None)
+
+
+def published_period(published: PublishedReport) -> tuple[int | None, int | None, str | None]:
+    """(months, year, the heading or title that says them) of a report's figures: its column's
+    heading (上半年完成) first, else the table's title (2025年上半年…主要计划目标完成情况); a year only
+    from the title."""
+    caption = published.caption
+    year = int(found[1]) if caption and (found := _YEAR.search(unicodedata.normalize("NFKC", caption))) else None
+    if (months := column_months(published.column)) is not None:
+        return months, year, published.column
+    if caption and (months := column_months(caption)) is not None:
+        return months, year, caption
+    return None, year, None
 
 
 # ---- the typed read model the API serves and `planwatch compare --format json` prints ----------

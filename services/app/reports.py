@@ -35,7 +35,7 @@ from projections.readmodel import (
     project_detail,
     project_summary,
 )
-from projections.reconcile import Reconciliation, column_months, reconcile
+from projections.reconcile import PublishedReport, Reconciliation, published_period, reconcile
 from projections.report import PlanReport, ReportBuilder, build_report
 from projections.series import PortfolioPoint, indicator_series, portfolio_series
 from projections.state import PlanState
@@ -143,9 +143,11 @@ class Reports:
         self, plan_id: str, content: bytes, filename: str, as_of: date | None = None, known_at: datetime | None = None
     ) -> Reconciliation:
         """A published report (.docx, .xlsx, .csv, .txt, .md) checked against planwatch's table for
-        the months its figures column names (上半年完成: as of 30 June), or `as_of` (对账): the main
-        table row for row, the key-project and completions sentences, the missed list. Invalid when
-        the report's table cannot be found, naming what is missing."""
+        the months its figures column names (上半年完成: as of 30 June; a column that names none: the
+        months its table's title names, 2025年1—9月…完成情况), or `as_of` (对账): the main table row
+        for row, the key-project and completions sentences, the missed list, the rows not read.
+        Invalid when the report's table cannot be found, naming what is missing; when it says no
+        months and `as_of` is not given; when its title is of another year than the plan's."""
         if len(content) > MAX_REPORT:
             raise TooLarge(f"{filename} exceeds {MAX_REPORT} bytes", f"文件过大（上限{MAX_REPORT}字节）")
         plan = await self.ingest.plan(plan_id)
@@ -158,9 +160,7 @@ class Reports:
                 [FieldError(e.column, e.reason, e.reason_zh) for e in problem.errors],
                 rows=[str(e) for e in problem.errors],
             ) from None
-        if as_of is None and (months := column_months(published.column)) is not None:
-            as_of = month_end(plan.year, months)
-        summary = await self.summary(plan_id, as_of, known_at)
+        summary = await self.summary(plan_id, as_of or _published_as_of(plan, published, filename), known_at)
         return reconcile(summary, plan, published)
 
     async def indicator(
@@ -301,3 +301,21 @@ async def traced(
         subject: [source_event(subject, ref, stored.get(ref.position), plan) for ref in found]
         for subject, found in refs.items()
     }
+
+
+def _published_as_of(plan: Plan, published: PublishedReport, filename: str) -> date | None:
+    """The month's end of the months a report's figures cover (its column's heading, else its table's
+    title); Invalid, never a guess, when it names none or its title is of another year."""
+    months, year, _ = published_period(published)
+    if year is not None and year != plan.year:
+        raise Invalid(
+            f"{filename}: the report is of {year}, the plan {plan.id} of {plan.year}",
+            f"报告是{year}年的，计划{plan.id}是{plan.year}年的",
+        )
+    if months is None:
+        raise Invalid(
+            f"{filename}: the report does not say which months its figures cover"
+            f" (its column is headed {published.column}); give --as-of",
+            f"报告未写明数据所属月份（完成列为“{published.column}”，表题也未写明，如“上半年”“1—9月”），请指定截止日期（--as-of）",
+        )
+    return month_end(plan.year, months)

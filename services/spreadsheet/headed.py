@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from services.spreadsheet.cells import Cell, plain, shown
@@ -25,6 +25,9 @@ class Layout:
     headers: Mapping[str, tuple[str, ...]]
     required: tuple[str, ...]
     endings: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # when set: the column a header's name gives (None, or a name not in `headers`: none), in place
+    # of `headers` and `endings` (a published report's 1—6月 heads its figures, 上半年目标 none)
+    classify: Callable[[str], str | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -83,11 +86,21 @@ def _columns(cells: Sequence[Cell], layout: Layout) -> tuple[dict[str, int], dic
     units: dict[str, str] = {}
     for index, cell in enumerate(cells):
         name, unit = header_text(cell.value)
-        for column, names in layout.headers.items():
-            ending = layout.endings.get(column, ())
-            if column not in columns and (name in names or (ending and name.endswith(ending))):
+        for column in _named(layout, name):
+            if column not in columns:
                 columns[column], units[column] = index, unit
     return columns, units
+
+
+def _named(layout: Layout, name: str) -> list[str]:
+    if layout.classify is not None:
+        column = layout.classify(name) if name else None
+        return [column] if column is not None and column in layout.headers else []
+    return [
+        column
+        for column, names in layout.headers.items()
+        if name in names or ((ending := layout.endings.get(column, ())) and name.endswith(ending))
+    ]
 
 
 def cell_text(cells: Sequence[Cell], columns: Mapping[str, int], column: str) -> str:
