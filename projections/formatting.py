@@ -43,7 +43,7 @@ def fixed(value: Decimal, places: int) -> str:
 def money_wan(wan: Decimal, yi_places: int | None = None) -> str:
     """An amount held in 万元, printed in 亿元 from one 亿 up: 910000 → 91亿元, 5800 → 5800万元; with
     `yi_places` (the plan's precision) 亿元 are printed to exactly that many decimals: 72500 → 7.3亿元."""
-    if abs(wan) >= WAN_PER_YI:
+    if abs(wan.quantize(TWO_DECIMALS, rounding=ROUND_HALF_UP)) >= WAN_PER_YI:  # 9999.996万 prints as 1亿元
         yi = wan / WAN_PER_YI
         return f"{plain(yi) if yi_places is None else fixed(yi, yi_places)}亿元"
     return f"{plain(wan)}万元"

@@ -313,7 +313,7 @@ async def test_feishu_signs_the_body_in_seconds(receiver: Receiver, client: http
         "完成：5.5%（2025-Q2）",
         "与目标±：-1.0个百分点",
         "责任单位：区统计局",
-        "开始时间：2025-07-16 10:00",
+        "开始时间：2025-07-16 10:00（北京时间）",
     ]
     assert notice.summary_zh in text
 
@@ -493,7 +493,7 @@ def test_single_notice_titles_for_escalation_and_recovery() -> None:
         example_notice(type="alert.resolved", state="resolved", at=datetime(2025, 8, 15, 1, 30, tzinfo=UTC))
     )
     assert resolved.startswith('## <font color="info">【已恢复】地区生产总值未达目标预警已解除</font>')
-    assert '> 恢复时间：<font color="comment">2025-08-15 09:30</font>' in resolved  # shown in Beijing time
+    assert '> 恢复时间：<font color="comment">2025-08-15 09:30（北京时间）</font>' in resolved  # shown in Beijing time
     escalated = content(example_notice(type="alert.escalated", severity="critical", severity_zh="红色预警"))
     assert escalated.startswith('## <font color="warning">【升级为红色预警】地区生产总值未达目标</font>')
     emergency = content(example_notice(type="alert.escalated", severity="emergency", severity_zh="升级督办"))

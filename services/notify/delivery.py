@@ -31,7 +31,7 @@ from services.notify.channels import CHANNELS, Delivery, Outlets, notices_json
 from services.notify.http import SendResult
 from services.notify.outgoing import Outgoing
 from services.notify.recent import Recent
-from services.notify.reminders import Reminders
+from services.notify.reminders import Reminders, zone_of
 from services.notify.subscriptions import Subscription, drop_if_delivery_key
 from services.notify.wording import DigestKind
 from services.observability import metrics
@@ -274,7 +274,8 @@ class Deliverer:
             summary=inflight.fold,
             link=self._link(notices),
             digest=chosen.digest,
-            zone=chosen.zone,
+            # a message's times in the zone of the subscription's plans (a digest keeps the one it was made in)
+            zone=chosen.zone or zone_of(subscription, self.reminders.default_zone),
         )
         return await CHANNELS[subscription.channel].deliver(delivery, subscription, self.outlets)
 

@@ -9,7 +9,7 @@ the weekend waits for the next working-hours start. A working day's hours never 
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -151,10 +151,20 @@ def within(moment: datetime, hours: WorkingHours, zone: ZoneInfo) -> bool:
     return working_start(moment, hours, zone) == moment
 
 
+def later(last: datetime, interval: timedelta, zone: ZoneInfo) -> datetime:
+    """`interval` after `last`, whole days by the zone's clock: a daily reminder at 17:30 stays at
+    17:30 when the clocks change (23 or 25 hours later), rather than slipping to 18:30 — past the
+    working hours — or to 16:30; the hours that remain are elapsed time."""
+    days, rest = divmod(interval, timedelta(days=1))
+    wall = last.astimezone(zone) + timedelta(days=days)  # arithmetic in one zone is by its wall clock
+    return wall.astimezone(UTC) + rest  # elapsed time: added to an instant, not to a wall clock
+
+
 def next_reminder(last: datetime, interval: timedelta, hours: WorkingHours, zone: ZoneInfo) -> datetime:
-    """When the reminder after `last` is due: `interval` later, moved to the next working-hours
-    start if that falls outside them. Its instant names the reminder (its idempotency key)."""
-    return working_start(last + interval, hours, zone)
+    """When the reminder after `last` is due: `interval` later (whole days by the zone's clock),
+    moved to the next working-hours start if that falls outside them. Its instant names the
+    reminder (its idempotency key)."""
+    return working_start(later(last, interval, zone), hours, zone)
 
 
 def reminder_due(

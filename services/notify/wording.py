@@ -5,14 +5,14 @@ channels turn a `Message` into WeCom markdown, DingTalk markdown or Feishu text.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from events.alerts import SEVERITY_ZH, AlertNotice, severity_rank
+from events.alerts import ROLLUP_RULE, SEVERITY_ZH, AlertNotice, severity_rank
+from projections.formatting import ZONE_NAMES_ZH
 
-# China has had no daylight saving time since 1991, so a fixed offset is exact.
-CHINA_TIME = timezone(timedelta(hours=8), "北京时间")
+DEFAULT_ZONE = ZoneInfo("Asia/Shanghai")  # a message whose subscription names no zone (the installation's)
 
 Tone = Literal["alert", "ok", "muted", "strong"]
 DigestKind = Literal["reminder", "firing"]  # a reminder of what still fires; what fires now, once
@@ -27,6 +27,7 @@ _PROBLEM_ZH: dict[str, str] = {
     "portfolio_start_rate": "滞后",  # subject names read 重点项目开工 / 重点项目投资
     "portfolio_investment_rate": "滞后",
     "data_stale": "数据逾期未报送",
+    "data_outage": "大面积逾期",  # subject name reads …计划数据报送
 }
 
 _CHANGE_ZH = {
@@ -61,13 +62,15 @@ class Message:
     link: str | None
 
 
-def message(notices: list[AlertNotice], summary_of: int | None, link: str | None) -> Message:
+def message(
+    notices: list[AlertNotice], summary_of: int | None, link: str | None, zone: ZoneInfo = DEFAULT_ZONE
+) -> Message:
     """The message about `notices`: one notice (or monthly report) on its own, or a summary of
-    `summary_of` changes listing these."""
+    `summary_of` changes listing these. Its times are in `zone` (the plan's), labelled."""
     if len(notices) == 1 and summary_of in (None, 1):
         if notices[0].type == "rollup.published":
-            return _rollup_message(notices[0], link)
-        return _single_message(notices[0], link)
+            return _rollup_message(notices[0], link, zone)
+        return _single_message(notices[0], link, zone)
     return _summary_message(notices, summary_of or len(notices), link)
 
 
@@ -81,8 +84,9 @@ def _one_line(text: str) -> str:
     return " ".join(text.splitlines())
 
 
-def _china_time(moment: datetime) -> str:
-    return moment.astimezone(CHINA_TIME).strftime("%Y-%m-%d %H:%M")
+def local_time(moment: datetime, zone: ZoneInfo) -> str:
+    """An instant as the plan's people read it, labelled with its zone: 2025-07-16 10:00（北京时间）."""
+    return f"{moment.astimezone(zone):%Y-%m-%d %H:%M}（{zone_label(zone)}）"
 
 
 def _tag(notice: AlertNotice) -> str:
@@ -105,16 +109,34 @@ def _tone(notice: AlertNotice) -> Tone:
 
 
 def _subject_label(notice: AlertNotice) -> str:
-    return "项目" if notice.rule.startswith("project_") else "指标"
+    if notice.rule.startswith("project_"):
+        return "项目"
+    return "事项" if notice.rule == "data_outage" else "指标"  # the plan's reporting, not an indicator
 
 
 def _fact_labels(notice: AlertNotice) -> tuple[str, str, str]:
     """Labels for target, actual and deviation. Indicators have annual targets and a gap to them
     (全年目标 / 完成 / 与目标±); project rules word their facts themselves ("2025-03开工",
-    "未开工", "逾期3个月", "完成投资…"), so neutral labels keep them from reading twice."""
+    "未开工", "逾期3个月", "完成投资…"), so neutral labels keep them from reading twice; overdue
+    data has no target and no gap, only the figures owed ("2025-12数据"), that none came
+    ("未报送") and the deadline ("逾期（截止2026-01-21）")."""
     if notice.rule.startswith(("project_", "portfolio_")):
         return "目标", "进展", "偏差"
+    if notice.rule == "data_stale":
+        return "应报数据", "报送情况", "报送期限"
+    if notice.rule == "data_outage":
+        return "要求", "逾期情况", "偏差"
     return "全年目标", "完成", "与目标±"
+
+
+def _short_facts(notice: AlertNotice) -> list[str] | None:
+    """A summary or digest line's facts where labels would read twice, or None (labelled facts).
+    Overdue data: 2025-12数据，逾期（截止2026-01-21）; an outage: 37项逾期（100.0%）."""
+    if notice.rule == "data_stale":
+        return [fact for fact in (notice.target, notice.deviation) if fact]
+    if notice.rule == "data_outage":
+        return [notice.actual] if notice.actual else []
+    return None
 
 
 def _importance(notice: AlertNotice) -> tuple[int, int, int, float]:
@@ -127,7 +149,7 @@ def _importance(notice: AlertNotice) -> tuple[int, int, int, float]:
     )
 
 
-def _single_message(notice: AlertNotice, link: str | None) -> Message:
+def _single_message(notice: AlertNotice, link: str | None, zone: ZoneInfo) -> Message:
     fields: list[Fact] = [
         ("计划", notice.plan_name, "muted"),
         (_subject_label(notice), notice.subject_name, "strong"),
@@ -143,15 +165,15 @@ def _single_message(notice: AlertNotice, link: str | None) -> Message:
     if notice.deviation:
         fields.append((deviation_label, notice.deviation, _tone(notice)))
     fields.append(("责任单位", notice.department_name, None))
-    fields.append(("开始时间", _china_time(notice.started_at), "muted"))
+    fields.append(("开始时间", local_time(notice.started_at, zone), "muted"))
     if notice.type == "alert.escalated":
-        fields.append(("升级时间", _china_time(notice.at), "muted"))
+        fields.append(("升级时间", local_time(notice.at, zone), "muted"))
     elif notice.type == "alert.resolved":
-        fields.append(("恢复时间", _china_time(notice.at), "muted"))
+        fields.append(("恢复时间", local_time(notice.at, zone), "muted"))
     return _one_notice(f"{_tag(notice)}{notice.subject_name}{_problem(notice)}", _tone(notice), notice, fields, link)
 
 
-def _rollup_message(notice: AlertNotice, link: str | None) -> Message:
+def _rollup_message(notice: AlertNotice, link: str | None, zone: ZoneInfo) -> Message:
     """A monthly report was published: what it covers, what missed, where to read it."""
     fields: list[Fact] = [
         ("计划", notice.plan_name, "muted"),
@@ -160,7 +182,7 @@ def _rollup_message(notice: AlertNotice, link: str | None) -> Message:
     ]
     if notice.deviation:
         fields.append(("未达目标", notice.deviation, "alert"))
-    fields.append(("生成时间", _china_time(notice.at), "muted"))
+    fields.append(("生成时间", local_time(notice.at, zone), "muted"))
     return _one_notice(f"【月度报告】{notice.subject_name}", "ok", notice, fields, link)
 
 
@@ -178,17 +200,30 @@ def _one_notice(title: str, tone: Tone, notice: AlertNotice, fields: list[Fact],
     )
 
 
-def _summary_item(notice: AlertNotice) -> Item:
+def _line_facts(notice: AlertNotice, with_target: bool) -> list[str]:
+    """A notice's figures on one line of a summary or digest: its own short wording (overdue data,
+    an outage), else the actual, the target (if asked) and the deviation, each labelled."""
+    facts = _short_facts(notice)
+    if facts is not None:
+        return facts
     _, actual_label, deviation_label = _fact_labels(notice)
-    facts = []
-    if notice.actual:
-        facts.append(f"{actual_label}{notice.actual}")
-    if notice.target:
-        facts.append(f"目标{notice.target}")
-    if notice.deviation:
-        facts.append(f"{deviation_label.rstrip('±')}{notice.deviation}")
-    rest = _problem(notice) + (f"：{'，'.join(facts)}" if facts else "") + f"（{notice.department_name}）"
+    target = notice.target if with_target else ""
+    shown = [(actual_label, notice.actual), ("目标", target), (deviation_label.rstrip("±"), notice.deviation)]
+    return [f"{label}{value}" for label, value in shown if value]
+
+
+def _summary_item(notice: AlertNotice) -> Item:
+    if notice.rule == ROLLUP_RULE:  # a report published: its version and what it says missed
+        missed = f"，未达目标：{notice.deviation}" if notice.deviation else ""
+        rest = f"：{notice.actual or '已发布'}{missed}"
+        return Item(tag=_tag(notice), tone="ok", subject=_one_line(notice.subject_name), rest=_one_line(rest))
+    facts = _line_facts(notice, with_target=True)
+    rest = _problem(notice) + (f"：{'，'.join(facts)}" if facts else "") + _department(notice.department_name)
     return Item(tag=_tag(notice), tone=_tone(notice), subject=_one_line(notice.subject_name), rest=_one_line(rest))
+
+
+def _department(name: str) -> str:
+    return f"（{name}）" if name else ""
 
 
 def _summary_message(notices: list[AlertNotice], total: int, link: str | None) -> Message:
@@ -217,9 +252,13 @@ DIGEST_LISTS = 10  # a digest names the most severe alerts (the longest firing f
 _DIGEST_TITLE = {"reminder": "【预警提醒】仍有{count}条预警未解除", "firing": "【当前预警】{count}条预警正在生效"}
 
 
+_ZONE_NAMES_ZH = {**ZONE_NAMES_ZH, "Asia/Harbin": "北京时间", "PRC": "北京时间"}
+
+
 def zone_label(zone: ZoneInfo) -> str:
-    """How a zone is named beside a time: 北京时间 for China's, else its name."""
-    return "北京时间" if zone.key in ("Asia/Shanghai", "Asia/Chongqing", "Asia/Harbin", "PRC") else zone.key
+    """How a zone is named beside a time, as the reports and the dashboard name it: 北京时间,
+    乌鲁木齐时间, else its name (Europe/Berlin)."""
+    return _ZONE_NAMES_ZH.get(zone.key, zone.key)
 
 
 def severity_counts(notices: list[AlertNotice]) -> str:
@@ -238,7 +277,7 @@ def digest_message(
     shown = ordered[:DIGEST_LISTS]
     fields: list[Fact] = [
         ("预警", severity_counts(notices), "alert"),
-        ("截至", f"{now.astimezone(zone):%Y-%m-%d %H:%M}（{zone_label(zone)}）", "muted"),
+        ("截至", local_time(now, zone), "muted"),
     ]
     return Message(
         title=_DIGEST_TITLE[kind].format(count=len(notices)),
@@ -253,15 +292,13 @@ def digest_message(
 
 
 def _digest_item(notice: AlertNotice, now: datetime, zone: ZoneInfo) -> Item:
-    _, actual_label, deviation_label = _fact_labels(notice)
-    facts = []
-    if notice.actual:
-        facts.append(f"{actual_label}{notice.actual}")
-    if notice.deviation:
-        facts.append(f"{deviation_label.rstrip('±')}{notice.deviation}")
-    days = (now.astimezone(zone).date() - notice.started_at.astimezone(zone).date()).days
-    since = f"自{notice.started_at.astimezone(zone):%m-%d}起" + (f"，已持续{days}天" if days > 0 else "")
+    facts = _line_facts(notice, with_target=False)
+    today, began = now.astimezone(zone).date(), notice.started_at.astimezone(zone).date()
+    days = (today - began).days
+    # 07-16 within the year; an alert firing since an earlier year says which (2025-12-08)
+    day = f"{began:%m-%d}" if began.year == today.year else f"{began:%Y-%m-%d}"
+    since = f"自{day}起" + (f"，已持续{days}天" if days > 0 else "")
     rest = _PROBLEM_ZH.get(notice.rule, f"：{notice.rule_zh}") + (f"：{'，'.join(facts)}" if facts else "")
-    rest += f"（{notice.department_name}，{since}）"
+    rest += f"（{notice.department_name}，{since}）" if notice.department_name else f"（{since}）"
     tag = f"【{SEVERITY_ZH.get(notice.severity, notice.severity_zh)}】"
     return Item(tag=tag, tone="alert", subject=_one_line(notice.subject_name), rest=_one_line(rest))

@@ -48,8 +48,11 @@ def due_time(plan: Plan, month: int) -> datetime:
 
 
 def due_periods(plan: Plan, now: datetime) -> list[str]:
-    """Months of the plan year whose rollup is due by `now`, oldest first."""
-    return [f"{plan.year:04d}-{m:02d}" for m in range(1, 13) if due_time(plan, m) <= now]
+    """Months of the plan year whose rollup is due by `now`, oldest first. Compared as instants
+    (UTC): two times in the plan's own zone would be compared by their wall clocks, and in the
+    hour a DST change repeats, 01:10 after the change would read as before 01:30 ahead of it."""
+    instant = now.astimezone(UTC)
+    return [f"{plan.year:04d}-{m:02d}" for m in range(1, 13) if due_time(plan, m).astimezone(UTC) <= instant]
 
 
 def reported_month(plan: Plan, fired_at: datetime) -> str:

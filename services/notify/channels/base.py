@@ -37,7 +37,7 @@ class Delivery:
     summary: bool  # folded into one summary message
     link: str | None  # where to read more
     digest: DigestKind | None = None  # the alerts firing now (a reminder, or a new subscriber's first look)
-    zone: str | None = None  # a digest's times are in this zone (the plan's)
+    zone: str | None = None  # the message's times are in this zone (the plan's; None: Asia/Shanghai)
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ class Draft:
     summary_of: int | None = None
     link: str | None = None
     digest: DigestKind | None = None  # worded as a digest of the alerts firing now
-    zone: str = "Asia/Shanghai"  # where a digest's times are told
+    zone: str = "Asia/Shanghai"  # the zone the message's times are told in, labelled (the plan's)
 
     def __post_init__(self) -> None:
         if self.now.tzinfo is None:

@@ -46,7 +46,7 @@ class Robot(HttpChannel):
                 draft.notices, draft.digest, now=draft.now, zone=ZoneInfo(draft.zone), link=draft.link
             )
         else:
-            said = message(draft.notices, draft.summary_of, draft.link)
+            said = message(draft.notices, draft.summary_of, draft.link, ZoneInfo(draft.zone))
         return self.message_request(config, said, draft.now)
 
     def judge(self, response: httpx.Response) -> SendResult:
