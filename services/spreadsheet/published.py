@@ -305,9 +305,16 @@ def _cells_of(line: str) -> list[str]:
         parts = _CELL_END.split(text)
         if all(set(part.strip()) <= set("-: ") for part in parts):
             return []
-        return [_ESCAPED.sub(r"\1", part.strip().strip("*")) for part in parts]
+        return [_ESCAPED.sub(r"\1", _unbold(part.strip())) for part in parts]
     parts = [part.strip() for part in _GAP.split(line.strip())]
     return _spaced_words(parts) if any(parts) else []
+
+
+def _unbold(cell: str) -> str:
+    """A Markdown cell's text without the bold marks around it (**指标**); an escaped star (\\*) is
+    the cell's own."""
+    bold = len(cell) > 4 and cell.startswith("**") and cell.endswith("**") and not cell.endswith("\\**")
+    return cell[2:-2] if bold else cell
 
 
 def _spaced_words(parts: list[str]) -> list[str]:
