@@ -173,6 +173,7 @@ class LeaseKeeper:
         self._beat = time.monotonic()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self.rounds = 0  # renewal rounds done (a first one waits for the connection: Cluster takes long)
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def hold(self, keys: Sequence[str]) -> None:
@@ -220,6 +221,7 @@ class LeaseKeeper:
                         client.close()
                     client = None  # connect and load the script again next round
                     continue
+                self.rounds += 1
                 if lost and self._loop is not None:
                     self._loop.call_soon_threadsafe(self.on_lost, lost)
         finally:
