@@ -18,6 +18,8 @@ NoticeType = Literal["alert.raised", "alert.escalated", "alert.resolved", "alert
 Severity = Literal["warning", "critical", "emergency"]
 SEVERITIES: tuple[Severity, ...] = ("warning", "critical", "emergency")
 SEVERITY_ZH: dict[str, str] = {"warning": "黄色预警", "critical": "红色预警", "emergency": "升级督办"}
+# what happened to an alert, as the rollup, the reports and the CLI's history say it
+CHANGE_ZH: dict[str, str] = {"alert.raised": "新增预警", "alert.escalated": "预警升级", "alert.resolved": "预警解除"}
 
 RULE_ZH: dict[str, str] = {
     "indicator_behind": "指标未达序时进度或目标",

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
 
-from events.alerts import AlertNotice
+from events.alerts import CHANGE_ZH, AlertNotice
 from events.periods import Period, month_end
 from projections.alerts import period_label
 from projections.evaluate import MISSED
@@ -336,9 +336,6 @@ def _period_end(period: str) -> date:
         return date.min
 
 
-_VERBS = {"alert.raised": "新增预警", "alert.escalated": "预警升级", "alert.resolved": "预警解除"}  # alert changes
-
-
 def _changes(
     document: RollupDocument, state: PlanState, previous: RollupDocument | None, notices: list[AlertNotice]
 ) -> list[RollupChange]:
@@ -368,7 +365,7 @@ def _changes(
             if old_project is not None and old_project.stage != project.stage:
                 changes.append(_status_change(project.id, project.name, old_project.stage_zh, project.stage_zh))
     for notice in notices:
-        verb = _VERBS.get(notice.type)
+        verb = CHANGE_ZH.get(notice.type)
         if verb is None:  # an acknowledgement: said about an alert, no change of it
             continue
         changes.append(

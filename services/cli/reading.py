@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from events.alerts import status_labels
+from events.alerts import CHANGE_ZH, status_labels
 from projections.formatting import local_time
 from services.cli.common import (
     console,
@@ -162,7 +162,8 @@ def alerts(
         raise fail(f"plan {plan!r} has no alerts projection yet: is a worker running? (planwatch worker)")
     for n in notices:
         marks = "".join(f"〔{label}〕" for label in status_labels(n))
-        typer.echo(f"{local_time(n['at'], zone)} {n['type']:<16} 【{n['severity_zh']}】{marks}{n['summary_zh']}")
+        change = CHANGE_ZH.get(n["type"], n["type"])  # 新增预警, 预警升级, 预警解除
+        typer.echo(f"{local_time(n['at'], zone)} {change} 【{n['severity_zh']}】{marks}{n['summary_zh']}")
     if not notices:
         typer.echo("没有正在生效的预警。" if not history else "暂无预警记录。")
 

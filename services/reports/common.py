@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
+from events.alerts import CHANGE_ZH
 from events.errors import printable
 from events.periods import Period
 from projections.evaluate import STATUS_ZH
@@ -32,9 +33,7 @@ NO_CHANGES = "无变化"
 
 CHANGE_KIND_ZH = {
     "status": "状态变化",
-    "alert.raised": "新增预警",
-    "alert.escalated": "预警升级",
-    "alert.resolved": "预警解除",
+    **CHANGE_ZH,
     "revised": "数据修订",
     "value": "数值修订",
 }
