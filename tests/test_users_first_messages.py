@@ -21,6 +21,7 @@ from services.app import App, load_plan, produce_rollup, publish_plan
 from services.demo.run import SEED_PLAN, load_seed
 from services.notify import Notifier, SubscriptionRequest
 from services.notify.channels import HTTP_CHANNELS, ChannelConfig, Draft
+from services.notify.delivery import link_for
 from services.notify.outgoing import Outgoing
 from services.notify.reminders import Reminders
 from services.notify.schedule import WorkingHours, next_reminder
@@ -29,7 +30,7 @@ from services.notify.wording import digest_message, message
 from services.projection import judge_log
 from services.scheduler import RollupScheduler, due_periods
 from services.settings import Settings
-from services.store import EventStore, Keyspace
+from services.store import EventStore, Keyspace, SignedLinks
 from tests.conftest import LOOPBACK, eventually
 from tests.factories import small_plan
 from tests.receivers import Receiver
@@ -175,6 +176,10 @@ async def test_a_summary_of_monthly_reports_lists_each_report_plainly(
     assert f"1. 【月度报告】重庆市荣昌区2025年上半年国民经济和社会发展计划执行情况：第1版，未达目标：{missed}" in text
     assert f"2. 【月度报告】重庆市荣昌区2025年1—5月国民经济和社会发展计划执行情况：第1版，未达目标：{missed}" in text
     assert "（）" not in text and "与目标" not in text
+    links = SignedLinks(b"k" * 32, "https://pw.example")  # 查看详情: the reports they are, not the alerts
+    assert link_for(links, notices) == f"https://pw.example/plans/{SEED}/rollups"
+    assert (link_for(links, notices[:1]) or "").startswith(f"https://pw.example/shared/plans/{SEED}/rollups/")
+    assert link_for(links, [*notices, example_notice()]) == f"https://pw.example/plans/{SEED}/alerts"
 
 
 # --- money as the report prints it -----------------------------------------------------------

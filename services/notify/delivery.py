@@ -280,15 +280,7 @@ class Deliverer:
         return await CHANNELS[subscription.channel].deliver(delivery, subscription, self.outlets)
 
     def _link(self, notices: list[AlertNotice]) -> str | None:
-        """Where to read more: a rollup's printable page, by a signed link a phone opens without a
-        token; otherwise the plan's alerts page on the dashboard (or the dashboard, for several plans)."""
-        if self.links is None:
-            return None
-        notice = notices[0]
-        if len(notices) == 1 and notice.type == "rollup.published" and notice.period is not None:
-            return self.links.rollup(notice.plan_id, notice.period, _version(notice))
-        plans = {n.plan_id for n in notices}
-        return self.links.page(f"/plans/{plans.pop()}/alerts" if len(plans) == 1 else "/")
+        return None if self.links is None else link_for(self.links, notices)
 
     async def _settle(
         self, subscription: Subscription, chosen: Chosen, result: SendResult, state: dict[str, str], now_ms: int
@@ -371,3 +363,17 @@ class Deliverer:
 
 def _notices(entries: list[QueueEntry]) -> list[AlertNotice]:
     return [AlertNotice.model_validate_json(fields["notice"]) for _, fields in entries]
+
+
+def link_for(links: SignedLinks, notices: list[AlertNotice]) -> str | None:
+    """Where a message's 查看详情 leads: one rollup's printable page, by a signed link a phone opens
+    without a token; several of a plan's rollups, its rollups page; otherwise the plan's alerts page
+    on the dashboard (or the dashboard, for several plans)."""
+    notice = notices[0]
+    if len(notices) == 1 and notice.type == "rollup.published" and notice.period is not None:
+        return links.rollup(notice.plan_id, notice.period, _version(notice))
+    plans = {n.plan_id for n in notices}
+    if len(plans) != 1:
+        return links.page("/")
+    page = "rollups" if all(n.type == "rollup.published" for n in notices) else "alerts"
+    return links.page(f"/plans/{plans.pop()}/{page}")
