@@ -68,7 +68,7 @@ async def store_damaged(request: Request, exc: Exception) -> JSONResponse:
     """A write refused over a key of the wrong Redis type (services/store/wrongtype.py): 503 naming it."""
     assert isinstance(exc, DamagedKey)
     log.error("%s %s: %s", request.method, request.url.path, exc)
-    return await app_error(request, StoreDamaged.of(exc.key, exc.found, exc.expected))
+    return await app_error(request, StoreDamaged.of_damage(exc))
 
 
 async def http_error(request: Request, exc: Exception) -> JSONResponse:

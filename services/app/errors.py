@@ -5,9 +5,12 @@ the message and the field errors, the inbox as a reject entry."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from events.errors import FieldError, excerpt, printable
+
+if TYPE_CHECKING:
+    from services.store import DamagedKey
 
 # characters a refusal echoes of each of its texts: a reason may quote a value of a megabyte
 ECHO_AT_MOST = 1000
@@ -98,3 +101,8 @@ class StoreDamaged(AppError):
             "请管理员从备份恢复或删除该键",
             key=key,
         )
+
+    @classmethod
+    def of_damage(cls, damage: DamagedKey) -> StoreDamaged:
+        """The refusal of a write `damage` stopped (a store's DamagedKey, as every entry point answers it)."""
+        return cls.of(damage.key, damage.found, damage.expected)

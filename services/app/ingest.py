@@ -501,7 +501,7 @@ class Ingest:
                 actual=exc.actual,
             ) from None
         except DamagedKey as exc:  # a key the append writes holds another Redis type: nothing stored
-            raise StoreDamaged.of(exc.key, exc.found, exc.expected) from exc
+            raise StoreDamaged.of_damage(exc) from exc
         except EventIdReused as exc:
             where = _event_id_field(events, exc.event_id)
             reused = FieldError(where, "this event_id is already stored with other content", "该事件编号已用于其他内容")

@@ -170,7 +170,7 @@ class DashboardRoute(APIRoute):
             except AppError as exc:
                 response = page(request, "error.html", exc.status, error=exc)
             except DamagedKey as exc:  # a write refused over a key of the wrong type: named
-                response = page(request, "error.html", 503, error=StoreDamaged.of(exc.key, exc.found, exc.expected))
+                response = page(request, "error.html", 503, error=StoreDamaged.of_damage(exc))
             response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.2f}"
             return response
 
